@@ -1,0 +1,40 @@
+# cohortlab: two commands on a fresh machine with Python >= 3.11.
+#   make demo   create .venv, install cohortlab, run the demo study into out/demo/
+#   make test   create .venv, install the test extras, run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+
+.PHONY: demo test test-slow lint bench docs clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e ".[dev]"
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/python -m cohortlab.demo --out out/demo
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m "not slow" -q
+
+test-slow: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m slow -q
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests benchmarks analyses
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/bench_table1.py
+	$(BIN)/python benchmarks/bench_bootstrap.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,53 @@
+"""cohortlab: causal and survival analysis of observational health cohorts.
+
+Import it as ``import cohortlab as cl``. Every verb takes a DataFrame and column names and
+returns a result (``Estimate``, ``EstimateTable``, ``Curve``, ``ModelResult``, or a descriptive
+table) that renders to text, a DataFrame, Markdown, LaTeX and HTML.
+"""
+
+from __future__ import annotations
+
+from . import datasets, inference
+from .causal import crude_effect
+from .datasets import simulate_cohort
+from .describe import Attrition, Table1, attrition, table1
+from .exceptions import (
+    CohortError,
+    CohortWarning,
+    ConvergenceError,
+    DataValidationError,
+    ExtremeWeightWarning,
+    FewEventsWarning,
+    LowEffectiveSampleSizeWarning,
+    MissingDataError,
+    PositivityWarning,
+)
+from .results import Curve, Dropped, Estimate, EstimateTable, ModelResult, tidy
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "crude_effect",
+    "table1",
+    "attrition",
+    "simulate_cohort",
+    "tidy",
+    "Table1",
+    "Attrition",
+    "Estimate",
+    "EstimateTable",
+    "Curve",
+    "ModelResult",
+    "Dropped",
+    "datasets",
+    "inference",
+    "CohortError",
+    "DataValidationError",
+    "MissingDataError",
+    "ConvergenceError",
+    "CohortWarning",
+    "PositivityWarning",
+    "ExtremeWeightWarning",
+    "LowEffectiveSampleSizeWarning",
+    "FewEventsWarning",
+]

@@ -1,0 +1,282 @@
+"""Checks at the API boundary.
+
+Each check raises a :class:`~cohortlab.exceptions.CohortError` subclass whose message follows
+the template ``<function>(): <what is wrong> in <argument/column>; got <value>. <How to fix>.``
+Validation happens once, in this order: frame, columns, dtypes, missing values, domain rules,
+design problems (the last as warnings with counts).
+"""
+
+from __future__ import annotations
+
+import difflib
+import numbers
+from collections.abc import Iterable, Sequence
+from typing import Any, get_args
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import DataValidationError, MissingDataError
+from .results.dropped import Dropped
+
+__all__ = [
+    "check_frame",
+    "check_columns",
+    "check_option",
+    "check_conf_level",
+    "check_random_state",
+    "apply_missing",
+    "check_numeric",
+    "check_binary",
+    "check_weights",
+    "check_time_event",
+]
+
+
+def _fmt_values(values: Iterable[Any], limit: int = 6) -> str:
+    vals = list(values)
+    shown = ", ".join(repr(v) if isinstance(v, str) else str(v) for v in vals[:limit])
+    return f"[{shown}{', ...' if len(vals) > limit else ''}]"
+
+
+def check_frame(data: Any, func: str) -> pd.DataFrame:
+    """Check that ``data`` is a non-empty DataFrame with unique column names."""
+    if not isinstance(data, pd.DataFrame):
+        raise DataValidationError(
+            f"{func}(): data must be a pandas DataFrame; got {type(data).__name__}. "
+            "Convert it first, e.g. pd.DataFrame(data)."
+        )
+    if data.shape[0] == 0:
+        raise DataValidationError(
+            f"{func}(): data has no rows; got an empty DataFrame with {data.shape[1]} columns. "
+            "Check the filters that produced it."
+        )
+    dup = data.columns[data.columns.duplicated()].unique().tolist()
+    if dup:
+        raise DataValidationError(
+            f"{func}(): column names must be unique; got duplicates {_fmt_values(dup)}. "
+            "Rename them first."
+        )
+    return data
+
+
+def check_columns(data: pd.DataFrame, func: str, **roles: str | Sequence[str] | None) -> None:
+    """Check that every named column exists; suggest close matches for misspelt names.
+
+    ``roles`` maps an argument name (``time``, ``covariates``, ...) to a column or a list of them.
+    """
+    available = [str(c) for c in data.columns]
+    for role, cols in roles.items():
+        if cols is None:
+            continue
+        for col in [cols] if isinstance(cols, str) else list(cols):
+            if not isinstance(col, str):
+                raise DataValidationError(
+                    f"{func}(): column names must be strings in {role}; got {col!r} "
+                    f"({type(col).__name__}). Pass the column's name."
+                )
+            if col not in data.columns:
+                close = difflib.get_close_matches(col, available, n=3, cutoff=0.6)
+                hint = (
+                    f"Did you mean {' or '.join(repr(c) for c in close)}?"
+                    if close
+                    else f"Available columns: {_fmt_values(available, 10)}."
+                )
+                raise DataValidationError(f"{func}(): column {col!r} not found ({role}). {hint}")
+
+
+def check_option(value: Any, alias: Any, argument: str, func: str) -> Any:
+    """Check ``value`` is one of the ``Literal`` alias' values."""
+    allowed = get_args(alias)
+    if value not in allowed:
+        shown = ", ".join(f'"{a}"' for a in allowed)
+        raise DataValidationError(
+            f"{func}(): {argument} must be one of {{{shown}}}; got {value!r}."
+        )
+    return value
+
+
+def check_conf_level(conf_level: Any, func: str) -> float:
+    """Check that ``conf_level`` is a float in (0, 1)."""
+    ok = isinstance(conf_level, numbers.Real) and not isinstance(conf_level, bool)
+    if not ok or not 0.0 < float(conf_level) < 1.0:
+        hint = ""
+        if ok and 1.0 < float(conf_level) < 100.0:
+            hint = f" Did you mean {float(conf_level) / 100:g}?"
+        raise DataValidationError(
+            f"{func}(): conf_level must be a float in (0, 1); got {conf_level!r}.{hint}"
+        )
+    return float(conf_level)
+
+
+def check_random_state(random_state: Any, func: str) -> np.random.Generator:
+    """Turn ``random_state`` (None, int or Generator) into a Generator; never global state."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None or (
+        isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
+        and int(random_state) >= 0
+    ):
+        return np.random.default_rng(random_state)
+    raise DataValidationError(
+        f"{func}(): random_state must be None, a non-negative int or a numpy Generator; "
+        f"got {random_state!r}. Pass e.g. random_state=2024."
+    )
+
+
+def apply_missing(
+    data: pd.DataFrame, columns: Sequence[str], missing: str, func: str
+) -> tuple[pd.DataFrame, Dropped]:
+    """Handle missing values in the analysis ``columns``.
+
+    With ``missing="raise"`` any missing value raises :class:`MissingDataError` with counts per
+    column; with ``missing="drop"`` the incomplete rows are removed (a new frame; the input is
+    untouched) and counted per column in the returned :class:`Dropped`.
+    """
+    from ._typing import Missing
+
+    check_option(missing, Missing, "missing", func)
+    cols = list(dict.fromkeys(columns))
+    if not cols:
+        return data, Dropped(n_rows=0, by_column={}, n_input=len(data))
+    na = data[cols].isna()
+    per_col = na.sum(axis=0)
+    per_col = per_col[per_col > 0]
+    any_na = na.any(axis=1).to_numpy()
+    n_bad = int(any_na.sum())
+    by_column = {str(k): int(v) for k, v in per_col.items()}
+    if n_bad == 0:
+        return data, Dropped(n_rows=0, by_column={}, n_input=len(data))
+    counts = ", ".join(f"{k} ({v:,})" for k, v in by_column.items())
+    if n_bad == len(data):
+        raise MissingDataError(
+            f"{func}(): every one of the {len(data):,} rows has a missing value in the analysis "
+            f"columns: {counts}. Check these columns; nothing would be left to analyse."
+        )
+    if missing == "raise":
+        raise MissingDataError(
+            f"{func}(): {n_bad:,} of {len(data):,} rows have missing values in analysis "
+            f"columns: {counts}. Impute first, or pass missing=\"drop\" for a complete-case "
+            "analysis (counts are recorded in result.dropped)."
+        )
+    return data.loc[~any_na], Dropped(n_rows=n_bad, by_column=by_column, n_input=len(data))
+
+
+def check_numeric(data: pd.DataFrame, column: str, role: str, func: str) -> np.ndarray:
+    """Return ``column`` as a finite float array or raise naming the column."""
+    s = data[column]
+    if isinstance(s.dtype, pd.CategoricalDtype) or not (
+        pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)
+    ):
+        raise DataValidationError(
+            f"{func}(): column {column!r} ({role}) must be numeric; got dtype {s.dtype} "
+            f"(e.g. {_fmt_values(s.dropna().unique()[:3])}). Convert it, e.g. "
+            f"pd.to_numeric(data[{column!r}])."
+        )
+    arr = s.to_numpy(dtype=float, na_value=np.nan)
+    n_inf = int(np.isinf(arr).sum())
+    if n_inf:
+        raise DataValidationError(
+            f"{func}(): column {column!r} ({role}) has {n_inf:,} infinite values. "
+            "Replace them with finite values or missing values."
+        )
+    return arr
+
+
+def check_binary(
+    data: pd.DataFrame, column: str, role: str, func: str, *, reference: Any = None
+) -> np.ndarray:
+    """Return a binary column as an int array of 0/1.
+
+    Accepts 0/1 numbers, booleans, or any two labels when ``reference`` names the label coded 0.
+    """
+    s = data[column]
+    levels = pd.unique(s.dropna())
+    if len(levels) != 2:
+        found = f"{len(levels)} distinct value{'s' if len(levels) != 1 else ''} {_fmt_values(sorted(levels, key=str))}"
+        raise DataValidationError(
+            f"{func}(): column {column!r} ({role}) must be binary (0/1 or bool); got {found}. "
+            f"Recode it, e.g. data[{column!r}] = data[{column!r}].eq(1)."
+        )
+    if reference is not None:
+        if reference not in set(levels.tolist()):
+            raise DataValidationError(
+                f"{func}(): reference={reference!r} is not a value of column {column!r} ({role}); "
+                f"got values {_fmt_values(levels)}."
+            )
+        return (s != reference).to_numpy(dtype=int)
+    if pd.api.types.is_bool_dtype(s) or set(levels.tolist()) <= {0, 1}:
+        return s.astype(float).to_numpy().astype(int)
+    raise DataValidationError(
+        f"{func}(): column {column!r} ({role}) must be coded 0/1 or bool; got labels "
+        f"{_fmt_values(levels)}. Pass reference=<the label of the comparison group>."
+    )
+
+
+def check_weights(data: pd.DataFrame, column: str, func: str) -> np.ndarray:
+    """Return case weights as a float array: numeric, finite, non-negative, not all zero."""
+    w = check_numeric(data, column, "weights", func)
+    n_na = int(np.isnan(w).sum())
+    if n_na:
+        raise DataValidationError(
+            f"{func}(): column {column!r} (weights) has {n_na:,} missing values. "
+            "Weights cannot be missing; drop those rows or set their weight to 0 explicitly."
+        )
+    n_neg = int((w < 0).sum())
+    if n_neg:
+        raise DataValidationError(
+            f"{func}(): column {column!r} (weights) has {n_neg:,} negative values "
+            f"(min {w.min():.4g}). Weights must be >= 0."
+        )
+    if not (w > 0).any():
+        raise DataValidationError(
+            f"{func}(): column {column!r} (weights) is zero for every row. "
+            "At least one row needs a positive weight."
+        )
+    return w
+
+
+def check_time_event(
+    data: pd.DataFrame,
+    time: str,
+    event: str,
+    func: str,
+    *,
+    competing: bool = False,
+    entry: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return follow-up times and integer event codes after checking their domain.
+
+    Times must be finite and >= 0 (> entry time when ``entry`` is given). Events are 0/1 (or
+    bool); with ``competing=True`` they are 0 (censored) and 1..K (causes).
+    """
+    t = check_numeric(data, time, "time", func)
+    n_neg = int((t < 0).sum())
+    if n_neg:
+        raise DataValidationError(
+            f"{func}(): column {time!r} (time) has {n_neg:,} negative values (min {np.nanmin(t):.4g}). "
+            "Follow-up time must be >= 0; check how time zero was defined."
+        )
+    e_raw = check_numeric(data, event, "event", func)
+    if np.any(e_raw[~np.isnan(e_raw)] != np.round(e_raw[~np.isnan(e_raw)])):
+        raise DataValidationError(
+            f"{func}(): column {event!r} (event) must hold integer codes; got non-integer values. "
+            "Code 0 for censored and 1 for the event (1..K for competing causes)."
+        )
+    codes = sorted(pd.unique(e_raw[~np.isnan(e_raw)]).astype(int).tolist())
+    bad = [c for c in codes if c < 0 or (not competing and c > 1)]
+    if bad:
+        expect = "0 (censored) and 1..K (causes)" if competing else "0 (censored) and 1 (event)"
+        hint = "" if competing else " For competing risks use the competing-risks estimators with cause=."
+        raise DataValidationError(
+            f"{func}(): column {event!r} (event) must be coded {expect}; got codes {_fmt_values(codes)}.{hint}"
+        )
+    if entry is not None:
+        t0 = check_numeric(data, entry, "entry", func)
+        n_bad = int((t0 >= t).sum())
+        if n_bad:
+            raise DataValidationError(
+                f"{func}(): {n_bad:,} rows have entry time {entry!r} >= exit time {time!r}. "
+                "Each row's entry must come before its exit."
+            )
+    return t, e_raw.astype(int) if not np.isnan(e_raw).any() else e_raw

@@ -1,0 +1,185 @@
+"""``crude_effect``: the unadjusted association of a binary exposure with an outcome."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, TypeAlias
+
+import numpy as np
+import pandas as pd
+
+from .._typing import Missing, RandomState
+from .._validation import (
+    apply_missing,
+    check_binary,
+    check_columns,
+    check_conf_level,
+    check_frame,
+    check_numeric,
+    check_option,
+    check_weights,
+)
+from ..exceptions import DataValidationError
+from ..inference.bootstrap import bootstrap
+from ..results.estimate import Estimate
+from ._contrast import MEASURE_NAMES, contrast
+
+__all__ = ["crude_effect"]
+
+FUNC = "crude_effect"
+Measure: TypeAlias = Literal["difference", "ratio", "odds_ratio"]
+CrudeCI: TypeAlias = Literal["influence_function", "bootstrap"]
+
+
+def _arm_means(
+    y: np.ndarray, a: np.ndarray, w: np.ndarray
+) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """Weighted arm means and their influence values (weights treated as known)."""
+    n = y.size
+    out = []
+    for arm in (1, 0):
+        m = a == arm
+        sw = w[m].sum()
+        mu = float(np.dot(w[m], y[m]) / sw)
+        phi = np.where(m, w * (y - mu) * n / sw, 0.0)
+        out.append((mu, phi))
+    (mu1, phi1), (mu0, phi0) = out
+    return mu1, mu0, phi1, phi0
+
+
+def _estimate(
+    y: np.ndarray, a: np.ndarray, w: np.ndarray, measure: str
+) -> tuple[float, np.ndarray, float, float]:
+    mu1, mu0, phi1, phi0 = _arm_means(y, a, w)
+    est, phi = contrast(mu1, mu0, phi1, phi0, measure)
+    return est, phi, mu1, mu0
+
+
+def crude_effect(
+    data: pd.DataFrame,
+    *,
+    exposure: str,
+    outcome: str,
+    effect_measure: Measure = "difference",
+    reference: object = None,
+    weights: str | None = None,
+    cluster: str | None = None,
+    ci_method: CrudeCI = "influence_function",
+    n_boot: int = 1000,
+    n_jobs: int = 1,
+    conf_level: float = 0.95,
+    random_state: RandomState = None,
+    missing: Missing = "raise",
+) -> Estimate:
+    """Crude (unadjusted) effect of a binary exposure: the row above the adjusted ones.
+
+    Estimand: the association ``E[Y | A=1]`` vs ``E[Y | A=0]`` in the (weighted) population,
+    as a difference, ratio or odds ratio. It is causal only if exposure is unconfounded
+    (randomised); report it beside confounding-adjusted estimates, not instead of them.
+
+    Variance: influence function of the two (weighted, Hajek) arm means, the delta method for
+    ratios (the log scale), summed within clusters when ``cluster`` is given (with the
+    ``G / (G - 1)`` correction). For a binary outcome this is the textbook Wald interval of
+    the risk difference, the log risk ratio and Woolf's log odds ratio. Weights are treated as
+    known (sampling weights). ``ci_method="bootstrap"`` resamples rows (clusters with
+    ``cluster``) instead and gives a percentile interval.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per subject.
+    exposure : str
+        Binary column (0/1 or bool, or two labels with ``reference``).
+    outcome : str
+        Numeric outcome; binary 0/1 outcomes give risks.
+    effect_measure : {"difference", "ratio", "odds_ratio"}
+        Odds ratio needs a binary outcome; ratio needs positive arm means.
+    reference : optional
+        The exposure label of the comparison group (when not 0/1).
+    weights : str, optional
+        Non-negative case (sampling) weights.
+    cluster : str, optional
+        Cluster identifier for cluster-robust SEs (sites, repeated measures).
+    ci_method : {"influence_function", "bootstrap"}
+    n_boot, n_jobs, random_state
+        Bootstrap replicates, parallel jobs, seed (same seed, same numbers for any n_jobs).
+    conf_level : float
+        Interval level.
+    missing : {"raise", "drop"}
+        Missing values in exposure, outcome, weights or cluster raise, or are dropped and
+        counted in ``result.dropped``.
+
+    Returns
+    -------
+    Estimate
+        With ``extra`` holding the arm means ``mean_1`` and ``mean_0``.
+
+    Examples
+    --------
+    >>> import cohortlab as cl
+    >>> nhefs = cl.datasets.load_nhefs()
+    >>> est = cl.crude_effect(nhefs, exposure="qsmk", outcome="wt82_71", missing="drop")
+    >>> round(est.estimate, 2), est.n, est.dropped.n_rows
+    (2.54, 1566, 63)
+    """
+    data = check_frame(data, FUNC)
+    check_columns(data, FUNC, exposure=exposure, outcome=outcome, weights=weights, cluster=cluster)
+    check_option(effect_measure, Measure, "effect_measure", FUNC)
+    check_option(ci_method, CrudeCI, "ci_method", FUNC)
+    conf_level = check_conf_level(conf_level, FUNC)
+    used = [c for c in (exposure, outcome, weights, cluster) if c is not None]
+    frame, dropped = apply_missing(data, used, missing, FUNC)
+    a = check_binary(frame, exposure, "exposure", FUNC, reference=reference)
+    y = check_numeric(frame, outcome, "outcome", FUNC)
+    w = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
+    binary = bool(np.isin(np.unique(y), [0.0, 1.0]).all())
+    _check_design(y, a, w, binary, effect_measure, exposure, outcome)
+    measure_name = MEASURE_NAMES[(effect_measure, binary)]
+    est, phi, mu1, mu0 = _estimate(y, a, w, effect_measure)
+    cl_ids = frame[cluster].to_numpy() if cluster else None
+    common = dict(
+        estimand="association", effect_measure=measure_name, method="crude", n=len(frame),
+        n_events=int(y.sum()) if binary else None, dropped=dropped,
+        extra={"mean_1": mu1, "mean_0": mu0}, conf_level=conf_level,
+    )
+    if ci_method == "bootstrap":
+        boot = bootstrap(lambda idx: _estimate(y[idx], a[idx], w[idx], effect_measure)[0],
+                         len(frame), n_boot=n_boot, random_state=random_state, n_jobs=n_jobs,
+                         cluster=cl_ids)
+        return Estimate.from_bootstrap(exposure, est, boot.valid[:, 0], n_failed=boot.n_failed,
+                                       **common)
+    result = Estimate.from_influence(exposure, est, phi, cluster=cl_ids, **common)
+    if cluster:
+        return _relabel(result, "wald_cluster")
+    return result
+
+
+def _relabel(est: Estimate, ci_method: str) -> Estimate:
+    from dataclasses import replace
+
+    return replace(est, ci_method=ci_method)
+
+
+def _check_design(y: np.ndarray, a: np.ndarray, w: np.ndarray, binary: bool, measure: str,
+                  exposure: str, outcome: str) -> None:
+    for arm in (0, 1):
+        if not (w[a == arm] > 0).any():
+            raise DataValidationError(
+                f"{FUNC}(): exposure group {exposure!r} = {arm} is empty (no rows with positive "
+                "weight); both groups are needed for a contrast."
+            )
+    if measure == "odds_ratio" and not binary:
+        raise DataValidationError(
+            f"{FUNC}(): effect_measure=\"odds_ratio\" needs a binary 0/1 outcome; column "
+            f"{outcome!r} (outcome) has non-binary values. Use \"difference\" or \"ratio\"."
+        )
+    if measure in ("ratio", "odds_ratio"):
+        for arm in (0, 1):
+            m = a == arm
+            mu = float(np.dot(w[m], y[m]) / w[m].sum())
+            if mu <= 0 or (measure == "odds_ratio" and mu >= 1) or math.isnan(mu):
+                raise DataValidationError(
+                    f"{FUNC}(): the {measure.replace('_', ' ')} is undefined: the mean of "
+                    f"{outcome!r} (outcome) is {mu:g} when {exposure!r} = {arm}. Use "
+                    "effect_measure=\"difference\"."
+                )

@@ -1,0 +1,6 @@
+"""Bundled real data (with provenance) and simulated cohorts with known true effects."""
+
+from .loaders import load_lalonde, load_nhefs
+from .simulate import simulate_cohort
+
+__all__ = ["load_nhefs", "load_lalonde", "simulate_cohort"]

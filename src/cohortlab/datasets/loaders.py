@@ -1,0 +1,113 @@
+"""Loaders for the real cohorts bundled with cohortlab.
+
+Each loader reads a CSV shipped inside the package and returns a new DataFrame on every call,
+so a caller can modify the result without affecting the next load.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+import pandas as pd
+
+__all__ = ["load_nhefs", "load_lalonde"]
+
+#: NHEFS columns holding integer category codes (read as int64 whatever the CSV says).
+_NHEFS_INT_CODES = ("sex", "race", "education", "active", "exercise")
+
+
+def _read_csv(name: str, **kwargs: object) -> pd.DataFrame:
+    resource = files("cohortlab.datasets") / "data" / name
+    with resource.open("rb") as fh:
+        return pd.read_csv(fh, **kwargs)  # type: ignore[call-overload]
+
+
+def load_nhefs() -> pd.DataFrame:
+    """Load the NHEFS smoking-cessation cohort of Hernán & Robins' *What If*.
+
+    Provenance: Hernán MA, Robins JM. *Causal Inference: What If*. Boca Raton: Chapman &
+    Hall/CRC, 2020; the ``nhefs`` file used throughout Part II. It is a subset of the
+    National Health and Nutrition Examination Survey I Epidemiologic Follow-up Study
+    (NHEFS): 1,629 cigarette smokers aged 25-74 years who had a baseline visit in 1971-75
+    and a follow-up visit in 1982. The copy bundled here is the one distributed by the PyPI
+    package ``causaldata`` 0.1.5 (``causaldata.nhefs``), with the categorical codes ``sex``,
+    ``race``, ``education``, ``active`` and ``exercise`` cast to integers. Fitting the
+    propensity score model of *What If* Program 12.2 on it reproduces the book's coefficients
+    (e.g. intercept -2.2425, sex -0.5275, race -0.8393, age 0.1212).
+
+    Returns
+    -------
+    pandas.DataFrame
+        1,629 rows (one per person) and 67 columns: the 64 columns of the book's
+        ``nhefs.csv`` plus ``id`` (1..1629), ``censored`` (1 if ``wt82`` is missing) and
+        ``older`` (1 if ``age`` > 50), which ``causaldata`` adds. Key columns:
+
+        - ``qsmk``: exposure, 1 if the person quit smoking between baseline and 1982;
+        - ``wt82_71``: outcome of chapters 12-15, weight change 1971-1982 in kg;
+        - ``death``: 1 if the person died by 1992 (``yrdth``, ``modth``, ``dadth`` date it);
+        - the confounders of chapter 12: ``sex`` (0 male, 1 female), ``race`` (0 white,
+          1 other), ``age``, ``education`` (1-5, 1 = 8th grade or less, 5 = college or more),
+          ``smokeintensity`` (cigarettes/day), ``smokeyrs`` (years of smoking), ``exercise``
+          (0 much, 1 moderate, 2 little or none), ``active`` (0 very, 1 moderately,
+          2 inactive) and ``wt71`` (baseline weight, kg).
+
+        ``wt82`` (and so ``wt82_71``) is missing for 63 people who were lost to follow-up;
+        chapter 12 analyses the 1,566 with ``wt82`` observed. Other columns with missing
+        values include ``sbp``, ``dbp``, ``income``, ``cholesterol`` and the price/tax columns.
+        A new DataFrame is returned on each call.
+
+    See Also
+    --------
+    load_lalonde : the LaLonde job-training data.
+
+    Examples
+    --------
+    >>> from cohortlab.datasets import load_nhefs
+    >>> nhefs = load_nhefs()
+    >>> nhefs.shape
+    (1629, 67)
+    >>> int(nhefs["wt82"].isna().sum())
+    63
+    >>> nhefs.dropna(subset=["wt82"]).groupby("qsmk")["age"].mean().round(1).tolist()
+    [42.8, 46.2]
+    """
+    df = _read_csv("nhefs.csv")
+    return df.astype({col: "int64" for col in _NHEFS_INT_CODES})
+
+
+def load_lalonde() -> pd.DataFrame:
+    """Load the LaLonde job-training data as distributed with the R package MatchIt.
+
+    Provenance: the ``lalonde`` data frame of MatchIt 4.5.1 (Ho, Imai, King & Stuart), a
+    subsample of LaLonde R (1986), *Evaluating the econometric evaluations of training
+    programs with experimental data*, American Economic Review 76:604-620, as constructed
+    by Dehejia RH & Wahba S (1999), *Causal effects in nonexperimental studies*, JASA
+    94:1053-1062: the 185 treated men of the National Supported Work (NSW) demonstration
+    and 429 non-experimental comparison men from the Panel Study of Income Dynamics (PSID).
+
+    Returns
+    -------
+    pandas.DataFrame
+        614 rows (185 treated, 429 controls) and 10 columns: ``id`` (MatchIt's row name,
+        e.g. ``"NSW1"``, ``"PSID1"``), ``treat`` (exposure, 1 = NSW job training),
+        ``age`` (years), ``educ`` (years of schooling), ``race`` (string: ``"black"``,
+        ``"hispan"`` or ``"white"``), ``married`` (0/1), ``nodegree`` (0/1, no high-school
+        degree), ``re74``, ``re75`` (real earnings in 1974 and 1975, US dollars) and
+        ``re78`` (outcome, real earnings in 1978). A new DataFrame is returned on each call.
+
+    See Also
+    --------
+    load_nhefs : the NHEFS smoking-cessation cohort.
+
+    Examples
+    --------
+    >>> from cohortlab.datasets import load_lalonde
+    >>> lalonde = load_lalonde()
+    >>> lalonde.shape
+    (614, 10)
+    >>> lalonde["treat"].value_counts().sort_index().tolist()
+    [429, 185]
+    >>> sorted(lalonde["race"].unique())
+    ['black', 'hispan', 'white']
+    """
+    return _read_csv("lalonde.csv", dtype={"id": str, "race": str})

@@ -1,0 +1,220 @@
+"""A seeded, parallel (cluster) bootstrap.
+
+Each replicate draws its resample from its own generator, spawned up front from one
+:class:`numpy.random.SeedSequence`, so the replicates are identical whatever ``n_jobs`` is and
+however joblib batches them. Replicates run through :mod:`joblib`, so a Dask or Ray backend can
+take over through ``joblib.parallel_backend``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+from numpy.typing import ArrayLike
+
+from .._typing import BootstrapCI, RandomState
+from .._validation import check_conf_level, check_option, check_random_state
+from ..exceptions import CohortError
+from .wald import z_critical
+
+__all__ = ["BootstrapResult", "bootstrap", "bootstrap_interval"]
+
+Statistic = Callable[[np.ndarray], "float | ArrayLike"]
+
+
+@dataclass(frozen=True, eq=False)
+class BootstrapResult:
+    """Bootstrap replicates of a statistic.
+
+    Attributes
+    ----------
+    replicates : numpy.ndarray, shape (n_boot, k)
+        One row per replicate; rows where the statistic failed or was not finite are NaN.
+    n_failed : int
+        Replicates that raised or returned a non-finite value (excluded from intervals).
+    clustered : bool
+        Whether clusters, not rows, were resampled.
+    """
+
+    replicates: np.ndarray
+    n_failed: int
+    clustered: bool
+
+    @property
+    def valid(self) -> np.ndarray:
+        """Replicates with every component finite."""
+        return self.replicates[np.isfinite(self.replicates).all(axis=1)]
+
+
+def _seed_sequence(random_state: RandomState, func: str) -> np.random.SeedSequence:
+    if isinstance(random_state, np.random.Generator):
+        return np.random.SeedSequence(int(random_state.integers(0, 2**63 - 1)))
+    check_random_state(random_state, func)  # validates the int / None
+    return np.random.SeedSequence(random_state)
+
+
+def _cluster_index(cluster: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows sorted by cluster, each cluster's start in that order, and its size."""
+    _, inv = np.unique(np.asarray(cluster), return_inverse=True)
+    order = np.argsort(inv, kind="stable")
+    sizes = np.bincount(inv)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    return order, starts, sizes
+
+
+def _draw(seed: np.random.SeedSequence, n: int, clusters: tuple | None) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if clusters is None:
+        return rng.integers(0, n, size=n)
+    order, starts, sizes = clusters
+    pick = rng.integers(0, sizes.size, size=sizes.size)
+    lens = sizes[pick]
+    # positions: for each picked cluster, starts[c] + 0..size-1, without a Python loop
+    offsets = np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens)
+    return order[np.repeat(starts[pick], lens) + offsets]
+
+
+def _run_batch(
+    statistic: Statistic, seeds: list, n: int, clusters: tuple | None, k: int
+) -> tuple[np.ndarray, int]:
+    out = np.full((len(seeds), k), np.nan)
+    failed = 0
+    for i, seed in enumerate(seeds):
+        idx = _draw(seed, n, clusters)
+        try:
+            val = np.atleast_1d(np.asarray(statistic(idx), dtype=float))
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+            failed += 1
+            continue
+        if val.shape != (k,) or not np.all(np.isfinite(val)):
+            failed += 1
+            continue
+        out[i] = val
+    return out, failed
+
+
+def bootstrap(
+    statistic: Statistic,
+    n: int,
+    *,
+    n_boot: int = 1000,
+    random_state: RandomState = None,
+    n_jobs: int = 1,
+    cluster: ArrayLike | None = None,
+    max_failed: float = 0.05,
+) -> BootstrapResult:
+    """Bootstrap a statistic computed from row indices.
+
+    Parameters
+    ----------
+    statistic : callable
+        ``statistic(idx) -> float or 1-d array``, where ``idx`` is an int array of row indices
+        (with repeats) into the analysis data; e.g. ``lambda idx: est(df.iloc[idx])``.
+    n : int
+        Number of rows.
+    n_boot : int
+        Number of replicates.
+    random_state : int, numpy.random.Generator or None
+        Seed; the same seed gives the same replicates whatever ``n_jobs``.
+    n_jobs : int
+        Parallel jobs for joblib (-1: all cores).
+    cluster : array_like, optional
+        Cluster labels (length ``n``): whole clusters are resampled with replacement.
+    max_failed : float
+        Largest tolerated fraction of failed replicates (errors or non-finite values) before
+        :class:`~cohortlab.exceptions.CohortError` is raised.
+
+    Returns
+    -------
+    BootstrapResult
+
+    Examples
+    --------
+    >>> x = np.arange(10.0)
+    >>> res = bootstrap(lambda idx: x[idx].mean(), 10, n_boot=200, random_state=1)
+    >>> res.replicates.shape, res.n_failed
+    ((200, 1), 0)
+    """
+    func = "bootstrap"
+    if not (isinstance(n_boot, int) and n_boot >= 2):
+        raise CohortError(f"{func}(): n_boot must be an int >= 2; got {n_boot!r}.")
+    if not (isinstance(n, int | np.integer) and n >= 1):
+        raise CohortError(f"{func}(): n must be a positive int; got {n!r}.")
+    clusters = None
+    if cluster is not None:
+        cluster = np.asarray(cluster)
+        if cluster.shape[0] != n:
+            raise CohortError(
+                f"{func}(): cluster has {cluster.shape[0]:,} labels for {n:,} rows; "
+                "pass one label per row."
+            )
+        clusters = _cluster_index(cluster)
+        if clusters[2].size < 2:
+            raise CohortError(f"{func}(): cluster has a single cluster; need at least 2.")
+    seeds = _seed_sequence(random_state, func).spawn(n_boot)
+    k = np.atleast_1d(np.asarray(statistic(np.arange(n)), dtype=float)).shape[0]
+    n_workers = max(1, effective_n_jobs(n_jobs))
+    n_batches = min(n_boot, 1 if n_workers == 1 else 4 * n_workers)
+    bounds = np.linspace(0, n_boot, n_batches + 1).astype(int)
+    batches = [seeds[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    results = Parallel(n_jobs=n_jobs)(
+        delayed(_run_batch)(statistic, b, n, clusters, k) for b in batches
+    )
+    reps = np.vstack([r[0] for r in results])
+    failed = sum(r[1] for r in results)
+    if failed > max_failed * n_boot:
+        raise CohortError(
+            f"{func}(): {failed:,} of {n_boot:,} bootstrap replicates failed or were not finite "
+            f"(more than max_failed={max_failed:g}). The estimator is unstable on resamples; "
+            "check for rare events or sparse groups, or use an analytic variance."
+        )
+    return BootstrapResult(replicates=reps, n_failed=failed, clustered=cluster is not None)
+
+
+def bootstrap_interval(
+    point: ArrayLike,
+    replicates: np.ndarray,
+    conf_level: float = 0.95,
+    method: BootstrapCI = "percentile",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Standard error and interval from bootstrap replicates.
+
+    Parameters
+    ----------
+    point : array_like, shape (k,)
+        The estimate on the full data.
+    replicates : numpy.ndarray, shape (B, k)
+        Finite replicates.
+    conf_level : float
+        Interval level.
+    method : {"percentile", "normal", "basic"}
+        Percentile interval; normal interval ``point -/+ z * SE_boot``; or basic
+        (reverse-percentile) interval ``2 * point - quantiles``.
+
+    Returns
+    -------
+    (std_error, conf_low, conf_high) : tuple of numpy.ndarray
+
+    Examples
+    --------
+    >>> reps = np.linspace(-1, 1, 101)[:, None]
+    >>> se, lo, hi = bootstrap_interval([0.0], reps, 0.9, "percentile")
+    >>> round(float(lo[0]), 2), round(float(hi[0]), 2)
+    (-0.9, 0.9)
+    """
+    check_option(method, BootstrapCI, "method", "bootstrap_interval")
+    check_conf_level(conf_level, "bootstrap_interval")
+    pt = np.atleast_1d(np.asarray(point, dtype=float))
+    reps = np.asarray(replicates, dtype=float).reshape(-1, pt.shape[0])
+    se = reps.std(axis=0, ddof=1)
+    alpha = 1.0 - conf_level
+    if method == "normal":
+        q = z_critical(conf_level)
+        return se, pt - q * se, pt + q * se
+    lo_q, hi_q = np.quantile(reps, [alpha / 2, 1 - alpha / 2], axis=0)
+    if method == "basic":
+        return se, 2 * pt - hi_q, 2 * pt - lo_q
+    return se, lo_q, hi_q

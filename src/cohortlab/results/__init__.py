@@ -1,0 +1,22 @@
+"""The one result shape: Estimate, EstimateTable, Curve, ModelResult."""
+
+from ._schema import CURVE_COLUMNS, ESTIMATE_COLUMNS, META_COLUMNS, TIDY_COLUMNS, check_schema
+from .curve import Curve
+from .dropped import Dropped
+from .estimate import Estimate, EstimateTable
+from .model import ModelResult
+from .tidy import tidy
+
+__all__ = [
+    "Estimate",
+    "EstimateTable",
+    "Curve",
+    "ModelResult",
+    "Dropped",
+    "tidy",
+    "check_schema",
+    "TIDY_COLUMNS",
+    "META_COLUMNS",
+    "ESTIMATE_COLUMNS",
+    "CURVE_COLUMNS",
+]

@@ -1,0 +1,347 @@
+"""``Estimate`` (one effect) and ``EstimateTable`` (rows of them)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .._typing import RATIO_MEASURES
+from ._format import Renderable, ci_label, fmt_int, fmt_num, fmt_p, measure_label, method_label
+from ._schema import ESTIMATE_COLUMNS
+from .dropped import Dropped
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["Estimate", "EstimateTable"]
+
+
+def _is_ratio(measure: str | None) -> bool:
+    return (measure or "") in RATIO_MEASURES
+
+
+def _exp(x: float) -> float:
+    """``math.exp`` that returns ``inf`` on overflow (as R's ``exp``) instead of raising."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class Estimate(Renderable):
+    """One effect estimate, its uncertainty, and how it was obtained.
+
+    Ratio measures (risk, odds, hazard ratios) hold ``estimate``, ``conf_low`` and
+    ``conf_high`` on the natural scale and ``std_error`` on the log scale, where the interval
+    was computed (broom's convention). ``statistic`` and ``p_value`` test ``null_value``.
+
+    Build one with :meth:`from_model_scale` (Wald), :meth:`from_influence` or
+    :meth:`from_bootstrap` rather than by hand.
+
+    Examples
+    --------
+    >>> est = Estimate.from_model_scale(
+    ...     "statin", np.log(0.8), 0.1, effect_measure="hazard_ratio", method="cox", n=500
+    ... )
+    >>> round(est.estimate, 3), round(est.conf_low, 3), round(est.conf_high, 3)
+    (0.8, 0.658, 0.973)
+    >>> float(est.to_frame().loc[0, "std_error"])
+    0.1
+    """
+
+    term: str
+    estimate: float
+    std_error: float = math.nan
+    conf_low: float = math.nan
+    conf_high: float = math.nan
+    conf_level: float = 0.95
+    statistic: float = math.nan
+    p_value: float = math.nan
+    estimand: str | None = None
+    effect_measure: str = "difference"
+    method: str = ""
+    ci_method: str = "wald"
+    n: int | None = None
+    n_events: int | None = None
+    dropped: Dropped = field(default_factory=Dropped)
+    notes: tuple[str, ...] = ()
+    labels: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, float] = field(default_factory=dict)
+    diagnostics: Any = field(default=None, repr=False)
+    influence: np.ndarray | None = field(default=None, repr=False)
+    replicates: np.ndarray | None = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_model_scale(
+        cls,
+        term: str,
+        estimate: float,
+        std_error: float,
+        *,
+        conf_level: float = 0.95,
+        effect_measure: str = "difference",
+        ci_method: str = "wald",
+        **fields: Any,
+    ) -> Estimate:
+        """Wald estimate from a point and SE on the model scale (log scale for ratios)."""
+        from ..inference.wald import wald
+
+        r = wald(estimate, std_error, conf_level)
+        tr = _exp if _is_ratio(effect_measure) else float
+        return cls(
+            term=term,
+            estimate=tr(float(estimate)),
+            std_error=float(std_error),
+            conf_low=tr(float(r.conf_low)) if np.isfinite(r.conf_low) else math.nan,
+            conf_high=tr(float(r.conf_high)) if np.isfinite(r.conf_high) else math.nan,
+            conf_level=conf_level,
+            statistic=float(r.statistic),
+            p_value=float(r.p_value),
+            effect_measure=effect_measure,
+            ci_method=ci_method,
+            **fields,
+        )
+
+    @classmethod
+    def from_influence(
+        cls,
+        term: str,
+        estimate: float,
+        influence: np.ndarray,
+        *,
+        cluster: np.ndarray | None = None,
+        conf_level: float = 0.95,
+        effect_measure: str = "difference",
+        **fields: Any,
+    ) -> Estimate:
+        """Wald estimate with the SE from per-subject influence values (model scale)."""
+        from ..inference.influence import se_from_influence
+
+        se = float(se_from_influence(influence, cluster))
+        return cls.from_model_scale(
+            term, estimate, se, conf_level=conf_level, effect_measure=effect_measure,
+            ci_method="influence_function", influence=np.asarray(influence), **fields,
+        )
+
+    @classmethod
+    def from_bootstrap(
+        cls,
+        term: str,
+        estimate: float,
+        replicates: np.ndarray,
+        *,
+        conf_level: float = 0.95,
+        interval: str = "percentile",
+        effect_measure: str = "difference",
+        n_failed: int = 0,
+        **fields: Any,
+    ) -> Estimate:
+        """Estimate with a bootstrap interval; replicates on the model scale (log for ratios).
+
+        The p-value uses the Wald statistic with the bootstrap standard error.
+        """
+        from ..inference.bootstrap import bootstrap_interval
+        from ..inference.wald import wald
+
+        reps = np.asarray(replicates, dtype=float).ravel()
+        reps = reps[np.isfinite(reps)]
+        se, lo, hi = bootstrap_interval([estimate], reps[:, None], conf_level, interval)  # type: ignore[arg-type]
+        r = wald(estimate, se[0], conf_level)
+        tr = _exp if _is_ratio(effect_measure) else float
+        notes = tuple(fields.pop("notes", ()))
+        if n_failed:
+            notes += (f"{n_failed:,} of {reps.size + n_failed:,} bootstrap replicates failed and "
+                      "were excluded",)
+        return cls(
+            term=term, estimate=tr(float(estimate)), std_error=float(se[0]),
+            conf_low=tr(float(lo[0])), conf_high=tr(float(hi[0])), conf_level=conf_level,
+            statistic=float(r.statistic), p_value=float(r.p_value),
+            effect_measure=effect_measure, ci_method=f"bootstrap_{interval}",
+            replicates=reps, notes=notes, **fields,
+        )
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def null_value(self) -> float:
+        """The no-effect value on the reported scale: 1 for ratios, 0 otherwise."""
+        return 1.0 if _is_ratio(self.effect_measure) else 0.0
+
+    @property
+    def is_ratio(self) -> bool:
+        """Whether the measure is reported on the ratio scale."""
+        return _is_ratio(self.effect_measure)
+
+    def conf_int(self, conf_level: float) -> tuple[float, float]:
+        """The interval at another level, by the same method (Wald or bootstrap percentile)."""
+        from .._validation import check_conf_level
+        from ..inference.bootstrap import bootstrap_interval
+        from ..inference.wald import wald
+
+        check_conf_level(conf_level, "Estimate.conf_int")
+        tr = _exp if self.is_ratio else float
+        if self.replicates is not None and self.ci_method.startswith("bootstrap_"):
+            point = math.log(self.estimate) if self.is_ratio else self.estimate
+            _, lo, hi = bootstrap_interval(
+                [point], self.replicates[:, None], conf_level,
+                self.ci_method.removeprefix("bootstrap_"),  # type: ignore[arg-type]
+            )
+            return tr(float(lo[0])), tr(float(hi[0]))
+        point = math.log(self.estimate) if self.is_ratio else self.estimate
+        r = wald(point, self.std_error, conf_level)
+        return tr(float(r.conf_low)), tr(float(r.conf_high))
+
+    def with_conf_level(self, conf_level: float) -> Estimate:
+        """A copy with the interval recomputed at ``conf_level``."""
+        lo, hi = self.conf_int(conf_level)
+        return replace(self, conf_low=lo, conf_high=hi, conf_level=conf_level)
+
+    # ------------------------------------------------------------------ output
+    def _row(self) -> dict[str, Any]:
+        row = {c: getattr(self, c) for c in ESTIMATE_COLUMNS}
+        row.update(self.labels)
+        return row
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row with the tidy schema columns, in schema order (then any labels)."""
+        return _frame([self._row()])
+
+    def _display_frame(self, digits: int = 3) -> pd.DataFrame:
+        return _display([self], digits)
+
+    def _title(self) -> str:
+        bits = [method_label(self.method), self.estimand or "",
+                measure_label(self.effect_measure)]
+        return " · ".join(b for b in bits if b)
+
+    def _footer(self) -> list[str]:
+        return _provenance([self], self.dropped, self.notes)
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Point estimate and interval (log axis for ratios)."""
+        from ..report.figures import forest_plot
+
+        return forest_plot(self.to_frame(), ax=ax)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class EstimateTable(Renderable):
+    """An immutable sequence of :class:`Estimate` rows (coefficients, subgroups, horizons).
+
+    Examples
+    --------
+    >>> rows = [Estimate.from_model_scale(t, v, 0.1) for t, v in [("a", 0.1), ("b", 0.3)]]
+    >>> tab = EstimateTable(rows=tuple(rows), title="two effects")
+    >>> tab["b"].estimate, len(tab)
+    (0.3, 2)
+    """
+
+    rows: tuple[Estimate, ...]
+    title: str = ""
+    dropped: Dropped = field(default_factory=Dropped)
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rows", tuple(self.rows))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[Estimate]:
+        return iter(self.rows)
+
+    def __getitem__(self, key: int | str) -> Estimate:
+        if isinstance(key, str):
+            hits = [r for r in self.rows if r.term == key]
+            if len(hits) != 1:
+                terms = [r.term for r in self.rows]
+                raise KeyError(f"{key!r} matches {len(hits)} rows; terms are {terms}")
+            return hits[0]
+        return self.rows[key]
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rows stacked: the tidy schema columns in order, then any labels."""
+        return _frame([r._row() for r in self.rows])
+
+    def with_conf_level(self, conf_level: float) -> EstimateTable:
+        """A copy with every interval recomputed at ``conf_level``."""
+        return replace(self, rows=tuple(r.with_conf_level(conf_level) for r in self.rows))
+
+    def _display_frame(self, digits: int = 3) -> pd.DataFrame:
+        return _display(self.rows, digits)
+
+    def _title(self) -> str:
+        if self.title:
+            return self.title
+        return self.rows[0]._title() if self.rows else "EstimateTable (empty)"
+
+    def _footer(self) -> list[str]:
+        notes = tuple(dict.fromkeys(self.notes + tuple(n for r in self.rows for n in r.notes)))
+        return _provenance(self.rows, self.dropped, notes)
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """A forest plot of the rows."""
+        from ..report.figures import forest_plot
+
+        return forest_plot(self.to_frame(), ax=ax)
+
+
+# ---------------------------------------------------------------------- helpers
+def _frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(list(rows))
+    if frame.empty:
+        return pd.DataFrame(columns=list(ESTIMATE_COLUMNS))
+    extra = [c for c in frame.columns if c not in ESTIMATE_COLUMNS]
+    frame = frame[list(ESTIMATE_COLUMNS) + extra]
+    for col in ("n", "n_events"):
+        frame[col] = frame[col].astype("Int64")
+    return frame
+
+
+def _display(rows: Sequence[Estimate], digits: int) -> pd.DataFrame:
+    label_keys = list(dict.fromkeys(k for r in rows for k in r.labels))
+    recs = []
+    for r in rows:
+        rec: dict[str, str] = {"term": r.term}
+        for k in label_keys:
+            v = r.labels.get(k, "")
+            rec[k] = fmt_num(v, digits) if isinstance(v, float) else str(v)
+        rec.update(
+            estimate=fmt_num(r.estimate, digits),
+            std_error=fmt_num(r.std_error, digits),
+            conf_low=fmt_num(r.conf_low, digits),
+            conf_high=fmt_num(r.conf_high, digits),
+            p_value=fmt_p(r.p_value, digits),
+        )
+        recs.append(rec)
+    return pd.DataFrame(recs)
+
+
+def _provenance(rows: Sequence[Estimate], dropped: Dropped, notes: Sequence[str]) -> list[str]:
+    if not rows:
+        return list(notes)
+    first = rows[0]
+    bits = []
+    ns = {r.n for r in rows if r.n is not None}
+    if len(ns) == 1:
+        n_txt = f"n = {fmt_int(next(iter(ns)))}"
+        drop = dropped if dropped else first.dropped
+        if drop:
+            n_txt += f" ({drop})"
+        bits.append(n_txt)
+    evs = {r.n_events for r in rows if r.n_events is not None}
+    if len(evs) == 1:
+        bits.append(f"events {fmt_int(next(iter(evs)))}")
+    levels = {r.conf_level for r in rows}
+    methods = {ci_label(r.ci_method) for r in rows}
+    if len(levels) == 1:
+        bits.append(f"{100 * first.conf_level:g}% CI, {', '.join(sorted(methods))}")
+    if first.is_ratio:
+        bits.append("SE on the log scale")
+    return [" · ".join(bits), *notes]

@@ -1,0 +1,134 @@
+"""The contract every public verb keeps (cf. scikit-learn's parametrize_with_checks).
+
+Every function exported in ``cohortlab.__all__`` is registered in ``VERBS`` (or exempted in
+``NOT_VERBS`` with the reason). For each verb, on a small simulated cohort with numeric, string
+and categorical columns: the result renders everywhere, ``to_frame()`` has the schema, the input
+frame is unchanged, the same ``random_state`` gives the same numbers, a NaN in a used column
+raises ``MissingDataError`` while a NaN in an unused column does not, and ``conf_level=0.90``
+narrows the interval.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import cohortlab as cl
+from cohortlab.exceptions import MissingDataError
+from cohortlab.results import Curve, Estimate, EstimateTable, ModelResult, check_schema
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    call: Callable[..., Any]  # (data, **kwargs) -> result
+    used: str | None  # a column whose NaN must raise (None: the verb counts NaNs by design)
+    unused: str = "sbp"
+    has_ci: bool = False
+    random: bool = False
+
+
+def _cohort() -> pd.DataFrame:
+    d = cl.simulate_cohort(400, random_state=3)
+    d["site_name"] = "site " + d["site"].astype(str)  # a string column
+    return d
+
+
+VERBS = [
+    Verb("crude_effect", lambda d, **k: cl.crude_effect(d, exposure="treated", outcome="mace_1y", **k),
+         used="mace_1y", has_ci=True),
+    Verb("crude_effect[bootstrap]",
+         lambda d, **k: cl.crude_effect(d, exposure="treated", outcome="sbp_12m",
+                                        ci_method="bootstrap", n_boot=100, **k),
+         used="treated", has_ci=True, random=True),
+    Verb("table1", lambda d, **k: cl.table1(d, by="treated", columns=["age", "smoking",
+                                                                      "site_name", "diabetes"],
+                                            **{x: v for x, v in k.items() if x != "random_state"}),
+         used="treated"),
+    Verb("attrition", lambda d, **k: cl.attrition(d, [("adults over 40", "age > 40"),
+                                                      ("never smokers", "smoking == 'never'")]),
+         used=None),
+    Verb("simulate_cohort", lambda d, **k: cl.simulate_cohort(
+        300, random_state=k.get("random_state", 1)), used=None, random=True),
+]
+#: Public functions that are not data verbs, and why.
+NOT_VERBS = {"tidy": "stacks results; tested in tests/results"}
+IDS = [v.name for v in VERBS]
+
+
+def _frame_of(res: Any) -> pd.DataFrame:
+    return res if isinstance(res, pd.DataFrame) else res.to_frame()
+
+
+def test_every_public_function_is_registered():
+    names = {v.name.split("[")[0] for v in VERBS}
+    public = {n for n in cl.__all__ if inspect.isfunction(getattr(cl, n))}
+    missing = public - names - set(NOT_VERBS)
+    assert not missing, f"public verbs without a contract entry: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("verb", VERBS, ids=IDS)
+def test_schema_and_rendering(verb):
+    res = verb.call(_cohort(), random_state=1)
+    if isinstance(res, pd.DataFrame):  # data generators
+        assert len(res) > 0
+        return
+    frame = _frame_of(res)
+    if isinstance(res, (Estimate, EstimateTable, ModelResult)):
+        check_schema(frame)
+        assert frame["conf_level"].eq(0.95).all()
+    elif isinstance(res, Curve):
+        check_schema(frame, "curve")
+    else:
+        assert isinstance(frame, pd.DataFrame) and len(frame) > 0
+    text = res.summary()
+    assert isinstance(text, str) and text and repr(res) == text
+    for out in (res.to_markdown(), res.to_latex(), res.to_html(), res._repr_html_()):
+        assert isinstance(out, str) and len(out) > 20
+    assert "<table" in res.to_html()
+
+
+@pytest.mark.parametrize("verb", VERBS, ids=IDS)
+def test_input_frame_unchanged(verb):
+    d = _cohort()
+    before = pd.util.hash_pandas_object(d, index=True).sum()
+    cols, dtypes = list(d.columns), d.dtypes.copy()
+    verb.call(d, random_state=1)
+    assert pd.util.hash_pandas_object(d, index=True).sum() == before
+    assert list(d.columns) == cols and d.dtypes.equals(dtypes)
+
+
+@pytest.mark.parametrize("verb", [v for v in VERBS if v.random], ids=[v.name for v in VERBS if v.random])
+def test_same_random_state_same_numbers(verb):
+    a = _frame_of(verb.call(_cohort(), random_state=11))
+    b = _frame_of(verb.call(_cohort(), random_state=11))
+    c = _frame_of(verb.call(_cohort(), random_state=12))
+    pd.testing.assert_frame_equal(a, b)
+    assert not a.equals(c)
+
+
+@pytest.mark.parametrize("verb", [v for v in VERBS if v.used], ids=[v.name for v in VERBS if v.used])
+def test_nan_in_used_column_raises_and_unused_does_not(verb):
+    d = _cohort()
+    d.loc[d.index[:3], verb.unused] = np.nan
+    verb.call(d, random_state=1)  # unused column: fine
+    d.loc[d.index[:2], verb.used] = np.nan
+    with pytest.raises(MissingDataError, match=rf"2 of 400 rows have missing values .*{verb.used} \(2\)"):
+        verb.call(d, random_state=1)
+    res = verb.call(d, random_state=1, missing="drop")
+    assert res.dropped.n_rows == 2 and res.dropped.by_column == {verb.used: 2}
+
+
+@pytest.mark.parametrize("verb", [v for v in VERBS if v.has_ci], ids=[v.name for v in VERBS if v.has_ci])
+def test_conf_level_090_narrows_interval(verb):
+    wide = _frame_of(verb.call(_cohort(), random_state=5))
+    narrow = _frame_of(verb.call(_cohort(), random_state=5, conf_level=0.90))
+    assert (narrow["conf_high"] - narrow["conf_low"] < wide["conf_high"] - wide["conf_low"]).all()
+    assert narrow["conf_level"].eq(0.90).all()
+    pd.testing.assert_series_equal(wide["estimate"], narrow["estimate"])
