@@ -42,6 +42,7 @@ CIMethod: TypeAlias = Literal[
     "bootstrap_basic",
     "exact",
     "wilson",
+    "curve_band",
     "none",
 ]
 BootstrapCI: TypeAlias = Literal["percentile", "normal", "basic"]

@@ -191,9 +191,16 @@ def check_binary(
     Accepts 0/1 numbers, booleans, or any two labels when ``reference`` names the label coded 0.
     """
     s = data[column]
-    levels = pd.unique(s.dropna())
+    n_na = int(s.isna().sum())
+    if n_na:  # else NaN would be coded 1 (reference=) or cast to garbage ints
+        raise MissingDataError(
+            f"{func}(): column {column!r} ({role}) has {n_na:,} missing values. "
+            'Handle them first (missing="drop") or recode them.'
+        )
+    levels = pd.unique(s)
     if len(levels) != 2:
-        found = f"{len(levels)} distinct value{'s' if len(levels) != 1 else ''} {_fmt_values(sorted(levels, key=str))}"
+        plural = "s" if len(levels) != 1 else ""
+        found = f"{len(levels)} distinct value{plural} {_fmt_values(sorted(levels, key=str))}"
         raise DataValidationError(
             f"{func}(): column {column!r} ({role}) must be binary (0/1 or bool); got {found}. "
             f"Recode it, e.g. data[{column!r}] = data[{column!r}].eq(1)."
@@ -251,10 +258,18 @@ def check_time_event(
     bool); with ``competing=True`` they are 0 (censored) and 1..K (causes).
     """
     t = check_numeric(data, time, "time", func)
+    for col, role in ((time, "time"), (event, "event")):
+        n_na = int(data[col].isna().sum())
+        if n_na:
+            raise MissingDataError(
+                f"{func}(): column {col!r} ({role}) has {n_na:,} missing values. Pass "
+                "missing=\"drop\" for a complete-case analysis, or fix the follow-up data."
+            )
     n_neg = int((t < 0).sum())
     if n_neg:
         raise DataValidationError(
-            f"{func}(): column {time!r} (time) has {n_neg:,} negative values (min {np.nanmin(t):.4g}). "
+            f"{func}(): column {time!r} (time) has {n_neg:,} negative values "
+            f"(min {np.nanmin(t):.4g}). "
             "Follow-up time must be >= 0; check how time zero was defined."
         )
     e_raw = check_numeric(data, event, "event", func)
@@ -267,9 +282,11 @@ def check_time_event(
     bad = [c for c in codes if c < 0 or (not competing and c > 1)]
     if bad:
         expect = "0 (censored) and 1..K (causes)" if competing else "0 (censored) and 1 (event)"
-        hint = "" if competing else " For competing risks use the competing-risks estimators with cause=."
+        hint = ("" if competing
+                else " For competing risks use the competing-risks estimators with cause=.")
         raise DataValidationError(
-            f"{func}(): column {event!r} (event) must be coded {expect}; got codes {_fmt_values(codes)}.{hint}"
+            f"{func}(): column {event!r} (event) must be coded {expect}; "
+            f"got codes {_fmt_values(codes)}.{hint}"
         )
     if entry is not None:
         t0 = check_numeric(data, entry, "entry", func)

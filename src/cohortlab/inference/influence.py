@@ -39,7 +39,13 @@ def vcov_from_influence(
         phi = phi[:, None]
     n = phi.shape[0]
     if cluster is not None:
-        _, inv = np.unique(np.asarray(cluster), return_inverse=True)
+        cluster = np.asarray(cluster)
+        if cluster.shape[0] != n:
+            raise ValueError(
+                f"vcov_from_influence(): cluster has {cluster.shape[0]:,} labels for {n:,} "
+                "influence values; pass one label per row."
+            )
+        _, inv = np.unique(cluster, return_inverse=True)
         g = int(inv.max()) + 1
         summed = np.zeros((g, phi.shape[1]))
         np.add.at(summed, inv, phi)

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-__all__ = ["WaldResult", "z_critical", "wald"]
+__all__ = ["WaldResult", "z_critical", "wald", "transformed_interval"]
 
 
 class WaldResult(NamedTuple):
@@ -70,3 +70,42 @@ def wald(
     lo = np.where(ok, est - q * safe_se, np.nan)
     hi = np.where(ok, est + q * safe_se, np.nan)
     return WaldResult(z, p, lo, hi)
+
+
+def transformed_interval(
+    estimate: ArrayLike, std_error: ArrayLike, conf_level: float = 0.95, scale: str = "plain"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Interval for a probability-like estimate from its natural-scale SE, on a chosen scale.
+
+    The delta method moves the SE to the ``scale`` where the interval is symmetric, as R's
+    ``survfit(conf.type=)``: ``"plain"`` (``est -/+ z se``), ``"log"`` (``est * exp(-/+ z se /
+    est)``) or ``"log-log"`` (symmetric in ``log(-log(est))``, with SE ``se / (est |log est|)``).
+    Where the SE is 0 the interval is the point itself.
+
+    Examples
+    --------
+    >>> lo, hi = transformed_interval(0.5, 0.1, 0.95, "log-log")
+    >>> round(float(lo), 4), round(float(hi), 4)
+    (0.2952, 0.6745)
+    """
+    est = np.asarray(estimate, dtype=float)
+    se = np.asarray(std_error, dtype=float)
+    q = z_critical(conf_level)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if scale == "plain":
+            lo, hi = est - q * se, est + q * se
+        elif scale == "log":
+            lo, hi = est * np.exp(-q * se / est), est * np.exp(q * se / est)
+        elif scale == "log-log":
+            lg = np.log(est)
+            se_t = se / (est * np.abs(lg))
+            theta = np.log(-lg)
+            lo, hi = np.exp(-np.exp(theta + q * se_t)), np.exp(-np.exp(theta - q * se_t))
+        else:
+            raise ValueError(
+                f'transformed_interval(): scale must be one of {{"plain", "log", "log-log"}}; '
+                f"got {scale!r}."
+            )
+    zero = se == 0
+    return np.where(zero, est, lo), np.where(zero, est, hi)
+

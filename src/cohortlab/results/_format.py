@@ -41,6 +41,7 @@ CI_LABELS: dict[str, str] = {
     "bootstrap_basic": "bootstrap basic",
     "exact": "exact",
     "wilson": "Wilson",
+    "curve_band": "read off the curve's confidence band",
     "none": "no interval",
 }
 
@@ -64,7 +65,7 @@ def method_label(method: str | None) -> str:
 
 def fmt_num(x: float | None, digits: int = 3) -> str:
     """Format a number with ``digits`` decimals; missing values print as an empty string."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+    if x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x)):
         return ""
     if isinstance(x, (int, np.integer)):
         return f"{int(x):,}"
@@ -75,7 +76,7 @@ def fmt_num(x: float | None, digits: int = 3) -> str:
 
 def fmt_p(p: float | None, digits: int = 3) -> str:
     """Format a p-value: ``<0.001`` below the display precision."""
-    if p is None or (isinstance(p, float) and math.isnan(p)):
+    if p is None or p is pd.NA or (isinstance(p, float) and math.isnan(p)):
         return ""
     floor = 10 ** (-digits)
     return f"<{floor:.{digits}f}" if p < floor else f"{p:.{digits}f}"
@@ -83,7 +84,7 @@ def fmt_p(p: float | None, digits: int = 3) -> str:
 
 def fmt_int(x: float | None) -> str:
     """Format a count with thousands separators."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+    if x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x)):
         return ""
     return f"{int(round(float(x))):,}"
 
@@ -237,7 +238,7 @@ class Renderable:
         return "\n".join(parts).rstrip() + "\n"
 
     def to_latex(self, digits: int | None = None) -> str:
-        """Return the result as a LaTeX booktabs table (needs ``\\usepackage{booktabs}``)."""
+        r"""Return the result as a LaTeX booktabs table (needs ``\usepackage{booktabs}``)."""
         digits = self._digits if digits is None else digits
         return render_latex(self._display_frame(digits), self._title(), self._footer())
 

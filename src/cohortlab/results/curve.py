@@ -111,12 +111,13 @@ class Curve(Renderable):
                     vals = dict(estimate=start, std_error=0.0, conf_low=start, conf_high=start)
                 else:
                     r = d.iloc[p]
-                    vals = {k: float(r[k]) for k in ("estimate", "std_error", "conf_low", "conf_high")}
+                    keys = ("estimate", "std_error", "conf_low", "conf_high")
+                    vals = {k: float(r[k]) for k in keys}
                 rows.append(Estimate(
                     term=f"{measure_label(self.measure)} at {tt:g}", conf_level=self.conf_level,
                     effect_measure=self.measure, method=self.method, ci_method=self.ci_method,
-                    estimand=self.estimand, n=self.n, n_events=self.n_events, labels=labels,
-                    **vals,
+                    ci_scale=self.conf_type, estimand=self.estimand, n=self.n,
+                    n_events=self.n_events, labels=labels, **vals,
                 ))
         return EstimateTable(rows=tuple(rows), title=self._title(), dropped=self.dropped,
                              notes=self.notes + tuple(notes))
@@ -148,7 +149,7 @@ class Curve(Renderable):
             rows.append(Estimate(
                 term="median" if p == 0.5 else f"quantile {p:g}", estimate=est, conf_low=lo,
                 conf_high=hi, conf_level=self.conf_level, effect_measure="quantile",
-                method=self.method, ci_method=f"{self.ci_method} ({self.conf_type} band)",
+                method=self.method, ci_method="curve_band",
                 estimand=self.estimand, n=self.n, n_events=self.n_events, labels=labels,
             ))
         return EstimateTable(rows=tuple(rows), title=f"{self._title()}: time to {p:g}",

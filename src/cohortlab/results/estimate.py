@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .._typing import RATIO_MEASURES
+from ..exceptions import CohortError
 from ._format import Renderable, ci_label, fmt_int, fmt_num, fmt_p, measure_label, method_label
 from ._schema import ESTIMATE_COLUMNS
 from .dropped import Dropped
@@ -40,6 +41,9 @@ class Estimate(Renderable):
     Ratio measures (risk, odds, hazard ratios) hold ``estimate``, ``conf_low`` and
     ``conf_high`` on the natural scale and ``std_error`` on the log scale, where the interval
     was computed (broom's convention). ``statistic`` and ``p_value`` test ``null_value``.
+    Other measures keep ``std_error`` on the natural scale; ``ci_scale`` ("plain", "log" or
+    "log-log", as R's ``conf.type``) names where their Wald interval is symmetric, so
+    :meth:`conf_int` recomputes it the same way at another level.
 
     Build one with :meth:`from_model_scale` (Wald), :meth:`from_influence` or
     :meth:`from_bootstrap` rather than by hand.
@@ -67,6 +71,7 @@ class Estimate(Renderable):
     effect_measure: str = "difference"
     method: str = ""
     ci_method: str = "wald"
+    ci_scale: str = "plain"
     n: int | None = None
     n_events: int | None = None
     dropped: Dropped = field(default_factory=Dropped)
@@ -182,7 +187,7 @@ class Estimate(Renderable):
         """The interval at another level, by the same method (Wald or bootstrap percentile)."""
         from .._validation import check_conf_level
         from ..inference.bootstrap import bootstrap_interval
-        from ..inference.wald import wald
+        from ..inference.wald import transformed_interval, wald
 
         check_conf_level(conf_level, "Estimate.conf_int")
         tr = _exp if self.is_ratio else float
@@ -193,9 +198,16 @@ class Estimate(Renderable):
                 self.ci_method.removeprefix("bootstrap_"),  # type: ignore[arg-type]
             )
             return tr(float(lo[0])), tr(float(hi[0]))
-        point = math.log(self.estimate) if self.is_ratio else self.estimate
-        r = wald(point, self.std_error, conf_level)
-        return tr(float(r.conf_low)), tr(float(r.conf_high))
+        if self.ci_method == "curve_band":
+            raise CohortError(
+                "Estimate.conf_int(): this interval was read off a curve's confidence band "
+                f"({self.term}); recompute the curve at conf_level={conf_level:g} instead."
+            )
+        if self.is_ratio:
+            r = wald(math.log(self.estimate), self.std_error, conf_level)
+            return tr(float(r.conf_low)), tr(float(r.conf_high))
+        lo, hi = transformed_interval(self.estimate, self.std_error, conf_level, self.ci_scale)
+        return float(lo), float(hi)
 
     def with_conf_level(self, conf_level: float) -> Estimate:
         """A copy with the interval recomputed at ``conf_level``."""

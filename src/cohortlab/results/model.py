@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,7 +97,9 @@ class ModelResult(Renderable):
         return EstimateTable(rows=rows, title=self._title(), dropped=self.dropped,
                              notes=self.notes)
 
-    def tidy(self, exponentiate: bool | None = None, conf_level: float | None = None) -> pd.DataFrame:
+    def tidy(
+        self, exponentiate: bool | None = None, conf_level: float | None = None
+    ) -> pd.DataFrame:
         """Tidy coefficient frame; exponentiated by default for ratio models (e.g. HRs)."""
         return self.coef_table(exponentiate, conf_level).to_frame()
 
@@ -108,7 +111,8 @@ class ModelResult(Renderable):
         """Wald interval on the model scale, one row per term."""
         from ..inference.wald import wald
 
-        r = wald(self.params, self.std_errors, self.conf_level if conf_level is None else conf_level)
+        level = self.conf_level if conf_level is None else conf_level
+        r = wald(self.params, self.std_errors, level)
         return pd.DataFrame({"conf_low": r.conf_low, "conf_high": r.conf_high},
                             index=list(self.terms))
 
@@ -135,7 +139,8 @@ class ModelResult(Renderable):
         if self._ratio_default:
             bits.append("SE on the log scale")
         stats = [f"{k} {fmt_p(v) if 'p_value' in k else fmt_num(v)}"
-                 for k, v in self.fit_stats.items() if isinstance(v, (int, float)) and not math.isnan(v)]
+                 for k, v in self.fit_stats.items()
+                 if isinstance(v, numbers.Real) and not math.isnan(float(v))]
         lines = [" · ".join(b for b in bits if b)]
         if stats:
             lines.append(", ".join(stats))
