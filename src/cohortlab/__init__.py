@@ -8,7 +8,7 @@ table) that renders to text, a DataFrame, Markdown, LaTeX and HTML.
 from __future__ import annotations
 
 from . import datasets, inference
-from .causal import crude_effect
+from .causal import PropensityScore, crude_effect, ipw, propensity_score
 from .datasets import simulate_cohort
 from .describe import Attrition, Table1, attrition, table1
 from .exceptions import (
@@ -28,6 +28,9 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "crude_effect",
+    "propensity_score",
+    "ipw",
+    "PropensityScore",
     "table1",
     "attrition",
     "simulate_cohort",

@@ -36,6 +36,8 @@ CIMethod: TypeAlias = Literal[
     "wald_model",
     "wald_sandwich",
     "wald_cluster",
+    "sandwich_mestimation",
+    "sandwich_known_weights",
     "influence_function",
     "bootstrap_percentile",
     "bootstrap_normal",

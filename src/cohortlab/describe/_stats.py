@@ -30,14 +30,15 @@ __all__ = [
 
 def weighted_mean_var(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     """Weighted mean and (reliability-weighted) variance; NaN variance with < 2 effective rows."""
+    # elementwise sums, not 1-d np.dot: BLAS threading on dot products stalls under load
     sw = w.sum()
     if sw <= 0:
         return math.nan, math.nan
-    m = float(np.dot(w, x) / sw)
-    denom = sw**2 - np.dot(w, w)
+    m = float((w * x).sum() / sw)
+    denom = sw**2 - (w * w).sum()
     if denom <= 0:
         return m, math.nan
-    return m, float(sw / denom * np.dot(w, (x - m) ** 2))
+    return m, float(sw / denom * (w * (x - m) ** 2).sum())
 
 
 def weighted_quantiles(x: np.ndarray, w: np.ndarray, probs: np.ndarray) -> np.ndarray:

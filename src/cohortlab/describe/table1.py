@@ -366,8 +366,8 @@ def _kind(s: pd.Series, col: str, is_cat: bool, is_nonnormal: bool) -> str:
         return "categorical"
     if is_nonnormal:
         return "nonnormal"
-    vals = pd.unique(s.dropna())
-    if len(vals) <= 2 and set(vals.tolist()) <= {0, 1}:
+    lo, hi = s.min(), s.max()  # cheap screen before looking at the distinct values
+    if lo >= 0 and hi <= 1 and set(pd.unique(s.dropna()).tolist()) <= {0, 1}:
         return "binary"
     return "continuous"
 
@@ -393,13 +393,16 @@ def _describe(s: pd.Series, col: str, kind: str, codes: np.ndarray, group_list: 
     x = s.to_numpy(dtype=float, na_value=np.nan)
     rows, moments = [], {}
     for g, m in zip(group_list, masks, strict=True):
-        ok = ~na[m]
-        xg, wg = x[m][ok], w[m][ok]
+        sel = ~na if isinstance(m, slice) else (m & ~na)
+        xg, wg = x[sel], w[sel]
+        n_missing = int((na if isinstance(m, slice) else (m & na)).sum())
         mean, var = weighted_mean_var(xg, wg)
-        _, var_u = weighted_mean_var(xg, np.ones_like(xg))
-        moments[g] = (mean, var, var_u, xg.mean() if xg.size else math.nan)
+        mean_u, var_u = (mean, var) if not weighted else (
+            float(xg.mean()) if xg.size else math.nan,
+            float(xg.var(ddof=1)) if xg.size > 1 else math.nan)
+        moments[g] = (mean, var, var_u, mean_u)
         row = dict(variable=col, level="", kind=kind, group=g, n=float(wg.sum()),
-                   n_missing=int((~ok).sum()), mean=mean,
+                   n_missing=n_missing, mean=mean,
                    sd=math.sqrt(var) if not math.isnan(var) else math.nan,
                    median=math.nan, q1=math.nan, q3=math.nan, count=math.nan, percent=math.nan)
         if kind == "nonnormal":

@@ -13,7 +13,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["forest_plot", "curve_plot", "smd_plot", "attrition_plot"]
+__all__ = ["forest_plot", "curve_plot", "smd_plot", "attrition_plot", "overlap_plot"]
 
 _COLORS = ["#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#6c4f8c", "#00798c", "#8d6a9f"]
 
@@ -133,4 +133,25 @@ def attrition_plot(flow: Any, ax: Axes | None = None) -> Axes:
     ax.set_xlim(0, 1.4)
     ax.set_ylim(-0.6, len(d) + 0.6)
     ax.axis("off")
+    return ax
+
+
+def overlap_plot(scores: np.ndarray, exposure: np.ndarray, ax: Axes | None = None, *,
+                 bins: int = 40, label: str = "exposure") -> Axes:
+    """Mirrored histograms of propensity scores: exposed above the axis, unexposed below."""
+    ax = _axes(ax, (6.0, 3.8))
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    h1, _ = np.histogram(scores[exposure == 1], bins=edges)
+    h0, _ = np.histogram(scores[exposure == 0], bins=edges)
+    width = edges[1] - edges[0]
+    ax.bar(edges[:-1], h1, width=width, align="edge", color=_COLORS[0], alpha=0.8,
+           label=f"{label} = 1")
+    ax.bar(edges[:-1], -h0, width=width, align="edge", color=_COLORS[1], alpha=0.8,
+           label=f"{label} = 0")
+    ax.axhline(0, color="#444", lw=0.8)
+    ax.set_xlabel("propensity score")
+    ax.set_ylabel("count")
+    ax.set_yticks(ax.get_yticks(), [f"{abs(int(t))}" for t in ax.get_yticks()])
+    ax.legend(frameon=False, fontsize=9)
+    _style(ax)
     return ax

@@ -36,6 +36,8 @@ CI_LABELS: dict[str, str] = {
     "wald_sandwich": "Wald, robust sandwich SE",
     "wald_cluster": "Wald, cluster-robust SE",
     "influence_function": "influence function",
+    "sandwich_mestimation": "M-estimation sandwich (nuisance models estimated)",
+    "sandwich_known_weights": "robust sandwich, weights treated as known",
     "bootstrap_percentile": "bootstrap percentile",
     "bootstrap_normal": "bootstrap normal",
     "bootstrap_basic": "bootstrap basic",

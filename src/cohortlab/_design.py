@@ -1,0 +1,175 @@
+"""Covariate sets as design matrices (formulaic), validated at the boundary.
+
+``covariates`` is a list of column names or a right-hand-side formula string
+(``"age + I(age**2) + C(race) + bs(bmi, 4)"``). Both become a formulaic model spec, so the
+same transformation (spline knots, category levels) is re-applied to counterfactual copies
+of the data (``Design.matrix(newdata)``), as g-formula standardisation needs.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._validation import check_columns
+from .exceptions import DataValidationError
+
+__all__ = ["Design", "covariate_columns", "categorical_columns", "build_design"]
+
+_FUNCS = {"C", "I", "Q", "bs", "cr", "cc", "te", "poly", "scale", "center", "standardize",
+          "lag", "hashed", "np", "log", "exp", "sqrt", "contr", "treatment", "sum", "helmert",
+          "diff", "abs", "min", "max", "pow", "math", "True", "False", "None"}
+
+
+def _formula(covariates: str | Sequence[str], func: str) -> str:
+    if isinstance(covariates, str):
+        rhs = covariates.split("~", 1)[1] if "~" in covariates else covariates
+        if not rhs.strip():
+            raise DataValidationError(f"{func}(): covariates formula is empty; got {covariates!r}.")
+        return rhs
+    cols = list(covariates)
+    if not cols:
+        raise DataValidationError(
+            f"{func}(): covariates is empty. Pass a list of columns or a formula such as "
+            "\"age + sex\"; for an unadjusted contrast use crude_effect()."
+        )
+    for c in cols:
+        if not isinstance(c, str):
+            raise DataValidationError(f"{func}(): covariates must be column names; got {c!r}.")
+    return " + ".join(c if c.isidentifier() and not keyword.iskeyword(c) else f"`{c}`"
+                      for c in cols)
+
+
+def covariate_columns(covariates: str | Sequence[str], data: pd.DataFrame, func: str) -> list[str]:
+    """The data columns a covariate list or formula uses, checked to exist."""
+    if not isinstance(covariates, str):
+        cols = list(covariates)
+        _formula(cols, func)
+        check_columns(data, func, covariates=cols)
+        return cols
+    from formulaic import Formula
+
+    rhs = _formula(covariates, func)
+    try:
+        terms = Formula(rhs)
+    except Exception as exc:
+        raise DataValidationError(
+            f"{func}(): could not parse the covariates formula {rhs!r}; got {type(exc).__name__}: "
+            f"{exc}."
+        ) from exc
+    names: list[str] = []
+    for term in terms:
+        for factor in term.factors:
+            names += _names_in(str(factor.expr))
+    found = [n for n in dict.fromkeys(names) if n in data.columns]
+    unknown = [n for n in dict.fromkeys(names) if n not in data.columns and n not in _FUNCS]
+    if unknown:
+        check_columns(data, func, covariates=unknown)
+    return found
+
+
+def categorical_columns(covariates: str | Sequence[str], data: pd.DataFrame) -> list[str]:
+    """Columns used as categorical: wrapped in ``C()`` in a formula, or non-numeric."""
+    cats: list[str] = []
+    if isinstance(covariates, str):
+        from formulaic import Formula
+
+        for term in Formula(_formula(covariates, "categorical_columns")):
+            for factor in term.factors:
+                try:
+                    tree = ast.parse(str(factor.expr), mode="eval")
+                except SyntaxError:
+                    continue
+                for node in ast.walk(tree):
+                    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                            and node.func.id == "C" and node.args):
+                        cats += [n for n in _names_in(ast.unparse(node.args[0]))
+                                 if n in data.columns]
+    cols = covariate_columns(covariates, data, "categorical_columns")
+    cats += [c for c in cols if not pd.api.types.is_numeric_dtype(data[c])
+             or pd.api.types.is_bool_dtype(data[c])]
+    return list(dict.fromkeys(cats))
+
+
+def _names_in(expr: str) -> list[str]:
+    """Variable names in a factor expression (function and attribute names excluded)."""
+    if expr.startswith("`") and expr.endswith("`"):
+        return [expr[1:-1]]
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError:
+        return [expr]
+    funcs = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    attrs = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    return [n.id for n in ast.walk(tree)
+            if isinstance(n, ast.Name) and id(n) not in funcs and id(n) not in attrs]
+
+
+@dataclass(frozen=True, eq=False)
+class Design:
+    """A design matrix with its column names and the spec to rebuild it on new data."""
+
+    X: np.ndarray
+    names: tuple[str, ...]
+    spec: Any
+    formula: str
+
+    def matrix(self, data: pd.DataFrame) -> np.ndarray:
+        """The design matrix of ``data`` with this design's transformations and levels."""
+        return np.asarray(self.spec.get_model_matrix(data, na_action="raise"), dtype=float)
+
+
+def build_design(data: pd.DataFrame, covariates: str | Sequence[str], func: str, *,
+                 intercept: bool = True, extra: str | None = None) -> Design:
+    """Build the design matrix of ``covariates`` (plus ``extra`` terms) on complete data.
+
+    Raises :class:`DataValidationError` when a column is constant or the matrix is rank
+    deficient (naming the redundant columns).
+    """
+    from formulaic import model_matrix
+
+    rhs = _formula(covariates, func)
+    if extra:
+        rhs = f"{extra} + {rhs}"
+    rhs = rhs if intercept else f"0 + {rhs}"
+    try:
+        mm = model_matrix(rhs, data, na_action="raise")
+    except Exception as exc:
+        raise DataValidationError(
+            f"{func}(): could not build the design matrix of {rhs!r}; got {type(exc).__name__}: "
+            f"{exc}."
+        ) from exc
+    X = np.asarray(mm, dtype=float)
+    names = tuple(str(c) for c in mm.columns)
+    _check_rank(X, names, func)
+    return Design(X=X, names=names, spec=mm.model_spec, formula=rhs)
+
+
+def _check_rank(X: np.ndarray, names: Sequence[str], func: str) -> None:
+    sd = X.std(axis=0)
+    const = [n for n, s in zip(names, sd, strict=True) if s == 0 and n != "Intercept"]
+    if const:
+        raise DataValidationError(
+            f"{func}(): covariate column(s) {const} are constant in the analysed rows; "
+            "they carry no information. Remove them from covariates."
+        )
+    from scipy.linalg import qr
+
+    scale = np.where(sd > 0, sd, 1.0)
+    xs = X / scale
+    _, r, piv = qr(xs.T @ xs / X.shape[0], pivoting=True)
+    diag = np.abs(np.diag(r))
+    tol = diag.max() * X.shape[1] * 1e-10
+    rank = int((diag > tol).sum())
+    if rank < X.shape[1]:
+        bad = [names[i] for i in piv[rank:]]
+        raise DataValidationError(
+            f"{func}(): the covariate design is rank deficient ({rank} of {X.shape[1]} columns "
+            f"independent); redundant: {bad}. Drop collinear covariates or merge sparse levels."
+        )

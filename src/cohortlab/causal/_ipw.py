@@ -1,0 +1,91 @@
+"""Hajek IPW arm means and their influence functions (arrays only).
+
+For arm ``a`` the estimating equation is ``sum_i s_i W_a(e_i) 1{A_i=a} R_i / c_i (Y_i - mu_a)``
+with ``s`` sampling weights, ``W_a`` the balancing weight of the estimand, ``R`` the
+uncensored indicator and ``c = P(R = 1 | A, L)`` the censoring model (1 without censoring).
+Stacking it with the logistic score equations of the propensity (and censoring) models gives
+the M-estimation (sandwich) influence function
+
+    phi_a = [psi_a + D_beta' IF_beta + D_gamma' IF_gamma] / E[s W_a 1{A=a} R / c]
+
+where ``D`` are the derivatives of ``psi_a`` in the nuisance coefficients. Dropping the ``D``
+terms gives the robust variance that treats the weights as known (R's ``geeglm`` / ``lm`` +
+``sandwich`` HC0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._glm import GLMFit
+from ._weights import arm_weight_derivatives, arm_weights
+
+__all__ = ["ArmMeans", "ipw_arm_means", "realized_weights"]
+
+
+@dataclass(frozen=True, eq=False)
+class ArmMeans:
+    """Arm means with M-estimation (``phi``) and weights-known (``phi_known``) influence values."""
+
+    mu1: float
+    mu0: float
+    phi1: np.ndarray
+    phi0: np.ndarray
+    phi1_known: np.ndarray
+    phi0_known: np.ndarray
+    weights: np.ndarray  # the per-row weight used (0 for censored or trimmed rows)
+
+
+def realized_weights(e: np.ndarray, a: np.ndarray, estimand: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's weight for the arm it received, and its derivative in ``e``."""
+    w1, w0 = arm_weights(e, estimand)
+    dw1, dw0 = arm_weight_derivatives(e, estimand)
+    return np.where(a == 1, w1, w0), np.where(a == 1, dw1, dw0)
+
+
+def ipw_arm_means(
+    y: np.ndarray,
+    a: np.ndarray,
+    e: np.ndarray,
+    s: np.ndarray,
+    w: np.ndarray,
+    dw: np.ndarray,
+    *,
+    r: np.ndarray | None = None,
+    c: np.ndarray | None = None,
+    ps_fit: GLMFit | None = None,
+    X: np.ndarray | None = None,
+    cens_fit: GLMFit | None = None,
+    Z: np.ndarray | None = None,
+) -> ArmMeans:
+    """Hajek arm means with weights ``w`` (0 for trimmed rows) and ``dw = dw/de``.
+
+    ``dw`` is 0 where a weight was truncated (the truncation point treated as fixed).
+    ``y`` may hold anything (e.g. NaN) where ``r == 0``.
+    """
+    n = y.size
+    r = np.ones(n) if r is None else r.astype(float)
+    c = np.ones(n) if c is None else c
+    y0 = np.where(r > 0, y, 0.0)
+    base = s * r / c
+    out = {}
+    for arm in (1, 0):
+        ind = (a == arm) * base
+        wt = ind * w
+        mu = float(np.dot(wt, y0) / wt.sum())
+        resid = y0 - mu
+        psi = wt * resid
+        ew = wt.mean()
+        corr = np.zeros(n)
+        if ps_fit is not None and X is not None:
+            d_beta = X.T @ (ind * dw * e * (1 - e) * resid) / n
+            corr = corr + ps_fit.influence(X, a, s) @ d_beta
+        if cens_fit is not None and Z is not None:
+            d_gamma = -(Z.T @ (wt * (1 - c) * resid)) / n
+            corr = corr + cens_fit.influence(Z, r, s) @ d_gamma
+        out[arm] = (mu, (psi + corr) / ew, psi / ew, wt)
+    (mu1, phi1, k1, wt1), (mu0, phi0, k0, wt0) = out[1], out[0]
+    return ArmMeans(mu1=mu1, mu0=mu0, phi1=phi1, phi0=phi0, phi1_known=k1, phi0_known=k0,
+                    weights=wt1 + wt0)

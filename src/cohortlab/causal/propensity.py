@@ -1,0 +1,422 @@
+"""``propensity_score``: the exposure model, balancing weights and their diagnostics."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._design import Design, build_design, categorical_columns, covariate_columns
+from .._typing import Estimand, Missing, RandomState
+from .._validation import (
+    apply_missing,
+    check_binary,
+    check_columns,
+    check_frame,
+    check_option,
+    check_random_state,
+    check_weights,
+)
+from ..exceptions import DataValidationError, PositivityWarning
+from ..results._format import Renderable, fmt_int, fmt_num
+from ..results.dropped import Dropped
+from ._glm import GLMFit, fit_logistic
+from ._weights import arm_weights, crump_threshold, ess
+
+__all__ = ["propensity_score", "PropensityScore"]
+
+FUNC = "propensity_score"
+POSITIVITY_BOUND = 0.01
+
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class PropensityScore(Renderable):
+    """Propensity scores, balancing weights and diagnostics for one exposure model.
+
+    Attributes
+    ----------
+    scores, weights : pandas.Series
+        Indexed like the analysed rows of the input (trimmed rows have weight 0).
+    exposure : pandas.Series
+        The exposure coded 0/1.
+    estimand : str
+        ATE, ATT, ATC, ATO or ATM.
+    kept : pandas.Series
+        False for rows removed by trimming.
+    """
+
+    scores: pd.Series
+    weights: pd.Series
+    exposure: pd.Series
+    kept: pd.Series
+    estimand: str
+    exposure_name: str
+    covariates: Any
+    covariate_columns: tuple[str, ...]
+    categorical: tuple[str, ...]
+    model_description: str
+    data: pd.DataFrame = field(repr=False)
+    sampling_weights: pd.Series | None = None
+    coef: pd.Series | None = None
+    dropped: Dropped = field(default_factory=Dropped)
+    notes: tuple[str, ...] = ()
+    _fit: Any = field(default=None, repr=False)
+    _design: Any = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ diagnostics
+    def ess(self) -> dict[int, float]:
+        """Kish effective sample size per arm (1 = exposed, 0 = unexposed)."""
+        w, a = self._total_weights(), self.exposure.to_numpy()
+        return {arm: ess(w[a == arm]) for arm in (1, 0)}
+
+    def _total_weights(self) -> np.ndarray:
+        w = self.weights.to_numpy()
+        if self.sampling_weights is not None:
+            w = w * self.sampling_weights.to_numpy()
+        return w
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per arm: n, weighted n, ESS, PS and weight ranges."""
+        a, e, w = self.exposure.to_numpy(), self.scores.to_numpy(), self._total_weights()
+        kept = self.kept.to_numpy()
+        rows = []
+        for arm in (1, 0):
+            m = (a == arm) & kept
+            rows.append(dict(arm=arm, n=int((a == arm).sum()),
+                             n_trimmed=int(((a == arm) & ~kept).sum()),
+                             sum_weights=float(w[m].sum()), ess=ess(w[m]),
+                             ps_min=float(e[a == arm].min()), ps_max=float(e[a == arm].max()),
+                             weight_min=float(w[m].min()), weight_mean=float(w[m].mean()),
+                             weight_max=float(w[m].max())))
+        return pd.DataFrame(rows)
+
+    def balance(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Covariate balance before and after weighting (cobalt's conventions).
+
+        SMDs use the unweighted SD in the denominator (pooled for ATE/ATO/ATM, the exposed
+        arm's for ATT, the unexposed arm's for ATC), so only the mean difference changes with
+        weighting; variance ratios are exposed / unexposed, weighted.
+        """
+        from ..describe.table1 import table1
+
+        cols = list(columns) if columns is not None else list(self.covariate_columns)
+        den = {"ATT": "treated", "ATC": "control"}.get(self.estimand, "pooled")
+        frame = self.data.loc[self.kept.to_numpy(), cols].assign(
+            __a__=self.exposure[self.kept].to_numpy(), __w__=self._total_weights()[self.kept])
+        cats = [c for c in self.categorical if c in cols]
+        before = table1(frame, by="__a__", columns=cols, smd_denominator=den, overall=False,
+                        categorical=cats)
+        after = table1(frame, by="__a__", columns=cols, weights="__w__", smd_denominator=den,
+                       smd_weighted_sd=False, overall=False, categorical=cats)
+        b0 = before.balance.set_index(["variable", "level"])
+        b1 = after.balance.set_index(["variable", "level"])
+        out = pd.DataFrame({
+            "kind": b0["kind"], "smd_unweighted": b0["smd"], "smd_weighted": b1["smd"],
+            "var_ratio_unweighted": b0["var_ratio"], "var_ratio_weighted": b1["var_ratio"],
+        }).reset_index()
+        return out
+
+    def table1(self, columns: Sequence[str] | None = None) -> Any:
+        """Table 1 of the covariates, weighted, with unweighted SMDs beside the weighted."""
+        from ..describe.table1 import table1
+
+        cols = list(columns) if columns is not None else list(self.covariate_columns)
+        den = {"ATT": "treated", "ATC": "control"}.get(self.estimand, "pooled")
+        frame = self.data.loc[self.kept.to_numpy(), cols].assign(
+            **{self.exposure_name: self.exposure[self.kept].to_numpy(),
+               "weight": self._total_weights()[self.kept]})
+        return table1(frame, by=self.exposure_name, columns=cols, weights="weight",
+                      smd_denominator=den, smd_weighted_sd=False,
+                      categorical=[c for c in self.categorical if c in cols])
+
+    def plot_balance(self, ax: Any = None) -> Any:
+        """Love plot: absolute SMDs before and after weighting."""
+        from ..report.figures import smd_plot
+
+        return smd_plot(self.table1(), ax=ax)
+
+    def plot_overlap(self, ax: Any = None, bins: int = 40) -> Any:
+        """Mirrored histograms of the propensity score by arm."""
+        from ..report.figures import overlap_plot
+
+        return overlap_plot(self.scores.to_numpy(), self.exposure.to_numpy(), ax=ax, bins=bins,
+                            label=self.exposure_name)
+
+    # ------------------------------------------------------------------ rendering
+    def _display_frame(self, digits: int = 3) -> pd.DataFrame:
+        d = self.to_frame()
+        return pd.DataFrame({
+            "arm": [f"{self.exposure_name} = {a}" for a in d["arm"]],
+            "n": [fmt_int(v) for v in d["n"]],
+            "trimmed": [fmt_int(v) for v in d["n_trimmed"]],
+            "ESS": [fmt_num(v, 1) for v in d["ess"]],
+            "PS range": [f"{fmt_num(lo, digits)} to {fmt_num(hi, digits)}"
+                         for lo, hi in zip(d["ps_min"], d["ps_max"], strict=True)],
+            "weights min / mean / max": [
+                f"{fmt_num(a, 2)} / {fmt_num(b, 2)} / {fmt_num(c, 2)}"
+                for a, b, c in zip(d["weight_min"], d["weight_mean"], d["weight_max"],
+                                   strict=True)],
+        })
+
+    def _title(self) -> str:
+        return f"Propensity score · {self.estimand} weights · {self.model_description}"
+
+    def _footer(self) -> list[str]:
+        n = len(self.scores)
+        txt = f"n = {n:,}" + (f" ({self.dropped})" if self.dropped else "")
+        return [txt, *self.notes]
+
+
+# ---------------------------------------------------------------------- fitting
+def _model_description(model: Any, design: Design | None, cross_fit: int | None) -> str:
+    if model is None:
+        return f"logistic regression on {design.formula if design else ''}".strip()
+    name = type(model).__name__
+    return name + (f", {cross_fit}-fold cross-fitted" if cross_fit else "")
+
+
+def fit_scores(
+    frame: pd.DataFrame, a: np.ndarray, covariates: Any, model: Any, s: np.ndarray,
+    cross_fit: int | None, random_state: RandomState, func: str, exposure: str = "",
+) -> tuple[np.ndarray, Design, GLMFit | None]:
+    """Propensity scores on ``frame``: logistic GLM by default, else any sklearn classifier."""
+    design = build_design(frame, covariates, func, intercept=model is None)
+    if model is None:
+        if cross_fit:
+            raise DataValidationError(
+                f"{func}(): cross_fit needs a machine-learning model (model=...); the default "
+                "logistic regression is fitted on all rows."
+            )
+        fit = fit_logistic(design.X, a, s, names=design.names, func=func,
+                           response=f"the exposure {exposure!r}")
+        return fit.fitted, design, fit
+    return _fit_sklearn(design.X, a, s, model, cross_fit, random_state, func), design, None
+
+
+def _fit_sklearn(X: np.ndarray, a: np.ndarray, s: np.ndarray, model: Any, cross_fit: int | None,
+                 random_state: RandomState, func: str) -> np.ndarray:
+    from sklearn.base import clone
+
+    if not (hasattr(model, "fit") and hasattr(model, "predict_proba")):
+        raise DataValidationError(
+            f"{func}(): model must be a scikit-learn style classifier with fit() and "
+            f"predict_proba(); got {type(model).__name__}."
+        )
+    sw = None if np.all(s == 1) else s
+    if not cross_fit:
+        m = clone(model).fit(X, a, sample_weight=sw) if sw is not None else clone(model).fit(X, a)
+        return m.predict_proba(X)[:, 1]
+    from sklearn.model_selection import StratifiedKFold
+
+    rng = check_random_state(random_state, func)
+    folds = StratifiedKFold(n_splits=int(cross_fit), shuffle=True,
+                            random_state=int(rng.integers(0, 2**31 - 1)))
+    e = np.empty(a.size)
+    for train, test in folds.split(X, a):  # K folds, not rows
+        m = clone(model)
+        m = m.fit(X[train], a[train], **({"sample_weight": sw[train]} if sw is not None else {}))
+        e[test] = m.predict_proba(X[test])[:, 1]
+    return e
+
+
+def positivity_notes(e: np.ndarray, a: np.ndarray, func: str, exposure: str) -> tuple[str, ...]:
+    """Raise on scores of exactly 0 or 1; warn (and return a note) on scores near them."""
+    exact = int(((e <= 0) | (e >= 1)).sum())
+    if exact:
+        raise DataValidationError(
+            f"{func}(): {exact:,} propensity scores for {exposure!r} are exactly 0 or 1 "
+            "(positivity violation: some subjects could not have been in the other group). "
+            "Restrict the cohort, coarsen the covariates that determine exposure, or use a "
+            "calibrated model; trim=(0.01, 0.99) removes them."
+        )
+    low = int((e < POSITIVITY_BOUND).sum())
+    high = int((e > 1 - POSITIVITY_BOUND).sum())
+    if not (low or high):
+        return ()
+    msg = (f"{func}(): {low:,} subjects have propensity score < {POSITIVITY_BOUND} and {high:,} "
+           f"> {1 - POSITIVITY_BOUND} (min {e.min():.3g}, max {e.max():.3g}). Estimates may be "
+           "unstable; consider trim=(0.01, 0.99), trim=\"crump\", or estimand=\"ATO\".")
+    warnings.warn(msg, PositivityWarning, stacklevel=3)
+    return (msg.split("(): ", 1)[1],)
+
+
+def trim_mask(e: np.ndarray, trim: Any, func: str) -> tuple[np.ndarray, str | None]:
+    """Rows kept by trimming on the propensity score, and a note describing it."""
+    if trim is None:
+        return np.ones(e.size, dtype=bool), None
+    if isinstance(trim, str):
+        if trim != "crump":
+            raise DataValidationError(
+                f"{func}(): trim must be None, \"crump\" or a (low, high) pair of propensity "
+                f"scores; got {trim!r}."
+            )
+        alpha = crump_threshold(e)
+        lo, hi, how = alpha, 1 - alpha, f"Crump et al. rule (alpha = {alpha:.3f})"
+    else:
+        try:
+            lo, hi = (float(x) for x in trim)
+        except (TypeError, ValueError):
+            raise DataValidationError(
+                f"{func}(): trim must be None, \"crump\" or a (low, high) pair; got {trim!r}."
+            ) from None
+        if not 0 <= lo < hi <= 1:
+            raise DataValidationError(
+                f"{func}(): trim bounds must satisfy 0 <= low < high <= 1; got {trim!r}."
+            )
+        how = "fixed bounds"
+    keep = (e >= lo) & (e <= hi)
+    n_out = int((~keep).sum())
+    note = (f"{n_out:,} subjects trimmed with propensity score outside [{lo:.3f}, {hi:.3f}] "
+            f"({how}); the estimand is redefined to the trimmed population and the scores "
+            "were not re-estimated")
+    return keep, note
+
+
+def truncate_weights(w: np.ndarray, keep: np.ndarray, truncate: Any,
+                     func: str) -> tuple[np.ndarray, str | None]:
+    """Truncate (winsorise) weights at quantiles of the kept rows' weights."""
+    if truncate is None:
+        return w, None
+    try:
+        ql, qh = (float(x) for x in truncate)
+    except (TypeError, ValueError):
+        raise DataValidationError(
+            f"{func}(): truncate must be a (low, high) pair of quantiles such as (0.01, 0.99); "
+            f"got {truncate!r}."
+        ) from None
+    if not 0 <= ql < qh <= 1:
+        raise DataValidationError(
+            f"{func}(): truncate quantiles must satisfy 0 <= low < high <= 1; got {truncate!r}."
+        )
+    lo, hi = np.quantile(w[keep], [ql, qh])
+    n_lo, n_hi = int(((w < lo) & keep).sum()), int(((w > hi) & keep).sum())
+    out = np.where(keep, np.clip(w, lo, hi), w)
+    note = (f"{n_lo + n_hi:,} weights truncated at the [{ql:g}, {qh:g}] quantiles "
+            f"[{lo:.3g}, {hi:.3g}] ({n_lo:,} low, {n_hi:,} high)")
+    return out, note
+
+
+# ---------------------------------------------------------------------- the verb
+def propensity_score(
+    data: pd.DataFrame,
+    *,
+    exposure: str,
+    covariates: str | Sequence[str],
+    model: Any = None,
+    estimand: Estimand = "ATE",
+    stabilize: bool = False,
+    trim: tuple[float, float] | str | None = None,
+    truncate: tuple[float, float] | None = None,
+    weights: str | None = None,
+    cross_fit: int | None = None,
+    reference: Any = None,
+    random_state: RandomState = None,
+    missing: Missing = "raise",
+) -> PropensityScore:
+    """Fit the exposure (propensity score) model and derive balancing weights.
+
+    The propensity score ``e(L) = P(A = 1 | L)`` is estimated by logistic regression on
+    ``covariates`` (a column list or a formula right-hand side) or by any scikit-learn
+    classifier (``model=``), optionally cross-fitted (``cross_fit=K``, out-of-fold scores).
+    Weights target the ``estimand``: ATE ``1/e``, ``1/(1-e)``; ATT ``1``, ``e/(1-e)``; ATC
+    ``(1-e)/e``, ``1``; ATO (overlap) ``1-e``, ``e``; ATM (matching weights)
+    ``min(e, 1-e)/e``, ``min(e, 1-e)/(1-e)``. ``stabilize=True`` multiplies the ATE weights by
+    the marginal probability of the arm received (the Hajek estimators are unchanged).
+
+    Identification of an effect with these weights needs conditional exchangeability given
+    ``covariates``, positivity (scores away from 0 and 1) and consistency; the diagnostics
+    here check positivity and balance, not exchangeability.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+    exposure : str
+        Binary exposure column (0/1, bool, or two labels with ``reference``).
+    covariates : list of str or str
+        Confounders: column names or a formula right-hand side, e.g.
+        ``"age + I(age**2) + C(education)"``.
+    model : scikit-learn classifier, optional
+        Default: maximum-likelihood logistic regression (with an intercept).
+    estimand : {"ATE", "ATT", "ATC", "ATO", "ATM"}
+    stabilize : bool
+    trim : (float, float) or "crump", optional
+        Remove subjects whose score is outside the bounds (or Crump et al.'s optimal bounds);
+        recorded in ``notes`` and in the rows' zero weights.
+    truncate : (float, float), optional
+        Truncate weights at these quantiles (e.g. ``(0.01, 0.99)``); recorded in ``notes``.
+    weights : str, optional
+        Sampling weights, used in the score model and multiplied into the weights.
+    cross_fit : int, optional
+        Number of folds for out-of-fold scores with ``model``.
+    reference : optional
+        Exposure label of the unexposed group (when the exposure is not 0/1).
+    random_state : int or numpy.random.Generator, optional
+        Seeds the cross-fitting folds.
+    missing : {"raise", "drop"}
+
+    Returns
+    -------
+    PropensityScore
+
+    Examples
+    --------
+    >>> import cohortlab as cl
+    >>> d = cl.datasets.load_nhefs().dropna(subset=["wt82"])
+    >>> ps = cl.propensity_score(d, exposure="qsmk", covariates="sex + race + age + I(age**2)"
+    ...     " + C(education) + smokeintensity + I(smokeintensity**2) + smokeyrs"
+    ...     " + I(smokeyrs**2) + C(exercise) + C(active) + wt71 + I(wt71**2)")
+    >>> round(float(ps.weights.max()), 2), round(ps.ess()[1], 1)
+    (16.7, 326.0)
+    """
+    data = check_frame(data, FUNC)
+    check_columns(data, FUNC, exposure=exposure, weights=weights)
+    check_option(estimand, Estimand, "estimand", FUNC)
+    cov_cols = covariate_columns(covariates, data, FUNC)
+    used = [exposure, *cov_cols] + ([weights] if weights else [])
+    frame, dropped = apply_missing(data, used, missing, FUNC)
+    a = check_binary(frame, exposure, "exposure", FUNC, reference=reference)
+    s = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
+    check_arms(a, exposure, FUNC)
+    e, design, fit = fit_scores(frame, a, covariates, model, s, cross_fit, random_state, FUNC,
+                                exposure)
+    notes = positivity_notes(e, a, FUNC, exposure)
+    keep, trim_note = trim_mask(e, trim, FUNC)
+    if trim_note:
+        check_arms(a[keep], exposure, FUNC, after="trimming")
+    w1, w0 = arm_weights(np.clip(e, 1e-12, 1 - 1e-12), estimand)
+    w = np.where(a == 1, w1, w0)
+    if stabilize:
+        p1 = float(np.dot(s, a) / s.sum())
+        w = w * np.where(a == 1, p1, 1 - p1)
+    w = np.where(keep, w, 0.0)
+    w, trunc_note = truncate_weights(w, keep, truncate, FUNC)
+    notes += tuple(n for n in (trim_note, trunc_note) if n)
+    idx = frame.index
+    return PropensityScore(
+        scores=pd.Series(e, index=idx, name="propensity_score"),
+        weights=pd.Series(w, index=idx, name=f"{estimand.lower()}_weight"),
+        exposure=pd.Series(a, index=idx, name=exposure), kept=pd.Series(keep, index=idx),
+        estimand=estimand, exposure_name=exposure, covariates=covariates,
+        covariate_columns=tuple(cov_cols),
+        categorical=tuple(categorical_columns(covariates, frame)),
+        model_description=_model_description(
+            model, design, cross_fit), data=frame,
+        sampling_weights=pd.Series(s, index=idx) if weights else None,
+        coef=pd.Series(fit.coef, index=design.names) if fit is not None else None,
+        dropped=dropped, notes=notes, _fit=fit, _design=design,
+    )
+
+
+def check_arms(a: np.ndarray, exposure: str, func: str, after: str | None = None) -> None:
+    """Both exposure arms must have rows."""
+    for arm in (1, 0):
+        if not (a == arm).any():
+            when = f" after {after}" if after else ""
+            raise DataValidationError(
+                f"{func}(): exposure group {exposure!r} = {arm} has no rows{when}; a contrast "
+                "needs both groups. Check the exposure coding and the eligibility filters."
+            )
