@@ -152,8 +152,8 @@ def build_design(data: pd.DataFrame, covariates: str | Sequence[str], func: str,
 
 
 def _check_rank(X: np.ndarray, names: Sequence[str], func: str) -> None:
-    sd = X.std(axis=0)
-    const = [n for n, s in zip(names, sd, strict=True) if s == 0 and n != "Intercept"]
+    span = X.max(axis=0) - X.min(axis=0)
+    const = [n for n, s in zip(names, span, strict=True) if s == 0 and n != "Intercept"]
     if const:
         raise DataValidationError(
             f"{func}(): covariate column(s) {const} are constant in the analysed rows; "
@@ -161,9 +161,10 @@ def _check_rank(X: np.ndarray, names: Sequence[str], func: str) -> None:
         )
     from scipy.linalg import qr
 
-    scale = np.where(sd > 0, sd, 1.0)
-    xs = X / scale
-    _, r, piv = qr(xs.T @ xs / X.shape[0], pivoting=True)
+    gram = X.T @ X / X.shape[0]
+    scale = np.sqrt(np.diag(gram))
+    scale = np.where(scale > 0, scale, 1.0)
+    _, r, piv = qr(gram / np.outer(scale, scale), pivoting=True)
     diag = np.abs(np.diag(r))
     tol = diag.max() * X.shape[1] * 1e-10
     rank = int((diag > tol).sum())

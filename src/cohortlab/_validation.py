@@ -139,14 +139,12 @@ def apply_missing(
     cols = list(dict.fromkeys(columns))
     if not cols:
         return data, Dropped(n_rows=0, by_column={}, n_input=len(data))
-    na = data[cols].isna()
-    per_col = na.sum(axis=0)
-    per_col = per_col[per_col > 0]
-    any_na = na.any(axis=1).to_numpy()
-    n_bad = int(any_na.sum())
-    by_column = {str(k): int(v) for k, v in per_col.items()}
-    if n_bad == 0:
+    masks = {c: data[c].isna().to_numpy() for c in cols}  # column by column: no frame copy
+    by_column = {str(c): int(m.sum()) for c, m in masks.items() if m.any()}
+    if not by_column:
         return data, Dropped(n_rows=0, by_column={}, n_input=len(data))
+    any_na = np.logical_or.reduce([masks[c] for c in by_column])
+    n_bad = int(any_na.sum())
     counts = ", ".join(f"{k} ({v:,})" for k, v in by_column.items())
     if n_bad == len(data):
         raise MissingDataError(

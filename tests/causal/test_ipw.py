@@ -219,3 +219,26 @@ def test_propensity_score_renders_and_plots(uncensored):
     assert ps.plot_overlap() is not None and ps.plot_balance() is not None
     ess = ps.ess()
     assert ess[1] == pytest.approx(403.0)  # ATT: exposed weights are all 1
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"trim": (0.1, 0.9), "truncate": (0.02, 0.98)},
+                                    {"estimand": "ATT"}])
+def test_bootstrap_replicate_equals_refit_on_the_resampled_rows(uncensored, monkeypatch, kwargs):
+    """Replicates use frequency weights instead of gathering rows: the numbers are identical."""
+    import sys
+
+    module = sys.modules["cohortlab.causal.ipw"]
+    idx = np.random.default_rng(5).integers(0, len(uncensored), len(uncensored))
+    captured = {}
+
+    def fake_bootstrap(stat, n, **_):
+        captured["value"] = stat(idx)
+        raise KeyboardInterrupt  # stop after one replicate
+
+    monkeypatch.setattr(module, "bootstrap", fake_bootstrap)
+    with pytest.raises(KeyboardInterrupt):
+        cl.ipw(uncensored, exposure="qsmk", outcome="wt82_71", covariates=PS,
+               variance="bootstrap", **kwargs)
+    resampled = uncensored.iloc[idx].reset_index(drop=True)
+    direct = cl.ipw(resampled, exposure="qsmk", outcome="wt82_71", covariates=PS, **kwargs)
+    assert captured["value"] == pytest.approx(direct.estimate, abs=1e-12)

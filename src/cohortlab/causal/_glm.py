@@ -34,6 +34,11 @@ class GLMFit:
         score = X * (w * (y - self.fitted))[:, None]
         return np.linalg.solve(self.information, score.T).T
 
+    def influence_dot(self, X: np.ndarray, y: np.ndarray, w: np.ndarray,
+                      d: np.ndarray) -> np.ndarray:
+        """``influence(X, y, w) @ d`` in O(n p), without forming the n x p matrix."""
+        return X @ np.linalg.solve(self.information, d) * (w * (y - self.fitted))
+
 
 def fit_logistic(
     X: np.ndarray,
@@ -45,10 +50,14 @@ def fit_logistic(
     response: str = "the outcome",
     max_iter: int = 50,
     tol: float = 1e-10,
+    start: np.ndarray | None = None,
+    information: bool = True,
 ) -> GLMFit:
     """Weighted maximum-likelihood logistic regression by Newton-Raphson.
 
-    Raises :class:`ConvergenceError` on complete or quasi-complete separation (fitted
+    ``start`` warm-starts Newton's method (e.g. at the full-sample estimate in a bootstrap
+    replicate); the maximum is the same. Raises :class:`ConvergenceError` on complete or
+    quasi-complete separation (fitted
     probabilities of exactly 0 or 1, or diverging coefficients), naming the covariate with the
     largest coefficient.
 
@@ -64,16 +73,16 @@ def fit_logistic(
     w = np.ones(n) if w is None else w
     sw = w.sum()
     ybar = float((w * y).sum() / sw)
-    beta = np.zeros(p)
-    if names is not None and "Intercept" in names and 0 < ybar < 1:
+    beta = np.zeros(p) if start is None else np.array(start, dtype=float)
+    if start is None and names is not None and "Intercept" in names and 0 < ybar < 1:
         beta[list(names).index("Intercept")] = np.log(ybar / (1 - ybar))
     it, converged = 0, False
     while it < max_iter and not converged:
         it += 1
         eta = X @ beta
         mu = expit(eta)
-        v = w * mu * (1 - mu)
-        info = (X * v[:, None]).T @ X
+        xs = X * np.sqrt(w * mu * (1 - mu))[:, None]
+        info = xs.T @ xs
         grad = X.T @ (w * (y - mu))
         try:
             step = np.linalg.solve(info, grad)
@@ -83,8 +92,11 @@ def fit_logistic(
         converged = bool(np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))))
     mu = expit(X @ beta)
     _check_separation(beta, mu, w, names, func, it, converged, response)
-    v = w * mu * (1 - mu)
-    info = (X * v[:, None]).T @ X / n
+    if information:
+        xs = X * np.sqrt(w * mu * (1 - mu))[:, None]
+        info = xs.T @ xs / n
+    else:  # callers that only need the fit (bootstrap replicates) skip the last product
+        info = np.full((p, p), np.nan)
     return GLMFit(coef=beta, fitted=mu, information=info, n_iter=it, family="binomial")
 
 

@@ -81,10 +81,10 @@ def ipw_arm_means(
         corr = np.zeros(n)
         if ps_fit is not None and X is not None:
             d_beta = X.T @ (ind * dw * e * (1 - e) * resid) / n
-            corr = corr + ps_fit.influence(X, a, s) @ d_beta
+            corr = corr + ps_fit.influence_dot(X, a, s, d_beta)
         if cens_fit is not None and Z is not None:
             d_gamma = -(Z.T @ (wt * (1 - c) * resid)) / n
-            corr = corr + cens_fit.influence(Z, r, s) @ d_gamma
+            corr = corr + cens_fit.influence_dot(Z, r, s, d_gamma)
         out[arm] = (mu, (psi + corr) / ew, psi / ew, wt)
     (mu1, phi1, k1, wt1), (mu0, phi0, k0, wt0) = out[1], out[0]
     return ArmMeans(mu1=mu1, mu0=mu0, phi1=phi1, phi0=phi0, phi1_known=k1, phi0_known=k0,

@@ -169,7 +169,8 @@ def ipw(
     cl_ids = frame[cluster].to_numpy() if cluster else None
     if variance == "bootstrap":
         stat = _bootstrap_statistic(frame, y, a, s, r, ps, estimand, effect_measure, model,
-                                    trim, truncate, exposure, censoring_covariates, random_state)
+                                    trim, truncate, exposure, censoring_covariates, random_state,
+                                    cens[1].coef if cens[1] is not None else None)
         boot = bootstrap(stat, len(frame), n_boot=n_boot, random_state=random_state,
                          n_jobs=n_jobs, cluster=cl_ids)
         return Estimate.from_bootstrap(exposure, est, boot.valid[:, 0], n_failed=boot.n_failed,
@@ -234,7 +235,7 @@ def _check_outcome(y: np.ndarray, a: np.ndarray, obs: np.ndarray, binary: bool, 
 
 
 def _bootstrap_statistic(frame, y, a, s, r, ps, estimand, measure, model, trim, truncate,
-                         exposure, censoring_covariates, random_state):
+                         exposure, censoring_covariates, random_state, cens_start):
     """A replicate: refit the propensity (and censoring) model on the resample, re-weight."""
     from .propensity import trim_mask, truncate_weights
 
@@ -243,18 +244,23 @@ def _bootstrap_statistic(frame, y, a, s, r, ps, estimand, measure, model, trim, 
          if censoring_covariates is not None else None)
 
     def stat(idx: np.ndarray) -> float:
-        ai, si, yi, ri = a[idx], s[idx], y[idx], r[idx]
+        # A resample equals the full data with frequency weights: no row gather needed.
+        cnt = np.bincount(idx, minlength=a.size).astype(float)
+        si = s * cnt
         if model is None:
-            e = fit_logistic(X[idx], ai.astype(float), si, func=FUNC).fitted
+            e = fit_logistic(X, a.astype(float), si, func=FUNC, start=ps._fit.coef,
+                             information=False).fitted
         else:
-            e = _fit_sklearn(X[idx], ai, si, model, None, random_state, FUNC)
+            e = np.empty(a.size)
+            e[idx] = _fit_sklearn(X[idx], a[idx], s[idx], model, None, random_state, FUNC)
+            e = np.where(cnt > 0, e, 0.5)
         e = np.clip(e, 1e-12, 1 - 1e-12)
-        keep, _ = trim_mask(e, _fixed_trim(trim, e), FUNC)
-        w, _ = realized_weights(e, ai, estimand)
-        w, _ = truncate_weights(np.where(keep, w, 0.0), keep, truncate, FUNC)
-        c = (fit_logistic(Z[idx], ri.astype(float), si, func=FUNC).fitted
-             if Z is not None else None)
-        m = ipw_arm_means(yi, ai, e, si, w, np.zeros_like(w), r=ri.astype(float), c=c)
+        keep, _ = trim_mask(e, _fixed_trim(trim, np.repeat(e, cnt.astype(int))), FUNC)
+        w, _ = realized_weights(e, a, estimand)
+        w, _ = truncate_weights(np.where(keep, w, 0.0), keep, truncate, FUNC, freq=cnt)
+        c = (fit_logistic(Z, r.astype(float), si, func=FUNC, start=cens_start,
+                          information=False).fitted if Z is not None else None)
+        m = ipw_arm_means(y, a, e, si, w, np.zeros_like(w), r=r.astype(float), c=c)
         return contrast(m.mu1, m.mu0, m.phi1, m.phi0, measure)[0]
 
     return stat

@@ -276,9 +276,12 @@ def trim_mask(e: np.ndarray, trim: Any, func: str) -> tuple[np.ndarray, str | No
     return keep, note
 
 
-def truncate_weights(w: np.ndarray, keep: np.ndarray, truncate: Any,
-                     func: str) -> tuple[np.ndarray, str | None]:
-    """Truncate (winsorise) weights at quantiles of the kept rows' weights."""
+def truncate_weights(w: np.ndarray, keep: np.ndarray, truncate: Any, func: str,
+                     freq: np.ndarray | None = None) -> tuple[np.ndarray, str | None]:
+    """Truncate (winsorise) weights at quantiles of the kept rows' weights.
+
+    ``freq`` gives each row's multiplicity (a bootstrap resample as frequency weights).
+    """
     if truncate is None:
         return w, None
     try:
@@ -292,7 +295,8 @@ def truncate_weights(w: np.ndarray, keep: np.ndarray, truncate: Any,
         raise DataValidationError(
             f"{func}(): truncate quantiles must satisfy 0 <= low < high <= 1; got {truncate!r}."
         )
-    lo, hi = np.quantile(w[keep], [ql, qh])
+    sample = w[keep] if freq is None else np.repeat(w[keep], freq[keep].astype(int))
+    lo, hi = np.quantile(sample, [ql, qh])
     n_lo, n_hi = int(((w < lo) & keep).sum()), int(((w > hi) & keep).sum())
     out = np.where(keep, np.clip(w, lo, hi), w)
     note = (f"{n_lo + n_hi:,} weights truncated at the [{ql:g}, {qh:g}] quantiles "
