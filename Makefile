@@ -36,6 +36,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_table1.py
 	$(BIN)/python benchmarks/bench_bootstrap.py
 	$(BIN)/python benchmarks/bench_ipw.py
+	$(BIN)/python benchmarks/bench_match.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -8,7 +8,7 @@ table) that renders to text, a DataFrame, Markdown, LaTeX and HTML.
 from __future__ import annotations
 
 from . import datasets, inference
-from .causal import PropensityScore, crude_effect, ipw, propensity_score
+from .causal import MatchResult, PropensityScore, crude_effect, ipw, match, propensity_score
 from .datasets import simulate_cohort
 from .describe import Attrition, Table1, attrition, table1
 from .exceptions import (
@@ -30,7 +30,9 @@ __all__ = [
     "crude_effect",
     "propensity_score",
     "ipw",
+    "match",
     "PropensityScore",
+    "MatchResult",
     "table1",
     "attrition",
     "simulate_cohort",

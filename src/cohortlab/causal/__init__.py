@@ -2,6 +2,8 @@
 
 from .crude import crude_effect
 from .ipw import ipw
+from .matching import MatchResult, match
 from .propensity import PropensityScore, propensity_score
 
-__all__ = ["crude_effect", "propensity_score", "PropensityScore", "ipw"]
+__all__ = ["crude_effect", "propensity_score", "PropensityScore", "ipw", "match",
+           "MatchResult"]

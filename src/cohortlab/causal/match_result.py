@@ -1,0 +1,292 @@
+"""``MatchResult``: a matched cohort, its balance and the effect estimated on it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._validation import check_columns, check_conf_level, check_numeric, check_option
+from ..exceptions import DataValidationError, MissingDataError
+from ..results._format import Renderable, fmt_int, fmt_num
+from ..results.dropped import Dropped
+from ..results.estimate import Estimate
+from ._contrast import MEASURE_NAMES, contrast
+from .crude import Measure, _arm_means
+from .propensity import PropensityScore
+
+__all__ = ["MatchResult"]
+
+FUNC = "match"
+DISTANCE_LABEL = {"logit": "logit of the propensity score", "ps": "propensity score"}
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class MatchResult(Renderable):
+    """A matched cohort, how it was formed, its balance and (optionally) the effect.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        The matched cohort, a copy of the matched rows of the input with three added columns:
+        ``match_id`` (the matched set, 1..number of sets), ``match_weight`` (1 for the focal
+        unit, ``1 / k`` for each of the ``k`` controls of its set) and ``distance`` (the
+        matching distance). Rows are ordered by ``match_id``, focal unit first, then its
+        controls nearest first; the index labels are the input's. With replacement a control
+        has one row per set it joins, so its ``match_weight`` summed over its rows is
+        MatchIt's (unnormalised) matching weight.
+    counts : Mapping[str, int]
+        ``n``, ``n_exposed``, ``n_unexposed``; ``exposed_matched``, ``exposed_unmatched``,
+        ``unexposed_matched``, ``unexposed_unmatched`` (distinct units); ``discarded_exposed``,
+        ``discarded_unexposed`` (excluded before matching, e.g. trimmed by the
+        :class:`PropensityScore` passed as ``ps``); ``unmatched_caliper`` (focal units whose
+        nearest available control was outside the caliper), ``unmatched_no_control`` (no
+        control left); ``incomplete_sets`` (fewer than ``ratio`` controls); ``n_sets``,
+        ``n_rows``; ``controls_reused`` and ``max_reuse`` (with replacement).
+    estimate : Estimate or None
+        The effect on ``outcome`` when ``match(outcome=...)`` was given.
+    caliper, caliper_width : float or None
+        The caliper in SDs of the distance, and in distance units.
+    """
+
+    data: pd.DataFrame = field(repr=False)
+    exposure_name: str
+    estimand: str
+    ratio: int
+    replace: bool
+    caliper: float | None
+    caliper_width: float | None
+    distance: str
+    order: str
+    counts: Mapping[str, int]
+    covariate_columns: tuple[str, ...]
+    categorical: tuple[str, ...]
+    model_description: str
+    conf_level: float = 0.95
+    estimate: Estimate | None = None
+    propensity: PropensityScore | None = field(default=None, repr=False)
+    dropped: Dropped = field(default_factory=Dropped)
+    notes: tuple[str, ...] = ()
+    _units: pd.DataFrame = field(default=None, repr=False)  # type: ignore[assignment]
+    _a: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    _dist: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    _unit_weight: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    _row_a: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    _row_s: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+
+    # ------------------------------------------------------------------ effect
+    def effect(self, outcome: str, *, effect_measure: Measure = "difference",
+               conf_level: float | None = None) -> Estimate:
+        """The effect in the matched cohort, with SEs clustered on ``match_id``.
+
+        The arm means are ``match_weight``-weighted (times the sampling weights) means of
+        ``outcome`` in the matched cohort; the contrast is their difference, ratio or odds
+        ratio (CIs for ratios on the log scale). The standard error comes from the influence
+        function of the two weighted means summed within matched sets with the ``G / (G - 1)``
+        correction: R's ``sandwich::vcovCL(lm(y ~ a, weights = weights), cluster = ~subclass,
+        type = "HC0")``, the variance MatchIt recommends (its default ``type = "HC1"``
+        multiplies the variance by a further ``(n - 1) / (n - 2)``). The matching and the
+        propensity score are treated as fixed.
+
+        Parameters
+        ----------
+        outcome : str
+            Numeric column of the matched cohort (binary 0/1 outcomes give risks).
+        effect_measure : {"difference", "ratio", "odds_ratio"}
+        conf_level : float, optional
+            Default: the ``conf_level`` given to :func:`match`.
+
+        Returns
+        -------
+        Estimate
+            ``method="matching"``, ``estimand`` ATT or ATC, ``ci_method="wald_cluster"``;
+            ``extra`` holds the arm means, the number of sets and of rows; ``diagnostics``
+            this result.
+        """
+        fn = "MatchResult.effect"
+        check_columns(self.data, fn, outcome=outcome)
+        check_option(effect_measure, Measure, "effect_measure", fn)
+        level = self.conf_level if conf_level is None else check_conf_level(conf_level, fn)
+        y = check_numeric(self.data, outcome, "outcome", fn)
+        n_na = int(np.isnan(y).sum())
+        if n_na:
+            raise MissingDataError(
+                f"{fn}(): column {outcome!r} (outcome) has {n_na:,} missing values among the "
+                f"{y.size:,} rows of the matched cohort. Pass outcome={outcome!r} to match() "
+                "with missing=\"drop\" so incomplete rows are removed before matching."
+            )
+        a, w = self._row_a, self.data["match_weight"].to_numpy() * self._row_s
+        binary = bool(np.isin(np.unique(y), [0.0, 1.0]).all())
+        _check_outcome(y, a, w, binary, effect_measure, self.exposure_name, outcome, fn)
+        mu1, mu0, phi1, phi0 = _arm_means(y, a, w)
+        est, phi = contrast(mu1, mu0, phi1, phi0, effect_measure)
+        ids = self.data["match_id"].to_numpy()
+        notes = self.notes + (_variance_note(self.replace),)
+        res = Estimate.from_influence(
+            self.exposure_name, est, phi, cluster=ids, conf_level=level,
+            effect_measure=MEASURE_NAMES[(effect_measure, binary)], estimand=self.estimand,
+            method="matching", n=self.counts["exposed_matched"] + self.counts["unexposed_matched"],
+            n_events=int(y.sum()) if binary else None, dropped=self.dropped, notes=notes,
+            extra={"mean_1": mu1, "mean_0": mu0, "n_sets": float(self.counts["n_sets"]),
+                   "n_rows": float(y.size)},
+            diagnostics=self,
+        )
+        return dataclasses.replace(res, ci_method="wald_cluster")
+
+    # ------------------------------------------------------------------ balance
+    def _tables(self, columns: Sequence[str] | None) -> tuple[Any, Any]:
+        from ..describe.table1 import table1
+
+        cols = list(self.covariate_columns if columns is None else columns)
+        check_columns(self._units, "MatchResult.balance", columns=cols)
+        dist_name = "distance" if "distance" not in cols else "distance (matching)"
+        frame = self._units[cols].assign(**{dist_name: self._dist, "__a__": self._a,
+                                            "__w__": self._unit_weight})
+        den = "treated" if self.estimand == "ATT" else "control"
+        cats = [c for c in self.categorical if c in cols]
+        kw = dict(by="__a__", columns=[dist_name, *cols], smd_denominator=den, overall=False,
+                  categorical=cats)
+        before = table1(frame, **kw)  # type: ignore[arg-type]
+        after = table1(frame, weights="__w__", smd_weighted_sd=False, **kw)  # type: ignore[arg-type]
+        return before, after
+
+    def balance(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Covariate balance before and after matching (MatchIt's ``summary()`` conventions).
+
+        One row per variable (the matching ``distance`` first, then the covariates; one row
+        per level of categorical ones): ``smd_before`` on all analysed units, ``smd_after``
+        weighted by the matching weights (summed over a control's sets, times any sampling
+        weights), and the variance ratios exposed / unexposed (continuous variables). The
+        SMD denominator is the unweighted SD of the focal arm in the full sample (the exposed
+        for the ATT, the unexposed for the ATC; binary: ``sqrt(p (1 - p))``), so only the
+        mean difference changes with matching, as MatchIt and cobalt report it.
+
+        Parameters
+        ----------
+        columns : list of str, optional
+            Default: the columns of the propensity score model.
+        """
+        b0, b1 = (t.balance.set_index(["variable", "level"]) for t in self._tables(columns))
+        return pd.DataFrame({
+            "kind": b0["kind"], "smd_before": b0["smd"], "smd_after": b1["smd"],
+            "var_ratio_before": b0["var_ratio"], "var_ratio_after": b1["var_ratio"],
+        }).reset_index()
+
+    def table1(self, columns: Sequence[str] | None = None) -> Any:
+        """Table 1 of the matched cohort (matching-weighted), SMDs before matching beside it.
+
+        Units outside the matched cohort have weight 0; the SMD denominators are the full
+        sample's, as in :meth:`balance`.
+        """
+        return self._tables(columns)[1]
+
+    def plot_balance(self, ax: Any = None) -> Any:
+        """Love plot: absolute SMDs before and after matching."""
+        from ..report.figures import smd_plot
+
+        ax = smd_plot(self.table1(), ax=ax)
+        legend = ax.get_legend()
+        if legend is not None:
+            names = {"unweighted": "before matching", "weighted": "after matching"}
+            for text in legend.get_texts():
+                text.set_text(names.get(text.get_text(), text.get_text()))
+        return ax
+
+    # ------------------------------------------------------------------ output
+    def to_frame(self) -> pd.DataFrame:
+        """One row per arm: analysed, discarded, matched and unmatched units, rows, weights."""
+        c = self.counts
+        rows = []
+        w = self.data["match_weight"].to_numpy()
+        focal_arm = 1 if self.estimand == "ATT" else 0
+        for arm, name in ((1, "exposed"), (0, "unexposed")):
+            m = self._row_a == arm
+            rows.append(dict(arm=arm, focal=arm == focal_arm, n=c[f"n_{name}"],
+                             n_discarded=c[f"discarded_{name}"], n_matched=c[f"{name}_matched"],
+                             n_unmatched=c[f"{name}_unmatched"], n_rows=int(m.sum()),
+                             sum_weights=float(w[m].sum())))
+        return pd.DataFrame(rows)
+
+    def pairs(self) -> pd.DataFrame:
+        """One row per (focal unit, control) pair: ``match_id``, index labels, rank, distance."""
+        d = self.data
+        ids, idx = d["match_id"].to_numpy(), d.index.to_numpy()
+        focal = d["match_weight"].to_numpy() == 1.0
+        focal &= np.r_[True, ids[1:] != ids[:-1]]  # the first row of each set is its focal unit
+        set_focal = pd.Series(idx[focal], index=ids[focal])
+        dist = d["distance"].to_numpy()
+        set_dist = pd.Series(dist[focal], index=ids[focal])
+        ctrl = ~focal
+        rank = pd.Series(ids[ctrl]).groupby(ids[ctrl]).cumcount().to_numpy() + 1
+        return pd.DataFrame({
+            "match_id": ids[ctrl], "focal": set_focal.loc[ids[ctrl]].to_numpy(),
+            "control": idx[ctrl], "rank": rank,
+            "abs_distance": np.abs(dist[ctrl] - set_dist.loc[ids[ctrl]].to_numpy()),
+        })
+
+    def _display_frame(self, digits: int = 3) -> pd.DataFrame:
+        d = self.to_frame()
+        return pd.DataFrame({
+            "arm": [f"{self.exposure_name} = {a}" + (" (focal)" if f else "")
+                    for a, f in zip(d["arm"], d["focal"], strict=True)],
+            "n": [fmt_int(v) for v in d["n"]],
+            "discarded": [fmt_int(v) for v in d["n_discarded"]],
+            "matched": [fmt_int(v) for v in d["n_matched"]],
+            "unmatched": [fmt_int(v) for v in d["n_unmatched"]],
+            "rows": [fmt_int(v) for v in d["n_rows"]],
+            "sum of weights": [fmt_num(v, 1) for v in d["sum_weights"]],
+        })
+
+    def _title(self) -> str:
+        how = "with" if self.replace else "without"
+        return (f"Nearest-neighbour matching · {self.estimand} · {self.ratio}:1 {how} "
+                "replacement")
+
+    def _footer(self) -> list[str]:
+        n = self.counts["n"]
+        lines = [f"n = {n:,}" + (f" ({self.dropped})" if self.dropped else "")]
+        cal = ("no caliper" if self.caliper is None else
+               f"caliper {self.caliper:g} SD = {self.caliper_width:.4g}")
+        order = "" if self.replace else f", order {self.order!r}"
+        lines.append(f"distance: {DISTANCE_LABEL[self.distance]} ({self.model_description})"
+                     f"; {cal}{order}")
+        if self.estimate is not None:
+            e = self.estimate
+            lines.append(
+                f"effect ({e.effect_measure.replace('_', ' ')}): {fmt_num(e.estimate)} "
+                f"({100 * e.conf_level:g}% CI {fmt_num(e.conf_low)} to {fmt_num(e.conf_high)}),"
+                " SE clustered on match_id")
+        return [*lines, *self.notes]
+
+
+# ---------------------------------------------------------------------- the verb
+
+
+def _variance_note(with_replacement: bool) -> str:
+    base = ("SE clustered on match_id (matched sets), matching and propensity score "
+            "treated as fixed")
+    if with_replacement:
+        return (base + "; with replacement a reused control appears in several clusters and "
+                "this SE ignores the dependence from that reuse (it may be too small)")
+    return base
+
+
+def _check_outcome(y: np.ndarray, a: np.ndarray, w: np.ndarray, binary: bool, measure: str,
+                   exposure: str, outcome: str, fn: str) -> None:
+    if measure == "odds_ratio" and not binary:
+        raise DataValidationError(
+            f"{fn}(): effect_measure=\"odds_ratio\" needs a binary 0/1 outcome; column "
+            f"{outcome!r} (outcome) has non-binary values. Use \"difference\" or \"ratio\".")
+    if measure == "difference":
+        return
+    for arm in (0, 1):
+        m = a == arm
+        mu = float(np.dot(w[m], y[m]) / w[m].sum())
+        if mu <= 0 or (measure == "odds_ratio" and mu >= 1):
+            raise DataValidationError(
+                f"{fn}(): the {measure.replace('_', ' ')} is undefined: the matched mean of "
+                f"{outcome!r} (outcome) is {mu:g} when {exposure!r} = {arm}. Use "
+                "effect_measure=\"difference\".")

@@ -1,0 +1,469 @@
+"""``match``: greedy nearest-neighbour propensity score matching (ATT / ATC)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, TypeAlias, get_args
+
+import numpy as np
+import pandas as pd
+
+from .._design import categorical_columns, covariate_columns
+from .._typing import Estimand, Missing, RandomState
+from .._validation import (
+    apply_missing,
+    check_binary,
+    check_columns,
+    check_conf_level,
+    check_frame,
+    check_numeric,
+    check_option,
+    check_random_state,
+    check_weights,
+)
+from ..exceptions import DataValidationError, PositivityWarning
+from ._nn import NNMatch, match_order, nearest_distance, nearest_neighbours
+from .crude import Measure
+from .match_result import DISTANCE_LABEL, MatchResult
+from .propensity import POSITIVITY_BOUND, PropensityScore, check_arms, propensity_score
+
+__all__ = ["match", "MatchResult"]
+
+FUNC = "match"
+MatchEstimand: TypeAlias = Literal["ATT", "ATC"]
+Distance: TypeAlias = Literal["logit", "ps"]
+MatchOrder: TypeAlias = Literal["data", "largest", "smallest", "random"]
+#: Columns ``match`` adds to the matched cohort.
+ADDED_COLUMNS = ("match_id", "match_weight", "distance")
+
+
+def match(
+    data: pd.DataFrame,
+    *,
+    exposure: str,
+    covariates: str | Sequence[str] | None = None,
+    ps: str | PropensityScore | None = None,
+    ratio: int = 1,
+    caliper: float | None = 0.2,
+    replace: bool = False,
+    estimand: MatchEstimand = "ATT",
+    outcome: str | None = None,
+    effect_measure: Measure = "difference",
+    distance: Distance = "logit",
+    order: MatchOrder | None = None,
+    weights: str | None = None,
+    reference: Any = None,
+    conf_level: float = 0.95,
+    random_state: RandomState = None,
+    missing: Missing = "raise",
+) -> MatchResult:
+    """Greedy nearest-neighbour propensity score matching of a binary exposure.
+
+    Estimand: with ``estimand="ATT"`` each exposed subject receives up to ``ratio`` unexposed
+    subjects with the nearest propensity score, and the contrast of the matched arms
+    estimates the average effect in the exposed, ``E[Y^1 - Y^0 | A = 1]``; ``"ATC"`` matches
+    exposed subjects to each unexposed one for the effect in the unexposed. When the caliper
+    leaves focal subjects unmatched, the estimand becomes the effect in the *matched* focal
+    subjects, a population defined by the data; ``result.notes`` and ``result.counts`` say
+    how many were dropped, and :meth:`MatchResult.balance` shows whom they resemble.
+
+    Algorithm (as MatchIt's ``method = "nearest"``): the distance is the logit of the
+    propensity score (``distance="logit"``, MatchIt's ``link = "linear.logit"``) or the score
+    itself (``"ps"``, MatchIt's default ``distance = "glm"``). The caliper is in standard
+    deviations of the distance over all analysed units (MatchIt's ``std.caliper = TRUE``; 0.2
+    SD of the logit is Austin's 2011 recommendation); a pair is allowed when its distance is
+    at most the caliper. Without replacement, focal subjects are matched one at a time, in
+    ``order`` (default ``"largest"`` score first for the ATT, ``"smallest"`` for the ATC, as
+    MatchIt's ``m.order``), each to the nearest still-available control. Ties follow MatchIt's
+    sorted-neighbour rule: all subjects are sorted by distance (ties in data order), and of
+    two equidistant controls the one sorted before the focal subject (the lower score) wins,
+    then the one sorted nearest to it. With ``ratio = k`` this runs in ``k`` rounds, each
+    giving every focal subject at most one more control. With replacement every focal
+    subject takes its ``k`` nearest controls. Complexity: one ``O(n log n)`` sort, then
+    vectorised searches (with replacement) or amortised ``O(log n)`` per matched pair
+    (without), never an ``n x n`` distance matrix.
+
+    Identifying assumptions: conditional exchangeability given the propensity score model's
+    covariates, positivity in the focal population (every focal subject has comparable
+    controls) and consistency; balance after matching should be checked with
+    :meth:`MatchResult.balance`.
+
+    Variance (``outcome`` given, or :meth:`MatchResult.effect`): influence function of the
+    matching-weighted arm means with clusters ``match_id`` (the matched sets), as MatchIt's
+    recommended ``vcovCL(fit, cluster = ~subclass)``; the matching and the estimated
+    propensity score are treated as fixed. With replacement a reused control sits in several
+    clusters, and this SE ignores the dependence that reuse creates (it can be too small);
+    the result's notes say so.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per subject.
+    exposure : str
+        Binary exposure (0/1, bool, or two labels with ``reference``).
+    covariates : list of str or str, optional
+        Propensity score model (logistic regression): column names or a formula right-hand
+        side. Give this or ``ps``.
+    ps : str or PropensityScore, optional
+        Precomputed scores: a column of probabilities, or a :class:`PropensityScore` (its
+        trimmed rows are excluded from matching and counted as discarded).
+    ratio : int
+        Controls per focal subject (``k`` in k:1 matching).
+    caliper : float or None
+        Maximum distance of a pair in SDs of the distance; ``None`` for no caliper.
+    replace : bool
+        Whether a control may be matched to several focal subjects.
+    estimand : {"ATT", "ATC"}
+        Nearest-neighbour matching does not target the ATE; use :func:`ipw` for it.
+    outcome : str, optional
+        If given, the effect is estimated and stored in ``result.estimate``.
+    effect_measure : {"difference", "ratio", "odds_ratio"}
+    distance : {"logit", "ps"}
+    order : {"largest", "smallest", "data", "random"}, optional
+        Matching order of the focal subjects without replacement.
+    weights : str, optional
+        Sampling weights: used in the propensity model, and multiplied into the matching
+        weights for the effect and the balance (as MatchIt's ``s.weights``).
+    reference : optional
+        Exposure label of the unexposed group.
+    conf_level : float
+    random_state : int or numpy.random.Generator, optional
+        Seeds ``order="random"``.
+    missing : {"raise", "drop"}
+        Missing values in the exposure, covariates, scores, weights or outcome.
+
+    Returns
+    -------
+    MatchResult
+        ``data`` (the matched cohort with ``match_id``, ``match_weight`` and ``distance``),
+        ``counts``, ``balance()``, ``plot_balance()``, ``to_frame()``, ``summary()``,
+        ``effect()`` and, with ``outcome``, ``estimate``.
+
+    References
+    ----------
+    Austin PC (2011). Optimal caliper widths for propensity-score matching when estimating
+    differences in means and differences in proportions in observational studies.
+    *Pharmaceutical Statistics* 10:150-161. Austin PC (2011). An introduction to propensity
+    score methods for reducing the effects of confounding in observational studies.
+    *Multivariate Behavioral Research* 46:399-424. Stuart EA (2010). Matching methods for
+    causal inference: a review and a look forward. *Statistical Science* 25:1-21. Ho DE,
+    Imai K, King G, Stuart EA (2007). Matching as nonparametric preprocessing for reducing
+    model dependence in parametric causal inference. *Political Analysis* 15:199-236. Ho DE,
+    Imai K, King G, Stuart EA (2011). MatchIt: nonparametric preprocessing for parametric
+    causal inference. *Journal of Statistical Software* 42(8).
+
+    Examples
+    --------
+    >>> import cohortlab as cl
+    >>> from cohortlab.causal.matching import match
+    >>> lalonde = cl.datasets.load_lalonde()
+    >>> m = match(lalonde, exposure="treat", outcome="re78", caliper=None, distance="ps",
+    ...           covariates="age + educ + race + married + nodegree + re74 + re75")
+    >>> m.counts["n_sets"], m.counts["exposed_unmatched"], m.counts["unexposed_matched"]
+    (185, 0, 185)
+    >>> round(float(m.balance().set_index("variable").loc["age", "smd_after"]), 4)
+    0.0718
+    >>> round(m.estimate.estimate, 1), m.estimate.method, m.estimate.ci_method
+    (894.4, 'matching', 'wald_cluster')
+    """
+    data = check_frame(data, FUNC)
+    ps_col = ps if isinstance(ps, str) else None
+    check_columns(data, FUNC, exposure=exposure, outcome=outcome, weights=weights, ps=ps_col)
+    _check_options(estimand, distance, order, effect_measure, ratio, caliper, replace,
+                   covariates, ps)
+    conf_level = check_conf_level(conf_level, FUNC)
+    order = order or ("largest" if estimand == "ATT" else "smallest")
+    cov_cols = (covariate_columns(covariates, data, FUNC) if covariates is not None
+                else list(ps.covariate_columns) if isinstance(ps, PropensityScore) else [])
+    clash = [c for c in ADDED_COLUMNS if c in data.columns]
+    if clash:
+        raise DataValidationError(
+            f"{FUNC}(): data already has column(s) {clash}, which match() adds to the matched "
+            "cohort. Rename them first."
+        )
+    used = [exposure, *cov_cols] + [c for c in (ps_col, weights, outcome) if c]
+    frame, dropped = apply_missing(data, used, missing, FUNC)
+    a = _exposure(frame, exposure, reference)
+    s = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
+    if outcome is not None:
+        check_numeric(frame, outcome, "outcome", FUNC)
+    score, dist, eligible, ps_obj, desc = _scores(frame, a, exposure, covariates, ps, distance,
+                                                  weights, reference, estimand)
+    focal = a == (1 if estimand == "ATT" else 0)
+    check_arms(a[eligible], exposure, FUNC, after="excluding the trimmed rows"
+               if not eligible.all() else None)
+    width = _caliper_width(dist[eligible], caliper)
+    rng = check_random_state(random_state, FUNC)
+    seq = match_order(dist[focal], order, rng)
+    nn = nearest_neighbours(dist, focal, ratio=int(ratio), width=width, replace=bool(replace),
+                            order=seq, eligible=eligible)
+    if not (nn.controls[:, 0] >= 0).any():
+        _raise_no_match(dist, focal, eligible, caliper, width, distance)
+    cohort, row_pos, unit_w = _cohort(frame, nn, dist)
+    counts = _counts(a, eligible, nn, row_pos, int(ratio), estimand)
+    notes = _notes(counts, estimand, int(ratio), bool(replace), caliper, score, a)
+    result = MatchResult(
+        data=cohort, exposure_name=exposure, estimand=estimand, ratio=int(ratio),
+        replace=bool(replace), caliper=None if caliper is None else float(caliper),
+        caliper_width=None if caliper is None else width, distance=distance,
+        order="data" if replace else order, counts=counts, covariate_columns=tuple(cov_cols),
+        categorical=tuple(_categorical(covariates, ps, frame)), model_description=desc,
+        conf_level=conf_level, propensity=ps_obj, dropped=dropped, notes=notes,
+        _units=frame, _a=a, _dist=dist, _unit_weight=unit_w * s, _row_a=a[row_pos],
+        _row_s=s[row_pos],
+    )
+    if outcome is not None:
+        est = result.effect(outcome, effect_measure=effect_measure)
+        result = dataclasses.replace(result, estimate=est)
+    return result
+
+
+# ---------------------------------------------------------------------- helpers
+def _check_options(estimand: Any, distance: Any, order: Any, effect_measure: Any, ratio: Any,
+                   caliper: Any, replace: Any, covariates: Any, ps: Any) -> None:
+    if estimand in get_args(Estimand) and estimand not in get_args(MatchEstimand):
+        raise DataValidationError(
+            f"{FUNC}(): estimand={estimand!r} is not available with nearest-neighbour "
+            "matching, which targets the exposed (\"ATT\") or the unexposed (\"ATC\"). For the "
+            f"{estimand} use ipw(..., estimand={estimand!r}); full matching is not available "
+            "in cohortlab."
+        )
+    check_option(estimand, MatchEstimand, "estimand", FUNC)
+    check_option(distance, Distance, "distance", FUNC)
+    if order is not None:
+        check_option(order, MatchOrder, "order", FUNC)
+    check_option(effect_measure, Measure, "effect_measure", FUNC)
+    if not (isinstance(ratio, numbers.Integral) and not isinstance(ratio, bool) and ratio >= 1):
+        raise DataValidationError(
+            f"{FUNC}(): ratio must be an integer >= 1 (controls per focal subject); got "
+            f"{ratio!r}. Use ratio=1 for pair matching."
+        )
+    if caliper is not None:
+        ok = isinstance(caliper, numbers.Real) and not isinstance(caliper, bool)
+        if not ok or not math.isfinite(float(caliper)) or float(caliper) <= 0:
+            raise DataValidationError(
+                f"{FUNC}(): caliper must be a positive number of standard deviations of the "
+                f"distance, or None for no caliper; got {caliper!r}. Austin (2011) recommends "
+                "caliper=0.2 on the logit of the propensity score."
+            )
+    if not isinstance(replace, (bool, np.bool_)):
+        raise DataValidationError(f"{FUNC}(): replace must be True or False; got {replace!r}.")
+    if (covariates is None) == (ps is None):
+        got = "both" if covariates is not None else "neither"
+        raise DataValidationError(
+            f"{FUNC}(): give the propensity score model as covariates=... or precomputed "
+            f"scores as ps=... (a column name or a PropensityScore); got {got}."
+        )
+    if ps is not None and not isinstance(ps, (str, PropensityScore)):
+        raise DataValidationError(
+            f"{FUNC}(): ps must be a column name or a PropensityScore; got "
+            f"{type(ps).__name__}."
+        )
+
+
+def _exposure(frame: pd.DataFrame, exposure: str, reference: Any) -> np.ndarray:
+    """Exposure as 0/1; a column holding only one of 0/1 gets the empty-arm message."""
+    levels = pd.unique(frame[exposure].dropna())
+    if len(levels) == 1 and reference is None and levels[0] in (0, 1):
+        check_arms(np.array([int(levels[0])]), exposure, FUNC)
+    return check_binary(frame, exposure, "exposure", FUNC, reference=reference)
+
+
+def _scores(frame: pd.DataFrame, a: np.ndarray, exposure: str, covariates: Any, ps: Any,
+            distance: str, weights: str | None, reference: Any,
+            estimand: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any, str]:
+    """Scores, matching distance, eligibility, the PropensityScore (if any) and a label."""
+    eligible = np.ones(len(frame), dtype=bool)
+    eta = None
+    if covariates is not None:
+        with warnings.catch_warnings():  # extreme scores are reported in the notes instead
+            warnings.simplefilter("ignore", PositivityWarning)
+            ps_obj = propensity_score(frame, exposure=exposure, covariates=covariates,
+                                      weights=weights, reference=reference, estimand=estimand)
+        e, eta, desc = ps_obj.scores.to_numpy(), _linear_predictor(ps_obj), \
+            ps_obj.model_description
+    elif isinstance(ps, PropensityScore):
+        ps_obj, desc = ps, ps.model_description
+        e, eligible = _aligned(ps, frame, exposure)
+        if ps.scores.index.equals(frame.index):
+            eta = _linear_predictor(ps)
+    else:
+        ps_obj, desc = None, f"scores in column {ps!r}"
+        e = check_numeric(frame, ps, "ps", FUNC)
+    _check_scores(e, distance, ps if isinstance(ps, str) else "propensity score")
+    if distance == "ps":
+        return e, e, eligible, ps_obj, desc
+    if eta is None:
+        with np.errstate(divide="ignore"):
+            eta = np.log(e) - np.log1p(-e)
+    return e, eta, eligible, ps_obj, desc
+
+
+def _linear_predictor(ps: PropensityScore) -> np.ndarray:
+    """Logit of the scores: ``X @ coef`` for the logistic model (exact near 0 and 1)."""
+    if ps._fit is not None and ps._design is not None:
+        return ps._design.X @ ps._fit.coef
+    e = ps.scores.to_numpy()
+    return np.log(e) - np.log1p(-e)
+
+
+def _aligned(ps: PropensityScore, frame: pd.DataFrame,
+             exposure: str) -> tuple[np.ndarray, np.ndarray]:
+    if ps.exposure_name != exposure:
+        raise DataValidationError(
+            f"{FUNC}(): ps was fitted for exposure {ps.exposure_name!r}, not {exposure!r}. "
+            "Pass the PropensityScore of this exposure."
+        )
+    idx = ps.scores.index
+    if not idx.is_unique or not frame.index.isin(idx).all():
+        n_out = int((~frame.index.isin(idx)).sum())
+        raise DataValidationError(
+            f"{FUNC}(): ps does not cover the analysed rows ({n_out:,} rows of data have no "
+            "score, or the index has duplicates). Fit the PropensityScore on the same data "
+            "(and the same missing-value handling)."
+        )
+    return ps.scores.reindex(frame.index).to_numpy(), ps.kept.reindex(frame.index).to_numpy()
+
+
+def _check_scores(e: np.ndarray, distance: str, name: str) -> None:
+    bad = int((~np.isfinite(e) | (e < 0) | (e > 1)).sum())
+    if bad:
+        raise DataValidationError(
+            f"{FUNC}(): {bad:,} values of {name!r} (ps) are not probabilities in [0, 1]. Pass "
+            "propensity scores (not their logits), or covariates=... to fit the model."
+        )
+    edge = int(((e == 0) | (e == 1)).sum())
+    if edge and distance == "logit":
+        raise DataValidationError(
+            f"{FUNC}(): {edge:,} propensity scores are exactly 0 or 1, whose logit is "
+            "infinite. Use distance=\"ps\", or restrict the cohort to the region of overlap."
+        )
+
+
+def _caliper_width(dist: np.ndarray, caliper: float | None) -> float:
+    if caliper is None:
+        return math.inf
+    sd = float(np.std(dist, ddof=1)) if dist.size > 1 else 0.0
+    return float(caliper) * sd
+
+
+def _raise_no_match(dist: np.ndarray, focal: np.ndarray, eligible: np.ndarray,
+                    caliper: float | None, width: float, distance: str) -> None:
+    near = nearest_distance(dist, focal, eligible)
+    near = near[eligible[focal]]
+    closest = float(near.min()) if near.size else math.inf
+    sd = width / float(caliper) if caliper else math.nan
+    need = closest / sd if sd > 0 else math.inf
+    raise DataValidationError(
+        f"{FUNC}(): no focal subject has a control within the caliper (caliper={caliper:g} SD "
+        f"of the {DISTANCE_LABEL[distance]} = {width:.4g}); the closest pair is "
+        f"{closest:.4g} apart ({need:.3g} SD). Widen the caliper (e.g. caliper="
+        f"{math.ceil(need * 10) / 10:g}) or pass caliper=None, and check the overlap of the "
+        "propensity scores."
+    )
+
+
+def _cohort(frame: pd.DataFrame, nn: NNMatch,
+            dist: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The matched cohort rows, their positions in ``frame`` and per-unit summed weights."""
+    has = nn.controls >= 0
+    k = has.sum(axis=1)
+    matched = k > 0
+    set_id = np.cumsum(matched) * matched
+    f_pos, f_id = nn.focal[matched], set_id[matched]
+    c_pos, c_id = nn.controls[has], np.repeat(set_id, k)
+    c_rank = np.nonzero(has)[1] + 1
+    c_w = 1.0 / np.repeat(k, k)
+    pos = np.concatenate([f_pos, c_pos])
+    ids = np.concatenate([f_id, c_id])
+    rank = np.concatenate([np.zeros(f_pos.size, dtype=np.int64), c_rank])
+    w = np.concatenate([np.ones(f_pos.size), c_w])
+    o = np.lexsort((rank, ids))
+    pos, ids, w = pos[o], ids[o], w[o]
+    cohort = frame.iloc[pos].copy()
+    cohort["match_id"] = ids.astype(np.int64)
+    cohort["match_weight"] = w
+    cohort["distance"] = dist[pos]
+    unit_w = np.bincount(pos, weights=w, minlength=len(frame))
+    return cohort, pos, unit_w
+
+
+def _counts(a: np.ndarray, eligible: np.ndarray, nn: NNMatch, pos: np.ndarray, ratio: int,
+            estimand: str) -> dict[str, int]:
+    used = np.zeros(a.size, dtype=bool)
+    used[pos] = True
+    times = np.bincount(pos, minlength=a.size)
+    ctrl_arm = 0 if estimand == "ATT" else 1
+    k = (nn.controls >= 0).sum(axis=1)
+    c: dict[str, int] = {"n": int(a.size)}
+    for arm, name in ((1, "exposed"), (0, "unexposed")):
+        m = a == arm
+        c[f"n_{name}"] = int(m.sum())
+        c[f"{name}_matched"] = int((used & m).sum())
+        c[f"{name}_unmatched"] = int((~used & m).sum())
+        c[f"discarded_{name}"] = int((~eligible & m).sum())
+    c["unmatched_caliper"] = int((nn.reason == 1).sum())
+    c["unmatched_no_control"] = int(((nn.reason == 2) & eligible[nn.focal]).sum())
+    c["incomplete_sets"] = int(((k > 0) & (k < ratio)).sum())
+    c["n_sets"] = int((k > 0).sum())
+    c["n_rows"] = int(pos.size)
+    reused = (times > 1) & (a == ctrl_arm)
+    c["controls_reused"] = int(reused.sum())
+    c["max_reuse"] = int(times[a == ctrl_arm].max()) if (a == ctrl_arm).any() else 0
+    return c
+
+
+def _notes(c: Mapping[str, int], estimand: str, ratio: int, with_replacement: bool,
+           caliper: float | None, score: np.ndarray, a: np.ndarray) -> tuple[str, ...]:
+    focal, ctrl = ("exposed", "unexposed") if estimand == "ATT" else ("unexposed", "exposed")
+    n_focal = c[f"n_{focal}"] - c[f"discarded_{focal}"]
+    notes = [f"{c[f'{focal}_matched']:,} of {n_focal:,} {focal} subjects matched to "
+             f"{c[f'{ctrl}_matched']:,} of {c[f'n_{ctrl}']:,} {ctrl} subjects "
+             f"({c['n_sets']:,} matched sets, {c['n_rows']:,} rows)"]
+    lost = n_focal - c[f"{focal}_matched"]
+    if lost:
+        why = []
+        left = "" if with_replacement else "still-available "
+        if c["unmatched_caliper"]:
+            why.append(f"{c['unmatched_caliper']:,} with no {left}{ctrl} subject within the "
+                       "caliper")
+        if c["unmatched_no_control"]:
+            why.append(f"{c['unmatched_no_control']:,} with no {ctrl} subject left")
+        notes.append(
+            f"{lost:,} {focal} subjects unmatched ({'; '.join(why)}) and excluded: the "
+            f"estimand is the {estimand} of the {c[f'{focal}_matched']:,} matched {focal} "
+            f"subjects, not of all {n_focal:,}")
+    n_ctrl = c[f"n_{ctrl}"] - c[f"discarded_{ctrl}"]
+    if not with_replacement and n_ctrl < ratio * n_focal:
+        notes.append(f"only {n_ctrl:,} {ctrl} subjects for {n_focal:,} {focal} subjects at "
+                     f"{ratio}:1 without replacement: not every {focal} subject can get "
+                     f"{ratio} match{'es' if ratio > 1 else ''} (replace=True lifts this)")
+    disc = c["discarded_exposed"] + c["discarded_unexposed"]
+    if disc:
+        notes.append(f"{disc:,} subjects excluded before matching (trimmed in the "
+                     "PropensityScore passed as ps)")
+    if c["incomplete_sets"]:
+        notes.append(f"{c['incomplete_sets']:,} matched sets have fewer than {ratio} "
+                     f"{ctrl} subjects (weights 1/k per set)")
+    if with_replacement and c["controls_reused"]:
+        notes.append(f"{c['controls_reused']:,} {ctrl} subjects matched more than once "
+                     f"(at most {c['max_reuse']:,} times)")
+    low = int((score < POSITIVITY_BOUND).sum())
+    high = int((score > 1 - POSITIVITY_BOUND).sum())
+    if low or high:
+        notes.append(f"{low:,} subjects have propensity score < {POSITIVITY_BOUND} and "
+                     f"{high:,} > {1 - POSITIVITY_BOUND}; extreme focal subjects are the "
+                     "likeliest to stay unmatched")
+    return tuple(notes)
+
+
+def _categorical(covariates: Any, ps: Any, frame: pd.DataFrame) -> list[str]:
+    if covariates is not None:
+        return categorical_columns(covariates, frame)
+    if isinstance(ps, PropensityScore):
+        return list(ps.categorical)
+    return []
