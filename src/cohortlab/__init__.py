@@ -8,7 +8,17 @@ table) that renders to text, a DataFrame, Markdown, LaTeX and HTML.
 from __future__ import annotations
 
 from . import datasets, inference
-from .causal import MatchResult, PropensityScore, crude_effect, ipw, match, propensity_score
+from .causal import (
+    MatchResult,
+    PropensityScore,
+    aipw,
+    crude_effect,
+    gformula,
+    ipw,
+    match,
+    propensity_score,
+    tmle,
+)
 from .datasets import simulate_cohort
 from .describe import Attrition, Table1, attrition, table1
 from .exceptions import (
@@ -31,6 +41,9 @@ __all__ = [
     "propensity_score",
     "ipw",
     "match",
+    "gformula",
+    "aipw",
+    "tmle",
     "PropensityScore",
     "MatchResult",
     "table1",

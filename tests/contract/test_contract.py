@@ -34,6 +34,18 @@ class Verb:
     random: bool = False
 
 
+def _logit():
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=2000)
+
+
+def _linear():
+    from sklearn.linear_model import LinearRegression
+
+    return LinearRegression()
+
+
 def _cohort() -> pd.DataFrame:
     d = cl.simulate_cohort(400, random_state=3)
     d["site_name"] = "site " + d["site"].astype(str)  # a string column
@@ -69,6 +81,26 @@ VERBS = [
                                  covariates="age + female + bmi + C(smoking)",
                                  outcome="sbp_12m", **k).estimate,
          used="sbp_12m", has_ci=True),
+    Verb("gformula", lambda d, **k: cl.gformula(d, exposure="treated", outcome="sbp_12m",
+                                                covariates="age + female + bmi + C(smoking)", **k),
+         used="bmi", has_ci=True),
+    Verb("gformula[bootstrap]",
+         lambda d, **k: cl.gformula(d, exposure="treated", outcome="mace_1y",
+                                    covariates=["age", "female", "bmi", "smoking"],
+                                    variance="bootstrap", n_boot=50, **k),
+         used="mace_1y", has_ci=True, random=True),
+    Verb("aipw", lambda d, **k: cl.aipw(d, exposure="treated", outcome="mace_1y",
+                                        covariates=["age", "female", "bmi", "smoking"], **k),
+         used="female", has_ci=True),
+    Verb("aipw[cross_fit]",
+         lambda d, **k: cl.aipw(d, exposure="treated", outcome="sbp_12m",
+                                covariates=["age", "female", "bmi"], cross_fit=3,
+                                ps_model=_logit(), outcome_model=_linear(), **k),
+         used="age", has_ci=True, random=True),
+    Verb("tmle", lambda d, **k: cl.tmle(d, exposure="treated", outcome="sbp_12m",
+                                        covariates="age + female + bmi + C(smoking)",
+                                        outcome_covariates="age + bmi + diabetes", **k),
+         used="diabetes", has_ci=True),
     Verb("table1", lambda d, **k: cl.table1(d, by="treated", columns=["age", "smoking",
                                                                       "site_name", "diabetes"],
                                             **{x: v for x, v in k.items() if x != "random_state"}),

@@ -1,0 +1,340 @@
+"""Nuisance models shared by ``gformula``, ``aipw`` and ``tmle`` (private).
+
+The outcome model ``Q(a, L) = E[Y | A = a, L]`` is a linear (continuous outcome) or logistic
+(binary 0/1 outcome) regression, or any scikit-learn regressor / classifier, optionally
+K-fold cross-fitted. Its design is built once on the rows it is fitted on; the counterfactual
+designs ``X1``, ``X0`` are the same design (same spline knots, category levels) rebuilt by
+:meth:`Design.matrix` on copies of the frame with the exposure set to 1 and to 0.
+
+The exposure enters the outcome model as a main effect unless the formula already has the
+exposure as a term of its own (``qsmk``, ``C(qsmk)``, or ``qsmk * x``, which expands to one);
+interactions such as ``I(qsmk * smokeintensity)`` alone do not count, so
+``"age + I(qsmk * smokeintensity)"`` gets ``qsmk`` added.
+
+The propensity score helper wraps :func:`fit_scores`, :func:`positivity_notes` and
+:func:`trim_mask` and builds the :class:`PropensityScore` kept as a result's diagnostics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from .._design import Design, build_design, categorical_columns, covariate_columns
+from .._validation import (
+    apply_missing,
+    check_binary,
+    check_numeric,
+    check_random_state,
+    check_weights,
+)
+from ..exceptions import DataValidationError
+from ..inference.influence import se_from_influence
+from ..results.estimate import Estimate
+from ._glm import GLMFit, fit_linear, fit_logistic
+from ._weights import arm_weights
+from .propensity import (
+    PropensityScore,
+    _model_description,
+    check_arms,
+    fit_scores,
+    positivity_notes,
+    trim_mask,
+)
+
+__all__ = ["OutcomeDesign", "OutcomeFit", "outcome_design", "fit_outcome", "coef_influence",
+           "crossfit_folds", "fold_seed", "fit_propensity", "check_outcome",
+           "estimate_from_if", "Nuisances", "fit_nuisances"]
+
+Folds = list[tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True, eq=False)
+class OutcomeDesign:
+    """The outcome design on all rows under the observed exposure, under 1 and under 0."""
+
+    design: Design
+    X: np.ndarray
+    X1: np.ndarray
+    X0: np.ndarray
+    exposure_added: bool
+
+
+@dataclass(frozen=True, eq=False)
+class OutcomeFit:
+    """Predictions ``Q(1, L)``, ``Q(0, L)`` for every row, and the GLM fit if parametric."""
+
+    q1: np.ndarray
+    q0: np.ndarray
+    glm: GLMFit | None
+    description: str
+
+
+def _quote(name: str) -> str:
+    return name if name.isidentifier() else f"`{name}`"
+
+
+def _has_main_effect(covariates: Any, exposure: str, func: str) -> bool:
+    if not isinstance(covariates, str):
+        return exposure in list(covariates)
+    from formulaic import Formula
+
+    from .._design import _formula, _names_in
+
+    for term in Formula(_formula(covariates, func)):
+        factors = list(term.factors)
+        if len(factors) == 1 and _names_in(str(factors[0].expr)) == [exposure]:
+            return True
+    return False
+
+
+def outcome_design(frame: pd.DataFrame, a: np.ndarray, fit_rows: np.ndarray, exposure: str,
+                   covariates: Any, func: str, *, intercept: bool) -> OutcomeDesign:
+    """Build the outcome design on the ``fit_rows`` and rebuild it with A = 1 and A = 0."""
+    added = not _has_main_effect(covariates, exposure, func)
+    coded = frame.assign(**{exposure: a})  # labels / bool -> 0/1, so A = 1, 0 is meaningful
+    design = build_design(coded.loc[fit_rows], covariates, func, intercept=intercept,
+                          extra=_quote(exposure) if added else None)
+    X1 = design.matrix(coded.assign(**{exposure: np.ones(a.size, dtype=int)}))
+    X0 = design.matrix(coded.assign(**{exposure: np.zeros(a.size, dtype=int)}))
+    X = np.where((a == 1)[:, None], X1, X0)  # each row's design depends on that row only
+    return OutcomeDesign(design=design, X=X, X1=X1, X0=X0, exposure_added=added)
+
+
+# ---------------------------------------------------------------------- outcome model
+def _sklearn_fitter(model: Any, binary: bool, func: str) -> Any:
+    """``fit_predict(X_train, y_train, s_train, X_new...)`` for a scikit-learn estimator."""
+    from sklearn.base import clone, is_classifier
+
+    if not (hasattr(model, "fit") and hasattr(model, "predict")):
+        raise DataValidationError(
+            f"{func}(): outcome_model must be a scikit-learn style estimator with fit() and "
+            f"predict(); got {type(model).__name__}."
+        )
+    classifier = is_classifier(model)
+    if classifier and not binary:
+        raise DataValidationError(
+            f"{func}(): outcome_model {type(model).__name__} is a classifier but the outcome is "
+            "not binary 0/1; pass a regressor (e.g. HistGradientBoostingRegressor)."
+        )
+
+    def fit_predict(X: np.ndarray, y: np.ndarray, s: np.ndarray,
+                    *new: np.ndarray) -> list[np.ndarray]:
+        kw = {} if np.all(s == 1) else {"sample_weight": s}
+        m = clone(model).fit(X, y.astype(int) if classifier else y, **kw)
+        if classifier:
+            return [m.predict_proba(x)[:, list(m.classes_).index(1)] for x in new]
+        return [np.asarray(m.predict(x), dtype=float) for x in new]
+
+    return fit_predict
+
+
+def fit_glm(X: np.ndarray, y: np.ndarray, s: np.ndarray, binary: bool, names: Any,
+            func: str, outcome: str) -> GLMFit:
+    """Logistic (binary outcome) or linear regression of the outcome."""
+    if binary:
+        return fit_logistic(X, y, s, names=names, func=func,
+                            response=f"the outcome {outcome!r}")
+    return fit_linear(X, y, s)
+
+
+def fit_outcome(od: OutcomeDesign, y: np.ndarray, s: np.ndarray, fit_rows: np.ndarray,
+                binary: bool, model: Any, folds: Folds | None, func: str,
+                outcome: str) -> OutcomeFit:
+    """Fit Q on the ``fit_rows`` (out of fold with ``folds``) and predict Q(1, L), Q(0, L)."""
+    if model is None:
+        fit = fit_glm(od.X[fit_rows], y[fit_rows], s[fit_rows], binary, od.design.names, func,
+                      outcome)
+        link = expit if binary else (lambda x: x)
+        kind = "logistic" if binary else "linear"
+        return OutcomeFit(q1=link(od.X1 @ fit.coef), q0=link(od.X0 @ fit.coef), glm=fit,
+                          description=f"{kind} regression on {od.design.formula}")
+    fit_predict = _sklearn_fitter(model, binary, func)
+    name = type(model).__name__
+    if not folds:
+        q1, q0 = fit_predict(od.X[fit_rows], y[fit_rows], s[fit_rows], od.X1, od.X0)
+        return OutcomeFit(q1=q1, q0=q0, glm=None, description=name)
+    q1, q0 = np.empty(y.size), np.empty(y.size)
+    for train, test in folds:  # K folds, not rows
+        tr = train[fit_rows[train]]
+        q1[test], q0[test] = fit_predict(od.X[tr], y[tr], s[tr], od.X1[test], od.X0[test])
+    return OutcomeFit(q1=q1, q0=q0, glm=None, description=f"{name}, {len(folds)}-fold cross-fitted")
+
+
+def coef_influence(glm: GLMFit, X: np.ndarray, y: np.ndarray, s: np.ndarray,
+                   fit_rows: np.ndarray, binary: bool) -> np.ndarray:
+    """Influence values (n_all, p) of the outcome-model coefficients; 0 for unfitted rows.
+
+    ``beta_hat - beta ~ mean_i IF_i`` over all ``n`` rows, with ``IF_i = B^-1 r_i s_i x_i
+    (y_i - mu_i)`` and the bread ``B = sum_i r_i s_i v_i x_i x_i' / n``.
+    """
+    eta = X @ glm.coef
+    mu = expit(eta) if binary else eta
+    v = mu * (1 - mu) if binary else np.ones_like(mu)
+    r = fit_rows.astype(float) * s
+    bread = (X * (r * v)[:, None]).T @ X / y.size
+    score = X * (r * np.where(fit_rows, y - mu, 0.0))[:, None]
+    return np.linalg.solve(bread, score.T).T
+
+
+# ---------------------------------------------------------------------- cross-fitting
+def fold_seed(random_state: Any, func: str) -> int:
+    """One int seed, so the propensity and outcome models share their folds."""
+    return int(check_random_state(random_state, func).integers(0, 2**31 - 1))
+
+
+def crossfit_folds(a: np.ndarray, k: int, seed: int, func: str) -> Folds:
+    """Stratified folds, identical to those :func:`fit_scores` draws from the same ``seed``."""
+    from sklearn.model_selection import StratifiedKFold
+
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 2:
+        raise DataValidationError(f"{func}(): cross_fit must be an int >= 2 (folds); got {k!r}.")
+    smallest = int(min((a == 1).sum(), (a == 0).sum()))
+    if k > smallest:
+        raise DataValidationError(
+            f"{func}(): cross_fit={k} folds but the smaller exposure group has {smallest} rows; "
+            "each fold needs both groups. Use fewer folds."
+        )
+    rng = np.random.default_rng(seed)
+    skf = StratifiedKFold(n_splits=int(k), shuffle=True,
+                          random_state=int(rng.integers(0, 2**31 - 1)))
+    return list(skf.split(np.zeros(a.size), a))
+
+
+# ---------------------------------------------------------------------- propensity score
+def fit_propensity(frame: pd.DataFrame, a: np.ndarray, s: np.ndarray, covariates: Any,
+                   model: Any, cross_fit: int | None, seed: int | None, trim: Any,
+                   estimand: str, func: str, exposure: str, weighted: bool,
+                   dropped: Any) -> PropensityScore:
+    """Scores (out of fold for a cross-fitted ``model``), positivity checks and trimming."""
+    cf = cross_fit if model is not None else None
+    e, design, fit = fit_scores(frame, a, covariates, model, s, cf, seed, func, exposure)
+    notes = positivity_notes(e, a, func, exposure)
+    keep, trim_note = trim_mask(e, trim, func)
+    if trim_note:
+        check_arms(a[keep], exposure, func, after="trimming")
+        notes += (trim_note,)
+    w1, w0 = arm_weights(np.clip(e, 1e-12, 1 - 1e-12), estimand)
+    idx = frame.index
+    return PropensityScore(
+        scores=pd.Series(e, index=idx, name="propensity_score"),
+        weights=pd.Series(np.where(keep, np.where(a == 1, w1, w0), 0.0), index=idx,
+                          name=f"{estimand.lower()}_weight"),
+        exposure=pd.Series(a, index=idx, name=exposure), kept=pd.Series(keep, index=idx),
+        estimand=estimand, exposure_name=exposure, covariates=covariates,
+        covariate_columns=tuple(covariate_columns(covariates, frame, func)),
+        categorical=tuple(categorical_columns(covariates, frame)),
+        model_description=_model_description(model, design, cf), data=frame,
+        sampling_weights=pd.Series(s, index=idx) if weighted else None,
+        coef=pd.Series(fit.coef, index=design.names) if fit is not None else None,
+        dropped=dropped, notes=notes, _fit=fit, _design=design,
+    )
+
+
+# ---------------------------------------------------------------------- checks and results
+def check_outcome(y: np.ndarray, a: np.ndarray, obs: np.ndarray, binary: bool, measure: str,
+                  func: str, exposure: str, outcome: str) -> None:
+    """Observed outcomes in both arms; events and non-events for a binary outcome."""
+    for arm in (1, 0):
+        if not (obs & (a == arm)).any():
+            raise DataValidationError(
+                f"{func}(): no observed outcome {outcome!r} in exposure group {exposure!r} = "
+                f"{arm}; the outcome model cannot be fitted there.")
+    if measure == "odds_ratio" and not binary:
+        raise DataValidationError(
+            f"{func}(): effect_measure=\"odds_ratio\" needs a binary 0/1 outcome; column "
+            f"{outcome!r} (outcome) has non-binary values. Use \"difference\" or \"ratio\".")
+    events = y[obs].sum()
+    if binary and (events == 0 or events == obs.sum()):
+        what = "no events" if events == 0 else "only events"
+        raise DataValidationError(
+            f"{func}(): column {outcome!r} (outcome) has {what} among the analysed rows; "
+            "risks and their contrasts are not estimable. Check the outcome coding.")
+
+
+def check_means(mu1: float, mu0: float, measure: str, func: str, outcome: str) -> None:
+    """Ratios need positive arm means; odds ratios means in (0, 1)."""
+    if measure == "difference":
+        return
+    for arm, mu in ((1, mu1), (0, mu0)):
+        if not mu > 0 or (measure == "odds_ratio" and not mu < 1):
+            raise DataValidationError(
+                f"{func}(): the {measure.replace('_', ' ')} is undefined: the estimated mean of "
+                f"{outcome!r} (outcome) under exposure = {arm} is {mu:g}. Use "
+                "effect_measure=\"difference\".")
+
+
+def if_se(phi: np.ndarray, cluster: np.ndarray | None) -> float:
+    """``sd(phi) / sqrt(n)`` (sd with ``n - 1``, as R's AIPW and tmle), or cluster-robust."""
+    if cluster is not None:
+        return float(se_from_influence(phi, cluster))
+    return float(np.std(phi, ddof=1) / np.sqrt(phi.size))
+
+
+def estimate_from_if(term: str, est: float, phi: np.ndarray, cluster: np.ndarray | None,
+                     **common: Any) -> Estimate:
+    """Wald estimate with the ``sd(phi) / sqrt(n)`` convention of :func:`if_se`."""
+    return Estimate.from_model_scale(term, est, if_se(phi, cluster), influence=phi,
+                                     ci_method="influence_function", **common)
+
+
+# ---------------------------------------------------------------------- AIPW / TMLE inputs
+@dataclass(frozen=True, eq=False)
+class Nuisances:
+    """Exposure, outcome, weights, ``e``, ``Q(1, L)``, ``Q(0, L)`` of the kept rows."""
+
+    a: np.ndarray
+    y: np.ndarray
+    s: np.ndarray
+    e: np.ndarray
+    q1: np.ndarray
+    q0: np.ndarray
+    binary: bool
+    cluster: np.ndarray | None
+    ps: PropensityScore
+    dropped: Any
+    notes: tuple[str, ...]
+
+
+def fit_nuisances(data: pd.DataFrame, func: str, *, exposure: str, outcome: str,
+                  covariates: Any, outcome_covariates: Any, ps_model: Any, outcome_model: Any,
+                  cross_fit: int | None, trim: Any, weights: str | None, cluster: str | None,
+                  reference: Any, random_state: Any, missing: str, estimand: str,
+                  effect_measure: str) -> Nuisances:
+    """Validate the data and fit both nuisance models (sharing folds when cross-fitted)."""
+    out_cov = covariates if outcome_covariates is None else outcome_covariates
+    cols = covariate_columns(covariates, data, func) + covariate_columns(out_cov, data, func)
+    used = [exposure, outcome, *cols] + [c for c in (weights, cluster) if c]
+    frame, dropped = apply_missing(data, used, missing, func)
+    a = check_binary(frame, exposure, "exposure", func, reference=reference)
+    check_arms(a, exposure, func)
+    y = check_numeric(frame, outcome, "outcome", func)
+    s = check_weights(frame, weights, func) if weights else np.ones(len(frame))
+    binary = bool(np.isin(np.unique(y), [0.0, 1.0]).all())
+    every = np.ones(a.size, dtype=bool)
+    check_outcome(y, a, every, binary, effect_measure, func, exposure, outcome)
+    seed = folds = None
+    if cross_fit is not None:
+        if ps_model is None and outcome_model is None:
+            raise DataValidationError(
+                f"{func}(): cross_fit needs a machine-learning ps_model or outcome_model; the "
+                "default logistic and linear regressions are fitted on all rows.")
+        seed = fold_seed(random_state, func)
+        folds = crossfit_folds(a, cross_fit, seed, func)
+    ps = fit_propensity(frame, a, s, covariates, ps_model, cross_fit, seed, trim, estimand,
+                        func, exposure, weights is not None, dropped)
+    od = outcome_design(frame, a, every, exposure, out_cov, func,
+                        intercept=outcome_model is None)
+    fit = fit_outcome(od, y, s, every, binary, outcome_model,
+                      folds if outcome_model is not None else None, func, outcome)
+    k = ps.kept.to_numpy()
+    notes = (f"propensity model: {ps.model_description}",
+             f"outcome model: {fit.description}") + ps.notes
+    return Nuisances(a=a[k], y=y[k], s=s[k], e=ps.scores.to_numpy()[k], q1=fit.q1[k],
+                     q0=fit.q0[k], binary=binary,
+                     cluster=frame[cluster].to_numpy()[k] if cluster else None, ps=ps,
+                     dropped=dropped, notes=notes)

@@ -1,0 +1,179 @@
+"""``aipw``: augmented inverse probability weighting (doubly robust) for a point exposure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, TypeAlias
+
+import numpy as np
+import pandas as pd
+
+from .._typing import Missing, RandomState
+from .._validation import check_columns, check_conf_level, check_frame, check_option
+from ..results.estimate import Estimate
+from ._contrast import MEASURE_NAMES, contrast
+from ._outcome import check_means, estimate_from_if, fit_nuisances, if_se
+from ._weights import arm_weights
+from .crude import Measure
+
+__all__ = ["aipw"]
+
+FUNC = "aipw"
+AIPWEstimand: TypeAlias = Literal["ATE", "ATT", "ATC"]
+
+
+def aipw(
+    data: pd.DataFrame,
+    *,
+    exposure: str,
+    outcome: str,
+    covariates: str | Sequence[str],
+    estimand: AIPWEstimand = "ATE",
+    effect_measure: Measure = "difference",
+    outcome_covariates: str | Sequence[str] | None = None,
+    ps_model: Any = None,
+    outcome_model: Any = None,
+    cross_fit: int | None = None,
+    trim: tuple[float, float] | str | None = None,
+    weights: str | None = None,
+    cluster: str | None = None,
+    conf_level: float = 0.95,
+    reference: Any = None,
+    random_state: RandomState = None,
+    missing: Missing = "raise",
+) -> Estimate:
+    """Augmented inverse probability weighted (doubly robust) effect of a binary exposure.
+
+    Estimand: ``E[Y^1]`` vs ``E[Y^0]`` in the ``estimand`` population (everyone, the exposed or
+    the unexposed) as a difference, ratio or odds ratio. With the propensity score ``e(L)``
+    and the outcome model ``Q(a, L)``, the ATE arm means are (Robins, Rotnitzky & Zhao 1994;
+    Bang & Robins 2005)
+
+        ``mu_a = mean[ Q(a, L) + 1{A = a} / P(A = a | L) (Y - Q(a, L)) ]``
+
+    and the ATT / ATC ones standardise over the exposed / unexposed (Hahn 1998; Mercatanti &
+    Li 2014): for the ATT ``mu_1`` is the exposed mean and ``mu_0 = sum[A Q(0, L) + (1 - A)
+    e / (1 - e) (Y - Q(0, L))] / sum A`` (symmetrically for the ATC). The estimate is
+    consistent if either nuisance model is correct (double robustness) and efficient when
+    both are.
+
+    The propensity model is a logistic regression on ``covariates`` or any scikit-learn
+    classifier (``ps_model``); the outcome model a linear (continuous outcome) or logistic
+    (binary 0/1 outcome) regression on ``outcome_covariates`` (default ``covariates``) or any
+    scikit-learn regressor / classifier (``outcome_model``). The exposure is added to the
+    outcome model as a main effect unless the formula already has it as a term of its own
+    (see :func:`gformula`). ``cross_fit=K`` fits each machine-learning nuisance model on K - 1
+    folds and predicts the held-out fold (Chernozhukov et al. 2018); both models share the
+    folds, drawn (stratified by exposure) from ``random_state``. The parametric default
+    models are fitted on all rows.
+
+    Identifying assumptions: conditional exchangeability given the covariates, positivity
+    and consistency.
+
+    Variance: the efficient influence function ``phi_a`` of each arm mean (its nuisance-model
+    terms vanish at the truth), SE ``sd(phi) / sqrt(n)`` with ``sd`` using ``n - 1``, the
+    convention of R's AIPW and tmle packages; with ``cluster``, influence values are summed
+    within clusters (``G / (G - 1)``). Ratios use the log scale.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+    exposure, outcome : str
+        Binary exposure; numeric outcome (binary 0/1 outcomes give risks).
+    covariates : list of str or str
+        Confounders for the propensity model (and the outcome model by default).
+    estimand : {"ATE", "ATT", "ATC"}
+    effect_measure : {"difference", "ratio", "odds_ratio"}
+    outcome_covariates : list of str or str, optional
+        Outcome model right-hand side.
+    ps_model : scikit-learn classifier, optional
+    outcome_model : scikit-learn regressor or classifier, optional
+    cross_fit : int, optional
+        Number of cross-fitting folds for the machine-learning models.
+    trim : (float, float) or "crump", optional
+        Remove subjects with propensity scores outside the bounds (as in
+        :func:`propensity_score`); the estimand becomes the trimmed population's.
+    weights : str, optional
+        Sampling weights.
+    cluster : str, optional
+        Cluster identifier for cluster-robust standard errors.
+    conf_level : float
+    reference : optional
+        Exposure label of the unexposed group.
+    random_state : int or numpy.random.Generator, optional
+        Seeds the cross-fitting folds.
+    missing : {"raise", "drop"}
+
+    Returns
+    -------
+    Estimate
+        ``extra`` holds ``mean_1``, ``mean_0`` and their standard errors ``se_mean_1``,
+        ``se_mean_0``; ``diagnostics`` the :class:`PropensityScore`.
+
+    Examples
+    --------
+    >>> import cohortlab as cl
+    >>> d = cl.datasets.load_nhefs().dropna(subset=["wt82"])
+    >>> L = ("sex + race + age + I(age**2) + C(education) + smokeintensity"
+    ...      " + I(smokeintensity**2) + smokeyrs + I(smokeyrs**2) + C(exercise) + C(active)"
+    ...      " + wt71 + I(wt71**2)")
+    >>> est = cl.aipw(d, exposure="qsmk", outcome="wt82_71", covariates=L,
+    ...               outcome_covariates=L + " + I(qsmk*smokeintensity)")
+    >>> round(est.estimate, 4), round(est.std_error, 4)
+    (3.4573, 0.4888)
+    """
+    data = check_frame(data, FUNC)
+    check_columns(data, FUNC, exposure=exposure, outcome=outcome, weights=weights,
+                  cluster=cluster)
+    check_option(estimand, AIPWEstimand, "estimand", FUNC)
+    check_option(effect_measure, Measure, "effect_measure", FUNC)
+    conf_level = check_conf_level(conf_level, FUNC)
+    nu = fit_nuisances(
+        data, FUNC, exposure=exposure, outcome=outcome, covariates=covariates,
+        outcome_covariates=outcome_covariates, ps_model=ps_model, outcome_model=outcome_model,
+        cross_fit=cross_fit, trim=trim, weights=weights, cluster=cluster, reference=reference,
+        random_state=random_state, missing=missing, estimand=estimand,
+        effect_measure=effect_measure)
+    mu1, mu0, phi1, phi0 = _aipw_means(nu.y, nu.a, nu.q1, nu.q0, nu.e, nu.s, estimand)
+    check_means(mu1, mu0, effect_measure, FUNC, outcome)
+    est, phi = contrast(mu1, mu0, phi1, phi0, effect_measure)
+    extra = {"mean_1": mu1, "mean_0": mu0, "se_mean_1": if_se(phi1, nu.cluster),
+             "se_mean_0": if_se(phi0, nu.cluster)}
+    cf = (f"{cross_fit}-fold cross-fitting (folds shared by both models)",) if cross_fit else ()
+    return estimate_from_if(
+        exposure, est, phi, nu.cluster, estimand=estimand,
+        effect_measure=MEASURE_NAMES[(effect_measure, nu.binary)], method="aipw",
+        n=int(nu.a.size), n_events=int(nu.y.sum()) if nu.binary else None,
+        dropped=nu.dropped, conf_level=conf_level, diagnostics=nu.ps, extra=extra,
+        notes=nu.notes + cf)
+
+
+def _aipw_means(y: np.ndarray, a: np.ndarray, q1: np.ndarray, q0: np.ndarray, e: np.ndarray,
+                s: np.ndarray, estimand: str) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """AIPW arm means and their influence values.
+
+    ``mu_a = sum s [m Q_a + 1{A=a} W_a (Y - Q_a)] / sum s m`` with ``m`` the estimand
+    population indicator (1, A or 1 - A) and ``W_a`` the balancing weights of
+    :func:`arm_weights` (``1/e``, ``1/(1-e)`` for the ATE; ``1``, ``e/(1-e)`` for the ATT;
+    ``(1-e)/e``, ``1`` for the ATC). ``phi_a = s [m Q_a + 1{A=a} W_a (Y - Q_a) - m mu_a] /
+    mean(s m)``.
+
+    Examples
+    --------
+    >>> y, a = np.array([1.0, 0, 1, 0]), np.array([1, 1, 0, 0])
+    >>> q, e = np.full(4, 0.5), np.full(4, 0.5)
+    >>> mu1, mu0, _, _ = _aipw_means(y, a, q, q, e, np.ones(4), "ATE")
+    >>> mu1, mu0
+    (0.5, 0.5)
+    """
+    w1, w0 = arm_weights(e, estimand)
+    pop = {"ATE": np.ones(a.size), "ATT": (a == 1) * 1.0, "ATC": (a == 0) * 1.0}[estimand]
+    sm = s * pop
+    scale = sm.mean()
+    out = []
+    for arm, q, w in ((1, q1, w1), (0, q0, w0)):
+        u = s * (pop * q + (a == arm) * w * (y - q))
+        mu = float(u.sum() / sm.sum())
+        out.append((mu, (u - sm * mu) / scale))
+    (mu1, phi1), (mu0, phi0) = out
+    return mu1, mu0, phi1, phi0

@@ -1,0 +1,223 @@
+"""``tmle``: targeted maximum likelihood estimation of the average effect of an exposure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, TypeAlias
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, logit
+
+from .._typing import Missing, RandomState
+from .._validation import check_columns, check_conf_level, check_frame, check_option
+from ..exceptions import ConvergenceError, DataValidationError
+from ..results.estimate import Estimate
+from ._contrast import MEASURE_NAMES, contrast
+from ._outcome import check_means, estimate_from_if, fit_nuisances, if_se
+from .crude import Measure
+
+__all__ = ["tmle"]
+
+FUNC = "tmle"
+TMLEEstimand: TypeAlias = Literal["ATE"]
+#: Initial predictions are bounded to [Q_BOUND, 1 - Q_BOUND] on the [0, 1] outcome scale
+#: before the logistic fluctuation (R tmle's ``alpha = 0.9995``).
+Q_BOUND = 5e-4
+
+
+def tmle(
+    data: pd.DataFrame,
+    *,
+    exposure: str,
+    outcome: str,
+    covariates: str | Sequence[str],
+    estimand: TMLEEstimand = "ATE",
+    effect_measure: Measure = "difference",
+    outcome_covariates: str | Sequence[str] | None = None,
+    ps_model: Any = None,
+    outcome_model: Any = None,
+    cross_fit: int | None = None,
+    trim: tuple[float, float] | str | None = None,
+    bounds: tuple[float, float] | None = None,
+    weights: str | None = None,
+    cluster: str | None = None,
+    conf_level: float = 0.95,
+    reference: Any = None,
+    random_state: RandomState = None,
+    missing: Missing = "raise",
+) -> Estimate:
+    """Targeted maximum likelihood estimate (TMLE) of the average effect of a binary exposure.
+
+    Estimand: the ATE contrast of ``E[Y^1]`` and ``E[Y^0]`` (difference, ratio or odds ratio);
+    other estimands are not implemented (use :func:`aipw` for the ATT / ATC). TMLE (van der
+    Laan & Rubin 2006; van der Laan & Rose 2011) updates the initial outcome model ``Q(a, L)``
+    (as in :func:`aipw`: linear / logistic regression or any scikit-learn estimator,
+    optionally cross-fitted) along the logistic fluctuation
+
+        ``logit Q*(a, L) = logit Q(a, L) + eps_1 H_1(a, L) + eps_0 H_0(a, L)``
+
+    with the clever covariates ``H_1 = A / e(L)`` and ``H_0 = -(1 - A) / (1 - e(L))``, no
+    intercept and ``eps`` fitted by maximum likelihood with offset ``logit Q``. One step solves
+    the efficient score equations exactly (the two covariates have disjoint supports), so
+    the plug-in ``mean Q*(a, L)`` is doubly robust and respects the outcome's bounds. A
+    continuous outcome is first scaled to [0, 1] by ``bounds`` (default: its observed minimum
+    and maximum), and the initial predictions are bounded to [0.0005, 0.9995] on that scale.
+
+    Identifying assumptions: conditional exchangeability given the covariates, positivity
+    and consistency.
+
+    Variance: the efficient influence curve ``D_a = 1{A=a} / P(A=a | L) (Y - Q*(a, L)) +
+    Q*(a, L) - mu_a``, SE ``sd(D) / sqrt(n)`` (``n - 1`` in ``sd``, as R's tmle), cluster-robust
+    with ``cluster``; ratios on the log scale.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+    exposure, outcome : str
+        Binary exposure; binary 0/1 or bounded continuous outcome.
+    covariates : list of str or str
+        Confounders for the propensity model (and the outcome model by default).
+    estimand : {"ATE"}
+    effect_measure : {"difference", "ratio", "odds_ratio"}
+    outcome_covariates : list of str or str, optional
+    ps_model, outcome_model : scikit-learn estimators, optional
+    cross_fit : int, optional
+        Cross-fitting folds for the machine-learning nuisance models.
+    trim : (float, float) or "crump", optional
+    bounds : (float, float), optional
+        Known bounds of a continuous outcome (default: the observed range).
+    weights : str, optional
+        Sampling weights.
+    cluster : str, optional
+    conf_level : float
+    reference : optional
+    random_state : int or numpy.random.Generator, optional
+        Seeds the cross-fitting folds.
+    missing : {"raise", "drop"}
+
+    Returns
+    -------
+    Estimate
+        ``extra``: ``mean_1``, ``mean_0``, ``se_mean_1``, ``se_mean_0``, ``epsilon_1`` and
+        ``epsilon_0``; ``diagnostics``: the :class:`PropensityScore`.
+
+    Examples
+    --------
+    >>> import cohortlab as cl
+    >>> d = cl.datasets.load_nhefs().dropna(subset=["wt82"])
+    >>> L = ("sex + race + age + I(age**2) + C(education) + smokeintensity"
+    ...      " + I(smokeintensity**2) + smokeyrs + I(smokeyrs**2) + C(exercise) + C(active)"
+    ...      " + wt71 + I(wt71**2)")
+    >>> est = cl.tmle(d, exposure="qsmk", outcome="wt82_71", covariates=L,
+    ...               outcome_covariates=L + " + I(qsmk*smokeintensity)")
+    >>> round(est.estimate, 4), round(est.std_error, 4)
+    (3.4567, 0.4885)
+    """
+    data = check_frame(data, FUNC)
+    check_columns(data, FUNC, exposure=exposure, outcome=outcome, weights=weights,
+                  cluster=cluster)
+    if estimand in ("ATT", "ATC", "ATO", "ATM"):
+        raise DataValidationError(
+            f"{FUNC}(): estimand={estimand!r} is not implemented for TMLE (ATE only); use "
+            f"aipw(..., estimand={estimand!r}) for the ATT / ATC or ipw() for ATO / ATM.")
+    check_option(estimand, TMLEEstimand, "estimand", FUNC)
+    check_option(effect_measure, Measure, "effect_measure", FUNC)
+    conf_level = check_conf_level(conf_level, FUNC)
+    nu = fit_nuisances(
+        data, FUNC, exposure=exposure, outcome=outcome, covariates=covariates,
+        outcome_covariates=outcome_covariates, ps_model=ps_model, outcome_model=outcome_model,
+        cross_fit=cross_fit, trim=trim, weights=weights, cluster=cluster, reference=reference,
+        random_state=random_state, missing=missing, estimand="ATE",
+        effect_measure=effect_measure)
+    lo, hi = (0.0, 1.0) if nu.binary else _bounds(nu.y, bounds, outcome)
+    width = hi - lo
+    mu1, mu0, phi1, phi0, eps, n_bounded = _tmle_means(
+        (nu.y - lo) / width, nu.a, (nu.q1 - lo) / width, (nu.q0 - lo) / width, nu.e, nu.s)
+    mu1, mu0, phi1, phi0 = lo + width * mu1, lo + width * mu0, width * phi1, width * phi0
+    check_means(mu1, mu0, effect_measure, FUNC, outcome)
+    est, phi = contrast(mu1, mu0, phi1, phi0, effect_measure)
+    extra = {"mean_1": mu1, "mean_0": mu0, "se_mean_1": if_se(phi1, nu.cluster),
+             "se_mean_0": if_se(phi0, nu.cluster), "epsilon_1": eps[0], "epsilon_0": eps[1]}
+    notes = nu.notes + (f"logistic fluctuation: epsilon = ({eps[0]:.4g}, {eps[1]:.4g})",)
+    if not nu.binary:
+        notes += (f"outcome scaled to [0, 1] by its bounds [{lo:.6g}, {hi:.6g}]",)
+    if n_bounded:
+        notes += (f"{n_bounded:,} initial predictions bounded to [{Q_BOUND}, {1 - Q_BOUND}] "
+                  "(outcome scale [0, 1])",)
+    return estimate_from_if(
+        exposure, est, phi, nu.cluster, estimand="ATE",
+        effect_measure=MEASURE_NAMES[(effect_measure, nu.binary)], method="tmle",
+        n=int(nu.a.size), n_events=int(nu.y.sum()) if nu.binary else None,
+        dropped=nu.dropped, conf_level=conf_level, diagnostics=nu.ps, extra=extra, notes=notes)
+
+
+def _bounds(y: np.ndarray, bounds: Any, outcome: str) -> tuple[float, float]:
+    if bounds is None:
+        return float(y.min()), float(y.max())
+    try:
+        lo, hi = (float(b) for b in bounds)
+    except (TypeError, ValueError):
+        raise DataValidationError(
+            f"{FUNC}(): bounds must be a (low, high) pair of numbers; got {bounds!r}.") from None
+    if not (lo < hi and lo <= y.min() and y.max() <= hi):
+        raise DataValidationError(
+            f"{FUNC}(): bounds {bounds!r} must satisfy low < high and contain every value of "
+            f"{outcome!r} (outcome); got values in [{y.min():g}, {y.max():g}].")
+    return lo, hi
+
+
+def _fluctuate(y: np.ndarray, off: np.ndarray, h: np.ndarray, s: np.ndarray,
+               max_iter: int = 100, tol: float = 1e-12) -> float:
+    """MLE of ``eps`` in ``logit P(Y=1) = off + eps h`` (no intercept): damped Newton.
+
+    ``y`` may be fractional (quasi-binomial); the log-likelihood is concave in ``eps``.
+
+    Examples
+    --------
+    >>> y, h = np.array([1.0, 0, 1, 1]), np.ones(4)
+    >>> round(float(expit(_fluctuate(y, np.zeros(4), h, np.ones(4)))), 6)
+    0.75
+    """
+    def loglik(eps: float) -> float:
+        eta = off + eps * h
+        return float(np.sum(s * (y * eta - np.logaddexp(0.0, eta))))
+
+    eps, ll = 0.0, loglik(0.0)
+    for _ in range(max_iter):  # Newton iterations, not rows
+        p = expit(off + eps * h)
+        grad = float(np.sum(s * h * (y - p)))
+        info = float(np.sum(s * h * h * p * (1 - p)))
+        if info <= 0:
+            break
+        step = grad / info
+        while loglik(eps + step) < ll - 1e-12 and abs(step) > tol:
+            step /= 2  # halve an overshooting step
+        eps, ll = eps + step, loglik(eps + step)
+        if abs(step) < tol * (1 + abs(eps)):
+            return eps
+    raise ConvergenceError(
+        f"{FUNC}(): the logistic fluctuation did not converge ({max_iter} Newton steps, epsilon "
+        f"= {eps:.4g}). The clever covariates are extreme; check positivity (trim=...).")
+
+
+def _tmle_means(y: np.ndarray, a: np.ndarray, q1: np.ndarray, q0: np.ndarray, e: np.ndarray,
+                s: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray,
+                                        tuple[float, float], int]:
+    """Targeted arm means and influence curves on the [0, 1] outcome scale.
+
+    Returns ``mu1, mu0, D1, D0, (eps_1, eps_0)`` and the number of bounded predictions.
+    """
+    n_bounded = int(((q1 < Q_BOUND) | (q1 > 1 - Q_BOUND)).sum()
+                    + ((q0 < Q_BOUND) | (q0 > 1 - Q_BOUND)).sum())
+    q1, q0 = np.clip(q1, Q_BOUND, 1 - Q_BOUND), np.clip(q0, Q_BOUND, 1 - Q_BOUND)
+    g1, g0 = e, 1 - e
+    t1, t0 = a == 1, a == 0
+    eps1 = _fluctuate(y[t1], logit(q1[t1]), 1 / g1[t1], s[t1])
+    eps0 = _fluctuate(y[t0], logit(q0[t0]), -1 / g0[t0], s[t0])
+    q1s, q0s = expit(logit(q1) + eps1 / g1), expit(logit(q0) - eps0 / g0)
+    scale = s.mean()
+    mu1, mu0 = float(s @ q1s / s.sum()), float(s @ q0s / s.sum())
+    d1 = s * (t1 / g1 * (y - q1s) + q1s - mu1) / scale
+    d0 = s * (t0 / g0 * (y - q0s) + q0s - mu0) / scale
+    return mu1, mu0, d1, d0, (eps1, eps0), n_bounded
