@@ -287,3 +287,11 @@ def test_renders_to_every_format(nhefs):
     assert {"variable", "level", "group", "mean", "smd", "smd_unweighted"} <= set(frame.columns)
     ax = t.plot()
     assert len(ax.collections) == 2  # weighted and unweighted points
+
+
+def test_missing_column_counts_every_group_without_overall(nhefs):
+    """Missing counts cover all analysed rows even when the Overall column is hidden."""
+    t = cl.table1(cl.datasets.load_nhefs(), by="qsmk", columns=["sbp"], overall=False)
+    tab = t.table()
+    total = int(cl.datasets.load_nhefs()["sbp"].isna().sum())
+    assert tab.loc[tab.Variable.str.startswith("sbp"), "Missing"].item() == f"{total:,}"

@@ -209,3 +209,21 @@ def test_curve_with_unknown_counts_renders():
     s = c.summary()
     assert "<NA>" not in s and "n = 9" in s
     assert "<table" in c.to_html()
+
+
+def test_single_estimate_plot_draws_without_warnings():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cohortlab.results.estimate import Estimate
+
+    ax = Estimate.from_model_scale("x", np.log(0.8), 0.1, effect_measure="hazard_ratio").plot()
+    assert ax.get_xscale() == "log"
+
+
+def test_tidy_rejects_descriptive_tables():
+    import cohortlab as cl
+
+    t1 = cl.table1(pd.DataFrame({"g": [0, 1, 0, 1], "x": [1.0, 2.0, 3.0, 4.0]}), by="g")
+    with pytest.raises(TypeError, match="not a cohortlab result"):
+        cl.tidy(t1)

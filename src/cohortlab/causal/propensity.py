@@ -126,10 +126,11 @@ class PropensityScore(Renderable):
 
         cols = list(columns) if columns is not None else list(self.covariate_columns)
         den = {"ATT": "treated", "ATC": "control"}.get(self.estimand, "pooled")
+        wname = f"{self.estimand} weights"
         frame = self.data.loc[self.kept.to_numpy(), cols].assign(
             **{self.exposure_name: self.exposure[self.kept].to_numpy(),
-               "weight": self._total_weights()[self.kept]})
-        return table1(frame, by=self.exposure_name, columns=cols, weights="weight",
+               wname: self._total_weights()[self.kept]})
+        return table1(frame, by=self.exposure_name, columns=cols, weights=wname,
                       smd_denominator=den, smd_weighted_sd=False,
                       categorical=[c for c in self.categorical if c in cols])
 

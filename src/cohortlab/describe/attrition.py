@@ -36,6 +36,7 @@ class Attrition(Renderable):
     steps: pd.DataFrame
     data: pd.DataFrame = field(repr=False)
     id: str | None = None
+    _digits = 1
 
     @property
     def n_initial(self) -> int:

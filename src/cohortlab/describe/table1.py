@@ -108,7 +108,8 @@ class Table1(Renderable):
             name = self.labels.get(var, var)
             b = bal.loc[(var, "")]
             lv0 = "" if kind != "categorical" else _first_level(st, var)
-            miss = int(st.loc[(var, lv0, cols[0]), "n_missing"])
+            groups = [_OVERALL] if _OVERALL in self.group_n else list(self.groups)
+            miss = int(sum(st.loc[(var, lv0, g), "n_missing"] for g in groups))
             head = {"Variable": f"{name}, {_KIND_LABEL[kind]}", "Level": ""}
             if kind != "categorical":
                 for g in cols:
@@ -473,6 +474,8 @@ def _balance_notes(bal_rows: list[dict[str, Any]]) -> tuple[str, ...]:
     top = [b for b in bal_rows if b["level"] == "" and abs(b["smd"]) > 0.1]
     if not top:
         return ()
-    names = ", ".join(f"{b['variable']} ({b['smd']:+.2f})" for b in top[:8])
+    # multi-level (Yang-Dalton) SMDs have no sign
+    names = ", ".join(f"{b['variable']} ({b['smd']:.2f})" if b["kind"] == "categorical"
+                      else f"{b['variable']} ({b['smd']:+.2f})" for b in top[:8])
     more = f" and {len(top) - 8} more" if len(top) > 8 else ""
     return (f"{len(top)} variable(s) with |SMD| > 0.1: {names}{more}",)

@@ -53,8 +53,10 @@ def forest_plot(frame: pd.DataFrame, ax: Axes | None = None, *, label: str = "te
         labels = labels + " (" + d["method"].astype(str) + ")"
     y = np.arange(len(d))[::-1]
     ratio = d["effect_measure"].isin(RATIO_MEASURES).all() if "effect_measure" in d else False
-    ax.errorbar(d["estimate"], y,
-                xerr=[d["estimate"] - d["conf_low"], d["conf_high"] - d["estimate"]],
+    est = d["estimate"].to_numpy(dtype=float)
+    ax.errorbar(est, y,
+                xerr=[est - d["conf_low"].to_numpy(dtype=float),
+                      d["conf_high"].to_numpy(dtype=float) - est],
                 fmt="o", color=_COLORS[0], ecolor=_COLORS[0], capsize=3, markersize=5)
     ax.axvline(1.0 if ratio else 0.0, color="#888", lw=0.8, ls="--")
     if ratio:

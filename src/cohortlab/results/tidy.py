@@ -7,8 +7,13 @@ from typing import Any
 import pandas as pd
 
 from ._schema import ESTIMATE_COLUMNS
+from .curve import Curve
+from .estimate import Estimate, EstimateTable
+from .model import ModelResult
 
 __all__ = ["tidy"]
+
+_RESULTS = (Estimate, EstimateTable, ModelResult, Curve)
 
 
 def tidy(*results: Any) -> pd.DataFrame:
@@ -36,10 +41,11 @@ def tidy(*results: Any) -> pd.DataFrame:
         raise ValueError("tidy(): pass at least one result; got none.")
     frames = []
     for i, res in enumerate(results):
-        if not hasattr(res, "to_frame") or isinstance(res, (pd.Series, pd.Index)):
+        if not isinstance(res, _RESULTS):
             raise TypeError(
                 f"tidy(): argument {i} is a {type(res).__name__}, not a cohortlab result; "
-                "pass Estimate, EstimateTable, ModelResult or Curve objects."
+                "pass Estimate, EstimateTable, ModelResult or Curve objects (descriptive "
+                "tables such as Table1 have their own to_frame())."
             )
         frames.append(res.to_frame())
     frames = [f for f in frames if not f.empty]
