@@ -1,12 +1,10 @@
 """The demo study behind ``make demo``: NHEFS (What If), smoking cessation and weight gain.
 
 Writes into ``--out`` (default ``out/demo``): the cohort flow, Table 1 before and after
-inverse probability weighting, a crude effect estimate with Wald and bootstrap intervals, a
-love plot, and one self-contained ``report.html``. Run ``python -m cohortlab.demo``.
-
-The effect shown is the crude (unadjusted) difference in mean weight change, with an
-influence-function and a bootstrap interval: confounding-adjusted estimators (IPW, g-formula,
-AIPW, TMLE) come with cohortlab's causal module.
+inverse probability weighting, Table 2 (the effect of quitting smoking on weight gain by
+crude, IPW, g-formula, AIPW and TMLE estimators with their confidence intervals), a love plot,
+an overlap plot, a forest plot and one self-contained ``report.html``. Run
+``python -m cohortlab.demo``.
 """
 
 from __future__ import annotations
@@ -15,36 +13,40 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from . import __version__
-from .causal import crude_effect
+from .causal import aipw, crude_effect, gformula, ipw, propensity_score, tmle
 from .datasets import load_nhefs
 from .describe import attrition, table1
-from .results import tidy
+from .results import EstimateTable, tidy
 
 SEED = 20260101
-PS_FORMULA = (
-    "qsmk ~ C(sex) + C(race) + age + I(age**2) + C(education) + smokeintensity"
-    " + I(smokeintensity**2) + smokeyrs + I(smokeyrs**2) + C(exercise) + C(active) + wt71"
-    " + I(wt71**2)"
-)
+#: Confounders of What If Program 12.2.
+L = ("sex + race + age + I(age**2) + C(education) + smokeintensity + I(smokeintensity**2)"
+     " + smokeyrs + I(smokeyrs**2) + C(exercise) + C(active) + wt71 + I(wt71**2)")
 COLUMNS = ["age", "sex", "race", "education", "smokeintensity", "smokeyrs", "exercise",
            "active", "wt71"]
+CATEGORICAL = ["education", "exercise", "active"]
 LABELS = {"age": "Age, years", "sex": "Sex (1 = female)", "race": "Race (1 = non-white)",
           "education": "Education", "smokeintensity": "Cigarettes per day",
           "smokeyrs": "Years of smoking", "exercise": "Exercise", "active": "Daily activity",
           "wt71": "Weight in 1971, kg"}
 
 
-def _ipw(cohort: pd.DataFrame) -> np.ndarray:
-    """Unstabilised ATE weights from a logistic propensity model (What If Program 12.2)."""
-    import statsmodels.api as sm
-    import statsmodels.formula.api as smf
-
-    ps = smf.glm(PS_FORMULA, cohort, family=sm.families.Binomial()).fit().fittedvalues
-    return np.where(cohort["qsmk"] == 1, 1.0 / ps, 1.0 / (1.0 - ps))
+def _effects(cohort, n_boot: int) -> EstimateTable:
+    """Table 2: the same question answered by each estimator."""
+    common = dict(exposure="qsmk", outcome="wt82_71")
+    outcome_l = "qsmk + I(qsmk*smokeintensity) + " + L  # What If Program 13.2
+    rows = (
+        crude_effect(cohort, **common),
+        ipw(cohort, covariates=L, **common),
+        ipw(cohort, covariates=L, variance="bootstrap", n_boot=n_boot, random_state=SEED,
+            **common),
+        gformula(cohort, covariates=L, outcome_covariates=outcome_l, **common),
+        aipw(cohort, covariates=L, outcome_covariates=outcome_l, **common),
+        tmle(cohort, covariates=L, outcome_covariates=outcome_l, **common),
+    )
+    return EstimateTable(rows=rows, title="Table 2 · effect of quitting smoking on weight "
+                                          "gain (kg), 1971-1982")
 
 
 def run(out: Path, n_boot: int = 1000) -> Path:
@@ -54,45 +56,45 @@ def run(out: Path, n_boot: int = 1000) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .report import forest_plot
     from .report._html import figure_html, html_page
 
     out.mkdir(parents=True, exist_ok=True)
     nhefs = load_nhefs()
     flow = attrition(nhefs, [("weight measured in 1982", "wt82.notna()")], id="seqn")
-    cohort = flow.data.assign(ipw=lambda d: _ipw(d))
-    t1 = table1(cohort, by="qsmk", columns=COLUMNS, categorical=["education", "exercise",
-                                                                  "active"],
-                labels=LABELS)
-    t1w = table1(cohort, by="qsmk", columns=COLUMNS,
-                 categorical=["education", "exercise", "active"], weights="ipw", labels=LABELS)
-    wald = crude_effect(cohort, exposure="qsmk", outcome="wt82_71")
-    boot = crude_effect(cohort, exposure="qsmk", outcome="wt82_71", ci_method="bootstrap",
-                        n_boot=n_boot, random_state=SEED)
-    effects = tidy(wald, boot)
+    ps = propensity_score(flow.data, exposure="qsmk", covariates=L)
+    cohort = flow.data.assign(ipw=ps.weights)
+    t1 = table1(cohort, by="qsmk", columns=COLUMNS, categorical=CATEGORICAL, labels=LABELS)
+    t1w = table1(cohort, by="qsmk", columns=COLUMNS, categorical=CATEGORICAL, weights="ipw",
+                 labels=LABELS)
+    table2 = _effects(cohort, n_boot)
+    effects = tidy(table2)
 
     flow.to_frame().to_csv(out / "attrition.csv", index=False)
     t1.to_frame().to_csv(out / "table1.csv", index=False)
     t1w.to_frame().to_csv(out / "table1_weighted.csv", index=False)
     effects.to_csv(out / "effects.csv", index=False)
     (out / "table1.md").write_text(t1.to_markdown() + "\n" + t1w.to_markdown())
-    (out / "effects.md").write_text(wald.to_markdown() + "\n" + boot.to_markdown())
+    (out / "effects.md").write_text(table2.to_markdown())
 
-    ax = t1w.plot()
-    ax.set_title("Covariate balance before and after IP weighting", fontsize=10)
-    ax.figure.savefig(out / "love_plot.png", dpi=200, bbox_inches="tight")
-    love = figure_html(ax.figure, "Absolute SMDs, unweighted (open) and IP-weighted (filled).")
-    plt.close(ax.figure)
-    fax = flow.plot()
-    fax.figure.savefig(out / "attrition.png", dpi=200, bbox_inches="tight")
-    flow_fig = figure_html(fax.figure, "Cohort flow.")
-    plt.close(fax.figure)
+    figures = {}
+    for name, ax, caption in (
+        ("love_plot", t1w.plot(), "Absolute SMDs, unweighted (open) and IP-weighted (filled)."),
+        ("overlap", ps.plot_overlap(), "Propensity scores of quitters (up) and non-quitters."),
+        ("forest", forest_plot(effects), "Table 2 as a forest plot (95% CIs)."),
+        ("attrition", flow.plot(), "Cohort flow."),
+    ):
+        ax.figure.savefig(out / f"{name}.png", dpi=200, bbox_inches="tight")
+        figures[name] = figure_html(ax.figure, caption)
+        plt.close(ax.figure)
 
     page = html_page(
-        "cohortlab demo: smoking cessation and weight gain (NHEFS, What If ch. 12)",
-        [("Cohort", flow.to_html() + flow_fig),
+        "cohortlab demo: smoking cessation and weight gain (NHEFS, What If ch. 12-13)",
+        [("Cohort", flow.to_html() + figures["attrition"]),
          ("Table 1", t1.to_html()),
-         ("Table 1 after inverse probability weighting", t1w.to_html() + love),
-         ("Effect estimate", wald.to_html() + boot.to_html())],
+         ("Table 1 after inverse probability weighting",
+          t1w.to_html() + figures["love_plot"] + figures["overlap"]),
+         ("Table 2: effect estimates", table2.to_html() + figures["forest"])],
         footer=f"cohortlab {__version__} · bootstrap seed {SEED} · data: NHEFS as in Hernán & "
                "Robins, Causal Inference: What If (2020)",
     )

@@ -186,6 +186,9 @@ def _sim(n=400, seed=0):
          r"covariate column\(s\) \['const'\] are constant"),
         (lambda d: d.assign(sep=d.treated * 2.0 + 1.0), {"covariates": "age + sep"},
          ConvergenceError, r"'sep'\) perfectly predicts the exposure 'treated'"),
+        # constant within one arm (every exposed subject has x = 1): quasi-complete separation
+        (lambda d: d.assign(x=np.where(d.treated == 1, 1.0, d.female)), {"covariates": "age + x"},
+         ConvergenceError, r"'x'\) perfectly predicts the exposure 'treated'"),
         (lambda d: d.assign(treated=0), {}, DataValidationError,
          r"must be binary|exposure group 'treated' = 1 has no rows"),
         (lambda d: d.assign(mace_1y=0), {}, DataValidationError, r"has no events among"),

@@ -48,9 +48,7 @@ def forest_plot(frame: pd.DataFrame, ax: Axes | None = None, *, label: str = "te
 
     d = frame.reset_index(drop=True)
     ax = _axes(ax, (6.0, 0.45 * len(d) + 1.2))
-    labels = d[label].astype(str)
-    if "method" in d and d["method"].nunique() > 1:
-        labels = labels + " (" + d["method"].astype(str) + ")"
+    labels = _row_labels(d, label)
     y = np.arange(len(d))[::-1]
     ratio = d["effect_measure"].isin(RATIO_MEASURES).all() if "effect_measure" in d else False
     est = d["estimate"].to_numpy(dtype=float)
@@ -66,6 +64,20 @@ def forest_plot(frame: pd.DataFrame, ax: Axes | None = None, *, label: str = "te
     ax.set_xlabel(f"estimate ({100 * level:g}% CI)")
     _style(ax)
     return ax
+
+
+def _row_labels(d: pd.DataFrame, label: str) -> pd.Series:
+    """Row labels that tell the rows apart: the term, then the method, then the CI method."""
+    from ..results._format import ci_label, method_label
+
+    labels = d[label].astype(str)
+    if "method" in d and d["method"].nunique() > 1:
+        methods = d["method"].map(method_label)
+        labels = methods if labels.nunique() == 1 else labels + " (" + methods + ")"
+    dup = labels.duplicated(keep=False)
+    if dup.any() and "ci_method" in d:
+        labels = labels.where(~dup, labels + ", " + d["ci_method"].map(ci_label))
+    return labels
 
 
 def curve_plot(curve: Any, ax: Axes | None = None, *, ci: bool = True) -> Axes:

@@ -318,9 +318,17 @@ def _frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 def _display(rows: Sequence[Estimate], digits: int) -> pd.DataFrame:
     label_keys = list(dict.fromkeys(k for r in rows for k in r.labels))
+    # rows from different estimators (a Table 2) say which is which
+    show_method = len({r.method for r in rows}) > 1 or len({r.ci_method for r in rows}) > 1
+    show_estimand = len({r.estimand for r in rows}) > 1
     recs = []
     for r in rows:
         rec: dict[str, str] = {"term": r.term}
+        if show_method:
+            rec["method"] = method_label(r.method)
+            rec["CI"] = ci_label(r.ci_method)
+        if show_estimand:
+            rec["estimand"] = r.estimand or ""
         for k in label_keys:
             v = r.labels.get(k, "")
             rec[k] = fmt_num(v, digits) if isinstance(v, float) else str(v)
