@@ -37,6 +37,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_bootstrap.py
 	$(BIN)/python benchmarks/bench_ipw.py
 	$(BIN)/python benchmarks/bench_match.py
+	$(BIN)/python benchmarks/bench_aipw.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -6,6 +6,8 @@ nhefs_ipw_ate_msm.json, nhefs_ipw_att_overlap.json, nhefs_ipw_censoring_weights.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -208,8 +210,13 @@ def test_ps_near_zero_warns_with_counts():
     d = _sim(2000, 1)
     d = d.assign(strong=np.where(d.treated == 1, d.age / 10, -d.age / 10)
                  + np.random.default_rng(5).normal(0, 3.2, len(d)))
-    with pytest.warns(PositivityWarning, match=r"subjects have propensity score < 0.01"):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         ps = cl.propensity_score(d, exposure="treated", covariates="strong")
+    pos = [w for w in caught if isinstance(w.message, PositivityWarning)]
+    assert pos and re.search(r"\d+ subjects have propensity score < 0.01", str(pos[0].message))
     assert any("propensity score < 0.01" in n for n in ps.notes)
 
 
@@ -245,3 +252,32 @@ def test_bootstrap_replicate_equals_refit_on_the_resampled_rows(uncensored, monk
     resampled = uncensored.iloc[idx].reset_index(drop=True)
     direct = cl.ipw(resampled, exposure="qsmk", outcome="wt82_71", covariates=PS, **kwargs)
     assert captured["value"] == pytest.approx(direct.estimate, abs=1e-12)
+
+
+def test_extreme_weights_and_low_ess_warn_with_counts_and_are_noted():
+    """One exposed subject with a tiny score dominates the ATE weights of its arm."""
+    import warnings
+
+    from cohortlab.exceptions import (
+        ExtremeWeightWarning,
+        LowEffectiveSampleSizeWarning,
+        PositivityWarning,
+    )
+
+    rng = np.random.default_rng(7)
+    n = 400
+    x = rng.normal(size=n)
+    x[0] = -6.0
+    a = rng.binomial(1, 1 / (1 + np.exp(-(0.5 + 1.2 * x))))
+    a[0] = 1
+    d = pd.DataFrame({"a": a, "x": x, "y": rng.normal(size=n)})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = cl.ipw(d, exposure="a", outcome="y", covariates=["x"])
+    kinds = {type(w.message) for w in caught}
+    assert kinds == {PositivityWarning, ExtremeWeightWarning, LowEffectiveSampleSizeWarning}
+    assert any("one subject with 'a' = 1 carries" in note for note in est.notes)
+    assert any("effective sample size of 'a' = 1" in note for note in est.notes)
+    with warnings.catch_warnings():  # without the outlier: none of the fragility warnings
+        warnings.simplefilter("error")
+        cl.ipw(d.iloc[1:], exposure="a", outcome="y", covariates=["x"])

@@ -21,7 +21,12 @@ from .._validation import (
     check_random_state,
     check_weights,
 )
-from ..exceptions import DataValidationError, PositivityWarning
+from ..exceptions import (
+    DataValidationError,
+    ExtremeWeightWarning,
+    LowEffectiveSampleSizeWarning,
+    PositivityWarning,
+)
 from ..results._format import Renderable, fmt_int, fmt_num
 from ..results.dropped import Dropped
 from ._glm import GLMFit, fit_logistic
@@ -31,6 +36,13 @@ __all__ = ["propensity_score", "PropensityScore"]
 
 FUNC = "propensity_score"
 POSITIVITY_BOUND = 0.01
+#: Fragility thresholds: one subject holding more than this share of its arm's weight ...
+MAX_WEIGHT_SHARE = 0.10
+#: ... or an arm whose effective sample size is below this fraction of the smaller arm (not of
+#: its own size: an ATT analysis with many more controls than exposed is not fragile).
+MIN_ESS_FRACTION = 0.10
+#: Arms smaller than this are not checked (a few subjects always carry large shares).
+MIN_ARM_FOR_CHECKS = 50
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
@@ -245,6 +257,32 @@ def positivity_notes(e: np.ndarray, a: np.ndarray, func: str, exposure: str) -> 
     return (msg.split("(): ", 1)[1],)
 
 
+def weight_notes(w: np.ndarray, a: np.ndarray, func: str, exposure: str) -> tuple[str, ...]:
+    """Warn (and return notes) when a few subjects dominate an arm's weights."""
+    notes: list[str] = []
+    smaller = min(int(((a == arm) & (w > 0)).sum()) for arm in (1, 0))
+    for arm in (1, 0):
+        wa = w[(a == arm) & (w > 0)]
+        if wa.size < MIN_ARM_FOR_CHECKS:
+            continue
+        share = float(wa.max() / wa.sum())
+        if share > MAX_WEIGHT_SHARE:
+            msg = (f"{func}(): one subject with {exposure!r} = {arm} carries {share:.0%} of that "
+                   f"group's total weight (max weight {wa.max():.3g}). The estimate leans on a "
+                   "few subjects; consider truncate=(0.01, 0.99), trimming, or estimand=\"ATO\".")
+            warnings.warn(msg, ExtremeWeightWarning, stacklevel=3)
+            notes.append(msg.split("(): ", 1)[1])
+        n_eff = ess(wa)
+        if n_eff < MIN_ESS_FRACTION * smaller:
+            msg = (f"{func}(): the effective sample size of {exposure!r} = {arm} is {n_eff:.1f} "
+                   f"of {wa.size:,} subjects, under {MIN_ESS_FRACTION:.0%} of the smaller group "
+                   f"({smaller:,}). Weighting discards most of the information in that group; "
+                   "check overlap (plot_overlap()) and the propensity model.")
+            warnings.warn(msg, LowEffectiveSampleSizeWarning, stacklevel=3)
+            notes.append(msg.split("(): ", 1)[1])
+    return tuple(notes)
+
+
 def trim_mask(e: np.ndarray, trim: Any, func: str) -> tuple[np.ndarray, str | None]:
     """Rows kept by trimming on the propensity score, and a note describing it."""
     if trim is None:
@@ -400,6 +438,7 @@ def propensity_score(
     w = np.where(keep, w, 0.0)
     w, trunc_note = truncate_weights(w, keep, truncate, FUNC)
     notes += tuple(n for n in (trim_note, trunc_note) if n)
+    notes += weight_notes(w * s, a, FUNC, exposure)
     idx = frame.index
     return PropensityScore(
         scores=pd.Series(e, index=idx, name="propensity_score"),
