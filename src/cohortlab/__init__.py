@@ -30,8 +30,11 @@ from .exceptions import (
     FewEventsWarning,
     LowEffectiveSampleSizeWarning,
     MissingDataError,
+    MonotoneLikelihoodWarning,
     PositivityWarning,
+    ZeroTimeWarning,
 )
+from .survival import CoxResult, cause_specific_cox, cox, fine_gray
 from .results import Curve, Dropped, Estimate, EstimateTable, ModelResult, tidy
 
 __version__ = "0.1.0.dev0"
@@ -44,6 +47,10 @@ __all__ = [
     "gformula",
     "aipw",
     "tmle",
+    "cox",
+    "fine_gray",
+    "cause_specific_cox",
+    "CoxResult",
     "PropensityScore",
     "MatchResult",
     "table1",
@@ -68,4 +75,6 @@ __all__ = [
     "ExtremeWeightWarning",
     "LowEffectiveSampleSizeWarning",
     "FewEventsWarning",
+    "ZeroTimeWarning",
+    "MonotoneLikelihoodWarning",
 ]

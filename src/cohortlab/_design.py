@@ -119,15 +119,22 @@ class Design:
     names: tuple[str, ...]
     spec: Any
     formula: str
+    drop_intercept: bool = False
 
     def matrix(self, data: pd.DataFrame) -> np.ndarray:
         """The design matrix of ``data`` with this design's transformations and levels."""
-        return np.asarray(self.spec.get_model_matrix(data, na_action="raise"), dtype=float)
+        X = np.asarray(self.spec.get_model_matrix(data, na_action="raise"), dtype=float)
+        return X[:, 1:] if self.drop_intercept else X
 
 
 def build_design(data: pd.DataFrame, covariates: str | Sequence[str], func: str, *,
-                 intercept: bool = True, extra: str | None = None) -> Design:
+                 intercept: bool = True, extra: str | None = None,
+                 drop_intercept: bool = False) -> Design:
     """Build the design matrix of ``covariates`` (plus ``extra`` terms) on complete data.
+
+    ``drop_intercept=True`` codes factors with a reference level as if there were an intercept
+    and then drops the intercept column (R's ``model.matrix`` for Cox models, whose baseline
+    hazard plays the intercept's role).
 
     Raises :class:`DataValidationError` when a column is constant or the matrix is rank
     deficient (naming the redundant columns).
@@ -148,7 +155,10 @@ def build_design(data: pd.DataFrame, covariates: str | Sequence[str], func: str,
     X = np.asarray(mm, dtype=float)
     names = tuple(str(c) for c in mm.columns)
     _check_rank(X, names, func)
-    return Design(X=X, names=names, spec=mm.model_spec, formula=rhs)
+    if drop_intercept:
+        X, names = X[:, 1:], names[1:]
+    return Design(X=X, names=names, spec=mm.model_spec, formula=rhs,
+                  drop_intercept=drop_intercept)
 
 
 def _check_rank(X: np.ndarray, names: Sequence[str], func: str) -> None:

@@ -23,6 +23,8 @@ EffectMeasure: TypeAlias = Literal[
     "subdistribution_hazard_ratio",
     "rmst_difference",
     "rmst_ratio",
+    "rmtl_ratio",
+    "chi_square",
     "survival",
     "cumulative_incidence",
     "mean",
@@ -45,6 +47,9 @@ CIMethod: TypeAlias = Literal[
     "exact",
     "wilson",
     "curve_band",
+    "greenwood",
+    "infinitesimal_jackknife",
+    "aalen",
     "none",
 ]
 BootstrapCI: TypeAlias = Literal["percentile", "normal", "basic"]
@@ -56,5 +61,5 @@ RandomState: TypeAlias = int | np.random.Generator | None
 #: Effect measures reported on the ratio scale (estimate and CI exponentiated from the log scale).
 RATIO_MEASURES: frozenset[str] = frozenset(
     {"ratio", "risk_ratio", "odds_ratio", "hazard_ratio", "subdistribution_hazard_ratio",
-     "rmst_ratio"}
+     "rmst_ratio", "rmtl_ratio"}
 )

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import difflib
 import numbers
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
 
-from .exceptions import DataValidationError, MissingDataError
+from .exceptions import DataValidationError, MissingDataError, ZeroTimeWarning
 from .results.dropped import Dropped
 
 __all__ = [
@@ -294,4 +295,24 @@ def check_time_event(
                 f"{func}(): {n_bad:,} rows have entry time {entry!r} >= exit time {time!r}. "
                 "Each row's entry must come before its exit."
             )
+    if entry is None:
+        _warn_zero_times(t, e_raw, time, func)
     return t, e_raw.astype(int) if not np.isnan(e_raw).any() else e_raw
+
+
+def _warn_zero_times(t: np.ndarray, e: np.ndarray, time: str, func: str) -> None:
+    """Warn (naming the column and the counts) when rows have follow-up time 0."""
+    zero = t == 0
+    n_zero = int(zero.sum())
+    if not n_zero:
+        return
+    n_ev = int((zero & (np.nan_to_num(e) > 0)).sum())
+    warnings.warn(
+        f"{func}(): column {time!r} (time) has {n_zero:,} rows with follow-up time 0 "
+        f"({n_ev:,} of them events tied at time 0). They are kept, as R's survival does: an "
+        "event at 0 lowers the curve at time 0 and a censoring at 0 removes the row before any "
+        "risk set. Usually this means time zero was set after the event; check the cohort "
+        "entry date, or drop these rows explicitly (cl.attrition records it).",
+        ZeroTimeWarning,
+        stacklevel=4,
+    )

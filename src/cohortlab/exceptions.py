@@ -21,6 +21,8 @@ __all__ = [
     "ExtremeWeightWarning",
     "LowEffectiveSampleSizeWarning",
     "FewEventsWarning",
+    "ZeroTimeWarning",
+    "MonotoneLikelihoodWarning",
 ]
 
 
@@ -58,3 +60,11 @@ class LowEffectiveSampleSizeWarning(CohortWarning):
 
 class FewEventsWarning(CohortWarning):
     """Few events per estimated parameter."""
+
+
+class ZeroTimeWarning(CohortWarning):
+    """Rows with follow-up time 0 (or events tied at time 0): kept, but usually a data error."""
+
+
+class MonotoneLikelihoodWarning(CohortWarning):
+    """A coefficient runs to +-infinity (separation): its estimate and SE are meaningless."""

@@ -101,6 +101,17 @@ VERBS = [
                                         covariates="age + female + bmi + C(smoking)",
                                         outcome_covariates="age + bmi + diabetes", **k),
          used="diabetes", has_ci=True),
+    Verb("cox", lambda d, **k: cl.cox(d.assign(dead=(d["event"] > 0).astype(int)), time="time",
+                                      event="dead", covariates="age + female + C(smoking)",
+                                      robust=True,
+                                      **{x: v for x, v in k.items() if x != "random_state"}),
+         used="age", has_ci=True),
+    Verb("fine_gray", lambda d, **k: cl.fine_gray(
+        d, time="time", event="event", cause=1, covariates=["age", "treated"],
+        **{x: v for x, v in k.items() if x != "random_state"}), used="treated", has_ci=True),
+    Verb("cause_specific_cox", lambda d, **k: cl.cause_specific_cox(
+        d, time="time", event="event", covariates=["age", "bmi"],
+        **{x: v for x, v in k.items() if x != "random_state"}), used="bmi", has_ci=True),
     Verb("table1", lambda d, **k: cl.table1(d, by="treated", columns=["age", "smoking",
                                                                       "site_name", "diabetes"],
                                             **{x: v for x, v in k.items() if x != "random_state"}),

@@ -10,7 +10,7 @@ from importlib.resources import files
 
 import pandas as pd
 
-__all__ = ["load_nhefs", "load_lalonde"]
+__all__ = ["load_nhefs", "load_lalonde", "load_lung", "load_mgus2"]
 
 #: NHEFS columns holding integer category codes (read as int64 whatever the CSV says).
 _NHEFS_INT_CODES = ("sex", "race", "education", "active", "exercise")
@@ -111,3 +111,58 @@ def load_lalonde() -> pd.DataFrame:
     ['black', 'hispan', 'white']
     """
     return _read_csv("lalonde.csv", dtype={"id": str, "race": str})
+
+
+def load_lung() -> pd.DataFrame:
+    """Load the NCCTG advanced lung cancer cohort (R ``survival::lung``).
+
+    Provenance: Loprinzi CL et al. (1994), Prospective evaluation of prognostic variables from
+    patient-completed questionnaires. *Journal of Clinical Oncology* 12:601-607; exported row
+    for row from R survival 3.5.3 (identical to lifelines' ``load_lung()``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        228 rows: ``inst`` (institution), ``time`` (days), ``status`` (R's coding: 1 censored,
+        2 dead), ``age``, ``sex`` (1 male, 2 female), ``ph.ecog``, ``ph.karno``,
+        ``pat.karno``, ``meal.cal``, ``wt.loss``, plus ``dead`` = ``status - 1`` (0/1, the
+        event indicator cohortlab expects). Missing values as in R (e.g. one ``ph.ecog``).
+
+    Examples
+    --------
+    >>> lung = load_lung()
+    >>> lung.shape, int(lung["dead"].sum())
+    ((228, 11), 165)
+    """
+    df = _read_csv("lung.csv")
+    df["dead"] = df["status"] - 1
+    return df
+
+
+def load_mgus2() -> pd.DataFrame:
+    """Load the MGUS cohort (R ``survival::mgus2``) with competing-risks columns added.
+
+    Provenance: Kyle RA et al. (2002), A long-term study of prognosis in monoclonal
+    gammopathy of undetermined significance. *NEJM* 346:564-569; exported row for row from R
+    survival 3.5.3, as used in the survival package's "compete" vignette.
+
+    Returns
+    -------
+    pandas.DataFrame
+        1,384 rows: ``id``, ``age``, ``sex`` ("F"/"M"), ``dxyr``, ``hgb``, ``creat``,
+        ``mspike``, ``ptime``/``pstat`` (time to plasma-cell malignancy, PCM),
+        ``futime``/``death``, plus the vignette's competing-risks outcome: ``etime`` =
+        ``ptime`` if PCM else ``futime`` (months) and ``event`` = 1 (PCM), 2 (death without
+        PCM) or 0 (censored).
+
+    Examples
+    --------
+    >>> mgus = load_mgus2()
+    >>> mgus["event"].value_counts().sort_index().tolist()
+    [409, 115, 860]
+    """
+    df = _read_csv("mgus2.csv")
+    pcm = df["pstat"] == 1
+    df["etime"] = df["ptime"].where(pcm, df["futime"])
+    df["event"] = (pcm * 1 + (~pcm) * 2 * df["death"]).astype("int64")
+    return df
