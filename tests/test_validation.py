@@ -24,7 +24,7 @@ from cohortlab._validation import (
     check_time_event,
     check_weights,
 )
-from cohortlab.exceptions import CohortError, DataValidationError, MissingDataError
+from cohortlab.exceptions import CohortError, DataValidationError, MissingDataError, ZeroTimeWarning
 from cohortlab.results.dropped import Dropped
 
 FUNC = "my_verb"
@@ -275,7 +275,8 @@ def test_check_time_event_ok(cohort):
     assert t.tolist() == [10, 20, 5, 40, 7]
     assert e.dtype.kind == "i" and e.tolist() == [1, 0, 1, 0, 1]
     df = pd.DataFrame({"t": [1.0, 2.0, 0.0], "e": [True, False, True]})
-    assert check_time_event(df, "t", "e", FUNC)[1].tolist() == [1, 0, 1]
+    with pytest.warns(ZeroTimeWarning, match="1 rows with follow-up time 0 \\(1 of them events"):
+        assert check_time_event(df, "t", "e", FUNC)[1].tolist() == [1, 0, 1]
 
 
 def test_check_time_event_negative_time():

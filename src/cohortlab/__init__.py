@@ -34,8 +34,18 @@ from .exceptions import (
     PositivityWarning,
     ZeroTimeWarning,
 )
-from .survival import CoxResult, cause_specific_cox, cox, fine_gray
 from .results import Curve, Dropped, Estimate, EstimateTable, ModelResult, tidy
+from .survival import (
+    CoxResult,
+    cause_specific_cox,
+    cox,
+    cumulative_incidence,
+    fine_gray,
+    gray_test,
+    kaplan_meier,
+    logrank,
+    rmst,
+)
 
 __version__ = "0.1.0.dev0"
 
@@ -47,7 +57,12 @@ __all__ = [
     "gformula",
     "aipw",
     "tmle",
+    "kaplan_meier",
+    "logrank",
+    "rmst",
     "cox",
+    "cumulative_incidence",
+    "gray_test",
     "fine_gray",
     "cause_specific_cox",
     "CoxResult",

@@ -309,10 +309,10 @@ def _warn_zero_times(t: np.ndarray, e: np.ndarray, time: str, func: str) -> None
     n_ev = int((zero & (np.nan_to_num(e) > 0)).sum())
     warnings.warn(
         f"{func}(): column {time!r} (time) has {n_zero:,} rows with follow-up time 0 "
-        f"({n_ev:,} of them events tied at time 0). They are kept, as R's survival does: an "
-        "event at 0 lowers the curve at time 0 and a censoring at 0 removes the row before any "
-        "risk set. Usually this means time zero was set after the event; check the cohort "
-        "entry date, or drop these rows explicitly (cl.attrition records it).",
+        f"({n_ev:,} of them events tied at time 0). They are kept, as R's survival does: they "
+        "are at risk at time 0, and an event at 0 lowers the curve at time 0. Usually this "
+        "means time zero was set after the event; check the cohort entry date, or drop these "
+        "rows explicitly (cl.attrition records it).",
         ZeroTimeWarning,
         stacklevel=4,
     )

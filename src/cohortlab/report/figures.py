@@ -5,17 +5,23 @@ All figures share one look (``_style``); none changes matplotlib's global settin
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from ..exceptions import DataValidationError
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["forest_plot", "curve_plot", "smd_plot", "attrition_plot", "overlap_plot"]
+__all__ = ["forest_plot", "curve_plot", "numbers_at_risk", "smd_plot", "attrition_plot",
+           "overlap_plot"]
 
 _COLORS = ["#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#6c4f8c", "#00798c", "#8d6a9f"]
+_LINESTYLES = ["-", "--", ":", "-."]  # one per cause of a competing-risks curve
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
@@ -80,27 +86,303 @@ def _row_labels(d: pd.DataFrame, label: str) -> pd.Series:
     return labels
 
 
-def curve_plot(curve: Any, ax: Axes | None = None, *, ci: bool = True) -> Axes:
-    """Step curves with shaded confidence bands for a :class:`~cohortlab.results.Curve`."""
-    ax = _axes(ax, (6.0, 4.0))
+def curve_plot(
+    curve: Any,
+    ax: Axes | None = None,
+    *,
+    ci: bool = True,
+    risk_table: bool = False,
+    times: Sequence[float] | np.ndarray | None = None,
+    censor_marks: bool = True,
+    ylim: tuple[float, float] | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Step curves of a :class:`~cohortlab.results.Curve`, optionally with numbers at risk.
+
+    Each curve is a right-continuous step function (``where="post"``) starting at time 0 from
+    1 (``measure="survival"``) or 0 (any other measure, e.g. ``"cumulative_incidence"``). Each
+    group gets one colour and each cause one line style; confidence bands are drawn as steps
+    too, and censoring times (rows with ``n_censor > 0``) get a ``"|"`` tick on the curve at
+    its value there, as R's ``plot.survfit(mark.time = TRUE)``.
+
+    Parameters
+    ----------
+    curve : Curve
+        Survival or cumulative incidence curves in long format.
+    ax : matplotlib Axes, optional
+        Where to draw. Default: a new figure (taller when ``risk_table``).
+    ci : bool
+        Shade the pointwise confidence band (``conf_low`` to ``conf_high``).
+    risk_table : bool
+        Add a numbers-at-risk table under the plot, one row per group, in a second Axes that
+        shares the x axis. With ``ax=None`` the figure is built with a grid of two rows; with
+        a given ``ax``, the table Axes is carved out of the bottom of ``ax`` (which shrinks).
+        The table Axes is returned as ``ax.risk_table_ax`` (``None`` without a table).
+    times : sequence of float, optional
+        Times of the table's columns (they also become the x ticks). Default: the major x
+        ticks from 0 to the last time of the curves.
+    censor_marks : bool
+        Mark censoring times.
+    ylim : (float, float), optional
+        The y-axis limits; default ``(0, 1.02)``.
+    xlabel, ylabel, title : str, optional
+        Axis labels (default ``"time"`` and the measure) and a title.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The curves' Axes, with the attribute ``risk_table_ax``.
+
+    Notes
+    -----
+    The number at risk at time ``t`` is ``n_risk`` of the curve's first row with time ``>= t``
+    (the subjects still at risk just before ``t``, as R's ``summary(survfit, times = t,
+    extend = TRUE)``), and 0 after the last time. The counts are the unweighted ``n_risk``
+    column even for weighted curves (whose weighted counts live in extra columns such as
+    ``n_risk_weighted``). An unknown ``n_risk`` (e.g. of an adjusted curve) shows as ``NA``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from cohortlab.results import Curve
+    >>> data = pd.DataFrame({"time": [1.0, 2.0, 4.0], "group": "all", "cause": None,
+    ...     "n_risk": [4, 3, 2], "n_event": [1, 1, 1], "n_censor": [0, 0, 1],
+    ...     "estimate": [0.75, 0.5, 0.25], "std_error": [0.2, 0.25, 0.2],
+    ...     "conf_low": [0.3, 0.15, 0.02], "conf_high": [0.95, 0.8, 0.6], "conf_level": 0.95})
+    >>> km = Curve(data=data, measure="survival", method="kaplan_meier", n=4, n_events=3)
+    >>> ax = curve_plot(km, risk_table=True, times=[0, 2, 3, 5])
+    >>> [t.get_text() for t in ax.risk_table_ax.texts]
+    ['4', '3', '2', '0']
+    """
+    func = "curve_plot"
+    if len(curve.data) == 0:
+        raise DataValidationError(
+            f"{func}(): the curve has no rows; got an empty Curve. Estimate it on data with at "
+            "least one subject."
+        )
+    at = _check_times(times, func)
+    ylim = _check_limits(ylim, "ylim", func)
+    group_keys = _group_keys(curve.data["group"])
+    if risk_table and ax is None:
+        ax, table_ax = _axes_with_table(len(group_keys))
+    else:
+        ax = _axes(ax, (6.0, 4.0))
+        table_ax = _table_axes_below(ax, len(group_keys)) if risk_table else None
+    color_of = {k: _COLORS[i % len(_COLORS)] for i, k in enumerate(group_keys)}
+    cause_keys = _group_keys(curve.data["cause"])
+    style_of = {k: _LINESTYLES[i % len(_LINESTYLES)] for i, k in enumerate(cause_keys)}
     start = curve._start_value()
-    for i, (g, c, d) in enumerate(curve._curves()):
-        color = _COLORS[i % len(_COLORS)]
-        t = np.concatenate([[0.0], d["time"].to_numpy()])
-        est = np.concatenate([[start], d["estimate"].to_numpy()])
-        name = str(g) if pd.isna(c) else f"{g}, cause {c}"
-        ax.step(t, est, where="post", color=color, label=name, lw=1.6)
+    t_max = 0.0
+    for g, c, d in curve._curves():
+        color, style = color_of[_key(g)], style_of[_key(c)]
+        t_data, est_data = _floats(d["time"]), _floats(d["estimate"])
+        t = np.concatenate([[0.0], t_data])
+        est = np.concatenate([[start], est_data])
+        ax.step(t, est, where="post", color=color, ls=style, label=_curve_label(g, c), lw=1.6)
         if ci:
-            lo = np.concatenate([[start], d["conf_low"].to_numpy()])
-            hi = np.concatenate([[start], d["conf_high"].to_numpy()])
+            lo = np.concatenate([[start], _floats(d["conf_low"])])
+            hi = np.concatenate([[start], _floats(d["conf_high"])])
             ax.fill_between(t, lo, hi, step="post", color=color, alpha=0.18, lw=0)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("time")
-    ax.set_ylabel(curve.measure.replace("_", " "))
-    if len(curve.groups) > 1 or not pd.isna(curve.groups[0]):
+        if censor_marks:
+            cens = np.nan_to_num(_floats(d["n_censor"])) > 0
+            ax.plot(t_data[cens], est_data[cens], ls="none", marker="|", ms=7, mew=1.1,
+                    color=color)
+        if t_data.size:
+            t_max = max(t_max, float(np.nanmax(t_data)))
+    ax.set_ylim(*(ylim if ylim is not None else (0.0, 1.02)))
+    ax.set_xlabel("time" if xlabel is None else xlabel)
+    ax.set_ylabel(curve.measure.replace("_", " ") if ylabel is None else ylabel)
+    if title is not None:
+        ax.set_title(title)
+    if len(group_keys) > 1 or group_keys[0] is not None or cause_keys != [None]:
         ax.legend(frameon=False, fontsize=9)
     _style(ax)
+    ax.risk_table_ax = table_ax  # type: ignore[attr-defined]
+    if table_ax is not None:
+        _draw_risk_table(curve, ax, table_ax, at, t_max, group_keys, color_of)
     return ax
+
+
+def numbers_at_risk(curve: Any, times: Sequence[float] | np.ndarray) -> pd.DataFrame:
+    """The numbers at risk of each group of a :class:`~cohortlab.results.Curve` at ``times``.
+
+    Parameters
+    ----------
+    curve : Curve
+    times : sequence of float
+        Non-negative times.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group (index ``group``, in the curve's order), one float column per time:
+        ``n_risk`` of the group's first row with time ``>= t`` (the subjects at risk just
+        before ``t``), 0 after the group's last time, NaN where ``n_risk`` is unknown. The
+        counts are the unweighted ``n_risk`` column; with several causes the group's risk set
+        is the same for every cause.
+
+    Examples
+    --------
+    >>> from cohortlab.results import Curve
+    >>> data = pd.DataFrame({"time": [1.0, 2.0, 4.0, 1.5, 3.0], "group": ["a"] * 3 + ["b"] * 2,
+    ...     "cause": None, "n_risk": [4, 3, 2, 5, 4], "n_event": 1, "n_censor": 0,
+    ...     "estimate": [0.75, 0.5, 0.25, 0.8, 0.6], "std_error": 0.2, "conf_low": 0.1,
+    ...     "conf_high": 0.9, "conf_level": 0.95})
+    >>> numbers_at_risk(Curve(data=data), [0, 2, 3.5]).to_numpy().tolist()
+    [[4.0, 3.0, 2.0], [5.0, 4.0, 0.0]]
+    """
+    at = _check_times(times, "numbers_at_risk")
+    if at is None:
+        raise DataValidationError(
+            "numbers_at_risk(): times must be given; got None. Pass e.g. times=[0, 1, 2].")
+    keys = _group_keys(curve.data["group"])
+    rows = {k: _group_counts(d, at) for k, d in _by_group(curve.data)}
+    labels = [_group_label(k) for k in keys]
+    return pd.DataFrame([rows[k] for k in keys], index=pd.Index(labels, name="group"),
+                        columns=pd.Index(at, name="time"))
+
+
+# ---------------------------------------------------------------------- curve helpers
+def _floats(s: pd.Series) -> np.ndarray:
+    """A column as float64 (nullable <NA> and None become NaN)."""
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _key(value: Any) -> Any:
+    """A hashable label, with every missing value (None, NaN, <NA>) as ``None``."""
+    return None if pd.api.types.is_scalar(value) and pd.isna(value) else value
+
+
+def _group_keys(col: pd.Series) -> list[Any]:
+    """The distinct labels of a column in order of appearance, missing as ``None``."""
+    return list(dict.fromkeys(_key(v) for v in col.unique()))
+
+
+def _group_label(key: Any) -> str:
+    return "all" if key is None else str(key)
+
+
+def _curve_label(g: Any, c: Any) -> str | None:
+    g, c = _key(g), _key(c)
+    if c is None:
+        return None if g is None else str(g)
+    return f"cause {c}" if g is None else f"{g}, cause {c}"
+
+
+def _by_group(data: pd.DataFrame) -> list[tuple[Any, pd.DataFrame]]:
+    return [(_key(g), d) for g, d in data.groupby("group", sort=False, dropna=False)]
+
+
+def _group_counts(d: pd.DataFrame, at: np.ndarray) -> np.ndarray:
+    """One group's numbers at risk at ``at`` (its causes share the risk set)."""
+    rows = pd.DataFrame({"time": _floats(d["time"]), "n_risk": _floats(d["n_risk"])})
+    rows = rows.sort_values("time", kind="stable").drop_duplicates("time")
+    return _risk_at(rows["time"].to_numpy(), rows["n_risk"].to_numpy(), at)
+
+
+def _risk_at(time: np.ndarray, n_risk: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """``n_risk`` of the first ``time >= t`` for each ``t`` in ``at``; 0 after the last time.
+
+    ``time`` is sorted ascending.
+    """
+    idx = np.searchsorted(time, at, side="left")
+    inside = idx < time.size
+    out = np.zeros(at.size)
+    out[inside] = n_risk[idx[inside]]
+    return out
+
+
+def _check_times(times: Any, func: str) -> np.ndarray | None:
+    if times is None:
+        return None
+    try:
+        if isinstance(times, str):
+            raise TypeError
+        at = np.atleast_1d(np.asarray(times, dtype=float))
+    except (TypeError, ValueError):
+        raise DataValidationError(
+            f"{func}(): times must be numbers; got {times!r}. Pass e.g. times=[0, 1, 2]."
+        ) from None
+    if at.ndim != 1 or at.size == 0 or not np.all(np.isfinite(at)) or np.any(at < 0):
+        raise DataValidationError(
+            f"{func}(): times must be a non-empty list of finite numbers >= 0; got "
+            f"{times!r}. Pass e.g. times=[0, 1, 2]."
+        )
+    return at
+
+
+def _check_limits(lim: Any, name: str, func: str) -> tuple[float, float] | None:
+    if lim is None:
+        return None
+    try:
+        lo, hi = (math.nan, math.nan) if isinstance(lim, str) else (float(x) for x in lim)
+    except (TypeError, ValueError):
+        lo, hi = math.nan, math.nan
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise DataValidationError(
+            f"{func}(): {name} must be a (low, high) pair of finite numbers with low < high; "
+            f"got {lim!r}. Pass e.g. {name}=(0, 1)."
+        )
+    return lo, hi
+
+
+# ---------------------------------------------------------------------- numbers at risk
+_ROW_INCHES = 0.22  # height of one row of the numbers-at-risk table
+
+
+def _axes_with_table(n_rows: int) -> tuple[Axes, Axes]:
+    """A new figure: the curves on top, the numbers-at-risk table below (shared x axis)."""
+    import matplotlib.pyplot as plt
+
+    table_h = _ROW_INCHES * n_rows + 0.45
+    fig = plt.figure(figsize=(6.0, 4.0 + table_h), layout="constrained")
+    grid = fig.add_gridspec(2, 1, height_ratios=[4.0, table_h])
+    ax = fig.add_subplot(grid[0])
+    return ax, fig.add_subplot(grid[1], sharex=ax)
+
+
+def _table_axes_below(ax: Axes, n_rows: int) -> Axes:
+    """Carve the numbers-at-risk Axes out of the bottom of a given ``ax``."""
+    from mpl_toolkits.axes_grid1 import make_axes_locatable
+
+    divider = make_axes_locatable(ax)
+    return divider.append_axes("bottom", size=_ROW_INCHES * n_rows + 0.2, pad=0.75, sharex=ax)
+
+
+def _draw_risk_table(curve: Any, ax: Axes, table_ax: Axes, at: np.ndarray | None,
+                     t_max: float, group_keys: list[Any], color_of: dict[Any, str]) -> None:
+    from ..results._format import fmt_int, fmt_num
+
+    if at is None:
+        lo, hi = ax.get_xlim()
+        ticks = ax.get_xticks()
+        tol = 1e-9 * max(1.0, abs(t_max))
+        at = ticks[(ticks >= max(0.0, lo) - tol) & (ticks <= min(t_max, hi) + tol)]
+    else:
+        lo, hi = ax.get_xlim()
+        ax.set_xlim(min(lo, float(at.min())), max(hi, float(at.max())))
+    ax.set_xticks(at)
+    counts = dict(_by_group(curve.data))
+    n = len(group_keys)
+    for row, key in enumerate(group_keys):
+        values = _group_counts(counts[key], at)
+        color = color_of[key]
+        for x, v in zip(at, values, strict=True):
+            text = ("NA" if np.isnan(v) else
+                    fmt_int(v) if float(v).is_integer() else fmt_num(float(v), 1))
+            table_ax.text(x, row, text, ha="center", va="center", fontsize=9, color=color)
+    table_ax.set_ylim(n - 0.5, -0.5)
+    table_ax.set_yticks(np.arange(n), [_group_label(k) for k in group_keys])
+    for label, key in zip(table_ax.get_yticklabels(), group_keys, strict=True):
+        label.set_color(color_of[key])
+    table_ax.tick_params(axis="y", length=0, labelsize=9)
+    table_ax.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
+    for side in ("top", "right", "bottom", "left"):
+        table_ax.spines[side].set_visible(False)
+    table_ax.set_title("Number at risk", loc="left", fontsize=9)
 
 
 def smd_plot(table: Any, ax: Axes | None = None, *, threshold: float = 0.1) -> Axes:

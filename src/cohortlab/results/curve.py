@@ -198,11 +198,17 @@ class Curve(Renderable):
             bits.append("weighted counts")
         return [" · ".join(b for b in bits if b), *self.notes]
 
-    def plot(self, ax: Axes | None = None, *, ci: bool = True) -> Axes:
-        """Step curves with confidence bands; returns the Axes."""
+    def plot(self, ax: Axes | None = None, *, ci: bool = True, risk_table: bool = False,
+             **kwargs: Any) -> Axes:
+        """Step curves with confidence bands, optionally a numbers-at-risk table; the Axes.
+
+        Forwards to :func:`cohortlab.report.figures.curve_plot`; ``kwargs`` are its other
+        keywords (``times``, ``censor_marks``, ``ylim``, ``xlabel``, ``ylabel``, ``title``).
+        With ``risk_table=True`` the table's Axes is ``ax.risk_table_ax``.
+        """
         from ..report.figures import curve_plot
 
-        return curve_plot(self, ax=ax, ci=ci)
+        return curve_plot(self, ax=ax, ci=ci, risk_table=risk_table, **kwargs)
 
 
 def _crossing(t: np.ndarray, y: np.ndarray, level: float, *, below: bool) -> float:

@@ -62,6 +62,9 @@ def risk_counts(
     event = np.asarray(event, dtype=np.int64)
     w = np.ones(time.size) if weights is None else np.asarray(weights, dtype=float)
     k = max(int(event.max(initial=0)), 1) if n_causes is None else int(n_causes)
+    if event.size and int(event.max()) > k:
+        raise ValueError(f"risk_counts(): n_causes={k} but the event codes go up to "
+                         f"{int(event.max())}; pass n_causes >= the largest code.")
     uniq, inv = np.unique(time, return_inverse=True)
     m = uniq.size
     # events per (time, cause) in one bincount over a flattened index; censorings separately

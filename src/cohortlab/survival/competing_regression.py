@@ -87,7 +87,7 @@ def fine_gray(
     >>> fg = cl.fine_gray(mgus, time="etime", event="event", cause=1, covariates=["sex"])
     >>> fg.to_frame()[["term", "estimate", "std_error"]].round(4)
            term  estimate  std_error
-    0  sex[T.M]    0.7953     0.1813
+    0  sex[T.M]    0.7953     0.1858
     """
     func = "fine_gray"
     check_frame(data, func)

@@ -1,0 +1,413 @@
+"""Competing risks: ``cumulative_incidence`` (Aalen-Johansen) and ``gray_test`` (Gray 1988)."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._typing import ConfType, Missing
+from .._validation import (
+    apply_missing,
+    check_columns,
+    check_conf_level,
+    check_frame,
+    check_numeric,
+    check_option,
+    check_time_event,
+    check_weights,
+)
+from ..exceptions import DataValidationError
+from ..results.curve import Curve
+from ..results.dropped import Dropped
+from ..results.estimate import Estimate, EstimateTable
+from ._aalen_johansen import (
+    aalen_johansen,
+    aalen_variance,
+    cif_conf_int,
+    gray_score,
+    ij_variance,
+)
+from ._counts import risk_counts
+
+__all__ = ["cumulative_incidence", "gray_test"]
+
+CIFVariance: TypeAlias = Literal["infinitesimal_jackknife", "aalen"]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Validated arrays of one competing-risks analysis."""
+
+    frame: pd.DataFrame
+    dropped: Dropped
+    time: np.ndarray
+    event: np.ndarray
+    weights: np.ndarray | None
+    entry: np.ndarray | None
+    codes: np.ndarray  # group code of each row, 0..G-1
+    levels: list[Any]  # group labels, sorted
+    causes: list[int]  # the causes analysed
+
+
+def _prepare(
+    data: Any,
+    func: str,
+    *,
+    time: str,
+    event: str,
+    cause: Any,
+    by: str | None,
+    weights: str | None = None,
+    entry: str | None = None,
+    strata: Sequence[str] = (),
+    missing: str,
+) -> _Prepared:
+    """Frame, columns, missing values, time/event domain, weights, groups and causes."""
+    data = check_frame(data, func)
+    check_columns(data, func, time=time, event=event, by=by, weights=weights, entry=entry,
+                  strata=list(strata) or None)
+    used = [c for c in (time, event, by, weights, entry, *strata) if c is not None]
+    frame, dropped = apply_missing(data, used, missing, func)
+    t, e = check_time_event(frame, time, event, func, competing=True, entry=entry)
+    e = np.asarray(e, dtype=np.int64)
+    w = check_weights(frame, weights, func) if weights is not None else None
+    t0 = check_numeric(frame, entry, "entry", func) if entry is not None else None
+    if by is None:
+        codes, levels = np.zeros(len(frame), dtype=np.intp), ["all"]
+    else:
+        codes, levels = _factorize(frame[by], by, "by", func)
+    causes = _causes(e, cause, event, func)
+    return _Prepared(frame=frame, dropped=dropped, time=t, event=e, weights=w, entry=t0,
+                     codes=codes, levels=levels, causes=causes)
+
+
+def _factorize(col: pd.Series, name: str, role: str, func: str) -> tuple[np.ndarray, list[Any]]:
+    """Integer codes of a grouping column, levels in sorted order (as R's factor levels)."""
+    try:
+        codes, uniques = pd.factorize(col, sort=True)
+    except TypeError as err:  # mixed types that cannot be ordered
+        raise DataValidationError(
+            f"{func}(): column {name!r} ({role}) mixes values that cannot be sorted; got dtype "
+            f"{col.dtype}. Convert it to one type, e.g. data[{name!r}].astype(str)."
+        ) from err
+    levels = [v.item() if isinstance(v, np.generic) else v for v in np.asarray(uniques)]
+    return np.asarray(codes, dtype=np.intp), levels
+
+
+def _causes(e: np.ndarray, cause: Any, event: str, func: str) -> list[int]:
+    """The cause codes analysed: ``cause`` if given (it must have events), else all."""
+    present = sorted(int(c) for c in np.unique(e[e > 0]))
+    if not present:
+        raise DataValidationError(
+            f"{func}(): column {event!r} (event) has no events; got only code 0 (censored) in "
+            f"{e.size:,} rows. Code events as 1..K (one code per cause)."
+        )
+    if cause is None:
+        return present
+    if isinstance(cause, bool) or not isinstance(cause, numbers.Integral):
+        raise DataValidationError(
+            f"{func}(): cause must be an integer event code of column {event!r}; got "
+            f"{cause!r}. Pass one of the codes with events: {present}."
+        )
+    if int(cause) not in present:
+        raise DataValidationError(
+            f"{func}(): cause={cause!r} has no events in column {event!r} (event); got codes "
+            f"with events {present}. Pass one of them, or cause=None for every cause."
+        )
+    return [int(cause)]
+
+
+# ---------------------------------------------------------------------- cumulative_incidence
+def cumulative_incidence(
+    data: pd.DataFrame,
+    *,
+    time: str,
+    event: str,
+    cause: int | None = None,
+    by: str | None = None,
+    weights: str | None = None,
+    entry: str | None = None,
+    conf_type: ConfType = "log-log",
+    conf_level: float = 0.95,
+    variance: CIFVariance | None = None,
+    missing: Missing = "raise",
+) -> Curve:
+    """Aalen-Johansen cumulative incidence curves of competing causes, one per group and cause.
+
+    Estimand: the cumulative incidence function (CIF, subdistribution) of cause ``k``,
+    ``F_k(t) = P(T <= t, cause = k)``, in the (weighted) population of each group, estimated
+    at every distinct follow-up time by ``F_k(t) = sum_{t_j <= t} S(t_j-) d_kj / Y_j``, with
+    ``S`` the Kaplan-Meier estimate of being free of every cause and ``Y_j``, ``d_kj`` the
+    (weighted) numbers at risk and of cause-``k`` events (R's ``survfit`` multi-state
+    estimate and ``cmprsk::cuminc``). The CIFs of all causes and ``S`` add to 1.
+
+    Assumptions: censoring (and, with ``entry``, left truncation) independent of the event
+    time and cause given the group; the causes are mutually exclusive first events (a
+    subject leaves the risk set at its first event of any cause); with ``weights``, the
+    weights are known.
+
+    Variance (``variance=``):
+
+    - ``"infinitesimal_jackknife"`` (default; the only choice with ``weights`` or ``entry``):
+      ``sum_i w_i^2 D_i(t)^2`` with ``D_i`` the exact derivative of ``F_k(t)`` with respect to
+      row ``i``'s weight, every row its own cluster; R's ``survfit(..., id=)`` multi-state
+      ``std.err``. Computed in closed form from cumulative sums over the sorted times,
+      O(n log n), never an n x times matrix. With integer weights this is not the variance
+      of the replicated rows (replicated copies count as independent subjects there).
+    - ``"aalen"``: ``cmprsk::cuminc``'s delta-method variance (Aalen 1978 type, with its
+      correction for tied events). As in cmprsk it changes only at times with an event of
+      the cause and is carried forward in between. Unweighted data without ``entry`` only.
+
+    Intervals (``conf_type``): the transform is applied to ``F_k`` itself, as R's
+    ``survfit(conf.type=)`` does for multi-state probabilities: ``"log-log"`` (default)
+    ``F^exp(+-z se / (F log F))`` (the interval recommended by Choudhury 2002 and Pintilie
+    2006); ``"log"`` ``F exp(+-z se / F)`` capped at 1, which is R ``survfit``'s default for
+    multi-state curves (pass ``conf_type="log"`` to reproduce its ``lower``/``upper``);
+    ``"plain"`` ``F +- z se`` clipped to [0, 1]. Where the SE is 0 (before the first event of
+    the cause) the interval is the point; R gives NA there.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+    time : str
+        Follow-up (exit) time, >= 0.
+    event : str
+        0 = censored, 1..K = cause of the first event.
+    cause : int, optional
+        The cause whose CIF is returned; default: every cause with events.
+    by : str, optional
+        Grouping column: one curve per level (sorted) and cause; without it, group "all".
+    weights : str, optional
+        Non-negative case weights.
+    entry : str, optional
+        Entry time (left truncation): a row is at risk at ``t`` when ``entry < t <= time``.
+    conf_type : {"log-log", "log", "plain"}
+    conf_level : float
+    variance : {"infinitesimal_jackknife", "aalen"}, optional
+    missing : {"raise", "drop"}
+
+    Returns
+    -------
+    Curve
+        ``measure="cumulative_incidence"``, ``method="aalen_johansen"``, ``ci_method`` the
+        variance. One row per distinct time (events and censorings of any cause) per group
+        and cause, ``cause`` holding the event code. ``n_risk`` and ``n_censor`` are row
+        counts, ``n_event`` the rows with an event of that cause at that time; with weights
+        the weighted sums are the extra columns ``n_risk_weighted``, ``n_event_weighted`` and
+        ``n_censor_weighted``.
+
+    References
+    ----------
+    Aalen & Johansen (1978), Scand J Stat 5:141-150. Gray (1988), Ann Stat 16:1141-1154
+    (cmprsk). Therneau, Crowson & Atkinson, "Multi-state models and competing risks"
+    (survival package vignette).
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6, 7, 8], "e": [1, 2, 1, 0, 2, 1, 0, 1]})
+    >>> cif = cumulative_incidence(d, time="t", event="e", cause=1)
+    >>> cif.to_frame()[["time", "estimate", "std_error"]].round(4).values.tolist()[:4]
+    [[1.0, 0.125, 0.1169], [2.0, 0.125, 0.1169], [3.0, 0.25, 0.1531], [4.0, 0.25, 0.1531]]
+    >>> cif.at([8]).to_frame()["estimate"].round(4).tolist()
+    [0.7188]
+    """
+    func = "cumulative_incidence"
+    check_option(conf_type, ConfType, "conf_type", func)
+    conf_level = check_conf_level(conf_level, func)
+    variance = _resolve_variance(variance, weights, entry, func)
+    p = _prepare(data, func, time=time, event=event, cause=cause, by=by, weights=weights,
+                 entry=entry, missing=missing)
+    parts: list[dict[str, np.ndarray]] = []
+    for level, rows in zip(p.levels, _group_rows(p.codes, len(p.levels)), strict=True):
+        parts += _group_columns(
+            p.time[rows], p.event[rows], p.weights[rows] if p.weights is not None else None,
+            p.entry[rows] if p.entry is not None else None, level, p.causes, variance,
+            conf_type, conf_level)
+    frame = pd.DataFrame({c: np.concatenate([part[c] for part in parts]) for c in parts[0]})
+    notes = []
+    if p.entry is not None:
+        notes.append("left truncation: each row is at risk only after its entry time")
+    if p.weights is not None:
+        notes.append("n_risk/n_event/n_censor count rows; the weighted sums are in "
+                     "n_risk_weighted/n_event_weighted/n_censor_weighted")
+    return Curve(
+        data=frame, measure="cumulative_incidence", method="aalen_johansen",
+        conf_type=conf_type, conf_level=conf_level, ci_method=variance, n=len(p.frame),
+        n_events=int(np.isin(p.event, p.causes).sum()),
+        estimand="cumulative incidence F_k(t) = P(T <= t, cause = k)",
+        weighted=p.weights is not None, dropped=p.dropped, notes=tuple(notes),
+    )
+
+
+def _group_rows(codes: np.ndarray, n_groups: int) -> list[Any]:
+    """Row indices of each group (one stable sort, not one scan of all rows per group)."""
+    if n_groups == 1:
+        return [slice(None)]
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(n_groups + 1))
+    return [order[bounds[g]:bounds[g + 1]] for g in range(n_groups)]
+
+
+def _resolve_variance(variance: Any, weights: str | None, entry: str | None, func: str) -> str:
+    if variance is None:
+        return "infinitesimal_jackknife"
+    check_option(variance, CIFVariance, "variance", func)
+    if variance == "aalen" and (weights is not None or entry is not None):
+        got = f"weights={weights!r}" if weights is not None else f"entry={entry!r}"
+        raise DataValidationError(
+            f"{func}(): variance=\"aalen\" (cmprsk::cuminc's variance) is defined for "
+            f"unweighted data without left truncation; got {got}. Use "
+            "variance=\"infinitesimal_jackknife\"."
+        )
+    return variance
+
+
+def _group_columns(
+    t: np.ndarray,
+    e: np.ndarray,
+    w: np.ndarray | None,
+    t0: np.ndarray | None,
+    level: Any,
+    causes: list[int],
+    variance: str,
+    conf_type: str,
+    conf_level: float,
+) -> list[dict[str, np.ndarray]]:
+    """One group's curves, one dict of columns per cause."""
+    n_causes = max(int(e.max(initial=0)), max(causes))  # every code present gets a column
+    # sort once: the counts then see sorted times and each row's exit index is a running
+    # count of distinct times (the variance sums over rows, so their order is free)
+    order = np.argsort(t)  # ties in any order: the sums below do not depend on it
+    t, e = t[order], e[order]
+    w = w[order] if w is not None else None
+    t0 = t0[order] if t0 is not None else None
+    plain = risk_counts(t, e, None, t0, n_causes=n_causes)
+    rc = plain if w is None else risk_counts(t, e, w, t0, n_causes=n_causes)
+    aj = aalen_johansen(rc)
+    if variance == "aalen":
+        var = aalen_variance(aj)
+    else:
+        exit_idx = np.concatenate([[0], np.cumsum(t[1:] != t[:-1])])
+        entry_idx = None if t0 is None else np.searchsorted(rc.time, t0, side="right")
+        var = ij_variance(aj, exit_idx, e, np.ones(t.size) if w is None else w, entry_idx)
+    m = rc.time.size
+    n_risk = np.rint(plain.n_risk).astype(np.int64)
+    n_censor = np.rint(plain.n_censor).astype(np.int64)
+    group = np.empty(m, dtype=object)
+    group[:] = [level] if m else []
+    out = []
+    for k in causes:
+        est, se = aj.cif[:, k - 1], np.sqrt(var[:, k - 1])
+        lo, hi = cif_conf_int(est, se, conf_type, conf_level)
+        cols = {
+            "time": rc.time, "group": group, "cause": np.full(m, k, dtype=np.int64),
+            "n_risk": n_risk, "n_event": np.rint(plain.n_event[:, k - 1]).astype(np.int64),
+            "n_censor": n_censor, "estimate": est, "std_error": se, "conf_low": lo,
+            "conf_high": hi, "conf_level": np.full(m, conf_level),
+        }
+        if w is not None:
+            cols.update(n_risk_weighted=rc.n_risk, n_event_weighted=rc.n_event[:, k - 1],
+                        n_censor_weighted=rc.n_censor)
+        out.append(cols)
+    return out
+
+
+# ---------------------------------------------------------------------- gray_test
+def gray_test(
+    data: pd.DataFrame,
+    *,
+    time: str,
+    event: str,
+    by: str,
+    cause: int | None = None,
+    strata: str | Sequence[str] | None = None,
+    missing: Missing = "raise",
+) -> EstimateTable:
+    """Gray's K-sample test of equal cumulative incidence across groups, one row per cause.
+
+    Null hypothesis: the cumulative incidence functions ``F_k`` of cause ``k`` are equal in
+    the ``G`` levels of ``by`` (within each stratum). Gray's (1988) statistic compares each
+    group's subdistribution hazard ``dF_k / (1 - F_k(t-))`` with the pooled one: the score of
+    group ``g`` sums, over the event times of cause ``k``, the observed minus the expected
+    events of cause ``k``, the expectation taken with the group's subdistribution risk set
+    ``n_g(t) (1 - F_gk(t-)) / S_g(t-)`` (weight function ``(1 - F(t-))^rho`` with
+    ``rho = 0``); its covariance is Gray's asymptotic estimate (with cmprsk's correction for
+    ties). With ``strata`` the scores and covariances are summed over strata. The statistic
+    ``s' V^{-1} s`` over the first ``G - 1`` groups is referred to chi-square with ``G - 1``
+    degrees of freedom. This is ``cmprsk::cuminc``'s ``Tests`` table (events of the other
+    causes are the competing events). Assumptions: censoring independent of the event time
+    and cause within each group and stratum. There is no weighted version.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+    time, event : str
+        Follow-up time; 0 = censored, 1..K = cause.
+    by : str
+        The groups compared (at least two levels).
+    cause : int, optional
+        Test only this cause; default: every cause with events.
+    strata : str or list of str, optional
+        Stratification columns (cmprsk's ``strata``).
+    missing : {"raise", "drop"}
+
+    Returns
+    -------
+    EstimateTable
+        One :class:`Estimate` per cause, term ``"Gray: cause k"``, with ``estimate`` and
+        ``statistic`` the chi-square, ``p_value``, ``extra["df"] = G - 1``. Where the
+        covariance is singular (e.g. no events of the cause in one group and stratum mix)
+        the statistic is NaN and a note says so (cmprsk reports -1).
+
+    References
+    ----------
+    Gray RJ (1988). A class of K-sample tests for comparing the cumulative incidence of a
+    competing risk. Ann Stat 16:1141-1154.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6, 7, 8], "e": [1, 2, 1, 0, 2, 1, 0, 1],
+    ...                   "arm": [0, 0, 0, 0, 1, 1, 1, 1]})
+    >>> tab = gray_test(d, time="t", event="e", by="arm")
+    >>> tab.to_frame()[["term", "statistic"]].round(4).values.tolist()
+    [['Gray: cause 1', 2.2323], ['Gray: cause 2', 0.973]]
+    """
+    func = "gray_test"
+    strata_cols = [strata] if isinstance(strata, str) else list(strata or [])
+    if by is None:
+        raise DataValidationError(f"{func}(): by is required; got None. Name the column of "
+                                  "the groups to compare, e.g. by=\"arm\".")
+    p = _prepare(data, func, time=time, event=event, cause=cause, by=by, strata=strata_cols,
+                 missing=missing)
+    if len(p.levels) < 2:
+        raise DataValidationError(
+            f"{func}(): column {by!r} (by) must have at least two levels to compare; got "
+            f"{len(p.levels)} level {p.levels!r}. Check the column or the rows kept."
+        )
+    strata_codes = (p.frame.groupby(strata_cols, sort=True, observed=True).ngroup().to_numpy()
+                    if strata_cols else None)
+    df = len(p.levels) - 1
+    rows = []
+    for res in gray_score(p.time, p.event, p.causes, p.codes, len(p.levels), strata_codes):
+        k, stat = res.cause, res.statistic
+        notes: tuple[str, ...] = ()
+        if not np.isfinite(stat):
+            notes = (f"cause {k}: the score covariance is singular, so the statistic is not "
+                     "defined (cmprsk reports -1)",)
+        rows.append(Estimate(
+            term=f"Gray: cause {k}", estimate=stat, statistic=stat,
+            p_value=float(stats.chi2.sf(stat, df)) if np.isfinite(stat) else float("nan"),
+            effect_measure="chi_square", method="gray_test", ci_method="none",
+            n=len(p.frame), n_events=int((p.event == k).sum()), extra={"df": df},
+            labels={"cause": k}, dropped=p.dropped, notes=notes,
+        ))
+    title = f"Gray's test of equal cumulative incidence across {by}"
+    if strata_cols:
+        title += f", stratified by {', '.join(strata_cols)}"
+    return EstimateTable(rows=tuple(rows), title=title, dropped=p.dropped)
