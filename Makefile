@@ -38,6 +38,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_ipw.py
 	$(BIN)/python benchmarks/bench_match.py
 	$(BIN)/python benchmarks/bench_aipw.py
+	$(BIN)/python benchmarks/bench_cox.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -84,8 +84,8 @@ def risk_counts(
         below = cw[np.searchsorted(entry[order], uniq, side="left")]
         n_risk = n_risk - (cw[-1] - below)
         # entries in [u_{j-1}, u_j): not needed by the estimators, kept for the risk table
-        idx = np.searchsorted(uniq, entry, side="right")
+        idx = np.searchsorted(uniq, entry[order], side="right")  # sorted queries: fast
         inside = idx < m
-        n_enter = np.bincount(idx[inside], weights=w[inside], minlength=m)
+        n_enter = np.bincount(idx[inside], weights=w[order][inside], minlength=m)
     return RiskCounts(time=uniq, n_risk=n_risk, n_event=n_event, n_censor=n_censor,
                       n_enter=n_enter)
