@@ -14,3 +14,15 @@ def test_whatif_nhefs_reproduces_expected_numbers(capsys):
     table = module["main"](["--n-boot", "30"])
     assert len(table) == 9
     assert "all 9 point estimates match expected.json" in capsys.readouterr().out
+
+
+def test_whatif_ch17_reproduces_expected_numbers(capsys, tmp_path):
+    module = runpy.run_path(str(ROOT / "analyses" / "whatif_ch17" / "run.py"))
+    table = module["main"](["--out", str(tmp_path)])
+    assert table["ok"].all() and "numbers match expected.json" in capsys.readouterr().out
+
+
+def test_mgus2_compete_reproduces_expected_numbers(capsys, tmp_path):
+    module = runpy.run_path(str(ROOT / "analyses" / "mgus2_compete" / "run.py"))
+    table = module["main"](["--out", str(tmp_path)])
+    assert table["ok"].all() and "numbers match expected.json" in capsys.readouterr().out

@@ -36,7 +36,9 @@ from .exceptions import (
 )
 from .results import Curve, Dropped, Estimate, EstimateTable, ModelResult, tidy
 from .survival import (
+    AdjustedCurves,
     CoxResult,
+    adjusted_survival,
     cause_specific_cox,
     cox,
     cumulative_incidence,
@@ -58,6 +60,8 @@ __all__ = [
     "aipw",
     "tmle",
     "kaplan_meier",
+    "adjusted_survival",
+    "AdjustedCurves",
     "logrank",
     "rmst",
     "cox",

@@ -119,6 +119,11 @@ VERBS = [
         d, time="time", event="event", by="treated",
         **{x: v for x, v in k.items() if x not in ("random_state", "conf_level")}),
          used="treated"),
+    Verb("adjusted_survival", lambda d, **k: cl.adjusted_survival(
+        d.assign(dead=(d["event"] > 0).astype(int)), time="time", event="dead",
+        exposure="treated", covariates="age + female + bmi",
+        **{x: v for x, v in k.items() if x != "random_state"}).contrast([1.0, 2.0]),
+         used="bmi", has_ci=True),
     Verb("cox", lambda d, **k: cl.cox(d.assign(dead=(d["event"] > 0).astype(int)), time="time",
                                       event="dead", covariates="age + female + C(smoking)",
                                       robust=True,

@@ -5,6 +5,7 @@ Public functions validate and build results; the numbers happen in the private, 
 kernels (``_counts``, ``_km``, ``_cox``, ``_aalen_johansen``).
 """
 
+from .adjusted import AdjustedCurves, adjusted_survival
 from .competing import cumulative_incidence, gray_test
 from .competing_regression import cause_specific_cox, fine_gray
 from .cox import CoxResult, cox
@@ -13,5 +14,5 @@ from .rmst import rmst
 
 __all__ = [
     "kaplan_meier", "logrank", "rmst", "cox", "CoxResult", "cumulative_incidence", "gray_test",
-    "fine_gray", "cause_specific_cox",
+    "fine_gray", "cause_specific_cox", "adjusted_survival", "AdjustedCurves",
 ]

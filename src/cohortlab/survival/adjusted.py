@@ -1,0 +1,490 @@
+"""``cl.adjusted_survival()``: counterfactual survival or cumulative incidence curves per arm.
+
+The chain from the propensity score to the risk difference at ``t``: inverse probability
+weighted Kaplan-Meier / Aalen-Johansen curves, or the g-formula (standardised Cox models),
+with contrasts and restricted mean survival, each with a confidence interval.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .._design import build_design, covariate_columns
+from .._typing import Estimand, RandomState
+from .._validation import (
+    apply_missing,
+    check_binary,
+    check_columns,
+    check_conf_level,
+    check_frame,
+    check_option,
+    check_random_state,
+    check_time_event,
+    check_weights,
+)
+from ..causal.propensity import check_arms, propensity_score
+from ..exceptions import DataValidationError
+from ..inference.bootstrap import bootstrap, bootstrap_interval
+from ..results.curve import Curve
+from ..results.estimate import Estimate, EstimateTable
+from . import _cox
+from ._counts import risk_counts
+from ._km import product_limit
+
+__all__ = ["adjusted_survival", "AdjustedCurves"]
+
+FUNC = "adjusted_survival"
+Method = Literal["ipw", "gformula"]
+Variance = Literal["influence_function", "bootstrap"]
+Contrast = Literal["difference", "ratio"]
+#: Largest number of distinct event times used as the evaluation grid by default.
+MAX_GRID = 500
+#: Subjects x times evaluated at once by the g-formula (bounds its memory at ~16 MB a block).
+CHUNK_ELEMENTS = 2_000_000
+
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class AdjustedCurves(Curve):
+    """Counterfactual curves of each exposure arm (``group`` = ``"<exposure>=1"`` / ``=0``).
+
+    Estimates and intervals are on the evaluation grid ``grid`` (every distinct event time when
+    there are at most 500, else ``times=``/500 quantiles): :meth:`at` reads the step function.
+    :meth:`contrast` gives the difference or ratio of the arms at given times and :meth:`rmst`
+    the restricted mean survival per arm and their difference, each with a CI by the same
+    variance method as the curves.
+    """
+
+    grid: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    arm_values: np.ndarray = field(default_factory=lambda: np.zeros((2, 0)), repr=False)
+    arm_variance: np.ndarray | None = field(default=None, repr=False)
+    replicates: np.ndarray | None = field(default=None, repr=False)
+    exposure_name: str = ""
+    rmst_source: Any = field(default=None, repr=False)
+
+    def contrast(self, times: Sequence[float] | float, measure: Contrast = "difference"
+                 ) -> EstimateTable:
+        """Arm 1 minus (or over) arm 0 at ``times``, with CIs.
+
+        Influence-function variance: the arms' variances add (disjoint subjects, weights
+        treated as known); ratios use the log scale (delta method). Bootstrap: the replicate
+        contrasts (percentile interval).
+        """
+        check_option(measure, Contrast, "measure", "contrast")
+        ts = np.atleast_1d(np.asarray(times, dtype=float))
+        pos = self._grid_pos(ts)
+        v1, v0 = self.arm_values[0, pos], self.arm_values[1, pos]
+        kind = "survival" if self.measure == "survival" else "risk"
+        eff = ("risk_difference" if measure == "difference" else "risk_ratio")
+        rows = []
+        for k, t in enumerate(ts):
+            term = f"{kind} {measure} at {t:g}"
+            common = dict(conf_level=self.conf_level, effect_measure=eff, method=self.method,
+                          estimand=self.estimand, n=self.n, n_events=self.n_events,
+                          dropped=self.dropped, labels={"time": float(t)})
+            if self.replicates is not None:
+                r1, r0 = self.replicates[:, 0, pos[k]], self.replicates[:, 1, pos[k]]
+                point = v1[k] - v0[k] if measure == "difference" else v1[k] / v0[k]
+                reps = r1 - r0 if measure == "difference" else r1 / r0
+                rows.append(Estimate.from_bootstrap(term, float(point), reps, **common))
+                continue
+            var1, var0 = self.arm_variance[0, pos[k]], self.arm_variance[1, pos[k]]
+            if measure == "difference":
+                rows.append(Estimate.from_model_scale(
+                    term, float(v1[k] - v0[k]), float(np.sqrt(var1 + var0)),
+                    ci_method="infinitesimal_jackknife", **common))
+            else:
+                se_log = np.sqrt(var1 / v1[k] ** 2 + var0 / v0[k] ** 2)
+                rows.append(Estimate.from_model_scale(
+                    term, float(np.log(v1[k] / v0[k])), float(se_log),
+                    ci_method="infinitesimal_jackknife", **common))
+        return EstimateTable(rows=tuple(rows), title=f"{self._title()} · contrasts",
+                             dropped=self.dropped, notes=self.notes)
+
+    def rmst(self, tau: float) -> EstimateTable:
+        """Restricted mean survival time to ``tau`` per arm, and their difference.
+
+        Influence-function variance: the weighted Kaplan-Meier's infinitesimal jackknife
+        (:func:`cohortlab.rmst` with the weights); bootstrap: the replicate curves' areas.
+        """
+        if self.measure != "survival":
+            raise DataValidationError(
+                "rmst(): the restricted mean is defined for survival curves; these are "
+                "cumulative incidence curves (cause=). Use contrast() at the times of interest.")
+        if self.replicates is None:
+            if self.rmst_source is None:
+                raise DataValidationError("rmst(): no data kept to compute the RMST.")
+            return self.rmst_source(float(tau))
+        if not tau <= self.grid[-1] or tau <= 0:
+            raise DataValidationError(
+                f"rmst(): tau = {tau:g} is outside the evaluation grid (0, {self.grid[-1]:g}].")
+        point = np.array([_area(self.grid, self.arm_values[a], tau) for a in (0, 1)])
+        reps = np.array([[_area(self.grid, r[a], tau) for a in (0, 1)]
+                         for r in self.replicates])
+        names = [f"RMST {self.exposure_name}=1", f"RMST {self.exposure_name}=0",
+                 f"RMST difference {self.exposure_name} 1 vs 0"]
+        pts = [point[0], point[1], point[0] - point[1]]
+        rr = [reps[:, 0], reps[:, 1], reps[:, 0] - reps[:, 1]]
+        rows = tuple(Estimate.from_bootstrap(
+            nm, float(p), r, conf_level=self.conf_level,
+            effect_measure="rmst" if k < 2 else "rmst_difference", method=self.method,
+            estimand=self.estimand, n=self.n, n_events=self.n_events, labels={"tau": tau})
+            for k, (nm, p, r) in enumerate(zip(names, pts, rr, strict=True)))
+        return EstimateTable(rows=rows, title=f"RMST to {tau:g}", notes=self.notes)
+
+    def _grid_pos(self, ts: np.ndarray) -> np.ndarray:
+        pos = np.searchsorted(self.grid, ts, side="right") - 1
+        if np.any(pos < 0) or np.any(ts > self.grid[-1]):
+            raise DataValidationError(
+                f"contrast(): times must lie in [{self.grid[0]:g}, {self.grid[-1]:g}], the "
+                f"evaluation grid; got {ts.tolist()}.")
+        return pos
+
+
+def adjusted_survival(
+    data: pd.DataFrame,
+    *,
+    time: str,
+    event: str,
+    exposure: str,
+    covariates: str | Sequence[str],
+    method: Method = "ipw",
+    cause: int | None = None,
+    estimand: Estimand = "ATE",
+    times: Sequence[float] | None = None,
+    variance: Variance | None = None,
+    n_boot: int = 200,
+    weights: str | None = None,
+    trim: Any = None,
+    truncate: tuple[float, float] | None = None,
+    conf_level: float = 0.95,
+    random_state: RandomState = None,
+    n_jobs: int = 1,
+    missing: str = "raise",
+) -> AdjustedCurves:
+    """Counterfactual survival (or cumulative incidence) curves under each exposure level.
+
+    Estimand: ``S_a(t) = P(T^a > t)`` for ``a = 1, 0`` in the ``estimand`` population (ATE:
+    everyone; ATT: the exposed; ...), or the cumulative incidence ``F_a,k(t) = P(T^a <= t,
+    cause k)`` when ``cause`` is given; contrasts ``S_1(t) - S_0(t)`` (or the ratio) and
+    ``RMST_1(tau) - RMST_0(tau)``.
+
+    Assumptions: conditional exchangeability given ``covariates``, positivity, consistency,
+    and censoring independent of the outcome given exposure (``ipw``) or given exposure and
+    covariates (``gformula``). ``ipw`` also needs a correct propensity model; ``gformula`` a
+    correct Cox model (proportional hazards, log-linear effects; cause-specific Cox models with
+    ``cause``).
+
+    Methods: ``"ipw"``: Kaplan-Meier (Aalen-Johansen with ``cause``) per arm weighted by the
+    propensity weights of :func:`cohortlab.propensity_score` (times any case ``weights``).
+    ``"gformula"``: a Cox model with the exposure and covariates (one cause-specific Cox
+    model per cause with ``cause``), each subject's predicted curve under ``a = 1`` and ``a =
+    0``, averaged over the estimand population (R ``riskRegression::ate(treatment=...)`` with
+    a Cox outcome model).
+
+    Variance: ``"influence_function"`` (``ipw`` only; default): the weighted curves'
+    infinitesimal jackknife, treating the weights as known — for the ATE this is usually
+    conservative because it ignores the estimation of the propensity score. ``"bootstrap"``
+    (default for ``gformula``): ``n_boot`` replicates that refit the propensity (or Cox) model
+    in each, seeded by ``random_state``, identical for any ``n_jobs``; percentile intervals.
+
+    Parameters
+    ----------
+    time, event : follow-up and event (0/1; 0..K with ``cause``).
+    exposure : binary exposure column.
+    covariates : confounders (column names or a formula right-hand side).
+    cause : the cause whose cumulative incidence to estimate (competing risks).
+    times : the evaluation grid (default: every distinct event time if there are at most 500,
+        else 500 quantiles of them); bootstrap intervals exist only on this grid.
+
+    Examples
+    --------
+    >>> import cohortlab as cl
+    >>> d = cl.simulate_cohort(2000, random_state=1).assign(
+    ...     dead=lambda x: (x["event"] > 0).astype(int))
+    >>> curves = cl.adjusted_survival(d, time="time", event="dead", exposure="treated",
+    ...                               covariates="age + female + bmi + diabetes + C(smoking)")
+    >>> curves.contrast([2.0]).to_frame()["term"].tolist()
+    ['survival difference at 2']
+    """
+    check_frame(data, FUNC)
+    check_option(method, Method, "method", FUNC)
+    variance = variance or ("influence_function" if method == "ipw" else "bootstrap")
+    check_option(variance, Variance, "variance", FUNC)
+    if method == "gformula" and variance == "influence_function":
+        raise DataValidationError(
+            f"{FUNC}(): method=\"gformula\" has no influence-function variance yet; use "
+            "variance=\"bootstrap\" (refits the Cox model in every replicate).")
+    conf_level = check_conf_level(conf_level, FUNC)
+    rng = check_random_state(random_state, FUNC)
+    cols = covariate_columns(covariates, data, FUNC)
+    check_columns(data, FUNC, time=time, event=event, exposure=exposure, weights=weights)
+    used = [time, event, exposure, *cols] + ([weights] if weights else [])
+    frame, dropped = apply_missing(data, used, missing, FUNC)
+    t, e = check_time_event(frame, time, event, FUNC, competing=cause is not None)
+    if cause is not None and not (e == cause).any():
+        raise DataValidationError(
+            f"{FUNC}(): cause {cause!r} has no events in column {event!r}; codes present: "
+            f"{sorted(int(c) for c in np.unique(e) if c > 0)}.")
+    a = check_binary(frame, exposure, "exposure", FUNC)
+    check_arms(a, exposure, FUNC)
+    s = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
+    d = e if cause is not None else (e > 0).astype(np.int64)
+    grid = _grid(t, d, times)
+    design = build_design(frame, covariates, FUNC, drop_intercept=True)
+    spec = _Spec(t=t, d=d, a=a, s=s, X=design.X, cause=cause, estimand=estimand, grid=grid,
+                 frame=frame, exposure=exposure, covariates=covariates, trim=trim,
+                 truncate=truncate)
+    if method == "ipw":
+        w, notes = _ipw_weights(spec, None)
+        values, var = _ipw_curves(spec, w, with_variance=variance == "influence_function")
+    else:
+        values, notes = _gformula_curves(spec, None), ("g-formula: Cox model of the outcome "
+                                                       "on exposure + covariates",)
+        var = None
+    reps = None
+    if variance == "bootstrap":
+        boot = bootstrap(lambda idx: _replicate(spec, method, idx), len(frame), n_boot=n_boot,
+                         random_state=rng, n_jobs=n_jobs)
+        reps = boot.valid.reshape(-1, 2, grid.size)
+        se = reps.std(axis=0, ddof=1)
+        lo, hi = np.empty_like(values), np.empty_like(values)
+        for arm in (0, 1):
+            _, lo[arm], hi[arm] = bootstrap_interval(values[arm], reps[:, arm], conf_level)
+        ci_method = "bootstrap_percentile"
+    else:
+        se = np.sqrt(var)
+        lo, hi = _log_log_ci(values, se, conf_level, cause is not None)
+        ci_method = "infinitesimal_jackknife"
+    measure = "survival" if cause is None else "cumulative_incidence"
+    frame_out = _long_frame(spec, values, se, lo, hi, conf_level)
+    rmst_source = None
+    if method == "ipw" and cause is None and variance == "influence_function":
+        rmst_source = _ipw_rmst_source(spec, frame, time, w, conf_level, dropped)
+    return AdjustedCurves(
+        data=frame_out, measure=measure, method=f"{method}_{'km' if cause is None else 'aj'}"
+        if method == "ipw" else "gformula_cox", conf_type="log-log"
+        if variance != "bootstrap" else "plain", conf_level=conf_level, ci_method=ci_method,
+        n=len(frame), n_events=int((d > 0).sum() if cause is None else (d == cause).sum()),
+        estimand=estimand, weighted=True, dropped=dropped,
+        notes=notes + ((f"bootstrap: {reps.shape[0]} replicates refitting the "
+                        f"{'propensity' if method == 'ipw' else 'Cox'} model",)
+                       if reps is not None else ()),
+        grid=grid, arm_values=values, arm_variance=var, replicates=reps,
+        exposure_name=exposure, rmst_source=rmst_source,
+    )
+
+
+@dataclass(frozen=True)
+class _Spec:
+    t: np.ndarray
+    d: np.ndarray
+    a: np.ndarray
+    s: np.ndarray
+    X: np.ndarray
+    cause: int | None
+    estimand: str
+    grid: np.ndarray
+    frame: pd.DataFrame
+    exposure: str
+    covariates: Any
+    trim: Any
+    truncate: Any
+
+    def take(self, idx: np.ndarray) -> _Spec:
+        from dataclasses import replace
+
+        return replace(self, t=self.t[idx], d=self.d[idx], a=self.a[idx], s=self.s[idx],
+                       X=self.X[idx], frame=self.frame.iloc[idx].reset_index(drop=True))
+
+
+def _grid(t: np.ndarray, d: np.ndarray, times: Sequence[float] | None) -> np.ndarray:
+    if times is not None:
+        g = np.unique(np.asarray(times, dtype=float))
+        if g.size == 0 or g[0] < 0:
+            raise DataValidationError(f"{FUNC}(): times must be >= 0; got {list(times)}.")
+        return g
+    ev = np.unique(t[d > 0])
+    if ev.size > MAX_GRID:
+        ev = np.unique(np.quantile(ev, np.linspace(0, 1, MAX_GRID), method="lower"))
+    return ev
+
+
+def _ipw_weights(sp: _Spec, idx: np.ndarray | None) -> tuple[np.ndarray, tuple[str, ...]]:
+    ps = propensity_score(sp.frame, exposure=sp.exposure, covariates=sp.covariates,
+                          estimand=sp.estimand, trim=sp.trim, truncate=sp.truncate)
+    notes = (f"IPW: {ps.model_description}; {sp.estimand} weights",) + tuple(ps.notes)
+    return ps.weights.to_numpy() * sp.s, notes
+
+
+def _arm_curve(t: np.ndarray, d: np.ndarray, w: np.ndarray, cause: int | None,
+               grid: np.ndarray) -> np.ndarray:
+    """Weighted KM survival (or AJ incidence of ``cause``) read on ``grid``."""
+    keep = w > 0
+    t, d, w = t[keep], d[keep], w[keep]
+    if cause is None:
+        rc = risk_counts(t, d, w, n_causes=1)
+        surv = product_limit(rc.n_risk, rc.n_event[:, 0])
+        return _read(rc.time, surv, grid, 1.0)
+    k = max(int(d.max()), cause)
+    rc = risk_counts(t, d, w, n_causes=k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        haz_all = np.where(rc.n_risk > 0, rc.n_event_any / rc.n_risk, 0.0)
+        haz_k = np.where(rc.n_risk > 0, rc.n_event[:, cause - 1] / rc.n_risk, 0.0)
+    s_prev = np.concatenate([[1.0], np.cumprod(1 - haz_all)[:-1]])
+    return _read(rc.time, np.cumsum(s_prev * haz_k), grid, 0.0)
+
+
+def _read(times: np.ndarray, values: np.ndarray, grid: np.ndarray, start: float) -> np.ndarray:
+    pos = np.searchsorted(times, grid, side="right") - 1
+    return np.where(pos >= 0, values[np.maximum(pos, 0)], start)
+
+
+def _ipw_curves(sp: _Spec, w: np.ndarray, with_variance: bool
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    values = np.vstack([_arm_curve(sp.t[sp.a == arm], sp.d[sp.a == arm], w[sp.a == arm],
+                                   sp.cause, sp.grid) for arm in (1, 0)])
+    if not with_variance:
+        return values, None
+    from .competing import cumulative_incidence
+    from .kaplan_meier import kaplan_meier
+
+    frame = pd.DataFrame({"t": sp.t, "d": sp.d, "a": sp.a, "w": w})[w > 0]
+    if sp.cause is None:
+        curve = kaplan_meier(frame, time="t", event="d", by="a", weights="w",
+                             variance="infinitesimal_jackknife")
+    else:
+        curve = cumulative_incidence(frame, time="t", event="d", by="a", weights="w",
+                                     cause=sp.cause)
+    var = np.vstack([_read_curve_var(curve.data, arm, sp.grid) for arm in (1, 0)])
+    return values, var
+
+
+def _read_curve_var(df: pd.DataFrame, arm: int, grid: np.ndarray) -> np.ndarray:
+    g = df[df["group"] == arm]
+    return _read(g["time"].to_numpy(), np.nan_to_num(g["std_error"].to_numpy()) ** 2, grid, 0.0)
+
+
+def _gformula_curves(sp: _Spec, idx: np.ndarray | None) -> np.ndarray:
+    """Standardised Cox predictions under a = 1 and a = 0, averaged over the population."""
+    Z = np.column_stack([sp.a.astype(float), sp.X])
+    pop = _population(sp)
+    causes = [None] if sp.cause is None else sorted(int(c) for c in np.unique(sp.d) if c > 0)
+    fits = []
+    for k in causes:
+        dk = (sp.d > 0) if k is None else (sp.d == k)
+        cd = _cox.prepare(Z, sp.t, dk.astype(np.int64), sp.s)
+        fit = _cox.fit_cox(cd, efron=True)
+        st = cd.strata[0]
+        tt = _cox.time_terms(st, cd.x[st.sl], st.weight * np.exp(cd.x[st.sl] @ fit.beta), True)
+        fits.append((k, fit.beta, cd.center, st.event_times, tt.q01))
+    # survival needs the cumulative hazards only on the grid; an incidence integrates over
+    # every event time of any cause
+    union = (sp.grid if sp.cause is None
+             else np.unique(np.concatenate([f[3] for f in fits])))
+    out = np.empty((2, sp.grid.size))
+    wpop = sp.s * pop
+    rows = np.flatnonzero(wpop > 0)
+    n_chunks = max(1, int(np.ceil(rows.size * union.size / CHUNK_ELEMENTS)))
+    for row, arm in enumerate((1, 0)):
+        Za = Z.copy()
+        Za[:, 0] = arm
+        acc = np.zeros(union.size)
+        for chunk in np.array_split(rows, n_chunks):
+            cum_all = np.zeros((chunk.size, union.size))
+            step_k = None
+            for k, beta, center, ev_t, dh in fits:
+                r = np.exp((Za[chunk] - center) @ beta)
+                if sp.cause is None:
+                    cum_h = _read(ev_t, np.cumsum(dh), union, 0.0)
+                    cum_all += r[:, None] * cum_h[None, :]
+                    continue
+                inc = np.zeros(union.size)
+                inc[np.searchsorted(union, ev_t)] = dh
+                h = r[:, None] * inc[None, :]
+                cum_all += np.cumsum(h, axis=1)
+                if k == sp.cause:
+                    step_k = h
+            if sp.cause is None:
+                curve = np.exp(-cum_all)
+            else:
+                s_prev = np.exp(-np.concatenate([np.zeros((chunk.size, 1)),
+                                                 cum_all[:, :-1]], axis=1))
+                curve = np.cumsum(s_prev * step_k, axis=1)
+            acc += wpop[chunk] @ curve
+        avg = acc / wpop.sum()
+        out[row] = _read(union, avg, sp.grid, 1.0 if sp.cause is None else 0.0)
+    return out
+
+
+def _population(sp: _Spec) -> np.ndarray:
+    if sp.estimand == "ATE":
+        return np.ones(sp.a.size)
+    if sp.estimand == "ATT":
+        return (sp.a == 1).astype(float)
+    if sp.estimand == "ATC":
+        return (sp.a == 0).astype(float)
+    raise DataValidationError(f"{FUNC}(): method=\"gformula\" supports estimand ATE, ATT or "
+                              f"ATC; got {sp.estimand!r} (use method=\"ipw\").")
+
+
+def _replicate(sp: _Spec, method: str, idx: np.ndarray) -> np.ndarray:
+    rep = sp.take(idx)
+    with warnings.catch_warnings():  # fragility warnings were raised on the full data
+        warnings.simplefilter("ignore")
+        if method == "ipw":
+            w, _ = _ipw_weights(rep, None)
+            values, _ = _ipw_curves(rep, w, with_variance=False)
+        else:
+            values = _gformula_curves(rep, None)
+    return values.ravel()
+
+
+def _log_log_ci(values: np.ndarray, se: np.ndarray, conf_level: float, incidence: bool
+                ) -> tuple[np.ndarray, np.ndarray]:
+    from ._km import km_conf_int
+
+    lo, hi = np.empty_like(values), np.empty_like(values)
+    for arm in (0, 1):
+        s = 1 - values[arm] if incidence else values[arm]
+        lo_s, hi_s = km_conf_int(s, se[arm], "log-log", conf_level)
+        lo[arm], hi[arm] = (1 - hi_s, 1 - lo_s) if incidence else (lo_s, hi_s)
+    return lo, hi
+
+
+def _long_frame(sp: _Spec, values: np.ndarray, se: np.ndarray, lo: np.ndarray,
+                hi: np.ndarray, conf_level: float) -> pd.DataFrame:
+    parts = []
+    for row, arm in enumerate((1, 0)):
+        in_arm = sp.a == arm
+        n_risk = in_arm.sum() - np.searchsorted(np.sort(sp.t[in_arm]), sp.grid, side="left")
+        parts.append(pd.DataFrame({
+            "time": sp.grid, "group": f"{sp.exposure}={arm}", "cause": sp.cause,
+            "n_risk": n_risk, "n_event": np.nan, "n_censor": np.nan, "estimate": values[row],
+            "std_error": se[row], "conf_low": lo[row], "conf_high": hi[row],
+            "conf_level": conf_level}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _area(grid: np.ndarray, values: np.ndarray, tau: float) -> float:
+    """Area under a step function starting at 1 at time 0, known on ``grid``, up to ``tau``."""
+    knots = np.concatenate([[0.0], grid[grid < tau], [tau]])
+    vals = np.concatenate([[1.0], values[grid < tau]])
+    return float(np.sum(np.diff(knots) * vals))
+
+
+def _ipw_rmst_source(sp: _Spec, frame: pd.DataFrame, time: str, w: np.ndarray,
+                     conf_level: float, dropped: Any) -> Any:
+    def rmst_of(tau: float) -> EstimateTable:
+        from .rmst import rmst
+
+        df = pd.DataFrame({"t": sp.t, "d": sp.d, sp.exposure: sp.a, "w": w})[w > 0]
+        return rmst(df, time="t", event="d", tau=tau, by=sp.exposure, weights="w",
+                    reference=0, conf_level=conf_level)
+
+    return rmst_of

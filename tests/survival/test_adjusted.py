@@ -1,0 +1,164 @@
+"""cl.adjusted_survival: IPW and g-formula counterfactual curves, contrasts and RMST.
+
+Checked against What If chapter 17 (NHEFS, the book's and R's numbers), against the known
+truth of cl.simulate_cohort, and against the verbs it is built from.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import load_reference
+
+import cohortlab as cl
+from cohortlab.exceptions import DataValidationError
+
+CH17 = load_reference("nhefs_survival_ch17")["estimates"]
+PS_MODEL = ("sex + race + age + I(age**2) + C(education) + smokeintensity + "
+            "I(smokeintensity**2) + smokeyrs + I(smokeyrs**2) + C(exercise) + C(active) + "
+            "wt71 + I(wt71**2)")
+SIM_COVARIATES = "age + female + bmi + diabetes + C(smoking) + af_flag + C(site)"
+
+
+@pytest.fixture(scope="module")
+def nhefs() -> pd.DataFrame:
+    d = cl.datasets.load_nhefs()
+    d["survtime"] = np.where(d["death"] == 0, 120, (d["yrdth"] - 83) * 12 + d["modth"])
+    return d
+
+
+@pytest.fixture(scope="module")
+def sim() -> pd.DataFrame:
+    d = cl.simulate_cohort(20_000, random_state=3)
+    truth = d.attrs["truth"]["survival"]
+    d.attrs = {}
+    d["dead"] = (d["event"] > 0).astype(int)
+    d.attrs["s"] = truth
+    return d
+
+
+def test_ipw_survival_reproduces_what_if_chapter17(nhefs):
+    curves = cl.adjusted_survival(nhefs, time="survtime", event="death", exposure="qsmk",
+                                  covariates=PS_MODEL)
+    at = curves.at([120]).to_frame().set_index("group")["estimate"]
+    # the book's IP-weighted hazards model (pooled logistic) gives 0.804652 / 0.806667; the
+    # IP-weighted Kaplan-Meier is non-parametric in time, so it agrees to about 1e-4
+    ref = CH17["ipw_pooled_logistic_S120"]
+    assert at["qsmk=0"] == pytest.approx(ref["qsmk0"], abs=2e-4)
+    assert at["qsmk=1"] == pytest.approx(ref["qsmk1"], abs=2e-4)
+    diff = curves.contrast([120]).to_frame().iloc[0]
+    assert diff["estimate"] == pytest.approx(ref["diff"], abs=3e-4)
+    # What If 17.4: difference 0.2% with 95% CI -4.1% to 3.7% (500 bootstraps); ours uses the
+    # known-weights influence function, a little wider
+    assert diff["conf_low"] < -0.035 and diff["conf_high"] > 0.035
+
+
+def test_ipw_curves_equal_weighted_kaplan_meier(nhefs):
+    curves = cl.adjusted_survival(nhefs, time="survtime", event="death", exposure="qsmk",
+                                  covariates=PS_MODEL)
+    ps = cl.propensity_score(nhefs, exposure="qsmk", covariates=PS_MODEL)
+    km = cl.kaplan_meier(nhefs.assign(w=ps.weights), time="survtime", event="death",
+                         by="qsmk", weights="w")
+    ours = curves.at([30, 60, 90, 120]).to_frame()
+    theirs = km.at([30, 60, 90, 120]).to_frame()
+    for arm in (0, 1):
+        o = ours[ours["group"] == f"qsmk={arm}"]
+        t = theirs[theirs["group"] == arm]
+        assert o["estimate"].to_numpy() == pytest.approx(t["estimate"].to_numpy(), abs=1e-12)
+        assert o["std_error"].to_numpy() == pytest.approx(t["std_error"].to_numpy(), rel=1e-9)
+
+
+def test_gformula_survival_is_near_the_books_standardised_curves(nhefs):
+    curves = cl.adjusted_survival(nhefs, time="survtime", event="death", exposure="qsmk",
+                                  covariates=PS_MODEL + " + smkintensity82_71",
+                                  method="gformula", n_boot=20, random_state=1)
+    at = curves.at([120]).to_frame().set_index("group")
+    # the book standardises a pooled-logistic hazards model (0.806479 / 0.803946); ours a Cox
+    # model, so the two agree to the book's rounding (What If: 80.4% vs 80.6%) within 0.01
+    ref = CH17["gformula_S120"]
+    assert at.loc["qsmk=0", "estimate"] == pytest.approx(ref["qsmk0"], abs=0.01)
+    assert at.loc["qsmk=1", "estimate"] == pytest.approx(ref["qsmk1"], abs=0.01)
+    assert curves.ci_method == "bootstrap_percentile"
+    assert (at["conf_low"] < at["estimate"]).all() and (at["estimate"] < at["conf_high"]).all()
+
+
+@pytest.mark.parametrize("method", ["ipw", "gformula"])
+def test_survival_contrast_covers_truth_simulated_truth(sim, method):
+    truth = sim.attrs["s"]["event_free"]
+    times = [1.0, 2.0, 3.0, 4.0]
+    true_diff = np.array(truth["treated"][:4]) - np.array(truth["untreated"][:4])
+    # the g-formula bootstraps n x grid predictions: a smaller cohort keeps CI fast
+    data = sim if method == "ipw" else sim.iloc[:8000]
+    curves = cl.adjusted_survival(data, time="time", event="dead", exposure="treated",
+                                  covariates=SIM_COVARIATES, method=method, n_boot=12,
+                                  random_state=4)
+    c = curves.contrast(times).to_frame()
+    assert np.all(c["conf_low"].to_numpy() < true_diff)
+    assert np.all(true_diff < c["conf_high"].to_numpy())
+    assert np.abs(c["estimate"].to_numpy() - true_diff).max() < (0.006 if method == "ipw"
+                                                                   else 0.01)
+
+
+def test_ipw_cumulative_incidence_covers_truth_simulated_truth(sim):
+    truth = sim.attrs["s"]["cif_difference"][1][:4]
+    curves = cl.adjusted_survival(sim, time="time", event="event", cause=1, exposure="treated",
+                                  covariates=SIM_COVARIATES)
+    c = curves.contrast([1.0, 2.0, 3.0, 4.0]).to_frame()
+    assert curves.measure == "cumulative_incidence"
+    assert np.all(c["conf_low"].to_numpy() < truth) and np.all(truth < c["conf_high"].to_numpy())
+    ratio = curves.contrast([4.0], measure="ratio").to_frame().iloc[0]
+    true_ratio = sim.attrs["s"]["cif_ratio"][1][3]
+    assert ratio["conf_low"] < true_ratio < ratio["conf_high"]
+
+
+def test_gformula_cumulative_incidence_small_sample_runs_and_is_bounded():
+    d = cl.simulate_cohort(1500, random_state=8)
+    d.attrs = {}
+    curves = cl.adjusted_survival(d, time="time", event="event", cause=1, exposure="treated",
+                                  covariates=["age", "female", "diabetes"], method="gformula",
+                                  n_boot=10, random_state=2)
+    est = curves.to_frame()["estimate"]
+    assert est.between(0, 1).all()
+    # an incidence never falls
+    for _, g in curves.to_frame().groupby("group"):
+        assert np.all(np.diff(g["estimate"].to_numpy()) >= -1e-12)
+
+
+def test_rmst_ipw_matches_weighted_rmst_and_bootstrap_rmst_is_consistent(nhefs):
+    ipw = cl.adjusted_survival(nhefs, time="survtime", event="death", exposure="qsmk",
+                               covariates=PS_MODEL)
+    tab = ipw.rmst(120).to_frame().set_index("term")
+    assert tab.loc["RMST difference qsmk=1 vs 0", "estimate"] == pytest.approx(
+        tab.loc["RMST qsmk=1", "estimate"] - tab.loc["RMST qsmk=0", "estimate"], abs=1e-10)
+    boot = cl.adjusted_survival(nhefs, time="survtime", event="death", exposure="qsmk",
+                                covariates=PS_MODEL, variance="bootstrap", n_boot=20,
+                                random_state=5)
+    bt = boot.rmst(120).to_frame()
+    # the same curves, so the same areas (the grid holds every event time)
+    assert bt["estimate"].iloc[0] == pytest.approx(tab.loc["RMST qsmk=1", "estimate"], abs=1e-8)
+    assert bt["estimate"].iloc[1] == pytest.approx(tab.loc["RMST qsmk=0", "estimate"], abs=1e-8)
+
+
+def test_bootstrap_same_seed_same_numbers(nhefs):
+    kw = dict(time="survtime", event="death", exposure="qsmk", covariates=PS_MODEL,
+              variance="bootstrap", n_boot=8)
+    a = cl.adjusted_survival(nhefs, random_state=11, **kw).contrast([60, 120]).to_frame()
+    b = cl.adjusted_survival(nhefs, random_state=11, **kw).contrast([60, 120]).to_frame()
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_bad_input_raises_with_the_fix(nhefs):
+    kw = dict(time="survtime", event="death", exposure="qsmk", covariates=["age", "sex"])
+    with pytest.raises(DataValidationError, match="variance=\"bootstrap\""):
+        cl.adjusted_survival(nhefs, method="gformula", variance="influence_function", **kw)
+    with pytest.raises(DataValidationError, match="cause 3 has no events"):
+        cl.adjusted_survival(nhefs, cause=3, **kw)
+    curves = cl.adjusted_survival(nhefs, **kw)
+    with pytest.raises(DataValidationError, match="evaluation grid"):
+        curves.contrast([500])
+    cif = cl.adjusted_survival(nhefs, cause=1, **kw)
+    with pytest.raises(DataValidationError, match="cumulative incidence"):
+        cif.rmst(60)
+    with pytest.raises(DataValidationError, match="binary|two"):
+        cl.adjusted_survival(nhefs.assign(qsmk=nhefs["education"]), **kw)
