@@ -313,3 +313,22 @@ def test_monotone_likelihood_r_example_warns():
     # R stops at coef 21.4 with SE 15331: both say "infinite"; z is estimated as usual
     assert fit.params[0] > 10 and fit.std_errors[0] > 1e3
     assert fit.params[1] == pytest.approx(ref["x_and_z"]["coef"]["z"], abs=1e-3)
+
+
+def test_counting_process_split_gives_r_concordance_and_cox_zph(lung):
+    # R: s <- survSplit(Surv(time, dead) ~ ., lung[!is.na(lung$ph.ecog), ], cut = 180);
+    # f <- coxph(Surv(tstart, time, dead) ~ age + sex + ph.ecog, s): concordance 0.6371354930
+    # (= the unsplit fit), cox.zph chisq age 0.1879876737, sex 2.3054372274, ph.ecog
+    # 2.0542487741, GLOBAL 4.4636575888 (left-truncated KM transform)
+    d = lung.dropna(subset=["ph.ecog"]).reset_index(drop=True)
+    first = d.assign(tstart=0.0, stop=np.minimum(d["time"], 180.0),
+                     d2=np.where(d["time"] <= 180, d["dead"], 0))
+    second = d[d["time"] > 180].assign(tstart=180.0, stop=lambda x: x["time"],
+                                       d2=lambda x: x["dead"])
+    split = pd.concat([first, second], ignore_index=True)
+    fit = cl.cox(split, time="stop", event="d2", covariates=["age", "sex", "ph.ecog"],
+                 entry="tstart")
+    assert fit.fit_stats["concordance"] == pytest.approx(0.6371354930, abs=1e-9)
+    ph = fit.check_proportional_hazards().to_frame()["estimate"].to_numpy()
+    assert ph == pytest.approx([0.1879876737, 2.3054372274, 2.0542487741, 4.4636575888],
+                               rel=1e-7)

@@ -25,7 +25,12 @@ from .._validation import (
     check_random_state,
     check_weights,
 )
-from ..exceptions import DataValidationError, PositivityWarning
+from ..exceptions import (
+    DataValidationError,
+    ExtremeWeightWarning,
+    LowEffectiveSampleSizeWarning,
+    PositivityWarning,
+)
 from ._nn import NNMatch, match_order, nearest_distance, nearest_neighbours
 from .crude import Measure
 from .match_result import DISTANCE_LABEL, MatchResult
@@ -282,6 +287,9 @@ def _scores(frame: pd.DataFrame, a: np.ndarray, exposure: str, covariates: Any, 
     if covariates is not None:
         with warnings.catch_warnings():  # extreme scores are reported in the notes instead
             warnings.simplefilter("ignore", PositivityWarning)
+            # the fragility warnings are about weights, which matching does not use
+            warnings.simplefilter("ignore", ExtremeWeightWarning)
+            warnings.simplefilter("ignore", LowEffectiveSampleSizeWarning)
             ps_obj = propensity_score(frame, exposure=exposure, covariates=covariates,
                                       weights=weights, reference=reference, estimand=estimand)
         e, eta, desc = ps_obj.scores.to_numpy(), _linear_predictor(ps_obj), \

@@ -25,6 +25,9 @@ MEASURE_LABELS: dict[str, str] = {
     "subdistribution_hazard_ratio": "subdistribution hazard ratio",
     "rmst_difference": "RMST difference",
     "rmst_ratio": "RMST ratio",
+    "rmtl_ratio": "RMTL ratio",
+    "rmst": "RMST",
+    "chi_square": "chi-square",
     "survival": "survival probability",
     "cumulative_incidence": "cumulative incidence",
     "coefficient": "coefficient",
@@ -44,6 +47,9 @@ CI_LABELS: dict[str, str] = {
     "exact": "exact",
     "wilson": "Wilson",
     "curve_band": "read off the curve's confidence band",
+    "greenwood": "Greenwood",
+    "infinitesimal_jackknife": "infinitesimal jackknife",
+    "aalen": "Aalen (cmprsk cuminc)",
     "none": "no interval",
 }
 
@@ -57,6 +63,15 @@ METHOD_LABELS: dict[str, str] = {
     "kaplan_meier": "Kaplan-Meier",
     "aalen_johansen": "Aalen-Johansen",
     "fine_gray": "Fine-Gray",
+    "logrank": "log-rank test",
+    "gray_test": "Gray's test",
+    "cox_zph": "proportional hazards test (cox.zph)",
+    "cox_predicted": "Cox predicted survival",
+    "cause_specific_cox": "cause-specific Cox",
+    "ipw_km": "IPW Kaplan-Meier",
+    "ipw_aj": "IPW Aalen-Johansen",
+    "gformula_cox": "g-formula (Cox)",
+    "aipw_km": "AIPW (IPCW)",
 }
 
 

@@ -195,7 +195,8 @@ class Curve(Renderable):
         bits = [n_txt, f"events {fmt_int(self.n_events)}" if self.n_events is not None else "",
                 f"{100 * self.conf_level:g}% CI, {ci_label(self.ci_method)}, {self.conf_type}"]
         if self.weighted:
-            bits.append("weighted counts")
+            bits.append("weighted estimates (n_risk/n_event/n_censor unweighted; weighted "
+                        "counts in n_*_weighted)")
         return [" · ".join(b for b in bits if b), *self.notes]
 
     def plot(self, ax: Axes | None = None, *, ci: bool = True, risk_table: bool = False,

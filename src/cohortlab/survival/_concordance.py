@@ -21,9 +21,12 @@ __all__ = ["concordance"]
 
 def concordance(
     time: np.ndarray, status: np.ndarray, risk: np.ndarray, weights: np.ndarray | None = None,
-    strata: np.ndarray | None = None,
+    strata: np.ndarray | None = None, entry: np.ndarray | None = None,
 ) -> float:
     """Harrell's C of ``risk`` (higher = earlier event), R ``concordance()`` conventions.
+
+    With ``entry`` (left truncation, ``(entry, time]`` rows) a partner must also be at risk
+    at the event time: ``entry_j < time_i``.
 
     Examples
     --------
@@ -46,18 +49,47 @@ def concordance(
     code = 2 * np.cumsum(new) + (1 - d)
     start = np.searchsorted(code, code[ev], side="right")
     stop = np.searchsorted(s, s[ev], side="right")
-    lo, hi = _prefix_dominance(rank, w, np.concatenate([start, stop]),
-                               np.concatenate([rank[ev], rank[ev]]))
-    m = ev.size
-    less = lo[m:] - lo[:m]
-    leq = hi[m:] - hi[:m]
-    cw = np.concatenate([[0.0], np.cumsum(w)])
-    total = cw[stop] - cw[start]
+    total, less, leq = _range_counts(rank, w, start, stop, rank[ev])
+    if entry is not None:
+        # partners not yet entered at the event time (entry_j >= time_i) are all in the
+        # suffix (their exit is later still): remove them, found in (stratum, entry) order
+        e_order = np.lexsort((entry[order], s))
+        se, ee = s[e_order], entry[order][e_order]
+        key = np.stack([se, ee])
+        lo_pos = _lex_search(key, s[ev], t[ev])
+        hi_pos = np.searchsorted(se, s[ev], side="right")
+        t2, l2, q2 = _range_counts(rank[e_order], w[e_order], lo_pos, hi_pos, rank[ev])
+        total, less, leq = total - t2, less - l2, leq - q2
     conc = float(w[ev] @ less)
     tied = float(w[ev] @ (leq - less))
     disc = float(w[ev] @ (total - leq))
     denom = conc + disc + tied
     return (conc + tied / 2) / denom if denom > 0 else float("nan")
+
+
+def _lex_search(key: np.ndarray, qs: np.ndarray, qv: np.ndarray) -> np.ndarray:
+    """First position of rows sorted by (stratum, value) with (stratum, value) >= (qs, qv)."""
+    s, v = key
+    first = np.searchsorted(s, qs, side="left")
+    last = np.searchsorted(s, qs, side="right")
+    # within a stratum block the values are sorted: search each query in its own block by
+    # offsetting values with the block's rank among the sorted distinct values
+    vals = np.unique(v)
+    code = np.searchsorted(np.unique(s), s) * (vals.size + 1) + np.searchsorted(vals, v)
+    qcode = (np.searchsorted(np.unique(s), qs) * (vals.size + 1)
+             + np.searchsorted(vals, qv, side="left"))
+    pos = np.searchsorted(code, qcode, side="left")
+    return np.clip(pos, first, last)
+
+
+def _range_counts(rank: np.ndarray, w: np.ndarray, start: np.ndarray, stop: np.ndarray,
+                  qrank: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weight of rows in ``[start, stop)``: in all, with rank below and not above ``qrank``."""
+    m = start.size
+    lo, hi = _prefix_dominance(rank, w, np.concatenate([start, stop]),
+                               np.concatenate([qrank, qrank]))
+    cw = np.concatenate([[0.0], np.cumsum(w)])
+    return cw[stop] - cw[start], lo[m:] - lo[:m], hi[m:] - hi[:m]
 
 
 def _prefix_dominance(rank: np.ndarray, w: np.ndarray, pos: np.ndarray,

@@ -48,6 +48,7 @@ class _CoxState:
     strata_levels: tuple[Any, ...]
     time: np.ndarray
     status: np.ndarray
+    entry: np.ndarray | None = None
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
@@ -117,7 +118,7 @@ class CoxResult(ModelResult):
         w = np.empty(st.cd.n)
         for s in st.cd.strata:
             w[s.rows] = s.weight
-        return _concordance_of(st.cd, st.fit.beta, w, st.time, st.status, st.design)
+        return _concordance_of(st.cd, st.fit.beta, w, st.time, st.status, st.design, st.entry)
 
     def _state(self) -> _CoxState:
         if self.state is None:
@@ -221,9 +222,10 @@ def cox(
     if robust or cluster:
         vcov, _ = _cox.robust_vcov(cd, fit.beta, fit.vcov, efron, cluster=cl_ids, weights=w)
         ci_method = "wald_cluster" if cluster else "wald_sandwich"
-    fstats = _fit_stats(cd, fit, vcov, efron, robust or bool(cluster), cl_ids, w, t, d, design)
+    fstats = _fit_stats(cd, fit, vcov, efron, robust or bool(cluster), cl_ids, w, t, d, design,
+                        s)
     state = _CoxState(cd=cd, fit=fit, efron=efron, design=design, strata_col=strata,
-                      strata_levels=levels, time=t, status=d)
+                      strata_levels=levels, time=t, status=d, entry=s)
     if "concordance" not in fstats:
         notes += (f"concordance not computed at n > {CONCORDANCE_MAX_N:,}; call "
                   ".concordance()",)
@@ -250,7 +252,7 @@ def _monotone_notes(fit: CoxFit, names: Sequence[str], cols: Sequence[str]) -> t
 
 def _fit_stats(cd: CoxData, fit: CoxFit, vcov: np.ndarray, efron: bool, robust: bool,
                cl_ids: np.ndarray | None, w: np.ndarray, t: np.ndarray, d: np.ndarray,
-               design: Design) -> dict[str, float]:
+               design: Design, entry: np.ndarray | None) -> dict[str, float]:
     p = fit.beta.size
     lr = 2 * (fit.loglik - fit.loglik_null)
     wald = float(fit.beta @ np.linalg.pinv(vcov) @ fit.beta)
@@ -266,7 +268,7 @@ def _fit_stats(cd: CoxData, fit: CoxFit, vcov: np.ndarray, efron: bool, robust: 
         rs = float(fit.score_null @ np.linalg.pinv(dfb0.T @ dfb0) @ fit.score_null)
         out.update(robust_score_statistic=rs, robust_score_p_value=float(stats.chi2.sf(rs, p)))
     if cd.n <= CONCORDANCE_MAX_N:
-        out["concordance"] = _concordance_of(cd, fit.beta, w, t, d, design)
+        out["concordance"] = _concordance_of(cd, fit.beta, w, t, d, design, entry)
     out["iterations"] = float(fit.iterations)
     return out
 
@@ -277,13 +279,13 @@ CONCORDANCE_MAX_N = 200_000
 
 
 def _concordance_of(cd: CoxData, beta: np.ndarray, w: np.ndarray, t: np.ndarray,
-                    d: np.ndarray, design: Design) -> float:
+                    d: np.ndarray, design: Design, entry: np.ndarray | None = None) -> float:
     from ._concordance import concordance
 
     strata = np.empty(cd.n, dtype=np.int64)
     for k, st in enumerate(cd.strata):
         strata[st.rows] = k
-    return concordance(t, d, design.X @ beta, w, strata)
+    return concordance(t, d, design.X @ beta, w, strata, entry)
 
 
 def _zph_times(st: _CoxState, transform: str) -> np.ndarray:
@@ -303,7 +305,7 @@ def _zph_times(st: _CoxState, transform: str) -> np.ndarray:
     # "km": 1 - KM(t-) of the pooled, unstratified data
     from ._counts import risk_counts
 
-    rc = risk_counts(st.time, st.status)
+    rc = risk_counts(st.time, st.status, entry=st.entry)
     surv = np.cumprod(1 - rc.n_event[:, 0] / rc.n_risk)
     left = np.concatenate([[1.0], surv])[np.searchsorted(rc.time, times, side="left")]
     return 1 - left
