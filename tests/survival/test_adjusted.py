@@ -83,13 +83,15 @@ def test_gformula_survival_is_near_the_books_standardised_curves(nhefs):
     assert (at["conf_low"] < at["estimate"]).all() and (at["estimate"] < at["conf_high"]).all()
 
 
-@pytest.mark.parametrize("method", ["ipw", "gformula"])
+@pytest.mark.parametrize("method", ["ipw", "gformula", "aipw"])
 def test_survival_contrast_covers_truth_simulated_truth(sim, method):
     truth = sim.attrs["s"]["event_free"]
     times = [1.0, 2.0, 3.0, 4.0]
     true_diff = np.array(truth["treated"][:4]) - np.array(truth["untreated"][:4])
     # the g-formula bootstraps n x grid predictions: a smaller cohort keeps CI fast
     data = sim if method == "ipw" else sim.iloc[:8000]
+    if method == "aipw":
+        data = sim.iloc[:10000]
     curves = cl.adjusted_survival(data, time="time", event="dead", exposure="treated",
                                   covariates=SIM_COVARIATES, method=method, n_boot=12,
                                   random_state=4)
@@ -162,3 +164,31 @@ def test_bad_input_raises_with_the_fix(nhefs):
         cif.rmst(60)
     with pytest.raises(DataValidationError, match="binary|two"):
         cl.adjusted_survival(nhefs.assign(qsmk=nhefs["education"]), **kw)
+
+
+def test_aipw_cumulative_incidence_and_rmst_simulated_truth(sim):
+    data = sim.iloc[:10000]
+    truth = sim.attrs["s"]
+    cif = cl.adjusted_survival(data, time="time", event="event", cause=1, exposure="treated",
+                               covariates=SIM_COVARIATES, method="aipw")
+    c = cif.contrast([1.0, 2.0, 3.0, 4.0]).to_frame()
+    true_diff = np.array(truth["cif_difference"][1][:4])
+    assert np.all(c["conf_low"].to_numpy() < true_diff)
+    assert np.all(true_diff < c["conf_high"].to_numpy())
+    assert cif.ci_method == "influence_function"
+    surv = cl.adjusted_survival(data, time="time", event="dead", exposure="treated",
+                                covariates=SIM_COVARIATES, method="aipw")
+    r = surv.rmst(4.0).to_frame()
+    assert r["estimate"].iloc[2] == pytest.approx(r["estimate"].iloc[0] - r["estimate"].iloc[1])
+    # the true difference S1 - S0 rises from 0 at t = 0 through t = 1..4 (the truth's grid),
+    # so its area to 4 lies between the left and right Riemann sums; the CI must overlap them
+    diff = np.array(truth["event_free"]["treated"][:4]) - np.array(
+        truth["event_free"]["untreated"][:4])
+    left, right = float(diff[:3].sum()), float(diff.sum())
+    assert r["conf_low"].iloc[2] < right and left < r["conf_high"].iloc[2]
+
+
+def test_aipw_rejects_other_estimands(nhefs):
+    with pytest.raises(DataValidationError, match="ATE only"):
+        cl.adjusted_survival(nhefs, time="survtime", event="death", exposure="qsmk",
+                             covariates=["age", "sex"], method="aipw", estimand="ATT")

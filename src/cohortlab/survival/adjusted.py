@@ -35,12 +35,12 @@ from ..results.curve import Curve
 from ..results.estimate import Estimate, EstimateTable
 from . import _cox
 from ._counts import risk_counts
-from ._km import product_limit
+from ._km import _z, product_limit
 
 __all__ = ["adjusted_survival", "AdjustedCurves"]
 
 FUNC = "adjusted_survival"
-Method = Literal["ipw", "gformula"]
+Method = Literal["ipw", "gformula", "aipw"]
 Variance = Literal["influence_function", "bootstrap"]
 Contrast = Literal["difference", "ratio"]
 #: Largest number of distinct event times used as the evaluation grid by default.
@@ -66,6 +66,7 @@ class AdjustedCurves(Curve):
     replicates: np.ndarray | None = field(default=None, repr=False)
     exposure_name: str = ""
     rmst_source: Any = field(default=None, repr=False)
+    moments: Any = field(default=None, repr=False)
 
     def contrast(self, times: Sequence[float] | float, measure: Contrast = "difference"
                  ) -> EstimateTable:
@@ -94,15 +95,21 @@ class AdjustedCurves(Curve):
                 rows.append(Estimate.from_bootstrap(term, float(point), reps, **common))
                 continue
             var1, var0 = self.arm_variance[0, pos[k]], self.arm_variance[1, pos[k]]
+            cov10 = 0.0
+            if self.moments is not None:  # AIPW: the arms share subjects
+                j = pos[k]
+                cov10 = float(self.moments.cov(0, 1)[j, j])
+            ci = self.ci_method
             if measure == "difference":
                 rows.append(Estimate.from_model_scale(
-                    term, float(v1[k] - v0[k]), float(np.sqrt(var1 + var0)),
-                    ci_method="infinitesimal_jackknife", **common))
+                    term, float(v1[k] - v0[k]), float(np.sqrt(var1 + var0 - 2 * cov10)),
+                    ci_method=ci, **common))
             else:
-                se_log = np.sqrt(var1 / v1[k] ** 2 + var0 / v0[k] ** 2)
+                se_log = np.sqrt(var1 / v1[k] ** 2 + var0 / v0[k] ** 2
+                                 - 2 * cov10 / (v1[k] * v0[k]))
                 rows.append(Estimate.from_model_scale(
-                    term, float(np.log(v1[k] / v0[k])), float(se_log),
-                    ci_method="infinitesimal_jackknife", **common))
+                    term, float(np.log(v1[k] / v0[k])), float(se_log), ci_method=ci,
+                    **common))
         return EstimateTable(rows=tuple(rows), title=f"{self._title()} · contrasts",
                              dropped=self.dropped, notes=self.notes)
 
@@ -116,6 +123,8 @@ class AdjustedCurves(Curve):
             raise DataValidationError(
                 "rmst(): the restricted mean is defined for survival curves; these are "
                 "cumulative incidence curves (cause=). Use contrast() at the times of interest.")
+        if self.moments is not None:
+            return self._rmst_from_moments(float(tau))
         if self.replicates is None:
             if self.rmst_source is None:
                 raise DataValidationError("rmst(): no data kept to compute the RMST.")
@@ -135,6 +144,32 @@ class AdjustedCurves(Curve):
             effect_measure="rmst" if k < 2 else "rmst_difference", method=self.method,
             estimand=self.estimand, n=self.n, n_events=self.n_events, labels={"tau": tau})
             for k, (nm, p, r) in enumerate(zip(names, pts, rr, strict=True)))
+        return EstimateTable(rows=rows, title=f"RMST to {tau:g}", notes=self.notes)
+
+    def _rmst_from_moments(self, tau: float) -> EstimateTable:
+        if not 0 < tau <= self.grid[-1]:
+            raise DataValidationError(
+                f"rmst(): tau = {tau:g} is outside the evaluation grid (0, {self.grid[-1]:g}].")
+        # RMST = 1 * (t_1 - 0) + sum_k S(t_k) * (t_{k+1} - t_k) up to tau: linear in S
+        inside = self.grid < tau
+        knots = np.concatenate([self.grid[inside], [tau]])
+        a = np.zeros(self.grid.size)
+        a[inside] = np.diff(knots)
+        base = float(min(self.grid[0], tau))
+        m = self.moments
+        est = [base + a @ self.arm_values[0], base + a @ self.arm_values[1]]
+        var = [a @ m.cov(0, 0) @ a, a @ m.cov(1, 1) @ a]
+        cov10 = a @ m.cov(0, 1) @ a
+        names = [f"RMST {self.exposure_name}=1", f"RMST {self.exposure_name}=0",
+                 f"RMST difference {self.exposure_name} 1 vs 0"]
+        pts = [est[0], est[1], est[0] - est[1]]
+        ses = [np.sqrt(var[0]), np.sqrt(var[1]), np.sqrt(var[0] + var[1] - 2 * cov10)]
+        rows = tuple(Estimate.from_model_scale(
+            nm, float(p), float(se), conf_level=self.conf_level,
+            effect_measure="rmst" if k < 2 else "rmst_difference", method=self.method,
+            ci_method="influence_function", estimand=self.estimand, n=self.n,
+            n_events=self.n_events, labels={"tau": tau})
+            for k, (nm, p, se) in enumerate(zip(names, pts, ses, strict=True)))
         return EstimateTable(rows=rows, title=f"RMST to {tau:g}", notes=self.notes)
 
     def _grid_pos(self, ts: np.ndarray) -> np.ndarray:
@@ -185,13 +220,22 @@ def adjusted_survival(
     ``"gformula"``: a Cox model with the exposure and covariates (one cause-specific Cox
     model per cause with ``cause``), each subject's predicted curve under ``a = 1`` and ``a =
     0``, averaged over the estimand population (R ``riskRegression::ate(treatment=...)`` with
-    a Cox outcome model).
+    a Cox outcome model). ``"aipw"`` (ATE): the augmented IPW estimator with inverse
+    probability of censoring weights, ``psi_a = m_a(X) + 1{A=a}/e_a(X) (Y~ - m_a(X))`` with
+    ``m_a`` the Cox model's predicted curve, ``e_a`` the propensity score and ``Y~ = 1{T >
+    t}/G_a(t)`` (or ``1{T <= t, cause}/G_a(T-)``), ``G_a`` the Kaplan-Meier curve of censoring
+    in arm ``a``: consistent if the censoring curve is right and either the propensity or the
+    outcome model is (doubly robust in those two). The censoring term is not augmented (the
+    fully efficient AIPCW form is not implemented), so its SE can exceed the IPW one when
+    censoring is heavy.
 
-    Variance: ``"influence_function"`` (``ipw`` only; default): the weighted curves'
-    infinitesimal jackknife, treating the weights as known — for the ATE this is usually
-    conservative because it ignores the estimation of the propensity score. ``"bootstrap"``
-    (default for ``gformula``): ``n_boot`` replicates that refit the propensity (or Cox) model
-    in each, seeded by ``random_state``, identical for any ``n_jobs``; percentile intervals.
+    Variance: ``"influence_function"`` (default for ``ipw`` and ``aipw``): for ``ipw`` the
+    weighted curves' infinitesimal jackknife, treating the weights as known (usually
+    conservative for the ATE, as it ignores the estimation of the propensity score); for
+    ``aipw`` the empirical variance of ``psi`` (contrasts and RMST use the arms'
+    covariance). ``"bootstrap"`` (default for ``gformula``): ``n_boot`` replicates that refit
+    the propensity (or Cox) model in each, seeded by ``random_state``, identical for any
+    ``n_jobs``; percentile intervals.
 
     Parameters
     ----------
@@ -214,9 +258,9 @@ def adjusted_survival(
     """
     check_frame(data, FUNC)
     check_option(method, Method, "method", FUNC)
-    variance = variance or ("influence_function" if method == "ipw" else "bootstrap")
+    variance = variance or ("bootstrap" if method == "gformula" else "influence_function")
     check_option(variance, Variance, "variance", FUNC)
-    if method == "gformula" and variance == "influence_function":
+    if method == "gformula" and variance == "influence_function":  # aipw and ipw have one
         raise DataValidationError(
             f"{FUNC}(): method=\"gformula\" has no influence-function variance yet; use "
             "variance=\"bootstrap\" (refits the Cox model in every replicate).")
@@ -240,9 +284,14 @@ def adjusted_survival(
     spec = _Spec(t=t, d=d, a=a, s=s, X=design.X, cause=cause, estimand=estimand, grid=grid,
                  frame=frame, exposure=exposure, covariates=covariates, trim=trim,
                  truncate=truncate)
+    moments = None
     if method == "ipw":
         w, notes = _ipw_weights(spec, None)
         values, var = _ipw_curves(spec, w, with_variance=variance == "influence_function")
+    elif method == "aipw":
+        values, moments, notes = _aipw_curves(spec, variance == "influence_function")
+        var = (np.vstack([np.diag(moments.cov(a_, a_)) for a_ in (0, 1)])
+               if moments is not None else None)
     else:
         values, notes = _gformula_curves(spec, None), ("g-formula: Cox model of the outcome "
                                                        "on exposure + covariates",)
@@ -257,6 +306,11 @@ def adjusted_survival(
         for arm in (0, 1):
             _, lo[arm], hi[arm] = bootstrap_interval(values[arm], reps[:, arm], conf_level)
         ci_method = "bootstrap_percentile"
+    elif method == "aipw":
+        se = np.sqrt(var)
+        z = float(_z(conf_level))
+        lo, hi = values - z * se, values + z * se
+        ci_method = "influence_function"
     else:
         se = np.sqrt(var)
         lo, hi = _log_log_ci(values, se, conf_level, cause is not None)
@@ -268,15 +322,16 @@ def adjusted_survival(
         rmst_source = _ipw_rmst_source(spec, frame, time, w, conf_level, dropped)
     return AdjustedCurves(
         data=frame_out, measure=measure, method=f"{method}_{'km' if cause is None else 'aj'}"
-        if method == "ipw" else "gformula_cox", conf_type="log-log"
-        if variance != "bootstrap" else "plain", conf_level=conf_level, ci_method=ci_method,
+        if method == "ipw" else ("gformula_cox" if method == "gformula" else "aipw_ipcw"),
+        conf_type="log-log" if method == "ipw" and variance != "bootstrap" else "plain",
+        conf_level=conf_level, ci_method=ci_method,
         n=len(frame), n_events=int((d > 0).sum() if cause is None else (d == cause).sum()),
         estimand=estimand, weighted=True, dropped=dropped,
         notes=notes + ((f"bootstrap: {reps.shape[0]} replicates refitting the "
                         f"{'propensity' if method == 'ipw' else 'Cox'} model",)
                        if reps is not None else ()),
         grid=grid, arm_values=values, arm_variance=var, replicates=reps,
-        exposure_name=exposure, rmst_source=rmst_source,
+        exposure_name=exposure, rmst_source=rmst_source, moments=moments,
     )
 
 
@@ -372,8 +427,22 @@ def _read_curve_var(df: pd.DataFrame, arm: int, grid: np.ndarray) -> np.ndarray:
 
 def _gformula_curves(sp: _Spec, idx: np.ndarray | None) -> np.ndarray:
     """Standardised Cox predictions under a = 1 and a = 0, averaged over the population."""
+    wpop = sp.s * _population(sp)
+    acc = np.zeros((2, sp.grid.size))
+    for rows, pred in _cox_predictions(sp, np.flatnonzero(wpop > 0)):
+        acc += np.einsum("aik,i->ak", pred, wpop[rows])
+    return acc / wpop.sum()
+
+
+def _cox_predictions(sp: _Spec, rows: np.ndarray):  # noqa: ANN202 (a generator)
+    """Yield ``(chunk_rows, pred)``: each row's predicted curve on the grid under a = 1, 0.
+
+    ``pred[arm, i, k]`` is the survival (or incidence of ``cause``) at ``grid[k]`` under
+    a = 1 (arm 0) and a = 0 (arm 1), from a Cox model of the outcome (cause-specific Cox
+    models with ``cause``) on exposure and covariates; rows come in blocks so memory stays
+    bounded.
+    """
     Z = np.column_stack([sp.a.astype(float), sp.X])
-    pop = _population(sp)
     causes = [None] if sp.cause is None else sorted(int(c) for c in np.unique(sp.d) if c > 0)
     fits = []
     for k in causes:
@@ -387,19 +456,16 @@ def _gformula_curves(sp: _Spec, idx: np.ndarray | None) -> np.ndarray:
     # every event time of any cause
     union = (sp.grid if sp.cause is None
              else np.unique(np.concatenate([f[3] for f in fits])))
-    out = np.empty((2, sp.grid.size))
-    wpop = sp.s * pop
-    rows = np.flatnonzero(wpop > 0)
-    n_chunks = max(1, int(np.ceil(rows.size * union.size / CHUNK_ELEMENTS)))
-    for row, arm in enumerate((1, 0)):
-        Za = Z.copy()
-        Za[:, 0] = arm
-        acc = np.zeros(union.size)
-        for chunk in np.array_split(rows, n_chunks):
+    pos = np.searchsorted(union, sp.grid, side="right") - 1
+    n_chunks = max(1, int(np.ceil(2 * rows.size * union.size / CHUNK_ELEMENTS)))
+    for chunk in np.array_split(rows, n_chunks):
+        pred = np.empty((2, chunk.size, sp.grid.size))
+        for row, arm in enumerate((1, 0)):
+            za = np.column_stack([np.full(chunk.size, float(arm)), sp.X[chunk]])
             cum_all = np.zeros((chunk.size, union.size))
             step_k = None
             for k, beta, center, ev_t, dh in fits:
-                r = np.exp((Za[chunk] - center) @ beta)
+                r = np.exp((za - center) @ beta)
                 if sp.cause is None:
                     cum_h = _read(ev_t, np.cumsum(dh), union, 0.0)
                     cum_all += r[:, None] * cum_h[None, :]
@@ -411,15 +477,94 @@ def _gformula_curves(sp: _Spec, idx: np.ndarray | None) -> np.ndarray:
                 if k == sp.cause:
                     step_k = h
             if sp.cause is None:
-                curve = np.exp(-cum_all)
+                pred[row] = np.exp(-cum_all)
             else:
                 s_prev = np.exp(-np.concatenate([np.zeros((chunk.size, 1)),
                                                  cum_all[:, :-1]], axis=1))
                 curve = np.cumsum(s_prev * step_k, axis=1)
-            acc += wpop[chunk] @ curve
-        avg = acc / wpop.sum()
-        out[row] = _read(union, avg, sp.grid, 1.0 if sp.cause is None else 0.0)
-    return out
+                pred[row] = np.where(pos >= 0, curve[:, np.maximum(pos, 0)], 0.0)
+        yield chunk, pred
+
+
+@dataclass(frozen=True)
+class _Moments:
+    """Sums that give the influence-function covariance of any linear contrast on the grid.
+
+    ``mean[arm]`` is the estimate; ``cross[(a, b)] = sum_i s_i^2 psi_a,i psi_b,i'`` (grid x
+    grid) and ``lin[arm] = sum_i s_i^2 psi_arm,i``; ``s2 = sum s_i^2``, ``total = sum s_i``.
+    """
+
+    mean: np.ndarray
+    cross: dict
+    lin: np.ndarray
+    s2: float
+    total: float
+    n: int
+
+    def cov(self, a: int, b: int) -> np.ndarray:
+        """Covariance matrix (grid x grid) of the estimates of arms ``a`` and ``b``."""
+        m_a, m_b = self.mean[a], self.mean[b]
+        c = (self.cross[(a, b)] - np.outer(m_a, self.lin[b]) - np.outer(self.lin[a], m_b)
+             + self.s2 * np.outer(m_a, m_b))
+        return c / self.total**2 * self.n / max(self.n - 1, 1)
+
+
+def _aipw_curves(sp: _Spec, with_moments: bool) -> tuple[np.ndarray, _Moments | None, tuple]:
+    """Augmented IPW with inverse probability of censoring weights (see adjusted_survival)."""
+    if sp.estimand != "ATE":
+        raise DataValidationError(f"{FUNC}(): method=\"aipw\" estimates the ATE only; got "
+                                  f"estimand={sp.estimand!r} (use ipw or gformula).")
+    w, notes = _ipw_weights(sp, None)      # ATE weights 1/e (arm 1), 1/(1-e) (arm 0), x s
+    g_at = [_arm_censoring(sp, arm) for arm in (1, 0)]
+    k = sp.grid.size
+    total = float(sp.s.sum())
+    acc = np.zeros((2, k))
+    cross = {(0, 0): np.zeros((k, k)), (1, 1): np.zeros((k, k)), (0, 1): np.zeros((k, k))}
+    lin = np.zeros((2, k))
+    rows = np.flatnonzero(sp.s > 0)
+    for chunk, pred in _cox_predictions(sp, rows):
+        psi = np.empty_like(pred)
+        for row, arm in enumerate((1, 0)):
+            in_arm = sp.a[chunk] == arm
+            y_obs = _observed_outcome(sp, chunk, g_at[row])
+            wt = np.where(in_arm, w[chunk] / sp.s[chunk], 0.0)   # 1{A=a}/e_a
+            psi[row] = pred[row] + wt[:, None] * (y_obs - pred[row])
+        s = sp.s[chunk]
+        acc += np.einsum("aik,i->ak", psi, s)
+        if with_moments:
+            s2 = s**2
+            for a_, b_ in cross:
+                cross[(a_, b_)] += (psi[a_] * s2[:, None]).T @ psi[b_]
+            lin += np.einsum("aik,i->ak", psi, s2)
+    values = acc / total
+    moments = None
+    if with_moments:
+        cross[(1, 0)] = cross[(0, 1)].T
+        moments = _Moments(mean=values, cross=cross, lin=lin, s2=float((sp.s**2).sum()),
+                           total=total, n=int((sp.s > 0).sum()))
+    return values, moments, notes + ("AIPW: Cox outcome model on exposure + covariates; "
+                                     "censoring: Kaplan-Meier per arm (IPCW)",)
+
+
+def _arm_censoring(sp: _Spec, arm: int):  # noqa: ANN202
+    from .competing_regression import _censoring_survival
+
+    m = sp.a == arm
+    return _censoring_survival(sp.t[m], sp.d[m], sp.s[m])
+
+
+def _observed_outcome(sp: _Spec, chunk: np.ndarray, g_minus) -> np.ndarray:  # noqa: ANN001
+    """IPCW outcome on the grid.
+
+    ``1{T > t}/G(t)`` (survival) or ``1{T <= t, cause}/G(T-)`` (incidence).
+    """
+    t = sp.t[chunk]
+    if sp.cause is None:
+        g_t = g_minus(np.nextafter(sp.grid, np.inf))          # G(t) = P(C > t)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(t[:, None] > sp.grid[None, :], 1.0 / g_t[None, :], 0.0)
+    hit = (sp.d[chunk] == sp.cause) / g_minus(t)
+    return np.where(t[:, None] <= sp.grid[None, :], hit[:, None], 0.0)
 
 
 def _population(sp: _Spec) -> np.ndarray:
@@ -440,6 +585,8 @@ def _replicate(sp: _Spec, method: str, idx: np.ndarray) -> np.ndarray:
         if method == "ipw":
             w, _ = _ipw_weights(rep, None)
             values, _ = _ipw_curves(rep, w, with_variance=False)
+        elif method == "aipw":
+            values, _, _ = _aipw_curves(rep, with_moments=False)
         else:
             values = _gformula_curves(rep, None)
     return values.ravel()
