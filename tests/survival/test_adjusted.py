@@ -166,6 +166,7 @@ def test_bad_input_raises_with_the_fix(nhefs):
         cl.adjusted_survival(nhefs.assign(qsmk=nhefs["education"]), **kw)
 
 
+@pytest.mark.slow
 def test_aipw_cumulative_incidence_and_rmst_simulated_truth(sim):
     data = sim.iloc[:10000]
     truth = sim.attrs["s"]
@@ -192,3 +193,37 @@ def test_aipw_rejects_other_estimands(nhefs):
     with pytest.raises(DataValidationError, match="ATE only"):
         cl.adjusted_survival(nhefs, time="survtime", event="death", exposure="qsmk",
                              covariates=["age", "sex"], method="aipw", estimand="ATT")
+
+
+@pytest.mark.slow
+def test_aipw_is_doubly_robust_simulated_truth(sim):
+    # the propensity model omits every confounder but sex; the cause-specific Cox outcome
+    # models hold the true hazards' covariates (simulate.py: age, sbp, diabetes, smoking,
+    # af_true; female for death). IPW with that propensity model misses the truth; AIPW,
+    # rescued by the outcome model, covers it.
+    truth = np.array(sim.attrs["s"]["cif_difference"][1][1:4])   # t = 2, 3, 4
+    kw = dict(time="time", event="event", cause=1, exposure="treated", covariates="female")
+    ipw = cl.adjusted_survival(sim, **kw).contrast([2.0, 3.0, 4.0]).to_frame()
+    assert np.any((ipw["conf_low"] > truth) | (ipw["conf_high"] < truth))
+    aipw = cl.adjusted_survival(
+        sim, method="aipw", outcome_covariates="age + sbp + diabetes + C(smoking) + af_true "
+        "+ female", **kw).contrast([2.0, 3.0, 4.0]).to_frame()
+    assert np.all(aipw["conf_low"].to_numpy() < truth)
+    assert np.all(truth < aipw["conf_high"].to_numpy())
+
+
+def test_aipw_with_a_wrong_propensity_model_follows_the_outcome_model_simulated_truth():
+    # reduced CI version of the slow double-robustness test: with the propensity model
+    # reduced to sex, AIPW's incidence difference sits with the (correct) outcome model's
+    # standardisation, not with the biased IPW estimate
+    d = cl.simulate_cohort(5000, random_state=21)
+    d.attrs = {}
+    kw = dict(time="time", event="event", cause=1, exposure="treated", covariates="female",
+              outcome_covariates="age + sbp + diabetes + C(smoking) + af_true + female")
+    at = [3.0, 4.0]
+    ipw = cl.adjusted_survival(d, **kw).contrast(at).to_frame()["estimate"].to_numpy()
+    gf = cl.adjusted_survival(d, method="gformula", n_boot=2, random_state=1,
+                              **kw).contrast(at).to_frame()["estimate"].to_numpy()
+    aipw = cl.adjusted_survival(d, method="aipw", **kw)
+    est = aipw.contrast(at).to_frame()["estimate"].to_numpy()
+    assert np.all(np.abs(est - gf) < 0.5 * np.abs(ipw - gf))

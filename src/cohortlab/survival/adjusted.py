@@ -34,6 +34,7 @@ from ..inference.bootstrap import bootstrap, bootstrap_interval
 from ..results.curve import Curve
 from ..results.estimate import Estimate, EstimateTable
 from . import _cox
+from ._aipw import augmented_outcome, censoring_km
 from ._counts import risk_counts
 from ._km import _z, product_limit
 
@@ -189,6 +190,7 @@ def adjusted_survival(
     exposure: str,
     covariates: str | Sequence[str],
     method: Method = "ipw",
+    outcome_covariates: str | Sequence[str] | None = None,
     cause: int | None = None,
     estimand: Estimand = "ATE",
     times: Sequence[float] | None = None,
@@ -221,13 +223,15 @@ def adjusted_survival(
     model per cause with ``cause``), each subject's predicted curve under ``a = 1`` and ``a =
     0``, averaged over the estimand population (R ``riskRegression::ate(treatment=...)`` with
     a Cox outcome model). ``"aipw"`` (ATE): the augmented IPW estimator with inverse
-    probability of censoring weights, ``psi_a = m_a(X) + 1{A=a}/e_a(X) (Y~ - m_a(X))`` with
-    ``m_a`` the Cox model's predicted curve, ``e_a`` the propensity score and ``Y~ = 1{T >
-    t}/G_a(t)`` (or ``1{T <= t, cause}/G_a(T-)``), ``G_a`` the Kaplan-Meier curve of censoring
-    in arm ``a``: consistent if the censoring curve is right and either the propensity or the
-    outcome model is (doubly robust in those two). The censoring term is not augmented (the
-    fully efficient AIPCW form is not implemented), so its SE can exceed the IPW one when
-    censoring is heavy.
+    probability of censoring weights, ``psi_a = m_a(X) + 1{A=a}/e_a(X) (Z - m_a(X))`` with
+    ``m_a`` the Cox model's predicted curve, ``e_a`` the propensity score and ``Z`` the observed
+    outcome ``1{T > t}/G_a(t)`` (or ``1{T <= t, cause}/G_a(T-)``), ``G_a`` the Kaplan-Meier
+    curve of censoring in arm ``a``, augmented for censoring with the outcome model's
+    ``E[Y | T > u, X]`` (the
+    AIPTW-AIPCW estimator of Bai, Tsiatis & O'Brien 2013): consistent if the censoring curve
+    is right and either the propensity or the outcome model is (doubly robust in those two).
+    Times at which everyone left has been censored (``G = 0``) are not estimable; their
+    censoring terms are set to 0.
 
     Variance: ``"influence_function"`` (default for ``ipw`` and ``aipw``): for ``ipw`` the
     weighted curves' infinitesimal jackknife, treating the weights as known (usually
@@ -241,7 +245,9 @@ def adjusted_survival(
     ----------
     time, event : follow-up and event (0/1; 0..K with ``cause``).
     exposure : binary exposure column.
-    covariates : confounders (column names or a formula right-hand side).
+    covariates : confounders (column names or a formula right-hand side): the propensity
+        model's, and the outcome model's unless ``outcome_covariates`` is given.
+    outcome_covariates : the Cox outcome model's covariates (``gformula``, ``aipw``).
     cause : the cause whose cumulative incidence to estimate (competing risks).
     times : the evaluation grid (default: every distinct event time if there are at most 500,
         else 500 quantiles of them); bootstrap intervals exist only on this grid.
@@ -267,6 +273,8 @@ def adjusted_survival(
     conf_level = check_conf_level(conf_level, FUNC)
     rng = check_random_state(random_state, FUNC)
     cols = covariate_columns(covariates, data, FUNC)
+    if outcome_covariates is not None:
+        cols += covariate_columns(outcome_covariates, data, FUNC)
     check_columns(data, FUNC, time=time, event=event, exposure=exposure, weights=weights)
     used = [time, event, exposure, *cols] + ([weights] if weights else [])
     frame, dropped = apply_missing(data, used, missing, FUNC)
@@ -280,7 +288,8 @@ def adjusted_survival(
     s = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
     d = e if cause is not None else (e > 0).astype(np.int64)
     grid = _grid(t, d, times)
-    design = build_design(frame, covariates, FUNC, drop_intercept=True)
+    out_cov = covariates if outcome_covariates is None else outcome_covariates
+    design = build_design(frame, out_cov, FUNC, drop_intercept=True)
     spec = _Spec(t=t, d=d, a=a, s=s, X=design.X, cause=cause, estimand=estimand, grid=grid,
                  frame=frame, exposure=exposure, covariates=covariates, trim=trim,
                  truncate=truncate)
@@ -341,7 +350,7 @@ class _Spec:
     d: np.ndarray
     a: np.ndarray
     s: np.ndarray
-    X: np.ndarray
+    X: np.ndarray   # the outcome model's covariates
     cause: int | None
     estimand: str
     grid: np.ndarray
@@ -434,14 +443,17 @@ def _gformula_curves(sp: _Spec, idx: np.ndarray | None) -> np.ndarray:
     return acc / wpop.sum()
 
 
-def _cox_predictions(sp: _Spec, rows: np.ndarray):  # noqa: ANN202 (a generator)
-    """Yield ``(chunk_rows, pred)``: each row's predicted curve on the grid under a = 1, 0.
+def _cox_predictions(sp: _Spec, rows: np.ndarray, times: np.ndarray | None = None,
+                     with_survival: bool = False):  # noqa: ANN202 (a generator)
+    """Yield ``(chunk_rows, pred[, surv])``: each row's predicted curves under a = 1, 0.
 
-    ``pred[arm, i, k]`` is the survival (or incidence of ``cause``) at ``grid[k]`` under
-    a = 1 (arm 0) and a = 0 (arm 1), from a Cox model of the outcome (cause-specific Cox
-    models with ``cause``) on exposure and covariates; rows come in blocks so memory stays
-    bounded.
+    ``pred[arm, i, k]`` is the survival (or incidence of ``cause``) at ``times[k]`` (default
+    the grid) under a = 1 (arm 0) and a = 0 (arm 1), from a Cox model of the outcome
+    (cause-specific Cox models with ``cause``) on exposure and covariates; with
+    ``with_survival`` also the all-cause survival ``surv`` at ``times``. Rows come in blocks
+    so memory stays bounded.
     """
+    times = sp.grid if times is None else times
     Z = np.column_stack([sp.a.astype(float), sp.X])
     causes = [None] if sp.cause is None else sorted(int(c) for c in np.unique(sp.d) if c > 0)
     fits = []
@@ -452,14 +464,16 @@ def _cox_predictions(sp: _Spec, rows: np.ndarray):  # noqa: ANN202 (a generator)
         st = cd.strata[0]
         tt = _cox.time_terms(st, cd.x[st.sl], st.weight * np.exp(cd.x[st.sl] @ fit.beta), True)
         fits.append((k, fit.beta, cd.center, st.event_times, tt.q01))
-    # survival needs the cumulative hazards only on the grid; an incidence integrates over
+    # survival needs the cumulative hazards only at `times`; an incidence integrates over
     # every event time of any cause
-    union = (sp.grid if sp.cause is None
+    union = (times if sp.cause is None
              else np.unique(np.concatenate([f[3] for f in fits])))
-    pos = np.searchsorted(union, sp.grid, side="right") - 1
-    n_chunks = max(1, int(np.ceil(2 * rows.size * union.size / CHUNK_ELEMENTS)))
+    pos = np.searchsorted(union, times, side="right") - 1
+    width = union.size * (2 if with_survival else 1)
+    n_chunks = max(1, int(np.ceil(2 * rows.size * width / CHUNK_ELEMENTS)))
     for chunk in np.array_split(rows, n_chunks):
-        pred = np.empty((2, chunk.size, sp.grid.size))
+        pred = np.empty((2, chunk.size, times.size))
+        surv = np.empty((2, chunk.size, times.size)) if with_survival else None
         for row, arm in enumerate((1, 0)):
             za = np.column_stack([np.full(chunk.size, float(arm)), sp.X[chunk]])
             cum_all = np.zeros((chunk.size, union.size))
@@ -478,12 +492,16 @@ def _cox_predictions(sp: _Spec, rows: np.ndarray):  # noqa: ANN202 (a generator)
                     step_k = h
             if sp.cause is None:
                 pred[row] = np.exp(-cum_all)
-            else:
-                s_prev = np.exp(-np.concatenate([np.zeros((chunk.size, 1)),
-                                                 cum_all[:, :-1]], axis=1))
-                curve = np.cumsum(s_prev * step_k, axis=1)
-                pred[row] = np.where(pos >= 0, curve[:, np.maximum(pos, 0)], 0.0)
-        yield chunk, pred
+                if with_survival:
+                    surv[row] = pred[row]
+                continue
+            s_all = np.exp(-cum_all)
+            s_prev = np.concatenate([np.ones((chunk.size, 1)), s_all[:, :-1]], axis=1)
+            curve = np.cumsum(s_prev * step_k, axis=1)
+            pred[row] = np.where(pos >= 0, curve[:, np.maximum(pos, 0)], 0.0)
+            if with_survival:
+                surv[row] = np.where(pos >= 0, s_all[:, np.maximum(pos, 0)], 1.0)
+        yield (chunk, pred, surv) if with_survival else (chunk, pred)
 
 
 @dataclass(frozen=True)
@@ -510,25 +528,34 @@ class _Moments:
 
 
 def _aipw_curves(sp: _Spec, with_moments: bool) -> tuple[np.ndarray, _Moments | None, tuple]:
-    """Augmented IPW with inverse probability of censoring weights (see adjusted_survival)."""
+    """Augmented IPW with censoring augmentation (see ``_aipw`` and adjusted_survival)."""
     if sp.estimand != "ATE":
         raise DataValidationError(f"{FUNC}(): method=\"aipw\" estimates the ATE only; got "
                                   f"estimand={sp.estimand!r} (use ipw or gformula).")
     w, notes = _ipw_weights(sp, None)      # ATE weights 1/e (arm 1), 1/(1-e) (arm 0), x s
-    g_at = [_arm_censoring(sp, arm) for arm in (1, 0)]
+    kms = [censoring_km(sp.t[sp.a == arm], sp.d[sp.a == arm], sp.s[sp.a == arm])
+           for arm in (1, 0)]
+    times = np.unique(np.concatenate([sp.grid, kms[0].jumps, kms[1].jumps]))
+    at_grid = np.searchsorted(times, sp.grid)
+    at_jumps = [np.searchsorted(times, km.jumps) for km in kms]
     k = sp.grid.size
     total = float(sp.s.sum())
     acc = np.zeros((2, k))
     cross = {(0, 0): np.zeros((k, k)), (1, 1): np.zeros((k, k)), (0, 1): np.zeros((k, k))}
     lin = np.zeros((2, k))
     rows = np.flatnonzero(sp.s > 0)
-    for chunk, pred in _cox_predictions(sp, rows):
-        psi = np.empty_like(pred)
+    for chunk, pred, surv in _cox_predictions(sp, rows, times, with_survival=True):
+        psi = pred[:, :, at_grid].copy()              # m_a on the grid, for everyone
         for row, arm in enumerate((1, 0)):
-            in_arm = sp.a[chunk] == arm
-            y_obs = _observed_outcome(sp, chunk, g_at[row])
-            wt = np.where(in_arm, w[chunk] / sp.s[chunk], 0.0)   # 1{A=a}/e_a
-            psi[row] = pred[row] + wt[:, None] * (y_obs - pred[row])
+            mine = sp.a[chunk] == arm
+            sub = chunk[mine]
+            m = psi[row][mine]
+            z = augmented_outcome(
+                sp.t[sub], sp.d[sub], sp.cause, sp.grid, kms[row], m,
+                surv[row][mine][:, at_jumps[row]],
+                None if sp.cause is None else pred[row][mine][:, at_jumps[row]])
+            wt = (w[sub] / sp.s[sub])[:, None]          # 1 / e_a for the arm's own rows
+            psi[row][mine] = m + wt * (z - m)
         s = sp.s[chunk]
         acc += np.einsum("aik,i->ak", psi, s)
         if with_moments:
@@ -543,28 +570,7 @@ def _aipw_curves(sp: _Spec, with_moments: bool) -> tuple[np.ndarray, _Moments | 
         moments = _Moments(mean=values, cross=cross, lin=lin, s2=float((sp.s**2).sum()),
                            total=total, n=int((sp.s > 0).sum()))
     return values, moments, notes + ("AIPW: Cox outcome model on exposure + covariates; "
-                                     "censoring: Kaplan-Meier per arm (IPCW)",)
-
-
-def _arm_censoring(sp: _Spec, arm: int):  # noqa: ANN202
-    from .competing_regression import _censoring_survival
-
-    m = sp.a == arm
-    return _censoring_survival(sp.t[m], sp.d[m], sp.s[m])
-
-
-def _observed_outcome(sp: _Spec, chunk: np.ndarray, g_minus) -> np.ndarray:  # noqa: ANN001
-    """IPCW outcome on the grid.
-
-    ``1{T > t}/G(t)`` (survival) or ``1{T <= t, cause}/G(T-)`` (incidence).
-    """
-    t = sp.t[chunk]
-    if sp.cause is None:
-        g_t = g_minus(np.nextafter(sp.grid, np.inf))          # G(t) = P(C > t)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(t[:, None] > sp.grid[None, :], 1.0 / g_t[None, :], 0.0)
-    hit = (sp.d[chunk] == sp.cause) / g_minus(t)
-    return np.where(t[:, None] <= sp.grid[None, :], hit[:, None], 0.0)
+                                     "censoring: Kaplan-Meier per arm, augmented (AIPCW)",)
 
 
 def _population(sp: _Spec) -> np.ndarray:
