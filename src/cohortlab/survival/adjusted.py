@@ -48,6 +48,7 @@ Contrast = Literal["difference", "ratio"]
 MAX_GRID = 500
 #: Subjects x times evaluated at once by the g-formula (bounds its memory at ~16 MB a block).
 CHUNK_ELEMENTS = 2_000_000
+_REFIT = {"ipw": "propensity", "gformula": "Cox", "aipw": "propensity and Cox"}
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
@@ -292,17 +293,17 @@ def adjusted_survival(
     design = build_design(frame, out_cov, FUNC, drop_intercept=True)
     spec = _Spec(t=t, d=d, a=a, s=s, X=design.X, cause=cause, estimand=estimand, grid=grid,
                  frame=frame, exposure=exposure, covariates=covariates, trim=trim,
-                 truncate=truncate)
+                 truncate=truncate, weights_col=weights)
     moments = None
     if method == "ipw":
-        w, notes = _ipw_weights(spec, None)
+        w, notes = _ipw_weights(spec)
         values, var = _ipw_curves(spec, w, with_variance=variance == "influence_function")
     elif method == "aipw":
         values, moments, notes = _aipw_curves(spec, variance == "influence_function")
         var = (np.vstack([np.diag(moments.cov(a_, a_)) for a_ in (0, 1)])
                if moments is not None else None)
     else:
-        values, notes = _gformula_curves(spec, None), ("g-formula: Cox model of the outcome "
+        values, notes = _gformula_curves(spec), ("g-formula: Cox model of the outcome "
                                                        "on exposure + covariates",)
         var = None
     reps = None
@@ -328,7 +329,7 @@ def adjusted_survival(
     frame_out = _long_frame(spec, values, se, lo, hi, conf_level)
     rmst_source = None
     if method == "ipw" and cause is None and variance == "influence_function":
-        rmst_source = _ipw_rmst_source(spec, frame, time, w, conf_level, dropped)
+        rmst_source = _ipw_rmst_source(spec, w, conf_level)
     return AdjustedCurves(
         data=frame_out, measure=measure, method=f"{method}_{'km' if cause is None else 'aj'}"
         if method == "ipw" else ("gformula_cox" if method == "gformula" else "aipw_ipcw"),
@@ -337,8 +338,7 @@ def adjusted_survival(
         n=len(frame), n_events=int((d > 0).sum() if cause is None else (d == cause).sum()),
         estimand=estimand, weighted=True, dropped=dropped,
         notes=notes + ((f"bootstrap: {reps.shape[0]} replicates refitting the "
-                        f"{'propensity' if method == 'ipw' else 'Cox'} model",)
-                       if reps is not None else ()),
+                        f"{_REFIT[method]} model(s)",) if reps is not None else ()),
         grid=grid, arm_values=values, arm_variance=var, replicates=reps,
         exposure_name=exposure, rmst_source=rmst_source, moments=moments,
     )
@@ -359,6 +359,7 @@ class _Spec:
     covariates: Any
     trim: Any
     truncate: Any
+    weights_col: str | None = None
 
     def take(self, idx: np.ndarray) -> _Spec:
         from dataclasses import replace
@@ -379,9 +380,10 @@ def _grid(t: np.ndarray, d: np.ndarray, times: Sequence[float] | None) -> np.nda
     return ev
 
 
-def _ipw_weights(sp: _Spec, idx: np.ndarray | None) -> tuple[np.ndarray, tuple[str, ...]]:
+def _ipw_weights(sp: _Spec) -> tuple[np.ndarray, tuple[str, ...]]:
     ps = propensity_score(sp.frame, exposure=sp.exposure, covariates=sp.covariates,
-                          estimand=sp.estimand, trim=sp.trim, truncate=sp.truncate)
+                          estimand=sp.estimand, trim=sp.trim, truncate=sp.truncate,
+                          weights=sp.weights_col)
     notes = (f"IPW: {ps.model_description}; {sp.estimand} weights",) + tuple(ps.notes)
     return ps.weights.to_numpy() * sp.s, notes
 
@@ -434,7 +436,7 @@ def _read_curve_var(df: pd.DataFrame, arm: int, grid: np.ndarray) -> np.ndarray:
     return _read(g["time"].to_numpy(), np.nan_to_num(g["std_error"].to_numpy()) ** 2, grid, 0.0)
 
 
-def _gformula_curves(sp: _Spec, idx: np.ndarray | None) -> np.ndarray:
+def _gformula_curves(sp: _Spec) -> np.ndarray:
     """Standardised Cox predictions under a = 1 and a = 0, averaged over the population."""
     wpop = sp.s * _population(sp)
     acc = np.zeros((2, sp.grid.size))
@@ -532,7 +534,7 @@ def _aipw_curves(sp: _Spec, with_moments: bool) -> tuple[np.ndarray, _Moments | 
     if sp.estimand != "ATE":
         raise DataValidationError(f"{FUNC}(): method=\"aipw\" estimates the ATE only; got "
                                   f"estimand={sp.estimand!r} (use ipw or gformula).")
-    w, notes = _ipw_weights(sp, None)      # ATE weights 1/e (arm 1), 1/(1-e) (arm 0), x s
+    w, notes = _ipw_weights(sp)      # ATE weights 1/e (arm 1), 1/(1-e) (arm 0), x s
     kms = [censoring_km(sp.t[sp.a == arm], sp.d[sp.a == arm], sp.s[sp.a == arm])
            for arm in (1, 0)]
     times = np.unique(np.concatenate([sp.grid, kms[0].jumps, kms[1].jumps]))
@@ -589,12 +591,12 @@ def _replicate(sp: _Spec, method: str, idx: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():  # fragility warnings were raised on the full data
         warnings.simplefilter("ignore")
         if method == "ipw":
-            w, _ = _ipw_weights(rep, None)
+            w, _ = _ipw_weights(rep)
             values, _ = _ipw_curves(rep, w, with_variance=False)
         elif method == "aipw":
             values, _, _ = _aipw_curves(rep, with_moments=False)
         else:
-            values = _gformula_curves(rep, None)
+            values = _gformula_curves(rep)
     return values.ravel()
 
 
@@ -631,13 +633,13 @@ def _area(grid: np.ndarray, values: np.ndarray, tau: float) -> float:
     return float(np.sum(np.diff(knots) * vals))
 
 
-def _ipw_rmst_source(sp: _Spec, frame: pd.DataFrame, time: str, w: np.ndarray,
-                     conf_level: float, dropped: Any) -> Any:
+def _ipw_rmst_source(sp: _Spec, w: np.ndarray, conf_level: float) -> Any:
+    """``tau -> cl.rmst`` of the weighted Kaplan-Meier curves (infinitesimal jackknife)."""
     def rmst_of(tau: float) -> EstimateTable:
         from .rmst import rmst
 
-        df = pd.DataFrame({"t": sp.t, "d": sp.d, sp.exposure: sp.a, "w": w})[w > 0]
-        return rmst(df, time="t", event="d", tau=tau, by=sp.exposure, weights="w",
-                    reference=0, conf_level=conf_level)
+        df = pd.DataFrame({"__time": sp.t, "__event": sp.d, sp.exposure: sp.a, "__w": w})
+        return rmst(df[w > 0], time="__time", event="__event", tau=tau, by=sp.exposure,
+                    weights="__w", reference=0, conf_level=conf_level)
 
     return rmst_of
