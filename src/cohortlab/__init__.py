@@ -7,7 +7,7 @@ table) that renders to text, a DataFrame, Markdown, LaTeX and HTML.
 
 from __future__ import annotations
 
-from . import datasets, inference
+from . import datasets, evaluation, inference
 from .causal import (
     MatchResult,
     PropensityScore,
@@ -21,6 +21,7 @@ from .causal import (
 )
 from .datasets import simulate_cohort
 from .describe import Attrition, Table1, attrition, table1
+from .evaluation import ClassifierEvaluation, evaluate_classifier
 from .exceptions import (
     CohortError,
     CohortWarning,
@@ -72,6 +73,8 @@ __all__ = [
     "CoxResult",
     "PropensityScore",
     "MatchResult",
+    "evaluate_classifier",
+    "ClassifierEvaluation",
     "table1",
     "attrition",
     "simulate_cohort",
@@ -84,6 +87,7 @@ __all__ = [
     "ModelResult",
     "Dropped",
     "datasets",
+    "evaluation",
     "inference",
     "CohortError",
     "DataValidationError",

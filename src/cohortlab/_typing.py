@@ -50,6 +50,8 @@ CIMethod: TypeAlias = Literal[
     "greenwood",
     "infinitesimal_jackknife",
     "aalen",
+    "delong",
+    "logit_boyd",
     "none",
 ]
 BootstrapCI: TypeAlias = Literal["percentile", "normal", "basic"]

@@ -50,6 +50,8 @@ CI_LABELS: dict[str, str] = {
     "greenwood": "Greenwood",
     "infinitesimal_jackknife": "infinitesimal jackknife",
     "aalen": "Aalen (cmprsk cuminc)",
+    "delong": "DeLong",
+    "logit_boyd": "logit (Boyd et al. 2013)",
     "none": "no interval",
 }
 

@@ -1,0 +1,241 @@
+"""Array-only kernels of classifier evaluation (numpy, no pandas).
+
+Every kernel sorts the scores once (``np.unique``) and works on the distinct values with
+counts and cumulative sums, so it is O(n log n) in the number of rows and has no Python loop
+over rows or thresholds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+
+__all__ = [
+    "ScoreCounts",
+    "score_counts",
+    "delong_auc",
+    "average_precision",
+    "brier",
+    "expected_calibration_error",
+    "logistic_calibration",
+    "citl",
+    "confusion_at",
+    "wilson",
+    "net_benefit",
+    "inverse_variance_q",
+]
+
+
+@dataclass(frozen=True)
+class ScoreCounts:
+    """Distinct scores (ascending) with the number of positives and negatives at each."""
+
+    values: np.ndarray
+    pos: np.ndarray
+    neg: np.ndarray
+
+    @property
+    def n_pos(self) -> int:
+        return int(self.pos.sum())
+
+    @property
+    def n_neg(self) -> int:
+        return int(self.neg.sum())
+
+
+def score_counts(score: np.ndarray, label: np.ndarray) -> ScoreCounts:
+    """Sort once: distinct scores and the positives/negatives tied at each."""
+    order = np.argsort(score)
+    s = score[order]
+    new_value = np.empty(s.size, dtype=bool)
+    new_value[:1] = True
+    np.not_equal(s[1:], s[:-1], out=new_value[1:])
+    group = np.cumsum(new_value) - 1
+    k = int(group[-1]) + 1 if s.size else 0
+    total = np.bincount(group, minlength=k)
+    pos = np.bincount(group, weights=label[order], minlength=k).astype(np.int64)
+    return ScoreCounts(values=s[new_value], pos=pos, neg=total - pos)
+
+
+def delong_auc(sc: ScoreCounts) -> tuple[float, float]:
+    """AUROC and its DeLong variance from the structural components (Sun & Xu 2014).
+
+    The placement of a positive is the share of negatives scored below it (ties count half);
+    that of a negative is the share of positives scored above it. The AUROC is the mean
+    placement of the positives; the variance is ``S10 / n1 + S01 / n0`` with ``S10``, ``S01``
+    the sample variances (denominator ``n - 1``) of the placements, as pROC's
+    ``var(roc, method = "delong")``. Placements depend only on the distinct score, so the
+    sums run over distinct scores weighted by their counts. The variance is NaN with fewer
+    than two positives or negatives (as pROC).
+    """
+    n1, n0 = sc.n_pos, sc.n_neg
+    neg_below = np.cumsum(sc.neg) - sc.neg
+    pos_above = n1 - np.cumsum(sc.pos)
+    v10 = (neg_below + 0.5 * sc.neg) / n0  # placement of a positive at each distinct score
+    v01 = (pos_above + 0.5 * sc.pos) / n1  # placement of a negative
+    auc = float(np.dot(sc.pos, v10) / n1)
+    if n1 < 2 or n0 < 2:
+        return auc, math.nan
+    s10 = float(np.dot(sc.pos, (v10 - auc) ** 2) / (n1 - 1))
+    s01 = float(np.dot(sc.neg, (v01 - auc) ** 2) / (n0 - 1))
+    return auc, s10 / n1 + s01 / n0
+
+
+def average_precision(sc: ScoreCounts) -> float:
+    """Average precision: sum over distinct thresholds of (recall step) x precision.
+
+    Tied scores form one threshold (as scikit-learn's ``average_precision_score``).
+    """
+    tp = np.cumsum(sc.pos[::-1])  # predicted positive: score >= threshold, descending
+    fp = np.cumsum(sc.neg[::-1])
+    precision = tp / (tp + fp)
+    return float(np.dot(sc.pos[::-1], precision) / sc.n_pos)
+
+
+def brier(score: np.ndarray, label: np.ndarray) -> tuple[float, float]:
+    """Brier score (mean squared error) and its SE ``sd / sqrt(n)`` (sd with ``n - 1``)."""
+    sq = (score - label) ** 2
+    n = sq.size
+    se = float(sq.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+    return float(sq.mean()), se
+
+
+def expected_calibration_error(
+    score: np.ndarray, label: np.ndarray, n_bins: int
+) -> tuple[float, np.ndarray]:
+    """ECE over ``n_bins`` equal-width bins of [0, 1] (the last bin includes 1).
+
+    Returns the ECE ``sum_b n_b / n |mean(label_b) - mean(score_b)|`` and a ``(n_bins, 4)``
+    array of bin count, mean score, observed proportion and bin midpoint.
+    """
+    b = np.minimum((score * n_bins).astype(np.int64), n_bins - 1)
+    cnt = np.bincount(b, minlength=n_bins).astype(float)
+    s_sum = np.bincount(b, weights=score, minlength=n_bins)
+    y_sum = np.bincount(b, weights=label, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_s, obs = s_sum / cnt, y_sum / cnt
+    ece = float(np.abs(y_sum - s_sum).sum() / score.size)
+    mid = (np.arange(n_bins) + 0.5) / n_bins
+    return ece, np.column_stack([cnt, mean_s, obs, mid])
+
+
+def _newton_logistic(
+    x: np.ndarray, y: np.ndarray, offset: np.ndarray, slope: bool, max_iter: int = 50,
+    tol: float = 1e-9,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Logistic regression of ``y`` on ``1 (+ x)`` with ``offset``, by Newton-Raphson.
+
+    Returns the coefficients, their model-based covariance (inverse information) and whether
+    it converged. The 2 x 2 information is built from sums: no design matrix is formed.
+    """
+    k = 2 if slope else 1
+    beta = np.zeros(k)
+    if slope:
+        beta[1] = 1.0  # start at the identity recalibration, as rms val.prob
+    info = np.eye(k)
+    for _ in range(max_iter):
+        eta = offset + beta[0] + (beta[1] * x if slope else 0.0)
+        mu = special.expit(eta)
+        w = mu * (1.0 - mu)
+        r = y - mu
+        if slope:
+            wx = w * x
+            score = np.array([r.sum(), np.dot(r, x)])
+            sw, swx, swxx = w.sum(), wx.sum(), np.dot(wx, x)
+            info = np.array([[sw, swx], [swx, swxx]])
+        else:
+            score = np.array([r.sum()])
+            info = np.array([[w.sum()]])
+        try:
+            step = np.linalg.solve(info, score)
+        except np.linalg.LinAlgError:
+            return np.full(k, np.nan), np.full((k, k), np.nan), False
+        beta = beta + step
+        if not np.all(np.isfinite(beta)) or np.max(np.abs(beta)) > 1e6:
+            return np.full(k, np.nan), np.full((k, k), np.nan), False
+        if np.max(np.abs(step)) < tol:
+            # information at the previous iterate: the step is < tol, so it differs from the
+            # information at the maximum by O(tol) relative; no extra pass over the rows
+            return beta, np.linalg.inv(info), True
+    return beta, np.linalg.inv(info), False
+
+
+def logistic_calibration(
+    logit: np.ndarray, label: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Logistic recalibration ``logit P(y = 1) = a + b logit(score)`` (rms ``val.prob``).
+
+    Returns ``(a, b)``, their covariance and convergence. ``a`` is rms' "Intercept" (the
+    intercept of the joint recalibration model), ``b`` the calibration slope.
+    """
+    return _newton_logistic(logit, label, np.zeros_like(logit), slope=True)
+
+
+def citl(logit: np.ndarray, label: np.ndarray) -> tuple[float, float, bool]:
+    """Calibration-in-the-large: intercept of ``logit P(y = 1) = a + offset(logit(score))``.
+
+    Returns the intercept, its model-based SE and convergence.
+    """
+    beta, cov, ok = _newton_logistic(logit, label, logit, slope=False)
+    return float(beta[0]), float(math.sqrt(cov[0, 0])) if ok else math.nan, ok
+
+
+def confusion_at(sc: ScoreCounts, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """True and false positives at each threshold (predicted positive: score >= threshold)."""
+    cum_pos = np.concatenate([[0], np.cumsum(sc.pos)])
+    cum_neg = np.concatenate([[0], np.cumsum(sc.neg)])
+    idx = np.searchsorted(sc.values, thresholds, side="left")  # distinct scores < threshold
+    return sc.n_pos - cum_pos[idx], sc.n_neg - cum_neg[idx]
+
+
+def wilson(
+    x: np.ndarray, n: np.ndarray, conf_level: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Proportion ``x / n`` with the Wilson score interval (R ``prop.test(correct = FALSE)``).
+
+    ``n = 0`` gives NaN throughout.
+    """
+    x = np.asarray(x, dtype=float)
+    n = np.asarray(n, dtype=float)
+    z = stats.norm.ppf(0.5 + conf_level / 2)
+    z2 = z * z
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = x / n
+        centre = (x + z2 / 2) / (n + z2)
+        half = z * np.sqrt(x * (n - x) / n + z2 / 4) / (n + z2)
+    lo = np.clip(centre - half, 0.0, 1.0)
+    hi = np.clip(centre + half, 0.0, 1.0)
+    return p, lo, hi
+
+
+def net_benefit(
+    sc: ScoreCounts, thresholds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Net benefit ``TP/n - FP/n * pt/(1 - pt)`` of the model and of treating everyone.
+
+    Returns model net benefit, treat-all net benefit, TP and FP at each threshold ``pt``.
+    """
+    n = sc.n_pos + sc.n_neg
+    tp, fp = confusion_at(sc, thresholds)
+    odds = thresholds / (1.0 - thresholds)
+    prev = sc.n_pos / n
+    return tp / n - fp / n * odds, prev - (1.0 - prev) * odds, tp, fp
+
+
+def inverse_variance_q(
+    est: np.ndarray, var: np.ndarray
+) -> tuple[float, float, float, int, float]:
+    """Cochran-type heterogeneity chi-square of independent estimates.
+
+    Returns the inverse-variance pooled estimate, its variance ``1 / sum(w)``,
+    ``Q = sum w_g (est_g - pooled)^2`` with ``w_g = 1 / var_g``, ``df = G - 1`` and the
+    chi-square p-value.
+    """
+    w = 1.0 / var
+    pooled = float(np.dot(w, est) / w.sum())
+    q = float(np.dot(w, (est - pooled) ** 2))
+    df = int(est.size - 1)
+    return pooled, float(1.0 / w.sum()), q, df, float(stats.chi2.sf(q, df))
