@@ -9,6 +9,16 @@ import pytest
 matplotlib.use("Agg")  # headless; figures are drawn, never shown
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _single_threaded_blas():
+    """One BLAS thread: the suite's arrays are small, and on a 2-core CI machine threaded
+    BLAS inside joblib workers oversubscribes the cores (5-10x slower when loaded)."""
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     """A seeded generator; tests never use numpy's global state."""

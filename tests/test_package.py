@@ -22,12 +22,14 @@ def test_demo_writes_report(tmp_path, capsys):
     out = tmp_path / "demo"
     names = {p.name for p in out.iterdir()}
     assert {"report.html", "table1.md", "table1.csv", "effects.csv", "love_plot.png",
-            "overlap.png", "forest.png", "attrition.csv"} <= names
+            "overlap.png", "forest.png", "attrition.csv", "survival.csv",
+            "km_by_qsmk.png"} <= names
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and "Table 1 by qsmk" in html
     assert "2.541" in html  # crude difference in mean weight change, What If ch. 12
     assert "3.441" in html  # IPW ATE, What If Program 12.2
     assert "3.457" in html  # AIPW, nhefs_aipw_tmle.json
+    assert "IPTW Cox hazard ratio" in html and "1.001" in html  # R coxph(weights, robust)
     assert f"open {(out / 'report.html').resolve()}" in capsys.readouterr().out
 
 

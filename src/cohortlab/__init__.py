@@ -35,6 +35,14 @@ from .exceptions import (
     PositivityWarning,
     ZeroTimeWarning,
 )
+from .exposures import (
+    ExposureDefinition,
+    cutpoint_exposure,
+    quantile_exposure,
+    spline_basis,
+    standardized_exposure,
+    threshold_exposure,
+)
 from .results import Curve, Dropped, Estimate, EstimateTable, ModelResult, tidy
 from .survival import (
     AdjustedCurves,
@@ -73,6 +81,12 @@ __all__ = [
     "CoxResult",
     "PropensityScore",
     "MatchResult",
+    "threshold_exposure",
+    "quantile_exposure",
+    "cutpoint_exposure",
+    "standardized_exposure",
+    "spline_basis",
+    "ExposureDefinition",
     "evaluate_classifier",
     "ClassifierEvaluation",
     "table1",

@@ -149,7 +149,12 @@ VERBS = [
         300, random_state=k.get("random_state", 1)), used=None, random=True),
 ]
 #: Public functions that are not data verbs, and why.
-NOT_VERBS = {"tidy": "stacks results; tested in tests/results"}
+NOT_VERBS = {
+    "tidy": "stacks results; tested in tests/results",
+    **{name: "builds an exposure definition, not an estimate; tested in tests/exposures"
+       for name in ("threshold_exposure", "quantile_exposure", "cutpoint_exposure",
+                    "standardized_exposure", "spline_basis")},
+}
 IDS = [v.name for v in VERBS]
 
 

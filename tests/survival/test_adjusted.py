@@ -227,3 +227,22 @@ def test_aipw_with_a_wrong_propensity_model_follows_the_outcome_model_simulated_
     aipw = cl.adjusted_survival(d, method="aipw", **kw)
     est = aipw.contrast(at).to_frame()["estimate"].to_numpy()
     assert np.all(np.abs(est - gf) < 0.5 * np.abs(ipw - gf))
+
+
+def test_grid_reaches_end_of_follow_up_and_aipw_is_nan_where_not_estimable():
+    d = cl.simulate_cohort(3000, random_state=5)
+    d.attrs = {}
+    d["dead"] = (d["event"] > 0).astype(int)
+    kw = dict(time="time", event="dead", exposure="treated",
+              covariates="age + female + diabetes + af_flag")
+    ipw = cl.adjusted_survival(d, **kw)
+    end = float(d["time"].max())          # administrative end of follow-up (5 years)
+    assert ipw.grid[-1] == end
+    c = ipw.contrast([end]).to_frame().iloc[0]
+    assert np.isfinite(c["estimate"]) and c["effect_measure"] == "difference"
+    aipw = cl.adjusted_survival(d, method="aipw", **kw)
+    # everyone still followed at the end is censored there: G = 0, not estimable
+    last = aipw.at([end]).to_frame()["estimate"]
+    assert last.isna().all()
+    assert any("not estimable" in n for n in aipw.notes)
+    assert np.isfinite(aipw.contrast([4.0]).to_frame()["estimate"]).all()

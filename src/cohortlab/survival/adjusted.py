@@ -48,6 +48,8 @@ Contrast = Literal["difference", "ratio"]
 MAX_GRID = 500
 #: Subjects x times evaluated at once by the g-formula (bounds its memory at ~16 MB a block).
 CHUNK_ELEMENTS = 2_000_000
+_GRID_AREA_NOTE = ("RMST: area of the step function on the evaluation grid (exact when the grid "
+                   "holds every event time, the default up to 500 of them)")
 _REFIT = {"ipw": "propensity", "gformula": "Cox", "aipw": "propensity and Cox"}
 
 
@@ -83,7 +85,9 @@ class AdjustedCurves(Curve):
         pos = self._grid_pos(ts)
         v1, v0 = self.arm_values[0, pos], self.arm_values[1, pos]
         kind = "survival" if self.measure == "survival" else "risk"
-        eff = ("risk_difference" if measure == "difference" else "risk_ratio")
+        eff = {("survival", "difference"): "difference", ("survival", "ratio"): "ratio",
+               ("risk", "difference"): "risk_difference", ("risk", "ratio"): "risk_ratio"}[
+                   (kind, measure)]
         rows = []
         for k, t in enumerate(ts):
             term = f"{kind} {measure} at {t:g}"
@@ -146,7 +150,8 @@ class AdjustedCurves(Curve):
             effect_measure="rmst" if k < 2 else "rmst_difference", method=self.method,
             estimand=self.estimand, n=self.n, n_events=self.n_events, labels={"tau": tau})
             for k, (nm, p, r) in enumerate(zip(names, pts, rr, strict=True)))
-        return EstimateTable(rows=rows, title=f"RMST to {tau:g}", notes=self.notes)
+        return EstimateTable(rows=rows, title=f"RMST to {tau:g}",
+                             notes=self.notes + (_GRID_AREA_NOTE,))
 
     def _rmst_from_moments(self, tau: float) -> EstimateTable:
         if not 0 < tau <= self.grid[-1]:
@@ -172,7 +177,8 @@ class AdjustedCurves(Curve):
             ci_method="influence_function", estimand=self.estimand, n=self.n,
             n_events=self.n_events, labels={"tau": tau})
             for k, (nm, p, se) in enumerate(zip(names, pts, ses, strict=True)))
-        return EstimateTable(rows=rows, title=f"RMST to {tau:g}", notes=self.notes)
+        return EstimateTable(rows=rows, title=f"RMST to {tau:g}",
+                             notes=self.notes + (_GRID_AREA_NOTE,))
 
     def _grid_pos(self, ts: np.ndarray) -> np.ndarray:
         pos = np.searchsorted(self.grid, ts, side="right") - 1
@@ -326,6 +332,10 @@ def adjusted_survival(
         lo, hi = _log_log_ci(values, se, conf_level, cause is not None)
         ci_method = "infinitesimal_jackknife"
     measure = "survival" if cause is None else "cumulative_incidence"
+    notes += ("estimates weighted or standardised; n_risk is the unweighted number at risk "
+              "in each arm",)
+    if method == "aipw":
+        values, se, lo, hi, notes = _mask_unestimable(spec, values, se, lo, hi, notes)
     frame_out = _long_frame(spec, values, se, lo, hi, conf_level)
     rmst_source = None
     if method == "ipw" and cause is None and variance == "influence_function":
@@ -336,7 +346,7 @@ def adjusted_survival(
         conf_type="log-log" if method == "ipw" and variance != "bootstrap" else "plain",
         conf_level=conf_level, ci_method=ci_method,
         n=len(frame), n_events=int((d > 0).sum() if cause is None else (d == cause).sum()),
-        estimand=estimand, weighted=True, dropped=dropped,
+        estimand=estimand, weighted=False, dropped=dropped,
         notes=notes + ((f"bootstrap: {reps.shape[0]} replicates refitting the "
                         f"{_REFIT[method]} model(s)",) if reps is not None else ()),
         grid=grid, arm_values=values, arm_variance=var, replicates=reps,
@@ -377,7 +387,9 @@ def _grid(t: np.ndarray, d: np.ndarray, times: Sequence[float] | None) -> np.nda
     ev = np.unique(t[d > 0])
     if ev.size > MAX_GRID:
         ev = np.unique(np.quantile(ev, np.linspace(0, 1, MAX_GRID), method="lower"))
-    return ev
+    # the curves are flat after the last event: include the end of follow-up so that
+    # at()/contrast() reach it
+    return np.unique(np.append(ev, t.max()))
 
 
 def _ipw_weights(sp: _Spec) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -573,6 +585,20 @@ def _aipw_curves(sp: _Spec, with_moments: bool) -> tuple[np.ndarray, _Moments | 
                            total=total, n=int((sp.s > 0).sum()))
     return values, moments, notes + ("AIPW: Cox outcome model on exposure + covariates; "
                                      "censoring: Kaplan-Meier per arm, augmented (AIPCW)",)
+
+
+def _mask_unestimable(sp: _Spec, values: np.ndarray, se: np.ndarray, lo: np.ndarray,
+                      hi: np.ndarray, notes: tuple) -> tuple:
+    """NaN where an arm's censoring curve has reached 0 (no one observed beyond)."""
+    g = np.vstack([censoring_km(sp.t[sp.a == arm], sp.d[sp.a == arm],
+                                sp.s[sp.a == arm]).after(sp.grid) for arm in (1, 0)])
+    bad = (g <= 0).any(axis=0)
+    if not bad.any():
+        return values, se, lo, hi, notes
+    out = [np.where(bad[None, :], np.nan, x) for x in (values, se, lo, hi)]
+    first = float(sp.grid[bad][0])
+    return (*out, notes + (f"AIPW not estimable from t = {first:g} on: every subject still "
+                           "under follow-up in an arm is censored there (G = 0)",))
 
 
 def _population(sp: _Spec) -> np.ndarray:
