@@ -39,6 +39,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_match.py
 	$(BIN)/python benchmarks/bench_aipw.py
 	$(BIN)/python benchmarks/bench_cox.py
+	$(BIN)/python benchmarks/bench_km.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
