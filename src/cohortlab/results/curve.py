@@ -65,10 +65,28 @@ class Curve(Renderable):
         if missing:
             raise ValueError(f"Curve(): data lacks the columns {missing}.")
         extra = [c for c in self.data.columns if c not in CURVE_COLUMNS]
-        frame = self.data[list(CURVE_COLUMNS) + extra].sort_values(
-            ["group", "cause", "time"], kind="stable", na_position="first"
-        ).reset_index(drop=True)
-        object.__setattr__(self, "data", frame)
+        frame = self.data[list(CURVE_COLUMNS) + extra]
+        keys = ["group", "cause", "time"]
+        # the estimators build their frames in this order: when every pair of adjacent rows
+        # is already ordered by the keys, the stable sort would change nothing (O(n) check)
+        in_order, tied = True, np.ones(max(len(frame) - 1, 0), dtype=bool)
+        try:
+            for key in keys:
+                col = frame[key]
+                if isinstance(col.dtype, pd.CategoricalDtype):
+                    col = col.cat.codes  # the sort follows the category order
+                v = col.to_numpy()
+                eq = np.asarray(v[:-1] == v[1:], dtype=bool)
+                at = np.flatnonzero(tied & ~eq)  # the adjacent pairs this key orders
+                in_order = bool(np.all(v[at] < v[at + 1]))  # NaN: False, so sorted below
+                if not in_order:
+                    break
+                tied &= eq
+        except TypeError:  # None or mixed types next to other values: the sort decides
+            in_order = False
+        if not in_order:
+            frame = frame.sort_values(keys, kind="stable", na_position="first")
+        object.__setattr__(self, "data", frame.reset_index(drop=True))
 
     # ------------------------------------------------------------------ access
     @property

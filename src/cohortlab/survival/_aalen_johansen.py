@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._counts import RiskCounts, risk_counts
+from ._km import km_conf_int
 
 __all__ = [
     "AalenJohansen",
@@ -393,10 +394,11 @@ def cif_conf_int(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pointwise interval for a CIF from its SE, the transform applied to ``F`` itself.
 
-    As R's ``survfit_confint`` for multi-state probabilities: ``"log"`` ``F exp(-/+ z se/F)``
-    (upper capped at 1); ``"log-log"`` ``F^exp(-/+ z se / (F log F))`` (Choudhury 2002,
-    Pintilie 2006); ``"plain"`` ``F -/+ z se`` clipped to [0, 1]. Where the SE is 0 the
-    interval is the point; where the transform is undefined (``F = 0`` for log, ``F`` 0 or 1
+    As R's ``survfit_confint`` for multi-state probabilities (:func:`km_conf_int` on ``F``):
+    ``"log"`` ``F exp(-/+ z se/F)`` (upper capped at 1); ``"log-log"`` ``F^exp(-/+ z se /
+    (F log F))`` (Choudhury 2002, Pintilie 2006); ``"plain"`` ``F -/+ z se`` clipped to
+    [0, 1]. Where the SE is 0 the interval is the point (also at ``F = 0``, before the first
+    event of the cause); where the transform is undefined (``F = 0`` for log, ``F`` 0 or 1
     for log-log, with a positive SE) the limits are NaN (R: NA).
 
     Examples
@@ -405,28 +407,4 @@ def cif_conf_int(
     >>> round(float(lo[0]), 4), round(float(hi[0]), 4)
     (0.027, 0.0592)
     """
-    from scipy import stats
-
-    z = float(stats.norm.ppf(0.5 + conf_level / 2.0))
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        se_log = np.where(se == 0, 0.0, se / cif)  # SE of log F
-        if conf_type == "plain":
-            lo, hi = np.maximum(cif - z * se, 0.0), np.minimum(cif + z * se, 1.0)
-        elif conf_type == "log":
-            ok = cif > 0
-            lo = np.where(ok, cif * np.exp(-z * se_log), np.nan)
-            hi = np.where(ok, np.minimum(cif * np.exp(z * se_log), 1.0), np.nan)
-        elif conf_type == "log-log":
-            ok = (cif > 0) & (cif < 1)
-            lg = np.where(ok, np.log(cif), -1.0)
-            half = z * se_log / lg
-            theta = np.log(-lg)
-            lo = np.where(ok, np.exp(-np.exp(theta - half)), np.nan)
-            hi = np.where(ok, np.exp(-np.exp(theta + half)), np.nan)
-        else:
-            raise ValueError(f"cif_conf_int(): unknown conf_type {conf_type!r}.")
-    zero = se == 0
-    bad = ~np.isfinite(se)
-    lo = np.where(zero, cif, np.where(bad, np.nan, lo))
-    hi = np.where(zero, cif, np.where(bad, np.nan, hi))
-    return lo, hi
+    return km_conf_int(cif, se, conf_type, conf_level, point_at_zero=True)

@@ -179,24 +179,41 @@ def km_ij_variance(
 
 
 def km_conf_int(
-    surv: np.ndarray, se: np.ndarray, conf_type: str, conf_level: float
+    surv: np.ndarray,
+    se: np.ndarray,
+    conf_type: str,
+    conf_level: float,
+    *,
+    log_se: bool = False,
+    point_at_zero: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pointwise interval for ``S`` from the SE of ``S``, as R's ``survfit_confint``.
+    """Pointwise interval for a probability ``S`` from its SE, as R's ``survfit_confint``.
 
-    ``"log"``: ``S exp(-/+ z se/S)``, upper limit capped at 1; ``"log-log"``:
-    ``S^exp(-/+ z se / (S log S))``; ``"plain"``: ``S -/+ z se`` clipped to [0, 1]. Where the SE
-    is 0 the interval is the point; where ``S = 0`` (log, log-log), ``S = 1`` with a positive
-    SE (log-log), or the SE is not finite, the limits are NaN (R: NA).
+    The one interval transform of the survival curves: Kaplan-Meier, Aalen-Johansen CIFs
+    (:func:`~cohortlab.survival._aalen_johansen.cif_conf_int`) and Cox predicted survival.
+    With ``s`` the SE of ``log S`` (``se / S``; ``se`` itself with ``log_se=True``, R's
+    ``logse=TRUE``, where ``se`` is the SE of the cumulative hazard): ``"log"``:
+    ``S exp(-/+ z s)``, upper limit capped at 1; ``"log-log"``: ``S^exp(-/+ z s / log S)``;
+    ``"plain"``: ``S -/+ z se(S)`` clipped to [0, 1]. Where the SE is 0 the interval is the
+    point; where ``S = 0`` (log, log-log), ``S = 1`` with a positive SE (log-log), or the SE
+    is not finite, the limits are NaN (R: NA). ``point_at_zero=True`` (a CIF before the
+    first event of its cause) gives the point also where ``S = 0`` with SE 0.
 
     Examples
     --------
     >>> lo, hi = km_conf_int(np.array([0.5]), np.array([0.1]), "log", 0.95)
     >>> round(float(lo[0]), 4), round(float(hi[0]), 4)
     (0.3379, 0.74)
+    >>> lo, hi = km_conf_int(np.array([0.5]), np.array([0.2]), "log", 0.95, log_se=True)
+    >>> round(float(lo[0]), 4), round(float(hi[0]), 4)
+    (0.3379, 0.74)
     """
     z = _z(conf_level)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        se_log = np.where(se == 0, 0.0, se / surv)  # SE of log S
+        if log_se:
+            se_log, se = se, surv * se
+        else:
+            se_log = np.where(se == 0, 0.0, se / surv)
         if conf_type == "plain":
             lo = np.maximum(surv - z * se, 0.0)
             hi = np.minimum(surv + z * se, 1.0)
@@ -214,7 +231,7 @@ def km_conf_int(
         else:  # pragma: no cover - validated by the caller
             raise ValueError(f"km_conf_int(): unknown conf_type {conf_type!r}.")
     # SE 0: the point itself, except where S = 0 on the log scales (R 3.5: NA there too)
-    zero = (se == 0) & ((surv > 0) | (conf_type == "plain"))
+    zero = (se == 0) & ((surv > 0) | (conf_type == "plain") | point_at_zero)
     bad = ~np.isfinite(se)
     lo = np.where(zero, surv, np.where(bad, np.nan, lo))
     hi = np.where(zero, surv, np.where(bad, np.nan, hi))

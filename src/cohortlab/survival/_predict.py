@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..exceptions import DataValidationError
 from ..results.curve import Curve
 from ._cox import time_terms
+from ._km import km_conf_int
 
 if TYPE_CHECKING:
     from .cox import CoxResult
@@ -57,7 +57,6 @@ def predict_survival(res: CoxResult, newdata: pd.DataFrame, conf_type: str) -> C
         labels = newdata[st_all.strata_col].tolist()
     else:
         labels = [None] * len(newdata)
-    z = stats.norm.ppf(0.5 + res.conf_level / 2)
     frames = []
     for i, (idx, lab) in enumerate(zip(newdata.index, labels, strict=True)):
         if lab not in base:
@@ -73,7 +72,7 @@ def predict_survival(res: CoxResult, newdata: pd.DataFrame, conf_type: str) -> C
         lam = r * cum_h
         surv = np.exp(-lam)
         se_l = np.sqrt(var_l)
-        lo, hi = _ci(surv, lam, se_l, z, conf_type)
+        lo, hi = km_conf_int(surv, se_l, conf_type, res.conf_level, log_se=True)
         frames.append(pd.DataFrame({
             "time": b["time"], "group": str(idx), "cause": None, "n_risk": b["n_risk"],
             "n_event": b["n_event"], "n_censor": 0, "estimate": surv,
@@ -86,15 +85,3 @@ def predict_survival(res: CoxResult, newdata: pd.DataFrame, conf_type: str) -> C
                  n_events=res.n_events,
                  notes=("Tsiatis variance: baseline hazard and coefficient uncertainty.",))
 
-
-def _ci(surv: np.ndarray, lam: np.ndarray, se_l: np.ndarray, z: float,
-        conf_type: str) -> tuple[np.ndarray, np.ndarray]:
-    """Pointwise CI from the SE of the cumulative hazard (R survfit.coxph conventions)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if conf_type == "log":
-            return np.exp(-lam - z * se_l), np.minimum(np.exp(-lam + z * se_l), 1.0)
-        if conf_type == "log-log":
-            a = z * se_l / lam
-            return surv ** np.exp(a), surv ** np.exp(-a)
-    s_se = surv * se_l
-    return np.clip(surv - z * s_se, 0, 1), np.clip(surv + z * s_se, 0, 1)

@@ -164,9 +164,12 @@ class AdjustedCurves(Curve):
         a[inside] = np.diff(knots)
         base = float(min(self.grid[0], tau))
         m = self.moments
-        est = [base + a @ self.arm_values[0], base + a @ self.arm_values[1]]
-        var = [a @ m.cov(0, 0) @ a, a @ m.cov(1, 1) @ a]
-        cov10 = a @ m.cov(0, 1) @ a
+        # only grid times before tau enter (later ones may be NaN: not estimable)
+        a, sub = a[inside], np.ix_(inside, inside)
+        vals = self.arm_values[:, inside]
+        est = [base + a @ vals[0], base + a @ vals[1]]
+        var = [a @ m.cov(0, 0)[sub] @ a, a @ m.cov(1, 1)[sub] @ a]
+        cov10 = a @ m.cov(0, 1)[sub] @ a
         names = [f"RMST {self.exposure_name}=1", f"RMST {self.exposure_name}=0",
                  f"RMST difference {self.exposure_name} 1 vs 0"]
         pts = [est[0], est[1], est[0] - est[1]]

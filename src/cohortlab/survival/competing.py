@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
 import numpy as np
@@ -12,19 +10,9 @@ import pandas as pd
 from scipy import stats
 
 from .._typing import ConfType, Missing
-from .._validation import (
-    apply_missing,
-    check_columns,
-    check_conf_level,
-    check_frame,
-    check_numeric,
-    check_option,
-    check_time_event,
-    check_weights,
-)
+from .._validation import check_conf_level, check_option
 from ..exceptions import DataValidationError
 from ..results.curve import Curve
-from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable
 from ._aalen_johansen import (
     aalen_johansen,
@@ -33,94 +21,11 @@ from ._aalen_johansen import (
     gray_score,
     ij_variance,
 )
-from ._counts import risk_counts
+from ._prepare import GroupArrays, count_pair, curve_columns, prepare
 
 __all__ = ["cumulative_incidence", "gray_test"]
 
 CIFVariance: TypeAlias = Literal["infinitesimal_jackknife", "aalen"]
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """Validated arrays of one competing-risks analysis."""
-
-    frame: pd.DataFrame
-    dropped: Dropped
-    time: np.ndarray
-    event: np.ndarray
-    weights: np.ndarray | None
-    entry: np.ndarray | None
-    codes: np.ndarray  # group code of each row, 0..G-1
-    levels: list[Any]  # group labels, sorted
-    causes: list[int]  # the causes analysed
-
-
-def _prepare(
-    data: Any,
-    func: str,
-    *,
-    time: str,
-    event: str,
-    cause: Any,
-    by: str | None,
-    weights: str | None = None,
-    entry: str | None = None,
-    strata: Sequence[str] = (),
-    missing: str,
-) -> _Prepared:
-    """Frame, columns, missing values, time/event domain, weights, groups and causes."""
-    data = check_frame(data, func)
-    check_columns(data, func, time=time, event=event, by=by, weights=weights, entry=entry,
-                  strata=list(strata) or None)
-    used = [c for c in (time, event, by, weights, entry, *strata) if c is not None]
-    frame, dropped = apply_missing(data, used, missing, func)
-    t, e = check_time_event(frame, time, event, func, competing=True, entry=entry)
-    e = np.asarray(e, dtype=np.int64)
-    w = check_weights(frame, weights, func) if weights is not None else None
-    t0 = check_numeric(frame, entry, "entry", func) if entry is not None else None
-    if by is None:
-        codes, levels = np.zeros(len(frame), dtype=np.intp), ["all"]
-    else:
-        codes, levels = _factorize(frame[by], by, "by", func)
-    causes = _causes(e, cause, event, func)
-    return _Prepared(frame=frame, dropped=dropped, time=t, event=e, weights=w, entry=t0,
-                     codes=codes, levels=levels, causes=causes)
-
-
-def _factorize(col: pd.Series, name: str, role: str, func: str) -> tuple[np.ndarray, list[Any]]:
-    """Integer codes of a grouping column, levels in sorted order (as R's factor levels)."""
-    try:
-        codes, uniques = pd.factorize(col, sort=True)
-    except TypeError as err:  # mixed types that cannot be ordered
-        raise DataValidationError(
-            f"{func}(): column {name!r} ({role}) mixes values that cannot be sorted; got dtype "
-            f"{col.dtype}. Convert it to one type, e.g. data[{name!r}].astype(str)."
-        ) from err
-    levels = [v.item() if isinstance(v, np.generic) else v for v in np.asarray(uniques)]
-    return np.asarray(codes, dtype=np.intp), levels
-
-
-def _causes(e: np.ndarray, cause: Any, event: str, func: str) -> list[int]:
-    """The cause codes analysed: ``cause`` if given (it must have events), else all."""
-    present = sorted(int(c) for c in np.unique(e[e > 0]))
-    if not present:
-        raise DataValidationError(
-            f"{func}(): column {event!r} (event) has no events; got only code 0 (censored) in "
-            f"{e.size:,} rows. Code events as 1..K (one code per cause)."
-        )
-    if cause is None:
-        return present
-    if isinstance(cause, bool) or not isinstance(cause, numbers.Integral):
-        raise DataValidationError(
-            f"{func}(): cause must be an integer event code of column {event!r}; got "
-            f"{cause!r}. Pass one of the codes with events: {present}."
-        )
-    if int(cause) not in present:
-        raise DataValidationError(
-            f"{func}(): cause={cause!r} has no events in column {event!r} (event); got codes "
-            f"with events {present}. Pass one of them, or cause=None for every cause."
-        )
-    return [int(cause)]
 
 
 # ---------------------------------------------------------------------- cumulative_incidence
@@ -221,14 +126,11 @@ def cumulative_incidence(
     check_option(conf_type, ConfType, "conf_type", func)
     conf_level = check_conf_level(conf_level, func)
     variance = _resolve_variance(variance, weights, entry, func)
-    p = _prepare(data, func, time=time, event=event, cause=cause, by=by, weights=weights,
-                 entry=entry, missing=missing)
+    p = prepare(data, func, time=time, event=event, by=by, weights=weights, entry=entry,
+                missing=missing, competing=True, cause=cause)
     parts: list[dict[str, np.ndarray]] = []
-    for level, rows in zip(p.levels, _group_rows(p.codes, len(p.levels)), strict=True):
-        parts += _group_columns(
-            p.time[rows], p.event[rows], p.weights[rows] if p.weights is not None else None,
-            p.entry[rows] if p.entry is not None else None, level, p.causes, variance,
-            conf_type, conf_level)
+    for g in p.by_group():
+        parts += _group_columns(g, p.causes, variance, conf_type, conf_level)
     frame = pd.DataFrame({c: np.concatenate([part[c] for part in parts]) for c in parts[0]})
     notes = []
     if p.entry is not None:
@@ -243,15 +145,6 @@ def cumulative_incidence(
         estimand="cumulative incidence F_k(t) = P(T <= t, cause = k)",
         weighted=p.weights is not None, dropped=p.dropped, notes=tuple(notes),
     )
-
-
-def _group_rows(codes: np.ndarray, n_groups: int) -> list[Any]:
-    """Row indices of each group (one stable sort, not one scan of all rows per group)."""
-    if n_groups == 1:
-        return [slice(None)]
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(n_groups + 1))
-    return [order[bounds[g]:bounds[g + 1]] for g in range(n_groups)]
 
 
 def _resolve_variance(variance: Any, weights: str | None, entry: str | None, func: str) -> str:
@@ -269,26 +162,16 @@ def _resolve_variance(variance: Any, weights: str | None, entry: str | None, fun
 
 
 def _group_columns(
-    t: np.ndarray,
-    e: np.ndarray,
-    w: np.ndarray | None,
-    t0: np.ndarray | None,
-    level: Any,
-    causes: list[int],
-    variance: str,
-    conf_type: str,
-    conf_level: float,
+    g: GroupArrays, causes: list[int], variance: str, conf_type: str, conf_level: float
 ) -> list[dict[str, np.ndarray]]:
-    """One group's curves, one dict of columns per cause."""
+    """One group's curves, one dict of columns per cause.
+
+    The rows come sorted by time, so each row's exit index is a running count of distinct
+    times.
+    """
+    t, e, w, t0 = g.time, g.event, g.weights, g.entry
     n_causes = max(int(e.max(initial=0)), max(causes))  # every code present gets a column
-    # sort once: the counts then see sorted times and each row's exit index is a running
-    # count of distinct times (the variance sums over rows, so their order is free)
-    order = np.argsort(t)  # ties in any order: the sums below do not depend on it
-    t, e = t[order], e[order]
-    w = w[order] if w is not None else None
-    t0 = t0[order] if t0 is not None else None
-    plain = risk_counts(t, e, None, t0, n_causes=n_causes)
-    rc = plain if w is None else risk_counts(t, e, w, t0, n_causes=n_causes)
+    rc, plain = count_pair(t, e, w, t0, n_causes=n_causes)
     aj = aalen_johansen(rc)
     if variance == "aalen":
         var = aalen_variance(aj)
@@ -296,25 +179,12 @@ def _group_columns(
         exit_idx = np.concatenate([[0], np.cumsum(t[1:] != t[:-1])])
         entry_idx = None if t0 is None else np.searchsorted(rc.time, t0, side="right")
         var = ij_variance(aj, exit_idx, e, np.ones(t.size) if w is None else w, entry_idx)
-    m = rc.time.size
-    n_risk = np.rint(plain.n_risk).astype(np.int64)
-    n_censor = np.rint(plain.n_censor).astype(np.int64)
-    group = np.empty(m, dtype=object)
-    group[:] = [level] if m else []
     out = []
     for k in causes:
         est, se = aj.cif[:, k - 1], np.sqrt(var[:, k - 1])
         lo, hi = cif_conf_int(est, se, conf_type, conf_level)
-        cols = {
-            "time": rc.time, "group": group, "cause": np.full(m, k, dtype=np.int64),
-            "n_risk": n_risk, "n_event": np.rint(plain.n_event[:, k - 1]).astype(np.int64),
-            "n_censor": n_censor, "estimate": est, "std_error": se, "conf_low": lo,
-            "conf_high": hi, "conf_level": np.full(m, conf_level),
-        }
-        if w is not None:
-            cols.update(n_risk_weighted=rc.n_risk, n_event_weighted=rc.n_event[:, k - 1],
-                        n_censor_weighted=rc.n_censor)
-        out.append(cols)
+        out.append(curve_columns(rc, plain, g.level, k, (est, se, lo, hi), conf_level,
+                                 weighted=w is not None))
     return out
 
 
@@ -379,22 +249,11 @@ def gray_test(
     [['Gray: cause 1', 2.2323], ['Gray: cause 2', 0.973]]
     """
     func = "gray_test"
-    strata_cols = [strata] if isinstance(strata, str) else list(strata or [])
-    if by is None:
-        raise DataValidationError(f"{func}(): by is required; got None. Name the column of "
-                                  "the groups to compare, e.g. by=\"arm\".")
-    p = _prepare(data, func, time=time, event=event, cause=cause, by=by, strata=strata_cols,
-                 missing=missing)
-    if len(p.levels) < 2:
-        raise DataValidationError(
-            f"{func}(): column {by!r} (by) must have at least two levels to compare; got "
-            f"{len(p.levels)} level {p.levels!r}. Check the column or the rows kept."
-        )
-    strata_codes = (p.frame.groupby(strata_cols, sort=True, observed=True).ngroup().to_numpy()
-                    if strata_cols else None)
+    p = prepare(data, func, time=time, event=event, by=by, strata=strata, missing=missing,
+                competing=True, cause=cause, compare=True)
     df = len(p.levels) - 1
     rows = []
-    for res in gray_score(p.time, p.event, p.causes, p.codes, len(p.levels), strata_codes):
+    for res in gray_score(p.time, p.event, p.causes, p.codes, len(p.levels), p.strata_codes()):
         k, stat = res.cause, res.statistic
         notes: tuple[str, ...] = ()
         if not np.isfinite(stat):
@@ -408,6 +267,6 @@ def gray_test(
             labels={"cause": k}, dropped=p.dropped, notes=notes,
         ))
     title = f"Gray's test of equal cumulative incidence across {by}"
-    if strata_cols:
-        title += f", stratified by {', '.join(strata_cols)}"
+    if p.strata:
+        title += f", stratified by {', '.join(p.strata)}"
     return EstimateTable(rows=tuple(rows), title=title, dropped=p.dropped)
