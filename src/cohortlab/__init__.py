@@ -7,7 +7,7 @@ table) that renders to text, a DataFrame, Markdown, LaTeX and HTML.
 
 from __future__ import annotations
 
-from . import datasets, evaluation, inference
+from . import datasets, evaluation, inference, sensitivity
 from .causal import (
     MatchResult,
     PropensityScore,
@@ -21,7 +21,12 @@ from .causal import (
 )
 from .datasets import simulate_cohort
 from .describe import Attrition, Table1, attrition, table1
-from .evaluation import ClassifierEvaluation, evaluate_classifier
+from .evaluation import (
+    ClassifierEvaluation,
+    SurvivalModelEvaluation,
+    evaluate_classifier,
+    evaluate_survival_model,
+)
 from .exceptions import (
     CohortError,
     CohortWarning,
@@ -44,6 +49,8 @@ from .exposures import (
     threshold_exposure,
 )
 from .results import Curve, Dropped, Estimate, EstimateTable, ModelResult, tidy
+from .sensitivity import evalue
+from .subgroups import SubgroupResult, subgroups
 from .survival import (
     AdjustedCurves,
     CoxResult,
@@ -88,6 +95,11 @@ __all__ = [
     "spline_basis",
     "ExposureDefinition",
     "evaluate_classifier",
+    "evaluate_survival_model",
+    "SurvivalModelEvaluation",
+    "subgroups",
+    "SubgroupResult",
+    "evalue",
     "ClassifierEvaluation",
     "table1",
     "attrition",
@@ -102,6 +114,7 @@ __all__ = [
     "Dropped",
     "datasets",
     "evaluation",
+    "sensitivity",
     "inference",
     "CohortError",
     "DataValidationError",

@@ -138,6 +138,13 @@ VERBS = [
     Verb("evaluate_classifier", lambda d, **k: cl.evaluate_classifier(
         d, score="af_score", label="af_true", by="female", threshold=0.5,
         **{x: v for x, v in k.items() if x != "random_state"}), used="af_score", has_ci=True),
+    Verb("evaluate_survival_model", lambda d, **k: cl.evaluate_survival_model(
+        d.assign(dead=(d["event"] > 0).astype(int)), time="time", event="dead",
+        score="age", times=[2.0],
+        **{x: v for x, v in k.items() if x != "random_state"}), used="age", has_ci=True),
+    Verb("subgroups", lambda d, **k: cl.subgroups(
+        cl.crude_effect, d, by="female", exposure="treated", outcome="mace_1y",
+        **{x: v for x, v in k.items() if x != "random_state"}), used="female", has_ci=True),
     Verb("table1", lambda d, **k: cl.table1(d, by="treated", columns=["age", "smoking",
                                                                       "site_name", "diabetes"],
                                             **{x: v for x, v in k.items() if x != "random_state"}),
@@ -151,6 +158,7 @@ VERBS = [
 #: Public functions that are not data verbs, and why.
 NOT_VERBS = {
     "tidy": "stacks results; tested in tests/results",
+    "evalue": "takes an Estimate or numbers, not a DataFrame; tested in tests/sensitivity",
     **{name: "builds an exposure definition, not an estimate; tested in tests/exposures"
        for name in ("threshold_exposure", "quantile_exposure", "cutpoint_exposure",
                     "standardized_exposure", "spline_basis")},

@@ -1,5 +1,11 @@
 """Model performance with confidence intervals: discrimination, calibration, net benefit."""
 
 from .classifier import ClassifierEvaluation, evaluate_classifier
+from .survival_model import SurvivalModelEvaluation, evaluate_survival_model
 
-__all__ = ["evaluate_classifier", "ClassifierEvaluation"]
+__all__ = [
+    "evaluate_classifier",
+    "ClassifierEvaluation",
+    "evaluate_survival_model",
+    "SurvivalModelEvaluation",
+]

@@ -214,6 +214,22 @@ class Estimate(Renderable):
         lo, hi = self.conf_int(conf_level)
         return replace(self, conf_low=lo, conf_high=hi, conf_level=conf_level)
 
+    def evalue(self, *, rare: bool | None = None, true: float | None = None) -> Estimate:
+        """The E-value of this ratio estimate and its interval; see :func:`cohortlab.evalue`.
+
+        ``rare`` is required for odds and (subdistribution) hazard ratios.
+
+        Examples
+        --------
+        >>> est = Estimate.from_model_scale("statin", np.log(0.8), 0.1,
+        ...                                 effect_measure="risk_ratio")
+        >>> round(est.evalue().estimate, 3), round(est.evalue().extra["evalue_ci"], 3)
+        (1.809, 1.196)
+        """
+        from ..sensitivity.evalue import evalue
+
+        return evalue(self, rare=rare, true=true)
+
     # ------------------------------------------------------------------ output
     def _row(self) -> dict[str, Any]:
         row = {c: getattr(self, c) for c in ESTIMATE_COLUMNS}
@@ -284,6 +300,12 @@ class EstimateTable(Renderable):
     def with_conf_level(self, conf_level: float) -> EstimateTable:
         """A copy with every interval recomputed at ``conf_level``."""
         return replace(self, rows=tuple(r.with_conf_level(conf_level) for r in self.rows))
+
+    def evalue(self, *, rare: bool | None = None, true: float | None = None) -> EstimateTable:
+        """The E-value of every row (all ratio estimates); see :meth:`Estimate.evalue`."""
+        rows = tuple(r.evalue(rare=rare, true=true) for r in self.rows)
+        title = f"E-values: {self.title}" if self.title else "E-values"
+        return replace(self, rows=rows, title=title)
 
     def _display_frame(self, digits: int = 3) -> pd.DataFrame:
         return _display(self.rows, digits)

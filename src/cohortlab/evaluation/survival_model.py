@@ -1,0 +1,435 @@
+"""``evaluate_survival_model``: discrimination and calibration of a survival model, with CIs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._typing import Missing
+from .._validation import (
+    apply_missing,
+    check_columns,
+    check_conf_level,
+    check_frame,
+    check_numeric,
+    check_time_event,
+)
+from ..exceptions import DataValidationError
+from ..results._format import Renderable, fmt_int, fmt_num, fmt_p
+from ..results.dropped import Dropped
+from ..results.estimate import Estimate, EstimateTable
+from ..survival._aipw import censoring_km
+from . import _survival_metrics as sm
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["evaluate_survival_model", "SurvivalModelEvaluation"]
+
+FUNC = "evaluate_survival_model"
+#: The ``group`` value of the rows computed on all rows together.
+OVERALL = "(overall)"
+_NULLS = {"harrell_c": 0.5, "uno_c": 0.5, "auc": 0.5, "oe_ratio": 1.0}
+_CI = {"harrell_c": "infinitesimal_jackknife", "uno_c": "infinitesimal_jackknife",
+       "auc": "influence_function", "brier": "influence_function",
+       "brier_null": "influence_function", "ipa": "influence_function",
+       "oe_ratio": "greenwood_log"}
+
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class SurvivalModelEvaluation(Renderable):
+    """Performance of a survival model's score / predicted risks, overall and by subgroup.
+
+    Attributes
+    ----------
+    metrics : EstimateTable
+        One row per metric, time and group (labels ``group`` and ``time``; ``time`` is NaN for
+        Harrell's C, tau for Uno's C). ``to_frame()`` returns it as a tidy frame.
+    calibration : pandas.DataFrame
+        ``group, time, bin, n, mean_risk, observed, observed_std_error``: Kaplan-Meier risk by
+        ``time`` against the mean predicted risk in deciles of predicted risk.
+    """
+
+    metrics: EstimateTable
+    calibration: pd.DataFrame
+    time_col: str
+    event_col: str
+    score: str | None = None
+    risk: Mapping[float, str] = field(default_factory=dict)
+    times: tuple[float, ...] = ()
+    by: str | None = None
+    groups: tuple[Any, ...] = ()
+    conf_level: float = 0.95
+    n: int = 0
+    n_events: int = 0
+    dropped: Dropped = field(default_factory=Dropped)
+    notes: tuple[str, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy frame: the schema columns, then ``group`` and ``time``."""
+        return self.metrics.to_frame()
+
+    def _display_frame(self, digits: int = 3) -> pd.DataFrame:
+        recs = []
+        for r in self.metrics:
+            rec = {"group": str(r.labels.get("group", ""))} if self.by else {}
+            t = r.labels.get("time", math.nan)
+            rec.update(metric=r.term, time="" if not np.isfinite(t) else f"{t:g}",
+                       estimate=fmt_num(r.estimate, digits), conf_low=fmt_num(r.conf_low, digits),
+                       conf_high=fmt_num(r.conf_high, digits), p_value=fmt_p(r.p_value, digits))
+            recs.append(rec)
+        return pd.DataFrame(recs)
+
+    def _title(self) -> str:
+        what = " and ".join(x for x in (self.score and f"score {self.score}",
+                                        self.risk and "predicted risks") if x)
+        by = f" by {self.by}" if self.by else ""
+        return f"Survival model evaluation · {what} vs Surv({self.time_col}, {self.event_col}){by}"
+
+    def _footer(self) -> list[str]:
+        n_txt = f"n = {fmt_int(self.n)}" + (f" ({self.dropped})" if self.dropped else "")
+        bits = [n_txt, f"events {fmt_int(self.n_events)}", f"{100 * self.conf_level:g}% CI"]
+        return [" · ".join(bits),
+                "C: infinitesimal jackknife SE; AUC(t), Brier(t): IPCW (Kaplan-Meier censoring) "
+                "with influence-function SE; O/E: Greenwood SE on the log scale",
+                *self.notes]
+
+    def _keys(self) -> list[Any]:
+        return list(self.groups) if self.by else [OVERALL]
+
+    def plot_calibration(self, t: float | None = None, ax: Axes | None = None) -> Axes:
+        """Observed (Kaplan-Meier) vs mean predicted risk by ``t`` in deciles, per subgroup."""
+        ax = _new_axes(ax)
+        cal = self.calibration
+        if cal.empty:
+            raise DataValidationError(
+                f"{FUNC}(): no calibration to plot in risk; got risk=None. Pass risk= columns "
+                "of predicted risks to evaluate_survival_model().")
+        t = float(cal["time"].iloc[0]) if t is None else float(t)
+        if not np.isclose(cal["time"], t).any():
+            raise DataValidationError(
+                f"{FUNC}(): no calibration at time {t:g} in t; got times "
+                f"{sorted(set(cal['time']))}. Pass one of them.")
+        for g in self._keys():
+            d = cal[(cal["group"] == g) & np.isclose(cal["time"], t) & (cal["n"] > 0)]
+            ax.plot(d["mean_risk"], d["observed"], marker="o", label=_name(self.by, g))
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+        ax.set(xlabel=f"mean predicted risk by {t:g}", ylabel=f"observed risk by {t:g} (KM)",
+               xlim=(0, 1), ylim=(0, 1))
+        ax.legend(frameon=False, loc="upper left")
+        return ax
+
+    def plot_auc_over_time(self, ax: Axes | None = None) -> Axes:
+        """Time-dependent AUC(t) with its confidence band, per subgroup."""
+        ax = _new_axes(ax)
+        f = self.to_frame()
+        f = f[f["term"] == "auc"]
+        for g in self._keys():
+            d = f[f["group"] == g].sort_values("time")
+            line = ax.plot(d["time"], d["estimate"], marker="o", label=_name(self.by, g))[0]
+            ax.fill_between(d["time"], d["conf_low"], d["conf_high"], alpha=0.2,
+                            color=line.get_color())
+        ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+        ax.set(xlabel="time", ylabel="AUC(t)", ylim=(0, 1))
+        ax.legend(frameon=False, loc="lower right")
+        return ax
+
+
+def _new_axes(ax: Axes | None) -> Axes:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(5, 4.5))[1]
+
+
+def _name(by: str | None, g: Any) -> str:
+    return "overall" if by is None or g == OVERALL else f"{by} = {g}"
+
+
+# ---------------------------------------------------------------------- validation
+def _check_times(times: Any, risk: Any) -> tuple[np.ndarray, dict[float, str]]:
+    if isinstance(risk, Mapping):
+        rmap = {float(k): v for k, v in risk.items()}
+        if times is not None and set(np.atleast_1d(np.asarray(times, float))) != set(rmap):
+            raise DataValidationError(
+                f"{FUNC}(): times must be the keys of the risk mapping in times; got "
+                f"times={times!r} and risk keys {sorted(rmap)}. Leave times=None.")
+        times = sorted(rmap)
+    if times is None:
+        if risk is not None:
+            raise DataValidationError(
+                f"{FUNC}(): risk={risk!r} needs the time it predicts in times; got times=None. "
+                "Pass times=[t] or risk={t: column}.")
+        return np.array([]), {}
+    bad = isinstance(times, (str, bytes)) or isinstance(times, bool)
+    try:
+        arr = np.atleast_1d(np.asarray(times, dtype=float))
+    except (TypeError, ValueError):
+        bad = True
+    if bad or arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise DataValidationError(
+            f"{FUNC}(): times must be positive finite numbers in times; got {times!r}. "
+            "Pass e.g. times=[180, 365].")
+    arr = np.unique(arr)
+    if risk is None:
+        return arr, {}
+    if isinstance(risk, str):
+        if arr.size != 1:
+            raise DataValidationError(
+                f"{FUNC}(): one risk column predicts one time in times; got {arr.size} times "
+                f"for risk={risk!r}. Pass risk={{t: column, ...}} for several times.")
+        return arr, {float(arr[0]): risk}
+    return arr, rmap
+
+
+def _check_risk(frame: pd.DataFrame, column: str) -> np.ndarray:
+    p = check_numeric(frame, column, "risk", FUNC)
+    lo, hi = float(p.min()), float(p.max())
+    if lo < 0.0 or hi > 1.0:
+        raise DataValidationError(
+            f"{FUNC}(): predicted risks must be probabilities in [0, 1] in column {column!r}; "
+            f"got values in [{lo:.4g}, {hi:.4g}]. Pass the absolute risk of the event by the "
+            "time (1 - predicted survival), not a linear predictor (use score= for that).")
+    return p
+
+
+def _check_followup(t: np.ndarray, d: np.ndarray, times: np.ndarray, time: str, where: str
+                    ) -> None:
+    if not d.any():
+        raise DataValidationError(
+            f"{FUNC}(): {where} has no events in the event column; got {t.size:,} rows, all "
+            "censored. Discrimination and calibration are undefined; check the event coding "
+            "or merge the subgroup.")
+    if times.size and times.max() >= t.max():
+        raise DataValidationError(
+            f"{FUNC}(): times beyond follow-up in column {time!r} ({where}); got time "
+            f"{times.max():g} >= the last follow-up time {t.max():g}. Evaluate at times with "
+            "subjects still under follow-up (controls with T > t are needed).")
+
+
+# ---------------------------------------------------------------------- the verb
+def evaluate_survival_model(
+    data: pd.DataFrame,
+    *,
+    time: str,
+    event: str,
+    score: str | None = None,
+    risk: str | Mapping[float, str] | None = None,
+    times: Sequence[float] | np.ndarray | float | None = None,
+    by: str | None = None,
+    conf_level: float = 0.95,
+    missing: Missing = "raise",
+) -> SurvivalModelEvaluation:
+    """Evaluate a survival model's risk score and predicted risks, with confidence intervals.
+
+    Estimands (overall, and within each level of ``by``), for right-censored data
+    ``(T, event)`` with censoring independent of the event time (and of the predictors:
+    the censoring weights come from a marginal Kaplan-Meier of censoring):
+
+    - ``harrell_c``: Harrell's concordance of ``score`` (higher = earlier event), pairs
+      comparable when the shorter time is an event (R ``concordance(Surv(time, event) ~
+      score, reverse = TRUE)``); its limit depends on the censoring distribution.
+    - ``uno_c``: Uno's C truncated at tau = max(``times``) (all follow-up without
+      ``times``), pairs weighted ``1 / G(T_i-)^2``, events after tau not counted: it
+      estimates ``P(score_i > score_j | T_i < T_j, T_i <= tau)`` free of censoring (R
+      ``timewt = "n/G2", ymax = tau``). Both C's have the infinitesimal-jackknife variance
+      of R ``concordance()`` (time weights held fixed); ``p_value`` tests C = 0.5.
+    - ``auc`` at each time t: the cumulative/dynamic AUC
+      ``P(risk_i > risk_j | T_i <= t < T_j)`` by inverse probability of censoring weighting
+      (cases ``1 / G(T_i-)``, controls ``1 / G(t)``), from the predicted risk by t (or from
+      ``score`` when no risk is given for t), as riskRegression ``Score(metrics = "auc")``.
+    - ``brier`` at t: ``E[(1{T <= t} - risk)^2]`` by IPCW; ``brier_null``: the same for the
+      Kaplan-Meier risk of all rows (null model); ``ipa``: ``1 - brier / brier_null``.
+      AUC, Brier and IPA SEs come from the influence function including the estimation of
+      the Kaplan-Meier censoring weights (riskRegression ``conservative = FALSE``; SE =
+      sd / sqrt(n)); Wald intervals (AUC clipped to [0, 1]).
+    - ``oe_ratio`` at t: calibration-in-the-large, observed risk (Kaplan-Meier) over mean
+      predicted risk, with a Wald interval on the log scale from the Greenwood SE (the mean
+      prediction treated as fixed); ``result.calibration`` has the same by decile of
+      predicted risk.
+
+    Assumptions: independent rows; the score/risks were not fitted on these rows (otherwise
+    every metric is optimistic); censoring independent of event time and predictors.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per subject.
+    time, event : str
+        Follow-up time (>= 0) and event indicator (0 = censored, 1 = event).
+    score : str, optional
+        A risk score (higher = higher risk, e.g. a Cox linear predictor).
+    risk : str or mapping {time: str}, optional
+        Predicted absolute risk of the event by each time (in [0, 1]); a single column
+        needs a single value in ``times``. At least one of ``score`` and ``risk``.
+    times : sequence of float, optional
+        Horizons for AUC(t), Brier(t) and calibration (default: the keys of ``risk``).
+    by : str, optional
+        Subgroup column; every metric is also computed within each of its levels.
+    conf_level : float
+        Confidence level of every interval.
+    missing : {"raise", "drop"}
+        Missing values in the used columns raise, or drop and count the rows.
+
+    Returns
+    -------
+    SurvivalModelEvaluation
+        ``to_frame()`` gives the tidy metrics with ``group`` and ``time``;
+        ``.calibration``, ``.plot_calibration(t)``, ``.plot_auc_over_time()``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(2)
+    >>> x = rng.normal(size=1000)
+    >>> tt = rng.exponential(1 / np.exp(x))
+    >>> c = rng.exponential(2.0, size=1000)
+    >>> d = pd.DataFrame({"t": np.minimum(tt, c), "e": (tt <= c).astype(int), "x": x,
+    ...                   "r1": 1 - np.exp(-np.exp(x))})
+    >>> ev = evaluate_survival_model(d, time="t", event="e", score="x", risk={1.0: "r1"})
+    >>> f = ev.to_frame().set_index("term")
+    >>> round(float(f.loc["harrell_c", "estimate"]), 2), round(float(f.loc["auc", "estimate"]), 2)
+    (0.74, 0.84)
+    """
+    check_frame(data, FUNC)
+    if score is None and risk is None:
+        raise DataValidationError(
+            f"{FUNC}(): nothing to evaluate in score/risk; got score=None and risk=None. Pass "
+            "score= (a risk score) and/or risk= (predicted risks by times).")
+    grid, rmap = _check_times(times, risk)
+    check_columns(data, FUNC, time=time, event=event, score=score, risk=list(rmap.values()),
+                  by=by)
+    conf_level = check_conf_level(conf_level, FUNC)
+    cols = [time, event, *([score] if score else []), *rmap.values(), *([by] if by else [])]
+    frame, dropped = apply_missing(data, cols, missing, FUNC)
+    t, d = check_time_event(frame, time, event, FUNC)
+    d = np.asarray(d, dtype=np.int64)
+    x = None if score is None else check_numeric(frame, score, "score", FUNC)
+    preds = {tk: _check_risk(frame, c) for tk, c in rmap.items()}
+
+    keys: list[Any] = [OVERALL]
+    masks: list[np.ndarray | None] = [None]
+    if by is not None:
+        codes, levels = pd.factorize(frame[by], sort=True)
+        keys += list(levels)
+        masks += [codes == i for i in range(len(levels))]
+    for g, m in zip(keys, masks, strict=True):
+        tg, dg = (t, d) if m is None else (t[m], d[m])
+        _check_followup(tg, dg, grid, time, "the data" if m is None else f"subgroup {by} = {g!r}")
+
+    notes: list[str] = []
+    rows: list[Estimate] = []
+    cal_frames = []
+    for g, m in zip(keys, masks, strict=True):
+        sel = slice(None) if m is None else m
+        out, cal = _group_metrics(t[sel], d[sel], None if x is None else x[sel],
+                                  {k: v[sel] for k, v in preds.items()}, grid, g, conf_level,
+                                  notes)
+        rows += out
+        cal_frames += cal
+    calibration = (pd.concat(cal_frames, ignore_index=True) if cal_frames else
+                   pd.DataFrame(columns=["group", "time", "bin", "n", "mean_risk", "observed",
+                                         "observed_std_error"]))
+    return SurvivalModelEvaluation(
+        metrics=EstimateTable(rows=tuple(rows), title="survival model metrics", dropped=dropped),
+        calibration=calibration, time_col=time, event_col=event, score=score, risk=rmap,
+        times=tuple(float(v) for v in grid), by=by, groups=tuple(keys[1:]),
+        conf_level=conf_level, n=int(t.size), n_events=int(d.sum()), dropped=dropped,
+        notes=tuple(dict.fromkeys(notes)))
+
+
+# ---------------------------------------------------------------------- building rows
+def _row(term: str, est: float, se: float, g: Any, tk: float, n: int, n_events: int,
+         conf_level: float, clip: bool = False) -> Estimate:
+    z = float(stats.norm.ppf(0.5 + conf_level / 2))
+    ratio = term == "oe_ratio"
+    null = _NULLS.get(term)
+    ok = np.isfinite(se) and se > 0
+    if ratio:
+        centre = math.log(est) if est > 0 else math.nan
+        lo, hi = math.exp(centre - z * se), math.exp(centre + z * se)
+        stat = centre / se if ok else math.nan
+    else:
+        lo, hi = est - z * se, est + z * se
+        if clip:
+            lo, hi = max(lo, 0.0), min(hi, 1.0)
+        stat = (est - null) / se if (ok and null is not None) else math.nan
+    pv = float(2 * stats.norm.sf(abs(stat))) if np.isfinite(stat) else math.nan
+    return Estimate(
+        term=term, estimate=float(est), std_error=float(se), conf_low=float(lo),
+        conf_high=float(hi), conf_level=conf_level, statistic=float(stat), p_value=pv,
+        effect_measure="ratio" if ratio else term, method=FUNC, ci_method=_CI[term],
+        ci_scale="log" if ratio else "plain", n=n, n_events=n_events,
+        labels={"group": g, "time": float(tk)})
+
+
+def _se(psi: np.ndarray) -> float:
+    return float(np.std(psi, ddof=1) / math.sqrt(psi.size))
+
+
+def _group_metrics(t: np.ndarray, d: np.ndarray, x: np.ndarray | None,
+                   preds: dict[float, np.ndarray], grid: np.ndarray, g: Any, conf_level: float,
+                   notes: list[str]) -> tuple[list[Estimate], list[pd.DataFrame]]:
+    n, n1 = int(t.size), int(d.sum())
+
+    def row(term: str, est: float, se: float, tk: float = math.nan, clip: bool = False
+            ) -> Estimate:
+        return _row(term, est, se, g, tk, n, n1, conf_level, clip)
+
+    out: list[Estimate] = []
+    if x is not None:
+        tau = float(grid.max()) if grid.size else None
+        h, u = sm.c_indices(t, d, x, [(None, False), (tau, True)])
+        out.append(row("harrell_c", h.estimate, math.sqrt(h.variance), clip=True))
+        out.append(row("uno_c", u.estimate, math.sqrt(u.variance),
+                       tau if tau is not None else float(t.max()), clip=True))
+        if tau is None:
+            notes.append("uno_c: no times given, so not truncated (tau = the last follow-up "
+                         "time); its weights 1 / G^2 can be unstable in the tail")
+    gkm = censoring_km(t, d, np.ones(n))
+    cal = []
+    for tk in grid.tolist():
+        p = preds.get(tk)
+        if p is None and x is None:
+            continue
+        a, psi = sm.ipcw_auc(t, d, x if p is None else p, tk, gkm)
+        out.append(row("auc", a, _se(psi), tk, clip=True))
+        if p is None:
+            continue
+        b, psi_b = sm.ipcw_brier(t, d, p, tk, gkm)
+        o, o_se = sm.km_risk(t, d, tk)
+        b0, psi_0 = sm.ipcw_brier(t, d, np.full(n, o), tk, gkm)
+        ipa = 1.0 - b / b0
+        psi_ipa = -(psi_b / b0 - b * psi_0 / b0 ** 2)
+        e = float(p.mean())
+        out += [row("brier", b, _se(psi_b), tk), row("brier_null", b0, _se(psi_0), tk),
+                row("ipa", ipa, _se(psi_ipa), tk),
+                row("oe_ratio", o / e, o_se / o if o > 0 else math.nan, tk)]
+        cal.append(_calibration(t, d, p, tk, g))
+    return out, cal
+
+
+def _calibration(t: np.ndarray, d: np.ndarray, p: np.ndarray, tk: float, g: Any,
+                 n_bins: int = 10) -> pd.DataFrame:
+    """Kaplan-Meier risk vs mean predicted risk in deciles of predicted risk."""
+    edges = np.quantile(p, np.linspace(0, 1, n_bins + 1)[1:-1])
+    b = np.searchsorted(edges, p, side="right")
+    recs = []
+    for k in range(n_bins):  # loop over the 10 bins, not over rows or times
+        m = b == k
+        if not m.any():
+            recs.append((k + 1, 0, math.nan, math.nan, math.nan))
+            continue
+        o, se = sm.km_risk(t[m], d[m], tk)
+        recs.append((k + 1, int(m.sum()), float(p[m].mean()), o, se))
+    f = pd.DataFrame(recs, columns=["bin", "n", "mean_risk", "observed", "observed_std_error"])
+    f.insert(0, "time", float(tk))
+    f.insert(0, "group", [g] * n_bins)
+    return f
+

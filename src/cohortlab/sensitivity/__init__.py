@@ -1,0 +1,5 @@
+"""Sensitivity analyses for unmeasured confounding: E-values."""
+
+from .evalue import evalue
+
+__all__ = ["evalue"]

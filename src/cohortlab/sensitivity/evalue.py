@@ -1,0 +1,301 @@
+"""``evalue``: E-values for unmeasured confounding (VanderWeele & Ding 2017).
+
+The E-value is the minimum strength of association, on the risk ratio scale, that an
+unmeasured confounder would need to have with both the exposure and the outcome, conditional
+on the measured covariates, to fully explain away an observed exposure-outcome association.
+The numbers reproduce R's EValue package (``evalues.RR``, ``evalues.OR``, ``evalues.HR``,
+``evalues.MD``).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Literal, TypeAlias
+
+import numpy as np
+
+from .._validation import check_option
+from ..exceptions import DataValidationError
+from ..results.estimate import Estimate
+
+__all__ = ["evalue"]
+
+FUNC = "evalue"
+EValueMeasure: TypeAlias = Literal["RR", "OR", "HR", "RD", "SMD"]
+
+#: An Estimate's effect_measure -> the E-value measure it is read as.
+_FROM_EFFECT_MEASURE: dict[str, str] = {
+    "risk_ratio": "RR",
+    "odds_ratio": "OR",
+    "hazard_ratio": "HR",
+    "subdistribution_hazard_ratio": "HR",
+}
+
+
+# ---------------------------------------------------------------------- arrays only
+def _to_rr(values: np.ndarray, measure: str, rare: bool | None) -> np.ndarray:
+    """Approximate risk ratios from OR, HR or SMD values (EValue's ``toRR``).
+
+    OR and HR with a rare outcome are read as risk ratios; a common outcome uses
+    ``sqrt(OR)`` and ``(1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR))``; an SMD ``d`` gives
+    ``exp(0.91 d)``.
+
+    Examples
+    --------
+    >>> _to_rr(np.array([0.56, 1.0]), "HR", False).round(6).tolist()
+    [0.670084, 1.0]
+    """
+    v = np.asarray(values, dtype=float)
+    if measure == "SMD":
+        return np.exp(0.91 * v)
+    if measure == "RR" or rare:
+        return v
+    if measure == "OR":
+        return np.sqrt(v)
+    return (1.0 - 0.5 ** np.sqrt(v)) / (1.0 - 0.5 ** np.sqrt(1.0 / v))
+
+
+def _evalue_rr(rr: np.ndarray, true: float = 1.0) -> np.ndarray:
+    """E-values of risk ratios shifted to ``true``: ``r + sqrt(r (r - 1))``, ``r = RR / true``.
+
+    Ratios below 1 are inverted first (the E-value is symmetric: ``E(r) == E(1/r)``).
+
+    Examples
+    --------
+    >>> _evalue_rr(np.array([2.5, 0.4, 1.0])).round(6).tolist()
+    [4.436492, 4.436492, 1.0]
+    """
+    r = np.asarray(rr, dtype=float) / true
+    r = np.where(r < 1.0, 1.0 / r, r)
+    return r + np.sqrt(r * (r - 1.0))
+
+
+def _evalue_ci(rr: float, low: float, high: float, true: float) -> float:
+    """E-value of the interval: from the limit nearer ``true``, 1 if the interval reaches it.
+
+    A missing (NaN) limit on the side of ``true`` gives NaN.
+    """
+    if rr == true:
+        return 1.0
+    limit = low if rr > true else high
+    if math.isnan(limit):
+        return math.nan
+    if (rr > true and limit <= true) or (rr < true and limit >= true):
+        return 1.0
+    return float(_evalue_rr(np.array([limit]), true)[0])
+
+
+# ---------------------------------------------------------------------- validation
+def _number(value: Any, name: str, *, positive: bool, optional: bool = False) -> float:
+    if value is None and optional:
+        return math.nan
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not ok or not math.isfinite(float(value)):
+        raise DataValidationError(
+            f"{FUNC}(): {name} must be a finite number; got {value!r}. Pass the value on its "
+            "natural scale (e.g. a ratio of 0.8, not its logarithm)."
+        )
+    if positive and float(value) <= 0:
+        raise DataValidationError(
+            f"{FUNC}(): {name} must be > 0 for a ratio measure; got {value!r}. Pass the ratio "
+            "on its natural scale (exponentiate a log ratio first)."
+        )
+    return float(value)
+
+
+def _check_rare(rare: Any, measure: str) -> bool | None:
+    if measure in ("OR", "HR"):
+        if not isinstance(rare, bool):
+            raise DataValidationError(
+                f"{FUNC}(): rare must be True or False for measure={measure!r}; got {rare!r}. "
+                f"Say whether the outcome is rare (under ~15% by the end of follow-up): "
+                f"rare=True reads the {measure} as a risk ratio, rare=False converts it."
+            )
+        return rare
+    if rare is not None:
+        raise DataValidationError(
+            f"{FUNC}(): rare applies only to measure='OR' or 'HR'; got rare={rare!r} with "
+            f"measure={measure!r}. Leave rare=None."
+        )
+    return None
+
+
+def _check_interval(est: float, low: float, high: float) -> None:
+    if not (math.isnan(low) or math.isnan(high)) and low > high:
+        raise DataValidationError(
+            f"{FUNC}(): conf_low must not exceed conf_high; got conf_low={low:g} > "
+            f"conf_high={high:g}. Swap them."
+        )
+    if (not math.isnan(low) and est < low) or (not math.isnan(high) and est > high):
+        raise DataValidationError(
+            f"{FUNC}(): the estimate must lie inside its interval; got {est:g} outside "
+            f"({low:g}, {high:g}). Check that the limits belong to this estimate."
+        )
+
+
+def _from_estimate(est: Estimate) -> tuple[str, float, float, float]:
+    """Measure, point and limits read off an :class:`Estimate`."""
+    measure = _FROM_EFFECT_MEASURE.get(est.effect_measure)
+    if measure is not None:
+        return measure, est.estimate, est.conf_low, est.conf_high
+    if est.effect_measure == "mean_difference":
+        fix = ("Standardise it by the outcome's SD (residual SD for a regression): "
+               "evalue(d, measure='SMD', se=se_d) with d = estimate / sd, se_d = std_error / sd")
+    elif est.effect_measure == "risk_difference":
+        fix = ("The E-value of a risk difference needs the 2x2 counts (EValue::evalues.RD); "
+               "use the risk ratio instead, e.g. crude_effect(..., effect_measure='ratio')")
+    else:
+        fix = ("E-values are defined for risk, odds and hazard ratios and standardised mean "
+               "differences; pass the numbers with measure= if one of these applies")
+    raise DataValidationError(
+        f"{FUNC}(): cannot compute an E-value from effect_measure of {est.term!r}; got "
+        f"{est.effect_measure!r}. {fix}."
+    )
+
+
+# ---------------------------------------------------------------------- public
+def evalue(
+    estimate: float | Estimate,
+    conf_low: float | None = None,
+    conf_high: float | None = None,
+    *,
+    measure: EValueMeasure | None = None,
+    rare: bool | None = None,
+    se: float | None = None,
+    true: float | None = None,
+) -> Estimate:
+    """E-value of an effect estimate and of its confidence interval.
+
+    Estimand: the E-value (VanderWeele & Ding 2017), the minimum strength of association on
+    the risk ratio scale that an unmeasured confounder would need with both the exposure and
+    the outcome, conditional on the measured covariates, to move the observed risk ratio to
+    ``true`` (the null by default): ``E = RR + sqrt(RR (RR - 1))`` for ``RR >= 1`` (``1/RR``
+    below 1), with ``RR`` replaced by ``RR / true`` for a non-null ``true``. The interval's
+    E-value uses the limit nearer ``true``, and is 1 when the interval reaches it.
+
+    Assumptions: the bound of Ding & VanderWeele (2016), which holds for any unmeasured
+    confounder (no assumption on its type or distribution). Odds and hazard ratios are
+    approximated by risk ratios: directly for a rare outcome (``rare=True``); for a common
+    one by ``sqrt(OR)`` and ``(1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR))``. A standardised mean
+    difference ``d`` is converted by ``RR ~ exp(0.91 d)`` with the interval
+    ``exp(0.91 d +- 1.78 se)`` (Chinn 2000; VanderWeele 2017). ``true`` is converted the same
+    way.
+
+    Variance: none; the E-value is a deterministic transform of the point estimate and the
+    interval limits given (so ``std_error`` and ``conf_*`` of the result are NaN).
+
+    Parameters
+    ----------
+    estimate : float or Estimate
+        The point estimate on its natural scale (a ratio, or Cohen's ``d`` for SMD), or an
+        :class:`Estimate` with effect_measure ``risk_ratio``, ``odds_ratio``,
+        ``hazard_ratio`` or ``subdistribution_hazard_ratio`` (its interval is used).
+    conf_low, conf_high : float, optional
+        The interval limits (not with an Estimate, nor with SMD, which uses ``se``).
+    measure : {"RR", "OR", "HR", "RD", "SMD"}, optional
+        The estimate's measure; ``"RR"`` when omitted for a number, read from an Estimate.
+        ``"RD"`` raises: EValue's risk-difference E-value needs the 2x2 counts.
+    rare : bool, optional
+        Required for OR and HR: whether the outcome is rare (under ~15% at the end of
+        follow-up). Not used by the other measures.
+    se : float, optional
+        The standard error of the SMD (required for SMD, not used by the others).
+    true : float, optional
+        The true effect to shift the estimate to, on the scale of ``measure``: 1 for ratios
+        and 0 for SMD by default (the null).
+
+    Returns
+    -------
+    Estimate
+        ``term`` ``"E-value: <term>"``, ``estimate`` the point E-value,
+        ``effect_measure="evalue"``, ``method="evalue"``, ``ci_method="none"``; the
+        interval's E-value in ``extra["evalue_ci"]``, with the risk ratios used (``rr``,
+        ``rr_conf_low``, ``rr_conf_high``) and ``true`` (on the risk ratio scale);
+        ``labels`` the ``rr`` used and ``evalue_ci``.
+
+    References
+    ----------
+    VanderWeele TJ, Ding P. Sensitivity analysis in observational research: introducing the
+    E-value. Ann Intern Med 2017;167:268-274. Mathur MB, Ding P, Riddell CA, VanderWeele TJ.
+    Web site and R package for computing E-values. Epidemiology 2018;29:e45-e47.
+
+    Examples
+    --------
+    >>> e = evalue(10.73, 8.02, 14.36)
+    >>> round(e.estimate, 4), round(e.extra["evalue_ci"], 4)
+    (20.9478, 15.5234)
+    >>> round(evalue(0.56, 0.46, 0.69, measure="HR", rare=False).estimate, 4)
+    2.3495
+    """
+    if isinstance(estimate, Estimate):
+        if measure is not None or conf_low is not None or conf_high is not None:
+            raise DataValidationError(
+                f"{FUNC}(): measure, conf_low and conf_high are read from the Estimate; got "
+                f"measure={measure!r}, conf_low={conf_low!r}, conf_high={conf_high!r}. Pass "
+                "the Estimate alone, or its numbers with measure=."
+            )
+        term, conf_level = estimate.term, estimate.conf_level
+        measure_, estimate, lo, hi = _from_estimate(estimate)
+        conf_low = None if lo is None or math.isnan(lo) else lo
+        conf_high = None if hi is None or math.isnan(hi) else hi
+    else:
+        measure_ = "RR" if measure is None else check_option(measure, EValueMeasure, "measure",
+                                                             FUNC)
+        term, conf_level = measure_, 0.95
+    ratio = measure_ != "SMD"
+    est = _number(estimate, "estimate", positive=ratio)
+    low = _number(conf_low, "conf_low", positive=ratio, optional=True)
+    high = _number(conf_high, "conf_high", positive=ratio, optional=True)
+    if measure_ == "RD":
+        raise DataValidationError(
+            f"{FUNC}(): measure='RD' is not implemented; got a risk difference of {est:g}. "
+            "The E-value of a risk difference (EValue::evalues.RD) needs the 2x2 counts n11, "
+            "n10, n01, n00, not the difference and its interval; pass the risk ratio with "
+            "measure='RR' instead."
+        )
+    rare_ = _check_rare(rare, measure_)
+    _check_interval(est, low, high)
+    null = 0.0 if measure_ == "SMD" else 1.0
+    true_ = null if true is None else _number(true, "true", positive=ratio)
+    if measure_ == "SMD":
+        if not (math.isnan(low) and math.isnan(high)):
+            raise DataValidationError(
+                f"{FUNC}(): measure='SMD' takes its interval from se, not conf_low/conf_high; "
+                f"got conf_low={conf_low!r}, conf_high={conf_high!r}. Pass se= instead."
+            )
+        if se is None:
+            raise DataValidationError(
+                f"{FUNC}(): measure='SMD' needs the standard error of d in se; got se=None. "
+                "Pass se= (for a mean difference: its std_error divided by the outcome's SD)."
+            )
+        se_ = _number(se, "se", positive=False)
+        if se_ < 0:
+            raise DataValidationError(
+                f"{FUNC}(): se must be >= 0; got {se!r}. Pass the standard error of d."
+            )
+        rr_low, rr_high = np.exp(0.91 * est + np.array([-1.78, 1.78]) * se_)
+    elif se is not None:
+        raise DataValidationError(
+            f"{FUNC}(): se is used only with measure='SMD'; got se={se!r} with "
+            f"measure={measure_!r}. Pass conf_low and conf_high instead."
+        )
+    rr, true_rr, *lims = _to_rr(np.array([est, true_, low, high]), measure_, rare_)
+    if measure_ != "SMD":
+        rr_low, rr_high = lims
+    e_point = float(_evalue_rr(np.array([rr]), true_rr)[0])
+    e_ci = _evalue_ci(float(rr), float(rr_low), float(rr_high), float(true_rr))
+    notes = () if true_ == null else (
+        f"non-null E-value: confounding needed to move the estimate to {true_:g}",)
+    return Estimate(
+        term=f"E-value: {term}",
+        estimate=e_point,
+        conf_level=conf_level,
+        effect_measure="evalue",
+        method="evalue",
+        ci_method="none",
+        notes=notes,
+        labels={"rr": float(rr), "evalue_ci": e_ci},
+        extra={"evalue_ci": e_ci, "rr": float(rr), "rr_conf_low": float(rr_low),
+               "rr_conf_high": float(rr_high), "true": float(true_rr)},
+    )
