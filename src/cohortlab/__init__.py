@@ -41,7 +41,11 @@ from .exceptions import (
     ZeroTimeWarning,
 )
 from .exposures import (
+    BetaRate,
+    BiasAnalysis,
+    ErrorRates,
     ExposureDefinition,
+    bias_analysis,
     cutpoint_exposure,
     quantile_exposure,
     spline_basis,
@@ -88,6 +92,10 @@ __all__ = [
     "CoxResult",
     "PropensityScore",
     "MatchResult",
+    "bias_analysis",
+    "ErrorRates",
+    "BetaRate",
+    "BiasAnalysis",
     "threshold_exposure",
     "quantile_exposure",
     "cutpoint_exposure",

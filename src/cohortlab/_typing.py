@@ -52,6 +52,7 @@ CIMethod: TypeAlias = Literal[
     "aalen",
     "delong",
     "logit_boyd",
+    "simulation_percentile",
     "none",
 ]
 BootstrapCI: TypeAlias = Literal["percentile", "normal", "basic"]

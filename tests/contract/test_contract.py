@@ -158,6 +158,7 @@ VERBS = [
 #: Public functions that are not data verbs, and why.
 NOT_VERBS = {
     "tidy": "stacks results; tested in tests/results",
+    "bias_analysis": "wraps another verb (run in each simulation); tested in tests/exposures",
     "evalue": "takes an Estimate or numbers, not a DataFrame; tested in tests/sensitivity",
     **{name: "builds an exposure definition, not an estimate; tested in tests/exposures"
        for name in ("threshold_exposure", "quantile_exposure", "cutpoint_exposure",

@@ -8,8 +8,13 @@ from .from_score import (
     standardized_exposure,
     threshold_exposure,
 )
+from .misclassification import BetaRate, BiasAnalysis, ErrorRates, bias_analysis
 
 __all__ = [
+    "bias_analysis",
+    "ErrorRates",
+    "BetaRate",
+    "BiasAnalysis",
     "ExposureDefinition",
     "threshold_exposure",
     "quantile_exposure",

@@ -53,6 +53,7 @@ CI_LABELS: dict[str, str] = {
     "aalen": "Aalen (cmprsk cuminc)",
     "delong": "DeLong",
     "logit_boyd": "logit (Boyd et al. 2013)",
+    "simulation_percentile": "probabilistic bias analysis, simulation percentiles",
     "none": "no interval",
 }
 
