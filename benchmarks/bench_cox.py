@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,13 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import best_of, print_table  # noqa: E402
+from _timing import (  # noqa: E402
+    RSCRIPT,
+    print_table,
+    r_runs_label,
+    run_r,
+    timed_runs,
+)
 
 import cohortlab as cl  # noqa: E402
 
@@ -48,8 +53,6 @@ COV = [f"x{i}" for i in range(P)]
 SLOW_S = 60.0  # a first run slower than this is not repeated
 SKSURV_MAX, SKSURV_N = 200_000, 100_000
 TOL = 1e-4
-RSCRIPT = shutil.which("Rscript") or ("/usr/bin/Rscript" if os.path.exists("/usr/bin/Rscript")
-                                      else None)
 HEAD = ["tool", "rows", "seconds", "runs", "coef x0", "SE x0", "max abs dcoef", "max abs dSE"]
 
 R_HEAD = r"""
@@ -115,11 +118,8 @@ def make(n: int, competing: bool = False) -> pd.DataFrame:
 
 def timed(fn):
     """Best of 3 wall-clock runs, or 1 run when the first takes over SLOW_S seconds."""
-    t, res = best_of(fn, 1)
-    if t > SLOW_S:
-        return (t, "1 (>60 s)", *res)
-    t2, res = best_of(fn, 2)
-    return (min(t, t2), "3", *res)
+    t, runs, res = timed_runs(fn, SLOW_S)
+    return (t, runs, *res)
 
 
 def cohortlab_cox(d: pd.DataFrame, **kw):
@@ -157,16 +157,11 @@ def sksurv_cox(d: pd.DataFrame):
 
 def r_fit(task: str, csv: str, tmp: str):
     """Run one R task on ``csv``; (seconds, runs, coef, SE), or None if Rscript is missing."""
-    if RSCRIPT is None:
+    val = run_r(R_HEAD + R_TASKS[task], csv, tmp, task)
+    if val is None:
         return None
-    script = os.path.join(tmp, f"{task}.R")
-    with open(script, "w") as fh:
-        fh.write(R_HEAD + R_TASKS[task] + "\n")
-    out = subprocess.run([RSCRIPT, script, csv], capture_output=True, text=True, check=True)
-    val = {ln.split()[0]: ln.split()[1:] for ln in out.stdout.splitlines() if ln.strip()}
-    secs, runs = float(val["TIME"][0]), int(val["TIME"][1])
-    return (secs, "3" if runs == 3 else f"{runs} (>60 s)", np.array(val["COEF"], float),
-            np.array(val["SE"], float))
+    secs, runs = r_runs_label(val)
+    return secs, runs, np.array(val["COEF"], float), np.array(val["SE"], float)
 
 
 def row(tool: str, n: int, res, ref) -> list[str]:

@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import warnings
@@ -48,7 +46,13 @@ from sksurv.nonparametric import kaplan_meier_estimator
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import best_of, print_table  # noqa: E402
+from _timing import (  # noqa: E402
+    RSCRIPT,
+    print_table,
+    r_runs_label,
+    run_r,
+    timed_runs,
+)
 
 import cohortlab as cl  # noqa: E402
 
@@ -56,8 +60,6 @@ SEED = 20261125
 TIMES = np.array([0.1005, 0.3005, 0.6005, 1.0005, 1.5005])  # between grid points: no ties
 SLOW_S = 60.0  # a first run slower than this is not repeated
 TOL_EST, TOL_REL = 1e-8, 1e-6
-RSCRIPT = shutil.which("Rscript") or ("/usr/bin/Rscript" if os.path.exists("/usr/bin/Rscript")
-                                      else None)
 HEAD_CHI = ["tool", "rows", "seconds", "runs", "chi-square", "rel diff"]
 
 R_HEAD = r"""
@@ -105,11 +107,7 @@ def make(n: int) -> pd.DataFrame:
 
 def timed(fn):
     """(seconds, runs, result): best of 3 wall-clock runs, or 1 when the first exceeds SLOW_S."""
-    t, res = best_of(fn, 1)
-    if t > SLOW_S:
-        return t, "1 (>60 s)", res
-    t2, res = best_of(fn, 2)
-    return min(t, t2), "3", res
+    return timed_runs(fn, SLOW_S)
 
 
 def at(t, y) -> np.ndarray:
@@ -177,16 +175,11 @@ def lifelines_aj(d):
 
 def r_run(task: str, csv: str, tmp: str):
     """Run one R task on ``csv``: (seconds, runs, (EST, SE, CHI present)), or None."""
-    if RSCRIPT is None:
+    val = run_r(R_HEAD + R_TASKS[task], csv, tmp, task)
+    if val is None:
         return None
-    script = os.path.join(tmp, f"{task}.R")
-    with open(script, "w") as fh:
-        fh.write(R_HEAD + R_TASKS[task] + "\n")
-    out = subprocess.run([RSCRIPT, script, csv], capture_output=True, text=True, check=True)
-    val = {ln.split()[0]: ln.split()[1:] for ln in out.stdout.splitlines() if ln.strip()}
-    secs, runs = float(val["TIME"][0]), int(val["TIME"][1])
-    res = tuple(np.array(val[k], float) for k in ("EST", "SE", "CHI") if k in val)
-    return secs, "3" if runs == 3 else f"{runs} (>60 s)", res
+    secs, runs = r_runs_label(val)
+    return secs, runs, tuple(np.array(val[k], float) for k in ("EST", "SE", "CHI") if k in val)
 
 
 def head(est: str) -> list[str]:

@@ -26,6 +26,7 @@ from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable
 from ..survival._aipw import censoring_km
 from . import _survival_metrics as sm
+from .classifier import OVERALL, _name, _new_axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -34,7 +35,6 @@ __all__ = ["evaluate_survival_model", "SurvivalModelEvaluation"]
 
 FUNC = "evaluate_survival_model"
 #: The ``group`` value of the rows computed on all rows together.
-OVERALL = "(overall)"
 _NULLS = {"harrell_c": 0.5, "uno_c": 0.5, "auc": 0.5, "oe_ratio": 1.0}
 _CI = {"harrell_c": "infinitesimal_jackknife", "uno_c": "infinitesimal_jackknife",
        "auc": "influence_function", "brier": "influence_function",
@@ -141,19 +141,6 @@ class SurvivalModelEvaluation(Renderable):
         return ax
 
 
-def _new_axes(ax: Axes | None) -> Axes:
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(5, 4.5))[1]
-
-
-def _name(by: str | None, g: Any) -> str:
-    return "overall" if by is None or g == OVERALL else f"{by} = {g}"
-
-
-# ---------------------------------------------------------------------- validation
 def _check_times(times: Any, risk: Any) -> tuple[np.ndarray, dict[float, str]]:
     if isinstance(risk, Mapping):
         rmap = {float(k): v for k, v in risk.items()}
