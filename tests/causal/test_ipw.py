@@ -97,7 +97,7 @@ def test_overlap_weights_balance_ps_terms_exactly(uncensored):
     bal = ps.table1(["age", "wt71", "smokeintensity", "smokeyrs"]).stats
     for var, val in [("age", 45.17613866), ("wt71", 71.71658312),
                      ("smokeintensity", 19.42723207), ("smokeyrs", 25.61059319)]:
-        means = bal[(bal.variable == var) & (bal.group != "__overall__")]["mean"]
+        means = bal[(bal.variable == var) & (bal.group != "Overall")]["mean"]
         assert means.to_numpy() == pytest.approx([val, val], abs=1e-6), (var, ref)
 
 

@@ -70,7 +70,7 @@ def test_nhefs_means_sds_smds_match_r():
         inactive=lambda x: (x.active == 2).astype(int))
     t = cl.table1(d, by="qsmk", columns=NHEFS_COLS, categorical=NHEFS_CAT)
     smd = t.smd()
-    assert t.group_n == {"__overall__": 1566, 0.0: 1163, 1.0: 403}
+    assert t.group_n == {"Overall": 1566, 0.0: 1163, 1.0: 403}
     for r in ref["estimates"]["rows"]:
         var = r["var"].split(" ")[0]
         assert smd[var] == pytest.approx(r["smd"], abs=ABS_SMD), var
@@ -196,7 +196,7 @@ def test_missing_values_are_counted_not_dropped(rng):
     d.loc[:9, "x"] = np.nan
     d.loc[5:14, "c"] = None
     t = cl.table1(d, by="g", columns=["x", "c"])
-    overall = t.stats[t.stats.group == "__overall__"].set_index(["variable", "level"])
+    overall = t.stats[t.stats.group == "Overall"].set_index(["variable", "level"])
     assert overall.loc[("x", ""), "n_missing"] == 10
     assert overall.loc[("x", ""), "n"] == 190
     assert overall.loc[("c", "a"), "n_missing"] == 10
@@ -295,3 +295,17 @@ def test_missing_column_counts_every_group_without_overall(nhefs):
     tab = t.table()
     total = int(cl.datasets.load_nhefs()["sbp"].isna().sum())
     assert tab.loc[tab.Variable.str.startswith("sbp"), "Missing"].item() == f"{total:,}"
+
+
+def test_overall_group_is_labelled_overall_in_to_frame():
+    d = cl.simulate_cohort(300, random_state=2)
+    f = cl.table1(d, by="treated", columns=["age"]).to_frame()
+    assert sorted(map(str, f["group"].unique())) == ["0", "1", "Overall"]
+
+
+def test_level_named_overall_collides_with_the_overall_column():
+    d = cl.simulate_cohort(200, random_state=2)
+    d["arm"] = np.where(d["treated"] == 1, "Overall", "Control")
+    with pytest.raises(DataValidationError, match="level named 'Overall'.*overall=False"):
+        cl.table1(d, by="arm", columns=["age"])
+    assert cl.table1(d, by="arm", columns=["age"], overall=False).n == 200

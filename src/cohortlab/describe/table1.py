@@ -153,7 +153,7 @@ class Table1(Renderable):
         return smd_plot(self, ax=ax)
 
 
-_OVERALL = "__overall__"
+_OVERALL = "Overall"  # the overall column's group label in stats, group_n and to_frame()
 _KIND_LABEL = {"continuous": "mean (SD)", "nonnormal": "median [Q1, Q3]", "binary": "n (%)",
                "categorical": "n (%)"}
 
@@ -275,6 +275,12 @@ def table1(
     frame, dropped = apply_missing(data, [by] if by else [], missing, FUNC)
     w = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
     codes, groups = _group_codes(frame, by, reference, smd)
+    if overall and any(isinstance(g, str) and g == _OVERALL for g in groups):
+        raise DataValidationError(
+            f"{FUNC}(): column {by!r} (by) has a level named {_OVERALL!r}, which would collide "
+            f"with the overall column; got levels {list(groups)[:6]}. Rename that level or pass "
+            "overall=False."
+        )
     do_smd = len(groups) == 2 if smd is None else smd
     kinds = {c: _kind(frame[c], c, c in categorical, c in nonnormal) for c in columns}
     stat_rows: list[dict[str, Any]] = []

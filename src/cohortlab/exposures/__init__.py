@@ -1,7 +1,7 @@
 """Model outputs turned into analysis exposures, with their definitions kept."""
 
+from .definition import ExposureDefinition
 from .from_score import (
-    ExposureDefinition,
     cutpoint_exposure,
     quantile_exposure,
     spline_basis,
