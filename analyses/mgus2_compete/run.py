@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -24,6 +24,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import cohortlab as cl  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent.parent))  # analyses/_compare.py
+from _compare import compare, load_expected, report  # noqa: E402
 
 HERE = Path(__file__).parent
 CAUSES = {1: "pcm", 2: "death"}
@@ -148,23 +151,6 @@ def _plot_naive(naive: cl.Curve, aj: cl.Curve, path: Path) -> None:
     plt.close(ax.figure)
 
 
-def compare(rows: list[tuple[str, float, str]], expected: dict) -> pd.DataFrame:
-    """Our numbers beside expected.json's references (each key may also have 'vs ...' rows)."""
-    out = []
-    for key, value, text in rows:
-        for k in [key] + [x for x in expected if x.startswith(f"{key} vs ")]:
-            ref = expected[k]
-            kind = "abs" if "abs" in ref else "rel"
-            limit = ref["abs"] if kind == "abs" else ref["rel"] * abs(ref["value"])
-            diff = abs(value - ref["value"])
-            shown = (text or ref.get("vignette", "")) if k == key else ""
-            out.append(dict(quantity=k, vignette=shown, reference=ref["value"], cohortlab=value,
-                            abs_diff=diff, tolerance=f"{kind} {ref[kind]:g}",
-                            ok=bool(diff <= limit)))
-    missing = sorted(set(expected) - set(r["quantity"] for r in out) - {"_about"})
-    if missing:
-        raise SystemExit(f"expected.json entries not computed: {missing}")
-    return pd.DataFrame(out)
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
@@ -172,14 +158,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--out", type=Path, default=Path("out/analyses/mgus2_compete"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    expected = json.loads((HERE / "expected.json").read_text())
-    table = compare(analyse(args.out), expected)
-    with pd.option_context("display.width", 220, "display.max_colwidth", 60,
-                           "display.float_format", "{:.6g}".format):
-        print(table.to_string(index=False))
-    bad = table[~table["ok"]]
-    if len(bad):
-        raise SystemExit(f"{len(bad)} number(s) outside tolerance:\n{bad.to_string(index=False)}")
+    expected = load_expected(HERE)
+    table = compare(analyse(args.out), expected, text="vignette")
+    report(table)
     value = table.drop_duplicates("quantity").set_index("quantity")["cohortlab"]
     print("\nPCM by 240 months (20 years): 1 - Kaplan-Meier with deaths censored vs "
           "Aalen-Johansen")

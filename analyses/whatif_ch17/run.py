@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -27,6 +27,9 @@ from scipy.special import expit  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 import cohortlab as cl  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent.parent))  # analyses/_compare.py
+from _compare import compare, load_expected, report  # noqa: E402
 
 HERE = Path(__file__).parent
 L = ("sex + race + age + I(age**2) + C(education) + smokeintensity + I(smokeintensity**2)"
@@ -165,22 +168,6 @@ def _plot_adjusted(wkm: cl.Curve, s_ipw: dict[int, np.ndarray], s_g: dict[int, n
     plt.close(ax.figure)
 
 
-def compare(rows: list[tuple[str, float, str]], expected: dict) -> pd.DataFrame:
-    """Our numbers beside expected.json's references (R, and '<key> vs book' for the book)."""
-    out = []
-    for key, value, text in rows:
-        for k in [key] + [x for x in expected if x.startswith(f"{key} vs ")]:
-            ref = expected[k]
-            kind = "abs" if "abs" in ref else "rel"
-            limit = ref["abs"] if kind == "abs" else ref["rel"] * abs(ref["value"])
-            diff = abs(value - ref["value"])
-            out.append(dict(quantity=k, book=text if k == key else "", reference=ref["value"],
-                            cohortlab=value, abs_diff=diff, tolerance=f"{kind} {ref[kind]:g}",
-                            ok=bool(diff <= limit)))
-    missing = sorted(set(expected) - set(r["quantity"] for r in out) - {"_about"})
-    if missing:
-        raise SystemExit(f"expected.json entries not computed: {missing}")
-    return pd.DataFrame(out)
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
@@ -188,17 +175,13 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--out", type=Path, default=Path("out/analyses/whatif_ch17"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    expected = json.loads((HERE / "expected.json").read_text())
+    expected = load_expected(HERE)
     # The GLM fits are narrow (<= 25 columns) but tall (176,764 rows): one BLAS thread loses
     # little, and threaded BLAS was 3-5x slower on a busy 2-core machine (oversubscription).
     with threadpool_limits(limits=1, user_api="blas"):
         rows = analyse(args.out)
-    table = compare(rows, expected)
-    with pd.option_context("display.width", 200, "display.float_format", "{:.6g}".format):
-        print(table.to_string(index=False))
-    bad = table[~table["ok"]]
-    if len(bad):
-        raise SystemExit(f"{len(bad)} number(s) outside tolerance:\n{bad.to_string(index=False)}")
+    table = compare(rows, expected, text="book")
+    report(table)
     print(f"\nall {len(table)} numbers match expected.json within tolerance; "
           f"figures in {args.out}")
     return table
