@@ -11,8 +11,6 @@ Reference: tests/reference/classifier_eval.json, written by tests/reference/r/cl
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -370,12 +368,11 @@ def test_input_frame_unchanged(rng):
     assert pd.util.hash_pandas_object(d).sum() == before
 
 
-def test_large_input_is_fast():
+def test_large_input_by_group_runs():  # speed: benchmarks/bench_evaluation.py
     rng = np.random.default_rng(11)
     n = 200_000
     x = rng.normal(size=n)
     d = pd.DataFrame({"p": special.expit(x), "y": rng.binomial(1, special.expit(x)),
                       "g": rng.integers(0, 4, n)})
-    t0 = time.perf_counter()
-    evaluate_classifier(d, score="p", label="y", by="g", threshold=0.5)
-    assert time.perf_counter() - t0 < 15.0  # ~0.5 s unloaded; generous for shared CI
+    ev = evaluate_classifier(d, score="p", label="y", by="g", threshold=0.5)
+    assert len(ev.groups) == 4

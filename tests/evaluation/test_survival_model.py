@@ -13,7 +13,6 @@ survival's lung data (227 rows with ph.ecog), Cox model age + sex + ph.ecog fitt
 from __future__ import annotations
 
 import math
-import time as _time
 
 import numpy as np
 import pandas as pd
@@ -373,13 +372,11 @@ def test_auc_ci_coverage_simulated_truth_slow() -> None:
 
 
 # ---------------------------------------------------------------------- scale
-def test_large_cohort_runs_in_seconds() -> None:
-    # sort-and-cumsum kernels: 1,000,000 rows take ~8 s on one unloaded core; 200,000 here
+def test_large_cohort_with_ties_gives_a_sensible_c_index() -> None:
+    # a scale smoke test (speed is shown in benchmarks/bench_evaluation.py, never timed here)
     rng = np.random.default_rng(0)
     x, t, d = _simulate(rng, 200_000)
     dat = pd.DataFrame({"t": np.round(t, 2) + 0.01, "e": d, "x": x,
                         "r": 1 - np.exp(-0.8 * np.exp(0.8 * x))})
-    start = _time.perf_counter()
     ev = evaluate_survival_model(dat, time="t", event="e", score="x", risk={8.0: "r"})
-    assert _time.perf_counter() - start < 10
     assert 0.6 < _get(ev, "harrell_c")["estimate"] < 0.8

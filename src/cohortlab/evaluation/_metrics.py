@@ -8,10 +8,10 @@ over rows or thresholds.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import special, stats
+from scipy import stats
 
 __all__ = [
     "ScoreCounts",
@@ -36,28 +36,43 @@ class ScoreCounts:
     values: np.ndarray
     pos: np.ndarray
     neg: np.ndarray
+    n_pos: int = field(init=False)
+    n_neg: int = field(init=False)
 
-    @property
-    def n_pos(self) -> int:
-        return int(self.pos.sum())
-
-    @property
-    def n_neg(self) -> int:
-        return int(self.neg.sum())
+    def __post_init__(self) -> None:  # the totals once, not a pass over ``pos`` per use
+        object.__setattr__(self, "n_pos", int(self.pos.sum()))
+        object.__setattr__(self, "n_neg", int(self.neg.sum()))
 
 
 def score_counts(score: np.ndarray, label: np.ndarray) -> ScoreCounts:
-    """Sort once: distinct scores and the positives/negatives tied at each."""
-    order = np.argsort(score)
-    s = score[order]
-    new_value = np.empty(s.size, dtype=bool)
+    """Sort once: distinct scores and the positives/negatives tied at each.
+
+    The label rides in the lowest bit of one int64 sort key: for non-negative floats the
+    IEEE-754 bit pattern sorts as the number does, so ``bits << 1 | label`` sorted gives the
+    scores in order with each row's label, without an argsort and two gathers (scores are
+    probabilities in [0, 1]; any float in [0, 2) has ``bits < 2^62``, so ``bits << 1`` cannot
+    overflow; ``+ 0.0`` turns -0.0 into 0.0). Other scores take one argsort.
+    """
+    score = np.ascontiguousarray(score, dtype=np.float64)
+    if score.size and not (float(score.min()) >= 0.0 and float(score.max()) < 2.0):
+        # outside [0, 2) (not a probability): the bit trick does not apply, plain argsort
+        order = np.argsort(score)
+        key_val, lab = score[order], label[order] == 1
+    else:
+        key = (score + 0.0).view(np.int64) << 1
+        key |= label == 1
+        key.sort()
+        lab = (key & 1).astype(bool)
+        key >>= 1
+        key_val = key.view(np.float64)
+    new_value = np.empty(key_val.size, dtype=bool)
     new_value[:1] = True
-    np.not_equal(s[1:], s[:-1], out=new_value[1:])
-    group = np.cumsum(new_value) - 1
-    k = int(group[-1]) + 1 if s.size else 0
-    total = np.bincount(group, minlength=k)
-    pos = np.bincount(group, weights=label[order], minlength=k).astype(np.int64)
-    return ScoreCounts(values=s[new_value], pos=pos, neg=total - pos)
+    np.not_equal(key_val[1:], key_val[:-1], out=new_value[1:])
+    starts = np.flatnonzero(new_value)
+    ends = np.append(starts[1:], key_val.size)
+    cum_pos = np.concatenate([[0], np.cumsum(lab, dtype=np.int64)])
+    pos = cum_pos[ends] - cum_pos[starts]
+    return ScoreCounts(values=key_val[new_value], pos=pos, neg=(ends - starts) - pos)
 
 
 def delong_auc(sc: ScoreCounts) -> tuple[float, float]:
@@ -129,37 +144,56 @@ def _newton_logistic(
     """Logistic regression of ``y`` on ``1 (+ x)`` with ``offset``, by Newton-Raphson.
 
     Returns the coefficients, their model-based covariance (inverse information) and whether
-    it converged. The 2 x 2 information is built from sums: no design matrix is formed.
+    it converged. No design matrix is formed: with ``mu = 1 / (1 + exp(-eta))`` and
+    ``w = mu - mu^2``, the score and the 2 x 2 information are dot products of ``mu`` and
+    ``mu^2`` with ``1, x, x^2`` (``sum y``, ``y'x`` and ``x^2`` computed once), so an iteration
+    is one ``exp`` and a few BLAS passes. The intercept-only offset model needs no ``exp`` per
+    iteration: ``exp(-offset - a) = exp(-offset) exp(-a)``.
     """
     k = 2 if slope else 1
     beta = np.zeros(k)
     if slope:
         beta[1] = 1.0  # start at the identity recalibration, as rms val.prob
     info = np.eye(k)
-    for _ in range(max_iter):
-        eta = offset + beta[0] + (beta[1] * x if slope else 0.0)
-        mu = special.expit(eta)
-        w = mu * (1.0 - mu)
-        r = y - mu
+    mu, mu2 = np.empty(y.size), np.empty(y.size)
+    sy = float(y.sum())
+    with np.errstate(over="ignore"):
         if slope:
-            wx = w * x
-            score = np.array([r.sum(), np.dot(r, x)])
-            sw, swx, swxx = w.sum(), wx.sum(), np.dot(wx, x)
-            info = np.array([[sw, swx], [swx, swxx]])
+            x2, sxy = x * x, float(np.dot(y, x))
         else:
-            score = np.array([r.sum()])
-            info = np.array([[w.sum()]])
-        try:
-            step = np.linalg.solve(info, score)
-        except np.linalg.LinAlgError:
-            return np.full(k, np.nan), np.full((k, k), np.nan), False
-        beta = beta + step
-        if not np.all(np.isfinite(beta)) or np.max(np.abs(beta)) > 1e6:
-            return np.full(k, np.nan), np.full((k, k), np.nan), False
-        if np.max(np.abs(step)) < tol:
-            # information at the previous iterate: the step is < tol, so it differs from the
-            # information at the maximum by O(tol) relative; no extra pass over the rows
-            return beta, np.linalg.inv(info), True
+            e_off = np.exp(-offset)
+        for _ in range(max_iter):
+            if slope:
+                np.multiply(x, -beta[1], out=mu)
+                mu -= beta[0]
+                np.exp(mu, out=mu)
+            else:
+                np.multiply(e_off, np.exp(-beta[0]), out=mu)
+            mu += 1.0
+            np.reciprocal(mu, out=mu)
+            np.multiply(mu, mu, out=mu2)
+            s_mu = float(mu.sum())
+            sw = s_mu - float(mu2.sum())
+            if slope:
+                mx = float(np.dot(mu, x))
+                score = np.array([sy - s_mu, sxy - mx])
+                swx = mx - float(np.dot(mu2, x))
+                swxx = float(np.dot(mu, x2)) - float(np.dot(mu2, x2))
+                info = np.array([[sw, swx], [swx, swxx]])
+            else:
+                score = np.array([sy - s_mu])
+                info = np.array([[sw]])
+            try:
+                step = np.linalg.solve(info, score)
+            except np.linalg.LinAlgError:
+                return np.full(k, np.nan), np.full((k, k), np.nan), False
+            beta = beta + step
+            if not np.all(np.isfinite(beta)) or np.max(np.abs(beta)) > 1e6:
+                return np.full(k, np.nan), np.full((k, k), np.nan), False
+            if np.max(np.abs(step)) < tol:
+                # information at the previous iterate: the step is < tol, so it differs from
+                # the information at the maximum by O(tol) relative; no extra pass over rows
+                return beta, np.linalg.inv(info), True
     return beta, np.linalg.inv(info), False
 
 

@@ -110,7 +110,9 @@ def _run_prefix(primary: np.ndarray, secondary: np.ndarray, w: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Per row, weights of rows with the same ``primary`` and ``secondary`` below / not above."""
     n = primary.size
-    order = np.lexsort((secondary, primary))
+    # one argsort of a combined int64 key (both are non-negative integer codes < 2n + 2)
+    # instead of a two-key lexsort; the order within ties does not change the run sums
+    order = np.argsort(primary.astype(np.int64) * (int(secondary.max()) + 1) + secondary)
     p, s = primary[order], secondary[order]
     cw = np.vstack([np.zeros((1, w.shape[1])), np.cumsum(w[order], axis=0)])
     idx = np.arange(n)
@@ -132,30 +134,33 @@ def _less_before_code(code: np.ndarray, rank: np.ndarray, w: np.ndarray) -> np.n
     Rows in (code, descending rank) order make "earlier position" the same as "lower code"
     for these pairs; the strict dominance counts of the positions come from a bottom-up merge
     sort: at level ``L`` each row of a right half-block counts the rows of its left
-    half-block with a lower rank (one sort of (pair block, rank, side) per level).
+    half-block with a lower rank. The rows are carried in merged order from level to level,
+    so each level's sort key is two ascending runs per block (a stable sort merges them) and
+    the gathers stay within blocks; the counts accumulate in that order and are put back in
+    row order once at the end.
     """
     n, k = w.shape
-    order = np.lexsort((-rank, code))
-    r, ww = rank[order], np.ascontiguousarray(w[order].T)
     nr = int(rank.max()) + 1
-    idx = np.arange(n, dtype=np.int64)
+    order = np.argsort(code * nr + (nr - 1 - rank))
+    r = rank[order]
+    ww = np.ascontiguousarray(w[order].T)
+    pos = np.arange(n, dtype=np.int64)  # the position held by each slot
     res = np.zeros((k, n))
-    zero = np.zeros((k, 1))
+    cl = np.zeros((k, n + 1))
     level = 0
     while (1 << level) < n:
-        pb = idx >> (level + 1)
-        right = ((idx >> level) & 1).astype(bool)
         # at equal rank the right rows sort first: only strictly lower left ranks are counted
-        srt = np.argsort(pb * (2 * nr) + 2 * r + (~right))
-        is_r = right[srt]
-        cl = np.cumsum(np.hstack([zero, np.where(is_r, 0.0, ww[:, srt])]), axis=1)
-        pos = np.flatnonzero(is_r)
-        rows = srt[pos]
-        res[:, rows] += cl[:, pos] - cl[:, pb[rows] << (level + 1)]
+        key = ((pos >> (level + 1)) * nr + r) * 2 + (1 - ((pos >> level) & 1))
+        srt = np.argsort(key, kind="stable")
+        pos, r, ww, res = pos[srt], r[srt], ww[:, srt], res[:, srt]
+        is_r = ((pos >> level) & 1).astype(bool)
+        np.cumsum(np.where(is_r, 0.0, ww), axis=1, out=cl[:, 1:])
+        j = np.flatnonzero(is_r)
+        start = (pos[j] >> (level + 1)) << (level + 1)  # first slot of the pair block
+        res[:, j] += cl[:, j + 1] - cl[:, start]
         level += 1
-    res = res.T
-    out = np.empty_like(res)
-    out[order] = res
+    out = np.empty((n, k))
+    out[order[pos]] = res.T
     return out
 
 

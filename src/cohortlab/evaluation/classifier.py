@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,6 @@ from .._validation import (
     check_columns,
     check_conf_level,
     check_frame,
-    check_numeric,
     check_option,
 )
 from ..exceptions import DataValidationError
@@ -26,7 +24,10 @@ from ..inference.multiplicity import adjust_pvalues
 from ..results._format import Renderable, ci_label, fmt_int, fmt_num, fmt_p
 from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable
+from . import _classifier_checks as ck
 from . import _metrics as km
+from . import _plots
+from ._levels import OVERALL, Levels, check_by_shift, drift_rows, split_levels
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -34,8 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["evaluate_classifier", "ClassifierEvaluation"]
 
 FUNC = "evaluate_classifier"
-#: The ``group`` value of the rows computed on all rows together.
-OVERALL = "(overall)"
 #: Null values of the metrics that carry a Wald test.
 _NULLS = {"auroc": 0.5, "calibration_intercept": 0.0, "calibration_slope": 1.0,
           "recalibration_intercept": 0.0}
@@ -44,17 +43,23 @@ _THRESHOLD_TERMS = ("sensitivity", "specificity", "ppv", "npv")
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ClassifierEvaluation(Renderable):
-    """Performance of a probability score against a 0/1 label, overall and by subgroup.
+    """Performance of a probability score against a 0/1 label, overall and by subgroup/shift.
 
     Attributes
     ----------
     metrics : EstimateTable
-        One row per metric and group (label ``group``; ``p_adjusted`` holds the p-value
-        adjusted across subgroups). ``to_frame()`` returns it as a tidy frame.
+        One row per metric and group (label ``group``: ``"(overall)"`` or a level of ``by`` /
+        ``shift``; ``p_adjusted`` holds the p-value adjusted across levels). ``to_frame()``
+        returns it as a tidy frame.
     heterogeneity : EstimateTable
-        With ``by``: chi-square tests of heterogeneity of the AUROC and the calibration slope
-        across subgroups, and each subgroup's deviation from the pooled value (empty without
-        ``by``).
+        With ``by`` or ``shift``: chi-square tests of heterogeneity of the AUROC and the
+        calibration slope across levels, and each level's deviation from the pooled value
+        (empty otherwise).
+    drift : EstimateTable
+        With ``shift``: for every metric with a standard error, the heterogeneity chi-square
+        (``contrast == "heterogeneity"``), the weighted linear trend on the level rank when
+        the shift column is ordered (``"trend"``) and each level's difference from the first
+        (``"vs_first"``); labels ``group, metric, contrast, df, p_adjusted``.
     net_benefit : pandas.DataFrame
         Decision curve: ``group, threshold, net_benefit, treat_all, treat_none, tp, fp, n``.
     calibration_bins : pandas.DataFrame
@@ -68,6 +73,9 @@ class ClassifierEvaluation(Renderable):
     score: str
     label: str
     by: str | None = None
+    shift: str | None = None
+    ordered: bool = False
+    drift: EstimateTable = field(default_factory=lambda: EstimateTable(rows=()))
     groups: tuple[Any, ...] = ()
     threshold: float | None = None
     n_bins: int = 10
@@ -79,6 +87,10 @@ class ClassifierEvaluation(Renderable):
     notes: tuple[str, ...] = ()
     counts: Mapping[Any, km.ScoreCounts] = field(default_factory=dict, repr=False)
 
+    @property
+    def _dim(self) -> str | None:
+        return self.by if self.by is not None else self.shift
+
     def to_frame(self) -> pd.DataFrame:
         """Tidy frame: the schema columns, then ``group`` and ``p_adjusted``."""
         return self.metrics.to_frame()
@@ -86,7 +98,7 @@ class ClassifierEvaluation(Renderable):
     def _display_frame(self, digits: int = 3) -> pd.DataFrame:
         recs = []
         for r in self.metrics:
-            rec = {"group": str(r.labels.get("group", ""))} if self.by else {}
+            rec = {"group": str(r.labels.get("group", ""))} if self._dim else {}
             rec.update(
                 metric=r.term,
                 estimate=fmt_num(r.estimate, digits),
@@ -95,13 +107,13 @@ class ClassifierEvaluation(Renderable):
                 p_value=fmt_p(r.p_value, digits),
                 CI=ci_label(r.ci_method),
             )
-            if self.by:
+            if self._dim:
                 rec["p_adjusted"] = fmt_p(r.labels.get("p_adjusted", math.nan), digits)
             recs.append(rec)
         return pd.DataFrame(recs)
 
     def _title(self) -> str:
-        by = f" by {self.by}" if self.by else ""
+        by = f" by {self.by}" if self.by else (f" across {self.shift}" if self.shift else "")
         return f"Classifier evaluation · score {self.score} vs label {self.label}{by}"
 
     def _footer(self) -> list[str]:
@@ -115,141 +127,70 @@ class ClassifierEvaluation(Renderable):
             if r.effect_measure == "chi_square":
                 lines.append(f"{r.term}: chi-square {fmt_num(r.estimate, 3)}, "
                              f"df {int(r.labels['df'])}, p {fmt_p(r.p_value)}")
-        if self.by:
-            lines.append(f"p_adjusted: across the levels of {self.by} ({self.p_adjust})")
+        lines += _trend_lines(self.drift, ("auroc", "calibration_slope", "brier"))
+        if self._dim:
+            lines.append(f"p_adjusted: across the levels of {self._dim} ({self.p_adjust})")
         return [*lines, *self.notes]
 
     # ------------------------------------------------------------------ figures
     def _keys(self) -> list[Any]:
-        return list(self.groups) if self.by else [OVERALL]
+        return list(self.groups) if self._dim else [OVERALL]
 
     def plot_roc(self, ax: Axes | None = None) -> Axes:
-        """ROC curves (one per subgroup, or the overall curve), AUROC in the legend."""
-        ax = _new_axes(ax)
-        for g in self._keys():
-            sc = self.counts[g]
-            tpr = np.concatenate([[0.0], np.cumsum(sc.pos[::-1]) / sc.n_pos])
-            fpr = np.concatenate([[0.0], np.cumsum(sc.neg[::-1]) / sc.n_neg])
-            auc = km.delong_auc(sc)[0]
-            ax.plot(fpr, tpr, drawstyle="default", label=f"{_name(self.by, g)} (AUROC {auc:.3f})")
-        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
-        ax.set(xlabel="1 - specificity", ylabel="sensitivity", xlim=(0, 1), ylim=(0, 1.01))
-        ax.legend(frameon=False, loc="lower right")
-        return ax
+        """ROC curves, one per subgroup or shift level (or overall), AUROC in the legend."""
+        curves = _plots.roc_curves(self.counts, self._keys(), self._dim,
+                                   lambda sc: km.delong_auc(sc)[0])
+        return _plots.roc_plot(curves, ax)
 
     def plot_calibration(self, ax: Axes | None = None) -> Axes:
-        """Observed proportion vs mean score in the ``n_bins`` bins, per subgroup."""
-        ax = _new_axes(ax)
+        """Observed proportion vs mean score in the ``n_bins`` bins, one curve per level."""
         cb = self.calibration_bins
+        curves = []
         for g in self._keys():
             d = cb[(cb["group"] == g) & (cb["n"] > 0)]
-            ax.plot(d["mean_score"], d["observed"], marker="o", label=_name(self.by, g))
-        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
-        ax.set(xlabel="mean predicted probability", ylabel="observed proportion",
-               xlim=(0, 1), ylim=(0, 1))
-        ax.legend(frameon=False, loc="upper left")
-        return ax
+            curves.append((_plots.level_name(self._dim, g), d["mean_score"], d["observed"]))
+        return _plots.calibration_plot(curves, ax, "mean predicted probability",
+                                       "observed proportion")
 
     def plot_decision_curve(self, ax: Axes | None = None) -> Axes:
         """Net benefit against the threshold, with treat-all (overall) and treat-none."""
-        ax = _new_axes(ax)
+        ax = _plots.new_axes(ax)
         nb = self.net_benefit
         for g in self._keys():
             d = nb[nb["group"] == g]
-            ax.plot(d["threshold"], d["net_benefit"], label=f"model, {_name(self.by, g)}")
+            ax.plot(d["threshold"], d["net_benefit"],
+                    label=f"model, {_plots.level_name(self._dim, g)}")
         d = nb[nb["group"] == OVERALL]
         ax.plot(d["threshold"], d["treat_all"], color="grey", lw=1, label="treat all")
         ax.axhline(0.0, color="black", lw=0.8, label="treat none")
         top = float(np.nanmax(nb[["net_benefit", "treat_all"]].to_numpy()))
         ax.set(xlabel="threshold probability", ylabel="net benefit",
                ylim=(-0.05 * max(top, 0.01), 1.1 * max(top, 0.01)))
-        ax.legend(frameon=False, loc="upper right")
+        ax.legend(frameon=False, loc="upper right", fontsize=8)
         return ax
 
+    def plot_drift(self, metric: str = "auroc", ax: Axes | None = None) -> Axes:
+        """A metric with its CI per level of ``shift`` (or ``by``) and the overall value.
 
-def _new_axes(ax: Axes | None) -> Axes:
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(5, 4.5))[1]
-
-
-def _name(by: str | None, g: Any) -> str:
-    return "overall" if g is OVERALL or g == OVERALL or by is None else f"{by} = {g}"
-
-
-# ---------------------------------------------------------------------- validation
-def _check_label(data: pd.DataFrame, column: str) -> np.ndarray:
-    s = data[column]
-    if pd.api.types.is_bool_dtype(s):
-        return s.to_numpy(dtype=float)
-    vals = pd.unique(s)
-    ok = pd.api.types.is_numeric_dtype(s) and set(vals.tolist()) <= {0, 1}
-    if not ok:
-        shown = ", ".join(map(repr, sorted(vals.tolist(), key=str)[:6]))
-        raise DataValidationError(
-            f"{FUNC}(): column {column!r} (label) must be coded 0/1 (or bool); got "
-            f"{len(vals)} distinct values [{shown}{', ...' if len(vals) > 6 else ''}]. "
-            f"Recode it, e.g. data[{column!r}] = data[{column!r}].eq(<the positive label>)."
-        )
-    return s.to_numpy(dtype=float)
-
-
-def _check_score(data: pd.DataFrame, column: str) -> np.ndarray:
-    p = check_numeric(data, column, "score", FUNC)
-    lo, hi = float(p.min()), float(p.max())
-    if lo < 0.0 or hi > 1.0:
-        raise DataValidationError(
-            f"{FUNC}(): column {column!r} (score) must be a predicted probability in [0, 1]; "
-            f"got values in [{lo:.4g}, {hi:.4g}]. Calibration, Brier score and net benefit "
-            "need probabilities (AUROC alone would accept any real score); map the score to a "
-            "probability first, e.g. scipy.special.expit() of a logit, or a recalibration model."
-        )
-    return p
-
-
-def _check_thresholds(
-    threshold: Any, thresholds: Any, n_bins: Any
-) -> tuple[float | None, np.ndarray]:
-    if threshold is not None:
-        ok = isinstance(threshold, numbers.Real) and not isinstance(threshold, bool)
-        if not ok or not 0.0 <= float(threshold) <= 1.0:
+        For an ordered shift column the inverse-variance weighted trend line is drawn too
+        (its p-value in the legend).
+        """
+        if self._dim is None:
             raise DataValidationError(
-                f"{FUNC}(): threshold must be a probability in [0, 1]; got {threshold!r}. "
-                "Pass e.g. threshold=0.2 (a score >= threshold counts as a positive)."
-            )
-        threshold = float(threshold)
-    if thresholds is None:
-        grid = np.round(np.arange(1, 100) / 100, 2)
-    else:
-        try:
-            grid = np.atleast_1d(np.asarray(thresholds, dtype=float))
-        except (TypeError, ValueError):
-            grid = np.array([np.nan])
-        if grid.ndim != 1 or grid.size == 0 or not np.all((grid > 0) & (grid < 1)):
-            raise DataValidationError(
-                f"{FUNC}(): thresholds must be probabilities strictly between 0 and 1 "
-                f"(net benefit divides by 1 - threshold); got {thresholds!r}. "
-                "Pass e.g. thresholds=[0.05, 0.1, 0.2]."
-            )
-    if isinstance(n_bins, bool) or not isinstance(n_bins, numbers.Integral) or n_bins < 1:
-        raise DataValidationError(
-            f"{FUNC}(): n_bins must be a positive integer; got {n_bins!r}. Pass e.g. n_bins=10."
-        )
-    return threshold, grid
+                f"{FUNC}(): no levels to plot drift over in shift; got shift=None and by=None. "
+                "Pass shift= (a site, device or period column) to evaluate_classifier().")
+        return _plots.drift_plot(self.to_frame(), self.drift.to_frame(), metric=metric,
+                                 column=self._dim, keys=list(self.groups),
+                                 ordered=self.ordered, time=None, func=FUNC, ax=ax)
 
 
-def _check_classes(sc: km.ScoreCounts, by: str | None, g: Any, label: str) -> None:
-    if sc.n_pos and sc.n_neg:
-        return
-    where = "the data" if g is OVERALL else f"subgroup {by} = {g!r}"
-    which = "no positives (label 1)" if not sc.n_pos else "no negatives (label 0)"
-    raise DataValidationError(
-        f"{FUNC}(): {where} has {which} in column {label!r}; got {sc.n_pos + sc.n_neg:,} rows, "
-        f"all labelled {0 if not sc.n_pos else 1}. AUROC and calibration are undefined there; "
-        "merge that subgroup with another, or drop it explicitly before the call."
-    )
+def _trend_lines(drift: EstimateTable, metrics: Sequence[str]) -> list[str]:
+    out = []
+    for r in drift:
+        if r.labels.get("contrast") == "trend" and r.labels.get("metric") in metrics:
+            out.append(f"{r.term}: {fmt_num(r.estimate, 4)} ({fmt_num(r.conf_low, 4)} to "
+                       f"{fmt_num(r.conf_high, 4)}), p {fmt_p(r.p_value)}")
+    return out
 
 
 # ---------------------------------------------------------------------- the verb
@@ -259,6 +200,7 @@ def evaluate_classifier(
     score: str,
     label: str,
     by: str | None = None,
+    shift: str | None = None,
     threshold: float | None = None,
     thresholds: Sequence[float] | np.ndarray | None = None,
     n_bins: int = 10,
@@ -312,6 +254,17 @@ def evaluate_classifier(
     across subgroups by ``p_adjust``. Per-subgroup p-values of the metrics are adjusted
     across subgroups too (column ``p_adjusted``; ``p_value`` stays unadjusted).
 
+    With ``shift`` (a site, device or calendar-period column), the metrics are computed within
+    each level (every number equals the call on that level's rows alone), ``.heterogeneity``
+    is as with ``by``, and ``.drift`` holds, for every metric with a standard error: the
+    heterogeneity chi-square across levels; when the column is ordered (numeric, datetime,
+    period or an ordered categorical) the inverse-variance weighted least-squares slope of the
+    metric on the level rank 0, 1, ..., L - 1 (SE ``1 / sqrt(sum_l w_l (r_l - rbar)^2)`` with
+    ``w_l = 1 / var_l``: the levels are independent with known variances; Wald CI and p-value
+    for slope = 0); and each level's difference from the first level (variance the sum of the
+    two variances; p-values adjusted across levels by ``p_adjust``). ``by`` and ``shift``
+    cannot be combined.
+
     Assumptions: rows are independent (no clustering of patients); the score was not fitted
     on these rows (otherwise every metric is optimistic: in-sample, a logistic model's
     calibration intercept is 0 and slope 1 by construction).
@@ -326,6 +279,9 @@ def evaluate_classifier(
         Column of observed outcomes coded 0/1 (or bool).
     by : str, optional
         Subgroup column; the metrics are also computed within each of its levels.
+    shift : str, optional
+        Site, device or period column (at least 2 levels): the metrics per level and their
+        drift (``.drift``, ``.plot_drift()``). Not together with ``by``.
     threshold : float, optional
         Decision threshold for sensitivity, specificity, PPV and NPV; none when omitted.
     thresholds : sequence of float, optional
@@ -338,14 +294,16 @@ def evaluate_classifier(
     p_adjust : {"holm", "bonferroni", "fdr_bh", "none"}
         Multiplicity adjustment across subgroups (:func:`cohortlab.inference.adjust_pvalues`).
     missing : {"raise", "drop"}
-        Missing values in ``score``, ``label`` or ``by`` raise, or drop and count the rows.
+        Missing values in ``score``, ``label``, ``by`` or ``shift`` raise, or drop and count
+        the rows.
 
     Returns
     -------
     ClassifierEvaluation
         ``to_frame()`` gives the tidy metrics (``group`` is ``"(overall)"`` for all rows);
-        ``.heterogeneity``, ``.net_benefit``, ``.calibration_bins``, ``.plot_roc()``,
-        ``.plot_calibration()``, ``.plot_decision_curve()``.
+        ``.heterogeneity``, ``.drift``, ``.net_benefit``, ``.calibration_bins``,
+        ``.plot_roc()``, ``.plot_calibration()``, ``.plot_decision_curve()``,
+        ``.plot_drift(metric)``.
 
     Examples
     --------
@@ -361,49 +319,65 @@ def evaluate_classifier(
     0.92
     >>> ev.heterogeneity.to_frame()["term"].tolist()[0]
     'auroc: heterogeneity'
+    >>> d["year"] = rng.integers(2019, 2022, 2000)
+    >>> dr = evaluate_classifier(d, score="p", label="y", shift="year").drift.to_frame()
+    >>> dr[dr["metric"] == "auroc"]["contrast"].tolist()
+    ['heterogeneity', 'trend', 'vs_first', 'vs_first']
     """
     check_frame(data, FUNC)
-    check_columns(data, FUNC, score=score, label=label, by=by)
+    check_by_shift(by, shift, FUNC)
+    check_columns(data, FUNC, score=score, label=label, by=by, shift=shift)
     conf_level = check_conf_level(conf_level, FUNC)
     check_option(p_adjust, PAdjust, "p_adjust", FUNC)
-    threshold, grid = _check_thresholds(threshold, thresholds, n_bins)
-    cols = [score, label] + ([by] if by else [])
+    threshold, grid = ck.check_thresholds(threshold, thresholds, n_bins)
+    cols = [score, label, *(c for c in (by, shift) if c is not None)]
     frame, dropped = apply_missing(data, cols, missing, FUNC)
-    y = _check_label(frame, label)
-    p = _check_score(frame, score)
-
-    keys: list[Any] = [OVERALL]
-    masks: list[np.ndarray | None] = [None]
-    if by is not None:
-        codes, levels = pd.factorize(frame[by], sort=True)
-        keys += list(levels)
-        masks += [codes == i for i in range(len(levels))]
+    y = ck.check_label(frame, label)
+    p = ck.check_score(frame, score)
+    lev = split_levels(frame, by, shift, FUNC)
+    keys: list[Any] = [OVERALL, *lev.keys]
+    masks = lev.masks()
     counts: dict[Any, km.ScoreCounts] = {}
     for g, m in zip(keys, masks, strict=True):
         counts[g] = km.score_counts(p if m is None else p[m], y if m is None else y[m])
-        _check_classes(counts[g], by, g, label)
+        ck.check_classes(counts[g], lev.column, g, label)
 
     notes: list[str] = []
     rows: list[Estimate] = []
     nb_frames, bin_frames = [], []
     for g, m in zip(keys, masks, strict=True):
         pg, yg = (p, y) if m is None else (p[m], y[m])
-        out = _group_metrics(pg, yg, counts[g], g, by, threshold, grid, n_bins, conf_level,
-                             notes)
+        out = _group_metrics(pg, yg, counts[g], g, lev.column, threshold, grid, n_bins,
+                             conf_level, notes)
         rows += out[0]
         nb_frames.append(out[1])
         bin_frames.append(out[2])
-    rows = _adjust_rows(rows, p_adjust, by is not None)
-    het = _heterogeneity(rows, keys[1:], by, conf_level, p_adjust, notes) if by else ()
+    return _result(rows, nb_frames, bin_frames, lev, counts, notes, y, dropped, score=score,
+                   label=label, threshold=threshold, n_bins=int(n_bins),
+                   conf_level=conf_level, p_adjust=p_adjust)
+
+
+def _result(rows: list[Estimate], nb_frames: list[pd.DataFrame],
+            bin_frames: list[pd.DataFrame], lev: Levels, counts: dict[Any, km.ScoreCounts],
+            notes: list[str], y: np.ndarray, dropped: Dropped, **kw: Any
+            ) -> ClassifierEvaluation:
+    conf_level, p_adjust = kw["conf_level"], kw["p_adjust"]
+    rows = _adjust_rows(rows, p_adjust, lev.column is not None)
+    het = (_heterogeneity(rows, list(lev.keys), lev.column, conf_level, p_adjust, notes)
+           if lev.column else ())
+    drift = (drift_rows(rows, lev, conf_level, FUNC, p_adjust, notes)
+             if lev.kind == "shift" else [])
+    across = "subgroups" if lev.kind == "by" else "shift levels"
     return ClassifierEvaluation(
         metrics=EstimateTable(rows=tuple(rows), title="classifier metrics", dropped=dropped),
-        heterogeneity=EstimateTable(rows=tuple(het), title="heterogeneity across subgroups"),
+        heterogeneity=EstimateTable(rows=tuple(het), title=f"heterogeneity across {across}"),
+        drift=EstimateTable(rows=tuple(drift), title=f"drift across {lev.column}"),
         net_benefit=pd.concat(nb_frames, ignore_index=True),
         calibration_bins=pd.concat(bin_frames, ignore_index=True),
-        score=score, label=label, by=by, groups=tuple(keys[1:]), threshold=threshold,
-        n_bins=int(n_bins), conf_level=conf_level, p_adjust=p_adjust, n=int(y.size),
-        n_events=int(y.sum()), dropped=dropped, notes=tuple(dict.fromkeys(notes)),
-        counts=counts,
+        by=lev.column if lev.kind == "by" else None,
+        shift=lev.column if lev.kind == "shift" else None, ordered=lev.ordered,
+        groups=lev.keys, n=int(y.size), n_events=int(y.sum()), dropped=dropped,
+        notes=tuple(dict.fromkeys(notes)), counts=counts, **kw,
     )
 
 
@@ -475,7 +449,7 @@ def _calibration_rows(p: np.ndarray, y: np.ndarray, row: Any, z: float, where: s
     if n_out:
         notes.append(f"calibration{where}: {n_out:,} rows with score exactly 0 or 1 (infinite "
                      "logit) left out of the logistic calibration fits, as rms val.prob")
-    lg, yy = special.logit(p[finite]), y[finite]
+    lg, yy = (special.logit(p), y) if not n_out else (special.logit(p[finite]), y[finite])
     nan4 = (math.nan,) * 4
     ok_data = yy.size > 2 and 0 < yy.sum() < yy.size
     a0, a0_se, ok0 = km.citl(lg, yy) if ok_data else (math.nan, math.nan, False)

@@ -25,8 +25,11 @@ from ..results._format import Renderable, fmt_int, fmt_num, fmt_p
 from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable
 from ..survival._aipw import censoring_km
+from . import _plots
 from . import _survival_metrics as sm
-from .classifier import OVERALL, _name, _new_axes
+from ._levels import OVERALL, Levels, check_by_shift, drift_rows, split_levels
+from ._plots import level_name as _name
+from ._plots import new_axes as _new_axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -54,6 +57,11 @@ class SurvivalModelEvaluation(Renderable):
     calibration : pandas.DataFrame
         ``group, time, bin, n, mean_risk, observed, observed_std_error``: Kaplan-Meier risk by
         ``time`` against the mean predicted risk in deciles of predicted risk.
+    drift : EstimateTable
+        With ``shift``: per metric (and time) with a standard error, the heterogeneity
+        chi-square across levels, the weighted linear trend on the level rank (ordered shift
+        column) and each level's difference from the first (ratio for ``oe_ratio``); labels
+        ``group, time, metric, contrast, df, p_adjusted``.
     """
 
     metrics: EstimateTable
@@ -64,12 +72,19 @@ class SurvivalModelEvaluation(Renderable):
     risk: Mapping[float, str] = field(default_factory=dict)
     times: tuple[float, ...] = ()
     by: str | None = None
+    shift: str | None = None
+    ordered: bool = False
+    drift: EstimateTable = field(default_factory=lambda: EstimateTable(rows=()))
     groups: tuple[Any, ...] = ()
     conf_level: float = 0.95
     n: int = 0
     n_events: int = 0
     dropped: Dropped = field(default_factory=Dropped)
     notes: tuple[str, ...] = ()
+
+    @property
+    def _dim(self) -> str | None:
+        return self.by if self.by is not None else self.shift
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy frame: the schema columns, then ``group`` and ``time``."""
@@ -78,7 +93,7 @@ class SurvivalModelEvaluation(Renderable):
     def _display_frame(self, digits: int = 3) -> pd.DataFrame:
         recs = []
         for r in self.metrics:
-            rec = {"group": str(r.labels.get("group", ""))} if self.by else {}
+            rec = {"group": str(r.labels.get("group", ""))} if self._dim else {}
             t = r.labels.get("time", math.nan)
             rec.update(metric=r.term, time="" if not np.isfinite(t) else f"{t:g}",
                        estimate=fmt_num(r.estimate, digits), conf_low=fmt_num(r.conf_low, digits),
@@ -89,7 +104,7 @@ class SurvivalModelEvaluation(Renderable):
     def _title(self) -> str:
         what = " and ".join(x for x in (self.score and f"score {self.score}",
                                         self.risk and "predicted risks") if x)
-        by = f" by {self.by}" if self.by else ""
+        by = f" by {self.by}" if self.by else (f" across {self.shift}" if self.shift else "")
         return f"Survival model evaluation · {what} vs Surv({self.time_col}, {self.event_col}){by}"
 
     def _footer(self) -> list[str]:
@@ -98,14 +113,16 @@ class SurvivalModelEvaluation(Renderable):
         return [" · ".join(bits),
                 "C: infinitesimal jackknife SE; AUC(t), Brier(t): IPCW (Kaplan-Meier censoring) "
                 "with influence-function SE; O/E: Greenwood SE on the log scale",
-                *self.notes]
+                *_trend_lines(self.drift), *self.notes]
 
     def _keys(self) -> list[Any]:
-        return list(self.groups) if self.by else [OVERALL]
+        return list(self.groups) if self._dim else [OVERALL]
 
     def plot_calibration(self, t: float | None = None, ax: Axes | None = None) -> Axes:
-        """Observed (Kaplan-Meier) vs mean predicted risk by ``t`` in deciles, per subgroup."""
-        ax = _new_axes(ax)
+        """Observed (Kaplan-Meier) vs mean predicted risk by ``t`` in deciles, per level.
+
+        One curve per subgroup or shift level (or overall); ``t`` defaults to the first time.
+        """
         cal = self.calibration
         if cal.empty:
             raise DataValidationError(
@@ -116,14 +133,12 @@ class SurvivalModelEvaluation(Renderable):
             raise DataValidationError(
                 f"{FUNC}(): no calibration at time {t:g} in t; got times "
                 f"{sorted(set(cal['time']))}. Pass one of them.")
+        curves = []
         for g in self._keys():
             d = cal[(cal["group"] == g) & np.isclose(cal["time"], t) & (cal["n"] > 0)]
-            ax.plot(d["mean_risk"], d["observed"], marker="o", label=_name(self.by, g))
-        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
-        ax.set(xlabel=f"mean predicted risk by {t:g}", ylabel=f"observed risk by {t:g} (KM)",
-               xlim=(0, 1), ylim=(0, 1))
-        ax.legend(frameon=False, loc="upper left")
-        return ax
+            curves.append((_name(self._dim, g), d["mean_risk"], d["observed"]))
+        return _plots.calibration_plot(curves, ax, f"mean predicted risk by {t:g}",
+                                       f"observed risk by {t:g} (KM)")
 
     def plot_auc_over_time(self, ax: Axes | None = None) -> Axes:
         """Time-dependent AUC(t) with its confidence band, per subgroup."""
@@ -132,13 +147,43 @@ class SurvivalModelEvaluation(Renderable):
         f = f[f["term"] == "auc"]
         for g in self._keys():
             d = f[f["group"] == g].sort_values("time")
-            line = ax.plot(d["time"], d["estimate"], marker="o", label=_name(self.by, g))[0]
+            line = ax.plot(d["time"], d["estimate"], marker="o", label=_name(self._dim, g))[0]
             ax.fill_between(d["time"], d["conf_low"], d["conf_high"], alpha=0.2,
                             color=line.get_color())
         ax.axhline(0.5, color="grey", lw=0.8, ls="--")
         ax.set(xlabel="time", ylabel="AUC(t)", ylim=(0, 1))
         ax.legend(frameon=False, loc="lower right")
         return ax
+
+    def plot_drift(self, metric: str = "harrell_c", t: float | None = None,
+                   ax: Axes | None = None) -> Axes:
+        """A metric with its CI per level of ``shift`` (or ``by``) and the overall value.
+
+        ``t`` picks the time of AUC(t), Brier(t), IPA and O/E (default: the first). For an
+        ordered shift column the inverse-variance weighted trend line is drawn too.
+        """
+        if self._dim is None:
+            raise DataValidationError(
+                f"{FUNC}(): no levels to plot drift over in shift; got shift=None and by=None. "
+                "Pass shift= (a site, device or period column) to evaluate_survival_model().")
+        f = self.to_frame()
+        if metric in ("harrell_c", "uno_c"):
+            f = f.assign(time=np.nan)
+        return _plots.drift_plot(f, self.drift.to_frame(), metric=metric, column=self._dim,
+                                 keys=list(self.groups), ordered=self.ordered, time=t,
+                                 func=FUNC, ax=ax)
+
+
+def _trend_lines(drift: EstimateTable) -> list[str]:
+    out = []
+    for r in drift:
+        if r.labels.get("contrast") == "trend" and r.labels.get("metric") in (
+                "harrell_c", "auc", "oe_ratio"):
+            t = r.labels.get("time", math.nan)
+            at = f" at {t:g}" if t is not None and np.isfinite(t) else ""
+            out.append(f"{r.term}{at}: {fmt_num(r.estimate, 4)} ({fmt_num(r.conf_low, 4)} to "
+                       f"{fmt_num(r.conf_high, 4)}), p {fmt_p(r.p_value)}")
+    return out
 
 
 def _check_times(times: Any, risk: Any) -> tuple[np.ndarray, dict[float, str]]:
@@ -211,6 +256,7 @@ def evaluate_survival_model(
     risk: str | Mapping[float, str] | None = None,
     times: Sequence[float] | np.ndarray | float | None = None,
     by: str | None = None,
+    shift: str | None = None,
     conf_level: float = 0.95,
     missing: Missing = "raise",
 ) -> SurvivalModelEvaluation:
@@ -242,6 +288,17 @@ def evaluate_survival_model(
       prediction treated as fixed); ``result.calibration`` has the same by decile of
       predicted risk.
 
+    With ``shift`` (a site, device or calendar-period column), every metric is computed
+    within each level (equal to the call on that level's rows alone: censoring weights are
+    re-estimated per level), and ``.drift`` holds per metric and time: the inverse-variance
+    heterogeneity chi-square across levels; for an ordered column (numeric, datetime, period,
+    ordered categorical) the inverse-variance weighted least-squares slope on the level rank
+    0, 1, ..., L - 1 with SE ``1 / sqrt(sum_l w_l (r_l - rbar)^2)``, ``w_l = 1 / var_l``
+    (independent levels, known variances; Wald CI, p-value for slope = 0); and each level's
+    difference from the first (variance the sum; the O/E ratio compared as a ratio on the
+    log scale; Holm-adjusted across levels in ``p_adjusted``). ``by`` and ``shift`` cannot
+    be combined.
+
     Assumptions: independent rows; the score/risks were not fitted on these rows (otherwise
     every metric is optimistic); censoring independent of event time and predictors.
 
@@ -260,6 +317,9 @@ def evaluate_survival_model(
         Horizons for AUC(t), Brier(t) and calibration (default: the keys of ``risk``).
     by : str, optional
         Subgroup column; every metric is also computed within each of its levels.
+    shift : str, optional
+        Site, device or period column (at least 2 levels): the metrics per level and their
+        drift (``.drift``, ``.plot_drift()``). Not together with ``by``.
     conf_level : float
         Confidence level of every interval.
     missing : {"raise", "drop"}
@@ -269,7 +329,8 @@ def evaluate_survival_model(
     -------
     SurvivalModelEvaluation
         ``to_frame()`` gives the tidy metrics with ``group`` and ``time``;
-        ``.calibration``, ``.plot_calibration(t)``, ``.plot_auc_over_time()``.
+        ``.calibration``, ``.drift``, ``.plot_calibration(t)``, ``.plot_auc_over_time()``,
+        ``.plot_drift(metric, t)``.
 
     Examples
     --------
@@ -290,25 +351,24 @@ def evaluate_survival_model(
             f"{FUNC}(): nothing to evaluate in score/risk; got score=None and risk=None. Pass "
             "score= (a risk score) and/or risk= (predicted risks by times).")
     grid, rmap = _check_times(times, risk)
+    check_by_shift(by, shift, FUNC)
     check_columns(data, FUNC, time=time, event=event, score=score, risk=list(rmap.values()),
-                  by=by)
+                  by=by, shift=shift)
     conf_level = check_conf_level(conf_level, FUNC)
-    cols = [time, event, *([score] if score else []), *rmap.values(), *([by] if by else [])]
+    cols = [time, event, *([score] if score else []), *rmap.values(),
+            *(c for c in (by, shift) if c is not None)]
     frame, dropped = apply_missing(data, cols, missing, FUNC)
     t, d = check_time_event(frame, time, event, FUNC)
     d = np.asarray(d, dtype=np.int64)
     x = None if score is None else check_numeric(frame, score, "score", FUNC)
     preds = {tk: _check_risk(frame, c) for tk, c in rmap.items()}
-
-    keys: list[Any] = [OVERALL]
-    masks: list[np.ndarray | None] = [None]
-    if by is not None:
-        codes, levels = pd.factorize(frame[by], sort=True)
-        keys += list(levels)
-        masks += [codes == i for i in range(len(levels))]
+    lev = split_levels(frame, by, shift, FUNC)
+    keys: list[Any] = [OVERALL, *lev.keys]
+    masks = lev.masks()
     for g, m in zip(keys, masks, strict=True):
         tg, dg = (t, d) if m is None else (t[m], d[m])
-        _check_followup(tg, dg, grid, time, "the data" if m is None else f"subgroup {by} = {g!r}")
+        where = "the data" if m is None else f"{lev.kind} level {lev.column} = {g!r}"
+        _check_followup(tg, dg, grid, time, where.replace("by level", "subgroup"))
 
     notes: list[str] = []
     rows: list[Estimate] = []
@@ -320,15 +380,26 @@ def evaluate_survival_model(
                                   notes)
         rows += out
         cal_frames += cal
+    return _result(rows, cal_frames, lev, notes, t, d, dropped, time_col=time,
+                   event_col=event, score=score, risk=rmap,
+                   times=tuple(float(v) for v in grid), conf_level=conf_level)
+
+
+def _result(rows: list[Estimate], cal_frames: list[pd.DataFrame], lev: Levels,
+            notes: list[str], t: np.ndarray, d: np.ndarray, dropped: Dropped, **kw: Any
+            ) -> SurvivalModelEvaluation:
     calibration = (pd.concat(cal_frames, ignore_index=True) if cal_frames else
                    pd.DataFrame(columns=["group", "time", "bin", "n", "mean_risk", "observed",
                                          "observed_std_error"]))
+    drift = (drift_rows(rows, lev, kw["conf_level"], FUNC, "holm", notes)
+             if lev.kind == "shift" else [])
     return SurvivalModelEvaluation(
         metrics=EstimateTable(rows=tuple(rows), title="survival model metrics", dropped=dropped),
-        calibration=calibration, time_col=time, event_col=event, score=score, risk=rmap,
-        times=tuple(float(v) for v in grid), by=by, groups=tuple(keys[1:]),
-        conf_level=conf_level, n=int(t.size), n_events=int(d.sum()), dropped=dropped,
-        notes=tuple(dict.fromkeys(notes)))
+        calibration=calibration, by=lev.column if lev.kind == "by" else None,
+        shift=lev.column if lev.kind == "shift" else None, ordered=lev.ordered,
+        drift=EstimateTable(rows=tuple(drift), title=f"drift across {lev.column}"),
+        groups=lev.keys, n=int(t.size), n_events=int(d.sum()), dropped=dropped,
+        notes=tuple(dict.fromkeys(notes)), **kw)
 
 
 # ---------------------------------------------------------------------- building rows

@@ -1,0 +1,88 @@
+"""Input checks of ``evaluate_classifier`` (label, score, thresholds, classes per level)."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._validation import check_numeric
+from ..exceptions import DataValidationError
+from . import _metrics as km
+from ._levels import OVERALL
+
+FUNC = "evaluate_classifier"
+
+
+def check_label(data: pd.DataFrame, column: str) -> np.ndarray:
+    s = data[column]
+    if pd.api.types.is_bool_dtype(s):
+        return s.to_numpy(dtype=float)
+    vals = pd.unique(s)
+    ok = pd.api.types.is_numeric_dtype(s) and set(vals.tolist()) <= {0, 1}
+    if not ok:
+        shown = ", ".join(map(repr, sorted(vals.tolist(), key=str)[:6]))
+        raise DataValidationError(
+            f"{FUNC}(): column {column!r} (label) must be coded 0/1 (or bool); got "
+            f"{len(vals)} distinct values [{shown}{', ...' if len(vals) > 6 else ''}]. "
+            f"Recode it, e.g. data[{column!r}] = data[{column!r}].eq(<the positive label>)."
+        )
+    return s.to_numpy(dtype=float)
+
+
+def check_score(data: pd.DataFrame, column: str) -> np.ndarray:
+    p = check_numeric(data, column, "score", FUNC)
+    lo, hi = float(p.min()), float(p.max())
+    if lo < 0.0 or hi > 1.0:
+        raise DataValidationError(
+            f"{FUNC}(): column {column!r} (score) must be a predicted probability in [0, 1]; "
+            f"got values in [{lo:.4g}, {hi:.4g}]. Calibration, Brier score and net benefit "
+            "need probabilities (AUROC alone would accept any real score); map the score to a "
+            "probability first, e.g. scipy.special.expit() of a logit, or a recalibration model."
+        )
+    return p
+
+
+def check_thresholds(
+    threshold: Any, thresholds: Any, n_bins: Any
+) -> tuple[float | None, np.ndarray]:
+    if threshold is not None:
+        ok = isinstance(threshold, numbers.Real) and not isinstance(threshold, bool)
+        if not ok or not 0.0 <= float(threshold) <= 1.0:
+            raise DataValidationError(
+                f"{FUNC}(): threshold must be a probability in [0, 1]; got {threshold!r}. "
+                "Pass e.g. threshold=0.2 (a score >= threshold counts as a positive)."
+            )
+        threshold = float(threshold)
+    if thresholds is None:
+        grid = np.round(np.arange(1, 100) / 100, 2)
+    else:
+        try:
+            grid = np.atleast_1d(np.asarray(thresholds, dtype=float))
+        except (TypeError, ValueError):
+            grid = np.array([np.nan])
+        if grid.ndim != 1 or grid.size == 0 or not np.all((grid > 0) & (grid < 1)):
+            raise DataValidationError(
+                f"{FUNC}(): thresholds must be probabilities strictly between 0 and 1 "
+                f"(net benefit divides by 1 - threshold); got {thresholds!r}. "
+                "Pass e.g. thresholds=[0.05, 0.1, 0.2]."
+            )
+    if isinstance(n_bins, bool) or not isinstance(n_bins, numbers.Integral) or n_bins < 1:
+        raise DataValidationError(
+            f"{FUNC}(): n_bins must be a positive integer; got {n_bins!r}. Pass e.g. n_bins=10."
+        )
+    return threshold, grid
+
+
+def check_classes(sc: km.ScoreCounts, by: str | None, g: Any, label: str) -> None:
+    if sc.n_pos and sc.n_neg:
+        return
+    where = "the data" if g is OVERALL else f"subgroup {by} = {g!r}"
+    which = "no positives (label 1)" if not sc.n_pos else "no negatives (label 0)"
+    raise DataValidationError(
+        f"{FUNC}(): {where} has {which} in column {label!r}; got {sc.n_pos + sc.n_neg:,} rows, "
+        f"all labelled {0 if not sc.n_pos else 1}. AUROC and calibration are undefined there; "
+        "merge that subgroup with another, or drop it explicitly before the call."
+    )
