@@ -10,10 +10,13 @@ from importlib.resources import files
 
 import pandas as pd
 
-__all__ = ["load_nhefs", "load_lalonde", "load_lung", "load_mgus2"]
+__all__ = ["load_nhefs", "load_lalonde", "load_lung", "load_mgus2", "load_rotterdam", "load_gbsg"]
 
 #: NHEFS columns holding integer category codes (read as int64 whatever the CSV says).
 _NHEFS_INT_CODES = ("sex", "race", "education", "active", "exercise")
+
+#: Tumour size groups (mm) of R's ``rotterdam$size``, in R's level order.
+SIZE_GROUPS = ("<=20", "20-50", ">50")
 
 
 def _read_csv(name: str, **kwargs: object) -> pd.DataFrame:
@@ -165,4 +168,106 @@ def load_mgus2() -> pd.DataFrame:
     pcm = df["pstat"] == 1
     df["etime"] = df["ptime"].where(pcm, df["futime"])
     df["event"] = (pcm * 1 + (~pcm) * 2 * df["death"]).astype("int64")
+    return df
+
+
+def _size_group(values: pd.Series) -> pd.Categorical:
+    return pd.Categorical(values, categories=list(SIZE_GROUPS), ordered=False)
+
+
+def load_rotterdam() -> pd.DataFrame:
+    """Load the Rotterdam tumour bank breast cancer cohort (R ``survival::rotterdam``).
+
+    Provenance: Foekens JA et al. (2000), The urokinase system of plasminogen activation and
+    prognosis in 2780 breast cancer patients. *Cancer Research* 60:636-643; the version used
+    by Royston P & Altman DG (2013), External validation of a Cox prognostic model: principles
+    and methods. *BMC Medical Research Methodology* 13:33, to develop a prognostic model of
+    recurrence-free survival. Exported row for row from R survival 3.5.3 (``rotterdam``; the
+    survival package is LGPL, the data are those of the cited studies): 2,982 women operated
+    on for primary breast cancer in 1978-1993.
+
+    Returns
+    -------
+    pandas.DataFrame
+        2,982 rows with R's 15 columns: ``pid``, ``year`` (of surgery), ``age`` (years),
+        ``meno`` (0 pre-, 1 postmenopausal), ``size`` (tumour size group, a Categorical with
+        R's levels ``"<=20"``, ``"20-50"``, ``">50"`` mm), ``grade`` (2 or 3), ``nodes``
+        (positive lymph nodes; 0 for 1,436 women), ``pgr``, ``er`` (progesterone and
+        estrogen receptors, fmol/l), ``hormon``, ``chemo`` (0/1 treatments), ``rtime``/
+        ``recur`` (days to relapse or last follow-up; 1 = relapse) and ``dtime``/``death``
+        (days to death or last follow-up; 1 = dead). Derived columns:
+
+        - ``rfstime``: days to recurrence-free survival event, ``rtime`` if ``recur == 1``
+          else ``dtime`` (R: ``ifelse(recur == 1, rtime, dtime)``);
+        - ``rfs``: 1 if relapse or death, ``max(recur, death)`` (R: ``pmax(recur, death)``).
+          As in the survival package's Royston-Altman vignette, the 43 women who died without
+          recurrence after their recurrence follow-up ended count as events at death (not
+          censored at the end of recurrence follow-up);
+        - ``size_group``: the same as ``size``; :func:`load_gbsg` has a ``size_group`` with
+          the same levels, so a model fitted on one data set applies to the other.
+
+        A new DataFrame is returned on each call.
+
+    See Also
+    --------
+    load_gbsg : the validation cohort of Royston & Altman (2013).
+
+    Examples
+    --------
+    >>> rott = load_rotterdam()
+    >>> rott.shape, int(rott["rfs"].sum()), int((rott["nodes"] > 0).sum())
+    ((2982, 18), 1713, 1546)
+    >>> rott["size"].value_counts(sort=False).tolist()
+    [1387, 1291, 304]
+    """
+    df = _read_csv("rotterdam.csv")
+    df["size"] = _size_group(df["size"])
+    df["rfstime"] = df["rtime"].where(df["recur"] == 1, df["dtime"])
+    df["rfs"] = df[["recur", "death"]].max(axis=1).astype("int64")
+    df["size_group"] = df["size"]
+    return df
+
+
+def load_gbsg() -> pd.DataFrame:
+    """Load the German Breast Cancer Study Group trial cohort (R ``survival::gbsg``).
+
+    Provenance: Schumacher M et al. (1994), Randomized 2 x 2 trial evaluating hormonal
+    treatment and the duration of chemotherapy in node-positive breast cancer patients.
+    *Journal of Clinical Oncology* 12:2086-2093; the 686 of its 720 node-positive patients
+    (enrolled 1984-1989) with complete prognostic variables, the validation cohort of Royston P
+    & Altman DG (2013), *BMC Medical Research Methodology* 13:33. Exported row for row from R
+    survival 3.5.3 (``gbsg``; the survival package is LGPL, the data are those of the cited
+    study).
+
+    Returns
+    -------
+    pandas.DataFrame
+        686 rows with R's 11 columns: ``pid``, ``age`` (years), ``meno`` (0 pre-,
+        1 postmenopausal), ``size`` (tumour size, mm), ``grade`` (1-3), ``nodes`` (positive
+        lymph nodes, all >= 1), ``pgr``, ``er`` (receptors, fmol/l), ``hormon`` (0/1
+        hormonal therapy), ``rfstime`` (days to recurrence, death or last follow-up) and
+        ``status`` (1 = recurrence or death). Derived columns:
+
+        - ``rfs``: the same as ``status``, named as in :func:`load_rotterdam`;
+        - ``size_group``: ``size`` grouped as ``rotterdam$size`` (a Categorical with levels
+          ``"<=20"``, ``"20-50"``, ``">50"``; R: ``cut(size, c(0, 20, 50, 150))``).
+
+        A new DataFrame is returned on each call.
+
+    See Also
+    --------
+    load_rotterdam : the development cohort of Royston & Altman (2013).
+
+    Examples
+    --------
+    >>> gbsg = load_gbsg()
+    >>> gbsg.shape, int(gbsg["rfs"].sum())
+    ((686, 13), 299)
+    >>> gbsg["size_group"].value_counts(sort=False).tolist()
+    [180, 453, 53]
+    """
+    df = _read_csv("gbsg.csv")
+    df["rfs"] = df["status"].astype("int64")
+    groups = pd.cut(df["size"], [0, 20, 50, 150], labels=list(SIZE_GROUPS))
+    df["size_group"] = _size_group(groups.astype(str))
     return df
