@@ -273,7 +273,7 @@ def _curve_label(g: Any, c: Any) -> str | None:
 
 
 def _by_group(data: pd.DataFrame) -> list[tuple[Any, pd.DataFrame]]:
-    return [(_key(g), d) for g, d in data.groupby("group", sort=False, dropna=False)]
+    return [(_key(g), d) for g, d in data.groupby("group", sort=False, dropna=False, observed=True)]
 
 
 def _group_counts(d: pd.DataFrame, at: np.ndarray) -> np.ndarray:

@@ -2,14 +2,17 @@
 
 A result implements :meth:`Renderable._display_frame` (a frame of strings), :meth:`_title`
 and :meth:`_footer`; the mixin gives it ``summary()``, ``__repr__``, ``_repr_html_``,
-``to_markdown()``, ``to_latex()`` and ``to_html()``, so every result renders the same way.
+``to_markdown()``, ``to_latex()``, ``to_html()``, ``to_docx()`` and ``to_excel()`` (the last
+two through :mod:`cohortlab.report`), so every result renders the same way.
 """
 
 from __future__ import annotations
 
 import html
 import math
+import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,6 +57,11 @@ CI_LABELS: dict[str, str] = {
     "delong": "DeLong",
     "logit_boyd": "logit (Boyd et al. 2013)",
     "simulation_percentile": "probabilistic bias analysis, simulation percentiles",
+    "multiple_imputation_rubin": "multiple imputation, Rubin's rules (t, Barnard-Rubin df)",
+    "empirical_calibration": "empirically calibrated (systematic error model)",
+    "profile_likelihood": "profile likelihood",
+    "refutation_simulations": "refutation simulations",
+    "econml_inference": "EconML inference",
     "none": "no interval",
 }
 
@@ -77,6 +85,14 @@ METHOD_LABELS: dict[str, str] = {
     "ipw_aj": "IPW Aalen-Johansen",
     "gformula_cox": "g-formula (Cox)",
     "aipw_km": "AIPW (IPCW)",
+    "ppi_mean": "prediction-powered mean (PPI++)",
+    "multiple_imputation_rubin": "multiple imputation (measurement error)",
+    "empirical_calibration": "empirical calibration",
+    "econml_linear_dr": "EconML linear DR-learner",
+    "econml_causal_forest": "EconML causal forest",
+    "refute_placebo_exposure": "refutation: placebo exposure",
+    "refute_random_common_cause": "refutation: random common cause",
+    "refute_data_subset": "refutation: data subset",
 }
 
 
@@ -271,3 +287,19 @@ class Renderable:
 
     def _repr_html_(self) -> str:
         return self.to_html()
+
+    def to_docx(self, path: str | os.PathLike[str] | None = None, *, title: str | None = None,
+                caption: str | None = None, digits: int | None = None) -> Any:
+        """Write the result as a clinical Word table; see :func:`cohortlab.report.docx.to_docx`.
+
+        Returns the path written, or the python-docx Document when ``path`` is None.
+        """
+        from ..report.docx import to_docx
+
+        return to_docx(self, path, title=title, caption=caption, digits=digits)
+
+    def to_excel(self, path: str | os.PathLike[str], *, digits: int | None = None) -> Any:
+        """Write the result to an .xlsx workbook; see :func:`cohortlab.report.excel.to_excel`."""
+        from ..report.excel import to_excel
+
+        return to_excel(self, path, digits=digits)

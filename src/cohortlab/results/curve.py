@@ -95,7 +95,7 @@ class Curve(Renderable):
         return list(dict.fromkeys(self.data["group"].tolist()))
 
     def _curves(self) -> list[tuple[Any, Any, pd.DataFrame]]:
-        grouped = self.data.groupby(["group", "cause"], sort=False, dropna=False)
+        grouped = self.data.groupby(["group", "cause"], sort=False, dropna=False, observed=True)
         return [(g, c, d) for (g, c), d in grouped]
 
     def _start_value(self) -> float:
@@ -216,6 +216,23 @@ class Curve(Renderable):
             bits.append("weighted estimates (n_risk/n_event/n_censor unweighted; weighted "
                         "counts in n_*_weighted)")
         return [" · ".join(b for b in bits if b), *self.notes]
+
+    def to_docx(self, path: Any = None, *, title: str | None = None, caption: str | None = None,
+                digits: int | None = None, times: Sequence[float] | None = None) -> Any:
+        """The curves read off at ``times`` (default: about five round times) as a Word table.
+
+        See :func:`cohortlab.report.docx.to_docx`; returns the path, or the Document if None.
+        """
+        from ..report.docx import to_docx
+
+        return to_docx(self, path, title=title, caption=caption, digits=digits, times=times)
+
+    def to_excel(self, path: Any, *, digits: int | None = None,
+                 times: Sequence[float] | None = None) -> Any:
+        """The curves read off at ``times`` in an .xlsx workbook; see ``report.excel.to_excel``."""
+        from ..report.excel import to_excel
+
+        return to_excel(self, path, digits=digits, times=times)
 
     def plot(self, ax: Axes | None = None, *, ci: bool = True, risk_table: bool = False,
              **kwargs: Any) -> Axes:
