@@ -1,7 +1,8 @@
-"""Effects by subgroup and interaction (heterogeneity) tests."""
+"""Effects by subgroup, interaction (heterogeneity) tests, and CATE summaries via EconML."""
 
 from __future__ import annotations
 
+from .cate import cate
 from .subgroups import SubgroupResult, subgroups
 
-__all__ = ["subgroups", "SubgroupResult"]
+__all__ = ["subgroups", "SubgroupResult", "cate"]

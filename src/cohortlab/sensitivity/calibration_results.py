@@ -1,0 +1,198 @@
+"""Result classes of empirical calibration: ``EmpiricalNull`` and ``SystematicErrorModel``.
+
+Returned by :func:`~cohortlab.sensitivity.calibration.empirical_null` and
+:func:`~cohortlab.sensitivity.calibration.systematic_error_model` (and importable from
+:mod:`cohortlab.sensitivity.calibration`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, TypeAlias
+
+import numpy as np
+import pandas as pd
+
+from ..results._format import Renderable, fmt_int, fmt_num
+from ..results.dropped import Dropped
+from ..results.estimate import Estimate, EstimateTable
+from ._calibration import _err_mean, _err_sd
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["EmpiricalNull", "SystematicErrorModel"]
+
+SDModel: TypeAlias = Literal["linear", "log_linear"]
+Estimates: TypeAlias = "Estimate | EstimateTable | pd.DataFrame"
+
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class EmpiricalNull(Renderable):
+    """The empirical null distribution ``N(mean, sd^2)`` of log ratio estimates.
+
+    Attributes
+    ----------
+    mean, sd : float
+        Mean and standard deviation of the systematic error on the log ratio scale.
+    mean_se : float
+        Standard error of ``mean`` (observed information, ``sd`` estimated).
+    mean_ci, sd_ci : tuple of float
+        Wald interval of ``mean``; profile-likelihood interval of ``sd``.
+    conf_level : float
+    n : int
+        Negative controls used.
+    loglik : float
+        Maximised log-likelihood.
+    log_estimate, std_error : numpy.ndarray
+        The controls' log estimates and standard errors (for plots).
+    terms : tuple of str
+        The controls' names.
+
+    Examples
+    --------
+    >>> from cohortlab.sensitivity.calibration import empirical_null
+    >>> null = empirical_null(pd.DataFrame({"log_rr": [0.1, 0.3, 0.2, 0.5, 0.0, 0.25],
+    ...                                     "se": [0.1, 0.2, 0.1, 0.15, 0.1, 0.2]}),
+    ...                       log_estimate="log_rr", std_error="se")
+    >>> round(null.mean, 4), round(null.sd, 4)
+    (0.1849, 0.0903)
+    """
+
+    mean: float
+    sd: float
+    mean_se: float
+    mean_ci: tuple[float, float]
+    sd_ci: tuple[float, float]
+    conf_level: float = 0.95
+    n: int
+    loglik: float
+    log_estimate: np.ndarray = field(repr=False)
+    std_error: np.ndarray = field(repr=False)
+    terms: tuple[str, ...] = ()
+    dropped: Dropped = field(default_factory=Dropped)
+    notes: tuple[str, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        """Two rows (``mean``, ``sd``) with estimate, std_error, conf_low, conf_high, n."""
+        return pd.DataFrame({
+            "term": ["mean", "sd"],
+            "estimate": [self.mean, self.sd],
+            "std_error": [self.mean_se, math.nan],
+            "conf_low": [self.mean_ci[0], self.sd_ci[0]],
+            "conf_high": [self.mean_ci[1], self.sd_ci[1]],
+            "conf_level": [self.conf_level] * 2,
+            "ci_method": ["wald", "profile_likelihood"],
+            "n": [self.n] * 2,
+        })
+
+    def to_error_model(self) -> SystematicErrorModel:
+        """The null as a systematic error model (mean slope 1, SD slope 0), for CIs.
+
+        As R's ``convertNullToErrorModel``: the same bias at every true effect size.
+        """
+        return SystematicErrorModel(
+            mean_intercept=self.mean, mean_slope=1.0, sd_intercept=self.sd, sd_slope=0.0,
+            sd_model="linear", n_negative=self.n, n_positive=0, loglik=self.loglik,
+            std_errors=(self.mean_se, math.nan, math.nan, math.nan),
+            notes=("error model from the empirical null (same bias at every effect size)",),
+        )
+
+    def plot(self, estimates: Estimates | None = None, ax: Axes | None = None, *,
+             alpha: float = 0.05) -> Axes:
+        """Funnel plot of the controls with the calibrated boundary; see :func:`funnel_plot`."""
+        from .calibration_plots import funnel_plot  # the plots module imports this one
+
+        return funnel_plot(self, estimates, ax=ax, alpha=alpha)
+
+    def _display_frame(self, digits: int = 3) -> pd.DataFrame:
+        f = self.to_frame()
+        return pd.DataFrame({
+            "term": f["term"],
+            "estimate": [fmt_num(v, digits) for v in f["estimate"]],
+            "std_error": [fmt_num(v, digits) for v in f["std_error"]],
+            "conf_low": [fmt_num(v, digits) for v in f["conf_low"]],
+            "conf_high": [fmt_num(v, digits) for v in f["conf_high"]],
+        })
+
+    def _title(self) -> str:
+        return "Empirical null distribution of log ratio estimates (systematic error)"
+
+    def _footer(self) -> list[str]:
+        n_txt = f"n = {fmt_int(self.n)} negative controls"
+        if self.dropped:
+            n_txt += f" ({self.dropped})"
+        line = (f"{n_txt} · {100 * self.conf_level:g}% CI: mean Wald, sd profile likelihood · "
+                f"log-likelihood {self.loglik:.3f}")
+        return [line, *self.notes]
+
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class SystematicErrorModel(Renderable):
+    """Systematic error as a function of the true log effect size ``x``.
+
+    The error's mean is ``mean_intercept + mean_slope * x``; its standard deviation is
+    ``sd_intercept + sd_slope * |x|`` (``sd_model="linear"``, R's default) or
+    ``exp(sd_intercept + sd_slope * x)`` (``"log_linear"``, Schuemie et al. 2018; R's
+    ``legacy = TRUE``).
+
+    Examples
+    --------
+    >>> m = SystematicErrorModel(mean_intercept=0.1, mean_slope=1.0, sd_intercept=0.2,
+    ...                          sd_slope=0.0, n_negative=20)
+    >>> m.error_mean(np.array([0.0, 1.0])).tolist(), m.error_sd(np.array([0.0, 1.0])).tolist()
+    ([0.1, 1.1], [0.2, 0.2])
+    """
+
+    mean_intercept: float
+    mean_slope: float
+    sd_intercept: float
+    sd_slope: float
+    sd_model: SDModel = "linear"
+    n_negative: int
+    n_positive: int = 0
+    loglik: float = math.nan
+    std_errors: tuple[float, float, float, float] = (math.nan,) * 4
+    dropped: Dropped = field(default_factory=Dropped)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def params(self) -> np.ndarray:
+        """``[mean_intercept, mean_slope, sd_intercept, sd_slope]``."""
+        return np.array([self.mean_intercept, self.mean_slope, self.sd_intercept,
+                         self.sd_slope])
+
+    def error_mean(self, true_log_effect: np.ndarray) -> np.ndarray:
+        """Expected log estimate at true log effect ``x`` (bias included)."""
+        return _err_mean(self.params, np.asarray(true_log_effect, dtype=float))
+
+    def error_sd(self, true_log_effect: np.ndarray) -> np.ndarray:
+        """Standard deviation of the systematic error at true log effect ``x``."""
+        return _err_sd(self.params, np.asarray(true_log_effect, dtype=float), self.sd_model)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The four parameters with their standard errors (observed information)."""
+        names = (["mean_intercept", "mean_slope", "sd_intercept", "sd_slope"]
+                 if self.sd_model == "linear"
+                 else ["mean_intercept", "mean_slope", "log_sd_intercept", "log_sd_slope"])
+        return pd.DataFrame({"term": names, "estimate": self.params,
+                             "std_error": np.asarray(self.std_errors, dtype=float)})
+
+    def _display_frame(self, digits: int = 3) -> pd.DataFrame:
+        f = self.to_frame()
+        return pd.DataFrame({"term": f["term"],
+                             "estimate": [fmt_num(v, digits) for v in f["estimate"]],
+                             "std_error": [fmt_num(v, digits) for v in f["std_error"]]})
+
+    def _title(self) -> str:
+        return f"Systematic error model ({self.sd_model} SD) on the log ratio scale"
+
+    def _footer(self) -> list[str]:
+        line = (f"{fmt_int(self.n_negative)} negative, {fmt_int(self.n_positive)} positive "
+                "controls")
+        if not math.isnan(self.loglik):
+            line += f" · log-likelihood {self.loglik:.3f}"
+        if self.dropped:
+            line += f" · {self.dropped}"
+        return [line, *self.notes]
