@@ -77,13 +77,17 @@ def check_columns(data: pd.DataFrame, func: str, **roles: str | Sequence[str] | 
                     f"({type(col).__name__}). Pass the column's name."
                 )
             if col not in data.columns:
-                close = difflib.get_close_matches(col, available, n=3, cutoff=0.6)
-                hint = (
-                    f"Did you mean {' or '.join(repr(c) for c in close)}?"
-                    if close
-                    else f"Available columns: {_fmt_values(available, 10)}."
-                )
+                hint = suggest(col, available, "Available columns")
                 raise DataValidationError(f"{func}(): column {col!r} not found ({role}). {hint}")
+
+
+def suggest(word: Any, choices: Sequence[Any], listing: str = "Expected one of") -> str:
+    """``"Did you mean 'a' or 'b'?"`` for close matches of ``word``, else ``listing: ...``."""
+    names = [str(c) for c in choices]
+    close = difflib.get_close_matches(str(word), names, n=3, cutoff=0.6)
+    if close:
+        return f"Did you mean {' or '.join(repr(c) for c in close)}?"
+    return f"{listing}: {_fmt_values(names, 10)}."
 
 
 def check_option(value: Any, alias: Any, argument: str, func: str) -> Any:

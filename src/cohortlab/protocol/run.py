@@ -1,0 +1,448 @@
+"""Run a protocol: every analysis on every outcome, subgroups, sensitivity analyses, outputs.
+
+Nothing is written until every number is computed; the outputs are then built in a
+temporary folder next to ``out`` and moved into place in one step, so a failure leaves no
+partial report.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import shutil
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .load import Cohort, prepare_cohort
+from .methods import METHODS, MethodSpec, effect_rows, formula_columns, with_exposure
+from .schema import Analysis, AnalysisError, Outcome, Protocol, ProtocolError, read_protocol
+
+__all__ = ["AnalysisResult", "StudyResults", "analyse", "run_protocol", "validate_protocol",
+           "call_arguments"]
+
+Log = Callable[[str], None]
+_CATEGORICAL = re.compile(r"\bC\(\s*([A-Za-z_][A-Za-z0-9_]*)")
+
+_EVALUE_MEASURES = {"ratio": "RR", "risk_ratio": "RR", "odds_ratio": "OR",
+                    "hazard_ratio": "HR", "subdistribution_hazard_ratio": "HR",
+                    "mean_difference": "SMD"}
+
+
+@dataclass(kw_only=True)
+class AnalysisResult:
+    """One analysis on one outcome: the verb's result, its effect rows and its notes."""
+
+    analysis: Analysis
+    outcome: Outcome
+    spec: MethodSpec
+    result: Any
+    effects: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """``<analysis>__<outcome>``, used in file names."""
+        return f"{self.analysis.name}__{self.outcome.name}"
+
+
+@dataclass(kw_only=True)
+class StudyResults:
+    """Everything a protocol run computed, before anything is written."""
+
+    protocol: Protocol
+    cohort: Cohort
+    table1: Any = None
+    weighted: dict[str, Any] = field(default_factory=dict)
+    analyses: list[AnalysisResult] = field(default_factory=list)
+    subgroups: list[tuple[str, str, Any]] = field(default_factory=list)
+    evalues: pd.DataFrame | None = None
+    bias: Any = None
+    started: str = ""
+
+    def table2(self) -> pd.DataFrame:
+        """Effects by analysis x outcome (tidy columns, with ``analysis`` and ``outcome``)."""
+        parts = [r.effects for r in self.analyses if len(r.effects)]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def dropped(self) -> pd.DataFrame:
+        """Rows each analysis dropped for missing values (``missing = "drop"``)."""
+        rows = []
+        for r in self.analyses:
+            d = getattr(r.result, "dropped", None)
+            if d is None and r.spec.kind == "match":
+                d = getattr(r.result.estimate, "dropped", None)
+            if d is None:
+                continue
+            rows.append(dict(analysis=r.analysis.name, outcome=r.outcome.name,
+                             n_input=d.n_input, n_dropped=d.n_rows,
+                             by_column="; ".join(f"{k}: {v}" for k, v in d.by_column.items())))
+        return pd.DataFrame(rows, columns=["analysis", "outcome", "n_input", "n_dropped",
+                                           "by_column"])
+
+    def notes(self) -> pd.DataFrame:
+        """Warnings and remarks raised while computing, one row each."""
+        rows = [dict(analysis="(cohort)", outcome="", note=n) for n in self.cohort.notes]
+        rows += [dict(analysis=r.analysis.name, outcome=r.outcome.name, note=n)
+                 for r in self.analyses for n in r.notes]
+        return pd.DataFrame(rows, columns=["analysis", "outcome", "note"])
+
+
+# ----------------------------------------------------------------------------- calling
+def call_arguments(protocol: Protocol, cohort: Cohort, analysis: Analysis, outcome: Outcome
+                   ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The data and keyword arguments with which the analysis' verb is called."""
+    spec = METHODS[analysis.method]
+    params = spec.parameters()
+    exp = protocol.exposure.column
+    frame = cohort.data
+    options = dict(analysis.options)
+    kw: dict[str, Any] = {}
+    if "missing" in params:
+        kw["missing"] = protocol.data.missing
+    if "random_state" in params:
+        kw["random_state"] = protocol.study.seed
+    if "reference" in params and cohort.reference is not None:
+        kw["reference"] = cohort.reference
+    if analysis.estimand is not None and "estimand" in params:
+        kw["estimand"] = analysis.estimand
+    covariates = options.pop("covariates", protocol.covariates)
+    covariates = list(covariates) if isinstance(covariates, tuple) else covariates
+    fu = protocol.followup
+    time = outcome.time or (fu.column if fu else None)
+    if spec.kind in ("effect", "match"):
+        kw.update(exposure=exp, outcome=outcome.column)
+        if "covariates" in params and spec.name != "crude_effect" and covariates is not None:
+            kw["covariates"] = covariates
+    elif spec.kind == "curve":
+        kw.update(time=time, event=outcome.event, by=exp)
+        if "cause" in spec.fills:
+            kw["cause"] = outcome.cause if outcome.cause is not None else 1
+    elif spec.kind == "model":
+        event = outcome.event
+        if spec.name == "cox" and outcome.type == "competing":
+            event = f"{outcome.name}_cause{outcome.cause}"
+            ev = frame[outcome.event]
+            frame = frame.assign(**{event: (ev == outcome.cause).astype(float).where(
+                ev.notna())})
+        kw.update(time=time, event=event, covariates=with_exposure(exp, covariates))
+        if "cause" in spec.fills:
+            kw["cause"] = outcome.cause
+    elif spec.kind == "adjusted":
+        kw.update(time=time, event=outcome.event, exposure=exp, covariates=covariates)
+        if outcome.type == "competing":
+            kw["cause"] = outcome.cause
+        if "times" not in options and analysis.at:
+            kw["times"] = list(analysis.at)
+    elif spec.kind == "rmst":
+        kw.update(time=time, event=outcome.event, by=exp)
+        if "tau" not in options and fu is not None and fu.horizon is not None:
+            kw["tau"] = fu.horizon
+    kw.update(options)
+    return frame, kw
+
+
+def _at(protocol: Protocol, analysis: Analysis) -> tuple[float, ...]:
+    if analysis.at:
+        return analysis.at
+    fu = protocol.followup
+    return (fu.horizon,) if fu is not None and fu.horizon is not None else ()
+
+
+def _run_one(protocol: Protocol, cohort: Cohort, analysis: Analysis, outcome: Outcome
+             ) -> AnalysisResult:
+    spec = METHODS[analysis.method]
+    frame, kw = call_arguments(protocol, cohort, analysis, outcome)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = spec.verb()(frame, **kw)
+            effects = effect_rows(spec, result, protocol.exposure.column,
+                                  _at(protocol, analysis))
+        except (ValueError, TypeError) as exc:
+            raise AnalysisError(f"{analysis.where} ({analysis.name}, outcome "
+                                f"{outcome.name!r})", f"{analysis.method}() failed: {exc}",
+                                "") from exc
+    notes = [f"{w.category.__name__}: {w.message}" for w in caught]
+    notes += [str(n) for n in getattr(result, "notes", ()) or () if str(n) not in notes]
+    if len(effects):
+        effects = effects.copy()
+        effects.insert(0, "outcome", outcome.name)
+        effects.insert(0, "analysis", analysis.name)
+    return AnalysisResult(analysis=analysis, outcome=outcome, spec=spec, result=result,
+                          effects=effects, notes=notes)
+
+
+# ----------------------------------------------------------------------------- the run
+def _table1(protocol: Protocol, cohort: Cohort) -> Any:
+    from ..describe.table1 import table1
+
+    cov = protocol.covariates
+    if cov is None:
+        return None
+    cols = [c for c in formula_columns(cov if isinstance(cov, str) else list(cov))
+            if c != protocol.exposure.column]
+    cats = [c for c in _CATEGORICAL.findall(cov) if c in cols] if isinstance(cov, str) else []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return table1(cohort.data, by=protocol.exposure.column, columns=cols,
+                      categorical=cats or None, reference=cohort.reference,
+                      missing=protocol.data.missing)
+
+
+def _rare(cohort: Cohort, outcome: Outcome) -> bool:
+    if outcome.rare is not None:
+        return outcome.rare
+    d = cohort.data
+    if outcome.type == "binary":
+        return bool(pd.to_numeric(d[outcome.column], errors="coerce").mean() < 0.15)
+    ev = d[outcome.event]
+    hit = (ev == outcome.cause) if outcome.type == "competing" else (ev != 0) & ev.notna()
+    return bool(hit.mean() < 0.15)
+
+
+def _evalues(res: StudyResults) -> pd.DataFrame:
+    from ..sensitivity.evalue import evalue
+
+    rows = []
+    for r in res.analyses:
+        for row in r.effects.itertuples(index=False):
+            measure = _EVALUE_MEASURES.get(str(row.effect_measure))
+            out = dict(analysis=r.analysis.name, outcome=r.outcome.name, term=row.term,
+                       effect_measure=row.effect_measure, estimate=row.estimate,
+                       conf_low=row.conf_low, conf_high=row.conf_high,
+                       evalue_measure=measure, rare=None, evalue=np.nan, evalue_ci=np.nan,
+                       note="")
+            if measure is None or not np.isfinite(row.estimate):
+                out["note"] = (f"no E-value for {row.effect_measure}; report a ratio "
+                               "(effect_measure = \"ratio\") to get one")
+            elif measure == "SMD":
+                sd = float(res.cohort.data[r.outcome.column].std())
+                e = evalue(row.estimate / sd, measure="SMD", se=row.std_error / sd)
+                out.update(evalue=e.estimate, evalue_ci=e.extra["evalue_ci"],
+                           note=f"standardised by the outcome's SD ({sd:.4g})")
+            else:
+                rare = _rare(res.cohort, r.outcome) if measure in ("OR", "HR") else None
+                e = evalue(row.estimate, row.conf_low, row.conf_high, measure=measure,
+                           rare=rare)
+                out.update(evalue=e.estimate, evalue_ci=e.extra["evalue_ci"], rare=rare)
+            rows.append(out)
+    return pd.DataFrame(rows)
+
+
+def _bias(res: StudyResults) -> Any:
+    from ..exposures.misclassification import ErrorRates, bias_analysis
+
+    spec = res.protocol.sensitivity.bias_analysis
+    if spec is None:
+        return None
+    p = res.protocol
+    analysis, outcome = p.analysis(spec.analysis), p.outcome(spec.outcome or "")
+    frame, kw = call_arguments(p, res.cohort, analysis, outcome)
+    exposure = kw.pop("exposure")
+    for key in ("random_state", "missing"):
+        kw.pop(key, None)
+
+    def rate(v: Any) -> Any:
+        return tuple(v) if isinstance(v, list) and len(v) == 2 else (
+            v[0] if isinstance(v, list) else v)
+
+    error = ErrorRates(sensitivity=rate(spec.sensitivity), specificity=rate(spec.specificity))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return bias_analysis(METHODS[analysis.method].verb(), frame, exposure=exposure,
+                                 error=error, n_sims=spec.n_sims, strata=spec.by,
+                                 random_state=p.study.seed, missing=p.data.missing, **kw)
+        except (ValueError, TypeError) as exc:
+            raise AnalysisError("sensitivity.bias_analysis", f"bias_analysis() failed: {exc}"
+                                ) from exc
+
+
+def _subgroups(res: StudyResults, log: Log) -> None:
+    from ..subgroups.subgroups import subgroups
+
+    p = res.protocol
+    for s in p.subgroups:
+        analysis = p.analysis(s.analysis)
+        spec = METHODS[analysis.method]
+        for name in analysis.outcomes:
+            outcome = p.outcome(name)
+            log(f"subgroups of {analysis.name} ({name}) by {', '.join(s.by)}")
+            frame, kw = call_arguments(p, res.cohort, analysis, outcome)
+            if spec.kind == "model":
+                kw["term"] = p.exposure.column
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    sub = subgroups(spec.verb(), frame, by=list(s.by),
+                                    min_events=s.min_events, **kw)
+                except (ValueError, TypeError) as exc:
+                    raise AnalysisError(f"subgroups[{s.index}] ({analysis.name}, outcome "
+                                        f"{name!r})", f"subgroups() failed: {exc}") from exc
+            res.subgroups.append((f"{analysis.name}__{name}__by_{'_'.join(s.by)}",
+                                  f"{analysis.name}, {name}, by {', '.join(s.by)}", sub))
+
+
+def analyse(protocol: Protocol, cohort: Cohort | None = None, *, log: Log | None = None
+            ) -> StudyResults:
+    """Compute every number the protocol asks for; write nothing.
+
+    Parameters
+    ----------
+    protocol : Protocol
+    cohort : Cohort, optional
+        The prepared cohort (computed when omitted).
+    log : callable, optional
+        Receives one progress line per step.
+
+    Returns
+    -------
+    StudyResults
+    """
+    log = log or (lambda _msg: None)
+    started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    if cohort is None:
+        log("loading data and applying eligibility")
+        cohort = prepare_cohort(protocol)
+    res = StudyResults(protocol=protocol, cohort=cohort, started=started)
+    log(f"cohort: {cohort.n_loaded:,} rows loaded, {len(cohort.data):,} analysed")
+    res.table1 = _table1(protocol, cohort)
+    for a in protocol.analyses:
+        for name in a.outcomes:
+            log(f"analysis {a.name}: {a.method}() on {name}")
+            r = _run_one(protocol, cohort, a, protocol.outcome(name))
+            res.analyses.append(r)
+            diag = getattr(r.result, "diagnostics", None)
+            if r.spec.weighting and a.name not in res.weighted and hasattr(diag, "balance"):
+                res.weighted[a.name] = diag
+    _subgroups(res, log)
+    if protocol.sensitivity.evalue:
+        log("E-values")
+        res.evalues = _evalues(res)
+    if protocol.sensitivity.bias_analysis is not None:
+        log("probabilistic bias analysis")
+        res.bias = _bias(res)
+    return res
+
+
+def validate_protocol(path: str | Path) -> tuple[Protocol, Cohort]:
+    """Check a protocol file's shape and its data without running any analysis.
+
+    Parameters
+    ----------
+    path : str or Path
+        The protocol file.
+
+    Returns
+    -------
+    (Protocol, Cohort)
+
+    Raises
+    ------
+    ProtocolError
+        The first problem found, with its field path and how to fix it.
+    """
+    protocol = read_protocol(path)
+    return protocol, prepare_cohort(protocol)
+
+
+def _stderr(msg: str) -> None:
+    print(f"cohortlab: {msg}", file=sys.stderr, flush=True)
+
+
+def run_protocol(path: str | Path, out: str | Path, *, quiet: bool = False,
+                 overwrite: bool = False, log: Log | None = None) -> Path:
+    """Run a study protocol and write every table, figure and the report into ``out``.
+
+    Estimand, assumptions and variance are those of each analysis' verb (see its reference
+    page); the protocol only fixes the data, the cohort and the arguments. The outputs are
+    built in a temporary folder next to ``out`` and moved into place only when complete: on
+    any failure nothing is left behind. The same protocol and data give byte-identical CSV
+    tables (the seed is ``[study] seed``; time stamps live only in ``provenance.json``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The protocol TOML file.
+    out : str or Path
+        The output folder; it must not exist or be empty unless ``overwrite``.
+    quiet : bool, default False
+        No progress lines.
+    overwrite : bool, default False
+        Replace an existing non-empty ``out`` (only once the new outputs are complete).
+    log : callable, optional
+        Receives the progress lines (default: print to stderr).
+
+    Returns
+    -------
+    Path
+        ``out``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import pandas as pd
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (tmp / "study.toml").write_text('''
+    ... [study]
+    ... title = "Quitting smoking and weight gain"
+    ... [data]
+    ... dataset = "nhefs"
+    ... [[eligibility]]
+    ... name = "weight measured in 1982"
+    ... keep = "wt82.notna()"
+    ... [exposure]
+    ... column = "qsmk"
+    ... [[outcomes]]
+    ... name = "weight_change"
+    ... type = "continuous"
+    ... column = "wt82_71"
+    ... [covariates]
+    ... columns = ["sex", "race", "age", "smokeintensity", "smokeyrs", "wt71"]
+    ... [[analyses]]
+    ... name = "ipw"
+    ... method = "ipw"
+    ... [outputs]
+    ... figures = []
+    ... report = false
+    ... ''')
+    >>> out = run_protocol(tmp / "study.toml", tmp / "results", quiet=True)
+    >>> t2 = pd.read_csv(out / "tables" / "table2.csv")
+    >>> t2[["analysis", "term", "n"]].values.tolist()
+    [['ipw', 'qsmk', 1566]]
+    """
+    from .outputs import write_outputs
+
+    out = Path(out)
+    say: Log = (lambda _m: None) if quiet else (log or _stderr)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not overwrite)):
+        raise ProtocolError("--out", f"{out} exists and is not an empty folder.",
+                            "Choose a new folder or pass --overwrite.")
+    say(f"reading {path}")
+    protocol = read_protocol(path)
+    results = analyse(protocol, log=say)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        say("writing tables, figures and the report")
+        write_outputs(results, tmp, log=say)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            out.rename(old / "previous")
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    say(f"done: {out}")
+    return out
