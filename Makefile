@@ -1,5 +1,6 @@
 # cohortlab: two commands on a fresh machine with Python >= 3.11.
-#   make demo   create .venv, install cohortlab, run the demo study into out/demo/
+#   make demo   create .venv, install cohortlab, run the demo study and the two bundled
+#               study protocols (NHEFS, simulated wearable cohort) into out/demo/
 #   make test   create .venv, install the test extras, run the test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -22,6 +23,8 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.installed
 	$(BIN)/python -m cohortlab.demo --out out/demo
+	$(BIN)/cohortlab run src/cohortlab/protocol/examples/nhefs.toml --out out/demo/nhefs --overwrite
+	$(BIN)/cohortlab run src/cohortlab/protocol/examples/wearable.toml --out out/demo/wearable --overwrite
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m "not slow" -q
@@ -40,6 +43,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_aipw.py
 	$(BIN)/python benchmarks/bench_cox.py
 	$(BIN)/python benchmarks/bench_km.py
+	$(BIN)/python benchmarks/bench_evaluation.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -26,3 +26,20 @@ def test_mgus2_compete_reproduces_expected_numbers(capsys, tmp_path):
     module = runpy.run_path(str(ROOT / "analyses" / "mgus2_compete" / "run.py"))
     table = module["main"](["--out", str(tmp_path)])
     assert table["ok"].all() and "numbers match expected.json" in capsys.readouterr().out
+
+
+def test_rotterdam_gbsg_reproduces_expected_numbers(capsys, tmp_path):
+    module = runpy.run_path(str(ROOT / "analyses" / "rotterdam_gbsg" / "run.py"))
+    table = module["main"](["--out", str(tmp_path), "--n-boot", "5"])
+    assert table["ok"].all() and "numbers match expected.json" in capsys.readouterr().out
+    assert {"calibration_5y.png", "decision_curve_5y.png", "net_benefit_5y.csv"} <= {
+        p.name for p in tmp_path.iterdir()}
+
+
+def test_wearable_af_corrections_cover_the_truth(capsys, tmp_path):
+    module = runpy.run_path(str(ROOT / "analyses" / "wearable_af" / "run.py"))
+    table = module["main"](["--out", str(tmp_path)])
+    assert table["ok"].all() and "numbers match expected.json" in capsys.readouterr().out
+    covers = table.set_index("quantity")["cohortlab"]
+    assert covers["HR naive (notification) covers truth"] == 0
+    assert covers["HR ECG subsample (multiple imputation) covers truth"] == 1

@@ -7,12 +7,14 @@ table) that renders to text, a DataFrame, Markdown, LaTeX and HTML.
 
 from __future__ import annotations
 
-from . import datasets, evaluation, inference, sensitivity
+from . import datasets, evaluation, inference, report, sensitivity
 from .causal import (
+    DoseResponse,
     MatchResult,
     PropensityScore,
     aipw,
     crude_effect,
+    dose_response,
     gformula,
     ipw,
     match,
@@ -45,16 +47,28 @@ from .exposures import (
     BiasAnalysis,
     ErrorRates,
     ExposureDefinition,
+    MICorrection,
     bias_analysis,
+    correct_exposure,
     cutpoint_exposure,
+    ppi_effect,
+    ppi_mean,
     quantile_exposure,
     spline_basis,
     standardized_exposure,
     threshold_exposure,
 )
+from .report import Report, Table2, table2
 from .results import Curve, Dropped, Estimate, EstimateTable, ModelResult, tidy
-from .sensitivity import evalue
-from .subgroups import SubgroupResult, subgroups
+from .sensitivity import (
+    calibrate_ci,
+    calibrate_p,
+    empirical_null,
+    evalue,
+    refute,
+    systematic_error_model,
+)
+from .subgroups import SubgroupResult, cate, subgroups
 from .survival import (
     AdjustedCurves,
     CoxResult,
@@ -79,6 +93,8 @@ __all__ = [
     "gformula",
     "aipw",
     "tmle",
+    "dose_response",
+    "DoseResponse",
     "kaplan_meier",
     "adjusted_survival",
     "AdjustedCurves",
@@ -93,9 +109,13 @@ __all__ = [
     "PropensityScore",
     "MatchResult",
     "bias_analysis",
+    "correct_exposure",
+    "MICorrection",
     "ErrorRates",
     "BetaRate",
     "BiasAnalysis",
+    "ppi_mean",
+    "ppi_effect",
     "threshold_exposure",
     "quantile_exposure",
     "cutpoint_exposure",
@@ -108,11 +128,20 @@ __all__ = [
     "subgroups",
     "SubgroupResult",
     "evalue",
+    "empirical_null",
+    "calibrate_p",
+    "systematic_error_model",
+    "calibrate_ci",
+    "refute",
+    "cate",
     "ClassifierEvaluation",
     "table1",
     "attrition",
     "simulate_cohort",
     "tidy",
+    "table2",
+    "Table2",
+    "Report",
     "Table1",
     "Attrition",
     "Estimate",
@@ -124,6 +153,7 @@ __all__ = [
     "evaluation",
     "sensitivity",
     "inference",
+    "report",
     "CohortError",
     "DataValidationError",
     "MissingDataError",

@@ -53,6 +53,11 @@ CIMethod: TypeAlias = Literal[
     "delong",
     "logit_boyd",
     "simulation_percentile",
+    "multiple_imputation_rubin",
+    "empirical_calibration",
+    "profile_likelihood",
+    "refutation_simulations",
+    "econml_inference",
     "none",
 ]
 BootstrapCI: TypeAlias = Literal["percentile", "normal", "basic"]

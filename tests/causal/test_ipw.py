@@ -281,3 +281,23 @@ def test_extreme_weights_and_low_ess_warn_with_counts_and_are_noted():
     with warnings.catch_warnings():  # without the outlier: none of the fragility warnings
         warnings.simplefilter("error")
         cl.ipw(d.iloc[1:], exposure="a", outcome="y", covariates=["x"])
+
+
+def test_logistic_fit_halves_steps_where_plain_newton_diverges():
+    # a rare binary covariate (2%) with log OR 5 and an intercept start at logit(ybar): plain
+    # Newton jumps to a coefficient of -2e6 and never returns (checked when this test was
+    # written); with step halving the fit converges to statsmodels' maximum
+    import statsmodels.api as sm
+
+    from cohortlab.causal._glm import fit_logistic
+
+    rng = np.random.default_rng(0)
+    n = 300
+    x = rng.binomial(1, 0.02, n).astype(float)
+    z = rng.normal(size=n)
+    y = rng.binomial(1, 1 / (1 + np.exp(-(-4.0 + 5.0 * x + 0.3 * z)))).astype(float)
+    X = np.column_stack([np.ones(n), x, z])
+    ours = fit_logistic(X, y, names=["Intercept", "x", "z"])
+    ref = sm.Logit(y, X).fit(disp=0)
+    assert ours.coef == pytest.approx(ref.params, abs=1e-7)
+    assert ours.coef[1] == pytest.approx(5.306, abs=1e-3)

@@ -49,6 +49,8 @@ def _linear():
 def _cohort() -> pd.DataFrame:
     d = cl.simulate_cohort(400, random_state=3)
     d["site_name"] = "site " + d["site"].astype(str)  # a string column
+    # a model's predicted probability of the binary outcome (for prediction-powered inference)
+    d["pred_mace"] = 1 / (1 + np.exp(3.0 - 0.03 * (d["age"] - 60) - 0.7 * d["af_flag"]))
     return d
 
 
@@ -135,6 +137,23 @@ VERBS = [
     Verb("cause_specific_cox", lambda d, **k: cl.cause_specific_cox(
         d, time="time", event="event", covariates=["age", "bmi"],
         **{x: v for x, v in k.items() if x != "random_state"}), used="bmi", has_ci=True),
+    Verb("dose_response", lambda d, **k: cl.dose_response(
+        d, exposure="bmi", outcome="sbp_12m", covariates="age + female + C(smoking)", **k),
+        used="bmi", has_ci=True),
+    Verb("dose_response[ipw bootstrap]", lambda d, **k: cl.dose_response(
+        d, exposure="bmi", outcome="sbp_12m", covariates="age + female + C(smoking)",
+        method="ipw", variance="bootstrap", n_boot=30, **k),
+        used="sbp_12m", has_ci=True, random=True),
+    Verb("ppi_mean", lambda d, **k: cl.ppi_mean(
+        d.assign(mace_label=d["mace_1y"].where(d["id"] % 4 == 0)), outcome="pred_mace",
+        outcome_validation="mace_label", exposure="treated",
+        **{x: v for x, v in k.items() if x != "random_state"}),
+        used="treated", has_ci=True),
+    Verb("ppi_effect", lambda d, **k: cl.ppi_effect(
+        "ipw", d.assign(mace_label=d["mace_1y"].where(d["id"] % 4 == 0)), exposure="treated",
+        outcome="pred_mace", outcome_validation="mace_label", covariates=["age", "female"],
+        **{x: v for x, v in k.items() if x != "random_state"}),
+        used="age", has_ci=True),
     Verb("evaluate_classifier", lambda d, **k: cl.evaluate_classifier(
         d, score="af_score", label="af_true", by="female", threshold=0.5,
         **{x: v for x, v in k.items() if x != "random_state"}), used="af_score", has_ci=True),
@@ -158,7 +177,15 @@ VERBS = [
 #: Public functions that are not data verbs, and why.
 NOT_VERBS = {
     "tidy": "stacks results; tested in tests/results",
+    "table2": "lays out results already computed; tested in tests/report",
+    **{name: "takes negative/positive-control estimates, not a cohort; tested in "
+             "tests/sensitivity/test_calibration.py"
+       for name in ("empirical_null", "calibrate_p", "systematic_error_model", "calibrate_ci")},
+    "refute": "wraps another verb (run in each simulation); tested in tests/sensitivity",
+    "cate": "needs the causal-ml extra (EconML); tested in tests/subgroups/test_cate.py",
     "bias_analysis": "wraps another verb (run in each simulation); tested in tests/exposures",
+    "correct_exposure": "wraps another verb (run on each imputed cohort); tested in "
+                        "tests/exposures/test_measurement_error.py",
     "evalue": "takes an Estimate or numbers, not a DataFrame; tested in tests/sensitivity",
     **{name: "builds an exposure definition, not an estimate; tested in tests/exposures"
        for name in ("threshold_exposure", "quantile_exposure", "cutpoint_exposure",

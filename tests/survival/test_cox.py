@@ -332,3 +332,63 @@ def test_counting_process_split_gives_r_concordance_and_cox_zph(lung):
     ph = fit.check_proportional_hazards().to_frame()["estimate"].to_numpy()
     assert ph == pytest.approx([0.1879876737, 2.3054372274, 2.0542487741, 4.4636575888],
                                rel=1e-7)
+
+
+def test_predicted_curves_keep_newdata_order_for_twelve_rows(lung):
+    # string labels "10", "11" sort before "2": the curves must stay in newdata order
+    fit = _fit(lung, ["age", "sex"])
+    new = lung.iloc[[5, 3, 40, 7, 1, 0, 9, 22, 13, 2, 100, 60]].reset_index(drop=True)
+    curves = fit.predict_survival(new)
+    assert curves.groups == [str(i) for i in range(12)]
+    at = curves.at([365.0]).to_frame()["estimate"].to_numpy()
+    risk = fit.predict_risk(new, [365.0])
+    assert list(risk.index) == list(new.index)
+    assert risk[365.0].to_numpy() == pytest.approx(1 - at, abs=1e-14)
+    # the same rows shuffled give the same risks, row by row
+    perm = new.sample(frac=1.0, random_state=3)
+    assert fit.predict_risk(perm, [365.0]).loc[new.index].to_numpy() == pytest.approx(
+        risk.to_numpy(), abs=1e-14)
+
+
+def test_predicted_survival_vectorised_equals_row_by_row_formula(lung):
+    # Tsiatis' variance expanded into matrix products = the per-row quadratic form
+    fit = cl.cox(lung.dropna(subset=["ph.karno"]), time="time", event="dead",
+                 covariates=["age", "sex", "ph.karno"])
+    from cohortlab.survival._predict import baseline_hazard
+
+    new = lung.dropna(subset=["ph.karno"]).head(5)
+    curve = fit.predict_survival(new).to_frame()
+    b = baseline_hazard(fit)[None]
+    x = new[["age", "sex", "ph.karno"]].to_numpy(float) - fit.state.cd.center
+    cum_h, hx = np.cumsum(b["dh"]), np.cumsum(b["hx"], axis=0)
+    for i in range(5):
+        r = np.exp(x[i] @ fit.params)
+        q = x[i][None, :] * cum_h[:, None] - hx
+        var = r**2 * (np.cumsum(b["dvar"]) + np.einsum("ij,jk,ik->i", q, fit.vcov_model, q))
+        got = curve[curve["group"] == str(new.index[i])]
+        surv = np.exp(-r * cum_h)
+        assert got["estimate"].to_numpy() == pytest.approx(surv, rel=1e-12)
+        assert got["std_error"].to_numpy() == pytest.approx(surv * np.sqrt(var), rel=1e-9)
+
+
+def test_stratified_predictions_follow_newdata_order(lung):
+    d = lung.dropna(subset=["ph.ecog"]).reset_index(drop=True)
+    d = d[d["ph.ecog"] < 3]
+    fit = cl.cox(d, time="time", event="dead", covariates=["age", "sex"], strata="ph.ecog")
+    new = d.iloc[[4, 0, 17, 2]]
+    each = [fit.predict_risk(new.iloc[[i]], [200.0]).iloc[0, 0] for i in range(4)]
+    assert fit.predict_risk(new, [200.0])[200.0].to_numpy() == pytest.approx(each, abs=1e-14)
+    assert fit.predict_survival(new).groups == [str(i) for i in new.index]
+
+
+def test_linear_predictor_centred_and_not(lung):
+    fit = _fit(lung, ["age", "sex"])
+    new = lung.head(3)
+    raw = new[["age", "sex"]].to_numpy(float) @ fit.params
+    assert fit.predict_lp(new) == pytest.approx(raw, abs=1e-12)
+    assert fit.predict_lp(new, centered=True) == pytest.approx(
+        raw - fit.state.cd.center @ fit.params, abs=1e-12)
+    with pytest.raises(DataValidationError, match="non-empty pandas DataFrame"):
+        fit.predict_risk(new.iloc[:0], [100.0])
+    with pytest.raises(DataValidationError, match="times must be finite"):
+        fit.predict_risk(new, [-1.0])

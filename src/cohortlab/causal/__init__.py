@@ -1,7 +1,8 @@
-"""Causal effects of a point exposure: propensity scores, IPW, matching, g-formula, AIPW, TMLE."""
+"""Causal effects: propensity scores, IPW, matching, g-formula, AIPW, TMLE, dose-response."""
 
 from .aipw import aipw
 from .crude import crude_effect
+from .dose_response import DoseResponse, dose_response
 from .gformula import gformula
 from .ipw import ipw
 from .matching import MatchResult, match
@@ -18,4 +19,6 @@ __all__ = [
     "gformula",
     "aipw",
     "tmle",
+    "dose_response",
+    "DoseResponse",
 ]

@@ -8,10 +8,16 @@ from .from_score import (
     standardized_exposure,
     threshold_exposure,
 )
+from .measurement_error import MICorrection, correct_exposure
 from .misclassification import BetaRate, BiasAnalysis, ErrorRates, bias_analysis
+from .ppi import ppi_effect, ppi_mean
 
 __all__ = [
     "bias_analysis",
+    "correct_exposure",
+    "MICorrection",
+    "ppi_mean",
+    "ppi_effect",
     "ErrorRates",
     "BetaRate",
     "BiasAnalysis",
@@ -22,3 +28,4 @@ __all__ = [
     "standardized_exposure",
     "spline_basis",
 ]
+

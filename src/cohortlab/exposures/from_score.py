@@ -8,7 +8,8 @@ applied, not refitted, to new data (:meth:`ExposureDefinition.apply`).
 
 The numbers happen in private array-only functions (``_flag``, ``_quantile_edges``,
 ``_bin_codes``, ``_standardize``, ``_natural_spline``, in :mod:`.definition` with the result
-class); the public verbs validate and build the result. Everything is vectorised (``np.quantile``, ``np.searchsorted``).
+class); the public verbs validate and build the result. Everything is vectorised
+(``np.quantile``, ``np.searchsorted``).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from .._design import Design, build_design, covariate_columns
+from .._options import exposure_options
 from .._typing import ConfType
 from .._validation import (
     apply_missing,
@@ -106,7 +107,46 @@ class CoxResult(ModelResult):
         from ._predict import predict_survival
 
         check_option(conf_type, ConfType, "conf_type", "predict_survival")
+        _check_newdata(newdata, "predict_survival")
         return predict_survival(self, newdata, conf_type)
+
+    def predict_lp(self, newdata: pd.DataFrame, *, centered: bool = False) -> np.ndarray:
+        """The linear predictor ``x'beta`` of each row of ``newdata``, in its order.
+
+        ``centered=True`` subtracts the fit's (weighted) covariate means first, as R's
+        ``predict(fit, type = "lp")`` does for continuous covariates (R survival >= 3 does not
+        centre 0/1 covariates, so R's values may differ from ours by a constant).
+        """
+        from ._predict import linear_predictor
+
+        _check_newdata(newdata, "predict_lp")
+        return linear_predictor(self, newdata, centered)
+
+    def predict_risk(self, newdata: pd.DataFrame, times: Sequence[float] | float) -> pd.DataFrame:
+        """Predicted risk ``1 - S(t | x)`` for each row of ``newdata`` at each of ``times``.
+
+        Rows keep ``newdata``'s index and order; one column per time. The baseline hazard is
+        the one of :meth:`predict_survival` (Efron or Breslow), without the CI.
+
+        Examples
+        --------
+        >>> import cohortlab as cl
+        >>> lung = cl.datasets.load_lung()
+        >>> fit = cl.cox(lung, time="time", event="dead", covariates=["age", "sex"])
+        >>> fit.predict_risk(lung.head(2), [365.0]).round(3)
+           365.0
+        0  0.731
+        1  0.695
+        """
+        from ._predict import predict_risk
+
+        _check_newdata(newdata, "predict_risk")
+        t = np.atleast_1d(np.asarray(times, dtype=float))
+        if t.ndim != 1 or not np.isfinite(t).all() or (t < 0).any():
+            raise DataValidationError(
+                f"predict_risk(): times must be finite non-negative numbers; got {times!r}.")
+        risk = predict_risk(self, newdata, t)
+        return pd.DataFrame(risk, index=newdata.index, columns=t)
 
     def concordance(self) -> float:
         """Harrell's C of the linear predictor, R ``concordance()``'s conventions.
@@ -127,6 +167,7 @@ class CoxResult(ModelResult):
         return self.state
 
 
+@exposure_options
 def cox(
     data: pd.DataFrame,
     *,
@@ -170,6 +211,17 @@ def cox(
     entry : left-truncation (delayed entry) time; rows are at risk on ``(entry, time]``.
     robust, cluster : the dfbeta sandwich variance; ``cluster`` sums it by cluster.
     ties : ``"efron"`` (R's default) or ``"breslow"``.
+    exposure_validation, exposure_error : optional
+        Corrections for a misclassified binary exposure flag (see
+        :func:`~cohortlab._options.exposure_options`).
+        ``exposure_validation="col"`` (the true exposure on a validation subset, missing
+        elsewhere) runs :func:`~cohortlab.exposures.measurement_error.correct_exposure`
+        (multiple imputation, Rubin's rules; it also takes ``n_imputations``,
+        ``imputation_covariates``, ``times``, ``random_state``, ``n_jobs``) and returns
+        naive and corrected rows; ``exposure_error=cl.ErrorRates(...)`` (external
+        sensitivity and specificity) runs :func:`~cohortlab.bias_analysis`. The flag is the
+        first covariate, or name it with a mapping, ``exposure_validation={"af_flag":
+        "af_true"}``; every coefficient is pooled.
 
     Returns
     -------
@@ -310,3 +362,10 @@ def _zph_times(st: _CoxState, transform: str) -> np.ndarray:
     left = np.concatenate([[1.0], surv])[np.searchsorted(rc.time, times, side="left")]
     return 1 - left
 
+
+def _check_newdata(newdata: Any, func: str) -> None:
+    if not isinstance(newdata, pd.DataFrame) or len(newdata) == 0:
+        raise DataValidationError(
+            f"{func}(): newdata must be a non-empty pandas DataFrame; got "
+            f"{type(newdata).__name__} with {getattr(newdata, 'shape', None)}. Pass the rows "
+            "to predict for, with the model's covariate columns.")

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._options import exposure_options
 from .._typing import ConfType, Missing
 from .._validation import check_conf_level, check_option
 from ..exceptions import DataValidationError
@@ -43,6 +44,7 @@ KMVariance: TypeAlias = Literal["greenwood", "infinitesimal_jackknife"]
 
 
 # ---------------------------------------------------------------------- kaplan_meier
+@exposure_options
 def kaplan_meier(
     data: pd.DataFrame,
     *,
@@ -98,6 +100,17 @@ def kaplan_meier(
     conf_level : float
     variance : {"greenwood", "infinitesimal_jackknife"}, optional
     missing : {"raise", "drop"}
+    exposure_validation, exposure_error : optional
+        Corrections for a misclassified binary exposure flag (see
+        :func:`~cohortlab._options.exposure_options`).
+        ``exposure_validation="col"`` (the true exposure on a validation subset, missing
+        elsewhere) runs :func:`~cohortlab.exposures.measurement_error.correct_exposure`
+        (multiple imputation, Rubin's rules; it also takes ``n_imputations``,
+        ``imputation_covariates``, ``times``, ``random_state``, ``n_jobs``) and returns
+        naive and corrected rows; ``exposure_error=cl.ErrorRates(...)`` (external
+        sensitivity and specificity) runs :func:`~cohortlab.bias_analysis`. The flag is
+        ``by``; pass ``times=[...]``, the times at which the curves are pooled.
+        ``exposure_error`` is not available for curves.
 
     Returns
     -------

@@ -1,0 +1,578 @@
+"""Multiple imputation for a misclassified binary exposure with internal validation.
+
+``correct_exposure`` corrects any cohortlab estimator for a misclassified binary exposure
+flag when the true exposure is known on a validation subset of the cohort (Cole, Chu &
+Greenland 2006, IJE 35:1074; Edwards et al. 2013, AJE 177:904): the true exposure is imputed
+for the non-validated rows from a logistic model fitted on the validated rows, the estimator
+runs on each completed cohort and the results are pooled by Rubin's rules
+(:func:`cohortlab.inference.rubin.pool_rubin`).
+
+The numbers happen in array-only functions (design of the imputation model, the Nelson-Aalen
+cumulative hazard, the proper draws); the public verb validates, runs the imputations
+through joblib with one spawned seed each and builds an :class:`MICorrection`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+import re
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, TypeAlias
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed, effective_n_jobs
+
+from .._design import covariate_columns
+from .._typing import Missing, RandomState
+from .._validation import (
+    _fmt_values,
+    apply_missing,
+    check_binary,
+    check_columns,
+    check_conf_level,
+    check_frame,
+    check_option,
+)
+from ..exceptions import CohortError, CohortWarning, DataValidationError
+from ..inference.bootstrap import _seed_sequence
+from ..inference.rubin import pool_rubin, rubin_interval
+from ..results.estimate import Estimate, EstimateTable
+from ..results.model import ModelResult
+from ._imputation import (
+    _draw_coef,
+    _fit_imputation,
+    _imputation_design,
+    _imputation_spec,
+    _impute_exposure,
+    _Spec,
+)
+
+__all__ = ["correct_exposure", "MICorrection"]
+
+FUNC = "correct_exposure"
+ImputationDraw: TypeAlias = Literal["normal", "bootstrap"]
+#: Validated rows per flag arm below which a warning is raised.
+MIN_VALIDATED_PER_ARM = 10
+_NUMBER = re.compile(r"\d[\d,.]*(e[+-]?\d+)?")
+#: Measures that are levels, not contrasts: no test of a null value.
+_LEVELS = frozenset({"survival", "cumulative_incidence", "risk", "mean", "rmst", "quantile"})
+
+
+# ------------------------------------------------------------------------- the result
+
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class MICorrection(EstimateTable):
+    """Naive and multiple-imputation-corrected estimates, side by side (an ``EstimateTable``).
+
+    Rows come in pairs, one per parameter of the estimator's result: ``analysis="naive"``
+    (the estimator on the flag, its own interval) then ``analysis="corrected"`` (Rubin's
+    rules over the imputations, t interval with the Barnard-Rubin ``df``). ``to_frame()``
+    has the tidy columns, then the result's own labels (``group``, ``time``, ...), then
+    ``analysis``, ``fmi`` (fraction of missing information), ``df`` and ``riv`` (relative
+    increase in variance); the last three are NaN on naive rows.
+
+    Attributes
+    ----------
+    imputations : pandas.DataFrame
+        One row per imputation and parameter: ``imputation``, ``term``, ``estimate`` and
+        ``variance`` on the model scale (log scale for ratios).
+    imputation_model : ModelResult
+        The logistic model of the true exposure fitted on the validated rows (log odds).
+    n_validated : dict
+        Validated rows by flag value (``flag=0``, ``flag=1``) and in total.
+    n_imputations : int
+    """
+
+    imputations: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    imputation_model: ModelResult | None = field(default=None, repr=False)
+    n_validated: Mapping[str, int] = field(default_factory=dict)
+    n_imputations: int = 0
+
+    @property
+    def naive(self) -> EstimateTable:
+        """The naive rows (estimator on the flag)."""
+        return self._subset("naive")
+
+    @property
+    def corrected(self) -> EstimateTable:
+        """The corrected rows (Rubin's rules over the imputations)."""
+        return self._subset("corrected")
+
+    def _subset(self, which: str) -> EstimateTable:
+        rows = tuple(r for r in self.rows if r.labels.get("analysis") == which)
+        return EstimateTable(rows=rows, title=f"{self.title.split(':')[0]}: {which}",
+                             dropped=self.dropped, notes=self.notes)
+
+
+# ------------------------------------------------------------------------ imputations
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """Everything a worker needs, picklable."""
+
+    estimator: Callable[..., Any]
+    frame: pd.DataFrame
+    exposure: str
+    labels: tuple[Any, Any] | None  # (reference label, other label) when not 0/1
+    X: np.ndarray
+    validated: np.ndarray
+    truth: np.ndarray
+    coef: np.ndarray
+    vcov: np.ndarray
+    draw: str
+    kwargs: Mapping[str, Any]
+    times: tuple[float, ...] | None
+    seed_estimator: bool
+
+
+def _raw(estimator: Callable[..., Any]) -> Callable[..., Any]:
+    """The undecorated estimator (``exposure_options`` keeps it as ``__cl_raw__``)."""
+    return getattr(estimator, "__cl_raw__", estimator)
+
+
+def _one_imputation(setup: _Setup, seed: np.random.SeedSequence
+                    ) -> tuple[np.ndarray, np.ndarray, list[str], dict[str, int]]:
+    rng = np.random.default_rng(seed)
+    coef = setup.coef
+    if setup.draw == "bootstrap":
+        vidx = np.flatnonzero(setup.validated)
+        pick = vidx[rng.integers(0, vidx.size, size=vidx.size)]
+        coef, _ = _fit_imputation(setup.X[pick], setup.truth[pick], [])
+    else:
+        coef = _draw_coef(rng, coef, setup.vcov)
+    a = _impute_exposure(rng, setup.X, coef, setup.validated, setup.truth)
+    frame = setup.frame.copy(deep=False)
+    if setup.labels is None:
+        frame[setup.exposure] = a
+    else:
+        frame[setup.exposure] = np.where(a == 1, setup.labels[1], setup.labels[0])
+    kw = dict(setup.kwargs)
+    if setup.seed_estimator:
+        kw["random_state"] = int(rng.integers(2**32))
+    seen: dict[str, int] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = _raw(setup.estimator)(frame, **kw)
+    for w in caught:  # one note per kind of warning, whatever its numbers
+        msg = _NUMBER.sub("#", str(w.message).split(". ")[0])[:100]
+        key = f"{w.category.__name__} ({msg})"
+        seen[key] = seen.get(key, 0) + 1
+    rows = _result_rows(result, setup.times)
+    theta, var = _model_scale(rows)
+    return theta, var, [_row_key(r) for r in rows], seen
+
+
+def _run_batch(setup: _Setup, seeds: list) -> list:
+    return [_one_imputation(setup, s) for s in seeds]
+
+
+def _impute_all(setup: _Setup, seeds: list, n_jobs: int) -> list:
+    m = len(seeds)
+    n_workers = max(1, effective_n_jobs(n_jobs))
+    n_batches = min(m, 1 if n_workers == 1 else 4 * n_workers)
+    bounds = np.linspace(0, m, n_batches + 1).astype(int)
+    batches = [seeds[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    out = Parallel(n_jobs=n_jobs)(delayed(_run_batch)(setup, b) for b in batches)
+    return [r for batch in out for r in batch]
+
+
+# ----------------------------------------------------------- results -> parameter rows
+
+
+def _result_rows(result: Any, times: Sequence[float] | None) -> list[Estimate]:
+    """Every parameter of a result as an :class:`Estimate` row."""
+    from ..results.curve import Curve
+    from ..survival.adjusted import AdjustedCurves
+
+    if isinstance(result, Estimate):
+        return [result]
+    if isinstance(result, ModelResult):
+        return list(result.coef_table().rows)
+    if isinstance(result, EstimateTable):
+        return list(result.rows)
+    if isinstance(result, Curve):
+        if times is None:
+            raise DataValidationError(
+                f"{FUNC}(): the estimator returns curves; pooling needs the times at which to "
+                "compare them; got times=None. Pass e.g. times=[1, 2, 5]."
+            )
+        rows = list(result.at(list(times)).rows)
+        if isinstance(result, AdjustedCurves):
+            rows += list(result.contrast(list(times)).rows)
+        return rows
+    raise DataValidationError(
+        f"{FUNC}(): the estimator returned a {type(result).__name__}; expected an Estimate, "
+        "EstimateTable, ModelResult or Curve. Wrap it in a function that returns one."
+    )
+
+
+def _model_scale(rows: Sequence[Estimate]) -> tuple[np.ndarray, np.ndarray]:
+    theta = np.array([math.log(r.estimate) if r.is_ratio and r.estimate > 0 else
+                      (math.nan if r.is_ratio else r.estimate) for r in rows], dtype=float)
+    var = np.array([r.std_error ** 2 for r in rows], dtype=float)
+    return theta, var
+
+
+def _row_key(r: Estimate) -> str:
+    labels = ", ".join(f"{k}={v}" for k, v in r.labels.items())
+    return f"{r.term} [{labels}]" if labels else r.term
+
+
+# ------------------------------------------------------------------------- public verb
+
+
+def correct_exposure(
+    estimator: Callable[..., Any],
+    data: pd.DataFrame,
+    *,
+    exposure: str,
+    exposure_validation: str,
+    n_imputations: int = 20,
+    imputation_covariates: str | Sequence[str] | None = None,
+    flag_interactions: bool = False,
+    imputation_draw: ImputationDraw = "normal",
+    times: Sequence[float] | None = None,
+    conf_level: float = 0.95,
+    random_state: RandomState = None,
+    n_jobs: int = 1,
+    missing: Missing = "raise",
+    **estimator_kwargs: Any,
+) -> MICorrection:
+    """Correct any estimator for a misclassified binary exposure by multiple imputation.
+
+    Estimand: whatever ``estimator`` estimates (a crude association, an ATE, Cox hazard
+    ratios, survival curves, ...), with the true exposure in place of the misclassified flag
+    ``exposure``.
+
+    Method: multiple imputation for measurement error (Cole, Chu & Greenland 2006; Edwards
+    et al. 2013). ``exposure_validation`` holds the true exposure on a validation subset
+    (missing elsewhere). A logistic model of the true exposure is fitted on the validated
+    rows, with the flag, the outcome and the estimator's covariates as predictors:
+
+    - the outcome: ``outcome=`` (binary or continuous) as it is; for time-to-event
+      estimators (``time=``, ``event=``) the event indicator and the Nelson-Aalen cumulative
+      hazard of any event at the subject's time (White & Royston 2009); with competing
+      risks (event codes 1..K, or ``cause=``) one indicator per cause and the cumulative
+      hazard of any event;
+    - the estimator's ``covariates`` and ``outcome_covariates`` (column lists or formulas;
+      Cox and Fine-Gray covariates contain the flag itself, which enters once), plus
+      ``imputation_covariates`` (auxiliary predictors of the true exposure, e.g. what the
+      flag's errors depend on, or interactions such as ``"af_flag:bmi"``);
+    - with ``flag_interactions=True``, the flag times each outcome term.
+
+    Each of ``n_imputations`` completed cohorts draws the coefficients from their asymptotic
+    normal distribution (``imputation_draw="normal"``) or refits the model on a bootstrap
+    resample of the validated rows (``"bootstrap"``), draws the true exposure of every
+    non-validated row from the model (validated rows keep their true value) and runs
+    ``estimator`` on it. Each parameter of the result is pooled by Rubin's rules on the
+    estimator's model scale (log scale for ratios; survival and incidence on their natural
+    scale) with the Barnard-Rubin degrees of freedom (complete-data ``df = n - k``, ``k``
+    the number of parameters); the interval uses the t distribution.
+
+    Assumptions: the validated rows are a random sample, or validation depends only on
+    variables in the imputation model (missing at random); the imputation model is correct
+    (in particular it contains the outcome and every variable the flag's errors depend on);
+    the estimator's own assumptions.
+
+    Variance: Rubin's total variance ``ubar + (1 + 1/m) b`` of the estimator's own
+    variances (``ubar``) and the between-imputation variance (``b``).
+
+    Parameters
+    ----------
+    estimator : callable
+        A cohortlab verb: ``crude_effect``, ``ipw``, ``aipw``, ``gformula``, ``tmle``,
+        ``adjusted_survival`` (these take ``exposure=``), ``cox``, ``fine_gray`` (the flag
+        is one of ``covariates``), ``kaplan_meier``, ``cumulative_incidence`` (the flag is
+        ``by``). It returns an ``Estimate``, ``EstimateTable``, ``ModelResult`` or ``Curve``.
+    data : pandas.DataFrame
+    exposure : str
+        The misclassified binary flag (0/1 or bool; two labels with ``reference=``).
+    exposure_validation : str
+        The true exposure (0/1, or the flag's labels) on validated rows, missing elsewhere.
+    n_imputations : int
+        Completed cohorts (>= 2; 20 or more for a stable ``df``).
+    imputation_covariates : list of str or str, optional
+        Extra predictors (or formula terms) of the imputation model.
+    flag_interactions : bool
+        Add flag x outcome-term interactions to the imputation model.
+    imputation_draw : {"normal", "bootstrap"}
+        How the imputation model's uncertainty is propagated.
+    times : list of float, optional
+        Times at which curves are pooled (required for ``Curve`` results); also passed to
+        estimators that take ``times`` (``adjusted_survival``'s evaluation grid).
+    conf_level : float
+        Level of the intervals; passed to ``estimator``.
+    random_state : int, numpy.random.Generator or None
+        Seed: one child seed per imputation (``SeedSequence.spawn``), so the same seed gives
+        the same numbers whatever ``n_jobs``. Estimators that take ``random_state`` get one
+        seed per imputation drawn from it.
+    n_jobs : int
+        Parallel joblib jobs over imputations.
+    missing : {"raise", "drop"}
+        Missing values in the flag and the imputation model's columns (the validation
+        column is missing by design); passed to ``estimator``.
+    **estimator_kwargs
+        Passed to ``estimator`` (``outcome=``, ``covariates=``, ``time=``, ...).
+
+    Returns
+    -------
+    MICorrection
+        An :class:`~cohortlab.EstimateTable` with a ``naive`` and a ``corrected`` row per
+        parameter, and the columns ``analysis``, ``fmi``, ``df`` and ``riv``.
+
+    Examples
+    --------
+    >>> import cohortlab as cl
+    >>> from cohortlab.exposures.measurement_error import correct_exposure
+    >>> df = cl.simulate_cohort(4_000, random_state=3)
+    >>> rng = np.random.default_rng(3)
+    >>> df["af_valid"] = df["af_true"].where(rng.random(len(df)) < 0.25)
+    >>> res = correct_exposure(cl.crude_effect, df, exposure="af_flag",
+    ...                        exposure_validation="af_valid", outcome="mace_1y",
+    ...                        imputation_covariates=["bmi", "age"], n_imputations=10,
+    ...                        random_state=1)
+    >>> res.to_frame()["analysis"].tolist()
+    ['naive', 'corrected']
+    >>> res.corrected[0].estimate > res.naive[0].estimate
+    True
+    """
+    data = check_frame(data, FUNC)
+    params = _estimator_params(estimator)
+    _check_int(n_imputations, "n_imputations", 2)
+    check_option(imputation_draw, ImputationDraw, "imputation_draw", FUNC)
+    conf_level = check_conf_level(conf_level, FUNC)
+    if not isinstance(exposure_validation, str):
+        raise DataValidationError(
+            f"{FUNC}(): exposure_validation must be a column name (str); got "
+            f"{exposure_validation!r}. Pass the column holding the true exposure."
+        )
+    check_columns(data, FUNC, exposure=exposure, exposure_validation=exposure_validation)
+    if exposure_validation == exposure:
+        raise DataValidationError(
+            f"{FUNC}(): exposure_validation must differ from the flag column; got "
+            f"{exposure!r} for both. Pass the column with the true exposure."
+        )
+    kwargs = dict(estimator_kwargs)
+    pass_exposure = "exposure" in params
+    if pass_exposure:
+        kwargs["exposure"] = exposure
+    else:
+        _check_exposure_used(exposure, kwargs, data)
+    for name, value in (("conf_level", conf_level), ("missing", missing), ("times", times)):
+        if value is not None and (name in params or "**" in params):
+            kwargs.setdefault(name, value)
+    spec = _imputation_spec(data, exposure, kwargs, imputation_covariates)
+    used = [exposure, *spec.columns]
+    frame, dropped = apply_missing(data, used, missing, FUNC)
+    flag = check_binary(frame, exposure, "exposure", FUNC, reference=kwargs.get("reference"))
+    labels = _labels(frame, exposure, kwargs.get("reference"))
+    validated, truth = _check_validation(frame, exposure_validation, flag, labels)
+    X, names = _imputation_design(frame, exposure, flag, spec, flag_interactions)
+    coef, vcov = _fit_imputation(X[validated], truth[validated], names)
+    seeds = _seed_sequence(random_state, FUNC).spawn(int(n_imputations) + 1)
+    seed_estimator = "random_state" in params and "random_state" not in kwargs
+    naive_kw = dict(kwargs)
+    if seed_estimator:
+        naive_kw["random_state"] = int(np.random.default_rng(seeds[-1]).integers(2**32))
+    naive = _result_rows(_raw(estimator)(frame, **naive_kw), times)
+    work = frame.copy(deep=False)
+    work.attrs = {}  # attrs are deep-copied by every pandas op: drop them for speed
+    setup = _Setup(estimator=estimator, frame=work, exposure=exposure, labels=labels, X=X,
+                   validated=validated, truth=truth, coef=coef, vcov=vcov,
+                   draw=imputation_draw, kwargs=kwargs,
+                   times=tuple(float(t) for t in times) if times is not None else None,
+                   seed_estimator=seed_estimator)
+    out = _impute_all(setup, seeds[:-1], n_jobs)
+    counts = {"flag=0": int((validated & (flag == 0)).sum()),
+              "flag=1": int((validated & (flag == 1)).sum()), "total": int(validated.sum())}
+    model = ModelResult(terms=tuple(names), params=coef, vcov=vcov, effect_measure="odds_ratio",
+                        method="imputation_logistic", n=counts["total"],
+                        notes=("logistic model of the true exposure on the validated rows",))
+    return _build(naive, out, model, counts, exposure, exposure_validation, spec, conf_level,
+                  dropped, imputation_draw)
+
+
+# ------------------------------------------------------------------------- validation
+
+
+def _check_int(value: Any, name: str, low: int) -> None:
+    if not (isinstance(value, numbers.Integral) and not isinstance(value, bool)
+            and value >= low):
+        raise DataValidationError(f"{FUNC}(): {name} must be an int >= {low}; got {value!r}.")
+
+
+def _estimator_params(estimator: Any) -> dict[str, Any]:
+    if not callable(estimator):
+        raise DataValidationError(
+            f"{FUNC}(): estimator must be a cohortlab verb (a function); got "
+            f"{type(estimator).__name__}. Pass e.g. cl.ipw (not cl.ipw(...))."
+        )
+    try:
+        sig = inspect.signature(_raw(estimator))
+    except (TypeError, ValueError):
+        return {"**": True}
+    params: dict[str, Any] = dict(sig.parameters)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        params["**"] = True
+    return params
+
+
+def _check_exposure_used(exposure: str, kwargs: Mapping[str, Any], data: pd.DataFrame
+                         ) -> None:
+    if kwargs.get("by") == exposure:
+        return
+    cov = kwargs.get("covariates")
+    if cov is not None and exposure in covariate_columns(cov, data, FUNC):
+        return
+    raise DataValidationError(
+        f"{FUNC}(): the estimator does not use the flag {exposure!r} (exposure); got "
+        f"by={kwargs.get('by')!r} and covariates={cov!r}. Pass it as by= (kaplan_meier, "
+        "cumulative_incidence) or among covariates= (cox, fine_gray)."
+    )
+
+
+def _labels(frame: pd.DataFrame, exposure: str, reference: Any) -> tuple[Any, Any] | None:
+    if reference is None:
+        return None
+    other = next(v for v in pd.unique(frame[exposure]) if v != reference)
+    return reference, other
+
+
+def _check_validation(frame: pd.DataFrame, column: str, flag: np.ndarray,
+                      labels: tuple[Any, Any] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Validated rows and the true exposure coded 0/1 (0 where not validated)."""
+    s = frame[column]
+    validated = s.notna().to_numpy()
+    if not validated.any():
+        raise DataValidationError(
+            f"{FUNC}(): column {column!r} (exposure_validation) is never observed; got "
+            f"{len(s):,} missing values. It must hold the true exposure on a validation "
+            "subset (missing elsewhere)."
+        )
+    vals = pd.unique(s[validated])
+    allowed = {0, 1} if labels is None else set(labels)
+    bad = [v for v in vals if not _in(v, allowed)]
+    if bad:
+        raise DataValidationError(
+            f"{FUNC}(): column {column!r} (exposure_validation) must be coded like the flag "
+            f"({_fmt_values(sorted(allowed, key=str))}); got values "
+            f"{_fmt_values(sorted(bad, key=str))}. Recode it, e.g. data[{column!r}].eq(1) "
+            "where observed."
+        )
+    obs = s[validated]
+    truth_v = (obs != labels[0]).to_numpy(dtype=np.int64) if labels is not None else \
+        obs.astype(float).to_numpy().astype(np.int64)
+    if np.unique(truth_v).size < 2:
+        raise DataValidationError(
+            f"{FUNC}(): column {column!r} (exposure_validation) takes only the value "
+            f"{truth_v[0]} among its {validated.sum():,} observed rows; the imputation model "
+            "needs both exposed and unexposed validated rows. Validate more rows."
+        )
+    fv = flag[validated]
+    arms = {0: int((fv == 0).sum()), 1: int((fv == 1).sum())}
+    if min(arms.values()) == 0:
+        missing_arm = 0 if arms[0] == 0 else 1
+        raise DataValidationError(
+            f"{FUNC}(): column {column!r} (exposure_validation) is observed only where the "
+            f"flag is {1 - missing_arm}; got {arms[missing_arm]} validated rows with flag = "
+            f"{missing_arm}. Validate rows in both flag arms (e.g. a random sample)."
+        )
+    if min(arms.values()) < MIN_VALIDATED_PER_ARM:
+        warnings.warn(
+            f"{FUNC}(): few validated rows in column {column!r} (exposure_validation); got "
+            f"{arms[0]} with flag = 0 and {arms[1]} with flag = 1 (< "
+            f"{MIN_VALIDATED_PER_ARM} in an arm). The imputation model is fragile; validate "
+            "more rows.", CohortWarning, stacklevel=3,
+        )
+    truth = np.zeros(len(s), dtype=np.int64)
+    truth[validated] = truth_v
+    return validated, truth
+
+
+def _in(v: Any, allowed: set) -> bool:
+    try:
+        return any(bool(v == a) for a in allowed)
+    except (TypeError, ValueError):
+        return False
+
+
+# ------------------------------------------------------------------------------ build
+
+
+def _build(naive: list[Estimate], out: list, model: ModelResult, counts: dict[str, int],
+           exposure: str, validation: str, spec: _Spec, conf_level: float, dropped: Any,
+           draw: str) -> MICorrection:
+    keys = [_row_key(r) for r in naive]
+    for k, (_, _, kk, _) in enumerate(out):
+        if kk != keys:
+            raise CohortError(
+                f"{FUNC}(): imputation {k + 1} gave different parameters than the naive run; "
+                f"got {kk[:4]} vs {keys[:4]}. Both exposure arms must stay present."
+            )
+    theta = np.vstack([o[0] for o in out])
+    var = np.vstack([o[1] for o in out])
+    seen: dict[str, int] = {}
+    for o in out:
+        for k, v in o[3].items():
+            seen[k] = seen.get(k, 0) + v
+    m = theta.shape[0]
+    ok = np.all(np.isfinite(theta) & np.isfinite(var), axis=0)
+    n = naive[0].n if naive and naive[0].n is not None else None
+    dfcom = (n - len(naive)) if n is not None and n > len(naive) else math.inf
+    rows: list[Estimate] = []
+    notes: list[str] = []
+    pooled = pool_rubin(theta[:, ok], var[:, ok], dfcom) if ok.any() else None
+    idx = np.cumsum(ok) - 1
+    for j, r in enumerate(naive):
+        base_labels = dict(r.labels)
+        rows.append(replace(r, labels={**base_labels, "analysis": "naive", "fmi": math.nan,
+                                       "df": math.nan, "riv": math.nan}))
+        if not ok[j] or pooled is None:
+            notes.append(f"{_row_key(r)}: not pooled (not estimable in some imputations)")
+            est = dict(estimate=math.nan, std_error=math.nan, conf_low=math.nan,
+                       conf_high=math.nan, statistic=math.nan, p_value=math.nan)
+            stats_ = dict(fmi=math.nan, df=math.nan, riv=math.nan)
+        else:
+            i = idx[j]
+            q, t, d = pooled.pooled[i], pooled.total_var[i], pooled.df[i]
+            stat, p, lo, hi = rubin_interval(q, t, d, conf_level)
+            if r.effect_measure in _LEVELS:  # a level (survival, risk), not a contrast
+                stat, p = math.nan, math.nan
+            tr = math.exp if r.is_ratio else float
+            est = dict(estimate=tr(float(q)), std_error=math.sqrt(float(t)),
+                       conf_low=tr(float(lo)), conf_high=tr(float(hi)),
+                       statistic=float(stat), p_value=float(p))
+            stats_ = dict(fmi=float(pooled.fmi[i]), df=float(d), riv=float(pooled.riv[i]))
+        rows.append(replace(
+            r, **est, conf_level=conf_level, ci_method="multiple_imputation_rubin",
+            ci_scale="plain", labels={**base_labels, "analysis": "corrected", **stats_},
+            influence=None, replicates=None, diagnostics=None, notes=(),
+            extra={"n_imputations": float(m)},
+        ))
+    frame = pd.DataFrame({
+        "imputation": np.repeat(np.arange(1, m + 1), len(keys)),
+        "term": np.tile(np.array(keys, dtype=object), m),
+        "estimate": theta.ravel(), "variance": var.ravel(),
+    })
+    notes_t = (
+        f"exposure {exposure!r} corrected by multiple imputation ({m} imputations, "
+        f"{'normal coefficient draws' if draw == 'normal' else 'bootstrap of validated rows'})"
+        f" from {validation!r}: {counts['total']:,} validated rows ({counts['flag=1']:,} "
+        f"flagged, {counts['flag=0']:,} not)",
+        f"imputation model: {spec.description}",
+        "corrected: Rubin's rules on the model scale (log for ratios), t interval with "
+        "Barnard-Rubin df",
+        *notes,
+        *(f"{v:,} of {m:,} imputed runs emitted {k}" for k, v in sorted(seen.items())),
+    )
+    title = f"Multiple imputation for misclassified {exposure}: naive vs corrected"
+    return MICorrection(rows=tuple(rows), title=title, dropped=dropped, notes=notes_t,
+                        imputations=frame, imputation_model=model, n_validated=counts,
+                        n_imputations=m)

@@ -1,0 +1,172 @@
+"""The result of :func:`cohortlab.adjusted_survival`: counterfactual curves per arm.
+
+:class:`AdjustedCurves` holds the arms' curves on the evaluation grid with their contrasts
+(difference, ratio) and restricted mean survival, each with a confidence interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from .._validation import (
+    check_option,
+)
+from ..exceptions import DataValidationError
+from ..results.curve import Curve
+from ..results.estimate import Estimate, EstimateTable
+
+__all__ = ["AdjustedCurves"]
+
+Contrast = Literal["difference", "ratio"]
+_GRID_AREA_NOTE = ("RMST: area of the step function on the evaluation grid (exact when the grid "
+                   "holds every event time, the default up to 500 of them)")
+
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class AdjustedCurves(Curve):
+    """Counterfactual curves of each exposure arm (``group`` = ``"<exposure>=1"`` / ``=0``).
+
+    Estimates and intervals are on the evaluation grid ``grid`` (every distinct event time when
+    there are at most 500, else ``times=``/500 quantiles): :meth:`at` reads the step function.
+    :meth:`contrast` gives the difference or ratio of the arms at given times and :meth:`rmst`
+    the restricted mean survival per arm and their difference, each with a CI by the same
+    variance method as the curves.
+    """
+
+    grid: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    arm_values: np.ndarray = field(default_factory=lambda: np.zeros((2, 0)), repr=False)
+    arm_variance: np.ndarray | None = field(default=None, repr=False)
+    replicates: np.ndarray | None = field(default=None, repr=False)
+    exposure_name: str = ""
+    rmst_source: Any = field(default=None, repr=False)
+    moments: Any = field(default=None, repr=False)
+
+    def contrast(self, times: Sequence[float] | float, measure: Contrast = "difference"
+                 ) -> EstimateTable:
+        """Arm 1 minus (or over) arm 0 at ``times``, with CIs.
+
+        Influence-function variance: the arms' variances add (disjoint subjects, weights
+        treated as known); ratios use the log scale (delta method). Bootstrap: the replicate
+        contrasts (percentile interval).
+        """
+        check_option(measure, Contrast, "measure", "contrast")
+        ts = np.atleast_1d(np.asarray(times, dtype=float))
+        pos = self._grid_pos(ts)
+        v1, v0 = self.arm_values[0, pos], self.arm_values[1, pos]
+        kind = "survival" if self.measure == "survival" else "risk"
+        eff = {("survival", "difference"): "difference", ("survival", "ratio"): "ratio",
+               ("risk", "difference"): "risk_difference", ("risk", "ratio"): "risk_ratio"}[
+                   (kind, measure)]
+        rows = []
+        for k, t in enumerate(ts):
+            term = f"{kind} {measure} at {t:g}"
+            common = dict(conf_level=self.conf_level, effect_measure=eff, method=self.method,
+                          estimand=self.estimand, n=self.n, n_events=self.n_events,
+                          dropped=self.dropped, labels={"time": float(t)})
+            if self.replicates is not None:
+                r1, r0 = self.replicates[:, 0, pos[k]], self.replicates[:, 1, pos[k]]
+                point = v1[k] - v0[k] if measure == "difference" else v1[k] / v0[k]
+                reps = r1 - r0 if measure == "difference" else r1 / r0
+                rows.append(Estimate.from_bootstrap(term, float(point), reps, **common))
+                continue
+            var1, var0 = self.arm_variance[0, pos[k]], self.arm_variance[1, pos[k]]
+            cov10 = 0.0
+            if self.moments is not None:  # AIPW: the arms share subjects
+                j = pos[k]
+                cov10 = float(self.moments.cov(0, 1)[j, j])
+            ci = self.ci_method
+            if measure == "difference":
+                rows.append(Estimate.from_model_scale(
+                    term, float(v1[k] - v0[k]), float(np.sqrt(var1 + var0 - 2 * cov10)),
+                    ci_method=ci, **common))
+            else:
+                se_log = np.sqrt(var1 / v1[k] ** 2 + var0 / v0[k] ** 2
+                                 - 2 * cov10 / (v1[k] * v0[k]))
+                rows.append(Estimate.from_model_scale(
+                    term, float(np.log(v1[k] / v0[k])), float(se_log), ci_method=ci,
+                    **common))
+        return EstimateTable(rows=tuple(rows), title=f"{self._title()} · contrasts",
+                             dropped=self.dropped, notes=self.notes)
+
+    def rmst(self, tau: float) -> EstimateTable:
+        """Restricted mean survival time to ``tau`` per arm, and their difference.
+
+        Influence-function variance: the weighted Kaplan-Meier's infinitesimal jackknife
+        (:func:`cohortlab.rmst` with the weights); bootstrap: the replicate curves' areas.
+        """
+        if self.measure != "survival":
+            raise DataValidationError(
+                "rmst(): the restricted mean is defined for survival curves; these are "
+                "cumulative incidence curves (cause=). Use contrast() at the times of interest.")
+        if self.moments is not None:
+            return self._rmst_from_moments(float(tau))
+        if self.replicates is None:
+            if self.rmst_source is None:
+                raise DataValidationError("rmst(): no data kept to compute the RMST.")
+            return self.rmst_source(float(tau))
+        if not tau <= self.grid[-1] or tau <= 0:
+            raise DataValidationError(
+                f"rmst(): tau = {tau:g} is outside the evaluation grid (0, {self.grid[-1]:g}].")
+        point = np.array([_area(self.grid, self.arm_values[a], tau) for a in (0, 1)])
+        reps = np.array([[_area(self.grid, r[a], tau) for a in (0, 1)]
+                         for r in self.replicates])
+        names = [f"RMST {self.exposure_name}=1", f"RMST {self.exposure_name}=0",
+                 f"RMST difference {self.exposure_name} 1 vs 0"]
+        pts = [point[0], point[1], point[0] - point[1]]
+        rr = [reps[:, 0], reps[:, 1], reps[:, 0] - reps[:, 1]]
+        rows = tuple(Estimate.from_bootstrap(
+            nm, float(p), r, conf_level=self.conf_level,
+            effect_measure="rmst" if k < 2 else "rmst_difference", method=self.method,
+            estimand=self.estimand, n=self.n, n_events=self.n_events, labels={"tau": tau})
+            for k, (nm, p, r) in enumerate(zip(names, pts, rr, strict=True)))
+        return EstimateTable(rows=rows, title=f"RMST to {tau:g}",
+                             notes=self.notes + (_GRID_AREA_NOTE,))
+
+    def _rmst_from_moments(self, tau: float) -> EstimateTable:
+        if not 0 < tau <= self.grid[-1]:
+            raise DataValidationError(
+                f"rmst(): tau = {tau:g} is outside the evaluation grid (0, {self.grid[-1]:g}].")
+        # RMST = 1 * (t_1 - 0) + sum_k S(t_k) * (t_{k+1} - t_k) up to tau: linear in S
+        inside = self.grid < tau
+        knots = np.concatenate([self.grid[inside], [tau]])
+        a = np.zeros(self.grid.size)
+        a[inside] = np.diff(knots)
+        base = float(min(self.grid[0], tau))
+        m = self.moments
+        # only grid times before tau enter (later ones may be NaN: not estimable)
+        a, sub = a[inside], np.ix_(inside, inside)
+        vals = self.arm_values[:, inside]
+        est = [base + a @ vals[0], base + a @ vals[1]]
+        var = [a @ m.cov(0, 0)[sub] @ a, a @ m.cov(1, 1)[sub] @ a]
+        cov10 = a @ m.cov(0, 1)[sub] @ a
+        names = [f"RMST {self.exposure_name}=1", f"RMST {self.exposure_name}=0",
+                 f"RMST difference {self.exposure_name} 1 vs 0"]
+        pts = [est[0], est[1], est[0] - est[1]]
+        ses = [np.sqrt(var[0]), np.sqrt(var[1]), np.sqrt(var[0] + var[1] - 2 * cov10)]
+        rows = tuple(Estimate.from_model_scale(
+            nm, float(p), float(se), conf_level=self.conf_level,
+            effect_measure="rmst" if k < 2 else "rmst_difference", method=self.method,
+            ci_method="influence_function", estimand=self.estimand, n=self.n,
+            n_events=self.n_events, labels={"tau": tau})
+            for k, (nm, p, se) in enumerate(zip(names, pts, ses, strict=True)))
+        return EstimateTable(rows=rows, title=f"RMST to {tau:g}",
+                             notes=self.notes + (_GRID_AREA_NOTE,))
+
+    def _grid_pos(self, ts: np.ndarray) -> np.ndarray:
+        pos = np.searchsorted(self.grid, ts, side="right") - 1
+        if np.any(pos < 0) or np.any(ts > self.grid[-1]):
+            raise DataValidationError(
+                f"contrast(): times must lie in [{self.grid[0]:g}, {self.grid[-1]:g}], the "
+                f"evaluation grid; got {ts.tolist()}.")
+        return pos
+
+
+def _area(grid: np.ndarray, values: np.ndarray, tau: float) -> float:
+    """Area under a step function starting at 1 at time 0, known on ``grid``, up to ``tau``."""
+    knots = np.concatenate([[0.0], grid[grid < tau], [tau]])
+    vals = np.concatenate([[1.0], values[grid < tau]])
+    return float(np.sum(np.diff(knots) * vals))
