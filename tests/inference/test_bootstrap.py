@@ -10,6 +10,7 @@ import importlib
 
 import numpy as np
 import pytest
+from helpers import BOOT_X, mean_stat, two_stats
 from joblib import effective_n_jobs
 
 from cohortlab.exceptions import CohortError
@@ -17,15 +18,7 @@ from cohortlab.inference.bootstrap import BootstrapResult, bootstrap, bootstrap_
 
 # the package re-exports the function under the module's name; get the module itself
 bootstrap_module = importlib.import_module("cohortlab.inference.bootstrap")
-X = np.random.default_rng(42).normal(10.0, 2.0, size=60)
-
-
-def mean_stat(idx: np.ndarray) -> float:
-    return float(X[idx].mean())
-
-
-def two_stats(idx: np.ndarray) -> np.ndarray:
-    return np.array([X[idx].mean(), X[idx].std()])
+X = BOOT_X  # mean_stat and two_stats (in helpers.py, picklable for joblib workers) use it
 
 
 # ------------------------------------------------------------------ determinism
