@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import Parallel, delayed
 
 from .._design import covariate_columns
 from .._typing import Missing, RandomState
@@ -39,7 +39,7 @@ from .._validation import (
     check_option,
 )
 from ..exceptions import CohortError, CohortWarning, DataValidationError
-from ..inference.bootstrap import _seed_sequence
+from ..inference.bootstrap import _seed_sequence, seed_batches
 from ..inference.rubin import pool_rubin, rubin_interval
 from ..results.estimate import Estimate, EstimateTable
 from ..results.model import ModelResult
@@ -174,11 +174,7 @@ def _run_batch(setup: _Setup, seeds: list) -> list:
 
 
 def _impute_all(setup: _Setup, seeds: list, n_jobs: int) -> list:
-    m = len(seeds)
-    n_workers = max(1, effective_n_jobs(n_jobs))
-    n_batches = min(m, 1 if n_workers == 1 else 4 * n_workers)
-    bounds = np.linspace(0, m, n_batches + 1).astype(int)
-    batches = [seeds[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    batches = seed_batches(seeds, n_jobs)
     out = Parallel(n_jobs=n_jobs)(delayed(_run_batch)(setup, b) for b in batches)
     return [r for batch in out for r in batch]
 

@@ -24,7 +24,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import Parallel, delayed
 
 from .._typing import Missing, RandomState
 from .._validation import (
@@ -36,7 +36,7 @@ from .._validation import (
     check_frame,
 )
 from ..exceptions import CohortError, DataValidationError
-from ..inference.bootstrap import _seed_sequence
+from ..inference.bootstrap import _seed_sequence, seed_batches
 from ..results._format import Renderable, fmt_int, fmt_num, fmt_p
 from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable
@@ -639,11 +639,7 @@ def _cells(frame: pd.DataFrame, error: ErrorRates, strata: list[str]
 
 
 def _simulate(setup: _Setup, seeds: list, n_jobs: int) -> tuple[np.ndarray, Counter_t]:
-    n_sims = len(seeds)
-    n_workers = max(1, effective_n_jobs(n_jobs))
-    n_batches = min(n_sims, 1 if n_workers == 1 else 4 * n_workers)
-    bounds = np.linspace(0, n_sims, n_batches + 1).astype(int)
-    batches = [seeds[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    batches = seed_batches(seeds, n_jobs)
     out = Parallel(n_jobs=n_jobs)(delayed(_run_batch)(setup, b) for b in batches)
     seen: Counter_t = {}
     for _, w in out:

@@ -96,6 +96,27 @@ def _run_batch(
     return out, failed
 
 
+
+def seed_batches(seeds: list, n_jobs: int) -> list[list]:
+    """Split per-replicate seeds into contiguous batches for joblib workers.
+
+    One batch when running serially, else about four per worker (load balancing without
+    per-replicate dispatch overhead). Each replicate keeps its own seed, so results do not
+    depend on ``n_jobs``; the batches concatenate back to ``seeds`` in order.
+
+    Examples
+    --------
+    >>> [len(b) for b in seed_batches(list(range(10)), 1)]
+    [10]
+    >>> sum(seed_batches(list(range(10)), 2), []) == list(range(10))
+    True
+    """
+    n_workers = max(1, effective_n_jobs(n_jobs))
+    n_batches = max(1, min(len(seeds), 1 if n_workers == 1 else 4 * n_workers))
+    bounds = np.linspace(0, len(seeds), n_batches + 1).astype(int)
+    return [seeds[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 def bootstrap(
     statistic: Statistic,
     n: int,
@@ -156,12 +177,8 @@ def bootstrap(
             raise CohortError(f"{func}(): cluster has a single cluster; need at least 2.")
     seeds = _seed_sequence(random_state, func).spawn(n_boot)
     k = np.atleast_1d(np.asarray(statistic(np.arange(n)), dtype=float)).shape[0]
-    n_workers = max(1, effective_n_jobs(n_jobs))
-    n_batches = min(n_boot, 1 if n_workers == 1 else 4 * n_workers)
-    bounds = np.linspace(0, n_boot, n_batches + 1).astype(int)
-    batches = [seeds[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     results = Parallel(n_jobs=n_jobs)(
-        delayed(_run_batch)(statistic, b, n, clusters, k) for b in batches
+        delayed(_run_batch)(statistic, b, n, clusters, k) for b in seed_batches(seeds, n_jobs)
     )
     reps = np.vstack([r[0] for r in results])
     failed = sum(r[1] for r in results)

@@ -20,13 +20,13 @@ from typing import Any, Literal, TypeAlias, get_args
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import Parallel, delayed
 from scipy import stats
 
 from .._typing import RandomState
 from .._validation import check_columns, check_conf_level, check_frame, check_option
 from ..exceptions import CohortError, DataValidationError
-from ..inference.bootstrap import _seed_sequence
+from ..inference.bootstrap import _seed_sequence, seed_batches
 from ..results.estimate import Estimate, EstimateTable
 
 __all__ = ["refute"]
@@ -270,16 +270,13 @@ def refute(
     point = _model_scale(original.estimate, ratio)
     children = _seed_sequence(random_state, FUNC).spawn(len(ALL_TESTS))
     random_col = _random_column(data)
-    n_workers = max(1, effective_n_jobs(n_jobs))
     rows = []
     for test in tests:
         seeds = children[ALL_TESTS.index(test)].spawn(int(n_sims))
-        n_batches = min(int(n_sims), 1 if n_workers == 1 else 4 * n_workers)
-        cuts = np.linspace(0, int(n_sims), n_batches + 1).astype(int)
         results = Parallel(n_jobs=n_jobs)(
-            delayed(_run_batch)(estimator, data, exposure, test, seeds[a:b],
+            delayed(_run_batch)(estimator, data, exposure, test, batch,
                                 estimator_kwargs, float(subset_fraction), random_col, ratio)
-            for a, b in zip(cuts[:-1], cuts[1:], strict=True))
+            for batch in seed_batches(seeds, n_jobs))
         sims = np.concatenate([r[0] for r in results])
         errors = [e for r in results for e in r[1]]
         warned = [w for r in results for w in r[2]]
