@@ -21,13 +21,15 @@ import pytest
 from scipy.stats import beta as beta_dist
 
 import cohortlab as cl
+from cohortlab.causal._glm import fit_logistic
 from cohortlab.exceptions import DataValidationError, MissingDataError
+from cohortlab.exposures.error_rates import _beta_from_interval
 from cohortlab.exposures.misclassification import (
     BetaRate,
     BiasAnalysis,
     ErrorRates,
-    _beta_from_interval,
     _predictive_values,
+    _record_predictive_values,
     bias_analysis,
 )
 
@@ -364,3 +366,124 @@ def test_incompatible_rates_raise(cohort):
     with pytest.raises(cl.exceptions.CohortError, match=r"only 0 of 5 simulations"):
         bias_analysis(cl.crude_effect, cohort, exposure="af_flag", outcome="mace_1y",
                       error=er, n_sims=5)
+
+
+# ------------------------------------------------- record-level prevalence model (H11)
+# prevalence_covariates: p*_i is the fitted value of a logistic model of the flag, so the
+# imputation keeps continuous confounders. Coverage against the simulated truth for IPW is in
+# test_correction_coverage.py (ipw_bias_analysis).
+
+
+def test_record_predictive_values_closed_form():
+    """p = (p* + Sp - 1) / (Se + Sp - 1); PPV = Se p / p*, 1 - NPV = (1 - Se) p / (1 - p*)."""
+    se, sp = np.array([0.9, 0.9, 0.8]), np.array([0.95, 0.95, 0.99])
+    p_obs = np.array([0.135, 0.02, 0.85])  # p = 0.1, p < 0 (clipped), p > 1 (clipped)
+    q1, q0, n_clip = _record_predictive_values(se, sp, p_obs)
+    assert n_clip == 2
+    assert abs(q1[0] - 0.09 / 0.135) < ABS_CLOSED_FORM
+    assert abs(q0[0] - 0.01 / 0.865) < ABS_CLOSED_FORM
+    assert abs(q1[1] - 0.9 * 1e-6 / 0.02) < ABS_CLOSED_FORM  # p clipped to 1e-6
+    assert abs(q1[2] - 0.8 * (1 - 1e-6) / 0.85) < ABS_CLOSED_FORM  # p clipped to 1 - 1e-6
+    assert q0[2] == 1.0  # (1 - Se)(1 - 1e-6) / 0.15 > 1, clipped to a probability
+
+
+def test_saturated_prevalence_model_equals_cells(cohort):
+    """A saturated model (outcome x bmi30) fits the cell means: same draws, same seed."""
+    kw = dict(exposure="af_flag", outcome="mace_1y", error=ER, n_sims=12, random_state=4)
+    cells = bias_analysis(cl.crude_effect, cohort, strata=["mace_1y", "bmi30"], **kw)
+    rec = bias_analysis(cl.crude_effect, cohort, prevalence_covariates="bmi30 + mace_1y:bmi30",
+                        **kw)
+    assert rec.prevalence_model == "C(mace_1y) + bmi30 + mace_1y:bmi30"
+    assert (rec.draws["n_clipped"] == 0).all() and rec.n_rejected == 0
+    pd.testing.assert_frame_equal(rec.draws.drop(columns="n_clipped"), cells.draws)
+    assert rec.systematic.estimate == cells.systematic.estimate
+    assert rec.total.conf_low == cells.total.conf_low
+    assert "logistic model on C(mace_1y) + bmi30" in rec.summary()
+
+
+def test_saturated_prevalence_model_with_by_equals_cells(cohort):
+    """Rates by bmi30: by's levels enter the model (here already as C(bmi30))."""
+    er = ErrorRates(sensitivity={0: (0.85, 0.92), 1: (0.75, 0.85)},
+                    specificity={0: (0.97, 0.985), 1: (0.95, 0.97)}, by="bmi30")
+    kw = dict(exposure="af_flag", outcome="mace_1y", error=er, n_sims=10, random_state=9)
+    cells = bias_analysis(cl.crude_effect, cohort, **kw)
+    rec = bias_analysis(cl.crude_effect, cohort, prevalence_covariates="C(mace_1y) * C(bmi30)",
+                        **kw)
+    assert rec.n_rejected == cells.n_rejected == 0
+    np.testing.assert_array_equal(rec.draws["estimate"], cells.draws["estimate"])
+    np.testing.assert_array_equal(rec.draws["total"], cells.draws["total"])
+
+
+def test_prevalence_model_adds_strata_and_by_as_categories(cohort):
+    er = ErrorRates(sensitivity={0: 0.9, 1: 0.8}, specificity={0: 0.98, 1: 0.96}, by="bmi30")
+    res = bias_analysis(cl.crude_effect, cohort, exposure="af_flag", outcome="mace_1y",
+                        error=er, prevalence_covariates=["age", "bmi"], n_sims=3,
+                        random_state=1)
+    assert res.prevalence_model == "C(mace_1y) + C(bmi30) + age + bmi"
+
+
+def test_clipped_records_are_counted_and_draws_rejected(cohort):
+    """Records with p* <= 1 - Sp have p <= 0: counted; > 5% of records rejects the draw."""
+    er = ErrorRates(sensitivity=0.85, specificity=(0.93, 0.97))
+    res = bias_analysis(cl.crude_effect, cohort, exposure="af_flag", outcome="mace_1y",
+                        error=er, prevalence_covariates=["age"], n_sims=30, random_state=1)
+    # the same logistic fit by hand: intercept, mace_1y, age
+    X = np.column_stack([np.ones(len(cohort)), cohort["mace_1y"], cohort["age"]])
+    p_obs = fit_logistic(X, cohort["af_flag"].to_numpy(float)).fitted
+    d = res.draws
+    expected = (p_obs[None, :] <= 1.0 - d["specificity"].to_numpy()[:, None]).sum(axis=1)
+    np.testing.assert_array_equal(d["n_clipped"].to_numpy(), expected)
+    too_many = expected > 0.05 * len(cohort)
+    assert too_many.any() and (~too_many).any()
+    np.testing.assert_array_equal(d["status"] == "rejected_prevalence", too_many)
+    assert res.n_rejected == int(too_many.sum())
+    assert any("for more than 5% of the records" in n for n in res.notes)
+    assert any("clipped the implied true prevalence" in n for n in res.notes)
+
+
+def test_prevalence_covariates_through_exposure_error(cohort):
+    kw = dict(outcome="mace_1y", covariates=["age", "bmi", "diabetes"], n_sims=4,
+              random_state=2)
+    via_option = cl.ipw(cohort, exposure="af_flag", exposure_error=ER,
+                        prevalence_covariates=["age", "bmi", "diabetes"], **kw)
+    direct = bias_analysis(cl.ipw, cohort, exposure="af_flag", error=ER,
+                           prevalence_covariates=["age", "bmi", "diabetes"], **kw)
+    assert via_option.prevalence_model == "C(mace_1y) + age + bmi + diabetes"
+    pd.testing.assert_frame_equal(via_option.draws, direct.draws)
+
+
+def test_prevalence_covariates_missing_raise_or_counted(cohort):
+    d = cohort.copy()
+    d.loc[d.index[:5], "bmi"] = np.nan
+    kw = dict(exposure="af_flag", outcome="mace_1y", error=ER, n_sims=3, random_state=1,
+              prevalence_covariates=["age", "bmi"])
+    with pytest.raises(MissingDataError,
+                       match=r"bias_analysis\(\): 5 of 4,000 rows.*columns: bmi \(5\)"):
+        bias_analysis(cl.crude_effect, d, **kw)
+    res = bias_analysis(cl.crude_effect, d, missing="drop", **kw)
+    assert res.dropped.n_rows == 5 and res.naive.n == 3_995
+
+
+def test_prevalence_covariates_unknown_column_raises(cohort):
+    with pytest.raises(DataValidationError,
+                       match=r"column 'bmi_30' not found \(covariates\)"):
+        bias_analysis(cl.crude_effect, cohort, exposure="af_flag", outcome="mace_1y",
+                      error=ER, prevalence_covariates=["age", "bmi_30"])
+    with pytest.raises(DataValidationError, match=r"column 'agee' not found"):
+        bias_analysis(cl.crude_effect, cohort, exposure="af_flag", outcome="mace_1y",
+                      error=ER, prevalence_covariates="agee + bmi")
+
+
+def test_prevalence_covariates_with_the_flag_raises(cohort):
+    with pytest.raises(DataValidationError,
+                       match=r"prevalence_covariates models the flag 'af_flag' and cannot "
+                             r"contain it"):
+        bias_analysis(cl.crude_effect, cohort, exposure="af_flag", outcome="mace_1y",
+                      error=ER, prevalence_covariates=["age", "af_flag"])
+
+
+def test_prevalence_covariates_constant_column_raises(cohort):
+    d = cohort.assign(one=1.0)
+    with pytest.raises(DataValidationError, match=r"\['one'\] are constant"):
+        bias_analysis(cl.crude_effect, d, exposure="af_flag", outcome="mace_1y", error=ER,
+                      prevalence_covariates=["age", "one"])

@@ -13,8 +13,8 @@ seed per simulation, and builds the result.
 
 from __future__ import annotations
 
-import functools
 import inspect
+import keyword
 import math
 import numbers
 import warnings
@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
+from .._design import build_design, covariate_columns
 from .._typing import Missing, RandomState
 from .._validation import (
     _fmt_values,
@@ -35,222 +36,25 @@ from .._validation import (
     check_conf_level,
     check_frame,
 )
+from ..causal._glm import fit_logistic
 from ..exceptions import CohortError, DataValidationError
 from ..inference.bootstrap import _seed_sequence, seed_batches
 from ..results._format import Renderable, fmt_int, fmt_num, fmt_p
 from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable
+from .error_rates import BetaRate, ErrorRates, _draw_rate
 
 __all__ = ["BetaRate", "ErrorRates", "BiasAnalysis", "bias_analysis"]
 
 FUNC = "bias_analysis"
 _MAX_STRATUM_LEVELS = 20
+# record-level prevalence model: implied true prevalences outside (0, 1) are clipped to
+# [_CLIP_EPS, 1 - _CLIP_EPS]; a draw that needs this for more than _MAX_CLIP_FRACTION of the
+# records is rejected like an impossible-prevalence draw of the cell method
+_CLIP_EPS = 1e-6
+_MAX_CLIP_FRACTION = 0.05
 Counter_t: TypeAlias = dict[str, int]
 
-
-@dataclass(frozen=True)
-class BetaRate:
-    """A Beta(alpha, beta) distribution for a sensitivity or specificity.
-
-    Examples
-    --------
-    >>> BetaRate(91, 11).mean
-    0.892...
-    """
-
-    alpha: float
-    beta: float
-
-    def __post_init__(self) -> None:
-        for name in ("alpha", "beta"):
-            v = getattr(self, name)
-            if not (isinstance(v, numbers.Real) and math.isfinite(v) and v > 0):
-                raise DataValidationError(
-                    f"ErrorRates(): the Beta {name} must be a positive finite number; got "
-                    f"{v!r}. Pass counts with ErrorRates.from_counts(tp, fn, tn, fp)."
-                )
-
-    @property
-    def mean(self) -> float:
-        """The mean ``alpha / (alpha + beta)``."""
-        return self.alpha / (self.alpha + self.beta)
-
-
-Rate: TypeAlias = "float | tuple[float, float] | BetaRate"
-
-
-@dataclass(frozen=True)
-class ErrorRates:
-    """Sensitivity and specificity of a binary exposure flag, from an external validation.
-
-    Each rate is a point value in (0, 1] (fixed in every simulation), a ``(low, high)`` 95%
-    interval (drawn from the Beta distribution whose 2.5% and 97.5% quantiles are ``low`` and
-    ``high``), or a :class:`BetaRate` (``from_counts`` builds ``Beta(tp + 1, fn + 1)`` and
-    ``Beta(tn + 1, fp + 1)``: the posterior of a uniform prior given the validation counts).
-    With ``by``, each rate is a mapping ``level of data[by] -> rate``; for rates that
-    differ by outcome (differential misclassification) pass ``by=<the outcome column>``.
-
-    Examples
-    --------
-    >>> er = ErrorRates(sensitivity=(0.80, 0.92), specificity=0.97)
-    >>> er.levels() is None
-    True
-    >>> ErrorRates.from_counts(tp=90, fn=10, tn=485, fp=15).sensitivity
-    BetaRate(alpha=91, beta=11)
-    """
-
-    sensitivity: Rate | Mapping[Any, Rate]
-    specificity: Rate | Mapping[Any, Rate]
-    by: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.by is not None and not isinstance(self.by, str):
-            raise DataValidationError(
-                f"ErrorRates(): by must be a column name (str) or None; got {self.by!r}."
-            )
-        for name in ("sensitivity", "specificity"):
-            value = getattr(self, name)
-            if self.by is None:
-                if isinstance(value, Mapping):
-                    raise DataValidationError(
-                        f"ErrorRates(): {name} is a mapping of levels but by is None; got "
-                        f"keys {list(value)[:5]}. Pass by=<the column whose levels these are>."
-                    )
-                _check_rate(value, name)
-            else:
-                if not isinstance(value, Mapping):
-                    raise DataValidationError(
-                        f"ErrorRates(): with by={self.by!r}, {name} must be a mapping "
-                        f"level -> rate; got {value!r}. Pass e.g. {{0: 0.9, 1: 0.7}}."
-                    )
-                for level, rate in value.items():
-                    _check_rate(rate, f"{name}[{level!r}]")
-        if self.by is None:
-            _check_point_sum(self.sensitivity, self.specificity, "")
-        else:
-            for level in set(self.sensitivity) & set(self.specificity):  # type: ignore[arg-type]
-                _check_point_sum(self.sensitivity[level], self.specificity[level],  # type: ignore[index]
-                                 f" at {self.by}={level!r}")
-
-    @classmethod
-    def from_counts(
-        cls,
-        tp: int | Mapping[Any, int],
-        fn: int | Mapping[Any, int],
-        tn: int | Mapping[Any, int],
-        fp: int | Mapping[Any, int],
-        *,
-        by: str | None = None,
-    ) -> ErrorRates:
-        """Rates from validation counts: ``Se ~ Beta(tp+1, fn+1)``, ``Sp ~ Beta(tn+1, fp+1)``.
-
-        With ``by``, each count is a mapping ``level -> count`` (same levels in all four).
-        """
-        if by is None:
-            _check_counts(tp, fn, tn, fp)
-            return cls(BetaRate(tp + 1, fn + 1), BetaRate(tn + 1, fp + 1))  # type: ignore[operator]
-        maps = {"tp": tp, "fn": fn, "tn": tn, "fp": fp}
-        if not all(isinstance(m, Mapping) for m in maps.values()):
-            raise DataValidationError(
-                f"ErrorRates.from_counts(): with by={by!r} every count must be a mapping "
-                "level -> count. Pass e.g. tp={0: 90, 1: 40}."
-            )
-        levels = set(tp)  # type: ignore[arg-type]
-        if any(set(m) != levels for m in maps.values()):  # type: ignore[arg-type]
-            raise DataValidationError(
-                "ErrorRates.from_counts(): tp, fn, tn and fp must have the same levels; got "
-                f"{ {k: sorted(m, key=str) for k, m in maps.items()} }."  # type: ignore[arg-type]
-            )
-        se, sp = {}, {}
-        for lv in levels:
-            _check_counts(tp[lv], fn[lv], tn[lv], fp[lv])  # type: ignore[index]
-            se[lv] = BetaRate(tp[lv] + 1, fn[lv] + 1)  # type: ignore[index]
-            sp[lv] = BetaRate(tn[lv] + 1, fp[lv] + 1)  # type: ignore[index]
-        return cls(se, sp, by=by)
-
-    def levels(self) -> list[Any] | None:
-        """Levels with both rates (``None`` without ``by``)."""
-        if self.by is None:
-            return None
-        return [lv for lv in self.sensitivity if lv in self.specificity]  # type: ignore[union-attr]
-
-
-def _check_rate(rate: Any, name: str) -> None:
-    if isinstance(rate, BetaRate):
-        return
-    if isinstance(rate, tuple):
-        ok = len(rate) == 2 and all(_is_real(v) for v in rate)
-        if not ok or not 0.0 < rate[0] < rate[1] < 1.0:
-            raise DataValidationError(
-                f"ErrorRates(): {name} as an interval must be (low, high) with "
-                f"0 < low < high < 1; got {rate!r}. Pass e.g. (0.80, 0.92), or a point value."
-            )
-        return
-    if not _is_real(rate) or not 0.0 < float(rate) <= 1.0:
-        raise DataValidationError(
-            f"ErrorRates(): {name} must be in (0, 1]; got {rate!r}. Pass a proportion "
-            "(e.g. 0.86, not 86), a (low, high) interval or a BetaRate."
-        )
-
-
-def _is_real(v: Any) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _check_point_sum(se: Any, sp: Any, where: str) -> None:
-    if _is_real(se) and _is_real(sp) and float(se) + float(sp) <= 1.0:
-        raise DataValidationError(
-            f"ErrorRates(): sensitivity + specificity must exceed 1{where}; got "
-            f"{float(se):g} + {float(sp):g} = {float(se) + float(sp):g}. A flag this poor is "
-            "no better than chance; check that the rates are not swapped or reversed "
-            "(1 - sensitivity is the false-negative rate)."
-        )
-
-
-def _check_counts(*counts: Any) -> None:
-    if not all(isinstance(c, numbers.Integral) and not isinstance(c, bool) and c >= 0
-               for c in counts):
-        raise DataValidationError(
-            "ErrorRates.from_counts(): tp, fn, tn and fp must be non-negative integers; got "
-            f"{counts!r}."
-        )
-
-
-# ----------------------------------------------------------------- array-only numbers
-
-
-@functools.lru_cache(maxsize=256)
-def _beta_from_interval(low: float, high: float) -> tuple[float, float]:
-    """Beta(a, b) whose 2.5% and 97.5% quantiles are ``low`` and ``high``."""
-    from scipy.optimize import least_squares
-    from scipy.special import logit
-    from scipy.stats import beta
-
-    m, sd = (low + high) / 2, (high - low) / 3.919927969080108
-    k = max(m * (1 - m) / sd**2 - 1.0, 2.0)
-    target = logit([low, high])
-
-    def resid(p: np.ndarray) -> np.ndarray:
-        a, b = np.exp(p)
-        return logit(np.clip(beta.ppf([0.025, 0.975], a, b), 1e-300, 1 - 1e-16)) - target
-
-    sol = least_squares(resid, np.log([m * k, (1 - m) * k]), xtol=1e-14, ftol=1e-14,
-                        gtol=1e-14)
-    if np.max(np.abs(sol.fun)) > 1e-6:
-        raise DataValidationError(
-            f"ErrorRates(): no Beta distribution has 95% interval ({low:g}, {high:g}). "
-            "Pass the validation counts with ErrorRates.from_counts() or a BetaRate instead."
-        )
-    a, b = np.exp(sol.x)
-    return float(a), float(b)
-
-
-def _draw_rate(rng: np.random.Generator, rate: Any) -> float:
-    if isinstance(rate, BetaRate):
-        return float(rng.beta(rate.alpha, rate.beta))
-    if isinstance(rate, tuple):
-        return float(rng.beta(*_beta_from_interval(float(rate[0]), float(rate[1]))))
-    return float(rate)
 
 
 def _predictive_values(
@@ -266,6 +70,29 @@ def _predictive_values(
         q1 = np.where(p_obs > 0, se * p_true / p_obs, 0.0)
         q0 = np.where(p_obs < 1, (1.0 - se) * p_true / (1.0 - p_obs), 1.0)
     return np.clip(q1, 0.0, 1.0), np.clip(q0, 0.0, 1.0), p_true
+
+
+def _record_predictive_values(
+    se: np.ndarray, sp: np.ndarray, p_obs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per-record predictive values from per-record ``p_obs``, ``se`` and ``sp``.
+
+    The implied true prevalence ``(p_obs + sp - 1) / (se + sp - 1)`` is clipped to
+    ``[eps, 1 - eps]`` where it leaves (0, 1); the number of clipped records is returned.
+
+    Examples
+    --------
+    >>> q1, q0, n = _record_predictive_values(np.full(2, 0.9), np.full(2, 0.95),
+    ...                                       np.array([0.135, 0.02]))
+    >>> q1.round(4).tolist(), n
+    ([0.6667, 0.0], 1)
+    """
+    p_true = (p_obs + sp - 1.0) / (se + sp - 1.0)
+    out = (p_true <= 0.0) | (p_true >= 1.0)
+    p_true = np.clip(p_true, _CLIP_EPS, 1.0 - _CLIP_EPS)
+    q1 = se * p_true / p_obs  # p_obs is a fitted logistic probability: in (0, 1)
+    q0 = (1.0 - se) * p_true / (1.0 - p_obs)
+    return np.clip(q1, 0.0, 1.0), np.clip(q0, 0.0, 1.0), int(out.sum())
 
 
 def _impute(rng: np.random.Generator, flag: np.ndarray, cell: np.ndarray, q1: np.ndarray,
@@ -299,6 +126,7 @@ class _Setup:
     sp_rates: tuple[Any, ...]
     kwargs: Mapping[str, Any]
     seed_estimator: bool = False  # pass each run its own random_state
+    records: bool = False  # p_obs per record (prevalence model), not per cell
 
 
 def _one_sim(setup: _Setup, seed: np.random.SeedSequence) -> tuple[np.ndarray, Counter_t]:
@@ -310,13 +138,25 @@ def _one_sim(setup: _Setup, seed: np.random.SeedSequence) -> tuple[np.ndarray, C
     row = np.full(2 * n_lv + 4, np.nan)
     row[:n_lv], row[n_lv:2 * n_lv] = se, sp
     status = row[2 * n_lv:2 * n_lv + 1]
+    if setup.records:
+        row = np.append(row, np.nan)  # last slot: records whose true prevalence was clipped
+        status = row[2 * n_lv:2 * n_lv + 1]
     if np.any(se + sp <= 1.0):
         status[0] = 1  # rejected: Se + Sp <= 1
         return row, {}
-    q1, q0, p_true = _predictive_values(se[setup.cell_level], sp[setup.cell_level], setup.p_obs)
-    if np.any((p_true < 0) | (p_true > 1)):
-        status[0] = 2  # rejected: implied true prevalence outside [0, 1] in some cell
-        return row, {}
+    if setup.records:
+        q1, q0, n_clip = _record_predictive_values(se[setup.cell_level], sp[setup.cell_level],
+                                                   setup.p_obs)
+        row[-1] = n_clip
+        if n_clip > _MAX_CLIP_FRACTION * setup.p_obs.size:
+            status[0] = 2  # rejected: implied true prevalence outside (0, 1) too often
+            return row, {}
+    else:
+        q1, q0, p_true = _predictive_values(se[setup.cell_level], sp[setup.cell_level],
+                                            setup.p_obs)
+        if np.any((p_true < 0) | (p_true > 1)):
+            status[0] = 2  # rejected: implied true prevalence outside [0, 1] in some cell
+            return row, {}
     x = _impute(rng, setup.flag, setup.cell, q1, q0)
     d = setup.frame.copy(deep=False)
     d[setup.exposure] = x if setup.labels is None else np.where(x == 1, *setup.labels[::-1])
@@ -370,9 +210,14 @@ class BiasAnalysis(Renderable):
         One row per simulation: the drawn rates, ``status`` ("ok", "rejected_se_sp",
         "rejected_prevalence", "failed"), ``estimate`` and ``std_error`` (model scale), and
         the corrected values on the reported scale, ``systematic`` and ``total``.
+        With ``prevalence_covariates``, also ``n_clipped``: the records whose implied true
+        prevalence was clipped into (0, 1).
     n_sims, n_rejected, n_failed : int
         Simulations run; rejected rate draws (Se + Sp <= 1, or an implied true prevalence
-        outside [0, 1] in some stratum); failed estimator runs.
+        outside [0, 1] in some stratum, or with ``prevalence_covariates`` outside (0, 1) for
+        more than 5% of the records); failed estimator runs.
+    prevalence_model : str or None
+        The right-hand side of the flag prevalence model (``prevalence_covariates``).
     """
 
     naive: Estimate
@@ -387,6 +232,7 @@ class BiasAnalysis(Renderable):
     strata: tuple[str, ...] = ()
     dropped: Dropped = field(default_factory=Dropped)
     notes: tuple[str, ...] = ()
+    prevalence_model: str | None = None
 
     def table(self) -> EstimateTable:
         """The three rows as an :class:`EstimateTable`."""
@@ -421,6 +267,8 @@ class BiasAnalysis(Renderable):
             line += " · SE on the log scale"
         strata = (f"imputation within strata of {', '.join(self.strata)}" if self.strata
                   else "imputation not stratified")
+        if self.prevalence_model is not None:
+            strata = f"flag prevalence per record: logistic model on {self.prevalence_model}"
         return [line, strata, *self.notes]
 
 
@@ -435,6 +283,7 @@ def bias_analysis(
     error: ErrorRates,
     n_sims: int = 1000,
     strata: str | Sequence[str] | None = None,
+    prevalence_covariates: str | Sequence[str] | None = None,
     conf_level: float = 0.95,
     random_state: RandomState = None,
     n_jobs: int = 1,
@@ -467,6 +316,22 @@ def bias_analysis(
     discrete confounders to ``strata`` for adjusted estimators; a continuous outcome must be
     binned into a column and passed as ``strata``.
 
+    Record-level prevalence model (``prevalence_covariates``): cells cannot hold continuous
+    confounders, and an imputed exposure that ignores them loses its association with them
+    (an adjusted estimate drifts towards the crude one). With ``prevalence_covariates`` the
+    observed flag prevalence of each record, ``p*_i``, is instead the fitted value of a
+    logistic regression of the flag on the ``strata`` columns (as categories), the
+    ``prevalence_covariates`` and the levels of ``error.by``, fitted once on the data (the
+    idea of Lyles & Lin 2010, predictive value weighting; Fox et al. 2021, ch. 6). In each
+    simulation the record's true prevalence ``p_i = (p*_i + Sp_i - 1) / (Se_i + Sp_i - 1)``
+    (rates of its ``error.by`` level) gives ``PPV_i = Se p_i / p*_i`` and
+    ``1 - NPV_i = (1 - Se) p_i / (1 - p*_i)``. Records whose ``p_i`` leaves (0, 1) are clipped
+    to [1e-6, 1 - 1e-6] and counted (``draws["n_clipped"]``); a draw that needs clipping for
+    more than 5% of the records is rejected (status "rejected_prevalence", as an impossible
+    prevalence in a cell). With a saturated model (one parameter per cell) this is the cell
+    method. The model must be right for ``P(flag | outcome, covariates)``: add the terms
+    (splines, interactions) the flag needs.
+
     Assumptions: the validation rates transport to this cohort (within ``error.by``
     levels); misclassification is non-differential given the strata (rates do not depend on
     the outcome unless ``by`` is the outcome); the estimator's own assumptions.
@@ -489,6 +354,10 @@ def bias_analysis(
         Simulations (rejected draws count in it).
     strata : str or list of str, optional
         Discrete columns within which predictive values are computed (see above).
+    prevalence_covariates : str or list of str, optional
+        Columns (or a right-hand-side formula, ``"age + bs(bmi, 4) + diabetes"``) of the
+        record-level model of the flag prevalence, added to ``strata`` and ``error.by``
+        (see above). ``None`` (default): prevalences within cells.
     conf_level : float
         Level of the simulation intervals; passed on to ``estimator`` when it takes it.
     random_state : int, numpy.random.Generator or None
@@ -499,7 +368,8 @@ def bias_analysis(
     n_jobs : int
         Parallel joblib jobs.
     missing : {"raise", "drop"}
-        Missing values in ``exposure``, ``error.by`` and ``strata``; passed on to
+        Missing values in ``exposure``, ``error.by``, ``strata`` and
+        ``prevalence_covariates``; passed on to
         ``estimator`` when it takes it.
     **estimator_kwargs
         Passed to ``estimator`` (``outcome=``, ``covariates=``, ...).
@@ -534,11 +404,19 @@ def bias_analysis(
     conf_level = check_conf_level(conf_level, FUNC)
     strata_cols = _strata_columns(strata, estimator_kwargs)
     check_columns(data, FUNC, exposure=exposure, by=error.by, strata=strata_cols)
+    prev_cols = ([] if prevalence_covariates is None else
+                 covariate_columns(prevalence_covariates, data, FUNC))
+    if exposure in prev_cols:
+        raise DataValidationError(
+            f"{FUNC}(): prevalence_covariates models the flag {exposure!r} and cannot contain "
+            f"it; got {prevalence_covariates!r}. Remove {exposure!r} from it."
+        )
     kwargs = dict(estimator_kwargs)
     for name, value in (("conf_level", conf_level), ("missing", missing)):
         if name in params or "**" in params:
             kwargs.setdefault(name, value)
-    used = [exposure, *([error.by] if error.by else []), *strata_cols]
+    used = list(dict.fromkeys([exposure, *([error.by] if error.by else []), *strata_cols,
+                               *prev_cols]))
     frame, dropped = apply_missing(data, used, missing, FUNC)
     flag = check_binary(frame, exposure, "exposure", FUNC, reference=kwargs.get("reference"))
     labels = _labels(frame, exposure, kwargs.get("reference"))
@@ -549,17 +427,51 @@ def bias_analysis(
         naive_kw["random_state"] = int(np.random.default_rng(seeds[-1]).integers(2**32))
     naive = estimator(frame, exposure=exposure, **naive_kw)
     cell, cell_level, n_cells, rates = _cells(frame, error, strata_cols)
+    prev_model = None
+    if prevalence_covariates is None:
+        p_obs = _cell_prevalence(flag, cell, n_cells)
+    else:  # one "cell" per record: its level of error.by and its fitted flag prevalence
+        cell_level = cell_level[cell]
+        cell = np.arange(len(frame), dtype=np.int64)
+        p_obs, prev_model = _prevalence_model(frame, flag, exposure, error.by, strata_cols,
+                                              prevalence_covariates, prev_cols)
     frame = frame.copy(deep=False)
     frame.attrs = {}  # attrs are deep-copied by every pandas op: drop them for speed
     setup = _Setup(
         estimator=estimator, frame=frame, exposure=exposure, labels=labels, flag=flag,
-        cell=cell, cell_level=cell_level, p_obs=_cell_prevalence(flag, cell, n_cells),
+        cell=cell, cell_level=cell_level, p_obs=p_obs,
         se_rates=tuple(r[0] for r in rates), sp_rates=tuple(r[1] for r in rates),
-        kwargs=kwargs, seed_estimator=seed_estimator,
+        kwargs=kwargs, seed_estimator=seed_estimator, records=prev_model is not None,
     )
     rows, seen = _simulate(setup, seeds[:-1], n_jobs)
     return _build(naive, rows, seen, error, rates, exposure, strata_cols, int(n_sims),
-                  conf_level, dropped)
+                  conf_level, dropped, prev_model)
+
+
+def _prevalence_model(frame: pd.DataFrame, flag: np.ndarray, exposure: str, by: str | None,
+                      strata: list[str], covariates: str | Sequence[str],
+                      cov_cols: list[str]) -> tuple[np.ndarray, str]:
+    """Fitted P(flag = 1) per record: logistic on strata, covariates and the by levels.
+
+    Strata and ``by`` columns enter as categories (``C(col)``) unless the covariates already
+    have them as a main term (``col`` or ``C(col)``).
+    """
+    def cat(c: str) -> str:
+        return f"C({c})" if c.isidentifier() and not keyword.iskeyword(c) else f"C(`{c}`)"
+
+    if isinstance(covariates, str):
+        from formulaic import Formula
+
+        rhs = covariates.split("~", 1)[1] if "~" in covariates else covariates
+        main = {str(t).strip("`") for t in Formula(rhs)}
+    else:
+        main = set(cov_cols)
+    extra = [cat(c) for c in dict.fromkeys([*strata, *([by] if by else [])])
+             if c not in main and cat(c) not in main and f"C({c})" not in main]
+    design = build_design(frame, covariates, FUNC, extra=" + ".join(extra) or None)
+    fit = fit_logistic(design.X, flag.astype(float), names=design.names, func=FUNC,
+                       response=f"the flag {exposure!r}", information=False)
+    return fit.fitted, design.formula
 
 
 def _check_estimator(estimator: Any) -> dict[str, Any]:
@@ -653,7 +565,7 @@ _STATUS = np.array(["ok", "rejected_se_sp", "rejected_prevalence", "failed"])
 
 def _build(naive: Estimate, rows: np.ndarray, seen: Counter_t, error: ErrorRates,
            rates: list, exposure: str, strata: list[str], n_sims: int, conf_level: float,
-           dropped: Dropped) -> BiasAnalysis:
+           dropped: Dropped, prevalence_model: str | None = None) -> BiasAnalysis:
     n_lv = len(rates)
     status = rows[:, 2 * n_lv].astype(int)
     theta, se_, tot = rows[:, 2 * n_lv + 1], rows[:, 2 * n_lv + 2], rows[:, 2 * n_lv + 3]
@@ -673,6 +585,8 @@ def _build(naive: Estimate, rows: np.ndarray, seen: Counter_t, error: ErrorRates
     draws["status"] = _STATUS[status]
     draws["estimate"], draws["std_error"] = theta, se_
     draws["systematic"], draws["total"] = tr(theta), tr(tot)
+    if prevalence_model is not None:
+        draws["n_clipped"] = rows[:, 2 * n_lv + 4]
     labels = {"exposure": exposure}
     common = dict(estimand=naive.estimand, effect_measure=naive.effect_measure,
                   method=naive.method, n=naive.n, n_events=naive.n_events,
@@ -686,15 +600,24 @@ def _build(naive: Estimate, rows: np.ndarray, seen: Counter_t, error: ErrorRates
     notes = tuple(f"{v:,} of {int(ok.sum()):,} estimator runs emitted {k}"
                   for k, v in sorted(seen.items()))
     if n_rej:
+        where = ("for more than 5% of the records" if prevalence_model is not None
+                 else "in some stratum")
         notes += (f"{n_rej:,} of {n_sims:,} rate draws rejected ({n_rej_sesp:,} with Se + Sp "
-                  f"<= 1, {n_rej - n_rej_sesp:,} implying a true prevalence outside [0, 1])",)
+                  f"<= 1, {n_rej - n_rej_sesp:,} implying a true prevalence outside [0, 1] "
+                  f"{where})",)
+    if prevalence_model is not None:
+        clipped = rows[ok, 2 * n_lv + 4]
+        if clipped.sum() > 0:
+            notes += (f"{int((clipped > 0).sum()):,} of {int(ok.sum()):,} used draws clipped "
+                      "the implied true prevalence of some records into (0, 1) (at most "
+                      f"{int(clipped.max()):,} records)",)
     return BiasAnalysis(
         naive=naive_row,
         systematic=_summary_row("corrected (systematic)", theta[ok], tr, conf_level, common),
         total=_summary_row("corrected (total)", tot[ok], tr, conf_level, common),
         draws=draws, error=error, n_sims=n_sims, n_rejected=n_rej,
         n_rejected_se_sp=n_rej_sesp, n_failed=n_failed, strata=tuple(strata),
-        dropped=dropped, notes=notes,
+        dropped=dropped, notes=notes, prevalence_model=prevalence_model,
     )
 
 
