@@ -21,7 +21,7 @@ import pandas as pd
 
 from .load import Cohort, prepare_cohort
 from .methods import METHODS, MethodSpec, effect_rows, formula_columns, with_exposure
-from .schema import Analysis, AnalysisError, Outcome, Protocol, ProtocolError, read_protocol
+from .schema import Analysis, AnalysisError, Outcome, Protocol, read_protocol
 
 __all__ = ["AnalysisResult", "StudyResults", "analyse", "run_protocol", "validate_protocol",
            "call_arguments"]
@@ -460,10 +460,9 @@ cohortlab output: it holds thesis.docx, which the run did not write (1 file). ..
     from .outputs import write_outputs
 
     say: Log = (lambda _m: None) if quiet else (log or _stderr)
-    target = _outdir.check_out(out, overwrite=overwrite, inputs=_inputs(path))
     say(f"reading {path}")
     protocol = read_protocol(path)
-    _outdir.check_out(target, overwrite=overwrite, inputs=_inputs(path, protocol))
+    target = _outdir.check_out(out, overwrite=overwrite, inputs=_inputs(path, protocol))
     results = analyse(protocol, log=say)
     inputs = _inputs(path, protocol, results.cohort)
     _outdir.check_out(target, overwrite=overwrite, inputs=inputs)
