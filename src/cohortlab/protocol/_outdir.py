@@ -41,7 +41,7 @@ from pathlib import Path
 from .sections import ProtocolError
 
 __all__ = ["MARKER", "MARKER_KEY", "PARTIAL_MARKER", "check_out", "make_partial",
-           "swap_in", "remove_leftovers", "owned_problem", "apply_umask"]
+           "discard_partial", "swap_in", "remove_leftovers", "owned_problem", "apply_umask"]
 
 MARKER = "provenance.json"
 MARKER_KEY = "cohortlab_provenance"
@@ -217,6 +217,7 @@ def check_out(out: str | Path, *, overwrite: bool, inputs: Iterable[tuple[str | 
 
 
 def _umask() -> int:
+    # the only portable way to read the umask is to set it; nothing else runs meanwhile
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

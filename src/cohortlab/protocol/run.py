@@ -356,13 +356,13 @@ def _stderr(msg: str) -> None:
     print(f"cohortlab: {msg}", file=sys.stderr, flush=True)
 
 
-def _inputs(path: str | Path, protocol: Protocol | None = None,
-            cohort: Cohort | None = None) -> list[tuple[Path, str]]:
-    """The files a run reads, which its output folder must not hold."""
+def _inputs(path: str | Path, protocol: Protocol, cohort: Cohort | None = None
+            ) -> list[tuple[Path, str]]:
+    """The files a run reads, which ``out`` must not hold (a query's once it is loaded)."""
     found = [(Path(path), "protocol file")]
-    if protocol is not None and protocol.data.path is not None:
+    if protocol.data.path is not None:
         found.append((protocol.base_dir / protocol.data.path, "data file"))
-    if protocol is not None and cohort is not None and protocol.data.dataset is None:
+    if cohort is not None and protocol.data.dataset is None:
         found += [(protocol.base_dir / name, "data file") for name in cohort.files]
     return found
 
