@@ -1,8 +1,9 @@
 """The ``cohortlab`` command: ``init``, ``validate`` and ``run`` a study protocol.
 
 ``python -m cohortlab`` is the same command. Exit codes: 0 success; 1 an analysis failed
-while running (nothing written); 2 a usage error, or a protocol or its data is invalid (the
-message names the field and how to fix it; nothing written).
+while running (nothing written); 2 a usage error, or a protocol or its data is invalid, or
+the output folder is refused (the message names the field or folder and how to fix it;
+nothing written); 130 interrupted by Ctrl-C (nothing written).
 """
 
 from __future__ import annotations
@@ -40,12 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_run = sub.add_parser("run", help="run a protocol and write its outputs",
                            description="Run every analysis of a protocol and write the "
-                                       "tables, figures and report into --out.")
+                                       "tables, figures and report into --out. --out must "
+                                       "not exist or be empty, or, with --overwrite, be an "
+                                       "earlier run's output; never the current, home or "
+                                       "root folder (or their parents), nor a folder holding "
+                                       "the protocol or its data.")
     p_run.add_argument("protocol", help="the protocol file (study.toml)")
     p_run.add_argument("--out", "-o", required=True, help="output folder")
     p_run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     p_run.add_argument("--overwrite", action="store_true",
-                       help="replace a non-empty output folder once the run succeeds")
+                       help="replace the output folder of an earlier cohortlab run (one "
+                            "whose provenance.json lists every file in it), once the new "
+                            "outputs are complete; any other non-empty folder is refused")
     return parser
 
 
@@ -65,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     int
         0 on success, 1 when an analysis fails while running, 2 for an invalid protocol,
-        invalid data or a usage error.
+        invalid data, a refused output folder or a usage error, 130 when interrupted
+        (Ctrl-C) during ``run``.
 
     Examples
     --------
@@ -121,7 +129,13 @@ def _run(args: argparse.Namespace) -> int:
     from .protocol.run import run_protocol
 
     matplotlib.use("Agg")
-    out = run_protocol(args.protocol, args.out, quiet=args.quiet, overwrite=args.overwrite)
+    try:
+        out = run_protocol(args.protocol, args.out, quiet=args.quiet,
+                           overwrite=args.overwrite)
+    except KeyboardInterrupt as exc:
+        detail = str(exc) or f"nothing was written to {args.out}"
+        print(f"cohortlab: interrupted; {detail}", file=sys.stderr, flush=True)
+        return 130
     if not args.quiet:
         print(f"{out / 'report.html'}")
     return 0

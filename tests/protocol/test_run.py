@@ -120,8 +120,15 @@ def test_existing_output_folder_needs_overwrite(write_protocol, tmp_path, capsys
     (out / "old.txt").write_text("keep me")
     assert main(["run", str(path), "--out", str(out), "-q"]) == 2
     assert "--out: " in capsys.readouterr().err and (out / "old.txt").exists()
+    # --overwrite replaces only an earlier run's output (tests/protocol/test_overwrite.py)
+    assert main(["run", str(path), "--out", str(out), "-q", "--overwrite"]) == 2
+    assert "not an earlier cohortlab output" in capsys.readouterr().err
+    assert (out / "old.txt").read_text() == "keep me"
+    (out / "old.txt").unlink()
+    assert main(["run", str(path), "--out", str(out), "-q"]) == 0
+    assert main(["run", str(path), "--out", str(out), "-q"]) == 2
     assert main(["run", str(path), "--out", str(out), "-q", "--overwrite"]) == 0
-    assert not (out / "old.txt").exists() and (out / "tables" / "table2.csv").is_file()
+    assert (out / "tables" / "table2.csv").is_file()
     assert _leftovers(tmp_path) == []
 
 

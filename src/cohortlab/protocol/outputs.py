@@ -3,7 +3,9 @@
 Layout of the output folder::
 
     protocol.toml          the protocol, copied byte for byte
-    provenance.json        versions, platform, seed, hashes, time stamps
+    provenance.json        versions, platform, seed, hashes, time stamps, and (``files``)
+                           every file the run wrote with its sha256: the marker by which
+                           ``cohortlab run --overwrite`` knows a folder is its own
     tables/<name>.csv      every number (always written; .md .html too if asked)
     tables/tables.docx     every table in one Word file (outputs.tables has "docx")
     tables/tables.xlsx     every table in one workbook (outputs.tables has "xlsx")
@@ -31,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..results._format import render_html, render_markdown
+from ._outdir import MARKER, PARTIAL_MARKER
 from .load import sha256_file, sha256_frame
 from .run import StudyResults, _at
 
@@ -272,7 +275,11 @@ def _versions() -> dict[str, str | None]:
 
 
 def provenance(res: StudyResults) -> dict[str, Any]:
-    """The provenance record of a run (versions, platform, seed, hashes, time stamps)."""
+    """The provenance record of a run (versions, platform, seed, hashes, time stamps).
+
+    Its ``cohortlab_provenance`` key marks a folder as a cohortlab run's output;
+    :func:`write_outputs` adds ``files``, the list of files the run wrote.
+    """
     p, c = res.protocol, res.cohort
     return {
         "cohortlab_provenance": 1,
@@ -355,6 +362,17 @@ def write_outputs(res: StudyResults, folder: str | Path, *,
     prov["outputs_sha256"] = {
         path.relative_to(root).as_posix(): sha256_file(path)
         for path in sorted((root / "tables").glob("*.csv"))}
-    (root / "provenance.json").write_text(json.dumps(prov, indent=2, default=str) + "\n",
-                                          encoding="utf-8")
+    prov["files"] = _written(root)
+    (root / MARKER).write_text(json.dumps(prov, indent=2, default=str) + "\n",
+                               encoding="utf-8")
     return root
+
+
+def _written(root: Path) -> dict[str, str]:
+    """Every file the run wrote under ``root`` (relative path -> sha256), the marker aside.
+
+    ``cohortlab run --overwrite`` replaces a folder only if it holds these files and no other.
+    """
+    return {path.relative_to(root).as_posix(): sha256_file(path)
+            for path in sorted(root.rglob("*"))
+            if path.is_file() and path.name != PARTIAL_MARKER and path != root / MARKER}

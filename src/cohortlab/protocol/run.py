@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-import shutil
 import sys
-import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +21,7 @@ import pandas as pd
 
 from .load import Cohort, prepare_cohort
 from .methods import METHODS, MethodSpec, effect_rows, formula_columns, with_exposure
-from .schema import Analysis, AnalysisError, Outcome, Protocol, ProtocolError, read_protocol
+from .schema import Analysis, AnalysisError, Outcome, Protocol, read_protocol
 
 __all__ = ["AnalysisResult", "StudyResults", "analyse", "run_protocol", "validate_protocol",
            "call_arguments"]
@@ -358,15 +356,36 @@ def _stderr(msg: str) -> None:
     print(f"cohortlab: {msg}", file=sys.stderr, flush=True)
 
 
+def _inputs(path: str | Path, protocol: Protocol, cohort: Cohort | None = None
+            ) -> list[tuple[Path, str]]:
+    """The files a run reads, which ``out`` must not hold (a query's once it is loaded)."""
+    found = [(Path(path), "protocol file")]
+    if protocol.data.path is not None:
+        found.append((protocol.base_dir / protocol.data.path, "data file"))
+    if cohort is not None and protocol.data.dataset is None:
+        found += [(protocol.base_dir / name, "data file") for name in cohort.files]
+    return found
+
+
 def run_protocol(path: str | Path, out: str | Path, *, quiet: bool = False,
                  overwrite: bool = False, log: Log | None = None) -> Path:
     """Run a study protocol and write every table, figure and the report into ``out``.
 
     Estimand, assumptions and variance are those of each analysis' verb (see its reference
     page); the protocol only fixes the data, the cohort and the arguments. The outputs are
-    built in a temporary folder next to ``out`` and moved into place only when complete: on
-    any failure nothing is left behind. The same protocol and data give byte-identical CSV
-    tables (the seed is ``[study] seed``; time stamps live only in ``provenance.json``).
+    built in a hidden temporary folder next to ``out`` and moved into place only when
+    complete: on any failure (or Ctrl-C) nothing is left behind. The same protocol and data
+    give byte-identical CSV tables (the seed is ``[study] seed``; time stamps live only in
+    ``provenance.json``, which also lists every file the run wrote with its sha256).
+
+    ``out`` is checked before anything is read or written, and again before the outputs are
+    moved into place. It is refused when it is an existing file; the filesystem root, the
+    home folder, the current working folder or an ancestor of one of them; a folder that
+    holds (at any depth) the protocol file or a data file; or a non-empty folder, unless
+    ``overwrite`` and the folder is an earlier run's output holding nothing else (see
+    ``overwrite``). Hidden ``.<out>.partial-*`` and ``.<out>.old-*`` siblings left by a
+    killed run are removed when they hold only cohortlab's output. The folder and its files
+    get the modes of the user's umask.
 
     Parameters
     ----------
@@ -377,7 +396,12 @@ def run_protocol(path: str | Path, out: str | Path, *, quiet: bool = False,
     quiet : bool, default False
         No progress lines.
     overwrite : bool, default False
-        Replace an existing non-empty ``out`` (only once the new outputs are complete).
+        Replace ``out`` if it is the output of an earlier ``cohortlab run``: its
+        ``provenance.json`` has the ``cohortlab_provenance`` key and lists the files the
+        run wrote, and the folder holds no other file (empty sub-folders and ``.DS_Store``,
+        ``Thumbs.db``, ``desktop.ini`` aside) and none of them changed. The old folder is
+        removed only once the new outputs are complete and in place, deleting only the
+        files its provenance lists.
     log : callable, optional
         Receives the progress lines (default: print to stderr).
 
@@ -385,6 +409,12 @@ def run_protocol(path: str | Path, out: str | Path, *, quiet: bool = False,
     -------
     Path
         ``out``.
+
+    Raises
+    ------
+    ProtocolError
+        ``--out: ...`` naming the folder and why it is refused (nothing is written), or a
+        problem of the protocol or its data.
 
     Examples
     --------
@@ -418,31 +448,34 @@ def run_protocol(path: str | Path, out: str | Path, *, quiet: bool = False,
     >>> t2 = pd.read_csv(out / "tables" / "table2.csv")
     >>> t2[["analysis", "term", "n"]].values.tolist()
     [['ipw', 'qsmk', 1566]]
+    >>> (tmp / "results" / "thesis.docx").write_text("three years of work")
+    19
+    >>> run_protocol(tmp / "study.toml", tmp / "results", quiet=True, overwrite=True)
+    Traceback (most recent call last):
+    ...
+    cohortlab.protocol.sections.ProtocolError: --out: .../results is not an earlier \
+cohortlab output: it holds thesis.docx, which the run did not write (1 file). ...
     """
+    from . import _outdir
     from .outputs import write_outputs
 
-    out = Path(out)
     say: Log = (lambda _m: None) if quiet else (log or _stderr)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not overwrite)):
-        raise ProtocolError("--out", f"{out} exists and is not an empty folder.",
-                            "Choose a new folder or pass --overwrite.")
     say(f"reading {path}")
     protocol = read_protocol(path)
+    target = _outdir.check_out(out, overwrite=overwrite, inputs=_inputs(path, protocol))
     results = analyse(protocol, log=say)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    inputs = _inputs(path, protocol, results.cohort)
+    _outdir.check_out(target, overwrite=overwrite, inputs=inputs)
+    _outdir.remove_leftovers(target, say)
+    tmp = _outdir.make_partial(target)
     try:
         say("writing tables, figures and the report")
         write_outputs(results, tmp, log=say)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            out.rename(old / "previous")
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
+        (tmp / _outdir.PARTIAL_MARKER).unlink()
+        _outdir.apply_umask(tmp)
+        _outdir.swap_in(tmp, target, overwrite=overwrite, inputs=inputs, log=say)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _outdir.discard_partial(tmp)
         raise
     say(f"done: {out}")
-    return out
+    return Path(out)
