@@ -356,6 +356,33 @@ def test_valid_queries_read_their_data_files(tmp_path, write_protocol, query):
     assert len(cohort.data) == 20 and len(cohort.files) == 1
 
 
+def test_query_reads_the_hashed_file_not_one_in_the_working_directory(tmp_path, monkeypatch):
+    """DuckDB prefers the working directory for a relative path: the query must not."""
+    folder, cwd = tmp_path / "study", tmp_path / "elsewhere"
+    folder.mkdir()
+    cwd.mkdir()
+    _frame().to_csv(folder / "raw.csv", index=False)
+    _frame().assign(year=1999).to_csv(cwd / "raw.csv", index=False)
+    monkeypatch.chdir(cwd)
+    (folder / "study.toml").write_text(SQL.format(query="SELECT * FROM 'raw.csv' WHERE "
+                                                        "year >= 2020"))
+    _, cohort = validate_protocol(folder / "study.toml")
+    assert len(cohort.data) == 20
+    assert list(cohort.files) == ["raw.csv"]
+
+
+def test_outcome_model_formula_exploit_is_refused(tmp_path, write_protocol):
+    target = tmp_path / "j"
+    text = NHEFS.replace('options = { outcome_covariates = """qsmk + ',
+                         "options = { outcome_covariates = \"\"\"qsmk + "
+                         f"I(__import__('os').system('id > {target}')) + ")
+    assert text != NHEFS
+    with pytest.raises(ProtocolError, match=r"^analyses\[3\]\.options\.outcome_covariates: "
+                                            r"'\.system' is not allowed"):
+        validate_protocol(write_protocol(text))
+    assert not target.exists()
+
+
 def test_query_connection_is_locked_down(tmp_path):
     (tmp_path / "raw.csv").write_text("a\n1\n")
     con = connect(tmp_path, {"raw.csv": tmp_path / "raw.csv"})
@@ -370,6 +397,6 @@ def test_query_connection_is_locked_down(tmp_path):
                             "allow_community_extensions": "false"}
         with pytest.raises(duckdb.Error, match="locked"):
             con.execute("SET enable_external_access = true")
-        assert con.execute("SELECT * FROM 'raw.csv'").fetchall() == [(1,)]
+        assert con.execute(f"SELECT * FROM '{tmp_path / 'raw.csv'}'").fetchall() == [(1,)]
     finally:
         con.close()

@@ -23,7 +23,8 @@ import pandas as pd
 
 from .sections import ProtocolError
 
-__all__ = ["check_query", "data_files", "connect", "run_query", "FILE_LITERAL"]
+__all__ = ["check_query", "data_files", "absolute_paths", "connect", "run_query",
+           "FILE_LITERAL"]
 
 #: A string literal naming a data file (also used for the provenance hashes).
 FILE_LITERAL = re.compile(r"['\"]([^'\"]+\.(?:csv|tsv|parquet|json)(?:\.gz)?)['\"]", re.I)
@@ -74,9 +75,26 @@ def data_files(query: str, base_dir: Path) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for name in dict.fromkeys(FILE_LITERAL.findall(query)):
         path = Path(base_dir) / name
-        if path.is_file():
+        if path.is_file() and not any(q in path.absolute().as_posix() for q in "'\""):
             out[name] = path
     return out
+
+
+def absolute_paths(query: str, files: dict[str, Path]) -> str:
+    """The query with each data-file literal replaced by the file's absolute path.
+
+    DuckDB looks for a relative path in the working directory before the protocol's folder;
+    the absolute path makes the query read the very file that is hashed for provenance.
+    """
+
+    def swap(m: re.Match[str]) -> str:
+        path = files.get(m.group(1))
+        if path is None:
+            return m.group(0)
+        quote = m.group(0)[0]
+        return f"{quote}{path.absolute().as_posix()}{quote}"
+
+    return FILE_LITERAL.sub(swap, query)
 
 
 def connect(base_dir: Path, files: dict[str, Path]) -> Any:
@@ -87,8 +105,8 @@ def connect(base_dir: Path, files: dict[str, Path]) -> Any:
     try:
         con.execute("SET file_search_path = ?", [str(base_dir)])
         allowed = []
-        for name, path in files.items():
-            allowed += [name, str(path.absolute()), str(path.resolve())]
+        for path in files.values():
+            allowed += [path.absolute().as_posix(), path.resolve().as_posix()]
         if allowed:
             con.execute("SET allowed_paths = ?", [list(dict.fromkeys(allowed))])
         con.execute("SET enable_external_access = false")
@@ -105,7 +123,7 @@ def run_query(query: str, base_dir: Path) -> tuple[pd.DataFrame, dict[str, Path]
     files = data_files(query, base_dir)
     con = connect(base_dir, files)
     try:
-        frame = con.execute(query).df()
+        frame = con.execute(absolute_paths(query, files)).df()
     except Exception as exc:  # duckdb raises its own error classes
         raise ProtocolError(_WHERE, f"DuckDB could not run the query ({exc}).",
                             "Check the SQL; file paths are relative to the protocol file's "
