@@ -168,7 +168,11 @@ def _parse(source: str, where: str, formula: bool) -> ast.Expression:
     try:
         return ast.parse(source, mode="eval")
     except SyntaxError as exc:
-        raise ProtocolError(where, f"could not be parsed ({exc.msg}).", _hint(formula)
+        near = ""
+        if exc.offset and exc.text:
+            snippet = exc.text[max(exc.offset - 1, 0):][:20].strip()
+            near = f" near {(snippet.replace('@', ':') if formula else snippet)!r}"
+        raise ProtocolError(where, f"could not be parsed ({exc.msg}{near}).", _hint(formula)
                             ) from None
 
 
