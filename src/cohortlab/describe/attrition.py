@@ -97,6 +97,9 @@ def attrition(
         booleans) are excluded and counted in ``n_unknown``. Note that comparisons in
         ``eval`` treat missing values as false; add an explicit ``"x.notna()"`` step to count
         them on their own.
+        A string is code: the API trusts its caller. A protocol file's criteria are not
+        passed here as strings; they are checked and evaluated by
+        ``cohortlab.protocol._expr`` (see docs/explanation/security.md).
     id : str, optional
         Person identifier: the table then also counts distinct persons remaining.
 

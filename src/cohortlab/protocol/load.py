@@ -22,13 +22,15 @@ import pandas as pd
 
 from .._validation import suggest
 from ..exceptions import CohortError
-from .methods import COLUMN_OPTIONS, FORMULA_OPTIONS, METHODS, formula_columns
+from ._expr import check_criterion, check_formula
+from ._sql import FILE_LITERAL, run_query
+from .methods import COLUMN_OPTIONS, FORMULA_OPTIONS, METHODS
 from .schema import UNITS, Protocol, ProtocolError
 
 __all__ = ["Cohort", "load_data", "prepare_cohort", "check_columns", "sha256_file",
            "sha256_frame"]
 
-_FILE_LITERAL = re.compile(r"['\"]([^'\"]+\.(?:csv|tsv|parquet|json)(?:\.gz)?)['\"]", re.I)
+_FILE_LITERAL = FILE_LITERAL
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,28 +154,15 @@ def _duckdb() -> Any:
 
 
 def _run_query(protocol: Protocol) -> tuple[pd.DataFrame, dict[str, str]]:
-    con = _duckdb()
-    base = str(protocol.base_dir).replace("'", "''")
-    con.execute(f"SET file_search_path = '{base}'")
-    query = protocol.data.query or ""
-    try:
-        frame = con.execute(query).df()
-    except Exception as exc:  # duckdb raises its own error classes
-        raise ProtocolError("data.query", f"DuckDB could not run the query ({exc}).",
-                            "Check the SQL; file paths are relative to the protocol file's "
-                            "folder.") from None
-    finally:
-        con.close()
-    files = {}
-    for name in dict.fromkeys(_FILE_LITERAL.findall(query)):
-        path = protocol.base_dir / name
-        if path.is_file():
-            files[name] = sha256_file(path)
-    return frame, files
+    frame, paths = run_query(protocol.data.query or "", protocol.base_dir)
+    return frame, {name: sha256_file(path) for name, path in paths.items()}
 
 
 # ----------------------------------------------------------------------------- preparation
 def _column(frame: pd.DataFrame, column: str | None, where: str) -> None:
+    if column is not None and "`" in str(column):
+        raise ProtocolError(where, f"column names may not contain a backtick; got {column!r}.",
+                            "Rename the column in the data.")
     if column is not None and column not in frame.columns:
         hint = suggest(column, list(frame.columns), f"the data has {frame.shape[1]} columns")
         raise ProtocolError(where, f"column {column!r} not found. {hint}")
@@ -224,14 +213,21 @@ def _eligibility(frame: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFrame,
         return frame, None
     from ..describe.attrition import attrition
 
-    steps = [(c.name, c.keep) for c in protocol.eligibility]
+    # checked by parsing and evaluated by cohortlab's own evaluator, never DataFrame.eval
+    exprs = [check_criterion(c.keep, f"eligibility[{i}].keep")
+             for i, c in enumerate(protocol.eligibility)]
+    for e in exprs:
+        for col in e.columns:
+            _column(frame, col, e.where)
+    steps = [(c.name, e.evaluate) for c, e in zip(protocol.eligibility, exprs, strict=True)]
     try:
         flow = attrition(frame, steps, id=protocol.data.id)
     except CohortError as exc:
         m = re.search(r"step (\d+)", str(exc))
         i = int(m.group(1)) - 1 if m else 0
         raise ProtocolError(f"eligibility[{i}].keep", f"{exc}",
-                            "Fix the expression (pandas DataFrame.eval syntax).") from None
+                            "Fix the expression (see the expression language in "
+                            "docs/explanation/security.md).") from None
     if len(flow.data) == 0:
         raise ProtocolError("eligibility", "no rows remain after the eligibility steps.",
                             "Check the criteria against the attrition counts.")
@@ -347,7 +343,8 @@ def prepare_cohort(protocol: Protocol) -> Cohort:
 
 def _covariate_set(frame: pd.DataFrame, value: Any, where: str) -> None:
     if isinstance(value, str | list | tuple):
-        for col in formula_columns(value if isinstance(value, str) else list(value)):
+        cols = check_formula(value, where) if isinstance(value, str) else list(value)
+        for col in dict.fromkeys(cols):
             _column(frame, col, where)
     else:
         raise ProtocolError(where, f"must be a list of columns or a formula; got {value!r}.",

@@ -9,6 +9,7 @@ is checked against the verb's signature.
 from __future__ import annotations
 
 import inspect
+import keyword
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -164,7 +165,9 @@ def with_exposure(exposure: str, covariates: str | Sequence[str] | None) -> str 
     if covariates is None:
         return [exposure]
     if isinstance(covariates, str):
-        return f"{exposure} + {covariates}"
+        quoted = exposure if exposure.isidentifier() and not keyword.iskeyword(exposure) \
+            else f"`{exposure}`"
+        return f"{quoted} + {covariates}"
     return [exposure, *[c for c in covariates if c != exposure]]
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from ._expr import check_criterion, check_formula, check_formulas
 from .sections import (
     DATASETS,
     FIGURE_FORMATS,
@@ -169,7 +170,9 @@ def _eligibility(raw: Mapping[str, Any]) -> tuple[Criterion, ...]:
     for i, item in enumerate(_array(raw, "eligibility")):
         path = f"eligibility[{i}]"
         d = _table(item, path, ("name", "keep"), ("name", "keep"))
-        out.append(Criterion(name=_get(d, "name", path, str), keep=_get(d, "keep", path, str)))
+        keep = _get(d, "keep", path, str)
+        check_criterion(keep, f"{path}.keep")
+        out.append(Criterion(name=_get(d, "name", path, str), keep=keep))
     return tuple(out)
 
 
@@ -265,21 +268,30 @@ def _outcomes(raw: Mapping[str, Any]) -> tuple[Outcome, ...]:
 def _covariates(raw: Mapping[str, Any]) -> str | tuple[str, ...] | None:
     value = raw.get("covariates")
     if value is None or isinstance(value, str):
+        if value is not None:
+            check_formula(value, "covariates")
         return value
     if isinstance(value, Mapping):
         d = _table(value, "covariates", ("formula", "columns"))
         if len(d) != 1:
             raise ProtocolError("covariates", "give one of formula or columns.",
                                 'Write covariates = "age + sex" or covariates = ["age", "sex"].')
-        return _get(d, "formula", "covariates", str) or _str_list(d, "columns", "covariates")
+        formula = _get(d, "formula", "covariates", str)
+        if formula is not None:
+            check_formula(formula, "covariates.formula")
+            return formula
+        columns = _str_list(d, "columns", "covariates")
+        check_formulas(columns, "covariates.columns")
+        return columns
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        check_formulas(value, "covariates")
         return tuple(value)
     raise ProtocolError("covariates", f"must be a formula string or a list of columns; "
                         f"got {value!r}.", 'Write covariates = ["age", "sex"].')
 
 
 def _analyses(raw: Mapping[str, Any], outcomes: tuple[Outcome, ...]) -> tuple[Analysis, ...]:
-    from .methods import METHODS, check_method_options
+    from .methods import FORMULA_OPTIONS, METHODS, check_method_options
 
     names = [o.name for o in outcomes]
     out: list[Analysis] = []
@@ -324,6 +336,9 @@ def _analyses(raw: Mapping[str, Any], outcomes: tuple[Outcome, ...]) -> tuple[An
                                 'Write e.g. options = { variance = "robust" }.')
         options = dict(options)
         check_method_options(method, options, f"{p}.options")
+        for key, value in options.items():
+            if key in FORMULA_OPTIONS or key.endswith("covariates"):
+                check_formulas(value, f"{p}.options.{key}")
         out.append(Analysis(name=_get(d, "name", p, str), method=method, outcomes=wanted,
                             estimand=_get(d, "estimand", p, str),
                             at=tuple(float(v) for v in at),

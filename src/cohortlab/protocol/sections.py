@@ -94,7 +94,7 @@ class DataSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class Criterion:
-    """One ``[[eligibility]]`` step: a label and a ``DataFrame.eval`` expression to keep."""
+    """One ``[[eligibility]]`` step: a label and a checked expression (``protocol._expr``)."""
 
     name: str
     keep: str

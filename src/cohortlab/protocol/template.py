@@ -28,14 +28,18 @@ seed = 2024                      # seed of every random draw (bootstrap, cross-f
 [data]
 # Exactly one of:
 #   path = "cohort.csv"          # CSV or Parquet, relative to this file
-#   query = "SELECT * FROM 'cohort.parquet' WHERE year >= 2015"   # DuckDB SQL
+#   query = "SELECT * FROM 'cohort.parquet' WHERE year >= 2015"   # DuckDB SQL: one
+#                                # read-only SELECT over the data files it names
 #   dataset = "nhefs"            # bundled: nhefs, lung, mgus2, lalonde, simulated
 dataset = "nhefs"
 id = "seqn"                      # optional person identifier
 missing = "raise"                # "drop": complete cases, with counts in the outputs
 
-# Eligibility criteria, applied in order (pandas DataFrame.eval expressions); each one's
-# exclusions are counted in the attrition table.
+# Eligibility criteria, applied in order; each one's exclusions are counted in the attrition
+# table. A criterion is a small expression language checked by cohortlab, not Python code:
+# columns, literals, comparisons, & | ~, arithmetic and the methods notna(), isna(),
+# isin([...]), between(a, b), abs() (e.g. "age.between(18, 70) & sex.isin([0, 1])").
+# Formulas may use C(), I(), bs() ... and log/exp; see docs/explanation/security.md.
 [[eligibility]]
 name = "outcome measured"
 keep = "wt82.notna()"
