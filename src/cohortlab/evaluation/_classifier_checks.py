@@ -16,7 +16,7 @@ from ._levels import OVERALL
 FUNC = "evaluate_classifier"
 
 
-def check_label(data: pd.DataFrame, column: str) -> np.ndarray:
+def check_label(data: pd.DataFrame, column: str, func: str = FUNC) -> np.ndarray:
     s = data[column]
     if pd.api.types.is_bool_dtype(s):
         return s.to_numpy(dtype=float)
@@ -25,7 +25,7 @@ def check_label(data: pd.DataFrame, column: str) -> np.ndarray:
     if not ok:
         shown = ", ".join(map(repr, sorted(vals.tolist(), key=str)[:6]))
         raise DataValidationError(
-            f"{FUNC}(): column {column!r} (label) must be coded 0/1 (or bool); got "
+            f"{func}(): column {column!r} (label) must be coded 0/1 (or bool); got "
             f"{len(vals)} distinct values [{shown}{', ...' if len(vals) > 6 else ''}]. "
             f"Recode it, e.g. data[{column!r}] = data[{column!r}].eq(<the positive label>)."
         )
