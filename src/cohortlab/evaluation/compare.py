@@ -26,7 +26,6 @@ from .._validation import (
     check_time_event,
 )
 from ..exceptions import DataValidationError
-from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable
 from ..survival._aipw import censoring_km
 from . import _classifier_checks as ck
