@@ -318,3 +318,63 @@ def test_compare_survival_models_three_models_all_pairs():
                                      scores=["lp_a", "lp_b", "lp_c"], times=[365]).to_frame()
     diffs = res[res["effect_measure"] == "harrell_c_difference"]["model"].tolist()
     assert diffs == [f"{a} - {b}" for a, b in itertools.combinations(["lp_a", "lp_b", "lp_c"], 2)]
+
+
+# ---------------------------------------------------------------------- raw scores in evaluate_classifier
+def test_evaluate_classifier_raw_score_discrimination_matches_pROC():
+    """wfns (a 1-5 grade) and raw s100b: AUROC and DeLong SE as pROC (compare_models.json)."""
+    d = _asah()
+    r = E["delong"][0]
+    for col, auc, var in (("s100b", r["auc_a"], r["var_a"]), ("wfns", r["auc_b"], r["var_b"])):
+        ev = cl.evaluate_classifier(d, score=col, label="poor", metrics="discrimination")
+        f = ev.to_frame().set_index("term")
+        assert list(f.index) == ["auroc", "auprc"]
+        assert f.loc["auroc", "estimate"] == pytest.approx(auc, abs=ATOL_AUC)
+        assert f.loc["auroc", "std_error"] ** 2 == pytest.approx(var, abs=ATOL_VAR)
+        assert ev.net_benefit.empty and ev.calibration_bins.empty
+        assert "discrimination only" in ev.summary()
+
+
+def test_evaluate_classifier_raw_score_equals_probability_on_order_metrics():
+    """A monotone map to (0, 1) gives the same AUROC/AUPRC/threshold metrics."""
+    d = _asah()
+    d["p"] = d["s100b"] / (1 + d["s100b"])
+    raw = cl.evaluate_classifier(d, score="s100b", label="poor", metrics="discrimination",
+                                 threshold=0.25, by="gender").to_frame()
+    prob = cl.evaluate_classifier(d, score="p", label="poor", threshold=0.2,
+                                  by="gender").to_frame()
+    prob = prob[prob["term"].isin(raw["term"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(raw, prob)
+
+
+def test_evaluate_classifier_raw_score_still_refused_for_calibration():
+    """Today's refusal stays for metrics='all' (calibration), with the way out named."""
+    d = _asah()
+    with pytest.raises(DataValidationError, match=r"got values in \[1, 5\].*"
+                       r"metrics='discrimination'"):
+        cl.evaluate_classifier(d, score="wfns", label="poor")
+    ev = cl.evaluate_classifier(d, score="wfns", label="poor", metrics="discrimination")
+    with pytest.raises(DataValidationError, match="no calibration plot"):
+        ev.plot_calibration()
+    with pytest.raises(DataValidationError, match="no decision curve"):
+        ev.plot_decision_curve()
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"thresholds": [0.1, 0.2]}, r"thresholds \(net benefit\) need predicted probabilities"),
+    ({"threshold": float("inf")}, r"threshold must be a finite number on the score's scale"),
+    ({"metrics": "auc"}, r"metrics"),
+])
+def test_evaluate_classifier_discrimination_bad_input(kwargs, match):
+    args = {"score": "wfns", "label": "poor", "metrics": "discrimination", **kwargs}
+    with pytest.raises(DataValidationError, match=match):
+        cl.evaluate_classifier(_asah(), **args)
+
+
+def test_evaluate_classifier_raw_threshold_on_score_scale():
+    d = _asah()
+    f = cl.evaluate_classifier(d, score="wfns", label="poor", metrics="discrimination",
+                               threshold=4).to_frame().set_index("term")
+    y, s = d["poor"].to_numpy(), d["wfns"].to_numpy()
+    assert f.loc["sensitivity", "estimate"] == pytest.approx(np.mean(s[y == 1] >= 4), abs=0)
+    assert f.loc["specificity", "estimate"] == pytest.approx(np.mean(s[y == 0] < 4), abs=0)
