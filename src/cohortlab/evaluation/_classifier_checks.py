@@ -40,11 +40,12 @@ def check_score(data: pd.DataFrame, column: str, probability: bool = True) -> np
     lo, hi = float(p.min()), float(p.max())
     if lo < 0.0 or hi > 1.0:
         raise DataValidationError(
-            f"{FUNC}(): column {column!r} (score) must be a predicted probability in [0, 1] "
-            f"for calibration, Brier score and net benefit; got values in [{lo:.4g}, {hi:.4g}]. "
-            "For a raw score (a logit, a grade) pass metrics='discrimination' (AUROC, AUPRC "
-            "and threshold metrics need only its order), or map it to a probability first, "
-            "e.g. scipy.special.expit() of a logit, or a recalibration model."
+            f"{FUNC}(): column {column!r} (score) must be a predicted probability in [0, 1]; "
+            f"got values in [{lo:.4g}, {hi:.4g}]. Calibration, Brier score and net benefit "
+            "need probabilities. For a raw score (a logit, a grade) pass "
+            "metrics='discrimination' (AUROC, AUPRC and threshold metrics need only its "
+            "order), or map it to a probability first, e.g. scipy.special.expit() of a logit, "
+            "or a recalibration model."
         )
     return p
 
