@@ -228,7 +228,8 @@ def _check_risk(frame: pd.DataFrame, column: str, func: str = FUNC) -> np.ndarra
         raise DataValidationError(
             f"{func}(): predicted risks must be probabilities in [0, 1] in column {column!r}; "
             f"got values in [{lo:.4g}, {hi:.4g}]. Pass the absolute risk of the event by the "
-            "time (1 - predicted survival), not a linear predictor (use score= for that).")
+            "time (1 - predicted survival), not a linear predictor (use "
+            f"{'score' if func == FUNC else 'scores'}= for that).")
     return p
 
 
