@@ -26,6 +26,8 @@ from .describe import Attrition, Table1, attrition, table1
 from .evaluation import (
     ClassifierEvaluation,
     SurvivalModelEvaluation,
+    compare_classifiers,
+    compare_survival_models,
     evaluate_classifier,
     evaluate_survival_model,
 )
@@ -125,6 +127,8 @@ __all__ = [
     "evaluate_classifier",
     "evaluate_survival_model",
     "SurvivalModelEvaluation",
+    "compare_classifiers",
+    "compare_survival_models",
     "subgroups",
     "SubgroupResult",
     "evalue",

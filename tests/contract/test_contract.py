@@ -161,6 +161,13 @@ VERBS = [
         d.assign(dead=(d["event"] > 0).astype(int)), time="time", event="dead",
         score="age", times=[2.0],
         **{x: v for x, v in k.items() if x != "random_state"}), used="age", has_ci=True),
+    Verb("compare_classifiers", lambda d, **k: cl.compare_classifiers(
+        d, label="af_true", scores=["af_score", "age"],
+        **{x: v for x, v in k.items() if x != "random_state"}), used="af_score", has_ci=True),
+    Verb("compare_survival_models", lambda d, **k: cl.compare_survival_models(
+        d.assign(dead=(d["event"] > 0).astype(int)), time="time", event="dead",
+        scores=["age", "bmi"], times=[2.0],
+        **{x: v for x, v in k.items() if x != "random_state"}), used="bmi", has_ci=True),
     Verb("subgroups", lambda d, **k: cl.subgroups(
         cl.crude_effect, d, by="female", exposure="treated", outcome="mace_1y",
         **{x: v for x, v in k.items() if x != "random_state"}), used="female", has_ci=True),

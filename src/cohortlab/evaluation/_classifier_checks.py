@@ -16,7 +16,7 @@ from ._levels import OVERALL
 FUNC = "evaluate_classifier"
 
 
-def check_label(data: pd.DataFrame, column: str) -> np.ndarray:
+def check_label(data: pd.DataFrame, column: str, func: str = FUNC) -> np.ndarray:
     s = data[column]
     if pd.api.types.is_bool_dtype(s):
         return s.to_numpy(dtype=float)
@@ -25,37 +25,61 @@ def check_label(data: pd.DataFrame, column: str) -> np.ndarray:
     if not ok:
         shown = ", ".join(map(repr, sorted(vals.tolist(), key=str)[:6]))
         raise DataValidationError(
-            f"{FUNC}(): column {column!r} (label) must be coded 0/1 (or bool); got "
+            f"{func}(): column {column!r} (label) must be coded 0/1 (or bool); got "
             f"{len(vals)} distinct values [{shown}{', ...' if len(vals) > 6 else ''}]. "
             f"Recode it, e.g. data[{column!r}] = data[{column!r}].eq(<the positive label>)."
         )
     return s.to_numpy(dtype=float)
 
 
-def check_score(data: pd.DataFrame, column: str) -> np.ndarray:
+def check_score(data: pd.DataFrame, column: str, probability: bool = True) -> np.ndarray:
+    """The score as floats; with ``probability`` (calibration requested) it must be in [0, 1]."""
     p = check_numeric(data, column, "score", FUNC)
+    if not probability:
+        return p
     lo, hi = float(p.min()), float(p.max())
     if lo < 0.0 or hi > 1.0:
         raise DataValidationError(
             f"{FUNC}(): column {column!r} (score) must be a predicted probability in [0, 1]; "
             f"got values in [{lo:.4g}, {hi:.4g}]. Calibration, Brier score and net benefit "
-            "need probabilities (AUROC alone would accept any real score); map the score to a "
-            "probability first, e.g. scipy.special.expit() of a logit, or a recalibration model."
+            "need probabilities. For a raw score (a logit, a grade) pass "
+            "metrics='discrimination' (AUROC, AUPRC and threshold metrics need only its "
+            "order), or map it to a probability first, e.g. scipy.special.expit() of a logit, "
+            "or a recalibration model."
         )
     return p
 
 
 def check_thresholds(
-    threshold: Any, thresholds: Any, n_bins: Any
+    threshold: Any, thresholds: Any, n_bins: Any, probability: bool = True
 ) -> tuple[float | None, np.ndarray]:
+    """Validate the decision threshold, the net-benefit grid and ``n_bins``.
+
+    With ``probability=False`` (``metrics="discrimination"``) the threshold is on the score's
+    own scale (any finite number) and there is no net-benefit grid.
+    """
     if threshold is not None:
         ok = isinstance(threshold, numbers.Real) and not isinstance(threshold, bool)
-        if not ok or not 0.0 <= float(threshold) <= 1.0:
+        if probability and (not ok or not 0.0 <= float(threshold) <= 1.0):
             raise DataValidationError(
                 f"{FUNC}(): threshold must be a probability in [0, 1]; got {threshold!r}. "
-                "Pass e.g. threshold=0.2 (a score >= threshold counts as a positive)."
+                "Pass e.g. threshold=0.2 (a score >= threshold counts as a positive), or "
+                "metrics='discrimination' for a threshold on a raw score's scale."
+            )
+        if not ok or not np.isfinite(float(threshold)):
+            raise DataValidationError(
+                f"{FUNC}(): threshold must be a finite number on the score's scale; got "
+                f"{threshold!r}. Pass e.g. threshold=4 (a score >= threshold is a positive)."
             )
         threshold = float(threshold)
+    if not probability:
+        if thresholds is not None:
+            raise DataValidationError(
+                f"{FUNC}(): thresholds (net benefit) need predicted probabilities; got "
+                f"thresholds={thresholds!r} with metrics='discrimination'. Leave thresholds "
+                "out, or pass probabilities with metrics='all'."
+            )
+        return threshold, np.array([])
     if thresholds is None:
         grid = np.round(np.arange(1, 100) / 100, 2)
     else:

@@ -16,6 +16,7 @@ from scipy import stats
 __all__ = [
     "ScoreCounts",
     "score_counts",
+    "placements",
     "delong_auc",
     "average_precision",
     "brier",
@@ -87,16 +88,26 @@ def delong_auc(sc: ScoreCounts) -> tuple[float, float]:
     than two positives or negatives (as pROC).
     """
     n1, n0 = sc.n_pos, sc.n_neg
-    neg_below = np.cumsum(sc.neg) - sc.neg
-    pos_above = n1 - np.cumsum(sc.pos)
-    v10 = (neg_below + 0.5 * sc.neg) / n0  # placement of a positive at each distinct score
-    v01 = (pos_above + 0.5 * sc.pos) / n1  # placement of a negative
+    v10, v01 = placements(sc)
     auc = float(np.dot(sc.pos, v10) / n1)
     if n1 < 2 or n0 < 2:
         return auc, math.nan
     s10 = float(np.dot(sc.pos, (v10 - auc) ** 2) / (n1 - 1))
     s01 = float(np.dot(sc.neg, (v01 - auc) ** 2) / (n0 - 1))
     return auc, s10 / n1 + s01 / n0
+
+
+def placements(sc: ScoreCounts) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong placements at each distinct score: of a positive (``V10``), of a negative (``V01``).
+
+    ``V10`` is the share of negatives scored below (ties half), ``V01`` the share of
+    positives scored above (ties half).
+    """
+    neg_below = np.cumsum(sc.neg) - sc.neg
+    pos_above = sc.n_pos - np.cumsum(sc.pos)
+    v10 = (neg_below + 0.5 * sc.neg) / sc.n_neg  # placement of a positive at each distinct score
+    v01 = (pos_above + 0.5 * sc.pos) / sc.n_pos  # placement of a negative
+    return v10, v01
 
 
 def average_precision(sc: ScoreCounts) -> float:

@@ -16,7 +16,7 @@ Conventions (R ``survival::concordance`` and ``riskRegression::Score``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,13 +27,19 @@ __all__ = ["CIndex", "c_index", "c_indices", "ipcw_auc", "ipcw_brier", "km_risk"
 
 @dataclass(frozen=True)
 class CIndex:
-    """A C-index with its infinitesimal-jackknife variance and the weighted pair counts."""
+    """A C-index with its infinitesimal-jackknife variance and the weighted pair counts.
+
+    ``influence`` holds each subject's infinitesimal-jackknife value (the derivative of C
+    with respect to its case weight, in row order): ``variance == sum(influence ** 2)``, and
+    the covariance of two C-indices of the same rows is ``sum(influence_1 * influence_2)``.
+    """
 
     estimate: float
     variance: float
     concordant: float
     discordant: float
     tied_risk: float
+    influence: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def c_index(time: np.ndarray, status: np.ndarray, risk: np.ndarray,
@@ -91,7 +97,13 @@ def c_indices(time: np.ndarray, status: np.ndarray, risk: np.ndarray,
         conc = conc1 + tot_lt[:, k + 1] - leq2
         disc = disc1 + less2
         tie = tie1 + leq2 - less2
-        out.append(_ij(conc1.sum(), disc1.sum(), tie1.sum(), conc, disc, tie))
+        ci = _ij(conc1.sum(), disc1.sum(), tie1.sum(), conc, disc, tie)
+        if ci.influence is not None:  # back to row order
+            inf = np.empty(n)
+            inf[order] = ci.influence
+            ci = CIndex(ci.estimate, ci.variance, ci.concordant, ci.discordant, ci.tied_risk,
+                        influence=inf)
+        out.append(ci)
     return out
 
 
@@ -103,7 +115,8 @@ def _ij(c_pairs: float, d_pairs: float, t_pairs: float, conc: np.ndarray, disc: 
     somer = (c_pairs - d_pairs) / npair
     dfbeta = (conc - disc) / npair - somer / npair * (conc + disc + tie)
     return CIndex(estimate=float((somer + 1) / 2), variance=float(np.sum(dfbeta ** 2) / 4),
-                  concordant=float(c_pairs), discordant=float(d_pairs), tied_risk=float(t_pairs))
+                  concordant=float(c_pairs), discordant=float(d_pairs), tied_risk=float(t_pairs),
+                  influence=dfbeta / 2)
 
 
 def _run_prefix(primary: np.ndarray, secondary: np.ndarray, w: np.ndarray

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["evaluate_classifier", "ClassifierEvaluation"]
 
 FUNC = "evaluate_classifier"
+#: ``metrics=``: everything (the score is a probability) or the order-only metrics.
+ClassifierMetrics = Literal["all", "discrimination"]
 #: Null values of the metrics that carry a Wald test.
 _NULLS = {"auroc": 0.5, "calibration_intercept": 0.0, "calibration_slope": 1.0,
           "recalibration_intercept": 0.0}
@@ -81,6 +83,7 @@ class ClassifierEvaluation(Renderable):
     n_bins: int = 10
     conf_level: float = 0.95
     p_adjust: str = "holm"
+    metrics_kind: str = "all"
     n: int = 0
     n_events: int = 0
     dropped: Dropped = field(default_factory=Dropped)
@@ -130,7 +133,16 @@ class ClassifierEvaluation(Renderable):
         lines += _trend_lines(self.drift, ("auroc", "calibration_slope", "brier"))
         if self._dim:
             lines.append(f"p_adjusted: across the levels of {self._dim} ({self.p_adjust})")
+        if self.metrics_kind == "discrimination":
+            lines.append("discrimination only (metrics='discrimination'): the score is not "
+                         "read as a probability; no calibration, Brier score, ECE or net benefit")
         return [*lines, *self.notes]
+
+    def _need_probability(self, what: str) -> None:
+        if self.metrics_kind == "discrimination":
+            raise DataValidationError(
+                f"{FUNC}(): no {what} for a discrimination-only evaluation in metrics; got "
+                "metrics='discrimination'. Pass a probability score with metrics='all'.")
 
     # ------------------------------------------------------------------ figures
     def _keys(self) -> list[Any]:
@@ -144,6 +156,7 @@ class ClassifierEvaluation(Renderable):
 
     def plot_calibration(self, ax: Axes | None = None) -> Axes:
         """Observed proportion vs mean score in the ``n_bins`` bins, one curve per level."""
+        self._need_probability("calibration plot")
         cb = self.calibration_bins
         curves = []
         for g in self._keys():
@@ -154,6 +167,7 @@ class ClassifierEvaluation(Renderable):
 
     def plot_decision_curve(self, ax: Axes | None = None) -> Axes:
         """Net benefit against the threshold, with treat-all (overall) and treat-none."""
+        self._need_probability("decision curve")
         ax = _plots.new_axes(ax)
         nb = self.net_benefit
         for g in self._keys():
@@ -207,6 +221,7 @@ def evaluate_classifier(
     conf_level: float = 0.95,
     p_adjust: PAdjust = "holm",
     missing: Missing = "raise",
+    metrics: ClassifierMetrics = "all",
 ) -> ClassifierEvaluation:
     """Evaluate a predicted probability against a binary label, with confidence intervals.
 
@@ -274,7 +289,8 @@ def evaluate_classifier(
     data : pandas.DataFrame
         One row per subject.
     score : str
-        Column of predicted probabilities in [0, 1].
+        Column of predicted probabilities in [0, 1] (any real score with
+        ``metrics="discrimination"``; higher = more likely positive).
     label : str
         Column of observed outcomes coded 0/1 (or bool).
     by : str, optional
@@ -283,7 +299,8 @@ def evaluate_classifier(
         Site, device or period column (at least 2 levels): the metrics per level and their
         drift (``.drift``, ``.plot_drift()``). Not together with ``by``.
     threshold : float, optional
-        Decision threshold for sensitivity, specificity, PPV and NPV; none when omitted.
+        Decision threshold for sensitivity, specificity, PPV and NPV; none when omitted. A
+        probability, or on the score's own scale with ``metrics="discrimination"``.
     thresholds : sequence of float, optional
         Threshold probabilities for net benefit, each in (0, 1); default 0.01, 0.02, ...,
         0.99.
@@ -296,6 +313,12 @@ def evaluate_classifier(
     missing : {"raise", "drop"}
         Missing values in ``score``, ``label``, ``by`` or ``shift`` raise, or drop and count
         the rows.
+    metrics : {"all", "discrimination"}
+        ``"all"`` needs a probability score in [0, 1]. ``"discrimination"`` accepts any
+        real score (a logit, a 1-5 grade): only the metrics that depend on the score's order
+        are computed (``auroc``, ``auprc`` and, with ``threshold`` on the score's scale, the
+        threshold metrics); no calibration, Brier, ECE or net benefit (``.net_benefit`` and
+        ``.calibration_bins`` are empty).
 
     Returns
     -------
@@ -329,11 +352,13 @@ def evaluate_classifier(
     check_columns(data, FUNC, score=score, label=label, by=by, shift=shift)
     conf_level = check_conf_level(conf_level, FUNC)
     check_option(p_adjust, PAdjust, "p_adjust", FUNC)
-    threshold, grid = ck.check_thresholds(threshold, thresholds, n_bins)
+    check_option(metrics, ClassifierMetrics, "metrics", FUNC)
+    probability = metrics == "all"
+    threshold, grid = ck.check_thresholds(threshold, thresholds, n_bins, probability)
     cols = [score, label, *(c for c in (by, shift) if c is not None)]
     frame, dropped = apply_missing(data, cols, missing, FUNC)
     y = ck.check_label(frame, label)
-    p = ck.check_score(frame, score)
+    p = ck.check_score(frame, score, probability)
     lev = split_levels(frame, by, shift, FUNC)
     keys: list[Any] = [OVERALL, *lev.keys]
     masks = lev.masks()
@@ -348,13 +373,13 @@ def evaluate_classifier(
     for g, m in zip(keys, masks, strict=True):
         pg, yg = (p, y) if m is None else (p[m], y[m])
         out = _group_metrics(pg, yg, counts[g], g, lev.column, threshold, grid, n_bins,
-                             conf_level, notes)
+                             conf_level, notes, probability)
         rows += out[0]
         nb_frames.append(out[1])
         bin_frames.append(out[2])
     return _result(rows, nb_frames, bin_frames, lev, counts, notes, y, dropped, score=score,
                    label=label, threshold=threshold, n_bins=int(n_bins),
-                   conf_level=conf_level, p_adjust=p_adjust)
+                   conf_level=conf_level, p_adjust=p_adjust, metrics_kind=metrics)
 
 
 def _result(rows: list[Estimate], nb_frames: list[pd.DataFrame],
@@ -404,7 +429,7 @@ def _row(term: str, est: float, se: float, lo: float, hi: float, ci_method: str,
 def _group_metrics(
     p: np.ndarray, y: np.ndarray, sc: km.ScoreCounts, g: Any, by: str | None,
     threshold: float | None, grid: np.ndarray, n_bins: int, conf_level: float,
-    notes: list[str],
+    notes: list[str], probability: bool = True,
 ) -> tuple[list[Estimate], pd.DataFrame, pd.DataFrame]:
     z = float(stats.norm.ppf(0.5 + conf_level / 2))
     n, n1 = int(y.size), sc.n_pos
@@ -426,6 +451,10 @@ def _group_metrics(
     else:
         lo = hi = ap_se = math.nan
     out.append(row("auprc", ap, ap_se, float(lo), float(hi), "logit_boyd"))
+    if not probability:  # metrics="discrimination": order-only metrics of a raw score
+        if threshold is not None:
+            out += _threshold_rows(sc, threshold, conf_level, row, where, notes)
+        return out, _NB_EMPTY.copy(), _BINS_EMPTY.copy()
     b, b_se = km.brier(p, y)
     out.append(row("brier", b, b_se, b - z * b_se, b + z * b_se, "wald"))
     out += _calibration_rows(p, y, row, z, where, notes)
@@ -440,6 +469,17 @@ def _group_metrics(
                               "bin_mid": bins[:, 3], "n": bins[:, 0].astype(np.int64),
                               "mean_score": bins[:, 1], "observed": bins[:, 2]})
     return out, nb_frame, bin_frame
+
+
+_NB_EMPTY = pd.DataFrame({"group": pd.Series(dtype=object), "threshold": pd.Series(dtype=float),
+                          "net_benefit": pd.Series(dtype=float),
+                          "treat_all": pd.Series(dtype=float),
+                          "treat_none": pd.Series(dtype=float), "tp": pd.Series(dtype=np.int64),
+                          "fp": pd.Series(dtype=np.int64), "n": pd.Series(dtype=np.int64)})
+_BINS_EMPTY = pd.DataFrame({"group": pd.Series(dtype=object), "bin": pd.Series(dtype=np.int64),
+                            "bin_mid": pd.Series(dtype=float), "n": pd.Series(dtype=np.int64),
+                            "mean_score": pd.Series(dtype=float),
+                            "observed": pd.Series(dtype=float)})
 
 
 def _calibration_rows(p: np.ndarray, y: np.ndarray, row: Any, z: float, where: str,

@@ -221,27 +221,28 @@ def _check_times(times: Any, risk: Any) -> tuple[np.ndarray, dict[float, str]]:
     return arr, rmap
 
 
-def _check_risk(frame: pd.DataFrame, column: str) -> np.ndarray:
-    p = check_numeric(frame, column, "risk", FUNC)
+def _check_risk(frame: pd.DataFrame, column: str, func: str = FUNC) -> np.ndarray:
+    p = check_numeric(frame, column, "risk", func)
     lo, hi = float(p.min()), float(p.max())
     if lo < 0.0 or hi > 1.0:
         raise DataValidationError(
-            f"{FUNC}(): predicted risks must be probabilities in [0, 1] in column {column!r}; "
+            f"{func}(): predicted risks must be probabilities in [0, 1] in column {column!r}; "
             f"got values in [{lo:.4g}, {hi:.4g}]. Pass the absolute risk of the event by the "
-            "time (1 - predicted survival), not a linear predictor (use score= for that).")
+            "time (1 - predicted survival), not a linear predictor (use "
+            f"{'score' if func == FUNC else 'scores'}= for that).")
     return p
 
 
-def _check_followup(t: np.ndarray, d: np.ndarray, times: np.ndarray, time: str, where: str
-                    ) -> None:
+def _check_followup(t: np.ndarray, d: np.ndarray, times: np.ndarray, time: str, where: str,
+                    func: str = FUNC) -> None:
     if not d.any():
         raise DataValidationError(
-            f"{FUNC}(): {where} has no events in the event column; got {t.size:,} rows, all "
+            f"{func}(): {where} has no events in the event column; got {t.size:,} rows, all "
             "censored. Discrimination and calibration are undefined; check the event coding "
             "or merge the subgroup.")
     if times.size and times.max() >= t.max():
         raise DataValidationError(
-            f"{FUNC}(): times beyond follow-up in column {time!r} ({where}); got time "
+            f"{func}(): times beyond follow-up in column {time!r} ({where}); got time "
             f"{times.max():g} >= the last follow-up time {t.max():g}. Evaluate at times with "
             "subjects still under follow-up (controls with T > t are needed).")
 
