@@ -189,8 +189,11 @@ _WARNING_PREFIX = re.compile(r"^([A-Z][A-Za-z]*(Warning|Error): )?([A-Za-z_][A-Z
 
 
 def _unique_notes(notes: list[str]) -> list[str]:
-    """Each note once: a warning caught while running and the same text in the result's
-    ``notes`` (with or without the ``CohortWarning:`` prefix) count as one."""
+    """Each note once.
+
+    A warning caught while running and the same text in the result's ``notes`` (with or
+    without the ``CohortWarning: verb():`` prefix) count as one.
+    """
     seen: set[str] = set()
     out = []
     for n in notes:

@@ -474,7 +474,8 @@ def parse_protocol(raw: Mapping[str, Any], *, base_dir: str | Path = ".", text: 
                     covariates=_covariates(raw), analyses=analyses,
                     subgroups=_subgroups(raw, analyses),
                     sensitivity=_sensitivity(raw, analyses), outputs=_outputs(raw),
-                    labels=parse_labels(raw.get("labels")), base_dir=Path(base_dir), text=text, source=source)
+                    labels=parse_labels(raw.get("labels")), base_dir=Path(base_dir),
+                    text=text, source=source)
 
 
 def read_protocol(path: str | Path) -> Protocol:

@@ -1,0 +1,322 @@
+"""The clinical blocks of a protocol report: tables in words, warnings once, the appendix.
+
+Display only: every number shown is one of the CSV tables' numbers, formatted.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..results._format import format_estimate_ci, format_p
+from ..results.labels import Labels
+from ._reporttext import (
+    ci_words,
+    clinical_note,
+    contrast_label,
+    evalue_sentence,
+    is_technical,
+    method_words,
+    relabel_terms,
+    time_text,
+)
+
+__all__ = ["add_clinical_table", "warnings_list", "appendix_text", "table2_display",
+           "evalues_display"]
+
+_COLUMN_WORDS = {
+    "smd_unweighted": "SMD before weighting", "smd_weighted": "SMD after weighting",
+    "smd": "SMD", "var_ratio": "Variance ratio", "variance_ratio_unweighted":
+    "Variance ratio before weighting", "variance_ratio_weighted": "Variance ratio after "
+    "weighting", "n_beyond_horizon": "Followed beyond the horizon",
+    "events_censored_at_horizon": "Events censored at the horizon", "n_input": "Rows",
+    "n_dropped": "Rows dropped", "by_column": "By column", "std_error": "Standard error",
+    "conf_low": "Lower 95% limit", "conf_high": "Upper 95% limit", "p_value": "p-value",
+    "n_risk": "Number at risk", "percent": "%",
+}
+_TERM_COLUMNS = ("term", "variable", "covariate", "Term", "Variable", "Covariate")
+_RISK_FIRST = {"risk_difference": 0, "risk_ratio": 1, "hazard_ratio": 2,
+               "subdistribution_hazard_ratio": 2, "mean_difference": 2, "odds_ratio": 2,
+               "difference": 3, "ratio": 4}
+
+
+def _analysis_label(protocol: Any, name: str) -> str:
+    rl = getattr(protocol, "labels", None)
+    return rl.analysis(name) if rl is not None else name
+
+
+def _contrast(protocol: Any) -> str | None:
+    rl = getattr(protocol, "labels", None)
+    return rl.contrast if rl is not None else None
+
+
+def _exposure_words(protocol: Any, labels: Labels) -> str:
+    col = protocol.exposure.column
+    name = labels.variable(col, short=True)
+    return name[0].lower() + name[1:] if name and name != col else (
+        protocol.exposure.label or col)
+
+
+# ----------------------------------------------------------------------------- Table 2
+def table2_display(t2: pd.DataFrame, protocol: Any, labels: Labels) -> pd.DataFrame:
+    """Table 2 in words: analysis, outcome, contrast with direction and time, estimate (95%
+    CI), p-value and variance method; risk contrasts before survival ones.
+    """
+    if not len(t2):
+        return pd.DataFrame()
+    order = pd.DataFrame({"a": pd.Categorical(t2["analysis"], list(dict.fromkeys(
+        t2["analysis"]))), "m": t2["effect_measure"].map(_RISK_FIRST).fillna(2),
+        "i": np.arange(len(t2))}).sort_values(["a", "m", "i"])["i"].to_numpy()
+    t2 = t2.iloc[order].reset_index(drop=True)
+    contrast = _contrast(protocol)
+    return pd.DataFrame({
+        "Analysis": [_analysis_label(protocol, a) for a in t2["analysis"]],
+        "Outcome": [labels.outcome(o) for o in t2["outcome"]],
+        "Contrast": [contrast_label(t, m, labels, contrast)
+                     for t, m in zip(t2["term"], t2["effect_measure"], strict=True)],
+        "Estimate (95% CI)": [format_estimate_ci(e, lo, hi, measure=str(m), p_value=pv)
+                              for e, lo, hi, m, pv in zip(
+                                  t2["estimate"], t2["conf_low"], t2["conf_high"],
+                                  t2["effect_measure"], pd.to_numeric(t2["p_value"],
+                                                                      errors="coerce"),
+                                  strict=True)],
+        "p-value": [format_p(v) for v in pd.to_numeric(t2["p_value"], errors="coerce")],
+        "Confidence interval": [ci_words(m) for m in t2["ci_method"]],
+    })
+
+
+# ----------------------------------------------------------------------------- E-values
+def evalues_display(ev: pd.DataFrame, protocol: Any, labels: Labels
+                    ) -> tuple[pd.DataFrame, list[str]]:
+    """The E-values table (ratios only, formatted) and one sentence per row."""
+    if ev is None or not len(ev):
+        return pd.DataFrame(), []
+    ev = ev.loc[np.isfinite(pd.to_numeric(ev["evalue"], errors="coerce"))]
+    # a survival ratio's E-value is not the one to read when the risk ratio is there
+    has_risk = set(ev.loc[ev["effect_measure"] == "risk_ratio", "analysis"])
+    ev = ev.loc[~((ev["effect_measure"] == "ratio") & ev["analysis"].isin(has_risk))]
+    contrast = _contrast(protocol)
+    exposure = _exposure_words(protocol, labels)
+    rows, sentences = [], []
+    for r in ev.itertuples(index=False):
+        what = contrast_label(r.term, r.effect_measure, labels, contrast)
+        rows.append({"Analysis": _analysis_label(protocol, r.analysis),
+                     "Outcome": labels.outcome(r.outcome), "Contrast": what,
+                     "Estimate (95% CI)": format_estimate_ci(r.estimate, r.conf_low,
+                                                             r.conf_high,
+                                                             measure=str(r.effect_measure)),
+                     "E-value (estimate)": f"{float(r.evalue):.2f}",
+                     "E-value (CI limit)": f"{float(r.evalue_ci):.2f}"
+                     if np.isfinite(float(r.evalue_ci)) else ""})
+        outcome = labels.outcome(r.outcome)
+        outcome = outcome[0].lower() + outcome[1:] if outcome else outcome
+        sentences.append(f"*{_analysis_label(protocol, r.analysis)}, {what[0].lower()}"
+                         f"{what[1:]}*: " + evalue_sentence(exposure, outcome,
+                                                            float(r.evalue),
+                                                            float(r.evalue_ci)))
+    return pd.DataFrame(rows), sentences
+
+
+# ----------------------------------------------------------------------------- any table
+def _relabel_table1(display: pd.DataFrame, protocol: Any, labels: Labels) -> pd.DataFrame:
+    d = display.copy()
+    exp = protocol.exposure.column
+    d.columns = [labels.arm(c.split(" = ", 1)[1]) if isinstance(c, str) and
+                 c.startswith(f"{exp} = ") else c for c in d.columns]
+    if "Variable" in d.columns:
+        current = ""
+        new_var, new_level = [], []
+        for v, lev in zip(d["Variable"].astype(str), d.get("Level", pd.Series([""] * len(d))
+                                                          ).astype(str), strict=True):
+            if v.strip():
+                name, _, rest = v.partition(", ")
+                current = name
+                new_var.append(labels.variable(name) + (f", {rest}" if rest else ""))
+            else:
+                new_var.append(v)
+            new_level.append(labels.value(current, lev) if lev.strip() else lev)
+        d["Variable"] = new_var
+        if "Level" in d.columns:
+            d["Level"] = new_level
+    return d
+
+
+def _relabel_frame(display: pd.DataFrame, labels: Labels, protocol: Any) -> pd.DataFrame:
+    d = display.copy()
+    for col in d.columns:
+        if col in _TERM_COLUMNS:
+            d[col] = relabel_terms(d[col], labels)
+        elif str(col).lower() == "group":
+            d[col] = [_arm(g, labels) for g in d[col]]
+        elif str(col).lower() == "time":
+            d[col] = [_time_cell(t, labels) for t in d[col]]
+        elif str(col).lower() in ("ci method", "ci_method"):
+            d[col] = [ci_words(v) for v in d[col]]
+        elif str(col).lower() == "analysis":
+            d[col] = [_analysis_label(protocol, str(a)) for a in d[col]]
+    d.columns = [_COLUMN_WORDS.get(str(c), str(c).replace("_", " ")[:1].upper()
+                                   + str(c).replace("_", " ")[1:]) for c in d.columns]
+    return d
+
+
+def _arm(g: Any, labels: Labels) -> str:
+    s = str(g)
+    code = s.split("=", 1)[1] if "=" in s else s
+    return labels.arm(code.strip()) if s.strip() and s != "nan" else s
+
+
+def _time_cell(t: Any, labels: Labels) -> str:
+    try:
+        return time_text(float(str(t).replace(",", "")), labels)
+    except ValueError:
+        return str(t)
+
+
+def _split_notes(notes: Any, where: str, appendix: list[tuple[str, str]]) -> tuple[str, ...]:
+    out = []
+    for n in notes:
+        for part in str(n).split("\n"):
+            if not part.strip():
+                continue
+            if is_technical(part):
+                appendix.append((where, part))
+            else:
+                out.append(clinical_note(part))
+    return tuple(dict.fromkeys(out))
+
+
+def add_clinical_table(rep: Any, res: Any, t: Any, r: Any, labels: Labels,
+                       appendix: list[tuple[str, str]]) -> None:
+    """Add one output table to the report in words (identifiers to ``appendix``)."""
+    from ..report.tables import TableParts, table_parts
+
+    p = res.protocol
+    if t.name == "table2":
+        rep.add_table(table2_display(t.frame, p, labels), title=t.title,
+                      caption="Risks are proportions (0.05 = 5%); a risk difference below 0 "
+                      "and a ratio below 1 favour the first-named arm.")
+        return
+    if t.name == "evalues":
+        frame, sentences = evalues_display(t.frame, p, labels)
+        if len(frame):
+            rep.add_table(frame, title=t.title)
+            rep.add_text("\n".join(f"- {s}" for s in sentences))
+        else:
+            rep.add_text("No ratio estimates: E-values are computed for ratios only.")
+        return
+    title = t.title
+    obj: Any = t.obj if t.obj is not None else t.frame
+    if r is not None:
+        title = (f"{_analysis_label(p, r.analysis.name)}: "
+                 f"{labels.outcome(r.outcome.name)}")
+        kind = r.spec.kind
+        if kind == "model":
+            obj = r.result
+        elif kind in ("curve", "adjusted"):
+            from .run import _at
+
+            at = _at(p, r.analysis)
+            if kind == "curve":  # read off at the reporting times in the "__at" table
+                rep.add_text(f"*{title}*: the curves are in `tables/{t.name}.csv` and the "
+                             "figure below.")
+                return
+            obj = r.result
+            parts = table_parts(obj, title=title, times=list(at) or None)
+            _add_parts(rep, parts, p, labels, appendix)
+            return
+        elif kind in ("effect", "rmst"):
+            obj = r.result if kind == "effect" else t.frame
+    if isinstance(obj, pd.DataFrame) and t.section == "Analyses" and len(obj) > 30:
+        rep.add_text(f"*{title}*: {len(obj):,} rows, see `tables/{t.name}.csv`.")
+        return
+    if t.name.endswith("__at"):
+        key = t.name[:-4]
+        rr = next((a for a in res.analyses if _safe_key(a.key) == key), None)
+        if rr is not None:
+            by = labels.variable(p.exposure.column, short=True).lower()
+            title = (f"{_analysis_label(p, rr.analysis.name)}: "
+                     f"{labels.outcome(rr.outcome.name)}, by {by}")
+    parts = table_parts(obj, title=title)
+    if t.name == "table1" or t.name.startswith("table1_weighted"):
+        parts = TableParts(title=parts.title, display=_relabel_table1(parts.display, p, labels),
+                           numbers=parts.numbers, notes=parts.notes, caption=parts.caption)
+    _add_parts(rep, parts, p, labels, appendix)
+    if t.notes and r is None:
+        rep.add_text("\n".join(f"- {clinical_note(n)}" for n in t.notes
+                               if not is_technical(n)))
+
+
+def _safe_key(key: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in key)
+
+
+def _add_parts(rep: Any, parts: Any, protocol: Any, labels: Labels,
+               appendix: list[tuple[str, str]]) -> None:
+    from ..report.tables import TableParts
+
+    display = _relabel_frame(parts.display, labels, protocol)
+    notes = _split_notes(parts.notes, parts.title, appendix)
+    rep.add_table(TableParts(title=parts.title, display=display, numbers=parts.numbers,
+                             notes=notes, caption=parts.caption))
+
+
+# ----------------------------------------------------------------------------- warnings
+def warnings_list(res: Any, labels: Labels, appendix: list[tuple[str, str]]) -> list[str]:
+    """Each warning once (with the analyses that raised it); other notes to the appendix."""
+    seen: dict[str, list[str]] = {}
+    for n in res.cohort.notes:
+        if is_technical(str(n)):
+            appendix.append(("cohort", str(n)))
+        else:
+            seen.setdefault(clinical_note(str(n)), [])
+    for r in res.analyses:
+        who = _analysis_label(res.protocol, r.analysis.name)
+        for n in r.notes:
+            if is_technical(n):
+                appendix.append((who, n))
+                continue
+            text = clinical_note(n)
+            key = re.sub(r"\s+", " ", text).strip()
+            seen.setdefault(key, [])
+            if who not in seen[key]:
+                seen[key].append(who)
+    return [f"{text} ({', '.join(who)})" if who else text for text, who in seen.items()]
+
+
+# ----------------------------------------------------------------------------- appendix
+def appendix_text(res: Any, prov: dict[str, Any], appendix: list[tuple[str, str]]) -> str:
+    """The technical appendix: verbs and identifiers, formulas and fit statistics, versions."""
+    p, c = res.protocol, res.cohort
+    lines = ["### Analyses as run", ""]
+    for a in p.analyses:
+        opts = ", ".join(f"{k} = {v!r}" for k, v in a.options.items())
+        lines.append(f"- `{a.name}`: `{a.method}()`" + (f", estimand {a.estimand}"
+                                                         if a.estimand else "")
+                     + (f", options `{opts}`" if opts else ""))
+    methods = sorted({(str(r.analysis.name), str(m), str(ci))
+                      for r in res.analyses for m, ci in zip(
+                          r.effects.get("method", pd.Series(dtype=str)),
+                          r.effects.get("ci_method", pd.Series(dtype=str)), strict=True)})
+    if methods:
+        lines += ["", "### Estimators and variance methods (identifiers)", ""]
+        lines += [f"- `{a}`: method `{m}` ({method_words(m)}); CI method `{ci}` "
+                  f"({ci_words(ci)})" for a, m, ci in methods]
+    cov = p.covariates
+    if cov is not None:
+        lines += ["", "### Covariates as given", "",
+                  f"`{cov if isinstance(cov, str) else ' + '.join(cov)}`"]
+    if appendix:
+        lines += ["", "### Model details and fit statistics", ""]
+        for where, text in dict.fromkeys(appendix):
+            lines.append(f"- *{where}*: `{text}`")
+    lines += ["", "### Provenance", "",
+              f"- protocol sha256: `{prov['protocol']['sha256']}`",
+              f"- data sha256 (loaded frame): `{c.frame_sha256}`",
+              f"- seed: {p.study.seed}; rows loaded {c.n_loaded:,}, analysed {len(c.data):,}",
+              f"- python {prov['python']}; platform `{prov['platform']}`",
+              "- packages: " + ", ".join(f"{k} {v}" for k, v in prov["packages"].items()
+                                          if v is not None)]
+    return "\n".join(lines)
