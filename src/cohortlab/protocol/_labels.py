@@ -44,9 +44,7 @@ _REPORT_KEYS = ("analyses", "contrast")
 
 @dataclass(frozen=True, kw_only=True)
 class ReportLabels:
-    """The parsed ``[labels]`` section: a :class:`~cohortlab.results.labels.Labels` and the
-    report's own keys.
-    """
+    """The parsed ``[labels]`` section: a Labels object and the report's own keys."""
 
     labels: Labels = field(default_factory=Labels)
     analyses: dict[str, str] = field(default_factory=dict)

@@ -37,6 +37,8 @@ _COLUMN_WORDS = {
     "conf_low": "Lower 95% limit", "conf_high": "Upper 95% limit", "p_value": "p-value",
     "n_risk": "Number at risk", "percent": "%",
 }
+_WARNING_NOTE = re.compile(r"^[A-Z][A-Za-z]*Warning: ")
+_PREFIXES = re.compile(r"^([A-Z][A-Za-z]*Warning: )?([A-Za-z_][A-Za-z0-9_.]*\(\): )?")
 _TERM_COLUMNS = ("term", "variable", "covariate", "Term", "Variable", "Covariate")
 _RISK_FIRST = {"risk_difference": 0, "risk_ratio": 1, "hazard_ratio": 2,
                "subdistribution_hazard_ratio": 2, "mean_difference": 2, "odds_ratio": 2,
@@ -62,8 +64,10 @@ def _exposure_words(protocol: Any, labels: Labels) -> str:
 
 # ----------------------------------------------------------------------------- Table 2
 def table2_display(t2: pd.DataFrame, protocol: Any, labels: Labels) -> pd.DataFrame:
-    """Table 2 in words: analysis, outcome, contrast with direction and time, estimate (95%
-    CI), p-value and variance method; risk contrasts before survival ones.
+    """Table 2 in words; risk contrasts before survival ones.
+
+    Columns: analysis, outcome, contrast with direction and time, estimate (95% CI),
+    p-value and the confidence interval's method.
     """
     if not len(t2):
         return pd.DataFrame()
@@ -148,7 +152,11 @@ def _relabel_frame(display: pd.DataFrame, labels: Labels, protocol: Any) -> pd.D
     d = display.copy()
     for col in d.columns:
         if col in _TERM_COLUMNS:
-            d[col] = relabel_terms(d[col], labels)
+            exp = protocol.exposure.column
+            arms = f"{labels.arm(1)} vs {labels.arm(0)}"
+            d[col] = [arms + t[len(exp):] if str(t) == exp or str(t).startswith(exp + " [")
+                      else lab for t, lab in zip(d[col].astype(str),
+                                                 relabel_terms(d[col], labels), strict=True)]
         elif str(col).lower() == "group":
             d[col] = [_arm(g, labels) for g in d[col]]
         elif str(col).lower() == "time":
@@ -175,11 +183,12 @@ def _time_cell(t: Any, labels: Labels) -> str:
         return str(t)
 
 
-def _split_notes(notes: Any, where: str, appendix: list[tuple[str, str]]) -> tuple[str, ...]:
+def _split_notes(notes: Any, where: str, appendix: list[tuple[str, str]],
+                 skip: set[str] | None = None) -> tuple[str, ...]:
     out = []
     for n in notes:
         for part in str(n).split("\n"):
-            if not part.strip():
+            if not part.strip() or _core(part) in (skip or set()):
                 continue
             if is_technical(part):
                 appendix.append((where, part))
@@ -189,8 +198,11 @@ def _split_notes(notes: Any, where: str, appendix: list[tuple[str, str]]) -> tup
 
 
 def add_clinical_table(rep: Any, res: Any, t: Any, r: Any, labels: Labels,
-                       appendix: list[tuple[str, str]]) -> None:
-    """Add one output table to the report in words (identifiers to ``appendix``)."""
+                       appendix: list[tuple[str, str]], skip: set[str] | None = None) -> None:
+    """Add one output table to the report in words (identifiers to ``appendix``).
+
+    ``skip``: note texts not repeated under the table (the warnings, shown once).
+    """
     from ..report.tables import TableParts, table_parts
 
     p = res.protocol
@@ -225,7 +237,7 @@ def add_clinical_table(rep: Any, res: Any, t: Any, r: Any, labels: Labels,
                 return
             obj = r.result
             parts = table_parts(obj, title=title, times=list(at) or None)
-            _add_parts(rep, parts, p, labels, appendix)
+            _add_parts(rep, parts, p, labels, appendix, skip)
             return
         elif kind in ("effect", "rmst"):
             obj = r.result if kind == "effect" else t.frame
@@ -243,10 +255,24 @@ def add_clinical_table(rep: Any, res: Any, t: Any, r: Any, labels: Labels,
     if t.name == "table1" or t.name.startswith("table1_weighted"):
         parts = TableParts(title=parts.title, display=_relabel_table1(parts.display, p, labels),
                            numbers=parts.numbers, notes=parts.notes, caption=parts.caption)
-    _add_parts(rep, parts, p, labels, appendix)
+    _add_parts(rep, parts, p, labels, appendix, skip)
     if t.notes and r is None:
-        rep.add_text("\n".join(f"- {clinical_note(n)}" for n in t.notes
-                               if not is_technical(n)))
+        kept = [clinical_note(n) for n in t.notes
+                if not is_technical(n) and _core(n) not in (skip or set())]
+        if kept:
+            rep.add_text("\n".join(f"- {n}" for n in kept))
+
+
+def _name_columns(note: str, protocol: Any, labels: Labels) -> str:
+    """Column names in a Table 1 footnote replaced by their short labels."""
+    from .methods import formula_columns
+
+    cov = protocol.covariates
+    cols = formula_columns(cov if isinstance(cov, str) else list(cov or ()))
+    for c in sorted(cols, key=len, reverse=True):
+        note = re.sub(rf"(?<![\w.]){re.escape(c)} \(", f"{labels.variable(c, short=True)} (",
+                      note)
+    return note.replace("SMD: (1 - 0)", f"SMD: ({labels.arm(1)} - {labels.arm(0)})")
 
 
 def _safe_key(key: str) -> str:
@@ -254,23 +280,30 @@ def _safe_key(key: str) -> str:
 
 
 def _add_parts(rep: Any, parts: Any, protocol: Any, labels: Labels,
-               appendix: list[tuple[str, str]]) -> None:
+               appendix: list[tuple[str, str]], skip: set[str] | None = None) -> None:
     from ..report.tables import TableParts
 
     display = _relabel_frame(parts.display, labels, protocol)
-    notes = _split_notes(parts.notes, parts.title, appendix)
+    if "Term" in display.columns and {"Time", "Group"} <= set(display.columns):
+        display = display.drop(columns="Term")  # a curve read off at times: Time says it
+    notes = _split_notes(parts.notes, parts.title, appendix, skip)
+    if any(c.startswith(("Variable",)) for c in display.columns):
+        notes = tuple(_name_columns(n, protocol, labels) for n in notes)
     rep.add_table(TableParts(title=parts.title, display=display, numbers=parts.numbers,
                              notes=notes, caption=parts.caption))
 
 
 # ----------------------------------------------------------------------------- warnings
 def warnings_list(res: Any, labels: Labels, appendix: list[tuple[str, str]]) -> list[str]:
-    """Each warning once (with the analyses that raised it); other notes to the appendix."""
+    """Each warning once, with the analyses that raised it; technical notes to ``appendix``.
+
+    Other notes stay in their table's footnotes.
+    """
     seen: dict[str, list[str]] = {}
     for n in res.cohort.notes:
         if is_technical(str(n)):
             appendix.append(("cohort", str(n)))
-        else:
+        elif _WARNING_NOTE.match(str(n)):
             seen.setdefault(clinical_note(str(n)), [])
     for r in res.analyses:
         who = _analysis_label(res.protocol, r.analysis.name)
@@ -278,12 +311,18 @@ def warnings_list(res: Any, labels: Labels, appendix: list[tuple[str, str]]) -> 
             if is_technical(n):
                 appendix.append((who, n))
                 continue
-            text = clinical_note(n)
-            key = re.sub(r"\s+", " ", text).strip()
+            if not _WARNING_NOTE.match(n):
+                continue
+            key = re.sub(r"\s+", " ", clinical_note(n)).strip()
             seen.setdefault(key, [])
             if who not in seen[key]:
                 seen[key].append(who)
     return [f"{text} ({', '.join(who)})" if who else text for text, who in seen.items()]
+
+
+def _core(note: str) -> str:
+    """A note's text without its warning and function prefixes, for comparing."""
+    return re.sub(r"\s+", " ", _PREFIXES.sub("", note)).strip()
 
 
 # ----------------------------------------------------------------------------- appendix
@@ -310,8 +349,13 @@ def appendix_text(res: Any, prov: dict[str, Any], appendix: list[tuple[str, str]
                   f"`{cov if isinstance(cov, str) else ' + '.join(cov)}`"]
     if appendix:
         lines += ["", "### Model details and fit statistics", ""]
-        for where, text in dict.fromkeys(appendix):
-            lines.append(f"- *{where}*: `{text}`")
+        places: dict[str, list[str]] = {}
+        for where, text in appendix:
+            who = where.split(":")[0]
+            if who not in places.setdefault(text, []):
+                places[text].append(who)
+        for text, who in places.items():
+            lines.append(f"- *{', '.join(who)}*: `{text}`")
     lines += ["", "### Provenance", "",
               f"- protocol sha256: `{prov['protocol']['sha256']}`",
               f"- data sha256 (loaded frame): `{c.frame_sha256}`",

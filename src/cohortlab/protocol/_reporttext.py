@@ -77,6 +77,11 @@ _TECHNICAL = re.compile(
     r"C\(|I\(|\[T\.|np\.|\*\*|\bepsilon|ε|\biteration|\blr_|\blog_lik|\bconverged\b"
     r"|\b[a-z]+_[a-z_]+\b|[A-Za-z_]\w*\(\)|\bF_k\(|\bS_a\(|\bpsi\b|\bties: |\bcause of interest"
     r"|\bcauses: \[|\bdf \d|\bestimates weighted or standardised")
+_NOTE_WORDS = {"Method: aipw ipcw": "Method: doubly robust (AIPW)",
+               "Method: IPW Kaplan-Meier": "Method: inverse probability weighted Kaplan-Meier",
+               "Method: IPW Aalen-Johansen": "Method: inverse probability weighted "
+               "Aalen-Johansen", ", influence function,": ", influence-function (robust) "
+               "variance,", ", plain": "", ", log-log": ""}
 _WARNING = re.compile(r"^[A-Z][A-Za-z]*Warning: ")
 _FUNC_PREFIX = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*\(\): )")
 _IDENT = re.compile("|".join(sorted(map(re.escape, CI_WORDS), key=len, reverse=True)))
@@ -96,9 +101,7 @@ def study_labels(protocol: Any) -> Labels:
 
 
 def ci_words(ci_method: Any) -> str:
-    """A CI method in words (``infinitesimal_jackknife`` -> robust (infinitesimal jackknife)
-    variance).
-    """
+    """A CI method in words (``infinitesimal_jackknife``: robust (...) variance)."""
     key = "" if ci_method is None or (isinstance(ci_method, float) and math.isnan(ci_method)) \
         else str(ci_method)
     return CI_WORDS.get(key, key.replace("_", " "))
@@ -142,6 +145,8 @@ def clinical_note(note: str) -> str:
         head = "" if kind in ("Cohort", "User", "Runtime") else f"{kind}: "
         note = note[m.end():]
     note = _FUNC_PREFIX.sub("", note)
+    for ident, words in _NOTE_WORDS.items():
+        note = note.replace(ident, words)
     note = note.replace("infinitesimal jackknife", "robust (infinitesimal jackknife) variance")
     note = _IDENT.sub(lambda k: CI_WORDS[k.group(0)], note)
     return head + note
@@ -251,7 +256,7 @@ STROBE_ITEMS: tuple[tuple[str, str], ...] = (
 _STROBE_WHERE: dict[str, Sequence[str]] = {
     "1": ("study",), "2": ("study",), "3": ("study",), "4": ("study",), "5": ("study",),
     "6": ("study", "cohort"), "7": ("study",), "8": ("study",),
-    "9": ("table-1", "sensitivity"), "10": ("cohort",), "11": ("study", "table-1"),
+    "9": ("table-1", "sensitivity"), "10": ("cohort", "study"), "11": ("study", "table-1"),
     "12": ("study", "technical-appendix"), "13": ("cohort",), "14": ("table-1",),
     "15": ("analyses",), "16": ("table-2",), "17": ("subgroups", "sensitivity"),
 }

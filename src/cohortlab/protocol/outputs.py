@@ -265,7 +265,13 @@ def _report(res: StudyResults, tables: list[TableOut], figures: list[FigureOut],
             prov: dict[str, Any]) -> Any:
     """The clinical report: words first, identifiers and formulas in the technical appendix."""
     from ..report.document import Report
-    from ._report import add_clinical_table, appendix_text, warnings_list
+    from ._report import (
+        _WARNING_NOTE,
+        _core,
+        add_clinical_table,
+        appendix_text,
+        warnings_list,
+    )
     from ._reporttext import strobe_checklist, study_labels
 
     p, c = res.protocol, res.cohort
@@ -283,6 +289,9 @@ def _report(res: StudyResults, tables: list[TableOut], figures: list[FigureOut],
     heading("Study")
     rep.add_text(_study_text(res, lab))
     by_key = {_safe(r.key): r for r in res.analyses}
+    warnings_ = warnings_list(res, lab, appendix)
+    skip = {_core(n) for r in res.analyses for n in r.notes if _WARNING_NOTE.match(n)}
+    skip |= {_core(str(n)) for n in c.notes}
     sections = list(dict.fromkeys([t.section for t in tables] + [f.section for f in figures]))
     for section in sections:
         shown = [t for t in tables if t.section == section and t.name != "notes"]
@@ -291,10 +300,9 @@ def _report(res: StudyResults, tables: list[TableOut], figures: list[FigureOut],
             continue
         heading(section)
         for t in shown:
-            add_clinical_table(rep, res, t, by_key.get(t.name), lab, appendix)
+            add_clinical_table(rep, res, t, by_key.get(t.name), lab, appendix, skip)
         for f in figs:
             rep.add_figure(f.fig, title=f.title, caption=f.caption or None)
-    warnings_ = warnings_list(res, lab, appendix)
     if warnings_:
         heading("Warnings")
         rep.add_text("\n".join(f"- {w}" for w in warnings_))
