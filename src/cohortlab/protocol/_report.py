@@ -58,8 +58,7 @@ def _contrast(protocol: Any) -> str | None:
 def _exposure_words(protocol: Any, labels: Labels) -> str:
     col = protocol.exposure.column
     name = labels.variable(col, short=True)
-    return name[0].lower() + name[1:] if name and name != col else (
-        protocol.exposure.label or col)
+    return name[0].lower() + name[1:] if name and name != col else col.replace("_", " ")
 
 
 # ----------------------------------------------------------------------------- Table 2
@@ -115,10 +114,10 @@ def evalues_display(ev: pd.DataFrame, protocol: Any, labels: Labels
                      "E-value (estimate)": f"{float(r.evalue):.2f}",
                      "E-value (CI limit)": f"{float(r.evalue_ci):.2f}"
                      if np.isfinite(float(r.evalue_ci)) else ""})
-        outcome = labels.outcome(r.outcome)
+        outcome = labels.outcome(r.outcome).replace("_", " ")
         outcome = outcome[0].lower() + outcome[1:] if outcome else outcome
-        sentences.append(f"*{_analysis_label(protocol, r.analysis)}, {what[0].lower()}"
-                         f"{what[1:]}*: " + evalue_sentence(exposure, outcome,
+        head = f"{_analysis_label(protocol, r.analysis)}, {what[0].lower()}{what[1:]}"
+        sentences.append(f"**{head.replace('_', ' ')}**: " + evalue_sentence(exposure, outcome,
                                                             float(r.evalue),
                                                             float(r.evalue_ci)))
     return pd.DataFrame(rows), sentences
@@ -154,7 +153,8 @@ def _relabel_frame(display: pd.DataFrame, labels: Labels, protocol: Any) -> pd.D
         if col in _TERM_COLUMNS:
             exp = protocol.exposure.column
             arms = f"{labels.arm(1)} vs {labels.arm(0)}"
-            d[col] = [arms + t[len(exp):] if str(t) == exp or str(t).startswith(exp + " [")
+            d[col] = [arms + t[len(exp):].replace(" [cause ", " (cause ").replace("]", ")")
+                      if str(t) == exp or str(t).startswith(exp + " [")
                       else lab for t, lab in zip(d[col].astype(str),
                                                  relabel_terms(d[col], labels), strict=True)]
         elif str(col).lower() == "group":

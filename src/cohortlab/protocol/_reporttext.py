@@ -75,7 +75,7 @@ _MEASURE_WORDS = {"difference": "survival difference", "ratio": "survival ratio"
 # What marks a note as technical (for the appendix): formula terms, code, fit statistics.
 _TECHNICAL = re.compile(
     r"C\(|I\(|\[T\.|np\.|\*\*|\bepsilon|ε|\biteration|\blr_|\blog_lik|\bconverged\b"
-    r"|\b[a-z]+_[a-z_]+\b|[A-Za-z_]\w*\(\)|\bF_k\(|\bS_a\(|\bpsi\b|\bties: |\bcause of interest"
+    r"|\b[a-z]+_[a-z0-9_]+\b|[A-Za-z_]\w*\(\)|\bF_k\(|\bS_a\(|\bpsi\b|\bties: |\bcause of interest"
     r"|\bcauses: \[|\bdf \d|\bestimates weighted or standardised")
 _NOTE_WORDS = {"Method: aipw ipcw": "Method: doubly robust (AIPW)",
                "Method: IPW Kaplan-Meier": "Method: inverse probability weighted Kaplan-Meier",
@@ -203,13 +203,19 @@ def contrast_label(term: str, measure: str, labels: Labels, contrast: str | None
     return f"{words.capitalize()}{extra}, {direction}"
 
 
+_FORMULA = re.compile(r"\w\(|\[T\.|\w:\w|\*\*")
+
+
 def relabel_terms(terms: Iterable[Any], labels: Labels) -> list[str]:
-    """Model terms in words (``C(size)[T.>50]`` -> ``Tumour size: >50``)."""
+    """Model terms in words (``C(size)[T.>50]`` -> ``Tumour size: >50``); other text as is."""
     out = []
     for t in terms:
         s = str(t)
         cause = re.search(r"\s*\[cause (\d+)\]$", s)
         core = s[:cause.start()] if cause else s
+        if not (_FORMULA.search(core) or core in labels.variables or core in labels.values):
+            out.append(core.replace("_", " ") + (f" (cause {cause.group(1)})" if cause else ""))
+            continue
         try:
             text = format_term(core, labels)
         except Exception:  # noqa: BLE001 - a label is never worth an error

@@ -225,6 +225,8 @@ def _curve_figure(res: StudyResults, r: Any) -> tuple[Any, str]:
     data["time"] = lab.to_report_time(pd.to_numeric(data["time"], errors="coerce"))
     data["group"] = [lab.arm(str(g).split("=", 1)[1] if "=" in str(g) else g)
                      for g in data["group"]]
+    if data["cause"].nunique(dropna=False) == 1:  # one cause: the legend names the arms
+        data["cause"] = None
     shown = Curve(data=data, measure=curve.measure, method=curve.method,
                   conf_level=curve.conf_level, ci_method=curve.ci_method)
     risk = curve.measure != "survival"
