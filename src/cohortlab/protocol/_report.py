@@ -207,9 +207,11 @@ def add_clinical_table(rep: Any, res: Any, t: Any, r: Any, labels: Labels,
 
     p = res.protocol
     if t.name == "table2":
+        risky = t.frame["effect_measure"].astype(str).str.contains("risk|hazard").any()
         rep.add_table(table2_display(t.frame, p, labels), title=t.title,
                       caption="Risks are proportions (0.05 = 5%); a risk difference below 0 "
-                      "and a ratio below 1 favour the first-named arm.")
+                      "or a ratio below 1 means a lower risk in the first-named arm."
+                      if risky else None)
         return
     if t.name == "evalues":
         frame, sentences = evalues_display(t.frame, p, labels)
@@ -248,7 +250,8 @@ def add_clinical_table(rep: Any, res: Any, t: Any, r: Any, labels: Labels,
         key = t.name[:-4]
         rr = next((a for a in res.analyses if _safe_key(a.key) == key), None)
         if rr is not None:
-            by = labels.variable(p.exposure.column, short=True).lower()
+            by = labels.variable(p.exposure.column, short=True)
+            by = by[:1].lower() + by[1:]
             title = (f"{_analysis_label(p, rr.analysis.name)}: "
                      f"{labels.outcome(rr.outcome.name)}, by {by}")
     parts = table_parts(obj, title=title)

@@ -173,7 +173,11 @@ def _figure_title(res: StudyResults, r: Any) -> str:
     outcome = lab.outcome(r.outcome.name)
     return (f"{_analysis_label(res.protocol, r.analysis.name)}: {what} "
             f"({outcome[0].lower() + outcome[1:]}) by "
-            f"{lab.variable(res.protocol.exposure.column, short=True).lower()}")
+            f"{_lower_first(lab.variable(res.protocol.exposure.column, short=True))}")
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 def _fine_curve(res: StudyResults, r: Any) -> Any:
