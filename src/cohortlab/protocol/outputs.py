@@ -101,7 +101,9 @@ def _tables(res: StudyResults) -> list[TableOut]:
     for r in res.analyses:
         frame = _result_frame(r)
         out.append(TableOut(_safe(r.key), f"{r.analysis.name}: {r.analysis.method}() on "
-                            f"{r.outcome.name}", frame, None, "Analyses", r.notes))
+                            f"{r.outcome.name}", frame,
+                            r.result if r.spec.kind in ("model", "effect") else None,
+                            "Analyses", r.notes))
         at = _at(res.protocol, r.analysis)
         if r.spec.kind == "curve" and at:
             values = r.result.at(list(at))
@@ -114,7 +116,12 @@ def _tables(res: StudyResults) -> list[TableOut]:
         out.append(TableOut(f"interaction__{_safe(key)}", f"Interaction tests: {title}",
                             sub.interaction, None, "Subgroups"))
     if res.evalues is not None and len(res.evalues):
-        out.append(TableOut("evalues", "E-values", res.evalues, None, "Sensitivity"))
+        from ._report import evalues_display
+        from ._reporttext import study_labels
+
+        shown, _ = evalues_display(res.evalues, res.protocol, study_labels(res.protocol))
+        out.append(TableOut("evalues", "E-values", res.evalues, shown if len(shown) else None,
+                            "Sensitivity"))
     if res.bias is not None:
         out.append(TableOut("bias_analysis", "Probabilistic bias analysis of the exposure "
                             "flag", res.bias.to_frame(), res.bias, "Sensitivity"))

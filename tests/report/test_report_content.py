@@ -1,0 +1,104 @@
+"""Report content in words (issue 12): anchors, risk contrasts, notes, checklist, E-values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cohortlab as cl
+from cohortlab.exceptions import DataValidationError
+from cohortlab.protocol._reporttext import (
+    ci_words,
+    clinical_note,
+    contrast_label,
+    evalue_sentence,
+    is_technical,
+    relabel_terms,
+    strobe_checklist,
+    time_text,
+)
+from cohortlab.report.document import Report
+from cohortlab.results.labels import Labels
+
+
+@pytest.fixture(scope="module")
+def curves():
+    d = cl.simulate_cohort(1500, random_state=4)
+    d = d.assign(dead=(d["event"] > 0).astype(int))
+    return cl.adjusted_survival(d, time="time", event="dead", exposure="treated",
+                                covariates=["age", "female"], times=[1.0, 3.0])
+
+
+def test_headings_have_anchors():
+    page = Report("t").add_heading("Table 2").add_heading("Notes", anchor="n").to_html()
+    assert '<h2 id="table-2">Table 2</h2>' in page and '<h2 id="n">Notes</h2>' in page
+
+
+def test_risk_scale_contrast_is_one_minus_survival(curves):
+    surv = curves.contrast([1.0, 3.0], "difference").rows
+    risk = curves.contrast([1.0, 3.0], "difference", scale="risk").rows
+    ratio = curves.contrast([3.0], "ratio", scale="risk").rows[0]
+    for s, r in zip(surv, risk, strict=True):
+        assert r.effect_measure == "risk_difference" and r.term.startswith("risk difference")
+        assert r.estimate == pytest.approx(-s.estimate)
+        assert r.std_error == pytest.approx(s.std_error)
+        assert (r.conf_low, r.conf_high) == pytest.approx((-s.conf_high, -s.conf_low))
+    v = curves.arm_values[:, curves._grid_pos(np.array([3.0]))[0]]
+    assert ratio.effect_measure == "risk_ratio"
+    assert ratio.estimate == pytest.approx((1 - v[0]) / (1 - v[1]))
+    with pytest.raises(DataValidationError, match="scale"):
+        curves.contrast([1.0], scale="odds")
+
+
+def test_risk_scale_contrast_bootstrap():
+    d = cl.simulate_cohort(600, random_state=2)
+    d = d.assign(dead=(d["event"] > 0).astype(int))
+    c = cl.adjusted_survival(d, time="time", event="dead", exposure="treated",
+                             covariates=["age"], times=[2.0], variance="bootstrap", n_boot=20,
+                             random_state=1)
+    s = c.contrast([2.0]).rows[0]
+    r = c.contrast([2.0], scale="risk").rows[0]
+    assert r.estimate == pytest.approx(-s.estimate)
+    assert (r.conf_low, r.conf_high) == pytest.approx((-s.conf_high, -s.conf_low))
+
+
+def test_notes_in_words():
+    assert ci_words("infinitesimal_jackknife") == "robust (infinitesimal jackknife) variance"
+    assert ci_words("some_new_method") == "some new method"
+    note = ("PositivityWarning: propensity_score(): 31 subjects have propensity score < 0.01")
+    assert clinical_note(note) == "Positivity: 31 subjects have propensity score < 0.01"
+    assert not is_technical(note)
+    for tech in ("IPW: logistic regression on age + C(size); ATE weights",
+                 "loglik_null -9,527.307, lr_df 10.000, iterations 6.000",
+                 "TMLE fluctuation epsilon 0.0031", "outcome model on I(age**2)"):
+        assert is_technical(tech), tech
+
+
+def test_contrast_labels_and_times():
+    lab = Labels.from_dict({"exposure": {"column": "x", "arms": {0: "none", 1: "drug"}},
+                            "time_unit": "days", "report_time_unit": "years"})
+    assert contrast_label("risk ratio at 730.5", "risk_ratio", lab) == \
+        "Risk ratio at 2 years, drug vs none"
+    assert contrast_label("survival difference at 365.25", "difference", lab, "A vs B") == \
+        "Survival difference at 1 year, A vs B"
+    assert contrast_label("x [cause 2]", "hazard_ratio", lab) == \
+        "Hazard ratio (cause 2), drug vs none"
+    assert time_text(30, Labels(time_unit="months")) == "30 months"
+    lab2 = Labels.from_dict({"variables": {"size": "Tumour size"}})
+    assert relabel_terms(["C(size)[T.>50]", "corrected (total)", "age [cause 1]"], lab2) == \
+        ["Tumour size: >50", "corrected (total)", "age (cause 1)"]
+
+
+def test_evalue_sentence():
+    s = evalue_sentence("hormonal therapy", "death", 1.92, 1.2)
+    assert "risk ratio of 1.9 each could explain away the estimate" in s
+    assert "one of 1.2 could move the confidence interval to include the null" in s
+    assert "already includes the null" in evalue_sentence("a", "b", 1.3, 1.0)
+    assert evalue_sentence("a", "b", float("nan"), 1.0) == ""
+
+
+def test_strobe_has_22_items():
+    t = strobe_checklist({"study": "Study", "cohort": "Cohort"})
+    assert len(t) == 22 and t["Item"].tolist() == [str(i) for i in range(1, 23)]
+    assert t.loc[t["Item"] == "13", "Where in this report"].item() == "Cohort"
+    assert t.loc[t["Item"] == "16", "Where in this report"].item() == "not reported"
