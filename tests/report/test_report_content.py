@@ -30,8 +30,10 @@ def curves():
 
 
 def test_headings_have_anchors():
-    page = Report("t").add_heading("Table 2").add_heading("Notes", anchor="n").to_html()
+    page = (Report("t").add_heading("Table 2", anchor=True).add_heading("Notes", anchor="n")
+            .add_heading("Plain").to_html())
     assert '<h2 id="table-2">Table 2</h2>' in page and '<h2 id="n">Notes</h2>' in page
+    assert "<h2>Plain</h2>" in page
 
 
 def test_risk_scale_contrast_is_one_minus_survival(curves):

@@ -200,8 +200,12 @@ def _fine_curve(res: StudyResults, r: Any) -> Any:
     if r.spec.kind != "adjusted":
         return result
     frame, kw = call_arguments(res.protocol, res.cohort, r.analysis, r.outcome)
-    t = pd.to_numeric(frame[kw["time"]], errors="coerce").to_numpy(dtype=float)
-    t_max = float(np.nanmax(t)) if np.isfinite(t).any() else 0.0
+    t = pd.to_numeric(frame[kw["time"]], errors="coerce")
+    # to where the smaller arm still has _MIN_AT_RISK people at risk: past that the
+    # weighted curves rest on a handful of people
+    ends = [np.sort(g.dropna().to_numpy(dtype=float))[-_MIN_AT_RISK]
+            for _, g in t.groupby(frame[kw["exposure"]]) if g.notna().sum() >= _MIN_AT_RISK]
+    t_max = float(min(ends)) if ends else 0.0
     if t_max <= 0:
         return result
     at = list(_at(res.protocol, r.analysis))
@@ -214,6 +218,9 @@ def _fine_curve(res: StudyResults, r: Any) -> Any:
             return r.spec.verb()(frame, **kw)
         except (ValueError, TypeError):  # the figure falls back on the reporting times
             return result
+
+
+_MIN_AT_RISK = 10
 
 
 def _nice_top(x: float) -> float:
@@ -257,6 +264,9 @@ def _curve_figure(res: StudyResults, r: Any) -> tuple[Any, str]:
         caption = ("Dotted lines: the reporting times (" + ", ".join(
             time_text(float(lab.to_data_time(v)), lab) for v in at) + "). ")
     caption += "Shaded: 95% confidence bands. Numbers at risk are unweighted."
+    if r.spec.kind == "adjusted":
+        caption += (f" Adjusted curves end where fewer than {_MIN_AT_RISK} people remain at "
+                    "risk in an arm.")
     return ax.figure, caption
 
 

@@ -246,11 +246,12 @@ class Report:
         return f"Report({self.title!r}: {inner})"
 
     # ------------------------------------------------------------------ building
-    def add_heading(self, text: str, level: int = 2, *, anchor: str | None = None) -> Report:
+    def add_heading(self, text: str, level: int = 2, *, anchor: str | bool | None = None
+                    ) -> Report:
         """Add a section heading (level 1 to 6; the title is above level 1, default 2).
 
-        In HTML the heading's ``id`` is ``anchor`` (default: the text in lower case with
-        dashes, ``"Table 2"`` -> ``"table-2"``), so ``#table-2`` links to it.
+        ``anchor`` gives the HTML heading an ``id`` (``anchor=True``: the text in lower case
+        with dashes, ``"Table 2"`` -> ``"table-2"``), so ``#table-2`` links to it.
         """
         _check_text(text, "text", "Report.add_heading")
         if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 6:
@@ -258,7 +259,8 @@ class Report:
                 f"Report.add_heading(): level must be an integer from 1 to 6; got {level!r}."
                 " Use 2 for sections, 3 for subsections."
             )
-        self._blocks.append(_Heading(text, level, anchor or _slug(text)))
+        name = _slug(text) if anchor is True else (anchor or "")
+        self._blocks.append(_Heading(text, level, name))
         return self
 
     def add_text(self, markdown: str) -> Report:
@@ -341,8 +343,8 @@ class Report:
         body.append(self._provenance_html())
         for b in self._blocks:
             if isinstance(b, _Heading):
-                body.append(f'<h{b.level} id="{html.escape(b.anchor)}">{html.escape(b.text)}'
-                            f"</h{b.level}>")
+                ident = f' id="{html.escape(b.anchor)}"' if b.anchor else ""
+                body.append(f"<h{b.level}{ident}>{html.escape(b.text)}</h{b.level}>")
             elif isinstance(b, _Text):
                 body.append(markdown_html(b.markdown, heading_offset=1))
             elif isinstance(b, _Table):
