@@ -137,7 +137,10 @@ def _relabel_table1(display: pd.DataFrame, protocol: Any, labels: Labels) -> pd.
             if v.strip():
                 name, _, rest = v.partition(", ")
                 current = name
-                new_var.append(labels.variable(name) + (f", {rest}" if rest else ""))
+                text = labels.variable(name)
+                if rest.startswith("n (%)") and "1" in labels.values.get(name, {}):
+                    text += f": {labels.value(name, 1)}"  # a 0/1 column counts its 1s
+                new_var.append(text + (f", {rest}" if rest else ""))
             else:
                 new_var.append(v)
             new_level.append(labels.value(current, lev) if lev.strip() else lev)

@@ -151,11 +151,28 @@ def _figures(res: StudyResults) -> list[FigureOut]:
     c = res.cohort
     if c.flow is not None:
         out.append(FigureOut("attrition", "Cohort flow", c.flow.plot().figure, "Cohort"))
+    from ._report import _analysis_label
+    from ._reporttext import relabel_terms, study_labels
+
+    lab = study_labels(res.protocol)
     for name, ps in res.weighted.items():
-        out.append(FigureOut(f"love__{_safe(name)}", f"Covariate balance ({name})",
-                             ps.plot_balance().figure, "Table 1"))
-        out.append(FigureOut(f"overlap__{_safe(name)}", f"Propensity score overlap ({name})",
-                             ps.plot_overlap().figure, "Table 1"))
+        who = _analysis_label(res.protocol, name)
+        ax = ps.plot_balance()
+        ticks = [t.get_text() for t in ax.get_yticklabels()]
+        ax.set_yticks(ax.get_yticks())
+        ax.set_yticklabels([lab.variable(t, short=True) if t in lab.variables else v
+                            for t, v in zip(ticks, relabel_terms(ticks, lab), strict=True)])
+        out.append(FigureOut(f"love__{_safe(name)}", f"Covariate balance ({who})",
+                             ax.figure, "Table 1"))
+        ax = ps.plot_overlap()
+        legend = ax.get_legend()
+        if legend is not None:
+            for text in legend.get_texts():
+                t = text.get_text()
+                if " = " in t:
+                    text.set_text(lab.arm(t.split(" = ", 1)[1]))
+        out.append(FigureOut(f"overlap__{_safe(name)}", f"Propensity score overlap ({who})",
+                             ax.figure, "Table 1"))
     for r in res.analyses:
         if r.spec.kind in ("curve", "adjusted"):
             kind = "km" if r.analysis.method == "kaplan_meier" else (
@@ -385,10 +402,15 @@ def _study_text(res: StudyResults, lab: Any) -> str:
                  "the technical appendix).")
     from ._reporttext import method_words
 
-    lines.append("**Analyses.** " + "; ".join(
-        f"{_analysis_label(p, a.name)} ({method_words(a.options.get('method', a.method))}"
-        + (f", estimand {a.estimand}" if a.estimand else "") + ")"
-        for a in p.analyses) + ".")
+    def analysis_text(a: Any) -> str:
+        label = _analysis_label(p, a.name)
+        words = method_words(a.options.get("method", a.method))
+        bits = ([] if label != a.name else [words]) + (
+            [f"estimand {a.estimand}"] if a.estimand else [])
+        name = label if label != a.name else a.name.replace("_", " ")
+        return name + (f" ({', '.join(bits)})" if bits else "")
+
+    lines.append("**Analyses.** " + "; ".join(analysis_text(a) for a in p.analyses) + ".")
     return "\n\n".join(lines)
 
 
