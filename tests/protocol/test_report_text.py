@@ -182,6 +182,16 @@ def test_each_warning_once(rotterdam_run: Path) -> None:
     assert not pd.DataFrame({"a": notes["analysis"], "n": strip}).duplicated().any()
 
 
+def test_ph_table_has_chi_square_df_p(rotterdam_run: Path) -> None:
+    text = _clinical(_html_text(rotterdam_run / "report.html"))
+    ph = pd.read_csv(rotterdam_run / "tables" / "cox__death__ph.csv")
+    assert "Term Chi-square df p-value" in text
+    glob = ph.loc[ph["term"] == "GLOBAL"].iloc[0]
+    assert f"Global test {glob['statistic']:.2f} {len(ph) - 1}" in text
+    table = text.split("proportional hazards tests")[1].split("Score tests")[0]
+    assert "CI" not in table and "no interval" not in table
+
+
 def test_strobe_checklist_and_anchors(rotterdam_run: Path) -> None:
     page = (rotterdam_run / "report.html").read_text(encoding="utf-8")
     assert 'id="table-2"' in page and 'id="technical-appendix"' in page

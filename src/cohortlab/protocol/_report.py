@@ -123,6 +123,28 @@ def evalues_display(ev: pd.DataFrame, protocol: Any, labels: Labels
     return pd.DataFrame(rows), sentences
 
 
+# ----------------------------------------------------------------------------- PH tests
+def ph_display(frame: pd.DataFrame, protocol: Any, labels: Labels | None = None
+               ) -> pd.DataFrame:
+    """Proportional hazards tests as Term, Chi-square, df, p-value (no interval column)."""
+    from ._reporttext import study_labels
+
+    lab = labels if labels is not None else study_labels(protocol)
+    terms = [("Global test" if t == "GLOBAL" else t) for t in frame["term"].astype(str)]
+    exp = protocol.exposure.column
+    named = [f"{lab.arm(1)} vs {lab.arm(0)}" if t == exp else v
+             for t, v in zip(terms, relabel_terms(terms, lab), strict=True)]
+    # one column per term; the global test has one df per column
+    df = frame["df"] if "df" in frame.columns else pd.Series(
+        [len(frame) - 1.0 if t == "GLOBAL" else 1.0 for t in frame["term"].astype(str)])
+    return pd.DataFrame({
+        "Term": named,
+        "Chi-square": [f"{v:.2f}" for v in frame["statistic"].astype(float)],
+        "df": [f"{v:g}" if np.isfinite(v) else "" for v in df.astype(float)],
+        "p-value": [format_p(v) for v in frame["p_value"].astype(float)],
+    })
+
+
 # ----------------------------------------------------------------------------- any table
 def _relabel_table1(display: pd.DataFrame, protocol: Any, labels: Labels) -> pd.DataFrame:
     d = display.copy()
@@ -248,6 +270,15 @@ def add_clinical_table(rep: Any, res: Any, t: Any, r: Any, labels: Labels,
             obj = r.result if kind == "effect" else t.frame
     if isinstance(obj, pd.DataFrame) and t.section == "Analyses" and len(obj) > 30:
         rep.add_text(f"*{title}*: {len(obj):,} rows, see `tables/{t.name}.csv`.")
+        return
+    if t.name.endswith("__ph") and t.obj is not None:
+        key = t.name[:-4]
+        rr = next((a for a in res.analyses if _safe_key(a.key) == key), None)
+        who = _analysis_label(p, rr.analysis.name) if rr is not None else key
+        rep.add_table(ph_display(t.frame, p, labels), title=f"{who}: proportional hazards "
+                      "tests", caption="Score tests of a time-varying effect of each term "
+                      "(R cox.zph); a small p-value suggests the hazard ratio changes over "
+                      "follow-up.")
         return
     if t.name.endswith("__at"):
         key = t.name[:-4]

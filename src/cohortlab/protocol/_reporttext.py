@@ -80,8 +80,8 @@ _TECHNICAL = re.compile(
 _NOTE_WORDS = {"Method: aipw ipcw": "Method: doubly robust (AIPW)",
                "Method: IPW Kaplan-Meier": "Method: inverse probability weighted Kaplan-Meier",
                "Method: IPW Aalen-Johansen": "Method: inverse probability weighted "
-               "Aalen-Johansen", ", influence function,": ", influence-function (robust) "
-               "variance,", ", plain": "", ", log-log": ""}
+               "Aalen-Johansen", ", plain": "", ", log-log": ""}
+_INFLUENCE = re.compile(r", influence function\b(?! \()")
 _WARNING = re.compile(r"^[A-Z][A-Za-z]*Warning: ")
 _FUNC_PREFIX = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*\(\): )")
 _IDENT = re.compile("|".join(sorted(map(re.escape, CI_WORDS), key=len, reverse=True)))
@@ -147,6 +147,7 @@ def clinical_note(note: str) -> str:
     note = _FUNC_PREFIX.sub("", note)
     for ident, words in _NOTE_WORDS.items():
         note = note.replace(ident, words)
+    note = _INFLUENCE.sub(", influence-function (robust) variance", note)
     note = note.replace("infinitesimal jackknife", "robust (infinitesimal jackknife) variance")
     note = _IDENT.sub(lambda k: CI_WORDS[k.group(0)], note)
     return head + note

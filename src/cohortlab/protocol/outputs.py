@@ -104,6 +104,13 @@ def _tables(res: StudyResults) -> list[TableOut]:
                             f"{r.outcome.name}", frame,
                             r.result if r.spec.kind in ("model", "effect") else None,
                             "Analyses", r.notes))
+        if r.spec.name == "cox" and hasattr(r.result, "check_proportional_hazards"):
+            from ._report import ph_display
+
+            ph = r.result.check_proportional_hazards()
+            out.append(TableOut(f"{_safe(r.key)}__ph", f"{r.analysis.name}: proportional "
+                                f"hazards tests on {r.outcome.name}", ph.to_frame(),
+                                ph_display(ph.to_frame(), res.protocol), "Analyses"))
         at = _at(res.protocol, r.analysis)
         if r.spec.kind == "curve" and at:
             values = r.result.at(list(at))
