@@ -119,7 +119,10 @@ def evalues_display(ev: pd.DataFrame, protocol: Any, labels: Labels
         head = f"{_analysis_label(protocol, r.analysis)}, {what[0].lower()}{what[1:]}"
         sentences.append(f"**{head.replace('_', ' ')}**: " + evalue_sentence(exposure, outcome,
                                                             float(r.evalue),
-                                                            float(r.evalue_ci)))
+                                                            float(r.evalue_ci))
+                         + (" (Approximate: the mean difference is converted to a risk "
+                            "ratio through the standardised mean difference.)"
+                            if str(r.evalue_measure) == "SMD" else ""))
     return pd.DataFrame(rows), sentences
 
 
