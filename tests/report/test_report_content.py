@@ -104,3 +104,20 @@ def test_strobe_has_22_items():
     assert len(t) == 22 and t["Item"].tolist() == [str(i) for i in range(1, 23)]
     assert t.loc[t["Item"] == "13", "Where in this report"].item() == "Cohort"
     assert t.loc[t["Item"] == "16", "Where in this report"].item() == "not reported"
+
+
+def test_demo_report_in_words(tmp_path):
+    import html
+    import re
+
+    from cohortlab import demo
+
+    page = demo.run(tmp_path / "demo", n_boot=10).read_text(encoding="utf-8")
+    text = html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<img[^>]*>", " ", page)))
+    clinical, appendix = text.split("Technical appendix")
+    for ident in ("std_error", "conf_low", "epsilon", "I(age**2)", "infinitesimal_jackknife",
+                  "sandwich_mestimation"):
+        assert ident not in clinical, ident
+    assert "epsilon" in appendix and "I(age**2)" in appendix
+    assert "Doubly robust (AIPW)" in clinical and "3.457 (2.499 to 4.415)" in clinical
+    assert "IPW survival difference at 5 years, quitters vs non-quitters" in clinical
