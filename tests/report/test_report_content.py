@@ -121,3 +121,14 @@ def test_demo_report_in_words(tmp_path):
     assert "epsilon" in appendix and "I(age**2)" in appendix
     assert "Doubly robust (AIPW)" in clinical and "3.457 (2.499 to 4.415)" in clinical
     assert "IPW survival difference at 5 years, quitters vs non-quitters" in clinical
+
+
+def test_ph_tests_as_chi_square_df_p():
+    d = cl.datasets.load_rotterdam()
+    ph = cl.cox(d, time="dtime", event="death", covariates="hormon + age + C(size)"
+                ).check_proportional_hazards()
+    parts = Report("t").add_table(ph).tables[0]
+    assert list(parts.display.columns) == ["Term", "Chi-square", "df", "p-value"]
+    assert parts.display["df"].tolist() == ["1", "1", "1", "1", "4"]
+    assert parts.display["Term"].iloc[-1] == "Global test"
+    assert not any("no interval" in n for n in parts.notes)
