@@ -81,7 +81,8 @@ class Table2(Renderable):
         cells: dict[tuple[str, str], str] = {}
         for rec in f.to_dict("records"):
             d = _cell_digits(rec["effect_measure"]) if digits is None else digits
-            text = ci_text(rec["estimate"], rec["conf_low"], rec["conf_high"], d)
+            text = ci_text(rec["estimate"], rec["conf_low"], rec["conf_high"], d,
+                           measure=rec["effect_measure"], p_value=rec["p_value"])
             abbr = MEASURE_ABBREVIATIONS.get(rec["effect_measure"], "") if self.prefix else ""
             cells[(rec[rows_key], rec[cols_key])] = f"{abbr} {text}".strip() if text else ""
         first = "Outcome" if self.by == "method" else "Method"

@@ -28,7 +28,7 @@ from ..results._format import (
     Renderable,
     ci_label,
     fmt_num,
-    fmt_p,
+    format_p,
     measure_label,
     method_label,
 )
@@ -180,8 +180,9 @@ def _effect_parts(rows: Sequence[Estimate], title: str, footer: list[str],
             rec["Measure"] = measure_label(r.effect_measure)
         if show_ci:
             rec["CI method"] = ci_label(r.ci_method)
-        rec[header] = ci_text(r.estimate, r.conf_low, r.conf_high, digits)
-        rec["p-value"] = fmt_p(r.p_value, 3)
+        rec[header] = ci_text(r.estimate, r.conf_low, r.conf_high, digits,
+                              measure=r.effect_measure, p_value=r.p_value)
+        rec["p-value"] = format_p(r.p_value)
         recs.append(rec)
     display = pd.DataFrame(recs, columns=list(recs[0]) if recs else ["Term", header, "p-value"])
     if display["p-value"].eq("").all():

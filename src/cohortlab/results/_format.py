@@ -149,7 +149,8 @@ def format_p(p: float | None, *, floor: float = 0.001) -> str:
       ``0.23``, ``0.50``), so 0.01 <= p < 0.1 shows three decimals and 0.047 is never shown
       as 0.05;
     - guard at 0.05: when ``p < 0.05`` but two significant digits read ``0.050``
-      (0.0495 <= p < 0.05), three significant digits are shown (``0.0496``).
+      (0.0495 <= p < 0.05), significant digits are added until the text reads below 0.05
+      (``0.0496``, ``0.04999``), and ``"<0.05"`` past five significant digits.
 
     Examples
     --------
@@ -164,8 +165,12 @@ def format_p(p: float | None, *, floor: float = 0.001) -> str:
     if p > 0.99:
         return ">0.99"
     text = _sig(p, 2)
-    if p < 0.05 <= float(text):
-        text = _sig(p, 3)
+    sig = 2
+    while p < 0.05 <= float(text):
+        sig += 1
+        if sig > 5:
+            return "<0.05"
+        text = _sig(p, sig)
     return text
 
 
