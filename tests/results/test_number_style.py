@@ -59,9 +59,10 @@ def test_bound_rounding_onto_null_gets_a_decimal():
 def test_decimals_per_measure():
     assert effect_decimals(0.82, 0.70, 0.96, measure="hazard_ratio") == 2
     assert effect_decimals(-0.031, -0.053, -0.009, measure="risk_difference") == 3
-    assert format_estimate_ci(3.521, 2.61, 4.44, measure="mean_difference") == "3.5 (2.6 to 4.4)"
-    assert format_estimate_ci(45.2, 38.1, 52.3, measure="mean_difference") == "45 (38 to 52)"
-    assert format_estimate_ci(0.53, 0.21, 0.85, measure="mean_difference") == "0.53 (0.21 to 0.85)"
+    assert format_estimate_ci(3.521, 2.61, 4.44, measure="mean_difference") == "3.52 (2.61 to 4.44)"
+    assert format_estimate_ci(45.2, 38.1, 52.3, measure="mean_difference") == "45.2 (38.1 to 52.3)"
+    assert format_estimate_ci(452.0, 381.0, 523.0, measure="mean_difference") == "452 (381 to 523)"
+    assert format_estimate_ci(0.53, 0.21, 0.85, measure="mean_difference") == "0.530 (0.210 to 0.850)"
     # a narrow interval keeps a significant digit of its width
     assert format_estimate_ci(3.52, 3.49, 3.55, measure="mean_difference") == "3.52 (3.49 to 3.55)"
     assert format_estimate_ci(1234.5, 1000.0, 1500.0, measure="mean_difference",
