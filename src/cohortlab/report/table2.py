@@ -141,8 +141,10 @@ _PROPORTIONS = ("risk_difference", "risk", "survival", "cumulative_incidence")
 
 
 def _cell_digits(measure: str) -> int | None:
-    """Default decimals of a Table 2 cell: 3 for proportions and their differences, 2 for
-    ratios, by magnitude for other differences (None: see ``effect_decimals``)."""
+    """Default decimals of a Table 2 cell (None: by magnitude, see ``effect_decimals``).
+
+    3 for proportions and their differences, 2 for ratios, None for other differences.
+    """
     if measure in _PROPORTIONS:
         return 3
     return 2 if Estimate(term="", estimate=1.0, effect_measure=measure).is_ratio else None
