@@ -168,3 +168,82 @@ def test_dataset_labels_cover_the_codes_in_the_data(name):
 def test_dataset_labels_unknown_name():
     with pytest.raises(CohortError, match="nhefs"):
         cl.datasets.labels("framingham")
+
+
+# ---------------------------------------------------------------------- labels= in tables and figures
+def _nhefs():
+    d = cl.datasets.load_nhefs()
+    return d[d["wt82"].notna()]
+
+
+def test_table1_uses_variable_value_and_group_labels():
+    lab = cl.datasets.labels("nhefs")
+    t1 = cl.table1(_nhefs(), by="qsmk", columns=["age", "sex", "education"],
+                   categorical=["education"], labels=lab)
+    shown = t1.table()
+    cols = list(shown.columns)
+    assert "Did not quit smoking" in cols and "Quit smoking" in cols
+    assert not any("qsmk" in c for c in cols)
+    assert "Age, years, mean (SD)" in shown["Variable"].tolist()
+    assert "Sex: Female, n (%)" in shown["Variable"].tolist()
+    levels = shown["Level"].tolist()
+    assert "8th grade or less" in levels and "College or more" in levels
+    assert "Quit smoking - Did not quit smoking" in t1.summary()
+    # display only: the numbers keep the codes and column names
+    frame = t1.to_frame()
+    assert set(frame["variable"]) == {"age", "sex", "education"}
+    assert {1, 5} <= set(frame.loc[frame["variable"] == "education", "level"])
+    plain = cl.table1(_nhefs(), by="qsmk", columns=["age", "sex", "education"],
+                      categorical=["education"])
+    np.testing.assert_allclose(plain.smd().to_numpy(), t1.smd().to_numpy())
+
+
+def test_table1_flat_mapping_still_labels_variables():
+    t1 = cl.table1(_nhefs(), by="qsmk", columns=["age"], labels={"age": "Age, years"})
+    assert t1.table()["Variable"].tolist()[1] == "Age, years, mean (SD)"
+    assert "qsmk = 1" in t1.table().columns
+
+
+def test_table2_labels_outcomes_and_terms():
+    ipw = cl.Estimate.from_model_scale("hormon", np.log(0.8), 0.1,
+                                       effect_measure="hazard_ratio", method="ipw")
+    t2 = cl.table2({"death": [ipw]}, labels=cl.datasets.labels("rotterdam"))
+    assert t2.wide()["Outcome"].tolist() == ["Death from any cause"]
+    assert t2.to_frame()["outcome"].tolist() == ["death"]
+    assert "outcome_name" not in t2.to_frame().columns
+
+
+def test_forest_plot_terms_and_plain_log_ticks():
+    import matplotlib.pyplot as plt
+
+    data = cl.datasets.load_rotterdam()
+    fit = cl.cox(data, time="dtime", event="death",
+                 covariates="hormon + C(size) + age + I(np.log1p(pgr))")
+    from cohortlab.report.figures import forest_plot
+
+    ax = forest_plot(fit.coef_table().to_frame(), labels=cl.datasets.labels("rotterdam"),
+                     reference={"size": "<=20"})
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    assert "Tumour size: >50 mm vs ≤20 mm" in ticks and "log(Progesterone receptors + 1)" in ticks
+    assert not any(s in t for t in ticks for s in _SYNTAX)
+    xt = [t.get_text() for t in ax.get_xticklabels()]
+    assert xt and all("$" not in t and float(t) > 0 for t in xt)  # "0.5", not 5x10^-1
+    assert "1" in xt
+    assert ax.get_xlabel() == "Hazard ratio (95% CI)"
+    plt.close(ax.figure)
+
+
+def test_curve_plot_legend_arms_and_time_unit():
+    import matplotlib.pyplot as plt
+
+    data = cl.datasets.load_rotterdam()
+    km = cl.kaplan_meier(data, time="dtime", event="death", by="hormon")
+    lab = cl.datasets.labels("rotterdam")
+    ax = km.plot(labels=lab, risk_table=True, times=[0, 5, 10])
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["No hormonal therapy", "Hormonal therapy"]
+    assert ax.get_xlabel() == "Time, years"
+    assert ax.get_xlim()[1] < 25  # years, not days
+    rows = [t.get_text() for t in ax.risk_table_ax.get_yticklabels()]
+    assert set(rows) == {"No hormonal therapy", "Hormonal therapy"}
+    plt.close(ax.figure)
