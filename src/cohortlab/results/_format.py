@@ -149,7 +149,8 @@ def format_p(p: float | None, *, floor: float = 0.001) -> str:
       ``0.23``, ``0.50``), so 0.01 <= p < 0.1 shows three decimals and 0.047 is never shown
       as 0.05;
     - guard at 0.05: when ``p < 0.05`` but two significant digits read ``0.050``
-      (0.0495 <= p < 0.05), three significant digits are shown (``0.0496``).
+      (0.0495 <= p < 0.05), significant digits are added until the text reads below 0.05
+      (``0.0496``, ``0.04999``), and ``"<0.05"`` past five significant digits.
 
     Examples
     --------
@@ -164,8 +165,12 @@ def format_p(p: float | None, *, floor: float = 0.001) -> str:
     if p > 0.99:
         return ">0.99"
     text = _sig(p, 2)
-    if p < 0.05 <= float(text):
-        text = _sig(p, 3)
+    sig = 2
+    while p < 0.05 <= float(text):
+        sig += 1
+        if sig > 5:
+            return "<0.05"
+        text = _sig(p, sig)
     return text
 
 
@@ -199,10 +204,11 @@ def effect_decimals(estimate: float, low: float = math.nan, high: float = math.n
     The rule, exactly:
 
     1. ``digits`` when given; else ratios (HR, RR, OR, ...) 2; probabilities and their
-       differences (risk, survival, risk difference) 3; other differences by magnitude: with
-       ``m`` the largest of ``|estimate|``, ``|low|``, ``|high|``, ``1 - floor(log10(m))``
-       decimals clamped to 0..4 (45 -> 0, 3.5 -> 1, 0.53 -> 2, 0.053 -> 3), raised so that
-       the interval's width shows at least one significant digit;
+       differences (risk, survival, risk difference) 3; other differences by magnitude
+       (three significant digits of the largest): with ``m`` the largest of
+       ``|estimate|``, ``|low|``, ``|high|``, ``2 - floor(log10(m))`` decimals clamped to
+       0..3 (452 -> 0, 45.2 -> 1, 3.44 -> 2, 0.53 -> 3), raised (to at most 4) so that the
+       interval's width shows at least one significant digit;
     2. the null guard: while a bound rounds onto the null value (1 for ratios, 0 otherwise)
        though the bound is not the null and the p-value is below 0.05 (or, without a
        p-value, the interval excludes the null), add a decimal (at most 6): an HR of
@@ -214,7 +220,7 @@ def effect_decimals(estimate: float, low: float = math.nan, high: float = math.n
     >>> effect_decimals(0.68, 0.47, 0.996, measure="hazard_ratio", p_value=0.047)
     3
     >>> effect_decimals(3.52, 2.61, 4.44, measure="mean_difference")
-    1
+    2
     >>> effect_decimals(-0.031, -0.053, -0.009, measure="risk_difference")
     3
     """
@@ -228,7 +234,7 @@ def effect_decimals(estimate: float, low: float = math.nan, high: float = math.n
         d = 3
     else:
         m = max((abs(v) for v in vals), default=0.0)
-        d = 2 if m == 0 else min(max(1 - math.floor(math.log10(m)), 0), 4)
+        d = 2 if m == 0 else min(max(2 - math.floor(math.log10(m)), 0), 3)
         if len(vals) == 3 and high > low:
             d = max(d, min(-math.floor(math.log10(high - low)), 4))
     bounds = [float(b) for b in (low, high) if not _missing(b) and math.isfinite(b)]
@@ -282,7 +288,7 @@ def format_estimate_ci(estimate: float | None, low: float | None = None,
     >>> format_estimate_ci(0.68, 0.47, 0.9962, measure="hazard_ratio", p_value=0.047)
     '0.680 (0.470 to 0.996)'
     >>> format_estimate_ci(3.521, 2.61, 4.44, measure="mean_difference")
-    '3.5 (2.6 to 4.4)'
+    '3.52 (2.61 to 4.44)'
     """
     if _missing(estimate):
         return ""
