@@ -87,17 +87,39 @@ _FUNC_PREFIX = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*\(\): )")
 _IDENT = re.compile("|".join(sorted(map(re.escape, CI_WORDS), key=len, reverse=True)))
 
 
+def _dataset_labels(protocol: Any) -> Labels:
+    """A bundled dataset's own labels (arms only when its exposure is the protocol's)."""
+    name = getattr(protocol.data, "dataset", None)
+    if name is None or name == "simulated":
+        return Labels()
+    try:
+        from ..datasets import labels as dataset_labels
+
+        base = dataset_labels(name)
+    except Exception:  # noqa: BLE001 - labels are a courtesy, never an error
+        return Labels()
+    keep_arms = base.exposure == protocol.exposure.column
+    return Labels(variables=base.variables, values=base.values, outcomes=base.outcomes,
+                  exposure=base.exposure if keep_arms else None,
+                  arms=base.arms if keep_arms else {},
+                  report_time_unit=base.report_time_unit)
+
+
 def study_labels(protocol: Any) -> Labels:
-    """The protocol's ``[labels]`` with the data's time unit and the exposure column filled."""
+    """The labels of a protocol's report.
+
+    A bundled dataset's own labels, updated by the protocol's ``[labels]``; the data's time
+    unit is ``[followup] unit`` and the exposure is ``[exposure] column``.
+    """
     rl = getattr(protocol, "labels", None)
-    lab = rl.labels if rl is not None else Labels()
+    lab = _dataset_labels(protocol).merge(rl.labels if rl is not None else Labels())
     extra: dict[str, Any] = {}
     fu = protocol.followup
-    if lab.time_unit is None and fu is not None:
+    if fu is not None:
         extra["time_unit"] = fu.unit
-    if lab.exposure is None:
+    if lab.exposure != protocol.exposure.column:
         extra["exposure"] = {"column": protocol.exposure.column}
-    return Labels.from_dict(extra).merge(lab) if extra else lab
+    return lab.merge(extra) if extra else lab
 
 
 def ci_words(ci_method: Any) -> str:
