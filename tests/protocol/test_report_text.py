@@ -272,3 +272,17 @@ def test_report_renders(rotterdam_run: Path, tmp_path: Path) -> None:
     subprocess.run(["pdftoppm", "-png", "-r", "50", str(pdf), str(tmp_path / "page")],
                    check=True, timeout=300, capture_output=True)
     assert len(list(tmp_path.glob("page*.png"))) >= 3
+
+
+def test_bundled_dataset_labels_are_the_default(tmp_path: Path) -> None:
+    from cohortlab.protocol._reporttext import contrast_label, study_labels
+
+    text = ROTTERDAM.split("[labels]")[0] + "[[analyses]]" + ROTTERDAM.split("[[analyses]]", 1)[1]
+    (tmp_path / "s.toml").write_text(text, encoding="utf-8")
+    from cohortlab.protocol.schema import read_protocol
+
+    lab = study_labels(read_protocol(tmp_path / "s.toml"))
+    assert lab.time_unit == "days" and lab.report_unit == "years"
+    assert contrast_label("risk difference at 1826", "risk_difference", lab) == \
+        "Risk difference at 5 years, Hormonal therapy vs No hormonal therapy"
+    assert lab.variable("nodes") == "Positive lymph nodes"
