@@ -45,6 +45,10 @@ _RISK_FIRST = {"risk_difference": 0, "risk_ratio": 1, "hazard_ratio": 2,
                "difference": 3, "ratio": 4}
 
 
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
 def _analysis_label(protocol: Any, name: str) -> str:
     rl = getattr(protocol, "labels", None)
     return rl.analysis(name) if rl is not None else name
@@ -236,7 +240,11 @@ def add_clinical_table(rep: Any, res: Any, t: Any, r: Any, labels: Labels,
     p = res.protocol
     if t.name == "table2":
         risky = t.frame["effect_measure"].astype(str).str.contains("risk|hazard").any()
-        rep.add_table(table2_display(t.frame, p, labels), title=t.title,
+        shown, title = table2_display(t.frame, p, labels), t.title
+        if shown["Outcome"].nunique() == 1:  # one outcome: say it in the title
+            title = f"Table 2: effects on {_lower_first(shown['Outcome'].iloc[0])}"
+            shown = shown.drop(columns="Outcome")
+        rep.add_table(shown, title=title,
                       caption="Risks are proportions (0.05 = 5%); a risk difference below 0 "
                       "or a ratio below 1 means a lower risk in the first-named arm."
                       if risky else None)
