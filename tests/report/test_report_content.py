@@ -132,3 +132,27 @@ def test_ph_tests_as_chi_square_df_p():
     assert parts.display["df"].tolist() == ["1", "1", "1", "1", "4"]
     assert parts.display["Term"].iloc[-1] == "Global test"
     assert not any("no interval" in n for n in parts.notes)
+
+
+def test_evalues_leave_out_competing_causes():
+    import pandas as pd
+
+    from cohortlab.protocol._report import evalues_display
+    from cohortlab.protocol.schema import parse_protocol
+
+    p = parse_protocol({
+        "study": {"title": "t"}, "data": {"dataset": "simulated"},
+        "exposure": {"column": "treated"},
+        "outcomes": [{"name": "stroke", "type": "competing", "event": "event", "cause": 1}],
+        "analyses": [{"name": "csc", "method": "cause_specific_cox"}]})
+    ev = pd.DataFrame({"analysis": "csc", "outcome": "stroke",
+                       "term": ["treated [cause 1]", "treated [cause 2]"],
+                       "effect_measure": "hazard_ratio", "estimate": [1.8, 1.5],
+                       "conf_low": [1.4, 1.2], "conf_high": [2.3, 1.9],
+                       "evalue_measure": "HR", "rare": True, "evalue": [2.98, 2.43],
+                       "evalue_ci": [2.07, 1.77], "note": ""})
+    from cohortlab.protocol._reporttext import study_labels
+
+    table, sentences = evalues_display(ev, p, study_labels(p))
+    assert table["Contrast"].tolist() == ["Hazard ratio (cause 1), treated = 1 vs treated = 0"]
+    assert len(sentences) == 1 and "2.98" in table.to_string()

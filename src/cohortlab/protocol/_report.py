@@ -105,6 +105,12 @@ def evalues_display(ev: pd.DataFrame, protocol: Any, labels: Labels
     # a survival ratio's E-value is not the one to read when the risk ratio is there
     has_risk = set(ev.loc[ev["effect_measure"] == "risk_ratio", "analysis"])
     ev = ev.loc[~((ev["effect_measure"] == "ratio") & ev["analysis"].isin(has_risk))]
+    # a cause-specific model's other causes are not the outcome of interest
+    causes = {o.name: o.cause for o in protocol.outcomes}
+    other = [bool(m) and causes.get(o) is not None and int(m.group(1)) != causes.get(o)
+             for o, m in zip(ev["outcome"], ev["term"].astype(str).map(
+                 lambda t: re.search(r"\[cause (\d+)\]", t)), strict=True)]
+    ev = ev.loc[~np.asarray(other, dtype=bool)]
     contrast = _contrast(protocol)
     exposure = _exposure_words(protocol, labels)
     rows, sentences = [], []
