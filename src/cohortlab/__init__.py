@@ -61,7 +61,7 @@ from .exposures import (
     threshold_exposure,
 )
 from .report import Report, Table2, table2
-from .results import Curve, Dropped, Estimate, EstimateTable, ModelResult, tidy
+from .results import Curve, Dropped, Estimate, EstimateTable, Labels, ModelResult, tidy
 from .sensitivity import (
     calibrate_ci,
     calibrate_p,
@@ -149,6 +149,7 @@ __all__ = [
     "Table1",
     "Attrition",
     "Estimate",
+    "Labels",
     "EstimateTable",
     "Curve",
     "ModelResult",

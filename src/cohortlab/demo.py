@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__
 from .causal import aipw, crude_effect, gformula, ipw, propensity_score, tmle
 from .datasets import load_nhefs
 from .describe import attrition, table1
@@ -59,12 +58,41 @@ def _effects(cohort, n_boot: int) -> EstimateTable:
 
 
 _SURVIVAL_NOTE = (
-    '<p class="note">Death by 1992 among all 1,629 (What If ch. 17: the 63 without a 1982 '
-    "weight are followed too). IPW: Kaplan-Meier curves weighted by the ATE weights of the "
-    "propensity model of Table 1, refitted on the 1,629; 95% CIs by the infinitesimal "
-    "jackknife, treating the weights as known (conservative for the ATE). Hazard ratio: Cox "
-    "model of death on quitting, weighted by the same weights, robust (sandwich) SE; on the "
-    "natural scale with its CI from the log scale.</p>")
+    "Death by 1992 among all 1,629 (What If ch. 17: the 63 without a 1982 weight are "
+    "followed too). Inverse probability weighting (IPW): Kaplan-Meier curves weighted by the "
+    "weights of the propensity model of Table 1, refitted on the 1,629; 95% CIs by the "
+    "robust (infinitesimal jackknife) variance, treating the weights as known (conservative "
+    "for the average effect). Hazard ratio: Cox model of death on quitting, weighted by the "
+    "same weights, robust (sandwich) variance.")
+_ARMS = "quitters vs non-quitters"
+
+
+def _in_words(rows: EstimateTable, first: str) -> pd.DataFrame:
+    """A table of effects in words: what, estimate (95% CI), p-value, the CI's method."""
+    from .protocol._reporttext import ci_words, method_words
+    from .report._cells import ci_text
+    from .results._format import format_p
+
+    out = []
+    for r in rows.rows:
+        what = (method_words(r.method)[:1].upper() + method_words(r.method)[1:]
+                if first == "Estimator" else f"{r.term.replace(' (robust SE)', '')}, {_ARMS}")
+        if first == "Estimator" and r.ci_method.startswith("bootstrap"):
+            what += ", bootstrap"
+        out.append({first: what, "Estimate (95% CI)": ci_text(r.estimate, r.conf_low,
+                                                               r.conf_high, 3),
+                    "p-value": format_p(r.p_value), "Confidence interval": ci_words(
+                        r.ci_method)})
+    return pd.DataFrame(out)
+
+
+def _technical(*results: object) -> str:
+    """The appendix: model formulas, fluctuation parameters and other identifiers."""
+    from .protocol._reporttext import is_technical
+
+    notes = dict.fromkeys(n for res in results for n in res._footer()  # type: ignore[attr-defined]
+                          for n in str(n).split("\n") if n.strip() and is_technical(n))
+    return "\n".join(f"- `{n}`" for n in notes) or "Nothing to add."
 
 
 def _survival_cohort(nhefs: pd.DataFrame) -> pd.DataFrame:
@@ -108,7 +136,6 @@ def run(out: Path, n_boot: int = 1000) -> Path:
     import matplotlib.pyplot as plt
 
     from .report import forest_plot
-    from .report._html import figure_html, html_page
 
     out.mkdir(parents=True, exist_ok=True)
     nhefs = load_nhefs()
@@ -131,33 +158,56 @@ def run(out: Path, n_boot: int = 1000) -> Path:
     survival.to_frame().to_csv(out / "survival.csv", index=False)
     (out / "survival.md").write_text(survival.to_markdown())
 
+    from .report.document import Report
+
+    rep = Report("cohortlab demo: smoking cessation, weight gain and survival (NHEFS, What "
+                 "If ch. 12-13 and 17)", metadata={
+                     "data": "NHEFS as in Hernán & Robins, Causal Inference: What If (2020)",
+                     "bootstrap seed": str(SEED)})
     figures = {}
     for name, ax, caption in (
         ("love_plot", t1w.plot(), "Absolute SMDs, unweighted (open) and IP-weighted (filled)."),
         ("overlap", ps.plot_overlap(), "Propensity scores of quitters (up) and non-quitters."),
-        ("forest", forest_plot(effects), "Table 2 as a forest plot (95% CIs)."),
+        ("forest", forest_plot(effects.assign(term=_in_words(table2, "Estimator")[
+            "Estimator"].to_numpy())), "Table 2 as a forest plot (95% CIs)."),
         ("attrition", flow.plot(), "Cohort flow."),
         ("km_by_qsmk", km.plot(risk_table=True, times=[0, 24, 48, 72, 96, 120],
-                               xlabel="months since January 1983"),
+                               xlabel="Months since January 1983",
+                               ylabel="Survival probability"),
          "Kaplan-Meier survival of quitters and non-quitters (unadjusted), all 1,629, with "
          "the numbers at risk (95% CIs, log-log)."),
     ):
+        legend = ax.get_legend()
+        for text in legend.get_texts() if legend is not None else ():
+            text.set_text({"qsmk = 1": "quitters", "qsmk = 0": "non-quitters"}.get(
+                text.get_text(), text.get_text()))
         ax.figure.savefig(out / f"{name}.png", dpi=200, bbox_inches="tight")
-        figures[name] = figure_html(ax.figure, caption)
-        plt.close(ax.figure)
+        figures[name] = (ax.figure, caption)
 
-    page = html_page(
-        "cohortlab demo: smoking cessation, weight gain and survival (NHEFS, What If ch. "
-        "12-13 and 17)",
-        [("Cohort", flow.to_html() + figures["attrition"]),
-         ("Table 1", t1.to_html()),
-         ("Table 1 after inverse probability weighting",
-          t1w.to_html() + figures["love_plot"] + figures["overlap"]),
-         ("Table 2: effect estimates", table2.to_html() + figures["forest"]),
-         ("Survival", _SURVIVAL_NOTE + figures["km_by_qsmk"] + survival.to_html())],
-        footer=f"cohortlab {__version__} · bootstrap seed {SEED} · data: NHEFS as in Hernán & "
-               "Robins, Causal Inference: What If (2020)",
-    )
+    def figure(name: str) -> None:
+        fig, caption = figures[name]
+        rep.add_figure(fig, caption=caption)
+        plt.close(fig)
+
+    rep.add_heading("Cohort", anchor=True).add_table(flow)
+    figure("attrition")
+    rep.add_heading("Table 1", anchor=True).add_table(t1)
+    rep.add_heading("Table 1 after inverse probability weighting", anchor=True).add_table(t1w)
+    figure("love_plot")
+    figure("overlap")
+    rep.add_heading("Table 2: effect estimates", anchor=True)
+    rep.add_table(_in_words(table2, "Estimator"), title=table2.title,
+                  caption="Mean difference in weight change 1971-1982 (kg), quitters minus "
+                  "non-quitters; every estimator but the crude one adjusts for the "
+                  "confounders of Table 1.")
+    figure("forest")
+    rep.add_heading("Survival", anchor=True).add_text(_SURVIVAL_NOTE)
+    figure("km_by_qsmk")
+    rep.add_table(_in_words(survival, "Contrast"), title=survival.title,
+                  caption="Survival differences are proportions (0.01 = 1 percentage point).")
+    rep.add_heading("Technical appendix", anchor=True)
+    rep.add_text(_technical(table2, survival))
+    page = rep.to_html()
     report = out / "report.html"
     report.write_text(page, encoding="utf-8")
     return report

@@ -1,6 +1,14 @@
 """Bundled real data (with provenance) and simulated cohorts with known true effects."""
 
-from .loaders import load_gbsg, load_lalonde, load_lung, load_mgus2, load_nhefs, load_rotterdam
+from .loaders import (
+    labels,
+    load_gbsg,
+    load_lalonde,
+    load_lung,
+    load_mgus2,
+    load_nhefs,
+    load_rotterdam,
+)
 from .simulate import simulate_cohort
 
 __all__ = [
@@ -11,4 +19,5 @@ __all__ = [
     "load_rotterdam",
     "load_gbsg",
     "simulate_cohort",
+    "labels",
 ]

@@ -21,6 +21,7 @@ from .._validation import (
 from ..exceptions import DataValidationError
 from ..results._format import Renderable, fmt_int, fmt_num
 from ..results.dropped import Dropped
+from ..results.labels import Labels, as_labels
 from ._stats import (
     pooled_sd,
     smd_categorical,
@@ -51,6 +52,8 @@ class Table1(Renderable):
         when weights are given), ``smd_unweighted`` and ``var_ratio`` (continuous only).
     by : str or None
         The grouping column; ``groups`` lists its levels, the comparison group first.
+    labels : Labels
+        Display labels (variables, value labels of levels, the ``by`` groups); display only.
     """
 
     stats: pd.DataFrame
@@ -61,7 +64,7 @@ class Table1(Renderable):
     group_n_unweighted: Mapping[Any, int]
     weights: str | None = None
     smd_denominator: str = "pooled"
-    labels: Mapping[str, str] = field(default_factory=dict)
+    labels: Labels = field(default_factory=Labels)
     kinds: Mapping[str, str] = field(default_factory=dict)
     n: int = 0
     dropped: Dropped = field(default_factory=Dropped)
@@ -86,7 +89,16 @@ class Table1(Renderable):
     def _group_header(self, g: Any) -> str:
         if g is _OVERALL:
             return "Overall"
-        return f"{self.by} = {_level_text(g)}" if self.by else _level_text(g)
+        return self.labels.arm(g, self.by) if self.by else _level_text(g)
+
+    def _variable_text(self, var: str, kind: str) -> str:
+        """``"Age, years, mean (SD)"``; a 0/1 variable names the level counted unless Yes."""
+        name = self.labels.variable(var)
+        if kind == "binary" and self.labels.has_values(var):
+            one = self.labels.value(var, 1)
+            if one.strip().lower() not in ("yes", "1", "true"):
+                name = f"{name}: {one}"
+        return f"{name}, {_KIND_LABEL[kind]}"
 
     def _display_frame(self, digits: int = 1) -> pd.DataFrame:
         cols = [c for c in [_OVERALL, *self.groups] if c in self.group_n]
@@ -105,12 +117,11 @@ class Table1(Renderable):
         st = self.stats.set_index(["variable", "level", "group"])
         bal = self.balance.set_index(["variable", "level"])
         for var, kind in self.kinds.items():
-            name = self.labels.get(var, var)
             b = bal.loc[(var, "")]
             lv0 = "" if kind != "categorical" else _first_level(st, var)
             groups = [_OVERALL] if _OVERALL in self.group_n else list(self.groups)
             miss = int(sum(st.loc[(var, lv0, g), "n_missing"] for g in groups))
-            head = {"Variable": f"{name}, {_KIND_LABEL[kind]}", "Level": ""}
+            head = {"Variable": self._variable_text(var, kind), "Level": ""}
             if kind != "categorical":
                 for g in cols:
                     head[self._group_header(g)] = _fmt_cell(st.loc[(var, "", g)], kind, digits)
@@ -123,7 +134,7 @@ class Table1(Renderable):
             if kind == "categorical":
                 levels = [lv for (v, lv) in bal.index if v == var and lv != ""]
                 for lv in levels:
-                    row = {"Variable": "", "Level": _level_text(lv)}
+                    row = {"Variable": "", "Level": self.labels.value(var, lv)}
                     for g in cols:
                         row[self._group_header(g)] = _fmt_cell(st.loc[(var, lv, g)], kind, digits)
                     recs.append(row)
@@ -131,17 +142,20 @@ class Table1(Renderable):
         return out
 
     def _title(self) -> str:
-        base = "Table 1" + (f" by {self.by}" if self.by else "")
+        base = "Table 1" + (f" by {self.labels.variable(self.by)}" if self.by else "")
         return base + (f", weighted by {self.weights}" if self.weights else "")
 
     def _footer(self) -> list[str]:
         bits = [f"n = {self.n:,}" + (f" ({self.dropped})" if self.dropped else "")]
         if self.balance["smd"].notna().any():
-            den = {"pooled": "pooled SD",
-                   "treated": f"SD of {self.by} = {_level_text(self.groups[1])}",
-                   "control": f"SD of {self.by} = {_level_text(self.groups[0])}"}
-            den = den[self.smd_denominator]
-            g1, g0 = _level_text(self.groups[1]), _level_text(self.groups[0])
+            lab = self.labels
+            named = self.by is not None and lab.has_values(self.by)
+            g1, g0 = ((lab.arm(g, self.by) if named else _level_text(g))
+                      for g in (self.groups[1], self.groups[0]))
+            h1, h0 = (g1, g0) if named else (self._group_header(self.groups[1]),
+                                             self._group_header(self.groups[0]))
+            den = {"pooled": "pooled SD", "treated": f"SD of {h1}",
+                   "control": f"SD of {h0}"}[self.smd_denominator]
             bits.append(f"SMD: ({g1} - {g0}) / {den}")
         bits.append("percentages among non-missing values")
         return [" · ".join(bits), *self.notes]
@@ -193,7 +207,7 @@ def table1(
     smd_denominator: SMDDenominator = "pooled",
     smd_weighted_sd: bool = True,
     overall: bool = True,
-    labels: Mapping[str, str] | None = None,
+    labels: Labels | Mapping[str, Any] | None = None,
     missing: Missing = "raise",
 ) -> Table1:
     """Describe a cohort by group: Table 1 with missing counts and standardised differences.
@@ -239,8 +253,12 @@ def table1(
         changes with weighting.
     overall : bool
         Add an "Overall" column.
-    labels : mapping, optional
-        Display names for variables.
+    labels : Labels or mapping, optional
+        Display labels (see :class:`cohortlab.Labels`, e.g. ``cl.datasets.labels("nhefs")``):
+        variable labels, value labels of categorical levels and 0/1 variables, and the names
+        of the ``by`` groups (its value labels, or the exposure's arms). A flat
+        ``{column: label}`` mapping labels variables only. Display only: ``to_frame()``
+        keeps column names and codes.
     missing : {"raise", "drop"}
         What to do with rows where ``by`` is missing.
 
@@ -294,13 +312,14 @@ def table1(
     ones = np.ones(len(frame))
     group_n = {g: _group_sum(codes, g, group_list, w) for g in group_list}
     group_nu = {g: int(_group_sum(codes, g, group_list, ones)) for g in group_list}
-    notes = _balance_notes(bal_rows) if do_smd else ()
+    lab = as_labels(labels)
+    notes = _balance_notes(bal_rows, lab) if do_smd else ()
     return Table1(
         stats=pd.DataFrame(stat_rows, columns=_STAT_COLUMNS),
         balance=pd.DataFrame(bal_rows, columns=["variable", "level", "kind", "smd",
                                                 "smd_unweighted", "var_ratio"]),
         by=by, groups=tuple(groups), group_n=group_n, group_n_unweighted=group_nu,
-        weights=weights, smd_denominator=smd_denominator, labels=dict(labels or {}),
+        weights=weights, smd_denominator=smd_denominator, labels=lab,
         kinds=kinds, n=len(frame), dropped=dropped, notes=notes,
     )
 
@@ -476,12 +495,14 @@ def _describe_categorical(s: pd.Series, col: str, na: np.ndarray, masks: list, g
     return rows, bal + level_bal
 
 
-def _balance_notes(bal_rows: list[dict[str, Any]]) -> tuple[str, ...]:
+def _balance_notes(bal_rows: list[dict[str, Any]], labels: Labels) -> tuple[str, ...]:
     top = [b for b in bal_rows if b["level"] == "" and abs(b["smd"]) > 0.1]
     if not top:
         return ()
     # multi-level (Yang-Dalton) SMDs have no sign
-    names = ", ".join(f"{b['variable']} ({b['smd']:.2f})" if b["kind"] == "categorical"
-                      else f"{b['variable']} ({b['smd']:+.2f})" for b in top[:8])
+    names = ", ".join(f"{labels.variable(b['variable'])} ({b['smd']:.2f})"
+                      if b["kind"] == "categorical"
+                      else f"{labels.variable(b['variable'])} ({b['smd']:+.2f})"
+                      for b in top[:8])
     more = f" and {len(top) - 8} more" if len(top) > 8 else ""
     return (f"{len(top)} variable(s) with |SMD| > 0.1: {names}{more}",)

@@ -35,6 +35,7 @@ import pandas as pd
 from ..results._format import render_html, render_markdown
 from ._outdir import MARKER, PARTIAL_MARKER
 from .load import sha256_file, sha256_frame
+from .methods import formula_columns
 from .run import StudyResults, _at
 
 __all__ = ["write_outputs", "provenance", "TableOut"]
@@ -63,6 +64,7 @@ class FigureOut:
     title: str
     fig: Any
     section: str = "Results"
+    caption: str = ""
 
 
 def _safe(name: str) -> str:
@@ -93,12 +95,25 @@ def _tables(res: StudyResults) -> list[TableOut]:
                             f"weighting ({name})", ps.balance(), None, "Table 1"))
     t2 = res.table2()
     if len(t2):
+        from ._report import table2_display
+        from ._reporttext import study_labels
+
         out.append(TableOut("table2", "Table 2: effects by analysis and outcome", t2,
-                            _table2_display(t2), "Table 2"))
+                            table2_display(t2, res.protocol, study_labels(res.protocol)),
+                            "Table 2"))
     for r in res.analyses:
         frame = _result_frame(r)
         out.append(TableOut(_safe(r.key), f"{r.analysis.name}: {r.analysis.method}() on "
-                            f"{r.outcome.name}", frame, None, "Analyses", r.notes))
+                            f"{r.outcome.name}", frame,
+                            r.result if r.spec.kind in ("model", "effect") else None,
+                            "Analyses", r.notes))
+        if r.spec.name == "cox" and hasattr(r.result, "check_proportional_hazards"):
+            from ._report import ph_display
+
+            ph = r.result.check_proportional_hazards()
+            out.append(TableOut(f"{_safe(r.key)}__ph", f"{r.analysis.name}: proportional "
+                                f"hazards tests on {r.outcome.name}", ph.to_frame(),
+                                ph_display(ph.to_frame(), res.protocol), "Analyses"))
         at = _at(res.protocol, r.analysis)
         if r.spec.kind == "curve" and at:
             values = r.result.at(list(at))
@@ -111,7 +126,12 @@ def _tables(res: StudyResults) -> list[TableOut]:
         out.append(TableOut(f"interaction__{_safe(key)}", f"Interaction tests: {title}",
                             sub.interaction, None, "Subgroups"))
     if res.evalues is not None and len(res.evalues):
-        out.append(TableOut("evalues", "E-values", res.evalues, None, "Sensitivity"))
+        from ._report import evalues_display
+        from ._reporttext import study_labels
+
+        shown, _ = evalues_display(res.evalues, res.protocol, study_labels(res.protocol))
+        out.append(TableOut("evalues", "E-values", res.evalues, shown if len(shown) else None,
+                            "Sensitivity"))
     if res.bias is not None:
         out.append(TableOut("bias_analysis", "Probabilistic bias analysis of the exposure "
                             "flag", res.bias.to_frame(), res.bias, "Sensitivity"))
@@ -134,24 +154,6 @@ def _result_frame(r: Any) -> pd.DataFrame:
     return obj.to_frame()
 
 
-def _table2_display(t2: pd.DataFrame) -> pd.DataFrame:
-    def cell(e: float, lo: float, hi: float) -> str:
-        if not np.isfinite(e):
-            return "NA"
-        return f"{e:.2f} ({lo:.2f} to {hi:.2f})" if np.isfinite(lo) else f"{e:.2f}"
-
-    return pd.DataFrame({
-        "Analysis": t2["analysis"], "Outcome": t2["outcome"], "Term": t2["term"],
-        "Measure": t2["effect_measure"].astype(str).str.replace("_", " "),
-        "Estimate (95% CI)": [cell(e, lo, hi) for e, lo, hi in
-                              zip(t2["estimate"], t2["conf_low"], t2["conf_high"],
-                                  strict=True)],
-        "p": [f"{v:.3g}" if np.isfinite(v) else "" for v in
-              pd.to_numeric(t2["p_value"], errors="coerce")],
-        "CI method": t2["ci_method"],
-    })
-
-
 def _figures(res: StudyResults) -> list[FigureOut]:
     import matplotlib.pyplot as plt
 
@@ -159,26 +161,140 @@ def _figures(res: StudyResults) -> list[FigureOut]:
     c = res.cohort
     if c.flow is not None:
         out.append(FigureOut("attrition", "Cohort flow", c.flow.plot().figure, "Cohort"))
+    from ._report import _analysis_label
+    from ._reporttext import relabel_terms, study_labels
+
+    lab = study_labels(res.protocol)
     for name, ps in res.weighted.items():
-        out.append(FigureOut(f"love__{_safe(name)}", f"Covariate balance ({name})",
-                             ps.plot_balance().figure, "Table 1"))
-        out.append(FigureOut(f"overlap__{_safe(name)}", f"Propensity score overlap ({name})",
-                             ps.plot_overlap().figure, "Table 1"))
+        who = _analysis_label(res.protocol, name)
+        ax = ps.plot_balance()
+        ticks = [t.get_text() for t in ax.get_yticklabels()]
+        ax.set_yticks(ax.get_yticks())
+        ax.set_yticklabels([lab.variable(t, short=True) if t in lab.variables else v
+                            for t, v in zip(ticks, relabel_terms(ticks, lab), strict=True)])
+        out.append(FigureOut(f"love__{_safe(name)}", f"Covariate balance ({who})",
+                             ax.figure, "Table 1"))
+        ax = ps.plot_overlap()
+        legend = ax.get_legend()
+        if legend is not None:
+            for text in legend.get_texts():
+                t = text.get_text()
+                if " = " in t:
+                    text.set_text(lab.arm(t.split(" = ", 1)[1]))
+        out.append(FigureOut(f"overlap__{_safe(name)}", f"Propensity score overlap ({who})",
+                             ax.figure, "Table 1"))
     for r in res.analyses:
         if r.spec.kind in ("curve", "adjusted"):
             kind = "km" if r.analysis.method == "kaplan_meier" else (
                 "adjusted" if r.spec.kind == "adjusted" else "cif")
-            fu = res.protocol.followup
-            ax = r.result.plot(risk_table=r.spec.kind == "curve",
-                               censor_marks=len(res.cohort.data) <= 500,
-                               xlabel=f"{fu.unit} of follow-up" if fu else "time")
-            out.append(FigureOut(f"{kind}__{_safe(r.key)}", f"{r.analysis.name}: "
-                                 f"{r.outcome.name}", ax.figure, "Analyses"))
+            fig, caption = _curve_figure(res, r)
+            out.append(FigureOut(f"{kind}__{_safe(r.key)}", _figure_title(res, r), fig,
+                                 "Analyses", caption))
     for key, title, sub in res.subgroups:
         out.append(FigureOut(f"forest__{_safe(key)}", f"Subgroups: {title}",
                              sub.forest_plot().figure, "Subgroups"))
     del plt
     return out
+
+
+def _figure_title(res: StudyResults, r: Any) -> str:
+    from ._report import _analysis_label
+    from ._reporttext import study_labels
+
+    lab = study_labels(res.protocol)
+    what = {"survival": "survival", "cumulative_incidence": "cumulative incidence"}.get(
+        getattr(r.result, "measure", ""), "curves")
+    outcome = lab.outcome(r.outcome.name)
+    return (f"{_analysis_label(res.protocol, r.analysis.name)}: {what} "
+            f"({outcome[0].lower() + outcome[1:]}) by "
+            f"{_lower_first(lab.variable(res.protocol.exposure.column, short=True))}")
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _fine_curve(res: StudyResults, r: Any) -> Any:
+    """Adjusted curves on a fine grid to the end of follow-up, for the figure only.
+
+    The tables keep the protocol's reporting times.
+    """
+    import warnings
+
+    from .run import call_arguments
+
+    result = r.result
+    if r.spec.kind != "adjusted":
+        return result
+    frame, kw = call_arguments(res.protocol, res.cohort, r.analysis, r.outcome)
+    t = pd.to_numeric(frame[kw["time"]], errors="coerce")
+    # to where the smaller arm still has _MIN_AT_RISK people at risk: past that the
+    # weighted curves rest on a handful of people
+    ends = [np.sort(g.dropna().to_numpy(dtype=float))[-_MIN_AT_RISK]
+            for _, g in t.groupby(frame[kw["exposure"]]) if g.notna().sum() >= _MIN_AT_RISK]
+    t_max = float(min(ends)) if ends else 0.0
+    if t_max <= 0:
+        return result
+    at = list(_at(res.protocol, r.analysis))
+    grid = np.unique(np.concatenate([np.linspace(0.0, t_max, 61)[1:-1], np.asarray(
+        at, dtype=float)]))
+    kw["times"] = [float(v) for v in grid]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return r.spec.verb()(frame, **kw)
+        except (ValueError, TypeError):  # the figure falls back on the reporting times
+            return result
+
+
+_MIN_AT_RISK = 10
+
+
+def _nice_top(x: float) -> float:
+    """A round upper limit just above ``x`` (0.137 -> 0.15, 0.26 -> 0.3)."""
+    for step in (0.01, 0.02, 0.05, 0.1):
+        top = np.ceil(x / step) * step
+        if top / max(x, 1e-9) < 1.5:
+            return float(min(top + (step if top - x < step / 4 else 0.0), 1.02))
+    return 1.02
+
+
+def _curve_figure(res: StudyResults, r: Any) -> tuple[Any, str]:
+    """A curve figure in report units, arm labels, numbers at risk, reporting times marked."""
+    from ..results.curve import Curve
+    from ._reporttext import study_labels, time_text
+
+    lab = study_labels(res.protocol)
+    curve = _fine_curve(res, r)
+    data = curve.data.copy()
+    data["time"] = lab.to_report_time(pd.to_numeric(data["time"], errors="coerce"))
+    data["group"] = [lab.arm(str(g).split("=", 1)[1] if "=" in str(g) else g)
+                     for g in data["group"]]
+    if data["cause"].nunique(dropna=False) == 1:  # one cause: the legend names the arms
+        data["cause"] = None
+    shown = Curve(data=data, measure=curve.measure, method=curve.method,
+                  conf_level=curve.conf_level, ci_method=curve.ci_method)
+    risk = curve.measure != "survival"
+    ylim = None
+    if risk:
+        hi = pd.to_numeric(data["conf_high"], errors="coerce").to_numpy(dtype=float)
+        top = float(np.nanmax(hi)) if np.isfinite(hi).any() else 1.0
+        ylim = (0.0, _nice_top(top)) if top < 0.3 else None
+    at = [float(lab.to_report_time(float(v))) for v in _at(res.protocol, r.analysis)]
+    ax = shown.plot(risk_table=True, censor_marks=False, ylim=ylim,
+                    xlabel=lab.time_axis_label("Time since start of follow-up"),
+                    ylabel="Cumulative incidence" if risk else "Survival probability")
+    for v in at:
+        ax.axvline(v, color="0.45", ls=":", lw=1.0, zorder=0)
+    caption = ""
+    if at:
+        caption = ("Dotted lines: the reporting times (" + ", ".join(
+            time_text(float(lab.to_data_time(v)), lab) for v in at) + "). ")
+    caption += "Shaded: 95% confidence bands. Numbers at risk are unweighted."
+    if r.spec.kind == "adjusted":
+        caption += (f" Adjusted curves end where fewer than {_MIN_AT_RISK} people remain at "
+                    "risk in an arm.")
+    return ax.figure, caption
 
 
 # ----------------------------------------------------------------------------- writing
@@ -197,31 +313,62 @@ def _write_table(t: TableOut, folder: Path, formats: tuple[str, ...]) -> None:
 
 def _report(res: StudyResults, tables: list[TableOut], figures: list[FigureOut],
             prov: dict[str, Any]) -> Any:
+    """The clinical report: words first, identifiers and formulas in the technical appendix."""
     from ..report.document import Report
+    from ._report import (
+        _WARNING_NOTE,
+        _core,
+        add_clinical_table,
+        appendix_text,
+        warnings_list,
+    )
+    from ._reporttext import strobe_checklist, study_labels
 
     p, c = res.protocol, res.cohort
-    meta = {"protocol": p.source, "protocol sha256": prov["protocol"]["sha256"][:16],
-            "data": _data_label(p), "data sha256 (loaded frame)": c.frame_sha256[:16],
-            "seed": str(p.study.seed), "rows loaded": f"{c.n_loaded:,}",
-            "rows analysed": f"{len(c.data):,}"}
+    lab = study_labels(p)
+    appendix: list[tuple[str, str]] = []
+    meta = {"protocol": p.source, "data": _data_label(p), "rows analysed": f"{len(c.data):,}"}
     rep = Report(p.study.title, subtitle=p.study.question or None, metadata=meta)
-    rep.add_heading("Study")
-    rep.add_text(_study_text(res))
+    anchors: dict[str, str] = {}
+
+    def heading(text: str) -> None:
+        anchor = _anchor(text)
+        anchors[anchor] = text
+        rep.add_heading(text, anchor=anchor)
+
+    heading("Study")
+    rep.add_text(_study_text(res, lab))
+    by_key = {_safe(r.key): r for r in res.analyses}
+    warnings_ = warnings_list(res, lab, appendix)
+    skip = {_core(n) for r in res.analyses for n in r.notes if _WARNING_NOTE.match(n)}
+    skip |= {_core(str(n)) for n in c.notes}
     sections = list(dict.fromkeys([t.section for t in tables] + [f.section for f in figures]))
     for section in sections:
-        rep.add_heading(section)
-        for t in (t for t in tables if t.section == section):
-            obj = t.obj if t.obj is not None else t.frame
-            if t.section == "Analyses" and t.obj is None and len(t.frame) > 30:
-                rep.add_text(f"*{t.title}*: {len(t.frame):,} rows, see "
-                             f"`tables/{t.name}.csv`.")
-            else:
-                rep.add_table(obj, title=t.title)
-            if t.notes:
-                rep.add_text("\n".join(f"- {n}" for n in t.notes))
-        for f in (f for f in figures if f.section == section):
-            rep.add_figure(f.fig, title=f.title)
+        shown = [t for t in tables if t.section == section and t.name != "notes"]
+        figs = [f for f in figures if f.section == section]
+        if not shown and not figs:
+            continue
+        heading(section)
+        for t in shown:
+            add_clinical_table(rep, res, t, by_key.get(t.name), lab, appendix, skip)
+        for f in figs:
+            rep.add_figure(f.fig, title=f.title, caption=f.caption or None)
+    if warnings_:
+        heading("Warnings")
+        rep.add_text("\n".join(f"- {w}" for w in warnings_))
+    heading("Reporting checklist")
+    rep.add_table(strobe_checklist(dict(anchors)), title="STROBE checklist for cohort "
+                  "studies: where this report addresses each item")
+    heading("Technical appendix")
+    rep.add_text(appendix_text(res, prov, appendix))
+    prov["technical_notes"] = [{"where": w, "note": n} for w, n in dict.fromkeys(appendix)]
     return rep
+
+
+def _anchor(text: str) -> str:
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def _data_label(p: Any) -> str:
@@ -233,7 +380,10 @@ def _data_label(p: Any) -> str:
     return f"file {d.path}" if d.path is not None else "DuckDB query"
 
 
-def _study_text(res: StudyResults) -> str:
+def _study_text(res: StudyResults, lab: Any) -> str:
+    from ._report import _analysis_label
+    from ._reporttext import time_text
+
     p, c = res.protocol, res.cohort
     lines = []
     if p.study.description:
@@ -244,23 +394,33 @@ def _study_text(res: StudyResults) -> str:
                  f"{len(c.data):,} analysed.")
     if p.followup is not None:
         fu = p.followup
-        src = (f"column `{fu.time}` ({fu.unit})" if fu.time else
-               f"`{fu.end}` - `{fu.start}` in {fu.unit}")
-        hz = f"; administrative censoring at {fu.horizon:g} {fu.unit}" if fu.horizon else ""
-        lines.append(f"**Follow-up.** {src}{hz}. Time zero: {fu.time_zero or 'not stated'}.")
-    exp = c.exposure.describe() if c.exposure is not None else f"column `{p.exposure.column}`"
-    lines.append(f"**Exposure.** {p.exposure.label or exp}"
-                 + (f" (reference {c.reference!r})" if c.reference is not None else "") + ".")
-    outs = "; ".join(f"`{o.name}` ({o.type.replace('_', ' ')}: `{o.column or o.event}`"
+        hz = f"; administrative censoring at {time_text(fu.horizon, lab)}" if fu.horizon \
+            else ""
+        lines.append(f"**Follow-up.** Time zero: {fu.time_zero or 'not stated'}; follow-up "
+                     f"recorded in {fu.unit}{hz}.")
+    arms = f"{lab.arm(1)} vs {lab.arm(0)}"
+    lines.append(f"**Exposure.** {p.exposure.label or arms}.")
+    outs = "; ".join(lab.outcome(o.name) + f" ({o.type.replace('_', ' ')}"
                      + (f", cause {o.cause}" if o.cause is not None else "") + ")"
                      for o in p.outcomes)
     lines.append(f"**Outcomes.** {outs}.")
-    cov = (f"`{p.covariates}`" if isinstance(p.covariates, str)
-           else ", ".join(f"`{c}`" for c in p.covariates or ()))
-    lines.append(f"**Covariates.** {cov or 'none'}.")
-    lines.append("**Analyses.** " + "; ".join(
-        f"`{a.name}`: `{a.method}()`" + (f", estimand {a.estimand}" if a.estimand else "")
-        for a in p.analyses) + ".")
+    cols = formula_columns(p.covariates if isinstance(p.covariates, str)
+                           else list(p.covariates or ()))
+    cov = ", ".join(lab.variable(v, short=True) for v in cols
+                    if v != p.exposure.column)
+    lines.append(f"**Confounders adjusted for.** {cov or 'none'} (the model terms are in "
+                 "the technical appendix).")
+    from ._reporttext import method_words
+
+    def analysis_text(a: Any) -> str:
+        label = _analysis_label(p, a.name)
+        words = method_words(a.options.get("method", a.method))
+        bits = ([] if label != a.name else [words]) + (
+            [f"estimand {a.estimand}"] if a.estimand else [])
+        name = label if label != a.name else a.name.replace("_", " ")
+        return name + (f" ({', '.join(bits)})" if bits else "")
+
+    lines.append("**Analyses.** " + "; ".join(analysis_text(a) for a in p.analyses) + ".")
     return "\n\n".join(lines)
 
 

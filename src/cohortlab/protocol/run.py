@@ -162,20 +162,44 @@ def _run_one(protocol: Protocol, cohort: Cohort, analysis: Analysis, outcome: Ou
         warnings.simplefilter("always")
         try:
             result = spec.verb()(frame, **kw)
-            effects = effect_rows(spec, result, protocol.exposure.column,
-                                  _at(protocol, analysis))
+            at = _at(protocol, analysis)
+            effects = effect_rows(spec, result, protocol.exposure.column, at)
+            if spec.kind == "adjusted" and at and getattr(result, "measure", "") == "survival":
+                # a clinician reads risks: 1 - S difference and ratio beside the survival ones
+                effects = pd.concat([effects] + [result.contrast(list(at), m, scale="risk")
+                                                 .to_frame() for m in ("difference", "ratio")],
+                                    ignore_index=True)
         except (ValueError, TypeError) as exc:
             raise AnalysisError(f"{analysis.where} ({analysis.name}, outcome "
                                 f"{outcome.name!r})", f"{analysis.method}() failed: {exc}",
                                 "") from exc
-    notes = [f"{w.category.__name__}: {w.message}" for w in caught]
-    notes += [str(n) for n in getattr(result, "notes", ()) or () if str(n) not in notes]
+    notes = _unique_notes([f"{w.category.__name__}: {w.message}" for w in caught]
+                          + [str(n) for n in getattr(result, "notes", ()) or ()])
     if len(effects):
         effects = effects.copy()
         effects.insert(0, "outcome", outcome.name)
         effects.insert(0, "analysis", analysis.name)
     return AnalysisResult(analysis=analysis, outcome=outcome, spec=spec, result=result,
                           effects=effects, notes=notes)
+
+
+_WARNING_PREFIX = re.compile(r"^([A-Z][A-Za-z]*(Warning|Error): )?([A-Za-z_][A-Za-z0-9_.]*\(\): )?")
+
+
+def _unique_notes(notes: list[str]) -> list[str]:
+    """Each note once.
+
+    A warning caught while running and the same text in the result's ``notes`` (with or
+    without the ``CohortWarning: verb():`` prefix) count as one.
+    """
+    seen: set[str] = set()
+    out = []
+    for n in notes:
+        key = " ".join(_WARNING_PREFIX.sub("", n).split())
+        if key not in seen:
+            seen.add(key)
+            out.append(n)
+    return out
 
 
 # ----------------------------------------------------------------------------- the run

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._expr import check_criterion, check_formula, check_formulas
+from ._labels import parse_labels
 from .sections import (
     DATASETS,
     FIGURE_FORMATS,
@@ -63,7 +64,7 @@ __all__ = [
 
 # ----------------------------------------------------------------------------- field readers
 _SECTIONS = ("study", "data", "eligibility", "followup", "exposure", "outcomes", "covariates",
-             "analyses", "subgroups", "sensitivity", "outputs")
+             "analyses", "subgroups", "sensitivity", "outputs", "labels")
 
 
 def _table(value: Any, path: str, allowed: Sequence[str], required: Sequence[str] = ()
@@ -488,7 +489,8 @@ def parse_protocol(raw: Mapping[str, Any], *, base_dir: str | Path = ".", text: 
                     covariates=_covariates(raw), analyses=analyses,
                     subgroups=_subgroups(raw, analyses),
                     sensitivity=_sensitivity(raw, analyses), outputs=_outputs(raw),
-                    base_dir=Path(base_dir), text=text, source=source)
+                    labels=parse_labels(raw.get("labels")), base_dir=Path(base_dir),
+                    text=text, source=source)
 
 
 def read_protocol(path: str | Path) -> Protocol:

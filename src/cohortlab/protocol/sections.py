@@ -38,7 +38,7 @@ __all__ = [
     "FIGURE_FORMATS",
 ]
 
-DATASETS = ("nhefs", "lung", "mgus2", "lalonde", "simulated")
+DATASETS = ("nhefs", "lung", "mgus2", "lalonde", "rotterdam", "gbsg", "simulated")
 OUTCOME_TYPES = ("binary", "continuous", "time_to_event", "competing")
 UNITS = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12.0, "years": 365.25}
 TABLE_FORMATS = ("csv", "md", "html", "docx", "xlsx")
@@ -213,6 +213,7 @@ class Protocol:
     subgroups: tuple[SubgroupSpec, ...] = ()
     sensitivity: Sensitivity = field(default_factory=Sensitivity)
     outputs: Outputs = field(default_factory=Outputs)
+    labels: Any = None  # protocol._labels.ReportLabels (the [labels] section)
     base_dir: Path = Path(".")
     text: str = ""
     source: str = "<string>"

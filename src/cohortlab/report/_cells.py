@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..results._format import fmt_num
+from ..results._format import format_estimate_ci
 
 __all__ = ["MEASURE_ABBREVIATIONS", "ci_text"]
 
@@ -29,8 +29,15 @@ MEASURE_ABBREVIATIONS: dict[str, str] = {
 }
 
 
-def ci_text(estimate: float, low: float, high: float, digits: int = 2) -> str:
+def ci_text(estimate: float, low: float, high: float, digits: int | None = 2, *,
+            measure: str | None = None, p_value: float | None = None) -> str:
     """``"0.82 (0.70 to 0.96)"``; the interval part is left out when it is missing.
+
+    ``digits`` decimals (``None``: chosen per ``measure``, see
+    :func:`cohortlab.results._format.effect_decimals`); a decimal is added while a bound
+    would round onto the null value although ``p_value`` < 0.05 (or, without a p-value, the
+    interval excludes the null), so 0.996 never prints as 1.00 beside p = 0.047. Without a
+    ``measure`` the null is 0 (a difference).
 
     Examples
     --------
@@ -40,19 +47,11 @@ def ci_text(estimate: float, low: float, high: float, digits: int = 2) -> str:
     '-0.031'
     >>> ci_text(-0.001, -0.04, 0.03)
     '0.00 (-0.04 to 0.03)'
+    >>> ci_text(0.68, 0.47, 0.996, measure="hazard_ratio", p_value=0.047)
+    '0.680 (0.470 to 0.996)'
     """
-    est = _fmt(estimate, digits)
-    if not est:
-        return ""
-    if _missing(low) or _missing(high):
-        return est
-    return f"{est} ({_fmt(low, digits)} to {_fmt(high, digits)})"
-
-
-def _fmt(x: float, digits: int) -> str:
-    """``fmt_num`` without the sign of a value that rounds to zero ("-0.00" -> "0.00")."""
-    text = fmt_num(x, digits)
-    return text[1:] if text.startswith("-") and not text.strip("-0.,") else text
+    return format_estimate_ci(estimate, low, high, measure=measure, p_value=p_value,
+                              digits=digits)
 
 
 def _missing(x: Any) -> bool:

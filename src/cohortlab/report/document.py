@@ -136,6 +136,12 @@ def markdown_html(markdown: str, heading_offset: int = 0) -> str:
 class _Heading:
     text: str
     level: int
+    anchor: str = ""
+
+
+def _slug(text: str) -> str:
+    """An HTML id from a heading: ``"Table 2: effects"`` -> ``"table-2-effects"``."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
 
 
 @dataclass(frozen=True)
@@ -169,6 +175,33 @@ def _is_figure(obj: Any) -> bool:
     except ImportError:  # pragma: no cover - matplotlib is a dependency
         return False
     return isinstance(obj, (Figure, SubFigure, Axes))
+
+
+def _is_chi_square(obj: Any) -> bool:
+    """An EstimateTable of chi-square tests (e.g. proportional hazards tests)."""
+    from ..results.estimate import EstimateTable
+
+    return (isinstance(obj, EstimateTable) and len(obj.rows) > 0
+            and all(r.effect_measure == "chi_square" for r in obj.rows))
+
+
+def _chi_square_parts(obj: Any, title: str | None, caption: str | None) -> TableParts:
+    """Tests as Term, Chi-square, df, p-value: a test has no estimate and no interval."""
+    import pandas as pd
+
+    from ..results._format import format_p
+
+    display = pd.DataFrame({
+        "Term": ["Global test" if r.term == "GLOBAL" else r.term for r in obj.rows],
+        "Chi-square": [f"{r.estimate:.2f}" for r in obj.rows],
+        "df": [f"{r.extra['df']:g}" if "df" in (r.extra or {}) else "" for r in obj.rows],
+        "p-value": [format_p(r.p_value) for r in obj.rows],
+    })
+    if display["df"].eq("").all():
+        display = display.drop(columns="df")
+    notes = tuple(n for n in obj._footer() if n and "no interval" not in n)
+    return TableParts(title=obj._title() if title is None else title, display=display,
+                      numbers=obj.to_frame(), notes=notes, caption=caption or "")
 
 
 def _check_text(value: Any, argument: str, func: str, *, optional: bool = False) -> str:
@@ -240,15 +273,21 @@ class Report:
         return f"Report({self.title!r}: {inner})"
 
     # ------------------------------------------------------------------ building
-    def add_heading(self, text: str, level: int = 2) -> Report:
-        """Add a section heading (level 1 to 6; the title is above level 1, default 2)."""
+    def add_heading(self, text: str, level: int = 2, *, anchor: str | bool | None = None
+                    ) -> Report:
+        """Add a section heading (level 1 to 6; the title is above level 1, default 2).
+
+        ``anchor`` gives the HTML heading an ``id`` (``anchor=True``: the text in lower case
+        with dashes, ``"Table 2"`` -> ``"table-2"``), so ``#table-2`` links to it.
+        """
         _check_text(text, "text", "Report.add_heading")
         if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 6:
             raise DataValidationError(
                 f"Report.add_heading(): level must be an integer from 1 to 6; got {level!r}."
                 " Use 2 for sections, 3 for subsections."
             )
-        self._blocks.append(_Heading(text, level))
+        name = _slug(text) if anchor is True else (anchor or "")
+        self._blocks.append(_Heading(text, level, name))
         return self
 
     def add_text(self, markdown: str) -> Report:
@@ -270,6 +309,8 @@ class Report:
             parts = TableParts(title=obj.title if title is None else title,
                                display=obj.display.copy(), numbers=obj.numbers.copy(),
                                notes=obj.notes, caption=caption or obj.caption)
+        elif _is_chi_square(obj):
+            parts = _chi_square_parts(obj, title, caption)
         else:
             parts = table_parts(obj, title=title, caption=caption, digits=digits, times=times)
         self._blocks.append(_Table(parts))
@@ -331,7 +372,8 @@ class Report:
         body.append(self._provenance_html())
         for b in self._blocks:
             if isinstance(b, _Heading):
-                body.append(f"<h{b.level}>{html.escape(b.text)}</h{b.level}>")
+                ident = f' id="{html.escape(b.anchor)}"' if b.anchor else ""
+                body.append(f"<h{b.level}{ident}>{html.escape(b.text)}</h{b.level}>")
             elif isinstance(b, _Text):
                 body.append(markdown_html(b.markdown, heading_offset=1))
             elif isinstance(b, _Table):

@@ -28,6 +28,8 @@ __all__ = ["to_excel", "write_workbook"]
 _BAD_CHARS = re.compile(r"[\[\]:*?/\\]")
 _PLAIN_NUMBER = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?$")
 _TEXT_COLUMN = "estimate_ci"
+#: Widest column, in Excel character units (longer text wraps at spaces).
+_MAX_WIDTH = 60
 #: Numeric frames longer than this (e.g. per-subject propensity scores) are not written.
 MAX_DATA_ROWS = 100_000
 
@@ -97,9 +99,19 @@ def _write_frame(ws: Any, frame: pd.DataFrame, *, display: bool = False) -> None
             if isinstance(cell.value, str) and display:
                 cell.alignment = Alignment(horizontal="left")
     for j, name in enumerate(frame.columns, start=1):
-        width = max([len(str(name))] + [len(str(v)) for v in frame.iloc[:, j - 1].head(200)])
-        ws.column_dimensions[ws.cell(row=1, column=j).column_letter].width = min(
-            max(width + 2, 8), 60)
+        texts = [str(name)] + ["" if v is None else str(v)
+                               for v in frame.iloc[:, j - 1].head(200)]
+        line = max(len(t) for t in texts)
+        word = max((len(w) for t in texts for w in t.split()), default=0)
+        # never narrower than the longest word (no word broken); long text wraps at spaces
+        width = max(min(max(line + 2, 8), _MAX_WIDTH), word + 2)
+        letter = ws.cell(row=1, column=j).column_letter
+        ws.column_dimensions[letter].width = width
+        if line + 2 > width:
+            for row in ws.iter_rows(min_row=1, max_row=ws.max_row, min_col=j, max_col=j):
+                for cell in row:
+                    cell.alignment = Alignment(wrap_text=True, vertical="top",
+                                               horizontal=cell.alignment.horizontal)
     ws.freeze_panes = "A2"
 
 
@@ -183,6 +195,7 @@ def to_excel(
     digits: int | None = None,
     times: Sequence[float] | None = None,
     metadata: Mapping[str, str] | None = None,
+    labels: Any = None,
 ) -> Path:
     """Write one or several results to an .xlsx workbook, one sheet per table.
 
@@ -193,7 +206,7 @@ def to_excel(
         Anything :func:`cohortlab.report.tables.table_parts` accepts.
     path : str or Path
         The .xlsx file to write.
-    digits, times
+    digits, times, labels
         As in :func:`cohortlab.report.tables.table_parts` (the formatted text columns).
     metadata : mapping, optional
         Provenance written at the top of the Notes sheet.
@@ -224,6 +237,6 @@ def to_excel(
     named = []
     for i, (name, obj) in enumerate(items, start=1):
         parts = obj if isinstance(obj, TableParts) else table_parts(obj, digits=digits,
-                                                                    times=times)
+                                                                    times=times, labels=labels)
         named.append((name or parts.title or f"Table {i}", parts))
     return write_workbook(named, path, metadata=metadata)

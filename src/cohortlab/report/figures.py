@@ -17,8 +17,10 @@ from ..exceptions import DataValidationError
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+    from ..results.labels import Labels
+
 __all__ = ["forest_plot", "curve_plot", "numbers_at_risk", "smd_plot", "attrition_plot",
-           "overlap_plot"]
+           "overlap_plot", "plain_log_axis", "legend_label"]
 
 _COLORS = ["#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#6c4f8c", "#00798c", "#8d6a9f"]
 _LINESTYLES = ["-", "--", ":", "-."]  # one per cause of a competing-risks curve
@@ -39,7 +41,89 @@ def _style(ax: Axes) -> None:
     ax.tick_params(labelsize=9)
 
 
-def forest_plot(frame: pd.DataFrame, ax: Axes | None = None, *, label: str = "term") -> Axes:
+#: Candidate ticks of a log axis (1-2-5 and a few clinical favourites: 0.25, 0.75, 1.5).
+_LOG_TICKS = np.array(sorted({m * 10.0 ** e for e in range(-3, 4)
+                              for m in (1.0, 2.0, 5.0)} | {0.25, 0.75, 1.5}))
+
+
+def plain_log_axis(ax: Axes, axis: str = "x") -> Axes:
+    """Plain tick labels on a log axis: 0.5, 1, 2 (never 6x10^-1 or 10^0).
+
+    Picks ticks from 1-2-5 steps (plus 0.25, 0.75 and 1.5 on a narrow axis) inside the
+    current limits, always including 1 when it is in range, and prints them with ``%g``.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> ax.set_xscale("log")
+    >>> _ = ax.set_xlim(0.4, 2.5)
+    >>> _ = plain_log_axis(ax)
+    >>> [t.get_text() for t in ax.get_xticklabels()]
+    ['0.5', '0.75', '1', '1.5', '2']
+    >>> plt.close(fig)
+    """
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
+
+    lo, hi = ax.get_xlim() if axis == "x" else ax.get_ylim()
+    lo, hi = min(lo, hi), max(lo, hi)
+    inside = _LOG_TICKS[(_LOG_TICKS >= lo * (1 - 1e-9)) & (_LOG_TICKS <= hi * (1 + 1e-9))]
+    if hi / max(lo, 1e-12) > 8:  # wide axis: 1-2-5 only
+        inside = inside[~np.isin(inside, [0.25, 0.75, 1.5])]
+    if inside.size > 7:
+        keep = np.isclose(inside / 10.0 ** np.floor(np.log10(inside) + 1e-9), 1.0) | np.isclose(
+            inside, 1.0)
+        inside = inside[keep] if keep.sum() >= 2 else inside[:: int(np.ceil(inside.size / 7))]
+    if inside.size < 2:
+        inside = np.unique(np.round([lo, hi] if inside.size == 0 else [lo, *inside, hi],
+                                    2 - int(np.floor(np.log10(max(lo, 1e-12))))))
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(FixedLocator(inside))
+    target.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    target.set_minor_locator(NullLocator())
+    target.set_minor_formatter(NullFormatter())
+    return ax
+
+
+def legend_label(key: Any, labels: Labels | None = None, column: str | None = None) -> str:
+    """The display name of a curve group: ``"hormon=1"`` or ``1`` -> the exposure arm's name.
+
+    A group written ``"<column>=<level>"`` (as adjusted curves name theirs) or a bare level of
+    ``column`` (default: the labels' exposure) is looked up in the labels' arms and value
+    labels; anything else is shown as it is.
+
+    Examples
+    --------
+    >>> from cohortlab.results.labels import Labels
+    >>> lab = Labels.from_dict({"exposure": {"column": "hormon",
+    ...                         "arms": {0: "No hormonal therapy", 1: "Hormonal therapy"}}})
+    >>> legend_label("hormon=1", lab), legend_label(0, lab), legend_label("hormon=1")
+    ('Hormonal therapy', 'No hormonal therapy', 'hormon=1')
+    """
+    import re
+
+    from ..results.labels import as_labels
+
+    text = "all" if key is None else str(key)
+    if labels is None:
+        return text
+    lab = as_labels(labels)
+    m = re.fullmatch(r"\s*([A-Za-z_][\w.]*)\s*=\s*(.+?)\s*", text)
+    if m and (lab.has_values(m.group(1)) or m.group(1) == lab.exposure):
+        var, level = m.group(1), m.group(2)
+        return lab.arm(level, var)
+    col = column or lab.exposure
+    if col is not None and lab.has_values(col):
+        from ..results.labels import code_key
+
+        known = lab.values.get(col, {}) or (lab.arms if col == lab.exposure else {})
+        if code_key(key) in known or (col == lab.exposure and code_key(key) in lab.arms):
+            return lab.arm(key, col)
+    return text
+
+
+def forest_plot(frame: pd.DataFrame, ax: Axes | None = None, *, label: str = "term",
+                labels: Labels | Any = None, reference: Any = None) -> Axes:
     """Point estimates with intervals, one row each; log axis when all rows are ratios.
 
     Parameters
@@ -49,11 +133,26 @@ def forest_plot(frame: pd.DataFrame, ax: Axes | None = None, *, label: str = "te
     ax : matplotlib Axes, optional
     label : str
         Column used for the row labels (with ``method`` appended when methods differ).
+    labels : Labels or mapping, optional
+        Display labels: terms are rendered by :func:`cohortlab.results.labels.format_term`
+        (``C(size)[T.>50]`` -> ``"Tumour size: >50 vs <=20"``); without labels the terms
+        lose their formula syntax only.
+    reference : mapping, optional
+        Reference levels of categorical factors (see
+        :func:`cohortlab.results.labels.reference_levels`).
+
+    Log axes have plain ticks (0.5, 1, 2; see :func:`plain_log_axis`).
     """
     from .._typing import RATIO_MEASURES
+    from ..results._format import measure_label
 
     d = frame.reset_index(drop=True)
     ax = _axes(ax, (6.0, 0.45 * len(d) + 1.2))
+    if label == "term" and "term" in d:
+        from ..results.labels import format_terms
+
+        d = d.assign(term=format_terms(d["term"].astype(str).tolist(), labels,
+                                       reference=reference))
     labels = _row_labels(d, label)
     y = np.arange(len(d))[::-1]
     ratio = d["effect_measure"].isin(RATIO_MEASURES).all() if "effect_measure" in d else False
@@ -65,9 +164,12 @@ def forest_plot(frame: pd.DataFrame, ax: Axes | None = None, *, label: str = "te
     ax.axvline(1.0 if ratio else 0.0, color="#888", lw=0.8, ls="--")
     if ratio:
         ax.set_xscale("log")
+        plain_log_axis(ax, "x")
     ax.set_yticks(y, labels)
     level = d["conf_level"].iloc[0] if "conf_level" in d and len(d) else 0.95
-    ax.set_xlabel(f"estimate ({100 * level:g}% CI)")
+    measures = list(dict.fromkeys(d["effect_measure"])) if "effect_measure" in d else []
+    what = measure_label(measures[0]) if len(measures) == 1 else "estimate"
+    ax.set_xlabel(f"{what[:1].upper()}{what[1:]} ({100 * level:g}% CI)")
     _style(ax)
     return ax
 
@@ -98,6 +200,7 @@ def curve_plot(
     xlabel: str | None = None,
     ylabel: str | None = None,
     title: str | None = None,
+    labels: Labels | Any = None,
 ) -> Axes:
     """Step curves of a :class:`~cohortlab.results.Curve`, optionally with numbers at risk.
 
@@ -129,6 +232,11 @@ def curve_plot(
         The y-axis limits; default ``(0, 1.02)``.
     xlabel, ylabel, title : str, optional
         Axis labels (default ``"time"`` and the measure) and a title.
+    labels : Labels or mapping, optional
+        Display labels: group names become arm names (``"hormon=1"`` -> "Hormonal
+        therapy", see :func:`legend_label`); with ``time_unit`` and ``report_time_unit``
+        the times are drawn in the report's unit (days -> years; ``times`` are then in that
+        unit too) and the x axis says so.
 
     Returns
     -------
@@ -163,6 +271,18 @@ def curve_plot(
             f"{func}(): the curve has no rows; got an empty Curve. Estimate it on data with at "
             "least one subject."
         )
+    lab = None
+    if labels is not None:
+        from dataclasses import replace
+
+        from ..results.labels import as_labels
+
+        lab = as_labels(labels)
+        if lab.time_factor != 1.0:
+            curve = replace(curve, data=curve.data.assign(
+                time=lab.to_report_time(_floats(curve.data["time"]))))
+        if xlabel is None and lab.report_unit:
+            xlabel = lab.time_axis_label()
     at = _check_times(times, func)
     ylim = _check_limits(ylim, "ylim", func)
     group_keys = _group_keys(curve.data["group"])
@@ -181,7 +301,8 @@ def curve_plot(
         t_data, est_data = _floats(d["time"]), _floats(d["estimate"])
         t = np.concatenate([[0.0], t_data])
         est = np.concatenate([[start], est_data])
-        ax.step(t, est, where="post", color=color, ls=style, label=_curve_label(g, c), lw=1.6)
+        ax.step(t, est, where="post", color=color, ls=style, label=_curve_label(g, c, lab),
+                lw=1.6)
         if ci:
             lo = np.concatenate([[start], _floats(d["conf_low"])])
             hi = np.concatenate([[start], _floats(d["conf_high"])])
@@ -202,7 +323,7 @@ def curve_plot(
     _style(ax)
     ax.risk_table_ax = table_ax  # type: ignore[attr-defined]
     if table_ax is not None:
-        _draw_risk_table(curve, ax, table_ax, at, t_max, group_keys, color_of)
+        _draw_risk_table(curve, ax, table_ax, at, t_max, group_keys, color_of, lab)
     return ax
 
 
@@ -265,11 +386,12 @@ def _group_label(key: Any) -> str:
     return "all" if key is None else str(key)
 
 
-def _curve_label(g: Any, c: Any) -> str | None:
+def _curve_label(g: Any, c: Any, labels: Labels | None = None) -> str | None:
     g, c = _key(g), _key(c)
+    gl = None if g is None else legend_label(g, labels)
     if c is None:
-        return None if g is None else str(g)
-    return f"cause {c}" if g is None else f"{g}, cause {c}"
+        return gl
+    return f"cause {c}" if g is None else f"{gl}, cause {c}"
 
 
 def _by_group(data: pd.DataFrame) -> list[tuple[Any, pd.DataFrame]]:
@@ -353,7 +475,8 @@ def _table_axes_below(ax: Axes, n_rows: int) -> Axes:
 
 
 def _draw_risk_table(curve: Any, ax: Axes, table_ax: Axes, at: np.ndarray | None,
-                     t_max: float, group_keys: list[Any], color_of: dict[Any, str]) -> None:
+                     t_max: float, group_keys: list[Any], color_of: dict[Any, str],
+                     labels: Labels | None = None) -> None:
     from ..results._format import fmt_int, fmt_num
 
     if at is None:
@@ -375,7 +498,8 @@ def _draw_risk_table(curve: Any, ax: Axes, table_ax: Axes, at: np.ndarray | None
                     fmt_int(v) if float(v).is_integer() else fmt_num(float(v), 1))
             table_ax.text(x, row, text, ha="center", va="center", fontsize=9, color=color)
     table_ax.set_ylim(n - 0.5, -0.5)
-    table_ax.set_yticks(np.arange(n), [_group_label(k) for k in group_keys])
+    table_ax.set_yticks(np.arange(n), [legend_label(k, labels) if k is not None else "all"
+                                       for k in group_keys])
     for label, key in zip(table_ax.get_yticklabels(), group_keys, strict=True):
         label.set_color(color_of[key])
     table_ax.tick_params(axis="y", length=0, labelsize=9)
@@ -392,7 +516,7 @@ def smd_plot(table: Any, ax: Axes | None = None, *, threshold: float = 0.1) -> A
         raise ValueError("smd_plot(): the table has no SMDs; build it with by=<two groups>.")
     ax = _axes(ax, (5.5, 0.32 * len(bal) + 1.3))
     y = np.arange(len(bal))[::-1]
-    names = [table.labels.get(v, v) for v in bal["variable"]]
+    names = [table.labels.variable(v) for v in bal["variable"]]
     weighted = table.weights is not None
     if weighted:
         ax.scatter(bal["smd_unweighted"].abs(), y, marker="o", facecolors="none",
@@ -433,17 +557,27 @@ def attrition_plot(flow: Any, ax: Axes | None = None) -> Axes:
 
 
 def overlap_plot(scores: np.ndarray, exposure: np.ndarray, ax: Axes | None = None, *,
-                 bins: int = 40, label: str = "exposure") -> Axes:
-    """Mirrored histograms of propensity scores: exposed above the axis, unexposed below."""
+                 bins: int = 40, label: str = "exposure", labels: Labels | Any = None) -> Axes:
+    """Mirrored histograms of propensity scores: exposed above the axis, unexposed below.
+
+    ``labels`` (a :class:`~cohortlab.results.labels.Labels` or mapping) names the two arms
+    (its exposure arms, or the value labels of ``label``); default ``"<label> = 1"``/``0``.
+    """
+    from ..results.labels import as_labels
+
+    lab = as_labels(labels)
+    col = label if lab.has_values(label) or lab.exposure is None else lab.exposure
+    arm1 = lab.arm(1, col) if labels is not None else f"{label} = 1"
+    arm0 = lab.arm(0, col) if labels is not None else f"{label} = 0"
     ax = _axes(ax, (6.0, 3.8))
     edges = np.linspace(0.0, 1.0, bins + 1)
     h1, _ = np.histogram(scores[exposure == 1], bins=edges)
     h0, _ = np.histogram(scores[exposure == 0], bins=edges)
     width = edges[1] - edges[0]
     ax.bar(edges[:-1], h1, width=width, align="edge", color=_COLORS[0], alpha=0.8,
-           label=f"{label} = 1")
+           label=arm1)
     ax.bar(edges[:-1], -h0, width=width, align="edge", color=_COLORS[1], alpha=0.8,
-           label=f"{label} = 0")
+           label=arm0)
     ax.axhline(0, color="#444", lw=0.8)
     ax.set_xlabel("propensity score")
     ax.set_ylabel("count")

@@ -10,7 +10,7 @@ wide layout (cells ``"HR 0.82 (0.70 to 0.96)"``). Both are importable from
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pandas as pd
@@ -18,6 +18,7 @@ import pandas as pd
 from ..exceptions import DataValidationError
 from ..results._format import Renderable, ci_label, measure_label, method_label
 from ..results.estimate import Estimate, EstimateTable
+from ..results.labels import Labels, as_labels, format_term
 from ..results.model import ModelResult
 from ._cells import MEASURE_ABBREVIATIONS, ci_text
 
@@ -38,6 +39,9 @@ class Table2(Renderable):
     by : {"method", "outcome"}
         What the columns of the wide layout are: estimators (rows are outcomes) or outcomes
         (rows are estimators).
+    labels : Labels
+        Display labels of outcomes and terms (the wide layout only; the tidy frame keeps the
+        names).
     """
 
     frame: pd.DataFrame
@@ -46,11 +50,18 @@ class Table2(Renderable):
     digits: int | None = None
     prefix: bool = True
     notes: tuple[str, ...] = ()
+    labels: Labels = field(default_factory=Labels)
     _digits = None  # type: ignore[assignment]  # per measure: see _cell_digits
+
+    def _row_text(self, outcome: str, term: str, several_terms: bool) -> str:
+        """``"Death from any cause"`` or ``"Death from any cause: Age, years"``."""
+        if several_terms:
+            return f"{self.labels.outcome(outcome)}: {format_term(term, self.labels)}"
+        return self.labels.outcome(outcome)
 
     def to_frame(self) -> pd.DataFrame:
         """The tidy frame (a copy): ``outcome``, ``column``, then the schema columns."""
-        return self.frame.copy()
+        return self.frame.drop(columns=["outcome_name"], errors="ignore").copy()
 
     def wide(self, digits: int | None = None) -> pd.DataFrame:
         """The clinical layout: cells ``"HR 0.82 (0.70 to 0.96)"``."""
@@ -76,12 +87,18 @@ class Table2(Renderable):
         f = self.frame
         rows_key, cols_key = ("outcome", "column") if self.by == "method" else ("column",
                                                                                 "outcome")
+        if "outcome_name" in f.columns:  # the readable outcome (and term) of each row
+            several = f.groupby("outcome_name")["term"].transform("nunique") > 1
+            shown = [self._row_text(o, t, bool(m))
+                     for o, t, m in zip(f["outcome_name"], f["term"], several, strict=True)]
+            f = f.assign(outcome=shown).drop(columns="outcome_name")
         row_order = list(dict.fromkeys(f[rows_key]))
         col_order = list(dict.fromkeys(f[cols_key]))
         cells: dict[tuple[str, str], str] = {}
         for rec in f.to_dict("records"):
             d = _cell_digits(rec["effect_measure"]) if digits is None else digits
-            text = ci_text(rec["estimate"], rec["conf_low"], rec["conf_high"], d)
+            text = ci_text(rec["estimate"], rec["conf_low"], rec["conf_high"], d,
+                           measure=rec["effect_measure"], p_value=rec["p_value"])
             abbr = MEASURE_ABBREVIATIONS.get(rec["effect_measure"], "") if self.prefix else ""
             cells[(rec[rows_key], rec[cols_key])] = f"{abbr} {text}".strip() if text else ""
         first = "Outcome" if self.by == "method" else "Method"
@@ -123,9 +140,14 @@ class Table2(Renderable):
 _PROPORTIONS = ("risk_difference", "risk", "survival", "cumulative_incidence")
 
 
-def _cell_digits(measure: str) -> int:
-    """Default decimals of a Table 2 cell: 3 for proportions and their differences, else 2."""
-    return 3 if measure in _PROPORTIONS else 2
+def _cell_digits(measure: str) -> int | None:
+    """Default decimals of a Table 2 cell (None: by magnitude, see ``effect_decimals``).
+
+    3 for proportions and their differences, 2 for ratios, None for other differences.
+    """
+    if measure in _PROPORTIONS:
+        return 3
+    return 2 if Estimate(term="", estimate=1.0, effect_measure=measure).is_ratio else None
 
 
 def _as_rows(obj: Any, where: str) -> list[Estimate]:
@@ -183,6 +205,7 @@ def table2(
     title: str = "Table 2",
     digits: int | None = None,
     prefix: bool = True,
+    labels: Labels | Mapping[str, Any] | None = None,
 ) -> Table2:
     """Effects across estimators and outcomes, as one table (Table 2 of a paper).
 
@@ -207,10 +230,16 @@ def table2(
     title : str
         The table's title.
     digits : int, optional
-        Decimals in the cells; by default 3 for risks and risk differences, 2 otherwise
-        (ratios, mean differences).
+        Decimals in the cells; by default 3 for risks and risk differences, 2 for ratios and
+        by magnitude for other differences (3.5 (2.6 to 4.4)); see
+        :func:`cohortlab.results._format.effect_decimals`. A decimal is added where a bound
+        would round onto the null value beside p < 0.05.
     prefix : bool
         Prefix cells with the measure's abbreviation (HR, RR, OR, RD, MD).
+    labels : Labels or mapping, optional
+        Display labels (:class:`cohortlab.Labels`): outcome names (``outcomes``, then
+        variable labels) and, for outcomes with several terms, the terms through
+        :func:`cohortlab.results.labels.format_term`. The tidy frame keeps the names.
 
     Returns
     -------
@@ -236,6 +265,7 @@ def table2(
     from .._validation import check_option
 
     check_option(by, _By, "by", "table2")
+    display_labels = as_labels(labels)
     triples = _collect(results)
     if terms is not None:
         keep = {terms} if isinstance(terms, str) else set(terms)
@@ -272,6 +302,9 @@ def table2(
     tidy = tidy.drop(columns=[c for c in ("outcome", "column") if c in tidy.columns])
     tidy.insert(0, "column", final)
     tidy.insert(0, "outcome", keys)
+    if display_labels:
+        tidy["outcome_name"] = [o for o, _, _ in triples]
     notes = tuple(dict.fromkeys(n for _, _, r in triples for n in r.notes))
-    return Table2(frame=tidy, by=by, title=title, digits=digits, prefix=prefix, notes=notes)
+    return Table2(frame=tidy, by=by, title=title, digits=digits, prefix=prefix, notes=notes,
+                  labels=display_labels)
 

@@ -16,8 +16,8 @@ re-exported here.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -28,14 +28,16 @@ from ..results._format import (
     Renderable,
     ci_label,
     fmt_num,
-    fmt_p,
+    format_p,
     measure_label,
     method_label,
 )
 from ..results.curve import Curve
 from ..results.estimate import Estimate, EstimateTable
+from ..results.labels import Labels, as_labels, format_term, reference_levels
 from ..results.model import ModelResult
 from ._cells import MEASURE_ABBREVIATIONS, _missing, ci_text
+from .figures import legend_label
 from .table2 import Table2, table2
 
 __all__ = ["table2", "Table2", "TableParts", "table_parts", "table1_before_after",
@@ -78,6 +80,7 @@ def table_parts(
     caption: str | None = None,
     digits: int | None = None,
     times: Sequence[float] | None = None,
+    labels: Labels | Mapping[str, Any] | None = None,
 ) -> TableParts:
     """Any cohortlab result (or a DataFrame) as a :class:`TableParts`.
 
@@ -93,6 +96,11 @@ def table_parts(
         Table 1).
     times : sequence of float, optional
         For a ``Curve``: the times at which to read the curves off.
+    labels : Labels or mapping, optional
+        Display labels (:class:`cohortlab.Labels`): effect terms are shown through
+        :func:`cohortlab.results.labels.format_term` (always without formula syntax; with
+        variable and value labels when given), curve groups as arm names, and a Table 1 or
+        Table 2 without labels of its own gets these. The numbers are never changed.
 
     Examples
     --------
@@ -104,16 +112,20 @@ def table_parts(
     >>> list(parts.display.columns)
     ['Term', 'HR (95% CI)', 'p-value']
     """
+    lab = None if labels is None else as_labels(labels)
+    if lab is not None and isinstance(getattr(obj, "labels", None), Labels):
+        obj = replace(obj, labels=lab.merge(obj.labels))
     if isinstance(obj, Curve):
-        parts = _curve_parts(obj, digits, times)
+        parts = _curve_parts(obj, digits, times, lab)
     elif isinstance(obj, ModelResult):
         tab = obj.coef_table()
         parts = _effect_parts(tab.rows, obj._title(), list(obj._footer()),
-                              _effect_digits(tab.rows, obj._digits, digits))
+                              _effect_digits(tab.rows, obj._digits, digits), lab,
+                              _model_references(obj))
     elif isinstance(obj, (Estimate, EstimateTable)):
         rows = (obj,) if isinstance(obj, Estimate) else obj.rows
         parts = _effect_parts(rows, obj._title(), list(obj._footer()),
-                              _effect_digits(rows, obj._digits, digits))
+                              _effect_digits(rows, obj._digits, digits), lab)
     elif isinstance(obj, pd.DataFrame):
         parts = _frame_parts(obj, 3 if digits is None else digits)
     elif isinstance(obj, Renderable):
@@ -154,8 +166,21 @@ def _effect_header(rows: Sequence[Estimate]) -> str:
     return f"Estimate ({level})"
 
 
+def _model_references(model: ModelResult) -> dict[str, Any]:
+    """Reference levels of a model's categorical factors, when its design is at hand."""
+    state = getattr(model, "state", None)
+    try:
+        state = state() if callable(state) else state
+    except Exception:  # noqa: BLE001 - display only: no reference levels then
+        return {}
+    design = getattr(state, "design", None) or getattr(model, "design", None)
+    spec = getattr(design, "spec", None)
+    return reference_levels(spec) if spec is not None else {}
+
+
 def _effect_parts(rows: Sequence[Estimate], title: str, footer: list[str],
-                  digits: int) -> TableParts:
+                  digits: int, labels: Labels | None = None,
+                  reference: Mapping[str, Any] | None = None) -> TableParts:
     """Clinical layout: labels, one ``estimate (low to high)`` column, the p-value."""
     rows = list(rows)
     label_keys = list(dict.fromkeys(k for r in rows for k in r.labels))
@@ -166,11 +191,13 @@ def _effect_parts(rows: Sequence[Estimate], title: str, footer: list[str],
     header = _effect_header(rows)
     recs = []
     for r in rows:
-        rec: dict[str, str] = {"Term": r.term}
+        rec: dict[str, str] = {"Term": format_term(r.term, labels, reference=reference)}
         for k in label_keys:
             v = r.labels.get(k, "")
             if isinstance(v, float):
-                v = f"{v:g}" if k == "time" else fmt_num(v, digits)
+                v = f"{v:g}" if k == "time" else fmt_num(v, 3 if digits is None else digits)
+            elif k == "group" and labels is not None:
+                v = legend_label(v, labels)
             rec[k.replace("_", " ").capitalize()] = str(v)
         if show_method:
             rec["Method"] = method_label(r.method)
@@ -180,8 +207,9 @@ def _effect_parts(rows: Sequence[Estimate], title: str, footer: list[str],
             rec["Measure"] = measure_label(r.effect_measure)
         if show_ci:
             rec["CI method"] = ci_label(r.ci_method)
-        rec[header] = ci_text(r.estimate, r.conf_low, r.conf_high, digits)
-        rec["p-value"] = fmt_p(r.p_value, 3)
+        rec[header] = ci_text(r.estimate, r.conf_low, r.conf_high, digits,
+                              measure=r.effect_measure, p_value=r.p_value)
+        rec["p-value"] = format_p(r.p_value)
         recs.append(rec)
     display = pd.DataFrame(recs, columns=list(recs[0]) if recs else ["Term", header, "p-value"])
     if display["p-value"].eq("").all():
@@ -229,12 +257,13 @@ def default_times(curve: Curve, n: int = 5) -> list[float]:
     return [float(v) for v in np.round(k * step, 10)]
 
 
-def _curve_parts(curve: Curve, digits: int | None, times: Sequence[float] | None) -> TableParts:
+def _curve_parts(curve: Curve, digits: int | None, times: Sequence[float] | None,
+                 labels: Labels | None = None) -> TableParts:
     at = list(times) if times is not None else default_times(curve)
     tab = curve.at(at)
     d = curve._digits if digits is None else digits
     parts = _effect_parts(tab.rows, f"{curve._title()} at times {', '.join(f'{t:g}' for t in at)}",
-                          list(curve._footer()), d)
+                          list(curve._footer()), d, labels)
     # the effect columns of a curve are the curve values, not effects: no p-values
     display = parts.display.drop(columns=[c for c in ("p-value", "Term")
                                           if c in parts.display.columns])

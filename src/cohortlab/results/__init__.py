@@ -4,6 +4,7 @@ from ._schema import CURVE_COLUMNS, ESTIMATE_COLUMNS, META_COLUMNS, TIDY_COLUMNS
 from .curve import Curve
 from .dropped import Dropped
 from .estimate import Estimate, EstimateTable
+from .labels import Labels, format_term
 from .model import ModelResult
 from .tidy import tidy
 
@@ -14,6 +15,8 @@ __all__ = [
     "ModelResult",
     "Dropped",
     "tidy",
+    "Labels",
+    "format_term",
     "check_schema",
     "TIDY_COLUMNS",
     "META_COLUMNS",

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._typing import RATIO_MEASURES
+
 MEASURE_LABELS: dict[str, str] = {
     "difference": "difference",
     "risk_difference": "risk difference",
@@ -112,12 +114,190 @@ def fmt_num(x: float | None, digits: int = 3) -> str:
     return f"{float(x):,.{digits}f}"
 
 
-def fmt_p(p: float | None, digits: int = 3) -> str:
-    """Format a p-value: ``<0.001`` below the display precision."""
-    if p is None or p is pd.NA or (isinstance(p, float) and math.isnan(p)):
+def _missing(x: Any) -> bool:
+    if x is None or x is pd.NA:
+        return True
+    try:
+        return bool(isinstance(x, (float, np.floating)) and math.isnan(x))
+    except TypeError:  # pragma: no cover
+        return False
+
+
+def _sig(x: float, sig: int) -> str:
+    """``x`` with ``sig`` significant digits in fixed notation, trailing zeros kept."""
+    if x == 0:
+        return "0." + "0" * (sig - 1) if sig > 1 else "0"
+    decimals = max(sig - 1 - math.floor(math.log10(abs(x))), 0)
+    text = f"{x:.{decimals}f}"
+    # rounding can carry into a new digit (0.0995 -> 0.100): recount on the rounded value
+    r = float(text)
+    if r != 0 and math.floor(math.log10(abs(r))) != math.floor(math.log10(abs(x))):
+        decimals = max(sig - 1 - math.floor(math.log10(abs(r))), 0)
+        text = f"{r:.{decimals}f}"
+    return text
+
+
+def format_p(p: float | None, *, floor: float = 0.001) -> str:
+    """A p-value in journal style (BMJ/JAMA/NEJM): the one rule every table and figure uses.
+
+    The rule, exactly:
+
+    - missing -> ``""``;
+    - ``p < floor`` (0.001) -> ``"<0.001"``;
+    - ``p > 0.99`` -> ``">0.99"``;
+    - otherwise two significant digits with trailing zeros kept (``0.0064``, ``0.047``,
+      ``0.23``, ``0.50``), so 0.01 <= p < 0.1 shows three decimals and 0.047 is never shown
+      as 0.05;
+    - guard at 0.05: when ``p < 0.05`` but two significant digits read ``0.050``
+      (0.0495 <= p < 0.05), significant digits are added until the text reads below 0.05
+      (``0.0496``, ``0.04999``), and ``"<0.05"`` past five significant digits.
+
+    Examples
+    --------
+    >>> [format_p(p) for p in (1.65e-06, 0.00644, 0.047, 0.0496, 0.05, 0.123, 0.5, 0.996)]
+    ['<0.001', '0.0064', '0.047', '0.0496', '0.050', '0.12', '0.50', '>0.99']
+    """
+    if _missing(p):
         return ""
-    floor = 10 ** (-digits)
-    return f"<{floor:.{digits}f}" if p < floor else f"{p:.{digits}f}"
+    p = float(p)  # type: ignore[arg-type]
+    if p < floor:
+        return f"<{floor:g}" if floor >= 1e-4 else f"<{floor:.0e}"
+    if p > 0.99:
+        return ">0.99"
+    text = _sig(p, 2)
+    sig = 2
+    while p < 0.05 <= float(text):
+        sig += 1
+        if sig > 5:
+            return "<0.05"
+        text = _sig(p, sig)
+    return text
+
+
+def fmt_p(p: float | None, digits: int = 3) -> str:
+    """A p-value in the journal style of :func:`format_p`; ``digits`` sets the floor.
+
+    ``digits=3`` shows ``<0.001`` below 0.001 (``digits=4``: ``<0.0001``). Above the floor
+    the digits follow :func:`format_p` whatever ``digits`` is, so every table agrees.
+    """
+    return format_p(p, floor=10.0 ** (-max(int(digits), 1)) if digits >= 3 else 0.001)
+
+
+#: Effect measures reported on the ratio scale (null value 1), shown with 2 decimals.
+_RATIO_MEASURES = RATIO_MEASURES | {"evalue"}
+#: Measures that are probabilities (or differences of them), shown with 3 decimals.
+_PROBABILITY_MEASURES = frozenset({"risk_difference", "risk", "survival",
+                                   "cumulative_incidence", "probability", "proportion"})
+_MAX_DECIMALS = 6
+
+
+def null_value(measure: str | None) -> float:
+    """The no-effect value of a measure: 1 for ratios, 0 otherwise."""
+    return 1.0 if (measure or "") in _RATIO_MEASURES else 0.0
+
+
+def effect_decimals(estimate: float, low: float = math.nan, high: float = math.nan, *,
+                    measure: str | None = None, p_value: float | None = None,
+                    digits: int | None = None, null: float | None = None) -> int:
+    """Decimals for one estimate and its interval, chosen per measure (journal style).
+
+    The rule, exactly:
+
+    1. ``digits`` when given; else ratios (HR, RR, OR, ...) 2; probabilities and their
+       differences (risk, survival, risk difference) 3; other differences by magnitude
+       (three significant digits of the largest): with ``m`` the largest of
+       ``|estimate|``, ``|low|``, ``|high|``, ``2 - floor(log10(m))`` decimals clamped to
+       0..3 (452 -> 0, 45.2 -> 1, 3.44 -> 2, 0.53 -> 3), raised (to at most 4) so that the
+       interval's width shows at least one significant digit;
+    2. the null guard: while a bound rounds onto the null value (1 for ratios, 0 otherwise)
+       though the bound is not the null and the p-value is below 0.05 (or, without a
+       p-value, the interval excludes the null), add a decimal (at most 6): an HR of
+       0.68 (0.47 to 0.996) with p = 0.047 shows ``0.680 (0.470 to 0.996)``, not
+       ``(0.47 to 1.00)``.
+
+    Examples
+    --------
+    >>> effect_decimals(0.68, 0.47, 0.996, measure="hazard_ratio", p_value=0.047)
+    3
+    >>> effect_decimals(3.52, 2.61, 4.44, measure="mean_difference")
+    2
+    >>> effect_decimals(-0.031, -0.053, -0.009, measure="risk_difference")
+    3
+    """
+    null = null_value(measure) if null is None else float(null)
+    vals = [float(v) for v in (estimate, low, high) if not _missing(v) and math.isfinite(v)]
+    if digits is not None:
+        d = int(digits)
+    elif (measure or "") in _RATIO_MEASURES:
+        d = 2
+    elif (measure or "") in _PROBABILITY_MEASURES:
+        d = 3
+    else:
+        m = max((abs(v) for v in vals), default=0.0)
+        d = 2 if m == 0 else min(max(2 - math.floor(math.log10(m)), 0), 3)
+        if len(vals) == 3 and high > low:
+            d = max(d, min(-math.floor(math.log10(high - low)), 4))
+    bounds = [float(b) for b in (low, high) if not _missing(b) and math.isfinite(b)]
+    if len(bounds) < 2:
+        return d
+    excludes = not (bounds[0] <= null <= bounds[1])
+    significant = (float(p_value) < 0.05) if not _missing(p_value) else excludes
+    if not (significant and excludes):
+        return d
+    while d < _MAX_DECIMALS and any(b != null and float(f"{b:.{d}f}") == null for b in bounds):
+        d += 1
+    return d
+
+
+def format_number(x: float | None, decimals: int) -> str:
+    """``x`` with ``decimals`` decimals and thousands separators; no ``-0.00``; missing -> ``""``.
+
+    Examples
+    --------
+    >>> format_number(-0.001, 2), format_number(12345.678, 1), format_number(float("inf"), 2)
+    ('0.00', '12,345.7', '∞')
+    """
+    if _missing(x):
+        return ""
+    f = float(x)  # type: ignore[arg-type]
+    if math.isinf(f):
+        return "∞" if f > 0 else "-∞"
+    text = f"{f:,.{decimals}f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.,") else text
+
+
+def format_interval(low: float | None, high: float | None, decimals: int) -> str:
+    """``"0.70 to 0.96"`` (the one interval style: never brackets); missing -> ``""``."""
+    if _missing(low) or _missing(high):
+        return ""
+    return f"{format_number(low, decimals)} to {format_number(high, decimals)}"
+
+
+def format_estimate_ci(estimate: float | None, low: float | None = None,
+                       high: float | None = None, *, measure: str | None = None,
+                       p_value: float | None = None, digits: int | None = None,
+                       null: float | None = None) -> str:
+    """``"0.82 (0.70 to 0.96)"`` with the decimals of :func:`effect_decimals`.
+
+    The interval part is left out when a bound is missing; a missing estimate gives ``""``.
+
+    Examples
+    --------
+    >>> format_estimate_ci(0.8234, 0.7012, 0.9611, measure="hazard_ratio")
+    '0.82 (0.70 to 0.96)'
+    >>> format_estimate_ci(0.68, 0.47, 0.9962, measure="hazard_ratio", p_value=0.047)
+    '0.680 (0.470 to 0.996)'
+    >>> format_estimate_ci(3.521, 2.61, 4.44, measure="mean_difference")
+    '3.52 (2.61 to 4.44)'
+    """
+    if _missing(estimate):
+        return ""
+    d = effect_decimals(estimate, math.nan if low is None else low,  # type: ignore[arg-type]
+                        math.nan if high is None else high, measure=measure,
+                        p_value=p_value, digits=digits, null=null)
+    est = format_number(estimate, d)
+    ci = format_interval(low, high, d)
+    return f"{est} ({ci})" if ci else est
 
 
 def fmt_int(x: float | None) -> str:

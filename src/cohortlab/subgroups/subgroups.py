@@ -504,7 +504,10 @@ def _forest(res: SubgroupResult, ax: Axes | None) -> Axes:
     null = 1.0 if res.is_ratio else 0.0
     ax.axvline(null, color="#888", lw=0.8, ls="--")
     if res.is_ratio:
+        from ..report.figures import plain_log_axis
+
         ax.set_xscale("log")
+        plain_log_axis(ax, "x")
     ax.set_ylim(-0.7, n - 0.3)
     ax.set_yticks(y, [ln[0] for ln in lines])
     right = ax.twinx()
@@ -525,4 +528,7 @@ def _forest(res: SubgroupResult, ax: Axes | None) -> Axes:
 def _ci_text(r: Estimate) -> str:
     if not np.isfinite(r.estimate):
         return "not estimated"
-    return f"{fmt_num(r.estimate, 2)} [{fmt_num(r.conf_low, 2)}, {fmt_num(r.conf_high, 2)}]"
+    from ..results._format import format_estimate_ci
+
+    return format_estimate_ci(r.estimate, r.conf_low, r.conf_high, measure=r.effect_measure,
+                              p_value=r.p_value, digits=2 if r.is_ratio else None)

@@ -45,19 +45,32 @@ class AdjustedCurves(Curve):
     rmst_source: Any = field(default=None, repr=False)
     moments: Any = field(default=None, repr=False)
 
-    def contrast(self, times: Sequence[float] | float, measure: Contrast = "difference"
-                 ) -> EstimateTable:
+    def contrast(self, times: Sequence[float] | float, measure: Contrast = "difference",
+                 *, scale: Literal["survival", "risk"] | None = None) -> EstimateTable:
         """Arm 1 minus (or over) arm 0 at ``times``, with CIs.
+
+        ``scale="risk"`` contrasts the risks ``1 - S_a(t)`` of survival curves (risk
+        difference, risk ratio); the default is the curves' own scale (survival, or the
+        cumulative incidence with ``cause``). The variances of ``1 - S`` are those of ``S``.
 
         Influence-function variance: the arms' variances add (disjoint subjects, weights
         treated as known); ratios use the log scale (delta method). Bootstrap: the replicate
         contrasts (percentile interval).
         """
         check_option(measure, Contrast, "measure", "contrast")
+        if scale not in (None, "survival", "risk"):
+            raise DataValidationError(f"contrast(): scale must be 'survival' or 'risk'; got "
+                                      f"{scale!r}.")
+        if scale == "survival" and self.measure != "survival":
+            raise DataValidationError("contrast(): scale='survival' needs survival curves; "
+                                      "these are cumulative incidences (cause given).")
         ts = np.atleast_1d(np.asarray(times, dtype=float))
         pos = self._grid_pos(ts)
         v1, v0 = self.arm_values[0, pos], self.arm_values[1, pos]
         kind = "survival" if self.measure == "survival" else "risk"
+        flip = kind == "survival" and scale == "risk"
+        if flip:  # risks 1 - S: the same variances and covariances
+            v1, v0, kind = 1.0 - v1, 1.0 - v0, "risk"
         eff = {("survival", "difference"): "difference", ("survival", "ratio"): "ratio",
                ("risk", "difference"): "risk_difference", ("risk", "ratio"): "risk_ratio"}[
                    (kind, measure)]
@@ -69,6 +82,8 @@ class AdjustedCurves(Curve):
                           dropped=self.dropped, labels={"time": float(t)})
             if self.replicates is not None:
                 r1, r0 = self.replicates[:, 0, pos[k]], self.replicates[:, 1, pos[k]]
+                if flip:
+                    r1, r0 = 1.0 - r1, 1.0 - r0
                 point = v1[k] - v0[k] if measure == "difference" else v1[k] / v0[k]
                 reps = r1 - r0 if measure == "difference" else r1 / r0
                 rows.append(Estimate.from_bootstrap(term, float(point), reps, **common))
