@@ -24,6 +24,7 @@ from ..exceptions import DataValidationError
 from ..results.model import ModelResult
 from . import _cox
 from ._counts import risk_counts
+from ._prepare import check_cause_codes
 from .cox import Ties, _monotone_notes, cox
 
 __all__ = ["fine_gray", "cause_specific_cox"]
@@ -41,6 +42,7 @@ def fine_gray(
     cluster: str | None = None,
     ties: Ties = "efron",
     censoring: Literal["weighted", "unweighted"] = "weighted",
+    causes: Sequence[int] | None = None,
     conf_level: float = 0.95,
     missing: str = "raise",
     max_iter: int = 30,
@@ -78,6 +80,8 @@ def fine_gray(
     data : one row per subject.
     time, event : follow-up time and event code (0 censored, 1..K causes).
     cause : the code of the cause of interest.
+    causes : the event codes that are causes, needed only for codes outside 1..K without
+        gaps (e.g. ``causes=[1, 2, 7]``); an undeclared code there raises.
     covariates : column names or a formula right-hand side.
     weights, cluster : case weights (e.g. IPTW) and a cluster column for the sandwich.
     ties : ``"efron"`` or ``"breslow"``.
@@ -111,6 +115,7 @@ def fine_gray(
     used = [time, event, *cols] + [c for c in (weights, cluster) if c]
     frame, dropped = apply_missing(data, used, missing, func)
     t, codes = check_time_event(frame, time, event, func, competing=True)
+    check_cause_codes(codes, causes, event, func)
     _check_cause(codes, cause, event, func)
     w = check_weights(frame, weights, func) if weights else np.ones(len(frame))
     design = build_design(frame, covariates, func, drop_intercept=True)
@@ -163,6 +168,9 @@ def cause_specific_cox(
     event-free. It does not by itself say how ``x`` changes the cumulative incidence of ``k``
     (that also depends on the other causes' hazards; see :func:`fine_gray`).
 
+    ``causes`` (default: every code with events) are the causes fitted; it also declares
+    codes outside 1..K without gaps (e.g. ``causes=[1, 2, 7]``), which otherwise raise.
+
     Assumptions: proportional cause-specific hazards; independent censoring given ``x``.
     Variance: model-based, or the dfbeta sandwich with ``robust=True``/``cluster`` (as
     :func:`cox`; R's multi-state ``coxph(..., id = id)`` reports the robust SE).
@@ -190,6 +198,7 @@ def cause_specific_cox(
     used = [time, event, *cols] + [c for c in (weights, cluster) if c]
     frame, dropped = apply_missing(data, used, missing, func)
     _, codes = check_time_event(frame, time, event, func, competing=True)
+    check_cause_codes(codes, causes, event, func)
     present = sorted(int(c) for c in np.unique(codes) if c > 0)
     causes = present if causes is None else list(causes)
     for k in causes:
