@@ -87,3 +87,17 @@ def test_cause_specific_cox_fitted_subset_still_allowed(mgus):
 def test_causes_must_be_positive_integer_codes(mgus, bad):
     with pytest.raises(CohortError, match="causes must be a list of positive integer"):
         cl.cumulative_incidence(mgus, time="etime", event="code", causes=bad)
+
+
+# ---------------------------------------------------------------------- zero weights and n
+@pytest.mark.parametrize("verb", ["cumulative_incidence", "fine_gray", "cause_specific_cox"])
+def test_rows_with_zero_weight_are_not_counted_in_n(mgus, verb):
+    w = np.where(np.arange(len(mgus)) < 50, 0.0, 1.0)
+    d = mgus.assign(w=w)
+    res = VERBS[verb](d, weights="w")
+    assert res.n == len(d) - 50
+    events = d["code"].to_numpy() > 0
+    if verb == "fine_gray":
+        events = d["code"].to_numpy() == 1
+    assert res.n_events == int(events[w > 0].sum())
+    assert "50 rows with weight 0 in 'w' do not enter the estimate" in " ".join(res.notes)

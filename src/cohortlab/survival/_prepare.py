@@ -33,7 +33,7 @@ from ._counts import RiskCounts, risk_counts
 
 __all__ = [
     "Prepared", "GroupArrays", "prepare", "factorize", "group_time_order", "count_pair",
-    "curve_columns", "check_cause_codes",
+    "curve_columns", "check_cause_codes", "positive_weight_counts",
 ]
 
 
@@ -189,6 +189,27 @@ def check_cause_codes(e: np.ndarray, causes: Sequence[int] | None, event: str,
         "gaps, so an undeclared code is taken for a data error rather than another cause. "
         f"Pass causes={sorted(set(present) | declared)} to declare them, or recode."
     )
+
+
+def positive_weight_counts(w: np.ndarray | None, weights: str | None,
+                           event_rows: np.ndarray) -> tuple[int, int, tuple[str, ...]]:
+    """``(n, n_events, notes)`` over the rows with a positive weight.
+
+    Rows with weight 0 do not enter an estimate, so they are not counted in ``n`` (nor their
+    events in ``n_events``); a note says how many there were.
+
+    Examples
+    --------
+    >>> positive_weight_counts(np.array([0.0, 1, 2]), "w", np.array([True, True, False]))
+    (2, 1, ("1 rows with weight 0 in 'w' do not enter the estimate and are not counted in n",))
+    """
+    if w is None:
+        return int(event_rows.size), int(event_rows.sum()), ()
+    pos = w > 0
+    k = int((~pos).sum())
+    notes = ((f"{k:,} rows with weight 0 in {weights!r} do not enter the estimate and are not "
+              "counted in n",) if k else ())
+    return int(pos.sum()), int((event_rows & pos).sum()), notes
 
 
 def _declared_causes(causes: Sequence[int] | None, func: str) -> set[int]:

@@ -22,7 +22,13 @@ from ._aalen_johansen import (
     gray_score,
     ij_variance,
 )
-from ._prepare import GroupArrays, count_pair, curve_columns, prepare
+from ._prepare import (
+    GroupArrays,
+    count_pair,
+    curve_columns,
+    positive_weight_counts,
+    prepare,
+)
 
 __all__ = ["cumulative_incidence", "gray_test"]
 
@@ -156,12 +162,13 @@ def cumulative_incidence(
     if p.weights is not None:
         notes.append("n_risk/n_event/n_censor count rows; the weighted sums are in "
                      "n_risk_weighted/n_event_weighted/n_censor_weighted")
+    n, n_events, zero = positive_weight_counts(p.weights, weights, np.isin(p.event, p.causes))
     return Curve(
         data=frame, measure="cumulative_incidence", method="aalen_johansen",
-        conf_type=conf_type, conf_level=conf_level, ci_method=variance, n=len(p.frame),
-        n_events=int(np.isin(p.event, p.causes).sum()),
+        conf_type=conf_type, conf_level=conf_level, ci_method=variance, n=n,
+        n_events=n_events,
         estimand="cumulative incidence F_k(t) = P(T <= t, cause = k)",
-        weighted=p.weights is not None, dropped=p.dropped, notes=tuple(notes),
+        weighted=p.weights is not None, dropped=p.dropped, notes=tuple(notes) + zero,
     )
 
 
