@@ -85,6 +85,10 @@ def crude_effect(
     known (sampling weights). ``ci_method="bootstrap"`` resamples rows (clusters with
     ``cluster``) instead and gives a percentile interval.
 
+    A binary outcome without events (or with only events) or a constant outcome raises (its
+    standard error would be 0, the interval undefined), as R's ``glm`` flags separation.
+    Rows with weight 0 are not counted in ``n``; a note says how many there were.
+
     Parameters
     ----------
     data : pandas.DataFrame

@@ -85,6 +85,15 @@ def gformula(
     Identifying assumptions: conditional exchangeability given the outcome model's
     covariates, positivity, consistency, and a correctly specified outcome model.
 
+    Positivity is checked as in the weighting verbs: a logistic propensity model of the
+    exposure on ``covariates`` (terms involving the exposure left out) is fitted, and scores
+    below 0.01 or above 0.99 (for the ATT only those above 0.99, for the ATC only those
+    below 0.01), or complete separation of the groups, give a :class:`PositivityWarning`
+    with the counts, recorded in ``notes``. Unlike :func:`ipw` the g-formula still returns
+    an estimate there, but it is the outcome model's extrapolation. A binary outcome without
+    events (or with only events), or a constant outcome, raises. ``n`` counts the rows with a
+    positive weight.
+
     ``standardize_over="all"`` fits the outcome model on the rows with an observed outcome and
     averages the predictions over every row, including those whose outcome is missing (only
     the outcome may be missing for them; What If Program 13.2 standardises its 1,566-row fit
