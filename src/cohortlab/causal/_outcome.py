@@ -17,6 +17,8 @@ The propensity score helper wraps :func:`fit_scores`, :func:`positivity_notes` a
 
 from __future__ import annotations
 
+import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,12 +34,13 @@ from .._validation import (
     check_random_state,
     check_weights,
 )
-from ..exceptions import DataValidationError
+from ..exceptions import ConvergenceError, DataValidationError, PositivityWarning
 from ..inference.influence import se_from_influence
 from ..results.estimate import Estimate
 from ._glm import GLMFit, fit_linear, fit_logistic
 from ._weights import arm_weights
 from .propensity import (
+    POSITIVITY_BOUND,
     PropensityScore,
     _model_description,
     check_arms,
@@ -47,7 +50,8 @@ from .propensity import (
 )
 
 __all__ = ["OutcomeDesign", "OutcomeFit", "outcome_design", "fit_outcome", "coef_influence",
-           "crossfit_folds", "fold_seed", "fit_propensity", "check_outcome",
+           "crossfit_folds", "fold_seed", "fit_propensity", "check_outcome", "overlap_notes",
+           "check_outcome_variation", "zero_weight_notes",
            "estimate_from_if", "Nuisances", "fit_nuisances"]
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
@@ -213,8 +217,9 @@ def fit_propensity(frame: pd.DataFrame, a: np.ndarray, s: np.ndarray, covariates
     """Scores (out of fold for a cross-fitted ``model``), positivity checks and trimming."""
     cf = cross_fit if model is not None else None
     e, design, fit = fit_scores(frame, a, covariates, model, s, cf, seed, func, exposure)
-    notes = positivity_notes(e, a, func, exposure)
     keep, trim_note = trim_mask(e, trim, func)
+    notes = positivity_notes(e, a, func, exposure, keep=keep, trim=trim, estimand=estimand,
+                             s=s)
     if trim_note:
         check_arms(a[keep], exposure, func, after="trimming")
         notes += (trim_note,)
@@ -235,6 +240,82 @@ def fit_propensity(frame: pd.DataFrame, a: np.ndarray, s: np.ndarray, covariates
     )
 
 
+def _confounders_only(covariates: Any, exposure: str, func: str) -> Any:
+    """The covariate set without any term that involves the exposure (None if nothing is left).
+
+    An outcome model's right-hand side may hold exposure terms (``"age + I(qsmk*age)"``);
+    the propensity model of the exposure must not.
+    """
+    from .._design import _formula, _names_in
+
+    if not isinstance(covariates, str):
+        cols = [c for c in covariates if c != exposure]
+        return cols or None
+    from formulaic import Formula
+
+    keep = []
+    for term in Formula(_formula(covariates, func)):
+        exprs = [str(f.expr) for f in term.factors]
+        if not any(exposure in _names_in(x) for x in exprs):
+            keep.append(":".join(exprs) or "1")
+    rhs = [t for t in keep if t != "1"]
+    return " + ".join(rhs) if rhs else None
+
+
+def overlap_notes(frame: pd.DataFrame, a: np.ndarray, s: np.ndarray, covariates: Any,
+                  estimand: str, func: str, exposure: str) -> tuple[str, ...]:
+    """Positivity diagnostics of an outcome-model estimator (g-formula), as a warning and note.
+
+    The weighting verbs refuse data whose propensity scores reach 0 or 1; an outcome-model
+    estimate is still computable there, but for those subjects it is the outcome model's
+    extrapolation. This fits the weighting verbs' default propensity model (logistic
+    regression by :func:`fit_scores`) on the confounders and, on positivity problems, warns
+    (:class:`PositivityWarning`) with the counts and returns the note. Scores < 0.01 and
+    > 0.99 count for the ATE; only those > 0.99 for the ATT (exposed subjects without
+    comparable unexposed ones) and < 0.01 for the ATC. Complete separation of the exposure
+    groups by the covariates (no overlap at all) is reported the same way. Only rows with a
+    positive weight count.
+    """
+    pos = s > 0
+    n, n1 = int(pos.sum()), int((pos & (a == 1)).sum())
+    arms = f"{n1:,} of {n:,} rows have {exposure!r} = 1"
+    conf = _confounders_only(covariates, exposure, func)
+    if conf is None:
+        return ()
+    try:
+        e = fit_scores(frame, a, conf, None, s, None, None, func, exposure)[0]
+    except ConvergenceError as err:
+        found = re.search(r"\(([^()]*probabilit[^()]*)\)", str(err))
+        detail = found.group(1) if found else str(err).split("(): ", 1)[-1]
+        msg = (f"{func}(): no overlap between the exposure groups ({arms}): the covariates "
+               "separate them completely or quasi-completely (logistic regression of "
+               f"{exposure!r} on the covariates: {detail}). The estimate compares groups with "
+               "no covariate values in common: it is the outcome model's extrapolation, not "
+               "supported by the data, and its interval does not reflect that. Restrict the "
+               "cohort to where both groups occur.")
+        warnings.warn(msg, PositivityWarning, stacklevel=3)
+        return (msg.split("(): ", 1)[1],)
+    low = int(((e < POSITIVITY_BOUND) & pos).sum()) if estimand != "ATT" else 0
+    high = int(((e > 1 - POSITIVITY_BOUND) & pos).sum()) if estimand != "ATC" else 0
+    if not (low or high):
+        return ()
+    counts = {"ATE": f"{low:,} rows have propensity score < {POSITIVITY_BOUND} and {high:,} "
+                     f"> {1 - POSITIVITY_BOUND}",
+              "ATT": f"{high:,} rows have propensity score > {1 - POSITIVITY_BOUND} (exposed-"
+                     "like subjects with hardly any comparable unexposed ones)",
+              "ATC": f"{low:,} rows have propensity score < {POSITIVITY_BOUND} (unexposed-like "
+                     "subjects with hardly any comparable exposed ones)"}[estimand]
+    ep = e[pos]
+    msg = (f"{func}(): limited overlap ({estimand}): {arms}; {counts} (min {ep.min():.3g}, max "
+           f"{ep.max():.3g}; logistic regression of {exposure!r} on the covariates). For them the "
+           "estimate rests on the outcome model's extrapolation rather than on comparable "
+           "subjects, and the interval does not reflect that. Check the overlap "
+           "(cl.propensity_score(...).plot_overlap()), restrict the cohort to where both groups "
+           "occur, or compare with aipw() / ipw() with trimming.")
+    warnings.warn(msg, PositivityWarning, stacklevel=3)
+    return (msg.split("(): ", 1)[1],)
+
+
 # ---------------------------------------------------------------------- checks and results
 def check_outcome(y: np.ndarray, a: np.ndarray, obs: np.ndarray, binary: bool, measure: str,
                   func: str, exposure: str, outcome: str) -> None:
@@ -248,12 +329,40 @@ def check_outcome(y: np.ndarray, a: np.ndarray, obs: np.ndarray, binary: bool, m
         raise DataValidationError(
             f"{func}(): effect_measure=\"odds_ratio\" needs a binary 0/1 outcome; column "
             f"{outcome!r} (outcome) has non-binary values. Use \"difference\" or \"ratio\".")
-    events = y[obs].sum()
-    if binary and (events == 0 or events == obs.sum()):
-        what = "no events" if events == 0 else "only events"
+    check_outcome_variation(y, obs, binary, func, outcome)
+
+
+def check_outcome_variation(y: np.ndarray, obs: np.ndarray, binary: bool, func: str,
+                            outcome: str) -> None:
+    """Raise when the analysed outcome is constant: no events, only events, or one value.
+
+    As R's ``glm`` reports separation for an outcome without events, a risk (or any effect)
+    cannot be estimated from a constant outcome: its standard error would be 0 and the
+    interval undefined. ``obs`` marks the analysed rows (observed, kept, positive weight).
+    """
+    vals = y[obs]
+    if vals.size == 0 or vals.min() != vals.max():
+        return
+    n = f"{vals.size:,} analysed rows"
+    if binary:
+        what = (f"no events among the {n} (all 0)" if vals[0] == 0
+                else f"only events among the {n} (all 1)")
         raise DataValidationError(
-            f"{func}(): column {outcome!r} (outcome) has {what} among the analysed rows; "
-            "risks and their contrasts are not estimable. Check the outcome coding.")
+            f"{func}(): column {outcome!r} (outcome) has {what}; a risk or effect cannot be "
+            "estimated (its standard error would be 0). Check the outcome coding and the rows "
+            "kept.")
+    raise DataValidationError(
+        f"{func}(): column {outcome!r} (outcome) takes one value ({vals[0]:g} in all {n}); "
+        "there is no variation to estimate an effect from. Check the outcome column.")
+
+
+def zero_weight_notes(s: np.ndarray, weights: str | None) -> tuple[str, ...]:
+    """A note counting the rows with weight 0 (they are not counted in ``n``)."""
+    k = int((s == 0).sum()) if weights else 0
+    if not k:
+        return ()
+    return (f"{k:,} rows with weight 0 in {weights!r} do not enter the estimate and are not "
+            "counted in n",)
 
 
 def check_means(mu1: float, mu0: float, measure: str, func: str, outcome: str) -> None:
@@ -316,7 +425,7 @@ def fit_nuisances(data: pd.DataFrame, func: str, *, exposure: str, outcome: str,
     s = check_weights(frame, weights, func) if weights else np.ones(len(frame))
     binary = bool(np.isin(np.unique(y), [0.0, 1.0]).all())
     every = np.ones(a.size, dtype=bool)
-    check_outcome(y, a, every, binary, effect_measure, func, exposure, outcome)
+    check_outcome(y, a, s > 0, binary, effect_measure, func, exposure, outcome)
     seed = folds = None
     if cross_fit is not None:
         if ps_model is None and outcome_model is None:
@@ -333,7 +442,7 @@ def fit_nuisances(data: pd.DataFrame, func: str, *, exposure: str, outcome: str,
                       folds if outcome_model is not None else None, func, outcome)
     k = ps.kept.to_numpy()
     notes = (f"propensity model: {ps.model_description}",
-             f"outcome model: {fit.description}") + ps.notes
+             f"outcome model: {fit.description}") + ps.notes + zero_weight_notes(s, weights)
     return Nuisances(a=a[k], y=y[k], s=s[k], e=ps.scores.to_numpy()[k], q1=fit.q1[k],
                      q0=fit.q0[k], binary=binary,
                      cluster=frame[cluster].to_numpy()[k] if cluster else None, ps=ps,

@@ -23,6 +23,7 @@ from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results.estimate import Estimate
 from ._contrast import MEASURE_NAMES, contrast
+from ._outcome import check_outcome_variation, zero_weight_notes
 
 __all__ = ["crude_effect"]
 
@@ -84,6 +85,10 @@ def crude_effect(
     known (sampling weights). ``ci_method="bootstrap"`` resamples rows (clusters with
     ``cluster``) instead and gives a percentile interval.
 
+    A binary outcome without events (or with only events) or a constant outcome raises (its
+    standard error would be 0, the interval undefined), as R's ``glm`` flags separation.
+    Rows with weight 0 are not counted in ``n``; a note says how many there were.
+
     Parameters
     ----------
     data : pandas.DataFrame
@@ -138,8 +143,9 @@ def crude_effect(
     est, phi, mu1, mu0 = _estimate(y, a, w, effect_measure)
     cl_ids = frame[cluster].to_numpy() if cluster else None
     common = dict(
-        estimand="association", effect_measure=measure_name, method="crude", n=len(frame),
-        n_events=int(y.sum()) if binary else None, dropped=dropped,
+        estimand="association", effect_measure=measure_name, method="crude",
+        n=int((w > 0).sum()), n_events=int(y[w > 0].sum()) if binary else None, dropped=dropped,
+        notes=zero_weight_notes(w, weights),
         extra={"mean_1": mu1, "mean_0": mu0}, conf_level=conf_level,
     )
     if ci_method == "bootstrap":
@@ -173,6 +179,7 @@ def _check_design(y: np.ndarray, a: np.ndarray, w: np.ndarray, binary: bool, mea
             f"{FUNC}(): effect_measure=\"odds_ratio\" needs a binary 0/1 outcome; column "
             f"{outcome!r} (outcome) has non-binary values. Use \"difference\" or \"ratio\"."
         )
+    check_outcome_variation(y, w > 0, binary, FUNC, outcome)
     if measure in ("ratio", "odds_ratio"):
         for arm in (0, 1):
             m = a == arm

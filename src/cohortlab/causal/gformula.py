@@ -35,6 +35,8 @@ from ._outcome import (
     fit_glm,
     fit_outcome,
     outcome_design,
+    overlap_notes,
+    zero_weight_notes,
 )
 from .crude import Measure
 from .propensity import check_arms
@@ -82,6 +84,15 @@ def gformula(
 
     Identifying assumptions: conditional exchangeability given the outcome model's
     covariates, positivity, consistency, and a correctly specified outcome model.
+
+    Positivity is checked as in the weighting verbs: a logistic propensity model of the
+    exposure on ``covariates`` (terms involving the exposure left out) is fitted, and scores
+    below 0.01 or above 0.99 (for the ATT only those above 0.99, for the ATC only those
+    below 0.01), or complete separation of the groups, give a :class:`PositivityWarning`
+    with the counts, recorded in ``notes``. Unlike :func:`ipw` the g-formula still returns
+    an estimate there, but it is the outcome model's extrapolation. A binary outcome without
+    events (or with only events), or a constant outcome, raises. ``n`` counts the rows with a
+    positive weight.
 
     ``standardize_over="all"`` fits the outcome model on the rows with an observed outcome and
     averages the predictions over every row, including those whose outcome is missing (only
@@ -179,17 +190,20 @@ def gformula(
     s = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
     r = ~np.isnan(y)
     binary = bool(np.isin(np.unique(y[r]), [0.0, 1.0]).all())
-    check_outcome(y, a, r, binary, effect_measure, FUNC, exposure, outcome)
+    check_outcome(y, a, r & (s > 0), binary, effect_measure, FUNC, exposure, outcome)
     od = outcome_design(frame, a, r, exposure, out_cov, FUNC, intercept=outcome_model is None)
     fit = fit_outcome(od, y, s, r, binary, outcome_model, None, FUNC, outcome)
+    positivity = overlap_notes(frame, a, s, covariates, estimand, FUNC, exposure)
     pop = _population(a, estimand)
     mu1, mu0, phi1, phi0 = _standardize(fit.q1, fit.q0, pop, s)
     check_means(mu1, mu0, effect_measure, FUNC, outcome)
     common = dict(
         estimand=estimand, effect_measure=MEASURE_NAMES[(effect_measure, binary)],
-        method="gformula", n=len(frame), n_events=int(y[r].sum()) if binary else None,
+        method="gformula", n=int((s > 0).sum()),
+        n_events=int(y[r & (s > 0)].sum()) if binary else None,
         dropped=dropped, conf_level=conf_level,
-        notes=_notes(fit.description, r, standardize_over, pop, estimand),
+        notes=_notes(fit.description, r, standardize_over, pop, estimand) + positivity
+        + zero_weight_notes(s, weights),
     )
     cl_ids = frame[cluster].to_numpy() if cluster else None
     est, _ = contrast(mu1, mu0, phi1, phi0, effect_measure)

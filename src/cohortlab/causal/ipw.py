@@ -26,6 +26,7 @@ from ..results.estimate import Estimate
 from ._contrast import MEASURE_NAMES, contrast
 from ._glm import fit_logistic
 from ._ipw import ipw_arm_means, realized_weights
+from ._outcome import check_outcome_variation, zero_weight_notes
 from ._weights import crump_threshold
 from .crude import Measure
 from .propensity import PropensityScore, _fit_sklearn, propensity_score
@@ -165,7 +166,8 @@ def ipw(
     keep = ps.kept.to_numpy()
     r = ~np.isnan(y)
     binary = bool(np.isin(np.unique(y[r]), [0.0, 1.0]).all())
-    _check_outcome(y, a, r & keep, binary, effect_measure, exposure, outcome)
+    used_rows = keep & (s > 0)  # trimmed and zero-weight rows do not enter the estimate
+    _check_outcome(y, a, r & used_rows, binary, effect_measure, exposure, outcome)
     w_raw, dw = realized_weights(np.clip(e, 1e-12, 1 - 1e-12), a, estimand)
     w = ps.weights.to_numpy()
     dw = np.where(np.isclose(w, w_raw, rtol=1e-12, atol=0) & keep, dw, 0.0)
@@ -179,10 +181,11 @@ def ipw(
     ess = ps.ess()
     common = dict(
         estimand=estimand, effect_measure=MEASURE_NAMES[(effect_measure, binary)],
-        method="ipw", n=int(keep.sum()), n_events=int(y[r & keep].sum()) if binary else None,
+        method="ipw", n=int(used_rows.sum()),
+        n_events=int(y[r & used_rows].sum()) if binary else None,
         dropped=dropped, conf_level=conf_level, diagnostics=ps,
         extra={"mean_1": means.mu1, "mean_0": means.mu0, "ess_1": ess[1], "ess_0": ess[0]},
-        notes=ps.notes + _cens_notes(r, censoring_covariates),
+        notes=ps.notes + zero_weight_notes(s, weights) + _cens_notes(r, censoring_covariates),
     )
     cl_ids = frame[cluster].to_numpy() if cluster else None
     if variance == "bootstrap":
@@ -245,11 +248,7 @@ def _check_outcome(y: np.ndarray, a: np.ndarray, obs: np.ndarray, binary: bool, 
         raise DataValidationError(
             f"{FUNC}(): effect_measure=\"odds_ratio\" needs a binary 0/1 outcome; column "
             f"{outcome!r} (outcome) has non-binary values. Use \"difference\" or \"ratio\".")
-    if binary and (y[obs].sum() == 0 or y[obs].sum() == obs.sum()):
-        what = "no events" if y[obs].sum() == 0 else "only events"
-        raise DataValidationError(
-            f"{FUNC}(): column {outcome!r} (outcome) has {what} among the analysed rows; "
-            "risks and their contrasts are not estimable. Check the outcome coding.")
+    check_outcome_variation(y, obs, binary, FUNC, outcome)
 
 
 def _bootstrap_statistic(frame, y, a, s, r, ps, estimand, measure, model, trim, truncate,

@@ -247,7 +247,9 @@ class MatchResult(Renderable):
 
     def _footer(self) -> list[str]:
         n = self.counts["n"]
-        lines = [f"n = {n:,}" + (f" ({self.dropped})" if self.dropped else "")]
+        m = self.counts["exposed_matched"] + self.counts["unexposed_matched"]
+        lines = [f"n = {n:,}" + (f" ({self.dropped})" if self.dropped else "")
+                 + f" · {m:,} matched and analysed, {n - m:,} unmatched or discarded"]
         cal = ("no caliper" if self.caliper is None else
                f"caliper {self.caliper:g} SD = {self.caliper_width:.4g}")
         order = "" if self.replace else f", order {self.order!r}"

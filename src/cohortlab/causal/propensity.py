@@ -179,8 +179,10 @@ class PropensityScore(Renderable):
         return f"Propensity score · {self.estimand} weights · {self.model_description}"
 
     def _footer(self) -> list[str]:
-        n = len(self.scores)
+        n, kept = len(self.scores), int(self.kept.sum())
         txt = f"n = {n:,}" + (f" ({self.dropped})" if self.dropped else "")
+        if kept < n:
+            txt += f" · {kept:,} analysed, {n - kept:,} trimmed"
         return [txt, *self.notes]
 
 
@@ -236,24 +238,58 @@ def _fit_sklearn(X: np.ndarray, a: np.ndarray, s: np.ndarray, model: Any, cross_
     return e
 
 
-def positivity_notes(e: np.ndarray, a: np.ndarray, func: str, exposure: str) -> tuple[str, ...]:
-    """Raise on scores of exactly 0 or 1; warn (and return a note) on scores near them."""
-    exact = int(((e <= 0) | (e >= 1)).sum())
+def positivity_notes(e: np.ndarray, a: np.ndarray, func: str, exposure: str, *,
+                     keep: np.ndarray | None = None, trim: Any = None, estimand: str = "ATE",
+                     s: np.ndarray | None = None) -> tuple[str, ...]:
+    """Raise on scores of exactly 0 or 1; warn (and return a note) on scores near them.
+
+    Only analysed rows count: rows with a positive sampling weight ``s`` (zero-weight rows
+    do not enter the estimate) that trimming keeps (``keep``) for the exact 0/1 check. The
+    advice follows what is already in use: with ``trim`` the note says how many extreme
+    scores the trimming removed (no warning when it removed all of them, since none enters
+    the estimate), and with overlap or matching weights (``estimand="ATO"``/``"ATM"``), whose
+    weights stay bounded, the counts are recorded as a note without a warning.
+    """
+    pos = np.ones(e.size, dtype=bool) if s is None else s > 0
+    kept = pos if keep is None else pos & keep
+    exact = int((((e <= 0) | (e >= 1)) & kept).sum())
     if exact:
+        fix = ("trim=(0.01, 0.99) removes them" if trim is None
+               else f"trim={trim!r} keeps them: use narrower bounds such as (0.01, 0.99)")
         raise DataValidationError(
             f"{func}(): {exact:,} propensity scores for {exposure!r} are exactly 0 or 1 "
             "(positivity violation: some subjects could not have been in the other group). "
             "Restrict the cohort, coarsen the covariates that determine exposure, or use a "
-            "calibrated model; trim=(0.01, 0.99) removes them."
+            f"calibrated model; {fix}."
         )
-    low = int((e < POSITIVITY_BOUND).sum())
-    high = int((e > 1 - POSITIVITY_BOUND).sum())
+    low_all, high_all = (e < POSITIVITY_BOUND) & pos, (e > 1 - POSITIVITY_BOUND) & pos
+    low, high = int(low_all.sum()), int(high_all.sum())
     if not (low or high):
         return ()
+    ep = e[pos]
     msg = (f"{func}(): {low:,} subjects have propensity score < {POSITIVITY_BOUND} and {high:,} "
-           f"> {1 - POSITIVITY_BOUND} (min {e.min():.3g}, max {e.max():.3g}). Estimates may be "
-           "unstable; consider trim=(0.01, 0.99), trim=\"crump\", or estimand=\"ATO\".")
-    warnings.warn(msg, PositivityWarning, stacklevel=3)
+           f"> {1 - POSITIVITY_BOUND} (min {ep.min():.3g}, max {ep.max():.3g}).")
+    warn = True
+    if estimand in ("ATO", "ATM"):
+        name = "overlap" if estimand == "ATO" else "matching"
+        msg += (f" With {name} weights (estimand=\"{estimand}\") their weights stay bounded "
+                "and near 0, so the estimate is stable but describes the population with "
+                "overlap, not the whole cohort.")
+        warn = False
+    elif trim is not None:
+        remain = int(((low_all | high_all) & kept).sum())
+        if remain == 0:
+            msg += f" trim={trim!r} removed all of them from the analysis."
+            warn = False
+        else:
+            msg += (f" {remain:,} of them remain after trim={trim!r}; estimates may be "
+                    "unstable: narrow the trimming bounds (e.g. trim=(0.01, 0.99)) or use "
+                    "estimand=\"ATO\".")
+    else:
+        msg += (" Estimates may be unstable; consider trim=(0.01, 0.99), trim=\"crump\", or "
+                "estimand=\"ATO\".")
+    if warn:
+        warnings.warn(msg, PositivityWarning, stacklevel=3)
     return (msg.split("(): ", 1)[1],)
 
 
@@ -293,7 +329,7 @@ def trim_mask(e: np.ndarray, trim: Any, func: str) -> tuple[np.ndarray, str | No
                 f"{func}(): trim must be None, \"crump\" or a (low, high) pair of propensity "
                 f"scores; got {trim!r}."
             )
-        alpha = crump_threshold(e)
+        alpha = crump_threshold(np.clip(e, 1e-12, 1 - 1e-12))  # scores of 0/1 are trimmed
         lo, hi, how = alpha, 1 - alpha, f"Crump et al. rule (alpha = {alpha:.3f})"
     else:
         try:
@@ -426,8 +462,9 @@ def propensity_score(
     check_arms(a, exposure, FUNC)
     e, design, fit = fit_scores(frame, a, covariates, model, s, cross_fit, random_state, FUNC,
                                 exposure)
-    notes = positivity_notes(e, a, FUNC, exposure)
     keep, trim_note = trim_mask(e, trim, FUNC)
+    notes = positivity_notes(e, a, FUNC, exposure, keep=keep, trim=trim, estimand=estimand,
+                             s=s)
     if trim_note:
         check_arms(a[keep], exposure, FUNC, after="trimming")
     w1, w0 = arm_weights(np.clip(e, 1e-12, 1 - 1e-12), estimand)

@@ -148,7 +148,7 @@ def tmle(
     return estimate_from_if(
         exposure, est, phi, nu.cluster, estimand="ATE",
         effect_measure=MEASURE_NAMES[(effect_measure, nu.binary)], method="tmle",
-        n=int(nu.a.size), n_events=int(nu.y.sum()) if nu.binary else None,
+        n=int((nu.s > 0).sum()), n_events=int(nu.y[nu.s > 0].sum()) if nu.binary else None,
         dropped=nu.dropped, conf_level=conf_level, diagnostics=nu.ps, extra=extra, notes=notes)
 
 

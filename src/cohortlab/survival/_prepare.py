@@ -33,7 +33,7 @@ from ._counts import RiskCounts, risk_counts
 
 __all__ = [
     "Prepared", "GroupArrays", "prepare", "factorize", "group_time_order", "count_pair",
-    "curve_columns",
+    "curve_columns", "check_cause_codes", "positive_weight_counts",
 ]
 
 
@@ -91,13 +91,15 @@ def prepare(
     strata: str | Sequence[str] | None = None,
     competing: bool = False,
     cause: Any = None,
+    causes: Sequence[int] | None = None,
     compare: bool = False,
 ) -> Prepared:
     """Frame, columns, missing values, time/event domain, weights, groups (and causes).
 
     ``strata`` are further columns checked and screened for missing values (their codes:
     :meth:`Prepared.strata_codes`). With ``competing=True`` the event codes are 0..K and
-    ``causes`` holds ``[cause]``, or every code with events when ``cause`` is None. With
+    ``causes`` holds ``[cause]``, or every code with events when ``cause`` is None; the codes
+    are checked by :func:`check_cause_codes` (``causes=`` declares codes outside 1..K). With
     ``compare=True`` (a K-sample test) ``by`` is required and must have two levels or more.
 
     Examples
@@ -124,14 +126,16 @@ def prepare(
         codes, levels = np.zeros(len(frame), dtype=np.intp), ["all"]
     else:
         codes, levels = factorize(frame[by], by, func)
-    causes = _causes(e, cause, event, func) if competing else []
+    if competing:
+        check_cause_codes(e, causes, event, func)
+    causes_used = _causes(e, cause, event, func) if competing else []
     if compare and len(levels) < 2:
         raise DataValidationError(
             f"{func}(): column {by!r} (by) must have at least two levels to compare; got "
             f"{len(levels)} level {levels!r}. Check the column or the rows kept."
         )
     return Prepared(frame=frame, dropped=dropped, time=t, event=e, weights=w, entry=t0,
-                    codes=codes, levels=levels, causes=causes, strata=strata)
+                    codes=codes, levels=levels, causes=causes_used, strata=strata)
 
 
 def factorize(col: pd.Series, name: str, func: str) -> tuple[np.ndarray, list[Any]]:
@@ -145,6 +149,84 @@ def factorize(col: pd.Series, name: str, func: str) -> tuple[np.ndarray, list[An
         ) from err
     levels = [v.item() if isinstance(v, np.generic) else v for v in np.asarray(uniques)]
     return np.asarray(codes, dtype=np.intp), levels
+
+
+def check_cause_codes(e: np.ndarray, causes: Sequence[int] | None, event: str,
+                      func: str) -> None:
+    """Competing-risks event codes: 0 censored, causes 1..K without gaps, or declared.
+
+    A code outside the run 1, 2, ..., K of consecutive codes present (e.g. 7 in {0, 1, 2, 7},
+    or 3 in {0, 1, 3}) is usually a special value or a data error rather than another cause,
+    so it raises unless ``causes`` lists it. ``causes`` may also name codes that happen to
+    have no rows. Counting is vectorised (``np.unique``), not a loop over rows.
+
+    Examples
+    --------
+    >>> check_cause_codes(np.array([0, 1, 2, 2]), None, "status", "f")
+    >>> check_cause_codes(np.array([0, 1, 7]), [1, 7], "status", "f")
+    >>> try:
+    ...     check_cause_codes(np.array([0, 1, 2, 7, 7]), None, "status", "f")
+    ... except ValueError as err:
+    ...     print(str(err)[:70])
+    f(): column 'status' (event) has event code 7 (2 rows) outside the cau
+    """
+    declared = _declared_causes(causes, func)
+    codes, counts = np.unique(e, return_counts=True)
+    present = [int(c) for c in codes if c > 0]
+    k = 0
+    while k + 1 in present:  # the run 1..K (at most K steps, not rows)
+        k += 1
+    bad = [(c, int(n)) for c, n in zip(codes.tolist(), counts.tolist(), strict=True)
+           if c > k and c not in declared]
+    if not bad:
+        return
+    run = f"1..{k}" if k else "1..K (there is no code 1)"
+    what = ", ".join(f"{c} ({n:,} rows)" for c, n in bad)
+    plural = "s" if len(bad) > 1 else ""
+    raise DataValidationError(
+        f"{func}(): column {event!r} (event) has event code{plural} {what} outside the causes "
+        f"{run}; got codes {[int(c) for c in codes]}. Competing causes are coded 1..K without "
+        "gaps, so an undeclared code is taken for a data error rather than another cause. "
+        f"Pass causes={sorted(set(present) | declared)} to declare them, or recode."
+    )
+
+
+def positive_weight_counts(w: np.ndarray | None, weights: str | None,
+                           event_rows: np.ndarray) -> tuple[int, int, tuple[str, ...]]:
+    """``(n, n_events, notes)`` over the rows with a positive weight.
+
+    Rows with weight 0 do not enter an estimate, so they are not counted in ``n`` (nor their
+    events in ``n_events``); a note says how many there were.
+
+    Examples
+    --------
+    >>> positive_weight_counts(np.array([0.0, 1, 2]), "w", np.array([True, True, False]))
+    (2, 1, ("1 rows with weight 0 in 'w' do not enter the estimate and are not counted in n",))
+    """
+    if w is None:
+        return int(event_rows.size), int(event_rows.sum()), ()
+    pos = w > 0
+    k = int((~pos).sum())
+    notes = ((f"{k:,} rows with weight 0 in {weights!r} do not enter the estimate and are not "
+              "counted in n",) if k else ())
+    return int(pos.sum()), int((event_rows & pos).sum()), notes
+
+
+def _declared_causes(causes: Sequence[int] | None, func: str) -> set[int]:
+    if causes is None:
+        return set()
+    values = [causes] if isinstance(causes, numbers.Integral) else causes
+    try:
+        out = list(values)
+    except TypeError:
+        out = [None]
+    if not out or any(isinstance(c, bool) or not isinstance(c, numbers.Integral) or c < 1
+                      for c in out):
+        raise DataValidationError(
+            f"{func}(): causes must be a list of positive integer event codes (0 is censored), "
+            f"e.g. causes=[1, 2]; got {causes!r}."
+        )
+    return {int(c) for c in out}
 
 
 def _causes(e: np.ndarray, cause: Any, event: str, func: str) -> list[int]:

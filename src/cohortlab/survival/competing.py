@@ -22,7 +22,13 @@ from ._aalen_johansen import (
     gray_score,
     ij_variance,
 )
-from ._prepare import GroupArrays, count_pair, curve_columns, prepare
+from ._prepare import (
+    GroupArrays,
+    count_pair,
+    curve_columns,
+    positive_weight_counts,
+    prepare,
+)
 
 __all__ = ["cumulative_incidence", "gray_test"]
 
@@ -40,6 +46,7 @@ def cumulative_incidence(
     by: str | None = None,
     weights: str | None = None,
     entry: str | None = None,
+    causes: Sequence[int] | None = None,
     conf_type: ConfType = "log-log",
     conf_level: float = 0.95,
     variance: CIFVariance | None = None,
@@ -85,7 +92,8 @@ def cumulative_incidence(
     time : str
         Follow-up (exit) time, >= 0.
     event : str
-        0 = censored, 1..K = cause of the first event.
+        0 = censored, 1..K = cause of the first event. Codes outside the consecutive run
+        1..K (a gap, as 7 in {0, 1, 2, 7}) raise unless declared with ``causes``.
     cause : int, optional
         The cause whose CIF is returned; default: every cause with events.
     by : str, optional
@@ -94,6 +102,9 @@ def cumulative_incidence(
         Non-negative case weights.
     entry : str, optional
         Entry time (left truncation): a row is at risk at ``t`` when ``entry < t <= time``.
+    causes : list of int, optional
+        Declares the event codes that are causes, e.g. ``causes=[1, 2, 7]``: needed only for
+        codes that do not follow 1..K without gaps.
     conf_type : {"log-log", "log", "plain"}
     conf_level : float
     variance : {"infinitesimal_jackknife", "aalen"}, optional
@@ -140,7 +151,7 @@ def cumulative_incidence(
     conf_level = check_conf_level(conf_level, func)
     variance = _resolve_variance(variance, weights, entry, func)
     p = prepare(data, func, time=time, event=event, by=by, weights=weights, entry=entry,
-                missing=missing, competing=True, cause=cause)
+                missing=missing, competing=True, cause=cause, causes=causes)
     parts: list[dict[str, np.ndarray]] = []
     for g in p.by_group():
         parts += _group_columns(g, p.causes, variance, conf_type, conf_level)
@@ -151,12 +162,13 @@ def cumulative_incidence(
     if p.weights is not None:
         notes.append("n_risk/n_event/n_censor count rows; the weighted sums are in "
                      "n_risk_weighted/n_event_weighted/n_censor_weighted")
+    n, n_events, zero = positive_weight_counts(p.weights, weights, np.isin(p.event, p.causes))
     return Curve(
         data=frame, measure="cumulative_incidence", method="aalen_johansen",
-        conf_type=conf_type, conf_level=conf_level, ci_method=variance, n=len(p.frame),
-        n_events=int(np.isin(p.event, p.causes).sum()),
+        conf_type=conf_type, conf_level=conf_level, ci_method=variance, n=n,
+        n_events=n_events,
         estimand="cumulative incidence F_k(t) = P(T <= t, cause = k)",
-        weighted=p.weights is not None, dropped=p.dropped, notes=tuple(notes),
+        weighted=p.weights is not None, dropped=p.dropped, notes=tuple(notes) + zero,
     )
 
 
@@ -210,6 +222,7 @@ def gray_test(
     by: str,
     cause: int | None = None,
     strata: str | Sequence[str] | None = None,
+    causes: Sequence[int] | None = None,
     missing: Missing = "raise",
 ) -> EstimateTable:
     """Gray's K-sample test of equal cumulative incidence across groups, one row per cause.
@@ -238,6 +251,8 @@ def gray_test(
         Test only this cause; default: every cause with events.
     strata : str or list of str, optional
         Stratification columns (cmprsk's ``strata``).
+    causes : list of int, optional
+        Declares event codes outside 1..K without gaps (as :func:`cumulative_incidence`).
     missing : {"raise", "drop"}
 
     Returns
@@ -263,7 +278,7 @@ def gray_test(
     """
     func = "gray_test"
     p = prepare(data, func, time=time, event=event, by=by, strata=strata, missing=missing,
-                competing=True, cause=cause, compare=True)
+                competing=True, cause=cause, causes=causes, compare=True)
     df = len(p.levels) - 1
     rows = []
     for res in gray_score(p.time, p.event, p.causes, p.codes, len(p.levels), p.strata_codes()):

@@ -24,6 +24,7 @@ from ..exceptions import DataValidationError
 from ..results.model import ModelResult
 from . import _cox
 from ._counts import risk_counts
+from ._prepare import check_cause_codes, positive_weight_counts
 from .cox import Ties, _monotone_notes, cox
 
 __all__ = ["fine_gray", "cause_specific_cox"]
@@ -41,6 +42,7 @@ def fine_gray(
     cluster: str | None = None,
     ties: Ties = "efron",
     censoring: Literal["weighted", "unweighted"] = "weighted",
+    causes: Sequence[int] | None = None,
     conf_level: float = 0.95,
     missing: str = "raise",
     max_iter: int = 30,
@@ -78,6 +80,8 @@ def fine_gray(
     data : one row per subject.
     time, event : follow-up time and event code (0 censored, 1..K causes).
     cause : the code of the cause of interest.
+    causes : the event codes that are causes, needed only for codes outside 1..K without
+        gaps (e.g. ``causes=[1, 2, 7]``); an undeclared code there raises.
     covariates : column names or a formula right-hand side.
     weights, cluster : case weights (e.g. IPTW) and a cluster column for the sandwich.
     ties : ``"efron"`` or ``"breslow"``.
@@ -111,6 +115,7 @@ def fine_gray(
     used = [time, event, *cols] + [c for c in (weights, cluster) if c]
     frame, dropped = apply_missing(data, used, missing, func)
     t, codes = check_time_event(frame, time, event, func, competing=True)
+    check_cause_codes(codes, causes, event, func)
     _check_cause(codes, cause, event, func)
     w = check_weights(frame, weights, func) if weights else np.ones(len(frame))
     design = build_design(frame, covariates, func, drop_intercept=True)
@@ -124,6 +129,7 @@ def fine_gray(
     notes = _monotone_notes(fit, design.names, cols)
     cl_ids = frame[cluster].to_numpy() if cluster else None
     vcov, _ = _cox.robust_vcov(cd, fit.beta, fit.vcov, efron, cluster=cl_ids, weights=w)
+    n_pos, n_events, zero = positive_weight_counts(w if weights else None, weights, d > 0)
     p = fit.beta.size
     wald = float(fit.beta @ np.linalg.pinv(vcov) @ fit.beta)
     fstats = {"loglik_null": fit.loglik_null, "loglik": fit.loglik,
@@ -134,11 +140,11 @@ def fine_gray(
         terms=design.names, params=fit.beta, vcov=vcov, vcov_model=fit.vcov,
         effect_measure="subdistribution_hazard_ratio", method="fine_gray",
         ci_method="wald_cluster" if cluster else "wald_sandwich", conf_level=conf_level,
-        n=len(frame), n_events=int(d.sum()), fit_stats=fstats, dropped=dropped,
+        n=n_pos, n_events=n_events, fit_stats=fstats, dropped=dropped,
         notes=(f"cause of interest: {cause}; competing events: {int(compete.sum()):,}; "
                f"ties: {ties}", f"censoring distribution: Kaplan-Meier, "
                f"{'weighted' if weights and censoring == 'weighted' else 'unweighted'}")
-        + notes,
+        + notes + zero,
     )
 
 
@@ -162,6 +168,9 @@ def cause_specific_cox(
     h_k0(t) exp(x'beta_k)``: the effect of ``x`` on the rate of cause ``k`` among those still
     event-free. It does not by itself say how ``x`` changes the cumulative incidence of ``k``
     (that also depends on the other causes' hazards; see :func:`fine_gray`).
+
+    ``causes`` (default: every code with events) are the causes fitted; it also declares
+    codes outside 1..K without gaps (e.g. ``causes=[1, 2, 7]``), which otherwise raise.
 
     Assumptions: proportional cause-specific hazards; independent censoring given ``x``.
     Variance: model-based, or the dfbeta sandwich with ``robust=True``/``cluster`` (as
@@ -190,12 +199,14 @@ def cause_specific_cox(
     used = [time, event, *cols] + [c for c in (weights, cluster) if c]
     frame, dropped = apply_missing(data, used, missing, func)
     _, codes = check_time_event(frame, time, event, func, competing=True)
+    check_cause_codes(codes, causes, event, func)
     present = sorted(int(c) for c in np.unique(codes) if c > 0)
     causes = present if causes is None else list(causes)
     for k in causes:
         _check_cause(codes, k, event, func)
+    w = check_weights(frame, weights, func) if weights else None
+    n_pos, n_events, zero = positive_weight_counts(w, weights, np.isin(codes, causes))
     terms, params, blocks, fstats, notes, vmodel = [], [], [], {}, [], []
-    n_events = 0
     for k in causes:
         sub = frame.assign(**{event: (codes == k).astype(np.int64)})
         fit = cox(sub, time=time, event=event, covariates=covariates, weights=weights,
@@ -206,7 +217,6 @@ def cause_specific_cox(
         vmodel.append(fit.vcov_model)
         fstats.update({f"cause_{k}_{s}": v for s, v in fit.fit_stats.items()
                        if s in ("loglik", "lr_statistic", "concordance")})
-        n_events += int(fit.n_events or 0)
         notes += [f"cause {k}: {n}" for n in fit.notes if "monotone" in n]
     from scipy.linalg import block_diag
 
@@ -216,9 +226,9 @@ def cause_specific_cox(
         method="cause_specific_cox",
         ci_method=("wald_cluster" if cluster else "wald_sandwich") if robust or cluster
         else "wald_model",
-        conf_level=check_conf_level(conf_level, func), n=len(frame), n_events=n_events,
+        conf_level=check_conf_level(conf_level, func), n=n_pos, n_events=n_events,
         fit_stats=fstats, dropped=dropped,
-        notes=(f"causes: {causes}; other causes censored; ties: {ties}", *notes),
+        notes=(f"causes: {causes}; other causes censored; ties: {ties}", *notes, *zero),
     )
 
 
