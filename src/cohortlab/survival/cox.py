@@ -337,7 +337,9 @@ def _concordance_of(cd: CoxData, beta: np.ndarray, w: np.ndarray, t: np.ndarray,
     strata = np.empty(cd.n, dtype=np.int64)
     for k, st in enumerate(cd.strata):
         strata[st.rows] = k
-    return concordance(t, d, design.X @ beta, w, strata, entry)
+    # a row-wise sum, not a BLAS product: equal rows get bitwise-equal predictors (tied pairs
+    # stay tied whatever the BLAS kernel and the row's memory alignment)
+    return concordance(t, d, (design.X * beta).sum(axis=1), w, strata, entry)
 
 
 def _zph_times(st: _CoxState, transform: str) -> np.ndarray:
