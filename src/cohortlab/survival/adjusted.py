@@ -29,8 +29,8 @@ from .._validation import (
     check_time_event,
     check_weights,
 )
-from ..causal.propensity import check_arms, propensity_score
 from ..causal._weights import ess
+from ..causal.propensity import check_arms, propensity_score
 from ..exceptions import DataValidationError, LowEffectiveSampleSizeWarning
 from ..inference.bootstrap import bootstrap, bootstrap_interval
 from ..results.estimate import EstimateTable
