@@ -131,3 +131,8 @@ def test_estimators_with_their_own_propensity_model_are_not_refused(cohort):
                  covariates=CONFOUNDERS, weights="case_w", times=[2.0],
                  exposure_validation="af_valid", n_imputations=2, random_state=1)
     assert len(res.rows) > 0
+    with pytest.raises(DataValidationError, match="fits its own propensity model"):
+        cl.adjusted_survival(sub, time="time", event="dead", exposure="af_flag",
+                             covariates=CONFOUNDERS, weights="case_w", times=[2.0],
+                             refit_weights=CONFOUNDERS, exposure_validation="af_valid",
+                             n_imputations=2, random_state=1)

@@ -253,6 +253,12 @@ def refit_weights_spec(value: Any, kwargs: dict[str, Any], data: pd.DataFrame,
         )
     if value is False:
         return None
+    if models_exposure:
+        raise DataValidationError(
+            f"{FUNC}(): {estimator}() fits its own propensity model on each imputed exposure "
+            f"(its weights= are case weights); got refit_weights={value!r}. Drop "
+            "refit_weights, or pass refit_weights=False."
+        )
     if isinstance(value, Mapping):
         bad = sorted(set(value) - set(REFIT_KEYS))
         if bad or "covariates" not in value:
