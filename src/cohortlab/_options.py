@@ -31,7 +31,7 @@ __all__ = ["exposure_options", "register_option", "OPTIONS", "Option"]
 
 #: Options of correct_exposure that may ride along with ``exposure_validation=``.
 MI_KEYS = ("n_imputations", "imputation_covariates", "flag_interactions", "imputation_draw",
-           "times", "random_state", "n_jobs")
+           "refit_weights", "times", "random_state", "n_jobs")
 #: Options of bias_analysis that may ride along with ``exposure_error=``.
 PBA_KEYS = ("n_sims", "strata", "random_state", "n_jobs", "prevalence_covariates")
 

@@ -1,7 +1,9 @@
 """The imputation model of :func:`~cohortlab.exposures.measurement_error.correct_exposure`.
 
 Which predictors enter it (the flag, the outcome terms, the covariates), the design matrix,
-the logistic fit with its covariance, coefficient draws and Bernoulli imputations.
+the logistic fit with its covariance, coefficient draws and Bernoulli imputations; and the
+refit of inverse probability of treatment weights on each imputed exposure
+(``refit_weights=``).
 """
 
 from __future__ import annotations
@@ -130,7 +132,7 @@ def _rhs(cov: Any) -> str:
 def _imputation_spec(data: pd.DataFrame, exposure: str, kwargs: Mapping[str, Any],
                      extra: Any) -> _Spec:
     parts, cols = [], []
-    for key in ("covariates", "outcome_covariates"):
+    for key in ("covariates", "outcome_covariates", "propensity_covariates"):
         cov = kwargs.get(key)
         if cov is not None:
             cols += covariate_columns(cov, data, FUNC)
@@ -203,3 +205,98 @@ def _outcome_terms(frame: pd.DataFrame, spec: _Spec) -> tuple[list[np.ndarray], 
     return cols, names
 
 
+
+
+# ------------------------------------------------ weights that depend on the exposure
+
+#: propensity_score() options that ``refit_weights=`` may carry in a mapping.
+REFIT_KEYS = ("covariates", "estimand", "stabilize", "trim", "truncate", "model")
+#: The column that holds refitted weights when the call named none.
+REFIT_COLUMN = "_cl_refit_iptw"
+
+
+@dataclass(frozen=True)
+class WeightRefit:
+    """Inverse probability of treatment weights refitted on every imputed exposure.
+
+    ``column`` is the estimator's ``weights=`` column, overwritten with the weights of
+    :func:`cohortlab.propensity_score` (``options``: its keyword arguments) fitted on the
+    exposure of each completed cohort (and on the flag for the naive run).
+    """
+
+    column: str
+    options: Mapping[str, Any]
+    description: str
+
+
+def refit_weights_spec(value: Any, kwargs: dict[str, Any], data: pd.DataFrame,
+                       estimator: str, models_exposure: bool) -> WeightRefit | None:
+    """Check ``refit_weights=`` against ``weights=``; ``kwargs`` gains ``weights`` if needed.
+
+    ``None`` with ``weights=`` given to an estimator that does not model the exposure itself
+    (Cox, Fine-Gray, Kaplan-Meier, Aalen-Johansen, a crude contrast) is refused: if those are
+    IPT weights of the flag, reusing them in every imputation leaves the corrected estimate
+    weighted for the wrong exposure. ``False`` keeps the column (weights that do not depend
+    on the exposure).
+    """
+    weights = kwargs.get("weights")
+    if value is None:
+        if weights is None or models_exposure:
+            return None
+        raise DataValidationError(
+            f"{FUNC}(): {estimator}() got weights={weights!r} with a misclassified exposure to "
+            "correct; got refit_weights=None. If these are inverse probability of treatment "
+            "weights of the flag, they must be refitted on each imputed exposure: pass "
+            "refit_weights=<the propensity model's covariates> (e.g. \"age + bmi\", or a "
+            f"dict of propensity_score options: {', '.join(REFIT_KEYS)}). If they do not "
+            "depend on the exposure (case or sampling weights), pass refit_weights=False."
+        )
+    if value is False:
+        return None
+    if models_exposure:
+        raise DataValidationError(
+            f"{FUNC}(): {estimator}() fits its own propensity model on each imputed exposure "
+            f"(its weights= are case weights); got refit_weights={value!r}. Drop "
+            "refit_weights, or pass refit_weights=False."
+        )
+    if isinstance(value, Mapping):
+        bad = sorted(set(value) - set(REFIT_KEYS))
+        if bad or "covariates" not in value:
+            raise DataValidationError(
+                f"{FUNC}(): refit_weights as a mapping takes the propensity_score options "
+                f"{', '.join(REFIT_KEYS)} (covariates required); got keys {sorted(value)}. "
+                "Pass e.g. refit_weights={'covariates': 'age + bmi', 'stabilize': True}."
+            )
+        options = dict(value)
+    elif isinstance(value, str) or (isinstance(value, Sequence) and value
+                                    and all(isinstance(v, str) for v in value)):
+        options = {"covariates": value}
+    else:
+        raise DataValidationError(
+            f"{FUNC}(): refit_weights must be the propensity model's covariates (a formula or "
+            f"a list of columns), a dict of propensity_score options, or False; got "
+            f"{value!r}."
+        )
+    covariate_columns(options["covariates"], data, FUNC)   # names a missing column early
+    if weights is None:
+        kwargs["weights"] = weights = REFIT_COLUMN
+    elif not isinstance(weights, str):
+        raise DataValidationError(
+            f"{FUNC}(): refit_weights needs weights= to be a column name; got {weights!r}.")
+    opts = ", ".join(f"{k}={v!r}" for k, v in options.items() if k != "covariates")
+    desc = (f"weights {weights!r} refitted in the naive run and in each imputation: "
+            f"propensity_score(covariates={_rhs(options['covariates'])!r}"
+            f"{', ' + opts if opts else ''}) of the exposure of that cohort (the column's "
+            "own values are not used)")
+    return WeightRefit(column=weights, options=options, description=desc)
+
+
+def refit_weights(frame: pd.DataFrame, exposure: str, refit: WeightRefit,
+                  reference: Any = None) -> pd.DataFrame:
+    """``frame`` (a shallow copy) with ``refit.column`` replaced by IPT weights of ``exposure``."""
+    from ..causal.propensity import propensity_score
+
+    ps = propensity_score(frame, exposure=exposure, reference=reference, **refit.options)
+    out = frame.copy(deep=False)
+    out[refit.column] = ps.weights.to_numpy()
+    return out

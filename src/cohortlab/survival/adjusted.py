@@ -29,12 +29,13 @@ from .._validation import (
     check_time_event,
     check_weights,
 )
+from ..causal._weights import ess
 from ..causal.propensity import check_arms, propensity_score
-from ..exceptions import DataValidationError
+from ..exceptions import DataValidationError, LowEffectiveSampleSizeWarning
 from ..inference.bootstrap import bootstrap, bootstrap_interval
 from ..results.estimate import EstimateTable
 from . import _cox
-from ._aipw import augmented_outcome, censoring_km
+from ._aipw import augmented_outcome, bound_curve, censoring_km
 from ._counts import risk_counts
 from ._km import _z, product_limit
 from .adjusted_curves import AdjustedCurves
@@ -49,6 +50,12 @@ MAX_GRID = 500
 #: Subjects x times evaluated at once by the g-formula (bounds its memory at ~16 MB a block).
 CHUNK_ELEMENTS = 2_000_000
 _REFIT = {"ipw": "propensity", "gformula": "Cox", "aipw": "propensity and Cox"}
+#: AIPW curves are flagged unreliable when an arm's Kish effective sample size (its ATE
+#: weights) falls under this fraction of the arm, or under :data:`AIPW_MIN_ESS` subjects in
+#: an arm of at least twice that size: the augmentation term ``1{A=a}/e_a (Z - m_a)`` then
+#: rests on a handful of subjects and the curves leave [0, 1] or rise.
+AIPW_MIN_ESS_FRACTION = 0.10
+AIPW_MIN_ESS = 50
 
 
 @exposure_options
@@ -179,7 +186,7 @@ def adjusted_survival(
         w, notes = _ipw_weights(spec)
         values, var = _ipw_curves(spec, w, with_variance=variance == "influence_function")
     elif method == "aipw":
-        values, moments, notes = _aipw_curves(spec, variance == "influence_function")
+        values, moments, notes, low_ess = _aipw_curves(spec, variance == "influence_function")
         var = (np.vstack([np.diag(moments.cov(a_, a_)) for a_ in (0, 1)])
                if moments is not None else None)
     else:
@@ -210,6 +217,9 @@ def adjusted_survival(
               "in each arm",)
     if method == "aipw":
         values, se, lo, hi, notes = _mask_unestimable(spec, values, se, lo, hi, notes)
+        values, lo, hi, bound_notes = _bound_aipw(spec, values, lo, hi)
+        notes += bound_notes
+        notes += _warn_low_ess(spec, low_ess, bound_notes)
     frame_out = _long_frame(spec, values, se, lo, hi, conf_level)
     rmst_source = None
     if method == "ipw" and cause is None and variance == "influence_function":
@@ -415,12 +425,25 @@ class _Moments:
         return c / self.total**2 * self.n / max(self.n - 1, 1)
 
 
-def _aipw_curves(sp: _Spec, with_moments: bool) -> tuple[np.ndarray, _Moments | None, tuple]:
-    """Augmented IPW with censoring augmentation (see ``_aipw`` and adjusted_survival)."""
+def _aipw_curves(sp: _Spec, with_moments: bool
+                 ) -> tuple[np.ndarray, _Moments | None, tuple, list[tuple[int, float, int]]]:
+    """Augmented IPW with censoring augmentation (see ``_aipw`` and adjusted_survival).
+
+    Also returns the arms whose effective sample size is too small for the curves
+    (``(arm, ess, n)``, see :data:`AIPW_MIN_ESS_FRACTION`); for those the propensity
+    model's generic low-ESS warning is replaced by the one :func:`_warn_low_ess` emits.
+    """
     if sp.estimand != "ATE":
         raise DataValidationError(f"{FUNC}(): method=\"aipw\" estimates the ATE only; got "
                                   f"estimand={sp.estimand!r} (use ipw or gformula).")
-    w, notes = _ipw_weights(sp)      # ATE weights 1/e (arm 1), 1/(1-e) (arm 0), x s
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        w, notes = _ipw_weights(sp)  # ATE weights 1/e (arm 1), 1/(1-e) (arm 0), x s
+    low_ess = _low_ess_arms(sp, w)
+    for c in caught:  # re-emit, except the generic low-ESS warning replaced by AIPW's own
+        if not (low_ess and issubclass(c.category, LowEffectiveSampleSizeWarning)):
+            warnings.warn_explicit(c.message, c.category, c.filename, c.lineno,
+                                   source=c.source)
     kms = [censoring_km(sp.t[sp.a == arm], sp.d[sp.a == arm], sp.s[sp.a == arm])
            for arm in (1, 0)]
     times = np.unique(np.concatenate([sp.grid, kms[0].jumps, kms[1].jumps]))
@@ -458,7 +481,72 @@ def _aipw_curves(sp: _Spec, with_moments: bool) -> tuple[np.ndarray, _Moments | 
         moments = _Moments(mean=values, cross=cross, lin=lin, s2=float((sp.s**2).sum()),
                            total=total, n=int((sp.s > 0).sum()))
     return values, moments, notes + ("AIPW: Cox outcome model on exposure + covariates; "
-                                     "censoring: Kaplan-Meier per arm, augmented (AIPCW)",)
+                                     "censoring: Kaplan-Meier per arm, augmented (AIPCW)",
+                                     ), low_ess
+
+
+def _low_ess_arms(sp: _Spec, w: np.ndarray) -> list[tuple[int, float, int]]:
+    """Arms whose ATE weights leave too small an effective sample for the AIPW curves."""
+    low = []
+    for arm in (1, 0):
+        wa = w[(sp.a == arm) & (w > 0)]
+        n_eff = ess(wa)
+        if (n_eff < AIPW_MIN_ESS_FRACTION * wa.size
+                or (n_eff < AIPW_MIN_ESS and wa.size >= 2 * AIPW_MIN_ESS)):
+            low.append((arm, n_eff, int(wa.size)))
+    return low
+
+
+def _bound_aipw(sp: _Spec, values: np.ndarray, lo: np.ndarray, hi: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Project each arm's AIPW curve onto monotone curves in [0, 1]; clip the CIs to [0, 1].
+
+    A moved point's interval moves with it (same width), then every interval is clipped to
+    [0, 1]. Returns the notes that say what was corrected (none when nothing was).
+    """
+    increasing = sp.cause is not None
+    what = "cumulative incidence" if increasing else "survival"
+    way = "non-decreasing" if increasing else "non-increasing"
+    new, notes = values.copy(), []
+    for row, arm in enumerate((1, 0)):
+        b = bound_curve(values[row], increasing)
+        if not b.changed:
+            continue
+        new[row] = b.values
+        found = [f"{b.n_out_of_range} of {b.n_points} grid times outside [0, 1] (by up to "
+                 f"{b.max_out_of_range:.3g})" if b.n_out_of_range else "",
+                 f"{b.n_non_monotone} of {b.n_points - 1} steps not {way} (by up to "
+                 f"{b.max_non_monotone:.3g})" if b.n_non_monotone else ""]
+        notes.append(
+            f"AIPW {what} of {sp.exposure}={arm} bounded: "
+            f"{' and '.join(f for f in found if f)}; projected onto {way} curves in [0, 1] "
+            f"(isotonic regression, then clipping), moving {b.n_changed} points by up to "
+            f"{b.max_change:.3g}; their intervals moved with them")
+    shift = np.where(np.isfinite(new), new - values, 0.0)
+    lo, hi = lo + shift, hi + shift
+    n_clip = int(np.sum((lo < 0) | (hi > 1)))
+    if n_clip:
+        notes.append(f"AIPW: {n_clip} confidence intervals clipped to [0, 1]")
+    with np.errstate(invalid="ignore"):
+        return new, np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0), tuple(notes)
+
+
+def _warn_low_ess(sp: _Spec, low_ess: list[tuple[int, float, int]],
+                  bound_notes: tuple[str, ...]) -> tuple[str, ...]:
+    """One strong warning (and its note) when an arm's effective sample size is too small."""
+    if not low_ess:
+        return ()
+    arms = "; ".join(f"{sp.exposure}={arm}: {n_eff:.1f} of {n:,} subjects"
+                     for arm, n_eff, n in low_ess)
+    fixed = (" The curves left [0, 1] or were not monotone and were bounded (see notes)."
+             if bound_notes else "")
+    msg = (f"{FUNC}(): the doubly robust (AIPW) curves are unreliable: the effective sample "
+           f"size of the ATE weights is {arms} (under {AIPW_MIN_ESS_FRACTION:.0%} of the arm, "
+           f"or under {AIPW_MIN_ESS}).{fixed} The propensity scores reach 0 or 1, so the "
+           "estimate leans on a few subjects; restrict the cohort to where both arms occur "
+           "(trim=\"crump\"), or use method=\"gformula\" (no weights) and report the overlap.")
+    warnings.warn(msg, LowEffectiveSampleSizeWarning, stacklevel=4)
+    return (msg.split("(): ", 1)[1],)
 
 
 def _mask_unestimable(sp: _Spec, values: np.ndarray, se: np.ndarray, lo: np.ndarray,
@@ -494,7 +582,9 @@ def _replicate(sp: _Spec, method: str, idx: np.ndarray) -> np.ndarray:
             w, _ = _ipw_weights(rep)
             values, _ = _ipw_curves(rep, w, with_variance=False)
         elif method == "aipw":
-            values, _, _ = _aipw_curves(rep, with_moments=False)
+            values, _, _, _ = _aipw_curves(rep, with_moments=False)
+            increasing = rep.cause is not None
+            values = np.vstack([bound_curve(v, increasing).values for v in values])
         else:
             values = _gformula_curves(rep)
     return values.ravel()

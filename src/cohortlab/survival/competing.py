@@ -115,8 +115,11 @@ def cumulative_incidence(
         ``exposure_validation="col"`` (the true exposure on a validation subset, missing
         elsewhere) runs :func:`~cohortlab.exposures.measurement_error.correct_exposure`
         (multiple imputation, Rubin's rules; it also takes ``n_imputations``,
-        ``imputation_covariates``, ``times``, ``random_state``, ``n_jobs``) and returns
-        naive and corrected rows; ``exposure_error=cl.ErrorRates(...)`` (external
+        ``imputation_covariates``, ``refit_weights``, ``times``, ``random_state``,
+        ``n_jobs``) and returns naive and corrected rows. With ``weights=`` it needs
+        ``refit_weights=``: the propensity model's covariates, to refit inverse probability
+        of treatment weights on each imputed exposure, or ``False`` for weights that do not
+        depend on the exposure; ``exposure_error=cl.ErrorRates(...)`` (external
         sensitivity and specificity) runs :func:`~cohortlab.bias_analysis`. The flag is
         ``by``; pass ``times=[...]``, the times at which the curves are pooled.
         ``exposure_error`` is not available for curves.
