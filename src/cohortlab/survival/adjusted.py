@@ -321,8 +321,10 @@ def _ipw_curves(sp: _Spec, w: np.ndarray, with_variance: bool
         curve = kaplan_meier(frame, time="t", event="d", by="a", weights="w",
                              variance="infinitesimal_jackknife")
     else:
+        # the positive-weight rows may lack a cause code: declare those present
+        causes = sorted(int(c) for c in np.unique(frame["d"]) if c > 0)
         curve = cumulative_incidence(frame, time="t", event="d", by="a", weights="w",
-                                     cause=sp.cause)
+                                     cause=sp.cause, causes=causes)
     var = np.vstack([_read_curve_var(curve.data, arm, sp.grid) for arm in (1, 0)])
     return values, var
 

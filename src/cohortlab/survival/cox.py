@@ -29,6 +29,7 @@ from ..results.estimate import Estimate, EstimateTable
 from ..results.model import ModelResult
 from . import _cox
 from ._cox import CoxData, CoxFit
+from ._prepare import positive_weight_counts
 
 __all__ = ["cox", "CoxResult"]
 
@@ -252,6 +253,11 @@ def cox(
     t, d = check_time_event(frame, time, event, FUNC, entry=entry)
     s = check_numeric(frame, entry, "entry", FUNC) if entry else None
     w = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
+    n_pos, n_events, zero = positive_weight_counts(w if weights else None, weights, d == 1)
+    if zero:  # weight-0 rows add nothing to the partial likelihood (and 0/0 to Efron's terms)
+        keep = w > 0
+        frame, t, d, w = frame[keep], t[keep], d[keep], w[keep]
+        s = s[keep] if s is not None else None
     if not (d == 1).any():
         raise DataValidationError(f"{FUNC}(): column {event!r} has no events (all 0); a Cox "
                                   "model needs at least one event.")
@@ -287,9 +293,9 @@ def cox(
     return CoxResult(
         terms=design.names, params=fit.beta, vcov=vcov, vcov_model=vcov_model,
         effect_measure="hazard_ratio", method="cox", ci_method=ci_method,
-        conf_level=conf_level, n=len(frame), n_events=int(d.sum()), fit_stats=fstats,
+        conf_level=conf_level, n=n_pos, n_events=n_events, fit_stats=fstats,
         dropped=dropped, notes=(f"ties: {ties}",) + (f"strata: {strata}",) * bool(strata)
-        + notes, state=state,
+        + notes + zero, state=state,
     )
 
 

@@ -32,6 +32,7 @@ from ._prepare import (
     count_pair,
     curve_columns,
     group_time_order,
+    positive_weight_counts,
     prepare,
 )
 
@@ -147,12 +148,12 @@ def kaplan_meier(
                 missing=missing)
     parts = [_curve_frame(g, variance, conf_type, conf_level) for g in p.by_group()]
     frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    notes = _km_notes(p, variance)
+    n, n_events, zero = positive_weight_counts(p.weights, weights, p.event > 0)
+    notes = _km_notes(p, variance) + zero
     return Curve(
         data=frame, measure="survival", method="kaplan_meier", conf_type=conf_type,
-        conf_level=conf_level, ci_method=variance, n=len(p.frame),
-        n_events=int((p.event > 0).sum()), weighted=p.weights is not None, dropped=p.dropped,
-        notes=notes,
+        conf_level=conf_level, ci_method=variance, n=n, n_events=n_events,
+        weighted=p.weights is not None, dropped=p.dropped, notes=notes,
     )
 
 
