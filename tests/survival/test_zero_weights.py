@@ -1,6 +1,7 @@
-"""Rows with weight 0 do not enter kaplan_meier or cox, and are not counted in n (issue 11)."""
+"""Edges of the survival verbs (issue 11): weight-0 rows in n, g-formula curves without overlap."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import cohortlab as cl
@@ -34,3 +35,17 @@ def test_cox_n_counts_positive_weights(lung0):
     ref = cl.cox(lung0[pos], time="time", event="status01", covariates=["age", "sex"],
                  weights="w")
     assert fit.params == pytest.approx(ref.params, rel=1e-9)
+
+
+def test_adjusted_survival_gformula_warns_without_overlap(rng):
+    # exposure determined by age: no overlap; the g-formula curves are pure extrapolation
+    n = 600
+    age = rng.uniform(30, 80, n)
+    a = (age > 55).astype(int)
+    t = rng.exponential(10 / np.exp(0.02 * (age - 55) + 0.3 * a))
+    d = (t < 8).astype(int)
+    df = pd.DataFrame({"age": age, "a": a, "t": np.minimum(t, 8), "d": d})
+    with pytest.warns(cl.exceptions.PositivityWarning, match="no overlap"):
+        res = cl.adjusted_survival(df, time="t", event="d", exposure="a", covariates=["age"],
+                                   method="gformula", n_boot=20, random_state=1, times=[2, 4])
+    assert any("no overlap" in n for n in res.notes)

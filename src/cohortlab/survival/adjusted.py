@@ -29,6 +29,7 @@ from .._validation import (
     check_time_event,
     check_weights,
 )
+from ..causal._outcome import overlap_notes
 from ..causal._weights import ess
 from ..causal.propensity import check_arms, propensity_score
 from ..exceptions import DataValidationError, LowEffectiveSampleSizeWarning
@@ -192,6 +193,8 @@ def adjusted_survival(
     else:
         values, notes = _gformula_curves(spec), ("g-formula: Cox model of the outcome "
                                                        "on exposure + covariates",)
+        # positivity is not needed to compute the curves, but without it they extrapolate
+        notes += overlap_notes(frame, a, s, covariates, estimand, FUNC, exposure)
         var = None
     reps = None
     if variance == "bootstrap":
