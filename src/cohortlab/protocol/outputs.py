@@ -40,8 +40,9 @@ from .run import StudyResults, _at
 
 __all__ = ["write_outputs", "provenance", "TableOut"]
 
-_PACKAGES = ("cohortlab", "numpy", "pandas", "scipy", "statsmodels", "scikit-learn",
-             "formulaic", "matplotlib", "lifelines", "duckdb")
+#: the packages whose code can change a run's numbers or files (what src/ imports)
+_PACKAGES = ("cohortlab", "numpy", "pandas", "scipy", "scikit-learn", "formulaic", "joblib",
+             "matplotlib", "python-docx", "openpyxl", "duckdb")
 
 
 @dataclass
