@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from .schema import ProtocolError, close_matches
+from .sections import ProtocolError, close_matches
 
 __all__ = ["MethodSpec", "METHODS", "check_method_options", "formula_columns",
            "COLUMN_OPTIONS", "FORMULA_OPTIONS"]
