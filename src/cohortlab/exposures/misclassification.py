@@ -482,12 +482,12 @@ def _prevalence_model(frame: pd.DataFrame, flag: np.ndarray, exposure: str, by: 
 
 def _check_estimator(estimator: Any, kwargs: Mapping[str, Any]
                      ) -> tuple[Callable[..., Estimate], dict[str, Any]]:
-    """The function run in each simulation (``f(data, exposure=..., **kw) -> Estimate``) and
-    the estimator's parameters.
+    """The function run in each simulation and the estimator's parameters.
 
-    Verbs that take ``exposure=`` run as they are (``match`` through its ``estimate``); Cox
-    models (``cox``, ``fine_gray``, ``cause_specific_cox``, the flag among ``covariates``)
-    through the flag's coefficient; curve estimators are refused.
+    The function is called ``f(data, exposure=..., **kw)`` and returns an Estimate. Verbs
+    that take ``exposure=`` run as they are (``match`` through its ``estimate``); Cox models
+    (``cox``, ``fine_gray``, ``cause_specific_cox``, the flag among ``covariates``) through
+    the flag's coefficient; curve estimators are refused.
     """
     if not callable(estimator):
         raise DataValidationError(

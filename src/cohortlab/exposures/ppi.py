@@ -327,10 +327,11 @@ def ppi_effect(
 
     ``ppi_effect(cl.ipw, data, outcome_validation=..., exposure=..., outcome=...,
     covariates=...)``: the effect :func:`~cohortlab.ipw` (or :func:`~cohortlab.aipw`) would
-    estimate on the gold-standard outcome. Estimand: the ``estimand`` population's contrast of ``E[Y^1]`` and ``E[Y^0]``
-    (difference, ratio or odds ratio) of the gold-standard outcome ``Y``, labelled on a random
-    subset; ``outcome`` holds a model's prediction ``f`` for everyone. Exposure and
-    covariates are observed for all rows, so the propensity score is fitted on everyone.
+    estimate on the gold-standard outcome. Estimand: the ``estimand`` population's contrast
+    of ``E[Y^1]`` and ``E[Y^0]`` (difference, ratio or odds ratio) of the gold-standard
+    outcome ``Y``, labelled on a random subset; ``outcome`` holds a model's prediction ``f``
+    for everyone. Exposure and covariates are observed for all rows, so the propensity score
+    is fitted on everyone.
 
     Each arm mean is ``T_w(Y) - lambda (T_w(f) - T(f))``: ``T`` the estimator on all rows
     with the prediction as outcome, ``T_w`` the estimator on the labelled rows weighted by
