@@ -295,12 +295,15 @@ def correct_exposure(
     ----------
     estimator : callable
         A cohortlab verb: ``crude_effect``, ``ipw``, ``aipw``, ``gformula``, ``tmle``,
-        ``adjusted_survival`` (these take ``exposure=``), ``cox``, ``fine_gray`` (the flag
-        is one of ``covariates``), ``kaplan_meier``, ``cumulative_incidence`` (the flag is
-        ``by``). It returns an ``Estimate``, ``EstimateTable``, ``ModelResult`` or ``Curve``.
+        ``match`` (with ``outcome=``), ``adjusted_survival`` (these take ``exposure=``),
+        ``cox``, ``fine_gray``, ``cause_specific_cox`` (the flag is one of ``covariates``),
+        ``kaplan_meier``, ``cumulative_incidence`` (the flag is ``by``), or your own
+        function returning an ``Estimate``, ``EstimateTable``, ``ModelResult`` or ``Curve``.
     data : pandas.DataFrame
     exposure : str
-        The misclassified binary flag (0/1 or bool; two labels with ``reference=``).
+        The misclassified binary flag (0/1 or bool; two labels with ``reference=``); also
+        the estimator's ``exposure=`` when it takes one, otherwise it must be its ``by=`` or
+        one of its ``covariates``.
     validation : str
         The true exposure (0/1, or the flag's labels) on validated rows, missing elsewhere.
     n_imputations : int
