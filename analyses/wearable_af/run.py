@@ -7,8 +7,9 @@
 # more in people with a high BMI. This script runs the analysis on `cl.simulate_cohort()`, whose
 # true effects are known, three ways: with the notification as if it were AF (naive), corrected
 # with a 12-lead ECG on a random 15% of the cohort (internal validation: multiple imputation,
-# `exposure_validation=`), and corrected with the device maker's validation study
-# (external validation: probabilistic bias analysis, `exposure_error=`). The oracle analysis with
+# `cl.correct_exposure(cl.cox, d, validation=...)`), and corrected with the device maker's
+# validation study (external validation: probabilistic bias analysis,
+# `cl.bias_analysis(cl.cox, d, error=...)`). The oracle analysis with
 # the true AF status (never available in practice) is shown for reference.
 # Run: `python analyses/wearable_af/run.py [--out DIR]`.
 # %%
@@ -77,11 +78,12 @@ def hazard_ratios(d: pd.DataFrame, rates: cl.ErrorRates, n_imp: int, n_sims: int
     rows.append(("oracle (true AF)", _row(oracle, "af_true")))
     naive = cl.cox(d, covariates=["af_flag", *COVARIATES], **common).coef_table()
     rows.append(("naive (notification)", _row(naive, "af_flag")))
-    mi = cl.cox(d, covariates=["af_flag", *COVARIATES], exposure_validation="af_ecg",
-                imputation_covariates=["bmi"], n_imputations=n_imp, random_state=1, **common)
+    mi = cl.correct_exposure(cl.cox, d, validation="af_ecg", exposure="af_flag",
+                             imputation_covariates=["bmi"], n_imputations=n_imp,
+                             random_state=1, covariates=["af_flag", *COVARIATES], **common)
     rows.append(("ECG subsample (multiple imputation)", _row(mi.corrected, "af_flag")))
-    pba = cl.cox(d, covariates=["af_flag", *COVARIATES], exposure_error=rates, n_sims=n_sims,
-                 random_state=2, **common)
+    pba = cl.bias_analysis(cl.cox, d, exposure="af_flag", error=rates, n_sims=n_sims,
+                           random_state=2, covariates=["af_flag", *COVARIATES], **common)
     rows.append(("device study (bias analysis)", pba.systematic))
     return pd.DataFrame([{"analysis": name, "hazard_ratio": e.estimate,
                           "conf_low": e.conf_low, "conf_high": e.conf_high} for name, e in rows])
@@ -95,9 +97,10 @@ def incidence(d: pd.DataFrame, n_imp: int) -> pd.DataFrame:
         at = cl.cumulative_incidence(d, by=by, **common).at(TIMES).to_frame()
         at["analysis"], at["af"] = name, at["group"].astype(int)
         out.append(at)
-    mi = cl.cumulative_incidence(d, by="af_flag", exposure_validation="af_ecg",
-                                 imputation_covariates=["bmi", *COVARIATES],
-                                 n_imputations=n_imp, times=TIMES, random_state=3, **common)
+    mi = cl.correct_exposure(cl.cumulative_incidence, d, validation="af_ecg",
+                             exposure="af_flag", imputation_covariates=["bmi", *COVARIATES],
+                             n_imputations=n_imp, times=TIMES, random_state=3, by="af_flag",
+                             **common)
     f = mi.to_frame()
     f = f[f["analysis"] == "corrected"].copy()
     f["analysis"], f["af"] = "ECG subsample (multiple imputation)", f["group"].astype(int)

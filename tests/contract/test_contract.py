@@ -150,8 +150,9 @@ VERBS = [
         **{x: v for x, v in k.items() if x != "random_state"}),
         used="treated", has_ci=True),
     Verb("ppi_effect", lambda d, **k: cl.ppi_effect(
-        "ipw", d.assign(mace_label=d["mace_1y"].where(d["id"] % 4 == 0)), exposure="treated",
-        outcome="pred_mace", outcome_validation="mace_label", covariates=["age", "female"],
+        cl.ipw, d.assign(mace_label=d["mace_1y"].where(d["id"] % 4 == 0)),
+        outcome_validation="mace_label", exposure="treated", outcome="pred_mace",
+        covariates=["age", "female"],
         **{x: v for x, v in k.items() if x != "random_state"}),
         used="age", has_ci=True),
     Verb("evaluate_classifier", lambda d, **k: cl.evaluate_classifier(
@@ -190,9 +191,10 @@ NOT_VERBS = {
        for name in ("empirical_null", "calibrate_p", "systematic_error_model", "calibrate_ci")},
     "refute": "wraps another verb (run in each simulation); tested in tests/sensitivity",
     "cate": "needs the causal-ml extra (EconML); tested in tests/subgroups/test_cate.py",
-    "bias_analysis": "wraps another verb (run in each simulation); tested in tests/exposures",
-    "correct_exposure": "wraps another verb (run on each imputed cohort); tested in "
-                        "tests/exposures/test_measurement_error.py",
+    "bias_analysis": "wraps another verb (run in each simulation); its contract over every "
+                     "estimator is tests/contract/test_wrappers.py",
+    "correct_exposure": "wraps another verb (run on each imputed cohort); its contract over "
+                        "every estimator is tests/contract/test_wrappers.py",
     "evalue": "takes an Estimate or numbers, not a DataFrame; tested in tests/sensitivity",
     **{name: "builds an exposure definition, not an estimate; tested in tests/exposures"
        for name in ("threshold_exposure", "quantile_exposure", "cutpoint_exposure",

@@ -9,11 +9,11 @@ imputation (MI) for the crude RD, the IPW ATE and the Cox HR, and
 ``tests/exposures/test_misclassification.py`` bias analysis for the crude RD; this file
 covers the rest:
 
-- MI (``exposure_validation=``, a random 20% validated) for ``gformula`` and ``aipw`` (ATE
+- MI (``cl.correct_exposure(estimator, data, validation=...)``, a random 20% validated) for ``gformula`` and ``aipw`` (ATE
   on ``mace_1y``), ``cumulative_incidence`` (Aalen-Johansen CIF of stroke at 3 years by
   AF), ``kaplan_meier`` (survival from any event at 3 years by AF) and
   ``adjusted_survival`` (IPW, difference of the stroke CIF at 3 years);
-- probabilistic bias analysis (``exposure_error=``, sensitivity and specificity by obesity
+- probabilistic bias analysis (``cl.bias_analysis(estimator, data, error=...)``, sensitivity and specificity by obesity
   from a fresh simulated validation study of 2,000 per cohort) for ``ipw`` and ``cox``.
 
 The truths:
@@ -185,37 +185,38 @@ def _mi_row(res, term: str, **labels) -> tuple[float, float, float, float]:
 
 def _run_causal(name: str) -> Callable[[pd.DataFrame, int, int], dict]:
     def run(df: pd.DataFrame, m: int, seed: int) -> dict:
-        res = getattr(cl, name)(df, exposure="af_flag", outcome="mace_1y",
-                                covariates=COVARIATES, exposure_validation="af_valid",
-                                imputation_covariates=IMP_CAUSAL, n_imputations=m,
-                                random_state=seed)
+        res = cl.correct_exposure(getattr(cl, name), df, validation="af_valid",
+                                  exposure="af_flag", outcome="mace_1y",
+                                  covariates=COVARIATES, imputation_covariates=IMP_CAUSAL,
+                                  n_imputations=m, random_state=seed)
         return {"ate": _mi_row(res, "af_flag")}
     return run
 
 
 def _run_cif(df: pd.DataFrame, m: int, seed: int) -> dict:
-    res = cl.cumulative_incidence(df, time="time", event="event", cause=1, by="af_flag",
-                                  times=[T], exposure_validation="af_valid",
-                                  imputation_covariates=IMP_CURVES, n_imputations=m,
-                                  random_state=seed)
+    res = cl.correct_exposure(cl.cumulative_incidence, df, validation="af_valid",
+                              exposure="af_flag", time="time", event="event", cause=1,
+                              by="af_flag", times=[T], imputation_covariates=IMP_CURVES,
+                              n_imputations=m, random_state=seed)
     term = f"cumulative incidence at {T:g}"
     return {f"cif{g}": _mi_row(res, term, group=g) for g in (1, 0)}
 
 
 def _run_km(df: pd.DataFrame, m: int, seed: int) -> dict:
-    res = cl.kaplan_meier(df, time="time", event="dead", by="af_flag", times=[T],
-                          exposure_validation="af_valid", imputation_covariates=IMP_CURVES,
-                          n_imputations=m, random_state=seed)
+    res = cl.correct_exposure(cl.kaplan_meier, df, validation="af_valid", exposure="af_flag",
+                              time="time", event="dead", by="af_flag", times=[T],
+                              imputation_covariates=IMP_CURVES, n_imputations=m,
+                              random_state=seed)
     term = f"survival probability at {T:g}"
     return {f"surv{g}": _mi_row(res, term, group=g) for g in (1, 0)}
 
 
 def _run_adjusted(df: pd.DataFrame, m: int, seed: int) -> dict:
-    res = cl.adjusted_survival(df, time="time", event="event", cause=1, exposure="af_flag",
-                               covariates=COVARIATES, method="ipw", times=[T],
-                               exposure_validation="af_valid",
-                               imputation_covariates=IMP_CAUSAL, n_imputations=m,
-                               random_state=seed)
+    res = cl.correct_exposure(cl.adjusted_survival, df, validation="af_valid", time="time",
+                              event="event", cause=1, exposure="af_flag",
+                              covariates=COVARIATES, method="ipw", times=[T],
+                              imputation_covariates=IMP_CAUSAL, n_imputations=m,
+                              random_state=seed)
     return {"cif_diff": _mi_row(res, f"risk difference at {T:g}")}
 
 
@@ -226,9 +227,10 @@ def _pba(res, log: bool) -> tuple[float, float, float, float]:
 
 
 def _run_pba_ipw(df: pd.DataFrame, n_sims: int, seed: int) -> dict:
-    res = cl.ipw(df, exposure="af_flag", outcome="mace_1y", covariates=COVARIATES,
-                 exposure_error=_device_study(seed + 50_000),
-                 prevalence_covariates=PBA_IPW_PREVALENCE, n_sims=n_sims, random_state=seed)
+    res = cl.bias_analysis(cl.ipw, df, exposure="af_flag",
+                           error=_device_study(seed + 50_000),
+                           prevalence_covariates=PBA_IPW_PREVALENCE, n_sims=n_sims,
+                           random_state=seed, outcome="mace_1y", covariates=COVARIATES)
     return {"ate": _pba(res, False)}
 
 
@@ -236,9 +238,10 @@ def _run_pba_cox(df: pd.DataFrame, n_sims: int, seed: int) -> dict:
     # default strata: the event indicator (stroke) crossed with obesity (the rates' by);
     # adding the discrete covariates (diabetes, smoking, treated) would split the ~370
     # strokes of a cohort into 48 cells (not tried here)
-    res = cl.cox(df, time="time", event="stroke", covariates=COX_COV,
-                 exposure_error=_device_study(seed + 50_000), n_sims=n_sims,
-                 random_state=seed)
+    res = cl.bias_analysis(cl.cox, df, exposure="af_flag",
+                           error=_device_study(seed + 50_000), n_sims=n_sims,
+                           random_state=seed, time="time", event="stroke",
+                           covariates=COX_COV)
     return {"log_hr": _pba(res, True)}
 
 

@@ -1,6 +1,6 @@
 """IPT weights refitted on each imputed exposure (issue 11, item 5).
 
-``cl.fine_gray(weights="iptw", exposure_validation=...)`` (and ``cox``, ``kaplan_meier``,
+``cl.correct_exposure(cl.fine_gray, data, validation=..., weights="iptw")`` (and ``cox``, ``kaplan_meier``,
 ``cumulative_incidence``) used to reuse, in every imputation, the inverse probability of
 treatment weights computed from the misclassified flag: the imputed true exposure was then
 weighted by the flag's propensity. In ``simulate_cohort`` (``af_flag`` misclassifies
@@ -35,7 +35,7 @@ from cohortlab.exceptions import DataValidationError
 
 CONFOUNDERS = "age + bmi + diabetes"
 TOL = 0.12  # log scale: 3 MC SDs of (corrected - oracle) for one cohort of 20,000
-MI = dict(exposure_validation="af_valid", n_imputations=5, random_state=1)
+MI = dict(validation="af_valid", exposure="af_flag", n_imputations=5, random_state=1)
 FG = dict(time="time", event="event", cause=1)
 
 
@@ -66,20 +66,22 @@ def test_flag_weights_reused_in_imputations_are_refused(cohort):
     """The issue's call: on main it returned an inflated corrected sHR."""
     with pytest.raises(DataValidationError, match=r"weights='iptw'.*refit_weights=None.*"
                                                   r"refit_weights=False"):
-        cl.fine_gray(cohort, covariates=["af_flag"], weights="iptw", **FG, **MI)
+        cl.correct_exposure(cl.fine_gray, cohort, covariates=["af_flag"], weights="iptw",
+                            **FG, **MI)
     with pytest.raises(DataValidationError, match="refit_weights"):
-        cl.kaplan_meier(cohort, time="time", event="event", by="af_flag", weights="iptw",
-                        times=[2.0], **MI)
+        cl.correct_exposure(cl.kaplan_meier, cohort, time="time", event="event",
+                            by="af_flag", weights="iptw", times=[2.0], **MI)
 
 
 def test_fine_gray_refitted_iptw_simulated_truth(cohort):
     oracle = cl.fine_gray(cohort, covariates=["af_true"], weights="iptw_true",
                           **FG).coef_table()[0].estimate
-    refit = _quiet(cl.fine_gray, cohort, covariates=["af_flag"], weights="iptw",
-                   refit_weights=CONFOUNDERS, **FG, **MI)
-    reused = _quiet(cl.fine_gray, cohort, covariates=["af_flag"], weights="iptw",
-                    refit_weights=False, **FG, **MI)
-    adjusted = _quiet(cl.fine_gray, cohort, covariates=f"af_flag + {CONFOUNDERS}", **FG, **MI)
+    refit = _quiet(cl.correct_exposure, cl.fine_gray, cohort, covariates=["af_flag"],
+                   weights="iptw", refit_weights=CONFOUNDERS, **FG, **MI)
+    reused = _quiet(cl.correct_exposure, cl.fine_gray, cohort, covariates=["af_flag"],
+                    weights="iptw", refit_weights=False, **FG, **MI)
+    adjusted = _quiet(cl.correct_exposure, cl.fine_gray, cohort,
+                      covariates=f"af_flag + {CONFOUNDERS}", **FG, **MI)
     d_refit = math.log(_corrected(refit) / oracle)
     d_reused = math.log(_corrected(reused) / oracle)
     assert abs(d_refit) < TOL, (_corrected(refit), oracle)
@@ -99,15 +101,17 @@ def test_cox_refitted_iptw_simulated_truth(cohort):
     oracle = cl.cox(d, time="time", event="stroke", covariates=["af_true"],
                     weights="iptw_true", robust=True).coef_table()[0].estimate
     kw = dict(time="time", event="stroke", covariates=["af_flag"], robust=True, **MI)
-    refit = _quiet(cl.cox, d, refit_weights={"covariates": ["age", "bmi", "diabetes"]}, **kw)
-    reused = _quiet(cl.cox, d, weights="iptw", refit_weights=False, **kw)
+    refit = _quiet(cl.correct_exposure, cl.cox, d,
+                   refit_weights={"covariates": ["age", "bmi", "diabetes"]}, **kw)
+    reused = _quiet(cl.correct_exposure, cl.cox, d, weights="iptw", refit_weights=False, **kw)
     assert abs(math.log(_corrected(refit) / oracle)) < TOL
     assert math.log(_corrected(reused) / oracle) > 2 * TOL  # HR 2.39 vs 1.87: inflated
 
 
 def test_curves_refit_and_weight_column_created(cohort):
     sub = cohort.iloc[:4000]
-    res = _quiet(cl.cumulative_incidence, sub, time="time", event="event", cause=1,
+    res = _quiet(cl.correct_exposure, cl.cumulative_incidence, sub, time="time",
+                 event="event", cause=1,
                  by="af_flag", refit_weights=CONFOUNDERS, times=[3.0], **MI)
     assert any("'_cl_refit_iptw' refitted" in n for n in res.notes)
     f = res.to_frame()
@@ -117,22 +121,23 @@ def test_curves_refit_and_weight_column_created(cohort):
 def test_refit_weights_checked(cohort):
     sub = cohort.iloc[:2000]
     with pytest.raises(DataValidationError, match="covariates required"):
-        cl.fine_gray(sub, covariates=["af_flag"], weights="iptw",
-                     refit_weights={"estimand": "ATE"}, **FG, **MI)
+        cl.correct_exposure(cl.fine_gray, sub, covariates=["af_flag"], weights="iptw",
+                            refit_weights={"estimand": "ATE"}, **FG, **MI)
     with pytest.raises(DataValidationError, match="refit_weights must be"):
-        cl.fine_gray(sub, covariates=["af_flag"], weights="iptw", refit_weights=3, **FG, **MI)
+        cl.correct_exposure(cl.fine_gray, sub, covariates=["af_flag"], weights="iptw",
+                            refit_weights=3, **FG, **MI)
 
 
 def test_estimators_with_their_own_propensity_model_are_not_refused(cohort):
     """adjusted_survival refits its propensity model per imputation; weights= are case
     weights there."""
     sub = cohort.iloc[:2000].assign(case_w=1.0, dead=lambda x: (x["event"] > 0).astype(int))
-    res = _quiet(cl.adjusted_survival, sub, time="time", event="dead", exposure="af_flag",
-                 covariates=CONFOUNDERS, weights="case_w", times=[2.0],
-                 exposure_validation="af_valid", n_imputations=2, random_state=1)
+    res = _quiet(cl.correct_exposure, cl.adjusted_survival, sub, validation="af_valid",
+                 time="time", event="dead", exposure="af_flag", covariates=CONFOUNDERS,
+                 weights="case_w", times=[2.0], n_imputations=2, random_state=1)
     assert len(res.rows) > 0
     with pytest.raises(DataValidationError, match="fits its own propensity model"):
-        cl.adjusted_survival(sub, time="time", event="dead", exposure="af_flag",
-                             covariates=CONFOUNDERS, weights="case_w", times=[2.0],
-                             refit_weights=CONFOUNDERS, exposure_validation="af_valid",
-                             n_imputations=2, random_state=1)
+        cl.correct_exposure(cl.adjusted_survival, sub, validation="af_valid", time="time",
+                            event="dead", exposure="af_flag", covariates=CONFOUNDERS,
+                            weights="case_w", times=[2.0], refit_weights=CONFOUNDERS,
+                            n_imputations=2, random_state=1)

@@ -1,5 +1,5 @@
-"""Multiple imputation for a misclassified exposure (``correct_exposure``) and the
-``exposure_validation=`` / ``exposure_error=`` options of the estimators.
+"""Multiple imputation for a misclassified exposure (``correct_exposure``), a
+wrapper ``correct_exposure(estimator, data, validation=..., **estimator_kwargs)``.
 
 No external implementation of MI for measurement error is used as a reference; the pieces
 are checked against closed forms and statsmodels (the imputation model, the Nelson-Aalen
@@ -28,7 +28,6 @@ import pandas as pd
 import pytest
 
 import cohortlab as cl
-from cohortlab._options import OPTIONS
 from cohortlab.exceptions import CohortWarning, DataValidationError, MissingDataError
 from cohortlab.exposures._imputation import _fit_imputation, nelson_aalen_at_exit
 from cohortlab.exposures.measurement_error import MICorrection, correct_exposure
@@ -59,7 +58,7 @@ def cohort() -> pd.DataFrame:
 
 def _crude(df: pd.DataFrame, **kw):
     return correct_exposure(cl.crude_effect, df, exposure="af_flag",
-                            exposure_validation="af_valid", outcome="mace_1y", **kw)
+                            validation="af_valid", outcome="mace_1y", **kw)
 
 
 # ----------------------------------------------------------------------- the pieces
@@ -128,7 +127,7 @@ def test_pooled_by_rubin(cohort: pd.DataFrame) -> None:
 
 def test_flag_interactions_terms(cohort: pd.DataFrame) -> None:
     res = correct_exposure(cl.crude_effect, cohort, exposure="af_flag",
-                           exposure_validation="af_valid", outcome="sbp_12m",
+                           validation="af_valid", outcome="sbp_12m",
                            flag_interactions=True, n_imputations=2, random_state=1)
     assert res.imputation_model.terms == ("Intercept", "af_flag", "sbp_12m",
                                           "af_flag:sbp_12m")
@@ -144,7 +143,7 @@ def test_validated_rows_keep_truth(cohort: pd.DataFrame) -> None:
                 cl.Estimate(term="prevalence", estimate=prev, std_error=0.01))
         return cl.EstimateTable(rows=rows)
 
-    res = correct_exposure(probe, cohort, exposure="af_flag", exposure_validation="af_valid",
+    res = correct_exposure(probe, cohort, exposure="af_flag", validation="af_valid",
                            outcome="mace_1y", n_imputations=4, random_state=1)
     imp = res.imputations
     assert (imp.loc[imp["term"] == "mismatch", "estimate"] == 0).all()
@@ -175,7 +174,7 @@ def test_bootstrap_draw(cohort: pd.DataFrame) -> None:
 
 
 def test_model_result_every_coefficient(cohort: pd.DataFrame) -> None:
-    res = correct_exposure(cl.cox, cohort, exposure="af_flag", exposure_validation="af_valid",
+    res = correct_exposure(cl.cox, cohort, exposure="af_flag", validation="af_valid",
                            time="time", event="stroke", covariates=COX_COV,
                            imputation_covariates="bmi + death", n_imputations=3,
                            random_state=1)
@@ -190,7 +189,7 @@ def test_model_result_every_coefficient(cohort: pd.DataFrame) -> None:
 
 def test_curve_pooled_at_times(cohort: pd.DataFrame) -> None:
     res = correct_exposure(cl.kaplan_meier, cohort, exposure="af_flag",
-                           exposure_validation="af_valid", time="time", event="dead",
+                           validation="af_valid", time="time", event="dead",
                            by="af_flag", times=[1.0, 3.0], n_imputations=3, random_state=1)
     f = res.to_frame()
     assert len(f) == 8 and set(f["group"]) == {0, 1} and set(f["time"]) == {1.0, 3.0}
@@ -200,94 +199,79 @@ def test_curve_pooled_at_times(cohort: pd.DataFrame) -> None:
 
 def test_competing_risks_indicators(cohort: pd.DataFrame) -> None:
     res = correct_exposure(cl.cumulative_incidence, cohort, exposure="af_flag",
-                           exposure_validation="af_valid", time="time", event="event",
+                           validation="af_valid", time="time", event="event",
                            by="af_flag", times=[2.0], n_imputations=3, random_state=1)
     assert {"event==1", "event==2", "cumhaz(time)"} <= set(res.imputation_model.terms)
     assert set(res.to_frame()["cause"]) == {1, 2}
 
 
 def test_adjusted_curves_contrast(cohort: pd.DataFrame) -> None:
-    res = cl.adjusted_survival(cohort, time="time", event="dead", exposure="af_flag",
-                               covariates="age + bmi", times=[2.0],
-                               exposure_validation="af_valid", n_imputations=3,
-                               random_state=1)
+    res = correct_exposure(cl.adjusted_survival, cohort, validation="af_valid",
+                           time="time", event="dead", exposure="af_flag",
+                           covariates="age + bmi", times=[2.0], n_imputations=3,
+                           random_state=1)
     terms = res.corrected.to_frame()["term"].tolist()
     assert terms == ["survival probability at 2"] * 2 + ["survival difference at 2"]
 
 
-# ------------------------------------------------------------------------ the options
+# ------------------------------------------------------------------- the wrapper shape
 
 
-def test_option_signature_and_docstring() -> None:
+def test_verbs_no_longer_take_correction_options() -> None:
+    """The corrections are wrappers: the verbs' signatures are their own (issue 13)."""
     for est in (cl.ipw, cl.aipw, cl.gformula, cl.cox, cl.kaplan_meier, cl.adjusted_survival,
                 cl.cumulative_incidence, cl.fine_gray):
         params = inspect.signature(est).parameters
-        for name, option in OPTIONS.items():
-            if option.only and est.__name__ not in option.only:
-                assert name not in params
-                continue
-            assert params[name].kind is inspect.Parameter.KEYWORD_ONLY
-            assert params[name].default is None
-        assert "exposure_validation, exposure_error" in est.__doc__
-        assert params["data"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        assert not {"exposure_validation", "exposure_error", "outcome_validation"} & set(params)
+        assert "exposure_validation" not in (est.__doc__ or "")
+        assert not hasattr(est, "__cl_raw__")
+    with pytest.raises(TypeError, match="exposure_validation"):
+        cl.ipw(cl.simulate_cohort(50, random_state=1), exposure="af_flag", outcome="mace_1y",
+               covariates="age", exposure_validation="af_true")
 
 
-def test_option_dispatches_to_correct_exposure(cohort: pd.DataFrame) -> None:
+def test_wrapper_returns_its_type_plain_verb_returns_its_own(cohort: pd.DataFrame) -> None:
     kw = dict(exposure="af_flag", outcome="mace_1y", covariates="age + bmi + diabetes")
-    via = cl.ipw(cohort, **kw, exposure_validation="af_valid", n_imputations=3,
-                 random_state=5)
-    direct = correct_exposure(cl.ipw, cohort, exposure_validation="af_valid",
-                              n_imputations=3, random_state=5, **kw)
-    pd.testing.assert_frame_equal(via.to_frame(), direct.to_frame())
+    res = correct_exposure(cl.ipw, cohort, validation="af_valid", n_imputations=3,
+                           random_state=5, **kw)
     plain = cl.ipw(cohort, **kw)
-    assert isinstance(plain, cl.Estimate) and plain.estimate == via.naive[0].estimate
+    assert isinstance(res, MICorrection)
+    assert isinstance(plain, cl.Estimate) and plain.estimate == res.naive[0].estimate
 
 
 @pytest.mark.parametrize("name", ["aipw", "gformula", "fine_gray"])
-def test_option_other_estimators(cohort: pd.DataFrame, name: str) -> None:
-    kw = {"aipw": dict(exposure="af_flag", outcome="mace_1y", covariates="age + bmi"),
-          "gformula": dict(exposure="af_flag", outcome="mace_1y", covariates="age + bmi"),
+def test_other_estimators(cohort: pd.DataFrame, name: str) -> None:
+    kw = {"aipw": dict(outcome="mace_1y", covariates="age + bmi"),
+          "gformula": dict(outcome="mace_1y", covariates="age + bmi"),
           "fine_gray": dict(time="time", event="event", cause=1,
                             covariates="af_flag + age")}[name]
-    res = getattr(cl, name)(cohort, **kw, exposure_validation="af_valid", n_imputations=2,
-                            random_state=1)
+    res = correct_exposure(getattr(cl, name), cohort, validation="af_valid",
+                           exposure="af_flag", n_imputations=2, random_state=1, **kw)
     assert isinstance(res, MICorrection)
     assert res.corrected[0].term == "af_flag" and np.isfinite(res.corrected[0].estimate)
     if name == "fine_gray":
         assert {"event==1", "event==2"} <= set(res.imputation_model.terms)
 
 
-def test_option_cox_mapping_and_first_covariate(cohort: pd.DataFrame) -> None:
-    kw = dict(time="time", event="stroke", covariates=["af_flag", "age"], n_imputations=3,
-              random_state=2)
-    a = cl.cox(cohort, exposure_validation="af_valid", **kw)
-    b = cl.cox(cohort, exposure_validation={"af_flag": "af_valid"}, **kw)
-    pd.testing.assert_frame_equal(a.to_frame(), b.to_frame())
-
-
-def test_option_exposure_error_runs_bias_analysis(cohort: pd.DataFrame) -> None:
+def test_bias_analysis_of_ipw_and_cox(cohort: pd.DataFrame) -> None:
     err = ErrorRates(sensitivity=0.85, specificity=0.97)
-    res = cl.ipw(cohort, exposure="af_flag", outcome="mace_1y", covariates="age + bmi",
-                 exposure_error=err, n_sims=10, random_state=1)
+    res = cl.bias_analysis(cl.ipw, cohort, exposure="af_flag", error=err, n_sims=10,
+                           random_state=1, outcome="mace_1y", covariates="age + bmi")
     assert isinstance(res, BiasAnalysis)
-    cox_res = cl.cox(cohort, time="time", event="stroke", covariates="af_flag + age",
-                     exposure_error=err, n_sims=10, random_state=1)
+    cox_res = cl.bias_analysis(cl.cox, cohort, exposure="af_flag", error=err, n_sims=10,
+                               random_state=1, time="time", event="stroke",
+                               covariates="af_flag + age")
     assert isinstance(cox_res, BiasAnalysis) and cox_res.naive.effect_measure == "hazard_ratio"
 
 
-def test_option_exposure_error_curves_raise(cohort: pd.DataFrame) -> None:
-    with pytest.raises(DataValidationError, match="not available|curve estimator"):
-        cl.kaplan_meier(cohort, time="time", event="dead", by="af_flag",
-                        exposure_error=ErrorRates(0.85, 0.97))
+def test_bias_analysis_of_curves_raises(cohort: pd.DataFrame) -> None:
+    with pytest.raises(DataValidationError, match="kaplan_meier\\(\\) returns curves"):
+        cl.bias_analysis(cl.kaplan_meier, cohort, exposure="af_flag",
+                         error=ErrorRates(0.85, 0.97), time="time", event="dead",
+                         by="af_flag")
 
 
 # ----------------------------------------------------------------------- bad input
-
-
-def test_both_options_raise(cohort: pd.DataFrame) -> None:
-    with pytest.raises(DataValidationError, match="both given"):
-        cl.ipw(cohort, exposure="af_flag", outcome="mace_1y", covariates="age",
-               exposure_validation="af_valid", exposure_error=ErrorRates(0.85, 0.97))
 
 
 def test_validation_never_observed(cohort: pd.DataFrame) -> None:
@@ -336,14 +320,14 @@ def test_small_validation_subset_warns(cohort: pd.DataFrame) -> None:
 
 def test_estimator_without_the_flag(cohort: pd.DataFrame) -> None:
     with pytest.raises(DataValidationError, match="does not use the flag"):
-        correct_exposure(cl.cox, cohort, exposure="af_flag", exposure_validation="af_valid",
+        correct_exposure(cl.cox, cohort, exposure="af_flag", validation="af_valid",
                          time="time", event="stroke", covariates=["age"], n_imputations=2)
 
 
 def test_curves_need_times(cohort: pd.DataFrame) -> None:
     with pytest.raises(DataValidationError, match="times=None"):
-        cl.kaplan_meier(cohort, time="time", event="dead", by="af_flag",
-                        exposure_validation="af_valid", n_imputations=2)
+        correct_exposure(cl.kaplan_meier, cohort, validation="af_valid", exposure="af_flag",
+                         time="time", event="dead", by="af_flag", n_imputations=2)
 
 
 def test_no_outcome(cohort: pd.DataFrame) -> None:
@@ -351,7 +335,7 @@ def test_no_outcome(cohort: pd.DataFrame) -> None:
         return cl.Estimate(term="x", estimate=0.0)
 
     with pytest.raises(DataValidationError, match="needs the outcome"):
-        correct_exposure(est, cohort, exposure="af_flag", exposure_validation="af_valid")
+        correct_exposure(est, cohort, exposure="af_flag", validation="af_valid")
 
 
 def test_too_few_imputations(cohort: pd.DataFrame) -> None:
@@ -376,14 +360,14 @@ def _mc(n_rep: int, n: int, m: int, which: tuple[str, ...]) -> dict[str, np.ndar
                 out["crude"].append(_summ(r, "af_flag", truth["crude"], False))
             if "ipw" in which:
                 r = correct_exposure(cl.ipw, df, exposure="af_flag",
-                                     exposure_validation="af_valid", outcome="mace_1y",
+                                     validation="af_valid", outcome="mace_1y",
                                      covariates="age + bmi + diabetes",
                                      imputation_covariates="af_flag:bmi", n_imputations=m,
                                      random_state=rep)
                 out["ipw"].append(_summ(r, "af_flag", truth["ipw"], False))
             if "cox" in which:
                 r = correct_exposure(cl.cox, df, exposure="af_flag",
-                                     exposure_validation="af_valid", time="time",
+                                     validation="af_valid", time="time",
                                      event="stroke", covariates=COX_COV,
                                      imputation_covariates="bmi + death + af_flag:bmi",
                                      n_imputations=m, random_state=rep)

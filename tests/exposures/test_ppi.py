@@ -15,11 +15,12 @@ import pytest
 from scipy.special import expit
 from scipy.stats import norm
 
+import cohortlab as cl
 from cohortlab.causal._glm import fit_logistic
 from cohortlab.causal.aipw import aipw
 from cohortlab.causal.ipw import ipw
 from cohortlab.exceptions import DataValidationError, MissingDataError
-from cohortlab.exposures.ppi import outcome_validation_handler, ppi_effect, ppi_mean
+from cohortlab.exposures.ppi import ppi_effect, ppi_mean
 from cohortlab.results._schema import check_schema
 
 RTOL_EXACT = 1e-10  # closed-form estimators: same formula, floating point only
@@ -226,7 +227,7 @@ def test_by_levels(cohort: pd.DataFrame):
 
 # ---------------------------------------------------------------------- reductions to ipw/aipw
 def test_ipw_naive_row_is_ipw_on_the_predictions(cohort: pd.DataFrame):
-    tab = ppi_effect("ipw", cohort, exposure="A", outcome="pred", outcome_validation="y",
+    tab = ppi_effect(ipw, cohort, exposure="A", outcome="pred", outcome_validation="y",
                      covariates=["L"], strata="s")
     ref = ipw(cohort, exposure="A", outcome="pred", covariates=["L"])
     assert tab["naive"].estimate == pytest.approx(ref.estimate, rel=RTOL_EXACT)
@@ -238,7 +239,7 @@ def test_ipw_naive_row_is_ipw_on_the_predictions(cohort: pd.DataFrame):
 
 def test_ipw_all_labelled_is_ipw_on_the_labels(cohort: pd.DataFrame):
     full = cohort.assign(y=cohort["y_full"])
-    tab = ppi_effect("ipw", full, exposure="A", outcome="pred", outcome_validation="y",
+    tab = ppi_effect(ipw, full, exposure="A", outcome="pred", outcome_validation="y",
                      covariates=["L"], estimand="ATT", effect_measure="ratio")
     ref = ipw(full, exposure="A", outcome="y", covariates=["L"], estimand="ATT",
               effect_measure="ratio")
@@ -255,7 +256,7 @@ def test_ipw_variance_matches_numerical_stacked_sandwich():
     and labelling-share terms."""
     d = simulate(600, np.random.default_rng(8))
     lam = 0.7
-    tab = ppi_effect("ipw", d, exposure="A", outcome="pred", outcome_validation="y",
+    tab = ppi_effect(ipw, d, exposure="A", outcome="pred", outcome_validation="y",
                      covariates=["L"], strata="s", lam=lam)
     A, S = d["A"].to_numpy(), d["s"].to_numpy()
     X = np.column_stack([np.ones(len(d)), d["L"].to_numpy()])
@@ -306,7 +307,7 @@ def test_ipw_variance_matches_numerical_stacked_sandwich():
 
 def test_ipw_labelled_only_by_hand(plain: pd.DataFrame):
     """Hajek means over the labelled rows with the propensity score fitted on everyone."""
-    tab = ppi_effect("ipw", plain, exposure="A", outcome="pred", outcome_validation="y",
+    tab = ppi_effect(ipw, plain, exposure="A", outcome="pred", outcome_validation="y",
                      covariates=["L"])
     e = ipw(plain, exposure="A", outcome="pred", covariates=["L"]).diagnostics.scores
     y, A, e = plain["y"].to_numpy(), plain["A"].to_numpy(), e.to_numpy()
@@ -318,7 +319,7 @@ def test_ipw_labelled_only_by_hand(plain: pd.DataFrame):
 
 def test_aipw_naive_row_is_aipw_on_the_predictions():
     d = simulate(1500, np.random.default_rng(5), continuous=True)
-    tab = ppi_effect("aipw", d, exposure="A", outcome="pred", outcome_validation="y",
+    tab = ppi_effect(aipw, d, exposure="A", outcome="pred", outcome_validation="y",
                      covariates=["L"], strata="s")
     ref = aipw(d, exposure="A", outcome="pred", covariates=["L"])
     assert tab["naive"].estimate == pytest.approx(ref.estimate, rel=RTOL_EXACT)
@@ -326,7 +327,7 @@ def test_aipw_naive_row_is_aipw_on_the_predictions():
     assert tab["ppi"].effect_measure == "mean_difference"
     assert tab["ppi"].std_error < tab["labelled_only"].std_error
     full = d.assign(y=d["y_full"])
-    tab = ppi_effect("aipw", full, exposure="A", outcome="pred", outcome_validation="y",
+    tab = ppi_effect(aipw, full, exposure="A", outcome="pred", outcome_validation="y",
                      covariates=["L"], estimand="ATT")
     ref = aipw(full, exposure="A", outcome="y", covariates=["L"], estimand="ATT")
     assert tab["labelled_only"].estimate == pytest.approx(ref.estimate, rel=1e-10)
@@ -364,21 +365,20 @@ def test_string_exposure_categorical_strata_and_conf_level(plain: pd.DataFrame):
     assert strat["ppi"].estimate == pytest.approx(ref["ppi"].estimate, rel=RTOL_EXACT)
 
 
-def test_outcome_validation_handler_for_ipw_and_aipw(cohort: pd.DataFrame):
-    """What the lead registers as ``ipw(..., outcome_validation=...)``."""
+def test_ppi_effect_takes_the_verb_and_refuses_the_rest(cohort: pd.DataFrame):
+    """``ppi_effect(cl.ipw | cl.aipw, data, ...)``; unsupported arguments and verbs refused."""
     kw = dict(exposure="A", outcome="pred", covariates=["L"], estimand="ATE")
     for est in (ipw, aipw):
-        got = outcome_validation_handler(est, cohort, "y", dict(kw, strata="s"))
-        ref = ppi_effect(est.__name__, cohort, outcome_validation="y", strata="s", **kw)
-        assert got["ppi"].estimate == ref["ppi"].estimate
+        got = ppi_effect(est, cohort, outcome_validation="y", strata="s", **kw)
         assert got["ppi"].method == est.__name__
-    with pytest.raises(DataValidationError, match="trim= cannot be combined"):
-        outcome_validation_handler(ipw, cohort, "y", dict(kw, trim=(0.01, 0.99)))
-    with pytest.raises(DataValidationError, match="available for ipw and aipw"):
-        outcome_validation_handler(check_schema, cohort, "y", kw)
+    with pytest.raises(DataValidationError, match="trim= of ipw\\(\\) cannot be combined"):
+        ppi_effect(ipw, cohort, outcome_validation="y", trim=(0.01, 0.99), **kw)
+    with pytest.raises(DataValidationError, match="estimators ipw and aipw; got tmle"):
+        ppi_effect(cl.tmle, cohort, outcome_validation="y", **kw)
+    with pytest.raises(DataValidationError, match="Pass cl.ipw"):
+        ppi_effect("ipw", cohort, outcome_validation="y", **kw)
 
 
-# ---------------------------------------------------------------------- bad input
 def test_validation_never_observed(cohort: pd.DataFrame):
     with pytest.raises(DataValidationError, match="never observed"):
         ppi_mean(cohort.assign(y=np.nan), outcome="pred", outcome_validation="y")
@@ -400,7 +400,7 @@ def test_no_labelled_rows_in_an_exposure_arm(cohort: pd.DataFrame):
     with pytest.raises(DataValidationError, match="no labelled rows in exposure group 'A' = 1"):
         ppi_mean(d, outcome="pred", outcome_validation="y", exposure="A")
     with pytest.raises(DataValidationError, match="no labelled rows in exposure group"):
-        ppi_effect("ipw", d, exposure="A", outcome="pred", outcome_validation="y",
+        ppi_effect(ipw, d, exposure="A", outcome="pred", outcome_validation="y",
                    covariates=["L"])
 
 
@@ -440,10 +440,10 @@ def test_argument_errors(cohort: pd.DataFrame):
         ppi_mean(cohort, outcome="y", outcome_validation="y")
     with pytest.raises(DataValidationError, match="not found"):
         ppi_mean(cohort, outcome="pred", outcome_validation="y_true")
-    with pytest.raises(DataValidationError, match="estimator_name must be one of"):
-        ppi_effect("tmle", cohort, exposure="A", covariates=["L"], **kw)
+    with pytest.raises(DataValidationError, match="available for the estimators ipw and aipw"):
+        ppi_effect(cl.tmle, cohort, exposure="A", covariates=["L"], **kw)
     with pytest.raises(DataValidationError, match="estimand must be one of"):
-        ppi_effect("aipw", cohort, exposure="A", covariates=["L"], estimand="ATO", **kw)
+        ppi_effect(aipw, cohort, exposure="A", covariates=["L"], estimand="ATO", **kw)
     with pytest.raises(DataValidationError, match="conf_level"):
         ppi_mean(cohort, **kw, conf_level=95)
 
@@ -451,7 +451,7 @@ def test_argument_errors(cohort: pd.DataFrame):
 def test_odds_ratio_needs_binary_label():
     d = simulate(500, np.random.default_rng(2), continuous=True)
     with pytest.raises(DataValidationError, match="odds_ratio"):
-        ppi_effect("ipw", d, exposure="A", outcome="pred", outcome_validation="y",
+        ppi_effect(ipw, d, exposure="A", outcome="pred", outcome_validation="y",
                    covariates=["L"], effect_measure="odds_ratio")
 
 
@@ -465,8 +465,8 @@ def _coverage(n_rep: int, n: int, seed: int) -> dict[str, dict[str, np.ndarray]]
         res = {
             "mean": ppi_mean(d, **kw),
             "rd": ppi_mean(d, **kw, exposure="A"),
-            "ipw": ppi_effect("ipw", d, exposure="A", covariates=["L"], **kw),
-            "aipw": ppi_effect("aipw", d, exposure="A", covariates=["L"], **kw),
+            "ipw": ppi_effect(ipw, d, exposure="A", covariates=["L"], **kw),
+            "aipw": ppi_effect(aipw, d, exposure="A", covariates=["L"], **kw),
         }
         for name, tab in res.items():
             truth = TRUTH["mean" if name == "mean" else "rd" if name == "rd" else "ate"]

@@ -8,7 +8,6 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 import pandas as pd
 
-from .._options import exposure_options
 from .._typing import Missing, RandomState
 from .._validation import check_columns, check_conf_level, check_frame, check_option
 from ..results.estimate import Estimate
@@ -23,7 +22,6 @@ FUNC = "aipw"
 AIPWEstimand: TypeAlias = Literal["ATE", "ATT", "ATC"]
 
 
-@exposure_options
 def aipw(
     data: pd.DataFrame,
     *,
@@ -105,22 +103,6 @@ def aipw(
     random_state : int or numpy.random.Generator, optional
         Seeds the cross-fitting folds.
     missing : {"raise", "drop"}
-    exposure_validation, exposure_error : optional
-        Corrections for a misclassified binary exposure flag (see
-        :func:`~cohortlab._options.exposure_options`).
-        ``exposure_validation="col"`` (the true exposure on a validation subset, missing
-        elsewhere) runs :func:`~cohortlab.exposures.measurement_error.correct_exposure`
-        (multiple imputation, Rubin's rules; it also takes ``n_imputations``,
-        ``imputation_covariates``, ``times``, ``random_state``, ``n_jobs``) and returns
-        naive and corrected rows; ``exposure_error=cl.ErrorRates(...)`` (external
-        sensitivity and specificity) runs :func:`~cohortlab.bias_analysis`. The flag is
-        ``exposure``.
-    outcome_validation : str, optional
-        Prediction-powered inference for a model-predicted outcome: ``outcome`` holds the
-        model's prediction for everyone and this column the gold-standard outcome on a random
-        (or stratified, with ``strata=`` / ``labelled_fraction=``) labelled subset, missing
-        elsewhere. Runs :func:`~cohortlab.ppi_effect` (PPI++ with the tuned ``lam``) and
-        returns the naive, labelled-only and prediction-powered rows.
 
     Returns
     -------

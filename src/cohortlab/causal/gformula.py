@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from .._design import covariate_columns
-from .._options import exposure_options
 from .._typing import Missing, RandomState
 from .._validation import (
     apply_missing,
@@ -49,7 +48,6 @@ Variance: TypeAlias = Literal["influence_function", "bootstrap"]
 StandardizeOver: TypeAlias = Literal["analysed", "all"]
 
 
-@exposure_options
 def gformula(
     data: pd.DataFrame,
     *,
@@ -136,16 +134,6 @@ def gformula(
     reference : optional
         Exposure label of the unexposed group.
     missing : {"raise", "drop"}
-    exposure_validation, exposure_error : optional
-        Corrections for a misclassified binary exposure flag (see
-        :func:`~cohortlab._options.exposure_options`).
-        ``exposure_validation="col"`` (the true exposure on a validation subset, missing
-        elsewhere) runs :func:`~cohortlab.exposures.measurement_error.correct_exposure`
-        (multiple imputation, Rubin's rules; it also takes ``n_imputations``,
-        ``imputation_covariates``, ``times``, ``random_state``, ``n_jobs``) and returns
-        naive and corrected rows; ``exposure_error=cl.ErrorRates(...)`` (external
-        sensitivity and specificity) runs :func:`~cohortlab.bias_analysis`. The flag is
-        ``exposure``.
 
     Returns
     -------

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 
 from .._design import build_design, covariate_columns
-from .._options import exposure_options
 from .._typing import Estimand, Missing, RandomState
 from .._validation import (
     apply_missing,
@@ -37,7 +36,6 @@ FUNC = "ipw"
 Variance: TypeAlias = Literal["mestimation", "robust", "bootstrap"]
 
 
-@exposure_options
 def ipw(
     data: pd.DataFrame,
     *,
@@ -112,22 +110,6 @@ def ipw(
     reference : optional
         Exposure label of the unexposed group.
     missing : {"raise", "drop"}
-    exposure_validation, exposure_error : optional
-        Corrections for a misclassified binary exposure flag (see
-        :func:`~cohortlab._options.exposure_options`).
-        ``exposure_validation="col"`` (the true exposure on a validation subset, missing
-        elsewhere) runs :func:`~cohortlab.exposures.measurement_error.correct_exposure`
-        (multiple imputation, Rubin's rules; it also takes ``n_imputations``,
-        ``imputation_covariates``, ``times``, ``random_state``, ``n_jobs``) and returns
-        naive and corrected rows; ``exposure_error=cl.ErrorRates(...)`` (external
-        sensitivity and specificity) runs :func:`~cohortlab.bias_analysis`. The flag is
-        ``exposure``.
-    outcome_validation : str, optional
-        Prediction-powered inference for a model-predicted outcome: ``outcome`` holds the
-        model's prediction for everyone and this column the gold-standard outcome on a random
-        (or stratified, with ``strata=`` / ``labelled_fraction=``) labelled subset, missing
-        elsewhere. Runs :func:`~cohortlab.ppi_effect` (PPI++ with the tuned ``lam``) and
-        returns the naive, labelled-only and prediction-powered rows.
 
     Returns
     -------

@@ -136,11 +136,6 @@ class _Setup:
     refit: WeightRefit | None = None
 
 
-def _raw(estimator: Callable[..., Any]) -> Callable[..., Any]:
-    """The undecorated estimator (``exposure_options`` keeps it as ``__cl_raw__``)."""
-    return getattr(estimator, "__cl_raw__", estimator)
-
-
 def _one_imputation(setup: _Setup, seed: np.random.SeedSequence
                     ) -> tuple[np.ndarray, np.ndarray, list[str], dict[str, int]]:
     rng = np.random.default_rng(seed)
@@ -165,7 +160,7 @@ def _one_imputation(setup: _Setup, seed: np.random.SeedSequence
         warnings.simplefilter("always")
         if setup.refit is not None:  # weights of the imputed exposure, not of the flag
             frame = _refit_weights(frame, setup.exposure, setup.refit, kw.get("reference"))
-        result = _raw(setup.estimator)(frame, **kw)
+        result = setup.estimator(frame, **kw)
     for w in caught:  # one note per kind of warning, whatever its numbers
         msg = _NUMBER.sub("#", str(w.message).split(". ")[0])[:100]
         key = f"{w.category.__name__} ({msg})"
@@ -190,9 +185,18 @@ def _impute_all(setup: _Setup, seeds: list, n_jobs: int) -> list:
 
 def _result_rows(result: Any, times: Sequence[float] | None) -> list[Estimate]:
     """Every parameter of a result as an :class:`Estimate` row."""
+    from ..causal.match_result import MatchResult
     from ..results.curve import Curve
     from ..survival.adjusted import AdjustedCurves
 
+    if isinstance(result, MatchResult):
+        if result.estimate is None:
+            raise DataValidationError(
+                f"{FUNC}(): match() without outcome= returns a matched cohort, not an "
+                "estimate; got outcome=None. Pass outcome= so that each imputed cohort is "
+                "matched and its effect pooled."
+            )
+        return [result.estimate]
     if isinstance(result, Estimate):
         return [result]
     if isinstance(result, ModelResult):
@@ -235,7 +239,7 @@ def correct_exposure(
     data: pd.DataFrame,
     *,
     exposure: str,
-    exposure_validation: str,
+    validation: str,
     n_imputations: int = 20,
     imputation_covariates: str | Sequence[str] | None = None,
     flag_interactions: bool = False,
@@ -255,7 +259,7 @@ def correct_exposure(
     ``exposure``.
 
     Method: multiple imputation for measurement error (Cole, Chu & Greenland 2006; Edwards
-    et al. 2013). ``exposure_validation`` holds the true exposure on a validation subset
+    et al. 2013). ``validation`` holds the true exposure on a validation subset
     (missing elsewhere). A logistic model of the true exposure is fitted on the validated
     rows, with the flag, the outcome and the estimator's covariates as predictors:
 
@@ -291,13 +295,16 @@ def correct_exposure(
     ----------
     estimator : callable
         A cohortlab verb: ``crude_effect``, ``ipw``, ``aipw``, ``gformula``, ``tmle``,
-        ``adjusted_survival`` (these take ``exposure=``), ``cox``, ``fine_gray`` (the flag
-        is one of ``covariates``), ``kaplan_meier``, ``cumulative_incidence`` (the flag is
-        ``by``). It returns an ``Estimate``, ``EstimateTable``, ``ModelResult`` or ``Curve``.
+        ``match`` (with ``outcome=``), ``adjusted_survival`` (these take ``exposure=``),
+        ``cox``, ``fine_gray``, ``cause_specific_cox`` (the flag is one of ``covariates``),
+        ``kaplan_meier``, ``cumulative_incidence`` (the flag is ``by``), or your own
+        function returning an ``Estimate``, ``EstimateTable``, ``ModelResult`` or ``Curve``.
     data : pandas.DataFrame
     exposure : str
-        The misclassified binary flag (0/1 or bool; two labels with ``reference=``).
-    exposure_validation : str
+        The misclassified binary flag (0/1 or bool; two labels with ``reference=``); also
+        the estimator's ``exposure=`` when it takes one, otherwise it must be its ``by=`` or
+        one of its ``covariates``.
+    validation : str
         The true exposure (0/1, or the flag's labels) on validated rows, missing elsewhere.
     n_imputations : int
         Completed cohorts (>= 2; 20 or more for a stable ``df``).
@@ -353,7 +360,7 @@ def correct_exposure(
     >>> rng = np.random.default_rng(3)
     >>> df["af_valid"] = df["af_true"].where(rng.random(len(df)) < 0.25)
     >>> res = correct_exposure(cl.crude_effect, df, exposure="af_flag",
-    ...                        exposure_validation="af_valid", outcome="mace_1y",
+    ...                        validation="af_valid", outcome="mace_1y",
     ...                        imputation_covariates=["bmi", "age"], n_imputations=10,
     ...                        random_state=1)
     >>> res.to_frame()["analysis"].tolist()
@@ -366,15 +373,15 @@ def correct_exposure(
     _check_int(n_imputations, "n_imputations", 2)
     check_option(imputation_draw, ImputationDraw, "imputation_draw", FUNC)
     conf_level = check_conf_level(conf_level, FUNC)
-    if not isinstance(exposure_validation, str):
+    if not isinstance(validation, str):
         raise DataValidationError(
-            f"{FUNC}(): exposure_validation must be a column name (str); got "
-            f"{exposure_validation!r}. Pass the column holding the true exposure."
+            f"{FUNC}(): validation must be a column name (str); got "
+            f"{validation!r}. Pass the column holding the true exposure."
         )
-    check_columns(data, FUNC, exposure=exposure, exposure_validation=exposure_validation)
-    if exposure_validation == exposure:
+    check_columns(data, FUNC, exposure=exposure, validation=validation)
+    if validation == exposure:
         raise DataValidationError(
-            f"{FUNC}(): exposure_validation must differ from the flag column; got "
+            f"{FUNC}(): validation must differ from the flag column; got "
             f"{exposure!r} for both. Pass the column with the true exposure."
         )
     kwargs = dict(estimator_kwargs)
@@ -387,12 +394,12 @@ def correct_exposure(
         if value is not None and (name in params or "**" in params):
             kwargs.setdefault(name, value)
     refit = refit_weights_spec(refit_weights, kwargs, data,
-                               getattr(_raw(estimator), "__name__", "estimator"),
+                               getattr(estimator, "__name__", "estimator"),
                                models_exposure=pass_exposure and "covariates" in params)
     if refit is not None and not ("weights" in params or "**" in params):
         raise DataValidationError(
             f"{FUNC}(): refit_weights needs an estimator that takes weights=; got "
-            f"{getattr(_raw(estimator), '__name__', estimator)!r}. Drop refit_weights.")
+            f"{getattr(estimator, '__name__', estimator)!r}. Drop refit_weights.")
     spec_kw = kwargs if refit is None else {**kwargs,
                                             "propensity_covariates": refit.options["covariates"]}
     spec = _imputation_spec(data, exposure, spec_kw, imputation_covariates)
@@ -400,7 +407,7 @@ def correct_exposure(
     frame, dropped = apply_missing(data, used, missing, FUNC)
     flag = check_binary(frame, exposure, "exposure", FUNC, reference=kwargs.get("reference"))
     labels = _labels(frame, exposure, kwargs.get("reference"))
-    validated, truth = _check_validation(frame, exposure_validation, flag, labels)
+    validated, truth = _check_validation(frame, validation, flag, labels)
     X, names = _imputation_design(frame, exposure, flag, spec, flag_interactions)
     coef, vcov = _fit_imputation(X[validated], truth[validated], names)
     seeds = _seed_sequence(random_state, FUNC).spawn(int(n_imputations) + 1)
@@ -410,7 +417,7 @@ def correct_exposure(
         naive_kw["random_state"] = int(np.random.default_rng(seeds[-1]).integers(2**32))
     naive_frame = frame if refit is None else _refit_weights(frame, exposure, refit,
                                                             kwargs.get("reference"))
-    naive = _result_rows(_raw(estimator)(naive_frame, **naive_kw), times)
+    naive = _result_rows(estimator(naive_frame, **naive_kw), times)
     work = frame.copy(deep=False)
     work.attrs = {}  # attrs are deep-copied by every pandas op: drop them for speed
     setup = _Setup(estimator=estimator, frame=work, exposure=exposure, labels=labels, X=X,
@@ -424,7 +431,7 @@ def correct_exposure(
     model = ModelResult(terms=tuple(names), params=coef, vcov=vcov, effect_measure="odds_ratio",
                         method="imputation_logistic", n=counts["total"],
                         notes=("logistic model of the true exposure on the validated rows",))
-    return _build(naive, out, model, counts, exposure, exposure_validation, spec, conf_level,
+    return _build(naive, out, model, counts, exposure, validation, spec, conf_level,
                   dropped, imputation_draw,
                   extra_notes=(refit.description,) if refit is not None else ())
 
@@ -445,7 +452,7 @@ def _estimator_params(estimator: Any) -> dict[str, Any]:
             f"{type(estimator).__name__}. Pass e.g. cl.ipw (not cl.ipw(...))."
         )
     try:
-        sig = inspect.signature(_raw(estimator))
+        sig = inspect.signature(estimator)
     except (TypeError, ValueError):
         return {"**": True}
     params: dict[str, Any] = dict(sig.parameters)
@@ -482,7 +489,7 @@ def _check_validation(frame: pd.DataFrame, column: str, flag: np.ndarray,
     validated = s.notna().to_numpy()
     if not validated.any():
         raise DataValidationError(
-            f"{FUNC}(): column {column!r} (exposure_validation) is never observed; got "
+            f"{FUNC}(): column {column!r} (validation) is never observed; got "
             f"{len(s):,} missing values. It must hold the true exposure on a validation "
             "subset (missing elsewhere)."
         )
@@ -491,7 +498,7 @@ def _check_validation(frame: pd.DataFrame, column: str, flag: np.ndarray,
     bad = [v for v in vals if not _in(v, allowed)]
     if bad:
         raise DataValidationError(
-            f"{FUNC}(): column {column!r} (exposure_validation) must be coded like the flag "
+            f"{FUNC}(): column {column!r} (validation) must be coded like the flag "
             f"({_fmt_values(sorted(allowed, key=str))}); got values "
             f"{_fmt_values(sorted(bad, key=str))}. Recode it, e.g. data[{column!r}].eq(1) "
             "where observed."
@@ -501,7 +508,7 @@ def _check_validation(frame: pd.DataFrame, column: str, flag: np.ndarray,
         obs.astype(float).to_numpy().astype(np.int64)
     if np.unique(truth_v).size < 2:
         raise DataValidationError(
-            f"{FUNC}(): column {column!r} (exposure_validation) takes only the value "
+            f"{FUNC}(): column {column!r} (validation) takes only the value "
             f"{truth_v[0]} among its {validated.sum():,} observed rows; the imputation model "
             "needs both exposed and unexposed validated rows. Validate more rows."
         )
@@ -510,13 +517,13 @@ def _check_validation(frame: pd.DataFrame, column: str, flag: np.ndarray,
     if min(arms.values()) == 0:
         missing_arm = 0 if arms[0] == 0 else 1
         raise DataValidationError(
-            f"{FUNC}(): column {column!r} (exposure_validation) is observed only where the "
+            f"{FUNC}(): column {column!r} (validation) is observed only where the "
             f"flag is {1 - missing_arm}; got {arms[missing_arm]} validated rows with flag = "
             f"{missing_arm}. Validate rows in both flag arms (e.g. a random sample)."
         )
     if min(arms.values()) < MIN_VALIDATED_PER_ARM:
         warnings.warn(
-            f"{FUNC}(): few validated rows in column {column!r} (exposure_validation); got "
+            f"{FUNC}(): few validated rows in column {column!r} (validation); got "
             f"{arms[0]} with flag = 0 and {arms[1]} with flag = 1 (< "
             f"{MIN_VALIDATED_PER_ARM} in an arm). The imputation model is fragile; validate "
             "more rows.", CohortWarning, stacklevel=3,

@@ -13,6 +13,7 @@ seed per simulation, and builds the result.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import keyword
 import math
@@ -343,7 +344,12 @@ def bias_analysis(
     ----------
     estimator : callable
         A cohortlab verb ``estimator(data, *, exposure=..., **estimator_kwargs) -> Estimate``
-        (``cl.crude_effect``, ``cl.ipw``, ``cl.aipw``, ``cl.gformula``, ...).
+        (``cl.crude_effect``, ``cl.ipw``, ``cl.aipw``, ``cl.tmle``, ``cl.gformula``,
+        ``cl.match`` with ``outcome=``, or your own function); or a Cox model (``cl.cox``,
+        ``cl.fine_gray``, ``cl.cause_specific_cox`` with one cause in ``causes=``) with the
+        flag among ``covariates``, whose coefficient (hazard ratio) is the estimate. Curve
+        estimators (``kaplan_meier``, ``cumulative_incidence``, ``adjusted_survival``) are
+        refused: use :func:`~cohortlab.correct_exposure` with ``times=``.
     data : pandas.DataFrame
     exposure : str
         The misclassified binary flag (0/1 or bool, or two labels with ``reference=`` in
@@ -392,7 +398,7 @@ def bias_analysis(
     True
     """
     data = check_frame(data, FUNC)
-    params = _check_estimator(estimator)
+    estimator, params = _check_estimator(estimator, estimator_kwargs)
     if not isinstance(error, ErrorRates):
         raise DataValidationError(
             f"{FUNC}(): error must be an ErrorRates; got {type(error).__name__}. Pass e.g. "
@@ -474,27 +480,90 @@ def _prevalence_model(frame: pd.DataFrame, flag: np.ndarray, exposure: str, by: 
     return fit.fitted, design.formula
 
 
-def _check_estimator(estimator: Any) -> dict[str, Any]:
+def _check_estimator(estimator: Any, kwargs: Mapping[str, Any]
+                     ) -> tuple[Callable[..., Estimate], dict[str, Any]]:
+    """The function run in each simulation and the estimator's parameters.
+
+    The function is called ``f(data, exposure=..., **kw)`` and returns an Estimate. Verbs
+    that take ``exposure=`` run as they are (``match`` through its ``estimate``); Cox models
+    (``cox``, ``fine_gray``, ``cause_specific_cox``, the flag among ``covariates``) through
+    the flag's coefficient; curve estimators are refused.
+    """
     if not callable(estimator):
         raise DataValidationError(
             f"{FUNC}(): estimator must be a cohortlab verb (a function); got "
             f"{type(estimator).__name__}. Pass e.g. cl.crude_effect (not cl.crude_effect(...))."
         )
+    name = getattr(estimator, "__name__", type(estimator).__name__)
+    if _is_curve_verb(estimator):
+        raise DataValidationError(
+            f"{FUNC}(): {name}() returns curves, not one effect estimate; bias analysis "
+            f"summarises one estimate per simulation. Use cl.correct_exposure(cl.{name}, ..., "
+            "times=[...]) (multiple imputation from validation data), or pass a function "
+            "that returns one Estimate (e.g. a contrast of the curves at a time)."
+        )
     try:
         sig = inspect.signature(estimator)
     except (TypeError, ValueError):
-        return {"**": True}
+        return estimator, {"**": True}
     params = {k: p for k, p in sig.parameters.items()}
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         params["**"] = True
-    elif "exposure" not in params:
-        name = getattr(estimator, "__name__", type(estimator).__name__)
+        return estimator, params
+    if _is_match(estimator):
+        if kwargs.get("outcome") is None:
+            raise DataValidationError(
+                f"{FUNC}(): match() without outcome= returns a matched cohort, not an "
+                "estimate; got outcome=None. Pass outcome= so that each simulation matches "
+                "on the imputed exposure and estimates the effect."
+            )
+        return functools.partial(_estimate_of, estimator), params
+    if "exposure" in params:
+        return estimator, params
+    if "covariates" in params:  # Cox models: the flag is one of the covariates
+        return functools.partial(_coefficient_of, estimator), {"**": True}
+    raise DataValidationError(
+        f"{FUNC}(): estimator {name}() has no exposure argument; got parameters "
+        f"{list(sig.parameters)[:6]}. Pass a verb called as estimator(data, exposure=..., "
+        "...) that returns an Estimate, or wrap yours in a function that does."
+    )
+
+
+def _is_curve_verb(estimator: Any) -> bool:
+    from ..survival.adjusted import adjusted_survival
+    from ..survival.competing import cumulative_incidence
+    from ..survival.kaplan_meier import kaplan_meier
+
+    return any(estimator is f for f in (kaplan_meier, cumulative_incidence, adjusted_survival))
+
+
+def _is_match(estimator: Any) -> bool:
+    from ..causal.matching import match
+
+    return estimator is match
+
+
+def _estimate_of(estimator: Callable[..., Any], data: pd.DataFrame, **kwargs: Any
+                 ) -> Estimate:
+    """The effect of a ``match(outcome=...)`` run (its ``estimate``)."""
+    return estimator(data, **kwargs).estimate
+
+
+def _coefficient_of(estimator: Callable[..., Any], data: pd.DataFrame, *, exposure: str,
+                    **kwargs: Any) -> Estimate:
+    """The flag's row of a Cox / Fine-Gray / cause-specific Cox fit, as an Estimate."""
+    name = getattr(estimator, "__name__", "estimator")
+    kwargs.pop("random_state", None)
+    table = estimator(data, **kwargs).coef_table()
+    hits = [r for r in table.rows
+            if r.term == exposure or r.term.startswith(f"{exposure} [cause ")]
+    if len(hits) != 1:
         raise DataValidationError(
-            f"{FUNC}(): estimator {name}() has no exposure argument; got parameters "
-            f"{list(sig.parameters)[:6]}. Pass a verb called as estimator(data, exposure=..., "
-            "...) that returns an Estimate, or wrap yours in a function that does."
+            f"{FUNC}(): {name}() needs the flag {exposure!r} as one plain term of covariates "
+            f"(and one cause, e.g. causes=[1], for cause_specific_cox); got terms "
+            f"{[r.term for r in table.rows][:6]}. Pass covariates=[{exposure!r}, ...]."
         )
-    return params
+    return hits[0]
 
 
 def _strata_columns(strata: Any, kwargs: Mapping[str, Any]) -> list[str]:

@@ -11,15 +11,14 @@ Zrnic 2023: valid, and narrower than ``labelled_only`` when the predictions are 
 
 The numbers happen in :mod:`cohortlab.exposures._ppi` (arrays only) and the input checks in
 :mod:`cohortlab.exposures._ppi_checks`; this module holds the public functions
-(:func:`ppi_mean`, :func:`ppi_effect`) and the estimator option
-(:func:`outcome_validation_handler`, ``PPI_KEYS``): it validates through the checks, fits the
+(:func:`ppi_mean`, :func:`ppi_effect`): it validates through the checks, fits the
 propensity and outcome models with the causal module's helpers, and builds the
 :class:`~cohortlab.results.estimate.EstimateTable`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeAlias
 
 import numpy as np
@@ -51,7 +50,7 @@ from ._ppi import (
 )
 from ._ppi_checks import _check_labelled_groups, _Labelled, _prepare
 
-__all__ = ["ppi_mean", "ppi_effect", "outcome_validation_handler", "PPI_KEYS"]
+__all__ = ["ppi_mean", "ppi_effect"]
 
 Lam: TypeAlias = Literal["tuned"] | float
 EffectEstimator: TypeAlias = Literal["ipw", "aipw"]
@@ -305,40 +304,43 @@ def ppi_mean(
 
 # ---------------------------------------------------------------------- ppi_effect
 def ppi_effect(
-    estimator_name: EffectEstimator,
+    estimator: Callable[..., Any],
     data: pd.DataFrame,
     *,
-    exposure: str,
-    outcome: str,
     outcome_validation: str,
-    covariates: str | Sequence[str],
-    estimand: Estimand = "ATE",
-    effect_measure: Measure = "difference",
-    outcome_covariates: str | Sequence[str] | None = None,
     lam: Lam = "tuned",
     clip_lam: bool = True,
     strata: str | None = None,
     labelled_fraction: str | float | Mapping[Any, float] | None = None,
+    exposure: str,
+    outcome: str,
+    covariates: str | Sequence[str],
+    estimand: Estimand = "ATE",
+    effect_measure: Measure = "difference",
+    outcome_covariates: str | Sequence[str] | None = None,
     reference: Any = None,
     conf_level: float = 0.95,
     missing: Missing = "raise",
+    **estimator_kwargs: Any,
 ) -> EstimateTable:
     """Prediction-powered (PPI++) IPW or AIPW effect of an exposure on a predicted outcome.
 
-    What ``cl.ipw(..., outcome_validation=...)`` and ``cl.aipw(..., outcome_validation=...)``
-    compute. Estimand: the ``estimand`` population's contrast of ``E[Y^1]`` and ``E[Y^0]``
-    (difference, ratio or odds ratio) of the gold-standard outcome ``Y``, labelled on a random
-    subset; ``outcome`` holds a model's prediction ``f`` for everyone. Exposure and
-    covariates are observed for all rows, so the propensity score is fitted on everyone.
+    ``ppi_effect(cl.ipw, data, outcome_validation=..., exposure=..., outcome=...,
+    covariates=...)``: the effect :func:`~cohortlab.ipw` (or :func:`~cohortlab.aipw`) would
+    estimate on the gold-standard outcome. Estimand: the ``estimand`` population's contrast
+    of ``E[Y^1]`` and ``E[Y^0]`` (difference, ratio or odds ratio) of the gold-standard
+    outcome ``Y``, labelled on a random subset; ``outcome`` holds a model's prediction ``f``
+    for everyone. Exposure and covariates are observed for all rows, so the propensity score
+    is fitted on everyone.
 
     Each arm mean is ``T_w(Y) - lambda (T_w(f) - T(f))``: ``T`` the estimator on all rows
     with the prediction as outcome, ``T_w`` the estimator on the labelled rows weighted by
     ``1 / P(labelled)`` (Angelopoulos, Duchi & Zrnic 2023, generalised to estimators linear
     in the outcome); one ``lambda`` for the contrast, tuned to minimise its variance.
 
-    - ``"ipw"``: Hajek IPW with the weights of :func:`~cohortlab.propensity_score` (ATE,
+    - ``cl.ipw``: Hajek IPW with the weights of :func:`~cohortlab.propensity_score` (ATE,
       ATT, ATC, ATO, ATM).
-    - ``"aipw"``: AIPW (ATE, ATT, ATC). The label's outcome model ``Q_Y`` is fitted on the
+    - ``cl.aipw``: AIPW (ATE, ATT, ATC). The label's outcome model ``Q_Y`` is fitted on the
       labelled rows (weights ``1 / P(labelled)``), the prediction's ``Q_f`` on everyone.
       Fitting one outcome model to the predictions of everyone and using it for the label
       term too would be valid only if the propensity model is right (``Q_f`` models
@@ -351,23 +353,29 @@ def ppi_effect(
     ``labelled_fraction`` or the labelled share per stratum). Nothing is assumed about the
     prediction model.
 
-    Variance: ``"ipw"``: the sandwich of the stacked estimating equations (propensity score
+    Variance: ``ipw``: the sandwich of the stacked estimating equations (propensity score
     score equations, the labelled shares within strata, the weighted means), so the estimated
-    propensity score is accounted for (``ci_method="sandwich_mestimation"``). ``"aipw"``:
+    propensity score is accounted for (``ci_method="sandwich_mestimation"``). ``aipw``:
     the efficient influence function with the nuisance models treated as known (as
     :func:`~cohortlab.aipw`; valid when both are correctly specified; the prediction term
     ``T_w(f) - T(f)`` is insensitive to both), SE with ``n - 1``. Ratios on the log scale.
 
     Parameters
     ----------
-    estimator_name : {"ipw", "aipw"}
+    estimator : callable
+        The verb whose effect is made prediction-powered: ``cl.ipw`` or ``cl.aipw`` (any
+        other is refused).
     data : pandas.DataFrame
+    outcome_validation : str
+        The gold-standard label on the labelled rows, missing elsewhere.
+    lam : "tuned" or float
+    clip_lam : bool
+    strata, labelled_fraction
+        The labelling design, as in :func:`ppi_mean`.
     exposure : str
         Binary exposure.
     outcome : str
         The model's prediction for every row (a probability in [0, 1] for a 0/1 label).
-    outcome_validation : str
-        The gold-standard label on the labelled rows, missing elsewhere.
     covariates : list of str or str
         Confounders (propensity model; and outcome models unless ``outcome_covariates``).
     estimand : {"ATE", "ATT", "ATC", "ATO", "ATM"}
@@ -375,14 +383,14 @@ def ppi_effect(
     effect_measure : {"difference", "ratio", "odds_ratio"}
     outcome_covariates : list of str or str, optional
         AIPW outcome models' right-hand side (default ``covariates``).
-    lam : "tuned" or float
-    clip_lam : bool
-    strata, labelled_fraction
-        The labelling design, as in :func:`ppi_mean`.
     reference : optional
         Exposure label of the unexposed group.
     conf_level : float
     missing : {"raise", "drop"}
+    **estimator_kwargs
+        Other arguments of ``estimator`` are refused (a machine-learning model, trimming,
+        weights, clusters, bootstrap): the prediction-powered estimator fits a logistic
+        propensity model on all rows and does not honour them.
 
     Returns
     -------
@@ -400,7 +408,8 @@ def ppi_effect(
     >>> p = 1 / (1 + np.exp(-(-1 + 0.8 * a + x + 2 * u)))
     >>> d = pd.DataFrame({"a": a, "x": x, "pred": p ** 0.8, "y": rng.binomial(1, p) * 1.0})
     >>> d.loc[rng.random(n) > 0.25, "y"] = np.nan
-    >>> tab = ppi_effect("ipw", d, exposure="a", outcome="pred", outcome_validation="y",
+    >>> import cohortlab as cl
+    >>> tab = ppi_effect(cl.ipw, d, outcome_validation="y", exposure="a", outcome="pred",
     ...                  covariates=["x"])
     >>> tab.to_frame()[["term", "estimate", "std_error"]].round(3)
                 term  estimate  std_error
@@ -408,8 +417,16 @@ def ppi_effect(
     1  labelled_only     0.110      0.042
     2            ppi     0.112      0.031
     """
-    func = estimator_name if estimator_name in ("ipw", "aipw") else "ppi_effect"
-    check_option(estimator_name, EffectEstimator, "estimator_name", "ppi_effect")
+    estimator_name = _effect_estimator(estimator)
+    func = estimator_name
+    if estimator_kwargs:
+        unknown = sorted(estimator_kwargs)
+        raise DataValidationError(
+            f"ppi_effect(): {', '.join(f'{k}=' for k in unknown)} of {func}() cannot be "
+            f"combined with prediction-powered inference; got {len(unknown)} such "
+            f"argument(s). ppi_effect({func}, ...) supports {', '.join(_PASSED)} (logistic "
+            "propensity model fitted on all rows, no trimming, weights, clusters or "
+            "bootstrap).")
     allowed = Estimand if estimator_name == "ipw" else Literal["ATE", "ATT", "ATC"]
     check_option(estimand, allowed, "estimand", func)
     check_option(effect_measure, Measure, "effect_measure", func)
@@ -454,47 +471,27 @@ def ppi_effect(
     return EstimateTable(rows=tuple(rows), title=title, dropped=d.dropped)
 
 
-# ---------------------------------------------------------------------- estimator option
-#: Options of ppi_effect that may ride along with ``outcome_validation=`` on ipw / aipw.
-PPI_KEYS = ("lam", "clip_lam", "strata", "labelled_fraction")
 #: Arguments of ipw / aipw that ppi_effect honours (anything else is refused, not ignored).
-_PASSED = ("exposure", "outcome", "covariates", "estimand", "effect_measure",
-           "outcome_covariates", "reference", "conf_level", "missing")
+_PASSED = ("estimand", "effect_measure", "outcome_covariates", "reference", "conf_level",
+           "missing", "lam", "clip_lam", "strata", "labelled_fraction")
 
 
-def outcome_validation_handler(estimator: Any, data: pd.DataFrame, value: Any,
-                               kwargs: dict[str, Any]) -> EstimateTable:
-    """Route ``ipw(..., outcome_validation="col")`` / ``aipw(...)`` to :func:`ppi_effect`.
+def _effect_estimator(estimator: Any) -> EffectEstimator:
+    """``"ipw"`` or ``"aipw"`` for the verbs :func:`ppi_effect` supports; refuse the rest."""
+    from ..causal.aipw import aipw
+    from ..causal.ipw import ipw
 
-    The handler signature of :class:`cohortlab._options.Option`: ``estimator`` is
-    the (decorated) estimator, ``value`` the label column, ``kwargs`` the other keyword
-    arguments as given. Arguments ``ppi_effect`` cannot honour (a machine-learning model,
-    trimming, weights, clusters, bootstrap) raise instead of being dropped silently.
-
-    Examples
-    --------
-    >>> def ipw(data, **kw): ...
-    >>> rng = np.random.default_rng(0)
-    >>> d = pd.DataFrame({"a": rng.integers(0, 2, 400), "x": rng.normal(size=400),
-    ...                   "f": rng.random(400)})
-    >>> d["y"] = np.where(rng.random(400) < 0.3, (rng.random(400) < d["f"]) * 1.0, np.nan)
-    >>> tab = outcome_validation_handler(ipw, d, "y", dict(exposure="a", outcome="f",
-    ...                                                   covariates=["x"]))
-    >>> [row.term for row in tab]
-    ['naive', 'labelled_only', 'ppi']
-    """
-    raw = getattr(estimator, "__cl_raw__", estimator)
-    name = getattr(raw, "__name__", type(raw).__name__)
-    if name not in ("ipw", "aipw"):
+    if estimator is ipw:
+        return "ipw"
+    if estimator is aipw:
+        return "aipw"
+    if isinstance(estimator, str):
         raise DataValidationError(
-            f"{name}(): outcome_validation= (prediction-powered inference) is available for "
-            f"ipw and aipw; got {name}. For a mean, risk or difference in means use "
-            "cohortlab.exposures.ppi.ppi_mean.")
-    unknown = sorted(k for k in kwargs if k not in _PASSED + PPI_KEYS)
-    if unknown:
-        raise DataValidationError(
-            f"{name}(): {', '.join(f'{k}=' for k in unknown)} cannot be combined with "
-            f"outcome_validation=; got {len(unknown)} such argument(s). Prediction-powered "
-            f"{name} supports {', '.join(_PASSED[3:] + PPI_KEYS)} (logistic propensity model "
-            "fitted on all rows, no trimming, weights, clusters or bootstrap).")
-    return ppi_effect(name, data, outcome_validation=value, **kwargs)
+            f"ppi_effect(): estimator must be the verb, not its name; got {estimator!r}. "
+            f"Pass cl.{estimator} (supported: cl.ipw, cl.aipw)." if estimator in ("ipw", "aipw")
+            else f"ppi_effect(): estimator must be cl.ipw or cl.aipw; got {estimator!r}.")
+    name = getattr(estimator, "__name__", type(estimator).__name__)
+    raise DataValidationError(
+        f"ppi_effect(): prediction-powered inference is available for the estimators ipw "
+        f"and aipw; got {name}. Pass cl.ipw or cl.aipw; for a mean, risk or difference in "
+        "means use cl.ppi_mean.")

@@ -99,6 +99,20 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
 )}
 
 
+#: Corrections that used to ride on the verbs as options and are now wrappers around them
+#: (issue 13): an analysis' ``options`` cannot hold them; the fix names where they live.
+_CORRECTIONS = {
+    "exposure_validation": "Multiple imputation from a validation column is the wrapper "
+                           "cl.correct_exposure(estimator, data, validation=...): run it in a "
+                           "script.",
+    "exposure_error": "Give the error rates in [sensitivity.bias_analysis] (run by "
+                      "cl.bias_analysis(estimator, data, error=...)).",
+    "outcome_validation": "Prediction-powered inference is the wrapper "
+                          "cl.ppi_effect(cl.ipw, data, outcome_validation=...): run it in a "
+                          "script.",
+}
+
+
 def check_method_options(method: str, options: Mapping[str, Any], path: str) -> None:
     """Check an analysis' options against its verb's signature (names only).
 
@@ -113,6 +127,9 @@ def check_method_options(method: str, options: Mapping[str, Any], path: str) -> 
         if key in spec.fills:
             raise ProtocolError(f"{path}.{key}", f"is set by the protocol for {method}().",
                                 _filled_hint(key))
+        if key in _CORRECTIONS:
+            raise ProtocolError(f"{path}.{key}", f"{method}() has no option {key!r}: "
+                                "corrections wrap the estimator.", _CORRECTIONS[key])
         if key not in params:
             raise ProtocolError(f"{path}.{key}", f"{method}() has no option {key!r}.",
                                 close_matches(key, spec.allowed_options()))

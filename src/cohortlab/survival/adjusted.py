@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from .._design import build_design, covariate_columns
-from .._options import exposure_options
 from .._typing import Estimand, RandomState
 from .._validation import (
     apply_missing,
@@ -59,7 +58,6 @@ AIPW_MIN_ESS_FRACTION = 0.10
 AIPW_MIN_ESS = 50
 
 
-@exposure_options
 def adjusted_survival(
     data: pd.DataFrame,
     *,
@@ -129,17 +127,6 @@ def adjusted_survival(
     cause : the cause whose cumulative incidence to estimate (competing risks).
     times : the evaluation grid (default: every distinct event time if there are at most 500,
         else 500 quantiles of them); bootstrap intervals exist only on this grid.
-    exposure_validation, exposure_error : optional
-        Corrections for a misclassified binary exposure flag (see
-        :func:`~cohortlab._options.exposure_options`).
-        ``exposure_validation="col"`` (the true exposure on a validation subset, missing
-        elsewhere) runs :func:`~cohortlab.exposures.measurement_error.correct_exposure`
-        (multiple imputation, Rubin's rules; it also takes ``n_imputations``,
-        ``imputation_covariates``, ``times``, ``random_state``, ``n_jobs``) and returns
-        naive and corrected rows; ``exposure_error=cl.ErrorRates(...)`` (external
-        sensitivity and specificity) runs :func:`~cohortlab.bias_analysis`. The flag is
-        ``exposure``; ``times=`` (the evaluation grid) is where the curves and contrasts
-        are pooled. ``exposure_error`` is not available for curves.
 
     Examples
     --------

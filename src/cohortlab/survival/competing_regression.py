@@ -10,7 +10,6 @@ import pandas as pd
 from scipy import stats
 
 from .._design import build_design, covariate_columns
-from .._options import exposure_options
 from .._validation import (
     apply_missing,
     check_columns,
@@ -30,7 +29,6 @@ from .cox import Ties, _monotone_notes, cox
 __all__ = ["fine_gray", "cause_specific_cox"]
 
 
-@exposure_options
 def fine_gray(
     data: pd.DataFrame,
     *,
@@ -85,20 +83,6 @@ def fine_gray(
     covariates : column names or a formula right-hand side.
     weights, cluster : case weights (e.g. IPTW) and a cluster column for the sandwich.
     ties : ``"efron"`` or ``"breslow"``.
-    exposure_validation, exposure_error : optional
-        Corrections for a misclassified binary exposure flag (see
-        :func:`~cohortlab._options.exposure_options`).
-        ``exposure_validation="col"`` (the true exposure on a validation subset, missing
-        elsewhere) runs :func:`~cohortlab.exposures.measurement_error.correct_exposure`
-        (multiple imputation, Rubin's rules; it also takes ``n_imputations``,
-        ``imputation_covariates``, ``refit_weights``, ``times``, ``random_state``,
-        ``n_jobs``) and returns naive and corrected rows. With ``weights=`` it needs
-        ``refit_weights=``: the propensity model's covariates, to refit inverse probability
-        of treatment weights on each imputed exposure, or ``False`` for weights that do not
-        depend on the exposure; ``exposure_error=cl.ErrorRates(...)`` (external
-        sensitivity and specificity) runs :func:`~cohortlab.bias_analysis`. The flag is the
-        first covariate, or name it with a mapping, ``exposure_validation={"af_flag":
-        "af_true"}``; every coefficient is pooled.
 
     Examples
     --------

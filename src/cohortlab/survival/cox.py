@@ -12,7 +12,6 @@ import pandas as pd
 from scipy import stats
 
 from .._design import Design, build_design, covariate_columns
-from .._options import exposure_options
 from .._typing import ConfType
 from .._validation import (
     apply_missing,
@@ -168,7 +167,6 @@ class CoxResult(ModelResult):
         return self.state
 
 
-@exposure_options
 def cox(
     data: pd.DataFrame,
     *,
@@ -212,20 +210,6 @@ def cox(
     entry : left-truncation (delayed entry) time; rows are at risk on ``(entry, time]``.
     robust, cluster : the dfbeta sandwich variance; ``cluster`` sums it by cluster.
     ties : ``"efron"`` (R's default) or ``"breslow"``.
-    exposure_validation, exposure_error : optional
-        Corrections for a misclassified binary exposure flag (see
-        :func:`~cohortlab._options.exposure_options`).
-        ``exposure_validation="col"`` (the true exposure on a validation subset, missing
-        elsewhere) runs :func:`~cohortlab.exposures.measurement_error.correct_exposure`
-        (multiple imputation, Rubin's rules; it also takes ``n_imputations``,
-        ``imputation_covariates``, ``refit_weights``, ``times``, ``random_state``,
-        ``n_jobs``) and returns naive and corrected rows. With ``weights=`` it needs
-        ``refit_weights=``: the propensity model's covariates, to refit inverse probability
-        of treatment weights on each imputed exposure, or ``False`` for weights that do not
-        depend on the exposure; ``exposure_error=cl.ErrorRates(...)`` (external
-        sensitivity and specificity) runs :func:`~cohortlab.bias_analysis`. The flag is the
-        first covariate, or name it with a mapping, ``exposure_validation={"af_flag":
-        "af_true"}``; every coefficient is pooled.
 
     Returns
     -------

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._options import exposure_options
 from .._typing import ConfType, Missing
 from .._validation import check_conf_level, check_option
 from ..exceptions import DataValidationError
@@ -45,7 +44,6 @@ KMVariance: TypeAlias = Literal["greenwood", "infinitesimal_jackknife"]
 
 
 # ---------------------------------------------------------------------- kaplan_meier
-@exposure_options
 def kaplan_meier(
     data: pd.DataFrame,
     *,
@@ -101,20 +99,6 @@ def kaplan_meier(
     conf_level : float
     variance : {"greenwood", "infinitesimal_jackknife"}, optional
     missing : {"raise", "drop"}
-    exposure_validation, exposure_error : optional
-        Corrections for a misclassified binary exposure flag (see
-        :func:`~cohortlab._options.exposure_options`).
-        ``exposure_validation="col"`` (the true exposure on a validation subset, missing
-        elsewhere) runs :func:`~cohortlab.exposures.measurement_error.correct_exposure`
-        (multiple imputation, Rubin's rules; it also takes ``n_imputations``,
-        ``imputation_covariates``, ``refit_weights``, ``times``, ``random_state``,
-        ``n_jobs``) and returns naive and corrected rows. With ``weights=`` it needs
-        ``refit_weights=``: the propensity model's covariates, to refit inverse probability
-        of treatment weights on each imputed exposure, or ``False`` for weights that do not
-        depend on the exposure; ``exposure_error=cl.ErrorRates(...)`` (external
-        sensitivity and specificity) runs :func:`~cohortlab.bias_analysis`. The flag is
-        ``by``; pass ``times=[...]``, the times at which the curves are pooled.
-        ``exposure_error`` is not available for curves.
 
     Returns
     -------
