@@ -10,9 +10,9 @@ d <- as.data.frame(fread(spec$data))
 eval(parse(text = spec$setup))
 code <- parse(text = spec$code)
 warm <- spec$warmup_rows
-if (warm > 0 && nrow(d) > warm) {
+if (warm > 0) {
   full <- d
-  d <- full[seq_len(warm), , drop = FALSE]
+  d <- full[seq_len(min(warm, nrow(full))), , drop = FALSE]
   try(eval(code), silent = TRUE)
   d <- full
   rm(full)
