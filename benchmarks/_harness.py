@@ -52,7 +52,10 @@ THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                "NUMBA_NUM_THREADS")
 WARMUP_ROWS = 2_000
 #: default per-call budget in seconds; a call over it is killed and reported as not run
-BUDGET_S = float(os.environ.get("BENCH_BUDGET_S", "120"))
+#: (BENCH_BUDGET_S in the environment, or --budget on a script)
+BUDGET_S = float(os.environ.get("BENCH_BUDGET_S", "60"))
+#: a first run slower than this is not repeated
+SLOW_S = 30.0
 
 
 def child_env(threads: int = 1) -> dict[str, str]:
@@ -224,7 +227,7 @@ class Session:
     collects the agreement checks and the thread / BLAS reports of the children.
     """
 
-    def __init__(self, rounds: int = 3, budget: float | None = None, slow_s: float = 60.0):
+    def __init__(self, rounds: int = 3, budget: float | None = None, slow_s: float = SLOW_S):
         self.rounds, self.slow_s = rounds, slow_s
         self.budget = BUDGET_S if budget is None else budget
         self.over_budget: dict[str, int] = {}  # tool name -> smallest n where it went over
@@ -374,8 +377,8 @@ def timing_rows(outs: Sequence[Outcome], agree: Mapping[str, str] | None = None,
                       if a.seconds and b.seconds]
                 if rs:
                     ratio = f"{statistics.median(rs):.2f}x"
-            runs = str(len(o.times)) + (" (> slow limit)" if len(o.times) == 1 and
-                                        o.best > 60 else "")
+            runs = str(len(o.times)) + (f" (first > {SLOW_S:g} s)" if len(o.times) == 1
+                                        and o.best > SLOW_S else "")
             cells += [fmt_s(o.best), runs, ratio, f"{o.maxrss_mb:,.0f}"]
             if o.note:
                 cells[-4] += f" ({o.note})"

@@ -144,7 +144,8 @@ def tools_fg() -> list[Tool]:
              r="fg <- finegray(Surv(time, ev) ~ ., data = data.frame(d[c('time', 'id', xs)], "
                "ev = factor(d$event, 0:2)), etype = '1', id = id)\n"
                "fit <- coxph(f, data = fg, weights = fgwt, cluster = id, ties = 'efron')\n"
-               + R_LIST,
+               + R_LIST, max_n=10_000,
+             max_n_reason="finegray expands the data (1.6M rows at 10,000; ~25M at 100,000)",
              r_setup="suppressMessages(library(survival))\n" + RHS
              + 'xs <- grep("^x", names(d), value = TRUE); d$id <- seq_len(nrow(d))\n'
              'f <- as.formula(paste("Surv(fgstart, fgstop, fgstatus) ~", rhs))'),
