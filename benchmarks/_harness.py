@@ -512,3 +512,50 @@ def r_runs_label(val: dict[str, list[str]]) -> tuple[float, str]:
 
 def peak_rss_self_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# --------------------------------------------------------------------------------------------
+# self-test: python benchmarks/_harness.py
+# --------------------------------------------------------------------------------------------
+
+
+def _selftest_mean(d: pd.DataFrame, shift: float = 0.0, sleep: float = 0.0):
+    """A toy tool: the column means (plus ``shift``), after sleeping ``sleep`` seconds."""
+    time.sleep(sleep if len(d) > WARMUP_ROWS else 0.0)
+    return {"mean": d.mean().to_numpy() + shift}
+
+
+def _selftest() -> int:
+    """Check the harness's own promises on a toy comparison; exit 1 if one does not hold."""
+    rng = np.random.default_rng(1)
+    data = pd.DataFrame(rng.normal(size=(10_000, 3)), columns=["a", "b", "c"])
+    tools = [Tool("reference", "_harness:_selftest_mean"),
+             Tool("same", "_harness:_selftest_mean"),
+             Tool("off by 1e-3", "_harness:_selftest_mean", {"shift": 1e-3}),
+             Tool("too slow", "_harness:_selftest_mean", {"sleep": 5.0})]
+    with Session(rounds=2, budget=2.0) as s:
+        outs = s.compare(tools, data, name="selftest")
+        agree = s.agreement(outs, {"mean": 1e-8}, label="selftest")
+        big = s.compare(tools[:1] + tools[3:], pd.concat([data, data]), name="selftest2")
+        show("harness self-test", TIMING_HEAD, timing_rows(outs, agree) + timing_rows(big))
+        print(s.thread_report())
+        pools = [p for o in outs if o.last_ok for p in o.last_ok.info.get("threadpools", [])]
+        checks = {
+            "every child ran 2 interleaved rounds": all(len(o.runs) == 2 for o in outs[:3]),
+            "identical tool agrees": "OVER" not in agree["same"],
+            "shifted tool is flagged": "OVER" in agree["off by 1e-3"],
+            "slow tool shown as not run, no time": outs[3].best is None
+            and outs[3].note.startswith("not run (> 2 s budget"),
+            "slow tool not started at a larger size": big[1].runs == []
+            and "already at 10,000 rows" in big[1].note,
+            "BLAS pools pinned to 1 thread": bool(pools)
+            and all(p.get("num_threads") == 1 for p in pools),
+            "peak memory reported": all(o.maxrss_mb > 0 for o in outs[:3]),
+        }
+    for what, ok in checks.items():
+        print(f"{'ok  ' if ok else 'FAIL'} {what}")
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(_selftest())

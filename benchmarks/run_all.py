@@ -5,6 +5,8 @@ scripts also pin every timed child themselves). The summary starts with the mach
 CPU model, memory, load average before and after), the thread settings and the package
 versions, then each script's output verbatim with its wall time and exit status.
 
+The harness's self-test (``python benchmarks/_harness.py``) runs first.
+
 Run: ``python benchmarks/run_all.py [--quick] [--out out/bench/summary.md] [--only NAME ...]``.
 Exit status: non-zero if any script failed (an agreement check over its tolerance, or an error).
 """
@@ -57,7 +59,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--budget", type=float, default=None)
     args = parser.parse_args()
-    names = [n for n in HARNESS + IN_PROCESS if args.only is None or n in args.only]
+    names = ["_harness"] + [n for n in HARNESS + IN_PROCESS
+                            if args.only is None or n in args.only]
     env = child_env(1)
     head = [
         f"# cohortlab benchmarks ({'--quick' if args.quick else 'full size'})",
@@ -73,7 +76,7 @@ def main() -> int:
     body, failed = [], []
     for name in names:
         cmd = [sys.executable, os.path.join(HERE, f"{name}.py")]
-        cmd += ["--quick"] if args.quick else []
+        cmd += ["--quick"] if args.quick and name != "_harness" else []
         if name in HARNESS:
             cmd += ["--rounds", str(args.rounds)]
             cmd += ["--budget", str(args.budget)] if args.budget else []
@@ -83,7 +86,8 @@ def main() -> int:
         secs = time.monotonic() - t0
         if res.returncode != 0:
             failed.append(name)
-        how = "subprocess harness" if name in HARNESS else "in-process timing, BLAS pinned"
+        how = ("self-test of the harness" if name == "_harness" else "subprocess harness"
+               if name in HARNESS else "in-process timing, BLAS pinned")
         body += [f"## {name}.py ({how})", "",
                  f"wall {secs:.0f} s, exit {res.returncode}, load average {load0} -> "
                  f"{load_average()}", "", res.stdout.rstrip(), ""]
