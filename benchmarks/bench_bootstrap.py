@@ -70,7 +70,8 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--boot", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--budget", type=float, default=None, help="seconds per call")
+    parser.add_argument("--budget", type=float, default=300.0,
+                        help="seconds per call (default 300: B refits are a long task)")
     args = parser.parse_args()
     n = args.rows or (10_000 if args.quick else 100_000)
     b = args.boot or (100 if args.quick else 1000)
