@@ -66,6 +66,10 @@ def run_verb(d: pd.DataFrame, verb: str):
     return {"est": e.estimate, "se": e.std_error}
 
 
+def _k(n: int) -> str:
+    return f"{n / 1e6:g}M" if n >= 1_000_000 else f"{n // 1000:,}k"
+
+
 def slope(ns: list[int], ts: list[float]) -> float:
     return float(np.polyfit(np.log(ns), np.log(ts), 1)[0])
 
@@ -96,10 +100,9 @@ def main() -> int:
                     notes.setdefault(o.tool.name, o.note)
                 else:
                     rss[o.tool.name] = o.maxrss_mb
-        steps = [f"exp. {a // 1000:,}k->{b // 1000:,}k" for a, b in zip(sizes, sizes[1:],
-                                                                          strict=False)]
+        steps = [f"exponent {_k(a)}->{_k(b)}" for a, b in zip(sizes, sizes[1:], strict=False)]
         head = ["verb", *(f"{n:,} rows s" for n in sizes), *steps,
-                f"fitted exponent ({sizes[1] // 1000:,}k+)", "peak RSS MB, largest run"]
+                f"fitted exponent ({_k(sizes[1])}+)", "peak RSS MB, largest run"]
         rows = []
         for name, by_n in times.items():
             cells = [name] + [fmt_s(by_n.get(n)) if by_n.get(n) is not None
