@@ -14,8 +14,8 @@ How one comparison runs (:func:`compare`):
 - rounds are **interleaved** across tools (round 1: A, B, C; round 2: A, B, C; ...) so a burst
   of load hits every tool alike; the table shows the best of k and the **median of the
   per-round ratios** to the reference tool;
-- the peak memory of each child (``ru_maxrss`` from ``os.wait4``, i.e. that child alone) is
-  shown next to the time;
+- the peak memory of each child (its own ``VmHWM`` from ``/proc/self/status``, read in the
+  child after the call) is shown next to the time;
 - the estimates of every tool are compared with the reference tool's on the keys both return
   (max abs diff, or max relative diff for keys named so); a difference over its tolerance is
   flagged and makes the script exit non-zero;
@@ -184,7 +184,12 @@ def run_child(tool: Tool, files: DataFiles, budget: float = BUDGET_S) -> Run:
         with open(out) as fh:
             res = json.load(fh)
     est = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in res["estimates"].items()}
-    return Run(float(res["seconds"]), "ok", est, rss, res.get("info", {}))
+    info = res.get("info", {})
+    # The child's own high-water mark (VmHWM, read in the child): ru_maxrss from wait4 would
+    # start from the parent's RSS at fork (Linux keeps it across exec), so it only serves as a
+    # fallback; worker processes of the child (n_jobs=2) are not included in VmHWM.
+    hwm = info.get("vmhwm_mb")
+    return Run(float(res["seconds"]), "ok", est, float(hwm) if hwm else rss, info)
 
 
 # --------------------------------------------------------------------------------------------

@@ -23,7 +23,9 @@ vers <- setNames(lapply(pk, function(p) as.character(packageVersion(p))), paste0
 vers <- vers[names(vers) %in% paste0("R:", c("survival", "cmprsk", "data.table"))]
 vers[["R"]] <- paste(R.version$major, R.version$minor, sep = ".")
 blas <- tryCatch(extSoftVersion()[["BLAS"]], error = function(e) "")
-info <- list(versions = vers,
+st <- readLines("/proc/self/status")
+hwm <- as.numeric(strsplit(trimws(sub("VmHWM:", "", st[startsWith(st, "VmHWM:")])), " +")[[1]][1])
+info <- list(versions = vers, vmhwm_mb = hwm / 1024,
              threadpools = list(list(internal_api = paste("R BLAS", basename(blas)),
                                      num_threads = Sys.getenv("OPENBLAS_NUM_THREADS"))))
 res <- lapply(res, function(v) as.numeric(v))
