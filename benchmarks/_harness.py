@@ -179,8 +179,9 @@ def run_child(tool: Tool, files: DataFiles, budget: float = BUDGET_S) -> Run:
         if code is None:
             return Run(None, "timeout", maxrss_mb=rss, message=f"> {budget:g} s budget")
         if code != 0 or not os.path.exists(out):
-            last = [ln for ln in text.strip().splitlines() if ln.strip()][-3:]
-            return Run(None, "error", maxrss_mb=rss, message=" | ".join(last)[:300])
+            last = [ln.strip() for ln in text.strip().splitlines() if ln.strip()][-1:]
+            return Run(None, "error", maxrss_mb=rss, message=" ".join(last)[:200] or
+                       f"exit status {code}")
         with open(out) as fh:
             res = json.load(fh)
     est = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in res["estimates"].items()}
@@ -279,9 +280,14 @@ class Session:
                 o.runs.append(run)
                 if run.status == "timeout":
                     self.over_budget.setdefault(o.tool.name, n)
-                    o.note = f"not run (> {self.budget:g} s budget at {n:,} rows)"
+                    o.note = (f"round {r + 1} over the {self.budget:g} s budget" if o.times
+                              else f"not run (> {self.budget:g} s budget at {n:,} rows)")
                 elif run.status != "ok":
-                    o.note = f"failed: {run.message}"
+                    missing = "ModuleNotFoundError" in run.message
+                    o.note = ("not installed: " if missing else "failed: ") + run.message
+                    if o is outs[0] or not missing:  # a peer that is not installed is no error
+                        self.checks.append((f"{o.tool.name} at {n:,} rows: {o.note}",
+                                            float("nan"), 0.0, False))
                 elif run.info:
                     self.blas.setdefault(o.tool.name, describe_threads(run.info))
                     self.versions.update(run.info.get("versions", {}))
