@@ -36,14 +36,9 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks analyses
 
 bench: $(VENV)/.installed-dev
-	$(BIN)/python benchmarks/bench_table1.py
-	$(BIN)/python benchmarks/bench_bootstrap.py
-	$(BIN)/python benchmarks/bench_ipw.py
-	$(BIN)/python benchmarks/bench_match.py
-	$(BIN)/python benchmarks/bench_aipw.py
-	$(BIN)/python benchmarks/bench_cox.py
-	$(BIN)/python benchmarks/bench_km.py
-	$(BIN)/python benchmarks/bench_evaluation.py
+	$(PIP) install --quiet -e ".[dev,bench]"
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	  $(BIN)/python benchmarks/run_all.py --out out/bench/summary.md $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import best_of, print_table  # noqa: E402
+from _harness import best_of, print_table  # noqa: E402
 
 import cohortlab as cl  # noqa: E402
 

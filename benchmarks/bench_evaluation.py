@@ -39,7 +39,7 @@ from scipy import special
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import RSCRIPT, print_table, r_runs_label, run_r, timed_runs  # noqa: E402
+from _harness import RSCRIPT, print_table, r_runs_label, run_r, timed_runs  # noqa: E402
 
 import cohortlab as cl  # noqa: E402
 

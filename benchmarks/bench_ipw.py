@@ -1,33 +1,31 @@
 """IPW at scale: cohortlab vs statsmodels (logistic PS + weighted OLS with HC0), same data.
 
-Prints one Markdown table: an ATE with its SE at 1,000,000 rows x 10 covariates, and a
-1,000-replicate bootstrap that refits the propensity model in every replicate at 100,000 rows
-(cohortlab only: no other Python tool offers it without a hand-written loop). The SEs differ
-by design: cohortlab's default is the M-estimation sandwich that accounts for the estimated
-propensity score; statsmodels' HC0 treats the weights as known (``variance="robust"`` in
-cohortlab gives that one, and the table checks they agree).
+Every call runs in a fresh subprocess with one BLAS thread (see ``_harness.py``); rounds are
+interleaved. Synthetic cohort: 10 normal covariates, logistic exposure, linear outcome, true
+ATE 2. Tools: ``cl.ipw(variance="robust")`` (weights treated as known: the like-for-like peer
+of statsmodels' HC0), statsmodels ``Logit`` then ``WLS(cov_type="HC0")``, and cohortlab's
+default ``cl.ipw`` with the M-estimation sandwich that accounts for the estimated propensity
+score (a different SE by design, so only its estimate is checked). The bootstrap comparison is
+in ``bench_bootstrap.py``.
 
-Run: ``python benchmarks/bench_ipw.py [--quick]`` (``--quick``: rows / 10, 200 replicates).
+Run: ``python benchmarks/bench_ipw.py [--quick] [--rows N] [--rounds K]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 import numpy as np
 import pandas as pd
-
-sys.path.insert(0, os.path.dirname(__file__))
-from _timing import best_of, print_table  # noqa: E402
-
-import cohortlab as cl  # noqa: E402
+from _harness import TIMING_HEAD, Session, Tool, machine_header, show, timing_rows
 
 SEED = 20261125
+P = 10
+COV = [f"x{i}" for i in range(P)]
 
 
-def make(n: int, p: int = 10) -> pd.DataFrame:
+def make(n: int, p: int = P) -> pd.DataFrame:
     rng = np.random.default_rng(SEED)
     X = rng.normal(size=(n, p))
     lin = X @ np.linspace(0.3, -0.3, p)
@@ -37,46 +35,52 @@ def make(n: int, p: int = 10) -> pd.DataFrame:
     return d.assign(a=a, y=y)
 
 
-def statsmodels_ipw(d: pd.DataFrame, cov: list[str]) -> tuple[float, float]:
+def cohortlab_ipw(d: pd.DataFrame, variance: str | None = None):
+    import cohortlab as cl
+
+    e = cl.ipw(d, exposure="a", outcome="y", covariates=COV, variance=variance)
+    return {"est": e.estimate, "se": e.std_error}
+
+
+def statsmodels_ipw(d: pd.DataFrame):
     import statsmodels.api as sm
 
-    X = sm.add_constant(d[cov].to_numpy())
+    X = sm.add_constant(d[COV].to_numpy())
     ps = sm.Logit(d["a"].to_numpy(), X).fit(disp=0).predict(X)
     w = np.where(d["a"] == 1, 1 / ps, 1 / (1 - ps))
     fit = sm.WLS(d["y"].to_numpy(), sm.add_constant(d["a"].to_numpy()), weights=w).fit(
         cov_type="HC0")
-    return float(fit.params[1]), float(fit.bse[1])
+    return {"est": fit.params[1], "se": fit.bse[1]}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="50,000 rows")
+    parser.add_argument("--rows", type=int, default=None)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=None, help="seconds per call")
     args = parser.parse_args()
-    sizes = (100_000, 10_000, 200) if args.quick else (1_000_000, 100_000, 1000)
-    n_big, n_boot_rows, n_boot = sizes
-    cov = [f"x{i}" for i in range(10)]
-    big = make(n_big)
-    t_cl, est = best_of(lambda: cl.ipw(big, exposure="a", outcome="y", covariates=cov), 3)
-    t_rob, rob = best_of(lambda: cl.ipw(big, exposure="a", outcome="y", covariates=cov,
-                                        variance="robust"), 3)
-    t_sm, (sm_est, sm_se) = best_of(lambda: statsmodels_ipw(big, cov), 3)
-    small = make(n_boot_rows)
-    t_boot, boot = best_of(lambda: cl.ipw(small, exposure="a", outcome="y", covariates=cov,
-                                          variance="bootstrap", n_boot=n_boot, n_jobs=2,
-                                          random_state=1), 1)
-    rows = [
-        ["ipw ATE, M-estimation SE", f"{n_big:,}", f"{t_cl:.2f}", f"{est.estimate:.4f}",
-         f"{est.std_error:.5f}"],
-        ["ipw ATE, robust SE (weights known)", f"{n_big:,}", f"{t_rob:.2f}",
-         f"{rob.estimate:.4f}", f"{rob.std_error:.5f}"],
-        ["statsmodels Logit + WLS HC0", f"{n_big:,}", f"{t_sm:.2f}", f"{sm_est:.4f}",
-         f"{sm_se:.5f}"],
-        [f"ipw bootstrap, {n_boot:,} PS refits, n_jobs=2", f"{n_boot_rows:,}", f"{t_boot:.2f}",
-         f"{boot.estimate:.4f}", f"{boot.std_error:.5f}"],
-    ]
-    print_table(["task", "rows", "seconds", "estimate", "SE"], rows)
-    ok = abs(rob.estimate - sm_est) < 1e-8 and abs(rob.std_error - sm_se) / sm_se < 1e-6
-    print(f"robust SE equals statsmodels HC0: {ok}")
+    n = args.rows or (50_000 if args.quick else 1_000_000)
+    print(machine_header())
+    print()
+    tools = [Tool('cohortlab ipw(variance="robust")', "bench_ipw:cohortlab_ipw",
+                  {"variance": "robust"}, imports=["cohortlab"]),
+             Tool("statsmodels Logit + WLS(cov_type='HC0')", "bench_ipw:statsmodels_ipw",
+                  imports=["statsmodels.api"]),
+             Tool("cohortlab ipw (M-estimation SE, default)", "bench_ipw:cohortlab_ipw",
+                  imports=["cohortlab"], skip_check=("se",))]
+    with Session(rounds=args.rounds, budget=args.budget) as s:
+        outs = s.compare(tools, make(n), name="ipw")
+        agree = s.agreement(outs, {"est": 1e-8, "se": 1e-6}, relative=("se",), label="IPW")
+        show(f"IPW ATE at {n:,} rows x {P} covariates (est: abs diff; se: rel diff vs "
+             "cohortlab robust)", TIMING_HEAD, timing_rows(outs, agree))
+        print("SEs: " + "; ".join(f"{o.tool.name} {o.last_ok.estimates['se'][0]:.5f}"
+                                  for o in outs if o.last_ok is not None))
+        print()
+        print(s.thread_report())
+        print("versions: " + ", ".join(f"{k} {v}" for k, v in sorted(s.versions.items())))
+        text, ok = s.check_report()
+        print(text)
     return 0 if ok else 1
 
 

@@ -31,7 +31,7 @@ import time
 import numpy as np
 import pandas as pd
 import sklearn
-from _timing import best_of, print_table
+from _harness import best_of, print_table
 from sklearn.neighbors import NearestNeighbors
 
 import cohortlab as cl

@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import tableone
-from _timing import best_of, print_table
+from _harness import best_of, print_table
 
 import cohortlab as cl
 
