@@ -72,6 +72,52 @@ class ImputedData(Renderable):
     random_state: Any = None
     notes: tuple[str, ...] = ()
 
+    @classmethod
+    def from_datasets(cls, data: pd.DataFrame, datasets: Sequence[pd.DataFrame]
+                      ) -> ImputedData:
+        """Wrap completed data sets made elsewhere (e.g. R ``mice::complete(imp, i)``).
+
+        ``data`` is the original frame with its missing values; ``datasets`` the ``m``
+        completed versions, same rows and columns, observed cells unchanged. The result
+        has no convergence trace.
+        """
+        func = "ImputedData.from_datasets"
+        data = check_frame(data, func)
+        if len(datasets) < 1:
+            raise DataValidationError(f"{func}(): datasets is empty; pass the m completed frames.")
+        imputations: dict[str, np.ndarray] = {}
+        rows_of: dict[str, np.ndarray] = {}
+        for i, ds in enumerate(datasets, start=1):
+            if list(ds.columns) != list(data.columns) or len(ds) != len(data):
+                raise DataValidationError(
+                    f"{func}(): completed data set {i} has shape {ds.shape} and columns "
+                    f"{list(ds.columns)[:6]}; expected {data.shape} with the columns of data."
+                )
+        for c in data.columns:
+            miss = data[c].isna().to_numpy()
+            if not miss.any():
+                continue
+            rows = np.flatnonzero(miss)
+            vals = np.vstack([ds[c].to_numpy()[rows] for ds in datasets])
+            if pd.isna(vals).any():
+                raise DataValidationError(
+                    f"{func}(): column {c!r} still has missing values in a completed data set."
+                )
+            obs = ~miss
+            for i, ds in enumerate(datasets, start=1):
+                if not np.array_equal(ds[c].to_numpy()[obs], data[c].to_numpy()[obs]):
+                    raise DataValidationError(
+                        f"{func}(): completed data set {i} changes observed values of {c!r}; "
+                        "only missing cells may differ from data."
+                    )
+            imputations[c], rows_of[c] = vals, rows
+        m, k = len(datasets), len(imputations)
+        return cls(data=data.copy(), imputations=imputations, missing_rows=rows_of, m=m,
+                   methods={c: "external" for c in imputations},
+                   predictors={c: () for c in imputations},
+                   trace_mean=np.full((m, 1, k), np.nan), trace_sd=np.full((m, 1, k), np.nan),
+                   n_iter=1, notes=("imputed outside cohortlab (from_datasets)",))
+
     @property
     def columns(self) -> tuple[str, ...]:
         """The imputed columns, in visiting order."""

@@ -95,6 +95,7 @@ def _one(estimator: Callable[..., Any], imputed: ImputedData, i: int, kwargs: di
         if name == "match":
             frame[_ACROSS_PS] = across
             kw["ps"] = _ACROSS_PS
+            kw.pop("covariates", None)  # match takes scores or a model, not both
         elif name == "ipw":
             kw["model"] = _FixedScores(across)
         else:  # aipw
