@@ -22,7 +22,7 @@ import pytest
 from missing._mi_sim import TRUE_EFFECT, mar_cohort, ols, ols_effect
 
 import cohortlab as cl
-from cohortlab.exceptions import CohortError, DataValidationError
+from cohortlab.exceptions import DataValidationError
 from cohortlab.missing._mice import norm_draw, pmm_match
 
 REF = Path(__file__).parents[1] / "reference"
@@ -264,7 +264,7 @@ def _coverage(n_rep: int, seed: int, n: int = 500, m: int = 10) -> dict[str, flo
     rng = np.random.default_rng(seed)
     hits_mi = hits_cc = 0
     bias_mi = bias_cc = 0.0
-    for r in range(n_rep):
+    for _r in range(n_rep):
         d = mar_cohort(n, rng)
         cc = ols_effect(d, outcome="y", exposure="a", covariates=["x", "c"])
         imp = cl.impute(d, m=m, n_iter=5, random_state=int(rng.integers(2**31)))
