@@ -180,15 +180,20 @@ def _augment(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def logreg_draw(rng: np.random.Generator, xo: np.ndarray, yo: np.ndarray, xm: np.ndarray,
-                name: str, func: str) -> np.ndarray:
-    """Bernoulli imputations from a logistic model with a posterior coefficient draw."""
+                name: str, func: str, start: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Bernoulli imputations from a logistic model with a posterior coefficient draw.
+
+    Returns the imputations and the maximum-likelihood coefficients (to warm-start the next
+    iteration's fit).
+    """
     xa, ya, wa = _augment(xo[:, 1:], 2)
     X = np.vstack([xo, xa])
     y = np.concatenate([yo, ya.astype(float)])
     w = np.concatenate([np.ones(yo.size), wa])
     names = ["Intercept", *(f"x{j}" for j in range(1, xo.shape[1]))]
     try:
-        fit = fit_logistic(X, y, w, names=names, func=func, response=repr(name))
+        fit = fit_logistic(X, y, w, names=names, func=func, response=repr(name), start=start)
     except ConvergenceError as exc:
         raise CohortError(
             f"{func}(): the logistic imputation model of {name!r} did not converge ({exc}). "
@@ -199,7 +204,7 @@ def logreg_draw(rng: np.random.Generator, xo: np.ndarray, yo: np.ndarray, xm: np
     v = np.linalg.inv((info + info.T) / 2.0)
     beta = fit.coef + np.linalg.cholesky((v + v.T) / 2.0) @ rng.standard_normal(fit.coef.size)
     p = expit(xm @ beta)
-    return (rng.random(p.size) <= p).astype(np.int64)
+    return (rng.random(p.size) <= p).astype(np.int64), fit.coef
 
 
 def _softmax(eta: np.ndarray) -> np.ndarray:
@@ -210,12 +215,14 @@ def _softmax(eta: np.ndarray) -> np.ndarray:
 
 
 def fit_multinomial(X: np.ndarray, y: np.ndarray, w: np.ndarray, k: int,
-                    max_iter: int = 50, tol: float = 1e-8
+                    max_iter: int = 50, tol: float = 1e-8, start: np.ndarray | None = None
                     ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Weighted multinomial logistic regression (level 0 the reference) by Newton-Raphson.
 
     Returns the (p, k - 1) coefficients, their (p (k-1))^2 covariance (inverse observed
-    information, parameters ordered level by level) and whether Newton converged.
+    information, parameters ordered level by level) and whether Newton converged. ``start``
+    warm-starts Newton (the chain passes the previous iteration's fit); the maximum is the
+    same.
 
     Examples
     --------
@@ -234,7 +241,9 @@ def fit_multinomial(X: np.ndarray, y: np.ndarray, w: np.ndarray, k: int,
     beta = np.zeros((p, q))
     sw = w.sum()
     freq = np.array([(w * (y == j)).sum() for j in range(k)]) / sw
-    if np.all(freq > 0):
+    if start is not None:
+        beta = np.array(start, dtype=float)
+    elif np.all(freq > 0):
         beta[0] = np.log(freq[1:] / freq[0])
 
     def loglik(b: np.ndarray) -> float:
@@ -244,13 +253,11 @@ def fit_multinomial(X: np.ndarray, y: np.ndarray, w: np.ndarray, k: int,
         return float(np.sum(w * ((Y * eta).sum(axis=1) - lse)))
 
     def hessian(prob: np.ndarray) -> np.ndarray:
-        h = np.empty((q * p, q * p))
+        # sum_i w_i (diag(p_i) - p_i p_i') (x) x_i x_i': block-diagonal part plus one gemm
+        u = (prob[:, :, None] * X[:, None, :]).reshape(n, q * p) * np.sqrt(w)[:, None]
+        h = -(u.T @ u)
         for a in range(q):
-            for c in range(a, q):
-                d = prob[:, a] * ((a == c) - prob[:, c]) * w
-                blk = (X * d[:, None]).T @ X
-                h[a * p:(a + 1) * p, c * p:(c + 1) * p] = blk
-                h[c * p:(c + 1) * p, a * p:(a + 1) * p] = blk.T
+            h[a * p:(a + 1) * p, a * p:(a + 1) * p] += (X * (w * prob[:, a])[:, None]).T @ X
         return h
 
     ll = loglik(beta)
@@ -283,13 +290,17 @@ def fit_multinomial(X: np.ndarray, y: np.ndarray, w: np.ndarray, k: int,
 
 
 def polyreg_draw(rng: np.random.Generator, xo: np.ndarray, yo: np.ndarray, xm: np.ndarray,
-                 k: int) -> tuple[np.ndarray, bool]:
-    """Categorical imputations (codes 0..k-1) from a multinomial model with a draw."""
+                 k: int, start: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, bool, np.ndarray]:
+    """Categorical imputations (codes 0..k-1) from a multinomial model with a draw.
+
+    Also returns whether Newton converged and the fit (to warm-start the next iteration).
+    """
     xa, ya, wa = _augment(xo[:, 1:], k)
     X = np.vstack([xo, xa])
     y = np.concatenate([yo, ya])
     w = np.concatenate([np.ones(yo.size), wa])
-    beta, v, ok = fit_multinomial(X, y, w, k)
+    beta, v, ok = fit_multinomial(X, y, w, k, start=start)
     p, q = beta.shape
     try:
         lv = np.linalg.cholesky(v)
@@ -300,7 +311,7 @@ def polyreg_draw(rng: np.random.Generator, xo: np.ndarray, yo: np.ndarray, xm: n
     prob = _softmax(xm @ draw)
     u = rng.random(xm.shape[0])
     codes = (u[:, None] > np.cumsum(prob, axis=1)[:, :-1]).sum(axis=1)
-    return codes.astype(np.int64), ok
+    return codes.astype(np.int64), ok, beta
 
 
 # ------------------------------------------------------------------------ the chain
@@ -348,6 +359,7 @@ def run_chain(seed: np.random.SeedSequence, Z0: np.ndarray, variables: Sequence[
     ts = np.full((n_iter, len(targets)), np.nan)
     unconverged = 0
     ones = np.ones(n)
+    starts: list[np.ndarray | None] = [None] * len(targets)
     for it in range(n_iter):
         for i, t in enumerate(targets):
             var, obs = variables[t], obs_masks[i]
@@ -363,10 +375,11 @@ def run_chain(seed: np.random.SeedSequence, Z0: np.ndarray, variables: Sequence[
                     z = xm @ beta + sigma * rng.standard_normal(var.mis.size)
                     vals = z * var.scale + var.center
             elif var.method == "logreg":
-                vals = logreg_draw(rng, xo, var.values[obs].astype(float), xm, var.name, func)
+                vals, starts[i] = logreg_draw(rng, xo, var.values[obs].astype(float), xm,
+                                              var.name, func, starts[i])
             else:
-                vals, ok = polyreg_draw(rng, xo, var.values[obs].astype(np.int64), xm,
-                                        var.n_levels)
+                vals, ok, starts[i] = polyreg_draw(rng, xo, var.values[obs].astype(np.int64),
+                                                   xm, var.n_levels, starts[i])
                 unconverged += not ok
             _set_block(Z, var, var.mis, vals)
             current[i] = vals
@@ -378,5 +391,13 @@ def run_chain(seed: np.random.SeedSequence, Z0: np.ndarray, variables: Sequence[
 def run_batch(seeds: list, Z0: np.ndarray, variables: Sequence[VarSpec],
               targets: Sequence[int], n_iter: int, donors: int, func: str
               ) -> list[ChainResult]:
-    """Chains for a batch of seeds (one joblib task)."""
-    return [run_chain(s, Z0, variables, targets, n_iter, donors, func) for s in seeds]
+    """Chains for a batch of seeds (one joblib task), single-threaded BLAS.
+
+    The matrices are tall and thin (n x ~25): threaded BLAS gains little and, on a loaded
+    machine or inside joblib workers, oversubscribes the cores (10x slower measured);
+    parallelism comes from running chains in parallel (``n_jobs``).
+    """
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return [run_chain(s, Z0, variables, targets, n_iter, donors, func) for s in seeds]
