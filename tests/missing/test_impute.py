@@ -261,13 +261,20 @@ def test_table1_on_imputed_data_averages_over_imputations(rng):
 
 
 def _coverage(n_rep: int, seed: int, n: int = 500, m: int = 10) -> dict[str, float]:
+    """MI with the correctly specified normal model for x (x | y, a, c is linear-normal).
+
+    Predictive mean matching (the default) is biased here by about +0.035 (measured, 100
+    replicates): half of x is missing, mostly at high y, so the upper tail has few donors, a
+    known limitation of PMM with strong selection (van Buuren 2018, sec. 3.4.3).
+    """
     rng = np.random.default_rng(seed)
     hits_mi = hits_cc = 0
     bias_mi = bias_cc = 0.0
     for _r in range(n_rep):
         d = mar_cohort(n, rng)
         cc = ols_effect(d, outcome="y", exposure="a", covariates=["x", "c"])
-        imp = cl.impute(d, m=m, n_iter=5, random_state=int(rng.integers(2**31)))
+        imp = cl.impute(d, m=m, n_iter=5, method={"x": "norm"},
+                        random_state=int(rng.integers(2**31)))
         mi = cl.with_imputations(ols_effect, imp, outcome="y", exposure="a",
                                  covariates=["x", "c"])
         hits_mi += mi.conf_low <= TRUE_EFFECT <= mi.conf_high
