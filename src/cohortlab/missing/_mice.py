@@ -211,7 +211,8 @@ def _gram(u: np.ndarray) -> np.ndarray:
     """``u' u`` by BLAS ``syrk`` (half the flops of a general product)."""
     from scipy.linalg.blas import dsyrk
 
-    c = dsyrk(1.0, np.asfortranarray(u), trans=1)  # upper triangle
+    # u is C-contiguous, so u.T is Fortran-contiguous: syrk(u.T) = u' u without a copy
+    c = dsyrk(1.0, u.T, trans=0)  # upper triangle
     return np.triu(c) + np.triu(c, 1).T
 
 
@@ -262,7 +263,7 @@ def fit_multinomial(X: np.ndarray, y: np.ndarray, w: np.ndarray, k: int,
 
     def hessian(prob: np.ndarray) -> np.ndarray:
         # sum_i w_i (diag(p_i) - p_i p_i') (x) x_i x_i': block-diagonal part plus one gemm
-        u = (prob[:, :, None] * X[:, None, :]).reshape(n, q * p) * np.sqrt(w)[:, None]
+        u = ((prob * np.sqrt(w)[:, None])[:, :, None] * X[:, None, :]).reshape(n, q * p)
         h = -_gram(u)
         for a in range(q):
             h[a * p:(a + 1) * p, a * p:(a + 1) * p] += (X * (w * prob[:, a])[:, None]).T @ X
