@@ -60,6 +60,7 @@ from .exposures import (
     standardized_exposure,
     threshold_exposure,
 )
+from .missing import ImputedData, impute, with_imputations
 from .report import Report, Table2, table2
 from .results import Curve, Dropped, Estimate, EstimateTable, Labels, ModelResult, tidy
 from .sensitivity import (
@@ -117,6 +118,9 @@ __all__ = [
     "BetaRate",
     "BiasAnalysis",
     "ppi_mean",
+    "impute",
+    "with_imputations",
+    "ImputedData",
     "ppi_effect",
     "threshold_exposure",
     "quantile_exposure",

@@ -46,6 +46,25 @@ def _linear():
     return LinearRegression()
 
 
+def _incomplete(d: pd.DataFrame) -> pd.DataFrame:
+    """A slice of the cohort with missing bmi and smoking (for impute / with_imputations)."""
+    d = d[["age", "female", "bmi", "smoking", "site_name", "treated", "mace_1y", "sbp"]]
+    return d.assign(bmi=d["bmi"].where(np.arange(len(d)) % 5 != 0),
+                    smoking=d["smoking"].where(np.arange(len(d)) % 7 != 0))
+
+
+def _impute(d: pd.DataFrame, **k: Any) -> Any:
+    return cl.impute(_incomplete(d), m=3, n_iter=2, outcome="mace_1y", exclude=["sbp"],
+                     random_state=k.get("random_state"))
+
+
+def _with_imputations(d: pd.DataFrame, **k: Any) -> Any:
+    imp = _impute(d, **k)
+    return cl.with_imputations(cl.ipw, imp, exposure="treated", outcome="mace_1y",
+                               covariates=["age", "female", "bmi", "smoking"],
+                               **{x: v for x, v in k.items() if x != "random_state"})
+
+
 def _cohort() -> pd.DataFrame:
     d = cl.simulate_cohort(400, random_state=3)
     d["site_name"] = "site " + d["site"].astype(str)  # a string column
@@ -179,6 +198,8 @@ VERBS = [
     Verb("attrition", lambda d, **k: cl.attrition(d, [("adults over 40", "age > 40"),
                                                       ("never smokers", "smoking == 'never'")]),
          used=None),
+    Verb("impute", _impute, used=None, random=True),
+    Verb("with_imputations", _with_imputations, used=None, has_ci=True, random=True),
     Verb("simulate_cohort", lambda d, **k: cl.simulate_cohort(
         300, random_state=k.get("random_state", 1)), used=None, random=True),
 ]
