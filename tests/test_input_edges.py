@@ -226,8 +226,13 @@ def test_logistic_start_on_original_scale_is_honoured(rng):
 
 
 def test_quasi_separation_names_the_separating_covariate(cohort):
-    """Treated exactly when bmi > 30, with female a strong (but not separating) predictor:
-    main blamed 'female' (the largest raw coefficient after bmi's had grown the least)."""
-    data = cohort.assign(treated=(cohort["bmi"] > 30).astype(int))
-    with pytest.raises(ConvergenceError, match=r"'bmi' separates the exposure 'treated' on its own"):
+    """Treated exactly when bmi > 30, untreated when bmi < 30, either at bmi = 30 (quasi-
+    complete separation), with bmi on a fine scale (x 10^4): main blamed 'female', the
+    largest raw coefficient, as bmi's is small in these units."""
+    bmi = cohort["bmi"].round()
+    tie = np.arange(len(cohort)) % 2
+    treated = np.where(bmi > 30, 1, np.where(bmi < 30, 0, tie))
+    data = cohort.assign(treated=treated, bmi=bmi * 1e4)
+    with pytest.raises(ConvergenceError, match=r"likely 'bmi'\) perfectly predicts .* 'bmi' on "
+                       "its own separates"):
         cl.propensity_score(data, exposure="treated", covariates=["female", "age", "bmi"])

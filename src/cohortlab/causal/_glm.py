@@ -189,15 +189,15 @@ def _check_separation(gamma: np.ndarray, beta: np.ndarray, mu: np.ndarray, X: np
     alone, j = _separating_columns(X[pos], y[pos], gamma, names)
     if alone:
         more = f" (so do {[names[k] for k in alone[1:]]})" if len(alone) > 1 else ""
-        who = f"{names[j]!r} separates {response} on its own{more}"
+        why = f"{names[j]!r} on its own separates the two groups{more}"
     else:
-        who = f"likely {names[j]!r}, the largest coefficient per SD of its covariate"
+        why = f"{names[j]!r} has the largest coefficient per SD of its covariate"
     raise ConvergenceError(
         f"{func}(): the logistic model did not converge ({it} iterations; {extreme:,} fitted "
         f"probabilities of 0 or 1; coefficient of {names[j]} = {beta[j]:.3g}, "
-        f"{gamma[j]:.3g} per SD). A covariate perfectly predicts {response} (complete or "
-        f"quasi-complete separation): {who}. Drop or coarsen it, or restrict the cohort "
-        "to where both groups occur."
+        f"{gamma[j]:.3g} per SD). A covariate (likely {names[j]!r}) perfectly predicts "
+        f"{response} (complete or quasi-complete separation): {why}. Drop or coarsen it, or "
+        "restrict the cohort to where both groups occur."
     )
 
 
