@@ -165,20 +165,20 @@ def apply_missing(
     any_na = np.logical_or.reduce([masks[c] for c in by_column])
     n_bad = int(any_na.sum())
     counts = ", ".join(f"{k} ({_count_bad(v, infs.get(k, 0))})" for k, v in by_column.items())
-    what = "missing or infinite values" if infs else "missing values"
+    what = "missing or infinite value" if infs else "missing value"
     error = DataValidationError if infs else MissingDataError
     inf_hint = (" Infinite values (e.g. log(0) or a division by 0 upstream) are treated as "
                 "missing; fix them at the source, or set them to NaN with "
                 "data.replace([np.inf, -np.inf], np.nan)." if infs else "")
     if n_bad == len(data):
         raise error(
-            f"{func}(): every one of the {len(data):,} rows has {what} in the analysis "
+            f"{func}(): every one of the {len(data):,} rows has a {what} in the analysis "
             f"columns: {counts}. Check these columns; nothing would be left to analyse."
             f"{inf_hint}"
         )
     if missing == "raise":
         raise error(
-            f"{func}(): {n_bad:,} of {len(data):,} rows have {what} in analysis "
+            f"{func}(): {n_bad:,} of {len(data):,} rows have {what}s in analysis "
             f"columns: {counts}. Impute first, or pass missing=\"drop\" for a complete-case "
             f"analysis (counts are recorded in result.dropped).{inf_hint}"
         )
