@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._validation import check_columns
+from ._validation import check_columns, check_text_covariates
 from .exceptions import DataValidationError
 
 __all__ = ["Design", "covariate_columns", "categorical_columns", "build_design"]
@@ -46,12 +46,20 @@ def _formula(covariates: str | Sequence[str], func: str) -> str:
                       for c in cols)
 
 
-def covariate_columns(covariates: str | Sequence[str], data: pd.DataFrame, func: str) -> list[str]:
-    """The data columns a covariate list or formula uses, checked to exist."""
+def covariate_columns(covariates: str | Sequence[str], data: pd.DataFrame, func: str, *,
+                      check_text: bool = True) -> list[str]:
+    """The data columns a covariate list or formula uses, checked to exist.
+
+    With ``check_text`` (the default) text columns that cannot be meant as factors are refused
+    (:func:`~cohortlab._validation.check_text_covariates`): numbers stored as text unless the
+    formula wraps the column in ``C()``, and identifier-like columns with many levels.
+    """
     if not isinstance(covariates, str):
         cols = list(covariates)
         _formula(cols, func)
         check_columns(data, func, covariates=cols)
+        if check_text:
+            check_text_covariates(data, cols, func)
         return cols
     from formulaic import Formula
 
@@ -71,7 +79,26 @@ def covariate_columns(covariates: str | Sequence[str], data: pd.DataFrame, func:
     unknown = [n for n in dict.fromkeys(names) if n not in data.columns and n not in _FUNCS]
     if unknown:
         check_columns(data, func, covariates=unknown)
+    if check_text:
+        check_text_covariates(data, found, func, declared=_wrapped_in_c(terms, data))
     return found
+
+
+def _wrapped_in_c(terms: Any, data: pd.DataFrame) -> list[str]:
+    """Data columns that a parsed formula wraps in ``C()``."""
+    cats: list[str] = []
+    for term in terms:
+        for factor in term.factors:
+            try:
+                tree = ast.parse(str(factor.expr), mode="eval")
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                        and node.func.id == "C" and node.args):
+                    cats += [n for n in _names_in(ast.unparse(node.args[0]))
+                             if n in data.columns]
+    return cats
 
 
 def categorical_columns(covariates: str | Sequence[str], data: pd.DataFrame) -> list[str]:
@@ -80,18 +107,8 @@ def categorical_columns(covariates: str | Sequence[str], data: pd.DataFrame) -> 
     if isinstance(covariates, str):
         from formulaic import Formula
 
-        for term in Formula(_formula(covariates, "categorical_columns")):
-            for factor in term.factors:
-                try:
-                    tree = ast.parse(str(factor.expr), mode="eval")
-                except SyntaxError:
-                    continue
-                for node in ast.walk(tree):
-                    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                            and node.func.id == "C" and node.args):
-                        cats += [n for n in _names_in(ast.unparse(node.args[0]))
-                                 if n in data.columns]
-    cols = covariate_columns(covariates, data, "categorical_columns")
+        cats += _wrapped_in_c(Formula(_formula(covariates, "categorical_columns")), data)
+    cols = covariate_columns(covariates, data, "categorical_columns", check_text=False)
     cats += [c for c in cols if not pd.api.types.is_numeric_dtype(data[c])
              or pd.api.types.is_bool_dtype(data[c])]
     return list(dict.fromkeys(cats))
@@ -154,11 +171,26 @@ def build_design(data: pd.DataFrame, covariates: str | Sequence[str], func: str,
         ) from exc
     X = np.asarray(mm, dtype=float)
     names = tuple(str(c) for c in mm.columns)
+    _check_finite(X, names, func)
     _check_rank(X, names, func)
     if drop_intercept:
         X, names = X[:, 1:], names[1:]
     return Design(X=X, names=names, spec=mm.model_spec, formula=rhs,
                   drop_intercept=drop_intercept)
+
+
+def _check_finite(X: np.ndarray, names: Sequence[str], func: str) -> None:
+    """Refuse +-inf in the design (a transformation such as ``I(np.log(x))`` at x = 0)."""
+    bad = ~np.isfinite(X)
+    if not bad.any():
+        return
+    counts = bad.sum(axis=0)
+    shown = ", ".join(f"{n} ({int(c):,})" for n, c in zip(names, counts, strict=True) if c)
+    raise DataValidationError(
+        f"{func}(): the covariate design has non-finite (infinite) values in column(s) {shown}; "
+        "a transformation in the formula produced them (e.g. log of 0). Change the "
+        "transformation (np.log1p, or add an offset) or exclude those rows first."
+    )
 
 
 def _check_rank(X: np.ndarray, names: Sequence[str], func: str) -> None:

@@ -31,7 +31,16 @@ __all__ = [
     "check_binary",
     "check_weights",
     "check_time_event",
+    "check_text_covariates",
+    "TEXT_MAX_LEVELS",
+    "TEXT_MIN_ROWS_PER_LEVEL",
 ]
+
+#: A text covariate has "many levels" when it has more than ``TEXT_MAX_LEVELS`` distinct
+#: values *and* fewer than ``TEXT_MIN_ROWS_PER_LEVEL`` rows per level on average: an
+#: identifier, a free-text field or numbers stored as text, not a factor a model can estimate.
+TEXT_MAX_LEVELS = 50
+TEXT_MIN_ROWS_PER_LEVEL = 5
 
 
 def _fmt_values(values: Iterable[Any], limit: int = 6) -> str:
@@ -136,7 +145,9 @@ def apply_missing(
 
     With ``missing="raise"`` any missing value raises :class:`MissingDataError` with counts per
     column; with ``missing="drop"`` the incomplete rows are removed (a new frame; the input is
-    untouched) and counted per column in the returned :class:`Dropped`.
+    untouched) and counted per column in the returned :class:`Dropped`. Infinite values
+    (``+-inf`` in a numeric column) are handled like missing values and counted with them; the
+    error then is a :class:`DataValidationError` that gives the number of infinite values.
     """
     from ._typing import Missing
 
@@ -145,24 +156,106 @@ def apply_missing(
     if not cols:
         return data, Dropped(n_rows=0, by_column={}, n_input=len(data))
     masks = {c: data[c].isna().to_numpy() for c in cols}  # column by column: no frame copy
+    infs = {c: n for c in cols if (n := _n_infinite(data[c], masks[c]))}
+    for c in infs:  # +-inf is as unusable as a missing value: same handling, counted apart
+        masks[c] = masks[c] | _infinite_mask(data[c])
     by_column = {str(c): int(m.sum()) for c, m in masks.items() if m.any()}
     if not by_column:
         return data, Dropped(n_rows=0, by_column={}, n_input=len(data))
     any_na = np.logical_or.reduce([masks[c] for c in by_column])
     n_bad = int(any_na.sum())
-    counts = ", ".join(f"{k} ({v:,})" for k, v in by_column.items())
+    counts = ", ".join(f"{k} ({_count_bad(v, infs.get(k, 0))})" for k, v in by_column.items())
+    what = "missing or infinite value" if infs else "missing value"
+    error = DataValidationError if infs else MissingDataError
+    inf_hint = (" Infinite values (e.g. log(0) or a division by 0 upstream) are treated as "
+                "missing; fix them at the source, or set them to NaN with "
+                "data.replace([np.inf, -np.inf], np.nan)." if infs else "")
     if n_bad == len(data):
-        raise MissingDataError(
-            f"{func}(): every one of the {len(data):,} rows has a missing value in the analysis "
+        raise error(
+            f"{func}(): every one of the {len(data):,} rows has a {what} in the analysis "
             f"columns: {counts}. Check these columns; nothing would be left to analyse."
+            f"{inf_hint}"
         )
     if missing == "raise":
-        raise MissingDataError(
-            f"{func}(): {n_bad:,} of {len(data):,} rows have missing values in analysis "
+        raise error(
+            f"{func}(): {n_bad:,} of {len(data):,} rows have {what}s in analysis "
             f"columns: {counts}. Impute first, or pass missing=\"drop\" for a complete-case "
-            "analysis (counts are recorded in result.dropped)."
+            f"analysis (counts are recorded in result.dropped).{inf_hint}"
         )
     return data.loc[~any_na], Dropped(n_rows=n_bad, by_column=by_column, n_input=len(data))
+
+
+def _count_bad(n: int, n_inf: int) -> str:
+    if not n_inf:
+        return f"{n:,}"
+    return f"{n_inf:,} infinite" if n == n_inf else f"{n - n_inf:,} missing, {n_inf:,} infinite"
+
+
+def _infinite_mask(s: pd.Series) -> np.ndarray:
+    return np.isinf(s.to_numpy(dtype=float, na_value=np.nan))
+
+
+def _n_infinite(s: pd.Series, na: np.ndarray) -> int:
+    """Number of +-inf values in a float column (0 for any other dtype)."""
+    if not pd.api.types.is_float_dtype(s.dtype) or na.all():
+        return 0
+    return int(_infinite_mask(s).sum())
+
+
+def _is_text(s: pd.Series) -> bool:
+    """Object or string dtype (a pandas ``category`` column is not text: its levels are set)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return False
+    return pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)
+
+
+def check_text_covariates(data: pd.DataFrame, columns: Sequence[str], func: str, *,
+                          declared: Iterable[str] = ()) -> None:
+    """Refuse text covariates that cannot be meant as factors.
+
+    A text (object or string dtype) column becomes one indicator per distinct value. Two
+    cases are refused with the column, its number of distinct values and the fix:
+
+    - every value parses as a number (``"61.7"``): numbers stored as text, which would enter
+      the model as a factor with one level per value. Allowed when the column is ``declared``
+      categorical (``C(col)`` in a formula, ``categorical=`` in table1);
+    - many levels: more than :data:`TEXT_MAX_LEVELS` distinct values and fewer than
+      :data:`TEXT_MIN_ROWS_PER_LEVEL` rows per level on average (an identifier or free text),
+      declared or not.
+
+    A pandas ``category`` column is never refused: its levels were chosen deliberately.
+    """
+    declared = set(declared)
+    for col in dict.fromkeys(columns):
+        s = data[col]
+        if not _is_text(s):
+            continue
+        levels = pd.unique(s.dropna())
+        k, n = len(levels), int(s.notna().sum())
+        if k == 0:
+            continue
+        lv = pd.Series(levels, dtype=object)
+        numeric = not lv.map(lambda v: isinstance(v, bool)).any() and bool(
+            pd.to_numeric(lv, errors="coerce").notna().all())
+        many = k > TEXT_MAX_LEVELS and k * TEXT_MIN_ROWS_PER_LEVEL > n
+        examples = _fmt_values(levels[:3])
+        if numeric and col not in declared:
+            raise DataValidationError(
+                f"{func}(): column {col!r} is text (dtype {s.dtype}) but every value is a number "
+                f"({k:,} distinct values, e.g. {examples}); it would enter the model as a factor "
+                f"with {k:,} levels. Convert it with pd.to_numeric(data[{col!r}]) or, if it is "
+                f"categorical, wrap it in C({col}) in the formula (or make it a category dtype: "
+                f"data[{col!r}].astype('category'))."
+            )
+        if many:
+            raise DataValidationError(
+                f"{func}(): column {col!r} is text (dtype {s.dtype}) with {k:,} distinct values "
+                f"in {n:,} rows (e.g. {examples}); as a factor that is {k - 1:,} indicator "
+                f"columns with fewer than {TEXT_MIN_ROWS_PER_LEVEL} rows per level (more than "
+                f"{TEXT_MAX_LEVELS} levels). If it holds numbers, convert it with "
+                f"pd.to_numeric(data[{col!r}]); if it is an identifier, drop it from the "
+                "covariates; if it is categorical, merge rare levels first."
+            )
 
 
 def check_numeric(data: pd.DataFrame, column: str, role: str, func: str) -> np.ndarray:

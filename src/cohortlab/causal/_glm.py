@@ -56,10 +56,14 @@ def fit_logistic(
     """Weighted maximum-likelihood logistic regression by Newton-Raphson.
 
     ``start`` warm-starts Newton's method (e.g. at the full-sample estimate in a bootstrap
-    replicate); the maximum is the same. Raises :class:`ConvergenceError` on complete or
-    quasi-complete separation (fitted
-    probabilities of exactly 0 or 1, or diverging coefficients), naming the covariate with the
-    largest coefficient.
+    replicate); the maximum is the same. Newton runs on an internally standardised design
+    (non-constant columns centred and divided by their SD, the intercept kept); coefficients
+    are mapped back exactly, so the result does not depend on the covariates' units or
+    origin (a calendar year near 1988 fits as well as years since 1988). Raises
+    :class:`ConvergenceError` on complete or quasi-complete separation (fitted probabilities
+    of exactly 0 or 1, no convergence, or a coefficient above 25 per SD of its covariate),
+    naming the covariate that separates the response on its own, else the one with the
+    largest coefficient per SD.
 
     Examples
     --------
@@ -73,18 +77,23 @@ def fit_logistic(
     w = np.ones(n) if w is None else w
     sw = w.sum()
     ybar = float((w * y).sum() / sw)
-    beta = np.zeros(p) if start is None else np.array(start, dtype=float)
-    if start is None and names is not None and "Intercept" in names and 0 < ybar < 1:
-        beta[list(names).index("Intercept")] = np.log(ybar / (1 - ybar))
+    # Newton on an internally standardised design Z = (X - centre) / scale: the same model
+    # (an affine reparametrisation), so the same maximum, but well conditioned when a
+    # covariate is far from 0 (calendar year near 1988) or on a tiny or huge scale
+    std = _Standardiser.of(X, w)
+    Z = std.transform(X)
+    gamma = np.zeros(p) if start is None else std.to_standard(np.array(start, dtype=float))
+    if start is None and std.intercept is not None and 0 < ybar < 1:
+        gamma[std.intercept] = np.log(ybar / (1 - ybar)) / std.intercept_value
     it, converged = 0, False
-    eta = X @ beta
+    eta = Z @ gamma
     ll = _binomial_loglik(eta, y, w)
     while it < max_iter and not converged:
         it += 1
         mu = expit(eta)
-        xs = X * np.sqrt(w * mu * (1 - mu))[:, None]
-        info = xs.T @ xs
-        grad = X.T @ (w * (y - mu))
+        zs = Z * np.sqrt(w * mu * (1 - mu))[:, None]
+        info = zs.T @ zs
+        grad = Z.T @ (w * (y - mu))
         try:
             step = np.linalg.solve(info, grad)
         except np.linalg.LinAlgError:
@@ -93,15 +102,16 @@ def fit_logistic(
         # happens far from the maximum (a strongly predictive covariate from a null start),
         # is halved until it does not; near the maximum the full step is always taken
         for _ in range(30):
-            eta_new = X @ (beta + step)
+            eta_new = Z @ (gamma + step)
             ll_new = _binomial_loglik(eta_new, y, w)
             if ll_new >= ll - 1e-10 * (1.0 + abs(ll)):
                 break
             step = step / 2.0
-        beta, eta, ll = beta + step, eta_new, ll_new
-        converged = bool(np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))))
-    mu = expit(X @ beta)
-    _check_separation(beta, mu, w, names, func, it, converged, response)
+        gamma, eta, ll = gamma + step, eta_new, ll_new
+        converged = bool(np.max(np.abs(step)) < tol * (1 + np.max(np.abs(gamma))))
+    mu = expit(eta)
+    beta = std.to_original(gamma)
+    _check_separation(gamma, beta, mu, X, y, w, names, func, it, converged, response)
     if information:
         xs = X * np.sqrt(w * mu * (1 - mu))[:, None]
         info = xs.T @ xs / n
@@ -115,22 +125,106 @@ def _binomial_loglik(eta: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
     return float(np.sum(w * (y * eta - np.logaddexp(0.0, eta))))
 
 
-def _check_separation(beta: np.ndarray, mu: np.ndarray, w: np.ndarray,
-                      names: Sequence[str] | None, func: str, it: int, converged: bool,
-                      response: str) -> None:
+@dataclass(frozen=True, eq=False)
+class _Standardiser:
+    """``Z = (X - centre) / scale`` and the exact map of coefficients between the two scales.
+
+    Non-constant columns are scaled by their standard deviation (among rows with positive
+    weight) and, when the design has an intercept (a constant non-zero column), centred at
+    their mean; constant columns are left alone. ``X @ to_original(g) == Z @ g``.
+    """
+
+    centre: np.ndarray
+    scale: np.ndarray
+    intercept: int | None
+    intercept_value: float
+
+    @classmethod
+    def of(cls, X: np.ndarray, w: np.ndarray) -> _Standardiser:
+        pos = w > 0
+        Xp = X if pos.all() else X[pos]
+        if Xp.shape[0] == 0:
+            Xp = X
+        lo, hi = Xp.min(axis=0), Xp.max(axis=0)
+        const = lo == hi
+        icpt = np.flatnonzero(const & (lo != 0))
+        intercept = int(icpt[0]) if icpt.size else None
+        centre = (np.where(const, 0.0, Xp.mean(axis=0)) if intercept is not None
+                  else np.zeros(X.shape[1]))
+        sd = Xp.std(axis=0)
+        scale = np.where(const | ~(sd > 0), 1.0, sd)
+        value = float(lo[intercept]) if intercept is not None else 1.0
+        return cls(centre=centre, scale=scale, intercept=intercept, intercept_value=value)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.centre) / self.scale
+
+    def to_original(self, gamma: np.ndarray) -> np.ndarray:
+        beta = gamma / self.scale
+        if self.intercept is not None:
+            beta[self.intercept] -= float(beta @ self.centre) / self.intercept_value
+        return beta
+
+    def to_standard(self, beta: np.ndarray) -> np.ndarray:
+        gamma = beta * self.scale
+        if self.intercept is not None:
+            gamma[self.intercept] += float(beta @ self.centre) / self.intercept_value
+        return gamma
+
+
+def _check_separation(gamma: np.ndarray, beta: np.ndarray, mu: np.ndarray, X: np.ndarray,
+                      y: np.ndarray, w: np.ndarray, names: Sequence[str] | None, func: str,
+                      it: int, converged: bool, response: str) -> None:
+    """Raise on (quasi-)separation: fitted 0/1, no convergence, or a huge standardised coef.
+
+    ``gamma`` are the coefficients on the standardised design (per standard deviation of each
+    covariate), so the threshold of 25 means the same for every covariate whatever its units.
+    """
     pos = w > 0
     extreme = int(((mu[pos] < 1e-10) | (mu[pos] > 1 - 1e-10)).sum())
-    big = np.max(np.abs(beta)) > 25
+    big = np.max(np.abs(gamma)) > 25
     if extreme == 0 and not big and converged:
         return
     names = list(names) if names is not None else [f"x{i}" for i in range(beta.size)]
-    j = int(np.argmax(np.abs(beta) * (np.array(names) != "Intercept")))
+    alone, j = _separating_columns(X[pos], y[pos], gamma, names)
+    if alone:
+        more = f" (so do {[names[k] for k in alone[1:]]})" if len(alone) > 1 else ""
+        why = f"{names[j]!r} on its own separates the two groups{more}"
+    else:
+        why = f"{names[j]!r} has the largest coefficient per SD of its covariate"
     raise ConvergenceError(
         f"{func}(): the logistic model did not converge ({it} iterations; {extreme:,} fitted "
-        f"probabilities of 0 or 1; largest coefficient {names[j]} = {beta[j]:.3g}). A covariate "
-        f"(likely {names[j]!r}) perfectly predicts {response} (complete or quasi-complete "
-        "separation). Drop or coarsen it, or restrict the cohort to where both groups occur."
+        f"probabilities of 0 or 1; coefficient of {names[j]} = {beta[j]:.3g}, "
+        f"{gamma[j]:.3g} per SD). A covariate (likely {names[j]!r}) perfectly predicts "
+        f"{response} (complete or quasi-complete separation): {why}. Drop or coarsen it, or "
+        "restrict the cohort to where both groups occur."
     )
+
+
+def _separates(x: np.ndarray, y: np.ndarray) -> bool:
+    """True when a threshold on ``x`` alone splits ``y`` (complete or quasi-complete)."""
+    x1, x0 = x[y > 0.5], x[y <= 0.5]
+    if x1.size == 0 or x0.size == 0:
+        return False
+    return bool(x1.max() <= x0.min() or x0.max() <= x1.min())
+
+
+def _separating_columns(X: np.ndarray, y: np.ndarray, gamma: np.ndarray,
+                        names: Sequence[str]) -> tuple[list[int], int]:
+    """The covariates to blame for separation.
+
+    Returns the non-constant columns that separate ``y`` on their own (largest standardised
+    coefficient first) and the one to name: the first of those, else the column with the
+    largest standardised coefficient (a separation by a combination of covariates).
+    """
+    if X.shape[0] == 0:
+        return [], int(np.argmax(np.abs(gamma)))
+    varying = X.min(axis=0) < X.max(axis=0)
+    cand = [k for k in range(X.shape[1]) if varying[k] and names[k] != "Intercept"]
+    if not cand:
+        return [], int(np.argmax(np.abs(gamma)))
+    alone = sorted((k for k in cand if _separates(X[:, k], y)), key=lambda k: -abs(gamma[k]))
+    return alone, alone[0] if alone else max(cand, key=lambda k: abs(gamma[k]))
 
 
 def fit_linear(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> GLMFit:

@@ -16,6 +16,7 @@ from .._validation import (
     check_columns,
     check_frame,
     check_option,
+    check_text_covariates,
     check_weights,
 )
 from ..exceptions import DataValidationError
@@ -290,6 +291,8 @@ def table1(
                 f"{FUNC}(): column {col!r} is listed in categorical/nonnormal but not described; "
                 f"got columns={columns}. Add it to columns."
             )
+    check_text_covariates(data, columns, FUNC, declared=categorical)
+    _check_finite(data, columns)
     frame, dropped = apply_missing(data, [by] if by else [], missing, FUNC)
     w = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
     codes, groups = _group_codes(frame, by, reference, smd)
@@ -343,6 +346,22 @@ def _default_columns(data: pd.DataFrame, columns: Sequence[str] | None, by: str 
             "Drop them from columns or check how they were read."
         )
     return columns
+
+
+def _check_finite(data: pd.DataFrame, columns: Sequence[str]) -> None:
+    """Refuse +-inf in a described column: its mean and SD would print as inf."""
+    for col in columns:
+        s = data[col]
+        if not pd.api.types.is_float_dtype(s.dtype):
+            continue
+        n_inf = int(np.isinf(s.to_numpy(dtype=float, na_value=np.nan)).sum())
+        if n_inf:
+            raise DataValidationError(
+                f"{FUNC}(): column {col!r} has {n_inf:,} infinite values (+-inf); its mean and "
+                "SD would be infinite. Fix them at the source (e.g. log of 0), or set them to "
+                f"missing with data[{col!r}].replace([np.inf, -np.inf], np.nan) so that "
+                "table1 counts them as missing."
+            )
 
 
 def _group_codes(frame: pd.DataFrame, by: str | None, reference: Any,
