@@ -247,3 +247,20 @@ def test_curve_plot_legend_arms_and_time_unit():
     rows = [t.get_text() for t in ax.risk_table_ax.get_yticklabels()]
     assert set(rows) == {"No hormonal therapy", "Hormonal therapy"}
     plt.close(ax.figure)
+
+
+def test_table_parts_labels_frames_and_model_terms():
+    from cohortlab.report.tables import table_parts
+
+    lab = cl.datasets.labels("nhefs")
+    parts = table_parts(pd.DataFrame({"sex": [0, 1], "age": [40.0, 50.0]}), labels=lab)
+    assert list(parts.display.columns) == ["Sex", "Age, years"]
+    assert parts.display["Sex"].tolist() == ["Male", "Female"]
+    assert parts.numbers["sex"].tolist() == [0, 1]
+    data = cl.datasets.load_rotterdam()
+    fit = cl.cox(data, time="dtime", event="death", covariates="hormon + C(size) + age")
+    terms = table_parts(fit, labels=cl.datasets.labels("rotterdam")).display["Term"].tolist()
+    assert terms == ["Hormonal therapy: Yes vs No", "Tumour size: 20-50 mm vs ≤20 mm",
+                     "Tumour size: >50 mm vs ≤20 mm", "Age, years"]
+    plain = table_parts(fit).display["Term"].tolist()
+    assert plain == ["hormon", "size: 20-50 vs <=20", "size: >50 vs <=20", "age"]

@@ -99,8 +99,9 @@ def table_parts(
     labels : Labels or mapping, optional
         Display labels (:class:`cohortlab.Labels`): effect terms are shown through
         :func:`cohortlab.results.labels.format_term` (always without formula syntax; with
-        variable and value labels when given), curve groups as arm names, and a Table 1 or
-        Table 2 without labels of its own gets these. The numbers are never changed.
+        variable and value labels when given), curve groups as arm names, a DataFrame's
+        column names and coded values are labelled, and a Table 1 or Table 2 gets these
+        (its own labels win). The numbers are never changed.
 
     Examples
     --------
@@ -127,7 +128,7 @@ def table_parts(
         parts = _effect_parts(rows, obj._title(), list(obj._footer()),
                               _effect_digits(rows, obj._digits, digits), lab)
     elif isinstance(obj, pd.DataFrame):
-        parts = _frame_parts(obj, 3 if digits is None else digits)
+        parts = _frame_parts(obj, 3 if digits is None else digits, lab)
     elif isinstance(obj, Renderable):
         d = obj._digits if digits is None else digits
         numbers = obj.to_frame() if hasattr(obj, "to_frame") else pd.DataFrame()
@@ -273,7 +274,7 @@ def _curve_parts(curve: Curve, digits: int | None, times: Sequence[float] | None
     return TableParts(title=parts.title, display=display, numbers=parts.numbers, notes=notes)
 
 
-def _frame_parts(frame: pd.DataFrame, digits: int) -> TableParts:
+def _frame_parts(frame: pd.DataFrame, digits: int, labels: Labels | None = None) -> TableParts:
     cols = set(frame.columns)
     if {"term", "estimate", "conf_low", "conf_high"} <= cols:  # a tidy frame
         rows = []
@@ -285,7 +286,7 @@ def _frame_parts(frame: pd.DataFrame, digits: int) -> TableParts:
                 if k in rec and isinstance(rec[k], str):
                     kw[k] = rec[k]
             rows.append(Estimate(term=str(rec["term"]), **kw))
-        parts = _effect_parts(rows, "", [], digits)
+        parts = _effect_parts(rows, "", [], digits, labels)
         numbers = frame.copy()
         numbers[_TEXT_COLUMN] = parts.numbers[_TEXT_COLUMN].to_numpy()
         return TableParts(title="", display=parts.display, numbers=numbers, notes=parts.notes)
@@ -300,7 +301,11 @@ def _frame_parts(frame: pd.DataFrame, digits: int) -> TableParts:
             display[c] = [fmt_num(float(v), digits) for v in col]
         else:
             display[c] = ["" if _missing(v) else str(v) for v in col]
-    display.columns = [str(c) for c in display.columns]
+        if labels is not None and labels.has_values(c):
+            display[c] = [labels.value(c, v) if not _missing(v) else ""
+                          for v in frame[c].tolist()]
+    display.columns = [labels.variable(c) if labels is not None else str(c)
+                       for c in display.columns]
     return TableParts(title="", display=display.reset_index(drop=True), numbers=frame.copy())
 
 
