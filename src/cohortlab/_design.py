@@ -216,3 +216,30 @@ def _check_rank(X: np.ndarray, names: Sequence[str], func: str) -> None:
             f"{func}(): the covariate design is rank deficient ({rank} of {X.shape[1]} columns "
             f"independent); redundant: {bad}. Drop collinear covariates or merge sparse levels."
         )
+
+
+# ---------------------------------------------------------------------- spline bases
+def natural_spline(x: np.ndarray, knots: np.ndarray) -> np.ndarray:
+    """Natural cubic spline basis (no intercept) with all ``knots`` (boundary ones included).
+
+    Truncated power form (ESL eq. 5.4-5.5) on ``u = (x - k_1) / (k_K - k_1)``: the columns
+    are ``u`` and ``d_k(u) - d_{K-1}(u)``, k = 1..K-2, with
+    ``d_k(u) = ((u - u_k)_+^3 - (u - u_K)_+^3) / (u_K - u_k)``. Linear beyond the boundary
+    knots. Shared by the exposure definitions (``spline_exposure``) and ``dose_response``.
+
+    Examples
+    --------
+    >>> natural_spline(np.array([0.0, 0.5, 1.0]), np.array([0.0, 1.0])).tolist()
+    [[0.0], [0.5], [1.0]]
+    >>> natural_spline(np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0, 2.0])).shape
+    (3, 2)
+    """
+    lo, hi = knots[0], knots[-1]
+    u = (x - lo) / (hi - lo)
+    uk = (knots - lo) / (hi - lo)
+    if uk.size == 2:
+        return u[:, None]
+    pos = np.maximum(u[:, None] - uk[None, :], 0.0)
+    cubes = pos * pos * pos
+    d = (cubes[:, :-1] - cubes[:, -1:]) / (uk[-1] - uk[:-1])
+    return np.column_stack([u, d[:, :-1] - d[:, -1:]])

@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
+from .._design import natural_spline
 from ..exceptions import DataValidationError, ExtremeWeightWarning, LowEffectiveSampleSizeWarning
-from ..exposures.from_score import _natural_spline
 from ._glm import GLMFit, fit_linear, fit_logistic
 from ._weights import ess
 from .propensity import MAX_WEIGHT_SHARE, MIN_ESS_FRACTION, truncate_weights
@@ -70,7 +70,7 @@ class DoseBasis:
         if self.kind == "quadratic":
             return np.column_stack([a, a * a])
         assert self.knots is not None
-        return _natural_spline(a, self.knots)
+        return natural_spline(a, self.knots)
 
     def describe(self) -> str:
         """Human description of the dose terms."""

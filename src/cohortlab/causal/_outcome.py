@@ -11,8 +11,9 @@ exposure as a term of its own (``qsmk``, ``C(qsmk)``, or ``qsmk * x``, which exp
 interactions such as ``I(qsmk * smokeintensity)`` alone do not count, so
 ``"age + I(qsmk * smokeintensity)"`` gets ``qsmk`` added.
 
-The propensity score helper wraps :func:`fit_scores`, :func:`positivity_notes` and
-:func:`trim_mask` and builds the :class:`PropensityScore` kept as a result's diagnostics.
+The propensity score helper calls the shared fitter :func:`._propensity.fit_propensity`
+(scores, positivity checks, trimming) and returns the :class:`PropensityScore` kept as a
+result's diagnostics.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from .._design import Design, build_design, categorical_columns, covariate_columns
+from .._design import Design, build_design, covariate_columns
 from .._validation import (
     apply_missing,
     check_binary,
@@ -38,15 +39,12 @@ from ..exceptions import ConvergenceError, DataValidationError, PositivityWarnin
 from ..inference.influence import se_from_influence
 from ..results.estimate import Estimate
 from ._glm import GLMFit, fit_linear, fit_logistic
-from ._weights import arm_weights
+from ._propensity import fit_propensity as _fit_ps
 from .propensity import (
     POSITIVITY_BOUND,
     PropensityScore,
-    _model_description,
     check_arms,
     fit_scores,
-    positivity_notes,
-    trim_mask,
 )
 
 __all__ = ["OutcomeDesign", "OutcomeFit", "outcome_design", "fit_outcome", "coef_influence",
@@ -216,28 +214,9 @@ def fit_propensity(frame: pd.DataFrame, a: np.ndarray, s: np.ndarray, covariates
                    dropped: Any) -> PropensityScore:
     """Scores (out of fold for a cross-fitted ``model``), positivity checks and trimming."""
     cf = cross_fit if model is not None else None
-    e, design, fit = fit_scores(frame, a, covariates, model, s, cf, seed, func, exposure)
-    keep, trim_note = trim_mask(e, trim, func)
-    notes = positivity_notes(e, a, func, exposure, keep=keep, trim=trim, estimand=estimand,
-                             s=s)
-    if trim_note:
-        check_arms(a[keep], exposure, func, after="trimming")
-        notes += (trim_note,)
-    w1, w0 = arm_weights(np.clip(e, 1e-12, 1 - 1e-12), estimand)
-    idx = frame.index
-    return PropensityScore(
-        scores=pd.Series(e, index=idx, name="propensity_score"),
-        weights=pd.Series(np.where(keep, np.where(a == 1, w1, w0), 0.0), index=idx,
-                          name=f"{estimand.lower()}_weight"),
-        exposure=pd.Series(a, index=idx, name=exposure), kept=pd.Series(keep, index=idx),
-        estimand=estimand, exposure_name=exposure, covariates=covariates,
-        covariate_columns=tuple(covariate_columns(covariates, frame, func)),
-        categorical=tuple(categorical_columns(covariates, frame)),
-        model_description=_model_description(model, design, cf), data=frame,
-        sampling_weights=pd.Series(s, index=idx) if weighted else None,
-        coef=pd.Series(fit.coef, index=design.names) if fit is not None else None,
-        dropped=dropped, notes=notes, _fit=fit, _design=design,
-    )
+    return _fit_ps(frame, a, s, covariates, func=func, exposure=exposure, estimand=estimand,
+                   model=model, cross_fit=cf, random_state=seed, trim=trim, weighted=weighted,
+                   dropped=dropped, weight_checks=False)
 
 
 def _confounders_only(covariates: Any, exposure: str, func: str) -> Any:

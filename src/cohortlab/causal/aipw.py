@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal, TypeAlias
 
-import numpy as np
 import pandas as pd
 
 from .._typing import Missing, RandomState
 from .._validation import check_columns, check_conf_level, check_frame, check_option
 from ..results.estimate import Estimate
+from ._aipw import aipw_means
 from ._contrast import MEASURE_NAMES, contrast
 from ._outcome import check_means, estimate_from_if, fit_nuisances, if_se
-from ._weights import arm_weights
 from .crude import Measure
 
 __all__ = ["aipw"]
@@ -134,7 +133,7 @@ def aipw(
         cross_fit=cross_fit, trim=trim, weights=weights, cluster=cluster, reference=reference,
         random_state=random_state, missing=missing, estimand=estimand,
         effect_measure=effect_measure)
-    mu1, mu0, phi1, phi0 = _aipw_means(nu.y, nu.a, nu.q1, nu.q0, nu.e, nu.s, estimand)
+    mu1, mu0, phi1, phi0 = aipw_means(nu.y, nu.a, nu.q1, nu.q0, nu.e, nu.s, estimand)
     check_means(mu1, mu0, effect_measure, FUNC, outcome)
     est, phi = contrast(mu1, mu0, phi1, phi0, effect_measure)
     extra = {"mean_1": mu1, "mean_0": mu0, "se_mean_1": if_se(phi1, nu.cluster),
@@ -148,32 +147,5 @@ def aipw(
         notes=nu.notes + cf)
 
 
-def _aipw_means(y: np.ndarray, a: np.ndarray, q1: np.ndarray, q0: np.ndarray, e: np.ndarray,
-                s: np.ndarray, estimand: str) -> tuple[float, float, np.ndarray, np.ndarray]:
-    """AIPW arm means and their influence values.
-
-    ``mu_a = sum s [m Q_a + 1{A=a} W_a (Y - Q_a)] / sum s m`` with ``m`` the estimand
-    population indicator (1, A or 1 - A) and ``W_a`` the balancing weights of
-    :func:`arm_weights` (``1/e``, ``1/(1-e)`` for the ATE; ``1``, ``e/(1-e)`` for the ATT;
-    ``(1-e)/e``, ``1`` for the ATC). ``phi_a = s [m Q_a + 1{A=a} W_a (Y - Q_a) - m mu_a] /
-    mean(s m)``.
-
-    Examples
-    --------
-    >>> y, a = np.array([1.0, 0, 1, 0]), np.array([1, 1, 0, 0])
-    >>> q, e = np.full(4, 0.5), np.full(4, 0.5)
-    >>> mu1, mu0, _, _ = _aipw_means(y, a, q, q, e, np.ones(4), "ATE")
-    >>> mu1, mu0
-    (0.5, 0.5)
-    """
-    w1, w0 = arm_weights(e, estimand)
-    pop = {"ATE": np.ones(a.size), "ATT": (a == 1) * 1.0, "ATC": (a == 0) * 1.0}[estimand]
-    sm = s * pop
-    scale = sm.mean()
-    out = []
-    for arm, q, w in ((1, q1, w1), (0, q0, w0)):
-        u = s * (pop * q + (a == arm) * w * (y - q))
-        mu = float(u.sum() / sm.sum())
-        out.append((mu, (u - sm * mu) / scale))
-    (mu1, phi1), (mu0, phi0) = out
-    return mu1, mu0, phi1, phi0
+#: Backwards-compatible alias for ``exposures/ppi.py`` (import :func:`._aipw.aipw_means`).
+_aipw_means = aipw_means

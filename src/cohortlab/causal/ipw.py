@@ -13,11 +13,13 @@ from .._design import build_design, covariate_columns
 from .._typing import Estimand, Missing, RandomState
 from .._validation import (
     apply_missing,
+    check_binary,
     check_columns,
     check_conf_level,
     check_frame,
     check_numeric,
     check_option,
+    check_weights,
 )
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
@@ -26,9 +28,10 @@ from ._contrast import MEASURE_NAMES, contrast
 from ._glm import fit_logistic
 from ._ipw import ipw_arm_means, realized_weights
 from ._outcome import check_outcome_variation, zero_weight_notes
+from ._propensity import fit_propensity
 from ._weights import crump_threshold
 from .crude import Measure
-from .propensity import PropensityScore, _fit_sklearn, propensity_score
+from .propensity import _fit_sklearn, check_arms
 
 __all__ = ["ipw"]
 
@@ -130,6 +133,7 @@ def ipw(
     data = check_frame(data, FUNC)
     check_columns(data, FUNC, exposure=exposure, outcome=outcome, weights=weights,
                   cluster=cluster)
+    check_option(estimand, Estimand, "estimand", FUNC)
     check_option(effect_measure, Measure, "effect_measure", FUNC)
     conf_level = check_conf_level(conf_level, FUNC)
     variance = _resolve_variance(variance, model, censoring_covariates)
@@ -141,10 +145,13 @@ def ipw(
         used.append(outcome)
     frame, dropped = apply_missing(data, used, missing, FUNC)
     y = check_numeric(frame, outcome, "outcome", FUNC)
-    ps = propensity_score(frame, exposure=exposure, covariates=covariates, model=model,
-                          estimand=estimand, trim=trim, truncate=truncate, weights=weights,
-                          reference=reference, random_state=random_state)
-    a, e, s = ps.exposure.to_numpy(), ps.scores.to_numpy(), _sampling(ps, len(frame))
+    a = check_binary(frame, exposure, "exposure", FUNC, reference=reference)
+    s = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
+    check_arms(a, exposure, FUNC)
+    ps = fit_propensity(frame, a, s, covariates, func=FUNC, exposure=exposure,
+                        estimand=estimand, model=model, random_state=random_state, trim=trim,
+                        truncate=truncate, weighted=weights is not None)
+    e = ps.scores.to_numpy()
     keep = ps.kept.to_numpy()
     r = ~np.isnan(y)
     binary = bool(np.isin(np.unique(y[r]), [0.0, 1.0]).all())
@@ -195,10 +202,6 @@ def _resolve_variance(variance: str | None, model: Any, censoring: Any) -> str:
             "or variance=\"bootstrap\" (refits the model in every replicate)."
         )
     return variance
-
-
-def _sampling(ps: PropensityScore, n: int) -> np.ndarray:
-    return ps.sampling_weights.to_numpy() if ps.sampling_weights is not None else np.ones(n)
 
 
 def _censoring_model(frame: pd.DataFrame, r: np.ndarray, s: np.ndarray, exposure: str,

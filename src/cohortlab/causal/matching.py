@@ -32,9 +32,10 @@ from ..exceptions import (
     PositivityWarning,
 )
 from ._nn import NNMatch, match_order, nearest_distance, nearest_neighbours
+from ._propensity import fit_propensity
 from .crude import Measure
 from .match_result import DISTANCE_LABEL, MatchResult
-from .propensity import POSITIVITY_BOUND, PropensityScore, check_arms, propensity_score
+from .propensity import POSITIVITY_BOUND, PropensityScore, check_arms
 
 __all__ = ["match", "MatchResult"]
 
@@ -290,8 +291,9 @@ def _scores(frame: pd.DataFrame, a: np.ndarray, exposure: str, covariates: Any, 
             # the fragility warnings are about weights, which matching does not use
             warnings.simplefilter("ignore", ExtremeWeightWarning)
             warnings.simplefilter("ignore", LowEffectiveSampleSizeWarning)
-            ps_obj = propensity_score(frame, exposure=exposure, covariates=covariates,
-                                      weights=weights, reference=reference, estimand=estimand)
+            s = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
+            ps_obj = fit_propensity(frame, a, s, covariates, func=FUNC, exposure=exposure,
+                                    estimand=estimand, weighted=weights is not None)
         e, eta, desc = ps_obj.scores.to_numpy(), _linear_predictor(ps_obj), \
             ps_obj.model_description
     elif isinstance(ps, PropensityScore):

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._design import Design, build_design, categorical_columns, covariate_columns
+from .._design import Design, build_design, covariate_columns
 from .._typing import Estimand, Missing, RandomState
 from .._validation import (
     apply_missing,
@@ -30,7 +30,7 @@ from ..exceptions import (
 from ..results._format import Renderable, fmt_int, fmt_num
 from ..results.dropped import Dropped
 from ._glm import GLMFit, fit_logistic
-from ._weights import arm_weights, crump_threshold, ess
+from ._weights import crump_threshold, ess
 
 __all__ = ["propensity_score", "PropensityScore"]
 
@@ -460,36 +460,12 @@ def propensity_score(
     a = check_binary(frame, exposure, "exposure", FUNC, reference=reference)
     s = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
     check_arms(a, exposure, FUNC)
-    e, design, fit = fit_scores(frame, a, covariates, model, s, cross_fit, random_state, FUNC,
-                                exposure)
-    keep, trim_note = trim_mask(e, trim, FUNC)
-    notes = positivity_notes(e, a, FUNC, exposure, keep=keep, trim=trim, estimand=estimand,
-                             s=s)
-    if trim_note:
-        check_arms(a[keep], exposure, FUNC, after="trimming")
-    w1, w0 = arm_weights(np.clip(e, 1e-12, 1 - 1e-12), estimand)
-    w = np.where(a == 1, w1, w0)
-    if stabilize:
-        p1 = float(np.dot(s, a) / s.sum())
-        w = w * np.where(a == 1, p1, 1 - p1)
-    w = np.where(keep, w, 0.0)
-    w, trunc_note = truncate_weights(w, keep, truncate, FUNC)
-    notes += tuple(n for n in (trim_note, trunc_note) if n)
-    notes += weight_notes(w * s, a, FUNC, exposure)
-    idx = frame.index
-    return PropensityScore(
-        scores=pd.Series(e, index=idx, name="propensity_score"),
-        weights=pd.Series(w, index=idx, name=f"{estimand.lower()}_weight"),
-        exposure=pd.Series(a, index=idx, name=exposure), kept=pd.Series(keep, index=idx),
-        estimand=estimand, exposure_name=exposure, covariates=covariates,
-        covariate_columns=tuple(cov_cols),
-        categorical=tuple(categorical_columns(covariates, frame)),
-        model_description=_model_description(
-            model, design, cross_fit), data=frame,
-        sampling_weights=pd.Series(s, index=idx) if weights else None,
-        coef=pd.Series(fit.coef, index=design.names) if fit is not None else None,
-        dropped=dropped, notes=notes, _fit=fit, _design=design,
-    )
+    from ._propensity import fit_propensity  # it imports this module's helpers
+
+    return fit_propensity(frame, a, s, covariates, func=FUNC, exposure=exposure,
+                          estimand=estimand, model=model, cross_fit=cross_fit,
+                          random_state=random_state, trim=trim, truncate=truncate,
+                          stabilize=stabilize, weighted=weights is not None, dropped=dropped)
 
 
 def check_arms(a: np.ndarray, exposure: str, func: str, after: str | None = None) -> None:

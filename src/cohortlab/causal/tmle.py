@@ -7,23 +7,20 @@ from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit
 
 from .._typing import Missing, RandomState
 from .._validation import check_columns, check_conf_level, check_frame, check_option
-from ..exceptions import ConvergenceError, DataValidationError
+from ..exceptions import DataValidationError
 from ..results.estimate import Estimate
 from ._contrast import MEASURE_NAMES, contrast
 from ._outcome import check_means, estimate_from_if, fit_nuisances, if_se
+from ._tmle import Q_BOUND, tmle_means
 from .crude import Measure
 
 __all__ = ["tmle"]
 
 FUNC = "tmle"
 TMLEEstimand: TypeAlias = Literal["ATE"]
-#: Initial predictions are bounded to [Q_BOUND, 1 - Q_BOUND] on the [0, 1] outcome scale
-#: before the logistic fluctuation (R tmle's ``alpha = 0.9995``).
-Q_BOUND = 5e-4
 
 
 def tmle(
@@ -132,8 +129,9 @@ def tmle(
         effect_measure=effect_measure)
     lo, hi = (0.0, 1.0) if nu.binary else _bounds(nu.y, bounds, outcome)
     width = hi - lo
-    mu1, mu0, phi1, phi0, eps, n_bounded = _tmle_means(
-        (nu.y - lo) / width, nu.a, (nu.q1 - lo) / width, (nu.q0 - lo) / width, nu.e, nu.s)
+    mu1, mu0, phi1, phi0, eps, n_bounded = tmle_means(
+        (nu.y - lo) / width, nu.a, (nu.q1 - lo) / width, (nu.q0 - lo) / width, nu.e, nu.s,
+        func=FUNC)
     mu1, mu0, phi1, phi0 = lo + width * mu1, lo + width * mu0, width * phi1, width * phi0
     check_means(mu1, mu0, effect_measure, FUNC, outcome)
     est, phi = contrast(mu1, mu0, phi1, phi0, effect_measure)
@@ -166,58 +164,3 @@ def _bounds(y: np.ndarray, bounds: Any, outcome: str) -> tuple[float, float]:
             f"{outcome!r} (outcome); got values in [{y.min():g}, {y.max():g}].")
     return lo, hi
 
-
-def _fluctuate(y: np.ndarray, off: np.ndarray, h: np.ndarray, s: np.ndarray,
-               max_iter: int = 100, tol: float = 1e-12) -> float:
-    """MLE of ``eps`` in ``logit P(Y=1) = off + eps h`` (no intercept): damped Newton.
-
-    ``y`` may be fractional (quasi-binomial); the log-likelihood is concave in ``eps``.
-
-    Examples
-    --------
-    >>> y, h = np.array([1.0, 0, 1, 1]), np.ones(4)
-    >>> round(float(expit(_fluctuate(y, np.zeros(4), h, np.ones(4)))), 6)
-    0.75
-    """
-    def loglik(eps: float) -> float:
-        eta = off + eps * h
-        return float(np.sum(s * (y * eta - np.logaddexp(0.0, eta))))
-
-    eps, ll = 0.0, loglik(0.0)
-    for _ in range(max_iter):  # Newton iterations, not rows
-        p = expit(off + eps * h)
-        grad = float(np.sum(s * h * (y - p)))
-        info = float(np.sum(s * h * h * p * (1 - p)))
-        if info <= 0:
-            break
-        step = grad / info
-        while loglik(eps + step) < ll - 1e-12 and abs(step) > tol:
-            step /= 2  # halve an overshooting step
-        eps, ll = eps + step, loglik(eps + step)
-        if abs(step) < tol * (1 + abs(eps)):
-            return eps
-    raise ConvergenceError(
-        f"{FUNC}(): the logistic fluctuation did not converge ({max_iter} Newton steps, epsilon "
-        f"= {eps:.4g}). The clever covariates are extreme; check positivity (trim=...).")
-
-
-def _tmle_means(y: np.ndarray, a: np.ndarray, q1: np.ndarray, q0: np.ndarray, e: np.ndarray,
-                s: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray,
-                                        tuple[float, float], int]:
-    """Targeted arm means and influence curves on the [0, 1] outcome scale.
-
-    Returns ``mu1, mu0, D1, D0, (eps_1, eps_0)`` and the number of bounded predictions.
-    """
-    n_bounded = int(((q1 < Q_BOUND) | (q1 > 1 - Q_BOUND)).sum()
-                    + ((q0 < Q_BOUND) | (q0 > 1 - Q_BOUND)).sum())
-    q1, q0 = np.clip(q1, Q_BOUND, 1 - Q_BOUND), np.clip(q0, Q_BOUND, 1 - Q_BOUND)
-    g1, g0 = e, 1 - e
-    t1, t0 = a == 1, a == 0
-    eps1 = _fluctuate(y[t1], logit(q1[t1]), 1 / g1[t1], s[t1])
-    eps0 = _fluctuate(y[t0], logit(q0[t0]), -1 / g0[t0], s[t0])
-    q1s, q0s = expit(logit(q1) + eps1 / g1), expit(logit(q0) - eps0 / g0)
-    scale = s.mean()
-    mu1, mu0 = float(s @ q1s / s.sum()), float(s @ q0s / s.sum())
-    d1 = s * (t1 / g1 * (y - q1s) + q1s - mu1) / scale
-    d0 = s * (t0 / g0 * (y - q0s) + q0s - mu0) / scale
-    return mu1, mu0, d1, d0, (eps1, eps0), n_bounded

@@ -29,15 +29,17 @@ from .._validation import (
     check_weights,
 )
 from ..causal._outcome import overlap_notes
+from ..causal._propensity import fit_propensity
 from ..causal._weights import ess
-from ..causal.propensity import check_arms, propensity_score
+from ..causal.propensity import check_arms
 from ..exceptions import DataValidationError, LowEffectiveSampleSizeWarning
 from ..inference.bootstrap import bootstrap, bootstrap_interval
 from ..results.estimate import EstimateTable
 from . import _cox
+from ._aalen_johansen import aalen_johansen, ij_variance
 from ._aipw import augmented_outcome, bound_curve, censoring_km
 from ._counts import risk_counts
-from ._km import _z, product_limit
+from ._km import _z, km_ij_variance, product_limit
 from .adjusted_curves import AdjustedCurves
 
 __all__ = ["adjusted_survival", "AdjustedCurves"]
@@ -140,6 +142,7 @@ def adjusted_survival(
     """
     check_frame(data, FUNC)
     check_option(method, Method, "method", FUNC)
+    check_option(estimand, Estimand, "estimand", FUNC)
     variance = variance or ("bootstrap" if method == "gformula" else "influence_function")
     check_option(variance, Variance, "variance", FUNC)
     if method == "gformula" and variance == "influence_function":  # aipw and ipw have one
@@ -267,9 +270,10 @@ def _grid(t: np.ndarray, d: np.ndarray, times: Sequence[float] | None) -> np.nda
 
 
 def _ipw_weights(sp: _Spec) -> tuple[np.ndarray, tuple[str, ...]]:
-    ps = propensity_score(sp.frame, exposure=sp.exposure, covariates=sp.covariates,
-                          estimand=sp.estimand, trim=sp.trim, truncate=sp.truncate,
-                          weights=sp.weights_col)
+    check_arms(sp.a, sp.exposure, FUNC)  # a bootstrap replicate may lose an arm
+    ps = fit_propensity(sp.frame, sp.a, sp.s, sp.covariates, func=FUNC, exposure=sp.exposure,
+                        estimand=sp.estimand, trim=sp.trim, truncate=sp.truncate,
+                        weighted=sp.weights_col is not None)
     notes = (f"IPW: {ps.model_description}; {sp.estimand} weights",) + tuple(ps.notes)
     return ps.weights.to_numpy() * sp.s, notes
 
@@ -303,25 +307,32 @@ def _ipw_curves(sp: _Spec, w: np.ndarray, with_variance: bool
                                    sp.cause, sp.grid) for arm in (1, 0)])
     if not with_variance:
         return values, None
-    from .competing import cumulative_incidence
-    from .kaplan_meier import kaplan_meier
-
-    frame = pd.DataFrame({"t": sp.t, "d": sp.d, "a": sp.a, "w": w})[w > 0]
-    if sp.cause is None:
-        curve = kaplan_meier(frame, time="t", event="d", by="a", weights="w",
-                             variance="infinitesimal_jackknife")
-    else:
-        # the positive-weight rows may lack a cause code: declare those present
-        causes = sorted(int(c) for c in np.unique(frame["d"]) if c > 0)
-        curve = cumulative_incidence(frame, time="t", event="d", by="a", weights="w",
-                                     cause=sp.cause, causes=causes)
-    var = np.vstack([_read_curve_var(curve.data, arm, sp.grid) for arm in (1, 0)])
+    var = np.vstack([_arm_variance(sp.t[sp.a == arm], sp.d[sp.a == arm], w[sp.a == arm],
+                                   sp.cause, sp.grid) for arm in (1, 0)])
     return values, var
 
 
-def _read_curve_var(df: pd.DataFrame, arm: int, grid: np.ndarray) -> np.ndarray:
-    g = df[df["group"] == arm]
-    return _read(g["time"].to_numpy(), np.nan_to_num(g["std_error"].to_numpy()) ** 2, grid, 0.0)
+def _arm_variance(t: np.ndarray, d: np.ndarray, w: np.ndarray, cause: int | None,
+                  grid: np.ndarray) -> np.ndarray:
+    """Infinitesimal-jackknife variance of the weighted KM (or AJ of ``cause``) on ``grid``.
+
+    The kernels of ``kaplan_meier(variance="infinitesimal_jackknife")`` and
+    ``cumulative_incidence()`` (R's robust ``survfit``) on the positive-weight rows, weights
+    treated as known.
+    """
+    keep = w > 0
+    order = np.argsort(t[keep], kind="stable")
+    t, d, w = t[keep][order], d[keep][order], w[keep][order]
+    if cause is None:
+        rc = risk_counts(t, d, w, n_causes=1)
+        y, dk = rc.n_risk, rc.n_event[:, 0]
+        var = km_ij_variance(rc.time, y, dk, product_limit(y, dk), t, d, w)
+    else:
+        rc = risk_counts(t, d, w, n_causes=max(int(d.max(initial=0)), cause))
+        exit_idx = np.concatenate([[0], np.cumsum(t[1:] != t[:-1])])
+        var = ij_variance(aalen_johansen(rc), exit_idx, d, w)[:, cause - 1]
+    se = np.sqrt(var)  # as the curves' std_error column (NaN read as 0)
+    return _read(rc.time, np.nan_to_num(se) ** 2, grid, 0.0)
 
 
 def _gformula_curves(sp: _Spec) -> np.ndarray:
