@@ -146,6 +146,3 @@ def aipw(
         dropped=nu.dropped, conf_level=conf_level, diagnostics=nu.ps, extra=extra,
         notes=nu.notes + cf)
 
-
-#: Backwards-compatible alias for ``exposures/ppi.py`` (import :func:`._aipw.aipw_means`).
-_aipw_means = aipw_means

@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 import pandas as pd
 
+from .._design import natural_spline
 from .._typing import Missing
 from .._validation import apply_missing, check_columns, check_frame, check_numeric
 from ..exceptions import DataValidationError
@@ -249,24 +250,6 @@ def _standardize(x: np.ndarray, mean: float, sd: float) -> np.ndarray:
     return (x - mean) / sd
 
 
-def _natural_spline(x: np.ndarray, knots: np.ndarray) -> np.ndarray:
-    """Natural cubic spline basis (no intercept) with all ``knots`` (boundary ones included).
-
-    Truncated power form (ESL eq. 5.4-5.5) on ``u = (x - k_1) / (k_K - k_1)``: the columns
-    are ``u`` and ``d_k(u) - d_{K-1}(u)``, k = 1..K-2, with
-    ``d_k(u) = ((u - u_k)_+^3 - (u - u_K)_+^3) / (u_K - u_k)``.
-    """
-    lo, hi = knots[0], knots[-1]
-    u = (x - lo) / (hi - lo)
-    uk = (knots - lo) / (hi - lo)
-    if uk.size == 2:
-        return u[:, None]
-    pos = np.maximum(u[:, None] - uk[None, :], 0.0)
-    cubes = pos * pos * pos
-    d = (cubes[:, :-1] - cubes[:, -1:]) / (uk[-1] - uk[:-1])
-    return np.column_stack([u, d[:, :-1] - d[:, -1:]])
-
-
 # ----------------------------------------------------------------- validation helpers
 
 
@@ -345,7 +328,7 @@ def _transform_per_sd(x: np.ndarray, d: ExposureDefinition) -> tuple[np.ndarray,
 def _transform_spline(x: np.ndarray, d: ExposureDefinition) -> tuple[np.ndarray, tuple]:
     p = d.parameters
     knots = np.r_[p["boundary_knots"][0], p["knots"], p["boundary_knots"][1]]
-    return _natural_spline(x, knots), ()
+    return natural_spline(x, knots), ()
 
 
 _TRANSFORM: dict[str, Callable[[np.ndarray, ExposureDefinition], tuple[np.ndarray, tuple]]] = {

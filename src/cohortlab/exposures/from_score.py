@@ -7,9 +7,9 @@ report can state it (:meth:`ExposureDefinition.describe`) and the same definitio
 applied, not refitted, to new data (:meth:`ExposureDefinition.apply`).
 
 The numbers happen in private array-only functions (``_flag``, ``_quantile_edges``,
-``_bin_codes``, ``_standardize``, ``_natural_spline``, in :mod:`.definition` with the result
-class); the public verbs validate and build the result. Everything is vectorised
-(``np.quantile``, ``np.searchsorted``).
+``_bin_codes``, ``_standardize``, in :mod:`.definition` with the result class, and
+:func:`cohortlab._design.natural_spline`); the public verbs validate and build the result.
+Everything is vectorised (``np.quantile``, ``np.searchsorted``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._design import natural_spline
 from .._typing import Missing
 from .._validation import check_option
 from ..exceptions import CohortWarning, DataValidationError
@@ -39,7 +40,6 @@ from .definition import (
     _fmt_num,
     _fmt_user,
     _label_digits,
-    _natural_spline,
     _q_repr,
     _quantile_edges,
     _score,
@@ -396,7 +396,7 @@ def spline_basis(
     params = {"df": df, "knots": knots[1:-1].tolist(),
               "boundary_knots": (float(knots[0]), float(knots[-1])),
               "basis": "natural cubic spline, truncated power form on the rescaled score"}
-    return _build("spline", _natural_spline(x, knots), index, score, name or f"{score}_ns",
+    return _build("spline", natural_spline(x, knots), index, score, name or f"{score}_ns",
                   params, dropped=dropped, missing=missing, func=func)
 
 

@@ -32,12 +32,13 @@ from .._validation import (
     check_frame,
     check_option,
 )
+from ..causal._aipw import aipw_means
 from ..causal._contrast import MEASURE_NAMES
 from ..causal._ipw import ipw_arm_means, realized_weights
 from ..causal._outcome import check_means, fit_outcome, if_se, outcome_design
-from ..causal.aipw import _aipw_means
+from ..causal._propensity import fit_propensity
 from ..causal.crude import Measure
-from ..causal.propensity import check_arms, propensity_score
+from ..causal.propensity import check_arms
 from ..exceptions import DataValidationError
 from ..results.estimate import Estimate, EstimateTable
 from ._ppi import (
@@ -110,7 +111,7 @@ def _aipw_pieces(d: _Labelled, a: np.ndarray, e: np.ndarray, exposure: str, out_
     fit_f = fit_outcome(od, d.f, np.ones(a.size), every, d.binary, None, None, func, outcome)
     out = []
     for g, fit, s in ((y0, fit_y, w_lab), (d.f, fit_f, w_lab), (d.f, fit_f, np.ones(a.size))):
-        mu1, mu0, phi1, phi0 = _aipw_means(g, a, fit.q1, fit.q0, e, s, estimand)
+        mu1, mu0, phi1, phi0 = aipw_means(g, a, fit.q1, fit.q0, e, s, estimand)
         phi = np.column_stack([phi1, phi0])
         if s is w_lab:
             phi = _with_correction(phi, phi, d)
@@ -448,8 +449,8 @@ def ppi_effect(
     a = check_binary(d.frame, exposure, "exposure", func, reference=reference)
     check_arms(a, exposure, func)
     _check_labelled_groups(d.r, a, [1, 0], func, exposure, "exposure group")
-    ps = propensity_score(d.frame, exposure=exposure, covariates=covariates,
-                          estimand=estimand, reference=reference)
+    ps = fit_propensity(d.frame, a, np.ones(len(d.frame)), covariates, func=func,
+                        exposure=exposure, estimand=estimand)
     notes: tuple[str, ...] = (f"propensity model: {ps.model_description}, fitted on all rows",
                               *ps.notes)
     if estimator_name == "ipw":
