@@ -6,7 +6,7 @@ import difflib
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,7 @@ from ..results._schema import ESTIMATE_COLUMNS
 from ..results.dropped import Dropped
 from ..results.estimate import Estimate
 from ..results.model import ModelResult
+from ..survival.adjusted_curves import AdjustedCurves
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -201,6 +202,9 @@ def subgroups(
     min_events: int | None = None,
     p_adjust: PAdjust | Sequence[PAdjust] = ("holm", "fdr_bh"),
     term: str | None = None,
+    at: float | None = None,
+    contrast: Literal["difference", "ratio"] = "difference",
+    scale: Literal["survival", "risk"] | None = None,
     **estimator_kwargs: Any,
 ) -> SubgroupResult:
     """Run an effect estimator overall and within each level of subgroup variables.
@@ -245,6 +249,16 @@ def subgroups(
         ``p_<method>`` each in :attr:`SubgroupResult.interaction`.
     term : str, optional
         The coefficient to report when ``estimator`` returns a ModelResult (e.g. ``cox``).
+    at : float, optional
+        With an estimator that returns adjusted curves (``adjusted_survival``): the time at
+        which the arms are contrasted in every level (pass it in ``times=`` too, so that it is
+        on the curves' grid), e.g. effect modification of the 5-year risk difference.
+    contrast : {"difference", "ratio"}, default "difference"
+        The curve contrast at ``at``.
+    scale : {"survival", "risk"}, optional
+        The curve scale contrasted at ``at``: ``"risk"`` contrasts ``1 - S(t)`` of survival
+        curves (risk difference or ratio); default the curves' own (survival, or the
+        cumulative incidence with ``cause``).
     **estimator_kwargs
         Passed to ``estimator`` unchanged (``exposure=``, ``outcome=``, ``covariates=``,
         ``effect_measure=``, ``conf_level=``, ``missing=``, ...). ``missing="drop"`` also lets
@@ -302,8 +316,12 @@ def subgroups(
         )
     missing = estimator_kwargs.get("missing", "raise")
     name = getattr(estimator, "__name__", type(estimator).__name__)
+    check_option(contrast, Literal["difference", "ratio"], "contrast", FUNC)
+    if scale is not None:
+        check_option(scale, Literal["survival", "risk"], "scale", FUNC)
+    pick = _Pick(term=term, at=at, contrast=contrast, scale=scale)
 
-    overall = _run(estimator, data, estimator_kwargs, term, name)
+    overall = _run(estimator, data, estimator_kwargs, pick, name)
     overall = _finish(overall, data, estimator_kwargs, term, OVERALL, "all")
     rows: list[Estimate] = [overall]
     notes: list[str] = []
@@ -319,7 +337,7 @@ def subgroups(
             notes.append(f"{var} removed from {', '.join(removed)} within its levels "
                          "(constant there)")
         level_rows = [
-            _level(estimator, frame.iloc[idx], kwargs, term, name, var, lvl, min_events,
+            _level(estimator, frame.iloc[idx], kwargs, pick, name, var, lvl, min_events,
                    overall)
             for lvl, idx in _levels(frame, var)
         ]
@@ -354,12 +372,31 @@ def _with_subgroup_missing(dropped: Dropped, by_missing: dict[str, int], n_input
 
 
 # ---------------------------------------------------------------------- helpers
+@dataclass(frozen=True)
+class _Pick:
+    """Which number of the estimator's result is the subgroup effect."""
+
+    term: str | None
+    at: float | None
+    contrast: str
+    scale: str | None
+
+
 def _run(estimator: Callable[..., Any], data: pd.DataFrame, kwargs: Mapping[str, Any],
-         term: str | None, name: str) -> Estimate:
-    """Call the estimator; return its Estimate (or the ``term`` row of a ModelResult)."""
+         pick: _Pick, name: str) -> Estimate:
+    """The subgroup effect: an Estimate, a ModelResult's ``term`` row, or a curve contrast."""
     res = estimator(data, **kwargs)
+    term = pick.term
     if isinstance(res, Estimate):
         return res
+    if isinstance(res, AdjustedCurves):
+        if pick.at is None:
+            raise DataValidationError(
+                f"{FUNC}(): {name}() returns adjusted curves; at= must name the time at which "
+                "the arms are contrasted in every subgroup; got at=None. Pass e.g. at=5.0 "
+                "(and times=[5.0]).")
+        table = res.contrast([float(pick.at)], pick.contrast, scale=pick.scale)
+        return table.rows[0]
     if isinstance(res, ModelResult):
         if term is None or term not in res.terms:
             close = difflib.get_close_matches(str(term), list(res.terms), n=2, cutoff=0.6)
@@ -371,8 +408,9 @@ def _run(estimator: Callable[..., Any], data: pd.DataFrame, kwargs: Mapping[str,
         return res.coef_table()[term]
     raise DataValidationError(
         f"{FUNC}(): estimator {name}() must return an Estimate (or a ModelResult with "
-        f"term=); got {type(res).__name__}. Pass an effect estimator such as cl.crude_effect, "
-        "cl.ipw, cl.aipw, cl.gformula, cl.tmle, or cl.cox with term=."
+        f"term=, or adjusted curves with at=); got {type(res).__name__}. Pass an effect "
+        "estimator such as cl.crude_effect, cl.ipw, cl.aipw, cl.gformula, cl.tmle, cl.cox "
+        "with term=, or cl.adjusted_survival with at=."
     )
 
 
@@ -408,11 +446,12 @@ def _without(kwargs: Mapping[str, Any], var: str) -> tuple[dict[str, Any], list[
 
 
 def _level(estimator: Callable[..., Any], frame: pd.DataFrame, kwargs: Mapping[str, Any],
-           term: str | None, name: str, var: str, lvl: Any, min_events: int | None,
+           pick: _Pick, name: str, var: str, lvl: Any, min_events: int | None,
            overall: Estimate) -> Estimate:
     """The estimate in one level, or a NaN row with the reason in a note."""
+    term = pick.term
     try:
-        est = _run(estimator, frame, kwargs, term, name)
+        est = _run(estimator, frame, kwargs, pick, name)
     except CohortError as err:
         blank = _blank(overall, len(frame), None, f"not estimated in {var} = {lvl}: {err}")
         return _finish(blank, frame, kwargs, term, var, lvl)
