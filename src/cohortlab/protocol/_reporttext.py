@@ -164,7 +164,8 @@ def clinical_note(note: str) -> str:
     head = ""
     if m:
         kind = m.group(0)[:-len("Warning: ")]
-        head = "" if kind in ("Cohort", "User", "Runtime") else f"{kind}: "
+        words = re.sub(r"(?<!^)(?=[A-Z])", " ", kind).lower()  # LowEffectiveSampleSize
+        head = "" if kind in ("Cohort", "User", "Runtime") else f"{words.capitalize()}: "
         note = note[m.end():]
     note = _FUNC_PREFIX.sub("", note)
     for ident, words in _NOTE_WORDS.items():

@@ -192,8 +192,11 @@ def _figures(res: StudyResults) -> list[FigureOut]:
             out.append(FigureOut(f"{kind}__{_safe(r.key)}", _figure_title(res, r), fig,
                                  "Analyses", caption))
     for key, title, sub in res.subgroups:
-        out.append(FigureOut(f"forest__{_safe(key)}", f"Subgroups: {title}",
-                             sub.forest_plot().figure, "Subgroups"))
+        from ._report import relabel_forest, subgroup_title
+
+        out.append(FigureOut(f"forest__{_safe(key)}",
+                             f"Subgroups: {subgroup_title(res.protocol, title, lab)}",
+                             relabel_forest(sub.forest_plot(), lab).figure, "Subgroups"))
     del plt
     return out
 
