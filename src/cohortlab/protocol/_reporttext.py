@@ -168,6 +168,7 @@ def clinical_note(note: str) -> str:
         head = "" if kind in ("Cohort", "User", "Runtime") else f"{words.capitalize()}: "
         note = note[m.end():]
     note = _FUNC_PREFIX.sub("", note)
+    note = re.sub(r" \([a-z_]+\(\)\)", "", note)  # "check overlap (plot_overlap())"
     for ident, words in _NOTE_WORDS.items():
         note = note.replace(ident, words)
     note = _INFLUENCE.sub(", influence-function (robust) variance", note)

@@ -378,7 +378,7 @@ def _anchor(text: str) -> str:
 def _data_label(p: Any) -> str:
     d = p.data
     if d.dataset is not None:
-        extra = f" (n = {d.n}, random_state = {d.random_state})" if d.dataset == "simulated" \
+        extra = f" (n = {d.n:,}, seed {d.random_state})" if d.dataset == "simulated" \
             else ""
         return f"bundled dataset {d.dataset!r}{extra}"
     return f"file {d.path}" if d.path is not None else "DuckDB query"
