@@ -286,3 +286,57 @@ def test_bundled_dataset_labels_are_the_default(tmp_path: Path) -> None:
     assert contrast_label("risk difference at 1826", "risk_difference", lab) == \
         "Risk difference at 5 years, Hormonal therapy vs No hormonal therapy"
     assert lab.variable("nodes") == "Positive lymph nodes"
+
+
+# ----------------------------------------------------------------------------- bundled
+#: Raw codes and identifiers a clinician must not read: ``hormon = 1``, ``qsmk=1``,
+#: snake_case names, long floats, None/nan (file names under tables/ excepted).
+RAW = re.compile(r"\b[a-z_]{2,} = \d|\b[a-z]+=\d|\b[a-z]+_[a-z0-9_]+\b|\d\.\d{7,}"
+                 r"|\bNone\b|\bnan\b")
+
+
+@pytest.fixture(scope="module")
+def bundled_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from importlib.resources import files
+
+    out = {}
+    for name in ("nhefs", "wearable", "rotterdam"):
+        folder = tmp_path_factory.mktemp(name)
+        src = files("cohortlab.protocol") / "examples" / f"{name}.toml"
+        (folder / "study.toml").write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+        out[name] = run_protocol(folder / "study.toml", folder / "out", quiet=True)
+    return out
+
+
+@pytest.mark.parametrize("name", ["nhefs", "wearable", "rotterdam"])
+def test_bundled_reports_have_no_identifiers(bundled_runs: dict[str, Path], name: str
+                                             ) -> None:
+    folder = bundled_runs[name]
+    texts = {"html": _clinical(_html_text(folder / "report.html"))}
+    if (folder / "report.docx").exists():
+        texts["docx"] = _clinical(_docx_text(folder / "report.docx"))
+    for kind, text in texts.items():
+        text = re.sub(r"tables/\S+\.csv", "", text)
+        found = [s for s in IDENTIFIERS if s in text] + [m.group(0) for m in RAW.finditer(text)]
+        assert not found, (kind, found)
+
+
+def test_bundled_subgroups_and_exposure_in_words(bundled_runs: dict[str, Path]) -> None:
+    nhefs = _clinical(_html_text(bundled_runs["nhefs"] / "report.html"))
+    assert "Subgroups: Inverse probability weighting: weight change 1971-1982, kg, by sex" \
+        in nhefs
+    assert " Male " in nhefs and " Female " in nhefs  # the subgroup levels, not 0 and 1
+    wearable = _clinical(_html_text(bundled_runs["wearable"] / "report.html"))
+    assert "Exposure groups: " in wearable and "af_score" not in wearable
+    assert "Corrected for misclassification" in wearable and "Censored at" in wearable
+    rotterdam = _clinical(_html_text(bundled_runs["rotterdam"] / "report.html"))
+    assert "Year of surgery" in rotterdam  # year is back in the propensity model
+    assert "in the Hormonal therapy group" in rotterdam  # not "with 'hormon' = 1"
+    assert "Low effective sample size:" in rotterdam
+
+
+def test_rotterdam_aipw_curves_bounded(bundled_runs: dict[str, Path]) -> None:
+    frame = pd.read_csv(bundled_runs["rotterdam"] / "tables" / "aipw__death.csv")
+    values = frame[["estimate", "conf_low", "conf_high"]].to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    assert len(values) and ((values >= 0) & (values <= 1)).all()

@@ -156,3 +156,56 @@ def test_evalues_leave_out_competing_causes():
     table, sentences = evalues_display(ev, p, study_labels(p))
     assert table["Contrast"].tolist() == ["Hazard ratio (cause 1), treated = 1 vs treated = 0"]
     assert len(sentences) == 1 and "2.98" in table.to_string()
+
+
+def test_report_labels_reach_its_tables():
+    from cohortlab.results import Estimate
+
+    est = Estimate.from_model_scale("C(size)[T.>50]", 0.5, 0.1,
+                                    effect_measure="hazard_ratio", method="cox")
+    rep = Report("r", labels={"variables": {"size": "Tumour size"}}).add_table(est)
+    assert rep.tables[0].display["Term"].tolist() == ["Tumour size: >50"]
+    assert rep.labels.variable("size") == "Tumour size"
+
+
+def test_evalue_display_is_labelled():
+    from cohortlab.sensitivity.evalue import evalue
+
+    e = evalue(0.8, 0.7, 0.92, measure="HR", rare=True)
+    text, page = str(e), e._repr_html_()
+    for shown in (text, page):
+        assert "E-value (estimate)" in shown and "E-value (95% CI limit)" in shown
+        assert "evalue_ci" not in shown and "no interval" not in shown
+    assert "1.81" in text and "1.39" in text
+    assert e.labels["rr"] == 0.8 and "evalue_ci" in e.to_frame().columns  # numbers kept
+    assert "no interval given" in str(evalue(2.0))
+
+
+def test_last_wide_table_leaves_no_portrait_page(tmp_path):
+    import pandas as pd
+    from docx import Document
+    from docx.enum.section import WD_ORIENT
+
+
+    wide = pd.DataFrame({f"column number {i} with a long heading": ["a rather long cell text"]
+                         for i in range(9)})
+    Report("r").add_text("first").add_table(wide, title="wide").save_docx(tmp_path / "a.docx")
+    doc = Document(str(tmp_path / "a.docx"))
+    assert doc.sections[-1].orientation == WD_ORIENT.LANDSCAPE
+    Report("r").add_table(wide, title="wide").add_text("after").save_docx(tmp_path / "b.docx")
+    doc = Document(str(tmp_path / "b.docx"))
+    assert doc.sections[-1].orientation == WD_ORIENT.PORTRAIT
+
+
+def test_subgroup_words_and_warning_arms():
+    from types import SimpleNamespace
+
+    from cohortlab.protocol._report import _arm_words, subgroup_title
+
+    lab = Labels.from_dict({"variables": {"sex": "Sex"}, "outcomes": {"wt": "Weight change"},
+                            "exposure": {"column": "qsmk", "arms": {0: "Continued",
+                                                                     1: "Quit"}}})
+    p = SimpleNamespace(labels=None, exposure=SimpleNamespace(column="qsmk"))
+    assert subgroup_title(p, "ipw, wt, by sex", lab) == "ipw: weight change, by sex"
+    assert _arm_words("one subject with 'qsmk' = 1 carries 19%; size of qsmk=0: 3", p, lab) \
+        == "one subject in the Quit group carries 19%; size of Continued: 3"

@@ -35,10 +35,15 @@ _COLUMN_WORDS = {
     "events_censored_at_horizon": "Events censored at the horizon", "n_input": "Rows",
     "n_dropped": "Rows dropped", "by_column": "By column", "std_error": "Standard error",
     "conf_low": "Lower 95% limit", "conf_high": "Upper 95% limit", "p_value": "p-value",
-    "n_risk": "Number at risk", "percent": "%",
+    "n_risk": "Number at risk", "percent": "%", "var_ratio_unweighted": "Variance ratio "
+    "before weighting", "var_ratio_weighted": "Variance ratio after weighting",
+    "p-value": "p-value", "P-value": "p-value", "p_holm": "p-value (Holm)",
+    "p_fdr_bh": "p-value (Benjamini-Hochberg)", "df": "df",
+    "p_interaction": "p for interaction", "kind": "Type", "n_events": "Events",
 }
 _WARNING_NOTE = re.compile(r"^[A-Z][A-Za-z]*Warning: ")
 _PREFIXES = re.compile(r"^([A-Z][A-Za-z]*Warning: )?([A-Za-z_][A-Za-z0-9_.]*\(\): )?")
+_CAUSE = re.compile(r"\s\[cause \d+\]$")
 _TERM_COLUMNS = ("term", "variable", "covariate", "Term", "Variable", "Covariate")
 _RISK_FIRST = {"risk_difference": 0, "risk_ratio": 1, "hazard_ratio": 2,
                "subdistribution_hazard_ratio": 2, "mean_difference": 2, "odds_ratio": 2,
@@ -137,16 +142,21 @@ def evalues_display(ev: pd.DataFrame, protocol: Any, labels: Labels
 
 
 # ----------------------------------------------------------------------------- PH tests
-def ph_display(frame: pd.DataFrame, protocol: Any, labels: Labels | None = None
-               ) -> pd.DataFrame:
-    """Proportional hazards tests as Term, Chi-square, df, p-value (no interval column)."""
+def ph_display(frame: pd.DataFrame, protocol: Any, labels: Labels | None = None,
+               reference: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Proportional hazards tests as Term, Chi-square, df, p-value (no interval column).
+
+    ``reference``: the model's reference levels (``{"C(size)": "<=20"}``), so a factor's
+    term reads "Tumour size: >50 mm vs ≤20 mm".
+    """
+    from ..results.labels import format_term
     from ._reporttext import study_labels
 
     lab = labels if labels is not None else study_labels(protocol)
-    terms = [("Global test" if t == "GLOBAL" else t) for t in frame["term"].astype(str)]
     exp = protocol.exposure.column
-    named = [f"{lab.arm(1)} vs {lab.arm(0)}" if t == exp else v
-             for t, v in zip(terms, relabel_terms(terms, lab), strict=True)]
+    named = ["Global test" if t == "GLOBAL" else f"{lab.arm(1)} vs {lab.arm(0)}" if t == exp
+             else format_term(t, lab, reference=reference)
+             for t in frame["term"].astype(str)]
     # one column per term; the global test has one df per column
     df = frame["df"] if "df" in frame.columns else pd.Series(
         [len(frame) - 1.0 if t == "GLOBAL" else 1.0 for t in frame["term"].astype(str)])
@@ -159,42 +169,34 @@ def ph_display(frame: pd.DataFrame, protocol: Any, labels: Labels | None = None
 
 
 # ----------------------------------------------------------------------------- any table
-def _relabel_table1(display: pd.DataFrame, protocol: Any, labels: Labels) -> pd.DataFrame:
+def _relabel_frame(display: pd.DataFrame, labels: Labels, protocol: Any,
+                   raw_terms: pd.Series | None = None) -> pd.DataFrame:
+    """A table's columns, groups, times and CI methods in words.
+
+    ``raw_terms``: the model terms of a table whose terms ``table_parts(labels=)`` has
+    already put in words (only the exposure's rows are renamed, to the arm names); without
+    them, a term column of a plain frame is put in words here.
+    """
     d = display.copy()
     exp = protocol.exposure.column
-    d.columns = [labels.arm(c.split(" = ", 1)[1]) if isinstance(c, str) and
-                 c.startswith(f"{exp} = ") else c for c in d.columns]
-    if "Variable" in d.columns:
-        current = ""
-        new_var, new_level = [], []
-        for v, lev in zip(d["Variable"].astype(str), d.get("Level", pd.Series([""] * len(d))
-                                                          ).astype(str), strict=True):
-            if v.strip():
-                name, _, rest = v.partition(", ")
-                current = name
-                text = labels.variable(name)
-                if rest.startswith("n (%)") and "1" in labels.values.get(name, {}):
-                    text += f": {labels.value(name, 1)}"  # a 0/1 column counts its 1s
-                new_var.append(text + (f", {rest}" if rest else ""))
-            else:
-                new_var.append(v)
-            new_level.append(labels.value(current, lev) if lev.strip() else lev)
-        d["Variable"] = new_var
-        if "Level" in d.columns:
-            d["Level"] = new_level
-    return d
-
-
-def _relabel_frame(display: pd.DataFrame, labels: Labels, protocol: Any) -> pd.DataFrame:
-    d = display.copy()
+    arms = f"{labels.arm(1)} vs {labels.arm(0)}"
+    if "level" in d.columns and ({"subgroup", "variable"} & set(d.columns)):
+        d["level"] = _level_words(d, "level", labels)  # before the variables are in words
     for col in d.columns:
         if col in _TERM_COLUMNS:
-            exp = protocol.exposure.column
-            arms = f"{labels.arm(1)} vs {labels.arm(0)}"
+            raw = (raw_terms.astype(str).tolist() if raw_terms is not None
+                   and len(raw_terms) == len(d) else d[col].astype(str).tolist())
+            shown = (d[col].astype(str).tolist() if raw_terms is not None
+                     else relabel_terms(d[col], labels))
+            # a cause-specific model's "age [cause 1]": the term in words, then the cause
+            shown = [relabel_terms([t], labels)[0] if _CAUSE.search(t) else v
+                     for t, v in zip(raw, shown, strict=True)]
             d[col] = [arms + t[len(exp):].replace(" [cause ", " (cause ").replace("]", ")")
-                      if str(t) == exp or str(t).startswith(exp + " [")
-                      else lab for t, lab in zip(d[col].astype(str),
-                                                 relabel_terms(d[col], labels), strict=True)]
+                      if t == exp or t.startswith(exp + " [") else lab
+                      for t, lab in zip(raw, shown, strict=True)]
+        elif str(col).lower() == "subgroup":
+            d[col] = ["Overall" if v == "overall" else labels.variable(v, short=True)
+                      if v.strip() else v for v in d[col].astype(str)]
         elif str(col).lower() == "group":
             d[col] = [_arm(g, labels) for g in d[col]]
         elif str(col).lower() == "time":
@@ -208,10 +210,28 @@ def _relabel_frame(display: pd.DataFrame, labels: Labels, protocol: Any) -> pd.D
     return d
 
 
+def _level_words(d: pd.DataFrame, col: Any, labels: Labels) -> list[str]:
+    """A level column's codes as their labels (``sex``, ``1`` -> ``Female``).
+
+    The variable is the row's (or the last one named above it) in the table's ``subgroup``
+    or ``variable`` column, read before that column is put in words.
+    """
+    vcol = next(c for c in d.columns if str(c).lower() in ("subgroup", "variable"))
+    var, out = "", []
+    for s_, v in zip(d[vcol].astype(str), d[col].astype(str), strict=True):
+        var = s_.strip() or var
+        out.append("" if var == "overall" and v == "all" else
+                   labels.value(var, v) if v.strip() and v != "nan" else v)
+    return out
+
+
 def _arm(g: Any, labels: Labels) -> str:
+    """A curve's group as the arm's name (``hormon=1`` or ``Hormonal therapy = Yes``)."""
     s = str(g)
-    code = s.split("=", 1)[1] if "=" in s else s
-    return labels.arm(code.strip()) if s.strip() and s != "nan" else s
+    code = (s.split("=", 1)[1] if "=" in s else s).strip()
+    if code in labels.arms.values():  # table_parts(labels=) named it already
+        return code
+    return labels.arm(code) if s.strip() and s != "nan" else s
 
 
 def _time_cell(t: Any, labels: Labels) -> str:
@@ -241,7 +261,7 @@ def add_clinical_table(rep: Any, res: Any, t: Any, r: Any, labels: Labels,
 
     ``skip``: note texts not repeated under the table (the warnings, shown once).
     """
-    from ..report.tables import TableParts, table_parts
+    from ..report.tables import table_parts
 
     p = res.protocol
     if t.name == "table2":
@@ -265,6 +285,13 @@ def add_clinical_table(rep: Any, res: Any, t: Any, r: Any, labels: Labels,
         return
     title = t.title
     obj: Any = t.obj if t.obj is not None else t.frame
+    special = _special_table(t, p, labels, appendix)
+    if special is not None:
+        rep.add_table(special[0], title=special[1], caption=special[2])
+        return
+    if t.name.startswith(("subgroups__", "interaction__")):
+        head, _, raw = t.title.partition(": ")
+        title = f"{head}: {subgroup_title(p, raw, labels)}"
     if r is not None:
         title = (f"{_analysis_label(p, r.analysis.name)}: "
                  f"{labels.outcome(r.outcome.name)}")
@@ -280,7 +307,7 @@ def add_clinical_table(rep: Any, res: Any, t: Any, r: Any, labels: Labels,
                              "figure below.")
                 return
             obj = r.result
-            parts = table_parts(obj, title=title, times=list(at) or None)
+            parts = table_parts(obj, title=title, times=list(at) or None, labels=labels)
             _add_parts(rep, parts, p, labels, appendix, skip)
             return
         elif kind in ("effect", "rmst"):
@@ -292,7 +319,10 @@ def add_clinical_table(rep: Any, res: Any, t: Any, r: Any, labels: Labels,
         key = t.name[:-4]
         rr = next((a for a in res.analyses if _safe_key(a.key) == key), None)
         who = _analysis_label(p, rr.analysis.name) if rr is not None else key
-        rep.add_table(ph_display(t.frame, p, labels), title=f"{who}: proportional hazards "
+        from ..report.tables import _model_references
+
+        ref = _model_references(rr.result) if rr is not None else None
+        rep.add_table(ph_display(t.frame, p, labels, ref), title=f"{who}: proportional hazards "
                       "tests", caption="Score tests of a time-varying effect of each term "
                       "(R cox.zph); a small p-value suggests the hazard ratio changes over "
                       "follow-up.")
@@ -305,16 +335,54 @@ def add_clinical_table(rep: Any, res: Any, t: Any, r: Any, labels: Labels,
             by = by[:1].lower() + by[1:]
             title = (f"{_analysis_label(p, rr.analysis.name)}: "
                      f"{labels.outcome(rr.outcome.name)}, by {by}")
-    parts = table_parts(obj, title=title)
-    if t.name == "table1" or t.name.startswith("table1_weighted"):
-        parts = TableParts(title=parts.title, display=_relabel_table1(parts.display, p, labels),
-                           numbers=parts.numbers, notes=parts.notes, caption=parts.caption)
+    parts = table_parts(obj, title=title, labels=labels)
     _add_parts(rep, parts, p, labels, appendix, skip)
     if t.notes and r is None:
         kept = [clinical_note(n) for n in t.notes
                 if not is_technical(n) and _core(n) not in (skip or set())]
         if kept:
             rep.add_text("\n".join(f"- {n}" for n in kept))
+
+
+def _special_table(t: Any, protocol: Any, labels: Labels,
+                   appendix: list[tuple[str, str]]
+                   ) -> tuple[pd.DataFrame, str, str | None] | None:
+    """The exposure groups, the follow-up horizon and the bias analysis in words.
+
+    Returns (table, title, caption), or None for any other table.
+    """
+    f = t.frame
+    if t.name == "exposure_definition" and {"level", "n", "percent"} <= set(f.columns):
+        appendix.append(("exposure", t.title))  # the definition with its column names
+        arms = f"{labels.arm(1)} vs {labels.arm(0)}"
+        return (pd.DataFrame({
+            "Group": [labels.arm(v) for v in f["level"]],
+            "N": [f"{int(v):,}" for v in f["n"]],
+            "%": [f"{float(v):.1f}" for v in f["percent"]],
+            "Reference": ["yes" if bool(v) else "" for v in f.get(
+                "reference", pd.Series([False] * len(f)))],
+        }), f"Exposure groups: {protocol.exposure.label or arms}", None)
+    if t.name == "followup_horizon" and {"outcome", "horizon"} <= set(f.columns):
+        return (pd.DataFrame({
+            "Outcome": [labels.outcome(o) for o in f["outcome"]],
+            "Censored at": [time_text(float(h), labels) for h in f["horizon"]],
+            "Followed beyond the horizon": [f"{int(v):,}" for v in f["n_beyond_horizon"]],
+            "Events after the horizon (censored)": [
+                f"{int(v):,}" for v in f["events_censored_at_horizon"]],
+        }), t.title, None)
+    if t.name == "bias_analysis" and {"term", "estimate", "conf_low"} <= set(f.columns):
+        words = {"naive": "Naive (flag taken as true)", "corrected (systematic)":
+                 "Corrected for misclassification", "corrected (total)":
+                 "Corrected, with random error"}
+        measure = str(f["effect_measure"].iloc[0]) if "effect_measure" in f.columns else ""
+        return (pd.DataFrame({
+            "Estimate": [words.get(str(v), str(v)) for v in f["term"]],
+            "Estimate (95% interval)": [format_estimate_ci(e, lo, hi, measure=measure)
+                                        for e, lo, hi in zip(f["estimate"], f["conf_low"],
+                                                             f["conf_high"], strict=True)],
+        }), t.title, "Naive: 95% confidence interval. Corrected: median and 95% simulation "
+            "interval over the sensitivity and specificity drawn from the validation data.")
+    return None
 
 
 def _name_columns(note: str, protocol: Any, labels: Labels) -> str:
@@ -337,7 +405,11 @@ def _add_parts(rep: Any, parts: Any, protocol: Any, labels: Labels,
                appendix: list[tuple[str, str]], skip: set[str] | None = None) -> None:
     from ..report.tables import TableParts
 
-    display = _relabel_frame(parts.display, labels, protocol)
+    numbers = parts.numbers
+    # a result's terms are already in words (table_parts(labels=)); a frame's are not
+    raw = numbers["term"] if "term" in numbers.columns and "Term" in parts.display.columns \
+        and "term" not in parts.display.columns else None
+    display = _relabel_frame(parts.display, labels, protocol, raw)
     if "Term" in display.columns and {"Time", "Group"} <= set(display.columns):
         display = display.drop(columns="Term")  # a curve read off at times: Time says it
     notes = _split_notes(parts.notes, parts.title, appendix, skip)
@@ -345,6 +417,35 @@ def _add_parts(rep: Any, parts: Any, protocol: Any, labels: Labels,
         notes = tuple(_name_columns(n, protocol, labels) for n in notes)
     rep.add_table(TableParts(title=parts.title, display=display, numbers=parts.numbers,
                              notes=notes, caption=parts.caption))
+
+
+def subgroup_title(protocol: Any, title: str, labels: Labels) -> str:
+    """``"ipw, weight_change, by sex"`` in words: the analysis, the outcome and the variables."""
+    analysis, _, rest = title.partition(", ")
+    outcome, _, by = rest.rpartition(", by ")
+    if not outcome:
+        return title
+    names = ", ".join(_lower_first(labels.variable(b, short=True)) for b in by.split(", "))
+    return (f"{_analysis_label(protocol, analysis)}: {_lower_first(labels.outcome(outcome))}, "
+            f"by {names}")
+
+
+def relabel_forest(ax: Any, labels: Labels) -> Any:
+    """A subgroup forest plot's left labels in words (variables and their levels)."""
+    ticks = list(ax.get_yticks())
+    texts = [t.get_text() for t in ax.get_yticklabels()]
+    bold = [t.get_fontweight() for t in ax.get_yticklabels()]
+    var, new = "", []
+    for text in texts:
+        if text.startswith(" "):  # a level, indented under its variable
+            new.append(text[:len(text) - len(text.lstrip())] + labels.value(var, text.strip()))
+        else:
+            var = text
+            new.append(text if text == "Overall" else labels.variable(text, short=True))
+    ax.set_yticks(ticks, new)
+    for tick, weight in zip(ax.get_yticklabels(), bold, strict=True):
+        tick.set_fontweight(weight)
+    return ax
 
 
 # ----------------------------------------------------------------------------- warnings
@@ -367,11 +468,21 @@ def warnings_list(res: Any, labels: Labels, appendix: list[tuple[str, str]]) -> 
                 continue
             if not _WARNING_NOTE.match(n):
                 continue
-            key = re.sub(r"\s+", " ", clinical_note(n)).strip()
+            key = _arm_words(re.sub(r"\s+", " ", clinical_note(n)).strip(), res.protocol,
+                             labels)
             seen.setdefault(key, [])
             if who not in seen[key]:
                 seen[key].append(who)
     return [f"{text} ({', '.join(who)})" if who else text for text, who in seen.items()]
+
+
+def _arm_words(text: str, protocol: Any, labels: Labels) -> str:
+    """``'hormon' = 1`` and ``hormon=1`` in a note as the arm's name."""
+    exp = re.escape(protocol.exposure.column)
+    text = re.sub(rf"\bwith '{exp}' = (\w+)", lambda m: f"in the {labels.arm(m.group(1))} "
+                  "group", text)
+    text = re.sub(rf"'{exp}' = (\w+)", lambda m: f"the {labels.arm(m.group(1))} group", text)
+    return re.sub(rf"\b{exp}=(\w+)", lambda m: f"{labels.arm(m.group(1))}", text)
 
 
 def _core(note: str) -> str:

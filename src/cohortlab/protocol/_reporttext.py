@@ -164,9 +164,11 @@ def clinical_note(note: str) -> str:
     head = ""
     if m:
         kind = m.group(0)[:-len("Warning: ")]
-        head = "" if kind in ("Cohort", "User", "Runtime") else f"{kind}: "
+        words = re.sub(r"(?<!^)(?=[A-Z])", " ", kind).lower()  # LowEffectiveSampleSize
+        head = "" if kind in ("Cohort", "User", "Runtime") else f"{words.capitalize()}: "
         note = note[m.end():]
     note = _FUNC_PREFIX.sub("", note)
+    note = re.sub(r" \([a-z_]+\(\)\)", "", note)  # "check overlap (plot_overlap())"
     for ident, words in _NOTE_WORDS.items():
         note = note.replace(ident, words)
     note = _INFLUENCE.sub(", influence-function (robust) variance", note)

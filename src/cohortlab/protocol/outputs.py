@@ -192,8 +192,11 @@ def _figures(res: StudyResults) -> list[FigureOut]:
             out.append(FigureOut(f"{kind}__{_safe(r.key)}", _figure_title(res, r), fig,
                                  "Analyses", caption))
     for key, title, sub in res.subgroups:
-        out.append(FigureOut(f"forest__{_safe(key)}", f"Subgroups: {title}",
-                             sub.forest_plot().figure, "Subgroups"))
+        from ._report import relabel_forest, subgroup_title
+
+        out.append(FigureOut(f"forest__{_safe(key)}",
+                             f"Subgroups: {subgroup_title(res.protocol, title, lab)}",
+                             relabel_forest(sub.forest_plot(), lab).figure, "Subgroups"))
     del plt
     return out
 
@@ -375,7 +378,7 @@ def _anchor(text: str) -> str:
 def _data_label(p: Any) -> str:
     d = p.data
     if d.dataset is not None:
-        extra = f" (n = {d.n}, random_state = {d.random_state})" if d.dataset == "simulated" \
+        extra = f" (n = {d.n:,}, seed {d.random_state})" if d.dataset == "simulated" \
             else ""
         return f"bundled dataset {d.dataset!r}{extra}"
     return f"file {d.path}" if d.path is not None else "DuckDB query"

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..exceptions import DataValidationError
 from ..results._format import render_html
+from ..results.labels import Labels, as_labels
 from .tables import TableParts, table_parts
 
 __all__ = ["Report"]
@@ -235,6 +236,12 @@ class Report:
         Provenance (package version, date, seed, data hash, protocol file, ...), rendered
         as a block under the title and on the Notes sheet of the Excel file. The cohortlab
         version is added when absent.
+    labels : Labels or mapping, optional
+        Display labels (:class:`cohortlab.Labels`) for every table added: model terms, arm
+        names, Table 1 variables and values and report times (passed as ``labels=`` to
+        :func:`cohortlab.report.tables.table_parts`; a table's own labels win). Figures are
+        added already drawn: pass the same labels to the plot that makes them
+        (``curve.plot(labels=...)``, ``forest_plot(..., labels=...)``).
 
     Examples
     --------
@@ -250,7 +257,8 @@ class Report:
     """
 
     def __init__(self, title: str, *, subtitle: str | None = None,
-                 metadata: Mapping[str, str] | None = None) -> None:
+                 metadata: Mapping[str, str] | None = None,
+                 labels: Labels | Mapping[str, Any] | None = None) -> None:
         from .. import __version__
 
         self.title = _check_text(title, "title", "Report")
@@ -263,6 +271,7 @@ class Report:
         meta = {str(k): str(v) for k, v in (metadata or {}).items()}
         meta.setdefault("cohortlab", __version__)
         self.metadata: dict[str, str] = meta
+        self.labels: Labels | None = None if labels is None else as_labels(labels)
         self._blocks: list[_Heading | _Text | _Table | _Figure] = []
 
     def __repr__(self) -> str:
@@ -312,7 +321,8 @@ class Report:
         elif _is_chi_square(obj):
             parts = _chi_square_parts(obj, title, caption)
         else:
-            parts = table_parts(obj, title=title, caption=caption, digits=digits, times=times)
+            parts = table_parts(obj, title=title, caption=caption, digits=digits, times=times,
+                                labels=self.labels)
         self._blocks.append(_Table(parts))
         return self
 
@@ -441,13 +451,15 @@ class Report:
             run.font.size = Pt(8)
             para.add_run(v).font.size = Pt(8)
         doc.add_paragraph()
-        for b in self._blocks:
+        last = len(self._blocks) - 1
+        for i, b in enumerate(self._blocks):
             if isinstance(b, _Heading):
                 doc.add_heading(b.text, level=b.level)
             elif isinstance(b, _Text):
                 self._docx_markdown(doc, b.markdown)
             elif isinstance(b, _Table):
-                add_docx_table(doc, b.parts)
+                # a wide table at the very end: no portrait section (an empty last page)
+                add_docx_table(doc, b.parts, portrait_after=i < last)
             else:
                 if b.title:
                     para = doc.add_paragraph()

@@ -14,6 +14,7 @@ import numbers
 from typing import Any, Literal, TypeAlias
 
 import numpy as np
+import pandas as pd
 
 from .._validation import check_option
 from ..exceptions import DataValidationError
@@ -31,6 +32,33 @@ _FROM_EFFECT_MEASURE: dict[str, str] = {
     "hazard_ratio": "HR",
     "subdistribution_hazard_ratio": "HR",
 }
+
+
+class EValue(Estimate):
+    """An E-value as an :class:`Estimate`, displayed as the two E-values it holds.
+
+    The numbers are the Estimate's (``estimate``, ``extra``, ``labels``, ``to_frame()``);
+    only the printed and HTML tables differ: the ratio it was computed from and the E-values
+    of the estimate and of the confidence limit, labelled, with no empty interval columns.
+    """
+
+    def _display_frame(self, digits: int = 3) -> pd.DataFrame:
+        e_ci = float(self.extra.get("evalue_ci", float("nan")))
+        return pd.DataFrame({
+            "Effect": [str(self.term).removeprefix("E-value: ")],
+            "Risk ratio used": [f"{float(self.extra.get('rr', float('nan'))):.2f}"],
+            "E-value (estimate)": [f"{self.estimate:.2f}"],
+            f"E-value ({100 * self.conf_level:g}% CI limit)": [
+                f"{e_ci:.2f}" if math.isfinite(e_ci) else "no interval given"],
+        })
+
+    def _title(self) -> str:
+        return "E-values for unmeasured confounding"
+
+    def _footer(self) -> list[str]:
+        return [*self.notes, "E-value: the risk ratio an unmeasured confounder would need "
+                "with both exposure and outcome to explain the estimate away (VanderWeele & "
+                "Ding 2017); for the CI limit, to move the interval to include the null."]
 
 
 # ---------------------------------------------------------------------- arrays only
@@ -287,7 +315,7 @@ def evalue(
     e_ci = _evalue_ci(float(rr), float(rr_low), float(rr_high), float(true_rr))
     notes = () if true_ == null else (
         f"non-null E-value: confounding needed to move the estimate to {true_:g}",)
-    return Estimate(
+    return EValue(
         term=f"E-value: {term}",
         estimate=e_point,
         conf_level=conf_level,
