@@ -330,7 +330,7 @@ def test_bundled_subgroups_and_exposure_in_words(bundled_runs: dict[str, Path]) 
     assert "Exposure groups: " in wearable and "af_score" not in wearable
     assert "Corrected for misclassification" in wearable and "Censored at" in wearable
     rotterdam = _clinical(_html_text(bundled_runs["rotterdam"] / "report.html"))
-    assert "Year of surgery" in rotterdam  # year is back in the propensity model
+    assert "Positive lymph nodes" in rotterdam and "log(Progesterone receptor + 1)" in rotterdam
     assert "in the Hormonal therapy group" in rotterdam  # not "with 'hormon' = 1"
     assert "Low effective sample size:" in rotterdam
 
