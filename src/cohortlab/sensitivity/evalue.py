@@ -17,6 +17,7 @@ import numpy as np
 
 from .._validation import check_option
 from ..exceptions import DataValidationError
+from ..results._hooks import register
 from ..results.estimate import Estimate
 
 __all__ = ["evalue"]
@@ -155,6 +156,7 @@ def _from_estimate(est: Estimate) -> tuple[str, float, float, float]:
 
 
 # ---------------------------------------------------------------------- public
+@register("evalue")
 def evalue(
     estimate: float | Estimate,
     conf_low: float | None = None,
