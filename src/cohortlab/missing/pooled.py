@@ -23,7 +23,6 @@ from ..exposures.measurement_error import (
     _LEVELS,
     _NUMBER,
     _model_scale,
-    _raw,
     _result_rows,
     _row_key,
 )
@@ -82,7 +81,7 @@ class _FixedScores:
 
 
 def _estimator_name(estimator: Callable[..., Any]) -> str:
-    return getattr(_raw(estimator), "__name__", type(estimator).__name__)
+    return getattr(estimator, "__name__", type(estimator).__name__)
 
 
 def _one(estimator: Callable[..., Any], imputed: ImputedData, i: int, kwargs: dict[str, Any],
