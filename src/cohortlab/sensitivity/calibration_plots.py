@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ..exceptions import DataValidationError
-from .calibration_results import _funnel
+from .calibration_results import EmpiricalNull, _funnel
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from .calibration_results import EmpiricalNull, Estimates
+    from .calibration_results import Estimates
 
 __all__ = ["funnel_plot", "calibration_plot"]
 
