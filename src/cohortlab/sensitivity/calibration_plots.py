@@ -37,6 +37,7 @@ def funnel_plot(null: EmpiricalNull, estimates: Estimates | None = None,
     --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
+    >>> import numpy as np
     >>> null = EmpiricalNull(mean=0.2, sd=0.15, mean_se=0.02, mean_ci=(0.16, 0.24),
     ...                      sd_ci=(0.1, 0.2), n=3, loglik=0.0,
     ...                      log_estimate=np.array([0.1, 0.3, 0.2]),
