@@ -8,6 +8,7 @@ A package's ``__init__`` importing its own submodules is not an edge from the su
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -70,11 +71,17 @@ def _targets(mod: str, node: ast.Import | ast.ImportFrom) -> list[tuple[str, str
     return out
 
 
+@functools.cache
+def _tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text())
+
+
+@functools.cache
 def _graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for mod, path in MODULES.items():
         deps = set()
-        for node in _import_nodes(ast.parse(path.read_text())):
+        for node in _import_nodes(_tree(path)):
             deps.update(t for t, _ in _targets(mod, node))
         graph[mod] = {d for d in deps if d != mod
                       and not (MODULES[d].name == "__init__.py" and mod.startswith(d + "."))}
@@ -185,7 +192,7 @@ def test_no_private_plotting_names_across_packages():
     for mod, path in MODULES.items():
         if mod.startswith("cohortlab.report") or mod in KNOWN_PRIVATE_STYLE:
             continue
-        for node in _import_nodes(ast.parse(path.read_text())):
+        for node in _import_nodes(_tree(path)):
             for target, name in _targets(mod, node):
                 if (target.startswith("cohortlab.report.") and name is not None
                         and name.startswith("_")):
@@ -201,3 +208,19 @@ def test_no_module_over_600_lines():
         if n > MAX_LINES and rel not in KNOWN_LONG:
             long[rel] = n
     assert not long, f"modules over {MAX_LINES} lines (split each along a concern): {long}"
+
+
+def test_every_render_hook_is_registered():
+    """``results/`` reaches report/ and sensitivity/ only through registered hooks."""
+    import cohortlab  # noqa: F401  (imports report/ and sensitivity/, which register)
+    from cohortlab.results._hooks import _HOOKS
+
+    used = set()
+    for path in MODULES.values():
+        for node in ast.walk(_tree(path)):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "hook" and node.args
+                    and isinstance(node.args[0], ast.Constant)):
+                used.add(node.args[0].value)
+    assert used >= {"to_docx", "to_excel", "curve_plot", "forest_plot", "evalue", "smd_plot"}
+    assert used <= set(_HOOKS), f"hooks used but never registered: {sorted(used - set(_HOOKS))}"
