@@ -30,6 +30,7 @@ from ._dgp import (
     _draw_covariates,
     _hazards,
     _mace_risk,
+    _p_flag,  # noqa: F401  (the DGP stays readable as datasets.simulate._*, as tests use it)
     _Params,
     _population_truth,
     _propensity,
