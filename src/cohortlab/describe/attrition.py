@@ -12,6 +12,7 @@ import pandas as pd
 from .._validation import check_columns, check_frame
 from ..exceptions import DataValidationError
 from ..results._format import Renderable, fmt_int, fmt_num
+from ..results._hooks import hook
 
 __all__ = ["attrition", "Attrition"]
 
@@ -73,9 +74,7 @@ class Attrition(Renderable):
 
     def plot(self, ax: Any = None) -> Any:
         """A flow diagram (boxes and exclusions) on a matplotlib Axes."""
-        from ..report.figures import attrition_plot
-
-        return attrition_plot(self, ax=ax)
+        return hook("attrition_plot")(self, ax=ax)
 
 
 def attrition(

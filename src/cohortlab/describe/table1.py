@@ -21,6 +21,7 @@ from .._validation import (
 )
 from ..exceptions import DataValidationError
 from ..results._format import Renderable, fmt_int, fmt_num
+from ..results._hooks import hook
 from ..results.dropped import Dropped
 from ..results.labels import Labels, as_labels
 from ._stats import (
@@ -163,9 +164,7 @@ class Table1(Renderable):
 
     def plot(self, ax: Any = None) -> Any:
         """Dot plot of absolute SMDs (a love plot); weighted and unweighted when weighted."""
-        from ..report.figures import smd_plot
-
-        return smd_plot(self, ax=ax)
+        return hook("smd_plot")(self, ax=ax)
 
 
 _OVERALL = "Overall"  # the overall column's group label in stats, group_n and to_frame()

@@ -1,7 +1,7 @@
 """Figures shared by the evaluation results: ROC, calibration, decision curve, drift.
 
 They take arrays / frames from a result, draw on one Axes with the look of
-:mod:`cohortlab.report.figures` (``_axes``, ``_style``, its colour cycle) and return it.
+:mod:`cohortlab.report.style` (``axes``, ``style``, ``COLORS``) and return it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataValidationError
-from ..report.figures import _COLORS, _axes, _style
+from ..report.style import COLORS, axes, style
 from ._levels import OVERALL, level_str, trend_line
 
 if TYPE_CHECKING:
@@ -25,8 +25,8 @@ __all__ = ["new_axes", "level_name", "roc_plot", "calibration_plot", "drift_plot
 
 def new_axes(ax: Axes | None) -> Axes:
     """The given Axes, or a new 5 x 4.5 in figure's, in the report style."""
-    ax = _axes(ax, (5, 4.5))
-    _style(ax)
+    ax = axes(ax, (5, 4.5))
+    style(ax)
     return ax
 
 
@@ -38,7 +38,7 @@ def level_name(column: str | None, g: Any) -> str:
 
 
 def _color(i: int) -> str:
-    return _COLORS[i % len(_COLORS)]
+    return COLORS[i % len(COLORS)]
 
 
 def roc_plot(curves: Sequence[tuple[str, np.ndarray, np.ndarray]], ax: Axes | None) -> Axes:

@@ -19,13 +19,8 @@ import numpy as np
 from joblib import Parallel, delayed
 
 from ..exceptions import CohortError, DataValidationError
-from ..exposures.measurement_error import (
-    _LEVELS,
-    _NUMBER,
-    _model_scale,
-    _result_rows,
-    _row_key,
-)
+from ..exposures.measurement_error import _NUMBER
+from ..exposures.measurement_error_result import _LEVELS, _model_scale, _result_rows, _row_key
 from ..inference.bootstrap import seed_batches
 from ..inference.rubin import pool_rubin, rubin_interval
 from ..results.estimate import Estimate, EstimateTable

@@ -299,7 +299,7 @@ def add_clinical_table(rep: Any, res: Any, t: Any, r: Any, labels: Labels,
         if kind == "model":
             obj = r.result
         elif kind in ("curve", "adjusted"):
-            from .run import _at
+            from .study import report_times as _at
 
             at = _at(p, r.analysis)
             if kind == "curve":  # read off at the reporting times in the "__at" table

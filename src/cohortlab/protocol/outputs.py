@@ -36,7 +36,8 @@ from ..results._format import render_html, render_markdown
 from ._outdir import MARKER, PARTIAL_MARKER
 from .load import sha256_file, sha256_frame
 from .methods import formula_columns
-from .run import StudyResults, _at
+from .study import StudyResults, call_arguments
+from .study import report_times as _at
 
 __all__ = ["write_outputs", "provenance", "TableOut"]
 
@@ -225,7 +226,6 @@ def _fine_curve(res: StudyResults, r: Any) -> Any:
     """
     import warnings
 
-    from .run import call_arguments
 
     result = r.result
     if r.spec.kind != "adjusted":

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..results._hooks import register
 from .tables import TableParts, table_parts
 
 if TYPE_CHECKING:
@@ -344,6 +345,7 @@ def add_docx_table(
     return table
 
 
+@register("to_docx")
 def to_docx(
     obj: Any,
     path: str | Path | None = None,

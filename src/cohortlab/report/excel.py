@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..results._hooks import register
 from .tables import TableParts, table_parts
 
 __all__ = ["to_excel", "write_workbook"]
@@ -188,6 +189,7 @@ def write_workbook(
     return out
 
 
+@register("to_excel")
 def to_excel(
     tables: Any,
     path: str | Path,

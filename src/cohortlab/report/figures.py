@@ -1,6 +1,6 @@
 """Figures that take a result and return the matplotlib Axes.
 
-All figures share one look (``_style``); none changes matplotlib's global settings.
+All figures share one look (:func:`cohortlab.report.style.style`); none changes global settings.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataValidationError
+from ..results._hooks import register
+from .style import COLORS, axes, style
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -22,23 +24,11 @@ if TYPE_CHECKING:
 __all__ = ["forest_plot", "curve_plot", "numbers_at_risk", "smd_plot", "attrition_plot",
            "overlap_plot", "plain_log_axis", "legend_label"]
 
-_COLORS = ["#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#6c4f8c", "#00798c", "#8d6a9f"]
+# Old private names, kept for modules not yet moved to ``report.style`` (causal/dose_response).
+_COLORS = list(COLORS)
+_axes = axes
+_style = style
 _LINESTYLES = ["-", "--", ":", "-."]  # one per cause of a competing-risks curve
-
-
-def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    _, ax = plt.subplots(figsize=figsize, layout="constrained")
-    return ax
-
-
-def _style(ax: Axes) -> None:
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.tick_params(labelsize=9)
 
 
 #: Candidate ticks of a log axis (1-2-5 and a few clinical favourites: 0.25, 0.75, 1.5).
@@ -122,6 +112,7 @@ def legend_label(key: Any, labels: Labels | None = None, column: str | None = No
     return text
 
 
+@register("forest_plot")
 def forest_plot(frame: pd.DataFrame, ax: Axes | None = None, *, label: str = "term",
                 labels: Labels | Any = None, reference: Any = None) -> Axes:
     """Point estimates with intervals, one row each; log axis when all rows are ratios.
@@ -147,7 +138,7 @@ def forest_plot(frame: pd.DataFrame, ax: Axes | None = None, *, label: str = "te
     from ..results._format import measure_label
 
     d = frame.reset_index(drop=True)
-    ax = _axes(ax, (6.0, 0.45 * len(d) + 1.2))
+    ax = axes(ax, (6.0, 0.45 * len(d) + 1.2))
     if label == "term" and "term" in d:
         from ..results.labels import format_terms
 
@@ -160,7 +151,7 @@ def forest_plot(frame: pd.DataFrame, ax: Axes | None = None, *, label: str = "te
     ax.errorbar(est, y,
                 xerr=[est - d["conf_low"].to_numpy(dtype=float),
                       d["conf_high"].to_numpy(dtype=float) - est],
-                fmt="o", color=_COLORS[0], ecolor=_COLORS[0], capsize=3, markersize=5)
+                fmt="o", color=COLORS[0], ecolor=COLORS[0], capsize=3, markersize=5)
     ax.axvline(1.0 if ratio else 0.0, color="#888", lw=0.8, ls="--")
     if ratio:
         ax.set_xscale("log")
@@ -170,7 +161,7 @@ def forest_plot(frame: pd.DataFrame, ax: Axes | None = None, *, label: str = "te
     measures = list(dict.fromkeys(d["effect_measure"])) if "effect_measure" in d else []
     what = measure_label(measures[0]) if len(measures) == 1 else "estimate"
     ax.set_xlabel(f"{what[:1].upper()}{what[1:]} ({100 * level:g}% CI)")
-    _style(ax)
+    style(ax)
     return ax
 
 
@@ -188,6 +179,7 @@ def _row_labels(d: pd.DataFrame, label: str) -> pd.Series:
     return labels
 
 
+@register("curve_plot")
 def curve_plot(
     curve: Any,
     ax: Axes | None = None,
@@ -289,19 +281,19 @@ def curve_plot(
     if risk_table and ax is None:
         ax, table_ax = _axes_with_table(len(group_keys))
     else:
-        ax = _axes(ax, (6.0, 4.0))
+        ax = axes(ax, (6.0, 4.0))
         table_ax = _table_axes_below(ax, len(group_keys)) if risk_table else None
-    color_of = {k: _COLORS[i % len(_COLORS)] for i, k in enumerate(group_keys)}
+    color_of = {k: COLORS[i % len(COLORS)] for i, k in enumerate(group_keys)}
     cause_keys = _group_keys(curve.data["cause"])
     style_of = {k: _LINESTYLES[i % len(_LINESTYLES)] for i, k in enumerate(cause_keys)}
     start = curve._start_value()
     t_max = 0.0
     for g, c, d in curve._curves():
-        color, style = color_of[_key(g)], style_of[_key(c)]
+        color, linestyle = color_of[_key(g)], style_of[_key(c)]
         t_data, est_data = _floats(d["time"]), _floats(d["estimate"])
         t = np.concatenate([[0.0], t_data])
         est = np.concatenate([[start], est_data])
-        ax.step(t, est, where="post", color=color, ls=style, label=_curve_label(g, c, lab),
+        ax.step(t, est, where="post", color=color, ls=linestyle, label=_curve_label(g, c, lab),
                 lw=1.6)
         if ci:
             lo = np.concatenate([[start], _floats(d["conf_low"])])
@@ -320,7 +312,7 @@ def curve_plot(
         ax.set_title(title)
     if len(group_keys) > 1 or group_keys[0] is not None or cause_keys != [None]:
         ax.legend(frameon=False, fontsize=9)
-    _style(ax)
+    style(ax)
     ax.risk_table_ax = table_ax  # type: ignore[attr-defined]
     if table_ax is not None:
         _draw_risk_table(curve, ax, table_ax, at, t_max, group_keys, color_of, lab)
@@ -509,19 +501,20 @@ def _draw_risk_table(curve: Any, ax: Axes, table_ax: Axes, at: np.ndarray | None
     table_ax.set_title("Number at risk", loc="left", fontsize=9)
 
 
+@register("smd_plot")
 def smd_plot(table: Any, ax: Axes | None = None, *, threshold: float = 0.1) -> Axes:
     """Absolute standardised mean differences per variable (a love plot) from a Table 1."""
     bal = table.balance[table.balance["level"] == ""].reset_index(drop=True)
     if bal["smd"].isna().all():
         raise ValueError("smd_plot(): the table has no SMDs; build it with by=<two groups>.")
-    ax = _axes(ax, (5.5, 0.32 * len(bal) + 1.3))
+    ax = axes(ax, (5.5, 0.32 * len(bal) + 1.3))
     y = np.arange(len(bal))[::-1]
     names = [table.labels.variable(v) for v in bal["variable"]]
     weighted = table.weights is not None
     if weighted:
         ax.scatter(bal["smd_unweighted"].abs(), y, marker="o", facecolors="none",
-                   edgecolors=_COLORS[1], label="unweighted", zorder=3)
-    ax.scatter(bal["smd"].abs(), y, color=_COLORS[0], label="weighted" if weighted else "SMD",
+                   edgecolors=COLORS[1], label="unweighted", zorder=3)
+    ax.scatter(bal["smd"].abs(), y, color=COLORS[0], label="weighted" if weighted else "SMD",
                zorder=3)
     ax.axvline(threshold, color="#888", lw=0.8, ls="--")
     ax.set_yticks(y, names)
@@ -530,14 +523,15 @@ def smd_plot(table: Any, ax: Axes | None = None, *, threshold: float = 0.1) -> A
     if weighted:
         ax.legend(frameon=False, fontsize=9)
     ax.grid(axis="y", color="#eee", lw=0.6)
-    _style(ax)
+    style(ax)
     return ax
 
 
+@register("attrition_plot")
 def attrition_plot(flow: Any, ax: Axes | None = None) -> Axes:
     """A vertical flow diagram: remaining rows per step, exclusions to the right."""
     d = flow.steps
-    ax = _axes(ax, (6.5, 1.1 * (len(d) + 1)))
+    ax = axes(ax, (6.5, 1.1 * (len(d) + 1)))
     box = dict(boxstyle="round,pad=0.4", fc="white", ec="#444")
     ybox = np.arange(len(d) + 1)[::-1].astype(float)
     ax.text(0.3, ybox[0], f"{flow.n_initial:,} rows", ha="center", va="center", bbox=box,
@@ -569,19 +563,19 @@ def overlap_plot(scores: np.ndarray, exposure: np.ndarray, ax: Axes | None = Non
     col = label if lab.has_values(label) or lab.exposure is None else lab.exposure
     arm1 = lab.arm(1, col) if labels is not None else f"{label} = 1"
     arm0 = lab.arm(0, col) if labels is not None else f"{label} = 0"
-    ax = _axes(ax, (6.0, 3.8))
+    ax = axes(ax, (6.0, 3.8))
     edges = np.linspace(0.0, 1.0, bins + 1)
     h1, _ = np.histogram(scores[exposure == 1], bins=edges)
     h0, _ = np.histogram(scores[exposure == 0], bins=edges)
     width = edges[1] - edges[0]
-    ax.bar(edges[:-1], h1, width=width, align="edge", color=_COLORS[0], alpha=0.8,
+    ax.bar(edges[:-1], h1, width=width, align="edge", color=COLORS[0], alpha=0.8,
            label=arm1)
-    ax.bar(edges[:-1], -h0, width=width, align="edge", color=_COLORS[1], alpha=0.8,
+    ax.bar(edges[:-1], -h0, width=width, align="edge", color=COLORS[1], alpha=0.8,
            label=arm0)
     ax.axhline(0, color="#444", lw=0.8)
     ax.set_xlabel("propensity score")
     ax.set_ylabel("count")
     ax.set_yticks(ax.get_yticks(), [f"{abs(int(t))}" for t in ax.get_yticks()])
     ax.legend(frameon=False, fontsize=9)
-    _style(ax)
+    style(ax)
     return ax

@@ -12,11 +12,15 @@ import io
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import DataValidationError
 
-__all__ = ["PUBLICATION_RC", "COLORS", "publication_style", "save_figure", "figure_bytes"]
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["PUBLICATION_RC", "COLORS", "publication_style", "save_figure", "figure_bytes", "axes",
+           "style"]
 
 #: The colour cycle (the same colours as cohortlab's figures): blue, red, green, amber, ...
 COLORS: tuple[str, ...] = ("#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#6c4f8c", "#00798c",
@@ -47,6 +51,29 @@ PUBLICATION_RC: dict[str, Any] = {
     "svg.fonttype": "none",  # text stays text in SVG (editable, small)
     "pdf.fonttype": 42,  # TrueType fonts embedded in PDF (journals ask for it)
 }
+
+
+
+def axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+    """``ax`` itself, or a new constrained-layout Axes of ``figsize`` inches when None.
+
+    The one way cohortlab's figures (report, evaluation, sensitivity, causal, subgroups)
+    get their Axes; pair it with :func:`style`.
+    """
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def style(ax: Axes) -> None:
+    """The shared look of every cohortlab figure: no top/right spines, 9-point tick labels."""
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(labelsize=9)
+
 
 _FORMATS = ("png", "svg", "pdf", "tif", "tiff", "jpg", "jpeg", "eps")
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .._typing import RATIO_MEASURES
+from ._hooks import hook
 
 MEASURE_LABELS: dict[str, str] = {
     "difference": "difference",
@@ -474,12 +475,8 @@ class Renderable:
 
         Returns the path written, or the python-docx Document when ``path`` is None.
         """
-        from ..report.docx import to_docx
-
-        return to_docx(self, path, title=title, caption=caption, digits=digits)
+        return hook("to_docx")(self, path, title=title, caption=caption, digits=digits)
 
     def to_excel(self, path: str | os.PathLike[str], *, digits: int | None = None) -> Any:
         """Write the result to an .xlsx workbook; see :func:`cohortlab.report.excel.to_excel`."""
-        from ..report.excel import to_excel
-
-        return to_excel(self, path, digits=digits)
+        return hook("to_excel")(self, path, digits=digits)

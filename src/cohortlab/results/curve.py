@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ._format import Renderable, ci_label, fmt_int, fmt_num, measure_label, method_label
+from ._hooks import hook
 from ._schema import CURVE_COLUMNS
 from .dropped import Dropped
 from .estimate import Estimate, EstimateTable
@@ -223,16 +224,12 @@ class Curve(Renderable):
 
         See :func:`cohortlab.report.docx.to_docx`; returns the path, or the Document if None.
         """
-        from ..report.docx import to_docx
-
-        return to_docx(self, path, title=title, caption=caption, digits=digits, times=times)
+        return hook("to_docx")(self, path, title=title, caption=caption, digits=digits, times=times)
 
     def to_excel(self, path: Any, *, digits: int | None = None,
                  times: Sequence[float] | None = None) -> Any:
         """The curves read off at ``times`` in an .xlsx workbook; see ``report.excel.to_excel``."""
-        from ..report.excel import to_excel
-
-        return to_excel(self, path, digits=digits, times=times)
+        return hook("to_excel")(self, path, digits=digits, times=times)
 
     def plot(self, ax: Axes | None = None, *, ci: bool = True, risk_table: bool = False,
              **kwargs: Any) -> Axes:
@@ -242,9 +239,7 @@ class Curve(Renderable):
         keywords (``times``, ``censor_marks``, ``ylim``, ``xlabel``, ``ylabel``, ``title``).
         With ``risk_table=True`` the table's Axes is ``ax.risk_table_ax``.
         """
-        from ..report.figures import curve_plot
-
-        return curve_plot(self, ax=ax, ci=ci, risk_table=risk_table, **kwargs)
+        return hook("curve_plot")(self, ax=ax, ci=ci, risk_table=risk_table, **kwargs)
 
 
 def _crossing(t: np.ndarray, y: np.ndarray, level: float, *, below: bool) -> float:

@@ -13,6 +13,7 @@ import pandas as pd
 from .._typing import RATIO_MEASURES
 from ..exceptions import CohortError
 from ._format import Renderable, ci_label, fmt_int, fmt_num, fmt_p, measure_label, method_label
+from ._hooks import hook
 from ._schema import ESTIMATE_COLUMNS
 from .dropped import Dropped
 
@@ -226,9 +227,7 @@ class Estimate(Renderable):
         >>> round(est.evalue().estimate, 3), round(est.evalue().extra["evalue_ci"], 3)
         (1.809, 1.196)
         """
-        from ..sensitivity.evalue import evalue
-
-        return evalue(self, rare=rare, true=true)
+        return hook("evalue")(self, rare=rare, true=true)
 
     # ------------------------------------------------------------------ output
     def _row(self) -> dict[str, Any]:
@@ -253,9 +252,7 @@ class Estimate(Renderable):
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Point estimate and interval (log axis for ratios)."""
-        from ..report.figures import forest_plot
-
-        return forest_plot(self.to_frame(), ax=ax)
+        return hook("forest_plot")(self.to_frame(), ax=ax)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
@@ -321,9 +318,7 @@ class EstimateTable(Renderable):
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """A forest plot of the rows."""
-        from ..report.figures import forest_plot
-
-        return forest_plot(self.to_frame(), ax=ax)
+        return hook("forest_plot")(self.to_frame(), ax=ax)
 
 
 # ---------------------------------------------------------------------- helpers

@@ -2,8 +2,8 @@
 
 ``_read`` turns an ``Estimate``, ``EstimateTable`` or DataFrame into a frame ``term, y, s``
 (log estimate and its standard error); ``_rows_like`` turns the rows back into ``Estimate``s;
-``_true_log_effects`` reads the positive controls' true effects; ``_check_null`` checks an
-:class:`~cohortlab.sensitivity.calibration_results.EmpiricalNull` argument.
+``_true_log_effects`` reads the positive controls' true effects. (``_check_null`` lives with
+:class:`~cohortlab.sensitivity.calibration_results.EmpiricalNull`.)
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from .._validation import apply_missing, check_columns, check_frame, check_numer
 from ..exceptions import DataValidationError
 from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable
-from .calibration_results import EmpiricalNull
 
 
 def _read(estimates: Any, log_estimate: str | None, std_error: str | None, func: str,
@@ -82,13 +81,6 @@ def _read(estimates: Any, log_estimate: str | None, std_error: str | None, func:
             f"{func}(): standard errors must be finite and > 0 in column {cols['s']} ({role}); "
             f"got {n_bad} bad values (min {np.min(s):.4g}). Drop these estimates or fix them.")
     return frame, dropped
-
-
-def _check_null(null: Any, func: str) -> None:
-    if not isinstance(null, EmpiricalNull):
-        raise DataValidationError(
-            f"{func}(): null must be an EmpiricalNull; got {type(null).__name__}. Fit it with "
-            "empirical_null(negative_controls).")
 
 
 def _rows_like(estimates: Any, frame: pd.DataFrame) -> list[Estimate]:

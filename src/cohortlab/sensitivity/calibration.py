@@ -49,9 +49,15 @@ from ._calibration import (
     _null_mean_se,
     _sd_profile_ci,
 )
-from ._calibration_checks import _check_null, _read, _rows_like, _true_log_effects
+from ._calibration_checks import _read, _rows_like, _true_log_effects
 from .calibration_plots import calibration_plot, funnel_plot
-from .calibration_results import EmpiricalNull, Estimates, SDModel, SystematicErrorModel
+from .calibration_results import (
+    EmpiricalNull,
+    Estimates,
+    SDModel,
+    SystematicErrorModel,
+    _check_null,
+)
 from .positive_controls import InjectionClippedWarning, synthetic_positive_controls
 
 __all__ = [

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
 
+from ..exceptions import DataValidationError
 from ..results._format import Renderable, fmt_int, fmt_num
 from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable
 from ._calibration import _err_mean, _err_sd
+from ._calibration_checks import _read
+from ._calibration_draw import draw_funnel
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -102,9 +105,7 @@ class EmpiricalNull(Renderable):
     def plot(self, estimates: Estimates | None = None, ax: Axes | None = None, *,
              alpha: float = 0.05) -> Axes:
         """Funnel plot of the controls with the calibrated boundary; see :func:`funnel_plot`."""
-        from .calibration_plots import funnel_plot  # the plots module imports this one
-
-        return funnel_plot(self, estimates, ax=ax, alpha=alpha)
+        return _funnel(self, estimates, ax, alpha=alpha)
 
     def _display_frame(self, digits: int = 3) -> pd.DataFrame:
         f = self.to_frame()
@@ -196,3 +197,25 @@ class SystematicErrorModel(Renderable):
         if self.dropped:
             line += f" · {self.dropped}"
         return [line, *self.notes]
+
+
+def _check_null(null: Any, func: str) -> None:
+    if not isinstance(null, EmpiricalNull):
+        raise DataValidationError(
+            f"{func}(): null must be an EmpiricalNull; got {type(null).__name__}. Fit it with "
+            "empirical_null(negative_controls).")
+
+
+def _funnel(null: EmpiricalNull, estimates: Estimates | None, ax: Axes | None, *,
+            alpha: float = 0.05, log_estimate: str | None = None,
+            std_error: str | None = None) -> Axes:
+    """:func:`~cohortlab.sensitivity.calibration_plots.funnel_plot`: checks, then drawing."""
+    _check_null(null, "funnel_plot")
+    if not 0 < alpha < 1:
+        raise DataValidationError(f"funnel_plot(): alpha must be in (0, 1); got {alpha!r}.")
+    est_log = est_se = None
+    if estimates is not None:
+        f, _ = _read(estimates, log_estimate, std_error, "funnel_plot", "raise", "estimates")
+        est_log, est_se = f["y"].to_numpy(), f["s"].to_numpy()
+    return draw_funnel(ax, null.mean, null.sd, null.log_estimate, null.std_error, est_log,
+                       est_se, alpha)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from .._validation import check_option
 from ..exceptions import DataValidationError
+from ..results._hooks import register
 from ..results.estimate import Estimate
 
 __all__ = ["evalue"]
@@ -183,6 +184,7 @@ def _from_estimate(est: Estimate) -> tuple[str, float, float, float]:
 
 
 # ---------------------------------------------------------------------- public
+@register("evalue")
 def evalue(
     estimate: float | Estimate,
     conf_low: float | None = None,
