@@ -40,8 +40,8 @@ from scipy.special import expit
 from .._design import natural_spline
 from ..exceptions import DataValidationError, ExtremeWeightWarning, LowEffectiveSampleSizeWarning
 from ._glm import GLMFit, fit_linear, fit_logistic
+from ._propensity import MAX_WEIGHT_SHARE, MIN_ESS_FRACTION, truncate_weights
 from ._weights import ess
-from .propensity import MAX_WEIGHT_SHARE, MIN_ESS_FRACTION, truncate_weights
 
 __all__ = ["DoseBasis", "make_basis", "gps_weights", "curve_means", "curve_stats",
            "contrast_rows", "fit_curve_glm", "dose_design", "outcome_binary", "dose_grid",

@@ -39,13 +39,13 @@ from ..exceptions import ConvergenceError, DataValidationError, PositivityWarnin
 from ..inference.influence import se_from_influence
 from ..results.estimate import Estimate
 from ._glm import GLMFit, fit_linear, fit_logistic
-from ._propensity import fit_propensity as _fit_ps
-from .propensity import (
+from ._propensity import (
     POSITIVITY_BOUND,
     PropensityScore,
     check_arms,
     fit_scores,
 )
+from ._propensity import fit_propensity as _fit_ps
 
 __all__ = ["OutcomeDesign", "OutcomeFit", "outcome_design", "fit_outcome", "coef_influence",
            "crossfit_folds", "fold_seed", "fit_propensity", "check_outcome", "overlap_notes",

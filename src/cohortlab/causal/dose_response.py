@@ -49,7 +49,7 @@ from ._dose import (
     variance_note,
     weight_notes,
 )
-from .propensity import truncate_weights
+from ._propensity import truncate_weights
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -146,10 +146,10 @@ class DoseResponse(EstimateTable):
         rug : bool
             Tick marks at the observed exposure values (at most 2,000 quantiles).
         """
-        from ..report.figures import _COLORS, _axes, _style
+        from ..report.style import COLORS, axes, style
 
         check_option(quantity, Quantity, "quantity", "DoseResponse.plot")
-        ax = _axes(ax, (6.0, 4.0))
+        ax = axes(ax, (6.0, 4.0))
         rows = self._select(quantity)
         x = np.array([r.labels["dose"] for r in rows], dtype=float)
         y = np.array([r.estimate for r in rows])
@@ -169,12 +169,12 @@ class DoseResponse(EstimateTable):
                 plain = FuncFormatter(lambda v, _: f"{v:.3g}")
                 ax.yaxis.set_major_formatter(plain)
                 ax.yaxis.set_minor_formatter(plain)
-        ax.fill_between(x, lo, hi, color=_COLORS[0], alpha=0.2, lw=0,
+        ax.fill_between(x, lo, hi, color=COLORS[0], alpha=0.2, lw=0,
                         label=f"{100 * first.conf_level:g}% CI")
-        ax.plot(x, y, color=_COLORS[0], lw=1.8, label="estimate")
-        ax.axvline(self.reference, color=_COLORS[1], lw=0.9, ls=":")
+        ax.plot(x, y, color=COLORS[0], lw=1.8, label="estimate")
+        ax.axvline(self.reference, color=COLORS[1], lw=0.9, ls=":")
         y_ref = y[np.argmin(np.abs(x - self.reference))]
-        ax.plot([self.reference], [y_ref], "o", color=_COLORS[1], ms=5,
+        ax.plot([self.reference], [y_ref], "o", color=COLORS[1], ms=5,
                 label=f"reference ({self.reference:.4g})")
         if rug and self.exposure_values.size:
             vals = np.unique(self.exposure_values)
@@ -189,7 +189,7 @@ class DoseResponse(EstimateTable):
             ax.set_ylabel(f"{first.effect_measure.replace('_', ' ')} vs "
                           f"{self.exposure} = {self.reference:.4g}")
         ax.legend(frameon=False, fontsize=8)
-        _style(ax)
+        style(ax)
         return ax
 
 

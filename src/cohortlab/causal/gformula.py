@@ -37,8 +37,8 @@ from ._outcome import (
     overlap_notes,
     zero_weight_notes,
 )
+from ._propensity import check_arms
 from .crude import Measure
-from .propensity import check_arms
 
 __all__ = ["gformula"]
 

@@ -28,10 +28,9 @@ from ._contrast import MEASURE_NAMES, contrast
 from ._glm import fit_logistic
 from ._ipw import ipw_arm_means, realized_weights
 from ._outcome import check_outcome_variation, zero_weight_notes
-from ._propensity import fit_propensity
+from ._propensity import _fit_sklearn, check_arms, fit_propensity
 from ._weights import crump_threshold
 from .crude import Measure
-from .propensity import _fit_sklearn, check_arms
 
 __all__ = ["ipw"]
 
@@ -239,7 +238,7 @@ def _check_outcome(y: np.ndarray, a: np.ndarray, obs: np.ndarray, binary: bool, 
 def _bootstrap_statistic(frame, y, a, s, r, ps, estimand, measure, model, trim, truncate,
                          exposure, censoring_covariates, random_state, cens_start):
     """A replicate: refit the propensity (and censoring) model on the resample, re-weight."""
-    from .propensity import trim_mask, truncate_weights
+    from ._propensity import trim_mask, truncate_weights
 
     X = ps._design.X
     Z = (build_design(frame, censoring_covariates, FUNC, extra=exposure).X

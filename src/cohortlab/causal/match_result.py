@@ -16,8 +16,8 @@ from ..results._format import Renderable, fmt_int, fmt_num
 from ..results.dropped import Dropped
 from ..results.estimate import Estimate
 from ._contrast import MEASURE_NAMES, contrast
+from ._propensity import PropensityScore
 from .crude import Measure, _arm_means
-from .propensity import PropensityScore
 
 __all__ = ["MatchResult"]
 

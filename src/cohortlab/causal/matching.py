@@ -32,10 +32,9 @@ from ..exceptions import (
     PositivityWarning,
 )
 from ._nn import NNMatch, match_order, nearest_distance, nearest_neighbours
-from ._propensity import fit_propensity
+from ._propensity import POSITIVITY_BOUND, PropensityScore, check_arms, fit_propensity
 from .crude import Measure
 from .match_result import DISTANCE_LABEL, MatchResult
-from .propensity import POSITIVITY_BOUND, PropensityScore, check_arms
 
 __all__ = ["match", "MatchResult"]
 

@@ -1,16 +1,18 @@
-"""``propensity_score``: the exposure model, balancing weights and their diagnostics."""
+"""``propensity_score``: the exposure model, balancing weights and their diagnostics.
+
+The public verb validates its input and calls the one private fitter,
+:func:`cohortlab.causal._propensity.fit_propensity`, which the weighting verbs call too.
+"""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .._design import Design, build_design, covariate_columns
+from .._design import covariate_columns
 from .._typing import Estimand, Missing, RandomState
 from .._validation import (
     apply_missing,
@@ -18,368 +20,15 @@ from .._validation import (
     check_columns,
     check_frame,
     check_option,
-    check_random_state,
     check_weights,
 )
-from ..exceptions import (
-    DataValidationError,
-    ExtremeWeightWarning,
-    LowEffectiveSampleSizeWarning,
-    PositivityWarning,
-)
-from ..results._format import Renderable, fmt_int, fmt_num
-from ..results.dropped import Dropped
-from ._glm import GLMFit, fit_logistic
-from ._weights import crump_threshold, ess
+from ._propensity import PropensityScore, check_arms, fit_propensity
 
 __all__ = ["propensity_score", "PropensityScore"]
 
 FUNC = "propensity_score"
-POSITIVITY_BOUND = 0.01
-#: Fragility thresholds: one subject holding more than this share of its arm's weight ...
-MAX_WEIGHT_SHARE = 0.10
-#: ... or an arm whose effective sample size is below this fraction of the smaller arm (not of
-#: its own size: an ATT analysis with many more controls than exposed is not fragile).
-MIN_ESS_FRACTION = 0.10
-#: Arms smaller than this are not checked (a few subjects always carry large shares).
-MIN_ARM_FOR_CHECKS = 50
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
-class PropensityScore(Renderable):
-    """Propensity scores, balancing weights and diagnostics for one exposure model.
-
-    Attributes
-    ----------
-    scores, weights : pandas.Series
-        Indexed like the analysed rows of the input (trimmed rows have weight 0).
-    exposure : pandas.Series
-        The exposure coded 0/1.
-    estimand : str
-        ATE, ATT, ATC, ATO or ATM.
-    kept : pandas.Series
-        False for rows removed by trimming.
-    """
-
-    scores: pd.Series
-    weights: pd.Series
-    exposure: pd.Series
-    kept: pd.Series
-    estimand: str
-    exposure_name: str
-    covariates: Any
-    covariate_columns: tuple[str, ...]
-    categorical: tuple[str, ...]
-    model_description: str
-    data: pd.DataFrame = field(repr=False)
-    sampling_weights: pd.Series | None = None
-    coef: pd.Series | None = None
-    dropped: Dropped = field(default_factory=Dropped)
-    notes: tuple[str, ...] = ()
-    _fit: Any = field(default=None, repr=False)
-    _design: Any = field(default=None, repr=False)
-
-    # ------------------------------------------------------------------ diagnostics
-    def ess(self) -> dict[int, float]:
-        """Kish effective sample size per arm (1 = exposed, 0 = unexposed)."""
-        w, a = self._total_weights(), self.exposure.to_numpy()
-        return {arm: ess(w[a == arm]) for arm in (1, 0)}
-
-    def _total_weights(self) -> np.ndarray:
-        w = self.weights.to_numpy()
-        if self.sampling_weights is not None:
-            w = w * self.sampling_weights.to_numpy()
-        return w
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per arm: n, weighted n, ESS, PS and weight ranges."""
-        a, e, w = self.exposure.to_numpy(), self.scores.to_numpy(), self._total_weights()
-        kept = self.kept.to_numpy()
-        rows = []
-        for arm in (1, 0):
-            m = (a == arm) & kept
-            rows.append(dict(arm=arm, n=int((a == arm).sum()),
-                             n_trimmed=int(((a == arm) & ~kept).sum()),
-                             sum_weights=float(w[m].sum()), ess=ess(w[m]),
-                             ps_min=float(e[a == arm].min()), ps_max=float(e[a == arm].max()),
-                             weight_min=float(w[m].min()), weight_mean=float(w[m].mean()),
-                             weight_max=float(w[m].max())))
-        return pd.DataFrame(rows)
-
-    def balance(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """Covariate balance before and after weighting (cobalt's conventions).
-
-        SMDs use the unweighted SD in the denominator (pooled for ATE/ATO/ATM, the exposed
-        arm's for ATT, the unexposed arm's for ATC), so only the mean difference changes with
-        weighting; variance ratios are exposed / unexposed, weighted.
-        """
-        from ..describe.table1 import table1
-
-        cols = list(columns) if columns is not None else list(self.covariate_columns)
-        den = {"ATT": "treated", "ATC": "control"}.get(self.estimand, "pooled")
-        frame = self.data.loc[self.kept.to_numpy(), cols].assign(
-            __a__=self.exposure[self.kept].to_numpy(), __w__=self._total_weights()[self.kept])
-        cats = [c for c in self.categorical if c in cols]
-        before = table1(frame, by="__a__", columns=cols, smd_denominator=den, overall=False,
-                        categorical=cats)
-        after = table1(frame, by="__a__", columns=cols, weights="__w__", smd_denominator=den,
-                       smd_weighted_sd=False, overall=False, categorical=cats)
-        b0 = before.balance.set_index(["variable", "level"])
-        b1 = after.balance.set_index(["variable", "level"])
-        out = pd.DataFrame({
-            "kind": b0["kind"], "smd_unweighted": b0["smd"], "smd_weighted": b1["smd"],
-            "var_ratio_unweighted": b0["var_ratio"], "var_ratio_weighted": b1["var_ratio"],
-        }).reset_index()
-        return out
-
-    def table1(self, columns: Sequence[str] | None = None) -> Any:
-        """Table 1 of the covariates, weighted, with unweighted SMDs beside the weighted."""
-        from ..describe.table1 import table1
-
-        cols = list(columns) if columns is not None else list(self.covariate_columns)
-        den = {"ATT": "treated", "ATC": "control"}.get(self.estimand, "pooled")
-        wname = f"{self.estimand} weights"
-        frame = self.data.loc[self.kept.to_numpy(), cols].assign(
-            **{self.exposure_name: self.exposure[self.kept].to_numpy(),
-               wname: self._total_weights()[self.kept]})
-        return table1(frame, by=self.exposure_name, columns=cols, weights=wname,
-                      smd_denominator=den, smd_weighted_sd=False,
-                      categorical=[c for c in self.categorical if c in cols])
-
-    def plot_balance(self, ax: Any = None) -> Any:
-        """Love plot: absolute SMDs before and after weighting."""
-        from ..report.figures import smd_plot
-
-        return smd_plot(self.table1(), ax=ax)
-
-    def plot_overlap(self, ax: Any = None, bins: int = 40) -> Any:
-        """Mirrored histograms of the propensity score by arm."""
-        from ..report.figures import overlap_plot
-
-        return overlap_plot(self.scores.to_numpy(), self.exposure.to_numpy(), ax=ax, bins=bins,
-                            label=self.exposure_name)
-
-    # ------------------------------------------------------------------ rendering
-    def _display_frame(self, digits: int = 3) -> pd.DataFrame:
-        d = self.to_frame()
-        return pd.DataFrame({
-            "arm": [f"{self.exposure_name} = {a}" for a in d["arm"]],
-            "n": [fmt_int(v) for v in d["n"]],
-            "trimmed": [fmt_int(v) for v in d["n_trimmed"]],
-            "ESS": [fmt_num(v, 1) for v in d["ess"]],
-            "PS range": [f"{fmt_num(lo, digits)} to {fmt_num(hi, digits)}"
-                         for lo, hi in zip(d["ps_min"], d["ps_max"], strict=True)],
-            "weights min / mean / max": [
-                f"{fmt_num(a, 2)} / {fmt_num(b, 2)} / {fmt_num(c, 2)}"
-                for a, b, c in zip(d["weight_min"], d["weight_mean"], d["weight_max"],
-                                   strict=True)],
-        })
-
-    def _title(self) -> str:
-        return f"Propensity score · {self.estimand} weights · {self.model_description}"
-
-    def _footer(self) -> list[str]:
-        n, kept = len(self.scores), int(self.kept.sum())
-        txt = f"n = {n:,}" + (f" ({self.dropped})" if self.dropped else "")
-        if kept < n:
-            txt += f" · {kept:,} analysed, {n - kept:,} trimmed"
-        return [txt, *self.notes]
-
-
-# ---------------------------------------------------------------------- fitting
-def _model_description(model: Any, design: Design | None, cross_fit: int | None) -> str:
-    if model is None:
-        return f"logistic regression on {design.formula if design else ''}".strip()
-    name = type(model).__name__
-    return name + (f", {cross_fit}-fold cross-fitted" if cross_fit else "")
-
-
-def fit_scores(
-    frame: pd.DataFrame, a: np.ndarray, covariates: Any, model: Any, s: np.ndarray,
-    cross_fit: int | None, random_state: RandomState, func: str, exposure: str = "",
-) -> tuple[np.ndarray, Design, GLMFit | None]:
-    """Propensity scores on ``frame``: logistic GLM by default, else any sklearn classifier."""
-    design = build_design(frame, covariates, func, intercept=model is None)
-    if model is None:
-        if cross_fit:
-            raise DataValidationError(
-                f"{func}(): cross_fit needs a machine-learning model (model=...); the default "
-                "logistic regression is fitted on all rows."
-            )
-        fit = fit_logistic(design.X, a, s, names=design.names, func=func,
-                           response=f"the exposure {exposure!r}")
-        return fit.fitted, design, fit
-    return _fit_sklearn(design.X, a, s, model, cross_fit, random_state, func), design, None
-
-
-def _fit_sklearn(X: np.ndarray, a: np.ndarray, s: np.ndarray, model: Any, cross_fit: int | None,
-                 random_state: RandomState, func: str) -> np.ndarray:
-    from sklearn.base import clone
-
-    if not (hasattr(model, "fit") and hasattr(model, "predict_proba")):
-        raise DataValidationError(
-            f"{func}(): model must be a scikit-learn style classifier with fit() and "
-            f"predict_proba(); got {type(model).__name__}."
-        )
-    sw = None if np.all(s == 1) else s
-    if not cross_fit:
-        m = clone(model).fit(X, a, sample_weight=sw) if sw is not None else clone(model).fit(X, a)
-        return m.predict_proba(X)[:, 1]
-    from sklearn.model_selection import StratifiedKFold
-
-    rng = check_random_state(random_state, func)
-    folds = StratifiedKFold(n_splits=int(cross_fit), shuffle=True,
-                            random_state=int(rng.integers(0, 2**31 - 1)))
-    e = np.empty(a.size)
-    for train, test in folds.split(X, a):  # K folds, not rows
-        m = clone(model)
-        m = m.fit(X[train], a[train], **({"sample_weight": sw[train]} if sw is not None else {}))
-        e[test] = m.predict_proba(X[test])[:, 1]
-    return e
-
-
-def positivity_notes(e: np.ndarray, a: np.ndarray, func: str, exposure: str, *,
-                     keep: np.ndarray | None = None, trim: Any = None, estimand: str = "ATE",
-                     s: np.ndarray | None = None) -> tuple[str, ...]:
-    """Raise on scores of exactly 0 or 1; warn (and return a note) on scores near them.
-
-    Only analysed rows count: rows with a positive sampling weight ``s`` (zero-weight rows
-    do not enter the estimate) that trimming keeps (``keep``) for the exact 0/1 check. The
-    advice follows what is already in use: with ``trim`` the note says how many extreme
-    scores the trimming removed (no warning when it removed all of them, since none enters
-    the estimate), and with overlap or matching weights (``estimand="ATO"``/``"ATM"``), whose
-    weights stay bounded, the counts are recorded as a note without a warning.
-    """
-    pos = np.ones(e.size, dtype=bool) if s is None else s > 0
-    kept = pos if keep is None else pos & keep
-    exact = int((((e <= 0) | (e >= 1)) & kept).sum())
-    if exact:
-        fix = ("trim=(0.01, 0.99) removes them" if trim is None
-               else f"trim={trim!r} keeps them: use narrower bounds such as (0.01, 0.99)")
-        raise DataValidationError(
-            f"{func}(): {exact:,} propensity scores for {exposure!r} are exactly 0 or 1 "
-            "(positivity violation: some subjects could not have been in the other group). "
-            "Restrict the cohort, coarsen the covariates that determine exposure, or use a "
-            f"calibrated model; {fix}."
-        )
-    low_all, high_all = (e < POSITIVITY_BOUND) & pos, (e > 1 - POSITIVITY_BOUND) & pos
-    low, high = int(low_all.sum()), int(high_all.sum())
-    if not (low or high):
-        return ()
-    ep = e[pos]
-    msg = (f"{func}(): {low:,} subjects have propensity score < {POSITIVITY_BOUND} and {high:,} "
-           f"> {1 - POSITIVITY_BOUND} (min {ep.min():.3g}, max {ep.max():.3g}).")
-    warn = True
-    if estimand in ("ATO", "ATM"):
-        name = "overlap" if estimand == "ATO" else "matching"
-        msg += (f" With {name} weights (estimand=\"{estimand}\") their weights stay bounded "
-                "and near 0, so the estimate is stable but describes the population with "
-                "overlap, not the whole cohort.")
-        warn = False
-    elif trim is not None:
-        remain = int(((low_all | high_all) & kept).sum())
-        if remain == 0:
-            msg += f" trim={trim!r} removed all of them from the analysis."
-            warn = False
-        else:
-            msg += (f" {remain:,} of them remain after trim={trim!r}; estimates may be "
-                    "unstable: narrow the trimming bounds (e.g. trim=(0.01, 0.99)) or use "
-                    "estimand=\"ATO\".")
-    else:
-        msg += (" Estimates may be unstable; consider trim=(0.01, 0.99), trim=\"crump\", or "
-                "estimand=\"ATO\".")
-    if warn:
-        warnings.warn(msg, PositivityWarning, stacklevel=3)
-    return (msg.split("(): ", 1)[1],)
-
-
-def weight_notes(w: np.ndarray, a: np.ndarray, func: str, exposure: str) -> tuple[str, ...]:
-    """Warn (and return notes) when a few subjects dominate an arm's weights."""
-    notes: list[str] = []
-    smaller = min(int(((a == arm) & (w > 0)).sum()) for arm in (1, 0))
-    for arm in (1, 0):
-        wa = w[(a == arm) & (w > 0)]
-        if wa.size < MIN_ARM_FOR_CHECKS:
-            continue
-        share = float(wa.max() / wa.sum())
-        if share > MAX_WEIGHT_SHARE:
-            msg = (f"{func}(): one subject with {exposure!r} = {arm} carries {share:.0%} of that "
-                   f"group's total weight (max weight {wa.max():.3g}). The estimate leans on a "
-                   "few subjects; consider truncate=(0.01, 0.99), trimming, or estimand=\"ATO\".")
-            warnings.warn(msg, ExtremeWeightWarning, stacklevel=3)
-            notes.append(msg.split("(): ", 1)[1])
-        n_eff = ess(wa)
-        if n_eff < MIN_ESS_FRACTION * smaller:
-            msg = (f"{func}(): the effective sample size of {exposure!r} = {arm} is {n_eff:.1f} "
-                   f"of {wa.size:,} subjects, under {MIN_ESS_FRACTION:.0%} of the smaller group "
-                   f"({smaller:,}). Weighting discards most of the information in that group; "
-                   "check overlap (plot_overlap()) and the propensity model.")
-            warnings.warn(msg, LowEffectiveSampleSizeWarning, stacklevel=3)
-            notes.append(msg.split("(): ", 1)[1])
-    return tuple(notes)
-
-
-def trim_mask(e: np.ndarray, trim: Any, func: str) -> tuple[np.ndarray, str | None]:
-    """Rows kept by trimming on the propensity score, and a note describing it."""
-    if trim is None:
-        return np.ones(e.size, dtype=bool), None
-    if isinstance(trim, str):
-        if trim != "crump":
-            raise DataValidationError(
-                f"{func}(): trim must be None, \"crump\" or a (low, high) pair of propensity "
-                f"scores; got {trim!r}."
-            )
-        alpha = crump_threshold(np.clip(e, 1e-12, 1 - 1e-12))  # scores of 0/1 are trimmed
-        lo, hi, how = alpha, 1 - alpha, f"Crump et al. rule (alpha = {alpha:.3f})"
-    else:
-        try:
-            lo, hi = (float(x) for x in trim)
-        except (TypeError, ValueError):
-            raise DataValidationError(
-                f"{func}(): trim must be None, \"crump\" or a (low, high) pair; got {trim!r}."
-            ) from None
-        if not 0 <= lo < hi <= 1:
-            raise DataValidationError(
-                f"{func}(): trim bounds must satisfy 0 <= low < high <= 1; got {trim!r}."
-            )
-        how = "fixed bounds"
-    keep = (e >= lo) & (e <= hi)
-    n_out = int((~keep).sum())
-    note = (f"{n_out:,} subjects trimmed with propensity score outside [{lo:.3f}, {hi:.3f}] "
-            f"({how}); the estimand is redefined to the trimmed population and the scores "
-            "were not re-estimated")
-    return keep, note
-
-
-def truncate_weights(w: np.ndarray, keep: np.ndarray, truncate: Any, func: str,
-                     freq: np.ndarray | None = None) -> tuple[np.ndarray, str | None]:
-    """Truncate (winsorise) weights at quantiles of the kept rows' weights.
-
-    ``freq`` gives each row's multiplicity (a bootstrap resample as frequency weights).
-    """
-    if truncate is None:
-        return w, None
-    try:
-        ql, qh = (float(x) for x in truncate)
-    except (TypeError, ValueError):
-        raise DataValidationError(
-            f"{func}(): truncate must be a (low, high) pair of quantiles such as (0.01, 0.99); "
-            f"got {truncate!r}."
-        ) from None
-    if not 0 <= ql < qh <= 1:
-        raise DataValidationError(
-            f"{func}(): truncate quantiles must satisfy 0 <= low < high <= 1; got {truncate!r}."
-        )
-    sample = w[keep] if freq is None else np.repeat(w[keep], freq[keep].astype(int))
-    lo, hi = np.quantile(sample, [ql, qh])
-    n_lo, n_hi = int(((w < lo) & keep).sum()), int(((w > hi) & keep).sum())
-    out = np.where(keep, np.clip(w, lo, hi), w)
-    note = (f"{n_lo + n_hi:,} weights truncated at the [{ql:g}, {qh:g}] quantiles "
-            f"[{lo:.3g}, {hi:.3g}] ({n_lo:,} low, {n_hi:,} high)")
-    return out, note
-
-
-# ---------------------------------------------------------------------- the verb
 def propensity_score(
     data: pd.DataFrame,
     *,
@@ -460,20 +109,7 @@ def propensity_score(
     a = check_binary(frame, exposure, "exposure", FUNC, reference=reference)
     s = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
     check_arms(a, exposure, FUNC)
-    from ._propensity import fit_propensity  # it imports this module's helpers
-
     return fit_propensity(frame, a, s, covariates, func=FUNC, exposure=exposure,
                           estimand=estimand, model=model, cross_fit=cross_fit,
                           random_state=random_state, trim=trim, truncate=truncate,
                           stabilize=stabilize, weighted=weights is not None, dropped=dropped)
-
-
-def check_arms(a: np.ndarray, exposure: str, func: str, after: str | None = None) -> None:
-    """Both exposure arms must have rows."""
-    for arm in (1, 0):
-        if not (a == arm).any():
-            when = f" after {after}" if after else ""
-            raise DataValidationError(
-                f"{func}(): exposure group {exposure!r} = {arm} has no rows{when}; a contrast "
-                "needs both groups. Check the exposure coding and the eligibility filters."
-            )

@@ -36,9 +36,8 @@ from ..causal._aipw import aipw_means
 from ..causal._contrast import MEASURE_NAMES
 from ..causal._ipw import ipw_arm_means, realized_weights
 from ..causal._outcome import check_means, fit_outcome, if_se, outcome_design
-from ..causal._propensity import fit_propensity
+from ..causal._propensity import check_arms, fit_propensity
 from ..causal.crude import Measure
-from ..causal.propensity import check_arms
 from ..exceptions import DataValidationError
 from ..results.estimate import Estimate, EstimateTable
 from ._ppi import (

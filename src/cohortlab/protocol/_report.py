@@ -319,9 +319,9 @@ def add_clinical_table(rep: Any, res: Any, t: Any, r: Any, labels: Labels,
         key = t.name[:-4]
         rr = next((a for a in res.analyses if _safe_key(a.key) == key), None)
         who = _analysis_label(p, rr.analysis.name) if rr is not None else key
-        from ..report.tables import _model_references
+        from ..report.tables import model_references
 
-        ref = _model_references(rr.result) if rr is not None else None
+        ref = model_references(rr.result) if rr is not None else None
         rep.add_table(ph_display(t.frame, p, labels, ref), title=f"{who}: proportional hazards "
                       "tests", caption="Score tests of a time-varying effect of each term "
                       "(R cox.zph); a small p-value suggests the hazard ratio changes over "

@@ -24,10 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["forest_plot", "curve_plot", "numbers_at_risk", "smd_plot", "attrition_plot",
            "overlap_plot", "plain_log_axis", "legend_label"]
 
-# Old private names, kept for modules not yet moved to ``report.style`` (causal/dose_response).
-_COLORS = list(COLORS)
-_axes = axes
-_style = style
 _LINESTYLES = ["-", "--", ":", "-."]  # one per cause of a competing-risks curve
 
 

@@ -122,7 +122,7 @@ def table_parts(
         tab = obj.coef_table()
         parts = _effect_parts(tab.rows, obj._title(), list(obj._footer()),
                               _effect_digits(tab.rows, obj._digits, digits), lab,
-                              _model_references(obj))
+                              model_references(obj))
     elif isinstance(obj, (Estimate, EstimateTable)):
         rows = (obj,) if isinstance(obj, Estimate) else obj.rows
         parts = _effect_parts(rows, obj._title(), list(obj._footer()),
@@ -167,7 +167,7 @@ def _effect_header(rows: Sequence[Estimate]) -> str:
     return f"Estimate ({level})"
 
 
-def _model_references(model: ModelResult) -> dict[str, Any]:
+def model_references(model: ModelResult) -> dict[str, Any]:
     """Reference levels of a model's categorical factors, when its design is at hand."""
     state = getattr(model, "state", None)
     try:

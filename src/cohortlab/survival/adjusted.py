@@ -29,17 +29,15 @@ from .._validation import (
     check_weights,
 )
 from ..causal._outcome import overlap_notes
-from ..causal._propensity import fit_propensity
+from ..causal._propensity import check_arms, fit_propensity
 from ..causal._weights import ess
-from ..causal.propensity import check_arms
 from ..exceptions import DataValidationError, LowEffectiveSampleSizeWarning
 from ..inference.bootstrap import bootstrap, bootstrap_interval
 from ..results.estimate import EstimateTable
 from . import _cox
-from ._aalen_johansen import aalen_johansen, ij_variance
+from ._adjusted_arms import arm_curve, arm_variance, log_log_ci, read_on_grid
 from ._aipw import augmented_outcome, bound_curve, censoring_km
-from ._counts import risk_counts
-from ._km import _z, km_ij_variance, product_limit
+from ._km import _z
 from .adjusted_curves import AdjustedCurves
 
 __all__ = ["adjusted_survival", "AdjustedCurves"]
@@ -203,7 +201,7 @@ def adjusted_survival(
         ci_method = "influence_function"
     else:
         se = np.sqrt(var)
-        lo, hi = _log_log_ci(values, se, conf_level, cause is not None)
+        lo, hi = log_log_ci(values, se, conf_level, cause is not None)
         ci_method = "infinitesimal_jackknife"
     measure = "survival" if cause is None else "cumulative_incidence"
     notes += ("estimates weighted or standardised; n_risk is the unweighted number at risk "
@@ -278,61 +276,15 @@ def _ipw_weights(sp: _Spec) -> tuple[np.ndarray, tuple[str, ...]]:
     return ps.weights.to_numpy() * sp.s, notes
 
 
-def _arm_curve(t: np.ndarray, d: np.ndarray, w: np.ndarray, cause: int | None,
-               grid: np.ndarray) -> np.ndarray:
-    """Weighted KM survival (or AJ incidence of ``cause``) read on ``grid``."""
-    keep = w > 0
-    t, d, w = t[keep], d[keep], w[keep]
-    if cause is None:
-        rc = risk_counts(t, d, w, n_causes=1)
-        surv = product_limit(rc.n_risk, rc.n_event[:, 0])
-        return _read(rc.time, surv, grid, 1.0)
-    k = max(int(d.max()), cause)
-    rc = risk_counts(t, d, w, n_causes=k)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        haz_all = np.where(rc.n_risk > 0, rc.n_event_any / rc.n_risk, 0.0)
-        haz_k = np.where(rc.n_risk > 0, rc.n_event[:, cause - 1] / rc.n_risk, 0.0)
-    s_prev = np.concatenate([[1.0], np.cumprod(1 - haz_all)[:-1]])
-    return _read(rc.time, np.cumsum(s_prev * haz_k), grid, 0.0)
-
-
-def _read(times: np.ndarray, values: np.ndarray, grid: np.ndarray, start: float) -> np.ndarray:
-    pos = np.searchsorted(times, grid, side="right") - 1
-    return np.where(pos >= 0, values[np.maximum(pos, 0)], start)
-
-
 def _ipw_curves(sp: _Spec, w: np.ndarray, with_variance: bool
                 ) -> tuple[np.ndarray, np.ndarray | None]:
-    values = np.vstack([_arm_curve(sp.t[sp.a == arm], sp.d[sp.a == arm], w[sp.a == arm],
+    values = np.vstack([arm_curve(sp.t[sp.a == arm], sp.d[sp.a == arm], w[sp.a == arm],
                                    sp.cause, sp.grid) for arm in (1, 0)])
     if not with_variance:
         return values, None
-    var = np.vstack([_arm_variance(sp.t[sp.a == arm], sp.d[sp.a == arm], w[sp.a == arm],
+    var = np.vstack([arm_variance(sp.t[sp.a == arm], sp.d[sp.a == arm], w[sp.a == arm],
                                    sp.cause, sp.grid) for arm in (1, 0)])
     return values, var
-
-
-def _arm_variance(t: np.ndarray, d: np.ndarray, w: np.ndarray, cause: int | None,
-                  grid: np.ndarray) -> np.ndarray:
-    """Infinitesimal-jackknife variance of the weighted KM (or AJ of ``cause``) on ``grid``.
-
-    The kernels of ``kaplan_meier(variance="infinitesimal_jackknife")`` and
-    ``cumulative_incidence()`` (R's robust ``survfit``) on the positive-weight rows, weights
-    treated as known.
-    """
-    keep = w > 0
-    order = np.argsort(t[keep], kind="stable")
-    t, d, w = t[keep][order], d[keep][order], w[keep][order]
-    if cause is None:
-        rc = risk_counts(t, d, w, n_causes=1)
-        y, dk = rc.n_risk, rc.n_event[:, 0]
-        var = km_ij_variance(rc.time, y, dk, product_limit(y, dk), t, d, w)
-    else:
-        rc = risk_counts(t, d, w, n_causes=max(int(d.max(initial=0)), cause))
-        exit_idx = np.concatenate([[0], np.cumsum(t[1:] != t[:-1])])
-        var = ij_variance(aalen_johansen(rc), exit_idx, d, w)[:, cause - 1]
-    se = np.sqrt(var)  # as the curves' std_error column (NaN read as 0)
-    return _read(rc.time, np.nan_to_num(se) ** 2, grid, 0.0)
 
 
 def _gformula_curves(sp: _Spec) -> np.ndarray:
@@ -382,7 +334,7 @@ def _cox_predictions(sp: _Spec, rows: np.ndarray, times: np.ndarray | None = Non
             for k, beta, center, ev_t, dh in fits:
                 r = np.exp((za - center) @ beta)
                 if sp.cause is None:
-                    cum_h = _read(ev_t, np.cumsum(dh), union, 0.0)
+                    cum_h = read_on_grid(ev_t, np.cumsum(dh), union, 0.0)
                     cum_all += r[:, None] * cum_h[None, :]
                     continue
                 inc = np.zeros(union.size)
@@ -591,18 +543,6 @@ def _replicate(sp: _Spec, method: str, idx: np.ndarray) -> np.ndarray:
         else:
             values = _gformula_curves(rep)
     return values.ravel()
-
-
-def _log_log_ci(values: np.ndarray, se: np.ndarray, conf_level: float, incidence: bool
-                ) -> tuple[np.ndarray, np.ndarray]:
-    from ._km import km_conf_int
-
-    lo, hi = np.empty_like(values), np.empty_like(values)
-    for arm in (0, 1):
-        s = 1 - values[arm] if incidence else values[arm]
-        lo_s, hi_s = km_conf_int(s, se[arm], "log-log", conf_level)
-        lo[arm], hi[arm] = (1 - hi_s, 1 - lo_s) if incidence else (lo_s, hi_s)
-    return lo, hi
 
 
 def _long_frame(sp: _Spec, values: np.ndarray, se: np.ndarray, lo: np.ndarray,
