@@ -16,9 +16,9 @@ import pytest
 from helpers import load_reference
 
 import cohortlab as cl
+from cohortlab.causal._propensity import fit_scores
 from cohortlab.causal.aipw import aipw
 from cohortlab.causal.gformula import gformula
-from cohortlab.causal._propensity import fit_scores
 from cohortlab.causal.tmle import tmle
 from cohortlab.exceptions import DataValidationError
 
