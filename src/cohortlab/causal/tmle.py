@@ -14,13 +14,13 @@ from ..exceptions import DataValidationError
 from ..results.estimate import Estimate
 from ._contrast import MEASURE_NAMES, contrast
 from ._outcome import check_means, estimate_from_if, fit_nuisances, if_se
-from ._tmle import Q_BOUND, tmle_means
+from ._tmle import Q_BOUND, tmle_means, tmle_means_treated
 from .crude import Measure
 
 __all__ = ["tmle"]
 
 FUNC = "tmle"
-TMLEEstimand: TypeAlias = Literal["ATE"]
+TMLEEstimand: TypeAlias = Literal["ATE", "ATT", "ATC"]
 
 
 def tmle(
@@ -114,10 +114,10 @@ def tmle(
     data = check_frame(data, FUNC)
     check_columns(data, FUNC, exposure=exposure, outcome=outcome, weights=weights,
                   cluster=cluster)
-    if estimand in ("ATT", "ATC", "ATO", "ATM"):
+    if estimand in ("ATO", "ATM"):
         raise DataValidationError(
-            f"{FUNC}(): estimand={estimand!r} is not implemented for TMLE (ATE only); use "
-            f"aipw(..., estimand={estimand!r}) for the ATT / ATC or ipw() for ATO / ATM.")
+            f"{FUNC}(): estimand={estimand!r} is not implemented for TMLE (ATE, ATT or ATC); "
+            f"use ipw(..., estimand={estimand!r}).")
     check_option(estimand, TMLEEstimand, "estimand", FUNC)
     check_option(effect_measure, Measure, "effect_measure", FUNC)
     conf_level = check_conf_level(conf_level, FUNC)
@@ -125,13 +125,15 @@ def tmle(
         data, FUNC, exposure=exposure, outcome=outcome, covariates=covariates,
         outcome_covariates=outcome_covariates, ps_model=ps_model, outcome_model=outcome_model,
         cross_fit=cross_fit, trim=trim, weights=weights, cluster=cluster, reference=reference,
-        random_state=random_state, missing=missing, estimand="ATE",
+        random_state=random_state, missing=missing, estimand=estimand,
         effect_measure=effect_measure)
     lo, hi = (0.0, 1.0) if nu.binary else _bounds(nu.y, bounds, outcome)
     width = hi - lo
-    mu1, mu0, phi1, phi0, eps, n_bounded = tmle_means(
-        (nu.y - lo) / width, nu.a, (nu.q1 - lo) / width, (nu.q0 - lo) / width, nu.e, nu.s,
-        func=FUNC)
+    scaled = ((nu.y - lo) / width, nu.a, (nu.q1 - lo) / width, (nu.q0 - lo) / width, nu.e, nu.s)
+    if estimand == "ATE":
+        mu1, mu0, phi1, phi0, eps, n_bounded = tmle_means(*scaled, func=FUNC)
+    else:
+        mu1, mu0, phi1, phi0, eps, n_bounded = tmle_means_treated(*scaled, estimand, func=FUNC)
     mu1, mu0, phi1, phi0 = lo + width * mu1, lo + width * mu0, width * phi1, width * phi0
     check_means(mu1, mu0, effect_measure, FUNC, outcome)
     est, phi = contrast(mu1, mu0, phi1, phi0, effect_measure)
@@ -144,7 +146,7 @@ def tmle(
         notes += (f"{n_bounded:,} initial predictions bounded to [{Q_BOUND}, {1 - Q_BOUND}] "
                   "(outcome scale [0, 1])",)
     return estimate_from_if(
-        exposure, est, phi, nu.cluster, estimand="ATE",
+        exposure, est, phi, nu.cluster, estimand=estimand,
         effect_measure=MEASURE_NAMES[(effect_measure, nu.binary)], method="tmle",
         n=int((nu.s > 0).sum()), n_events=int(nu.y[nu.s > 0].sum()) if nu.binary else None,
         dropped=nu.dropped, conf_level=conf_level, diagnostics=nu.ps, extra=extra, notes=notes)
