@@ -5,6 +5,7 @@
 ``[Q_BOUND, 1 - Q_BOUND]`` and updated along ``logit Q*(a, L) = logit Q(a, L) + eps_1 H_1 +
 eps_0 H_0`` with ``H_1 = A / e`` and ``H_0 = -(1 - A) / (1 - e)``; each ``eps`` is the
 no-intercept logistic MLE with offset ``logit Q`` on its arm (disjoint supports).
+:func:`tmle_means_treated` does the same for the ATT / ATC with their clever covariates.
 """
 
 from __future__ import annotations
