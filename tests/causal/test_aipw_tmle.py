@@ -283,8 +283,8 @@ def test_estimand_messages():
     with pytest.raises(DataValidationError, match=r"estimand must be one of \{\"ATE\", \"ATT\", "
                                                   r"\"ATC\"\}; got 'ATO'"):
         aipw(_sim(), estimand="ATO", **args)
-    with pytest.raises(DataValidationError, match=r"estimand='ATT' is not implemented for TMLE"):
-        tmle(_sim(), estimand="ATT", **args)
+    with pytest.raises(DataValidationError, match=r"estimand='ATO' is not implemented for TMLE"):
+        tmle(_sim(), estimand="ATO", **args)
     with pytest.raises(DataValidationError, match=r"cross_fit must be an int >= 2"):
         from sklearn.linear_model import LinearRegression
 

@@ -14,13 +14,13 @@ from ..exceptions import DataValidationError
 from ..results.estimate import Estimate
 from ._contrast import MEASURE_NAMES, contrast
 from ._outcome import check_means, estimate_from_if, fit_nuisances, if_se
-from ._tmle import Q_BOUND, tmle_means
+from ._tmle import Q_BOUND, tmle_means, tmle_means_treated
 from .crude import Measure
 
 __all__ = ["tmle"]
 
 FUNC = "tmle"
-TMLEEstimand: TypeAlias = Literal["ATE"]
+TMLEEstimand: TypeAlias = Literal["ATE", "ATT", "ATC"]
 
 
 def tmle(
@@ -46,27 +46,35 @@ def tmle(
 ) -> Estimate:
     """Targeted maximum likelihood estimate (TMLE) of the average effect of a binary exposure.
 
-    Estimand: the ATE contrast of ``E[Y^1]`` and ``E[Y^0]`` (difference, ratio or odds ratio);
-    other estimands are not implemented (use :func:`aipw` for the ATT / ATC). TMLE (van der
-    Laan & Rubin 2006; van der Laan & Rose 2011) updates the initial outcome model ``Q(a, L)``
-    (as in :func:`aipw`: linear / logistic regression or any scikit-learn estimator,
-    optionally cross-fitted) along the logistic fluctuation
+    Estimand: the contrast (difference, ratio or odds ratio) of ``E[Y^1]`` and ``E[Y^0]`` in
+    the whole population (ATE), the exposed (ATT) or the unexposed (ATC); ATO / ATM are not
+    implemented (use :func:`ipw`). TMLE (van der Laan & Rubin 2006; van der Laan & Rose
+    2011) updates the initial outcome model ``Q(a, L)`` (as in :func:`aipw`: linear /
+    logistic regression or any scikit-learn estimator, optionally cross-fitted) along the
+    logistic fluctuation
 
         ``logit Q*(a, L) = logit Q(a, L) + eps_1 H_1(a, L) + eps_0 H_0(a, L)``
 
-    with the clever covariates ``H_1 = A / e(L)`` and ``H_0 = -(1 - A) / (1 - e(L))``, no
-    intercept and ``eps`` fitted by maximum likelihood with offset ``logit Q``. One step solves
-    the efficient score equations exactly (the two covariates have disjoint supports), so
-    the plug-in ``mean Q*(a, L)`` is doubly robust and respects the outcome's bounds. A
-    continuous outcome is first scaled to [0, 1] by ``bounds`` (default: its observed minimum
-    and maximum), and the initial predictions are bounded to [0.0005, 0.9995] on that scale.
+    with no intercept and ``eps`` fitted by maximum likelihood with offset ``logit Q``. The
+    clever covariates are ``H_1 = A / e(L)``, ``H_0 = -(1 - A) / (1 - e(L))`` for the ATE;
+    ``H_1 = A / p``, ``H_0 = -(1 - A) e(L) / ((1 - e(L)) p)`` with ``p = P(A = 1)`` for the
+    ATT; ``H_1 = A (1 - e(L)) / (e(L) q)``, ``H_0 = -(1 - A) / q`` with ``q = P(A = 0)`` for
+    the ATC. One step solves the efficient score equations exactly (the two covariates have
+    disjoint supports), so the plug-in (``mean Q*(a, L)`` over everyone, the exposed or the
+    unexposed) is doubly robust and respects the outcome's bounds; for the ATT, ``mean_1``
+    is the exposed's observed mean. A continuous outcome is first scaled to [0, 1] by
+    ``bounds`` (default: its observed minimum and maximum), and the initial predictions are
+    bounded to [0.0005, 0.9995] on that scale.
 
     Identifying assumptions: conditional exchangeability given the covariates, positivity
-    and consistency.
+    and consistency (for the ATT only ``Y^0`` exchangeability and ``e(L) < 1`` are needed;
+    for the ATC ``Y^1`` and ``e(L) > 0``).
 
-    Variance: the efficient influence curve ``D_a = 1{A=a} / P(A=a | L) (Y - Q*(a, L)) +
-    Q*(a, L) - mu_a``, SE ``sd(D) / sqrt(n)`` (``n - 1`` in ``sd``, as R's tmle), cluster-robust
-    with ``cluster``; ratios on the log scale.
+    Variance: the efficient influence curve, ``D_a = 1{A=a} / P(A=a | L) (Y - Q*(a, L)) +
+    Q*(a, L) - mu_a`` for the ATE and, for the ATT, ``D = A / p (Y - Q*(0, L) - psi) - (1 -
+    A) e(L) / ((1 - e(L)) p) (Y - Q*(0, L))`` (ATC symmetric); SE ``sd(D) / sqrt(n)`` (``n -
+    1`` in ``sd``, as R's tmle) over all ``n`` analysed rows, cluster-robust with
+    ``cluster``; ratios on the log scale.
 
     Parameters
     ----------
@@ -75,7 +83,7 @@ def tmle(
         Binary exposure; binary 0/1 or bounded continuous outcome.
     covariates : list of str or str
         Confounders for the propensity model (and the outcome model by default).
-    estimand : {"ATE"}
+    estimand : {"ATE", "ATT", "ATC"}
     effect_measure : {"difference", "ratio", "odds_ratio"}
     outcome_covariates : list of str or str, optional
     ps_model, outcome_model : scikit-learn estimators, optional
@@ -114,10 +122,10 @@ def tmle(
     data = check_frame(data, FUNC)
     check_columns(data, FUNC, exposure=exposure, outcome=outcome, weights=weights,
                   cluster=cluster)
-    if estimand in ("ATT", "ATC", "ATO", "ATM"):
+    if estimand in ("ATO", "ATM"):
         raise DataValidationError(
-            f"{FUNC}(): estimand={estimand!r} is not implemented for TMLE (ATE only); use "
-            f"aipw(..., estimand={estimand!r}) for the ATT / ATC or ipw() for ATO / ATM.")
+            f"{FUNC}(): estimand={estimand!r} is not implemented for TMLE (ATE, ATT or ATC); "
+            f"use ipw(..., estimand={estimand!r}).")
     check_option(estimand, TMLEEstimand, "estimand", FUNC)
     check_option(effect_measure, Measure, "effect_measure", FUNC)
     conf_level = check_conf_level(conf_level, FUNC)
@@ -125,13 +133,15 @@ def tmle(
         data, FUNC, exposure=exposure, outcome=outcome, covariates=covariates,
         outcome_covariates=outcome_covariates, ps_model=ps_model, outcome_model=outcome_model,
         cross_fit=cross_fit, trim=trim, weights=weights, cluster=cluster, reference=reference,
-        random_state=random_state, missing=missing, estimand="ATE",
+        random_state=random_state, missing=missing, estimand=estimand,
         effect_measure=effect_measure)
     lo, hi = (0.0, 1.0) if nu.binary else _bounds(nu.y, bounds, outcome)
     width = hi - lo
-    mu1, mu0, phi1, phi0, eps, n_bounded = tmle_means(
-        (nu.y - lo) / width, nu.a, (nu.q1 - lo) / width, (nu.q0 - lo) / width, nu.e, nu.s,
-        func=FUNC)
+    scaled = ((nu.y - lo) / width, nu.a, (nu.q1 - lo) / width, (nu.q0 - lo) / width, nu.e, nu.s)
+    if estimand == "ATE":
+        mu1, mu0, phi1, phi0, eps, n_bounded = tmle_means(*scaled, func=FUNC)
+    else:
+        mu1, mu0, phi1, phi0, eps, n_bounded = tmle_means_treated(*scaled, estimand, func=FUNC)
     mu1, mu0, phi1, phi0 = lo + width * mu1, lo + width * mu0, width * phi1, width * phi0
     check_means(mu1, mu0, effect_measure, FUNC, outcome)
     est, phi = contrast(mu1, mu0, phi1, phi0, effect_measure)
@@ -144,7 +154,7 @@ def tmle(
         notes += (f"{n_bounded:,} initial predictions bounded to [{Q_BOUND}, {1 - Q_BOUND}] "
                   "(outcome scale [0, 1])",)
     return estimate_from_if(
-        exposure, est, phi, nu.cluster, estimand="ATE",
+        exposure, est, phi, nu.cluster, estimand=estimand,
         effect_measure=MEASURE_NAMES[(effect_measure, nu.binary)], method="tmle",
         n=int((nu.s > 0).sum()), n_events=int(nu.y[nu.s > 0].sum()) if nu.binary else None,
         dropped=nu.dropped, conf_level=conf_level, diagnostics=nu.ps, extra=extra, notes=notes)
