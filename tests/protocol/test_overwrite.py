@@ -289,3 +289,27 @@ def test_output_modes_follow_the_umask(proj, tmp_path, umask):
     assert stat.S_IMODE((out / "tables").stat().st_mode) == 0o777 & ~umask
     for name in ("provenance.json", "protocol.toml", "tables/table2.csv"):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o666 & ~umask, name
+
+
+def test_a_crafted_provenance_cannot_delete_outside_the_folder(tmp_path):
+    # provenance.json is data: a 'files' list naming ../thesis.docx (with its true hash) must
+    # not make --overwrite delete a file outside the output folder
+    import hashlib
+    import json
+
+    from cohortlab.protocol import _outdir
+
+    thesis = tmp_path / "thesis.docx"
+    thesis.write_bytes(b"four years of work")
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "table.csv").write_text("a\n1\n")
+    digest = {p: hashlib.sha256(b).hexdigest() for p, b in
+              [("table.csv", b"a\n1\n"), ("../thesis.docx", b"four years of work"),
+               (str(thesis), b"four years of work")]}
+    (out / "provenance.json").write_text(json.dumps(
+        {"cohortlab_provenance": 1, "files": digest}), encoding="utf-8")
+    assert _outdir.owned_problem(out) is None  # the folder itself holds only listed files
+    assert _outdir._remove_own(out)
+    assert thesis.read_bytes() == b"four years of work"
+    assert not out.exists()

@@ -250,9 +250,25 @@ def discard_partial(tmp: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _inside(folder: Path, rel: str) -> bool:
+    """Whether ``rel`` names a path inside ``folder`` (no absolute path, no ``..``, no link
+    out): a provenance file is data, and its ``files`` list must never reach elsewhere.
+    """
+    parts = Path(rel).parts
+    if not parts or Path(rel).is_absolute() or ".." in parts:
+        return False
+    root = folder.resolve()
+    return (folder / rel).resolve().is_relative_to(root)
+
+
 def _remove_files(folder: Path, files: Iterable[str]) -> bool:
-    """Delete the named files, OS metadata files and then empty folders; True if all gone."""
+    """Delete the named files, OS metadata files and then empty folders; True if all gone.
+
+    Only files inside ``folder`` are deleted, whatever the list says.
+    """
     for rel in files:
+        if not _inside(folder, rel):
+            continue
         path = folder / rel
         if path.is_file() or path.is_symlink():
             path.unlink()
