@@ -251,8 +251,9 @@ def discard_partial(tmp: Path) -> None:
 
 
 def _inside(folder: Path, rel: str) -> bool:
-    """Whether ``rel`` names a path inside ``folder`` (no absolute path, no ``..``, no link
-    out): a provenance file is data, and its ``files`` list must never reach elsewhere.
+    """Whether ``rel`` names a path inside ``folder``: no absolute path, no ``..``, no link out.
+
+    A provenance file is data, and its ``files`` list must never reach elsewhere.
     """
     parts = Path(rel).parts
     if not parts or Path(rel).is_absolute() or ".." in parts:
