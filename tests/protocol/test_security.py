@@ -400,3 +400,20 @@ def test_query_connection_is_locked_down(tmp_path):
         assert con.execute(f"SELECT * FROM '{tmp_path / 'raw.csv'}'").fetchall() == [(1,)]
     finally:
         con.close()
+
+
+@pytest.mark.parametrize("text", ["age > 9**9**9", "age ** age > 3", "wt71 > 2 ** 100"])
+def test_a_criterion_cannot_hang_the_run_with_a_huge_power(text):
+    # 9**9**9 is an exact Python integer with ~370 million digits: hours of CPU at validate
+    from cohortlab.protocol._expr import check_criterion
+
+    with pytest.raises(ProtocolError, match="exponent must be a number between -10 and 10"):
+        check_criterion(text, "eligibility[0].keep")
+
+
+@pytest.mark.parametrize("text", ["I(9**9**9)", "age + I(age ** wt71)"])
+def test_a_formula_cannot_hang_the_run_with_a_huge_power(text):
+    from cohortlab.protocol._expr import check_formula
+
+    with pytest.raises(ProtocolError, match="exponent must be a number between -10 and 10"):
+        check_formula(text, "covariates")

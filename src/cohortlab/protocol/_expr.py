@@ -41,6 +41,8 @@ __all__ = ["Expression", "check_criterion", "check_formula", "check_formulas",
 METHODS = ("notna", "notnull", "isna", "isnull", "isin", "between", "abs")
 #: Methods of ``column.str`` a criterion may call.
 STR_METHODS = ("startswith", "endswith")
+#: The largest exponent a protocol expression may raise to (criteria and formulas).
+MAX_EXPONENT = 10
 #: Functions of one numeric argument (also ``np.<name>``).
 FUNCTIONS = ("log", "log1p", "log2", "log10", "exp", "sqrt", "abs")
 #: Keyword arguments each method takes (literal values only).
@@ -226,6 +228,7 @@ class _Checker:
         elif isinstance(node, ast.BinOp):
             if type(node.op) not in _BINOPS:
                 self.refuse(node, "unsupported operator")
+            self.exponent(node)
             self.code(node.left)
             self.code(node.right)
         elif isinstance(node, ast.Compare):
@@ -276,6 +279,21 @@ class _Checker:
             return
         self.refuse(func, "only the listed methods and functions may be called")
 
+    def exponent(self, node: ast.BinOp) -> None:
+        """Refuse a power whose exponent is not a number in [-MAX_EXPONENT, MAX_EXPONENT].
+
+        ``9**9**9`` would keep Python busy for hours: a protocol must not hang a run.
+        """
+        if not isinstance(node.op, ast.Pow):
+            return
+        e = node.right
+        if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub | ast.UAdd):
+            e = e.operand
+        if not (isinstance(e, ast.Constant) and isinstance(e.value, int | float)
+                and not isinstance(e.value, bool) and abs(e.value) <= MAX_EXPONENT):
+            self.refuse(node.right, f"a power's exponent must be a number between "
+                                    f"-{MAX_EXPONENT} and {MAX_EXPONENT}")
+
     # -- formulas
     def term(self, node: ast.AST) -> None:
         if isinstance(node, ast.Name):
@@ -287,6 +305,7 @@ class _Checker:
             if not isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.Div | ast.Pow
                               | ast.MatMult | ast.BitOr):
                 self.refuse(node, "unsupported formula operator")
+            self.exponent(node)
             self.term(node.left)
             self.term(node.right)
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
