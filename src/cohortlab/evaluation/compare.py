@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .._typing import Missing
 from .._validation import (
@@ -26,6 +25,7 @@ from .._validation import (
     check_time_event,
 )
 from ..exceptions import DataValidationError
+from ..inference.wald import wald, z_critical
 from ..results.estimate import Estimate, EstimateTable
 from ..survival._aipw import censoring_km
 from . import _classifier_checks as ck
@@ -54,15 +54,15 @@ def _row(term: str, est: float, var: float, *, null: float | None, measure: str,
          ci_method: str, conf_level: float, clip: tuple[float, float] | None, method: str,
          n: int, n_events: int, labels: Mapping[str, Any], **extra: float) -> Estimate:
     """A Wald row: ``est -/+ z sqrt(var)``, clipped to ``clip``; z-test of ``null``."""
-    z = float(stats.norm.ppf(0.5 + conf_level / 2))
     se = math.sqrt(var) if np.isfinite(var) and var >= 0 else math.nan
-    lo, hi = est - z * se, est + z * se
+    z = z_critical(conf_level)
+    lo, hi = est - z * se, est + z * se  # a zero SE keeps its point interval
     if clip is not None and np.isfinite(se):
         lo, hi = max(lo, clip[0]), min(hi, clip[1])
     stat = pv = math.nan
-    if null is not None and np.isfinite(se) and se > 0:
-        stat = (est - null) / se
-        pv = float(2 * stats.norm.sf(abs(stat)))
+    if null is not None:  # NaN where the SE is zero or not finite
+        test = wald(est, se, conf_level, null)
+        stat, pv = float(test.statistic), float(test.p_value)
     return Estimate(
         term=term, estimate=float(est), std_error=float(se), conf_low=float(lo),
         conf_high=float(hi), conf_level=conf_level, statistic=float(stat), p_value=pv,
