@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import inspect
 import numbers
-import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ from ._imputation import refit_weights as _refit_weights
 from .measurement_error_result import (
     MICorrection,
     _build,
+    _count_warnings,
     _model_scale,
     _result_rows,
     _row_key,
@@ -64,7 +64,6 @@ FUNC = "correct_exposure"
 ImputationDraw: TypeAlias = Literal["normal", "bootstrap"]
 #: Validated rows per flag arm below which a warning is raised.
 MIN_VALIDATED_PER_ARM = 10
-_NUMBER = re.compile(r"\d[\d,.]*(e[+-]?\d+)?")
 
 
 # ------------------------------------------------------------------------ imputations
@@ -109,16 +108,13 @@ def _one_imputation(setup: _Setup, seed: np.random.SeedSequence
     kw = dict(setup.kwargs)
     if setup.seed_estimator:
         kw["random_state"] = int(rng.integers(2**32))
-    seen: dict[str, int] = {}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    def run() -> Any:
+        f = frame
         if setup.refit is not None:  # weights of the imputed exposure, not of the flag
-            frame = _refit_weights(frame, setup.exposure, setup.refit, kw.get("reference"))
-        result = setup.estimator(frame, **kw)
-    for w in caught:  # one note per kind of warning, whatever its numbers
-        msg = _NUMBER.sub("#", str(w.message).split(". ")[0])[:100]
-        key = f"{w.category.__name__} ({msg})"
-        seen[key] = seen.get(key, 0) + 1
+            f = _refit_weights(f, setup.exposure, setup.refit, kw.get("reference"))
+        return setup.estimator(f, **kw)
+
+    result, seen = _count_warnings(run)
     rows = _result_rows(result, setup.times)
     theta, var = _model_scale(rows)
     return theta, var, [_row_key(r) for r in rows], seen

@@ -8,7 +8,9 @@ Importable from :mod:`cohortlab.exposures.measurement_error` and :mod:`cohortlab
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import re
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -26,6 +28,7 @@ __all__ = ["MICorrection"]
 FUNC = "correct_exposure"
 #: Measures that are levels, not contrasts: no test of a null value.
 _LEVELS = frozenset({"survival", "cumulative_incidence", "risk", "mean", "rmst", "quantile"})
+_NUMBER = re.compile(r"\d[\d,.]*(e[+-]?\d+)?")
 
 
 # ------------------------------------------------------------------------- the result
@@ -129,6 +132,45 @@ def _row_key(r: Estimate) -> str:
 # ------------------------------------------------------------------------------ build
 
 
+def _count_warnings(call: Callable[[], Any]) -> tuple[Any, dict[str, int]]:
+    """Run ``call`` recording its warnings; return its result and a count per kind of warning.
+
+    Messages that differ only in their numbers are one kind.
+    """
+    seen: dict[str, int] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = call()
+    for w in caught:
+        msg = _NUMBER.sub("#", str(w.message).split(". ")[0])[:100]
+        key = f"{w.category.__name__} ({msg})"
+        seen[key] = seen.get(key, 0) + 1
+    return result, seen
+
+
+def _rubin_fields(r: Estimate, pooled: Any, i: int | None, conf_level: float
+                  ) -> tuple[dict[str, float], dict[str, float]]:
+    """Row ``r`` pooled by Rubin's rules: its estimate fields and (fmi, df, riv).
+
+    ``i`` is the row's column in ``pooled``; None (a parameter not estimable in every
+    imputation) gives NaN. Ratios are pooled on the log scale and transformed back; a level
+    (survival, risk, mean) gets no test of a null value.
+    """
+    if i is None:
+        return (dict(estimate=math.nan, std_error=math.nan, conf_low=math.nan,
+                     conf_high=math.nan, statistic=math.nan, p_value=math.nan),
+                dict(fmi=math.nan, df=math.nan, riv=math.nan))
+    q, t, d = pooled.pooled[i], pooled.total_var[i], pooled.df[i]
+    stat, p, lo, hi = rubin_interval(q, t, d, conf_level)
+    if r.effect_measure in _LEVELS:
+        stat, p = math.nan, math.nan
+    tr = math.exp if r.is_ratio else float
+    return (dict(estimate=tr(float(q)), std_error=math.sqrt(float(t)),
+                 conf_low=tr(float(lo)), conf_high=tr(float(hi)), statistic=float(stat),
+                 p_value=float(p)),
+            dict(fmi=float(pooled.fmi[i]), df=float(d), riv=float(pooled.riv[i])))
+
+
 def _build(naive: list[Estimate], out: list, model: ModelResult, counts: dict[str, int],
            exposure: str, validation: str, spec: _Spec, conf_level: float, dropped: Any,
            draw: str, extra_notes: tuple[str, ...] = ()) -> MICorrection:
@@ -157,22 +199,10 @@ def _build(naive: list[Estimate], out: list, model: ModelResult, counts: dict[st
         base_labels = dict(r.labels)
         rows.append(replace(r, labels={**base_labels, "analysis": "naive", "fmi": math.nan,
                                        "df": math.nan, "riv": math.nan}))
-        if not ok[j] or pooled is None:
+        estimable = ok[j] and pooled is not None
+        if not estimable:
             notes.append(f"{_row_key(r)}: not pooled (not estimable in some imputations)")
-            est = dict(estimate=math.nan, std_error=math.nan, conf_low=math.nan,
-                       conf_high=math.nan, statistic=math.nan, p_value=math.nan)
-            stats_ = dict(fmi=math.nan, df=math.nan, riv=math.nan)
-        else:
-            i = idx[j]
-            q, t, d = pooled.pooled[i], pooled.total_var[i], pooled.df[i]
-            stat, p, lo, hi = rubin_interval(q, t, d, conf_level)
-            if r.effect_measure in _LEVELS:  # a level (survival, risk), not a contrast
-                stat, p = math.nan, math.nan
-            tr = math.exp if r.is_ratio else float
-            est = dict(estimate=tr(float(q)), std_error=math.sqrt(float(t)),
-                       conf_low=tr(float(lo)), conf_high=tr(float(hi)),
-                       statistic=float(stat), p_value=float(p))
-            stats_ = dict(fmi=float(pooled.fmi[i]), df=float(d), riv=float(pooled.riv[i]))
+        est, stats_ = _rubin_fields(r, pooled, int(idx[j]) if estimable else None, conf_level)
         rows.append(replace(
             r, **est, conf_level=conf_level, ci_method="multiple_imputation_rubin",
             ci_scale="plain", labels={**base_labels, "analysis": "corrected", **stats_},

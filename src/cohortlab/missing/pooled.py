@@ -10,7 +10,6 @@ pooled the same way there and here).
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Literal, TypeAlias
@@ -19,10 +18,15 @@ import numpy as np
 from joblib import Parallel, delayed
 
 from ..exceptions import CohortError, DataValidationError
-from ..exposures.measurement_error import _NUMBER
-from ..exposures.measurement_error_result import _LEVELS, _model_scale, _result_rows, _row_key
+from ..exposures.measurement_error_result import (
+    _count_warnings,
+    _model_scale,
+    _result_rows,
+    _row_key,
+    _rubin_fields,
+)
 from ..inference.bootstrap import seed_batches
-from ..inference.rubin import pool_rubin, rubin_interval
+from ..inference.rubin import pool_rubin
 from ..results.estimate import Estimate, EstimateTable
 from .impute import ImputedData
 
@@ -94,14 +98,7 @@ def _one(estimator: Callable[..., Any], imputed: ImputedData, i: int, kwargs: di
             kw["model"] = _FixedScores(across)
         else:  # aipw
             kw["ps_model"] = _FixedScores(across)
-    seen: dict[str, int] = {}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = estimator(frame, **kw)
-    for w in caught:  # one note per kind of warning, whatever its numbers
-        msg = _NUMBER.sub("#", str(w.message).split(". ")[0])[:100]
-        key = f"{w.category.__name__} ({msg})"
-        seen[key] = seen.get(key, 0) + 1
+    result, seen = _count_warnings(lambda: estimator(frame, **kw))
     rows = _rows(result, times)
     theta, var = _model_scale(rows)
     single = isinstance(result, Estimate) or isinstance(getattr(result, "estimate", None),
@@ -296,25 +293,18 @@ def _pool(runs: list, name: str, ps: str, conf_level: float, dfcom: float | None
     for j, r in enumerate(first):
         if not ok[j] or pooled is None:
             rows.append(replace(
-                r, estimate=math.nan, std_error=math.nan, conf_low=math.nan,
-                conf_high=math.nan, statistic=math.nan, p_value=math.nan,
+                r, **_rubin_fields(r, pooled, None, conf_level)[0],
                 ci_method="multiple_imputation_rubin", ci_scale="plain",
                 conf_level=conf_level, influence=None, replicates=None, diagnostics=None,
                 notes=(f"{_row_key(r)}: not pooled (not estimable in some imputations)",
                        *common_notes),
                 extra={"n_imputations": float(m)}))
             continue
-        i = pos[j]
-        q, t, d = pooled.pooled[i], pooled.total_var[i], pooled.df[i]
-        stat, p, lo, hi = rubin_interval(q, t, d, conf_level)
-        if r.effect_measure in _LEVELS:
-            stat, p = math.nan, math.nan
-        tr = math.exp if r.is_ratio else float
-        fmi, riv = float(pooled.fmi[i]), float(pooled.riv[i])
+        i = int(pos[j])
+        est, st = _rubin_fields(r, pooled, i, conf_level)
+        fmi, riv, d = st["fmi"], st["riv"], st["df"]
         rows.append(replace(
-            r, estimate=tr(float(q)), std_error=math.sqrt(float(t)),
-            conf_low=tr(float(lo)), conf_high=tr(float(hi)), statistic=float(stat),
-            p_value=float(p), conf_level=conf_level, ci_method="multiple_imputation_rubin",
+            r, **est, conf_level=conf_level, ci_method="multiple_imputation_rubin",
             ci_scale="plain", influence=None, replicates=None, diagnostics=None,
             notes=(f"{_row_key(r)}: fmi = {fmi:.3f}, riv = {riv:.3f}, df = {float(d):.1f}",
                    *common_notes) if len(first) > 1 else
