@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import cohortlab as cl
-from cohortlab.causal._glm import fit_logistic
+from cohortlab._glm import fit_logistic
 from cohortlab.exceptions import CohortError, ConvergenceError
 
 COV = ["age", "female", "bmi"]

@@ -289,7 +289,7 @@ def test_logistic_fit_halves_steps_where_plain_newton_diverges():
     # written); with step halving the fit converges to statsmodels' maximum
     import statsmodels.api as sm
 
-    from cohortlab.causal._glm import fit_logistic
+    from cohortlab._glm import fit_logistic
 
     rng = np.random.default_rng(0)
     n = 300

@@ -21,7 +21,7 @@ import pytest
 from scipy.stats import beta as beta_dist
 
 import cohortlab as cl
-from cohortlab.causal._glm import fit_logistic
+from cohortlab._glm import fit_logistic
 from cohortlab.exceptions import DataValidationError, MissingDataError
 from cohortlab.exposures.error_rates import _beta_from_interval
 from cohortlab.exposures.misclassification import (

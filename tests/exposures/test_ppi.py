@@ -16,7 +16,7 @@ from scipy.special import expit
 from scipy.stats import norm
 
 import cohortlab as cl
-from cohortlab.causal._glm import fit_logistic
+from cohortlab._glm import fit_logistic
 from cohortlab.causal.aipw import aipw
 from cohortlab.causal.ipw import ipw
 from cohortlab.exceptions import DataValidationError, MissingDataError

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._glm import GLMFit
+from .._glm import GLMFit
 from ._weights import arm_weight_derivatives, arm_weights
 
 __all__ = ["ArmMeans", "ipw_arm_means", "realized_weights"]

@@ -38,7 +38,7 @@ from .._validation import (
 from ..exceptions import ConvergenceError, DataValidationError, PositivityWarning
 from ..inference.influence import se_from_influence
 from ..results.estimate import Estimate
-from ._glm import GLMFit, fit_linear, fit_logistic
+from .._glm import GLMFit, fit_linear, fit_logistic
 from ._propensity import (
     POSITIVITY_BOUND,
     PropensityScore,

@@ -35,7 +35,7 @@ from ..exceptions import (
 )
 from ..results._format import Renderable, fmt_int, fmt_num
 from ..results.dropped import Dropped
-from ._glm import GLMFit, fit_logistic
+from .._glm import GLMFit, fit_logistic
 from ._weights import arm_weights, crump_threshold, ess
 
 __all__ = ["fit_propensity", "PropensityScore", "check_arms", "fit_scores", "positivity_notes",

@@ -25,7 +25,7 @@ from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results.estimate import Estimate
 from ._contrast import MEASURE_NAMES, contrast
-from ._glm import fit_logistic
+from .._glm import fit_logistic
 from ._ipw import ipw_arm_means, realized_weights
 from ._outcome import check_outcome_variation, zero_weight_notes
 from ._propensity import _fit_sklearn, check_arms, fit_propensity

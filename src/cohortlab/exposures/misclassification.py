@@ -37,7 +37,7 @@ from .._validation import (
     check_conf_level,
     check_frame,
 )
-from ..causal._glm import fit_logistic
+from .._glm import fit_logistic
 from ..exceptions import CohortError, DataValidationError
 from ..inference.bootstrap import _seed_sequence, seed_batches
 from ..results.estimate import Estimate

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-from ..causal._glm import fit_logistic
+from .._glm import fit_logistic
 from ..exceptions import CohortError, ConvergenceError
 
 __all__ = ["VarSpec", "ChainResult", "run_chain", "norm_draw", "pmm_match"]

@@ -105,7 +105,7 @@ def synthetic_positive_controls(
     """
     from .._design import build_design, covariate_columns
     from .._validation import check_binary
-    from ..causal._glm import fit_logistic
+    from .._glm import fit_logistic
 
     func = "synthetic_positive_controls"
     data = check_frame(data, func)

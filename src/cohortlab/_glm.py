@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-from ..exceptions import ConvergenceError
+from .exceptions import ConvergenceError
 
 __all__ = ["GLMFit", "fit_logistic", "fit_linear"]
 
