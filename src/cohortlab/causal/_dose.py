@@ -38,8 +38,8 @@ import numpy as np
 from scipy.special import expit
 
 from .._design import natural_spline
-from ..exceptions import DataValidationError, ExtremeWeightWarning, LowEffectiveSampleSizeWarning
 from .._glm import GLMFit, fit_linear, fit_logistic
+from ..exceptions import DataValidationError, ExtremeWeightWarning, LowEffectiveSampleSizeWarning
 from ._propensity import MAX_WEIGHT_SHARE, MIN_ESS_FRACTION, truncate_weights
 from ._weights import ess
 

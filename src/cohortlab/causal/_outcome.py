@@ -28,6 +28,7 @@ import pandas as pd
 from scipy.special import expit
 
 from .._design import Design, build_design, covariate_columns
+from .._glm import GLMFit, fit_linear, fit_logistic
 from .._validation import (
     apply_missing,
     check_binary,
@@ -38,7 +39,6 @@ from .._validation import (
 from ..exceptions import ConvergenceError, DataValidationError, PositivityWarning
 from ..inference.influence import se_from_influence
 from ..results.estimate import Estimate
-from .._glm import GLMFit, fit_linear, fit_logistic
 from ._propensity import (
     POSITIVITY_BOUND,
     PropensityScore,

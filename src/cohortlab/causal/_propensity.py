@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .._design import Design, build_design, categorical_columns, covariate_columns
+from .._glm import GLMFit, fit_logistic
 from .._typing import RandomState
 from .._validation import (
     check_random_state,
@@ -35,7 +36,6 @@ from ..exceptions import (
 )
 from ..results._format import Renderable, fmt_int, fmt_num
 from ..results.dropped import Dropped
-from .._glm import GLMFit, fit_logistic
 from ._weights import arm_weights, crump_threshold, ess
 
 __all__ = ["fit_propensity", "PropensityScore", "check_arms", "fit_scores", "positivity_notes",

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._design import build_design, covariate_columns
+from .._glm import fit_logistic
 from .._typing import Estimand, Missing, RandomState
 from .._validation import (
     apply_missing,
@@ -25,7 +26,6 @@ from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results.estimate import Estimate
 from ._contrast import MEASURE_NAMES, contrast
-from .._glm import fit_logistic
 from ._ipw import ipw_arm_means, realized_weights
 from ._outcome import check_outcome_variation, zero_weight_notes
 from ._propensity import _fit_sklearn, check_arms, fit_propensity

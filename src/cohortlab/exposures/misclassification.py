@@ -28,6 +28,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from .._design import build_design, covariate_columns
+from .._glm import fit_logistic
 from .._typing import Missing, RandomState
 from .._validation import (
     _fmt_values,
@@ -37,7 +38,6 @@ from .._validation import (
     check_conf_level,
     check_frame,
 )
-from .._glm import fit_logistic
 from ..exceptions import CohortError, DataValidationError
 from ..inference.bootstrap import _seed_sequence, seed_batches
 from ..results.estimate import Estimate

@@ -104,8 +104,8 @@ def synthetic_positive_controls(
     1.95
     """
     from .._design import build_design, covariate_columns
-    from .._validation import check_binary
     from .._glm import fit_logistic
+    from .._validation import check_binary
 
     func = "synthetic_positive_controls"
     data = check_frame(data, func)
