@@ -60,6 +60,11 @@ from .exposures import (
     standardized_exposure,
     threshold_exposure,
 )
+from .longitudinal import (
+    expand_intervals,
+    person_period,
+    validate_person_period,
+)
 from .missing import ImputedData, impute, with_imputations
 from .report import Report, Table2, table2
 from .results import Curve, Dropped, Estimate, EstimateTable, Labels, ModelResult, tidy
@@ -147,6 +152,9 @@ __all__ = [
     "attrition",
     "simulate_cohort",
     "simulate_longitudinal",
+    "person_period",
+    "expand_intervals",
+    "validate_person_period",
     "tidy",
     "table2",
     "Table2",
