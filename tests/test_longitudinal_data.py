@@ -190,3 +190,124 @@ def test_validate_argument_errors():
     with pytest.raises(CohortError, match="missing values"):
         cl.validate_person_period(pd.DataFrame({"pid": [1, None], "t": [0, 1]}), id="pid",
                                   period="t")
+
+
+# --------------------------------------------------------------------------- features
+
+
+def _treat() -> pd.DataFrame:
+    # person 1: 0 1 1 0 1 ; person 2: 0 0 ; person 3: 1 ; rows of 2 and 1 shuffled order of ids
+    return pd.DataFrame({
+        "pid": [2, 2, 1, 1, 1, 1, 1, 3],
+        "t": [0, 1, 0, 1, 2, 3, 4, 0],
+        "a": [0, 0, 0, 1, 1, 0, 1, 1],
+        "x": [5.0, 6.0, 1.0, 2.0, 3.0, 4.0, 5.0, 9.0],
+    }, index=[10, 11, 12, 13, 14, 15, 16, 17])
+
+
+def test_lag_by_hand():
+    d = _treat()
+    s = cl.lag(d, "x", id="pid", period="t")
+    assert s.name == "x_lag1" and list(s.index) == list(d.index)
+    np.testing.assert_array_equal(s.to_numpy(), [np.nan, 5, np.nan, 1, 2, 3, 4, np.nan])
+    np.testing.assert_array_equal(cl.lag(d, "a", id="pid", period="t", k=2, fill=0).to_numpy(),
+                                  [0, 0, 0, 0, 0, 1, 1, 0])
+    np.testing.assert_array_equal(cl.lag(d, "x", id="pid", period="t", k=0), d["x"])
+
+
+def test_cumulative_exposure_by_hand():
+    d = _treat()
+    np.testing.assert_array_equal(cl.cumulative_exposure(d, "a", id="pid", period="t"),
+                                  [0, 0, 0, 0, 1, 2, 2, 0])
+    np.testing.assert_array_equal(
+        cl.cumulative_exposure(d, "a", id="pid", period="t", include_current=True),
+        [0, 0, 0, 1, 2, 2, 3, 1])
+    # equals a groupby-cumsum written the slow way
+    slow = d.groupby("pid")["x"].cumsum() - d["x"]
+    np.testing.assert_allclose(cl.cumulative_exposure(d, "x", id="pid", period="t"), slow)
+
+
+def test_time_since_initiation_and_ever_treated_by_hand():
+    d = _treat()
+    np.testing.assert_array_equal(cl.time_since_initiation(d, "a", id="pid", period="t"),
+                                  [np.nan, np.nan, np.nan, 0, 1, 2, 3, 0])
+    assert cl.ever_treated(d, "a", id="pid", period="t").tolist() == [0, 0, 0, 1, 1, 1, 1, 1]
+    assert cl.ever_treated(d, "a", id="pid", period="t", include_current=False).tolist() == [
+        0, 0, 0, 0, 1, 1, 1, 0]
+
+
+def test_features_refuse_ids_whose_rows_are_apart():
+    d = _treat()
+    shuffled = d.iloc[[2, 3, 0, 4, 5, 1, 6, 7]]  # person 2's rows split by person 1's
+    with pytest.raises(CohortError, match="not together"):
+        cl.lag(shuffled, "x", id="pid", period="t")
+
+
+def test_features_errors():
+    d = _treat()
+    with pytest.raises(CohortError, match="must be 0/1"):
+        cl.ever_treated(d, "x", id="pid", period="t")
+    with pytest.raises(CohortError, match="missing values"):
+        cl.cumulative_exposure(d.assign(a=[0, np.nan, 0, 1, 1, 0, 1, 1]), "a", id="pid",
+                               period="t")
+    with pytest.raises(CohortError, match="missing visits"):
+        cl.lag(d.assign(t=[0, 2, 0, 1, 2, 3, 4, 0]), "x", id="pid", period="t")
+    with pytest.raises(CohortError, match="k must be"):
+        cl.lag(d, "x", id="pid", period="t", k=-1)
+
+
+def test_features_match_pandas_groupby_on_simulated_data():
+    df = cl.simulate_longitudinal(n=500, n_periods=6, seed=4, n_truth=2_000)
+    g = df.groupby("id")
+    np.testing.assert_allclose(cl.lag(df, "L", id="id", period="period"), g["L"].shift())
+    np.testing.assert_allclose(
+        cl.cumulative_exposure(df, "A", id="id", period="period", include_current=True),
+        g["A"].cumsum())
+    np.testing.assert_array_equal(cl.ever_treated(df, "A", id="id", period="period"),
+                                  g["A"].cummax())
+
+
+# ------------------------------------------------------------------- time_varying_exposure
+
+
+def test_time_varying_exposure_rules_by_hand():
+    d = pd.DataFrame({"pid": [1] * 7 + [2] * 3, "m": list(range(7)) + [0, 1, 2],
+                      "s": [0.6, 0.4, 0.6, 0.7, 0.8, 0.2, 0.6, 0.9, 0.9, 0.1]})
+    kw = {"id": "pid", "period": "m", "threshold": 0.6}
+    assert cl.time_varying_exposure(d, "s", **kw).values.tolist() == [
+        1, 0, 1, 1, 1, 0, 1, 1, 1, 0]
+    assert cl.time_varying_exposure(d, "s", operator=">", **kw).values.tolist() == [
+        0, 0, 0, 1, 1, 0, 0, 1, 1, 0]
+    two = cl.time_varying_exposure(d, "s", consecutive=2, **kw)
+    assert two.values.tolist() == [0, 0, 0, 1, 1, 0, 0, 0, 1, 0]
+    # a run does not continue across persons: person 2's first window starts a new run
+    assert two.counts["positive_not_exposed"] == 4
+    mono = cl.time_varying_exposure(d, "s", consecutive=2, monotone=True, **kw)
+    assert mono.values.tolist() == [0, 0, 0, 1, 1, 1, 1, 0, 1, 1]
+    late = cl.time_varying_exposure(d, "s", consecutive=2, monotone=True, delay=1,
+                                    name="treated", **kw)
+    assert late.values.tolist() == [0, 0, 0, 0, 1, 1, 1, 0, 0, 1]
+    assert late.values.name == "treated"
+    assert late.rule == {"threshold": 0.6, "operator": ">=", "consecutive": 2,
+                         "monotone": True, "delay": 1}
+    assert late.counts["exposed_persons"] == 2 and late.counts["exposed_rows"] == 4
+    assert "acted on 1 period later" in late.describe()
+
+
+def test_time_varying_exposure_on_simulated_score_tracks_l():
+    df = cl.simulate_longitudinal(n=2_000, n_periods=6, seed=8, n_truth=2_000)
+    flag = cl.time_varying_exposure(df, "score", id="id", period="period", threshold=0.5)
+    # score = expit(2 (L - 0.5) + N(0, 1)): the flag agrees with L > 0.5 in most periods
+    agree = (flag.values == (df["L"] > 0.5)).mean()
+    assert 0.75 < agree < 0.95
+
+
+def test_time_varying_exposure_errors():
+    d = pd.DataFrame({"pid": [1, 1], "m": [0, 1], "s": [0.1, np.nan]})
+    with pytest.raises(CohortError, match="missing values"):
+        cl.time_varying_exposure(d, "s", id="pid", period="m", threshold=0.5)
+    d = d.fillna(0.0)
+    with pytest.raises(CohortError, match="consecutive must be"):
+        cl.time_varying_exposure(d, "s", id="pid", period="m", threshold=0.5, consecutive=0)
+    with pytest.raises(CohortError, match="operator"):
+        cl.time_varying_exposure(d, "s", id="pid", period="m", threshold=0.5, operator="<")

@@ -61,8 +61,14 @@ from .exposures import (
     threshold_exposure,
 )
 from .longitudinal import (
+    TimeVaryingExposure,
+    cumulative_exposure,
+    ever_treated,
     expand_intervals,
+    lag,
     person_period,
+    time_since_initiation,
+    time_varying_exposure,
     validate_person_period,
 )
 from .missing import ImputedData, impute, with_imputations
@@ -155,6 +161,12 @@ __all__ = [
     "person_period",
     "expand_intervals",
     "validate_person_period",
+    "lag",
+    "cumulative_exposure",
+    "time_since_initiation",
+    "ever_treated",
+    "time_varying_exposure",
+    "TimeVaryingExposure",
     "tidy",
     "table2",
     "Table2",

@@ -221,7 +221,9 @@ NOT_VERBS = {
     "evalue": "takes an Estimate or numbers, not a DataFrame; tested in tests/sensitivity",
     **{name: "builds or checks person-period data, not an estimate; tested in "
              "tests/test_longitudinal_data.py"
-       for name in ("person_period", "expand_intervals", "validate_person_period")},
+       for name in ("person_period", "expand_intervals", "validate_person_period", "lag",
+                    "cumulative_exposure", "time_since_initiation", "ever_treated",
+                    "time_varying_exposure")},
     **{name: "builds an exposure definition, not an estimate; tested in tests/exposures"
        for name in ("threshold_exposure", "quantile_exposure", "cutpoint_exposure",
                     "standardized_exposure", "spline_basis")},

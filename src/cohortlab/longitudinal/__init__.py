@@ -8,7 +8,19 @@ period (no rows after the event). Verbs take the column names as keyword argumen
 
 from __future__ import annotations
 
+from .exposure import TimeVaryingExposure, time_varying_exposure
+from .features import cumulative_exposure, ever_treated, lag, time_since_initiation
 from .person_period import expand_intervals, person_period
 from .validate import validate_person_period
 
-__all__ = ["person_period", "expand_intervals", "validate_person_period"]
+__all__ = [
+    "person_period",
+    "expand_intervals",
+    "validate_person_period",
+    "lag",
+    "cumulative_exposure",
+    "time_since_initiation",
+    "ever_treated",
+    "time_varying_exposure",
+    "TimeVaryingExposure",
+]
