@@ -311,3 +311,53 @@ def test_time_varying_exposure_errors():
         cl.time_varying_exposure(d, "s", id="pid", period="m", threshold=0.5, consecutive=0)
     with pytest.raises(CohortError, match="operator"):
         cl.time_varying_exposure(d, "s", id="pid", period="m", threshold=0.5, operator="<")
+
+
+# ------------------------------------------------------------------------ by_period_table
+
+
+def test_by_period_table_by_hand_and_rendering():
+    d = pd.DataFrame({"pid": [1, 1, 2, 2, 3, 4], "t": [0, 1, 0, 1, 0, 0],
+                      "a": [0, 1, 1, 1, 0, 1], "y": [0, 1, 0, np.nan, 1, np.nan],
+                      "c": [0, 0, 0, 1, 0, 0], "d": [0, 0, 0, np.nan, 0, 1],
+                      "sbp": [140.0, 130.0, 150.0, np.nan, 120.0, 110.0]})
+    tab = cl.by_period_table(d, id="pid", period="t", treatment="a", outcome="y", censor="c",
+                             competing="d", covariates=["sbp"], labels={"sbp": "SBP, mmHg"})
+    t = tab.to_frame()
+    assert t["n_at_risk"].tolist() == [4, 2]
+    assert t["n_treated"].tolist() == [2, 2]
+    assert t["pct_treated"].tolist() == [50.0, 100.0]
+    assert t["n_events"].tolist() == [1, 1]
+    # period 0: 1 event among 3 with y observed; period 1: 1 of 1
+    np.testing.assert_allclose(t["pct_events"], [100 / 3, 100.0])
+    assert t["n_outcome_missing"].tolist() == [1, 1]
+    assert t["n_censored"].tolist() == [0, 1] and t["n_competing"].tolist() == [1, 0]
+    np.testing.assert_allclose(t["sbp_mean"], [130.0, 130.0])
+    np.testing.assert_allclose(t["sbp_sd"].iloc[0], np.std([140, 150, 120, 110], ddof=1))
+    assert np.isnan(t["sbp_sd"].iloc[1])  # one value
+    assert t["sbp_n_missing"].tolist() == [0, 1]
+    text = str(tab)
+    assert "SBP, mmHg, mean (SD)" in text and "2 (50.0)" in text
+    assert "missing: SBP, mmHg 1" in text
+    assert "| Period |" in tab.to_markdown() and "<table" in tab.to_html()
+
+
+def test_by_period_table_matches_groupby_on_simulated_data():
+    df = cl.simulate_longitudinal(n=1_000, n_periods=5, seed=9, n_truth=2_000)
+    t = cl.by_period_table(df, id="id", period="period", treatment="A", outcome="Y",
+                           censor="C", competing="D", covariates=["L", "V"]).to_frame()
+    g = df.groupby("period")
+    assert t["n_at_risk"].tolist() == g.size().tolist()
+    assert t["n_events"].tolist() == g["Y"].sum().astype(int).tolist()
+    np.testing.assert_allclose(t["pct_events"], 100 * g["Y"].mean())
+    np.testing.assert_allclose(t["L_mean"], g["L"].mean())
+    np.testing.assert_allclose(t["L_sd"], g["L"].std())
+    # at risk at period t+1 = at risk at t minus those whose follow-up ended in t
+    ended = (t["n_events"] + t["n_censored"] + t["n_competing"]).to_numpy()
+    np.testing.assert_array_equal(t["n_at_risk"].to_numpy()[1:], (t["n_at_risk"] - ended)[:-1])
+
+
+def test_by_period_table_errors():
+    d = pd.DataFrame({"pid": [1, 2], "t": [0, 0], "a": [0, 2]})
+    with pytest.raises(CohortError, match="'a' \\(treatment\\) must be 0/1"):
+        cl.by_period_table(d, id="pid", period="t", treatment="a")

@@ -61,7 +61,9 @@ from .exposures import (
     threshold_exposure,
 )
 from .longitudinal import (
+    ByPeriodTable,
     TimeVaryingExposure,
+    by_period_table,
     cumulative_exposure,
     ever_treated,
     expand_intervals,
@@ -167,6 +169,8 @@ __all__ = [
     "ever_treated",
     "time_varying_exposure",
     "TimeVaryingExposure",
+    "by_period_table",
+    "ByPeriodTable",
     "tidy",
     "table2",
     "Table2",

@@ -8,6 +8,7 @@ period (no rows after the event). Verbs take the column names as keyword argumen
 
 from __future__ import annotations
 
+from .by_period import ByPeriodTable, by_period_table
 from .exposure import TimeVaryingExposure, time_varying_exposure
 from .features import cumulative_exposure, ever_treated, lag, time_since_initiation
 from .person_period import expand_intervals, person_period
@@ -23,4 +24,6 @@ __all__ = [
     "ever_treated",
     "time_varying_exposure",
     "TimeVaryingExposure",
+    "by_period_table",
+    "ByPeriodTable",
 ]
