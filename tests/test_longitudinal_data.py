@@ -91,7 +91,7 @@ def test_expand_intervals_treatment_change_inside_period_raises():
 @pytest.mark.parametrize(("s", "e", "what"), [
     ([0.0, 20.0], [30.0, 40.0], "overlapping intervals"),
     ([0.0, 35.0], [30.0, 40.0], "gaps between intervals"),
-    ([10.0, 0.0], [20.0, 10.0], "not increasing"),
+    ([10.0, 0.0], [20.0, 15.0], "overlapping intervals"),  # sorted by start first
     ([0.0, 30.0], [30.0, 30.0], "empty or reversed"),
 ])
 def test_expand_intervals_bad_intervals(s, e, what):
@@ -361,3 +361,19 @@ def test_by_period_table_errors():
     d = pd.DataFrame({"pid": [1, 2], "t": [0, 0], "a": [0, 2]})
     with pytest.raises(CohortError, match="'a' \\(treatment\\) must be 0/1"):
         cl.by_period_table(d, id="pid", period="t", treatment="a")
+
+
+def test_builders_sort_unsorted_input_by_id_and_time():
+    w = _wide().iloc[[2, 0, 1]]
+    long = cl.person_period(w, id="pid", time_varying="sbp")
+    assert long["pid"].tolist() == ["a"] * 3 + ["b"] * 3 + ["c"] * 3
+    ep = pd.DataFrame({"pid": [2, 1, 2, 1], "s": [10.0, 30.0, 0.0, 0.0],
+                       "e": [20.0, 40.0, 10.0, 30.0], "drug": [1, 1, 0, 0]})
+    pp = cl.expand_intervals(ep, id="pid", start="s", stop="e", width=10, treatment="drug")
+    assert pp["pid"].tolist() == [1, 1, 1, 1, 2, 2]
+    assert pp["period"].tolist() == [0, 1, 2, 3, 0, 1]
+    assert pp["drug"].tolist() == [0, 0, 0, 1, 0, 1]
+    rec = pd.DataFrame({"pid": ["z", "y", "z"], "day": [5.0, 0.0, 0.0], "v": [2.0, 7.0, 1.0],
+                        "end": [10.0, 5.0, 10.0]})
+    pr = cl.expand_intervals(rec, id="pid", time="day", end="end", width=5, values="v")
+    assert pr["pid"].tolist() == ["y", "z", "z"] and pr["v"].tolist() == [7.0, 1.0, 2.0]

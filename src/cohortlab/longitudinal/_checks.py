@@ -18,7 +18,8 @@ from ..exceptions import DataValidationError
 from ._person_period import after_flag, blocks
 
 __all__ = ["Grouped", "group_rows", "Problem", "period_problems", "interval_problems",
-           "after_event_problems", "treatment_problems", "raise_problems", "fmt_ids"]
+           "after_event_problems", "treatment_problems", "raise_problems", "fmt_ids",
+           "group_sorted", "id_codes"]
 
 _SHOW = 5
 
@@ -64,6 +65,29 @@ def group_rows(data: pd.DataFrame, id: str, func: str) -> Grouped:
     first, grp = blocks(c)
     ids = np.asarray(uniques)[c]
     return Grouped(ids=ids, codes=c, first=first, grp=grp, order=order, contiguous=contiguous)
+
+
+def id_codes(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of ``raw`` in sorted id order (first-appearance order if the ids do not sort)."""
+    try:
+        codes, uniques = pd.factorize(raw, sort=True)
+    except TypeError:  # mixed types that do not compare
+        codes, uniques = pd.factorize(raw, sort=False)
+    return codes, np.asarray(uniques)
+
+
+def group_sorted(data: pd.DataFrame, id: str, time: np.ndarray, func: str) -> Grouped:
+    """Rows sorted by (id, time), ids in sorted order: the builders' input may come unsorted."""
+    if data[id].isna().any():
+        raise DataValidationError(
+            f"{func}(): column {id!r} (id) has {int(data[id].isna().sum()):,} missing values. "
+            "Every record needs a person id; fill or drop them first."
+        )
+    codes, uniques = id_codes(data[id])
+    order = np.lexsort((time, codes))
+    c = codes[order]
+    first, grp = blocks(c)
+    return Grouped(ids=uniques[c], codes=c, first=first, grp=grp, order=order, contiguous=True)
 
 
 def contiguity_problem(data: pd.DataFrame, id: str, g: Grouped, time: str) -> Problem | None:

@@ -17,8 +17,8 @@ import pandas as pd
 
 from .._validation import check_columns, check_frame, check_numeric
 from ..exceptions import DataValidationError
-from ._checks import Problem, contiguity_problem, group_rows, interval_problems, raise_problems
-from ._person_period import blocks, expand_counts
+from ._checks import Grouped, Problem, group_sorted, id_codes, interval_problems, raise_problems
+from ._person_period import expand_counts
 
 __all__ = ["person_period", "expand_intervals"]
 
@@ -74,8 +74,8 @@ def person_period(
     Returns
     -------
     pandas.DataFrame
-        Columns ``id, period, *baseline, *time_varying``, sorted by ``(id, period)``, with a
-        default RangeIndex. ``attrs["person_period"]`` records ``periods`` (first, last),
+        Columns ``id, period, *baseline, *time_varying``, sorted by ``(id, period)`` (persons
+        in id order), with a default RangeIndex. ``attrs["person_period"]`` records ``periods`` (first, last),
         ``n_persons``, ``n_rows``, ``rows_not_created`` (periods after ``last_period``) and
         ``values_after_last_period`` (non-missing values in them).
 
@@ -119,6 +119,9 @@ def person_period(
             "for records."
         )
     periods, columns = _wide_columns(data, stems, sep, func)
+    codes = id_codes(data[id])[0]
+    if (np.diff(codes) < 0).any():  # persons in id order, as the long format wants
+        data = data.iloc[np.argsort(codes, kind="stable")]
     n, k = len(data), len(periods)
     rows = np.repeat(np.arange(n), k)
     per = np.tile(np.asarray(periods, dtype=np.int64), n)
@@ -209,7 +212,8 @@ def expand_intervals(
 
     - **Intervals** (``start=``, ``stop=``): each row is an interval ``(start, stop]`` with
       constant ``values`` and ``treatment`` (e.g. treatment episodes, a covariate's spells),
-      a person's intervals contiguous and in order (checked: overlaps and gaps raise). An
+      in any row order (sorted by ``(id, start)`` here), a person's intervals contiguous
+      (checked: overlaps, gaps and empty intervals raise). An
       interval covers the periods ``floor(start / width)`` to ``ceil(stop / width) - 1``;
       ``event`` (0/1 at the interval's ``stop``) goes to the period holding ``stop``.
     - **Dated records** (``time=``, ``end=``): rows are measurements at ``time`` (e.g.
@@ -247,7 +251,7 @@ def expand_intervals(
     pandas.DataFrame
         ``id, period, start, stop`` (the period's bounds, the last one ending at the person's
         last ``stop`` or ``end``), then ``values``, ``treatment`` and ``event``, sorted by
-        ``(id, period)``. ``attrs["expand_intervals"]`` records the counts: ``n_input_rows``,
+        ``(id, period)`` (ids in sorted order). ``attrs["expand_intervals"]`` records the counts: ``n_input_rows``,
         ``n_rows``, and for intervals ``merged_rows`` (intervals sharing a period: the period
         takes the values of the first) and ``value_changes_inside_period`` (per column: periods
         where merged intervals disagreed); for dated records ``records_after_end``,
@@ -303,16 +307,16 @@ def expand_intervals(
 def _from_intervals(data: pd.DataFrame, id: str, start: str, stop: str, w: float,
                     carried: list[str], treatment: str | None, event: str | None,
                     period: str, func: str) -> pd.DataFrame:
-    g = group_rows(data, id, func)
-    s0 = g.take(check_numeric(data, start, "start", func))
-    s1 = g.take(check_numeric(data, stop, "stop", func))
+    s0 = check_numeric(data, start, "start", func)
+    s1 = check_numeric(data, stop, "stop", func)
     if np.isnan(s0).any() or np.isnan(s1).any() or (s0 < 0).any():
         raise DataValidationError(
             f"{func}(): columns {start!r} and {stop!r} must be non-missing and >= 0; got "
             f"{int(np.isnan(s0).sum() + np.isnan(s1).sum()):,} missing and "
             f"{int(np.nansum(s0 < 0)):,} negative values. Measure time from the origin.")
-    raise_problems([contiguity_problem(data, id, g, start),
-                    *interval_problems(s0, s1, g, (start, stop))], g, func, len(data))
+    g = group_sorted(data, id, s0, func)  # records may come in any order
+    s0, s1 = g.take(s0), g.take(s1)
+    raise_problems(interval_problems(s0, s1, g, (start, stop)), g, func, len(data))
     first_p = np.floor(s0 / w).astype(np.int64)
     last_p = np.ceil(s1 / w).astype(np.int64) - 1
     rows, offset = expand_counts(last_p - first_p + 1)
@@ -362,6 +366,11 @@ def _from_intervals(data: pd.DataFrame, id: str, start: str, stop: str, w: float
     return df
 
 
+def _uniques(g: Grouped) -> np.ndarray:
+    """The id of each block, in block order."""
+    return g.ids[g.first]
+
+
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     eq = a == b
     try:
@@ -382,14 +391,11 @@ def _from_records(data: pd.DataFrame, id: str, time: str, end: str, w: float,
             f"got {int(np.isnan(t).sum()):,} missing and {int(np.nansum(t < 0)):,} negative "
             f"times, {int(np.isnan(e_end).sum() + np.nansum(e_end <= 0)):,} bad ends. Measure "
             "time from each person's origin.")
-    # one sort: by person (first appearance), then time
-    codes, uniques = pd.factorize(data[id], sort=False)
-    if (codes < 0).any():
-        raise DataValidationError(f"{func}(): column {id!r} (id) has missing values; fill or "
-                                  "drop them first.")
-    order = np.lexsort((t, codes))
-    c, t = codes[order], t[order]
-    first, grp = blocks(c)
+    # one sort: by person, then time
+    g = group_sorted(data, id, t, func)
+    order, c, first, grp, uniques = g.order, g.codes, g.first, g.grp, _uniques(g)
+    assert order is not None
+    t = t[order]
     starts = np.flatnonzero(first)
     e_end = e_end[order]
     bad_end = e_end != e_end[starts][grp]

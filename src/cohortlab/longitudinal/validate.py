@@ -63,8 +63,8 @@ def validate_person_period(
     id : str
         Person identifier.
     period : str, optional
-        Discrete time: integer periods, consecutive within a person. Give ``period`` or
-        ``start`` and ``stop``.
+        Discrete time: integer periods, consecutive within a person (a person's first period
+        may be above 0: late entry). Give ``period`` or ``start`` and ``stop``.
     start, stop : str, optional
         Interval time: each row is the interval ``(start, stop]``; a person's intervals must
         be in order, non-empty and contiguous (each ``start`` equal to the previous ``stop``).
