@@ -195,10 +195,8 @@ def time_varying_exposure(
         "exposed_rows": int(exposed.sum()), "exposed_persons": exposed_persons,
         "positive_not_exposed": int((positive & (exposed == 0)).sum()),
     }
+    assert g.order is None  # rows of a person that are apart were refused above
     values = exposed
-    if g.order is not None:
-        values = np.empty_like(exposed)
-        values[g.order] = exposed
     col = name if name is not None else f"{score}_exposed"
     rule = {"threshold": t, "operator": operator, "consecutive": k, "monotone": bool(monotone),
             "delay": d}

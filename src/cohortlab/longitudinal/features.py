@@ -51,10 +51,8 @@ def _prepare(data: pd.DataFrame, column: str, id: str, period: str, func: str,
 
 
 def _out(values: np.ndarray, g: Grouped, data: pd.DataFrame, name: str) -> pd.Series:
-    if g.order is not None:
-        back = np.empty_like(values)
-        back[g.order] = values
-        values = back
+    # _prepare refused rows of a person that are apart, so the rows are in input order
+    assert g.order is None
     return pd.Series(values, index=data.index, name=name)
 
 

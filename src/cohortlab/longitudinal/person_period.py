@@ -74,9 +74,9 @@ def person_period(
     Returns
     -------
     pandas.DataFrame
-        Columns ``id, period, *baseline, *time_varying``, sorted by ``(id, period)`` (persons
-        in id order), with a default RangeIndex. ``attrs["person_period"]`` records ``periods`` (first, last),
-        ``n_persons``, ``n_rows``, ``rows_not_created`` (periods after ``last_period``) and
+        Columns ``id, period, *baseline, *time_varying``, sorted by ``(id, period)`` (persons in id
+        order), with a default RangeIndex. ``attrs["person_period"]`` records ``periods`` (first,
+        last), ``n_persons``, ``n_rows``, ``rows_not_created`` (periods after ``last_period``) and
         ``values_after_last_period`` (non-missing values in them).
 
     Raises
@@ -249,14 +249,14 @@ def expand_intervals(
     Returns
     -------
     pandas.DataFrame
-        ``id, period, start, stop`` (the period's bounds, the last one ending at the person's
-        last ``stop`` or ``end``), then ``values``, ``treatment`` and ``event``, sorted by
-        ``(id, period)`` (ids in sorted order). ``attrs["expand_intervals"]`` records the counts: ``n_input_rows``,
-        ``n_rows``, and for intervals ``merged_rows`` (intervals sharing a period: the period
-        takes the values of the first) and ``value_changes_inside_period`` (per column: periods
-        where merged intervals disagreed); for dated records ``records_after_end``,
-        ``records_superseded`` (earlier records in the same period) and ``carried_forward``
-        (per column: periods filled from an earlier period).
+        ``id, period, start, stop`` (the period's bounds, the last one ending at the person's last
+        ``stop`` or ``end``), then ``values``, ``treatment`` and ``event``, sorted by ``(id,
+        period)`` (ids in sorted order). ``attrs["expand_intervals"]`` records the counts:
+        ``n_input_rows``, ``n_rows``, and for intervals ``merged_rows`` (intervals sharing a period:
+        the period takes the values of the first) and ``value_changes_inside_period`` (per column:
+        periods where merged intervals disagreed); for dated records ``records_after_end``,
+        ``records_superseded`` (earlier records in the same period) and ``carried_forward`` (per
+        column: periods filled from an earlier period).
 
     Raises
     ------
