@@ -377,3 +377,12 @@ def test_builders_sort_unsorted_input_by_id_and_time():
                         "end": [10.0, 5.0, 10.0]})
     pr = cl.expand_intervals(rec, id="pid", time="day", end="end", width=5, values="v")
     assert pr["pid"].tolist() == ["y", "z", "z"] and pr["v"].tolist() == [7.0, 1.0, 2.0]
+
+
+def test_validate_baseline_constant_within_id():
+    df = pd.DataFrame({"pid": [1, 1, 2, 2], "t": [0, 1, 0, 1], "sex": ["f", "f", "m", "f"],
+                       "age": [50.0, 50.0, np.nan, np.nan]})
+    with pytest.raises(CohortError, match=r"baseline covariate sex changes within id: 1 id "
+                                          r"\(1 row\), e\.g\. id 2"):
+        cl.validate_person_period(df, id="pid", period="t", baseline=["sex", "age"])
+    cl.validate_person_period(df, id="pid", period="t", baseline="age")

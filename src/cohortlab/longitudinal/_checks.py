@@ -19,7 +19,7 @@ from ._person_period import after_flag, blocks
 
 __all__ = ["Grouped", "group_rows", "Problem", "period_problems", "interval_problems",
            "after_event_problems", "treatment_problems", "raise_problems", "fmt_ids",
-           "group_sorted", "id_codes"]
+           "group_sorted", "id_codes", "baseline_problems"]
 
 _SHOW = 5
 
@@ -151,6 +151,19 @@ def after_event_problems(flags: dict[str, np.ndarray], g: Grouped) -> list[Probl
             f"rows after {name} = 1 (follow-up must end with the event or censoring)",
             after_flag(hit, g.first, g.grp),
             f"drop every row after the first {name} = 1 of each person"))
+    return out
+
+
+def baseline_problems(values: dict[str, np.ndarray], g: Grouped) -> list[Problem]:
+    """Baseline covariates that change within a person."""
+    starts = np.flatnonzero(g.first)
+    out = []
+    for name, x in values.items():
+        ref = x[starts][g.grp]
+        same = (x == ref) | (pd.isna(x) & pd.isna(ref))
+        out.append(Problem(f"baseline covariate {name} changes within id", ~np.asarray(same),
+                           f"use the first value of {name} for every period of a person, or "
+                           "treat it as time-varying"))
     return out
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -10,6 +12,7 @@ from ..exceptions import DataValidationError
 from ._checks import (
     Problem,
     after_event_problems,
+    baseline_problems,
     binary_problems,
     contiguity_problem,
     group_rows,
@@ -47,6 +50,7 @@ def validate_person_period(
     outcome: str | None = None,
     censor: str | None = None,
     competing: str | None = None,
+    baseline: str | Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Check person-period data and raise one error listing every problem, with ids and fixes.
 
@@ -76,6 +80,8 @@ def validate_person_period(
         row where one of them is 1. ``outcome`` and ``competing`` may be missing (NaN) in the
         row where follow-up ends by censoring or the competing event (the convention of
         :func:`~cohortlab.simulate_longitudinal`).
+    baseline : str or list of str, optional
+        Baseline covariates, which must be constant within a person.
 
     Returns
     -------
@@ -93,7 +99,8 @@ def validate_person_period(
           period (missing visits);
         - empty or reversed intervals, intervals out of order, overlaps, gaps;
         - rows after ``outcome``, ``censor`` or ``competing`` = 1;
-        - a treatment that changes inside an interval, or values that are not 0/1.
+        - a treatment that changes inside an interval, or values that are not 0/1;
+        - a baseline covariate that changes within a person.
 
         Missing values in ``id``, ``period``, ``start``, ``stop`` or ``treatment`` are their
         own error.
@@ -119,8 +126,10 @@ def validate_person_period(
             f"{FUNC}(): give either period= (discrete time) or both start= and stop= (intervals); "
             f"got period={period!r}, start={start!r}, stop={stop!r}."
         )
+    base = [baseline] if isinstance(baseline, str) else list(baseline or [])
     check_columns(data, FUNC, id=id, period=period, start=start, stop=stop,
-                  treatment=treatment, outcome=outcome, censor=censor, competing=competing)
+                  treatment=treatment, outcome=outcome, censor=censor, competing=competing,
+                  baseline=base)
     _missing_problem(data, {"period": period, "start": start, "stop": stop,
                             "treatment": treatment})
     g = group_rows(data, id, FUNC)
@@ -142,6 +151,7 @@ def validate_person_period(
     allow_nan = {c for c in (outcome, competing) if c is not None}
     problems += binary_problems(flags, allow_nan)
     problems += after_event_problems(flags, g)
+    problems += baseline_problems({c: g.take(data[c].to_numpy()) for c in base}, g)
     raise_problems(problems, g, FUNC, len(data))
     return data
 
