@@ -386,3 +386,45 @@ def test_validate_baseline_constant_within_id():
                                           r"\(1 row\), e\.g\. id 2"):
         cl.validate_person_period(df, id="pid", period="t", baseline=["sex", "age"])
     cl.validate_person_period(df, id="pid", period="t", baseline="age")
+
+
+def test_person_period_round_trips_a_pivoted_simulated_cohort():
+    df = cl.simulate_longitudinal(n=400, n_periods=6, seed=12, n_truth=2_000)
+    wide = df.pivot(index="id", columns="period", values=["L", "A"])
+    wide.columns = [f"{v}_{p}" for v, p in wide.columns]
+    wide = wide.reset_index()
+    wide["V"] = df.groupby("id")["V"].first().to_numpy()
+    wide["last"] = df.groupby("id")["period"].max().to_numpy()
+    wide = wide.sample(frac=1.0, random_state=1)  # persons in any order
+    long = cl.person_period(wide, id="id", time_varying=["L", "A"], baseline="V",
+                            last_period="last")
+    expected = df[["id", "period", "V", "L", "A"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(long, expected, check_dtype=False)
+    assert long.attrs["person_period"]["rows_not_created"] == 400 * 6 - len(df)
+    assert long.attrs["person_period"]["values_after_last_period"] == 0  # NaN after the end
+
+
+def test_expand_intervals_round_trips_treatment_episodes_and_visits():
+    df = cl.simulate_longitudinal(n=400, n_periods=6, seed=13, n_truth=2_000)
+    y = df["Y"].fillna(0).astype(int)
+    # treatment episodes: runs of equal A within a person, as (start, stop] records
+    new_run = (df["A"] != df.groupby("id")["A"].shift()) | (df["period"] == 0)
+    run = new_run.cumsum()
+    ep = df.assign(y=y, run=run).groupby("run").agg(
+        pid=("id", "first"), s=("period", "min"), e=("period", "max"), a=("A", "first"),
+        y=("y", "max"))
+    ep["e"] += 1
+    pp = cl.expand_intervals(ep.sample(frac=1.0, random_state=2), id="pid", start="s",
+                             stop="e", treatment="a", event="y")
+    assert pp["pid"].tolist() == df["id"].tolist()
+    assert pp["period"].tolist() == df["period"].tolist()
+    assert pp["a"].tolist() == df["A"].tolist()
+    assert pp["y"].tolist() == y.tolist()
+    # visits: L recorded at the start of some periods; LOCF between them
+    keep = (df["period"] == 0) | (np.random.default_rng(5).random(len(df)) < 0.6)
+    visits = df.loc[keep, ["id", "period", "L"]].assign(
+        end=df.groupby("id")["period"].transform("max")[keep] + 1.0)
+    pr = cl.expand_intervals(visits, id="id", time="period", end="end", values="L")
+    locf = df["L"].where(keep).groupby(df["id"]).ffill()
+    np.testing.assert_allclose(pr["L"].to_numpy(float), locf.to_numpy())
+    assert pr.attrs["expand_intervals"]["carried_forward"]["L"] == int((~keep).sum())
