@@ -8,6 +8,7 @@ few ids, the number of ids and rows, and the fix.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -216,7 +217,7 @@ def describe_problem(p: Problem, g: Grouped) -> str | None:
             f"{more}. Fix: {p.fix}.")
 
 
-def raise_problems(problems: list[Problem | None], g: Grouped, func: str, n_rows: int,
+def raise_problems(problems: Sequence[Problem | None], g: Grouped, func: str, n_rows: int,
                    extra: Any = None) -> None:
     """Raise one DataValidationError listing every non-empty problem (nothing when clean)."""
     lines = [t for p in problems if p is not None
