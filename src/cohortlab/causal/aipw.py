@@ -88,7 +88,10 @@ def aipw(
     ps_model : scikit-learn classifier, optional
     outcome_model : scikit-learn regressor or classifier, optional
     cross_fit : int, optional
-        Number of cross-fitting folds for the machine-learning models.
+        K-fold cross-fitting of the machine-learning nuisance models (each fitted on K - 1
+        folds, predicting the held-out one); both models share the folds, stratified by
+        exposure and drawn from ``random_state``. The parametric default models are fitted on
+        all rows.
     trim : (float, float) or "crump", optional
         Remove subjects with propensity scores outside the bounds (as in
         :func:`propensity_score`); the estimand becomes the trimmed population's.

@@ -280,6 +280,9 @@ def dose_response(
     reference : float, optional
         Reference dose of the contrasts, within the observed range; default the median.
     dose_terms : {"spline", "linear", "quadratic"}
+        How the exposure enters the model: a natural cubic spline with ``df`` degrees of
+        freedom (knots placed as R's ``splines::ns(A, df)``: boundary knots at the range,
+        interior knots at quantiles; linear beyond the boundary knots), ``A``, or ``A + A^2``.
     df : int
         Spline degrees of freedom (``df=1`` is linear).
     outcome_type : {"auto", "continuous", "binary"}

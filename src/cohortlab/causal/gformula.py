@@ -124,6 +124,11 @@ def gformula(
     outcome_model : scikit-learn regressor or classifier, optional
         Default: linear or logistic regression (maximum likelihood).
     standardize_over : {"analysed", "all"}
+        ``"all"`` fits the outcome model on the rows with an observed outcome and averages the
+        predictions over every row, including those whose outcome is missing (What If
+        Program 13.2); this assumes the outcome is missing at random given the exposure and
+        the model's covariates. With ``"analysed"`` a missing outcome is a missing value like
+        any other.
     weights : str, optional
         Sampling weights (in the fit and in the standardisation).
     cluster : str, optional

@@ -128,6 +128,8 @@ def match(
         If given, the effect is estimated and stored in ``result.estimate``.
     effect_measure : {"difference", "ratio", "odds_ratio"}
     distance : {"logit", "ps"}
+        Match on the logit of the propensity score (MatchIt's ``link = "linear.logit"``) or
+        on the score itself (MatchIt's default).
     order : {"largest", "smallest", "data", "random"}, optional
         Matching order of the focal subjects without replacement.
     weights : str, optional

@@ -71,6 +71,8 @@ def propensity_score(
         Default: maximum-likelihood logistic regression (with an intercept).
     estimand : {"ATE", "ATT", "ATC", "ATO", "ATM"}
     stabilize : bool
+        Multiply the weights by the marginal probability of the arm received (the Hajek
+        estimators of :func:`ipw` are unchanged).
     trim : (float, float) or "crump", optional
         Remove subjects whose score is outside the bounds (or Crump et al.'s optimal bounds);
         recorded in ``notes`` and in the rows' zero weights.

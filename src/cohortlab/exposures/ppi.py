@@ -227,7 +227,9 @@ def ppi_mean(
     by : str, optional
         A mean per level of this column.
     exposure : str, optional
-        Binary column: the difference between exposure groups (1 minus 0).
+        Binary column: the difference in means between exposure groups (1 minus 0), a risk
+        difference for a 0/1 label, otherwise a mean difference. It is associational; for a
+        confounder-adjusted effect use :func:`ppi_effect`. Cannot be combined with ``by``.
     lam : "tuned" or float
     clip_lam : bool
         Keep a tuned ``lambda`` in [0, 1].

@@ -113,6 +113,8 @@ def forest_plot(frame: pd.DataFrame, ax: Axes | None = None, *, label: str = "te
                 labels: Labels | Any = None, reference: Any = None) -> Axes:
     """Point estimates with intervals, one row each; log axis when all rows are ratios.
 
+    Log axes have plain ticks (0.5, 1, 2; see :func:`plain_log_axis`).
+
     Parameters
     ----------
     frame : pandas.DataFrame
@@ -127,8 +129,6 @@ def forest_plot(frame: pd.DataFrame, ax: Axes | None = None, *, label: str = "te
     reference : mapping, optional
         Reference levels of categorical factors (see
         :func:`cohortlab.results.labels.reference_levels`).
-
-    Log axes have plain ticks (0.5, 1, 2; see :func:`plain_log_axis`).
     """
     from .._typing import RATIO_MEASURES
     from ..results._format import measure_label

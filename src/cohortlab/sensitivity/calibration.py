@@ -276,6 +276,8 @@ def systematic_error_model(
     log_estimate, std_error : str, optional
         Column names, for DataFrames (the same in both).
     sd_model : {"linear", "log_linear"}
+        ``sd(x) = c + d |x|`` (R's default since version 2) or ``exp(c + d x)`` (the 2018
+        paper; R's ``legacy = TRUE``).
     missing : {"raise", "drop"}
 
     Returns

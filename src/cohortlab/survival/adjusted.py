@@ -125,8 +125,16 @@ def adjusted_survival(
         model's, and the outcome model's unless ``outcome_covariates`` is given.
     outcome_covariates : the Cox outcome model's covariates (``gformula``, ``aipw``).
     cause : the cause whose cumulative incidence to estimate (competing risks).
+    method : {"ipw", "gformula", "aipw"}
+        The estimator (see Methods above); ``"aipw"`` targets the ATE only.
+    estimand : "ATE", "ATT" or "ATC" (and "ATO", "ATM" with ``ipw``)
+        The target population.
     times : the evaluation grid (default: every distinct event time if there are at most 500,
         else 500 quantiles of them); bootstrap intervals exist only on this grid.
+    variance : "influence_function" or "bootstrap", optional
+        See Variance above; the default depends on ``method``.
+    weights, trim, truncate : case weights, and the propensity-score trimming and weight
+        truncation of :func:`cohortlab.propensity_score`.
 
     Examples
     --------
