@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -142,7 +142,7 @@ def crude_effect(
     measure_name = MEASURE_NAMES[(effect_measure, binary)]
     est, phi, mu1, mu0 = _estimate(y, a, w, effect_measure)
     cl_ids = frame[cluster].to_numpy() if cluster else None
-    common = dict(
+    common: dict[str, Any] = dict(
         estimand="association", effect_measure=measure_name, method="crude",
         n=int((w > 0).sum()), n_events=int(y[w > 0].sum()) if binary else None, dropped=dropped,
         notes=zero_weight_notes(w, weights),

@@ -517,6 +517,7 @@ def _rows(mu: np.ndarray, V: np.ndarray, reps: np.ndarray | None, doses: np.ndar
                               {"quantity": qty, "dose": float(g), "reference": r}))
     for k, j in enumerate(others):
         if j == doses.size:  # the slope: reference + step vs reference
+            assert step is not None  # a slope row exists only with a step
             unit = "per SD" if per == "sd" else "per unit" if per is None else f"per {_fmt(step)}"
             term = f"{exposure} ({unit}{f' = {step:.4g}' if per == 'sd' else ''})"
             labels = {"quantity": "slope", "dose": float(ref + step), "reference": ref}

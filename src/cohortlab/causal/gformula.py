@@ -190,7 +190,7 @@ def gformula(
     pop = _population(a, estimand)
     mu1, mu0, phi1, phi0 = _standardize(fit.q1, fit.q0, pop, s)
     check_means(mu1, mu0, effect_measure, FUNC, outcome)
-    common = dict(
+    common: dict[str, Any] = dict(
         estimand=estimand, effect_measure=MEASURE_NAMES[(effect_measure, binary)],
         method="gformula", n=int((s > 0).sum()),
         n_events=int(y[r & (s > 0)].sum()) if binary else None,
@@ -248,7 +248,7 @@ def _chain_rule(fit: Any, od: OutcomeDesign, y: np.ndarray, s: np.ndarray, r: np
 
 def _notes(description: str, r: np.ndarray, over: str, pop: np.ndarray,
            estimand: str) -> tuple[str, ...]:
-    notes = (f"outcome model: {description}, fitted on {int(r.sum()):,} rows",)
+    notes: tuple[str, ...] = (f"outcome model: {description}, fitted on {int(r.sum()):,} rows",)
     if estimand != "ATE":
         who = "exposed" if estimand == "ATT" else "unexposed"
         notes += (f"standardised over the {int(pop.sum()):,} {who} ({estimand})",)

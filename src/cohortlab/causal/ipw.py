@@ -167,7 +167,7 @@ def ipw(
     _, phi_known = contrast(means.mu1, means.mu0, means.phi1_known, means.phi0_known,
                             effect_measure)
     ess = ps.ess()
-    common = dict(
+    common: dict[str, Any] = dict(
         estimand=estimand, effect_measure=MEASURE_NAMES[(effect_measure, binary)],
         method="ipw", n=int(used_rows.sum()),
         n_events=int(y[r & used_rows].sum()) if binary else None,
@@ -190,7 +190,7 @@ def ipw(
     return replace(res, ci_method=label)
 
 
-def _resolve_variance(variance: str | None, model: Any, censoring: Any) -> str:
+def _resolve_variance(variance: Variance | None, model: Any, censoring: Any) -> Variance:
     if variance is None:
         return "mestimation" if model is None else "robust"
     check_option(variance, Variance, "variance", FUNC)

@@ -244,7 +244,8 @@ def _check_options(estimand: Any, distance: Any, order: Any, effect_measure: Any
     if order is not None:
         check_option(order, MatchOrder, "order", FUNC)
     check_option(effect_measure, Measure, "effect_measure", FUNC)
-    if not (isinstance(ratio, numbers.Integral) and not isinstance(ratio, bool) and ratio >= 1):
+    if not (isinstance(ratio, numbers.Integral) and not isinstance(ratio, bool)
+            and int(ratio) >= 1):
         raise DataValidationError(
             f"{FUNC}(): ratio must be an integer >= 1 (controls per focal subject); got "
             f"{ratio!r}. Use ratio=1 for pair matching."

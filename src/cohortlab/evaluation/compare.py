@@ -155,8 +155,8 @@ def compare_classifiers(
     notes = []
     if not np.all(np.isfinite(cov)):
         notes.append("fewer than 2 positives or negatives: no DeLong variance")
-    common = {"conf_level": conf_level, "method": CLF, "ci_method": "delong", "n": n,
-              "n_events": n1}
+    common: dict[str, Any] = {"conf_level": conf_level, "method": CLF, "ci_method": "delong",
+                              "n": n, "n_events": n1}
     rows = [_row(c, auc[i], cov[i, i], null=0.5, measure="auroc", clip=(0.0, 1.0),
                  labels={"metric": "auroc", "model": c}, **common)
             for i, c in enumerate(cols)]
@@ -330,11 +330,11 @@ def compare_survival_models(
     preds = [{tk: _check_risk(frame, c, SRV) for tk, c in m.items()} for m in rmaps]
     _check_followup(t, d, grid, time, "the data", SRV)
     n, n1 = int(t.size), int(d.sum())
-    common = {"conf_level": conf_level, "method": SRV, "n": n, "n_events": n1}
+    common: dict[str, Any] = {"conf_level": conf_level, "method": SRV, "n": n, "n_events": n1}
     notes: list[str] = []
 
     # per model: (metric, time) -> (estimate, influence, variance from influence)
-    est: list[dict[tuple[str, float], tuple[float, np.ndarray]]] = [{} for _ in range(k)]
+    est: list[dict[tuple[str, float], tuple[float, Any]]] = [{} for _ in range(k)]
     tau = float(grid.max()) if grid.size else None
     if xs:
         if tau is None:

@@ -82,7 +82,7 @@ def _ipw_pieces(d: _Labelled, a: np.ndarray, ps: Any) -> Pieces:
     """Hajek IPW arm means; the propensity score fitted on everyone, stacked (M-estimation)."""
     e = ps.scores.to_numpy()
     w, dw = realized_weights(np.clip(e, 1e-12, 1 - 1e-12), a, ps.estimand)
-    common = dict(ps_fit=ps._fit, X=ps._design.X)
+    common: dict[str, Any] = dict(ps_fit=ps._fit, X=ps._design.X)
     s = np.ones(a.size)
     lab_y = ipw_arm_means(d.y, a, e, s, w, dw, r=d.r, c=d.pi, **common)
     lab_f = ipw_arm_means(d.f, a, e, s, w, dw, r=d.r, c=d.pi, **common)
@@ -276,7 +276,7 @@ def ppi_mean(
                              columns=[c for c in (by, exposure) if c], strata=strata,
                              labelled_fraction=labelled_fraction, missing=missing, lam=lam,
                              conf_level=conf_level)
-    common = dict(lam=lam, clip=clip_lam, conf_level=conf_level,
+    common: dict[str, Any] = dict(lam=lam, clip=clip_lam, conf_level=conf_level,
                   method="ppi_mean", ci_method="influence_function", estimand=None,
                   aipw_se=False, outcome_label=outcome_validation)
     if exposure is not None:

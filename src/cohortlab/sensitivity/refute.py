@@ -131,7 +131,7 @@ def _natural(value: float, ratio: bool) -> float:
 
 
 def _check_args(estimator: Any, tests: Any, n_sims: Any, subset_fraction: Any,
-                estimator_kwargs: dict[str, Any]) -> tuple[str, ...]:
+                estimator_kwargs: dict[str, Any]) -> tuple[RefuteTest, ...]:
     if not callable(estimator):
         raise DataValidationError(
             f"{FUNC}(): estimator must be a cohortlab estimator function (e.g. cl.ipw); got "

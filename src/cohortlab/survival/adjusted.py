@@ -203,11 +203,13 @@ def adjusted_survival(
             _, lo[arm], hi[arm] = bootstrap_interval(values[arm], reps[:, arm], conf_level)
         ci_method = "bootstrap_percentile"
     elif method == "aipw":
+        assert var is not None
         se = np.sqrt(var)
         z = float(_z(conf_level))
         lo, hi = values - z * se, values + z * se
         ci_method = "influence_function"
     else:
+        assert var is not None
         se = np.sqrt(var)
         lo, hi = log_log_ci(values, se, conf_level, cause is not None)
         ci_method = "infinitesimal_jackknife"
@@ -353,14 +355,14 @@ def _cox_predictions(sp: _Spec, rows: np.ndarray, times: np.ndarray | None = Non
                     step_k = h
             if sp.cause is None:
                 pred[row] = np.exp(-cum_all)
-                if with_survival:
+                if surv is not None:
                     surv[row] = pred[row]
                 continue
             s_all = np.exp(-cum_all)
             s_prev = np.concatenate([np.ones((chunk.size, 1)), s_all[:, :-1]], axis=1)
             curve = np.cumsum(s_prev * step_k, axis=1)
             pred[row] = np.where(pos >= 0, curve[:, np.maximum(pos, 0)], 0.0)
-            if with_survival:
+            if surv is not None:
                 surv[row] = np.where(pos >= 0, s_all[:, np.maximum(pos, 0)], 1.0)
         yield (chunk, pred, surv) if with_survival else (chunk, pred)
 
@@ -517,7 +519,7 @@ def _mask_unestimable(sp: _Spec, values: np.ndarray, se: np.ndarray, lo: np.ndar
     """NaN where an arm's censoring curve has reached 0 (no one observed beyond)."""
     g = np.vstack([censoring_km(sp.t[sp.a == arm], sp.d[sp.a == arm],
                                 sp.s[sp.a == arm]).after(sp.grid) for arm in (1, 0)])
-    bad = (g <= 0).any(axis=0)
+    bad = np.asarray((g <= 0).any(axis=0))
     if not bad.any():
         return values, se, lo, hi, notes
     out = [np.where(bad[None, :], np.nan, x) for x in (values, se, lo, hi)]
