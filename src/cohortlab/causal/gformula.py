@@ -113,14 +113,18 @@ def gformula(
     Parameters
     ----------
     data : pandas.DataFrame
+        One row per subject; never modified.
     exposure, outcome : str
         Binary exposure; numeric outcome (binary 0/1 outcomes give risks).
     covariates : list of str or str
         Confounders: the outcome model's right-hand side unless ``outcome_covariates``.
     estimand : {"ATE", "ATT", "ATC"}
+        Average the predictions over everyone, the exposed or the unexposed.
     effect_measure : {"difference", "ratio", "odds_ratio"}
+        The contrast of the standardised means.
     outcome_covariates : list of str or str, optional
-        Outcome model right-hand side (formula), e.g. with exposure interactions.
+        The outcome model's right-hand side, e.g. with exposure interactions. The exposure is
+        added as a main effect unless the formula already has it as a term of its own.
     outcome_model : scikit-learn regressor or classifier, optional
         Default: linear or logistic regression (maximum likelihood).
     standardize_over : {"analysed", "all"}
@@ -133,6 +137,8 @@ def gformula(
         Sampling weights (in the fit and in the standardisation).
     cluster : str, optional
     variance : {"influence_function", "bootstrap"}
+        How the standard error is computed; a machine-learning ``outcome_model`` needs
+        ``"bootstrap"``.
     n_boot, n_jobs, random_state
         Bootstrap settings (same seed, same numbers whatever ``n_jobs``).
     conf_level : float

@@ -112,7 +112,8 @@ def compare_classifiers(
     label : str
         Column of observed outcomes coded 0/1 (or bool).
     scores : sequence of str
-        Two or more score columns (numeric; higher = more likely positive).
+        Two or more numeric score columns, higher = more likely positive. Any real numbers
+        (probabilities, logits, a 1-5 grade): the AUROC depends only on their order.
     conf_level : float
         Confidence level of every interval.
     missing : {"raise", "drop"}

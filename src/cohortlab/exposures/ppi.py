@@ -220,10 +220,12 @@ def ppi_mean(
     Parameters
     ----------
     data : pandas.DataFrame
+        One row per subject; never modified.
     outcome : str
         The model's prediction for every row (a probability in [0, 1] for a 0/1 label).
     outcome_validation : str
-        The gold-standard label on the labelled rows, missing elsewhere.
+        The gold-standard label, present on the labelled rows and missing on the others. A
+        binary label is coded 0/1.
     by : str, optional
         A mean per level of this column.
     exposure : str, optional
@@ -231,14 +233,19 @@ def ppi_mean(
         difference for a 0/1 label, otherwise a mean difference. It is associational; for a
         confounder-adjusted effect use :func:`ppi_effect`. Cannot be combined with ``by``.
     lam : "tuned" or float
+        The power-tuning parameter λ. ``"tuned"`` is PPI++, ``1`` is classical PPI, ``0`` uses
+        the labelled rows only.
     clip_lam : bool
         Keep a tuned ``lambda`` in [0, 1].
     strata : str, optional
-        Labelling strata (labelling probability estimated within each unless given).
+        The strata the labelled subset was sampled within. Unless you pass
+        ``labelled_fraction``, the labelling probability is estimated as the labelled share of
+        each stratum.
     labelled_fraction : str, float or mapping, optional
-        Known labelling probabilities: a column, one number, or stratum -> probability.
+        Known labelling probabilities: a column of P(labelled), one number, or a mapping from
+        stratum to probability (this form needs ``strata``).
     reference : optional
-        Exposure label of the unexposed group.
+        The label of the unexposed group, when ``exposure`` is not coded 0/1.
     conf_level : float
     missing : {"raise", "drop"}
         For the prediction, ``by``, ``exposure``, ``strata`` (a labelled row without a
@@ -368,6 +375,7 @@ def ppi_effect(
         The verb whose effect is made prediction-powered: ``cl.ipw`` or ``cl.aipw`` (any
         other is refused).
     data : pandas.DataFrame
+        One row per subject; never modified.
     outcome_validation : str
         The gold-standard label on the labelled rows, missing elsewhere.
     lam : "tuned" or float
@@ -375,14 +383,17 @@ def ppi_effect(
     strata, labelled_fraction
         The labelling design, as in :func:`ppi_mean`.
     exposure : str
-        Binary exposure.
+        A binary exposure, observed for every row.
     outcome : str
         The model's prediction for every row (a probability in [0, 1] for a 0/1 label).
     covariates : list of str or str
-        Confounders (propensity model; and outcome models unless ``outcome_covariates``).
+        The confounders, as column names or a formula right-hand side. They are used in the
+        propensity model, and in the AIPW outcome models unless ``outcome_covariates`` is given.
     estimand : {"ATE", "ATT", "ATC", "ATO", "ATM"}
         AIPW: ATE, ATT or ATC.
     effect_measure : {"difference", "ratio", "odds_ratio"}
+        The contrast. Ratios are estimated on the log scale. ``"odds_ratio"`` requires a 0/1
+        label.
     outcome_covariates : list of str or str, optional
         AIPW outcome models' right-hand side (default ``covariates``).
     reference : optional

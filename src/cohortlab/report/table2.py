@@ -222,7 +222,8 @@ def table2(
         ``ModelResult`` objects. A plain sequence of results takes each row's outcome from
         its ``labels["outcome"]``, else its ``term``.
     by : {"method", "outcome"}
-        Columns are estimators (default) or outcomes.
+        What the columns of the wide layout are: methods (rows are outcomes, the default) or
+        outcomes (rows are methods).
     terms : str or sequence of str, optional
         Keep only rows with these terms (e.g. the exposure of a Cox model); by default every
         row is kept and rows of one outcome with several terms are labelled

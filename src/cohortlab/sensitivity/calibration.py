@@ -131,6 +131,7 @@ def empirical_null(
     log_estimate, std_error : str, optional
         Column names, for a DataFrame.
     conf_level : float
+        Level of the intervals of ``mean`` and ``sd``.
     missing : {"raise", "drop"}
         Controls with a missing estimate or SE raise, or are dropped and counted.
 

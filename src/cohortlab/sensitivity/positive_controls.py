@@ -77,7 +77,9 @@ def synthetic_positive_controls(
     reference : optional
         Exposure label of the unexposed group.
     random_state : int, numpy.random.Generator or None
+        Seed of the injected draws.
     missing : {"raise", "drop"}
+        Missing values in the used columns raise, or the rows are dropped.
 
     Returns
     -------

@@ -218,6 +218,7 @@ def refute(
     exposure : str
         The exposure column (permuted by the placebo test).
     tests : sequence of {"placebo_exposure", "random_common_cause", "data_subset"}
+        Any of ``"placebo_exposure"``, ``"random_common_cause"``, ``"data_subset"``.
     n_sims : int
         Simulations per test (DoWhy's ``num_simulations``, 100).
     subset_fraction : float

@@ -126,13 +126,20 @@ def adjusted_survival(
     outcome_covariates : the Cox outcome model's covariates (``gformula``, ``aipw``).
     cause : the cause whose cumulative incidence to estimate (competing risks).
     method : {"ipw", "gformula", "aipw"}
-        The estimator (see Methods above); ``"aipw"`` targets the ATE only.
+        ``"ipw"``: Kaplan-Meier (Aalen-Johansen with ``cause``) per arm weighted by
+        :func:`propensity_score`` weights; ``"gformula"``: a Cox model (cause-specific Cox
+        models with ``cause`) of the outcome on exposure and covariates, each subject's
+        predicted curve under both exposures, averaged over the estimand population.
     estimand : "ATE", "ATT" or "ATC" (and "ATO", "ATM" with ``ipw``)
         The target population.
     times : the evaluation grid (default: every distinct event time if there are at most 500,
         else 500 quantiles of them); bootstrap intervals exist only on this grid.
     variance : "influence_function" or "bootstrap", optional
-        See Variance above; the default depends on ``method``.
+        ``"influence_function"`` (default for ``ipw`` and ``aipw``): for ``ipw`` the weighted
+        curves' infinitesimal jackknife with the weights treated as known (usually conservative
+        for the ATE), for ``aipw`` the empirical variance of the estimating function;
+        ``"bootstrap"`` (the default for ``gformula``): ``n_boot`` replicates that refit the
+        propensity or Cox model, percentile intervals, identical for any ``n_jobs``.
     weights, trim, truncate : case weights, and the propensity-score trimming and weight
         truncation of :func:`cohortlab.propensity_score`.
 

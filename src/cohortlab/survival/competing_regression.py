@@ -78,11 +78,14 @@ def fine_gray(
     data : one row per subject.
     time, event : follow-up time and event code (0 censored, 1..K causes).
     cause : the code of the cause of interest.
+        The code of the cause of interest; a code with no events raises, listing the codes
+        present.
     causes : the event codes that are causes, needed only for codes outside 1..K without
         gaps (e.g. ``causes=[1, 2, 7]``); an undeclared code there raises.
     covariates : column names or a formula right-hand side.
     weights, cluster : case weights (e.g. IPTW) and a cluster column for the sandwich.
     ties : ``"efron"`` or ``"breslow"``.
+        ``"efron"`` (as ``finegray`` + ``coxph``) or ``"breslow"`` (as ``cmprsk::crr``).
 
     Examples
     --------
