@@ -75,6 +75,7 @@ def to_dowhy(
     ----------
     data : pandas.DataFrame
     exposure, outcome : str
+        The exposure must be binary (0/1, bool, or two labels with ``reference=``).
     covariates : list of str or str
         A list of columns or a formula; only the column names reach DoWhy (it builds its own
         design and one-hot encodes categorical columns), so formula transformations such as

@@ -116,9 +116,12 @@ def ipw(
     n_boot, n_jobs, random_state
         Bootstrap settings (same seed, same numbers whatever ``n_jobs``).
     conf_level : float
+        The interval's level.
     reference : optional
         Exposure label of the unexposed group.
     missing : {"raise", "drop"}
+        Missing values in the analysis columns raise, or the rows are dropped and counted
+        (missing outcomes are kept as censored when ``censoring_covariates`` is given).
 
     Returns
     -------

@@ -144,10 +144,12 @@ def match(
     reference : optional
         Exposure label of the unexposed group.
     conf_level : float
+        The interval's level.
     random_state : int or numpy.random.Generator, optional
         Seeds ``order="random"``.
     missing : {"raise", "drop"}
-        Missing values in the exposure, covariates, scores, weights or outcome.
+        Missing values in the exposure, covariates, scores, weights or outcome raise, or the
+        rows are dropped and counted.
 
     Returns
     -------

@@ -272,7 +272,8 @@ def compare_survival_models(
     time, event : str
         Follow-up time (>= 0) and event indicator (0 = censored, 1 = event).
     scores : sequence of str, optional
-        One risk-score column per model (e.g. Cox linear predictors).
+        One risk-score column per model, higher = higher risk (e.g. Cox linear predictors):
+        Harrell's and Uno's C, and AUC(t) when no risks are given.
     risks : sequence of str or of mapping {time: str}, optional
         One entry per model (same order as ``scores``): its predicted absolute risk by each
         time, a column (with a single time in ``times``) or a mapping ``{time: column}``.

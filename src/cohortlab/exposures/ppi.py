@@ -248,8 +248,10 @@ def ppi_mean(
         The label of the unexposed group, when ``exposure`` is not coded 0/1.
     conf_level : float
     missing : {"raise", "drop"}
-        For the prediction, ``by``, ``exposure``, ``strata`` (a labelled row without a
-        prediction always raises).
+        Missing values in the prediction, ``by``, ``exposure``, ``strata`` and
+        ``labelled_fraction`` columns raise, or with ``"drop"`` those rows are dropped and
+        counted. A labelled row with no prediction always raises, because dropping it would
+        make the labelled subset non-random.
 
     Returns
     -------
@@ -379,6 +381,7 @@ def ppi_effect(
     outcome_validation : str
         The gold-standard label on the labelled rows, missing elsewhere.
     lam : "tuned" or float
+        The power-tuning parameter, as in :func:`ppi_mean`.
     clip_lam : bool
     strata, labelled_fraction
         The labelling design, as in :func:`ppi_mean`.
@@ -400,6 +403,7 @@ def ppi_effect(
         Exposure label of the unexposed group.
     conf_level : float
     missing : {"raise", "drop"}
+        As in :func:`ipw`. A labelled row without a prediction always raises an error.
     **estimator_kwargs
         Other arguments of ``estimator`` are refused (a machine-learning model, trimming,
         weights, clusters, bootstrap): the prediction-powered estimator fits a logistic

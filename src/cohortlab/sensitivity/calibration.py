@@ -368,7 +368,8 @@ def calibrate_ci(
     Parameters
     ----------
     model : SystematicErrorModel or EmpiricalNull
-        An :class:`EmpiricalNull` is converted with :meth:`EmpiricalNull.to_error_model`.
+        An :class:`EmpiricalNull` is converted with :meth:`EmpiricalNull.to_error_model`:
+        slope 1, the same bias at every effect size.
     estimates : EstimateTable, Estimate or pandas.DataFrame
     log_estimate, std_error : str, optional
         Column names, for a DataFrame.

@@ -228,6 +228,8 @@ def refute(
         Level of the percentile interval; a test is flagged ``refuted`` when its p-value is
         at most ``1 - conf_level``.
     random_state : int, numpy.random.Generator or None
+        The seed; the same seed gives the same numbers whatever ``n_jobs``, and whichever
+        tests are run.
     n_jobs : int
         joblib workers.
     **estimator_kwargs

@@ -83,7 +83,8 @@ def fine_gray(
     causes : the event codes that are causes, needed only for codes outside 1..K without
         gaps (e.g. ``causes=[1, 2, 7]``); an undeclared code there raises.
     covariates : column names or a formula right-hand side.
-    weights, cluster : case weights (e.g. IPTW) and a cluster column for the sandwich.
+    weights, cluster : case weights (e.g. inverse probability of treatment weights) and a
+        cluster column: the sandwich is summed by cluster (default: by subject).
     ties : ``"efron"`` or ``"breslow"``.
         ``"efron"`` (as ``finegray`` + ``coxph``) or ``"breslow"`` (as ``cmprsk::crr``).
 
