@@ -119,20 +119,31 @@ def adjusted_survival(
 
     Parameters
     ----------
-    time, event : follow-up and event (0/1; 0..K with ``cause``).
-    exposure : binary exposure column.
-    covariates : confounders (column names or a formula right-hand side): the propensity
-        model's, and the outcome model's unless ``outcome_covariates`` is given.
-    outcome_covariates : the Cox outcome model's covariates (``gformula``, ``aipw``).
-    cause : the cause whose cumulative incidence to estimate (competing risks).
+    data : pandas.DataFrame
+        One row per subject; never modified.
+    time, event : str
+        Follow-up time and event (0/1; 0..K with ``cause``).
+    exposure : str
+        Binary exposure column.
+    covariates : list of str or str
+        Confounders (column names or a formula right-hand side): the propensity model's, and
+        the outcome model's unless ``outcome_covariates`` is given.
     method : {"ipw", "gformula", "aipw"}
         ``"ipw"``: Kaplan-Meier (Aalen-Johansen with ``cause``) per arm weighted by
-        :func:`propensity_score`` weights; ``"gformula"``: a Cox model (cause-specific Cox
-        models with ``cause`) of the outcome on exposure and covariates, each subject's
-        predicted curve under both exposures, averaged over the estimand population.
-    estimand : "ATE", "ATT" or "ATC" (and "ATO", "ATM" with ``ipw``)
-        The target population.
-    times : the evaluation grid (default: every distinct event time if there are at most 500,
+        :func:`propensity_score` weights; ``"gformula"``: a Cox model (cause-specific Cox
+        models with ``cause``) of the outcome on exposure and covariates, each subject's
+        predicted curve under both exposures, averaged over the estimand population;
+        ``"aipw"`` (ATE only): augmented IPW with inverse probability of censoring weights
+        (see Methods above).
+    outcome_covariates : list of str or str, optional
+        The Cox outcome model's covariates (``gformula``, ``aipw``); default ``covariates``.
+    cause : int, optional
+        Estimate the cumulative incidence of this cause (event codes 0..K) instead of
+        survival (competing risks).
+    estimand : {"ATE", "ATT", "ATC", "ATO", "ATM"}
+        The target population; ``"ATO"`` and ``"ATM"`` with ``ipw`` only.
+    times : sequence of float, optional
+        The evaluation grid (default: every distinct event time if there are at most 500,
         else 500 quantiles of them); bootstrap intervals exist only on this grid.
     variance : "influence_function" or "bootstrap", optional
         ``"influence_function"`` (default for ``ipw`` and ``aipw``): for ``ipw`` the weighted
@@ -140,8 +151,10 @@ def adjusted_survival(
         for the ATE), for ``aipw`` the empirical variance of the estimating function;
         ``"bootstrap"`` (the default for ``gformula``): ``n_boot`` replicates that refit the
         propensity or Cox model, percentile intervals, identical for any ``n_jobs``.
-    weights, trim, truncate : case weights, and the propensity-score trimming and weight
-        truncation of :func:`cohortlab.propensity_score`.
+    weights : str, optional
+        Case weights.
+    trim, truncate : optional
+        The propensity-score trimming and weight truncation of :func:`propensity_score`.
 
     Examples
     --------
