@@ -92,7 +92,9 @@ def kaplan_meier(
     by : str, optional
         Grouping column: one curve per level (sorted); without it one curve labelled "all".
     weights : str, optional
-        Non-negative case weights.
+        Non-negative case weights; weighted counts are kept in ``n_risk_weighted``,
+        ``n_event_weighted``, ``n_censor_weighted`` beside the unweighted ``n_risk``,
+        ``n_event``, ``n_censor``.
     entry : str, optional
         Entry time (left truncation): a row is at risk at ``t`` when ``entry < t <= time``.
     conf_type : {"log-log", "log", "plain"}
@@ -210,8 +212,7 @@ def logrank(
     strata : str or list of str, optional
         Stratification columns.
     weights : str, optional
-        Case weights; weighted counts are kept in ``n_risk_weighted``, ``n_event_weighted``,
-        ``n_censor_weighted`` beside the unweighted ``n_risk``, ``n_event``, ``n_censor``.
+        Frequency weights.
     missing : {"raise", "drop"}
 
     Returns
