@@ -138,8 +138,7 @@ def adjusted_survival(
     outcome_covariates : list of str or str, optional
         The Cox outcome model's covariates (``gformula``, ``aipw``); default ``covariates``.
     cause : int, optional
-        Estimate the cumulative incidence of this cause (event codes 0..K) instead of
-        survival (competing risks).
+        The cause (event code 1..K) whose cumulative incidence replaces survival.
     estimand : {"ATE", "ATT", "ATC", "ATO", "ATM"}
         The target population; ``"ATO"`` and ``"ATM"`` with ``ipw`` only.
     times : sequence of float, optional
@@ -151,10 +150,8 @@ def adjusted_survival(
         for the ATE), for ``aipw`` the empirical variance of the estimating function;
         ``"bootstrap"`` (the default for ``gformula``): ``n_boot`` replicates that refit the
         propensity or Cox model, percentile intervals, identical for any ``n_jobs``.
-    weights : str, optional
-        Case weights.
-    trim, truncate : optional
-        The propensity-score trimming and weight truncation of :func:`propensity_score`.
+    weights, trim, truncate : optional
+        Case weights; the trimming and weight truncation of :func:`propensity_score`.
 
     Examples
     --------
