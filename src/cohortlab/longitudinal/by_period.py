@@ -97,7 +97,7 @@ def by_period_table(
     censor: str | None = None,
     competing: str | None = None,
     covariates: Sequence[str] | None = None,
-    labels: Labels | Mapping[str, Any] | None = None,
+    labels: Labels | Mapping[str, object] | None = None,
 ) -> ByPeriodTable:
     """Describe person-period data by period: at risk, treated, events, covariate means.
 
