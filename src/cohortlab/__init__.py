@@ -62,7 +62,17 @@ from .exposures import (
 )
 from .missing import ImputedData, impute, with_imputations
 from .report import Report, Table2, table2
-from .results import Curve, Dropped, Estimate, EstimateTable, Labels, ModelResult, tidy
+from .results import (
+    Curve,
+    Dropped,
+    Estimate,
+    EstimateTable,
+    Labels,
+    ModelResult,
+    TestResult,
+    TestTable,
+    tidy,
+)
 from .sensitivity import (
     calibrate_ci,
     calibrate_p,
@@ -157,6 +167,8 @@ __all__ = [
     "EstimateTable",
     "Curve",
     "ModelResult",
+    "TestResult",
+    "TestTable",
     "Dropped",
     "datasets",
     "evaluation",
