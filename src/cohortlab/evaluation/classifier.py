@@ -94,6 +94,11 @@ class ClassifierEvaluation(Renderable):
     def _dim(self) -> str | None:
         return self.by if self.by is not None else self.shift
 
+    @property
+    def table(self) -> EstimateTable:
+        """The metrics (per group and time where given) as an :class:`EstimateTable`."""
+        return self.metrics
+
     def to_frame(self) -> pd.DataFrame:
         """Tidy frame: the schema columns, then ``group`` and ``p_adjusted``."""
         return self.metrics.to_frame()

@@ -86,6 +86,11 @@ class SurvivalModelEvaluation(Renderable):
     def _dim(self) -> str | None:
         return self.by if self.by is not None else self.shift
 
+    @property
+    def table(self) -> EstimateTable:
+        """The metrics (per group and time where given) as an :class:`EstimateTable`."""
+        return self.metrics
+
     def to_frame(self) -> pd.DataFrame:
         """Tidy frame: the schema columns, then ``group`` and ``time``."""
         return self.metrics.to_frame()
