@@ -15,13 +15,14 @@ import inspect
 import math
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import cohortlab as cl
+from cohortlab._typing import CIMethod, EffectMeasure, EvaluationMetric
 from cohortlab.exceptions import CohortWarning
 from cohortlab.results import (
     Curve,
@@ -171,6 +172,7 @@ def test_result_is_in_the_family_with_the_tidy_schema(name: str, cohort: pd.Data
         res = RESULT_VERBS[name](cohort.copy())
     if isinstance(res, Curve):
         check_schema(res.to_frame(), "curve")
+        _check_vocabulary(res.at([1.0]).to_frame(), name)
         return
     if not isinstance(res, FAMILY):
         assert isinstance(getattr(res, "table", None), EstimateTable), (
@@ -181,10 +183,20 @@ def test_result_is_in_the_family_with_the_tidy_schema(name: str, cohort: pd.Data
         check_schema(res.to_frame())
         pd.testing.assert_frame_equal(frame, res.to_frame().reset_index(drop=True),
                                       check_dtype=False)
+    _check_vocabulary(frame, name)
     if isinstance(res, (TestResult, TestTable)):
         assert frame["estimate"].isna().all() and frame["conf_low"].isna().all()
         assert (frame["effect_measure"] == "chi_square").all() and frame["df"].gt(0).all()
         assert np.allclose(frame["p_value"], _chi2_sf(frame["statistic"], frame["df"]))
+
+
+def _check_vocabulary(frame: pd.DataFrame, name: str) -> None:
+    """``effect_measure`` and ``ci_method`` take values of the ``Literal`` aliases only."""
+    measures = (set(frame["effect_measure"]) - set(get_args(EffectMeasure))
+                - set(get_args(EvaluationMetric)))
+    methods = set(frame["ci_method"]) - set(get_args(CIMethod))
+    assert not measures, f"{name}: effect_measure {measures} not in _typing.EffectMeasure or EvaluationMetric"
+    assert not methods, f"{name}: ci_method {methods} not in _typing.CIMethod"
 
 
 def _chi2_sf(stat: pd.Series, df: pd.Series) -> np.ndarray:

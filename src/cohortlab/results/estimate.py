@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._typing import RATIO_MEASURES
+from .._typing import (
+    RATIO_MEASURES,
+    BootstrapCI,
+    CIMethod,
+    ConfType,
+    EffectMeasure,
+    EvaluationMetric,
+)
 from ..exceptions import CohortError
 from ._format import Renderable, ci_label, fmt_int, fmt_num, fmt_p, measure_label, method_label
 from ._hooks import hook
@@ -80,10 +87,10 @@ class Estimate(Renderable):
     statistic: float = math.nan
     p_value: float = math.nan
     estimand: str | None = None
-    effect_measure: str = "difference"
+    effect_measure: EffectMeasure | EvaluationMetric = "difference"
     method: str = ""
-    ci_method: str = "wald"
-    ci_scale: str = "plain"
+    ci_method: CIMethod = "wald"
+    ci_scale: ConfType = "plain"
     n: int | None = None
     n_events: int | None = None
     dropped: Dropped = field(default_factory=Dropped)
@@ -110,8 +117,8 @@ class Estimate(Renderable):
         std_error: float,
         *,
         conf_level: float = 0.95,
-        effect_measure: str = "difference",
-        ci_method: str = "wald",
+        effect_measure: EffectMeasure | EvaluationMetric = "difference",
+        ci_method: CIMethod = "wald",
         **fields: Any,
     ) -> Estimate:
         """Wald estimate from a point and SE on the model scale (log scale for ratios)."""
@@ -142,7 +149,7 @@ class Estimate(Renderable):
         *,
         cluster: np.ndarray | None = None,
         conf_level: float = 0.95,
-        effect_measure: str = "difference",
+        effect_measure: EffectMeasure | EvaluationMetric = "difference",
         **fields: Any,
     ) -> Estimate:
         """Wald estimate with the SE from per-subject influence values (model scale)."""
@@ -162,8 +169,8 @@ class Estimate(Renderable):
         replicates: np.ndarray,
         *,
         conf_level: float = 0.95,
-        interval: str = "percentile",
-        effect_measure: str = "difference",
+        interval: BootstrapCI = "percentile",
+        effect_measure: EffectMeasure | EvaluationMetric = "difference",
         n_failed: int = 0,
         **fields: Any,
     ) -> Estimate:

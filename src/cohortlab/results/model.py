@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._typing import RATIO_MEASURES
+from .._typing import RATIO_MEASURES, CIMethod, EffectMeasure, EvaluationMetric
 from ._format import Renderable, ci_label, fmt_int, fmt_num, fmt_p, measure_label, method_label
 from .dropped import Dropped
 from .estimate import Estimate, EstimateTable
@@ -43,9 +43,9 @@ class ModelResult(Renderable):
     terms: tuple[str, ...]
     params: np.ndarray
     vcov: np.ndarray
-    effect_measure: str = "coefficient"
+    effect_measure: EffectMeasure | EvaluationMetric = "coefficient"
     method: str = ""
-    ci_method: str = "wald_model"
+    ci_method: CIMethod = "wald_model"
     conf_level: float = 0.95
     n: int | None = None
     n_events: int | None = None
