@@ -125,7 +125,10 @@ def table_parts(
         parts = _effect_parts(tab.rows, obj._title(), list(obj._footer()),
                               _effect_digits(tab.rows, obj._digits, digits), lab,
                               model_references(obj))
-    elif isinstance(obj, (Estimate, EstimateTable)):
+    elif isinstance(obj, Estimate) or (
+            # a table subclass with its own layout (SubgroupResult) renders as itself below
+            isinstance(obj, EstimateTable)
+            and type(obj)._display_frame is EstimateTable._display_frame):
         rows = (obj,) if isinstance(obj, Estimate) else obj.rows
         parts = _effect_parts(rows, obj._title(), list(obj._footer()),
                               _effect_digits(rows, obj._digits, digits), lab)
