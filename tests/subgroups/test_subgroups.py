@@ -107,6 +107,18 @@ def test_to_frame_schema_and_rows(cohort, crude_or):
                         effect_measure="odds_ratio").estimate)
 
 
+def test_is_an_estimate_table_that_keeps_its_own_report_layout(crude_or):
+    from cohortlab.report.tables import table_parts
+
+    assert isinstance(crude_or, cl.EstimateTable) and len(crude_or) == len(crude_or.rows)
+    parts = table_parts(crude_or)
+    assert list(parts.display.columns)[:2] == ["subgroup", "level"]
+    assert "p_interaction" in parts.display.columns
+    ci = crude_or.conf_int()
+    assert ci["conf_low"].tolist() == [r.conf_low for r in crude_or]
+    pd.testing.assert_frame_equal(cl.tidy(crude_or), crude_or.to_frame(), check_dtype=False)
+
+
 def test_renders(crude_or):
     text = crude_or.summary()
     assert "Subgroup analysis" in text and "p_interaction" in text and "smoking" in text
