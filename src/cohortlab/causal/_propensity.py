@@ -111,8 +111,7 @@ class PropensityScore(Renderable):
         if self._fit is None or self.coef is None:
             return EstimateTable(rows=(), title=self._title(), dropped=self.dropped,
                                  notes=(f"{self.model_description}: no coefficients to tabulate",))
-        vcov = np.linalg.pinv(self._fit.information) / n
-        se = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
+        se = np.sqrt(np.clip(np.diag(self._fit.vcov()), 0.0, None))
         rows = tuple(
             Estimate.from_model_scale(
                 str(t), float(b), float(v), effect_measure="coefficient",

@@ -409,7 +409,7 @@ def _bound(measure: str, lo: float, hi: float) -> tuple[float, float, str | None
     if (new_lo, new_hi) == (lo, hi) or (math.isnan(lo) and math.isnan(hi)):
         return lo, hi, None
     what = "risk" if measure == "risk" else "risk difference"
-    note = (f"the Wald interval ({fmt_num(lo, 4)} to {fmt_num(hi, 4)}) went beyond the range "
+    note = (f"the interval ({fmt_num(lo, 4)} to {fmt_num(hi, 4)}) went beyond the range "
             f"of a {what}, [{a:g}, {b:g}]; it is bounded to ({fmt_num(new_lo, 4)} to "
             f"{fmt_num(new_hi, 4)})")
     return new_lo, new_hi, note
