@@ -75,7 +75,17 @@ from .longitudinal import (
 )
 from .missing import ImputedData, impute, with_imputations
 from .report import Report, Table2, table2
-from .results import Curve, Dropped, Estimate, EstimateTable, Labels, ModelResult, tidy
+from .results import (
+    Curve,
+    Dropped,
+    Estimate,
+    EstimateTable,
+    Labels,
+    ModelResult,
+    TestResult,
+    TestTable,
+    tidy,
+)
 from .sensitivity import (
     calibrate_ci,
     calibrate_p,
@@ -182,6 +192,8 @@ __all__ = [
     "EstimateTable",
     "Curve",
     "ModelResult",
+    "TestResult",
+    "TestTable",
     "Dropped",
     "datasets",
     "evaluation",

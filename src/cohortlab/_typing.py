@@ -32,6 +32,16 @@ EffectMeasure: TypeAlias = Literal[
     "rmst",
     "quantile",
     "coefficient",
+    "evalue",
+]
+#: What a row of a model evaluation measures (``evaluate_*``, ``compare_*``): a performance
+#: metric, or the difference of two models' metric.
+EvaluationMetric: TypeAlias = Literal[
+    "auroc", "auprc", "brier", "brier_null", "ipa", "ece", "calibration_intercept",
+    "calibration_slope", "recalibration_intercept", "sensitivity", "specificity", "ppv", "npv",
+    "prevalence", "harrell_c", "uno_c", "auc", "oe_ratio", "slope",
+    "auroc_difference", "harrell_c_difference", "uno_c_difference", "auc_difference",
+    "brier_difference",
 ]
 CIMethod: TypeAlias = Literal[
     "wald",
@@ -58,6 +68,7 @@ CIMethod: TypeAlias = Literal[
     "profile_likelihood",
     "refutation_simulations",
     "econml_inference",
+    "greenwood_log",
     "none",
 ]
 BootstrapCI: TypeAlias = Literal["percentile", "normal", "basic"]

@@ -21,7 +21,15 @@ import pytest
 
 import cohortlab as cl
 from cohortlab.exceptions import MissingDataError
-from cohortlab.results import Curve, Estimate, EstimateTable, ModelResult, check_schema
+from cohortlab.results import (
+    Curve,
+    Estimate,
+    EstimateTable,
+    ModelResult,
+    TestResult,
+    TestTable,
+    check_schema,
+)
 
 
 @dataclass(frozen=True)
@@ -254,6 +262,9 @@ def test_schema_and_rendering(verb):
     if isinstance(res, (Estimate, EstimateTable, ModelResult)):
         check_schema(frame)
         assert frame["conf_level"].eq(0.95).all()
+    elif isinstance(res, (TestResult, TestTable)):  # a test has no interval: conf_level NaN
+        check_schema(frame)
+        assert frame["df"].gt(0).all() and frame["conf_level"].isna().all()
     elif isinstance(res, Curve):
         check_schema(frame, "curve")
     else:

@@ -36,6 +36,7 @@ from ..exceptions import (
 )
 from ..results._format import Renderable, fmt_int, fmt_num
 from ..results.dropped import Dropped
+from ..results.estimate import Estimate, EstimateTable
 from ._weights import arm_weights, crump_threshold, ess
 
 __all__ = ["fit_propensity", "PropensityScore", "check_arms", "fit_scores", "positivity_notes",
@@ -103,6 +104,30 @@ class PropensityScore(Renderable):
         if self.sampling_weights is not None:
             w = w * self.sampling_weights.to_numpy()
         return w
+
+    @property
+    def table(self) -> EstimateTable:
+        """The exposure model's coefficients (log odds) as an :class:`EstimateTable`.
+
+        For the default logistic model: Wald intervals from the model-based information
+        (sampling weights as frequency weights, as R's ``glm(weights=)``). A scikit-learn
+        classifier has no coefficients: the table is empty and a note says so.
+        """
+        n = int(self.exposure.size)
+        if self._fit is None or self.coef is None:
+            return EstimateTable(rows=(), title=self._title(), dropped=self.dropped,
+                                 notes=(f"{self.model_description}: no coefficients to tabulate",))
+        se = np.sqrt(np.clip(np.diag(self._fit.vcov()), 0.0, None))
+        rows = tuple(
+            Estimate.from_model_scale(
+                str(t), float(b), float(v), effect_measure="coefficient",
+                ci_method="wald_model", method="propensity_logistic", n=n,
+                n_events=int(self.exposure.sum()), dropped=self.dropped,
+            )
+            for t, b, v in zip(self.coef.index, self.coef.to_numpy(), se, strict=True)
+        )
+        return EstimateTable(rows=rows, title=f"{self._title()}: exposure model",
+                             dropped=self.dropped, notes=self.notes)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per arm: n, weighted n, ESS, PS and weight ranges."""

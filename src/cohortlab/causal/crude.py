@@ -8,7 +8,7 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 import pandas as pd
 
-from .._typing import Missing, RandomState
+from .._typing import CIMethod, Missing, RandomState
 from .._validation import (
     apply_missing,
     check_binary,
@@ -164,7 +164,7 @@ def crude_effect(
     return result
 
 
-def _relabel(est: Estimate, ci_method: str) -> Estimate:
+def _relabel(est: Estimate, ci_method: CIMethod) -> Estimate:
     from dataclasses import replace
 
     return replace(est, ci_method=ci_method)

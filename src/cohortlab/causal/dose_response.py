@@ -13,13 +13,13 @@ import math
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
 
 import numpy as np
 import pandas as pd
 
 from .._design import _check_rank, build_design, covariate_columns
-from .._typing import Missing, RandomState
+from .._typing import CIMethod, EffectMeasure, Missing, RandomState
 from .._validation import (
     apply_missing,
     check_columns,
@@ -505,7 +505,7 @@ def _fmt(x: float) -> str:
 def _rows(mu: np.ndarray, V: np.ndarray, reps: np.ndarray | None, doses: np.ndarray,
           ref: float, ref_idx: int, step: float | None, per: Any, exposure: str, binary: bool,
           measure: str, method: str, common: dict[str, Any]) -> list[Estimate]:
-    ci = "influence_function" if method == "gformula" else "sandwich_known_weights"
+    ci: CIMethod = "influence_function" if method == "gformula" else "sandwich_known_weights"
     mean_measure = "risk" if binary else "mean"
     contrast_measure = {("difference", True): "risk_difference",
                         ("difference", False): "mean_difference",
@@ -522,7 +522,7 @@ def _rows(mu: np.ndarray, V: np.ndarray, reps: np.ndarray | None, doses: np.ndar
     rep_c = contrast_rows(reps, others, ref_idx, measure)[0] if reps is not None else None
     rows: list[Estimate] = []
     for (term, qty, g, r, sej, rj), m in zip(specs, mu[: doses.size], strict=True):
-        rows.append(_estimate(term, m, sej, rj, mean_measure, ci, common,
+        rows.append(_estimate(term, m, sej, rj, cast(EffectMeasure, mean_measure), ci, common,
                               {"quantity": qty, "dose": float(g), "reference": r}))
     for k, j in enumerate(others):
         if j == doses.size:  # the slope: reference + step vs reference
@@ -534,13 +534,14 @@ def _rows(mu: np.ndarray, V: np.ndarray, reps: np.ndarray | None, doses: np.ndar
             term = f"{exposure}={_fmt(doses[j])} vs {_fmt(ref)}"
             labels = {"quantity": "contrast", "dose": float(doses[j]), "reference": ref}
         rows.append(_estimate(term, float(est[k]), float(se[k]),
-                              rep_c[:, k] if rep_c is not None else None, contrast_measure,
+                              rep_c[:, k] if rep_c is not None else None,
+                              cast(EffectMeasure, contrast_measure),
                               ci, common, labels))
     return rows
 
 
-def _estimate(term: str, est: float, se: float, reps: np.ndarray | None, measure: str,
-              ci: str, common: dict[str, Any], labels: dict[str, Any]) -> Estimate:
+def _estimate(term: str, est: float, se: float, reps: np.ndarray | None, measure: EffectMeasure,
+              ci: CIMethod, common: dict[str, Any], labels: dict[str, Any]) -> Estimate:
     if reps is not None:
         return Estimate.from_bootstrap(term, float(est), reps, effect_measure=measure,
                                        labels=labels, **common)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .._design import build_design, covariate_columns
 from .._glm import fit_logistic
-from .._typing import Estimand, Missing, RandomState
+from .._typing import CIMethod, Estimand, Missing, RandomState
 from .._validation import (
     apply_missing,
     check_binary,
@@ -196,7 +196,8 @@ def ipw(
                                        **common)
     chosen = phi if variance == "mestimation" else phi_known
     res = Estimate.from_influence(exposure, est, chosen, cluster=cl_ids, **common)
-    label = "sandwich_mestimation" if variance == "mestimation" else "sandwich_known_weights"
+    label: CIMethod = ("sandwich_mestimation" if variance == "mestimation"
+                       else "sandwich_known_weights")
     return replace(res, ci_method=label)
 
 

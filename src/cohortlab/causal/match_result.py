@@ -14,7 +14,7 @@ from .._validation import check_columns, check_conf_level, check_numeric, check_
 from ..exceptions import DataValidationError, MissingDataError
 from ..results._format import Renderable, fmt_int, fmt_num
 from ..results.dropped import Dropped
-from ..results.estimate import Estimate
+from ..results.estimate import Estimate, EstimateTable
 from ._contrast import MEASURE_NAMES, contrast
 from ._propensity import PropensityScore
 from .crude import Measure, _arm_means
@@ -196,6 +196,19 @@ class MatchResult(Renderable):
         return ax
 
     # ------------------------------------------------------------------ output
+    @property
+    def table(self) -> EstimateTable:
+        """The matched effect (when ``outcome=`` was given) as an :class:`EstimateTable`.
+
+        Without an outcome the table is empty (a note says so); the matching counts are in
+        :meth:`to_frame` and the effect of any outcome in :meth:`effect`.
+        """
+        if self.estimate is None:
+            return EstimateTable(rows=(), title=self._title(), dropped=self.dropped,
+                                 notes=("no outcome was given: use .effect(outcome)",))
+        return EstimateTable(rows=(self.estimate,), title=self._title(), dropped=self.dropped,
+                             notes=self.notes)
+
     def to_frame(self) -> pd.DataFrame:
         """One row per arm: analysed, discarded, matched and unmatched units, rows, weights."""
         c = self.counts

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from .._typing import Missing
+from .._typing import CIMethod, EffectMeasure, Missing
 from .._validation import (
     apply_missing,
     check_columns,
@@ -51,7 +51,7 @@ def _models(value: Any, argument: str, func: str, what: str) -> list[str]:
 
 
 def _row(term: str, est: float, var: float, *, null: float | None, measure: str,
-         ci_method: str, conf_level: float, clip: tuple[float, float] | None, method: str,
+         ci_method: CIMethod, conf_level: float, clip: tuple[float, float] | None, method: str,
          n: int, n_events: int, labels: Mapping[str, Any], **extra: float) -> Estimate:
     """A Wald row: ``est -/+ z sqrt(var)``, clipped to ``clip``; z-test of ``null``."""
     se = math.sqrt(var) if np.isfinite(var) and var >= 0 else math.nan
@@ -66,7 +66,8 @@ def _row(term: str, est: float, var: float, *, null: float | None, measure: str,
     return Estimate(
         term=term, estimate=float(est), std_error=float(se), conf_low=float(lo),
         conf_high=float(hi), conf_level=conf_level, statistic=float(stat), p_value=pv,
-        effect_measure=measure, method=method, ci_method=ci_method, n=n, n_events=n_events,
+        effect_measure=cast(EffectMeasure, measure), method=method, ci_method=ci_method, n=n,
+        n_events=n_events,
         labels=dict(labels), extra={k: float(v) for k, v in extra.items()})
 
 
@@ -177,8 +178,9 @@ def compare_classifiers(
 
 # ---------------------------------------------------------------------- survival models
 SRV = "compare_survival_models"
-_CI_SRV = {"harrell_c": "infinitesimal_jackknife", "uno_c": "infinitesimal_jackknife",
-           "auc": "influence_function", "brier": "influence_function"}
+_CI_SRV: dict[str, CIMethod] = {
+    "harrell_c": "infinitesimal_jackknife", "uno_c": "infinitesimal_jackknife",
+    "auc": "influence_function", "brier": "influence_function"}
 
 
 def _risk_maps(risks: Any, times: Any, k: int | None) -> tuple[np.ndarray, list[dict[float, str]]]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._typing import Missing
+from .._typing import CIMethod, EffectMeasure, Missing
 from .._validation import (
     apply_missing,
     check_columns,
@@ -39,10 +39,11 @@ __all__ = ["evaluate_survival_model", "SurvivalModelEvaluation"]
 FUNC = "evaluate_survival_model"
 #: The ``group`` value of the rows computed on all rows together.
 _NULLS = {"harrell_c": 0.5, "uno_c": 0.5, "auc": 0.5, "oe_ratio": 1.0}
-_CI = {"harrell_c": "infinitesimal_jackknife", "uno_c": "infinitesimal_jackknife",
-       "auc": "influence_function", "brier": "influence_function",
-       "brier_null": "influence_function", "ipa": "influence_function",
-       "oe_ratio": "greenwood_log"}
+_CI: dict[str, CIMethod] = {
+    "harrell_c": "infinitesimal_jackknife", "uno_c": "infinitesimal_jackknife",
+    "auc": "influence_function", "brier": "influence_function",
+    "brier_null": "influence_function", "ipa": "influence_function",
+    "oe_ratio": "greenwood_log"}
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
@@ -85,6 +86,11 @@ class SurvivalModelEvaluation(Renderable):
     @property
     def _dim(self) -> str | None:
         return self.by if self.by is not None else self.shift
+
+    @property
+    def table(self) -> EstimateTable:
+        """The metrics (per group and time where given) as an :class:`EstimateTable`."""
+        return self.metrics
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy frame: the schema columns, then ``group`` and ``time``."""
@@ -423,7 +429,8 @@ def _row(term: str, est: float, se: float, g: Any, tk: float, n: int, n_events: 
     return Estimate(
         term=term, estimate=float(est), std_error=float(se), conf_low=float(lo),
         conf_high=float(hi), conf_level=conf_level, statistic=float(stat), p_value=pv,
-        effect_measure="ratio" if ratio else term, method=FUNC, ci_method=_CI[term],
+        effect_measure="ratio" if ratio else cast(EffectMeasure, term), method=FUNC,
+        ci_method=_CI[term],
         ci_scale="log" if ratio else "plain", n=n, n_events=n_events,
         labels={"group": g, "time": float(tk)})
 

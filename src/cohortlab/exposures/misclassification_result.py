@@ -65,14 +65,15 @@ class BiasAnalysis(Renderable):
     notes: tuple[str, ...] = ()
     prevalence_model: str | None = None
 
+    @property
     def table(self) -> EstimateTable:
-        """The three rows as an :class:`EstimateTable`."""
+        """The three rows (naive, systematic, total) as an :class:`EstimateTable`."""
         return EstimateTable(rows=(self.naive, self.systematic, self.total),
                              title=self._title(), dropped=self.dropped, notes=self.notes)
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy rows ``naive``, ``corrected (systematic)``, ``corrected (total)``."""
-        return self.table().to_frame()
+        return self.table.to_frame()
 
     def _display_frame(self, digits: int = 3) -> pd.DataFrame:
         recs = []

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .._design import covariate_columns
-from .._typing import Estimand, Missing
+from .._typing import CIMethod, EffectMeasure, Estimand, Missing
 from .._validation import (
     check_binary,
     check_columns,
@@ -123,8 +123,8 @@ def _aipw_pieces(d: _Labelled, a: np.ndarray, e: np.ndarray, exposure: str, out_
 
 # ---------------------------------------------------------------------- results
 def _table(pieces: Pieces, d: _Labelled, *, measure: str | None, lam: Any, clip: bool,
-           conf_level: float, effect_measure: str,
-           method: str, ci_method: str, labels: Mapping[str, Any], estimand: str | None,
+           conf_level: float, effect_measure: EffectMeasure,
+           method: str, ci_method: CIMethod, labels: Mapping[str, Any], estimand: str | None,
            aipw_se: bool, outcome_label: str,
            extra_notes: tuple[str, ...] = ()) -> list[Estimate]:
     lam_v = choose_lambda(pieces, measure, lam, clip)
@@ -172,7 +172,7 @@ def _notes(name: str, lam_v: float, lam: Any, d: _Labelled) -> tuple[str, ...]:
     return (f"ppi: prediction-powered, lambda = {lam_v:.3f} ({how})", *d.notes)
 
 
-def _measure_of(binary: bool) -> str:
+def _measure_of(binary: bool) -> EffectMeasure:
     return "risk" if binary else "mean"
 
 
@@ -471,7 +471,7 @@ def ppi_effect(
                               *ps.notes)
     if estimator_name == "ipw":
         pieces = _ipw_pieces(d, a, ps)
-        ci = "sandwich_mestimation"
+        ci: CIMethod = "sandwich_mestimation"
     else:
         pieces, more = _aipw_pieces(d, a, ps.scores.to_numpy(), exposure, out_cov, estimand,
                                     func, outcome)

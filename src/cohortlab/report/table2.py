@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pandas as pd
 
+from .._typing import EffectMeasure
 from ..exceptions import DataValidationError
 from ..results._format import Renderable, ci_label, measure_label, method_label
 from ..results.estimate import Estimate, EstimateTable
@@ -147,7 +148,8 @@ def _cell_digits(measure: str) -> int | None:
     """
     if measure in _PROPORTIONS:
         return 3
-    return 2 if Estimate(term="", estimate=1.0, effect_measure=measure).is_ratio else None
+    return 2 if Estimate(term="", estimate=1.0,
+                             effect_measure=cast(EffectMeasure, measure)).is_ratio else None
 
 
 def _as_rows(obj: Any, where: str) -> list[Estimate]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._typing import CIMethod, ConfType, EffectMeasure
 from ._format import Renderable, ci_label, fmt_int, fmt_num, measure_label, method_label
 from ._hooks import hook
 from ._schema import CURVE_COLUMNS
@@ -48,11 +49,11 @@ class Curve(Renderable):
     """
 
     data: pd.DataFrame
-    measure: str = "survival"
+    measure: EffectMeasure = "survival"
     method: str = ""
-    conf_type: str = "log-log"
+    conf_type: ConfType = "log-log"
     conf_level: float = 0.95
-    ci_method: str = "wald"
+    ci_method: CIMethod = "wald"
     n: int | None = None
     n_events: int | None = None
     estimand: str | None = None

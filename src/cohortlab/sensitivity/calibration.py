@@ -52,6 +52,7 @@ from ._calibration import (
 from ._calibration_checks import _read, _rows_like, _true_log_effects
 from .calibration_plots import calibration_plot, funnel_plot
 from .calibration_results import (
+    CalibrationCoverage,
     EmpiricalNull,
     Estimates,
     SDModel,
@@ -438,7 +439,7 @@ def calibration_coverage(
     sd_model: SDModel = "linear",
     conf_levels: Sequence[float] = (0.5, 0.8, 0.9, 0.95, 0.99),
     groups: str | None = None,
-) -> pd.DataFrame:
+) -> CalibrationCoverage:
     """Leave-one-out coverage of uncalibrated and calibrated intervals of the controls.
 
     Each control (or each ``groups`` value, e.g. a negative control and its synthetic
@@ -458,8 +459,11 @@ def calibration_coverage(
 
     Returns
     -------
-    pandas.DataFrame
-        Columns ``true_effect, conf_level, n, coverage_uncalibrated, coverage_calibrated``.
+    CalibrationCoverage
+        ``.coverage``: a frame with the columns ``true_effect, conf_level, n,
+        coverage_uncalibrated, coverage_calibrated``; ``.table`` / ``to_frame()``: the same
+        coverages as tidy rows (``estimate`` the coverage, labels ``true_effect``,
+        ``nominal_level``, ``calibrated``).
 
     Examples
     --------
@@ -467,7 +471,7 @@ def calibration_coverage(
     >>> se = rng.uniform(0.05, 0.3, 30)
     >>> d = pd.DataFrame({"y": rng.normal(0.3, np.sqrt(0.1**2 + se**2)), "se": se})
     >>> cov = calibration_coverage(d, log_estimate="y", std_error="se", conf_levels=[0.95])
-    >>> cov[["coverage_uncalibrated", "coverage_calibrated"]].round(2).values.tolist()
+    >>> cov.coverage[["coverage_uncalibrated", "coverage_calibrated"]].round(2).values.tolist()
     [[0.43, 0.9]]
     """
     func = "calibration_coverage"
@@ -514,4 +518,5 @@ def calibration_coverage(
                          "n": int(m.sum()),
                          "coverage_uncalibrated": float(cover_unc[m, j].mean()),
                          "coverage_calibrated": float(cover_cal[m, j].mean())})
-    return pd.DataFrame(recs)
+    return CalibrationCoverage(coverage=pd.DataFrame(recs),
+                               sd_model=sd_model if full is not None else "null")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ..exceptions import DataValidationError
-from .calibration_results import EmpiricalNull, _funnel
+from .calibration_results import CalibrationCoverage, EmpiricalNull, _funnel
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -63,10 +63,12 @@ def funnel_plot(null: EmpiricalNull, estimates: Estimates | None = None,
                    std_error=std_error)
 
 
-def calibration_plot(coverage: pd.DataFrame, ax: Axes | None = None) -> Axes:
+def calibration_plot(coverage: CalibrationCoverage | pd.DataFrame, ax: Axes | None = None
+                     ) -> Axes:
     """Coverage against nominal level, uncalibrated (dashed) and calibrated (solid).
 
-    Takes the frame of :func:`calibration_coverage`; one colour per true effect size.
+    Takes the result of :func:`calibration_coverage` (or its ``.coverage`` frame); one
+    colour per true effect size.
 
     Examples
     --------
@@ -80,6 +82,8 @@ def calibration_plot(coverage: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """
     from ..report.style import COLORS, axes, style
 
+    if isinstance(coverage, CalibrationCoverage):
+        coverage = coverage.coverage
     need = {"true_effect", "conf_level", "coverage_uncalibrated", "coverage_calibrated"}
     if not isinstance(coverage, pd.DataFrame) or not need <= set(coverage.columns):
         raise DataValidationError(

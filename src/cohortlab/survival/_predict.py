@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._typing import ConfType
 from ..exceptions import DataValidationError
 from ..results.curve import Curve
 from ._cox import time_terms
@@ -118,7 +119,7 @@ def predict_risk(res: CoxResult, newdata: pd.DataFrame, times: np.ndarray) -> np
     return out
 
 
-def predict_survival(res: CoxResult, newdata: pd.DataFrame, conf_type: str) -> Curve:
+def predict_survival(res: CoxResult, newdata: pd.DataFrame, conf_type: ConfType) -> Curve:
     """One survival curve per row of ``newdata`` with Tsiatis' variance (see CoxResult).
 
     Curves are labelled by the newdata index (``"row i"`` when the index has duplicates) and

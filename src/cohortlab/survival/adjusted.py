@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .._design import build_design, covariate_columns
-from .._typing import Estimand, RandomState
+from .._typing import CIMethod, EffectMeasure, Estimand, RandomState
 from .._validation import (
     apply_missing,
     check_binary,
@@ -218,7 +218,7 @@ def adjusted_survival(
         lo, hi = np.empty_like(values), np.empty_like(values)
         for arm in (0, 1):
             _, lo[arm], hi[arm] = bootstrap_interval(values[arm], reps[:, arm], conf_level)
-        ci_method = "bootstrap_percentile"
+        ci_method: CIMethod = "bootstrap_percentile"
     elif method == "aipw":
         assert var is not None
         se = np.sqrt(var)
@@ -230,7 +230,7 @@ def adjusted_survival(
         se = np.sqrt(var)
         lo, hi = log_log_ci(values, se, conf_level, cause is not None)
         ci_method = "infinitesimal_jackknife"
-    measure = "survival" if cause is None else "cumulative_incidence"
+    measure: EffectMeasure = "survival" if cause is None else "cumulative_incidence"
     notes += ("estimates weighted or standardised; n_risk is the unweighted number at risk "
               "in each arm",)
     if method == "aipw":

@@ -13,7 +13,7 @@ from .._typing import ConfType, Missing
 from .._validation import check_conf_level, check_option
 from ..exceptions import DataValidationError
 from ..results.curve import Curve
-from ..results.estimate import Estimate, EstimateTable
+from ..results.testresult import TestResult, TestTable
 from ._aalen_johansen import (
     aalen_johansen,
     aalen_variance,
@@ -212,7 +212,7 @@ def gray_test(
     strata: str | Sequence[str] | None = None,
     causes: Sequence[int] | None = None,
     missing: Missing = "raise",
-) -> EstimateTable:
+) -> TestTable:
     """Gray's K-sample test of equal cumulative incidence across groups, one row per cause.
 
     Null hypothesis: the cumulative incidence functions ``F_k`` of cause ``k`` are equal in
@@ -245,9 +245,9 @@ def gray_test(
 
     Returns
     -------
-    EstimateTable
-        One :class:`Estimate` per cause, term ``"Gray: cause k"``, with ``estimate`` and
-        ``statistic`` the chi-square, ``p_value``, ``extra["df"] = G - 1``. Where the
+    TestTable
+        One :class:`~cohortlab.TestResult` per cause, term ``"Gray: cause k"``, with
+        ``statistic`` the chi-square, ``p_value`` and ``df = G - 1``. Where the
         covariance is singular (e.g. no events of the cause in one group and stratum mix)
         the statistic is NaN and a note says so (cmprsk reports -1).
 
@@ -275,14 +275,13 @@ def gray_test(
         if not np.isfinite(stat):
             notes = (f"cause {k}: the score covariance is singular, so the statistic is not "
                      "defined (cmprsk reports -1)",)
-        rows.append(Estimate(
-            term=f"Gray: cause {k}", estimate=stat, statistic=stat,
+        rows.append(TestResult(
+            term=f"Gray: cause {k}", statistic=stat, df=df,
             p_value=float(stats.chi2.sf(stat, df)) if np.isfinite(stat) else float("nan"),
-            effect_measure="chi_square", method="gray_test", ci_method="none",
-            n=len(p.frame), n_events=int((p.event == k).sum()), extra={"df": df},
+            method="gray_test", n=len(p.frame), n_events=int((p.event == k).sum()),
             labels={"cause": k}, dropped=p.dropped, notes=notes,
         ))
     title = f"Gray's test of equal cumulative incidence across {by}"
     if p.strata:
         title += f", stratified by {', '.join(p.strata)}"
-    return EstimateTable(rows=tuple(rows), title=title, dropped=p.dropped)
+    return TestTable(rows=tuple(rows), title=title, dropped=p.dropped)

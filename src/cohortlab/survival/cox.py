@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from .._design import Design, build_design, covariate_columns
-from .._typing import ConfType
+from .._typing import CIMethod, ConfType
 from .._validation import (
     apply_missing,
     check_columns,
@@ -24,8 +24,8 @@ from .._validation import (
     check_weights,
 )
 from ..exceptions import ConvergenceError, DataValidationError, MonotoneLikelihoodWarning
-from ..results.estimate import Estimate, EstimateTable
 from ..results.model import ModelResult
+from ..results.testresult import TestResult, TestTable
 from . import _cox
 from ._cox import CoxData, CoxFit
 from ._prepare import positive_weight_counts
@@ -62,7 +62,7 @@ class CoxResult(ModelResult):
 
     state: _CoxState | None = field(default=None, repr=False)
 
-    def check_proportional_hazards(self, transform: Transform = "km") -> EstimateTable:
+    def check_proportional_hazards(self, transform: Transform = "km") -> TestTable:
         """Score tests of proportional hazards per term and globally (R ``cox.zph``, survival >= 3).
 
         For each covariate the test adds ``beta_k * g(t)`` to the model and computes the score
@@ -70,7 +70,8 @@ class CoxResult(ModelResult):
         the Grambsch-Therneau approximation of survival < 3 and lifelines). ``g`` is
         ``1 - KM(t-)`` of the pooled data (``"km"``, R's default), ``t`` (``"identity"``), the
         rank of the event times (``"rank"``) or ``log t``. The global test adds all terms at
-        once. Returns one chi-square row per term plus ``GLOBAL``.
+        once. Returns a :class:`~cohortlab.TestTable`, one chi-square row per term plus
+        ``GLOBAL``.
         """
         check_option(transform, Transform, "transform", "check_proportional_hazards")
         st = self._state()
@@ -85,13 +86,12 @@ class CoxResult(ModelResult):
             vinv = np.linalg.pinv(sub)
             k = len(idx)
             stat = float(u[idx] @ vinv[p:, p:] @ u[idx])
-            rows.append(Estimate(
-                term=term, estimate=stat, statistic=stat, p_value=float(stats.chi2.sf(stat, k)),
-                effect_measure="chi_square", method="cox_zph", ci_method="none",
-                n=self.n, n_events=self.n_events, extra={"df": float(k)},
+            rows.append(TestResult(
+                term=term, statistic=stat, df=k, p_value=float(stats.chi2.sf(stat, k)),
+                method="cox_zph", n=self.n, n_events=self.n_events,
                 labels={"transform": transform},
             ))
-        return EstimateTable(rows=tuple(rows), title=f"Proportional hazards tests ({transform})",
+        return TestTable(rows=tuple(rows), title=f"Proportional hazards tests ({transform})",
                              notes=("Score test of beta*g(t) per term and globally, at the "
                                     "fitted coefficients (R survival >= 3 cox.zph).",))
 
@@ -276,7 +276,8 @@ def cox(
             f"{FUNC}(): no convergence in {max_iter} Newton-Raphson iterations. Rescale the "
             "covariates, or raise max_iter.")
     vcov_model = fit.vcov
-    vcov, ci_method = vcov_model, "wald_model"
+    vcov = vcov_model
+    ci_method: CIMethod = "wald_model"
     cl_ids = frame[cluster].to_numpy() if cluster else None
     if robust or cluster:
         vcov, _ = _cox.robust_vcov(cd, fit.beta, fit.vcov, efron, cluster=cl_ids, weights=w)

@@ -14,7 +14,7 @@ from .._typing import ConfType, Missing
 from .._validation import check_conf_level, check_option
 from ..exceptions import DataValidationError
 from ..results.curve import Curve
-from ..results.estimate import Estimate
+from ..results.testresult import TestResult
 from ._counts import risk_counts
 from ._km import (
     LogrankParts,
@@ -184,7 +184,7 @@ def logrank(
     strata: str | Sequence[str] | None = None,
     weights: str | None = None,
     missing: Missing = "raise",
-) -> Estimate:
+) -> TestResult:
     """Log-rank test of equal survival across the levels of ``by`` (R's ``survdiff``).
 
     Null hypothesis: the survival (hazard) functions of the ``G`` groups are equal (within
@@ -217,9 +217,9 @@ def logrank(
 
     Returns
     -------
-    Estimate
-        ``estimate`` and ``statistic`` are the chi-square; ``extra["df"]`` its degrees of
-        freedom; ``diagnostics`` a frame with, per group, ``n``, ``observed``, ``expected``,
+    TestResult
+        ``statistic`` is the chi-square, ``df`` its degrees of freedom; ``diagnostics`` a
+        frame with, per group, ``n``, ``observed``, ``expected``,
         ``o_minus_e``, ``variance`` (the diagonal of V) and, with weights, the weighted
         variants (``n_weighted``, ``observed_weighted``, ``expected_weighted``). With weights
         ``observed``/``expected`` are the unweighted counts and the test uses the weighted.
@@ -229,8 +229,8 @@ def logrank(
     >>> d = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6, 7, 8], "e": [1, 1, 1, 0, 1, 1, 0, 1],
     ...                   "arm": [0, 1, 0, 1, 0, 1, 0, 1]})
     >>> lr = logrank(d, time="t", event="e", by="arm")
-    >>> round(lr.statistic, 4), lr.extra["df"]
-    (0.4476, 1)
+    >>> round(lr.statistic, 4), lr.df
+    (0.4476, 1.0)
     """
     func = "logrank"
     p = prepare(data, func, time=time, event=event, by=by, weights=weights, entry=None,
@@ -251,11 +251,10 @@ def logrank(
         p.time, p.event, p.codes, strata_codes, None, n_groups)
     chisq, df, singular = logrank_chisq(test)
     notes = _logrank_notes(p, strata_codes, singular)
-    return Estimate(
-        term=f"log-rank: {by}", estimate=chisq, statistic=chisq,
+    return TestResult(
+        term=f"log-rank: {by}", statistic=chisq, df=df,
         p_value=float(stats.chi2.sf(chisq, df)) if df > 0 else math.nan,
-        effect_measure="chi_square", method="logrank", ci_method="none", n=len(p.frame),
-        n_events=n_events, extra={"df": df}, dropped=p.dropped, notes=notes,
+        method="logrank", n=len(p.frame), n_events=n_events, dropped=p.dropped, notes=notes,
         diagnostics=_logrank_table(p, test, plain),
     )
 

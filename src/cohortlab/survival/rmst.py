@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._typing import Missing
+from .._typing import CIMethod, Missing
 from .._validation import check_conf_level
 from ..exceptions import DataValidationError
 from ..results.estimate import Estimate, EstimateTable
@@ -99,7 +99,7 @@ def rmst(
     p = _prepare(data, FUNC, time=time, event=event, by=by, weights=weights, entry=None,
                  missing=missing)
     ref = _reference(reference, p.levels, by)
-    ci_method = "greenwood" if p.weights is None else "infinitesimal_jackknife"
+    ci_method: CIMethod = "greenwood" if p.weights is None else "infinitesimal_jackknife"
     _check_follow_up(p.time, p.codes, p.levels, tau, by)
     per_group: dict[Any, tuple[float, float, int, int]] = {}
     rows = []
