@@ -349,3 +349,58 @@ def test_check_time_event_missing_values_raise_missing_data_error():
     d = pd.DataFrame({"t": [1.0, np.nan, 3.0], "e": [1, 0, 1]})
     with pytest.raises(MissingDataError, match=r"column 't' \(time\) has 1 missing"):
         check_time_event(d, "t", "e", "f")
+
+
+# --- the @verb decorator ---------------------------------------------------------------------
+
+from typing import Literal  # noqa: E402
+
+from cohortlab._validation import verb, verb_name  # noqa: E402
+
+
+@verb
+def _toy(data: pd.DataFrame, *, how: Literal["a", "b"] = "a", level: Missing | None = None,
+         free: Literal["x"] | float = "x") -> str:
+    """A toy verb."""
+    check_frame(data)
+    return f"{how}-{level}-{verb_name()}"
+
+
+@verb(name="renamed")
+def _inner(value: Literal[1, 2] = 1) -> str:
+    return verb_name()
+
+
+def test_verb_checks_literal_options_and_names_the_verb(cohort):
+    assert _toy(cohort, how="b", level="drop") == "b-drop-_toy"
+    with pytest.raises(DataValidationError,
+                       match=r'^_toy\(\): how must be one of \{"a", "b"\}; got \'c\'\.$'):
+        _toy(cohort, how="c")
+    with pytest.raises(DataValidationError, match=r"level must be one of .*Did you mean 'drop'"):
+        _toy(cohort, level="dorp")
+    assert _toy(cohort, free=0.5)  # a union with a non-Literal type is left to the verb
+
+
+def test_verb_checks_positional_and_non_string_literals():
+    assert _inner(2) == "renamed"
+    with pytest.raises(DataValidationError, match=r"^renamed\(\): value must be one of"):
+        _inner(True)  # True == 1 but is not the option 1
+    with pytest.raises(DataValidationError, match="value must be one of"):
+        _inner("1")
+
+
+def test_verb_names_checks_below_it_and_resets():
+    with pytest.raises(DataValidationError, match=r"^_toy\(\): data must be a pandas DataFrame"):
+        _toy([1, 2])
+    assert verb_name() == "cohortlab"
+    assert verb_name("explicit") == "explicit"
+
+
+def test_verb_keeps_signature_doc_and_wrapped():
+    import inspect
+
+    assert _toy.__doc__ == "A toy verb."
+    assert _toy.__name__ == "_toy"
+    assert list(inspect.signature(_toy).parameters) == ["data", "how", "level", "free"]
+    assert inspect.signature(_toy) == inspect.signature(_toy.__wrapped__)
+    assert _toy.__cohortlab_verb__ == "_toy"
