@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,10 +36,13 @@ from .._validation import (
     check_numeric,
     check_random_state,
     check_weights,
+    verb_name,
 )
 from ..exceptions import ConvergenceError, DataValidationError, PositivityWarning
+from ..inference.bootstrap import bootstrap
 from ..inference.influence import se_from_influence
 from ..results.estimate import Estimate
+from ._contrast import contrast
 from ._propensity import (
     POSITIVITY_BOUND,
     PropensityScore,
@@ -386,6 +390,9 @@ class Nuisances:
     ps: PropensityScore
     dropped: Any
     notes: tuple[str, ...]
+    #: ``refit(counts) -> (e, q1, q0)``: both parametric models refitted with frequency
+    #: weights ``s * counts`` (a bootstrap resample); None with machine-learning models or trim.
+    refit: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
 
 def fit_nuisances(data: pd.DataFrame, func: str, *, exposure: str, outcome: str,
@@ -422,7 +429,54 @@ def fit_nuisances(data: pd.DataFrame, func: str, *, exposure: str, outcome: str,
     k = ps.kept.to_numpy()
     notes = (f"propensity model: {ps.model_description}",
              f"outcome model: {fit.description}") + ps.notes + zero_weight_notes(s, weights)
+    refit = (_parametric_refit(ps, od, y, a, s, binary, outcome)
+             if fit.glm is not None and ps_model is None and trim is None else None)
     return Nuisances(a=a[k], y=y[k], s=s[k], e=ps.scores.to_numpy()[k], q1=fit.q1[k],
                      q0=fit.q0[k], binary=binary,
                      cluster=frame[cluster].to_numpy()[k] if cluster else None, ps=ps,
-                     dropped=dropped, notes=notes)
+                     dropped=dropped, notes=notes, refit=refit)
+
+
+def _parametric_refit(ps: PropensityScore, od: OutcomeDesign, y: np.ndarray, a: np.ndarray,
+                      s: np.ndarray, binary: bool, outcome: str
+                      ) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Both default models refitted on a resample given as frequency counts per row."""
+    X, start, link = ps._design.X, ps._fit.coef, expit if binary else (lambda x: x)
+
+    def refit(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        si = s * counts
+        e = fit_logistic(X, a.astype(float), si, func=verb_name(), start=start,
+                         information=False).fitted
+        coef = fit_glm(od.X, y, si, binary, od.design.names, verb_name(), outcome).coef
+        return np.clip(e, 1e-12, 1 - 1e-12), link(od.X1 @ coef), link(od.X0 @ coef)
+
+    return refit
+
+
+ArmMeans = Callable[..., tuple[float, float, np.ndarray, np.ndarray]]
+
+
+def bootstrap_from_nuisances(nu: Nuisances, arm_means: ArmMeans, term: str, est: float,
+                             measure: str, *, n_boot: int, n_jobs: int,
+                             random_state: Any, **common: Any) -> Estimate:
+    """Percentile bootstrap refitting both nuisance models in every resample (of clusters).
+
+    ``arm_means(y, a, q1, q0, e, s)`` gives the arm means and influence values (AIPW, TMLE).
+    """
+    if nu.refit is None:
+        raise DataValidationError(
+            f"{verb_name()}(): variance=\"bootstrap\" refits the default logistic and "
+            "linear/logistic models in every resample; it is not available with ps_model=, "
+            "outcome_model=, cross_fit= or trim=. Use variance=\"influence_function\".")
+    refit = nu.refit
+
+    def stat(idx: np.ndarray) -> float:
+        counts = np.bincount(idx, minlength=nu.a.size).astype(float)
+        e, q1, q0 = refit(counts)
+        mu1, mu0, phi1, phi0 = arm_means(nu.y, nu.a, q1, q0, e, nu.s * counts)
+        return contrast(mu1, mu0, phi1, phi0, measure)[0]
+
+    boot = bootstrap(stat, int(nu.a.size), n_boot=n_boot, random_state=random_state,
+                     n_jobs=n_jobs, cluster=nu.cluster)
+    return Estimate.from_bootstrap(term, est, boot.valid[:, 0], n_failed=boot.n_failed,
+                                   **common)

@@ -8,7 +8,7 @@ from typing import Literal, TypeAlias
 import numpy as np
 import pandas as pd
 
-from .._typing import Missing, RandomState
+from .._typing import EffectVariance, Missing, RandomState
 from .._validation import (
     apply_missing,
     check_binary,
@@ -16,8 +16,9 @@ from .._validation import (
     check_conf_level,
     check_frame,
     check_numeric,
-    check_option,
     check_weights,
+    verb,
+    verb_name,
 )
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
@@ -27,9 +28,7 @@ from ._outcome import check_outcome_variation, zero_weight_notes
 
 __all__ = ["crude_effect"]
 
-FUNC = "crude_effect"
 Measure: TypeAlias = Literal["difference", "ratio", "odds_ratio"]
-CrudeCI: TypeAlias = Literal["influence_function", "bootstrap"]
 
 
 def _arm_means(
@@ -56,6 +55,7 @@ def _estimate(
     return est, phi, mu1, mu0
 
 
+@verb
 def crude_effect(
     data: pd.DataFrame,
     *,
@@ -65,7 +65,7 @@ def crude_effect(
     reference: object = None,
     weights: str | None = None,
     cluster: str | None = None,
-    ci_method: CrudeCI = "influence_function",
+    variance: EffectVariance = "influence_function",
     n_boot: int = 1000,
     n_jobs: int = 1,
     conf_level: float = 0.95,
@@ -82,7 +82,7 @@ def crude_effect(
     ratios (the log scale), summed within clusters when ``cluster`` is given (with the
     ``G / (G - 1)`` correction). For a binary outcome this is the textbook Wald interval of
     the risk difference, the log risk ratio and Woolf's log odds ratio. Weights are treated as
-    known (sampling weights). ``ci_method="bootstrap"`` resamples rows (clusters with
+    known (sampling weights). ``variance="bootstrap"`` resamples rows (clusters with
     ``cluster``) instead and gives a percentile interval.
 
     A binary outcome without events (or with only events) or a constant outcome raises (its
@@ -105,7 +105,9 @@ def crude_effect(
         Non-negative case (sampling) weights.
     cluster : str, optional
         Cluster identifier for cluster-robust SEs (sites, repeated measures).
-    ci_method : {"influence_function", "bootstrap"}
+    variance : {"influence_function", "bootstrap"}
+        How the standard error is computed; ``result.ci_method`` records it
+        (``"influence_function"``, ``"wald_cluster"`` or ``"bootstrap_percentile"``).
     n_boot, n_jobs, random_state
         Bootstrap replicates, parallel jobs, seed (same seed, same numbers for any n_jobs).
     conf_level : float
@@ -127,16 +129,14 @@ def crude_effect(
     >>> round(est.estimate, 2), est.n, est.dropped.n_rows
     (2.54, 1566, 63)
     """
-    data = check_frame(data, FUNC)
-    check_columns(data, FUNC, exposure=exposure, outcome=outcome, weights=weights, cluster=cluster)
-    check_option(effect_measure, Measure, "effect_measure", FUNC)
-    check_option(ci_method, CrudeCI, "ci_method", FUNC)
-    conf_level = check_conf_level(conf_level, FUNC)
+    data = check_frame(data)
+    check_columns(data, exposure=exposure, outcome=outcome, weights=weights, cluster=cluster)
+    conf_level = check_conf_level(conf_level)
     used = [c for c in (exposure, outcome, weights, cluster) if c is not None]
-    frame, dropped = apply_missing(data, used, missing, FUNC)
-    a = check_binary(frame, exposure, "exposure", FUNC, reference=reference)
-    y = check_numeric(frame, outcome, "outcome", FUNC)
-    w = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
+    frame, dropped = apply_missing(data, used, missing)
+    a = check_binary(frame, exposure, "exposure", reference=reference)
+    y = check_numeric(frame, outcome, "outcome")
+    w = check_weights(frame, weights) if weights else np.ones(len(frame))
     binary = bool(np.isin(np.unique(y), [0.0, 1.0]).all())
     _check_design(y, a, w, binary, effect_measure, exposure, outcome)
     measure_name = MEASURE_NAMES[(effect_measure, binary)]
@@ -148,7 +148,7 @@ def crude_effect(
         notes=zero_weight_notes(w, weights),
         extra={"mean_1": mu1, "mean_0": mu0}, conf_level=conf_level,
     )
-    if ci_method == "bootstrap":
+    if variance == "bootstrap":
         boot = bootstrap(lambda idx: _estimate(y[idx], a[idx], w[idx], effect_measure)[0],
                          len(frame), n_boot=n_boot, random_state=random_state, n_jobs=n_jobs,
                          cluster=cl_ids)
@@ -171,22 +171,23 @@ def _check_design(y: np.ndarray, a: np.ndarray, w: np.ndarray, binary: bool, mea
     for arm in (0, 1):
         if not (w[a == arm] > 0).any():
             raise DataValidationError(
-                f"{FUNC}(): exposure group {exposure!r} = {arm} is empty (no rows with positive "
+                f"{verb_name()}(): exposure group {exposure!r} = {arm} is empty (no rows with "
+                "positive "
                 "weight); both groups are needed for a contrast."
             )
     if measure == "odds_ratio" and not binary:
         raise DataValidationError(
-            f"{FUNC}(): effect_measure=\"odds_ratio\" needs a binary 0/1 outcome; column "
+            f"{verb_name()}(): effect_measure=\"odds_ratio\" needs a binary 0/1 outcome; column "
             f"{outcome!r} (outcome) has non-binary values. Use \"difference\" or \"ratio\"."
         )
-    check_outcome_variation(y, w > 0, binary, FUNC, outcome)
+    check_outcome_variation(y, w > 0, binary, verb_name(), outcome)
     if measure in ("ratio", "odds_ratio"):
         for arm in (0, 1):
             m = a == arm
             mu = float(np.dot(w[m], y[m]) / w[m].sum())
             if mu <= 0 or (measure == "odds_ratio" and mu >= 1) or math.isnan(mu):
                 raise DataValidationError(
-                    f"{FUNC}(): the {measure.replace('_', ' ')} is undefined: the mean of "
+                    f"{verb_name()}(): the {measure.replace('_', ' ')} is undefined: the mean of "
                     f"{outcome!r} (outcome) is {mu:g} when {exposure!r} = {arm}. Use "
                     "effect_measure=\"difference\"."
                 )

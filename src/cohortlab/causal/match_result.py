@@ -21,7 +21,6 @@ from .crude import Measure, _arm_means
 
 __all__ = ["MatchResult"]
 
-FUNC = "match"
 DISTANCE_LABEL = {"logit": "logit of the propensity score", "ps": "propensity score"}
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
