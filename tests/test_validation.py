@@ -396,6 +396,17 @@ def test_verb_names_checks_below_it_and_resets():
     assert verb_name("explicit") == "explicit"
 
 
+@verb
+def _outer(inner_value):
+    return _inner(inner_value)
+
+
+def test_a_verb_run_by_another_names_the_outer_one():
+    assert _outer(1) == "_outer"
+    with pytest.raises(DataValidationError, match=r"^_outer\(\): value must be one of"):
+        _outer(3)
+
+
 def test_verb_keeps_signature_doc_and_wrapped():
     import inspect
 

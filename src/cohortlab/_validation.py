@@ -52,7 +52,7 @@ TEXT_MIN_ROWS_PER_LEVEL = 5
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: The public verb being run (innermost first): set by :func:`verb` for the duration of a call.
+#: The public verb the user called: set by the outermost :func:`verb` for the duration of a call.
 _CURRENT_VERB: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "cohortlab_verb", default=None)
 
@@ -102,16 +102,20 @@ def _options_of(func: Callable[..., Any]) -> dict[str, tuple[Any, ...]]:
     return out
 
 
-def verb(func: F | None = None, *, name: str | None = None) -> Any:
+def verb(func: F | None = None, *, name: str | None = None,
+         hints: dict[str, str] | None = None) -> Any:
     """Mark a public verb: name its errors and check its ``Literal``-typed options.
 
     The wrapped function (a) runs with its name (``name``, by default the function's) as the
-    one :func:`verb_name` returns, so every check below it names the verb the user called;
+    one :func:`verb_name` returns, so every check below it names the verb the user called
+    (a verb run inside another, e.g. the estimator of a correction wrapper, keeps the outer
+    name);
     (b) checks each argument whose annotation is a ``Literal`` (or a union of Literals and
     ``None``) against the allowed values read from the type hints, raising
     :class:`~cohortlab.exceptions.DataValidationError` ``"<verb>(): <param> must be one of
     {...}; got <value>."``; (c) keeps the function's ``__doc__``, ``__signature__`` and
-    ``__wrapped__``, so help, docs and type checkers see the real signature.
+    ``__wrapped__``, so help, docs and type checkers see the real signature. ``hints`` maps a
+    parameter to a sentence added to its error (where to find an option this verb lacks).
 
     Examples
     --------
@@ -127,7 +131,7 @@ def verb(func: F | None = None, *, name: str | None = None) -> Any:
     cohortlab.exceptions.DataValidationError: shout(): case must be one of {"upper", "lower"}; got 'title'.
     """  # noqa: E501
     if func is None:
-        return functools.partial(verb, name=name)
+        return functools.partial(verb, name=name, hints=hints)
     verb_label = name or func.__name__
     signature = inspect.signature(func)
     options: dict[str, tuple[Any, ...]] | None = None
@@ -137,10 +141,12 @@ def verb(func: F | None = None, *, name: str | None = None) -> Any:
         nonlocal options
         if options is None:  # resolved at the first call: every alias is defined by then
             options = _options_of(func)
-        token = _CURRENT_VERB.set(verb_label)
+        outer = _CURRENT_VERB.get()  # a verb run by another (a wrapper's estimator) keeps
+        token = _CURRENT_VERB.set(outer or verb_label)  # the name of the one the user called
         try:
             if options:
-                _check_options(signature, options, args, kwargs, verb_label)
+                _check_options(signature, options, args, kwargs, outer or verb_label,
+                               hints or {})
             return func(*args, **kwargs)
         finally:
             _CURRENT_VERB.reset(token)
@@ -151,14 +157,15 @@ def verb(func: F | None = None, *, name: str | None = None) -> Any:
 
 
 def _check_options(signature: inspect.Signature, options: dict[str, tuple[Any, ...]],
-                   args: tuple[Any, ...], kwargs: dict[str, Any], func: str) -> None:
+                   args: tuple[Any, ...], kwargs: dict[str, Any], func: str,
+                   hints: dict[str, str]) -> None:
     try:
         bound = signature.bind_partial(*args, **kwargs).arguments
     except TypeError:  # the call itself raises the usual TypeError
         return
     for param, allowed in options.items():
         if param in bound and not _is_allowed(bound[param], allowed):
-            check_option(bound[param], allowed, param, func)
+            check_option(bound[param], allowed, param, func, hint=hints.get(param, ""))
 
 
 def _fmt_values(values: Iterable[Any], limit: int = 6) -> str:
@@ -221,18 +228,18 @@ def suggest(word: Any, choices: Sequence[Any], listing: str = "Expected one of")
     return f"{listing}: {_fmt_values(names, 10)}."
 
 
-def check_option(value: Any, alias: Any, argument: str, func: str | None = None) -> Any:
+def check_option(value: Any, alias: Any, argument: str, func: str | None = None, *,
+                 hint: str = "") -> Any:
     """Check ``value`` is one of the ``Literal`` alias' values (or of a tuple of values)."""
     allowed = alias if isinstance(alias, tuple) else _literal_values(alias) or get_args(alias)
     if not _is_allowed(value, allowed):
         shown = ", ".join(f'"{a}"' if isinstance(a, str) else repr(a) for a in allowed)
         strings = [a for a in allowed if isinstance(a, str)]
-        hint = ""
-        if isinstance(value, str) and strings:
+        if isinstance(value, str) and strings and not hint:
             close = difflib.get_close_matches(value, strings, n=3, cutoff=0.6)
-            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            hint = f"Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise DataValidationError(
-            f"{verb_name(func)}(): {argument} must be one of {{{shown}}}; got {value!r}.{hint}"
+            f"{verb_name(func)}(): {argument} must be one of {{{shown}}}; got {value!r}.{' ' + hint if hint else ''}"
         )
     return value
 

@@ -15,9 +15,10 @@ from .._validation import (
     check_columns,
     check_conf_level,
     check_frame,
-    check_option,
     check_time_event,
     check_weights,
+    verb,
+    verb_name,
 )
 from ..exceptions import DataValidationError
 from ..results.model import ModelResult
@@ -29,6 +30,7 @@ from .cox import Ties, _monotone_notes, cox
 __all__ = ["fine_gray", "cause_specific_cox"]
 
 
+@verb
 def fine_gray(
     data: pd.DataFrame,
     *,
@@ -93,9 +95,8 @@ def fine_gray(
            term  estimate  std_error
     0  sex[T.M]    0.7953     0.1858
     """
-    func = "fine_gray"
+    func = verb_name()
     check_frame(data, func)
-    check_option(ties, Ties, "ties", func)
     conf_level = check_conf_level(conf_level, func)
     cols = covariate_columns(covariates, data, func)
     check_columns(data, func, time=time, event=event, weights=weights, cluster=cluster)
@@ -108,7 +109,6 @@ def fine_gray(
     design = build_design(frame, covariates, func, drop_intercept=True)
     d = (codes == cause).astype(np.int64)
     compete = (codes > 0) & (codes != cause)
-    check_option(censoring, Literal["weighted", "unweighted"], "censoring", func)
     g_minus = _censoring_survival(t, codes, w if censoring == "weighted" else None)
     cd = _cox.prepare(design.X, t, d, w, extend=compete, censoring_survival=g_minus)
     efron = ties == "efron"
@@ -135,6 +135,7 @@ def fine_gray(
     )
 
 
+@verb
 def cause_specific_cox(
     data: pd.DataFrame,
     *,
@@ -179,7 +180,7 @@ def cause_specific_cox(
     1  sex[T.M] [cause 1]   -0.0050
     2    mspike [cause 1]    0.8841
     """
-    func = "cause_specific_cox"
+    func = verb_name()
     check_frame(data, func)
     cols = covariate_columns(covariates, data, func)
     check_columns(data, func, time=time, event=event, weights=weights, cluster=cluster)
