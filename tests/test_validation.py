@@ -415,3 +415,36 @@ def test_verb_keeps_signature_doc_and_wrapped():
     assert list(inspect.signature(_toy).parameters) == ["data", "how", "level", "free"]
     assert inspect.signature(_toy) == inspect.signature(_toy.__wrapped__)
     assert _toy.__cohortlab_verb__ == "_toy"
+
+
+VERB_PACKAGES = ["causal", "survival", "exposures", "evaluation", "sensitivity", "subgroups",
+                 "describe", "missing"]
+
+
+def test_every_public_verb_is_declared():
+    """Each public function of the estimator packages runs under @verb with its own name."""
+    import importlib
+    import inspect
+
+    undeclared = []
+    for pkg in VERB_PACKAGES:
+        mod = importlib.import_module(f"cohortlab.{pkg}")
+        for name in mod.__all__:
+            obj = getattr(mod, name)
+            if inspect.isfunction(obj) and getattr(obj, "__cohortlab_verb__", None) != name:
+                undeclared.append(f"{pkg}.{name}")
+    assert undeclared == []
+
+
+def test_verbs_check_their_literal_options_by_name():
+    import cohortlab as cl
+
+    with pytest.raises(DataValidationError,
+                       match=r'^ipw\(\): variance must be one of \{"mestimation", "robust", '
+                             r'"bootstrap", None\}; got \'sandwich\'\.'):
+        cl.ipw(pd.DataFrame({"a": [0, 1]}), exposure="a", outcome="a", covariates="a",
+               variance="sandwich")
+    with pytest.raises(DataValidationError, match=r"^kaplan_meier\(\): conf_type must be one "
+                                                  r"of .*Did you mean 'log-log'"):
+        cl.kaplan_meier(pd.DataFrame({"t": [1.0], "e": [1]}), time="t", event="e",
+                        conf_type="log_log")

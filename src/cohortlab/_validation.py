@@ -32,6 +32,7 @@ __all__ = [
     "check_columns",
     "check_option",
     "check_conf_level",
+    "check_int",
     "check_random_state",
     "apply_missing",
     "check_numeric",
@@ -93,11 +94,18 @@ def _is_allowed(value: Any, allowed: tuple[Any, ...]) -> bool:
 
 def _options_of(func: Callable[..., Any]) -> dict[str, tuple[Any, ...]]:
     """``{parameter: allowed values}`` for every ``Literal``-annotated parameter of ``func``."""
-    hints = typing.get_type_hints(func)
     out = {}
-    for param in inspect.signature(func).parameters:
-        allowed = _literal_values(hints.get(param))
-        if allowed is not None:
+    for param, ann in getattr(func, "__annotations__", {}).items():
+        # one parameter at a time: a hint that cannot be resolved (a string alias in a
+        # union) is not an option and must not hide the others
+        holder = types.SimpleNamespace(__annotations__={param: ann},
+                                       __globals__=getattr(func, "__globals__", {}))
+        try:
+            hint = typing.get_type_hints(holder)[param]
+        except Exception:  # noqa: BLE001 - not resolvable, hence not a Literal option
+            continue
+        allowed = _literal_values(hint)
+        if allowed is not None and param != "return":
             out[param] = allowed
     return out
 
@@ -239,8 +247,8 @@ def check_option(value: Any, alias: Any, argument: str, func: str | None = None,
             close = difflib.get_close_matches(value, strings, n=3, cutoff=0.6)
             hint = f"Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise DataValidationError(
-            f"{verb_name(func)}(): {argument} must be one of {{{shown}}}; got {value!r}.{' ' + hint if hint else ''}"
-        )
+            f"{verb_name(func)}(): {argument} must be one of {{{shown}}}; got {value!r}."
+            + (f" {hint}" if hint else ""))
     return value
 
 
@@ -256,6 +264,16 @@ def check_conf_level(conf_level: Any, func: str | None = None) -> float:
             f"{func}(): conf_level must be a float in (0, 1); got {conf_level!r}.{hint}"
         )
     return float(conf_level)
+
+
+def check_int(value: Any, name: str, low: int = 1, func: str | None = None, *,
+              hint: str = "") -> int:
+    """Return ``value`` as an int after checking it is an integer (not a bool) ``>= low``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise DataValidationError(
+            f"{verb_name(func)}(): {name} must be an int >= {low}; got {value!r}."
+            + (f" {hint}" if hint else ""))
+    return int(value)
 
 
 def check_random_state(random_state: Any, func: str | None = None) -> np.random.Generator:

@@ -33,6 +33,7 @@ from .._glm import GLMFit, fit_linear, fit_logistic
 from .._validation import (
     apply_missing,
     check_binary,
+    check_int,
     check_numeric,
     check_random_state,
     check_weights,
@@ -197,8 +198,7 @@ def crossfit_folds(a: np.ndarray, k: int, seed: int, func: str) -> Folds:
     """Stratified folds, identical to those :func:`fit_scores` draws from the same ``seed``."""
     from sklearn.model_selection import StratifiedKFold
 
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 2:
-        raise DataValidationError(f"{func}(): cross_fit must be an int >= 2 (folds); got {k!r}.")
+    check_int(k, "cross_fit", 2, func, hint="It is the number of folds.")
     smallest = int(min((a == 1).sum(), (a == 0).sum()))
     if k > smallest:
         raise DataValidationError(

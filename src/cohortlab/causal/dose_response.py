@@ -10,7 +10,6 @@ model on the dose terms, weighted by stabilised normal-density weights). The res
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
@@ -25,6 +24,7 @@ from .._validation import (
     check_columns,
     check_conf_level,
     check_frame,
+    check_int,
     check_numeric,
     check_option,
     check_weights,
@@ -354,7 +354,7 @@ def dose_response(
             "marginal); "
             f"got interactions={interactions!r} with method=\"ipw\". Remove it.")
     mods = _check_interactions(data, interactions, exposure)
-    df = _check_df(df)
+    df = check_int(df, "df", 1, hint="Pass e.g. df=3 (spline degrees of freedom).")
     cov_cols = covariate_columns(covariates, data, verb_name())
     num_cols = (covariate_columns(numerator_covariates, data, verb_name())
                 if numerator_covariates is not None else [])
@@ -460,15 +460,6 @@ def dose_response(
 
 
 # ---------------------------------------------------------------------- validation
-def _check_df(df: Any) -> int:
-    if isinstance(df, bool) or not isinstance(df, numbers.Integral) or int(df) < 1:
-        raise DataValidationError(
-            f"{verb_name()}(): df must be an int >= 1 (spline degrees of freedom); got {df!r}. "
-            "Pass "
-            "e.g. df=3.")
-    return int(df)
-
-
 def _check_interactions(data: pd.DataFrame, interactions: Any, exposure: str) -> list[str]:
     if interactions is None:
         return []

@@ -20,6 +20,7 @@ from .._validation import (
     check_columns,
     check_conf_level,
     check_frame,
+    check_int,
     check_numeric,
     check_random_state,
     check_weights,
@@ -234,11 +235,8 @@ def match(
 # ---------------------------------------------------------------------- helpers
 def _check_options(estimand: Any, distance: Any, order: Any, effect_measure: Any, ratio: Any,
                    caliper: Any, replace: Any, covariates: Any, ps: Any) -> None:
-    if not (isinstance(ratio, numbers.Integral) and not isinstance(ratio, bool) and ratio >= 1):
-        raise DataValidationError(
-            f"{verb_name()}(): ratio must be an integer >= 1 (controls per focal subject); got "
-            f"{ratio!r}. Use ratio=1 for pair matching."
-        )
+    check_int(ratio, "ratio", 1, hint="It is the number of controls per focal subject; use "
+              "ratio=1 for pair matching.")
     if caliper is not None:
         ok = isinstance(caliper, numbers.Real) and not isinstance(caliper, bool)
         if not ok or not math.isfinite(float(caliper)) or float(caliper) <= 0:
