@@ -23,6 +23,7 @@ from .._validation import (
     check_frame,
     check_numeric,
     check_time_event,
+    verb,
 )
 from ..exceptions import DataValidationError
 from ..inference.wald import wald, z_critical
@@ -78,6 +79,7 @@ def _pairs(k: int) -> list[tuple[int, int]]:
 CLF = "compare_classifiers"
 
 
+@verb
 def compare_classifiers(
     data: pd.DataFrame,
     *,
@@ -227,6 +229,7 @@ def _risk_maps(risks: Any, times: Any, k: int | None) -> tuple[np.ndarray, list[
     return np.array(sorted(keys)), maps
 
 
+@verb
 def compare_survival_models(
     data: pd.DataFrame,
     *,
