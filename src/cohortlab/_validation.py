@@ -447,12 +447,9 @@ def check_binary(
     """
     func = verb_name(func)
     s = data[column]
-    n_na = int(s.isna().sum())
-    if n_na:  # else NaN would be coded 1 (reference=) or cast to garbage ints
-        raise MissingDataError(
-            f"{func}(): column {column!r} ({role}) has {n_na:,} missing values. "
-            'Handle them first (missing="drop") or recode them.'
-        )
+    # else NaN would be coded 1 (reference=) or cast to garbage ints
+    _refuse_missing(int(s.isna().sum()), column, role, func,
+                    'Handle them first (missing="drop") or recode them.')
     levels = pd.unique(s)
     if len(levels) != 2:
         plural = "s" if len(levels) != 1 else ""
@@ -476,22 +473,28 @@ def check_binary(
     )
 
 
+def _refuse_missing(n_na: int, column: str, role: str, func: str, fix: str,
+                    error: type[DataValidationError] = MissingDataError) -> None:
+    if n_na:
+        raise error(f"{func}(): column {column!r} ({role}) has {n_na:,} missing values. {fix}")
+
+
+def _refuse_negative(x: np.ndarray, column: str, role: str, func: str, fix: str) -> None:
+    n_neg = int((x < 0).sum())
+    if n_neg:
+        raise DataValidationError(
+            f"{func}(): column {column!r} ({role}) has {n_neg:,} negative values "
+            f"(min {np.nanmin(x):.4g}). {fix}")
+
+
 def check_weights(data: pd.DataFrame, column: str, func: str | None = None) -> np.ndarray:
     """Return case weights as a float array: numeric, finite, non-negative, not all zero."""
     func = verb_name(func)
     w = check_numeric(data, column, "weights", func)
-    n_na = int(np.isnan(w).sum())
-    if n_na:
-        raise DataValidationError(
-            f"{func}(): column {column!r} (weights) has {n_na:,} missing values. "
-            "Weights cannot be missing; drop those rows or set their weight to 0 explicitly."
-        )
-    n_neg = int((w < 0).sum())
-    if n_neg:
-        raise DataValidationError(
-            f"{func}(): column {column!r} (weights) has {n_neg:,} negative values "
-            f"(min {w.min():.4g}). Weights must be >= 0."
-        )
+    _refuse_missing(int(np.isnan(w).sum()), column, "weights", func,
+                    "Weights cannot be missing; drop those rows or set their weight to 0 "
+                    "explicitly.", DataValidationError)
+    _refuse_negative(w, column, "weights", func, "Weights must be >= 0.")
     if not (w > 0).any():
         raise DataValidationError(
             f"{func}(): column {column!r} (weights) is zero for every row. "
@@ -517,19 +520,11 @@ def check_time_event(
     func = verb_name(func)
     t = check_numeric(data, time, "time", func)
     for col, role in ((time, "time"), (event, "event")):
-        n_na = int(data[col].isna().sum())
-        if n_na:
-            raise MissingDataError(
-                f"{func}(): column {col!r} ({role}) has {n_na:,} missing values. Pass "
-                "missing=\"drop\" for a complete-case analysis, or fix the follow-up data."
-            )
-    n_neg = int((t < 0).sum())
-    if n_neg:
-        raise DataValidationError(
-            f"{func}(): column {time!r} (time) has {n_neg:,} negative values "
-            f"(min {np.nanmin(t):.4g}). "
-            "Follow-up time must be >= 0; check how time zero was defined."
-        )
+        _refuse_missing(int(data[col].isna().sum()), col, role, func,
+                        'Pass missing="drop" for a complete-case analysis, or fix the '
+                        "follow-up data.")
+    _refuse_negative(t, time, "time", func,
+                     "Follow-up time must be >= 0; check how time zero was defined.")
     e_raw = check_numeric(data, event, "event", func)
     if np.any(e_raw[~np.isnan(e_raw)] != np.round(e_raw[~np.isnan(e_raw)])):
         raise DataValidationError(

@@ -441,7 +441,6 @@ def variance_note(method: str, variance: str, n_boot: int) -> str:
             "chain rule)")
 
 
-
 # ---------------------------------------------------------------------- bootstrap
 def bootstrap_statistic(a: np.ndarray, y: np.ndarray, s: np.ndarray, X: np.ndarray,
                          Zm: np.ndarray, C: np.ndarray, Bg: np.ndarray, Z: np.ndarray | None,

@@ -33,6 +33,8 @@ from .._glm import GLMFit, fit_linear, fit_logistic
 from .._validation import (
     apply_missing,
     check_binary,
+    check_columns,
+    check_frame,
     check_int,
     check_numeric,
     check_random_state,
@@ -43,7 +45,7 @@ from ..exceptions import ConvergenceError, DataValidationError, PositivityWarnin
 from ..inference.bootstrap import bootstrap
 from ..inference.influence import se_from_influence
 from ..results.estimate import Estimate
-from ._contrast import contrast
+from ._contrast import MEASURE_NAMES, contrast
 from ._propensity import (
     POSITIVITY_BOUND,
     PropensityScore,
@@ -374,6 +376,33 @@ def estimate_from_if(term: str, est: float, phi: np.ndarray, cluster: np.ndarray
                                      ci_method="influence_function", **common)
 
 
+# ---------------------------------------------------------------------- analysed rows
+@dataclass(frozen=True, eq=False)
+class PointArrays:
+    """The analysed rows of a point-exposure verb: exposure 0/1, outcome, case weights."""
+
+    frame: pd.DataFrame
+    dropped: Any
+    a: np.ndarray
+    y: np.ndarray
+    s: np.ndarray
+    binary: bool  # the observed outcome values are all 0/1
+
+
+def point_arrays(data: pd.DataFrame, used: list[str], *, exposure: str, outcome: str,
+                 weights: str | None, missing: str, reference: Any,
+                 arms: bool = True) -> PointArrays:
+    """Missing values in ``used`` handled, then the exposure, outcome and weights checked."""
+    frame, dropped = apply_missing(data, used, missing)
+    a = check_binary(frame, exposure, "exposure", reference=reference)
+    if arms:
+        check_arms(a, exposure, verb_name())
+    y = check_numeric(frame, outcome, "outcome")
+    s = check_weights(frame, weights) if weights else np.ones(len(frame))
+    binary = bool(np.isin(np.unique(y[~np.isnan(y)]), [0.0, 1.0]).all())
+    return PointArrays(frame=frame, dropped=dropped, a=a, y=y, s=s, binary=binary)
+
+
 # ---------------------------------------------------------------------- AIPW / TMLE inputs
 @dataclass(frozen=True, eq=False)
 class Nuisances:
@@ -401,15 +430,14 @@ def fit_nuisances(data: pd.DataFrame, func: str, *, exposure: str, outcome: str,
                   reference: Any, random_state: Any, missing: str, estimand: str,
                   effect_measure: str) -> Nuisances:
     """Validate the data and fit both nuisance models (sharing folds when cross-fitted)."""
+    data = check_frame(data)
+    check_columns(data, exposure=exposure, outcome=outcome, weights=weights, cluster=cluster)
     out_cov = covariates if outcome_covariates is None else outcome_covariates
     cols = covariate_columns(covariates, data, func) + covariate_columns(out_cov, data, func)
     used = [exposure, outcome, *cols] + [c for c in (weights, cluster) if c]
-    frame, dropped = apply_missing(data, used, missing, func)
-    a = check_binary(frame, exposure, "exposure", func, reference=reference)
-    check_arms(a, exposure, func)
-    y = check_numeric(frame, outcome, "outcome", func)
-    s = check_weights(frame, weights, func) if weights else np.ones(len(frame))
-    binary = bool(np.isin(np.unique(y), [0.0, 1.0]).all())
+    pa = point_arrays(data, used, exposure=exposure, outcome=outcome, weights=weights,
+                      missing=missing, reference=reference)
+    frame, dropped, a, y, s, binary = pa.frame, pa.dropped, pa.a, pa.y, pa.s, pa.binary
     every = np.ones(a.size, dtype=bool)
     check_outcome(y, a, s > 0, binary, effect_measure, func, exposure, outcome)
     seed = folds = None
@@ -456,13 +484,37 @@ def _parametric_refit(ps: PropensityScore, od: OutcomeDesign, y: np.ndarray, a: 
 ArmMeans = Callable[..., tuple[float, float, np.ndarray, np.ndarray]]
 
 
-def bootstrap_from_nuisances(nu: Nuisances, arm_means: ArmMeans, term: str, est: float,
-                             measure: str, *, n_boot: int, n_jobs: int,
-                             random_state: Any, **common: Any) -> Estimate:
-    """Percentile bootstrap refitting both nuisance models in every resample (of clusters).
+def nuisance_estimate(nu: Nuisances, means: tuple[float, float, np.ndarray, np.ndarray],
+                      arm_means: ArmMeans, *, term: str, outcome: str, estimand: str,
+                      effect_measure: str, method: str, conf_level: float, variance: str,
+                      n_boot: int, n_jobs: int, random_state: Any,
+                      extra: dict[str, float] | None = None, notes: tuple[str, ...] = ()
+                      ) -> Estimate:
+    """The Estimate of AIPW / TMLE from their arm means, influence-function or bootstrap SE.
 
-    ``arm_means(y, a, q1, q0, e, s)`` gives the arm means and influence values (AIPW, TMLE).
+    ``means`` are ``mu1, mu0, phi1, phi0`` on the analysed rows; ``arm_means(y, a, q1, q0, e,
+    s)`` recomputes them in a bootstrap resample.
     """
+    mu1, mu0, phi1, phi0 = means
+    check_means(mu1, mu0, effect_measure, verb_name(), outcome)
+    est, phi = contrast(mu1, mu0, phi1, phi0, effect_measure)
+    extra = {"mean_1": mu1, "mean_0": mu0, "se_mean_1": if_se(phi1, nu.cluster),
+             "se_mean_0": if_se(phi0, nu.cluster), **(extra or {})}
+    common = dict(
+        estimand=estimand, effect_measure=MEASURE_NAMES[(effect_measure, nu.binary)],
+        method=method, n=int((nu.s > 0).sum()),
+        n_events=int(nu.y[nu.s > 0].sum()) if nu.binary else None, dropped=nu.dropped,
+        conf_level=conf_level, diagnostics=nu.ps, extra=extra, notes=nu.notes + notes)
+    if variance == "bootstrap":
+        return _bootstrap_nuisances(nu, arm_means, term, est, effect_measure, n_boot=n_boot,
+                                    n_jobs=n_jobs, random_state=random_state, **common)
+    return estimate_from_if(term, est, phi, nu.cluster, **common)
+
+
+def _bootstrap_nuisances(nu: Nuisances, arm_means: ArmMeans, term: str, est: float,
+                         measure: str, *, n_boot: int, n_jobs: int,
+                         random_state: Any, **common: Any) -> Estimate:
+    """Percentile bootstrap refitting both nuisance models in every resample (of clusters)."""
     if nu.refit is None:
         raise DataValidationError(
             f"{verb_name()}(): variance=\"bootstrap\" refits the default logistic and "

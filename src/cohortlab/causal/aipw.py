@@ -10,21 +10,15 @@ import pandas as pd
 
 from .._typing import EffectVariance, Missing, RandomState
 from .._validation import (
-    check_columns,
     check_conf_level,
-    check_frame,
     verb,
     verb_name,
 )
 from ..results.estimate import Estimate
 from ._aipw import aipw_means
-from ._contrast import MEASURE_NAMES, contrast
 from ._outcome import (
-    bootstrap_from_nuisances,
-    check_means,
-    estimate_from_if,
     fit_nuisances,
-    if_se,
+    nuisance_estimate,
 )
 from .crude import Measure
 
@@ -144,9 +138,6 @@ def aipw(
     >>> round(est.estimate, 4), round(est.std_error, 4)
     (3.4573, 0.4888)
     """
-    data = check_frame(data)
-    check_columns(data, exposure=exposure, outcome=outcome, weights=weights,
-                  cluster=cluster)
     conf_level = check_conf_level(conf_level)
     nu = fit_nuisances(
         data, verb_name(), exposure=exposure, outcome=outcome, covariates=covariates,
@@ -154,20 +145,10 @@ def aipw(
         cross_fit=cross_fit, trim=trim, weights=weights, cluster=cluster, reference=reference,
         random_state=random_state, missing=missing, estimand=estimand,
         effect_measure=effect_measure)
-    mu1, mu0, phi1, phi0 = aipw_means(nu.y, nu.a, nu.q1, nu.q0, nu.e, nu.s, estimand)
-    check_means(mu1, mu0, effect_measure, verb_name(), outcome)
-    est, phi = contrast(mu1, mu0, phi1, phi0, effect_measure)
-    extra = {"mean_1": mu1, "mean_0": mu0, "se_mean_1": if_se(phi1, nu.cluster),
-             "se_mean_0": if_se(phi0, nu.cluster)}
+    means = functools.partial(aipw_means, estimand=estimand)
     cf = (f"{cross_fit}-fold cross-fitting (folds shared by both models)",) if cross_fit else ()
-    common = dict(
-        estimand=estimand, effect_measure=MEASURE_NAMES[(effect_measure, nu.binary)],
-        method="aipw", n=int((nu.s > 0).sum()),
-        n_events=int(nu.y[nu.s > 0].sum()) if nu.binary else None, dropped=nu.dropped,
-        conf_level=conf_level, diagnostics=nu.ps, extra=extra, notes=nu.notes + cf)
-    if variance == "bootstrap":
-        means = functools.partial(aipw_means, estimand=estimand)
-        return bootstrap_from_nuisances(nu, means, exposure, est, effect_measure, n_boot=n_boot,
-                                        n_jobs=n_jobs, random_state=random_state, **common)
-    return estimate_from_if(exposure, est, phi, nu.cluster, **common)
+    return nuisance_estimate(
+        nu, means(nu.y, nu.a, nu.q1, nu.q0, nu.e, nu.s), means, term=exposure, outcome=outcome,
+        estimand=estimand, effect_measure=effect_measure, method="aipw", conf_level=conf_level,
+        variance=variance, n_boot=n_boot, n_jobs=n_jobs, random_state=random_state, notes=cf)
 

@@ -10,13 +10,9 @@ import pandas as pd
 
 from .._typing import EffectVariance, Missing, RandomState
 from .._validation import (
-    apply_missing,
-    check_binary,
     check_columns,
     check_conf_level,
     check_frame,
-    check_numeric,
-    check_weights,
     verb,
     verb_name,
 )
@@ -24,7 +20,7 @@ from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results.estimate import Estimate
 from ._contrast import MEASURE_NAMES, contrast
-from ._outcome import check_outcome_variation, zero_weight_notes
+from ._outcome import check_outcome_variation, point_arrays, zero_weight_notes
 
 __all__ = ["crude_effect"]
 
@@ -133,11 +129,9 @@ def crude_effect(
     check_columns(data, exposure=exposure, outcome=outcome, weights=weights, cluster=cluster)
     conf_level = check_conf_level(conf_level)
     used = [c for c in (exposure, outcome, weights, cluster) if c is not None]
-    frame, dropped = apply_missing(data, used, missing)
-    a = check_binary(frame, exposure, "exposure", reference=reference)
-    y = check_numeric(frame, outcome, "outcome")
-    w = check_weights(frame, weights) if weights else np.ones(len(frame))
-    binary = bool(np.isin(np.unique(y), [0.0, 1.0]).all())
+    pa = point_arrays(data, used, exposure=exposure, outcome=outcome, weights=weights,
+                      missing=missing, reference=reference, arms=False)
+    frame, dropped, a, y, w, binary = pa.frame, pa.dropped, pa.a, pa.y, pa.s, pa.binary
     _check_design(y, a, w, binary, effect_measure, exposure, outcome)
     measure_name = MEASURE_NAMES[(effect_measure, binary)]
     est, phi, mu1, mu0 = _estimate(y, a, w, effect_measure)

@@ -11,13 +11,9 @@ import pandas as pd
 from .._design import covariate_columns
 from .._typing import EffectVariance, Missing, RandomState
 from .._validation import (
-    apply_missing,
-    check_binary,
     check_columns,
     check_conf_level,
     check_frame,
-    check_numeric,
-    check_weights,
     verb,
     verb_name,
 )
@@ -36,9 +32,9 @@ from ._outcome import (
     fit_outcome,
     outcome_design,
     overlap_notes,
+    point_arrays,
     zero_weight_notes,
 )
-from ._propensity import check_arms
 from .crude import Measure
 
 __all__ = ["gformula"]
@@ -168,13 +164,10 @@ def gformula(
     used = [exposure, *cols] + [c for c in (weights, cluster) if c]
     if standardize_over == "analysed":
         used.append(outcome)
-    frame, dropped = apply_missing(data, used, missing)
-    a = check_binary(frame, exposure, "exposure", reference=reference)
-    check_arms(a, exposure, verb_name())
-    y = check_numeric(frame, outcome, "outcome")
-    s = check_weights(frame, weights) if weights else np.ones(len(frame))
+    pa = point_arrays(data, used, exposure=exposure, outcome=outcome, weights=weights,
+                      missing=missing, reference=reference)
+    frame, dropped, a, y, s, binary = pa.frame, pa.dropped, pa.a, pa.y, pa.s, pa.binary
     r = ~np.isnan(y)
-    binary = bool(np.isin(np.unique(y[r]), [0.0, 1.0]).all())
     check_outcome(y, a, r & (s > 0), binary, effect_measure, verb_name(), exposure, outcome)
     od = outcome_design(frame, a, r, exposure, out_cov, verb_name(),
                         intercept=outcome_model is None)

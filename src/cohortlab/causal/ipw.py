@@ -13,13 +13,9 @@ from .._design import build_design, covariate_columns
 from .._glm import fit_logistic
 from .._typing import Estimand, IPWVariance, Missing, RandomState
 from .._validation import (
-    apply_missing,
-    check_binary,
     check_columns,
     check_conf_level,
     check_frame,
-    check_numeric,
-    check_weights,
     verb,
     verb_name,
 )
@@ -28,13 +24,12 @@ from ..inference.bootstrap import bootstrap
 from ..results.estimate import Estimate
 from ._contrast import MEASURE_NAMES, contrast
 from ._ipw import ipw_arm_means, realized_weights
-from ._outcome import check_outcome_variation, zero_weight_notes
-from ._propensity import _fit_sklearn, check_arms, fit_propensity
+from ._outcome import check_outcome_variation, point_arrays, zero_weight_notes
+from ._propensity import _fit_sklearn, fit_propensity
 from ._weights import crump_threshold
 from .crude import Measure
 
 __all__ = ["ipw"]
-
 
 
 @verb
@@ -140,11 +135,9 @@ def ipw(
     used = [exposure, *cov_cols, *cens_cols] + [c for c in (weights, cluster) if c]
     if censoring_covariates is None:
         used.append(outcome)
-    frame, dropped = apply_missing(data, used, missing)
-    y = check_numeric(frame, outcome, "outcome")
-    a = check_binary(frame, exposure, "exposure", reference=reference)
-    s = check_weights(frame, weights) if weights else np.ones(len(frame))
-    check_arms(a, exposure, verb_name())
+    pa = point_arrays(data, used, exposure=exposure, outcome=outcome, weights=weights,
+                      missing=missing, reference=reference)
+    frame, dropped, a, y, s = pa.frame, pa.dropped, pa.a, pa.y, pa.s
     ps = fit_propensity(frame, a, s, covariates, func=verb_name(), exposure=exposure,
                         estimand=estimand, model=model, random_state=random_state, trim=trim,
                         truncate=truncate, weighted=weights is not None)

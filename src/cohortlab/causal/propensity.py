@@ -28,7 +28,6 @@ from ._propensity import PropensityScore, check_arms, fit_propensity
 __all__ = ["propensity_score", "PropensityScore"]
 
 
-
 @verb
 def propensity_score(
     data: pd.DataFrame,

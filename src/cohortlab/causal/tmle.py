@@ -10,21 +10,15 @@ import pandas as pd
 
 from .._typing import EffectVariance, Missing, RandomState
 from .._validation import (
-    check_columns,
     check_conf_level,
-    check_frame,
     verb,
     verb_name,
 )
 from ..exceptions import DataValidationError
 from ..results.estimate import Estimate
-from ._contrast import MEASURE_NAMES, contrast
 from ._outcome import (
-    bootstrap_from_nuisances,
-    check_means,
-    estimate_from_if,
     fit_nuisances,
-    if_se,
+    nuisance_estimate,
 )
 from ._tmle import Q_BOUND, tmle_means, tmle_means_treated
 from .crude import Measure
@@ -142,9 +136,6 @@ def tmle(
     >>> round(est.estimate, 4), round(est.std_error, 4)
     (3.4567, 0.4885)
     """
-    data = check_frame(data)
-    check_columns(data, exposure=exposure, outcome=outcome, weights=weights,
-                  cluster=cluster)
     conf_level = check_conf_level(conf_level)
     nu = fit_nuisances(
         data, verb_name(), exposure=exposure, outcome=outcome, covariates=covariates,
@@ -155,28 +146,21 @@ def tmle(
     lo, hi = (0.0, 1.0) if nu.binary else _bounds(nu.y, bounds, outcome)
     mu1, mu0, phi1, phi0, eps, n_bounded = _targeted_means(nu.y, nu.a, nu.q1, nu.q0, nu.e,
                                                            nu.s, lo=lo, hi=hi, estimand=estimand)
-    check_means(mu1, mu0, effect_measure, verb_name(), outcome)
-    est, phi = contrast(mu1, mu0, phi1, phi0, effect_measure)
-    extra = {"mean_1": mu1, "mean_0": mu0, "se_mean_1": if_se(phi1, nu.cluster),
-             "se_mean_0": if_se(phi0, nu.cluster), "epsilon_1": eps[0], "epsilon_0": eps[1]}
-    notes = nu.notes + (f"logistic fluctuation: epsilon = ({eps[0]:.4g}, {eps[1]:.4g})",)
+    notes: tuple[str, ...] = (f"logistic fluctuation: epsilon = ({eps[0]:.4g}, {eps[1]:.4g})",)
     if not nu.binary:
         notes += (f"outcome scaled to [0, 1] by its bounds [{lo:.6g}, {hi:.6g}]",)
     if n_bounded:
         notes += (f"{n_bounded:,} initial predictions bounded to [{Q_BOUND}, {1 - Q_BOUND}] "
                   "(outcome scale [0, 1])",)
-    common = dict(
-        estimand=estimand, effect_measure=MEASURE_NAMES[(effect_measure, nu.binary)],
-        method="tmle", n=int((nu.s > 0).sum()),
-        n_events=int(nu.y[nu.s > 0].sum()) if nu.binary else None, dropped=nu.dropped,
-        conf_level=conf_level, diagnostics=nu.ps, extra=extra, notes=notes)
-    if variance == "bootstrap":
-        def means(*arrays: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
-            return _targeted_means(*arrays, lo=lo, hi=hi, estimand=estimand)[:4]
 
-        return bootstrap_from_nuisances(nu, means, exposure, est, effect_measure, n_boot=n_boot,
-                                        n_jobs=n_jobs, random_state=random_state, **common)
-    return estimate_from_if(exposure, est, phi, nu.cluster, **common)
+    def means(*arrays: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
+        return _targeted_means(*arrays, lo=lo, hi=hi, estimand=estimand)[:4]
+
+    return nuisance_estimate(
+        nu, (mu1, mu0, phi1, phi0), means, term=exposure, outcome=outcome, estimand=estimand,
+        effect_measure=effect_measure, method="tmle", conf_level=conf_level, variance=variance,
+        n_boot=n_boot, n_jobs=n_jobs, random_state=random_state,
+        extra={"epsilon_1": eps[0], "epsilon_0": eps[1]}, notes=notes)
 
 
 def _targeted_means(y: np.ndarray, a: np.ndarray, q1: np.ndarray, q0: np.ndarray,
