@@ -448,3 +448,21 @@ def test_verbs_check_their_literal_options_by_name():
                                                   r"of .*Did you mean 'log-log'"):
         cl.kaplan_meier(pd.DataFrame({"t": [1.0], "e": [1]}), time="t", event="e",
                         conf_type="log_log")
+
+
+@verb
+def _framed(data: pd.DataFrame, *, conf_level: float = 0.95) -> float:
+    return conf_level
+
+
+def test_verb_checks_data_and_conf_level():
+    ok = pd.DataFrame({"a": [1]})
+    assert _framed(ok, conf_level=0.9) == 0.9
+    assert type(_framed(ok, conf_level=np.float32(0.5))) is float
+    with pytest.raises(DataValidationError, match=r"^_framed\(\): data must be a pandas"):
+        _framed({"a": [1]})
+    with pytest.raises(DataValidationError, match=r"^_framed\(\): data has no rows"):
+        _framed(ok.iloc[:0])
+    with pytest.raises(DataValidationError, match=r"^_framed\(\): conf_level must be a float "
+                                                  r"in \(0, 1\); got 95\. Did you mean 0\.95"):
+        _framed(ok, conf_level=95)

@@ -118,10 +118,12 @@ def verb(func: F | None = None, *, name: str | None = None,
     one :func:`verb_name` returns, so every check below it names the verb the user called
     (a verb run inside another, e.g. the estimator of a correction wrapper, keeps the outer
     name);
-    (b) checks each argument whose annotation is a ``Literal`` (or a union of Literals and
-    ``None``) against the allowed values read from the type hints, raising
+    (b) checks the arguments every verb shares, in this order: ``data: pd.DataFrame`` with
+    :func:`check_frame`; each argument whose annotation is a ``Literal`` (or a union of
+    Literals and ``None``) against the allowed values read from the type hints, raising
     :class:`~cohortlab.exceptions.DataValidationError` ``"<verb>(): <param> must be one of
-    {...}; got <value>."``; (c) keeps the function's ``__doc__``, ``__signature__`` and
+    {...}; got <value>."``; ``conf_level: float`` with :func:`check_conf_level` (the verb
+    receives it as a float); (c) keeps the function's ``__doc__``, ``__signature__`` and
     ``__wrapped__``, so help, docs and type checkers see the real signature. ``hints`` maps a
     parameter to a sentence added to its error (where to find an option this verb lacks).
 
@@ -152,9 +154,8 @@ def verb(func: F | None = None, *, name: str | None = None,
         outer = _CURRENT_VERB.get()  # a verb run by another (a wrapper's estimator) keeps
         token = _CURRENT_VERB.set(outer or verb_label)  # the name of the one the user called
         try:
-            if options:
-                _check_options(signature, options, args, kwargs, outer or verb_label,
-                               hints or {})
+            args, kwargs = _check_arguments(signature, options, args, kwargs,
+                                            outer or verb_label, hints or {})
             return func(*args, **kwargs)
         finally:
             _CURRENT_VERB.reset(token)
@@ -164,16 +165,28 @@ def verb(func: F | None = None, *, name: str | None = None,
     return wrapper
 
 
-def _check_options(signature: inspect.Signature, options: dict[str, tuple[Any, ...]],
-                   args: tuple[Any, ...], kwargs: dict[str, Any], func: str,
-                   hints: dict[str, str]) -> None:
+def _annotated(signature: inspect.Signature, name: str, *annotations: Any) -> bool:
+    param = signature.parameters.get(name)
+    return param is not None and any(param.annotation == a for a in annotations)
+
+
+def _check_arguments(signature: inspect.Signature, options: dict[str, tuple[Any, ...]],
+                     args: tuple[Any, ...], kwargs: dict[str, Any], func: str,
+                     hints: dict[str, str]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``data`` (a non-empty DataFrame), the Literal options, then ``conf_level`` (a float)."""
     try:
-        bound = signature.bind_partial(*args, **kwargs).arguments
+        bound = signature.bind_partial(*args, **kwargs)
     except TypeError:  # the call itself raises the usual TypeError
-        return
+        return args, kwargs
+    given = bound.arguments
+    if "data" in given and _annotated(signature, "data", "pd.DataFrame", pd.DataFrame):
+        check_frame(given["data"], func)
     for param, allowed in options.items():
-        if param in bound and not _is_allowed(bound[param], allowed):
-            check_option(bound[param], allowed, param, func, hint=hints.get(param, ""))
+        if param in given and not _is_allowed(given[param], allowed):
+            check_option(given[param], allowed, param, func, hint=hints.get(param, ""))
+    if "conf_level" in given and _annotated(signature, "conf_level", "float", float):
+        given["conf_level"] = check_conf_level(given["conf_level"], func)
+    return bound.args, bound.kwargs
 
 
 def _fmt_values(values: Iterable[Any], limit: int = 6) -> str:
