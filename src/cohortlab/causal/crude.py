@@ -11,8 +11,6 @@ import pandas as pd
 from .._typing import EffectVariance, Missing, RandomState
 from .._validation import (
     check_columns,
-    check_conf_level,
-    check_frame,
     verb,
     verb_name,
 )
@@ -125,9 +123,7 @@ def crude_effect(
     >>> round(est.estimate, 2), est.n, est.dropped.n_rows
     (2.54, 1566, 63)
     """
-    data = check_frame(data)
     check_columns(data, exposure=exposure, outcome=outcome, weights=weights, cluster=cluster)
-    conf_level = check_conf_level(conf_level)
     used = [c for c in (exposure, outcome, weights, cluster) if c is not None]
     pa = point_arrays(data, used, exposure=exposure, outcome=outcome, weights=weights,
                       missing=missing, reference=reference, arms=False)

@@ -22,8 +22,6 @@ from .._typing import DoseVariance, Missing, RandomState
 from .._validation import (
     apply_missing,
     check_columns,
-    check_conf_level,
-    check_frame,
     check_int,
     check_numeric,
     check_option,
@@ -330,9 +328,7 @@ def dose_response(
     >>> m[["dose", "estimate", "conf_low", "conf_high"]].round(2).to_numpy().tolist()
     [[0.0, 2.0, 1.43, 2.58], [20.0, 0.9, -1.66, 3.47]]
     """
-    data = check_frame(data)
     check_columns(data, exposure=exposure, outcome=outcome, weights=weights)
-    conf_level = check_conf_level(conf_level)
     analytic = "influence_function" if method == "gformula" else "robust"
     if variance is None:
         variance = analytic

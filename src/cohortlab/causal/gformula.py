@@ -12,8 +12,6 @@ from .._design import covariate_columns
 from .._typing import EffectVariance, Missing, RandomState
 from .._validation import (
     check_columns,
-    check_conf_level,
-    check_frame,
     verb,
     verb_name,
 )
@@ -149,10 +147,8 @@ def gformula(
     >>> round(est.extra["mean_1"], 4), round(est.extra["mean_0"], 4), round(est.estimate, 4)
     (5.1788, 1.6603, 3.5186)
     """
-    data = check_frame(data)
     check_columns(data, exposure=exposure, outcome=outcome, weights=weights,
                   cluster=cluster)
-    conf_level = check_conf_level(conf_level)
     if outcome_model is not None and variance == "influence_function":
         raise DataValidationError(
             f"{verb_name()}(): variance=\"influence_function\" needs the parametric (linear or "

@@ -14,8 +14,6 @@ from .._glm import fit_logistic
 from .._typing import Estimand, IPWVariance, Missing, RandomState
 from .._validation import (
     check_columns,
-    check_conf_level,
-    check_frame,
     verb,
     verb_name,
 )
@@ -124,10 +122,8 @@ def ipw(
     >>> round(est.estimate, 4), round(est.std_error, 4)
     (3.4405, 0.4871)
     """
-    data = check_frame(data)
     check_columns(data, exposure=exposure, outcome=outcome, weights=weights,
                   cluster=cluster)
-    conf_level = check_conf_level(conf_level)
     variance = _resolve_variance(variance, model, censoring_covariates)
     cov_cols = covariate_columns(covariates, data, verb_name())
     cens_cols = (covariate_columns(censoring_covariates, data, verb_name())

@@ -18,8 +18,6 @@ from .._validation import (
     apply_missing,
     check_binary,
     check_columns,
-    check_conf_level,
-    check_frame,
     check_int,
     check_numeric,
     check_random_state,
@@ -179,12 +177,10 @@ def match(
     >>> round(m.estimate.estimate, 1), m.estimate.method, m.estimate.ci_method
     (894.4, 'matching', 'wald_cluster')
     """
-    data = check_frame(data)
     ps_col = ps if isinstance(ps, str) else None
     check_columns(data, exposure=exposure, outcome=outcome, weights=weights, ps=ps_col)
     _check_options(estimand, distance, order, effect_measure, ratio, caliper, replace,
                    covariates, ps)
-    conf_level = check_conf_level(conf_level)
     order = order or ("largest" if estimand == "ATT" else "smallest")
     cov_cols = (covariate_columns(covariates, data, verb_name()) if covariates is not None
                 else list(ps.covariate_columns) if isinstance(ps, PropensityScore) else [])

@@ -18,7 +18,6 @@ from .._validation import (
     apply_missing,
     check_binary,
     check_columns,
-    check_frame,
     check_weights,
     verb,
     verb_name,
@@ -100,7 +99,6 @@ def propensity_score(
     >>> round(float(ps.weights.max()), 2), round(ps.ess()[1], 1)
     (16.7, 326.0)
     """
-    data = check_frame(data)
     check_columns(data, exposure=exposure, weights=weights)
     cov_cols = covariate_columns(covariates, data, verb_name())
     used = [exposure, *cov_cols] + ([weights] if weights else [])

@@ -10,7 +10,6 @@ import pandas as pd
 
 from .._typing import EffectVariance, Missing, RandomState
 from .._validation import (
-    check_conf_level,
     verb,
     verb_name,
 )
@@ -136,7 +135,6 @@ def tmle(
     >>> round(est.estimate, 4), round(est.std_error, 4)
     (3.4567, 0.4885)
     """
-    conf_level = check_conf_level(conf_level)
     nu = fit_nuisances(
         data, verb_name(), exposure=exposure, outcome=outcome, covariates=covariates,
         outcome_covariates=outcome_covariates, ps_model=ps_model, outcome_model=outcome_model,
