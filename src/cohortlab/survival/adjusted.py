@@ -21,8 +21,6 @@ from .._validation import (
     apply_missing,
     check_binary,
     check_columns,
-    check_conf_level,
-    check_frame,
     check_random_state,
     check_time_event,
     check_weights,
@@ -138,13 +136,11 @@ def adjusted_survival(
     >>> curves.contrast([2.0]).to_frame()["term"].tolist()
     ['survival difference at 2']
     """
-    check_frame(data)
     variance = variance or ("bootstrap" if method == "gformula" else "influence_function")
     if method == "gformula" and variance == "influence_function":  # aipw and ipw have one
         raise DataValidationError(
             f"{verb_name()}(): method=\"gformula\" has no influence-function variance yet; use "
             "variance=\"bootstrap\" (refits the Cox model in every replicate).")
-    conf_level = check_conf_level(conf_level)
     rng = check_random_state(random_state)
     cols = covariate_columns(covariates, data, verb_name())
     if outcome_covariates is not None:

@@ -10,7 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from .._typing import CIFVariance, ConfType, Missing
-from .._validation import check_conf_level, verb, verb_name
+from .._validation import verb, verb_name
 from ..exceptions import DataValidationError
 from ..results.curve import Curve
 from ..results.estimate import Estimate, EstimateTable
@@ -30,7 +30,6 @@ from ._prepare import (
 )
 
 __all__ = ["cumulative_incidence", "gray_test"]
-
 
 
 # ---------------------------------------------------------------------- cumulative_incidence
@@ -134,7 +133,6 @@ def cumulative_incidence(
     [0.7188]
     """
     func = verb_name()
-    conf_level = check_conf_level(conf_level, func)
     variance = _resolve_variance(variance, weights, entry, func)
     p = prepare(data, func, time=time, event=event, by=by, weights=weights, entry=entry,
                 missing=missing, competing=True, cause=cause, causes=causes)

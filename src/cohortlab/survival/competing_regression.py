@@ -14,7 +14,6 @@ from .._validation import (
     apply_missing,
     check_columns,
     check_conf_level,
-    check_frame,
     check_time_event,
     check_weights,
     verb,
@@ -96,8 +95,6 @@ def fine_gray(
     0  sex[T.M]    0.7953     0.1858
     """
     func = verb_name()
-    check_frame(data, func)
-    conf_level = check_conf_level(conf_level, func)
     cols = covariate_columns(covariates, data, func)
     check_columns(data, func, time=time, event=event, weights=weights, cluster=cluster)
     used = [time, event, *cols] + [c for c in (weights, cluster) if c]
@@ -181,7 +178,6 @@ def cause_specific_cox(
     2    mspike [cause 1]    0.8841
     """
     func = verb_name()
-    check_frame(data, func)
     cols = covariate_columns(covariates, data, func)
     check_columns(data, func, time=time, event=event, weights=weights, cluster=cluster)
     used = [time, event, *cols] + [c for c in (weights, cluster) if c]

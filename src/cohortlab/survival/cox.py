@@ -16,8 +16,6 @@ from .._typing import ConfType
 from .._validation import (
     apply_missing,
     check_columns,
-    check_conf_level,
-    check_frame,
     check_numeric,
     check_option,
     check_time_event,
@@ -228,8 +226,6 @@ def cox(
     0  age     1.017     0.999      1.036
     1  sex     0.599     0.431      0.831
     """
-    check_frame(data)
-    conf_level = check_conf_level(conf_level)
     cols = covariate_columns(covariates, data, verb_name())
     extra = [c for c in (strata, weights, entry, cluster) if c]
     check_columns(data, time=time, event=event, strata=strata, weights=weights,

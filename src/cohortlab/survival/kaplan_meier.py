@@ -10,7 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from .._typing import ConfType, KMVariance, Missing
-from .._validation import check_conf_level, verb, verb_name
+from .._validation import verb, verb_name
 from ..exceptions import DataValidationError
 from ..results.curve import Curve
 from ..results.estimate import Estimate
@@ -38,7 +38,6 @@ __all__ = ["kaplan_meier", "logrank"]
 
 # rmst.py imports the shared preparation from here under these names
 _prepare, _group_time_order, _counts = prepare, group_time_order, count_pair
-
 
 
 # ---------------------------------------------------------------------- kaplan_meier
@@ -122,7 +121,6 @@ def kaplan_meier(
     [3.0]
     """
     func = verb_name()
-    conf_level = check_conf_level(conf_level, func)
     if variance is None:
         variance = "greenwood" if weights is None else "infinitesimal_jackknife"
     p = prepare(data, func, time=time, event=event, by=by, weights=weights, entry=entry,

@@ -11,14 +11,13 @@ import numpy as np
 import pandas as pd
 
 from .._typing import Missing
-from .._validation import check_conf_level, verb, verb_name
+from .._validation import verb, verb_name
 from ..exceptions import DataValidationError
 from ..results.estimate import Estimate, EstimateTable
 from ._km import product_limit, rmst_from_curve, rmst_greenwood_var, rmst_ij_variance
 from .kaplan_meier import _counts, _group_time_order, _prepare
 
 __all__ = ["rmst"]
-
 
 
 @verb
@@ -94,7 +93,6 @@ def rmst(
     >>> tab.to_frame()[["term", "estimate"]].round(3).values.tolist()[:3]
     [['RMST arm=0', 3.75], ['RMST arm=1', 5.0], ['RMST difference arm=1 vs 0', 1.25]]
     """
-    conf_level = check_conf_level(conf_level)
     tau = _check_tau(tau)
     p = _prepare(data, verb_name(), time=time, event=event, by=by, weights=weights, entry=None,
                  missing=missing)
