@@ -31,8 +31,6 @@ from .._validation import (
     apply_missing,
     check_binary,
     check_columns,
-    check_conf_level,
-    check_frame,
     check_int,
     verb,
     verb_name,
@@ -268,10 +266,8 @@ def correct_exposure(
     >>> res.corrected[0].estimate > res.naive[0].estimate
     True
     """
-    data = check_frame(data)
     params = _estimator_params(estimator)
     check_int(n_imputations, "n_imputations", 2)
-    conf_level = check_conf_level(conf_level)
     if not isinstance(validation, str):
         raise DataValidationError(
             f"{verb_name()}(): validation must be a column name (str); got "

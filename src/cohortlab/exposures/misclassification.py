@@ -34,8 +34,6 @@ from .._validation import (
     apply_missing,
     check_binary,
     check_columns,
-    check_conf_level,
-    check_frame,
     check_int,
     verb,
     verb_name,
@@ -317,7 +315,6 @@ def bias_analysis(
     >>> res.systematic.estimate > res.naive.estimate
     True
     """
-    data = check_frame(data)
     estimator, params = _check_estimator(estimator, estimator_kwargs)
     if not isinstance(error, ErrorRates):
         raise DataValidationError(
@@ -325,7 +322,6 @@ def bias_analysis(
             "error=ErrorRates(sensitivity=(0.80, 0.92), specificity=0.97)."
         )
     check_int(n_sims, "n_sims", 2)
-    conf_level = check_conf_level(conf_level)
     strata_cols = _strata_columns(strata, estimator_kwargs)
     check_columns(data, exposure=exposure, by=error.by, strata=strata_cols)
     prev_cols = ([] if prevalence_covariates is None else
