@@ -15,8 +15,6 @@ from .._typing import Missing, PAdjust
 from .._validation import (
     apply_missing,
     check_columns,
-    check_conf_level,
-    check_frame,
     verb,
     verb_name,
 )
@@ -349,10 +347,8 @@ def evaluate_classifier(
     >>> dr[dr["metric"] == "auroc"]["contrast"].tolist()
     ['heterogeneity', 'trend', 'vs_first', 'vs_first']
     """
-    check_frame(data)
     check_by_shift(by, shift, verb_name())
     check_columns(data, score=score, label=label, by=by, shift=shift)
-    conf_level = check_conf_level(conf_level)
     probability = metrics == "all"
     threshold, grid = ck.check_thresholds(threshold, thresholds, n_bins, probability)
     cols = [score, label, *(c for c in (by, shift) if c is not None)]

@@ -15,8 +15,6 @@ from .._typing import Missing
 from .._validation import (
     apply_missing,
     check_columns,
-    check_conf_level,
-    check_frame,
     check_numeric,
     check_time_event,
     verb,
@@ -352,7 +350,6 @@ def evaluate_survival_model(
     >>> round(float(f.loc["harrell_c", "estimate"]), 2), round(float(f.loc["auc", "estimate"]), 2)
     (0.74, 0.84)
     """
-    check_frame(data)
     if score is None and risk is None:
         raise DataValidationError(
             f"{verb_name()}(): nothing to evaluate in score/risk; got score=None and risk=None. "
@@ -362,7 +359,6 @@ def evaluate_survival_model(
     check_by_shift(by, shift, verb_name())
     check_columns(data, time=time, event=event, score=score, risk=list(rmap.values()),
                   by=by, shift=shift)
-    conf_level = check_conf_level(conf_level)
     cols = [time, event, *([score] if score else []), *rmap.values(),
             *(c for c in (by, shift) if c is not None)]
     frame, dropped = apply_missing(data, cols, missing)
