@@ -155,7 +155,6 @@ def empirical_null(
     (0.177, 0.108, 50)
     """
     func = verb_name()
-    conf_level = check_conf_level(conf_level, func)
     frame, dropped = _read(estimates, log_estimate, std_error, func, missing, "negative controls")
     y, s = frame["y"].to_numpy(float), frame["s"].to_numpy(float)
     _check_n(y.size, func, "negative controls")

@@ -20,7 +20,6 @@ from .._typing import Missing, RandomState
 from .._validation import (
     apply_missing,
     check_columns,
-    check_frame,
     check_random_state,
     verb,
     verb_name,
@@ -116,7 +115,6 @@ def synthetic_positive_controls(
     from .._validation import check_binary
 
     func = verb_name()
-    data = check_frame(data, func)
     outs = [outcomes] if isinstance(outcomes, str) else list(outcomes)
     check_columns(data, func, exposure=exposure, outcomes=outs)
     cov = covariate_columns(covariates, data, func) if covariates is not None else []

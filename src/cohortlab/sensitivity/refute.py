@@ -26,8 +26,6 @@ from scipy import stats
 from .._typing import RandomState
 from .._validation import (
     check_columns,
-    check_conf_level,
-    check_frame,
     check_int,
     check_option,
     verb,
@@ -266,10 +264,8 @@ def refute(
     0  placebo_exposure     2.541     0.043    0.447
     1       data_subset     2.541     2.569    0.457
     """
-    data = check_frame(data)
     check_columns(data, exposure=exposure)
     tests = _check_args(estimator, tests, n_sims, subset_fraction, estimator_kwargs)
-    conf_level = check_conf_level(conf_level)
     original = _as_estimate(estimator(data, exposure=exposure, **estimator_kwargs))
     ratio = original.is_ratio
     point = _model_scale(original.estimate, ratio)
