@@ -14,8 +14,6 @@ from .._validation import (
     apply_missing,
     check_binary,
     check_columns,
-    check_conf_level,
-    check_frame,
     check_int,
     check_numeric,
     check_random_state,
@@ -122,14 +120,12 @@ def cate(
     ...            by="male", outcome_model=LinearRegression(),
     ...            propensity_model=LogisticRegression(), random_state=1)  # doctest: +SKIP
     """
-    data = check_frame(data)
     mods = [effect_modifiers] if isinstance(effect_modifiers, str) else list(effect_modifiers)
     if not mods:
         raise DataValidationError(
             f"{verb_name()}(): effect_modifiers is empty; got []. Name the columns the effect may "
             "vary with, e.g. effect_modifiers=[\"sex\", \"age\"].")
     check_columns(data, exposure=exposure, outcome=outcome, effect_modifiers=mods, by=by)
-    conf_level = check_conf_level(conf_level)
     seed = _seed(random_state)
     check_int(cv, "cv", 2)
     cov = covariate_columns(covariates, data, verb_name())
