@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_columns, check_frame, verb, verb_name
+from .._validation import check_columns, verb, verb_name
 from ..exceptions import DataValidationError
 from ..results._format import Renderable, fmt_int, fmt_num
 from ..results._hooks import hook
@@ -115,7 +115,6 @@ def attrition(
     >>> flow.to_frame()[["n_before", "n_excluded", "n_after"]].values.tolist()
     [[1629, 63, 1566], [1566, 19, 1547]]
     """
-    data = check_frame(data)
     check_columns(data, id=id)
     items = list(steps.items()) if isinstance(steps, Mapping) else list(steps)
     if not items:

@@ -14,7 +14,6 @@ from .._typing import Missing, SMDDenominator
 from .._validation import (
     apply_missing,
     check_columns,
-    check_frame,
     check_text_covariates,
     check_weights,
     verb,
@@ -278,7 +277,6 @@ def table1(
     >>> round(float(t1.smd()["age"]), 3)
     0.282
     """
-    data = check_frame(data)
     check_columns(data, by=by, weights=weights, columns=columns, categorical=categorical,
                   nonnormal=nonnormal)
     columns = _default_columns(data, columns, by, weights)
