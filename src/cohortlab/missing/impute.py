@@ -17,7 +17,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from .._typing import RandomState
-from .._validation import check_columns, check_frame, check_int, suggest, verb, verb_name
+from .._validation import check_columns, check_int, suggest, verb, verb_name
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import _seed_sequence, seed_batches
 from ._mice import VarSpec, run_batch
@@ -198,7 +198,6 @@ def impute(
     >>> imp.complete(1)["wt82_71"].isna().sum()
     np.int64(0)
     """
-    data = check_frame(data)
     m = check_int(m, "m", 1)
     n_iter = check_int(n_iter, "n_iter", 1)
     donors = check_int(donors, "donors", 1)
