@@ -12,6 +12,10 @@ import numpy as np
 
 Missing: TypeAlias = Literal["raise", "drop"]
 Estimand: TypeAlias = Literal["ATE", "ATT", "ATC", "ATO", "ATM"]
+#: The estimands of the outcome-model estimators (gformula, aipw, tmle).
+StandardEstimand: TypeAlias = Literal["ATE", "ATT", "ATC"]
+#: The contrast of two arm means (crude_effect, ipw, gformula, aipw, tmle, match, ppi_effect).
+Measure: TypeAlias = Literal["difference", "ratio", "odds_ratio"]
 EffectMeasure: TypeAlias = Literal[
     "difference",
     "risk_difference",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any, Literal, TypeAlias
+from typing import Any
 
 import pandas as pd
 
-from .._typing import EffectVariance, Missing, RandomState
+from .._typing import EffectVariance, Measure, Missing, RandomState, StandardEstimand
 from .._validation import (
     verb,
     verb_name,
@@ -19,11 +19,9 @@ from ._outcome import (
     fit_nuisances,
     nuisance_estimate,
 )
-from .crude import Measure
 
 __all__ = ["aipw"]
 
-AIPWEstimand: TypeAlias = Literal["ATE", "ATT", "ATC"]
 
 
 @verb
@@ -33,7 +31,7 @@ def aipw(
     exposure: str,
     outcome: str,
     covariates: str | Sequence[str],
-    estimand: AIPWEstimand = "ATE",
+    estimand: StandardEstimand = "ATE",
     effect_measure: Measure = "difference",
     outcome_covariates: str | Sequence[str] | None = None,
     ps_model: Any = None,

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
 
-from .._typing import EffectVariance, Missing, RandomState
+from .._typing import EffectVariance, Measure, Missing, RandomState
 from .._validation import (
     check_columns,
     verb,
@@ -22,7 +21,6 @@ from ._outcome import check_outcome_variation, point_arrays, zero_weight_notes
 
 __all__ = ["crude_effect"]
 
-Measure: TypeAlias = Literal["difference", "ratio", "odds_ratio"]
 
 
 def _arm_means(

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._design import covariate_columns
-from .._typing import EffectVariance, Missing, RandomState
+from .._typing import EffectVariance, Measure, Missing, RandomState, StandardEstimand
 from .._validation import (
     check_columns,
     verb,
@@ -33,11 +33,9 @@ from ._outcome import (
     point_arrays,
     zero_weight_notes,
 )
-from .crude import Measure
 
 __all__ = ["gformula"]
 
-GEstimand: TypeAlias = Literal["ATE", "ATT", "ATC"]
 StandardizeOver: TypeAlias = Literal["analysed", "all"]
 
 
@@ -48,7 +46,7 @@ def gformula(
     exposure: str,
     outcome: str,
     covariates: str | Sequence[str],
-    estimand: GEstimand = "ATE",
+    estimand: StandardEstimand = "ATE",
     effect_measure: Measure = "difference",
     outcome_covariates: str | Sequence[str] | None = None,
     outcome_model: Any = None,

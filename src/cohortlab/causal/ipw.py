@@ -11,7 +11,7 @@ import pandas as pd
 
 from .._design import build_design, covariate_columns
 from .._glm import fit_logistic
-from .._typing import Estimand, IPWVariance, Missing, RandomState
+from .._typing import Estimand, IPWVariance, Measure, Missing, RandomState
 from .._validation import (
     check_columns,
     verb,
@@ -25,7 +25,6 @@ from ._ipw import ipw_arm_means, realized_weights
 from ._outcome import check_outcome_variation, point_arrays, zero_weight_notes
 from ._propensity import _fit_sklearn, fit_propensity
 from ._weights import crump_threshold
-from .crude import Measure
 
 __all__ = ["ipw"]
 

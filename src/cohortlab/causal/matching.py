@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .._design import categorical_columns, covariate_columns
-from .._typing import Missing, RandomState
+from .._typing import Measure, Missing, RandomState
 from .._validation import (
     apply_missing,
     check_binary,
@@ -33,7 +33,6 @@ from ..exceptions import (
 )
 from ._nn import NNMatch, match_order, nearest_distance, nearest_neighbours
 from ._propensity import POSITIVITY_BOUND, PropensityScore, check_arms, fit_propensity
-from .crude import Measure
 from .match_result import DISTANCE_LABEL, MatchResult
 
 __all__ = ["match", "MatchResult"]

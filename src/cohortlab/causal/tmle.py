@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, TypeAlias
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .._typing import EffectVariance, Missing, RandomState
+from .._typing import EffectVariance, Measure, Missing, RandomState, StandardEstimand
 from .._validation import (
     verb,
     verb_name,
@@ -20,11 +20,9 @@ from ._outcome import (
     nuisance_estimate,
 )
 from ._tmle import Q_BOUND, tmle_means, tmle_means_treated
-from .crude import Measure
 
 __all__ = ["tmle"]
 
-TMLEEstimand: TypeAlias = Literal["ATE", "ATT", "ATC"]
 
 
 @verb(hints={"estimand": 'estimand="ATO" and "ATM" are not implemented for TMLE; use '
@@ -35,7 +33,7 @@ def tmle(
     exposure: str,
     outcome: str,
     covariates: str | Sequence[str],
-    estimand: TMLEEstimand = "ATE",
+    estimand: StandardEstimand = "ATE",
     effect_measure: Measure = "difference",
     outcome_covariates: str | Sequence[str] | None = None,
     ps_model: Any = None,

@@ -25,14 +25,13 @@ import numpy as np
 import pandas as pd
 
 from .._design import covariate_columns
-from .._typing import Estimand, Missing
+from .._typing import Estimand, Measure, Missing
 from .._validation import check_binary, check_columns, check_frame, check_option, verb, verb_name
 from ..causal._aipw import aipw_means
 from ..causal._contrast import MEASURE_NAMES
 from ..causal._ipw import ipw_arm_means, realized_weights
 from ..causal._outcome import check_means, fit_outcome, if_se, outcome_design
 from ..causal._propensity import check_arms, fit_propensity
-from ..causal.crude import Measure
 from ..exceptions import DataValidationError
 from ..results.estimate import Estimate, EstimateTable
 from ._ppi import (
