@@ -14,7 +14,8 @@ from . import _metrics as km
 from ._levels import OVERALL
 
 
-def check_label(data: pd.DataFrame, column: str, func: str = verb_name()) -> np.ndarray:
+def check_label(data: pd.DataFrame, column: str, func: str | None = None) -> np.ndarray:
+    func = verb_name(func)
     s = data[column]
     if pd.api.types.is_bool_dtype(s):
         return s.to_numpy(dtype=float)

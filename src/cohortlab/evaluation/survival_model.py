@@ -224,7 +224,8 @@ def _check_times(times: Any, risk: Any) -> tuple[np.ndarray, dict[float, str]]:
     return arr, rmap
 
 
-def _check_risk(frame: pd.DataFrame, column: str, func: str = verb_name()) -> np.ndarray:
+def _check_risk(frame: pd.DataFrame, column: str, func: str | None = None) -> np.ndarray:
+    func = verb_name(func)
     p = check_numeric(frame, column, "risk", func)
     lo, hi = float(p.min()), float(p.max())
     if lo < 0.0 or hi > 1.0:
@@ -232,12 +233,13 @@ def _check_risk(frame: pd.DataFrame, column: str, func: str = verb_name()) -> np
             f"{func}(): predicted risks must be probabilities in [0, 1] in column {column!r}; "
             f"got values in [{lo:.4g}, {hi:.4g}]. Pass the absolute risk of the event by the "
             "time (1 - predicted survival), not a linear predictor (use "
-            f"{'score' if func == verb_name() else 'scores'}= for that).")
+            f"{'score' if func == 'evaluate_survival_model' else 'scores'}= for that).")
     return p
 
 
 def _check_followup(t: np.ndarray, d: np.ndarray, times: np.ndarray, time: str, where: str,
-                    func: str = verb_name()) -> None:
+                    func: str | None = None) -> None:
+    func = verb_name(func)
     if not d.any():
         raise DataValidationError(
             f"{func}(): {where} has no events in the event column; got {t.size:,} rows, all "
