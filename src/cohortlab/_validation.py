@@ -33,6 +33,7 @@ __all__ = [
     "check_option",
     "check_conf_level",
     "check_int",
+    "check_estimator",
     "check_random_state",
     "apply_missing",
     "check_numeric",
@@ -114,11 +115,9 @@ def verb(func: F | None = None, *, name: str | None = None,
          hints: dict[str, str] | None = None) -> Any:
     """Mark a public verb: name its errors and check its ``Literal``-typed options.
 
-    The wrapped function (a) runs with its name (``name``, by default the function's) as the
-    one :func:`verb_name` returns, so every check below it names the verb the user called
-    (a verb run inside another, e.g. the estimator of a correction wrapper, keeps the outer
-    name);
-    (b) checks the arguments every verb shares, in this order: ``data: pd.DataFrame`` with
+    The wrapped function (a) runs with its name (``name``, default: the function's) as the one
+    :func:`verb_name` returns, so every check below it names the verb the user called (a verb
+    run by another, e.g. a correction wrapper's estimator, keeps the outer name); (b) checks the arguments every verb shares, in this order: ``data: pd.DataFrame`` with
     :func:`check_frame`; each argument whose annotation is a ``Literal`` (or a union of
     Literals and ``None``) against the allowed values read from the type hints, raising
     :class:`~cohortlab.exceptions.DataValidationError` ``"<verb>(): <param> must be one of
@@ -287,6 +286,21 @@ def check_int(value: Any, name: str, low: int = 1, func: str | None = None, *,
             f"{verb_name(func)}(): {name} must be an int >= {low}; got {value!r}."
             + (f" {hint}" if hint else ""))
     return int(value)
+
+
+def check_estimator(estimator: Any, example: str = "cl.ipw") -> dict[str, Any]:
+    """The parameters of a verb passed as ``estimator=`` (key ``"**"``: takes any keyword)."""
+    if not callable(estimator):
+        raise DataValidationError(
+            f"{verb_name()}(): estimator must be a cohortlab verb (a function); got "
+            f"{type(estimator).__name__}. Pass e.g. {example} (not {example}(...)).")
+    try:
+        params: dict[str, Any] = dict(inspect.signature(estimator).parameters)
+    except (TypeError, ValueError):
+        return {"**": True}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        params["**"] = True
+    return params
 
 
 def check_random_state(random_state: Any, func: str | None = None) -> np.random.Generator:

@@ -14,7 +14,6 @@ through joblib with one spawned seed each and builds an :class:`MICorrection`.
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from .._validation import (
     apply_missing,
     check_binary,
     check_columns,
+    check_estimator,
     check_int,
     verb,
     verb_name,
@@ -266,7 +266,7 @@ def correct_exposure(
     >>> res.corrected[0].estimate > res.naive[0].estimate
     True
     """
-    params = _estimator_params(estimator)
+    params = check_estimator(estimator)
     check_int(n_imputations, "n_imputations", 2)
     if not isinstance(validation, str):
         raise DataValidationError(
@@ -332,22 +332,6 @@ def correct_exposure(
 
 
 # ------------------------------------------------------------------------- validation
-
-
-def _estimator_params(estimator: Any) -> dict[str, Any]:
-    if not callable(estimator):
-        raise DataValidationError(
-            f"{verb_name()}(): estimator must be a cohortlab verb (a function); got "
-            f"{type(estimator).__name__}. Pass e.g. cl.ipw (not cl.ipw(...))."
-        )
-    try:
-        sig = inspect.signature(estimator)
-    except (TypeError, ValueError):
-        return {"**": True}
-    params: dict[str, Any] = dict(sig.parameters)
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        params["**"] = True
-    return params
 
 
 def _check_exposure_used(exposure: str, kwargs: Mapping[str, Any], data: pd.DataFrame

@@ -14,7 +14,6 @@ seed per simulation, and builds the result.
 from __future__ import annotations
 
 import functools
-import inspect
 import keyword
 import math
 import warnings
@@ -34,6 +33,7 @@ from .._validation import (
     apply_missing,
     check_binary,
     check_columns,
+    check_estimator,
     check_int,
     verb,
     verb_name,
@@ -404,11 +404,7 @@ def _check_estimator(estimator: Any, kwargs: Mapping[str, Any]
     (``cox``, ``fine_gray``, ``cause_specific_cox``, the flag among ``covariates``) through
     the flag's coefficient; curve estimators are refused.
     """
-    if not callable(estimator):
-        raise DataValidationError(
-            f"{verb_name()}(): estimator must be a cohortlab verb (a function); got "
-            f"{type(estimator).__name__}. Pass e.g. cl.crude_effect (not cl.crude_effect(...))."
-        )
+    params = check_estimator(estimator, "cl.crude_effect")
     name = getattr(estimator, "__name__", type(estimator).__name__)
     if _is_curve_verb(estimator):
         raise DataValidationError(
@@ -417,13 +413,7 @@ def _check_estimator(estimator: Any, kwargs: Mapping[str, Any]
             "times=[...]) (multiple imputation from validation data), or pass a function "
             "that returns one Estimate (e.g. a contrast of the curves at a time)."
         )
-    try:
-        sig = inspect.signature(estimator)
-    except (TypeError, ValueError):
-        return estimator, {"**": True}
-    params = {k: p for k, p in sig.parameters.items()}
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        params["**"] = True
+    if "**" in params:
         return estimator, params
     if _is_match(estimator):
         if kwargs.get("outcome") is None:
@@ -439,7 +429,7 @@ def _check_estimator(estimator: Any, kwargs: Mapping[str, Any]
         return functools.partial(_coefficient_of, estimator), {"**": True}
     raise DataValidationError(
         f"{verb_name()}(): estimator {name}() has no exposure argument; got parameters "
-        f"{list(sig.parameters)[:6]}. Pass a verb called as estimator(data, exposure=..., "
+        f"{list(params)[:6]}. Pass a verb called as estimator(data, exposure=..., "
         "...) that returns an Estimate, or wrap yours in a function that does."
     )
 

@@ -24,13 +24,7 @@ from joblib import Parallel, delayed
 from scipy import stats
 
 from .._typing import RandomState
-from .._validation import (
-    check_columns,
-    check_int,
-    check_option,
-    verb,
-    verb_name,
-)
+from .._validation import check_columns, check_estimator, check_int, check_option, verb, verb_name
 from ..exceptions import CohortError, DataValidationError
 from ..inference.bootstrap import _seed_sequence, seed_batches
 from ..results.estimate import Estimate, EstimateTable
@@ -137,10 +131,7 @@ def _natural(value: float, ratio: bool) -> float:
 
 def _check_args(estimator: Any, tests: Any, n_sims: Any, subset_fraction: Any,
                 estimator_kwargs: dict[str, Any]) -> tuple[str, ...]:
-    if not callable(estimator):
-        raise DataValidationError(
-            f"{verb_name()}(): estimator must be a cohortlab estimator function (e.g. cl.ipw); got "
-            f"{type(estimator).__name__}. Pass the function itself, not its result.")
+    check_estimator(estimator)
     tests = (tests,) if isinstance(tests, str) else tuple(tests)
     if not tests:
         raise DataValidationError(f"{verb_name()}(): tests is empty; name at least one of "

@@ -13,7 +13,14 @@ import pandas as pd
 from scipy import stats
 
 from .._typing import PAdjust
-from .._validation import apply_missing, check_columns, check_option, verb, verb_name
+from .._validation import (
+    apply_missing,
+    check_columns,
+    check_estimator,
+    check_option,
+    verb,
+    verb_name,
+)
 from ..exceptions import CohortError, DataValidationError
 from ..inference.multiplicity import adjust_pvalues
 from ..results._format import (
@@ -293,11 +300,7 @@ def subgroups(
     >>> res.interaction[["variable", "df"]].to_dict("list")
     {'variable': ['diabetes', 'female'], 'df': [1, 1]}
     """
-    if not callable(estimator):
-        raise DataValidationError(
-            f"{verb_name()}(): estimator must be a cohortlab verb (a function); got "
-            f"{type(estimator).__name__}. Pass e.g. cl.ipw, without calling it."
-        )
+    check_estimator(estimator)
     by_cols = [by] if isinstance(by, str) else list(by)
     if not by_cols:
         raise DataValidationError(f"{verb_name()}(): by must name at least one column; got {by!r}.")
