@@ -86,7 +86,7 @@ VERBS = [
          used="mace_1y", has_ci=True),
     Verb("crude_effect[bootstrap]",
          lambda d, **k: cl.crude_effect(d, exposure="treated", outcome="sbp_12m",
-                                        ci_method="bootstrap", n_boot=100, **k),
+                                        variance="bootstrap", n_boot=100, **k),
          used="treated", has_ci=True, random=True),
     Verb("propensity_score",
          lambda d, **k: cl.propensity_score(d, exposure="treated",

@@ -353,7 +353,7 @@ def test_missing_values_raise_by_default(rng):
     ({"threshold": 1.5}, r"threshold must be a probability in \[0, 1\]; got 1\.5"),
     ({"thresholds": [0.1, 1.0]}, r"thresholds must be probabilities strictly between 0 and 1"),
     ({"thresholds": []}, r"thresholds must be probabilities"),
-    ({"n_bins": 0}, r"n_bins must be a positive integer; got 0"),
+    ({"n_bins": 0}, r"n_bins must be an int >= 1; got 0"),
     ({"p_adjust": "BH"}, r"p_adjust must be one of"),
     ({"conf_level": 95}, r"conf_level must be a float in \(0, 1\); got 95\. Did you mean 0\.95"),
     ({"missing": "omit"}, r"missing must be one of"),

@@ -418,6 +418,16 @@ def test_plots():
     assert calibration_plot(cov.coverage).get_ylabel() == "coverage"
 
 
+def test_funnel_plot_conf_level_sets_the_boundary():
+    null = empirical_null(NEG, **COLS)
+    labels = funnel_plot(null, conf_level=0.9).get_legend_handles_labels()[1]
+    assert "calibrated p >= 0.1" in labels and "traditional p = 0.1" in labels
+    assert "traditional p = 0.05" in null.plot().get_legend_handles_labels()[1]
+    with pytest.raises(DataValidationError, match=r"conf_level must be a float in \(0, 1\); "
+                                                  r"got 95\. Did you mean 0\.95\?"):
+        funnel_plot(null, conf_level=95)
+
+
 # ---------------------------------------------------------------------- bad input
 def test_too_few_controls_raise_or_warn():
     one = pd.DataFrame({"y": [0.1], "se": [0.1]})

@@ -42,7 +42,6 @@ from ._weights import arm_weights, crump_threshold, ess
 __all__ = ["fit_propensity", "PropensityScore", "check_arms", "fit_scores", "positivity_notes",
            "weight_notes", "trim_mask", "truncate_weights"]
 
-FUNC = "propensity_score"
 POSITIVITY_BOUND = 0.01
 #: Fragility thresholds: one subject holding more than this share of its arm's weight ...
 MAX_WEIGHT_SHARE = 0.10

@@ -4,40 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Literal, TypeAlias
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._design import build_design, covariate_columns
 from .._glm import fit_logistic
-from .._typing import CIMethod, Estimand, Missing, RandomState
+from .._typing import CIMethod, Estimand, IPWVariance, Measure, Missing, RandomState
 from .._validation import (
-    apply_missing,
-    check_binary,
     check_columns,
-    check_conf_level,
-    check_frame,
-    check_numeric,
-    check_option,
-    check_weights,
+    verb,
+    verb_name,
 )
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results.estimate import Estimate
 from ._contrast import MEASURE_NAMES, contrast
 from ._ipw import ipw_arm_means, realized_weights
-from ._outcome import check_outcome_variation, zero_weight_notes
-from ._propensity import _fit_sklearn, check_arms, fit_propensity
+from ._outcome import check_outcome_variation, point_arrays, zero_weight_notes
+from ._propensity import _fit_sklearn, fit_propensity
 from ._weights import crump_threshold
-from .crude import Measure
 
 __all__ = ["ipw"]
 
-FUNC = "ipw"
-Variance: TypeAlias = Literal["mestimation", "robust", "bootstrap"]
 
-
+@verb
 def ipw(
     data: pd.DataFrame,
     *,
@@ -52,7 +44,7 @@ def ipw(
     censoring_covariates: str | Sequence[str] | None = None,
     weights: str | None = None,
     cluster: str | None = None,
-    variance: Variance | None = None,
+    variance: IPWVariance | None = None,
     n_boot: int = 1000,
     n_jobs: int = 1,
     conf_level: float = 0.95,
@@ -139,25 +131,19 @@ def ipw(
     >>> round(est.estimate, 4), round(est.std_error, 4)
     (3.4405, 0.4871)
     """
-    data = check_frame(data, FUNC)
-    check_columns(data, FUNC, exposure=exposure, outcome=outcome, weights=weights,
+    check_columns(data, exposure=exposure, outcome=outcome, weights=weights,
                   cluster=cluster)
-    check_option(estimand, Estimand, "estimand", FUNC)
-    check_option(effect_measure, Measure, "effect_measure", FUNC)
-    conf_level = check_conf_level(conf_level, FUNC)
     variance = _resolve_variance(variance, model, censoring_covariates)
-    cov_cols = covariate_columns(covariates, data, FUNC)
-    cens_cols = (covariate_columns(censoring_covariates, data, FUNC)
+    cov_cols = covariate_columns(covariates, data, verb_name())
+    cens_cols = (covariate_columns(censoring_covariates, data, verb_name())
                  if censoring_covariates is not None else [])
     used = [exposure, *cov_cols, *cens_cols] + [c for c in (weights, cluster) if c]
     if censoring_covariates is None:
         used.append(outcome)
-    frame, dropped = apply_missing(data, used, missing, FUNC)
-    y = check_numeric(frame, outcome, "outcome", FUNC)
-    a = check_binary(frame, exposure, "exposure", FUNC, reference=reference)
-    s = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
-    check_arms(a, exposure, FUNC)
-    ps = fit_propensity(frame, a, s, covariates, func=FUNC, exposure=exposure,
+    pa = point_arrays(data, used, exposure=exposure, outcome=outcome, weights=weights,
+                      missing=missing, reference=reference)
+    frame, dropped, a, y, s = pa.frame, pa.dropped, pa.a, pa.y, pa.s
+    ps = fit_propensity(frame, a, s, covariates, func=verb_name(), exposure=exposure,
                         estimand=estimand, model=model, random_state=random_state, trim=trim,
                         truncate=truncate, weighted=weights is not None)
     e = ps.scores.to_numpy()
@@ -201,13 +187,12 @@ def ipw(
     return replace(res, ci_method=label)
 
 
-def _resolve_variance(variance: Variance | None, model: Any, censoring: Any) -> Variance:
+def _resolve_variance(variance: IPWVariance | None, model: Any, censoring: Any) -> IPWVariance:
     if variance is None:
         return "mestimation" if model is None else "robust"
-    check_option(variance, Variance, "variance", FUNC)
     if variance == "mestimation" and model is not None:
         raise DataValidationError(
-            f"{FUNC}(): variance=\"mestimation\" needs the logistic propensity model; with "
+            f"{verb_name()}(): variance=\"mestimation\" needs the logistic propensity model; with "
             f"model={type(model).__name__} use variance=\"robust\" (weights treated as known) "
             "or variance=\"bootstrap\" (refits the model in every replicate)."
         )
@@ -218,8 +203,8 @@ def _censoring_model(frame: pd.DataFrame, r: np.ndarray, s: np.ndarray, exposure
                      covariates: Any) -> tuple[Any, Any, Any]:
     if covariates is None:
         return None, None, None
-    design = build_design(frame, covariates, FUNC, extra=exposure)
-    fit = fit_logistic(design.X, r.astype(float), s, names=design.names, func=FUNC)
+    design = build_design(frame, covariates, verb_name(), extra=exposure)
+    fit = fit_logistic(design.X, r.astype(float), s, names=design.names, func=verb_name())
     return fit.fitted, fit, design.X
 
 
@@ -234,16 +219,16 @@ def _check_outcome(y: np.ndarray, a: np.ndarray, obs: np.ndarray, binary: bool, 
                    exposure: str, outcome: str) -> None:
     if np.isnan(y).all():
         raise DataValidationError(
-            f"{FUNC}(): column {outcome!r} (outcome) is missing for all rows.")
+            f"{verb_name()}(): column {outcome!r} (outcome) is missing for all rows.")
     for arm in (1, 0):
         if not (obs & (a == arm)).any():
             raise DataValidationError(
-                f"{FUNC}(): no observed outcome in exposure group {exposure!r} = {arm}.")
+                f"{verb_name()}(): no observed outcome in exposure group {exposure!r} = {arm}.")
     if measure == "odds_ratio" and not binary:
         raise DataValidationError(
-            f"{FUNC}(): effect_measure=\"odds_ratio\" needs a binary 0/1 outcome; column "
+            f"{verb_name()}(): effect_measure=\"odds_ratio\" needs a binary 0/1 outcome; column "
             f"{outcome!r} (outcome) has non-binary values. Use \"difference\" or \"ratio\".")
-    check_outcome_variation(y, obs, binary, FUNC, outcome)
+    check_outcome_variation(y, obs, binary, verb_name(), outcome)
 
 
 def _bootstrap_statistic(frame, y, a, s, r, ps, estimand, measure, model, trim, truncate,
@@ -252,7 +237,7 @@ def _bootstrap_statistic(frame, y, a, s, r, ps, estimand, measure, model, trim, 
     from ._propensity import trim_mask, truncate_weights
 
     X = ps._design.X
-    Z = (build_design(frame, censoring_covariates, FUNC, extra=exposure).X
+    Z = (build_design(frame, censoring_covariates, verb_name(), extra=exposure).X
          if censoring_covariates is not None else None)
 
     def stat(idx: np.ndarray) -> float:
@@ -260,17 +245,17 @@ def _bootstrap_statistic(frame, y, a, s, r, ps, estimand, measure, model, trim, 
         cnt = np.bincount(idx, minlength=a.size).astype(float)
         si = s * cnt
         if model is None:
-            e = fit_logistic(X, a.astype(float), si, func=FUNC, start=ps._fit.coef,
+            e = fit_logistic(X, a.astype(float), si, func=verb_name(), start=ps._fit.coef,
                              information=False).fitted
         else:
             e = np.empty(a.size)
-            e[idx] = _fit_sklearn(X[idx], a[idx], s[idx], model, None, random_state, FUNC)
+            e[idx] = _fit_sklearn(X[idx], a[idx], s[idx], model, None, random_state, verb_name())
             e = np.where(cnt > 0, e, 0.5)
         e = np.clip(e, 1e-12, 1 - 1e-12)
-        keep, _ = trim_mask(e, _fixed_trim(trim, np.repeat(e, cnt.astype(int))), FUNC)
+        keep, _ = trim_mask(e, _fixed_trim(trim, np.repeat(e, cnt.astype(int))), verb_name())
         w, _ = realized_weights(e, a, estimand)
-        w, _ = truncate_weights(np.where(keep, w, 0.0), keep, truncate, FUNC, freq=cnt)
-        c = (fit_logistic(Z, r.astype(float), si, func=FUNC, start=cens_start,
+        w, _ = truncate_weights(np.where(keep, w, 0.0), keep, truncate, verb_name(), freq=cnt)
+        c = (fit_logistic(Z, r.astype(float), si, func=verb_name(), start=cens_start,
                           information=False).fitted if Z is not None else None)
         m = ipw_arm_means(y, a, e, si, w, np.zeros_like(w), r=r.astype(float), c=c)
         return contrast(m.mu1, m.mu0, m.phi1, m.phi0, measure)[0]

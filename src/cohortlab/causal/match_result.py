@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._typing import Measure
 from .._validation import check_columns, check_conf_level, check_numeric, check_option
 from ..exceptions import DataValidationError, MissingDataError
 from ..results._format import Renderable, fmt_int, fmt_num
@@ -17,11 +18,10 @@ from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable
 from ._contrast import MEASURE_NAMES, contrast
 from ._propensity import PropensityScore
-from .crude import Measure, _arm_means
+from .crude import _arm_means
 
 __all__ = ["MatchResult"]
 
-FUNC = "match"
 DISTANCE_LABEL = {"logit": "logit of the propensity score", "ps": "propensity score"}
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)

@@ -18,17 +18,16 @@ from .._validation import (
     apply_missing,
     check_binary,
     check_columns,
-    check_frame,
-    check_option,
     check_weights,
+    verb,
+    verb_name,
 )
 from ._propensity import PropensityScore, check_arms, fit_propensity
 
 __all__ = ["propensity_score", "PropensityScore"]
 
-FUNC = "propensity_score"
 
-
+@verb
 def propensity_score(
     data: pd.DataFrame,
     *,
@@ -110,16 +109,14 @@ def propensity_score(
     >>> round(float(ps.weights.max()), 2), round(ps.ess()[1], 1)
     (16.7, 326.0)
     """
-    data = check_frame(data, FUNC)
-    check_columns(data, FUNC, exposure=exposure, weights=weights)
-    check_option(estimand, Estimand, "estimand", FUNC)
-    cov_cols = covariate_columns(covariates, data, FUNC)
+    check_columns(data, exposure=exposure, weights=weights)
+    cov_cols = covariate_columns(covariates, data, verb_name())
     used = [exposure, *cov_cols] + ([weights] if weights else [])
-    frame, dropped = apply_missing(data, used, missing, FUNC)
-    a = check_binary(frame, exposure, "exposure", FUNC, reference=reference)
-    s = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
-    check_arms(a, exposure, FUNC)
-    return fit_propensity(frame, a, s, covariates, func=FUNC, exposure=exposure,
+    frame, dropped = apply_missing(data, used, missing)
+    a = check_binary(frame, exposure, "exposure", reference=reference)
+    s = check_weights(frame, weights) if weights else np.ones(len(frame))
+    check_arms(a, exposure, verb_name())
+    return fit_propensity(frame, a, s, covariates, func=verb_name(), exposure=exposure,
                           estimand=estimand, model=model, cross_fit=cross_fit,
                           random_state=random_state, trim=trim, truncate=truncate,
                           stabilize=stabilize, weighted=weights is not None, dropped=dropped)

@@ -15,9 +15,8 @@ from .._typing import CIMethod, EffectMeasure, Missing, PAdjust
 from .._validation import (
     apply_missing,
     check_columns,
-    check_conf_level,
-    check_frame,
-    check_option,
+    verb,
+    verb_name,
 )
 from ..exceptions import DataValidationError
 from ..inference.multiplicity import adjust_pvalues
@@ -35,7 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["evaluate_classifier", "ClassifierEvaluation"]
 
-FUNC = "evaluate_classifier"
 #: ``metrics=``: everything (the score is a probability) or the order-only metrics.
 ClassifierMetrics = Literal["all", "discrimination"]
 #: Null values of the metrics that carry a Wald test.
@@ -149,7 +147,7 @@ class ClassifierEvaluation(Renderable):
     def _need_probability(self, what: str) -> None:
         if self.metrics_kind == "discrimination":
             raise DataValidationError(
-                f"{FUNC}(): no {what} for a discrimination-only evaluation in metrics; got "
+                f"{verb_name()}(): no {what} for a discrimination-only evaluation in metrics; got "
                 "metrics='discrimination'. Pass a probability score with metrics='all'.")
 
     # ------------------------------------------------------------------ figures
@@ -199,11 +197,12 @@ class ClassifierEvaluation(Renderable):
         """
         if self._dim is None:
             raise DataValidationError(
-                f"{FUNC}(): no levels to plot drift over in shift; got shift=None and by=None. "
+                f"{verb_name()}(): no levels to plot drift over in shift; got shift=None and "
+                "by=None. "
                 "Pass shift= (a site, device or period column) to evaluate_classifier().")
         return _plots.drift_plot(self.to_frame(), self.drift.to_frame(), metric=metric,
                                  column=self._dim, keys=list(self.groups),
-                                 ordered=self.ordered, time=None, func=FUNC, ax=ax)
+                                 ordered=self.ordered, time=None, func=verb_name(), ax=ax)
 
 
 def _trend_lines(drift: EstimateTable, metrics: Sequence[str]) -> list[str]:
@@ -216,6 +215,7 @@ def _trend_lines(drift: EstimateTable, metrics: Sequence[str]) -> list[str]:
 
 
 # ---------------------------------------------------------------------- the verb
+@verb
 def evaluate_classifier(
     data: pd.DataFrame,
     *,
@@ -356,19 +356,15 @@ def evaluate_classifier(
     >>> dr[dr["metric"] == "auroc"]["contrast"].tolist()
     ['heterogeneity', 'trend', 'vs_first', 'vs_first']
     """
-    check_frame(data, FUNC)
-    check_by_shift(by, shift, FUNC)
-    check_columns(data, FUNC, score=score, label=label, by=by, shift=shift)
-    conf_level = check_conf_level(conf_level, FUNC)
-    check_option(p_adjust, PAdjust, "p_adjust", FUNC)
-    check_option(metrics, ClassifierMetrics, "metrics", FUNC)
+    check_by_shift(by, shift, verb_name())
+    check_columns(data, score=score, label=label, by=by, shift=shift)
     probability = metrics == "all"
     threshold, grid = ck.check_thresholds(threshold, thresholds, n_bins, probability)
     cols = [score, label, *(c for c in (by, shift) if c is not None)]
-    frame, dropped = apply_missing(data, cols, missing, FUNC)
+    frame, dropped = apply_missing(data, cols, missing)
     y = ck.check_label(frame, label)
     p = ck.check_score(frame, score, probability)
-    lev = split_levels(frame, by, shift, FUNC)
+    lev = split_levels(frame, by, shift, verb_name())
     keys: list[Any] = [OVERALL, *lev.keys]
     masks = lev.masks()
     counts: dict[Any, km.ScoreCounts] = {}
@@ -399,7 +395,7 @@ def _result(rows: list[Estimate], nb_frames: list[pd.DataFrame],
     rows = _adjust_rows(rows, p_adjust, lev.column is not None)
     het, dev = (_heterogeneity(rows, list(lev.keys), lev.column, conf_level, p_adjust, notes)
                 if lev.column else ([], []))
-    drift = (drift_rows(rows, lev, conf_level, FUNC, p_adjust, notes)
+    drift = (drift_rows(rows, lev, conf_level, verb_name(), p_adjust, notes)
              if lev.kind == "shift" else [])
     across = "subgroups" if lev.kind == "by" else "shift levels"
     return ClassifierEvaluation(

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._validation import verb_name
 from ..exceptions import CohortError, DataValidationError
 from ..inference.rubin import pool_rubin, rubin_interval
 from ..results.estimate import Estimate, EstimateTable
@@ -25,7 +26,6 @@ from ._imputation import _Spec
 
 __all__ = ["MICorrection"]
 
-FUNC = "correct_exposure"
 #: Measures that are levels, not contrasts: no test of a null value.
 _LEVELS = frozenset({"survival", "cumulative_incidence", "risk", "mean", "rmst", "quantile"})
 _NUMBER = re.compile(r"\d[\d,.]*(e[+-]?\d+)?")
@@ -90,7 +90,7 @@ def _result_rows(result: Any, times: Sequence[float] | None) -> list[Estimate]:
     if isinstance(result, MatchResult):
         if result.estimate is None:
             raise DataValidationError(
-                f"{FUNC}(): match() without outcome= returns a matched cohort, not an "
+                f"{verb_name()}(): match() without outcome= returns a matched cohort, not an "
                 "estimate; got outcome=None. Pass outcome= so that each imputed cohort is "
                 "matched and its effect pooled."
             )
@@ -104,7 +104,8 @@ def _result_rows(result: Any, times: Sequence[float] | None) -> list[Estimate]:
     if isinstance(result, Curve):
         if times is None:
             raise DataValidationError(
-                f"{FUNC}(): the estimator returns curves; pooling needs the times at which to "
+                f"{verb_name()}(): the estimator returns curves; pooling needs the times at which "
+                "to "
                 "compare them; got times=None. Pass e.g. times=[1, 2, 5]."
             )
         rows = list(result.at(list(times)).rows)
@@ -112,7 +113,7 @@ def _result_rows(result: Any, times: Sequence[float] | None) -> list[Estimate]:
             rows += list(result.contrast(list(times)).rows)
         return rows
     raise DataValidationError(
-        f"{FUNC}(): the estimator returned a {type(result).__name__}; expected an Estimate, "
+        f"{verb_name()}(): the estimator returned a {type(result).__name__}; expected an Estimate, "
         "EstimateTable, ModelResult or Curve. Wrap it in a function that returns one."
     )
 
@@ -178,7 +179,8 @@ def _build(naive: list[Estimate], out: list, model: ModelResult, counts: dict[st
     for k, (_, _, kk, _) in enumerate(out):
         if kk != keys:
             raise CohortError(
-                f"{FUNC}(): imputation {k + 1} gave different parameters than the naive run; "
+                f"{verb_name()}(): imputation {k + 1} gave different parameters than the naive "
+                "run; "
                 f"got {kk[:4]} vs {keys[:4]}. Both exposure arms must stay present."
             )
     theta = np.vstack([o[0] for o in out])

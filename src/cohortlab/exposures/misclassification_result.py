@@ -13,6 +13,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
+from .._validation import verb_name
 from ..exceptions import CohortError
 from ..results._format import Renderable, fmt_int, fmt_num, fmt_p
 from ..results.dropped import Dropped
@@ -21,7 +22,6 @@ from .error_rates import ErrorRates
 
 __all__ = ["BiasAnalysis"]
 
-FUNC = "bias_analysis"
 Counter_t: TypeAlias = dict[str, int]
 
 
@@ -116,7 +116,7 @@ def _build(naive: Estimate, rows: np.ndarray, seen: Counter_t, error: ErrorRates
     ok = status == 0
     if ok.sum() < 2:
         raise CohortError(
-            f"{FUNC}(): only {int(ok.sum())} of {n_sims:,} simulations gave an estimate "
+            f"{verb_name()}(): only {int(ok.sum())} of {n_sims:,} simulations gave an estimate "
             f"({int((status == 1).sum())} with Se + Sp <= 1, {int((status == 2).sum())} with an "
             f"impossible true prevalence, {int((status == 3).sum())} estimator failures). The "
             "rates are incompatible with the observed flag prevalence; check them."

@@ -25,19 +25,13 @@ import numpy as np
 import pandas as pd
 
 from .._design import covariate_columns
-from .._typing import CIMethod, EffectMeasure, Estimand, Missing
-from .._validation import (
-    check_binary,
-    check_columns,
-    check_frame,
-    check_option,
-)
+from .._typing import CIMethod, EffectMeasure, Estimand, Measure, Missing
+from .._validation import check_binary, check_columns, check_frame, check_option, verb, verb_name
 from ..causal._aipw import aipw_means
 from ..causal._contrast import MEASURE_NAMES
 from ..causal._ipw import ipw_arm_means, realized_weights
 from ..causal._outcome import check_means, fit_outcome, if_se, outcome_design
 from ..causal._propensity import check_arms, fit_propensity
-from ..causal.crude import Measure
 from ..exceptions import DataValidationError
 from ..results.estimate import Estimate, EstimateTable
 from ._ppi import (
@@ -177,6 +171,7 @@ def _measure_of(binary: bool) -> EffectMeasure:
 
 
 # ---------------------------------------------------------------------- ppi_mean
+@verb
 def ppi_mean(
     data: pd.DataFrame,
     *,
@@ -275,7 +270,7 @@ def ppi_mean(
     1  labelled_only     0.431      0.025
     2            ppi     0.407      0.019
     """
-    func = "ppi_mean"
+    func = verb_name()
     if by is not None and exposure is not None:
         raise DataValidationError(
             f"{func}(): pass by or exposure, not both; got by={by!r}, exposure={exposure!r}. "
@@ -314,6 +309,7 @@ def ppi_mean(
 
 
 # ---------------------------------------------------------------------- ppi_effect
+@verb
 def ppi_effect(
     estimator: Callable[..., Any],
     data: pd.DataFrame,
@@ -446,7 +442,6 @@ def ppi_effect(
             "bootstrap).")
     allowed = Estimand if estimator_name == "ipw" else Literal["ATE", "ATT", "ATC"]
     check_option(estimand, allowed, "estimand", func)
-    check_option(effect_measure, Measure, "effect_measure", func)
     frame0 = check_frame(data, func)
     check_columns(frame0, func, exposure=exposure)
     out_cov = covariates if outcome_covariates is None else outcome_covariates

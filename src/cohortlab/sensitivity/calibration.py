@@ -35,7 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from .._typing import Missing
-from .._validation import check_conf_level, check_option
+from .._validation import check_conf_level, verb, verb_name
 from ..exceptions import CohortWarning, DataValidationError
 from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable  # noqa: F401 (Estimate: doctests)
@@ -99,6 +99,7 @@ def _check_n(n: int, func: str, role: str) -> None:
             FewControlsWarning, stacklevel=3)
 
 
+@verb
 def empirical_null(
     estimates: Estimates,
     *,
@@ -155,8 +156,7 @@ def empirical_null(
     >>> round(null.mean, 3), round(null.sd, 3), null.n
     (0.177, 0.108, 50)
     """
-    func = "empirical_null"
-    conf_level = check_conf_level(conf_level, func)
+    func = verb_name()
     frame, dropped = _read(estimates, log_estimate, std_error, func, missing, "negative controls")
     y, s = frame["y"].to_numpy(float), frame["s"].to_numpy(float)
     _check_n(y.size, func, "negative controls")
@@ -172,6 +172,7 @@ def empirical_null(
         dropped=dropped, notes=notes)
 
 
+@verb
 def calibrate_p(
     null: EmpiricalNull,
     estimates: Estimates,
@@ -220,9 +221,8 @@ def calibrate_p(
     >>> round(est.p_value, 5), round(calibrate_p(null, est)[0].p_value, 4)
     (5e-05, 0.2544)
     """
-    func = "calibrate_p"
+    func = verb_name()
     _check_null(null, func)
-    check_option(alternative, Alternative, "alternative", func)
     frame, dropped = _read(estimates, log_estimate, std_error, func, missing, "estimates")
     y, s = frame["y"].to_numpy(float), frame["s"].to_numpy(float)
     p_cal = _calibrated_p(y, s, null.mean, null.sd, alternative)
@@ -238,6 +238,7 @@ def calibrate_p(
     return EstimateTable(rows=out, title="Calibrated p-values", dropped=dropped)
 
 
+@verb
 def systematic_error_model(
     negative: Estimates,
     positive: Estimates | None = None,
@@ -304,8 +305,7 @@ def systematic_error_model(
     >>> np.round(m.params, 2).tolist()
     [0.09, 1.02, 0.15, 0.07]
     """
-    func = "systematic_error_model"
-    check_option(sd_model, SDModel, "sd_model", func)
+    func = verb_name()
     neg, d_neg = _read(negative, log_estimate, std_error, func, missing, "negative controls")
     _check_n(len(neg), func, "negative controls")
     if positive is None:
@@ -342,6 +342,7 @@ def systematic_error_model(
         loglik=ll, std_errors=tuple(float(v) for v in se), dropped=dropped)  # type: ignore[arg-type]
 
 
+@verb
 def calibrate_ci(
     model: SystematicErrorModel | EmpiricalNull,
     estimates: Estimates,
@@ -394,7 +395,7 @@ def calibrate_ci(
     >>> round(c.estimate, 4), round(c.conf_low, 4), round(c.conf_high, 4)
     (1.3573, 0.8756, 2.1038)
     """
-    func = "calibrate_ci"
+    func = verb_name()
     if isinstance(model, EmpiricalNull):
         model = model.to_error_model()
     if not isinstance(model, SystematicErrorModel):
@@ -429,6 +430,7 @@ def calibrate_ci(
     return EstimateTable(rows=tuple(out), title="Calibrated estimates", dropped=dropped)
 
 
+@verb
 def calibration_coverage(
     negative: Estimates,
     positive: Estimates | None = None,
@@ -474,7 +476,7 @@ def calibration_coverage(
     >>> cov.coverage[["coverage_uncalibrated", "coverage_calibrated"]].round(2).values.tolist()
     [[0.43, 0.9]]
     """
-    func = "calibration_coverage"
+    func = verb_name()
     levels = np.array([check_conf_level(c, func) for c in conf_levels])
     extra_n = [groups] if groups else []
     neg, _ = _read(negative, log_estimate, std_error, func, "raise", "negative controls",

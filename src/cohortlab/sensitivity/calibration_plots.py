@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from .._validation import verb
 from ..exceptions import DataValidationError
 from .calibration_results import CalibrationCoverage, EmpiricalNull, _funnel
 
@@ -23,15 +24,16 @@ if TYPE_CHECKING:
 __all__ = ["funnel_plot", "calibration_plot"]
 
 
+@verb
 def funnel_plot(null: EmpiricalNull, estimates: Estimates | None = None,
-                ax: Axes | None = None, *, alpha: float = 0.05,
+                ax: Axes | None = None, *, conf_level: float = 0.95,
                 log_estimate: str | None = None, std_error: str | None = None) -> Axes:
-    """Estimates against their standard errors with the p = ``alpha`` boundaries.
+    """Estimates against their standard errors with the p = ``1 - conf_level`` boundaries.
 
     The negative controls (and, optionally, ``estimates`` of interest, as diamonds) are drawn
     as ratio (log axis) vs standard error. Dashed lines: the traditional boundary
-    ``|log RR| = z se``; the shaded region: where the calibrated p-value is >= ``alpha``,
-    ``|log RR - mean| < z sqrt(sd^2 + se^2)`` (R's ``plotCalibrationEffect``).
+    ``|log RR| = z se``; the shaded region: where the calibrated p-value is >= ``alpha = 1 -
+    conf_level``, ``|log RR - mean| < z sqrt(sd^2 + se^2)`` (R's ``plotCalibrationEffect``).
 
     Parameters
     ----------
@@ -59,10 +61,11 @@ def funnel_plot(null: EmpiricalNull, estimates: Estimates | None = None,
     >>> funnel_plot(null).get_xlabel()
     'ratio (log scale)'
     """
-    return _funnel(null, estimates, ax, alpha=alpha, log_estimate=log_estimate,
+    return _funnel(null, estimates, ax, conf_level=conf_level, log_estimate=log_estimate,
                    std_error=std_error)
 
 
+@verb
 def calibration_plot(coverage: CalibrationCoverage | pd.DataFrame, ax: Axes | None = None
                      ) -> Axes:
     """Coverage against nominal level, uncalibrated (dashed) and calibrated (solid).

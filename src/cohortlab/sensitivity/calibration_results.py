@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 import numpy as np
 import pandas as pd
 
+from .._validation import check_conf_level
 from ..exceptions import DataValidationError
 from ..results._format import Renderable, fmt_int, fmt_num
 from ..results.dropped import Dropped
@@ -114,9 +115,9 @@ class EmpiricalNull(Renderable):
         )
 
     def plot(self, estimates: Estimates | None = None, ax: Axes | None = None, *,
-             alpha: float = 0.05) -> Axes:
+             conf_level: float = 0.95) -> Axes:
         """Funnel plot of the controls with the calibrated boundary; see :func:`funnel_plot`."""
-        return _funnel(self, estimates, ax, alpha=alpha)
+        return _funnel(self, estimates, ax, conf_level=conf_level)
 
     def _display_frame(self, digits: int = 3) -> pd.DataFrame:
         f = self.to_frame()
@@ -230,12 +231,11 @@ def _check_null(null: Any, func: str) -> None:
 
 
 def _funnel(null: EmpiricalNull, estimates: Estimates | None, ax: Axes | None, *,
-            alpha: float = 0.05, log_estimate: str | None = None,
+            conf_level: float = 0.95, log_estimate: str | None = None,
             std_error: str | None = None) -> Axes:
     """:func:`~cohortlab.sensitivity.calibration_plots.funnel_plot`: checks, then drawing."""
     _check_null(null, "funnel_plot")
-    if not 0 < alpha < 1:
-        raise DataValidationError(f"funnel_plot(): alpha must be in (0, 1); got {alpha!r}.")
+    alpha = 1.0 - check_conf_level(conf_level, "funnel_plot")
     est_log = est_se = None
     if estimates is not None:
         f, _ = _read(estimates, log_estimate, std_error, "funnel_plot", "raise", "estimates")

@@ -13,7 +13,14 @@ import pandas as pd
 from scipy import stats
 
 from .._typing import PAdjust
-from .._validation import apply_missing, check_columns, check_frame, check_option
+from .._validation import (
+    apply_missing,
+    check_columns,
+    check_estimator,
+    check_option,
+    verb,
+    verb_name,
+)
 from ..exceptions import CohortError, DataValidationError
 from ..inference.multiplicity import adjust_pvalues
 from ..results._format import (
@@ -35,7 +42,6 @@ if TYPE_CHECKING:
 
 __all__ = ["subgroups", "SubgroupResult"]
 
-FUNC = "subgroups"
 OVERALL = "overall"
 #: Keyword arguments of the estimators that hold covariate sets; the subgroup variable is
 #: removed from them within its own levels (it is constant there).
@@ -188,6 +194,7 @@ def _tidy_row(r: Estimate) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- the verb
+@verb
 def subgroups(
     estimator: Callable[..., Any],
     data: pd.DataFrame,
@@ -287,32 +294,24 @@ def subgroups(
     >>> [(t.term, t.df) for t in res.interaction]
     [('diabetes', 1.0), ('female', 1.0)]
     """
-    if not callable(estimator):
-        raise DataValidationError(
-            f"{FUNC}(): estimator must be a cohortlab verb (a function); got "
-            f"{type(estimator).__name__}. Pass e.g. cl.ipw, without calling it."
-        )
-    data = check_frame(data, FUNC)
+    check_estimator(estimator)
     by_cols = [by] if isinstance(by, str) else list(by)
     if not by_cols:
-        raise DataValidationError(f"{FUNC}(): by must name at least one column; got {by!r}.")
-    check_columns(data, FUNC, by=by_cols)
+        raise DataValidationError(f"{verb_name()}(): by must name at least one column; got {by!r}.")
+    check_columns(data, by=by_cols)
     if len(set(by_cols)) != len(by_cols):
-        raise DataValidationError(f"{FUNC}(): by names a column twice; got {by_cols}.")
+        raise DataValidationError(f"{verb_name()}(): by names a column twice; got {by_cols}.")
     methods = (p_adjust,) if isinstance(p_adjust, str) else tuple(p_adjust)
     for m in methods:
-        check_option(m, PAdjust, "p_adjust", FUNC)
+        check_option(m, PAdjust, "p_adjust")
     if min_events is not None and (isinstance(min_events, bool) or not isinstance(
             min_events, (int, np.integer)) or min_events < 1):
         raise DataValidationError(
-            f"{FUNC}(): min_events must be a positive int or None; got {min_events!r}. "
+            f"{verb_name()}(): min_events must be a positive int or None; got {min_events!r}. "
             "Pass e.g. min_events=10."
         )
     missing = estimator_kwargs.get("missing", "raise")
     name = getattr(estimator, "__name__", type(estimator).__name__)
-    check_option(contrast, Literal["difference", "ratio"], "contrast", FUNC)
-    if scale is not None:
-        check_option(scale, Literal["survival", "risk"], "scale", FUNC)
     pick = _Pick(term=term, at=at, contrast=contrast, scale=scale)
 
     overall = _run(estimator, data, estimator_kwargs, pick, name)
@@ -322,7 +321,7 @@ def subgroups(
     tests = []
     by_missing: dict[str, int] = {}
     for var in by_cols:
-        frame, dropped = apply_missing(data, [var], missing, FUNC)
+        frame, dropped = apply_missing(data, [var], missing)
         if dropped:
             by_missing[var] = dropped.n_rows
             notes.append(f"{var}: {dropped.n_rows:,} rows with a missing value are in no level")
@@ -391,7 +390,8 @@ def _run(estimator: Callable[..., Any], data: pd.DataFrame, kwargs: Mapping[str,
     if isinstance(res, AdjustedCurves):
         if pick.at is None:
             raise DataValidationError(
-                f"{FUNC}(): {name}() returns adjusted curves; at= must name the time at which "
+                f"{verb_name()}(): {name}() returns adjusted curves; at= must name the time at "
+                "which "
                 "the arms are contrasted in every subgroup; got at=None. Pass e.g. at=5.0 "
                 "(and times=[5.0]).")
         table = res.contrast([float(pick.at)], pick.contrast, scale=pick.scale)
@@ -401,12 +401,13 @@ def _run(estimator: Callable[..., Any], data: pd.DataFrame, kwargs: Mapping[str,
             close = difflib.get_close_matches(str(term), list(res.terms), n=2, cutoff=0.6)
             hint = f" Did you mean {' or '.join(map(repr, close))}?" if close and term else ""
             raise DataValidationError(
-                f"{FUNC}(): {name}() returns a model; term must name one of its coefficients "
+                f"{verb_name()}(): {name}() returns a model; term must name one of its "
+                "coefficients "
                 f"{list(res.terms)}; got {term!r}.{hint} Pass e.g. term={res.terms[0]!r}."
             )
         return res.coef_table()[term]
     raise DataValidationError(
-        f"{FUNC}(): estimator {name}() must return an Estimate (or a ModelResult with "
+        f"{verb_name()}(): estimator {name}() must return an Estimate (or a ModelResult with "
         f"term=, or adjusted curves with at=); got {type(res).__name__}. Pass an effect "
         "estimator such as cl.crude_effect, cl.ipw, cl.aipw, cl.gformula, cl.tmle, cl.cox "
         "with term=, or cl.adjusted_survival with at=."

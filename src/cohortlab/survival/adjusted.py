@@ -16,17 +16,16 @@ import numpy as np
 import pandas as pd
 
 from .._design import build_design, covariate_columns
-from .._typing import CIMethod, EffectMeasure, Estimand, RandomState
+from .._typing import CIMethod, EffectMeasure, EffectVariance, Estimand, RandomState
 from .._validation import (
     apply_missing,
     check_binary,
     check_columns,
-    check_conf_level,
-    check_frame,
-    check_option,
     check_random_state,
     check_time_event,
     check_weights,
+    verb,
+    verb_name,
 )
 from ..causal._outcome import overlap_notes
 from ..causal._propensity import check_arms, fit_propensity
@@ -42,9 +41,7 @@ from .adjusted_curves import AdjustedCurves
 
 __all__ = ["adjusted_survival", "AdjustedCurves"]
 
-FUNC = "adjusted_survival"
 Method = Literal["ipw", "gformula", "aipw"]
-Variance = Literal["influence_function", "bootstrap"]
 #: Largest number of distinct event times used as the evaluation grid by default.
 MAX_GRID = 500
 #: Subjects x times evaluated at once by the g-formula (bounds its memory at ~16 MB a block).
@@ -58,6 +55,7 @@ AIPW_MIN_ESS_FRACTION = 0.10
 AIPW_MIN_ESS = 50
 
 
+@verb
 def adjusted_survival(
     data: pd.DataFrame,
     *,
@@ -70,7 +68,7 @@ def adjusted_survival(
     cause: int | None = None,
     estimand: Estimand = "ATE",
     times: Sequence[float] | None = None,
-    variance: Variance | None = None,
+    variance: EffectVariance | None = None,
     n_boot: int = 200,
     weights: str | None = None,
     trim: Any = None,
@@ -163,35 +161,30 @@ def adjusted_survival(
     >>> curves.contrast([2.0]).to_frame()["term"].tolist()
     ['survival difference at 2']
     """
-    check_frame(data, FUNC)
-    check_option(method, Method, "method", FUNC)
-    check_option(estimand, Estimand, "estimand", FUNC)
     variance = variance or ("bootstrap" if method == "gformula" else "influence_function")
-    check_option(variance, Variance, "variance", FUNC)
     if method == "gformula" and variance == "influence_function":  # aipw and ipw have one
         raise DataValidationError(
-            f"{FUNC}(): method=\"gformula\" has no influence-function variance yet; use "
+            f"{verb_name()}(): method=\"gformula\" has no influence-function variance yet; use "
             "variance=\"bootstrap\" (refits the Cox model in every replicate).")
-    conf_level = check_conf_level(conf_level, FUNC)
-    rng = check_random_state(random_state, FUNC)
-    cols = covariate_columns(covariates, data, FUNC)
+    rng = check_random_state(random_state)
+    cols = covariate_columns(covariates, data, verb_name())
     if outcome_covariates is not None:
-        cols += covariate_columns(outcome_covariates, data, FUNC)
-    check_columns(data, FUNC, time=time, event=event, exposure=exposure, weights=weights)
+        cols += covariate_columns(outcome_covariates, data, verb_name())
+    check_columns(data, time=time, event=event, exposure=exposure, weights=weights)
     used = [time, event, exposure, *cols] + ([weights] if weights else [])
-    frame, dropped = apply_missing(data, used, missing, FUNC)
-    t, e = check_time_event(frame, time, event, FUNC, competing=cause is not None)
+    frame, dropped = apply_missing(data, used, missing)
+    t, e = check_time_event(frame, time, event, competing=cause is not None)
     if cause is not None and not (e == cause).any():
         raise DataValidationError(
-            f"{FUNC}(): cause {cause!r} has no events in column {event!r}; codes present: "
+            f"{verb_name()}(): cause {cause!r} has no events in column {event!r}; codes present: "
             f"{sorted(int(c) for c in np.unique(e) if c > 0)}.")
-    a = check_binary(frame, exposure, "exposure", FUNC)
-    check_arms(a, exposure, FUNC)
-    s = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
+    a = check_binary(frame, exposure, "exposure")
+    check_arms(a, exposure, verb_name())
+    s = check_weights(frame, weights) if weights else np.ones(len(frame))
     d = e if cause is not None else (e > 0).astype(np.int64)
     grid = _grid(t, d, times)
     out_cov = covariates if outcome_covariates is None else outcome_covariates
-    design = build_design(frame, out_cov, FUNC, drop_intercept=True)
+    design = build_design(frame, out_cov, verb_name(), drop_intercept=True)
     spec = _Spec(t=t, d=d, a=a, s=s, X=design.X, cause=cause, estimand=estimand, grid=grid,
                  frame=frame, exposure=exposure, covariates=covariates, trim=trim,
                  truncate=truncate, weights_col=weights)
@@ -207,7 +200,7 @@ def adjusted_survival(
         values, notes = _gformula_curves(spec), ("g-formula: Cox model of the outcome "
                                                        "on exposure + covariates",)
         # positivity is not needed to compute the curves, but without it they extrapolate
-        notes += overlap_notes(frame, a, s, covariates, estimand, FUNC, exposure)
+        notes += overlap_notes(frame, a, s, covariates, estimand, verb_name(), exposure)
         var = None
     reps = None
     if variance == "bootstrap":
@@ -284,7 +277,7 @@ def _grid(t: np.ndarray, d: np.ndarray, times: Sequence[float] | None) -> np.nda
     if times is not None:
         g = np.unique(np.asarray(times, dtype=float))
         if g.size == 0 or g[0] < 0:
-            raise DataValidationError(f"{FUNC}(): times must be >= 0; got {list(times)}.")
+            raise DataValidationError(f"{verb_name()}(): times must be >= 0; got {list(times)}.")
         return g
     ev = np.unique(t[d > 0])
     if ev.size > MAX_GRID:
@@ -295,8 +288,8 @@ def _grid(t: np.ndarray, d: np.ndarray, times: Sequence[float] | None) -> np.nda
 
 
 def _ipw_weights(sp: _Spec) -> tuple[np.ndarray, tuple[str, ...]]:
-    check_arms(sp.a, sp.exposure, FUNC)  # a bootstrap replicate may lose an arm
-    ps = fit_propensity(sp.frame, sp.a, sp.s, sp.covariates, func=FUNC, exposure=sp.exposure,
+    check_arms(sp.a, sp.exposure, verb_name())  # a bootstrap replicate may lose an arm
+    ps = fit_propensity(sp.frame, sp.a, sp.s, sp.covariates, func=verb_name(), exposure=sp.exposure,
                         estimand=sp.estimand, trim=sp.trim, truncate=sp.truncate,
                         weighted=sp.weights_col is not None)
     notes = (f"IPW: {ps.model_description}; {sp.estimand} weights",) + tuple(ps.notes)
@@ -416,7 +409,7 @@ def _aipw_curves(sp: _Spec, with_moments: bool
     model's generic low-ESS warning is replaced by the one :func:`_warn_low_ess` emits.
     """
     if sp.estimand != "ATE":
-        raise DataValidationError(f"{FUNC}(): method=\"aipw\" estimates the ATE only; got "
+        raise DataValidationError(f"{verb_name()}(): method=\"aipw\" estimates the ATE only; got "
                                   f"estimand={sp.estimand!r} (use ipw or gformula).")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -522,7 +515,7 @@ def _warn_low_ess(sp: _Spec, low_ess: list[tuple[int, float, int]],
                      for arm, n_eff, n in low_ess)
     fixed = (" The curves left [0, 1] or were not monotone and were bounded (see notes)."
              if bound_notes else "")
-    msg = (f"{FUNC}(): the doubly robust (AIPW) curves are unreliable: the effective sample "
+    msg = (f"{verb_name()}(): the doubly robust (AIPW) curves are unreliable: the effective sample "
            f"size of the ATE weights is {arms} (under {AIPW_MIN_ESS_FRACTION:.0%} of the arm, "
            f"or under {AIPW_MIN_ESS}).{fixed} The propensity scores reach 0 or 1, so the "
            "estimate leans on a few subjects; restrict the cohort to where both arms occur "
@@ -552,7 +545,7 @@ def _population(sp: _Spec) -> np.ndarray:
         return (sp.a == 1).astype(float)
     if sp.estimand == "ATC":
         return (sp.a == 0).astype(float)
-    raise DataValidationError(f"{FUNC}(): method=\"gformula\" supports estimand ATE, ATT or "
+    raise DataValidationError(f"{verb_name()}(): method=\"gformula\" supports estimand ATE, ATT or "
                               f"ATC; got {sp.estimand!r} (use method=\"ipw\").")
 
 

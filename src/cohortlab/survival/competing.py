@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._typing import ConfType, Missing
-from .._validation import check_conf_level, check_option
+from .._typing import CIFVariance, ConfType, Missing
+from .._validation import verb, verb_name
 from ..exceptions import DataValidationError
 from ..results.curve import Curve
 from ..results.testresult import TestResult, TestTable
@@ -31,10 +30,9 @@ from ._prepare import (
 
 __all__ = ["cumulative_incidence", "gray_test"]
 
-CIFVariance: TypeAlias = Literal["infinitesimal_jackknife", "aalen"]
-
 
 # ---------------------------------------------------------------------- cumulative_incidence
+@verb
 def cumulative_incidence(
     data: pd.DataFrame,
     *,
@@ -133,9 +131,7 @@ def cumulative_incidence(
     >>> cif.at([8]).to_frame()["estimate"].round(4).tolist()
     [0.7188]
     """
-    func = "cumulative_incidence"
-    check_option(conf_type, ConfType, "conf_type", func)
-    conf_level = check_conf_level(conf_level, func)
+    func = verb_name()
     variance = _resolve_variance(variance, weights, entry, func)
     p = prepare(data, func, time=time, event=event, by=by, weights=weights, entry=entry,
                 missing=missing, competing=True, cause=cause, causes=causes)
@@ -163,7 +159,6 @@ def _resolve_variance(variance: CIFVariance | None, weights: str | None, entry: 
                       func: str) -> CIFVariance:
     if variance is None:
         return "infinitesimal_jackknife"
-    check_option(variance, CIFVariance, "variance", func)
     if variance == "aalen" and (weights is not None or entry is not None):
         got = f"weights={weights!r}" if weights is not None else f"entry={entry!r}"
         raise DataValidationError(
@@ -202,6 +197,7 @@ def _group_columns(
 
 
 # ---------------------------------------------------------------------- gray_test
+@verb
 def gray_test(
     data: pd.DataFrame,
     *,
@@ -264,7 +260,7 @@ def gray_test(
     >>> tab.to_frame()[["term", "statistic"]].round(4).values.tolist()
     [['Gray: cause 1', 2.2323], ['Gray: cause 2', 0.973]]
     """
-    func = "gray_test"
+    func = verb_name()
     p = prepare(data, func, time=time, event=event, by=by, strata=strata, missing=missing,
                 competing=True, cause=cause, causes=causes, compare=True)
     df = len(p.levels) - 1

@@ -16,12 +16,12 @@ from .._typing import CIMethod, ConfType
 from .._validation import (
     apply_missing,
     check_columns,
-    check_conf_level,
-    check_frame,
     check_numeric,
     check_option,
     check_time_event,
     check_weights,
+    verb,
+    verb_name,
 )
 from ..exceptions import ConvergenceError, DataValidationError, MonotoneLikelihoodWarning
 from ..results.model import ModelResult
@@ -32,7 +32,6 @@ from ._prepare import positive_weight_counts
 
 __all__ = ["cox", "CoxResult"]
 
-FUNC = "cox"
 Ties = Literal["efron", "breslow"]
 Transform = Literal["km", "identity", "rank", "log"]
 
@@ -167,6 +166,7 @@ class CoxResult(ModelResult):
         return self.state
 
 
+@verb
 def cox(
     data: pd.DataFrame,
     *,
@@ -240,26 +240,23 @@ def cox(
     0  age     1.017     0.999      1.036
     1  sex     0.599     0.431      0.831
     """
-    check_frame(data, FUNC)
-    check_option(ties, Ties, "ties", FUNC)
-    conf_level = check_conf_level(conf_level, FUNC)
-    cols = covariate_columns(covariates, data, FUNC)
+    cols = covariate_columns(covariates, data, verb_name())
     extra = [c for c in (strata, weights, entry, cluster) if c]
-    check_columns(data, FUNC, time=time, event=event, strata=strata, weights=weights,
+    check_columns(data, time=time, event=event, strata=strata, weights=weights,
                   entry=entry, cluster=cluster)
-    frame, dropped = apply_missing(data, [time, event, *cols, *extra], missing, FUNC)
-    t, d = check_time_event(frame, time, event, FUNC, entry=entry)
-    s = check_numeric(frame, entry, "entry", FUNC) if entry else None
-    w = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
+    frame, dropped = apply_missing(data, [time, event, *cols, *extra], missing)
+    t, d = check_time_event(frame, time, event, entry=entry)
+    s = check_numeric(frame, entry, "entry") if entry else None
+    w = check_weights(frame, weights) if weights else np.ones(len(frame))
     n_pos, n_events, zero = positive_weight_counts(w if weights else None, weights, d == 1)
     if zero:  # weight-0 rows add nothing to the partial likelihood (and 0/0 to Efron's terms)
         keep = w > 0
         frame, t, d, w = frame[keep], t[keep], d[keep], w[keep]
         s = s[keep] if s is not None else None
     if not (d == 1).any():
-        raise DataValidationError(f"{FUNC}(): column {event!r} has no events (all 0); a Cox "
+        raise DataValidationError(f"{verb_name()}(): column {event!r} has no events (all 0); a Cox "
                                   "model needs at least one event.")
-    design = build_design(frame, covariates, FUNC, drop_intercept=True)
+    design = build_design(frame, covariates, verb_name(), drop_intercept=True)
     codes, levels = (None, ())
     if strata:
         codes, uniq = pd.factorize(frame[strata], sort=True)
@@ -268,12 +265,13 @@ def cox(
     efron = ties == "efron"
     fit = _cox.fit_cox(cd, efron, max_iter=max_iter)
     if not np.all(np.isfinite(fit.beta)):
-        raise ConvergenceError(f"{FUNC}(): the fit diverged (non-finite coefficients). Check "
+        raise ConvergenceError(f"{verb_name()}(): the fit diverged (non-finite coefficients). "
+                               "Check "
                                "for covariates that separate events from non-events.")
     notes = _monotone_notes(fit, design.names, cols)
     if not fit.converged and not fit.infinite.any():
         raise ConvergenceError(
-            f"{FUNC}(): no convergence in {max_iter} Newton-Raphson iterations. Rescale the "
+            f"{verb_name()}(): no convergence in {max_iter} Newton-Raphson iterations. Rescale the "
             "covariates, or raise max_iter.")
     vcov_model = fit.vcov
     vcov = vcov_model
@@ -302,7 +300,7 @@ def _monotone_notes(fit: CoxFit, names: Sequence[str], cols: Sequence[str]) -> t
     bad = [n for n, inf in zip(names, fit.infinite, strict=True) if inf]
     if not bad:
         return ()
-    msg = (f"{FUNC}(): the partial likelihood is monotone in {bad} (the coefficient runs to "
+    msg = (f"{verb_name()}(): the partial likelihood is monotone in {bad} (the coefficient runs to "
            "+-infinity: a covariate level with all or none of the events). Its hazard ratio and "
            "SE are meaningless; merge sparse levels, drop the covariate, or use a penalised "
            "(Firth) model.")

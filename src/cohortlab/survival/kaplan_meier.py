@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._typing import ConfType, Missing
-from .._validation import check_conf_level, check_option
+from .._typing import ConfType, KMVariance, Missing
+from .._validation import verb, verb_name
 from ..exceptions import DataValidationError
 from ..results.curve import Curve
 from ..results.testresult import TestResult
@@ -40,10 +39,9 @@ __all__ = ["kaplan_meier", "logrank"]
 # rmst.py imports the shared preparation from here under these names
 _prepare, _group_time_order, _counts = prepare, group_time_order, count_pair
 
-KMVariance: TypeAlias = Literal["greenwood", "infinitesimal_jackknife"]
-
 
 # ---------------------------------------------------------------------- kaplan_meier
+@verb
 def kaplan_meier(
     data: pd.DataFrame,
     *,
@@ -127,12 +125,9 @@ def kaplan_meier(
     >>> km.median().to_frame()["estimate"].tolist()
     [3.0]
     """
-    func = "kaplan_meier"
-    check_option(conf_type, ConfType, "conf_type", func)
-    conf_level = check_conf_level(conf_level, func)
+    func = verb_name()
     if variance is None:
         variance = "greenwood" if weights is None else "infinitesimal_jackknife"
-    check_option(variance, KMVariance, "variance", func)
     p = prepare(data, func, time=time, event=event, by=by, weights=weights, entry=entry,
                 missing=missing)
     parts = [_curve_frame(g, variance, conf_type, conf_level) for g in p.by_group()]
@@ -175,6 +170,7 @@ def _km_notes(p: Prepared, variance: str) -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------------- logrank
+@verb
 def logrank(
     data: pd.DataFrame,
     *,
@@ -232,7 +228,7 @@ def logrank(
     >>> round(lr.statistic, 4), lr.df
     (0.4476, 1.0)
     """
-    func = "logrank"
+    func = verb_name()
     p = prepare(data, func, time=time, event=event, by=by, weights=weights, entry=None,
                 missing=missing, strata=strata, compare=True)
     n_events = int((p.event > 0).sum())
