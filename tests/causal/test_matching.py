@@ -245,7 +245,10 @@ def test_with_replacement_weights_sum_as_matchit_and_se_note():
     pd.testing.assert_series_equal(unit_w, expect, check_names=False)
     assert m.counts["controls_reused"] > 0 and unit_w.index.is_unique
     assert (rows.index.duplicated() & (rows["treated"] == 0)).sum() > 0
-    assert "ignores the dependence from that reuse" in " ".join(m.estimate.notes)
+    # with replacement the default SE is Abadie-Imbens; the pair-clustered one says what it misses
+    assert m.estimate.ci_method == "abadie_imbens"
+    clustered = m.effect("sbp_12m", variance="cluster")
+    assert "ignores the dependence from that reuse" in " ".join(clustered.notes)
     assert m.order == "data"
 
 

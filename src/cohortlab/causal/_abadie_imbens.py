@@ -42,8 +42,8 @@ import numpy as np
 
 from ._nn import merge_nearest, nearest_same_arm
 
-__all__ = ["MatchedPairs", "AIResult", "abadie_imbens", "conditional_variance",
-           "ps_adjustment"]
+__all__ = ["MatchedPairs", "AIResult", "AIEffect", "abadie_imbens", "ai_effect",
+           "conditional_variance", "pairs_from_rows", "ps_adjustment"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,7 +69,7 @@ class MatchedPairs:
         return cls(focal=np.repeat(focal, k), control=controls[has],
                    weight=1.0 / np.repeat(k, k).astype(float))
 
-    def focal_units(self, n: int) -> np.ndarray:
+    def focal_units(self) -> np.ndarray:
         return np.unique(self.focal)
 
     def sums(self, v: np.ndarray, n: int) -> np.ndarray:
@@ -139,7 +139,7 @@ def abadie_imbens(y: np.ndarray, pairs: MatchedPairs, sigma2: np.ndarray,
     (0.0, 0.75)
     """
     n = y.size
-    focal = pairs.focal_units(n)
+    focal = pairs.focal_units()
     n1 = focal.size
     diff = (y - pairs.sums(y, n))[focal]
     slopes = None
@@ -206,3 +206,74 @@ def ps_adjustment(y: np.ndarray, a: np.ndarray, distance: np.ndarray, X: np.ndar
     y1[other] = vals.sum(axis=1) / has.sum(axis=1)
     d = (X * (f * (y1 - y0 - tau))[:, None])[keep].sum(axis=0) / n1
     return float(-c @ v_theta @ c + d @ v_theta @ d)
+
+
+@dataclass(frozen=True, eq=False)
+class AIEffect:
+    """The matching effect with its Abadie-Imbens standard errors (see :func:`ai_effect`)."""
+
+    estimate: float
+    std_error: float
+    std_error_ps_known: float
+    ps_adjusted: bool
+    adjustment_dropped: bool  # the estimated-PS term made the variance <= 0
+    mean_focal: float
+    n_focal: int
+
+
+def pairs_from_rows(row_pos: np.ndarray, set_id: np.ndarray, is_focal_row: np.ndarray,
+                    weight: np.ndarray) -> MatchedPairs:
+    """Pairs from a matched cohort's rows (one focal row per set, its controls after).
+
+    Examples
+    --------
+    >>> p = pairs_from_rows(np.array([4, 1, 2, 0, 1]), np.array([1, 1, 1, 2, 2]),
+    ...                     np.array([True, False, False, True, False]),
+    ...                     np.array([1.0, 0.5, 0.5, 1.0, 1.0]))
+    >>> p.focal.tolist(), p.control.tolist(), p.weight.tolist()
+    ([4, 4, 0], [1, 2, 1], [0.5, 0.5, 1.0])
+    """
+    focal_of_set = np.zeros(int(set_id.max()) + 1, dtype=np.int64)
+    focal_of_set[set_id[is_focal_row]] = row_pos[is_focal_row]
+    c = ~is_focal_row
+    return MatchedPairs(focal=focal_of_set[set_id[c]], control=row_pos[c], weight=weight[c])
+
+
+def ai_effect(y: np.ndarray, a: np.ndarray, focal_arm: int, eligible: np.ndarray,
+              distance: np.ndarray, pairs: MatchedPairs, *, z: np.ndarray | None = None,
+              X: np.ndarray | None = None, p: np.ndarray | None = None,
+              v_theta: np.ndarray | None = None, ratio: int = 1,
+              ties: bool = False) -> AIEffect:
+    """Effect in the focal arm, AI (2006) SE, optional AI (2011) bias fix and AI (2016) term.
+
+    Units outside ``eligible`` (trimmed beforehand) take no part. The effect in the unexposed
+    (``focal_arm = 0``) is computed as the effect in the exposed with the arms swapped and
+    the outcome negated. ``X``, ``p`` (probability of exposure) and ``v_theta`` (covariance
+    of the logistic coefficients) turn on the estimated-propensity-score term.
+    """
+    sign = 1.0 if focal_arm == 1 else -1.0
+    idx = np.flatnonzero(eligible)
+    new = np.full(a.size, -1, dtype=np.int64)
+    new[idx] = np.arange(idx.size)
+    pr = MatchedPairs(focal=new[pairs.focal], control=new[pairs.control], weight=pairs.weight)
+    ys, af, d = sign * y[idx], (a[idx] == focal_arm).astype(np.int64), distance[idx]
+    s2 = conditional_variance(d, af, ys)
+    zz = None if z is None else z[idx]
+    r = abadie_imbens(ys, pr, s2, zz)
+    var, adjusted, dropped = r.variance, False, False
+    if X is not None and p is not None and v_theta is not None:
+        pf = p[idx] if focal_arm == 1 else 1.0 - p[idx]
+        keep = np.ones(idx.size, dtype=bool)
+        keep[np.flatnonzero(af)] = False
+        keep[np.unique(pr.focal)] = True
+        extra = ps_adjustment(ys, af, d, X[idx], pf, v_theta, pr, r.estimate, ratio, ties,
+                              keep)
+        if r.variance + extra > 0:
+            var, adjusted = r.variance + extra, True
+        else:
+            dropped = True
+    focal = np.unique(pr.focal)
+    return AIEffect(estimate=r.estimate, std_error=float(np.sqrt(var)),
+                    std_error_ps_known=float(np.sqrt(r.variance)), ps_adjusted=adjusted,
+                    adjustment_dropped=dropped, mean_focal=float(y[idx][focal].mean()),
+                    n_focal=r.n_focal)

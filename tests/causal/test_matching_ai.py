@@ -1,0 +1,241 @@
+"""match(replace=True): Abadie-Imbens SEs, bias correction, ties; against R Matching and truth.
+
+- R reference: tests/reference/matching_ai/lalonde_matching.json, written by
+  tests/reference/matching_ai/lalonde_matching.R (R 4.2.2, Matching 4.10-8): ``Match(Y = re78,
+  Tr = treat, X = ps, M, replace = TRUE, ties = TRUE, distance.tolerance = 0, Var.calc = 1,
+  BiasAdjust)``. With ``ties=True`` cohortlab keeps the same matched sets (LaLonde has 11
+  duplicated control rows, so 24 treated units have tied nearest controls) and agrees to
+  1e-6 relative on the estimate and the SE with the propensity score treated as known
+  (Matching does not implement the Abadie-Imbens 2016 term; ``extra["std_error_ps_known"]``).
+- Truth: ``simulate_cohort(potential_outcomes=True)`` gives each person's potential outcomes,
+  so the effect in the matched exposed is known exactly in every replicate.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import load_reference
+
+import cohortlab as cl
+from cohortlab.causal._abadie_imbens import MatchedPairs, abadie_imbens, conditional_variance
+from cohortlab.causal._nn import nearest_neighbours, nearest_same_arm
+from cohortlab.causal.matching import match
+from cohortlab.exceptions import DataValidationError, MissingDataError
+
+LALONDE_PS = "age + educ + race + married + nodegree + re74 + re75"
+SIM_PS = "age + female + bmi + diabetes + C(smoking) + af_flag + C(site)"
+REL = 1e-6
+
+
+@pytest.fixture(scope="module")
+def ref() -> dict:
+    return load_reference("matching_ai/lalonde_matching")["cases"]
+
+
+@pytest.fixture(scope="module")
+def lalonde() -> pd.DataFrame:
+    return cl.datasets.load_lalonde()
+
+
+def _m(d, **kw):
+    base = dict(exposure="treat", covariates=LALONDE_PS, outcome="re78", distance="ps",
+                caliper=None, replace=True, ties=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return match(d, **{**base, **kw})
+
+
+# ---------------------------------------------------------------------- (a) R Matching
+@pytest.mark.parametrize("case, kw", [
+    ("ps_att_m1", {}),
+    ("ps_att_m1_biasadj_cov", {"bias_adjust": True}),
+    ("ps_att_m3", {"ratio": 3}),
+    ("ps_att_m3_biasadj_cov", {"ratio": 3, "bias_adjust": True}),
+    ("ps_atc_m1", {"estimand": "ATC"}),
+    ("ps_atc_m1_biasadj_cov", {"estimand": "ATC", "bias_adjust": True}),
+])
+def test_lalonde_estimate_and_ai_se_match_r_matching(lalonde, ref, case, kw):
+    r = ref[case]
+    m = _m(lalonde, **kw)
+    e = m.estimate
+    assert e.ci_method == "abadie_imbens" and m.variance == "abadie_imbens"
+    assert e.estimate == pytest.approx(r["est"], rel=REL)
+    assert e.extra["std_error_ps_known"] == pytest.approx(r["se"], rel=REL)
+    assert len(m.data) - m.counts["n_sets"] == r["n_match_rows"]
+    # the estimated-score term is applied on top and recorded
+    assert e.std_error != e.extra["std_error_ps_known"]
+    assert "Abadie & Imbens (2016)" in " ".join(e.notes)
+
+
+def test_lalonde_precomputed_scores_bias_adjust_on_the_distance(lalonde, ref):
+    """ps given as a column: regression on the score (Match's default Z = X), score known."""
+    m0 = _m(lalonde)
+    d = lalonde.assign(ps=m0.propensity.scores.to_numpy())
+    r = ref["ps_att_m1_biasadj_ps"]
+    e = _m(d, covariates=None, ps="ps", bias_adjust=True).estimate
+    assert e.estimate == pytest.approx(r["est"], rel=REL)
+    assert e.std_error == pytest.approx(r["se"], rel=REL)
+    assert e.std_error == e.extra["std_error_ps_known"]
+    assert "treated as known" in " ".join(e.notes)
+
+
+def test_lalonde_logit_distance_near_ties_differ_from_r_only_slightly(lalonde, ref):
+    """On the logit Matching's internal tolerance (1e-10 on the squared standardised
+    distance) also ties two near-equal pairs (211 rows vs 209): 2e-4 relative."""
+    r = ref["logit_att_m1"]
+    e = _m(lalonde, distance="logit").estimate
+    assert e.estimate == pytest.approx(r["est"], rel=1e-3)
+    assert e.extra["std_error_ps_known"] == pytest.approx(r["se"], rel=1e-3)
+
+
+def test_ai_se_is_larger_than_the_pair_clustered_se_that_ignores_reuse(lalonde, ref):
+    ai = _m(lalonde).estimate
+    cl_ = _m(lalonde, variance="cluster").estimate
+    assert ai.estimate == cl_.estimate
+    assert cl_.ci_method == "wald_cluster"
+    assert ai.extra["std_error_ps_known"] > 1.5 * cl_.std_error
+
+
+# ---------------------------------------------------------------------- (b) kernels
+def _brute_ties(d, focal, k):
+    out = []
+    ctrl = np.flatnonzero(~focal)
+    for i in np.flatnonzero(focal):
+        dist = np.abs(d[ctrl] - d[i])
+        kth = np.sort(dist)[min(k, ctrl.size) - 1]
+        out.append(sorted(ctrl[dist <= kth].tolist()))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_tied_matching_keeps_every_control_as_near_as_the_kth(seed, k):
+    rng = np.random.default_rng(seed)
+    n = 60
+    d = rng.integers(0, 25, n).astype(float) / 4  # many exact ties, equidistant pairs too
+    focal = rng.random(n) < 0.35
+    nn = nearest_neighbours(d, focal, ratio=k, replace=True, ties=True)
+    got = [sorted(r[r >= 0].tolist()) for r in nn.controls]
+    assert got == _brute_ties(d, focal, k)
+
+
+def test_within_arm_variance_matches_its_definition():
+    rng = np.random.default_rng(3)
+    n = 50
+    d = rng.integers(0, 15, n).astype(float)
+    a = (rng.random(n) < 0.5).astype(int)
+    y = rng.normal(size=n)
+    got = conditional_variance(d, a, y)
+    for i in range(n):
+        same = np.flatnonzero((a == a[i]) & (np.arange(n) != i))
+        dist = np.abs(d[same] - d[i])
+        grp = np.r_[y[i], y[same[dist <= dist.min()]]]
+        assert got[i] == pytest.approx(np.var(grp, ddof=1), rel=1e-12)
+    assert nearest_same_arm(d, a == 1).shape[0] == int(a.sum())
+
+
+def test_ai_variance_by_a_dense_weight_matrix():
+    """Abadie-Imbens (2006) eq. (ATT, population): from the n1 x n0 matrix of w_ij."""
+    rng = np.random.default_rng(8)
+    n = 80
+    d = rng.random(n)
+    a = (rng.random(n) < 0.4).astype(int)
+    y = rng.normal(size=n) + a
+    s2 = rng.random(n)
+    nn = nearest_neighbours(d, a == 1, ratio=2, replace=True)
+    r = abadie_imbens(y, MatchedPairs.from_sets(nn.focal, nn.controls), s2)
+    W = np.zeros((n, n))
+    for i, row in zip(nn.focal, nn.controls, strict=True):
+        W[i, row] = 1.0 / 2
+    t = np.flatnonzero(a == 1)
+    diff = y[t] - W[t] @ y
+    K, KK = W.sum(axis=0), (W ** 2).sum(axis=0)
+    tau = diff.mean()
+    v = (np.sum((diff - tau) ** 2) + np.sum(s2 * (K ** 2 - KK))) / t.size ** 2
+    assert r.estimate == pytest.approx(tau, rel=1e-12)
+    assert r.variance == pytest.approx(v, rel=1e-12)
+
+
+# ---------------------------------------------------------------------- (c) options
+def test_default_variance_follows_replace_and_bias_adjust():
+    d = cl.simulate_cohort(600, random_state=1)
+    kw = dict(exposure="treated", covariates=SIM_PS, outcome="sbp_12m")
+    assert match(d, **kw).estimate.ci_method == "wald_cluster"
+    m = match(d, replace=True, **kw)
+    assert m.variance == "abadie_imbens" and m.estimate.ci_method == "abadie_imbens"
+    assert "Abadie-Imbens SE" in str(m)
+    b = match(d, bias_adjust=True, **kw)
+    assert b.estimate.ci_method == "abadie_imbens" and "bias-corrected" in " ".join(
+        b.estimate.notes)
+    # effect() can switch either way after matching
+    assert m.effect("sbp_12m", variance="cluster").ci_method == "wald_cluster"
+    assert m.effect("sbp_12m", bias_adjust=True).estimate != m.estimate.estimate
+
+
+def test_ratio_measures_and_weights_fall_back_to_the_cluster_se_with_a_note():
+    d = cl.simulate_cohort(800, random_state=2)
+    kw = dict(exposure="treated", covariates=SIM_PS, replace=True)
+    e = match(d, outcome="mace_1y", effect_measure="ratio", **kw).estimate
+    assert e.ci_method == "wald_cluster"
+    assert "Abadie-Imbens SE not available with effect_measure='ratio'" in " ".join(e.notes)
+    dw = d.assign(w=np.random.default_rng(0).uniform(0.5, 2, len(d)))
+    e = match(dw, outcome="sbp_12m", weights="w", **kw).estimate
+    assert e.ci_method == "wald_cluster" and "sampling weights" in " ".join(e.notes)
+    with pytest.raises(DataValidationError, match="mean differences without sampling"):
+        match(d, outcome="mace_1y", effect_measure="ratio", variance="abadie_imbens", **kw)
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    ({"ties": True}, "ties=True .* needs matching with replacement"),
+    ({"bias_adjust": True, "variance": "cluster"}, "bias_adjust=True needs"),
+    ({"variance": "bootstrap"}, "variance"),
+    ({"bias_adjust": "yes"}, "bias_adjust must be True or False"),
+])
+def test_bad_variance_options(kwargs, msg):
+    d = cl.simulate_cohort(300, random_state=0)
+    with pytest.raises(DataValidationError, match=msg):
+        match(d, exposure="treated", covariates=SIM_PS, outcome="sbp_12m", **kwargs)
+
+
+def test_missing_outcome_outside_the_matched_cohort_is_named():
+    d = cl.simulate_cohort(600, random_state=4)
+    m = match(d, exposure="treated", covariates=SIM_PS, replace=True)
+    unused = d.index[~d.index.isin(m.data.index)][:3]
+    m2 = match(d.assign(y=d["sbp_12m"].where(~d.index.isin(unused))), exposure="treated",
+               covariates=SIM_PS, replace=True)
+    with pytest.raises(MissingDataError, match="3 missing values among the analysed"):
+        m2.effect("y")
+    assert m2.effect("y", variance="cluster").estimate == pytest.approx(
+        m.effect("sbp_12m").estimate)
+
+
+# ---------------------------------------------------------------------- (d) truth
+def _study(n_rep: int, seed: int, *, n: int = 1000, confounding: float = 0.5,
+           caliper: float | None = None, outcome: str = "sbp_12m",
+           bias_adjust: bool = False) -> dict[str, float]:
+    """Replicates of matching with replacement: coverage of the truth in the matched exposed."""
+    rng = np.random.default_rng(seed)
+    po = {"sbp_12m": ("sbp_12m_a1", "sbp_12m_a0"), "mace_1y": ("mace_1y_p1", "mace_1y_p0")}
+    hits, errs, ses = [], [], []
+    for _ in range(n_rep):
+        d = cl.simulate_cohort(n, random_state=int(rng.integers(2**31)),
+                               confounding=confounding, potential_outcomes=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = match(d, exposure="treated", covariates=SIM_PS, outcome=outcome,
+                      replace=True, caliper=caliper, bias_adjust=bias_adjust)
+        t = m.data[m.data["treated"] == 1]
+        truth = float((t[po[outcome][0]] - t[po[outcome][1]]).mean())
+        e = m.estimate
+        hits.append(e.conf_low <= truth <= e.conf_high)
+        errs.append(e.estimate - truth)
+        ses.append(e.std_error)
+    errs_ = np.asarray(errs)
+    return {"coverage": float(np.mean(hits)), "bias": float(errs_.mean()),
+            "mcse": float(errs_.std() / math.sqrt(n_rep)), "sd": float(errs_.std()),
+            "mean_se": float(np.mean(ses))}
