@@ -22,7 +22,12 @@ import pytest
 from helpers import load_reference
 
 import cohortlab as cl
-from cohortlab.causal._abadie_imbens import MatchedPairs, abadie_imbens, conditional_variance
+from cohortlab.causal._abadie_imbens import (
+    MatchedPairs,
+    abadie_imbens,
+    abadie_imbens_ate,
+    conditional_variance,
+)
 from cohortlab.causal._nn import nearest_neighbours, nearest_same_arm
 from cohortlab.causal.matching import match
 from cohortlab.exceptions import DataValidationError, MissingDataError
@@ -70,6 +75,23 @@ def test_lalonde_estimate_and_ai_se_match_r_matching(lalonde, ref, case, kw):
     # the estimated-score term is applied on top and recorded
     assert e.std_error != e.extra["std_error_ps_known"]
     assert "Abadie & Imbens (2016)" in " ".join(e.notes)
+
+
+@pytest.mark.parametrize("case", ["ps_ate_m1", "ps_ate_m1_biasadj_cov"])
+def test_lalonde_ate_kernel_matches_r_matching(lalonde, ref, case):
+    """The ATE (every unit matched to the other arm; kernel only, match() targets ATT/ATC)."""
+    r = ref[case]
+    m = _m(lalonde)
+    p, a, y = m.propensity.scores.to_numpy(), m._a, lalonde["re78"].to_numpy()
+    sets = [nearest_neighbours(p, a == arm, replace=True, ties=True) for arm in (1, 0)]
+    both = [MatchedPairs.from_sets(s.focal, s.controls) for s in sets]
+    pairs = MatchedPairs(*(np.r_[getattr(both[0], f), getattr(both[1], f)]
+                           for f in ("focal", "control", "weight")))
+    z = m.propensity._design.X[:, 1:] if r["bias_adjust"] else None
+    res = abadie_imbens_ate(y, a, pairs, conditional_variance(p, a, y), z)
+    assert pairs.focal.size == r["n_match_rows"]
+    assert res.estimate == pytest.approx(r["est"], rel=REL)
+    assert math.sqrt(res.variance) == pytest.approx(r["se"], rel=REL)
 
 
 def test_lalonde_precomputed_scores_bias_adjust_on_the_distance(lalonde, ref):
