@@ -19,7 +19,8 @@ ATT with the arms swapped): for each matched focal unit ``i`` with matched set `
   regression of ``Y`` on ``Z`` among the controls, weighted by ``K_j``, gives slopes
   ``beta``; each matched control's outcome becomes ``Y_j + (Z_i - Z_j)' beta``, so
   ``tau_hat`` is the mean of ``Y_i - sum_j w_ij Y_j - (Z_i - sum_j w_ij Z_j)' beta`` and
-  the first variance term uses these adjusted differences.
+  the first variance term uses these adjusted differences. For 0/1 outcomes the regression
+  may be logistic: ``m(Z_i) - sum_j w_ij m(Z_j)`` with ``m`` its fitted risks.
 - Abadie & Imbens (2016), matching on a propensity score ``F(X' theta)`` estimated by
   logistic maximum likelihood (``V_theta`` its covariance): for the effect in the exposed
 
@@ -40,6 +41,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._glm import fit_logistic
+from ..exceptions import CohortError
 from ._nn import merge_nearest, nearest_same_arm
 
 __all__ = ["MatchedPairs", "AIResult", "AIEffect", "abadie_imbens", "abadie_imbens_ate",
@@ -123,13 +126,31 @@ def _wls_slopes(z: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     return coef[1:]
 
 
+def _outcome_fit(z: np.ndarray, y: np.ndarray, w: np.ndarray, logistic: bool) -> np.ndarray:
+    """Outcome regression on ``[1, z]`` among rows with ``w > 0``, predicted for every row.
+
+    Weighted by ``w``: linear least squares, or logistic for a 0/1 outcome.
+    """
+    keep = w > 0
+    X = np.column_stack([np.ones(y.size), z])
+    if logistic:
+        fit = fit_logistic(X[keep], y[keep], w[keep], func="match",
+                           response="the outcome (bias correction)")
+        return 1.0 / (1.0 + np.exp(-(X @ fit.coef)))
+    return z @ _wls_slopes(z, y, w)
+
+
 def abadie_imbens(y: np.ndarray, pairs: MatchedPairs, sigma2: np.ndarray,
-                  z: np.ndarray | None = None) -> AIResult:
+                  z: np.ndarray | None = None, *, sign: float = 1.0,
+                  logistic: bool = False) -> AIResult:
     """Matching estimate of the focal-arm effect, its AI (2006) variance, optional bias fix.
 
     ``y`` and ``sigma2`` (from :func:`conditional_variance`) are per unit; ``pairs`` links
     focal units to their controls; ``z`` (units x covariates) turns on the Abadie-Imbens
-    (2011) regression bias correction. Population variance (Matching's ``sample = FALSE``).
+    (2011) regression bias correction (``logistic``: a logistic instead of a linear outcome
+    regression, for 0/1 outcomes). The effect is ``sign * (Y_i - sum_j w_ij Y_j)`` averaged
+    (``sign = -1`` for the effect in the unexposed). Population variance (Matching's
+    ``sample = FALSE``).
 
     Examples
     --------
@@ -142,14 +163,13 @@ def abadie_imbens(y: np.ndarray, pairs: MatchedPairs, sigma2: np.ndarray,
     n = y.size
     focal = pairs.focal_units()
     n1 = focal.size
-    diff = (y - pairs.sums(y, n))[focal]
+    diff = sign * (y - pairs.sums(y, n))[focal]
     slopes = None
     if z is not None:
         z = z.reshape(n, -1)
         k = np.bincount(pairs.control, weights=pairs.weight, minlength=n)
-        slopes = _wls_slopes(z, y, k)
-        zdiff = (z - pairs.sums(z, n))[focal]
-        diff = diff - zdiff @ slopes
+        mu = _outcome_fit(z, y, k, logistic)
+        diff = diff - sign * (mu - pairs.sums(mu, n))[focal]
     est = float(diff.mean())
     k = np.bincount(pairs.control, weights=pairs.weight, minlength=n)
     kk = np.bincount(pairs.control, weights=pairs.weight ** 2, minlength=n)
@@ -249,6 +269,7 @@ class AIEffect:
     adjustment_dropped: bool  # the estimated-PS term made the variance <= 0
     mean_focal: float
     n_focal: int
+    linear_fallback: bool = False  # the logistic bias-correction model failed
 
 
 def pairs_from_rows(row_pos: np.ndarray, set_id: np.ndarray, is_focal_row: np.ndarray,
@@ -273,7 +294,7 @@ def ai_effect(y: np.ndarray, a: np.ndarray, focal_arm: int, eligible: np.ndarray
               distance: np.ndarray, pairs: MatchedPairs, *, z: np.ndarray | None = None,
               X: np.ndarray | None = None, p: np.ndarray | None = None,
               v_theta: np.ndarray | None = None, ratio: int = 1,
-              ties: bool = False) -> AIEffect:
+              ties: bool = False, logistic: bool = False) -> AIEffect:
     """Effect in the focal arm, AI (2006) SE, optional AI (2011) bias fix and AI (2016) term.
 
     Units outside ``eligible`` (trimmed beforehand) take no part. The effect in the unexposed
@@ -289,7 +310,12 @@ def ai_effect(y: np.ndarray, a: np.ndarray, focal_arm: int, eligible: np.ndarray
     ys, af, d = sign * y[idx], (a[idx] == focal_arm).astype(np.int64), distance[idx]
     s2 = conditional_variance(d, af, ys)
     zz = None if z is None else z[idx]
-    r = abadie_imbens(ys, pr, s2, zz)
+    linear_fallback = False
+    try:
+        r = abadie_imbens(y[idx], pr, s2, zz, sign=sign, logistic=logistic and zz is not None)
+    except CohortError:  # e.g. separation in the logistic outcome model: linear instead
+        r = abadie_imbens(y[idx], pr, s2, zz, sign=sign)
+        linear_fallback = True
     var, adjusted, dropped = r.variance, False, False
     if X is not None and p is not None and v_theta is not None:
         pf = p[idx] if focal_arm == 1 else 1.0 - p[idx]
@@ -306,4 +332,4 @@ def ai_effect(y: np.ndarray, a: np.ndarray, focal_arm: int, eligible: np.ndarray
     return AIEffect(estimate=r.estimate, std_error=float(np.sqrt(var)),
                     std_error_ps_known=float(np.sqrt(r.variance)), ps_adjusted=adjusted,
                     adjustment_dropped=dropped, mean_focal=float(y[idx][focal].mean()),
-                    n_focal=r.n_focal)
+                    n_focal=r.n_focal, linear_fallback=linear_fallback)

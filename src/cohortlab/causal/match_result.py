@@ -105,7 +105,8 @@ class MatchResult(Renderable):
         estimated score; ``bias_adjust`` subtracts the regression prediction of the
         remaining covariate differences in each matched set (Abadie & Imbens 2011; linear
         regression on the propensity model's covariates among the controls, weighted by
-        how often they are used, as ``Match(..., BiasAdjust = TRUE, Z = covariates)``).
+        how often they are used, as ``Match(..., BiasAdjust = TRUE, Z = covariates)``; for
+        a 0/1 outcome a logistic regression, whose predictions stay risks).
         Mean differences only; without sampling weights. The matches themselves are taken
         as given (nearest-neighbour matching makes the estimator non-smooth, so a bootstrap
         is not valid for it; Abadie & Imbens 2008).
@@ -219,9 +220,10 @@ class MatchResult(Renderable):
         X, z, p, v = _ps_design(self.propensity, units)
         res = ai_effect(y_all, self._a, focal_arm, elig, self._dist, pairs,
                         z=(z if z is not None else self._dist[:, None]) if bias else None,
-                        X=X, p=p, v_theta=v, ratio=self.ratio, ties=self.ties)
+                        X=X, p=p, v_theta=v, ratio=self.ratio, ties=self.ties,
+                        logistic=binary)
         notes = self.notes + (_ai_note(res, bias, z is not None, self.counts,
-                                       self.estimand),)
+                                       self.estimand, binary),)
         mu_f = res.mean_focal
         mu1, mu0 = (mu_f, mu_f - res.estimate) if focal_arm == 1 else \
             (mu_f + res.estimate, mu_f)
@@ -401,7 +403,7 @@ def _ps_design(ps: PropensityScore | None, units: pd.DataFrame) -> tuple[Any, An
 
 
 def _ai_note(res: Any, bias: bool, cov_z: bool, counts: Mapping[str, int],
-             estimand: str) -> str:
+             estimand: str, binary: bool) -> str:
     parts = ["SE by Abadie & Imbens (2006): reuse of controls counted, conditional variance "
              "by matching within arm (1 match)"]
     if res.ps_adjusted:
@@ -415,8 +417,10 @@ def _ai_note(res: Any, bias: bool, cov_z: bool, counts: Mapping[str, int],
                      "regression on these rows)")
     if bias:
         on = "the propensity model's covariates" if cov_z else "the matching distance"
-        parts.append(f"bias-corrected (Abadie & Imbens 2011) by regression on {on} among the "
-                     "matched controls")
+        model = ("linear (the logistic model failed to fit)" if res.linear_fallback else
+                 "logistic" if binary else "linear")
+        parts.append(f"bias-corrected (Abadie & Imbens 2011) by {model} regression on {on} "
+                     "among the matched controls")
     focal = "exposed" if estimand == "ATT" else "unexposed"
     if counts[f"{focal}_unmatched"] - counts[f"discarded_{focal}"] > 0:
         parts.append("the variance formula assumes every focal subject is matched; here the "
