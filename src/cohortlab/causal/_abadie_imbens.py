@@ -209,25 +209,29 @@ def abadie_imbens_ate(y: np.ndarray, a: np.ndarray, pairs: MatchedPairs, sigma2:
     return AIResult(estimate=est, variance=var, n_focal=n, slopes=slopes, imputed_diff=diff)
 
 
-def _local_cov(distance: np.ndarray, pool: np.ndarray, X: np.ndarray, y: np.ndarray,
-               L: int) -> np.ndarray:
-    """Covariance of ``X`` and ``y`` over the ``L`` pool units nearest each unit (n x p)."""
+def _local_cov_weights(distance: np.ndarray, pool: np.ndarray, y: np.ndarray,
+                       w: np.ndarray) -> np.ndarray:
+    """``v`` such that ``X' v = sum_i w_i cov_i(X, y)``.
+
+    ``cov_i`` is the covariance over the 2 pool units nearest unit ``i`` (for two points
+    ``(x_a - x_b)(y_a - y_b) / 2``); O(n), no n x p array.
+    """
+    n = y.size
     idx = np.flatnonzero(pool)
+    if idx.size < 2:
+        return np.zeros(n)
     srt = idx[np.argsort(distance[idx], kind="stable")]
-    cd = distance[srt]
-    ins = np.searchsorted(cd, distance, side="left")
+    ins = np.searchsorted(distance[srt], distance, side="left")
     # a pool unit finds itself (distance 0) first: start both walks at its own position
-    nb, _ = merge_nearest(distance, cd, ins - 1, ins, min(L, idx.size))
-    nb = srt[nb]
-    xs, ys = X[nb], y[nb]  # (n, L, p), (n, L)
-    xc = xs - xs.mean(axis=1, keepdims=True)
-    yc = ys - ys.mean(axis=1, keepdims=True)
-    return np.einsum("nlp,nl->np", xc, yc) / (nb.shape[1] - 1)
+    nb, _ = merge_nearest(distance, distance[srt], ins - 1, ins, 2)
+    i, j = srt[nb[:, 0]], srt[nb[:, 1]]
+    h = w * (y[i] - y[j]) / 2.0
+    return np.bincount(i, weights=h, minlength=n) - np.bincount(j, weights=h, minlength=n)
 
 
 def ps_adjustment(y: np.ndarray, a: np.ndarray, distance: np.ndarray, X: np.ndarray,
                   p: np.ndarray, v_theta: np.ndarray, pairs: MatchedPairs, tau: float,
-                  ratio: int, ties: bool, keep: np.ndarray, L: int = 2) -> float:
+                  ratio: int, ties: bool, keep: np.ndarray) -> float:
     """``- c' V c + d' V d``, Abadie & Imbens (2016) for the effect in the arm ``a == 1``.
 
     ``X`` is the logistic propensity model's design (with intercept), ``p`` its fitted
@@ -237,10 +241,11 @@ def ps_adjustment(y: np.ndarray, a: np.ndarray, distance: np.ndarray, X: np.ndar
     """
     n = y.size
     f = p * (1 - p)
-    cov1 = _local_cov(distance, a == 1, X, y, L)
-    cov0 = _local_cov(distance, a == 0, X, y, L)
     n1 = float(np.sum(keep & (a == 1)))
-    c = ((cov1 + (p / (1 - p))[:, None] * cov0) * f[:, None])[keep].sum(axis=0) / n1
+    fk = np.where(keep, f, 0.0)
+    v = (_local_cov_weights(distance, a == 1, y, fk)
+         + _local_cov_weights(distance, a == 0, y, fk * p / (1 - p)))
+    c = X.T @ v / n1
     # imputed potential outcomes: focal units from their matched sets, the others matched
     # to the focal arm the same way (ratio nearest, ties as in the estimator)
     y1, y0 = y.astype(float).copy(), y.astype(float).copy()
@@ -254,7 +259,7 @@ def ps_adjustment(y: np.ndarray, a: np.ndarray, distance: np.ndarray, X: np.ndar
     has = nb >= 0
     vals = np.where(has, y[srt[np.clip(nb, 0, None)]], 0.0)
     y1[other] = vals.sum(axis=1) / has.sum(axis=1)
-    d = (X * (f * (y1 - y0 - tau))[:, None])[keep].sum(axis=0) / n1
+    d = X.T @ (fk * (y1 - y0 - tau)) / n1
     return float(-c @ v_theta @ c + d @ v_theta @ d)
 
 
