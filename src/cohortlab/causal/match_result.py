@@ -157,7 +157,8 @@ class MatchResult(Renderable):
         _check_outcome(y, a, w, binary, effect_measure, self.exposure_name, outcome, fn)
         var, bias, fallback = self._variance_choice(variance, bias_adjust, effect_measure, fn)
         if var == "abadie_imbens":
-            return self._ai_effect(outcome, bias, level, binary, fn)
+            return self._ai_effect(outcome, bias, level, binary, fn,
+                                   int(y.sum()) if binary else None)
         mu1, mu0, phi1, phi0 = _arm_means(y, a, w)
         est, phi = contrast(mu1, mu0, phi1, phi0, effect_measure)
         ids = self.data["match_id"].to_numpy()
@@ -202,7 +203,7 @@ class MatchResult(Renderable):
         return var, bias, None
 
     def _ai_effect(self, outcome: str, bias: bool, level: float, binary: bool,
-                   fn: str) -> Estimate:
+                   fn: str, n_events: int | None) -> Estimate:
         units = self._units
         y_all = check_numeric(units, outcome, "outcome", fn)
         elig = self._eligible
@@ -232,7 +233,7 @@ class MatchResult(Renderable):
             effect_measure=MEASURE_NAMES[("difference", binary)], ci_method="abadie_imbens",
             estimand=self.estimand, method="matching",
             n=self.counts["exposed_matched"] + self.counts["unexposed_matched"],
-            n_events=None, dropped=self.dropped, notes=notes,
+            n_events=n_events, dropped=self.dropped, notes=notes,
             extra={"mean_1": mu1, "mean_0": mu0, "n_sets": float(self.counts["n_sets"]),
                    "n_rows": float(len(self.data)),
                    "std_error_ps_known": res.std_error_ps_known},
