@@ -63,6 +63,8 @@ def _m(d, **kw):
     ("ps_att_m3_biasadj_cov", {"ratio": 3, "bias_adjust": True}),
     ("ps_atc_m1", {"estimand": "ATC"}),
     ("ps_atc_m1_biasadj_cov", {"estimand": "ATC", "bias_adjust": True}),
+    ("ps_ate_m1", {"estimand": "ATE"}),
+    ("ps_ate_m1_biasadj_cov", {"estimand": "ATE", "bias_adjust": True}),
 ])
 def test_lalonde_estimate_and_ai_se_match_r_matching(lalonde, ref, case, kw):
     r = ref[case]
@@ -92,6 +94,16 @@ def test_lalonde_ate_kernel_matches_r_matching(lalonde, ref, case):
     assert pairs.focal.size == r["n_match_rows"]
     assert res.estimate == pytest.approx(r["est"], rel=REL)
     assert math.sqrt(res.variance) == pytest.approx(r["se"], rel=REL)
+
+
+def test_ate_matches_both_arms_and_its_weights_sum_to_n_per_arm(lalonde):
+    m = _m(lalonde, estimand="ATE")
+    assert m.counts["n_sets"] == len(lalonde)
+    f = m.to_frame().set_index("arm")
+    assert f["focal"].all() and np.allclose(f["sum_weights"], len(lalonde))
+    assert "each to the other arm" in m.notes[0]
+    # the estimated-score term lowers the ATE's variance (Abadie & Imbens 2016, Theorem 1)
+    assert m.estimate.std_error < m.estimate.extra["std_error_ps_known"]
 
 
 def test_lalonde_precomputed_scores_bias_adjust_on_the_distance(lalonde, ref):

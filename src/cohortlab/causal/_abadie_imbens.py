@@ -181,7 +181,7 @@ def abadie_imbens(y: np.ndarray, pairs: MatchedPairs, sigma2: np.ndarray,
 
 
 def abadie_imbens_ate(y: np.ndarray, a: np.ndarray, pairs: MatchedPairs, sigma2: np.ndarray,
-                      z: np.ndarray | None = None) -> AIResult:
+                      z: np.ndarray | None = None, *, logistic: bool = False) -> AIResult:
     """Matching estimate of the average effect (every unit matched to the other arm).
 
     ``pairs`` holds both directions (exposed units to their unexposed matches and the
@@ -195,18 +195,16 @@ def abadie_imbens_ate(y: np.ndarray, a: np.ndarray, pairs: MatchedPairs, sigma2:
     diff = sgn * (y - pairs.sums(y, n))
     k = np.bincount(pairs.control, weights=pairs.weight, minlength=n)
     kk = np.bincount(pairs.control, weights=pairs.weight ** 2, minlength=n)
-    slopes = None
     if z is not None:
         z = z.reshape(n, -1)
-        zd = z - pairs.sums(z, n)
-        b0 = _wls_slopes(z, y, np.where(a == 0, k, 0.0))
-        b1 = _wls_slopes(z, y, np.where(a == 1, k, 0.0))
-        diff = diff - sgn * np.where(a == 1, zd @ b0, zd @ b1)
-        slopes = np.column_stack([b0, b1])
+        m0 = _outcome_fit(z, y, np.where(a == 0, k, 0.0), logistic)
+        m1 = _outcome_fit(z, y, np.where(a == 1, k, 0.0), logistic)
+        corr = np.where(a == 1, m0 - pairs.sums(m0, n), m1 - pairs.sums(m1, n))
+        diff = diff - sgn * corr
     est = float(diff.mean())
     var = (float(np.sum((diff - est) ** 2))
            + float(np.sum(sigma2 * (k ** 2 + 2 * k - kk)))) / n ** 2
-    return AIResult(estimate=est, variance=var, n_focal=n, slopes=slopes, imputed_diff=diff)
+    return AIResult(estimate=est, variance=var, n_focal=n, slopes=None, imputed_diff=diff)
 
 
 def _local_cov_weights(distance: np.ndarray, pool: np.ndarray, y: np.ndarray,
@@ -307,6 +305,8 @@ def ai_effect(y: np.ndarray, a: np.ndarray, focal_arm: int, eligible: np.ndarray
     the outcome negated. ``X``, ``p`` (probability of exposure) and ``v_theta`` (covariance
     of the logistic coefficients) turn on the estimated-propensity-score term.
     """
+    if focal_arm not in (0, 1):
+        return _ai_effect_ate(y, a, eligible, distance, pairs, z, X, p, v_theta, logistic)
     sign = 1.0 if focal_arm == 1 else -1.0
     idx = np.flatnonzero(eligible)
     new = np.full(a.size, -1, dtype=np.int64)
@@ -338,3 +338,56 @@ def ai_effect(y: np.ndarray, a: np.ndarray, focal_arm: int, eligible: np.ndarray
                     std_error_ps_known=float(np.sqrt(r.variance)), ps_adjusted=adjusted,
                     adjustment_dropped=dropped, mean_focal=float(y[idx][focal].mean()),
                     n_focal=r.n_focal, linear_fallback=linear_fallback)
+
+
+def _ai_effect_ate(y: np.ndarray, a: np.ndarray, eligible: np.ndarray, distance: np.ndarray,
+                   pairs: MatchedPairs, z: np.ndarray | None, X: np.ndarray | None,
+                   p: np.ndarray | None, v_theta: np.ndarray | None,
+                   logistic: bool) -> AIEffect:
+    """:func:`ai_effect` for the ATE: every matched unit is focal.
+
+    Estimated-score term (Abadie & Imbens 2016, Theorem 1): ``- c' V_theta c`` with
+    ``c = (1 / N) sum_i [cov_1(i) / p_i + cov_0(i) / (1 - p_i)] f_i``.
+    """
+    idx = np.flatnonzero(eligible)
+    new = np.full(a.size, -1, dtype=np.int64)
+    new[idx] = np.arange(idx.size)
+    pr = MatchedPairs(focal=new[pairs.focal], control=new[pairs.control], weight=pairs.weight)
+    yy, aa, d = y[idx], a[idx], distance[idx]
+    focal = pr.focal_units()
+    n = idx.size
+    keep = np.zeros(n, dtype=bool)
+    keep[focal] = True
+    s2 = conditional_variance(d, aa, yy)
+    linear_fallback = False
+    zz = None if z is None else z[idx]
+    sub = MatchedPairs(focal=pr.focal, control=pr.control, weight=pr.weight)
+    try:
+        r = abadie_imbens_ate(yy, aa, sub, s2, zz, logistic=logistic and zz is not None)
+    except CohortError:
+        r = abadie_imbens_ate(yy, aa, sub, s2, zz)
+        linear_fallback = True
+    diff = r.imputed_diff[keep]
+    est = float(diff.mean())
+    k = np.bincount(pr.control, weights=pr.weight, minlength=n)
+    kk = np.bincount(pr.control, weights=pr.weight ** 2, minlength=n)
+    nk = float(keep.sum())
+    var = (float(np.sum((diff - est) ** 2))
+           + float(np.sum(s2 * (k ** 2 + 2 * k * keep - kk)))) / nk ** 2
+    var_known, adjusted, dropped = var, False, False
+    if X is not None and p is not None and v_theta is not None:
+        pp = p[idx]
+        fk = np.where(keep, pp * (1 - pp), 0.0)
+        v = (_local_cov_weights(d, aa == 1, yy, fk / pp)
+             + _local_cov_weights(d, aa == 0, yy, fk / (1 - pp)))
+        c = X[idx].T @ v / nk
+        adj = var - float(c @ v_theta @ c)
+        if adj > 0:
+            var, adjusted = adj, True
+        else:
+            dropped = True
+    y1 = np.where(aa == 1, yy, pr.sums(yy, n))
+    return AIEffect(estimate=est, std_error=float(np.sqrt(var)),
+                    std_error_ps_known=float(np.sqrt(var_known)), ps_adjusted=adjusted,
+                    adjustment_dropped=dropped, mean_focal=float(y1[keep].mean()),
+                    n_focal=int(nk), linear_fallback=linear_fallback)

@@ -135,7 +135,7 @@ class MatchResult(Renderable):
         Returns
         -------
         Estimate
-            ``method="matching"``, ``estimand`` ATT or ATC, ``ci_method`` ``"abadie_imbens"``
+            ``method="matching"``, ``estimand`` ATT, ATC or ATE, ``ci_method`` ``"abadie_imbens"``
             or ``"wald_cluster"``; ``extra`` holds the arm means, the number of sets and of
             rows (and, for Abadie-Imbens, ``std_error_ps_known``: the SE without the
             estimated-score term); ``diagnostics`` this result.
@@ -214,9 +214,10 @@ class MatchResult(Renderable):
                 "analysed subjects; the Abadie-Imbens variance matches every subject within "
                 f"its arm and needs them all. Pass outcome={outcome!r} to match() with "
                 "missing=\"drop\", or use variance=\"cluster\".")
-        focal_arm = 1 if self.estimand == "ATT" else 0
+        focal_arm = {"ATT": 1, "ATC": 0}.get(self.estimand, -1)  # -1: both (ATE)
         ids = self.data["match_id"].to_numpy()
-        pairs = pairs_from_rows(self._row_pos, ids, self._row_a == focal_arm,
+        first = np.r_[True, ids[1:] != ids[:-1]]  # rows are by set, focal subject first
+        pairs = pairs_from_rows(self._row_pos, ids, first,
                                 self.data["match_weight"].to_numpy())
         X, z, p, v = _ps_design(self.propensity, units)
         res = ai_effect(y_all, self._a, focal_arm, elig, self._dist, pairs,
@@ -225,9 +226,9 @@ class MatchResult(Renderable):
                         logistic=binary)
         notes = self.notes + (_ai_note(res, bias, z is not None, self.counts,
                                        self.estimand, binary),)
-        mu_f = res.mean_focal
-        mu1, mu0 = (mu_f, mu_f - res.estimate) if focal_arm == 1 else \
-            (mu_f + res.estimate, mu_f)
+        mu_f = res.mean_focal  # the ATE's: the mean of the imputed Y(1)
+        mu1, mu0 = (mu_f + res.estimate, mu_f) if focal_arm == 0 else \
+            (mu_f, mu_f - res.estimate)
         return Estimate.from_model_scale(
             self.exposure_name, res.estimate, res.std_error, conf_level=level,
             effect_measure=MEASURE_NAMES[("difference", binary)], ci_method="abadie_imbens",
@@ -249,7 +250,7 @@ class MatchResult(Renderable):
         dist_name = "distance" if "distance" not in cols else "distance (matching)"
         frame = self._units[cols].assign(**{dist_name: self._dist, "__a__": self._a,
                                             "__w__": self._unit_weight})
-        den = "treated" if self.estimand == "ATT" else "control"
+        den = {"ATT": "treated", "ATC": "control"}.get(self.estimand, "pooled")
         cats = [c for c in self.categorical if c in cols]
         kw = dict(by="__a__", columns=[dist_name, *cols], smd_denominator=den, overall=False,
                   categorical=cats)
@@ -305,10 +306,10 @@ class MatchResult(Renderable):
         c = self.counts
         rows = []
         w = self.data["match_weight"].to_numpy()
-        focal_arm = 1 if self.estimand == "ATT" else 0
+        focal_arm = {"ATT": 1, "ATC": 0}.get(self.estimand, -1)
         for arm, name in ((1, "exposed"), (0, "unexposed")):
             m = self._row_a == arm
-            rows.append(dict(arm=arm, focal=arm == focal_arm, n=c[f"n_{name}"],
+            rows.append(dict(arm=arm, focal=focal_arm in (arm, -1), n=c[f"n_{name}"],
                              n_discarded=c[f"discarded_{name}"], n_matched=c[f"{name}_matched"],
                              n_unmatched=c[f"{name}_unmatched"], n_rows=int(m.sum()),
                              sum_weights=float(w[m].sum())))
@@ -422,8 +423,9 @@ def _ai_note(res: Any, bias: bool, cov_z: bool, counts: Mapping[str, int],
                  "logistic" if binary else "linear")
         parts.append(f"bias-corrected (Abadie & Imbens 2011) by {model} regression on {on} "
                      "among the matched controls")
-    focal = "exposed" if estimand == "ATT" else "unexposed"
-    if counts[f"{focal}_unmatched"] - counts[f"discarded_{focal}"] > 0:
+    focal = {"ATT": ["exposed"], "ATC": ["unexposed"]}.get(estimand,
+                                                         ["exposed", "unexposed"])
+    if sum(counts[f"{f}_unmatched"] - counts[f"discarded_{f}"] for f in focal) > 0:
         parts.append("the variance formula assumes every focal subject is matched; here the "
                      "caliper excluded some (the estimand is the effect in the matched ones)")
     return "; ".join(parts)

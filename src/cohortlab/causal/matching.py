@@ -39,7 +39,7 @@ from .match_result import DISTANCE_LABEL, MatchResult, MatchVariance
 __all__ = ["match", "MatchResult"]
 
 FUNC = "match"
-MatchEstimand: TypeAlias = Literal["ATT", "ATC"]
+MatchEstimand: TypeAlias = Literal["ATT", "ATC", "ATE"]
 Distance: TypeAlias = Literal["logit", "ps"]
 MatchOrder: TypeAlias = Literal["data", "largest", "smallest", "random"]
 #: Columns ``match`` adds to the matched cohort.
@@ -74,7 +74,8 @@ def match(
     Estimand: with ``estimand="ATT"`` each exposed subject receives up to ``ratio`` unexposed
     subjects with the nearest propensity score, and the contrast of the matched arms
     estimates the average effect in the exposed, ``E[Y^1 - Y^0 | A = 1]``; ``"ATC"`` matches
-    exposed subjects to each unexposed one for the effect in the unexposed. When the caliper
+    exposed subjects to each unexposed one for the effect in the unexposed; ``"ATE"`` (with
+    replacement) matches every subject to the other arm for ``E[Y^1 - Y^0]``. When the caliper
     leaves focal subjects unmatched, the estimand becomes the effect in the *matched* focal
     subjects, a population defined by the data; ``result.notes`` and ``result.counts`` say
     how many were dropped, and :meth:`MatchResult.balance` shows whom they resemble.
@@ -151,8 +152,10 @@ def match(
         Maximum distance of a pair in SDs of the distance; ``None`` for no caliper.
     replace : bool
         Whether a control may be matched to several focal subjects.
-    estimand : {"ATT", "ATC"}
-        Nearest-neighbour matching does not target the ATE; use :func:`ipw` for it.
+    estimand : {"ATT", "ATC", "ATE"}
+        ``"ATE"`` (with ``replace=True`` only) matches every subject to its nearest subject(s)
+        of the other arm (R Matching's ``estimand = "ATE"``); each subject's weight is then
+        ``1 + K`` (itself plus its use as a match).
     outcome : str, optional
         If given, the effect is estimated and stored in ``result.estimate``.
     effect_measure : {"difference", "ratio", "odds_ratio"}
@@ -245,6 +248,10 @@ def match(
     seq = match_order(dist[focal], order, rng)
     nn = nearest_neighbours(dist, focal, ratio=int(ratio), width=width, replace=bool(replace),
                             order=seq, eligible=eligible, ties=bool(ties))
+    if estimand == "ATE":  # the exposed matched too: every subject is focal
+        nn = _both_arms(nn, nearest_neighbours(dist, ~focal, ratio=int(ratio), width=width,
+                                               replace=True, eligible=eligible,
+                                               ties=bool(ties)))
     if not (nn.controls[:, 0] >= 0).any():
         _raise_no_match(dist, focal, eligible, caliper, width, distance)
     cohort, row_pos, unit_w = _cohort(frame, nn, dist)
@@ -271,10 +278,15 @@ def match(
 # ---------------------------------------------------------------------- helpers
 def _check_options(estimand: Any, distance: Any, order: Any, effect_measure: Any, ratio: Any,
                    caliper: Any, replace: Any, covariates: Any, ps: Any) -> None:
+    if estimand == "ATE" and replace is False:
+        raise DataValidationError(
+            f"{FUNC}(): estimand=\"ATE\" matches every subject to its nearest subject(s) of "
+            "the other arm, which needs replace=True; or use ipw(..., estimand=\"ATE\").")
     if estimand in get_args(Estimand) and estimand not in get_args(MatchEstimand):
         raise DataValidationError(
             f"{FUNC}(): estimand={estimand!r} is not available with nearest-neighbour "
-            "matching, which targets the exposed (\"ATT\") or the unexposed (\"ATC\"). For the "
+            "matching, which targets the exposed (\"ATT\"), the unexposed (\"ATC\") or, with "
+            "replace=True, everyone (\"ATE\"). For the "
             f"{estimand} use ipw(..., estimand={estimand!r}); full matching is not available "
             "in cohortlab."
         )
@@ -309,6 +321,15 @@ def _check_options(estimand: Any, distance: Any, order: Any, effect_measure: Any
             f"{FUNC}(): ps must be a column name or a PropensityScore; got "
             f"{type(ps).__name__}."
         )
+
+
+def _both_arms(n0: NNMatch, n1: NNMatch) -> NNMatch:
+    """One NNMatch of the unexposed (matched to the exposed) and the exposed (the reverse)."""
+    w = max(n0.controls.shape[1], n1.controls.shape[1])
+    pad = [np.pad(m.controls, ((0, 0), (0, w - m.controls.shape[1])), constant_values=-1)
+           for m in (n0, n1)]
+    return NNMatch(focal=np.concatenate([n0.focal, n1.focal]), controls=np.vstack(pad),
+                   reason=np.concatenate([n0.reason, n1.reason]))
 
 
 def _check_variance_options(variance: Any, bias_adjust: Any, ties: Any, replace: Any) -> None:
@@ -477,14 +498,20 @@ def _counts(a: np.ndarray, eligible: np.ndarray, nn: NNMatch, pos: np.ndarray, r
     c["incomplete_sets"] = int(((k > 0) & (k < ratio)).sum())
     c["n_sets"] = int((k > 0).sum())
     c["n_rows"] = int(pos.size)
-    reused = (times > 1) & (a == ctrl_arm)
-    c["controls_reused"] = int(reused.sum())
-    c["max_reuse"] = int(times[a == ctrl_arm].max()) if (a == ctrl_arm).any() else 0
+    if estimand == "ATE":  # times used as a match (each subject is also focal once)
+        times = np.bincount(nn.controls[nn.controls >= 0], minlength=a.size)
+        ctrl = np.ones(a.size, dtype=bool)
+    else:
+        ctrl = a == ctrl_arm
+    c["controls_reused"] = int(((times > 1) & ctrl).sum())
+    c["max_reuse"] = int(times[ctrl].max()) if ctrl.any() else 0
     return c
 
 
 def _notes(c: Mapping[str, int], estimand: str, ratio: int, with_replacement: bool,
            caliper: float | None, score: np.ndarray, a: np.ndarray) -> tuple[str, ...]:
+    if estimand == "ATE":
+        return _notes_ate(c, score)
     focal, ctrl = ("exposed", "unexposed") if estimand == "ATT" else ("unexposed", "exposed")
     n_focal = c[f"n_{focal}"] - c[f"discarded_{focal}"]
     notes = [f"{c[f'{focal}_matched']:,} of {n_focal:,} {focal} subjects matched to "
@@ -524,6 +551,31 @@ def _notes(c: Mapping[str, int], estimand: str, ratio: int, with_replacement: bo
         notes.append(f"{low:,} subjects have propensity score < {POSITIVITY_BOUND} and "
                      f"{high:,} > {1 - POSITIVITY_BOUND}; extreme focal subjects are the "
                      "likeliest to stay unmatched")
+    return tuple(notes)
+
+
+def _notes_ate(c: Mapping[str, int], score: np.ndarray) -> tuple[str, ...]:
+    n_e = c["n_exposed"] - c["discarded_exposed"]
+    n_u = c["n_unexposed"] - c["discarded_unexposed"]
+    notes = [f"{c['exposed_matched']:,} of {n_e:,} exposed and {c['unexposed_matched']:,} of "
+             f"{n_u:,} unexposed subjects matched, each to the other arm ({c['n_sets']:,} "
+             f"matched sets, {c['n_rows']:,} rows)"]
+    lost = n_e + n_u - c["exposed_matched"] - c["unexposed_matched"]
+    if lost:
+        notes.append(f"{lost:,} subjects with no subject of the other arm within the caliper "
+                     "excluded: the estimand is the ATE of the matched subjects")
+    disc = c["discarded_exposed"] + c["discarded_unexposed"]
+    if disc:
+        notes.append(f"{disc:,} subjects excluded before matching (trimmed in the "
+                     "PropensityScore passed as ps)")
+    if c["controls_reused"]:
+        notes.append(f"{c['controls_reused']:,} subjects used as a match more than once (at "
+                     f"most {c['max_reuse']:,} times)")
+    low = int((score < POSITIVITY_BOUND).sum())
+    high = int((score > 1 - POSITIVITY_BOUND).sum())
+    if low or high:
+        notes.append(f"{low:,} subjects have propensity score < {POSITIVITY_BOUND} and "
+                     f"{high:,} > {1 - POSITIVITY_BOUND}")
     return tuple(notes)
 
 
