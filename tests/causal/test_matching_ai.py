@@ -251,8 +251,9 @@ def test_missing_outcome_outside_the_matched_cohort_is_named():
 # ---------------------------------------------------------------------- (d) truth
 def _study(n_rep: int, seed: int, *, n: int = 1000, confounding: float = 0.5,
            caliper: float | None = None, outcome: str = "sbp_12m",
-           bias_adjust: bool = False) -> dict[str, float]:
-    """Replicates of matching with replacement: coverage of the truth in the matched exposed."""
+           bias_adjust: bool = False, estimand: str = "ATT") -> dict[str, float]:
+    """Replicates of matching with replacement: coverage of the truth in the matched focal
+    subjects (the exposed for the ATT, everyone for the ATE)."""
     rng = np.random.default_rng(seed)
     po = {"sbp_12m": ("sbp_12m_a1", "sbp_12m_a0"), "mace_1y": ("mace_1y_p1", "mace_1y_p0")}
     hits, errs, ses = [], [], []
@@ -262,8 +263,10 @@ def _study(n_rep: int, seed: int, *, n: int = 1000, confounding: float = 0.5,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             m = match(d, exposure="treated", covariates=SIM_PS, outcome=outcome,
-                      replace=True, caliper=caliper, bias_adjust=bias_adjust)
-        t = m.data[m.data["treated"] == 1]
+                      replace=True, caliper=caliper, bias_adjust=bias_adjust,
+                      estimand=estimand)
+        ids = m.data["match_id"].to_numpy()
+        t = m.data[np.r_[True, ids[1:] != ids[:-1]]]  # the focal subject of each set
         truth = float((t[po[outcome][0]] - t[po[outcome][1]]).mean())
         e = m.estimate
         hits.append(e.conf_low <= truth <= e.conf_high)
@@ -286,6 +289,19 @@ def test_coverage_of_the_matched_exposed_effect_reduced():
 def test_coverage_of_the_matched_exposed_effect_full():
     """1,000 cohorts of 2,000: nominal 95% coverage."""
     r = _study(1000, 502, n=2000)
+    assert 0.935 <= r["coverage"] <= 0.965, r
+    assert abs(r["bias"]) < 3 * r["mcse"], r
+
+
+def test_ate_coverage_reduced():
+    r = _study(100, 511, estimand="ATE")
+    assert r["coverage"] >= 0.88, r
+    assert abs(r["bias"]) < 3 * r["mcse"], r
+
+
+@pytest.mark.slow
+def test_ate_coverage_full():
+    r = _study(1000, 512, n=2000, estimand="ATE")
     assert 0.935 <= r["coverage"] <= 0.965, r
     assert abs(r["bias"]) < 3 * r["mcse"], r
 
