@@ -560,7 +560,7 @@ def _notes_ate(c: Mapping[str, int], score: np.ndarray) -> tuple[str, ...]:
     notes = [f"{c['exposed_matched']:,} of {n_e:,} exposed and {c['unexposed_matched']:,} of "
              f"{n_u:,} unexposed subjects matched, each to the other arm ({c['n_sets']:,} "
              f"matched sets, {c['n_rows']:,} rows)"]
-    lost = n_e + n_u - c["exposed_matched"] - c["unexposed_matched"]
+    lost = n_e + n_u - c["n_sets"]  # subjects with no match of their own
     if lost:
         notes.append(f"{lost:,} subjects with no subject of the other arm within the caliper "
                      "excluded: the estimand is the ATE of the matched subjects")
