@@ -43,7 +43,7 @@ import numpy as np
 
 from .._glm import fit_logistic
 from ..exceptions import CohortError
-from ._nn import merge_nearest, nearest_same_arm
+from ._nn import merge_nearest, nearest_same_arm, pool_insertion
 
 __all__ = ["MatchedPairs", "AIResult", "AIEffect", "abadie_imbens", "abadie_imbens_ate",
            "ai_effect",
@@ -74,7 +74,10 @@ class MatchedPairs:
                    weight=1.0 / np.repeat(k, k).astype(float))
 
     def focal_units(self) -> np.ndarray:
-        return np.unique(self.focal)
+        """Positions of the focal units, sorted (O(n), no sort)."""
+        if self.focal.size == 0:
+            return self.focal
+        return np.flatnonzero(np.bincount(self.focal) > 0)
 
     def sums(self, v: np.ndarray, n: int) -> np.ndarray:
         """``sum_j w_ij v_j`` for every unit ``i`` (0 for units that are not focal)."""
@@ -93,7 +96,7 @@ class AIResult:
 
 
 def conditional_variance(distance: np.ndarray, a: np.ndarray, y: np.ndarray,
-                         j: int = 1) -> np.ndarray:
+                         j: int = 1, order: np.ndarray | None = None) -> np.ndarray:
     """``sigma^2(X_i)`` of every unit by matching within its arm (``j`` matches, all ties).
 
     The sample variance (``n - 1`` denominator) of ``Y`` over the unit and its matches, as
@@ -106,9 +109,10 @@ def conditional_variance(distance: np.ndarray, a: np.ndarray, y: np.ndarray,
     [2.0, 2.0, 2.0, nan]
     """
     out = np.full(y.size, np.nan)
+    order = np.argsort(distance, kind="stable") if order is None else order
     for arm in (0, 1):
         m = a == arm
-        nb = nearest_same_arm(distance, m, j, ties=True)
+        nb = nearest_same_arm(distance, m, j, ties=True, order=order)
         if nb.shape[1] == 0:
             continue
         vals = np.where(nb >= 0, y[np.clip(nb, 0, None)], np.nan)
@@ -208,7 +212,7 @@ def abadie_imbens_ate(y: np.ndarray, a: np.ndarray, pairs: MatchedPairs, sigma2:
 
 
 def _local_cov_weights(distance: np.ndarray, pool: np.ndarray, y: np.ndarray,
-                       w: np.ndarray) -> np.ndarray:
+                       w: np.ndarray, order: np.ndarray) -> np.ndarray:
     """``v`` such that ``X' v = sum_i w_i cov_i(X, y)``.
 
     ``cov_i`` is the covariance over the 2 pool units nearest unit ``i`` (for two points
@@ -218,8 +222,7 @@ def _local_cov_weights(distance: np.ndarray, pool: np.ndarray, y: np.ndarray,
     idx = np.flatnonzero(pool)
     if idx.size < 2:
         return np.zeros(n)
-    srt = idx[np.argsort(distance[idx], kind="stable")]
-    ins = np.searchsorted(distance[srt], distance, side="left")
+    srt, ins = pool_insertion(distance, pool, order)
     # a pool unit finds itself (distance 0) first: start both walks at its own position
     nb, _ = merge_nearest(distance, distance[srt], ins - 1, ins, 2)
     i, j = srt[nb[:, 0]], srt[nb[:, 1]]
@@ -229,7 +232,8 @@ def _local_cov_weights(distance: np.ndarray, pool: np.ndarray, y: np.ndarray,
 
 def ps_adjustment(y: np.ndarray, a: np.ndarray, distance: np.ndarray, X: np.ndarray,
                   p: np.ndarray, v_theta: np.ndarray, pairs: MatchedPairs, tau: float,
-                  ratio: int, ties: bool, keep: np.ndarray) -> float:
+                  ratio: int, ties: bool, keep: np.ndarray,
+                  order: np.ndarray | None = None) -> float:
     """``- c' V c + d' V d``, Abadie & Imbens (2016) for the effect in the arm ``a == 1``.
 
     ``X`` is the logistic propensity model's design (with intercept), ``p`` its fitted
@@ -241,18 +245,18 @@ def ps_adjustment(y: np.ndarray, a: np.ndarray, distance: np.ndarray, X: np.ndar
     f = p * (1 - p)
     n1 = float(np.sum(keep & (a == 1)))
     fk = np.where(keep, f, 0.0)
-    v = (_local_cov_weights(distance, a == 1, y, fk)
-         + _local_cov_weights(distance, a == 0, y, fk * p / (1 - p)))
+    order = np.argsort(distance, kind="stable") if order is None else order
+    v = (_local_cov_weights(distance, a == 1, y, fk, order)
+         + _local_cov_weights(distance, a == 0, y, fk * p / (1 - p), order))
     c = X.T @ v / n1
     # imputed potential outcomes: focal units from their matched sets, the others matched
     # to the focal arm the same way (ratio nearest, ties as in the estimator)
     y1, y0 = y.astype(float).copy(), y.astype(float).copy()
     y0[a == 1] = pairs.sums(y, n)[a == 1]
     other = np.flatnonzero(a == 0)
-    tr = np.flatnonzero(a == 1)
-    srt = tr[np.argsort(distance[tr], kind="stable")]
+    srt, ins_all = pool_insertion(distance, a == 1, order)
     cd = distance[srt]
-    ins = np.searchsorted(cd, distance[other], side="right")
+    ins = ins_all[other]
     nb, _ = merge_nearest(distance[other], cd, ins - 1, ins, ratio, ties=ties)
     has = nb >= 0
     vals = np.where(has, y[srt[np.clip(nb, 0, None)]], 0.0)
@@ -313,7 +317,8 @@ def ai_effect(y: np.ndarray, a: np.ndarray, focal_arm: int, eligible: np.ndarray
     new[idx] = np.arange(idx.size)
     pr = MatchedPairs(focal=new[pairs.focal], control=new[pairs.control], weight=pairs.weight)
     ys, af, d = sign * y[idx], (a[idx] == focal_arm).astype(np.int64), distance[idx]
-    s2 = conditional_variance(d, af, ys)
+    order = np.argsort(d, kind="stable")
+    s2 = conditional_variance(d, af, ys, order=order)
     zz = None if z is None else z[idx]
     linear_fallback = False
     try:
@@ -326,14 +331,14 @@ def ai_effect(y: np.ndarray, a: np.ndarray, focal_arm: int, eligible: np.ndarray
         pf = p[idx] if focal_arm == 1 else 1.0 - p[idx]
         keep = np.ones(idx.size, dtype=bool)
         keep[np.flatnonzero(af)] = False
-        keep[np.unique(pr.focal)] = True
+        keep[pr.focal_units()] = True
         extra = ps_adjustment(ys, af, d, X[idx], pf, v_theta, pr, r.estimate, ratio, ties,
-                              keep)
+                              keep, order)
         if r.variance + extra > 0:
             var, adjusted = r.variance + extra, True
         else:
             dropped = True
-    focal = np.unique(pr.focal)
+    focal = pr.focal_units()
     return AIEffect(estimate=r.estimate, std_error=float(np.sqrt(var)),
                     std_error_ps_known=float(np.sqrt(r.variance)), ps_adjusted=adjusted,
                     adjustment_dropped=dropped, mean_focal=float(y[idx][focal].mean()),
@@ -358,7 +363,8 @@ def _ai_effect_ate(y: np.ndarray, a: np.ndarray, eligible: np.ndarray, distance:
     n = idx.size
     keep = np.zeros(n, dtype=bool)
     keep[focal] = True
-    s2 = conditional_variance(d, aa, yy)
+    order = np.argsort(d, kind="stable")
+    s2 = conditional_variance(d, aa, yy, order=order)
     linear_fallback = False
     zz = None if z is None else z[idx]
     sub = MatchedPairs(focal=pr.focal, control=pr.control, weight=pr.weight)
@@ -378,8 +384,8 @@ def _ai_effect_ate(y: np.ndarray, a: np.ndarray, eligible: np.ndarray, distance:
     if X is not None and p is not None and v_theta is not None:
         pp = p[idx]
         fk = np.where(keep, pp * (1 - pp), 0.0)
-        v = (_local_cov_weights(d, aa == 1, yy, fk / pp)
-             + _local_cov_weights(d, aa == 0, yy, fk / (1 - pp)))
+        v = (_local_cov_weights(d, aa == 1, yy, fk / pp, order)
+             + _local_cov_weights(d, aa == 0, yy, fk / (1 - pp), order))
         c = X[idx].T @ v / nk
         adj = var - float(c @ v_theta @ c)
         if adj > 0:

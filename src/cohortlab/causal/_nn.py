@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["NNMatch", "match_order", "merge_nearest", "nearest_neighbours",
-           "nearest_distance", "nearest_same_arm"]
+           "nearest_distance", "nearest_same_arm", "pool_insertion"]
 
 #: Reasons a focal unit has no match.
 MATCHED, OUTSIDE_CALIPER, NO_CONTROL = 0, 1, 2
@@ -250,8 +250,30 @@ def _left_pack(m: np.ndarray) -> np.ndarray:
     return np.take_along_axis(m, o, axis=1)
 
 
+def pool_insertion(distance: np.ndarray, pool: np.ndarray,
+                   order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pool positions sorted by distance, and each unit's insertion point among them.
+
+    ``order`` is the stable argsort of ``distance`` (computed once and shared); a unit's
+    insertion point counts the pool units before it in that order (itself excluded), so a
+    pool unit's is its own sorted position. O(n), no search.
+
+    Examples
+    --------
+    >>> d = np.array([0.3, 0.1, 0.2, 0.4])
+    >>> srt, ins = pool_insertion(d, np.array([True, True, False, False]), np.argsort(d))
+    >>> srt.tolist(), ins.tolist()
+    ([1, 0], [1, 0, 1, 2])
+    """
+    in_pool = pool[order]
+    before = np.cumsum(in_pool) - in_pool
+    ins = np.empty(distance.size, dtype=np.int64)
+    ins[order] = before
+    return order[in_pool], ins
+
+
 def nearest_same_arm(distance: np.ndarray, members: np.ndarray, k: int = 1,
-                     ties: bool = True) -> np.ndarray:
+                     ties: bool = True, order: np.ndarray | None = None) -> np.ndarray:
     """Each member's ``k`` nearest other members on ``distance`` (itself excluded).
 
     Used for the conditional outcome variance of Abadie & Imbens (2006), which matches
@@ -268,14 +290,12 @@ def nearest_same_arm(distance: np.ndarray, members: np.ndarray, k: int = 1,
     idx = np.flatnonzero(members)
     if idx.size < 2:
         return np.full((idx.size, 0), -1, dtype=np.int64)
-    srt = np.argsort(distance[idx], kind="stable")
-    cd = distance[idx][srt]
-    p = np.empty(idx.size, dtype=np.int64)
-    p[srt] = np.arange(idx.size)
-    pos, _ = merge_nearest(distance[idx], cd, p - 1, p + 1, min(k, idx.size - 1),
+    order = np.argsort(distance, kind="stable") if order is None else order
+    srt, ins = pool_insertion(distance, members, order)
+    p = ins[idx]  # each member's own position among the sorted members
+    pos, _ = merge_nearest(distance[idx], distance[srt], p - 1, p + 1, min(k, idx.size - 1),
                            ties=ties)
-    out = np.where(pos >= 0, idx[srt][np.clip(pos, 0, None)], -1)
-    return out
+    return np.where(pos >= 0, srt[np.clip(pos, 0, None)], -1)
 
 
 def _without_replacement(d: np.ndarray, cd: np.ndarray, ins: np.ndarray, ratio: int,
