@@ -238,16 +238,10 @@ def merge_nearest(d: np.ndarray, cd: np.ndarray, left: np.ndarray, right: np.nda
         cols.append(np.where(ok, np.where(take_left, left, right), -1))
         left = np.where(ok & take_left, left - 1, left)
         right = np.where(ok & ~take_left, right + 1, right)
+    # a query that misses once (caliper, no candidate, no tie) never matches again, so each
+    # row's -1 entries are all after its matches
     out = np.column_stack(cols) if cols else np.full((d.size, 0), -1, dtype=np.int64)
-    return _left_pack(out.astype(np.int64)), first
-
-
-def _left_pack(m: np.ndarray) -> np.ndarray:
-    """Move each row's non-negative entries to the front (stable), ``-1`` after them."""
-    if m.shape[1] <= 1:
-        return m
-    o = np.argsort(m < 0, axis=1, kind="stable")
-    return np.take_along_axis(m, o, axis=1)
+    return out.astype(np.int64, copy=False), first
 
 
 def pool_insertion(distance: np.ndarray, pool: np.ndarray,
