@@ -33,6 +33,10 @@ ATT with the arms swapped): for each matched focal unit ``i`` with matched set `
   ``w`` nearest to ``i`` on the matching distance (``i`` itself when it is in arm ``w``), and
   ``Y_hat`` the matching imputations (focal units matched as in the estimator, the other
   arm's units matched the same way to the focal arm).
+- The ATE (every unit matched to the other arm, :func:`abadie_imbens_ate`): ``V = (1 / N^2)
+  [sum_i (Yhat_i(1) - Yhat_i(0) - tau_hat)^2 + sum_j (K_j^2 + 2 K_j - KK_j) sigma^2(X_j)]``
+  and, for the estimated score (AI 2016, Theorem 1), ``V_adj = V - c' V_theta c`` with
+  ``c = (1 / N) sum_i [cov_1(i) / p_i + cov_0(i) / (1 - p_i)] f_i``.
 """
 
 from __future__ import annotations
@@ -46,8 +50,7 @@ from ..exceptions import CohortError
 from ._nn import merge_nearest, nearest_same_arm, pool_insertion
 
 __all__ = ["MatchedPairs", "AIResult", "AIEffect", "abadie_imbens", "abadie_imbens_ate",
-           "ai_effect",
-           "conditional_variance", "pairs_from_rows", "ps_adjustment"]
+           "ai_effect", "conditional_variance", "pairs_from_rows", "ps_adjustment"]
 
 
 @dataclass(frozen=True, eq=False)
