@@ -52,6 +52,7 @@ CIMethod: TypeAlias = Literal[
     "wald_model",
     "wald_sandwich",
     "wald_cluster",
+    "abadie_imbens",
     "sandwich_mestimation",
     "sandwich_known_weights",
     "influence_function",

@@ -245,7 +245,10 @@ def test_with_replacement_weights_sum_as_matchit_and_se_note():
     pd.testing.assert_series_equal(unit_w, expect, check_names=False)
     assert m.counts["controls_reused"] > 0 and unit_w.index.is_unique
     assert (rows.index.duplicated() & (rows["treated"] == 0)).sum() > 0
-    assert "ignores the dependence from that reuse" in " ".join(m.estimate.notes)
+    # with replacement the default SE is Abadie-Imbens; the pair-clustered one says what it misses
+    assert m.estimate.ci_method == "abadie_imbens"
+    clustered = m.effect("sbp_12m", variance="cluster")
+    assert "ignores the dependence from that reuse" in " ".join(clustered.notes)
     assert m.order == "data"
 
 
@@ -310,7 +313,8 @@ def _sim(n=400, seed=0):
         (lambda d: d, {"ratio": 1.5}, r"ratio must be an int >= 1; got 1\.5"),
         (lambda d: d.assign(treated=1), {}, r"exposure group 'treated' = 0 has no rows"),
         (lambda d: d.assign(treated=0), {}, r"exposure group 'treated' = 1 has no rows"),
-        (lambda d: d, {"estimand": "ATE"}, r"estimand must be one of .*got 'ATE'\. .*for the ATE, ATO or ATM use ipw\("),
+        (lambda d: d, {"estimand": "ATE"}, r"estimand=\"ATE\" .* needs replace=True; or use ipw"),
+        (lambda d: d, {"estimand": "ATO", "replace": True}, r"estimand must be one of .*got 'ATO'\. .*for the ATO or ATM use ipw\("),
         (lambda d: d, {"estimand": "ATX"}, r"estimand must be one of"),
         (lambda d: d, {"order": "biggest"}, r"order must be one of"),
         (lambda d: d, {"distance": "mahalanobis"}, r"distance must be one of"),

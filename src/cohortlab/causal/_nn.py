@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["NNMatch", "match_order", "nearest_neighbours", "nearest_distance"]
+__all__ = ["NNMatch", "match_order", "merge_nearest", "nearest_neighbours",
+           "nearest_distance", "nearest_same_arm", "pool_insertion"]
 
 #: Reasons a focal unit has no match.
 MATCHED, OUTSIDE_CALIPER, NO_CONTROL = 0, 1, 2
@@ -133,6 +134,7 @@ def nearest_neighbours(
     replace: bool = False,
     order: np.ndarray | None = None,
     eligible: np.ndarray | None = None,
+    ties: bool = False,
 ) -> NNMatch:
     """Greedy nearest-neighbour matching of focal units to controls on ``distance``.
 
@@ -153,6 +155,9 @@ def nearest_neighbours(
         without replacement; default data order.
     eligible : numpy.ndarray of bool, optional
         False for units excluded beforehand (e.g. trimmed); they are neither matched nor used.
+    ties : bool
+        With replacement only: also keep every control at exactly the distance of the
+        ``ratio``-th nearest (rows may then hold more than ``ratio`` controls).
 
     Returns
     -------
@@ -174,7 +179,7 @@ def nearest_neighbours(
     d = distance[focal]
     ok_focal = eligible[focal]
     if replace:
-        pos, reason = _with_replacement(d, cd, ins, ratio, width)
+        pos, reason = _with_replacement(d, cd, ins, ratio, width, ties)
     else:
         order = np.arange(focal.size) if order is None else order
         pos, reason = _without_replacement(d, cd, ins, ratio, width, order, ok_focal)
@@ -186,21 +191,105 @@ def nearest_neighbours(
 
 
 def _with_replacement(d: np.ndarray, cd: np.ndarray, ins: np.ndarray, ratio: int,
-                      width: float) -> tuple[np.ndarray, np.ndarray]:
+                      width: float, ties: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Each focal unit's ``ratio`` nearest controls: vectorised two-pointer merge."""
-    left, right = ins - 1, ins.copy()
-    out = np.full((d.size, ratio), -1, dtype=np.int64)
-    reason = np.full(d.size, MATCHED, dtype=np.int64)
-    for r in range(ratio):  # k passes over all focal units, not a loop over units
+    out, first = merge_nearest(d, cd, ins - 1, ins.copy(), ratio, width, ties)
+    reason = np.where(np.isfinite(first) & (first <= width), MATCHED,
+                      np.where(np.isfinite(first), OUTSIDE_CALIPER, NO_CONTROL))
+    return out, reason
+
+
+def merge_nearest(d: np.ndarray, cd: np.ndarray, left: np.ndarray, right: np.ndarray, k: int,
+                  width: float = np.inf, ties: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest sorted candidates of each query, from its left/right starting points.
+
+    ``cd`` is sorted; query ``t`` (value ``d[t]``) starts with the candidates ``left[t]``
+    (walking down) and ``right[t]`` (walking up). Each of the ``k`` vectorised passes takes
+    the nearer of the two (left first on ties) if it is within ``width``. With ``ties``, every
+    further candidate at exactly the distance of the last one taken is added too (as the
+    Matching package's ``ties = TRUE`` and Abadie-Imbens' ``J_M(i)``), so rows may hold more
+    than ``k`` matches. Returns the candidate positions (``-1`` padded, one row per query)
+    and the distance of each query's nearest candidate (``inf`` if none).
+
+    Examples
+    --------
+    >>> cd = np.array([0.0, 1.0, 3.0, 3.0])
+    >>> merge_nearest(np.array([2.0]), cd, np.array([1]), np.array([2]), 1, ties=True)[0]
+    array([[1, 2, 3]])
+    """
+    left, right = left.copy(), right.copy()
+    cols = []
+    last = np.full(d.size, np.inf)
+    first = np.full(d.size, np.inf)
+    for r in range(k):  # k passes over all queries, not a loop over units
         best, take_left = _nearest(d, cd, left, right)
+        if r == 0:
+            first = best
         ok = np.isfinite(best) & (best <= width)
-        out[:, r] = np.where(ok, np.where(take_left, left, right), -1)
+        cols.append(np.where(ok, np.where(take_left, left, right), -1))
         left = np.where(ok & take_left, left - 1, left)
         right = np.where(ok & ~take_left, right + 1, right)
-        if r == 0:
-            reason = np.where(ok, MATCHED, np.where(np.isfinite(best), OUTSIDE_CALIPER,
-                                                    NO_CONTROL))
-    return out, reason
+        last = np.where(ok, best, last)
+    while ties:  # one pass per extra tied candidate (rarely more than one or two)
+        best, take_left = _nearest(d, cd, left, right)
+        ok = np.isfinite(last) & (best == last)
+        if not ok.any():
+            break
+        cols.append(np.where(ok, np.where(take_left, left, right), -1))
+        left = np.where(ok & take_left, left - 1, left)
+        right = np.where(ok & ~take_left, right + 1, right)
+    # a query that misses once (caliper, no candidate, no tie) never matches again, so each
+    # row's -1 entries are all after its matches
+    out = np.column_stack(cols) if cols else np.full((d.size, 0), -1, dtype=np.int64)
+    return out.astype(np.int64, copy=False), first
+
+
+def pool_insertion(distance: np.ndarray, pool: np.ndarray,
+                   order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pool positions sorted by distance, and each unit's insertion point among them.
+
+    ``order`` is the stable argsort of ``distance`` (computed once and shared); a unit's
+    insertion point counts the pool units before it in that order (itself excluded), so a
+    pool unit's is its own sorted position. O(n), no search.
+
+    Examples
+    --------
+    >>> d = np.array([0.3, 0.1, 0.2, 0.4])
+    >>> srt, ins = pool_insertion(d, np.array([True, True, False, False]), np.argsort(d))
+    >>> srt.tolist(), ins.tolist()
+    ([1, 0], [1, 0, 1, 2])
+    """
+    in_pool = pool[order]
+    before = np.cumsum(in_pool) - in_pool
+    ins = np.empty(distance.size, dtype=np.int64)
+    ins[order] = before
+    return order[in_pool], ins
+
+
+def nearest_same_arm(distance: np.ndarray, members: np.ndarray, k: int = 1,
+                     ties: bool = True, order: np.ndarray | None = None) -> np.ndarray:
+    """Each member's ``k`` nearest other members on ``distance`` (itself excluded).
+
+    Used for the conditional outcome variance of Abadie & Imbens (2006), which matches
+    within the treatment arm. Returns positions in the input arrays, shape
+    ``(members.sum(), width)``, ``-1`` padded, rows in data order of the members.
+
+    Examples
+    --------
+    >>> nearest_same_arm(np.array([0.0, 5.0, 1.0, 1.5]), np.array([True, False, True, True]))
+    array([[2],
+           [3],
+           [2]])
+    """
+    idx = np.flatnonzero(members)
+    if idx.size < 2:
+        return np.full((idx.size, 0), -1, dtype=np.int64)
+    order = np.argsort(distance, kind="stable") if order is None else order
+    srt, ins = pool_insertion(distance, members, order)
+    p = ins[idx]  # each member's own position among the sorted members
+    pos, _ = merge_nearest(distance[idx], distance[srt], p - 1, p + 1, min(k, idx.size - 1),
+                           ties=ties)
+    return np.where(pos >= 0, srt[np.clip(pos, 0, None)], -1)
 
 
 def _without_replacement(d: np.ndarray, cd: np.ndarray, ins: np.ndarray, ratio: int,

@@ -33,20 +33,21 @@ from ..exceptions import (
 )
 from ._nn import NNMatch, match_order, nearest_distance, nearest_neighbours
 from ._propensity import POSITIVITY_BOUND, PropensityScore, check_arms, fit_propensity
-from .match_result import DISTANCE_LABEL, MatchResult
+from .match_result import DISTANCE_LABEL, MatchResult, MatchVariance
 
 __all__ = ["match", "MatchResult"]
 
-MatchEstimand: TypeAlias = Literal["ATT", "ATC"]
+MatchEstimand: TypeAlias = Literal["ATT", "ATC", "ATE"]
 Distance: TypeAlias = Literal["logit", "ps"]
 MatchOrder: TypeAlias = Literal["data", "largest", "smallest", "random"]
 #: Columns ``match`` adds to the matched cohort.
 ADDED_COLUMNS = ("match_id", "match_weight", "distance")
 
 
-@verb(hints={"estimand": "Nearest-neighbour matching targets the exposed (\"ATT\") or the "
-                          "unexposed (\"ATC\"); for the ATE, ATO or ATM use ipw(..., "
-                          "estimand=...); full matching is not available in cohortlab."})
+@verb(hints={"estimand": "Nearest-neighbour matching targets the exposed (\"ATT\"), the "
+                          "unexposed (\"ATC\") or, with replace=True, everyone (\"ATE\"); "
+                          "for the ATO or ATM use ipw(..., estimand=...); full matching is not "
+                          "available in cohortlab."})
 def match(
     data: pd.DataFrame,
     *,
@@ -66,13 +67,17 @@ def match(
     conf_level: float = 0.95,
     random_state: RandomState = None,
     missing: Missing = "raise",
+    variance: MatchVariance | None = None,
+    bias_adjust: bool = False,
+    ties: bool = False,
 ) -> MatchResult:
     """Greedy nearest-neighbour propensity score matching of a binary exposure.
 
     Estimand: with ``estimand="ATT"`` each exposed subject receives up to ``ratio`` unexposed
     subjects with the nearest propensity score, and the contrast of the matched arms
     estimates the average effect in the exposed, ``E[Y^1 - Y^0 | A = 1]``; ``"ATC"`` matches
-    exposed subjects to each unexposed one for the effect in the unexposed. When the caliper
+    exposed subjects to each unexposed one for the effect in the unexposed; ``"ATE"`` (with
+    replacement) matches every subject to the other arm for ``E[Y^1 - Y^0]``. When the caliper
     leaves focal subjects unmatched, the estimand becomes the effect in the *matched* focal
     subjects, a population defined by the data; ``result.notes`` and ``result.counts`` say
     how many were dropped, and :meth:`MatchResult.balance` shows whom they resemble.
@@ -98,12 +103,38 @@ def match(
     controls) and consistency; balance after matching should be checked with
     :meth:`MatchResult.balance`.
 
-    Variance (``outcome`` given, or :meth:`MatchResult.effect`): influence function of the
-    matching-weighted arm means with clusters ``match_id`` (the matched sets), as MatchIt's
-    recommended ``vcovCL(fit, cluster = ~subclass)``; the matching and the estimated
-    propensity score are treated as fixed. With replacement a reused control sits in several
-    clusters, and this SE ignores the dependence that reuse creates (it can be too small);
-    the result's notes say so.
+    Variance (``outcome`` given, or :meth:`MatchResult.effect`); ``result.variance`` and the
+    estimate's ``ci_method`` and notes record which one was used:
+
+    - ``variance="abadie_imbens"``, the default with replacement (or with ``bias_adjust``):
+      Abadie & Imbens (2006) for the matching estimator, which counts how often each control
+      is reused, ``V = [sum_i (Y_i - Yhat_i(0) - tau)^2 + sum_j (K_j^2 - K'_j)
+      sigma^2(X_j)] / N1^2`` (``K_j`` the summed weights of control ``j`` over its sets,
+      ``K'_j`` their squares), with ``sigma^2(X_j)`` estimated by matching within arm (one
+      match, all ties); when cohortlab fitted the logistic propensity model, the Abadie &
+      Imbens (2016) term for the estimated score is added (``- c' V_theta c + d' V_theta
+      d``). It assumes the matches are nearest neighbours on a continuous distance and every
+      focal subject is matched (the notes warn when a caliper excluded some). R's
+      ``Matching::Match(Y, Tr, X = ps, M = ratio, replace = TRUE, ties = TRUE, Var.calc =
+      1)`` gives the same estimate and SE (with ``ties=True``). Mean differences without
+      sampling weights only; otherwise the default falls back to the cluster SE (noted).
+    - ``variance="cluster"``, the default without replacement: influence function of the
+      matching-weighted arm means with clusters ``match_id`` (the matched sets), as MatchIt's
+      recommended ``vcovCL(fit, cluster = ~subclass)``; the matching and the estimated
+      propensity score are treated as fixed. With replacement a reused control sits in
+      several clusters, and this SE ignores the dependence that reuse creates (too small:
+      86% coverage of a nominal 95% in the project's own study); the notes say so.
+
+    Bias correction (``bias_adjust=True``, Abadie & Imbens 2011): nearest-neighbour pairs
+    differ a little in their covariates, which biases the estimate (by ``O(N^{-1/k})`` in
+    ``k`` continuous covariates, and by the caliper's width here). A linear regression of the
+    outcome on the propensity model's covariates among the matched controls (weighted by
+    their use ``K_j``) predicts each pair's difference due to those covariates, which is
+    subtracted: R's ``Match(..., BiasAdjust = TRUE, Z = covariates)``. For a 0/1 outcome the
+    regression is logistic (AI 2011 allow any consistent regression; in ``simulate_cohort``
+    the linear one removes about 3/4 of the default-caliper bias in the risk difference, the
+    logistic one all of it). With precomputed scores (``ps`` a column) the regression is on
+    the matching distance.
 
     Parameters
     ----------
@@ -126,9 +157,10 @@ def match(
         (2011) recommendation.
     replace : bool
         Whether a control may be matched to several focal subjects.
-    estimand : {"ATT", "ATC"}
-        Match unexposed subjects to each exposed one (ATT), or the reverse (ATC).
-        Nearest-neighbour matching does not target the ATE; use :func:`ipw` for it.
+    estimand : {"ATT", "ATC", "ATE"}
+        ``"ATE"`` (with ``replace=True`` only) matches every subject to its nearest subject(s)
+        of the other arm (R Matching's ``estimand = "ATE"``); each subject's weight is then
+        ``1 + K`` (itself plus its use as a match).
     outcome : str, optional
         If given, the effect is estimated and stored in ``result.estimate``.
     effect_measure : {"difference", "ratio", "odds_ratio"}
@@ -151,6 +183,15 @@ def match(
     missing : {"raise", "drop"}
         Missing values in the exposure, covariates, scores, weights or outcome raise, or the
         rows are dropped and counted.
+    variance : {"abadie_imbens", "cluster"}, optional
+        Variance of the effect (see above). Default: ``"abadie_imbens"`` with replacement or
+        ``bias_adjust``, else ``"cluster"``.
+    bias_adjust : bool
+        Abadie-Imbens (2011) regression bias correction of the effect.
+    ties : bool
+        With replacement: also keep every control exactly as near as the ``ratio``-th one
+        (weights ``1 / k`` over the ``k`` controls of the set), as R Matching's default
+        ``ties = TRUE``; ``False`` keeps ``ratio`` controls (MatchIt's rule, left one first).
 
     Returns
     -------
@@ -190,6 +231,7 @@ def match(
     check_columns(data, exposure=exposure, outcome=outcome, weights=weights, ps=ps_col)
     _check_options(estimand, distance, order, effect_measure, ratio, caliper, replace,
                    covariates, ps)
+    _check_variance_options(variance, bias_adjust, ties, replace)
     order = order or ("largest" if estimand == "ATT" else "smallest")
     cov_cols = (covariate_columns(covariates, data, verb_name()) if covariates is not None
                 else list(ps.covariate_columns) if isinstance(ps, PropensityScore) else [])
@@ -215,7 +257,11 @@ def match(
     rng = check_random_state(random_state)
     seq = match_order(dist[focal], order, rng)
     nn = nearest_neighbours(dist, focal, ratio=int(ratio), width=width, replace=bool(replace),
-                            order=seq, eligible=eligible)
+                            order=seq, eligible=eligible, ties=bool(ties))
+    if estimand == "ATE":  # the exposed matched too: every subject is focal
+        nn = _both_arms(nn, nearest_neighbours(dist, ~focal, ratio=int(ratio), width=width,
+                                               replace=True, eligible=eligible,
+                                               ties=bool(ties)))
     if not (nn.controls[:, 0] >= 0).any():
         _raise_no_match(dist, focal, eligible, caliper, width, distance)
     cohort, row_pos, unit_w = _cohort(frame, nn, dist)
@@ -229,7 +275,9 @@ def match(
         categorical=tuple(_categorical(covariates, ps, frame)), model_description=desc,
         conf_level=conf_level, propensity=ps_obj, dropped=dropped, notes=notes,
         _units=frame, _a=a, _dist=dist, _unit_weight=unit_w * s, _row_a=a[row_pos],
-        _row_s=s[row_pos],
+        _row_s=s[row_pos], _row_pos=row_pos, _eligible=eligible,
+        variance=variance or ("abadie_imbens" if replace or bias_adjust else "cluster"),
+        _variance_auto=variance is None, bias_adjust=bool(bias_adjust), ties=bool(ties),
     )
     if outcome is not None:
         est = result.effect(outcome, effect_measure=effect_measure)
@@ -240,6 +288,10 @@ def match(
 # ---------------------------------------------------------------------- helpers
 def _check_options(estimand: Any, distance: Any, order: Any, effect_measure: Any, ratio: Any,
                    caliper: Any, replace: Any, covariates: Any, ps: Any) -> None:
+    if estimand == "ATE" and replace is False:
+        raise DataValidationError(
+            f"{verb_name()}(): estimand=\"ATE\" matches every subject to its nearest subject(s) "
+            "of the other arm, which needs replace=True; or use ipw(..., estimand=\"ATE\").")
     check_int(ratio, "ratio", 1, hint="It is the number of controls per focal subject; use "
               "ratio=1 for pair matching.")
     if caliper is not None:
@@ -264,6 +316,29 @@ def _check_options(estimand: Any, distance: Any, order: Any, effect_measure: Any
             f"{verb_name()}(): ps must be a column name or a PropensityScore; got "
             f"{type(ps).__name__}."
         )
+
+
+def _both_arms(n0: NNMatch, n1: NNMatch) -> NNMatch:
+    """One NNMatch of the unexposed (matched to the exposed) and the exposed (the reverse)."""
+    w = max(n0.controls.shape[1], n1.controls.shape[1])
+    pad = [np.pad(m.controls, ((0, 0), (0, w - m.controls.shape[1])), constant_values=-1)
+           for m in (n0, n1)]
+    return NNMatch(focal=np.concatenate([n0.focal, n1.focal]), controls=np.vstack(pad),
+                   reason=np.concatenate([n0.reason, n1.reason]))
+
+
+def _check_variance_options(variance: Any, bias_adjust: Any, ties: Any, replace: Any) -> None:
+    for name, v in (("bias_adjust", bias_adjust), ("ties", ties)):
+        if not isinstance(v, (bool, np.bool_)):
+            raise DataValidationError(f"{verb_name()}(): {name} must be True or False; got {v!r}.")
+    if ties and not replace:
+        raise DataValidationError(
+            f"{verb_name()}(): ties=True keeps every equally near control, which needs matching "
+            "with replacement; pass replace=True, or ties=False.")
+    if bias_adjust and variance == "cluster":
+        raise DataValidationError(
+            f"{verb_name()}(): bias_adjust=True needs variance=\"abadie_imbens\" (the cluster SE "
+            "does not account for the regression adjustment); got variance=\"cluster\".")
 
 
 def _exposure(frame: pd.DataFrame, exposure: str, reference: Any) -> np.ndarray:
@@ -418,14 +493,20 @@ def _counts(a: np.ndarray, eligible: np.ndarray, nn: NNMatch, pos: np.ndarray, r
     c["incomplete_sets"] = int(((k > 0) & (k < ratio)).sum())
     c["n_sets"] = int((k > 0).sum())
     c["n_rows"] = int(pos.size)
-    reused = (times > 1) & (a == ctrl_arm)
-    c["controls_reused"] = int(reused.sum())
-    c["max_reuse"] = int(times[a == ctrl_arm].max()) if (a == ctrl_arm).any() else 0
+    if estimand == "ATE":  # times used as a match (each subject is also focal once)
+        times = np.bincount(nn.controls[nn.controls >= 0], minlength=a.size)
+        ctrl = np.ones(a.size, dtype=bool)
+    else:
+        ctrl = a == ctrl_arm
+    c["controls_reused"] = int(((times > 1) & ctrl).sum())
+    c["max_reuse"] = int(times[ctrl].max()) if ctrl.any() else 0
     return c
 
 
 def _notes(c: Mapping[str, int], estimand: str, ratio: int, with_replacement: bool,
            caliper: float | None, score: np.ndarray, a: np.ndarray) -> tuple[str, ...]:
+    if estimand == "ATE":
+        return _notes_ate(c, score)
     focal, ctrl = ("exposed", "unexposed") if estimand == "ATT" else ("unexposed", "exposed")
     n_focal = c[f"n_{focal}"] - c[f"discarded_{focal}"]
     notes = [f"{c[f'{focal}_matched']:,} of {n_focal:,} {focal} subjects matched to "
@@ -465,6 +546,31 @@ def _notes(c: Mapping[str, int], estimand: str, ratio: int, with_replacement: bo
         notes.append(f"{low:,} subjects have propensity score < {POSITIVITY_BOUND} and "
                      f"{high:,} > {1 - POSITIVITY_BOUND}; extreme focal subjects are the "
                      "likeliest to stay unmatched")
+    return tuple(notes)
+
+
+def _notes_ate(c: Mapping[str, int], score: np.ndarray) -> tuple[str, ...]:
+    n_e = c["n_exposed"] - c["discarded_exposed"]
+    n_u = c["n_unexposed"] - c["discarded_unexposed"]
+    notes = [f"{c['exposed_matched']:,} of {n_e:,} exposed and {c['unexposed_matched']:,} of "
+             f"{n_u:,} unexposed subjects matched, each to the other arm ({c['n_sets']:,} "
+             f"matched sets, {c['n_rows']:,} rows)"]
+    lost = n_e + n_u - c["n_sets"]  # subjects with no match of their own
+    if lost:
+        notes.append(f"{lost:,} subjects with no subject of the other arm within the caliper "
+                     "excluded: the estimand is the ATE of the matched subjects")
+    disc = c["discarded_exposed"] + c["discarded_unexposed"]
+    if disc:
+        notes.append(f"{disc:,} subjects excluded before matching (trimmed in the "
+                     "PropensityScore passed as ps)")
+    if c["controls_reused"]:
+        notes.append(f"{c['controls_reused']:,} subjects used as a match more than once (at "
+                     f"most {c['max_reuse']:,} times)")
+    low = int((score < POSITIVITY_BOUND).sum())
+    high = int((score > 1 - POSITIVITY_BOUND).sum())
+    if low or high:
+        notes.append(f"{low:,} subjects have propensity score < {POSITIVITY_BOUND} and "
+                     f"{high:,} > {1 - POSITIVITY_BOUND}")
     return tuple(notes)
 
 

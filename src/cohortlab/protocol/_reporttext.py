@@ -29,6 +29,7 @@ CI_WORDS: dict[str, str] = {
     "sandwich_mestimation": "robust (sandwich) variance, propensity model accounted for",
     "wald_sandwich": "robust (sandwich) variance",
     "wald_cluster": "cluster-robust variance",
+    "abadie_imbens": "Abadie-Imbens matching variance (control reuse counted)",
     "wald_model": "model-based variance",
     "wald": "model-based variance",
     "greenwood": "Greenwood variance",

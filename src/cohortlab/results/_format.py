@@ -45,6 +45,7 @@ CI_LABELS: dict[str, str] = {
     "wald_model": "Wald, model-based SE",
     "wald_sandwich": "Wald, robust sandwich SE",
     "wald_cluster": "Wald, cluster-robust SE",
+    "abadie_imbens": "Wald, Abadie-Imbens SE (matching)",
     "influence_function": "influence function",
     "sandwich_mestimation": "M-estimation sandwich (nuisance models estimated)",
     "sandwich_known_weights": "robust sandwich, weights treated as known",
