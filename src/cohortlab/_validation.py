@@ -40,16 +40,7 @@ __all__ = [
     "check_binary",
     "check_weights",
     "check_time_event",
-    "check_text_covariates",
-    "TEXT_MAX_LEVELS",
-    "TEXT_MIN_ROWS_PER_LEVEL",
 ]
-
-#: A text covariate has "many levels" when it has more than ``TEXT_MAX_LEVELS`` distinct
-#: values *and* fewer than ``TEXT_MIN_ROWS_PER_LEVEL`` rows per level on average: an
-#: identifier, a free-text field or numbers stored as text, not a factor a model can estimate.
-TEXT_MAX_LEVELS = 50
-TEXT_MIN_ROWS_PER_LEVEL = 5
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -391,63 +382,6 @@ def _n_infinite(s: pd.Series, na: np.ndarray) -> int:
     if not pd.api.types.is_float_dtype(s.dtype) or na.all():
         return 0
     return int(_infinite_mask(s).sum())
-
-
-def _is_text(s: pd.Series) -> bool:
-    """Object or string dtype (a pandas ``category`` column is not text: its levels are set)."""
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        return False
-    return pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)
-
-
-def check_text_covariates(data: pd.DataFrame, columns: Sequence[str],
-                          func: str | None = None, *, declared: Iterable[str] = ()) -> None:
-    """Refuse text covariates that cannot be meant as factors.
-
-    A text (object or string dtype) column becomes one indicator per distinct value. Two
-    cases are refused with the column, its number of distinct values and the fix:
-
-    - every value parses as a number (``"61.7"``): numbers stored as text, which would enter
-      the model as a factor with one level per value. Allowed when the column is ``declared``
-      categorical (``C(col)`` in a formula, ``categorical=`` in table1);
-    - many levels: more than :data:`TEXT_MAX_LEVELS` distinct values and fewer than
-      :data:`TEXT_MIN_ROWS_PER_LEVEL` rows per level on average (an identifier or free text),
-      declared or not.
-
-    A pandas ``category`` column is never refused: its levels were chosen deliberately.
-    """
-    func = verb_name(func)
-    declared = set(declared)
-    for col in dict.fromkeys(columns):
-        s = data[col]
-        if not _is_text(s):
-            continue
-        levels = pd.unique(s.dropna())
-        k, n = len(levels), int(s.notna().sum())
-        if k == 0:
-            continue
-        lv = pd.Series(levels, dtype=object)
-        numeric = not lv.map(lambda v: isinstance(v, bool)).any() and bool(
-            pd.to_numeric(lv, errors="coerce").notna().all())
-        many = k > TEXT_MAX_LEVELS and k * TEXT_MIN_ROWS_PER_LEVEL > n
-        examples = _fmt_values(levels[:3])
-        if numeric and col not in declared:
-            raise DataValidationError(
-                f"{func}(): column {col!r} is text (dtype {s.dtype}) but every value is a number "
-                f"({k:,} distinct values, e.g. {examples}); it would enter the model as a factor "
-                f"with {k:,} levels. Convert it with pd.to_numeric(data[{col!r}]) or, if it is "
-                f"categorical, wrap it in C({col}) in the formula (or make it a category dtype: "
-                f"data[{col!r}].astype('category'))."
-            )
-        if many:
-            raise DataValidationError(
-                f"{func}(): column {col!r} is text (dtype {s.dtype}) with {k:,} distinct values "
-                f"in {n:,} rows (e.g. {examples}); as a factor that is {k - 1:,} indicator "
-                f"columns with fewer than {TEXT_MIN_ROWS_PER_LEVEL} rows per level (more than "
-                f"{TEXT_MAX_LEVELS} levels). If it holds numbers, convert it with "
-                f"pd.to_numeric(data[{col!r}]); if it is an identifier, drop it from the "
-                "covariates; if it is categorical, merge rare levels first."
-            )
 
 
 def check_numeric(

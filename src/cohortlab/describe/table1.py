@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._design import check_text_covariates
 from .._typing import Missing, SMDDenominator
 from .._validation import (
     apply_missing,
     check_columns,
-    check_text_covariates,
     check_weights,
     verb,
     verb_name,
