@@ -1,5 +1,6 @@
 """Longitudinal cohorts: person-period data, time-varying weights, MSMs, the g-formula."""
 
+from .msm import MSMResult, msm
 from .weights import TimeVaryingWeights, tv_weights
 
-__all__ = ["TimeVaryingWeights", "tv_weights"]
+__all__ = ["MSMResult", "TimeVaryingWeights", "msm", "tv_weights"]

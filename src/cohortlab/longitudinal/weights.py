@@ -204,7 +204,10 @@ def prepare(
     for key, rhs in forms.items():
         sub = frame if key.startswith("censoring") or treatment_rows == "all" else \
             frame[treat_mask]
-        d = build_design(sub, rhs, func)
+        # only the formula's columns: a data column named like a formula function (a censor
+        # column "C" next to C(period)) would shadow it
+        cols = covariate_columns(rhs, sub, func) or [period]
+        d = build_design(sub[cols], rhs, func)
         designs[key] = d if sub is frame else Design(
             X=d.matrix(frame), names=d.names, spec=d.spec, formula=d.formula)
     return Prepared(frame=frame, codes=codes, pos=pos, period=per, a=a, c=c, prev=prev,
