@@ -204,7 +204,7 @@ def msm(
     ``sandwich::vcovCL(glm(...), cluster = ~id, type = "HC0")``, whose default small-sample
     factor ``G / (G - 1)`` (G persons) is applied when ``small_sample=True``;
     ``small_sample=False`` gives geepack's independence-GEE robust variance. Both treat the
-    weights as known (usually conservative). Risks and contrasts: ``ci="bootstrap"`` (default)
+    weights as known (they ignore that the weights were estimated). Risks and contrasts: ``ci="bootstrap"`` (default)
     resamples persons, re-estimates the weights (unless supplied) and the MSM in each of
     ``n_boot`` replicates (percentile intervals; seeded, the same for any ``n_jobs``);
     ``ci="sandwich"`` uses the delta method on the same sandwich plus the variability of the
