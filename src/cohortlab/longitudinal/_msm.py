@@ -64,14 +64,33 @@ def fit_msm(X: np.ndarray, y: np.ndarray, w: np.ndarray, cluster: np.ndarray, n_
     return ClusterFit(fit=fit, vcov=vcov, bread_inv=bread_inv, scores=u, adjustment=adj)
 
 
+def _hazards(beta: np.ndarray, xs: np.ndarray, n_persons: int, n_periods: int,
+             beta_d: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    hy = expit(xs @ beta).reshape(n_persons, n_periods)
+    hd = (np.zeros_like(hy) if beta_d is None
+          else expit(xs @ beta_d).reshape(n_persons, n_periods))
+    return hy, hd
+
+
+def _cif(hy: np.ndarray, hd: np.ndarray) -> np.ndarray:
+    """Cumulative incidence of the outcome; the competing event comes first in a period."""
+    q = (1.0 - hd) * (1.0 - hy)
+    s_prev = np.ones_like(hy)
+    s_prev[:, 1:] = np.cumprod(q, axis=1)[:, :-1]
+    return np.cumsum(s_prev * (1.0 - hd) * hy, axis=1)
+
+
 def standardised_risks(beta: np.ndarray, xs: np.ndarray, n_persons: int, n_periods: int,
-                       counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       counts: np.ndarray | None = None, beta_d: np.ndarray | None = None,
+                       ) -> tuple[np.ndarray, np.ndarray]:
     """Cumulative risk by the end of each period under one strategy, averaged over persons.
 
     ``xs`` is the MSM design of the strategy on the grid persons x periods (person-major).
-    Hazards ``h_ik = expit(x_ik beta)``; ``risk_ik = 1 - prod_{j<=k} (1 - h_ij)``; the
-    standardised risk is the (``counts``-weighted) mean over persons. Returns it and the
-    per-person risks (n_persons x n_periods).
+    Hazards ``h_ik = expit(x_ik beta)``; ``risk_ik = sum_{j<=k} S_i,j-1 (1 - d_ij) h_ij``
+    with ``d_ij = expit(x_ij beta_d)`` the competing-event hazard (0 without one, when
+    ``risk_ik = 1 - prod_{j<=k} (1 - h_ij)``) and ``S`` the probability of being free of
+    both; the standardised risk is the (``counts``-weighted) mean over persons. Returns it
+    and the per-person risks (n_persons x n_periods).
 
     Examples
     --------
@@ -79,34 +98,51 @@ def standardised_risks(beta: np.ndarray, xs: np.ndarray, n_persons: int, n_perio
     >>> r, _ = standardised_risks(np.array([0.0]), xs, 1, 2)
     >>> r.tolist()
     [0.5, 0.75]
+    >>> standardised_risks(np.array([0.0]), xs, 1, 2, beta_d=np.array([0.0]))[0].tolist()
+    [0.25, 0.3125]
     """
-    h = expit(xs @ beta).reshape(n_persons, n_periods)
-    risk = 1.0 - np.cumprod(1.0 - h, axis=1)
+    risk = _cif(*_hazards(beta, xs, n_persons, n_periods, beta_d))
     if counts is None:
         return risk.mean(axis=0), risk
     return counts @ risk / counts.sum(), risk
 
 
 def risk_influence(beta: np.ndarray, xs: np.ndarray, n_persons: int, n_periods: int,
-                   beta_influence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                   beta_influence: np.ndarray, beta_d: np.ndarray | None = None,
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Per-person influence values of the standardised risks (weights treated as known).
 
-    ``IF_ik = (risk_ik - R_k) / N + g_k' IF_beta,i`` with ``g_k = mean_i d risk_ik / d beta =
-    mean_i S_ik sum_{j<=k} h_ij x_ij`` (delta method) and ``IF_beta,i`` the person's row of
-    ``scores @ bread_inv`` (so ``sum_i IF_beta,i IF_beta,i'`` is the sandwich). Returns the
-    risks (n_periods,) and the influence values (n_persons x n_periods).
+    ``IF_ik = (risk_ik - R_k) / N + g_k' IF_theta,i`` with ``theta = beta`` (and ``beta_d``
+    stacked after it with a competing event), ``g_k = mean_i d risk_ik / d theta`` (delta
+    method, by a recursion over periods) and ``IF_theta,i`` the person's row of ``scores @
+    bread_inv`` of each model (``beta_influence``, n_persons x len(theta)), so that ``sum_i
+    IF_theta,i IF_theta,i'`` is the cluster sandwich. Returns the risks (n_periods,) and the
+    influence values (n_persons x n_periods).
     """
     p = beta.size
-    h = expit(xs @ beta).reshape(n_persons, n_periods)
-    surv = np.cumprod(1.0 - h, axis=1)
-    risk = 1.0 - surv
+    comp = beta_d is not None
+    hy, hd = _hazards(beta, xs, n_persons, n_periods, beta_d)
+    risk = _cif(hy, hd)
+    x3 = xs.reshape(n_persons, n_periods, p)
+    width = p * (2 if comp else 1)
+    d_s = np.zeros((n_persons, width))   # d S_{k-1} / d theta
+    d_f = np.zeros((n_persons, width))   # d risk_k / d theta
+    s_prev = np.ones(n_persons)
+    grad = np.empty((n_periods, width))
+    for k in range(n_periods):  # a loop over periods, vectorised over persons
+        x, y, d = x3[:, k, :], hy[:, k], hd[:, k]
+        a = (y * (1.0 - y))[:, None] * x
+        if comp:
+            b = (d * (1.0 - d))[:, None] * x
+            d_e = np.hstack([(1.0 - d)[:, None] * a, -y[:, None] * b])
+            d_q = np.hstack([-(1.0 - d)[:, None] * a, -(1.0 - y)[:, None] * b])
+        else:
+            d_e, d_q = a, -a
+        e, q = (1.0 - d) * y, (1.0 - d) * (1.0 - y)
+        d_f += d_s * e[:, None] + s_prev[:, None] * d_e
+        d_s = d_s * q[:, None] + s_prev[:, None] * d_q
+        s_prev = s_prev * q
+        grad[k] = d_f.mean(axis=0)
     r_mean = risk.mean(axis=0)
-    # g_k = mean_i S_ik cumsum_j (h_ij x_ij): loop over periods keeps memory at n x p
-    hx = xs.reshape(n_persons, n_periods, p) * h[:, :, None]
-    cum = np.zeros((n_persons, p))
-    grad = np.empty((n_periods, p))
-    for k in range(n_periods):
-        cum += hx[:, k, :]
-        grad[k] = (surv[:, k, None] * cum).mean(axis=0)
     infl = (risk - r_mean) / n_persons + beta_influence @ grad.T
     return r_mean, infl

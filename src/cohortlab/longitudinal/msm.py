@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Literal, TypeAlias
 
 import numpy as np
@@ -12,17 +11,14 @@ import pandas as pd
 from .._design import build_design, covariate_columns
 from .._glm import fit_logistic
 from .._typing import RandomState
-from .._validation import check_conf_level, check_option
+from .._validation import check_binary, check_conf_level, check_option
 from ..exceptions import ConvergenceError, DataValidationError
 from ..inference.bootstrap import bootstrap
-from ..inference.wald import z_critical
-from ..results._format import Renderable
-from ..results.curve import Curve
-from ..results.estimate import Estimate, EstimateTable
 from ..results.model import ModelResult
 from ..survival import _cox
-from ._msm import fit_msm, risk_influence, standardised_risks
+from ._msm import ClusterFit, fit_msm, risk_influence, standardised_risks
 from ._weights import truncate_weights
+from .msm_result import STRATEGIES, CurveInfo, MSMResult, bootstrap_results, sandwich_results
 from .weights import (
     CensorTiming,
     Prepared,
@@ -38,50 +34,6 @@ __all__ = ["MSMResult", "msm"]
 FUNC = "msm"
 OutcomeModel: TypeAlias = Literal["pooled_logistic", "cox"]
 RiskCI: TypeAlias = Literal["bootstrap", "sandwich"]
-STRATEGIES = (("always", 1.0), ("never", 0.0))
-
-
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
-class MSMResult(Renderable):
-    """A fitted marginal structural model, its weights and (pooled logistic) standardised risks.
-
-    Attributes
-    ----------
-    model : ModelResult
-        MSM coefficients (odds ratios for the pooled logistic model, hazard ratios for Cox)
-        with cluster-robust (by person) standard errors.
-    risks : Curve or None
-        Standardised cumulative risk by the end of each period under "always" and "never"
-        treated (pooled logistic only).
-    contrasts : EstimateTable or None
-        Risks, risk difference and risk ratio (always vs never) at the horizons.
-    weights : TimeVaryingWeights or None
-        The weights (None when the caller supplied them as a column or array).
-    """
-
-    model: ModelResult
-    risks: Curve | None
-    contrasts: EstimateTable | None
-    weights: TimeVaryingWeights | None
-    notes: tuple[str, ...] = field(default=())
-
-    def to_frame(self) -> pd.DataFrame:
-        """The contrasts at the horizons (pooled logistic), else the coefficient table."""
-        return self.contrasts.to_frame() if self.contrasts is not None else self.model.tidy()
-
-    def _display_frame(self, digits: int = 3) -> pd.DataFrame:
-        if self.contrasts is not None:
-            return self.contrasts._display_frame(digits)
-        return self.model._display_frame(digits)
-
-    def _title(self) -> str:
-        if self.contrasts is not None:
-            return "Marginal structural model (IPW) · always vs never treated"
-        return self.model._title()
-
-    def _footer(self) -> list[str]:
-        src = self.contrasts if self.contrasts is not None else self.model
-        return [*src._footer(), *[n for n in self.notes if n not in src.notes]]
 
 
 # ---------------------------------------------------------------------- history columns
@@ -133,25 +85,40 @@ def _check_baseline(prep: Prepared, cols: Sequence[str], id: str) -> None:
                 "(the weights' denominator), or use the value at the first period.")
 
 
-def _outcome(prep: Prepared, outcome: str, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    y = prep.frame[outcome].to_numpy(dtype=float, na_value=np.nan)
+def _events(prep: Prepared, outcome: str, competing: str | None,
+            w: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+    """Outcome (and competing event) as 0/1 on the rows they are modelled on.
+
+    Returns ``y``, ``d`` (or None), the rows of the competing-event model (weight > 0) and the
+    rows of the outcome model (weight > 0 and no competing event).
+    """
     used = w > 0
-    bad = ~np.isin(y[used], (0.0, 1.0))
+    d = None
+    yrows = used
+    if competing is not None:
+        d = np.zeros(used.size)
+        d[used] = check_binary(prep.frame.loc[used], competing, "competing", FUNC)
+        yrows = used & (d < 0.5)
+    y = prep.frame[outcome].to_numpy(dtype=float, na_value=np.nan)
+    bad = ~np.isin(y[yrows], (0.0, 1.0))
     if bad.any():
-        vals = pd.unique(y[used][bad])[:5].tolist()
+        vals = pd.unique(y[yrows][bad])[:5].tolist()
         raise DataValidationError(
             f"{FUNC}(): column {outcome!r} (outcome) must be 0/1 on every uncensored "
-            f"person-period; got {int(bad.sum()):,} other values (e.g. {vals}). Only censored "
-            "rows may hold NaN.")
+            f"person-period without a competing event; got {int(bad.sum()):,} other values "
+            f"(e.g. {vals}). Only censored (or competing-event) rows may hold NaN.")
+    y = np.where(yrows, y, 0.0)
+    ev = (y == 1) | (d == 1 if d is not None else False)
     last = np.ones(y.size, dtype=bool)
     last[:-1] = prep.codes[1:] != prep.codes[:-1]
-    after = used & (y == 1) & ~last
+    after = ev & ~last
     if after.any():
+        ids = prep.frame.iloc[np.flatnonzero(after)[:5], 0].tolist()
         raise DataValidationError(
             f"{FUNC}(): {int(after.sum()):,} persons have rows after their event in "
-            f"{outcome!r} (e.g. ids {prep.frame.iloc[np.flatnonzero(after)[:5], 0].tolist()}). "
+            f"{outcome!r}{' or ' + repr(competing) if competing else ''} (e.g. ids {ids}). "
             "Drop the person-periods after each person's first event.")
-    return np.where(used, y, 0.0), used
+    return y, d, used, yrows
 
 
 # ---------------------------------------------------------------------- the verb
@@ -168,6 +135,7 @@ def msm(
     period_terms: str | None = None,
     model: OutcomeModel = "pooled_logistic",
     weights: str | np.ndarray | TimeVaryingWeights | None = None,
+    competing: str | None = None,
     censor: str | None = None,
     censor_covariates: str | Sequence[str] | None = None,
     treatment_rows: TreatmentRows = "all",
@@ -204,9 +172,10 @@ def msm(
     ``sandwich::vcovCL(glm(...), cluster = ~id, type = "HC0")``, whose default small-sample
     factor ``G / (G - 1)`` (G persons) is applied when ``small_sample=True``;
     ``small_sample=False`` gives geepack's independence-GEE robust variance. Both treat the
-    weights as known (they ignore that the weights were estimated). Risks and contrasts: ``ci="bootstrap"`` (default)
-    resamples persons, re-estimates the weights (unless supplied) and the MSM in each of
-    ``n_boot`` replicates (percentile intervals; seeded, the same for any ``n_jobs``);
+    weights as known (they ignore that the weights were estimated). Risks and contrasts:
+    ``ci="bootstrap"`` (default) resamples persons, re-estimates the weights (unless
+    supplied) and the MSM in each of ``n_boot`` replicates (percentile intervals; seeded,
+    the same for any ``n_jobs``);
     ``ci="sandwich"`` uses the delta method on the same sandwich plus the variability of the
     baseline distribution (weights known).
 
@@ -235,6 +204,11 @@ def msm(
         Outcome model.
     weights : str, array or TimeVaryingWeights, optional
         Use these weights instead of estimating them.
+    competing : str, optional
+        Column (0/1): competing event in that period (it comes before the outcome: the
+        outcome of such a row is NaN or 0). A second MSM, with the same terms and weights,
+        models its hazard; the risks are then cumulative incidences (the competing event
+        is not censored: a total effect), and the Cox model is cause-specific.
     censor, censor_covariates, treatment_rows, censor_timing, truncate
         As in :func:`tv_weights`.
     horizons : list of int, optional
@@ -251,8 +225,8 @@ def msm(
     Returns
     -------
     MSMResult
-        ``.model`` (ModelResult), ``.risks`` (Curve), ``.contrasts`` (EstimateTable),
-        ``.weights``.
+        ``.model`` (ModelResult), ``.competing_model``, ``.risks`` (Curve), ``.contrasts``
+        (EstimateTable), ``.weights``.
 
     References
     ----------
@@ -285,76 +259,110 @@ def msm(
                                   "denominator covariates) or weights=.")
     base_cols = covariate_columns(baseline, data, FUNC) if baseline else []
     hist = _history_names(treatment, list(data.columns))
-    wcol = [weights] if isinstance(weights, str) else []
+    extra = [outcome, *([competing] if competing else []),
+             *([weights] if isinstance(weights, str) else [])]
     prep = prepare(data, id=id, period=period, treatment=treatment,
                    covariates=covariates if covariates is not None else "1",
                    numerator=baseline, period_terms=period_terms, censor=censor,
                    censor_covariates=censor_covariates, treatment_rows=treatment_rows,
-                   censor_timing=censor_timing, func=FUNC, extra_cols=[outcome, *wcol])
+                   censor_timing=censor_timing, func=FUNC, extra_cols=extra)
     _check_baseline(prep, base_cols, id)
     cum, ever = _history(prep.a, prep.pos)
     frame = prep.frame.assign(**{hist["cum"]: cum, hist["ever"]: ever})
     notes: list[str] = []
     wres: TimeVaryingWeights | None = None
     if weights is None:
-        wfit = compute(prep, func=FUNC)
-        wres = finish(prep, wfit, truncate, FUNC)
+        wres = finish(prep, compute(prep, func=FUNC), truncate, FUNC)
         w = wres.weights
     else:
         w = _supplied_weights(weights, frame, prep)
         notes.append("weights supplied by the caller (not re-estimated in bootstrap replicates)")
-    y, used = _outcome(prep, outcome, w)
-    pterms = period_terms if period_terms is not None else f"{period} + I({period}**2)"
-    base_rhs = " + ".join(c if c.isidentifier() else f"`{c}`" for c in base_cols)
-    default = " + ".join(t for t in (treatment, pterms if model == "pooled_logistic" else "",
-                                     base_rhs) if t)
-    rhs = msm_terms if msm_terms is not None else default
+    y, d, used, yrows = _events(prep, outcome, competing, w)
+    rhs = msm_terms if msm_terms is not None else _default_terms(
+        treatment, period, period_terms, base_cols, model)
     allowed = {treatment, hist["cum"], hist["ever"], prep.prev, period, *base_cols}
     used_cols = covariate_columns(rhs, frame, FUNC)
-    extra = [c for c in used_cols if c not in allowed]
-    if extra:
+    bad = [c for c in used_cols if c not in allowed]
+    if bad:
         raise DataValidationError(
             f"{FUNC}(): msm_terms may use the treatment history "
-            f"({sorted(allowed - set(base_cols))}), the period and baseline columns; got {extra}. "
+            f"({sorted(allowed - set(base_cols))}), the period and baseline columns; got {bad}. "
             "Time-varying confounders belong in covariates= (the weights), baseline ones in "
             "baseline=.")
-    sub = frame.loc[used, used_cols]  # only the MSM's columns (a column "C" shadows C())
-    design = build_design(sub, rhs, FUNC, drop_intercept=model == "cox")
-    n_events = int(y[used].sum())
-    notes += [f"MSM: {design.formula}"]
+    # only the MSM's columns (a data column named "C" would shadow formulaic's C())
+    design = build_design(frame.loc[used, used_cols], rhs, FUNC, drop_intercept=model == "cox")
+    ysel = yrows[used]  # outcome-model rows among the design's rows
+    n_events = int(y[yrows].sum())
+    notes.append(f"MSM: {design.formula}")
+    if competing:
+        notes.append(f"competing event {competing!r}: a second MSM for its hazard; risks are "
+                     "cumulative incidences (the competing event is not censored)")
+    wnotes = wres.notes if wres else ()
     if model == "cox":
-        mres = _fit_cox(design.X, prep, y, w, used, design.names, conf_level, n_events,
-                        notes, wres)
-        return MSMResult(model=mres, risks=None, contrasts=None, weights=wres,
-                         notes=tuple(notes))
-    cf = fit_msm(design.X, y[used], w[used], prep.codes[used], prep.n_persons,
+        ystat = np.where(yrows, y, 0.0)[used]  # cause-specific: competing events end follow-up
+        mres = _fit_cox(design.X, prep.period[used], ystat, w[used], prep.codes[used],
+                        design.names, conf_level, n_events, (*notes, *wnotes), prep.n_persons)
+        return MSMResult(model=mres, weights=wres, notes=tuple(mres.notes))
+    cf = fit_msm(design.X[ysel], y[yrows], w[yrows], prep.codes[yrows], prep.n_persons,
                  adjust=small_sample, names=design.names, func=FUNC)
-    adj = (f"cluster-robust SE by {id} (HC0" + (", x G/(G-1)" if small_sample else "")
-           + f"; {prep.n_persons:,} clusters)")
-    mres = ModelResult(
-        terms=design.names, params=cf.fit.coef, vcov=cf.vcov, vcov_model=cf.bread_inv,
-        effect_measure="odds_ratio", method="msm_pooled_logistic", ci_method="wald_cluster",
-        conf_level=conf_level, n=int(used.sum()), n_events=n_events,
-        notes=(adj, *notes, *(wres.notes if wres else ())))
-    grids = [design.matrix(_grid(prep, base_cols, period, treatment, hist, v))
+    cfd = None if d is None else fit_msm(design.X, d[used], w[used], prep.codes[used],
+                                         prep.n_persons, adjust=small_sample,
+                                         names=design.names, func=FUNC)
+    se_note = (f"cluster-robust SE by {id} (HC0" + (", x G/(G-1)" if small_sample else "")
+               + f"; {prep.n_persons:,} clusters)")
+    mres = _model_result(cf, design.names, conf_level, int(yrows.sum()), n_events,
+                         (se_note, *notes, *wnotes))
+    dres = None if cfd is None else _model_result(
+        cfd, design.names, conf_level, int(used.sum()), int(d[used].sum()),
+        (se_note, f"competing event {competing!r}"))
+    grids = [design.matrix(_grid(prep, base_cols, period, treatment, hist, v)[used_cols])
              for _, v in STRATEGIES]
     n_per = int(prep.period.max() - prep.period.min()) + 1
     hz = _horizons(horizons, prep, n_per)
+    info = _curve_info(prep, used, n_per, n_events, conf_level)
+    bd = None if cfd is None else cfd.fit.coef
     if ci == "sandwich":
         ifl = cf.scores @ cf.bread_inv
-        r_inf = [risk_influence(cf.fit.coef, g, prep.n_persons, n_per, ifl) for g in grids]
-        curve, table = _sandwich_results(r_inf, hz, prep, cf.adjustment, conf_level,
-                                         n_events, used)
+        if cfd is not None:
+            ifl = np.hstack([ifl, cfd.scores @ cfd.bread_inv])
+        (r1, i1), (r0, i0) = (risk_influence(cf.fit.coef, g, prep.n_persons, n_per, ifl, bd)
+                              for g in grids)
+        curve, table = sandwich_results(info, hz, r1, i1, r0, i0, cf.adjustment)
     else:
-        stat = _bootstrap_statistic(prep, design.X, y, w, used, grids, n_per, cf.fit.coef,
-                                    truncate, weights is None)
-        point = stat(np.arange(y.size))
+        stat = _bootstrap_statistic(prep, design.X, y, d, w, used, yrows, grids, n_per,
+                                    (cf.fit.coef, bd), truncate, weights is None)
+        point = np.concatenate([standardised_risks(cf.fit.coef, g, prep.n_persons, n_per,
+                                                   beta_d=bd)[0] for g in grids])
         boot = bootstrap(stat, y.size, n_boot=n_boot, random_state=random_state,
                          n_jobs=n_jobs, cluster=prep.codes)
-        curve, table = _bootstrap_results(point, boot.valid, boot.n_failed, hz, prep,
-                                          n_per, conf_level, n_events, used)
-    return MSMResult(model=mres, risks=curve, contrasts=table, weights=wres,
-                     notes=tuple(dict.fromkeys(mres.notes)))
+        curve, table = bootstrap_results(info, hz, point, boot.valid, boot.n_failed,
+                                         weights is None)
+    return MSMResult(model=mres, competing_model=dres, risks=curve, contrasts=table,
+                     weights=wres, notes=tuple(dict.fromkeys(mres.notes)))
+
+
+def _default_terms(treatment: str, period: str, period_terms: str | None,
+                   base_cols: Sequence[str], model: str) -> str:
+    pterms = period_terms if period_terms is not None else f"{period} + I({period}**2)"
+    base = [c if c.isidentifier() else f"`{c}`" for c in base_cols]
+    return " + ".join([treatment, *([pterms] if model == "pooled_logistic" else []), *base])
+
+
+def _model_result(cf: ClusterFit, names: tuple[str, ...], conf_level: float, n: int,
+                  n_events: int, notes: tuple[str, ...]) -> ModelResult:
+    return ModelResult(
+        terms=names, params=cf.fit.coef, vcov=cf.vcov, vcov_model=cf.bread_inv,
+        effect_measure="odds_ratio", method="msm_pooled_logistic", ci_method="wald_cluster",
+        conf_level=conf_level, n=n, n_events=n_events, notes=notes)
+
+
+def _curve_info(prep: Prepared, used: np.ndarray, n_per: int, n_events: int,
+                conf_level: float) -> CurveInfo:
+    k = (prep.period - prep.period.min()).astype(int)
+    return CurveInfo(periods=np.arange(n_per) + int(prep.period.min()),
+                     n_risk=np.bincount(k, minlength=n_per),
+                     n_censor=np.bincount(k[~used], minlength=n_per),
+                     n_persons=prep.n_persons, n_events=n_events, conf_level=conf_level)
 
 
 def _supplied_weights(weights: str | np.ndarray | TimeVaryingWeights, frame: pd.DataFrame,
@@ -384,144 +392,51 @@ def _horizons(horizons: Sequence[int] | None, prep: Prepared, n_per: int) -> lis
     return out
 
 
-def _fit_cox(X: np.ndarray, prep: Prepared, y: np.ndarray, w: np.ndarray, used: np.ndarray,
-             names: tuple[str, ...], conf_level: float, n_events: int, notes: list[str],
-             wres: TimeVaryingWeights | None) -> ModelResult:
-    start = prep.period[used]
-    cd = _cox.prepare(X, start + 1.0, y[used], w[used], entry=start)
+def _fit_cox(X: np.ndarray, start: np.ndarray, y: np.ndarray, w: np.ndarray,
+             cluster: np.ndarray, names: tuple[str, ...], conf_level: float, n_events: int,
+             notes: tuple[str, ...], n_persons: int) -> ModelResult:
+    cd = _cox.prepare(X, start + 1.0, y, w, entry=start)
     fit = _cox.fit_cox(cd, True)
     if not fit.converged or not np.all(np.isfinite(fit.beta)):
         raise ConvergenceError(f"{FUNC}(): the weighted Cox MSM did not converge; check for "
                                "a treatment history term with all or none of the events.")
-    vcov, _ = _cox.robust_vcov(cd, fit.beta, fit.vcov, True, cluster=prep.codes[used],
-                               weights=w[used])
+    vcov, _ = _cox.robust_vcov(cd, fit.beta, fit.vcov, True, cluster=cluster, weights=w)
     return ModelResult(
         terms=names, params=fit.beta, vcov=vcov, vcov_model=fit.vcov,
         effect_measure="hazard_ratio", method="msm_cox", ci_method="wald_cluster",
-        conf_level=conf_level, n=int(used.sum()), n_events=n_events,
+        conf_level=conf_level, n=int(y.size), n_events=n_events,
         notes=("weighted Cox on (period, period + 1], Efron ties; robust SE clustered by "
-               f"person ({prep.n_persons:,} clusters, no small-sample factor, as coxph)",
-               *notes, *(wres.notes if wres else ())))
+               f"person ({n_persons:,} clusters, no small-sample factor, as coxph)", *notes))
 
 
-def _bootstrap_statistic(prep: Prepared, X: np.ndarray, y: np.ndarray, w_full: np.ndarray,
-                         used: np.ndarray, grids: list[np.ndarray], n_per: int,
-                         beta: np.ndarray, truncate: tuple[float, float] | None,
-                         reweight: bool):  # noqa: ANN202
-    row_of_used = np.cumsum(used) - 1
+def _bootstrap_statistic(prep: Prepared, X: np.ndarray, y: np.ndarray, d: np.ndarray | None,
+                         w_full: np.ndarray, used: np.ndarray, yrows: np.ndarray,
+                         grids: list[np.ndarray], n_per: int,
+                         start: tuple[np.ndarray, np.ndarray | None],
+                         truncate: tuple[float, float] | None,
+                         reweight: bool) -> Callable[[np.ndarray], np.ndarray]:
+    """Risks under each strategy on a person-bootstrap resample (rows ``idx``)."""
+    row_in_design = np.cumsum(used) - 1
+    no_comp = np.ones(y.size, dtype=bool) if d is None else d < 0.5
 
     def stat(idx: np.ndarray) -> np.ndarray:
         if reweight:
             wf = compute(prep, idx, information=False, func=FUNC)
-            w, keep = wf.weights, wf.used
+            w = wf.weights
             if truncate is not None:
-                w = truncate_weights(w, keep, truncate)[0]
+                w = truncate_weights(w, wf.used, truncate)[0]
         else:
             w = w_full[idx]
-            keep = used[idx]
-        keep = keep & (w > 0)
-        rows = row_of_used[idx[keep]]
-        fit = fit_logistic(X[rows], y[idx[keep]], w[keep], start=beta, information=False,
-                           func=FUNC)
+        keep = (w > 0) & used[idx]
+        ykeep = keep & no_comp[idx]
+        by = fit_logistic(X[row_in_design[idx[ykeep]]], y[idx[ykeep]], w[ykeep],
+                          start=start[0], information=False, func=FUNC).coef
+        bd = None
+        if d is not None:
+            bd = fit_logistic(X[row_in_design[idx[keep]]], d[idx[keep]], w[keep],
+                              start=start[1], information=False, func=FUNC).coef
         first = prep.pos[idx] == 0
         counts = np.bincount(prep.codes[idx[first]], minlength=prep.n_persons).astype(float)
-        return np.concatenate([standardised_risks(fit.coef, g, prep.n_persons, n_per,
-                                                  counts)[0] for g in grids])
+        return np.concatenate([standardised_risks(by, g, prep.n_persons, n_per, counts,
+                                                  beta_d=bd)[0] for g in grids])
     return stat
-
-
-def _counts(prep: Prepared, used: np.ndarray, y: np.ndarray | None = None) -> pd.DataFrame:
-    per = prep.period
-    levels = np.arange(int(per.min()), int(per.max()) + 1)
-    at_risk = np.bincount((per - per.min()).astype(int), minlength=levels.size)
-    cens = np.bincount((per[~used] - per.min()).astype(int), minlength=levels.size)
-    return pd.DataFrame({"time": levels.astype(float), "n_risk": at_risk, "n_censor": cens})
-
-
-def _curve(est: np.ndarray, se: np.ndarray, lo: np.ndarray, hi: np.ndarray, prep: Prepared,
-           used: np.ndarray, n_per: int, conf_level: float, ci_method: str,
-           n_events: int) -> Curve:
-    frames = []
-    base = _counts(prep, used)
-    for s, (name, _) in enumerate(STRATEGIES):
-        sl = slice(s * n_per, (s + 1) * n_per)
-        f = base.copy()
-        f["group"], f["cause"], f["n_event"] = name, None, pd.NA
-        f["estimate"], f["std_error"] = est[sl], se[sl]
-        f["conf_low"], f["conf_high"], f["conf_level"] = lo[sl], hi[sl], conf_level
-        frames.append(f)
-    return Curve(data=pd.concat(frames, ignore_index=True), measure="risk",
-                 method="msm_pooled_logistic", conf_type="plain", conf_level=conf_level,
-                 ci_method=ci_method, n=prep.n_persons, n_events=n_events, weighted=True,
-                 notes=("time = period; risk by the end of that period; n_risk and n_censor "
-                        "are the observed person-periods",))
-
-
-def _contrast_rows(hz: list[int], p0: int, n_per: int, make) -> tuple[Estimate, ...]:  # noqa: ANN001
-    rows: list[Estimate] = []
-    for h in hz:
-        k = h - p0
-        rows += make(k, n_per, {"period": h})
-    return tuple(rows)
-
-
-def _sandwich_results(r_inf, hz, prep, adj, conf_level, n_events, used):  # noqa: ANN001, ANN202
-    (r1, i1), (r0, i0) = r_inf
-    n_per = r1.size
-    z = z_critical(conf_level)
-    est = np.concatenate([r1, r0])
-    se = np.sqrt(adj * (np.concatenate([i1, i0], axis=1) ** 2).sum(axis=0))
-    curve = _curve(est, se, est - z * se, est + z * se, prep, used, n_per, conf_level,
-                   "wald_sandwich", n_events)
-    p0 = int(prep.period.min())
-
-    def make(k, n_per, lab):  # noqa: ANN001, ANN202
-        common = dict(conf_level=conf_level, method="msm_pooled_logistic", n=prep.n_persons,
-                      n_events=n_events, labels=lab, estimand="ATE")
-        sd = lambda v: float(np.sqrt(adj * (v ** 2).sum()))  # noqa: E731
-        return [
-            Estimate.from_model_scale("always", r1[k], se[k], effect_measure="risk",
-                                      ci_method="wald_sandwich", **common),
-            Estimate.from_model_scale("never", r0[k], se[n_per + k], effect_measure="risk",
-                                      ci_method="wald_sandwich", **common),
-            Estimate.from_model_scale("risk difference", r1[k] - r0[k],
-                                      sd(i1[:, k] - i0[:, k]), effect_measure="risk_difference",
-                                      ci_method="wald_sandwich", **common),
-            Estimate.from_model_scale("risk ratio", np.log(r1[k] / r0[k]),
-                                      sd(i1[:, k] / r1[k] - i0[:, k] / r0[k]),
-                                      effect_measure="risk_ratio", ci_method="wald_sandwich",
-                                      **common),
-        ]
-    rows = _contrast_rows(hz, p0, n_per, make)
-    return curve, EstimateTable(rows=rows, title="MSM standardised risks · always vs never",
-                                notes=("delta-method sandwich by person (weights treated as "
-                                       "known)",))
-
-
-def _bootstrap_results(point, reps, n_failed, hz, prep, n_per, conf_level, n_events,  # noqa: ANN001, ANN202, E501
-                       used):
-    from ..inference.bootstrap import bootstrap_interval
-
-    se, lo, hi = bootstrap_interval(point, reps, conf_level, "percentile")
-    curve = _curve(point, se, lo, hi, prep, used, n_per, conf_level, "bootstrap_percentile",
-                   n_events)
-    p0 = int(prep.period.min())
-    r1, r0 = reps[:, :n_per], reps[:, n_per:]
-
-    def make(k, n_per, lab):  # noqa: ANN001, ANN202
-        common = dict(conf_level=conf_level, method="msm_pooled_logistic", n=prep.n_persons,
-                      n_events=n_events, labels=lab, estimand="ATE", n_failed=n_failed)
-        a, b = point[k], point[n_per + k]
-        return [
-            Estimate.from_bootstrap("always", a, r1[:, k], effect_measure="risk", **common),
-            Estimate.from_bootstrap("never", b, r0[:, k], effect_measure="risk", **common),
-            Estimate.from_bootstrap("risk difference", a - b, r1[:, k] - r0[:, k],
-                                    effect_measure="risk_difference", **common),
-            Estimate.from_bootstrap("risk ratio", np.log(a / b), np.log(r1[:, k] / r0[:, k]),
-                                    effect_measure="risk_ratio", **common),
-        ]
-    rows = _contrast_rows(hz, p0, n_per, make)
-    return curve, EstimateTable(
-        rows=rows, title="MSM standardised risks · always vs never",
-        notes=(f"person-level bootstrap ({reps.shape[0]:,} valid replicates; weights and MSM "
-               "re-estimated in each)",))
