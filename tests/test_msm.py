@@ -71,7 +71,7 @@ def test_truncated_weights_msm_matches_r(data, expected):
                                rtol=RTOL_COEF)
     np.testing.assert_allclose(res.model.std_errors, expected["msm_truncated"]["se_vcovCL_HC0"],
                                rtol=RTOL_SE)
-    assert any("truncated at the 1th and 99th" in n for n in res.notes)
+    assert any("truncated at percentiles 1 and 99" in n for n in res.notes)
 
 
 def test_weighted_cox_msm_matches_coxph(data, expected):

@@ -60,6 +60,7 @@ from .exposures import (
     standardized_exposure,
     threshold_exposure,
 )
+from .longitudinal import MSMResult, TimeVaryingWeights, msm, tv_weights
 from .missing import ImputedData, impute, with_imputations
 from .report import Report, Table2, table2
 from .results import Curve, Dropped, Estimate, EstimateTable, Labels, ModelResult, tidy
@@ -175,4 +176,8 @@ __all__ = [
     "FewEventsWarning",
     "ZeroTimeWarning",
     "MonotoneLikelihoodWarning",
+    "tv_weights",
+    "TimeVaryingWeights",
+    "msm",
+    "MSMResult",
 ]

@@ -250,9 +250,8 @@ def finish(prep: Prepared, wf: WeightFit, truncate: tuple[float, float] | None,
     if truncate is not None:
         lo_p, hi_p = _check_truncate(truncate, func)
         w, lo, hi, k = truncate_weights(w, wf.used, (lo_p, hi_p))
-        notes.append(f"weights truncated at the {lo_p:g}th and {hi_p:g}th percentiles "
-                     f"({lo:.4g}, {hi:.4g}): {k:,} of {int(wf.used.sum()):,} person-periods "
-                     "changed")
+        notes.append(f"weights truncated at percentiles {lo_p:g} and {hi_p:g} ({lo:.4g}, "
+                     f"{hi:.4g}): {k:,} of {int(wf.used.sum()):,} person-periods changed")
     if prep.treatment_rows == "untreated_before":
         notes.append("treatment models fitted on person-periods not treated before "
                       "(initiation); once treated, later periods get treatment factor 1")
