@@ -280,3 +280,19 @@ def test_simulate_longitudinal_truth_large_sample():
     naive = msm(df, **COMMON, competing="D", msm_terms=TERMS, ci="sandwich",
                 weights=(df["C"].to_numpy() == 0).astype(float))
     assert abs(naive.contrasts["risk difference"].estimate - true_rd) > 3 * rd.std_error
+
+
+def test_collapsed_fits_give_the_same_numbers(data, expected, monkeypatch):
+    """Large designs with few distinct rows are fitted on them: the same MLE and sandwich."""
+    from cohortlab.longitudinal import _weights
+
+    monkeypatch.setattr(_weights, "COLLAPSE_MIN_ROWS", 100)
+    monkeypatch.setattr(_weights, "COLLAPSE_MAX_SHARE", 0.5)
+    res = msm(data, **COMMON, msm_terms=TERMS, ci="sandwich")
+    np.testing.assert_allclose(res.model.params, expected["msm"]["coef"], rtol=RTOL_COEF)
+    np.testing.assert_allclose(res.model.std_errors, expected["msm"]["se_vcovCL_HC0"],
+                               rtol=RTOL_SE)
+    ref = expected["models"]["treatment_numerator"]
+    np.testing.assert_allclose(res.weights.models["treatment_numerator"].params,
+                               list(ref.values()), rtol=RTOL_COEF, atol=1e-9)
+    assert _weights._distinct_rows(np.ones((200, 2))) is not None

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-from .._glm import GLMFit, fit_logistic
-from ._weights import warm_start
+from .._glm import GLMFit
+from ._weights import fit_logistic_rows
 
 __all__ = ["ClusterFit", "cluster_sums", "fit_msm", "standardised_risks", "risk_influence"]
 
@@ -53,8 +53,7 @@ def fit_msm(X: np.ndarray, y: np.ndarray, w: np.ndarray, cluster: np.ndarray, n_
     >>> cf.vcov.shape, round(cf.adjustment, 4)
     ((2, 2), 1.005)
     """
-    fit = fit_logistic(X, y, w, names=names, func=func, response="the outcome",
-                       start=warm_start(X, y, w))
+    fit = fit_logistic_rows(X, y, w, names=names, func=func, response="the outcome")
     bread = fit.information * X.shape[0]
     bread_inv = np.linalg.inv(bread)
     u = cluster_sums(X * (w * (y - fit.fitted))[:, None], cluster, n_clusters)

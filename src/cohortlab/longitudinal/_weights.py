@@ -14,8 +14,8 @@ import numpy as np
 
 from .._glm import GLMFit, fit_logistic
 
-__all__ = ["WeightFit", "cumprod_within", "fit_weights", "lag_within", "positions",
-           "truncate_weights", "weight_summary"]
+__all__ = ["WeightFit", "cumprod_within", "fit_logistic_rows", "fit_weights", "lag_within",
+           "positions", "truncate_weights", "weight_summary"]
 
 
 def positions(codes: np.ndarray) -> np.ndarray:
@@ -94,11 +94,74 @@ def warm_start(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> np.
         return None
 
 
+#: designs with at least this many rows are collapsed to their distinct rows when those are
+#: few (period, previous treatment and baseline factors: the numerator models and the MSM)
+COLLAPSE_MIN_ROWS = 50_000
+#: ... and collapsed only when the distinct rows are at most this share of the rows
+COLLAPSE_MAX_SHARE = 0.05
+
+
+def _distinct_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """First row index of each distinct row of ``X`` and each row's group, if few (else None).
+
+    Rows are keyed by a fixed random projection, and the grouping is verified exactly (a
+    projection collision, or more than ``COLLAPSE_MAX_SHARE`` of n distinct rows, gives None).
+    """
+    n = X.shape[0]
+    r = np.random.default_rng(20261207).uniform(0.5, 1.5, X.shape[1])
+    head = X[: min(n, 20_000)] @ r
+    if np.unique(head).size > COLLAPSE_MAX_SHARE * head.size:  # continuous: do not try
+        return None
+    _, first, inv = np.unique(X @ r, return_index=True, return_inverse=True)
+    if first.size > COLLAPSE_MAX_SHARE * n or not np.array_equal(X[first][inv], X):
+        return None
+    return first, inv
+
+
+def fit_logistic_rows(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, *,
+                      start: np.ndarray | None = None, min_rows: int | None = None,
+                      **kw: object) -> GLMFit:
+    """``fit_logistic`` on a large design, collapsed to its distinct rows when they are few.
+
+    The weighted likelihood of the distinct (row, response) pairs with summed weights is the
+    likelihood of the rows, so the maximum and the information ``X' diag(w mu (1 - mu)) X``
+    are the same (the returned ``information`` is divided by the original row count and
+    ``fitted`` is per original row). Otherwise a plain fit, warm-started on every 10th row.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.column_stack([np.ones(3000), rng.integers(0, 3, 3000)])
+    >>> y = rng.binomial(1, 0.3 + 0.1 * X[:, 1]).astype(float)
+    >>> a = fit_logistic_rows(X, y, min_rows=1000)
+    >>> b = fit_logistic(X, y)
+    >>> bool(np.allclose(a.coef, b.coef, atol=1e-10)), a.fitted.shape
+    (True, (3000,))
+    """
+    n = X.shape[0]
+    min_rows = COLLAPSE_MIN_ROWS if min_rows is None else min_rows
+    groups = _distinct_rows(X) if n >= min_rows else None
+    if groups is None:
+        return fit_logistic(X, y, w, start=start if start is not None else warm_start(X, y, w),
+                            **kw)  # type: ignore[arg-type]
+    first, inv = groups
+    m = first.size
+    code = 2 * inv + (y > 0.5)
+    cw = np.bincount(code, weights=w, minlength=2 * m)
+    keep = cw > 0
+    Xc = np.repeat(X[first], 2, axis=0)[keep]
+    yc = np.tile([0.0, 1.0], m)[keep]
+    fit = fit_logistic(Xc, yc, cw[keep], start=start, **kw)  # type: ignore[arg-type]
+    return GLMFit(coef=fit.coef, fitted=1.0 / (1.0 + np.exp(-(X @ fit.coef))),
+                  information=fit.information * (Xc.shape[0] / n), n_iter=fit.n_iter,
+                  family=fit.family)
+
+
 def _fit(X: np.ndarray, y: np.ndarray, mask: np.ndarray, names: tuple[str, ...] | None,
          func: str, response: str, information: bool) -> GLMFit:
     Xm, ym = (X, y) if mask.all() else (X[mask], y[mask])
-    return fit_logistic(Xm, ym, names=names, func=func, response=response,
-                        information=information, start=warm_start(Xm, ym))
+    return fit_logistic_rows(Xm, ym, names=names, func=func, response=response,
+                             information=information)
 
 
 def fit_weights(

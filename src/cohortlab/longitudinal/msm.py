@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from .._design import build_design, covariate_columns
-from .._glm import fit_logistic
 from .._typing import RandomState
 from .._validation import check_binary, check_conf_level, check_option
 from ..exceptions import ConvergenceError, DataValidationError
@@ -17,7 +16,7 @@ from ..inference.bootstrap import bootstrap
 from ..results.model import ModelResult
 from ..survival import _cox
 from ._msm import ClusterFit, fit_msm, risk_influence, standardised_risks
-from ._weights import truncate_weights
+from ._weights import fit_logistic_rows, truncate_weights
 from .msm_result import STRATEGIES, CurveInfo, MSMResult, bootstrap_results, sandwich_results
 from .weights import (
     CensorTiming,
@@ -429,12 +428,12 @@ def _bootstrap_statistic(prep: Prepared, X: np.ndarray, y: np.ndarray, d: np.nda
             w = w_full[idx]
         keep = (w > 0) & used[idx]
         ykeep = keep & no_comp[idx]
-        by = fit_logistic(X[row_in_design[idx[ykeep]]], y[idx[ykeep]], w[ykeep],
-                          start=start[0], information=False, func=FUNC).coef
+        by = fit_logistic_rows(X[row_in_design[idx[ykeep]]], y[idx[ykeep]], w[ykeep],
+                               start=start[0], information=False, func=FUNC).coef
         bd = None
         if d is not None:
-            bd = fit_logistic(X[row_in_design[idx[keep]]], d[idx[keep]], w[keep],
-                              start=start[1], information=False, func=FUNC).coef
+            bd = fit_logistic_rows(X[row_in_design[idx[keep]]], d[idx[keep]], w[keep],
+                                   start=start[1], information=False, func=FUNC).coef
         first = prep.pos[idx] == 0
         counts = np.bincount(prep.codes[idx[first]], minlength=prep.n_persons).astype(float)
         return np.concatenate([standardised_risks(by, g, prep.n_persons, n_per, counts,

@@ -206,7 +206,7 @@ def prepare(
             frame[treat_mask]
         # only the formula's columns: a data column named like a formula function (a censor
         # column "C" next to C(period)) would shadow it
-        cols = covariate_columns(rhs, sub, func) or [period]
+        cols = covariate_columns(rhs, sub, func, check_text=False) or [period]
         d = build_design(sub[cols], rhs, func)
         designs[key] = d if sub is frame else Design(
             X=d.matrix(frame), names=d.names, spec=d.spec, formula=d.formula)
