@@ -36,7 +36,7 @@ RiskCI: TypeAlias = Literal["bootstrap", "sandwich"]
 
 
 # ---------------------------------------------------------------------- history columns
-def _history_names(treatment: str, frame_cols: Sequence[str]) -> dict[str, str]:
+def _history_names(treatment: str) -> dict[str, str]:
     names = {"cum": f"cum_{treatment}", "ever": f"ever_{treatment}"}
     return {k: (v if v.isidentifier() else f"{k}_treatment") for k, v in names.items()}
 
@@ -114,7 +114,8 @@ def _events(prep: Prepared, outcome: str, competing: str | None,
     if after.any():
         ids = prep.frame.iloc[np.flatnonzero(after)[:5], 0].tolist()
         raise DataValidationError(
-            f"{FUNC}(): {int(after.sum()):,} persons have rows after their event in "
+            f"{FUNC}(): {len(set(prep.codes[after].tolist())):,} persons have rows after "
+            "their event in "
             f"{outcome!r}{' or ' + repr(competing) if competing else ''} (e.g. ids {ids}). "
             "Drop the person-periods after each person's first event.")
     return y, d, used, yrows
@@ -257,7 +258,7 @@ def msm(
         raise DataValidationError(f"{FUNC}(): pass covariates= (the weight models' "
                                   "denominator covariates) or weights=.")
     base_cols = covariate_columns(baseline, data, FUNC) if baseline else []
-    hist = _history_names(treatment, list(data.columns))
+    hist = _history_names(treatment)
     extra = [outcome, *([competing] if competing else []),
              *([weights] if isinstance(weights, str) else [])]
     prep = prepare(data, id=id, period=period, treatment=treatment,
