@@ -319,3 +319,20 @@ def test_collapsed_fits_give_the_same_numbers(data, expected, monkeypatch):
     np.testing.assert_allclose(res.weights.models["treatment_numerator"].params,
                                list(ref.values()), rtol=RTOL_COEF, atol=1e-9)
     assert _weights._distinct_rows(np.ones((200, 2))) is not None
+
+
+def test_risk_influence_closed_form_equals_the_recursion():
+    """Without a competing event the gradient is closed-form; with a vanishing competing
+    hazard the general recursion must give the same influence values."""
+    from cohortlab.longitudinal._msm import risk_influence
+
+    rng = np.random.default_rng(4)
+    n, k, p = 50, 5, 3
+    xs = np.column_stack([np.ones(n * k), rng.integers(0, 2, n * k), rng.normal(size=n * k)])
+    beta = np.array([-2.0, 0.4, 0.3])
+    ifl = rng.normal(size=(n, p))
+    r_a, i_a = risk_influence(beta, xs, n, k, ifl)
+    r_b, i_b = risk_influence(beta, xs, n, k, np.hstack([ifl, np.zeros((n, p))]),
+                              np.array([-60.0, 0.0, 0.0]))
+    np.testing.assert_allclose(r_a, r_b, rtol=1e-12)
+    np.testing.assert_allclose(i_a, i_b, rtol=1e-10, atol=1e-14)

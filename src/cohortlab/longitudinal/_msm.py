@@ -123,7 +123,18 @@ def risk_influence(beta: np.ndarray, xs: np.ndarray, n_persons: int, n_periods: 
     hy, hd = _hazards(beta, xs, n_persons, n_periods, beta_d)
     risk = _cif(hy, hd)
     x3 = xs.reshape(n_persons, n_periods, p)
-    width = p * (2 if comp else 1)
+    r_mean = risk.mean(axis=0)
+    if not comp:
+        # d risk_k / d beta = S_k sum_{j<=k} h_j x_j, in closed form
+        surv = np.cumprod(1.0 - hy, axis=1)
+        cum = np.zeros((n_persons, p))
+        grad = np.empty((n_periods, p))
+        for k in range(n_periods):  # periods, each a matrix-vector product over persons
+            cum += hy[:, k, None] * x3[:, k, :]
+            grad[k] = surv[:, k] @ cum
+        grad /= n_persons
+        return r_mean, (risk - r_mean) / n_persons + beta_influence @ grad.T
+    width = 2 * p
     d_s = np.zeros((n_persons, width))   # d S_{k-1} / d theta
     d_f = np.zeros((n_persons, width))   # d risk_k / d theta
     s_prev = np.ones(n_persons)
@@ -131,17 +142,13 @@ def risk_influence(beta: np.ndarray, xs: np.ndarray, n_persons: int, n_periods: 
     for k in range(n_periods):  # a loop over periods, vectorised over persons
         x, y, d = x3[:, k, :], hy[:, k], hd[:, k]
         a = (y * (1.0 - y))[:, None] * x
-        if comp:
-            b = (d * (1.0 - d))[:, None] * x
-            d_e = np.hstack([(1.0 - d)[:, None] * a, -y[:, None] * b])
-            d_q = np.hstack([-(1.0 - d)[:, None] * a, -(1.0 - y)[:, None] * b])
-        else:
-            d_e, d_q = a, -a
+        b = (d * (1.0 - d))[:, None] * x
+        d_e = np.hstack([(1.0 - d)[:, None] * a, -y[:, None] * b])
+        d_q = np.hstack([-(1.0 - d)[:, None] * a, -(1.0 - y)[:, None] * b])
         e, q = (1.0 - d) * y, (1.0 - d) * (1.0 - y)
         d_f += d_s * e[:, None] + s_prev[:, None] * d_e
         d_s = d_s * q[:, None] + s_prev[:, None] * d_q
         s_prev = s_prev * q
         grad[k] = d_f.mean(axis=0)
-    r_mean = risk.mean(axis=0)
     infl = (risk - r_mean) / n_persons + beta_influence @ grad.T
     return r_mean, infl
