@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._design import Design, build_design, covariate_columns
+from .._glm import GLMFit
 from .._validation import check_binary, check_columns, check_frame, check_numeric, check_option
 from ..exceptions import DataValidationError, MissingDataError
 from ..results._format import Renderable, fmt_num
@@ -151,12 +152,9 @@ def _check_order(frame: pd.DataFrame, id: str, period: str, func: str) -> tuple[
     return codes, per
 
 
-def _complete(frame: pd.DataFrame, cols: Sequence[str], func: str,
-              exempt: np.ndarray | None = None, exempt_col: str | None = None) -> None:
+def _complete(frame: pd.DataFrame, cols: Sequence[str], func: str) -> None:
     for col in cols:
         na = frame[col].isna().to_numpy()
-        if exempt is not None and col == exempt_col:
-            na = na & ~exempt
         if na.any():
             raise MissingDataError(
                 f"{func}(): column {col!r} has {int(na.sum()):,} missing values in "
@@ -233,11 +231,10 @@ def compute(prep: Prepared, idx: np.ndarray | None = None, *, information: bool 
         names={k: v.names for k, v in d.items()}, func=func, information=information)
 
 
-def _model_result(key: str, design: Design, fit: object, n_rows: int) -> ModelResult:
-    info = fit.information  # type: ignore[attr-defined]
-    vcov = np.linalg.inv(info) / n_rows
-    return ModelResult(terms=design.names, params=fit.coef,  # type: ignore[attr-defined]
-                       vcov=vcov, effect_measure="odds_ratio", method="logistic_glm",
+def _model_result(key: str, design: Design, fit: GLMFit, n_rows: int) -> ModelResult:
+    vcov = np.linalg.inv(fit.information) / n_rows
+    return ModelResult(terms=design.names, params=fit.coef, vcov=vcov,
+                       effect_measure="odds_ratio", method="logistic_glm",
                        ci_method="wald_model", n=n_rows,
                        notes=(f"{key.replace('_', ' ')} model: {design.formula}",))
 
