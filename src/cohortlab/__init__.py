@@ -60,7 +60,23 @@ from .exposures import (
     standardized_exposure,
     threshold_exposure,
 )
-from .longitudinal import MSMResult, TimeVaryingWeights, msm, tv_weights
+from .longitudinal import (
+    ByPeriodTable,
+    MSMResult,
+    TimeVaryingExposure,
+    TimeVaryingWeights,
+    by_period_table,
+    cumulative_exposure,
+    ever_treated,
+    expand_intervals,
+    lag,
+    msm,
+    person_period,
+    time_since_initiation,
+    time_varying_exposure,
+    tv_weights,
+    validate_person_period,
+)
 from .missing import ImputedData, impute, with_imputations
 from .report import Report, Table2, table2
 from .results import Curve, Dropped, Estimate, EstimateTable, Labels, ModelResult, tidy
@@ -148,6 +164,17 @@ __all__ = [
     "attrition",
     "simulate_cohort",
     "simulate_longitudinal",
+    "person_period",
+    "expand_intervals",
+    "validate_person_period",
+    "lag",
+    "cumulative_exposure",
+    "time_since_initiation",
+    "ever_treated",
+    "time_varying_exposure",
+    "TimeVaryingExposure",
+    "by_period_table",
+    "ByPeriodTable",
     "tidy",
     "table2",
     "Table2",

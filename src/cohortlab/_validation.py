@@ -131,7 +131,7 @@ def check_random_state(random_state: Any, func: str) -> np.random.Generator:
         isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
         and int(random_state) >= 0
     ):
-        return np.random.default_rng(random_state)
+        return np.random.default_rng(None if random_state is None else int(random_state))
     raise DataValidationError(
         f"{func}(): random_state must be None, a non-negative int or a numpy Generator; "
         f"got {random_state!r}. Pass e.g. random_state=2024."

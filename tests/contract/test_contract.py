@@ -232,6 +232,13 @@ NOT_VERBS = {
     "correct_exposure": "wraps another verb (run on each imputed cohort); its contract over "
                         "every estimator is tests/contract/test_wrappers.py",
     "evalue": "takes an Estimate or numbers, not a DataFrame; tested in tests/sensitivity",
+    **{name: "builds or checks person-period data, not an estimate; tested in "
+             "tests/test_longitudinal_data.py"
+       for name in ("person_period", "expand_intervals", "validate_person_period", "lag",
+                    "cumulative_exposure", "time_since_initiation", "ever_treated",
+                    "time_varying_exposure")},
+    "by_period_table": "a descriptive table without estimates (no CI); tested in "
+                       "tests/test_longitudinal_data.py",
     **{name: "builds an exposure definition, not an estimate; tested in tests/exposures"
        for name in ("threshold_exposure", "quantile_exposure", "cutpoint_exposure",
                     "standardized_exposure", "spline_basis")},

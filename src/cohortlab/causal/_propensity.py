@@ -24,7 +24,7 @@ import pandas as pd
 
 from .._design import Design, build_design, categorical_columns, covariate_columns
 from .._glm import GLMFit, fit_logistic
-from .._typing import RandomState
+from .._typing import RandomState, SMDDenominator
 from .._validation import (
     check_random_state,
 )
@@ -50,6 +50,12 @@ MAX_WEIGHT_SHARE = 0.10
 MIN_ESS_FRACTION = 0.10
 #: Arms smaller than this are not checked (a few subjects always carry large shares).
 MIN_ARM_FOR_CHECKS = 50
+
+
+
+def _smd_denominator(estimand: str) -> SMDDenominator:
+    """The SD in the SMD's denominator: cobalt's convention for each estimand."""
+    return "treated" if estimand == "ATT" else "control" if estimand == "ATC" else "pooled"
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
@@ -123,7 +129,7 @@ class PropensityScore(Renderable):
         from ..describe.table1 import table1
 
         cols = list(columns) if columns is not None else list(self.covariate_columns)
-        den = {"ATT": "treated", "ATC": "control"}.get(self.estimand, "pooled")
+        den = _smd_denominator(self.estimand)
         frame = self.data.loc[self.kept.to_numpy(), cols].assign(
             __a__=self.exposure[self.kept].to_numpy(), __w__=self._total_weights()[self.kept])
         cats = [c for c in self.categorical if c in cols]
@@ -144,7 +150,7 @@ class PropensityScore(Renderable):
         from ..describe.table1 import table1
 
         cols = list(columns) if columns is not None else list(self.covariate_columns)
-        den = {"ATT": "treated", "ATC": "control"}.get(self.estimand, "pooled")
+        den = _smd_denominator(self.estimand)
         wname = f"{self.estimand} weights"
         frame = self.data.loc[self.kept.to_numpy(), cols].assign(
             **{self.exposure_name: self.exposure[self.kept].to_numpy(),

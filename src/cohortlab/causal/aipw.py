@@ -83,12 +83,19 @@ def aipw(
         Confounders for the propensity model (and the outcome model by default).
     estimand : {"ATE", "ATT", "ATC"}
     effect_measure : {"difference", "ratio", "odds_ratio"}
+        The contrast of the two arm means.
     outcome_covariates : list of str or str, optional
-        Outcome model right-hand side.
+        The outcome model's right-hand side; the exposure is added as a main effect unless
+        already a term.
     ps_model : scikit-learn classifier, optional
+        The propensity model; default logistic regression on ``covariates``.
     outcome_model : scikit-learn regressor or classifier, optional
+        The outcome model; default linear or logistic regression.
     cross_fit : int, optional
-        Number of cross-fitting folds for the machine-learning models.
+        K-fold cross-fitting of the machine-learning nuisance models (each fitted on K - 1
+        folds, predicting the held-out one); both models share the folds, stratified by
+        exposure and drawn from ``random_state``. The parametric default models are fitted on
+        all rows.
     trim : (float, float) or "crump", optional
         Remove subjects with propensity scores outside the bounds (as in
         :func:`propensity_score`); the estimand becomes the trimmed population's.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -98,14 +98,18 @@ def crude_effect(
     outcome : str
         Numeric outcome; binary 0/1 outcomes give risks.
     effect_measure : {"difference", "ratio", "odds_ratio"}
-        Odds ratio needs a binary outcome; ratio needs positive arm means.
+        The contrast of the arm means. A ratio needs positive arm means; an odds ratio a binary
+        outcome.
     reference : optional
         The exposure label of the comparison group (when not 0/1).
     weights : str, optional
-        Non-negative case (sampling) weights.
+        Non-negative case (sampling) weights; the arm means are weighted (Hajek) means and the
+        weights are treated as known.
     cluster : str, optional
-        Cluster identifier for cluster-robust SEs (sites, repeated measures).
+        A cluster identifier (site, person with repeated rows): cluster-robust standard errors,
+        or a cluster bootstrap.
     ci_method : {"influence_function", "bootstrap"}
+        How the standard error and interval are computed.
     n_boot, n_jobs, random_state
         Bootstrap replicates, parallel jobs, seed (same seed, same numbers for any n_jobs).
     conf_level : float
@@ -142,7 +146,7 @@ def crude_effect(
     measure_name = MEASURE_NAMES[(effect_measure, binary)]
     est, phi, mu1, mu0 = _estimate(y, a, w, effect_measure)
     cl_ids = frame[cluster].to_numpy() if cluster else None
-    common = dict(
+    common: dict[str, Any] = dict(
         estimand="association", effect_measure=measure_name, method="crude",
         n=int((w > 0).sum()), n_events=int(y[w > 0].sum()) if binary else None, dropped=dropped,
         notes=zero_weight_notes(w, weights),

@@ -264,43 +264,55 @@ def dose_response(
     Parameters
     ----------
     data : pandas.DataFrame
+        One row per subject; never modified.
     exposure : str
-        Numeric exposure with at least 3 distinct values.
+        A numeric exposure with at least 3 distinct values (a binary exposure belongs to
+        ``gformula()`` or ``ipw()``).
     outcome : str
         Numeric outcome; a 0/1 outcome gives risks (logistic model) unless
         ``outcome_type="continuous"``.
     covariates : list of str or str
-        Confounders: the outcome model's (g-formula) or the exposure model's (IPW)
-        right-hand side; must not contain the exposure.
+        The confounders: the outcome model's right-hand side (``"gformula"``) or the exposure
+        model's (``"ipw"``). They must not contain the exposure: its dose terms are added by
+        ``dose_terms``.
     method : {"gformula", "ipw"}
+        Outcome regression standardised over the sample, or a GPS-weighted marginal structural
+        model.
     grid : sequence of float, optional
-        Doses of the curve; default 20 equally spaced values from the 5th to the 95th
-        percentile. Values outside the observed range raise (extrapolation). The reference
-        is added when absent.
+        The doses of the curve. Default: 20 equally spaced values from the 5th to the 95th
+        percentile of the exposure. A dose outside the observed range raises an error (the curve
+        there would be extrapolation). The reference is added when it is not on the grid.
     reference : float, optional
         Reference dose of the contrasts, within the observed range; default the median.
     dose_terms : {"spline", "linear", "quadratic"}
+        How the exposure enters the model: a natural cubic spline with ``df`` degrees of
+        freedom (knots placed as R's ``splines::ns(A, df)``: boundary knots at the range,
+        interior knots at quantiles; linear beyond the boundary knots), ``A``, or ``A + A^2``.
     df : int
         Spline degrees of freedom (``df=1`` is linear).
     outcome_type : {"auto", "continuous", "binary"}
-        ``"auto"``: binary when the outcome is 0/1.
+        ``"auto"`` treats a 0/1 outcome as binary; ``"continuous"`` fits a linear (probability)
+        model to it.
     effect_measure : {"difference", "ratio"}
         Ratio needs a binary outcome (risk ratio; CI from the log scale).
     per : float or "sd", optional
-        The slope row's step (``dose_terms="linear"`` only).
+        With ``dose_terms="linear"``: the step of the slope row, one unit by default, one SD of
+        the exposure with ``"sd"``, or ``per`` units.
     interactions : list of str, optional
         g-formula only: numeric covariate columns whose products with every dose term enter
         the outcome model (effect modification; the curve averages over their distribution).
         Put them in ``covariates`` too, for their main effects.
     numerator_covariates : list of str or str, optional
-        IPW only: covariates of the weights' numerator density, also put in the MSM.
+        ``"ipw"`` only: covariates of the weights' numerator density; they are also put in the
+        MSM, whose predictions are then averaged over the sample.
     weights : str, optional
         Sampling weights (in every fit and in the standardisation).
     truncate : (float, float), optional
         IPW only: truncate the stabilised weights at these quantiles; recorded in ``notes``.
     variance : {"sandwich", "bootstrap"}
+        How the standard errors are computed.
     n_boot, n_jobs, random_state
-        Bootstrap settings.
+        Bootstrap settings; the same seed gives the same numbers whatever ``n_jobs``.
     conf_level : float
     missing : {"raise", "drop"}
 
@@ -514,6 +526,7 @@ def _rows(mu: np.ndarray, V: np.ndarray, reps: np.ndarray | None, doses: np.ndar
                               {"quantity": qty, "dose": float(g), "reference": r}))
     for k, j in enumerate(others):
         if j == doses.size:  # the slope: reference + step vs reference
+            assert step is not None  # a slope row exists only with a step
             unit = "per SD" if per == "sd" else "per unit" if per is None else f"per {_fmt(step)}"
             term = f"{exposure} ({unit}{f' = {step:.4g}' if per == 'sd' else ''})"
             labels = {"quantity": "slope", "dose": float(ref + step), "reference": ref}

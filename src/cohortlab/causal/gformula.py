@@ -113,21 +113,32 @@ def gformula(
     Parameters
     ----------
     data : pandas.DataFrame
+        One row per subject; never modified.
     exposure, outcome : str
         Binary exposure; numeric outcome (binary 0/1 outcomes give risks).
     covariates : list of str or str
         Confounders: the outcome model's right-hand side unless ``outcome_covariates``.
     estimand : {"ATE", "ATT", "ATC"}
+        Average the predictions over everyone, the exposed or the unexposed.
     effect_measure : {"difference", "ratio", "odds_ratio"}
+        The contrast of the standardised means.
     outcome_covariates : list of str or str, optional
-        Outcome model right-hand side (formula), e.g. with exposure interactions.
+        The outcome model's right-hand side, e.g. with exposure interactions. The exposure is
+        added as a main effect unless the formula already has it as a term of its own.
     outcome_model : scikit-learn regressor or classifier, optional
         Default: linear or logistic regression (maximum likelihood).
     standardize_over : {"analysed", "all"}
+        ``"all"`` fits the outcome model on the rows with an observed outcome and averages the
+        predictions over every row, including those whose outcome is missing (What If
+        Program 13.2); this assumes the outcome is missing at random given the exposure and
+        the model's covariates. With ``"analysed"`` a missing outcome is a missing value like
+        any other.
     weights : str, optional
         Sampling weights (in the fit and in the standardisation).
     cluster : str, optional
     variance : {"influence_function", "bootstrap"}
+        How the standard error is computed; a machine-learning ``outcome_model`` needs
+        ``"bootstrap"``.
     n_boot, n_jobs, random_state
         Bootstrap settings (same seed, same numbers whatever ``n_jobs``).
     conf_level : float
@@ -185,7 +196,7 @@ def gformula(
     pop = _population(a, estimand)
     mu1, mu0, phi1, phi0 = _standardize(fit.q1, fit.q0, pop, s)
     check_means(mu1, mu0, effect_measure, FUNC, outcome)
-    common = dict(
+    common: dict[str, Any] = dict(
         estimand=estimand, effect_measure=MEASURE_NAMES[(effect_measure, binary)],
         method="gformula", n=int((s > 0).sum()),
         n_events=int(y[r & (s > 0)].sum()) if binary else None,
@@ -243,7 +254,7 @@ def _chain_rule(fit: Any, od: OutcomeDesign, y: np.ndarray, s: np.ndarray, r: np
 
 def _notes(description: str, r: np.ndarray, over: str, pop: np.ndarray,
            estimand: str) -> tuple[str, ...]:
-    notes = (f"outcome model: {description}, fitted on {int(r.sum()):,} rows",)
+    notes: tuple[str, ...] = (f"outcome model: {description}, fitted on {int(r.sum()):,} rows",)
     if estimand != "ATE":
         who = "exposed" if estimand == "ATT" else "unexposed"
         notes += (f"standardised over the {int(pop.sum()):,} {who} ({estimand})",)

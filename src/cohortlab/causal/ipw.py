@@ -88,30 +88,40 @@ def ipw(
     Parameters
     ----------
     data : pandas.DataFrame
+        One row per subject; never modified.
     exposure, outcome : str
         Binary exposure; numeric outcome (binary 0/1 outcomes give risks). With
         ``censoring_covariates``, a missing outcome means censored.
     covariates : list of str or str
         Confounders for the propensity model (column list or formula right-hand side).
     estimand : {"ATE", "ATT", "ATC", "ATO", "ATM"}
+        The target population; the weights are those of :func:`propensity_score`.
     effect_measure : {"difference", "ratio", "odds_ratio"}
+        The contrast of the two weighted means.
     model : scikit-learn classifier, optional
         Propensity model; default logistic regression.
     trim, truncate
         As in :func:`propensity_score`; recorded in ``notes``.
     censoring_covariates : list of str or str, optional
-        Covariates of the censoring model ``P(outcome observed | exposure, covariates)``.
+        Covariates of a logistic censoring model ``P(outcome observed given exposure and these
+        covariates)``: the uncensored are reweighted by its inverse.
     weights : str, optional
         Sampling weights.
     cluster : str, optional
-        Cluster identifier for cluster-robust variance or the cluster bootstrap.
+        A cluster identifier: the influence values are summed within clusters (with
+        ``G / (G - 1)``), or whole clusters are resampled by the bootstrap.
     variance : {"mestimation", "robust", "bootstrap"}, optional
+        How the standard error is computed. Default: ``"mestimation"`` with the logistic model,
+        ``"robust"`` with a ``model=``.
     n_boot, n_jobs, random_state
         Bootstrap settings (same seed, same numbers whatever ``n_jobs``).
     conf_level : float
+        The interval's level.
     reference : optional
         Exposure label of the unexposed group.
     missing : {"raise", "drop"}
+        Missing values in the analysis columns raise, or the rows are dropped and counted
+        (missing outcomes are kept as censored when ``censoring_covariates`` is given).
 
     Returns
     -------
@@ -167,7 +177,7 @@ def ipw(
     _, phi_known = contrast(means.mu1, means.mu0, means.phi1_known, means.phi0_known,
                             effect_measure)
     ess = ps.ess()
-    common = dict(
+    common: dict[str, Any] = dict(
         estimand=estimand, effect_measure=MEASURE_NAMES[(effect_measure, binary)],
         method="ipw", n=int(used_rows.sum()),
         n_events=int(y[r & used_rows].sum()) if binary else None,
@@ -190,7 +200,7 @@ def ipw(
     return replace(res, ci_method=label)
 
 
-def _resolve_variance(variance: str | None, model: Any, censoring: Any) -> str:
+def _resolve_variance(variance: Variance | None, model: Any, censoring: Any) -> Variance:
     if variance is None:
         return "mestimation" if model is None else "robust"
     check_option(variance, Variance, "variance", FUNC)

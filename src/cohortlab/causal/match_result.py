@@ -70,12 +70,12 @@ class MatchResult(Renderable):
     propensity: PropensityScore | None = field(default=None, repr=False)
     dropped: Dropped = field(default_factory=Dropped)
     notes: tuple[str, ...] = ()
-    _units: pd.DataFrame = field(default=None, repr=False)  # type: ignore[assignment]
-    _a: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
-    _dist: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
-    _unit_weight: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
-    _row_a: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
-    _row_s: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    _units: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    _a: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    _dist: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    _unit_weight: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    _row_a: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    _row_s: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
 
     # ------------------------------------------------------------------ effect
     def effect(self, outcome: str, *, effect_measure: Measure = "difference",

@@ -107,7 +107,8 @@ def match(
     Parameters
     ----------
     data : pandas.DataFrame
-        One row per subject.
+        One row per subject; never modified. It must not already have the columns ``match_id``,
+        ``match_weight``, ``distance``.
     exposure : str
         Binary exposure (0/1, bool, or two labels with ``reference``).
     covariates : list of str or str, optional
@@ -119,27 +120,36 @@ def match(
     ratio : int
         Controls per focal subject (``k`` in k:1 matching).
     caliper : float or None
-        Maximum distance of a pair in SDs of the distance; ``None`` for no caliper.
+        The largest allowed distance of a pair, in standard deviations of the distance over all
+        analysed subjects; ``None`` for no caliper. The default 0.2 SD of the logit is Austin's
+        (2011) recommendation.
     replace : bool
         Whether a control may be matched to several focal subjects.
     estimand : {"ATT", "ATC"}
+        Match unexposed subjects to each exposed one (ATT), or the reverse (ATC).
         Nearest-neighbour matching does not target the ATE; use :func:`ipw` for it.
     outcome : str, optional
         If given, the effect is estimated and stored in ``result.estimate``.
     effect_measure : {"difference", "ratio", "odds_ratio"}
+        The contrast of the matched arms' means.
     distance : {"logit", "ps"}
+        Match on the logit of the propensity score (MatchIt's ``link = "linear.logit"``) or
+        on the score itself (MatchIt's default).
     order : {"largest", "smallest", "data", "random"}, optional
-        Matching order of the focal subjects without replacement.
+        The order in which focal subjects are matched without replacement; default ``"largest"``
+        score first for the ATT, ``"smallest"`` for the ATC (MatchIt's ``m.order``).
     weights : str, optional
         Sampling weights: used in the propensity model, and multiplied into the matching
         weights for the effect and the balance (as MatchIt's ``s.weights``).
     reference : optional
         Exposure label of the unexposed group.
     conf_level : float
+        The interval's level.
     random_state : int or numpy.random.Generator, optional
         Seeds ``order="random"``.
     missing : {"raise", "drop"}
-        Missing values in the exposure, covariates, scores, weights or outcome.
+        Missing values in the exposure, covariates, scores, weights or outcome raise, or the
+        rows are dropped and counted.
 
     Returns
     -------
@@ -242,7 +252,8 @@ def _check_options(estimand: Any, distance: Any, order: Any, effect_measure: Any
     if order is not None:
         check_option(order, MatchOrder, "order", FUNC)
     check_option(effect_measure, Measure, "effect_measure", FUNC)
-    if not (isinstance(ratio, numbers.Integral) and not isinstance(ratio, bool) and ratio >= 1):
+    if not (isinstance(ratio, numbers.Integral) and not isinstance(ratio, bool)
+            and int(ratio) >= 1):
         raise DataValidationError(
             f"{FUNC}(): ratio must be an integer >= 1 (controls per focal subject); got "
             f"{ratio!r}. Use ratio=1 for pair matching."

@@ -62,20 +62,28 @@ def propensity_score(
     Parameters
     ----------
     data : pandas.DataFrame
+        One row per subject; never modified.
     exposure : str
         Binary exposure column (0/1, bool, or two labels with ``reference``).
     covariates : list of str or str
-        Confounders: column names or a formula right-hand side, e.g.
-        ``"age + I(age**2) + C(education)"``.
+        The confounders: column names, or a formula right-hand side such as
+        ``"age + I(age**2) + C(education)"`` (formulaic syntax; ``C()`` marks a numeric column
+        as categorical).
     model : scikit-learn classifier, optional
-        Default: maximum-likelihood logistic regression (with an intercept).
+        Any estimator with ``fit()`` and ``predict_proba()``. Default: maximum-likelihood
+        logistic regression with an intercept.
     estimand : {"ATE", "ATT", "ATC", "ATO", "ATM"}
+        The target population of the weights.
     stabilize : bool
+        Multiply the weights by the marginal probability of the arm received (the Hajek
+        estimators of :func:`ipw` are unchanged).
     trim : (float, float) or "crump", optional
-        Remove subjects whose score is outside the bounds (or Crump et al.'s optimal bounds);
-        recorded in ``notes`` and in the rows' zero weights.
+        Remove subjects whose score is outside ``[low, high]``, or outside Crump et al.'s (2009)
+        optimal bounds. They get weight 0, the estimand becomes the trimmed population, and a
+        note says so; the scores are not re-estimated.
     truncate : (float, float), optional
-        Truncate weights at these quantiles (e.g. ``(0.01, 0.99)``); recorded in ``notes``.
+        Truncate (winsorise) the weights at these quantiles of the kept rows' weights, e.g.
+        ``(0.01, 0.99)``; recorded in the notes.
     weights : str, optional
         Sampling weights, used in the score model and multiplied into the weights.
     cross_fit : int, optional
@@ -85,6 +93,8 @@ def propensity_score(
     random_state : int or numpy.random.Generator, optional
         Seeds the cross-fitting folds.
     missing : {"raise", "drop"}
+        Missing values in the exposure, covariates or weights raise, or the rows are dropped and
+        counted in ``result.dropped``.
 
     Returns
     -------

@@ -84,6 +84,8 @@ def tmle(
     covariates : list of str or str
         Confounders for the propensity model (and the outcome model by default).
     estimand : {"ATE", "ATT", "ATC"}
+        ``"ATO"`` and ``"ATM"`` raise :class:`~cohortlab.exceptions.DataValidationError`
+        (use :func:`ipw`).
     effect_measure : {"difference", "ratio", "odds_ratio"}
     outcome_covariates : list of str or str, optional
     ps_model, outcome_model : scikit-learn estimators, optional
@@ -91,7 +93,8 @@ def tmle(
         Cross-fitting folds for the machine-learning nuisance models.
     trim : (float, float) or "crump", optional
     bounds : (float, float), optional
-        Known bounds of a continuous outcome (default: the observed range).
+        Known bounds of a continuous outcome, used to scale it to [0, 1] (default: its
+        observed minimum and maximum). They must contain every value of the outcome.
     weights : str, optional
         Sampling weights.
     cluster : str, optional

@@ -100,7 +100,8 @@ def attrition(
         passed here as strings; they are checked and evaluated by
         ``cohortlab.protocol._expr`` (see docs/explanation/security.md).
     id : str, optional
-        Person identifier: the table then also counts distinct persons remaining.
+        A person identifier: the table then also counts the distinct persons remaining after
+        each step (``persons_after``), useful when a person has several rows.
 
     Returns
     -------

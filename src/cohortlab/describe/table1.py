@@ -237,7 +237,8 @@ def table1(
         Numeric columns to treat as categorical; continuous columns to summarise by median
         [Q1, Q3] (weighted quantiles when weighted).
     weights : str, optional
-        Column of non-negative case weights (e.g. inverse probability weights).
+        A column of non-negative case weights, e.g. inverse probability weights. Every summary
+        and the SMD are then weighted.
     reference : optional
         The level of ``by`` used as the comparison group (coded first). Default: the first
         level in sorted order.
@@ -260,7 +261,8 @@ def table1(
         ``{column: label}`` mapping labels variables only. Display only: ``to_frame()``
         keeps column names and codes.
     missing : {"raise", "drop"}
-        What to do with rows where ``by`` is missing.
+        What to do with rows where ``by`` is missing: raise ``MissingDataError``, or drop them
+        and count them in ``result.dropped``.
 
     Returns
     -------

@@ -112,7 +112,8 @@ def compare_classifiers(
     label : str
         Column of observed outcomes coded 0/1 (or bool).
     scores : sequence of str
-        Two or more score columns (numeric; higher = more likely positive).
+        Two or more numeric score columns, higher = more likely positive. Any real numbers
+        (probabilities, logits, a 1-5 grade): the AUROC depends only on their order.
     conf_level : float
         Confidence level of every interval.
     missing : {"raise", "drop"}
@@ -155,8 +156,8 @@ def compare_classifiers(
     notes = []
     if not np.all(np.isfinite(cov)):
         notes.append("fewer than 2 positives or negatives: no DeLong variance")
-    common = {"conf_level": conf_level, "method": CLF, "ci_method": "delong", "n": n,
-              "n_events": n1}
+    common: dict[str, Any] = {"conf_level": conf_level, "method": CLF, "ci_method": "delong",
+                              "n": n, "n_events": n1}
     rows = [_row(c, auc[i], cov[i, i], null=0.5, measure="auroc", clip=(0.0, 1.0),
                  labels={"metric": "auroc", "model": c}, **common)
             for i, c in enumerate(cols)]
@@ -271,7 +272,8 @@ def compare_survival_models(
     time, event : str
         Follow-up time (>= 0) and event indicator (0 = censored, 1 = event).
     scores : sequence of str, optional
-        One risk-score column per model (e.g. Cox linear predictors).
+        One risk-score column per model, higher = higher risk (e.g. Cox linear predictors):
+        Harrell's and Uno's C, and AUC(t) when no risks are given.
     risks : sequence of str or of mapping {time: str}, optional
         One entry per model (same order as ``scores``): its predicted absolute risk by each
         time, a column (with a single time in ``times``) or a mapping ``{time: column}``.
@@ -330,11 +332,11 @@ def compare_survival_models(
     preds = [{tk: _check_risk(frame, c, SRV) for tk, c in m.items()} for m in rmaps]
     _check_followup(t, d, grid, time, "the data", SRV)
     n, n1 = int(t.size), int(d.sum())
-    common = {"conf_level": conf_level, "method": SRV, "n": n, "n_events": n1}
+    common: dict[str, Any] = {"conf_level": conf_level, "method": SRV, "n": n, "n_events": n1}
     notes: list[str] = []
 
     # per model: (metric, time) -> (estimate, influence, variance from influence)
-    est: list[dict[tuple[str, float], tuple[float, np.ndarray]]] = [{} for _ in range(k)]
+    est: list[dict[tuple[str, float], tuple[float, Any]]] = [{} for _ in range(k)]
     tau = float(grid.max()) if grid.size else None
     if xs:
         if tau is None:

@@ -457,7 +457,9 @@ def _group_metrics(t: np.ndarray, d: np.ndarray, x: np.ndarray | None,
         p = preds.get(tk)
         if p is None and x is None:
             continue
-        a, psi = sm.ipcw_auc(t, d, x if p is None else p, tk, gkm)
+        score = x if p is None else p
+        assert score is not None
+        a, psi = sm.ipcw_auc(t, d, score, tk, gkm)
         out.append(row("auc", a, _se(psi), tk, clip=True))
         if p is None:
             continue

@@ -340,7 +340,7 @@ def correct_exposure(
 
 def _check_int(value: Any, name: str, low: int) -> None:
     if not (isinstance(value, numbers.Integral) and not isinstance(value, bool)
-            and value >= low):
+            and int(value) >= low):
         raise DataValidationError(f"{FUNC}(): {name} must be an int >= {low}; got {value!r}.")
 
 

@@ -149,7 +149,7 @@ def _count_warnings(call: Callable[[], Any]) -> tuple[Any, dict[str, int]]:
 
 
 def _rubin_fields(r: Estimate, pooled: Any, i: int | None, conf_level: float
-                  ) -> tuple[dict[str, float], dict[str, float]]:
+                  ) -> tuple[dict[str, Any], dict[str, float]]:
     """Row ``r`` pooled by Rubin's rules: its estimate fields and (fmi, df, riv).
 
     ``i`` is the row's column in ``pooled``; None (a parameter not estimable in every
@@ -161,9 +161,9 @@ def _rubin_fields(r: Estimate, pooled: Any, i: int | None, conf_level: float
                      conf_high=math.nan, statistic=math.nan, p_value=math.nan),
                 dict(fmi=math.nan, df=math.nan, riv=math.nan))
     q, t, d = pooled.pooled[i], pooled.total_var[i], pooled.df[i]
-    stat, p, lo, hi = rubin_interval(q, t, d, conf_level)
-    if r.effect_measure in _LEVELS:
-        stat, p = math.nan, math.nan
+    t_stat, t_p, lo, hi = rubin_interval(q, t, d, conf_level)
+    stat, p = ((math.nan, math.nan) if r.effect_measure in _LEVELS
+               else (float(t_stat), float(t_p)))
     tr = math.exp if r.is_ratio else float
     return (dict(estimate=tr(float(q)), std_error=math.sqrt(float(t)),
                  conf_low=tr(float(lo)), conf_high=tr(float(hi)), statistic=float(stat),

@@ -182,7 +182,8 @@ def _one_sim(setup: _Setup, seed: np.random.SeedSequence) -> tuple[np.ndarray, C
 
 
 def _run_batch(setup: _Setup, seeds: list) -> tuple[np.ndarray, Counter_t]:
-    rows, seen = [], {}
+    rows: list[np.ndarray] = []
+    seen: Counter_t = {}
     for s in seeds:
         row, w = _one_sim(setup, s)
         rows.append(row)
@@ -424,7 +425,7 @@ def _check_estimator(estimator: Any, kwargs: Mapping[str, Any]
         sig = inspect.signature(estimator)
     except (TypeError, ValueError):
         return estimator, {"**": True}
-    params = {k: p for k, p in sig.parameters.items()}
+    params: dict[str, Any] = {k: p for k, p in sig.parameters.items()}
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         params["**"] = True
         return estimator, params

@@ -82,7 +82,7 @@ def _ipw_pieces(d: _Labelled, a: np.ndarray, ps: Any) -> Pieces:
     """Hajek IPW arm means; the propensity score fitted on everyone, stacked (M-estimation)."""
     e = ps.scores.to_numpy()
     w, dw = realized_weights(np.clip(e, 1e-12, 1 - 1e-12), a, ps.estimand)
-    common = dict(ps_fit=ps._fit, X=ps._design.X)
+    common: dict[str, Any] = dict(ps_fit=ps._fit, X=ps._design.X)
     s = np.ones(a.size)
     lab_y = ipw_arm_means(d.y, a, e, s, w, dw, r=d.r, c=d.pi, **common)
     lab_f = ipw_arm_means(d.f, a, e, s, w, dw, r=d.r, c=d.pi, **common)
@@ -220,27 +220,38 @@ def ppi_mean(
     Parameters
     ----------
     data : pandas.DataFrame
+        One row per subject; never modified.
     outcome : str
         The model's prediction for every row (a probability in [0, 1] for a 0/1 label).
     outcome_validation : str
-        The gold-standard label on the labelled rows, missing elsewhere.
+        The gold-standard label, present on the labelled rows and missing on the others. A
+        binary label is coded 0/1.
     by : str, optional
         A mean per level of this column.
     exposure : str, optional
-        Binary column: the difference between exposure groups (1 minus 0).
+        Binary column: the difference in means between exposure groups (1 minus 0), a risk
+        difference for a 0/1 label, otherwise a mean difference. It is associational; for a
+        confounder-adjusted effect use :func:`ppi_effect`. Cannot be combined with ``by``.
     lam : "tuned" or float
+        The power-tuning parameter λ. ``"tuned"`` is PPI++, ``1`` is classical PPI, ``0`` uses
+        the labelled rows only.
     clip_lam : bool
         Keep a tuned ``lambda`` in [0, 1].
     strata : str, optional
-        Labelling strata (labelling probability estimated within each unless given).
+        The strata the labelled subset was sampled within. Unless you pass
+        ``labelled_fraction``, the labelling probability is estimated as the labelled share of
+        each stratum.
     labelled_fraction : str, float or mapping, optional
-        Known labelling probabilities: a column, one number, or stratum -> probability.
+        Known labelling probabilities: a column of P(labelled), one number, or a mapping from
+        stratum to probability (this form needs ``strata``).
     reference : optional
-        Exposure label of the unexposed group.
+        The label of the unexposed group, when ``exposure`` is not coded 0/1.
     conf_level : float
     missing : {"raise", "drop"}
-        For the prediction, ``by``, ``exposure``, ``strata`` (a labelled row without a
-        prediction always raises).
+        Missing values in the prediction, ``by``, ``exposure``, ``strata`` and
+        ``labelled_fraction`` columns raise, or with ``"drop"`` those rows are dropped and
+        counted. A labelled row with no prediction always raises, because dropping it would
+        make the labelled subset non-random.
 
     Returns
     -------
@@ -274,7 +285,7 @@ def ppi_mean(
                              columns=[c for c in (by, exposure) if c], strata=strata,
                              labelled_fraction=labelled_fraction, missing=missing, lam=lam,
                              conf_level=conf_level)
-    common = dict(lam=lam, clip=clip_lam, conf_level=conf_level,
+    common: dict[str, Any] = dict(lam=lam, clip=clip_lam, conf_level=conf_level,
                   method="ppi_mean", ci_method="influence_function", estimand=None,
                   aipw_se=False, outcome_label=outcome_validation)
     if exposure is not None:
@@ -366,27 +377,33 @@ def ppi_effect(
         The verb whose effect is made prediction-powered: ``cl.ipw`` or ``cl.aipw`` (any
         other is refused).
     data : pandas.DataFrame
+        One row per subject; never modified.
     outcome_validation : str
         The gold-standard label on the labelled rows, missing elsewhere.
     lam : "tuned" or float
+        The power-tuning parameter, as in :func:`ppi_mean`.
     clip_lam : bool
     strata, labelled_fraction
         The labelling design, as in :func:`ppi_mean`.
     exposure : str
-        Binary exposure.
+        A binary exposure, observed for every row.
     outcome : str
         The model's prediction for every row (a probability in [0, 1] for a 0/1 label).
     covariates : list of str or str
-        Confounders (propensity model; and outcome models unless ``outcome_covariates``).
+        The confounders, as column names or a formula right-hand side. They are used in the
+        propensity model, and in the AIPW outcome models unless ``outcome_covariates`` is given.
     estimand : {"ATE", "ATT", "ATC", "ATO", "ATM"}
         AIPW: ATE, ATT or ATC.
     effect_measure : {"difference", "ratio", "odds_ratio"}
+        The contrast. Ratios are estimated on the log scale. ``"odds_ratio"`` requires a 0/1
+        label.
     outcome_covariates : list of str or str, optional
         AIPW outcome models' right-hand side (default ``covariates``).
     reference : optional
         Exposure label of the unexposed group.
     conf_level : float
     missing : {"raise", "drop"}
+        As in :func:`ipw`. A labelled row without a prediction always raises an error.
     **estimator_kwargs
         Other arguments of ``estimator`` are refused (a machine-learning model, trimming,
         weights, clusters, bootstrap): the prediction-powered estimator fits a logistic

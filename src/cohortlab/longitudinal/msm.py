@@ -312,9 +312,10 @@ def msm(
                + f"; {prep.n_persons:,} clusters)")
     mres = _model_result(cf, design.names, conf_level, int(yrows.sum()), n_events,
                          (se_note, *notes, *wnotes))
-    dres = None if cfd is None else _model_result(
-        cfd, design.names, conf_level, int(used.sum()), int(d[used].sum()),
-        (se_note, f"competing event {competing!r}"))
+    dres = None
+    if cfd is not None and d is not None:
+        dres = _model_result(cfd, design.names, conf_level, int(used.sum()),
+                             int(d[used].sum()), (se_note, f"competing event {competing!r}"))
     grids = [design.matrix(_grid(prep, base_cols, period, treatment, hist, v)[used_cols])
              for _, v in STRATEGIES]
     n_per = int(prep.period.max() - prep.period.min()) + 1

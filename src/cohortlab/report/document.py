@@ -233,9 +233,10 @@ class Report:
     subtitle : str, optional
         A line under the title.
     metadata : mapping of str to str, optional
-        Provenance (package version, date, seed, data hash, protocol file, ...), rendered
-        as a block under the title and on the Notes sheet of the Excel file. The cohortlab
-        version is added when absent.
+        Provenance: package versions, date, seed, a hash of the data, the protocol file.
+        Rendered as a block under the title (HTML, Word) and at the top of the Notes sheet
+        (Excel). Values are converted with ``str()``. The cohortlab version is added under the
+        key ``cohortlab`` unless given.
     labels : Labels or mapping, optional
         Display labels (:class:`cohortlab.Labels`) for every table added: model terms, arm
         names, Table 1 variables and values and report times (passed as ``labels=`` to

@@ -25,7 +25,8 @@ def tidy(*results: Any) -> pd.DataFrame:
     Parameters
     ----------
     *results : Estimate, EstimateTable, ModelResult or Curve
-        Results to stack, in order.
+        The results to stack, in order. At least one is required (``ValueError``
+        otherwise); an argument without a ``to_frame()`` method raises ``TypeError``.
 
     Examples
     --------

@@ -131,6 +131,7 @@ def empirical_null(
     log_estimate, std_error : str, optional
         Column names, for a DataFrame.
     conf_level : float
+        Level of the intervals of ``mean`` and ``sd``.
     missing : {"raise", "drop"}
         Controls with a missing estimate or SE raise, or are dropped and counted.
 
@@ -276,6 +277,8 @@ def systematic_error_model(
     log_estimate, std_error : str, optional
         Column names, for DataFrames (the same in both).
     sd_model : {"linear", "log_linear"}
+        ``sd(x) = c + d |x|`` (R's default since version 2) or ``exp(c + d x)`` (the 2018
+        paper; R's ``legacy = TRUE``).
     missing : {"raise", "drop"}
 
     Returns
@@ -365,7 +368,8 @@ def calibrate_ci(
     Parameters
     ----------
     model : SystematicErrorModel or EmpiricalNull
-        An :class:`EmpiricalNull` is converted with :meth:`EmpiricalNull.to_error_model`.
+        An :class:`EmpiricalNull` is converted with :meth:`EmpiricalNull.to_error_model`:
+        slope 1, the same bias at every effect size.
     estimates : EstimateTable, Estimate or pandas.DataFrame
     log_estimate, std_error : str, optional
         Column names, for a DataFrame.

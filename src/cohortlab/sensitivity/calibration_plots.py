@@ -33,6 +33,20 @@ def funnel_plot(null: EmpiricalNull, estimates: Estimates | None = None,
     ``|log RR| = z se``; the shaded region: where the calibrated p-value is >= ``alpha``,
     ``|log RR - mean| < z sqrt(sd^2 + se^2)`` (R's ``plotCalibrationEffect``).
 
+    Parameters
+    ----------
+    null : EmpiricalNull
+        The fitted null; its controls are drawn as dots.
+    estimates : Estimate, EstimateTable or pandas.DataFrame, optional
+        Estimates of interest (a frame with ``log_estimate``/``std_error`` columns), drawn as
+        diamonds.
+    ax : matplotlib Axes, optional
+        Axes to draw on; a new figure otherwise.
+    alpha : float
+        Significance level of the boundaries.
+    log_estimate, std_error : str, optional
+        The columns of ``estimates`` when it is a DataFrame.
+
     Examples
     --------
     >>> import matplotlib

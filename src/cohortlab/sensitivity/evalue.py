@@ -222,7 +222,8 @@ def evalue(
         :class:`Estimate` with effect_measure ``risk_ratio``, ``odds_ratio``,
         ``hazard_ratio`` or ``subdistribution_hazard_ratio`` (its interval is used).
     conf_low, conf_high : float, optional
-        The interval limits (not with an Estimate, nor with SMD, which uses ``se``).
+        The interval limits. Only the limit on the side of the null is needed. Not with an
+        ``Estimate`` (read from it) nor with ``"SMD"`` (which uses ``se``).
     measure : {"RR", "OR", "HR", "RD", "SMD"}, optional
         The estimate's measure; ``"RR"`` when omitted for a number, read from an Estimate.
         ``"RD"`` raises: EValue's risk-difference E-value needs the 2x2 counts.

@@ -77,7 +77,9 @@ def synthetic_positive_controls(
     reference : optional
         Exposure label of the unexposed group.
     random_state : int, numpy.random.Generator or None
+        Seed of the injected draws.
     missing : {"raise", "drop"}
+        Missing values in the used columns raise, or the rows are dropped.
 
     Returns
     -------
@@ -120,7 +122,8 @@ def synthetic_positive_controls(
     frame, _ = apply_missing(data, [exposure, *outs, *cov], missing, func)
     rng = check_random_state(random_state, func)
     a = check_binary(frame, exposure, "exposure", func, reference=reference).astype(bool)
-    design = build_design(frame.loc[a], covariates, func) if cov else None
+    design = (build_design(frame.loc[a], covariates, func)
+              if covariates is not None and cov else None)
     out = frame.copy()
     true_effects: dict[str, float] = {}
     source: dict[str, str] = {}

@@ -131,7 +131,7 @@ def _natural(value: float, ratio: bool) -> float:
 
 
 def _check_args(estimator: Any, tests: Any, n_sims: Any, subset_fraction: Any,
-                estimator_kwargs: dict[str, Any]) -> tuple[str, ...]:
+                estimator_kwargs: dict[str, Any]) -> tuple[RefuteTest, ...]:
     if not callable(estimator):
         raise DataValidationError(
             f"{FUNC}(): estimator must be a cohortlab estimator function (e.g. cl.ipw); got "
@@ -218,6 +218,7 @@ def refute(
     exposure : str
         The exposure column (permuted by the placebo test).
     tests : sequence of {"placebo_exposure", "random_common_cause", "data_subset"}
+        Any of ``"placebo_exposure"``, ``"random_common_cause"``, ``"data_subset"``.
     n_sims : int
         Simulations per test (DoWhy's ``num_simulations``, 100).
     subset_fraction : float
@@ -227,6 +228,8 @@ def refute(
         Level of the percentile interval; a test is flagged ``refuted`` when its p-value is
         at most ``1 - conf_level``.
     random_state : int, numpy.random.Generator or None
+        The seed; the same seed gives the same numbers whatever ``n_jobs``, and whichever
+        tests are run.
     n_jobs : int
         joblib workers.
     **estimator_kwargs

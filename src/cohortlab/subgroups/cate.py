@@ -79,6 +79,7 @@ def cate(
     effect_modifiers : list of str
         Columns the effect may vary with (EconML's ``X``); factors are dummy-coded.
     learner : {"dr", "forest"}
+        ``LinearDRLearner`` (CATE linear in ``X``) or ``CausalForestDML`` (any smooth function).
     by : str, optional
         A column whose levels get their own average CATE row (usually one of the modifiers).
     outcome_model, propensity_model : scikit-learn estimators, optional
@@ -89,11 +90,13 @@ def cate(
     n_estimators : int
         Trees of the causal forest.
     conf_level : float
+        0.95 (EconML's own default is ``alpha=0.1``, a 90% interval).
     reference : optional
         Exposure label of the unexposed group.
     random_state : int, numpy.random.Generator or None
         Seed passed to EconML (a Generator gives one integer seed).
     missing : {"raise", "drop"}
+        Missing values raise, or rows are dropped and counted.
 
     Returns
     -------

@@ -378,8 +378,8 @@ class _Pick:
 
     term: str | None
     at: float | None
-    contrast: str
-    scale: str | None
+    contrast: Literal["difference", "ratio"]
+    scale: Literal["survival", "risk"] | None
 
 
 def _run(estimator: Callable[..., Any], data: pd.DataFrame, kwargs: Mapping[str, Any],

@@ -78,7 +78,7 @@ def linear_predictor(res: CoxResult, newdata: pd.DataFrame, centered: bool) -> n
     return x @ st_all.fit.beta
 
 
-def _cumulative(b: dict[str, np.ndarray], x: np.ndarray, beta: np.ndarray, vcov: np.ndarray,
+def _cumulative(b: dict[str, np.ndarray], x: np.ndarray, beta: np.ndarray, vcov: np.ndarray | None,
                 with_var: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """Cumulative hazards (rows x event times) and, optionally, Tsiatis' variances.
 
@@ -90,6 +90,7 @@ def _cumulative(b: dict[str, np.ndarray], x: np.ndarray, beta: np.ndarray, vcov:
     lam = r[:, None] * cum_h[None, :]
     if not with_var:
         return lam, None
+    assert vcov is not None  # a fitted Cox model keeps its model-based covariance
     hx = np.cumsum(b["hx"], axis=0)  # times x p
     xv = x @ vcov
     quad = (np.einsum("ij,ij->i", xv, x)[:, None] * cum_h[None, :] ** 2

@@ -119,14 +119,39 @@ def adjusted_survival(
 
     Parameters
     ----------
-    time, event : follow-up and event (0/1; 0..K with ``cause``).
-    exposure : binary exposure column.
-    covariates : confounders (column names or a formula right-hand side): the propensity
-        model's, and the outcome model's unless ``outcome_covariates`` is given.
-    outcome_covariates : the Cox outcome model's covariates (``gformula``, ``aipw``).
-    cause : the cause whose cumulative incidence to estimate (competing risks).
-    times : the evaluation grid (default: every distinct event time if there are at most 500,
+    data : pandas.DataFrame
+        One row per subject; never modified.
+    time, event : str
+        Follow-up time and event (0/1; 0..K with ``cause``).
+    exposure : str
+        Binary exposure column.
+    covariates : list of str or str
+        Confounders (column names or a formula right-hand side): the propensity model's, and
+        the outcome model's unless ``outcome_covariates`` is given.
+    method : {"ipw", "gformula", "aipw"}
+        ``"ipw"``: Kaplan-Meier (Aalen-Johansen with ``cause``) per arm weighted by
+        :func:`propensity_score` weights; ``"gformula"``: a Cox model (cause-specific Cox
+        models with ``cause``) of the outcome on exposure and covariates, each subject's
+        predicted curve under both exposures, averaged over the estimand population;
+        ``"aipw"`` (ATE only): augmented IPW with inverse probability of censoring weights
+        (see Methods above).
+    outcome_covariates : list of str or str, optional
+        The Cox outcome model's covariates (``gformula``, ``aipw``); default ``covariates``.
+    cause : int, optional
+        The cause (event code 1..K) whose cumulative incidence replaces survival.
+    estimand : {"ATE", "ATT", "ATC", "ATO", "ATM"}
+        The target population; ``"ATO"`` and ``"ATM"`` with ``ipw`` only.
+    times : sequence of float, optional
+        The evaluation grid (default: every distinct event time if there are at most 500,
         else 500 quantiles of them); bootstrap intervals exist only on this grid.
+    variance : "influence_function" or "bootstrap", optional
+        ``"influence_function"`` (default for ``ipw`` and ``aipw``): for ``ipw`` the weighted
+        curves' infinitesimal jackknife with the weights treated as known (usually conservative
+        for the ATE), for ``aipw`` the empirical variance of the estimating function;
+        ``"bootstrap"`` (the default for ``gformula``): ``n_boot`` replicates that refit the
+        propensity or Cox model, percentile intervals, identical for any ``n_jobs``.
+    weights, trim, truncate : optional
+        Case weights; the trimming and weight truncation of :func:`propensity_score`.
 
     Examples
     --------
@@ -195,11 +220,13 @@ def adjusted_survival(
             _, lo[arm], hi[arm] = bootstrap_interval(values[arm], reps[:, arm], conf_level)
         ci_method = "bootstrap_percentile"
     elif method == "aipw":
+        assert var is not None
         se = np.sqrt(var)
         z = float(_z(conf_level))
         lo, hi = values - z * se, values + z * se
         ci_method = "influence_function"
     else:
+        assert var is not None
         se = np.sqrt(var)
         lo, hi = log_log_ci(values, se, conf_level, cause is not None)
         ci_method = "infinitesimal_jackknife"
@@ -345,14 +372,14 @@ def _cox_predictions(sp: _Spec, rows: np.ndarray, times: np.ndarray | None = Non
                     step_k = h
             if sp.cause is None:
                 pred[row] = np.exp(-cum_all)
-                if with_survival:
+                if surv is not None:
                     surv[row] = pred[row]
                 continue
             s_all = np.exp(-cum_all)
             s_prev = np.concatenate([np.ones((chunk.size, 1)), s_all[:, :-1]], axis=1)
             curve = np.cumsum(s_prev * step_k, axis=1)
             pred[row] = np.where(pos >= 0, curve[:, np.maximum(pos, 0)], 0.0)
-            if with_survival:
+            if surv is not None:
                 surv[row] = np.where(pos >= 0, s_all[:, np.maximum(pos, 0)], 1.0)
         yield (chunk, pred, surv) if with_survival else (chunk, pred)
 
@@ -509,7 +536,7 @@ def _mask_unestimable(sp: _Spec, values: np.ndarray, se: np.ndarray, lo: np.ndar
     """NaN where an arm's censoring curve has reached 0 (no one observed beyond)."""
     g = np.vstack([censoring_km(sp.t[sp.a == arm], sp.d[sp.a == arm],
                                 sp.s[sp.a == arm]).after(sp.grid) for arm in (1, 0)])
-    bad = (g <= 0).any(axis=0)
+    bad = np.asarray((g <= 0).any(axis=0))
     if not bad.any():
         return values, se, lo, hi, notes
     out = [np.where(bad[None, :], np.nan, x) for x in (values, se, lo, hi)]

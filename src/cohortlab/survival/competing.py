@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -159,7 +159,8 @@ def cumulative_incidence(
     )
 
 
-def _resolve_variance(variance: Any, weights: str | None, entry: str | None, func: str) -> str:
+def _resolve_variance(variance: CIFVariance | None, weights: str | None, entry: str | None,
+                      func: str) -> CIFVariance:
     if variance is None:
         return "infinitesimal_jackknife"
     check_option(variance, CIFVariance, "variance", func)

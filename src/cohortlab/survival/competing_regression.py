@@ -75,14 +75,27 @@ def fine_gray(
 
     Parameters
     ----------
-    data : one row per subject.
-    time, event : follow-up time and event code (0 censored, 1..K causes).
-    cause : the code of the cause of interest.
-    causes : the event codes that are causes, needed only for codes outside 1..K without
-        gaps (e.g. ``causes=[1, 2, 7]``); an undeclared code there raises.
-    covariates : column names or a formula right-hand side.
-    weights, cluster : case weights (e.g. IPTW) and a cluster column for the sandwich.
-    ties : ``"efron"`` or ``"breslow"``.
+    data : pandas.DataFrame
+        One row per subject; never modified.
+    time, event : str
+        Follow-up time and event code (0 censored, 1..K causes).
+    cause : int
+        The code of the cause of interest; a code with no events raises, listing the codes
+        present.
+    causes : sequence of int, optional
+        The event codes that are causes, needed only for codes outside 1..K without gaps
+        (e.g. ``causes=[1, 2, 7]``); an undeclared code there raises.
+    covariates : list of str or str
+        Column names or a formula right-hand side.
+    weights, cluster : str, optional
+        Case weights (e.g. inverse probability of treatment weights) and a cluster column:
+        the sandwich is summed by cluster (default: by subject).
+    ties : {"efron", "breslow"}
+        ``"efron"`` (as ``finegray`` + ``coxph``) or ``"breslow"`` (as ``cmprsk::crr``).
+    censoring : {"weighted", "unweighted"}
+        How the censoring distribution ``G`` is estimated when weights are given: the weighted
+        population's (default; integer weights then equal replicated rows) or unweighted (R
+        ``finegray``'s choice). Without weights both are the same.
 
     Examples
     --------

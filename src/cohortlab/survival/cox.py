@@ -202,19 +202,33 @@ def cox(
 
     Parameters
     ----------
-    data : one row per subject (or per ``(entry, exit]`` interval with ``entry``).
-    time, event : exit time (> entry) and event indicator (0/1).
-    covariates : column names or a formula right-hand side (``"age + C(stage)"``).
-    strata : a column whose levels get their own baseline hazard.
-    weights : case weights (e.g. IPTW); combine with ``robust=True``.
-    entry : left-truncation (delayed entry) time; rows are at risk on ``(entry, time]``.
-    robust, cluster : the dfbeta sandwich variance; ``cluster`` sums it by cluster.
-    ties : ``"efron"`` (R's default) or ``"breslow"``.
+    data : pandas.DataFrame
+        One row per subject (or per ``(entry, exit]`` interval with ``entry``).
+    time, event : str
+        Exit time (> entry) and event indicator (0 censored, 1 event). Negative times raise;
+        rows with time 0 warn (``ZeroTimeWarning``) and are kept, as in R.
+    covariates : list of str or str
+        Column names or a formula right-hand side (``"age + C(stage)"``); factors get a
+        reference level. A constant or collinear covariate raises, naming it.
+    strata : str, optional
+        A column whose levels each get their own baseline hazard (R ``strata()``).
+    weights : str, optional
+        Case weights, e.g. inverse probability weights; use with ``robust=True``.
+    entry : str, optional
+        Delayed-entry (left-truncation) time: a row is at risk on ``(entry, time]`` (R
+        ``Surv(entry, time, event)``).
+    robust, cluster : bool, str
+        The dfbeta sandwich variance of R's ``coxph(robust=TRUE)``, summed within ``cluster``
+        when given (no small-sample factor, as R).
+    ties : {"efron", "breslow"}
+        ``"efron"`` (R's default) or ``"breslow"`` (with Breslow ties integer weights equal
+        replicated rows; with Efron they do not, in R as here).
 
     Returns
     -------
-    CoxResult : hazard ratios with CIs (``to_frame()``), ``fit_stats`` with the
-        likelihood-ratio, Wald and score tests, the log-likelihoods and Harrell's concordance.
+    CoxResult
+        Hazard ratios with CIs (``to_frame()``), ``fit_stats`` with the likelihood-ratio, Wald
+        and score tests, the log-likelihoods and Harrell's concordance.
 
     Examples
     --------

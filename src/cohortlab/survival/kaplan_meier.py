@@ -92,12 +92,17 @@ def kaplan_meier(
     by : str, optional
         Grouping column: one curve per level (sorted); without it one curve labelled "all".
     weights : str, optional
-        Non-negative case weights.
+        Non-negative case weights; weighted counts are kept in ``n_risk_weighted``,
+        ``n_event_weighted``, ``n_censor_weighted`` beside the unweighted ``n_risk``,
+        ``n_event``, ``n_censor``.
     entry : str, optional
         Entry time (left truncation): a row is at risk at ``t`` when ``entry < t <= time``.
     conf_type : {"log-log", "log", "plain"}
+        ``"log-log"`` (default, lifelines' and SAS's), ``"log"`` (R's default) or ``"plain"``.
     conf_level : float
     variance : {"greenwood", "infinitesimal_jackknife"}, optional
+        ``"greenwood"`` (default without weights) or ``"infinitesimal_jackknife"`` (default with
+        weights: R ``survfit(..., robust = TRUE)``).
     missing : {"raise", "drop"}
 
     Returns
