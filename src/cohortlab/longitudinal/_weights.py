@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from .._glm import GLMFit, fit_logistic
 
@@ -74,7 +75,7 @@ class WeightFit:
 
 
 def _prob_observed(fit: GLMFit, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    p = 1.0 / (1.0 + np.exp(-(X @ fit.coef)))
+    p = expit(X @ fit.coef)
     return np.where(y > 0.5, p, 1.0 - p)
 
 
@@ -158,7 +159,7 @@ def fit_logistic_rows(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None,
     Xc = np.repeat(X[first], 2, axis=0)[keep]
     yc = np.tile([0.0, 1.0], m)[keep]
     fit = fit_logistic(Xc, yc, cw[keep], start=start, **kw)  # type: ignore[arg-type]
-    return GLMFit(coef=fit.coef, fitted=1.0 / (1.0 + np.exp(-(X @ fit.coef))),
+    return GLMFit(coef=fit.coef, fitted=expit(X @ fit.coef),
                   information=fit.information * (Xc.shape[0] / n), n_iter=fit.n_iter,
                   family=fit.family)
 
