@@ -318,6 +318,10 @@ def tv_weights(
     models. The numerator models only stabilise; the MSM must condition on the numerator's
     baseline covariates.
 
+    Variance: the weight models' coefficients carry model-based (inverse information) SEs in
+    ``.models``; the weights are estimates without a variance of their own (:func:`msm`
+    gives the MSM's cluster-robust and bootstrap variances).
+
     Parameters
     ----------
     data : pandas.DataFrame
