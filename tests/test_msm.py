@@ -336,3 +336,14 @@ def test_risk_influence_closed_form_equals_the_recursion():
                               np.array([-60.0, 0.0, 0.0]))
     np.testing.assert_allclose(r_a, r_b, rtol=1e-12)
     np.testing.assert_allclose(i_a, i_b, rtol=1e-10, atol=1e-14)
+
+
+def test_censor_after_outcome_keeps_censored_rows_and_initiation_bootstraps(data):
+    d = data.assign(Y=data["Y"].fillna(0.0))  # the censored rows' outcomes observed (0)
+    res = msm(d, **COMMON, censor_timing="after_outcome", ci="sandwich")
+    assert res.model.n == len(d)
+    assert not any("get weight 0" in n for n in res.notes)
+    small = data[data["id"] < 80]
+    boot = msm(small, **COMMON, treatment_rows="untreated_before", n_boot=5, random_state=1)
+    assert any("initiation" in n for n in boot.notes)
+    assert np.isfinite(boot.contrasts["risk difference"].std_error)
