@@ -62,15 +62,19 @@ from .exposures import (
 )
 from .longitudinal import (
     ByPeriodTable,
+    MSMResult,
     TimeVaryingExposure,
+    TimeVaryingWeights,
     by_period_table,
     cumulative_exposure,
     ever_treated,
     expand_intervals,
     lag,
+    msm,
     person_period,
     time_since_initiation,
     time_varying_exposure,
+    tv_weights,
     validate_person_period,
 )
 from .missing import ImputedData, impute, with_imputations
@@ -211,4 +215,8 @@ __all__ = [
     "FewEventsWarning",
     "ZeroTimeWarning",
     "MonotoneLikelihoodWarning",
+    "tv_weights",
+    "TimeVaryingWeights",
+    "msm",
+    "MSMResult",
 ]

@@ -32,6 +32,10 @@ from cohortlab.results import (
 )
 
 
+def _long() -> pd.DataFrame:
+    return cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000)
+
+
 @dataclass(frozen=True)
 class Verb:
     name: str
@@ -212,6 +216,15 @@ VERBS = [
         300, random_state=k.get("random_state", 1)), used=None, random=True),
     Verb("simulate_longitudinal", lambda d, **k: cl.simulate_longitudinal(
         100, 4, seed=k.get("random_state", 1), n_truth=2_000), used=None, random=True),
+    # person-period verbs run on a simulated long cohort (the point-exposure one has no periods)
+    Verb("tv_weights", lambda d, **k: cl.tv_weights(
+        _long(), id="id", period="period", treatment="A", covariates="L + V", censor="C"),
+        used=None),
+    Verb("msm", lambda d, **k: cl.msm(
+        _long(), id="id", period="period", treatment="A", outcome="Y", covariates="L + V",
+        baseline="V", censor="C", competing="D", n_boot=20,
+        random_state=k.get("random_state", 1),
+        conf_level=k.get("conf_level", 0.95)), used=None, has_ci=True, random=True),
 ]
 #: Public functions that are not data verbs, and why.
 NOT_VERBS = {

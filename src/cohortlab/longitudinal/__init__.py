@@ -1,4 +1,4 @@
-"""Longitudinal cohorts: person-period data, time-varying exposures and confounders.
+"""Longitudinal cohorts: person-period data, time-varying exposures and confounders, MSMs.
 
 The long-format contract: one row per person-period, sorted by ``(id, period)`` (or by
 ``(id, start)`` for ``(start, stop]`` intervals), with the treatment, time-varying and baseline
@@ -11,8 +11,11 @@ from __future__ import annotations
 from .by_period import ByPeriodTable, by_period_table
 from .exposure import TimeVaryingExposure, time_varying_exposure
 from .features import cumulative_exposure, ever_treated, lag, time_since_initiation
+from .msm import msm
+from .msm_result import MSMResult
 from .person_period import expand_intervals, person_period
 from .validate import validate_person_period
+from .weights import TimeVaryingWeights, tv_weights
 
 __all__ = [
     "person_period",
@@ -26,4 +29,8 @@ __all__ = [
     "TimeVaryingExposure",
     "by_period_table",
     "ByPeriodTable",
+    "tv_weights",
+    "TimeVaryingWeights",
+    "msm",
+    "MSMResult",
 ]
