@@ -60,6 +60,7 @@ from .exposures import (
     standardized_exposure,
     threshold_exposure,
 )
+from .longitudinal import GFormulaTVResult, gformula_tv
 from .missing import ImputedData, impute, with_imputations
 from .report import Report, Table2, table2
 from .results import Curve, Dropped, Estimate, EstimateTable, Labels, ModelResult, tidy
@@ -94,6 +95,8 @@ __all__ = [
     "ipw",
     "match",
     "gformula",
+    "gformula_tv",
+    "GFormulaTVResult",
     "aipw",
     "tmle",
     "dose_response",
