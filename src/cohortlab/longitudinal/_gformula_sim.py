@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 
-from ._gformula_tv import FittedModel, Term, predict
+from ._gformula_tv import FittedModel, Term
 
 __all__ = ["SimModels", "simulate_risk", "observed_risk"]
 
@@ -67,17 +68,19 @@ class _State:
         src = self.values if f.kind == "lag" else self.cumavg
         return src[f.var][:, t - f.k]
 
-    def design(self, fit: FittedModel, t: int) -> np.ndarray:
-        X = np.ones((self.n, 1 + len(fit.spec.terms)))
-        for j, term in enumerate(fit.spec.terms, start=1):
+    def mean(self, fit: FittedModel, t: int) -> np.ndarray:
+        """The model's mean at period ``t``, term by term (no design matrix is formed)."""
+        eta = np.full(self.n, fit.coef[0])
+        for b, term in zip(fit.coef[1:], fit.spec.terms, strict=True):
+            col: np.ndarray | float = b
             for f in term:
-                X[:, j] *= self.factor(f, t)
-        return X
+                col = col * self.factor(f, t)
+            eta += col
+        return expit(eta) if fit.spec.family == "binomial" else eta
 
 
-def _draw(fit: FittedModel, X: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+def _draw(fit: FittedModel, mean: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int]:
     """Simulated values and how many were moved into the model's bounds."""
-    mean = predict(fit, X)
     if fit.spec.family == "binomial":
         return (rng.random(mean.size) < mean).astype(float), 0
     x = mean + fit.sd * rng.standard_normal(mean.size)
@@ -129,14 +132,14 @@ def simulate_risk(
             natural = np.asarray(start[treat], dtype=float)
         else:
             for fit in models.covariates:
-                x, k = _draw(fit, state.design(fit, t), rng)
+                x, k = _draw(fit, state.mean(fit, t), rng)
                 state.set(fit.spec.name, t, x)
                 clipped += k
             # drawn under every strategy, so the streams stay aligned (common random numbers)
-            natural, _ = _draw(models.treatment, state.design(models.treatment, t), rng)
+            natural, _ = _draw(models.treatment, state.mean(models.treatment, t), rng)
         state.set(treat, t, _treat(strategy, state, t, natural))
-        h = predict(models.outcome, state.design(models.outcome, t))
-        d = (predict(models.competing, state.design(models.competing, t))
+        h = state.mean(models.outcome, t)
+        d = (state.mean(models.competing, t)
              if models.competing is not None else 0.0)
         risk += surv * h * (1.0 - d)
         surv *= (1.0 - h) * (1.0 - d)
