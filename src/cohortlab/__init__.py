@@ -21,7 +21,7 @@ from .causal import (
     propensity_score,
     tmle,
 )
-from .datasets import simulate_cohort
+from .datasets import simulate_cohort, simulate_longitudinal
 from .describe import Attrition, Table1, attrition, table1
 from .evaluation import (
     ClassifierEvaluation,
@@ -149,6 +149,7 @@ __all__ = [
     "table1",
     "attrition",
     "simulate_cohort",
+    "simulate_longitudinal",
     "tidy",
     "table2",
     "Table2",

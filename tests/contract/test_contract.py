@@ -202,6 +202,8 @@ VERBS = [
     Verb("with_imputations", _with_imputations, used=None, has_ci=True, random=True),
     Verb("simulate_cohort", lambda d, **k: cl.simulate_cohort(
         300, random_state=k.get("random_state", 1)), used=None, random=True),
+    Verb("simulate_longitudinal", lambda d, **k: cl.simulate_longitudinal(
+        100, 4, seed=k.get("random_state", 1), n_truth=2_000), used=None, random=True),
 ]
 #: Public functions that are not data verbs, and why.
 NOT_VERBS = {

@@ -10,6 +10,7 @@ from .loaders import (
     load_rotterdam,
 )
 from .simulate import simulate_cohort
+from .simulate_longitudinal import simulate_longitudinal
 
 __all__ = [
     "load_nhefs",
@@ -19,5 +20,6 @@ __all__ = [
     "load_rotterdam",
     "load_gbsg",
     "simulate_cohort",
+    "simulate_longitudinal",
     "labels",
 ]
