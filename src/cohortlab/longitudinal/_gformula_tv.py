@@ -22,7 +22,7 @@ from scipy.special import expit
 from .._glm import fit_linear, fit_logistic
 
 __all__ = ["Term", "ModelSpec", "FittedModel", "history_columns", "observed_design",
-           "fit_models", "predict"]
+           "fit_models"]
 
 #: kinds of factor: the period, a baseline covariate, and four histories of a time-varying one
 KINDS = ("period", "base", "cur", "lag", "cumavg", "lagavg")
@@ -192,9 +192,3 @@ def _newton(X: np.ndarray, y: np.ndarray, w: np.ndarray | None, start: np.ndarra
         if np.max(np.abs(step)) < tol * (1.0 + np.max(np.abs(b))):
             return b
     return None
-
-
-def predict(fit: FittedModel, X: np.ndarray) -> np.ndarray:
-    """Mean of the model at design ``X``: probability (binomial) or linear predictor."""
-    eta = X @ fit.coef
-    return expit(eta) if fit.spec.family == "binomial" else eta
