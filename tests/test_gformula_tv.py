@@ -261,3 +261,24 @@ def test_result_renders(dgp_data: pd.DataFrame) -> None:
     assert "Parametric g-formula" in text and "n_simul" in text
     assert res.to_markdown().startswith("**")
     assert set(res.to_frame()["effect_measure"]) == {"risk_difference", "risk_ratio"}
+
+
+def test_missing_competing_event_raises(basic) -> None:  # noqa: ANN001
+    df = pd.read_csv(REF / "basicdata.csv")
+    df.loc[df.index[1], "D"] = np.nan
+    with pytest.raises(MissingDataError, match="'D' \\(competing\\)"):
+        gformula_tv(df, id="id", period="t0", treatment="A", outcome="Y", competing="D",
+                    covariates={"L1": "binary", "L2": "normal"}, baseline=["L3"],
+                    models=MODELS, n_boot=0)
+
+
+def test_n_simul_and_natural_course_reference(dgp_data: pd.DataFrame) -> None:
+    """n_simul resamples persons; the natural course can be the reference."""
+    res = _fit_dgp(dgp_data, n_boot=0, n_simul=5000, reference="natural_course",
+                   random_state=2)
+    assert res.n_simul == 5000 and res.n == dgp_data["id"].nunique()
+    r = res.risks.data.set_index(["group", "time"])["estimate"]
+    rd = res.contrasts["RD never vs natural_course, period 4"]
+    np.testing.assert_allclose(rd.estimate, r["never"].iloc[-1] - r["natural_course"].iloc[-1])
+    rr = res.contrasts["RR never vs natural_course, period 4"]
+    np.testing.assert_allclose(rr.estimate, r["never"].iloc[-1] / r["natural_course"].iloc[-1])

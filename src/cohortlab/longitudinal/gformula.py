@@ -227,6 +227,11 @@ def _prepare(data: pd.DataFrame, id: str, period: str, treatment: str, outcome: 
         raise MissingDataError(
             f"{FUNC}(): column {outcome!r} (outcome) has {int(unexplained.sum()):,} missing "
             "values in rows without a competing event or censoring. Code them 0/1.")
+    if competing and (np.isnan(d) & (c != 1)).any():
+        raise MissingDataError(
+            f"{FUNC}(): column {competing!r} (competing) has "
+            f"{int((np.isnan(d) & (c != 1)).sum()):,} missing values in rows without "
+            "censoring. Code them 0/1.")
     d_rows = ~np.isnan(d) & (c != 1)
     n_periods = int(p.max()) + 1
     later = p > 0
