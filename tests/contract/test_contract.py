@@ -204,6 +204,11 @@ VERBS = [
         300, random_state=k.get("random_state", 1)), used=None, random=True),
     Verb("simulate_longitudinal", lambda d, **k: cl.simulate_longitudinal(
         100, 4, seed=k.get("random_state", 1), n_truth=2_000), used=None, random=True),
+    # long-format data of its own (the cohort is one row per person); missing values raise
+    Verb("gformula_tv", lambda d, **k: cl.gformula_tv(
+        cl.simulate_longitudinal(500, 4, seed=2, n_truth=2_000, competing=False), id="id",
+        period="period", treatment="A", outcome="Y", censor="C", covariates={"L": "normal"},
+        baseline=["V"], n_boot=20, **k), used=None, has_ci=True, random=True),
 ]
 #: Public functions that are not data verbs, and why.
 NOT_VERBS = {
