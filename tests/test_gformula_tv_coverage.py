@@ -58,11 +58,11 @@ def test_reduced_point_estimates_and_interval() -> None:
 def test_coverage_of_risk_difference() -> None:
     """Coverage of the 95% bootstrap interval of RD(always - never) at the last period.
 
-    Record of the run (notes/gformtv.md): n = 1,000 persons x 6 periods per data set, 100
+    Record of the runs (notes/gformtv.md): n = 1,000 persons x 6 periods per data set, 200
     bootstrap replicates each. Accepted: coverage within 3 binomial SDs of 0.95.
     """
     reps = int(os.environ.get("GFTV_COVERAGE_REPS", "500"))
-    n_boot = int(os.environ.get("GFTV_COVERAGE_BOOT", "100"))
+    n_boot = int(os.environ.get("GFTV_COVERAGE_BOOT", "200"))
     covered, bias = [], []
     truth = None
     for r in range(reps):
