@@ -282,3 +282,14 @@ def test_n_simul_and_natural_course_reference(dgp_data: pd.DataFrame) -> None:
     np.testing.assert_allclose(rd.estimate, r["never"].iloc[-1] - r["natural_course"].iloc[-1])
     rr = res.contrasts["RR never vs natural_course, period 4"]
     np.testing.assert_allclose(rr.estimate, r["never"].iloc[-1] / r["natural_course"].iloc[-1])
+
+
+def test_normal_interval_uses_bootstrap_se(dgp_data: pd.DataFrame) -> None:
+    small = dgp_data[dgp_data["id"] < 800]
+    res = _fit_dgp(small, n_boot=20, random_state=3, interval="normal")
+    rd = res.contrasts["RD always vs never, period 4"]
+    assert rd.ci_method == "bootstrap_normal"
+    np.testing.assert_allclose([rd.conf_low, rd.conf_high],
+                               rd.estimate + np.array([-1, 1]) * 1.959963984540054 * rd.std_error)
+    pct = _fit_dgp(small, n_boot=20, random_state=3).contrasts["RD always vs never, period 4"]
+    assert pct.std_error == rd.std_error and pct.conf_low != rd.conf_low

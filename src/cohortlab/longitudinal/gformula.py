@@ -10,13 +10,14 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 import pandas as pd
 
-from .._typing import RandomState
+from .._typing import BootstrapCI, RandomState
 from .._validation import (
     _fmt_values,
     check_columns,
     check_conf_level,
     check_frame,
     check_numeric,
+    check_option,
     check_random_state,
 )
 from ..exceptions import DataValidationError, MissingDataError
@@ -322,6 +323,7 @@ def gformula_tv(
     n_simul: int | None = None,
     bounded: bool = True,
     n_boot: int = 200,
+    interval: BootstrapCI = "percentile",
     conf_level: float = 0.95,
     random_state: RandomState = None,
     n_jobs: int = 1,
@@ -354,7 +356,12 @@ def gformula_tv(
 
     **Variance.** Person-level nonparametric bootstrap (every model refitted on persons
     resampled with replacement, the simulation redone with its own random stream),
-    percentile intervals; seeded, identical for any ``n_jobs``.
+    percentile intervals (pygformula's and gfoRmula's default) or normal intervals with the
+    bootstrap SE (``interval="normal"``); seeded, identical for any ``n_jobs``. In a
+    coverage study on ``simulate_longitudinal`` (1,000 persons x 6 periods, 500 data sets,
+    200 replicates) the 95% percentile interval of the always-vs-never risk difference
+    covered the truth in 91.6% and the normal interval in 93.6%: at this size prefer
+    ``interval="normal"`` or more persons.
 
     Parameters
     ----------
@@ -393,6 +400,8 @@ def gformula_tv(
         ``sim_trunc``); the number moved is recorded in the notes.
     n_boot : int
         Bootstrap replicates (0: point estimates only).
+    interval : {"percentile", "normal", "basic"}
+        Bootstrap interval: percentile; risk (log risk ratio) -/+ z x bootstrap SE; or basic.
     conf_level : float
         Interval level.
     random_state : int, numpy.random.Generator or None
@@ -445,6 +454,7 @@ def gformula_tv(
     if dup:
         raise DataValidationError(f"{FUNC}(): a column has two roles: {_fmt_values(sorted(dup))}.")
     conf_level = check_conf_level(conf_level, FUNC)
+    check_option(interval, BootstrapCI, "interval", FUNC)
     if not (isinstance(n_boot, int) and (n_boot == 0 or n_boot >= 2)):
         raise DataValidationError(f"{FUNC}(): n_boot must be 0 or an int >= 2; got {n_boot!r}.")
     if n_simul is not None and not (isinstance(n_simul, int) and n_simul >= 1):
@@ -494,9 +504,9 @@ def gformula_tv(
     check = pd.DataFrame({"period": np.arange(prep.n_periods), "observed": obs,
                           "simulated": risks[0], "difference": risks[0] - obs})
     return GFormulaTVResult(
-        risks=risk_curve(names, risks, reps, conf_level, n, prep.n_events, notes),
+        risks=risk_curve(names, risks, reps, conf_level, n, prep.n_events, notes, interval),
         contrasts=contrast_table(names, risks, reps, reference, conf_level, n, prep.n_events,
-                             n_failed),
+                                 n_failed, interval),
         natural_course=check, coefficients=coef_frame(fits), reference=reference, n=n,
         n_events=prep.n_events, n_simul=pop.size, n_boot=n_boot, notes=notes,
         models=dict(prep.rhs))

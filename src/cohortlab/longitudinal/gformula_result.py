@@ -26,7 +26,7 @@ class GFormulaTVResult(Renderable):
     ----------
     risks : Curve
         Cumulative risk of the outcome by period (``time``) under each strategy (``group``),
-        the natural course included, with bootstrap SEs and percentile intervals.
+        the natural course included, with bootstrap SEs and intervals (``interval``).
     contrasts : EstimateTable
         Risk differences and risk ratios of each strategy versus ``reference`` at every
         period (labels ``strategy``, ``reference``, ``time``).
@@ -92,14 +92,16 @@ def coef_frame(fits: Sequence[FittedModel]) -> pd.DataFrame:
 
 
 def risk_curve(names: Sequence[str], risks: np.ndarray, reps: np.ndarray | None,
-                conf_level: float, n: int, n_events: int, notes: tuple[str, ...]) -> Curve:
+               conf_level: float, n: int, n_events: int, notes: tuple[str, ...],
+               interval: str = "percentile") -> Curve:
     from ..inference.bootstrap import bootstrap_interval
 
     s, t = risks.shape
     if reps is None:
         se = lo = hi = np.full(s * t, np.nan)
     else:
-        se, lo, hi = bootstrap_interval(risks.ravel(), reps, conf_level, "percentile")
+        se, lo, hi = bootstrap_interval(risks.ravel(), reps, conf_level,
+                                        interval)  # type: ignore[arg-type]
     frame = pd.DataFrame({
         "time": np.tile(np.arange(t, dtype=float), s), "group": np.repeat(list(names), t),
         "cause": None, "n_risk": np.nan, "n_event": np.nan, "n_censor": np.nan,
@@ -107,13 +109,13 @@ def risk_curve(names: Sequence[str], risks: np.ndarray, reps: np.ndarray | None,
         "conf_level": conf_level})
     frame["group"] = pd.Categorical(frame["group"], categories=list(names))
     return Curve(data=frame, measure="risk", method="parametric_gformula", conf_type="plain",
-                 conf_level=conf_level, ci_method="bootstrap_percentile" if reps is not None
+                 conf_level=conf_level, ci_method=f"bootstrap_{interval}" if reps is not None
                  else "none", n=n, n_events=n_events, notes=notes)
 
 
 def contrast_table(names: Sequence[str], risks: np.ndarray, reps: np.ndarray | None,
-               reference: str, conf_level: float, n: int, n_events: int,
-               n_failed: int) -> EstimateTable:
+                   reference: str, conf_level: float, n: int, n_events: int,
+                   n_failed: int, interval: str = "percentile") -> EstimateTable:
     s, t = risks.shape
     ref = list(names).index(reference)
     rows = []
@@ -143,7 +145,7 @@ def contrast_table(names: Sequence[str], risks: np.ndarray, reps: np.ndarray | N
                 else:
                     rows.append(Estimate.from_bootstrap(
                         term, float(est), rep, conf_level=conf_level, effect_measure=measure,
-                        n_failed=n_failed, **common))
+                        n_failed=n_failed, interval=interval, **common))
     return EstimateTable(rows=tuple(rows), title="Parametric g-formula contrasts")
 
 
