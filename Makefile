@@ -2,6 +2,7 @@
 #   make demo   create .venv, install cohortlab, run the demo study and the two bundled
 #               study protocols (NHEFS, simulated wearable cohort) into out/demo/
 #   make test   create .venv, install the test extras, run the test suite
+#   make docs   build the documentation site strictly (warnings fail) into out/site/
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -39,6 +40,9 @@ bench: $(VENV)/.installed-dev
 	$(PIP) install --quiet -e ".[dev,bench]"
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	  $(BIN)/python benchmarks/run_all.py --out out/bench/summary.md $(BENCH_ARGS)
+
+docs: $(VENV)/.installed-dev
+	$(BIN)/python -m mkdocs build --strict --site-dir out/site
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -349,3 +349,120 @@ def test_check_time_event_missing_values_raise_missing_data_error():
     d = pd.DataFrame({"t": [1.0, np.nan, 3.0], "e": [1, 0, 1]})
     with pytest.raises(MissingDataError, match=r"column 't' \(time\) has 1 missing"):
         check_time_event(d, "t", "e", "f")
+
+
+# --- the @verb decorator ---------------------------------------------------------------------
+
+from typing import Literal  # noqa: E402
+
+from cohortlab._validation import verb, verb_name  # noqa: E402
+
+
+@verb
+def _toy(data: pd.DataFrame, *, how: Literal["a", "b"] = "a", level: Missing | None = None,
+         free: Literal["x"] | float = "x") -> str:
+    """A toy verb."""
+    check_frame(data)
+    return f"{how}-{level}-{verb_name()}"
+
+
+@verb(name="renamed")
+def _inner(value: Literal[1, 2] = 1) -> str:
+    return verb_name()
+
+
+def test_verb_checks_literal_options_and_names_the_verb(cohort):
+    assert _toy(cohort, how="b", level="drop") == "b-drop-_toy"
+    with pytest.raises(DataValidationError,
+                       match=r'^_toy\(\): how must be one of \{"a", "b"\}; got \'c\'\.$'):
+        _toy(cohort, how="c")
+    with pytest.raises(DataValidationError, match=r"level must be one of .*Did you mean 'drop'"):
+        _toy(cohort, level="dorp")
+    assert _toy(cohort, free=0.5)  # a union with a non-Literal type is left to the verb
+
+
+def test_verb_checks_positional_and_non_string_literals():
+    assert _inner(2) == "renamed"
+    with pytest.raises(DataValidationError, match=r"^renamed\(\): value must be one of"):
+        _inner(True)  # True == 1 but is not the option 1
+    with pytest.raises(DataValidationError, match="value must be one of"):
+        _inner("1")
+
+
+def test_verb_names_checks_below_it_and_resets():
+    with pytest.raises(DataValidationError, match=r"^_toy\(\): data must be a pandas DataFrame"):
+        _toy([1, 2])
+    assert verb_name() == "cohortlab"
+    assert verb_name("explicit") == "explicit"
+
+
+@verb
+def _outer(inner_value):
+    return _inner(inner_value)
+
+
+def test_a_verb_run_by_another_names_the_outer_one():
+    assert _outer(1) == "_outer"
+    with pytest.raises(DataValidationError, match=r"^_outer\(\): value must be one of"):
+        _outer(3)
+
+
+def test_verb_keeps_signature_doc_and_wrapped():
+    import inspect
+
+    assert _toy.__doc__ == "A toy verb."
+    assert _toy.__name__ == "_toy"
+    assert list(inspect.signature(_toy).parameters) == ["data", "how", "level", "free"]
+    assert inspect.signature(_toy) == inspect.signature(_toy.__wrapped__)
+    assert _toy.__cohortlab_verb__ == "_toy"
+
+
+VERB_PACKAGES = ["causal", "survival", "exposures", "evaluation", "sensitivity", "subgroups",
+                 "describe", "missing"]
+
+
+def test_every_public_verb_is_declared():
+    """Each public function of the estimator packages runs under @verb with its own name."""
+    import importlib
+    import inspect
+
+    undeclared = []
+    for pkg in VERB_PACKAGES:
+        mod = importlib.import_module(f"cohortlab.{pkg}")
+        for name in mod.__all__:
+            obj = getattr(mod, name)
+            if inspect.isfunction(obj) and getattr(obj, "__cohortlab_verb__", None) != name:
+                undeclared.append(f"{pkg}.{name}")
+    assert undeclared == []
+
+
+def test_verbs_check_their_literal_options_by_name():
+    import cohortlab as cl
+
+    with pytest.raises(DataValidationError,
+                       match=r'^ipw\(\): variance must be one of \{"mestimation", "robust", '
+                             r'"bootstrap", None\}; got \'sandwich\'\.'):
+        cl.ipw(pd.DataFrame({"a": [0, 1]}), exposure="a", outcome="a", covariates="a",
+               variance="sandwich")
+    with pytest.raises(DataValidationError, match=r"^kaplan_meier\(\): conf_type must be one "
+                                                  r"of .*Did you mean 'log-log'"):
+        cl.kaplan_meier(pd.DataFrame({"t": [1.0], "e": [1]}), time="t", event="e",
+                        conf_type="log_log")
+
+
+@verb
+def _framed(data: pd.DataFrame, *, conf_level: float = 0.95) -> float:
+    return conf_level
+
+
+def test_verb_checks_data_and_conf_level():
+    ok = pd.DataFrame({"a": [1]})
+    assert _framed(ok, conf_level=0.9) == 0.9
+    assert type(_framed(ok, conf_level=np.float32(0.5))) is float
+    with pytest.raises(DataValidationError, match=r"^_framed\(\): data must be a pandas"):
+        _framed({"a": [1]})
+    with pytest.raises(DataValidationError, match=r"^_framed\(\): data has no rows"):
+        _framed(ok.iloc[:0])
+    with pytest.raises(DataValidationError, match=r"^_framed\(\): conf_level must be a float "
+                                                  r"in \(0, 1\); got 95\. Did you mean 0\.95"):
+        _framed(ok, conf_level=95)

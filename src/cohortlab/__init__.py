@@ -60,10 +60,34 @@ from .exposures import (
     standardized_exposure,
     threshold_exposure,
 )
-from .longitudinal import GFormulaTVResult, gformula_tv
+from .longitudinal import (
+    ByPeriodTable,
+    GFormulaTVResult,
+    TimeVaryingExposure,
+    by_period_table,
+    cumulative_exposure,
+    ever_treated,
+    expand_intervals,
+    gformula_tv,
+    lag,
+    person_period,
+    time_since_initiation,
+    time_varying_exposure,
+    validate_person_period,
+)
 from .missing import ImputedData, impute, with_imputations
 from .report import Report, Table2, table2
-from .results import Curve, Dropped, Estimate, EstimateTable, Labels, ModelResult, tidy
+from .results import (
+    Curve,
+    Dropped,
+    Estimate,
+    EstimateTable,
+    Labels,
+    ModelResult,
+    TestResult,
+    TestTable,
+    tidy,
+)
 from .sensitivity import (
     calibrate_ci,
     calibrate_p,
@@ -150,6 +174,17 @@ __all__ = [
     "attrition",
     "simulate_cohort",
     "simulate_longitudinal",
+    "person_period",
+    "expand_intervals",
+    "validate_person_period",
+    "lag",
+    "cumulative_exposure",
+    "time_since_initiation",
+    "ever_treated",
+    "time_varying_exposure",
+    "TimeVaryingExposure",
+    "by_period_table",
+    "ByPeriodTable",
     "tidy",
     "table2",
     "Table2",
@@ -161,6 +196,8 @@ __all__ = [
     "EstimateTable",
     "Curve",
     "ModelResult",
+    "TestResult",
+    "TestTable",
     "Dropped",
     "datasets",
     "evaluation",

@@ -29,6 +29,18 @@ class GLMFit:
     n_iter: int
     family: str
 
+    def vcov(self) -> np.ndarray:
+        """Model-based covariance of ``coef``: ``(n * information)^-1`` (weights as frequency).
+
+        Examples
+        --------
+        >>> fit = GLMFit(coef=np.zeros(1), fitted=np.full(4, 0.5), information=np.eye(1) * 0.25,
+        ...              n_iter=1, family="binomial")
+        >>> fit.vcov().tolist()
+        [[1.0]]
+        """
+        return np.linalg.pinv(self.information) / self.fitted.size
+
     def influence(self, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
         """Per-row influence values of the coefficients, ``I^-1 w_i x_i (y_i - mu_i)``."""
         score = X * (w * (y - self.fitted))[:, None]

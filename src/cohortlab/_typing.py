@@ -12,6 +12,10 @@ import numpy as np
 
 Missing: TypeAlias = Literal["raise", "drop"]
 Estimand: TypeAlias = Literal["ATE", "ATT", "ATC", "ATO", "ATM"]
+#: The estimands of the outcome-model estimators (gformula, aipw, tmle).
+StandardEstimand: TypeAlias = Literal["ATE", "ATT", "ATC"]
+#: The contrast of two arm means (crude_effect, ipw, gformula, aipw, tmle, match, ppi_effect).
+Measure: TypeAlias = Literal["difference", "ratio", "odds_ratio"]
 EffectMeasure: TypeAlias = Literal[
     "difference",
     "risk_difference",
@@ -32,6 +36,16 @@ EffectMeasure: TypeAlias = Literal[
     "rmst",
     "quantile",
     "coefficient",
+    "evalue",
+]
+#: What a row of a model evaluation measures (``evaluate_*``, ``compare_*``): a performance
+#: metric, or the difference of two models' metric.
+EvaluationMetric: TypeAlias = Literal[
+    "auroc", "auprc", "brier", "brier_null", "ipa", "ece", "calibration_intercept",
+    "calibration_slope", "recalibration_intercept", "sensitivity", "specificity", "ppv", "npv",
+    "prevalence", "harrell_c", "uno_c", "auc", "oe_ratio", "slope",
+    "auroc_difference", "harrell_c_difference", "uno_c_difference", "auc_difference",
+    "brier_difference",
 ]
 CIMethod: TypeAlias = Literal[
     "wald",
@@ -58,8 +72,36 @@ CIMethod: TypeAlias = Literal[
     "profile_likelihood",
     "refutation_simulations",
     "econml_inference",
+    "greenwood_log",
     "none",
 ]
+#: How a verb computes its standard errors (``variance=``), one vocabulary for every verb; each
+#: verb accepts the subset below that applies to it. docs/explanation/variance.md explains each:
+#: ``"model"`` model-based (inverse information); ``"robust"`` the sandwich that treats weights
+#: as known; ``"mestimation"`` the sandwich of the stacked estimating equations (nuisance models
+#: accounted for); ``"influence_function"`` the variance of the estimator's influence values;
+#: ``"bootstrap"`` resampling rows (or clusters) and re-estimating everything; ``"greenwood"``,
+#: ``"infinitesimal_jackknife"`` and ``"aalen"`` the survival-curve variances.
+Variance: TypeAlias = Literal[
+    "model",
+    "robust",
+    "mestimation",
+    "influence_function",
+    "bootstrap",
+    "greenwood",
+    "infinitesimal_jackknife",
+    "aalen",
+]
+#: ``crude_effect``, ``gformula``, ``aipw``, ``tmle``, ``adjusted_survival``.
+EffectVariance: TypeAlias = Literal["influence_function", "bootstrap"]
+#: ``ipw``.
+IPWVariance: TypeAlias = Literal["mestimation", "robust", "bootstrap"]
+#: ``dose_response``: the g-formula's influence function or the MSM's known-weights sandwich.
+DoseVariance: TypeAlias = Literal["influence_function", "robust", "bootstrap"]
+#: ``kaplan_meier``.
+KMVariance: TypeAlias = Literal["greenwood", "infinitesimal_jackknife"]
+#: ``cumulative_incidence``.
+CIFVariance: TypeAlias = Literal["infinitesimal_jackknife", "aalen"]
 BootstrapCI: TypeAlias = Literal["percentile", "normal", "basic"]
 ConfType: TypeAlias = Literal["log", "log-log", "plain"]
 SMDDenominator: TypeAlias = Literal["pooled", "treated", "control"]

@@ -8,11 +8,16 @@ design problems (the last as warnings with counts).
 
 from __future__ import annotations
 
+import contextvars
 import difflib
+import functools
+import inspect
 import numbers
+import types
+import typing
 import warnings
-from collections.abc import Iterable, Sequence
-from typing import Any, get_args
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import numpy as np
 import pandas as pd
@@ -21,10 +26,14 @@ from .exceptions import DataValidationError, MissingDataError, ZeroTimeWarning
 from .results.dropped import Dropped
 
 __all__ = [
+    "verb",
+    "verb_name",
     "check_frame",
     "check_columns",
     "check_option",
     "check_conf_level",
+    "check_int",
+    "check_estimator",
     "check_random_state",
     "apply_missing",
     "check_numeric",
@@ -43,14 +52,160 @@ TEXT_MAX_LEVELS = 50
 TEXT_MIN_ROWS_PER_LEVEL = 5
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The public verb the user called: set by the outermost :func:`verb` for the duration of a call.
+_CURRENT_VERB: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "cohortlab_verb", default=None)
+
+
+def verb_name(func: str | None = None) -> str:
+    """The name error messages give: ``func`` if passed, else the verb being run.
+
+    Outside any :func:`verb` call (a private function called directly) it is ``"cohortlab"``.
+    """
+    return func or _CURRENT_VERB.get() or "cohortlab"
+
+
+def _literal_values(hint: Any) -> tuple[Any, ...] | None:
+    """The allowed values of a ``Literal`` (or a union of Literals and None), else None."""
+    origin = get_origin(hint)
+    if origin is Literal:
+        return get_args(hint)
+    if origin is Union or origin is types.UnionType:
+        values: list[Any] = []
+        for arg in get_args(hint):
+            sub = (None,) if arg is type(None) else _literal_values(arg)
+            if sub is None:  # e.g. Literal["tuned"] | float: the verb checks it by hand
+                return None
+            values.extend(sub)
+        return tuple(values)
+    return None
+
+
+def _is_allowed(value: Any, allowed: tuple[Any, ...]) -> bool:
+    for a in allowed:
+        if a is None or isinstance(a, bool) or isinstance(value, bool):
+            if value is a:
+                return True
+        elif isinstance(value, type(a)) and value == a:
+            return True
+    return False
+
+
+def _options_of(func: Callable[..., Any]) -> dict[str, tuple[Any, ...]]:
+    """``{parameter: allowed values}`` for every ``Literal``-annotated parameter of ``func``."""
+    out = {}
+    for param, ann in getattr(func, "__annotations__", {}).items():
+        # one parameter at a time: a hint that cannot be resolved (a string alias in a
+        # union) is not an option and must not hide the others
+        holder = types.SimpleNamespace(__annotations__={param: ann},
+                                       __globals__=getattr(func, "__globals__", {}))
+        try:
+            hint = typing.get_type_hints(holder)[param]
+        except Exception:  # noqa: BLE001 - not resolvable, hence not a Literal option
+            continue
+        allowed = _literal_values(hint)
+        if allowed is not None and param != "return":
+            out[param] = allowed
+    return out
+
+
+@typing.overload
+def verb(func: F, *, name: str | None = None, hints: dict[str, str] | None = None) -> F: ...
+
+
+@typing.overload
+def verb(func: None = None, *, name: str | None = None,
+         hints: dict[str, str] | None = None) -> Callable[[F], F]: ...
+
+
+def verb(func: F | None = None, *, name: str | None = None,
+         hints: dict[str, str] | None = None) -> Any:
+    """Mark a public verb: name its errors and check its ``Literal``-typed options.
+
+    The wrapped function (a) runs with its name (``name``, default: the function's) as the one
+    :func:`verb_name` returns, so every check below it names the verb the user called (a verb
+    run by another, e.g. a correction wrapper's estimator, keeps the outer name); (b) checks the arguments every verb shares, in this order: ``data: pd.DataFrame`` with
+    :func:`check_frame`; each argument whose annotation is a ``Literal`` (or a union of
+    Literals and ``None``) against the allowed values read from the type hints, raising
+    :class:`~cohortlab.exceptions.DataValidationError` ``"<verb>(): <param> must be one of
+    {...}; got <value>."``; ``conf_level: float`` with :func:`check_conf_level` (the verb
+    receives it as a float); (c) keeps the function's ``__doc__``, ``__signature__`` and
+    ``__wrapped__``, so help, docs and type checkers see the real signature. ``hints`` maps a
+    parameter to a sentence added to its error (where to find an option this verb lacks).
+
+    Examples
+    --------
+    >>> from typing import Literal
+    >>> @verb
+    ... def shout(word: str, *, case: Literal["upper", "lower"] = "upper") -> str:
+    ...     return word.upper() if case == "upper" else word.lower()
+    >>> shout("a", case="lower")
+    'a'
+    >>> shout("a", case="title")
+    Traceback (most recent call last):
+    ...
+    cohortlab.exceptions.DataValidationError: shout(): case must be one of {"upper", "lower"}; got 'title'.
+    """  # noqa: E501
+    if func is None:
+        return functools.partial(verb, name=name, hints=hints)
+    verb_label = name or func.__name__
+    signature = inspect.signature(func)
+    options: dict[str, tuple[Any, ...]] | None = None
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        nonlocal options
+        if options is None:  # resolved at the first call: every alias is defined by then
+            options = _options_of(func)
+        outer = _CURRENT_VERB.get()  # a verb run by another (a wrapper's estimator) keeps
+        token = _CURRENT_VERB.set(outer or verb_label)  # the name of the one the user called
+        try:
+            args, kwargs = _check_arguments(signature, options, args, kwargs,
+                                            outer or verb_label, hints or {})
+            return func(*args, **kwargs)
+        finally:
+            _CURRENT_VERB.reset(token)
+
+    wrapper.__signature__ = signature  # type: ignore[attr-defined]
+    wrapper.__cohortlab_verb__ = verb_label  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _annotated(signature: inspect.Signature, name: str, *annotations: Any) -> bool:
+    param = signature.parameters.get(name)
+    return param is not None and any(param.annotation == a for a in annotations)
+
+
+def _check_arguments(signature: inspect.Signature, options: dict[str, tuple[Any, ...]],
+                     args: tuple[Any, ...], kwargs: dict[str, Any], func: str,
+                     hints: dict[str, str]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``data`` (a non-empty DataFrame), the Literal options, then ``conf_level`` (a float)."""
+    try:
+        bound = signature.bind_partial(*args, **kwargs)
+    except TypeError:  # the call itself raises the usual TypeError
+        return args, kwargs
+    given = bound.arguments
+    if "data" in given and _annotated(signature, "data", "pd.DataFrame", pd.DataFrame):
+        check_frame(given["data"], func)
+    for param, allowed in options.items():
+        if param in given and not _is_allowed(given[param], allowed):
+            check_option(given[param], allowed, param, func, hint=hints.get(param, ""))
+    if "conf_level" in given and _annotated(signature, "conf_level", "float", float):
+        given["conf_level"] = check_conf_level(given["conf_level"], func)
+    return bound.args, bound.kwargs
+
+
 def _fmt_values(values: Iterable[Any], limit: int = 6) -> str:
     vals = list(values)
     shown = ", ".join(repr(v) if isinstance(v, str) else str(v) for v in vals[:limit])
     return f"[{shown}{', ...' if len(vals) > limit else ''}]"
 
 
-def check_frame(data: Any, func: str) -> pd.DataFrame:
+def check_frame(data: Any, func: str | None = None) -> pd.DataFrame:
     """Check that ``data`` is a non-empty DataFrame with unique column names."""
+    func = verb_name(func)
     if not isinstance(data, pd.DataFrame):
         raise DataValidationError(
             f"{func}(): data must be a pandas DataFrame; got {type(data).__name__}. "
@@ -70,11 +225,14 @@ def check_frame(data: Any, func: str) -> pd.DataFrame:
     return data
 
 
-def check_columns(data: pd.DataFrame, func: str, **roles: str | Sequence[str] | None) -> None:
+def check_columns(
+    data: pd.DataFrame, func: str | None = None, **roles: str | Sequence[str] | None
+) -> None:
     """Check that every named column exists; suggest close matches for misspelt names.
 
     ``roles`` maps an argument name (``time``, ``covariates``, ...) to a column or a list of them.
     """
+    func = verb_name(func)
     available = [str(c) for c in data.columns]
     for role, cols in roles.items():
         if cols is None:
@@ -99,19 +257,25 @@ def suggest(word: Any, choices: Sequence[Any], listing: str = "Expected one of")
     return f"{listing}: {_fmt_values(names, 10)}."
 
 
-def check_option(value: Any, alias: Any, argument: str, func: str) -> Any:
-    """Check ``value`` is one of the ``Literal`` alias' values."""
-    allowed = get_args(alias)
-    if value not in allowed:
-        shown = ", ".join(f'"{a}"' for a in allowed)
+def check_option(value: Any, alias: Any, argument: str, func: str | None = None, *,
+                 hint: str = "") -> Any:
+    """Check ``value`` is one of the ``Literal`` alias' values (or of a tuple of values)."""
+    allowed = alias if isinstance(alias, tuple) else _literal_values(alias) or get_args(alias)
+    if not _is_allowed(value, allowed):
+        shown = ", ".join(f'"{a}"' if isinstance(a, str) else repr(a) for a in allowed)
+        strings = [a for a in allowed if isinstance(a, str)]
+        if isinstance(value, str) and strings and not hint:
+            close = difflib.get_close_matches(value, strings, n=3, cutoff=0.6)
+            hint = f"Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise DataValidationError(
-            f"{func}(): {argument} must be one of {{{shown}}}; got {value!r}."
-        )
+            f"{verb_name(func)}(): {argument} must be one of {{{shown}}}; got {value!r}."
+            + (f" {hint}" if hint else ""))
     return value
 
 
-def check_conf_level(conf_level: Any, func: str) -> float:
+def check_conf_level(conf_level: Any, func: str | None = None) -> float:
     """Check that ``conf_level`` is a float in (0, 1)."""
+    func = verb_name(func)
     ok = isinstance(conf_level, numbers.Real) and not isinstance(conf_level, bool)
     if not ok or not 0.0 < float(conf_level) < 1.0:
         hint = ""
@@ -123,15 +287,41 @@ def check_conf_level(conf_level: Any, func: str) -> float:
     return float(conf_level)
 
 
-def check_random_state(random_state: Any, func: str) -> np.random.Generator:
+def check_int(value: Any, name: str, low: int = 1, func: str | None = None, *,
+              hint: str = "") -> int:
+    """Return ``value`` as an int after checking it is an integer (not a bool) ``>= low``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise DataValidationError(
+            f"{verb_name(func)}(): {name} must be an int >= {low}; got {value!r}."
+            + (f" {hint}" if hint else ""))
+    return int(value)
+
+
+def check_estimator(estimator: Any, example: str = "cl.ipw") -> dict[str, Any]:
+    """The parameters of a verb passed as ``estimator=`` (key ``"**"``: takes any keyword)."""
+    if not callable(estimator):
+        raise DataValidationError(
+            f"{verb_name()}(): estimator must be a cohortlab verb (a function); got "
+            f"{type(estimator).__name__}. Pass e.g. {example} (not {example}(...)).")
+    try:
+        params: dict[str, Any] = dict(inspect.signature(estimator).parameters)
+    except (TypeError, ValueError):
+        return {"**": True}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        params["**"] = True
+    return params
+
+
+def check_random_state(random_state: Any, func: str | None = None) -> np.random.Generator:
     """Turn ``random_state`` (None, int or Generator) into a Generator; never global state."""
+    func = verb_name(func)
     if isinstance(random_state, np.random.Generator):
         return random_state
     if random_state is None or (
         isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
         and int(random_state) >= 0
     ):
-        return np.random.default_rng(random_state)
+        return np.random.default_rng(None if random_state is None else int(random_state))
     raise DataValidationError(
         f"{func}(): random_state must be None, a non-negative int or a numpy Generator; "
         f"got {random_state!r}. Pass e.g. random_state=2024."
@@ -139,7 +329,7 @@ def check_random_state(random_state: Any, func: str) -> np.random.Generator:
 
 
 def apply_missing(
-    data: pd.DataFrame, columns: Sequence[str], missing: str, func: str
+    data: pd.DataFrame, columns: Sequence[str], missing: str, func: str | None = None
 ) -> tuple[pd.DataFrame, Dropped]:
     """Handle missing values in the analysis ``columns``.
 
@@ -149,6 +339,7 @@ def apply_missing(
     (``+-inf`` in a numeric column) are handled like missing values and counted with them; the
     error then is a :class:`DataValidationError` that gives the number of infinite values.
     """
+    func = verb_name(func)
     from ._typing import Missing
 
     check_option(missing, Missing, "missing", func)
@@ -209,8 +400,8 @@ def _is_text(s: pd.Series) -> bool:
     return pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)
 
 
-def check_text_covariates(data: pd.DataFrame, columns: Sequence[str], func: str, *,
-                          declared: Iterable[str] = ()) -> None:
+def check_text_covariates(data: pd.DataFrame, columns: Sequence[str],
+                          func: str | None = None, *, declared: Iterable[str] = ()) -> None:
     """Refuse text covariates that cannot be meant as factors.
 
     A text (object or string dtype) column becomes one indicator per distinct value. Two
@@ -225,6 +416,7 @@ def check_text_covariates(data: pd.DataFrame, columns: Sequence[str], func: str,
 
     A pandas ``category`` column is never refused: its levels were chosen deliberately.
     """
+    func = verb_name(func)
     declared = set(declared)
     for col in dict.fromkeys(columns):
         s = data[col]
@@ -258,8 +450,11 @@ def check_text_covariates(data: pd.DataFrame, columns: Sequence[str], func: str,
             )
 
 
-def check_numeric(data: pd.DataFrame, column: str, role: str, func: str) -> np.ndarray:
+def check_numeric(
+    data: pd.DataFrame, column: str, role: str, func: str | None = None
+) -> np.ndarray:
     """Return ``column`` as a finite float array or raise naming the column."""
+    func = verb_name(func)
     s = data[column]
     if isinstance(s.dtype, pd.CategoricalDtype) or not (
         pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)
@@ -280,19 +475,17 @@ def check_numeric(data: pd.DataFrame, column: str, role: str, func: str) -> np.n
 
 
 def check_binary(
-    data: pd.DataFrame, column: str, role: str, func: str, *, reference: Any = None
+    data: pd.DataFrame, column: str, role: str, func: str | None = None, *, reference: Any = None
 ) -> np.ndarray:
     """Return a binary column as an int array of 0/1.
 
     Accepts 0/1 numbers, booleans, or any two labels when ``reference`` names the label coded 0.
     """
+    func = verb_name(func)
     s = data[column]
-    n_na = int(s.isna().sum())
-    if n_na:  # else NaN would be coded 1 (reference=) or cast to garbage ints
-        raise MissingDataError(
-            f"{func}(): column {column!r} ({role}) has {n_na:,} missing values. "
-            'Handle them first (missing="drop") or recode them.'
-        )
+    # else NaN would be coded 1 (reference=) or cast to garbage ints
+    _refuse_missing(int(s.isna().sum()), column, role, func,
+                    'Handle them first (missing="drop") or recode them.')
     levels = pd.unique(s)
     if len(levels) != 2:
         plural = "s" if len(levels) != 1 else ""
@@ -316,21 +509,28 @@ def check_binary(
     )
 
 
-def check_weights(data: pd.DataFrame, column: str, func: str) -> np.ndarray:
-    """Return case weights as a float array: numeric, finite, non-negative, not all zero."""
-    w = check_numeric(data, column, "weights", func)
-    n_na = int(np.isnan(w).sum())
+def _refuse_missing(n_na: int, column: str, role: str, func: str, fix: str,
+                    error: type[DataValidationError] = MissingDataError) -> None:
     if n_na:
-        raise DataValidationError(
-            f"{func}(): column {column!r} (weights) has {n_na:,} missing values. "
-            "Weights cannot be missing; drop those rows or set their weight to 0 explicitly."
-        )
-    n_neg = int((w < 0).sum())
+        raise error(f"{func}(): column {column!r} ({role}) has {n_na:,} missing values. {fix}")
+
+
+def _refuse_negative(x: np.ndarray, column: str, role: str, func: str, fix: str) -> None:
+    n_neg = int((x < 0).sum())
     if n_neg:
         raise DataValidationError(
-            f"{func}(): column {column!r} (weights) has {n_neg:,} negative values "
-            f"(min {w.min():.4g}). Weights must be >= 0."
-        )
+            f"{func}(): column {column!r} ({role}) has {n_neg:,} negative values "
+            f"(min {np.nanmin(x):.4g}). {fix}")
+
+
+def check_weights(data: pd.DataFrame, column: str, func: str | None = None) -> np.ndarray:
+    """Return case weights as a float array: numeric, finite, non-negative, not all zero."""
+    func = verb_name(func)
+    w = check_numeric(data, column, "weights", func)
+    _refuse_missing(int(np.isnan(w).sum()), column, "weights", func,
+                    "Weights cannot be missing; drop those rows or set their weight to 0 "
+                    "explicitly.", DataValidationError)
+    _refuse_negative(w, column, "weights", func, "Weights must be >= 0.")
     if not (w > 0).any():
         raise DataValidationError(
             f"{func}(): column {column!r} (weights) is zero for every row. "
@@ -343,7 +543,7 @@ def check_time_event(
     data: pd.DataFrame,
     time: str,
     event: str,
-    func: str,
+    func: str | None = None,
     *,
     competing: bool = False,
     entry: str | None = None,
@@ -353,21 +553,14 @@ def check_time_event(
     Times must be finite and >= 0 (> entry time when ``entry`` is given). Events are 0/1 (or
     bool); with ``competing=True`` they are 0 (censored) and 1..K (causes).
     """
+    func = verb_name(func)
     t = check_numeric(data, time, "time", func)
     for col, role in ((time, "time"), (event, "event")):
-        n_na = int(data[col].isna().sum())
-        if n_na:
-            raise MissingDataError(
-                f"{func}(): column {col!r} ({role}) has {n_na:,} missing values. Pass "
-                "missing=\"drop\" for a complete-case analysis, or fix the follow-up data."
-            )
-    n_neg = int((t < 0).sum())
-    if n_neg:
-        raise DataValidationError(
-            f"{func}(): column {time!r} (time) has {n_neg:,} negative values "
-            f"(min {np.nanmin(t):.4g}). "
-            "Follow-up time must be >= 0; check how time zero was defined."
-        )
+        _refuse_missing(int(data[col].isna().sum()), col, role, func,
+                        'Pass missing="drop" for a complete-case analysis, or fix the '
+                        "follow-up data.")
+    _refuse_negative(t, time, "time", func,
+                     "Follow-up time must be >= 0; check how time zero was defined.")
     e_raw = check_numeric(data, event, "event", func)
     if np.any(e_raw[~np.isnan(e_raw)] != np.round(e_raw[~np.isnan(e_raw)])):
         raise DataValidationError(

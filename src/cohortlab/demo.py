@@ -15,6 +15,7 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,7 @@ SURVIVAL_MONTHS = (12, 36, 60)
 
 def _effects(cohort, n_boot: int) -> EstimateTable:
     """Table 2: the same question answered by each estimator."""
-    common = dict(exposure="qsmk", outcome="wt82_71")
+    common: dict[str, Any] = dict(exposure="qsmk", outcome="wt82_71")
     outcome_l = "qsmk + I(qsmk*smokeintensity) + " + L  # What If Program 13.2
     rows = (
         crude_effect(cohort, **common),
@@ -134,6 +135,7 @@ def run(out: Path, n_boot: int = 1000) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from .report import forest_plot
 
@@ -181,8 +183,10 @@ def run(out: Path, n_boot: int = 1000) -> Path:
         for text in legend.get_texts() if legend is not None else ():
             text.set_text({"qsmk = 1": "quitters", "qsmk = 0": "non-quitters"}.get(
                 text.get_text(), text.get_text()))
-        ax.figure.savefig(out / f"{name}.png", dpi=200, bbox_inches="tight")
-        figures[name] = (ax.figure, caption)
+        fig = ax.figure
+        assert isinstance(fig, Figure)  # every plot above draws on an Axes of a new figure
+        fig.savefig(out / f"{name}.png", dpi=200, bbox_inches="tight")
+        figures[name] = (fig, caption)
 
     def figure(name: str) -> None:
         fig, caption = figures[name]

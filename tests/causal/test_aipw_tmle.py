@@ -283,7 +283,7 @@ def test_estimand_messages():
     with pytest.raises(DataValidationError, match=r"estimand must be one of \{\"ATE\", \"ATT\", "
                                                   r"\"ATC\"\}; got 'ATO'"):
         aipw(_sim(), estimand="ATO", **args)
-    with pytest.raises(DataValidationError, match=r"estimand='ATO' is not implemented for TMLE"):
+    with pytest.raises(DataValidationError, match=r"got 'ATO'\. estimand=\"ATO\" and \"ATM\" are not implemented for TMLE"):
         tmle(_sim(), estimand="ATO", **args)
     with pytest.raises(DataValidationError, match=r"cross_fit must be an int >= 2"):
         from sklearn.linear_model import LinearRegression
@@ -291,3 +291,30 @@ def test_estimand_messages():
         aipw(_sim(), outcome_model=LinearRegression(), cross_fit=1, **args)
     with pytest.raises(DataValidationError, match=r"bounds .* must satisfy low < high and contain"):
         tmle(_sim(), bounds=(100, 120), **args)
+
+
+@pytest.mark.parametrize("f", [aipw, tmle], ids=["aipw", "tmle"])
+def test_bootstrap_variance_close_to_influence_function(f):
+    """variance="bootstrap" refits both models per resample; its SE is near the IF SE (the
+    two estimate the same sampling variance), same seed gives the same numbers for any n_jobs."""
+    d = _sim(600, seed=3)
+    args = dict(exposure="treated", outcome="sbp_12m", covariates="age + bmi + diabetes")
+    ref = f(d, **args)
+    boot = f(d, **args, variance="bootstrap", n_boot=120, random_state=11)
+    assert boot.estimate == pytest.approx(ref.estimate, rel=1e-12)
+    assert boot.ci_method == "bootstrap_percentile"
+    assert boot.std_error == pytest.approx(ref.std_error, rel=0.2)
+    again = f(d, **args, variance="bootstrap", n_boot=120, random_state=11, n_jobs=2)
+    assert again.std_error == boot.std_error
+
+
+@pytest.mark.parametrize("f", [aipw, tmle], ids=["aipw", "tmle"])
+def test_bootstrap_needs_the_default_models(f):
+    from sklearn.linear_model import LogisticRegression
+
+    with pytest.raises(DataValidationError, match=r'variance="bootstrap" refits the default'):
+        f(_sim(), exposure="treated", outcome="sbp_12m", covariates="age + bmi",
+          ps_model=LogisticRegression(), variance="bootstrap", n_boot=20)
+    with pytest.raises(DataValidationError, match=r"variance must be one of"):
+        f(_sim(), exposure="treated", outcome="sbp_12m", covariates="age + bmi",
+          variance="robust")

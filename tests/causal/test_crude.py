@@ -75,7 +75,7 @@ def test_cluster_robust_se_matches_statsmodels_up_to_its_df_factor(nhefs):
 
 
 def test_bootstrap_is_seeded_and_independent_of_n_jobs(nhefs):
-    kw = dict(exposure="qsmk", outcome="death", ci_method="bootstrap", n_boot=200)
+    kw = dict(exposure="qsmk", outcome="death", variance="bootstrap", n_boot=200)
     a = cl.crude_effect(nhefs, random_state=7, n_jobs=1, **kw)
     b = cl.crude_effect(nhefs, random_state=7, n_jobs=2, **kw)
     c = cl.crude_effect(nhefs, random_state=8, n_jobs=1, **kw)

@@ -493,7 +493,15 @@ def test_bad_option_values(sim):
     with pytest.raises(DataValidationError, match=r"dose_terms must be one of"):
         _dr(sim, dose_terms="cubic")
     with pytest.raises(DataValidationError, match=r"variance must be one of"):
-        _dr(sim, variance="robust")
+        _dr(sim, variance="sandwich")
+
+
+def test_variance_must_fit_the_method(sim):
+    with pytest.raises(DataValidationError, match=r"variance='robust' does not apply to "
+                                                  r"method='gformula'"):
+        _dr(sim, method="gformula", variance="robust")
+    with pytest.raises(DataValidationError, match=r"variance='influence_function' does not"):
+        _dr(sim, method="ipw", variance="influence_function")
 
 
 def test_low_effective_sample_size_warns_and_is_noted():

@@ -21,7 +21,15 @@ import pytest
 
 import cohortlab as cl
 from cohortlab.exceptions import MissingDataError
-from cohortlab.results import Curve, Estimate, EstimateTable, ModelResult, check_schema
+from cohortlab.results import (
+    Curve,
+    Estimate,
+    EstimateTable,
+    ModelResult,
+    TestResult,
+    TestTable,
+    check_schema,
+)
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,7 @@ VERBS = [
          used="mace_1y", has_ci=True),
     Verb("crude_effect[bootstrap]",
          lambda d, **k: cl.crude_effect(d, exposure="treated", outcome="sbp_12m",
-                                        ci_method="bootstrap", n_boot=100, **k),
+                                        variance="bootstrap", n_boot=100, **k),
          used="treated", has_ci=True, random=True),
     Verb("propensity_score",
          lambda d, **k: cl.propensity_score(d, exposure="treated",
@@ -224,6 +232,13 @@ NOT_VERBS = {
     "correct_exposure": "wraps another verb (run on each imputed cohort); its contract over "
                         "every estimator is tests/contract/test_wrappers.py",
     "evalue": "takes an Estimate or numbers, not a DataFrame; tested in tests/sensitivity",
+    **{name: "builds or checks person-period data, not an estimate; tested in "
+             "tests/test_longitudinal_data.py"
+       for name in ("person_period", "expand_intervals", "validate_person_period", "lag",
+                    "cumulative_exposure", "time_since_initiation", "ever_treated",
+                    "time_varying_exposure")},
+    "by_period_table": "a descriptive table without estimates (no CI); tested in "
+                       "tests/test_longitudinal_data.py",
     **{name: "builds an exposure definition, not an estimate; tested in tests/exposures"
        for name in ("threshold_exposure", "quantile_exposure", "cutpoint_exposure",
                     "standardized_exposure", "spline_basis")},
@@ -252,6 +267,9 @@ def test_schema_and_rendering(verb):
     if isinstance(res, (Estimate, EstimateTable, ModelResult)):
         check_schema(frame)
         assert frame["conf_level"].eq(0.95).all()
+    elif isinstance(res, (TestResult, TestTable)):  # a test has no interval: conf_level NaN
+        check_schema(frame)
+        assert frame["df"].gt(0).all() and frame["conf_level"].isna().all()
     elif isinstance(res, Curve):
         check_schema(frame, "curve")
     else:

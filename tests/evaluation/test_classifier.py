@@ -11,12 +11,15 @@ Reference: tests/reference/classifier_eval.json, written by tests/reference/r/cl
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 from helpers import REFERENCE, load_reference
 from scipy import special, stats
 
+import cohortlab as cl
 from cohortlab.evaluation import _metrics as km
 from cohortlab.evaluation.classifier import OVERALL, ClassifierEvaluation, evaluate_classifier
 from cohortlab.exceptions import DataValidationError, MissingDataError
@@ -109,11 +112,12 @@ def test_heterogeneity_matches_r(case):
     ev = evaluate_classifier(load(), score="score", label=label, by=by)
     het = ev.heterogeneity.to_frame().set_index("term")
     auc, slope = het.loc["auroc: heterogeneity"], het.loc["calibration_slope: heterogeneity"]
-    assert auc["estimate"] == pytest.approx(h["auc_q"], abs=ATOL_SE)
+    assert isinstance(ev.heterogeneity, cl.TestTable) and math.isnan(auc["estimate"])
+    assert auc["statistic"] == pytest.approx(h["auc_q"], abs=ATOL_SE)
     assert auc["p_value"] == pytest.approx(h["auc_p"], abs=ATOL_SE)
     assert auc["pooled"] == pytest.approx(h["auc_pooled"], abs=ATOL_SE)
     assert auc["df"] == h["auc_df"]
-    assert slope["estimate"] == pytest.approx(h["slope_q"], abs=ATOL_CAL)
+    assert slope["statistic"] == pytest.approx(h["slope_q"], abs=ATOL_CAL)
     assert slope["p_value"] == pytest.approx(h["slope_p"], abs=ATOL_CAL)
     assert slope["pooled"] == pytest.approx(h["slope_pooled"], abs=ATOL_CAL)
 
@@ -231,7 +235,11 @@ def test_result_renders_and_plots(rng):
         assert isinstance(out, str) and len(out) > 100
     for ax in (ev.plot_roc(), ev.plot_calibration(), ev.plot_decision_curve()):
         assert ax.get_xlabel()
-    assert len(ev.heterogeneity) == 2 + 2 * 3
+    assert len(ev.heterogeneity) == 2 and len(ev.vs_pooled) == 2 * 3
+    pooled = ev.heterogeneity["auroc: heterogeneity"].labels["pooled"]
+    auc_a = frame[(frame["term"] == "auroc") & (frame["group"] == "a")]["estimate"].iloc[0]
+    dev_a = ev.vs_pooled["auroc: site = a vs pooled"]
+    assert dev_a.estimate == pytest.approx(auc_a - pooled, rel=1e-12)
     assert set(ev.net_benefit.columns) >= {"threshold", "net_benefit", "treat_all", "treat_none"}
     assert len(ev.calibration_bins) == 4 * 10
 
@@ -345,7 +353,7 @@ def test_missing_values_raise_by_default(rng):
     ({"threshold": 1.5}, r"threshold must be a probability in \[0, 1\]; got 1\.5"),
     ({"thresholds": [0.1, 1.0]}, r"thresholds must be probabilities strictly between 0 and 1"),
     ({"thresholds": []}, r"thresholds must be probabilities"),
-    ({"n_bins": 0}, r"n_bins must be a positive integer; got 0"),
+    ({"n_bins": 0}, r"n_bins must be an int >= 1; got 0"),
     ({"p_adjust": "BH"}, r"p_adjust must be one of"),
     ({"conf_level": 95}, r"conf_level must be a float in \(0, 1\); got 95\. Did you mean 0\.95"),
     ({"missing": "omit"}, r"missing must be one of"),

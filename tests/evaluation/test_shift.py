@@ -121,7 +121,7 @@ def test_drift_rows_are_the_closed_forms(rng):
     q = dr[dr["contrast"] == "heterogeneity"].iloc[0]
     het = ev.heterogeneity.to_frame().iloc[0]
     assert het["term"] == "auroc: heterogeneity"
-    assert q["estimate"] == pytest.approx(het["estimate"], rel=1e-12)
+    assert q["estimate"] == pytest.approx(het["statistic"], rel=1e-12)
     assert q["df"] == 3 and q["p_value"] == pytest.approx(stats.chi2.sf(q["estimate"], 3))
     # trend: the weighted slope on the rank
     tr = dr[dr["contrast"] == "trend"].iloc[0]

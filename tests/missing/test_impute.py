@@ -201,7 +201,7 @@ def test_errors_name_the_column(rng):
     with pytest.raises(DataValidationError, match="'pid' .* distinct values"):
         cl.impute(d2)
     cl.impute(d2, exclude=["pid"], m=2, n_iter=1)
-    with pytest.raises(DataValidationError, match="m must be an integer"):
+    with pytest.raises(DataValidationError, match="m must be an int >= 1"):
         cl.impute(d, m=0)
     imp = cl.impute(d, m=2, n_iter=1, random_state=1)
     with pytest.raises(DataValidationError, match="i must be an integer in 0..2"):

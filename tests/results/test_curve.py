@@ -288,7 +288,7 @@ def test_at_rows_recompute_on_the_curve_scale_by_hand():
     z = stats.norm.ppf(0.95)
     s, se = row.estimate, row.std_error
     theta, se_t = np.log(-np.log(s)), se / (s * abs(np.log(s)))
-    lo, hi = row.conf_int(0.90)
+    lo, hi = row.conf_int(0.90).iloc[0]
     assert lo == pytest.approx(np.exp(-np.exp(theta + z * se_t)), rel=1e-12)
     assert hi == pytest.approx(np.exp(-np.exp(theta - z * se_t)), rel=1e-12)
     assert row.ci_scale == "log-log"

@@ -84,7 +84,7 @@ def test_from_model_scale_huge_ratio_interval_overflows_to_inf_not_error():
     assert est.conf_high == math.inf
     assert est.conf_low == 0.0
     assert est.estimate == pytest.approx(math.exp(20.0))
-    lo, hi = est.conf_int(0.9)
+    lo, hi = _pair(est.conf_int(0.9))
     assert hi == math.inf and lo == 0.0
 
 
@@ -213,7 +213,7 @@ def test_from_bootstrap_invalid_interval_lists_options(reps):
 # ------------------------------------------------------------------ conf_int / with_conf_level
 def test_conf_int_090_is_narrower_and_equals_recomputation():
     est = Estimate.from_model_scale("ATE", 0.2, 0.05)
-    lo90, hi90 = est.conf_int(0.90)
+    lo90, hi90 = _pair(est.conf_int(0.90))
     assert est.conf_low < lo90 < hi90 < est.conf_high
     assert (lo90, hi90) == pytest.approx((0.2 - Z90 * 0.05, 0.2 + Z90 * 0.05), rel=RTOL_EXACT)
     again = Estimate.from_model_scale("ATE", 0.2, 0.05, conf_level=0.90)
@@ -222,17 +222,17 @@ def test_conf_int_090_is_narrower_and_equals_recomputation():
 
 def test_conf_int_ratio_recomputed_on_log_scale():
     est = Estimate.from_model_scale("x", math.log(1.7), 0.2, effect_measure="odds_ratio")
-    lo, hi = est.conf_int(0.90)
+    lo, hi = _pair(est.conf_int(0.90))
     assert lo == pytest.approx(1.7 * math.exp(-Z90 * 0.2), rel=1e-10)
     assert hi == pytest.approx(1.7 * math.exp(Z90 * 0.2), rel=1e-10)
 
 
 def test_conf_int_bootstrap_uses_the_replicates(reps):
     est = Estimate.from_bootstrap("ATE", 0.42, reps)
-    assert est.conf_int(0.80) == pytest.approx(tuple(np.quantile(reps, [0.1, 0.9])))
+    assert _pair(est.conf_int(0.80)) == pytest.approx(tuple(np.quantile(reps, [0.1, 0.9])))
     basic = Estimate.from_bootstrap("ATE", 0.42, reps, interval="basic")
     q10, q90 = np.quantile(reps, [0.1, 0.9])
-    assert basic.conf_int(0.80) == pytest.approx((0.84 - q90, 0.84 - q10))
+    assert _pair(basic.conf_int(0.80)) == pytest.approx((0.84 - q90, 0.84 - q10))
 
 
 def test_conf_int_rejects_percent_with_hint():
@@ -252,7 +252,7 @@ def test_with_conf_level_returns_a_new_recomputed_copy():
     assert e90 is not est
     assert est.conf_level == 0.95  # original untouched
     assert e90.conf_level == 0.90
-    assert (e90.conf_low, e90.conf_high) == pytest.approx(est.conf_int(0.90))
+    assert (e90.conf_low, e90.conf_high) == pytest.approx(_pair(est.conf_int(0.90)))
     assert e90.estimate == est.estimate and e90.std_error == est.std_error
     assert e90.p_value == est.p_value and e90.n == 50
     assert e90.to_frame().loc[0, "conf_level"] == 0.90
@@ -360,7 +360,7 @@ def test_table_with_conf_level(table):
     assert isinstance(t90, EstimateTable) and t90.title == "three"
     for old, new in zip(table, t90, strict=True):
         assert new.conf_level == 0.90
-        assert (new.conf_low, new.conf_high) == pytest.approx(old.conf_int(0.90))
+        assert (new.conf_low, new.conf_high) == pytest.approx(_pair(old.conf_int(0.90)))
         assert new.conf_high - new.conf_low < old.conf_high - old.conf_low
     assert table[0].conf_level == 0.95
     assert (t90.to_frame()["conf_level"] == 0.90).all()
@@ -369,3 +369,60 @@ def test_table_with_conf_level(table):
 def test_table_is_frozen(table):
     with pytest.raises(dataclasses.FrozenInstanceError):
         table.rows = ()  # type: ignore[misc]
+
+
+def _pair(frame):
+    """The one row of an ``Estimate.conf_int()`` frame as ``(conf_low, conf_high)``."""
+    assert list(frame.columns) == ["conf_low", "conf_high"] and frame.index.name == "term"
+    return tuple(float(v) for v in frame.iloc[0])
+
+
+# ------------------------------------------------------------------ one conf_int form
+def test_conf_int_none_is_the_stored_interval_on_the_natural_scale():
+    est = Estimate.from_model_scale("x", math.log(0.8), 0.1, effect_measure="hazard_ratio")
+    ci = est.conf_int()
+    assert list(ci.index) == ["x"]
+    assert _pair(ci) == (est.conf_low, est.conf_high)
+    assert ci.loc["x", "conf_low"] == pytest.approx(0.8 * math.exp(-1.959963984540054 * 0.1))
+
+
+def test_table_and_model_conf_int_have_the_estimate_shape(table):
+    ci = table.conf_int(0.90)
+    assert list(ci.columns) == ["conf_low", "conf_high"] and ci.index.name == "term"
+    assert list(ci.index) == [r.term for r in table]
+    for r in table:
+        assert tuple(ci.loc[r.term]) == pytest.approx(_pair(r.conf_int(0.90)))
+
+
+@pytest.mark.parametrize("method", ["wilson", "exact", "delong", "multiple_imputation_rubin",
+                                    "bootstrap_percentile"])
+def test_conf_int_refuses_to_recompute_a_non_wald_interval(method):
+    est = Estimate(term="auroc", estimate=0.8, std_error=0.05, conf_low=0.7, conf_high=0.88,
+                   ci_method=method)
+    assert _pair(est.conf_int()) == (0.7, 0.88)  # its own level: the stored interval
+    assert _pair(est.conf_int(0.95)) == (0.7, 0.88)
+    with pytest.raises(CohortError, match=rf"ci_method='{method}'.*conf_level=0\.9"):
+        est.conf_int(0.90)
+
+
+def test_risk_difference_wald_interval_is_bounded_with_a_note():
+    """RD 0.9 with SE 0.1: the Wald interval 0.704 to 1.096 is bounded to 0.704 to 1."""
+    est = Estimate.from_model_scale("RD", 0.9, 0.1, effect_measure="risk_difference")
+    assert est.conf_high == 1.0
+    assert est.conf_low == pytest.approx(0.9 - 1.959963984540054 * 0.1)
+    assert any("bounded" in n and "[-1, 1]" in n for n in est.notes)
+    low = Estimate.from_model_scale("RD", -0.95, 0.05, effect_measure="risk_difference")
+    assert low.conf_low == -1.0 and low.conf_high < -0.85
+    inside = Estimate.from_model_scale("RD", 0.1, 0.05, effect_measure="risk_difference")
+    assert inside.notes == () and inside.conf_high < 1
+
+
+def test_risk_wald_interval_is_bounded_to_0_1_also_at_another_level():
+    est = Estimate.from_model_scale("risk", 0.02, 0.015, effect_measure="risk")
+    assert est.conf_low == 0.0 and est.conf_high == pytest.approx(0.02 + 1.96 * 0.015, rel=1e-3)
+    assert any("[0, 1]" in n for n in est.notes)
+    e99 = est.with_conf_level(0.99)
+    assert e99.conf_low == 0.0 and sum("bounded" in n for n in e99.notes) >= 1
+    assert _pair(est.conf_int(0.99))[0] == 0.0
+    mean = Estimate.from_model_scale("mean", 0.02, 0.015, effect_measure="mean")
+    assert mean.conf_low < 0 and mean.notes == ()  # other measures are not bounded

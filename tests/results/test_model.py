@@ -86,15 +86,19 @@ def test_tidy_conf_level_matches_statsmodels_alpha(logit):
     assert (t["conf_level"] == 0.90).all()
 
 
-def test_conf_int_is_on_model_scale_and_matches_statsmodels(logit):
+def test_conf_int_is_on_the_reported_scale_and_matches_statsmodels(logit):
+    """Odds ratios: exp of statsmodels' (logit-scale) conf_int, as tidy() and Estimate."""
     fit, res = logit
     ci = res.conf_int()
-    assert list(ci.columns) == ["conf_low", "conf_high"]
+    assert list(ci.columns) == ["conf_low", "conf_high"] and ci.index.name == "term"
     assert list(ci.index) == ["const", "age", "treated"]
-    np.testing.assert_allclose(ci.to_numpy(), fit.conf_int().to_numpy(), rtol=RTOL_SM)
+    np.testing.assert_allclose(ci.to_numpy(), np.exp(fit.conf_int().to_numpy()), rtol=RTOL_SM)
     np.testing.assert_allclose(
-        res.conf_int(0.99).to_numpy(), fit.conf_int(alpha=0.01).to_numpy(), rtol=RTOL_SM
+        res.conf_int(0.99).to_numpy(), np.exp(fit.conf_int(alpha=0.01).to_numpy()),
+        rtol=RTOL_SM,
     )
+    t = res.tidy()
+    np.testing.assert_allclose(ci["conf_low"], t["conf_low"], rtol=1e-14)
 
 
 def test_tidy_default_exponentiates_ratio_models(cox_like):

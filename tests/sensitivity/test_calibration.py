@@ -20,6 +20,7 @@ from helpers import REFERENCE, load_reference
 from scipy import stats
 
 from cohortlab.exceptions import DataValidationError, MissingDataError
+from cohortlab.results._schema import check_schema
 from cohortlab.results.estimate import Estimate, EstimateTable
 from cohortlab.sensitivity.calibration import (
     EmpiricalNull,
@@ -301,8 +302,14 @@ def test_error_model_simulated_truth(rng):
     m = systematic_error_model(d[d.rr == 1], d[d.rr > 1], "rr", log_estimate="y",
                                std_error="se")
     assert np.all(np.abs(m.params - [0.1, 0.9, 0.1, 0.05]) < 3 * np.array(m.std_errors))
-    cov = calibration_coverage(d[d.rr == 1].iloc[:20], d[d.rr > 1].iloc[:30], "rr",
+    res = calibration_coverage(d[d.rr == 1].iloc[:20], d[d.rr > 1].iloc[:30], "rr",
                                log_estimate="y", std_error="se", conf_levels=[0.95])
+    cov = res.coverage
+    tidy = res.to_frame()
+    check_schema(tidy)
+    assert len(tidy) == 2 * len(cov) and tidy["estimate"].between(0, 1).all()
+    got = tidy[tidy["calibrated"]].set_index("true_effect")["estimate"]
+    np.testing.assert_array_equal(got.to_numpy(), cov["coverage_calibrated"].to_numpy())
     assert set(cov.columns) == {"true_effect", "conf_level", "n", "coverage_uncalibrated",
                                 "coverage_calibrated"}
     assert (cov.coverage_calibrated >= cov.coverage_uncalibrated).all()
@@ -312,7 +319,8 @@ def test_coverage_with_groups_matches_vignette_shape():
     """R: plotCiCoverage(..., crossValidationGroup = controls$outcomeName) (shape only)."""
     small = CTRL[CTRL.outcomeName.isin(CTRL.outcomeName.unique()[:12])]
     cov = calibration_coverage(small[small.trueLogRr == 0], small[small.trueLogRr != 0],
-                               "true_rr", groups="outcomeName", conf_levels=[0.9, 0.95], **COLS)
+                               "true_rr", groups="outcomeName", conf_levels=[0.9, 0.95],
+                               **COLS).coverage
     assert sorted(cov.true_effect.unique()) == pytest.approx([1.0, 1.5, 2.0, 4.0])
     neg = cov[cov.true_effect == 1.0]
     assert (neg.coverage_calibrated > neg.coverage_uncalibrated).all()
@@ -387,10 +395,14 @@ def test_results_render():
     text = null.summary()
     assert "Empirical null" in text and "45 negative controls" in text
     assert list(null.to_frame().term) == ["mean", "sd"]
+    check_schema(null.to_frame())
+    assert null.to_frame()["ci_method"].tolist() == ["wald", "profile_likelihood"]
     assert "<table" in null._repr_html_() and null.to_markdown().startswith("**")
     m = systematic_error_model(SW_NEG, SW_POS, "true_rr", **COLS)
     assert "49 negative, 123 positive" in repr(m)
-    assert m.to_frame().shape == (4, 3)
+    assert m.to_frame().shape[0] == 4
+    check_schema(m.to_frame())
+    np.testing.assert_array_equal(m.to_frame()["estimate"], m.params)
     ci = calibrate_ci(m, GIBLEED, **COLS)
     assert "empirically calibrated" in ci.summary()
     assert {"uncalibrated", "p_uncalibrated"} <= set(ci.to_frame().columns)
@@ -403,6 +415,17 @@ def test_plots():
     assert null.plot().get_ylabel().startswith("standard error")
     cov = calibration_coverage(NEG, conf_levels=[0.8, 0.95], **COLS)
     assert calibration_plot(cov).get_ylabel() == "coverage"
+    assert calibration_plot(cov.coverage).get_ylabel() == "coverage"
+
+
+def test_funnel_plot_conf_level_sets_the_boundary():
+    null = empirical_null(NEG, **COLS)
+    labels = funnel_plot(null, conf_level=0.9).get_legend_handles_labels()[1]
+    assert "calibrated p >= 0.1" in labels and "traditional p = 0.1" in labels
+    assert "traditional p = 0.05" in null.plot().get_legend_handles_labels()[1]
+    with pytest.raises(DataValidationError, match=r"conf_level must be a float in \(0, 1\); "
+                                                  r"got 95\. Did you mean 0\.95\?"):
+        funnel_plot(null, conf_level=95)
 
 
 # ---------------------------------------------------------------------- bad input

@@ -173,7 +173,7 @@ def test_random_column_name_does_not_clash(cohort):
 # ---------------------------------------------------------------------- bad input
 def test_bad_input_raises(cohort):
     kw = dict(exposure="a", outcome="y")
-    with pytest.raises(DataValidationError, match="estimator must be a cohortlab estimator"):
+    with pytest.raises(DataValidationError, match="estimator must be a cohortlab verb"):
         refute(diff_means(cohort, **kw), cohort, **kw)
     with pytest.raises(DataValidationError, match="tests must be one of"):
         refute(diff_means, cohort, tests=["placebo"], **kw)

@@ -44,7 +44,7 @@ def test_interaction_equals_logistic_product_term_wald(cohort, crude_or, var):
     b = fit.params[names].to_numpy()
     v = fit.cov_params().loc[names, names].to_numpy()
     wald = float(b @ np.linalg.solve(v, b))
-    row = crude_or.interaction.set_index("variable").loc[var]
+    row = crude_or.interaction.to_frame().set_index("variable").loc[var]
     assert row["df"] == len(names)
     assert row["statistic"] == pytest.approx(wald, rel=RTOL_NEWTON)
     from scipy import stats
@@ -65,8 +65,11 @@ def test_two_level_statistic_is_squared_z_of_difference():
 
 
 def test_p_adjust_columns_use_adjust_pvalues(crude_or):
-    it = crude_or.interaction
-    assert list(it.columns) == ["variable", "statistic", "df", "p_value", "p_holm", "p_fdr_bh"]
+    it = crude_or.interaction.to_frame()
+    assert isinstance(crude_or.interaction, cl.TestTable)
+    check_schema(it)
+    assert list(it.columns)[-4:] == ["df", "variable", "p_holm", "p_fdr_bh"]
+    assert it["estimate"].isna().all() and (it["effect_measure"] == "chi_square").all()
     np.testing.assert_allclose(it["p_holm"], adjust_pvalues(it["p_value"], "holm"))
     np.testing.assert_allclose(it["p_fdr_bh"], adjust_pvalues(it["p_value"], "fdr_bh"))
 
@@ -81,7 +84,7 @@ def test_ipw_subgroup_effects_simulated_truth(cohort):
     for lvl, true in truth.items():
         est = res.level("diabetes", lvl)
         assert est.conf_low <= true <= est.conf_high, (lvl, est.estimate, true)
-    assert res.interaction.loc[0, "p_value"] < 0.05
+    assert res.interaction.to_frame().loc[0, "p_value"] < 0.05
     assert any("diabetes removed from covariates" in n for n in res.notes)
 
 
@@ -102,6 +105,18 @@ def test_to_frame_schema_and_rows(cohort, crude_or):
     assert crude_or.overall.estimate == pytest.approx(
         cl.crude_effect(cohort, exposure="treated", outcome="mace_1y",
                         effect_measure="odds_ratio").estimate)
+
+
+def test_is_an_estimate_table_that_keeps_its_own_report_layout(crude_or):
+    from cohortlab.report.tables import table_parts
+
+    assert isinstance(crude_or, cl.EstimateTable) and len(crude_or) == len(crude_or.rows)
+    parts = table_parts(crude_or)
+    assert list(parts.display.columns)[:2] == ["subgroup", "level"]
+    assert "p_interaction" in parts.display.columns
+    ci = crude_or.conf_int()
+    assert ci["conf_low"].tolist() == [r.conf_low for r in crude_or]
+    pd.testing.assert_frame_equal(cl.tidy(crude_or), crude_or.to_frame(), check_dtype=False)
 
 
 def test_renders(crude_or):
@@ -147,7 +162,7 @@ def test_cox_term(cohort):
                     covariates=["treated", "age", "female"])
     f = res.to_frame()
     assert f["effect_measure"].eq("hazard_ratio").all()
-    assert res.interaction.loc[0, "df"] == 1
+    assert res.interaction.to_frame().loc[0, "df"] == 1
     assert f.loc[1:, "n_events"].sum() == d["stroke"].sum()
     with pytest.raises(cl.DataValidationError, match=r"term must name one of.*'treated'"):
         subgroups(cl.cox, d, by="female", time="time", event="stroke",
@@ -162,7 +177,7 @@ def test_min_events_blanks_level_with_note(cohort):
     cur = f[f["level"] == "current"].iloc[0]
     assert math.isnan(cur["estimate"]) and cur["n_events"] == 64
     assert "64 events < min_events=80" in cur["note"]
-    assert res.interaction.loc[0, "df"] == 1  # the two estimated levels
+    assert res.interaction.to_frame().loc[0, "df"] == 1  # the two estimated levels
     assert any("over 2 of 3 levels" in n for n in res.notes)
 
 
@@ -174,7 +189,7 @@ def test_level_with_one_arm_is_nan_with_note(cohort):
     assert f.loc[["a", "b"], "estimate"].isna().all()
     assert "must be binary" in f.loc["a", "note"]
     assert np.isfinite(f.loc["c", "estimate"])
-    assert math.isnan(res.interaction.loc[0, "statistic"])
+    assert math.isnan(res.interaction.to_frame().loc[0, "statistic"])
     assert "not estimated" in res.summary()
 
 

@@ -35,7 +35,7 @@ def test_risk_difference_at_t_by_subgroup_equals_the_curves_in_each_level(cohort
     overall = cl.adjusted_survival(cohort, **_kwargs(survival)).contrast(
         [1.0], scale="risk").rows[0]
     assert f.loc[("overall", "all"), "estimate"] == pytest.approx(overall.estimate, rel=1e-12)
-    inter = res.interaction.set_index("variable")
+    inter = res.interaction.to_frame().set_index("variable")
     assert inter.loc["female", "df"] == 1 and np.isfinite(inter.loc["female", "p_value"])
 
 

@@ -21,7 +21,7 @@ import pytest
 from helpers import REFERENCE, load_reference
 
 from cohortlab.exceptions import DataValidationError, MissingDataError
-from cohortlab.results import Curve, EstimateTable, check_schema
+from cohortlab.results import Curve, TestTable, check_schema
 from cohortlab.survival._aalen_johansen import aalen_johansen, aalen_variance, ij_variance
 from cohortlab.survival._counts import risk_counts
 from cohortlab.survival.competing import cumulative_incidence, gray_test
@@ -148,15 +148,14 @@ def test_survfit_multistate_ci_is_the_log_transform_of_the_cif(mgus2, ref):
 def test_gray_test_matches_cuminc(mgus2, ref):
     """cuminc(etime, event, group=sex)$Tests: statistic and p-value per cause, df 1."""
     tab = gray_test(mgus2, time="etime", event="event", by="sex")
-    assert isinstance(tab, EstimateTable)
+    assert isinstance(tab, TestTable)
     assert [r.term for r in tab] == ["Gray: cause 1", "Gray: cause 2"]
     for name, k in CAUSE.items():
         row = tab[f"Gray: cause {k}"]
         stat, p = ref["estimates"]["gray_test"][name]
         assert row.statistic == pytest.approx(stat, abs=ABS_GRAY)
-        assert row.estimate == row.statistic
         assert row.p_value == pytest.approx(p, abs=ABS_GRAY)
-        assert row.extra["df"] == 1
+        assert row.df == 1
         assert (row.effect_measure, row.method, row.ci_method) == ("chi_square", "gray_test",
                                                                    "none")
         assert row.n == len(mgus2) and row.n_events == int((mgus2["event"] == k).sum())
@@ -268,7 +267,7 @@ def test_gray_test_strata_and_three_groups_match_cuminc(mgus2, wref):
             row, want = tab[f"Gray: cause {k}"], est[key][name]
             assert row.statistic == pytest.approx(want["stat"], abs=1e-6)
             assert row.p_value == pytest.approx(want["p"], abs=1e-6)
-            assert row.extra["df"] == want["df"] == df
+            assert row.df == want["df"] == df
     one = gray_test(mgus2, time="etime", event="event", by="age3", cause=2)
     assert [r.term for r in one] == ["Gray: cause 2"]
     assert one[0].statistic == three["Gray: cause 2"].statistic

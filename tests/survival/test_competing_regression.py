@@ -116,7 +116,7 @@ def test_fine_gray_cif_ratio_covers_truth_simulated_truth():
         c = rng.uniform(0, 3, 500)
         df = pd.DataFrame({"t": np.minimum(t, c), "e": np.where(t <= c, np.where(cause1, 1, 2),
                                                                  0), "x": x})
-        ci = cl.fine_gray(df, time="t", event="e", cause=1, covariates=["x"]).conf_int()
+        ci = np.log(cl.fine_gray(df, time="t", event="e", cause=1, covariates=["x"]).conf_int())
         hits += ci.loc["x", "conf_low"] < beta < ci.loc["x", "conf_high"]
     assert hits / reps >= 0.85
 

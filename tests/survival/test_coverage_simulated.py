@@ -292,7 +292,7 @@ def _fine_gray_replicates(n_rep: int, n: int, seed: int) -> tuple[np.ndarray, ..
     for r in range(n_rep):
         fit = fine_gray(_fine_gray_data(rng, n), time="t", event="e", cause=1,
                         covariates=list(FG_TERMS))
-        ci = fit.conf_int()
+        ci = np.log(fit.conf_int())  # subdistribution hazard ratios -> log scale
         est[r], low[r], high[r] = fit.params, ci["conf_low"], ci["conf_high"]
     return est, low, high
 

@@ -75,12 +75,16 @@ def to_dowhy(
     ----------
     data : pandas.DataFrame
     exposure, outcome : str
+        The exposure must be binary (0/1, bool, or two labels with ``reference=``).
     covariates : list of str or str
-        Confounders (DoWhy's ``common_causes``).
+        A list of columns or a formula; only the column names reach DoWhy (it builds its own
+        design and one-hot encodes categorical columns), so formula transformations such as
+        ``I(age**2)`` are not passed.
     effect_modifiers : list of str, optional
     reference : optional
         Exposure label of the unexposed group, for exposures not coded 0/1.
     missing : {"raise", "drop"}
+        ``"raise"`` or ``"drop"`` (incomplete rows removed before the model is built).
 
     Returns
     -------
@@ -155,8 +159,9 @@ def refute_with_dowhy(
         DoWhy's ``num_simulations``.
     subset_fraction : float
     random_state : int, numpy.random.Generator or None
+        Each test gets its own ``numpy.random.RandomState`` from this seed.
     n_jobs : int
-        DoWhy's joblib workers.
+        DoWhy's joblib workers (DoWhy copies the RandomState into each worker: prefer 1).
     reference : optional
     missing : {"raise", "drop"}
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._typing import EffectMeasure
+
 __all__ = ["contrast", "MEASURE_NAMES"]
 
 #: Argument value -> the effect measure recorded in the result (binary / continuous outcome).
-MEASURE_NAMES: dict[tuple[str, bool], str] = {
+MEASURE_NAMES: dict[tuple[str, bool], EffectMeasure] = {
     ("difference", True): "risk_difference",
     ("difference", False): "mean_difference",
     ("ratio", True): "risk_ratio",

@@ -39,6 +39,7 @@ from scipy.special import expit
 
 from .._design import natural_spline
 from .._glm import GLMFit, fit_linear, fit_logistic
+from .._validation import verb_name
 from ..exceptions import DataValidationError, ExtremeWeightWarning, LowEffectiveSampleSizeWarning
 from ._propensity import MAX_WEIGHT_SHARE, MIN_ESS_FRACTION, truncate_weights
 from ._weights import ess
@@ -48,7 +49,6 @@ __all__ = ["DoseBasis", "make_basis", "gps_weights", "curve_means", "curve_stats
            "slope_step", "exposure_summary", "summary_note", "weight_notes", "variance_note",
            "bootstrap_statistic"]
 
-FUNC = "dose_response"
 GRID_POINTS = 20
 GRID_QUANTILES = (0.05, 0.95)
 CHUNK = 1 << 16  # rows per block when an n x (number of doses) matrix would be formed
@@ -305,19 +305,19 @@ def outcome_binary(y: np.ndarray, outcome: str, outcome_type: str, measure: str)
     is01 = bool(np.isin(np.unique(y), [0.0, 1.0]).all())
     if outcome_type == "binary" and not is01:
         raise DataValidationError(
-            f"{FUNC}(): outcome_type=\"binary\" needs a 0/1 outcome; column {outcome!r} "
+            f"{verb_name()}(): outcome_type=\"binary\" needs a 0/1 outcome; column {outcome!r} "
             f"(outcome) has other values (e.g. {np.unique(y)[:3].tolist()}). Recode it or pass "
             "outcome_type=\"continuous\".")
     binary = is01 and outcome_type != "continuous"
     if measure == "ratio" and not binary:
         raise DataValidationError(
-            f"{FUNC}(): effect_measure=\"ratio\" needs a binary 0/1 outcome (risk ratio); "
+            f"{verb_name()}(): effect_measure=\"ratio\" needs a binary 0/1 outcome (risk ratio); "
             f"column {outcome!r} (outcome) is modelled as continuous. Use "
             "effect_measure=\"difference\".")
     if binary and (y.sum() == 0 or y.sum() == y.size):
         what = "no events" if y.sum() == 0 else "only events"
         raise DataValidationError(
-            f"{FUNC}(): column {outcome!r} (outcome) has {what} among the analysed rows; "
+            f"{verb_name()}(): column {outcome!r} (outcome) has {what} among the analysed rows; "
             "risks are not estimable. Check the outcome coding.")
     return binary
 
@@ -327,10 +327,11 @@ def _as_doses(values: Any, argument: str) -> np.ndarray:
         arr = np.atleast_1d(np.asarray(values, dtype=float))
     except (TypeError, ValueError):
         raise DataValidationError(
-            f"{FUNC}(): {argument} must be numeric exposure values; got {values!r}.") from None
+            f"{verb_name()}(): {argument} must be numeric exposure values; got {values!r}."
+        ) from None
     if arr.ndim != 1 or arr.size == 0 or not np.isfinite(arr).all():
         raise DataValidationError(
-            f"{FUNC}(): {argument} must be a non-empty list of finite exposure values; got "
+            f"{verb_name()}(): {argument} must be a non-empty list of finite exposure values; got "
             f"{values!r}.")
     return arr
 
@@ -346,7 +347,7 @@ def dose_grid(a: np.ndarray, grid: Any, reference: Any,
         out = doses[(doses < lo) | (doses > hi)]
         if out.size:
             raise DataValidationError(
-                f"{FUNC}(): grid has {out.size} value(s) outside the observed range "
+                f"{verb_name()}(): grid has {out.size} value(s) outside the observed range "
                 f"[{lo:g}, {hi:g}] of column {exposure!r} (exposure); got "
                 f"{np.round(out, 6).tolist()[:6]}. The curve there would be extrapolation "
                 "(no positivity); restrict the grid to the observed range.")
@@ -356,11 +357,12 @@ def dose_grid(a: np.ndarray, grid: Any, reference: Any,
         r = _as_doses(reference, "reference")
         if r.size != 1:
             raise DataValidationError(
-                f"{FUNC}(): reference must be one exposure value; got {reference!r}.")
+                f"{verb_name()}(): reference must be one exposure value; got {reference!r}.")
         ref = float(r[0])
         if not lo <= ref <= hi:
             raise DataValidationError(
-                f"{FUNC}(): reference={ref:g} is outside the observed range [{lo:g}, {hi:g}] "
+                f"{verb_name()}(): reference={ref:g} is outside the observed range [{lo:g}, "
+                f"{hi:g}] "
                 f"of column {exposure!r} (exposure). Pick a dose within it (default: the "
                 "median).")
     doses = np.unique(np.r_[doses, ref])
@@ -371,7 +373,7 @@ def slope_step(per: Any, a: np.ndarray, dose_terms: str) -> float | None:
     if dose_terms != "linear":
         if per is not None:
             raise DataValidationError(
-                f"{FUNC}(): per sets the slope row, which needs dose_terms=\"linear\"; got "
+                f"{verb_name()}(): per sets the slope row, which needs dose_terms=\"linear\"; got "
                 f"per={per!r} with dose_terms={dose_terms!r}. Remove per or use linear terms.")
         return None
     if per is None:
@@ -379,10 +381,10 @@ def slope_step(per: Any, a: np.ndarray, dose_terms: str) -> float | None:
     if isinstance(per, str):
         if per != "sd":
             raise DataValidationError(
-                f"{FUNC}(): per must be a positive number or \"sd\"; got {per!r}.")
+                f"{verb_name()}(): per must be a positive number or \"sd\"; got {per!r}.")
         return float(np.std(a, ddof=1))
     if isinstance(per, bool) or not isinstance(per, numbers.Real) or not float(per) > 0:
-        raise DataValidationError(f"{FUNC}(): per must be a positive number or \"sd\"; got "
+        raise DataValidationError(f"{verb_name()}(): per must be a positive number or \"sd\"; got "
                                   f"{per!r}.")
     return float(per)
 
@@ -411,13 +413,15 @@ def weight_notes(sw: np.ndarray, s: np.ndarray, trunc_note: str | None) -> list[
         notes.append(trunc_note)
     share = float(w.max() / w.sum())
     if share > MAX_WEIGHT_SHARE:
-        msg = (f"{FUNC}(): one subject carries {share:.0%} of the total weight (max stabilised "
+        msg = (f"{verb_name()}(): one subject carries {share:.0%} of the total weight (max "
+               "stabilised "
                f"weight {sw.max():.3g}). The curve leans on a few subjects; consider "
                "truncate=(0.01, 0.99) or check the exposure model.")
         warnings.warn(msg, ExtremeWeightWarning, stacklevel=3)
         notes.append(msg.split("(): ", 1)[1])
     if n_eff < MIN_ESS_FRACTION * (w > 0).sum():
-        msg = (f"{FUNC}(): the effective sample size is {n_eff:.1f} of {int((w > 0).sum()):,} "
+        msg = (f"{verb_name()}(): the effective sample size is {n_eff:.1f} of "
+               f"{int((w > 0).sum()):,} "
                f"subjects, under {MIN_ESS_FRACTION:.0%}. The GPS weights discard most of the "
                "information; check the exposure model or use truncate=(0.01, 0.99).")
         warnings.warn(msg, LowEffectiveSampleSizeWarning, stacklevel=3)
@@ -437,7 +441,6 @@ def variance_note(method: str, variance: str, n_boot: int) -> str:
             "chain rule)")
 
 
-
 # ---------------------------------------------------------------------- bootstrap
 def bootstrap_statistic(a: np.ndarray, y: np.ndarray, s: np.ndarray, X: np.ndarray,
                          Zm: np.ndarray, C: np.ndarray, Bg: np.ndarray, Z: np.ndarray | None,
@@ -453,9 +456,9 @@ def bootstrap_statistic(a: np.ndarray, y: np.ndarray, s: np.ndarray, X: np.ndarr
         w = sb
         if Z is not None and Zn is not None:
             sw = gps_weights(a, Z, Zn, sb, cnt)[0]
-            sw, _ = truncate_weights(sw, every, truncate, FUNC, freq=cnt)
+            sw, _ = truncate_weights(sw, every, truncate, verb_name(), freq=cnt)
             w = sb * sw
-        fit = fit_curve_glm(X, y, w, binary, names, FUNC, outcome, start=start,
+        fit = fit_curve_glm(X, y, w, binary, names, verb_name(), outcome, start=start,
                             information=False)
         return curve_means(fit.coef, Bg, Zm, C, sb, binary)
 

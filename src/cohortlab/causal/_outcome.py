@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,13 +33,19 @@ from .._glm import GLMFit, fit_linear, fit_logistic
 from .._validation import (
     apply_missing,
     check_binary,
+    check_columns,
+    check_frame,
+    check_int,
     check_numeric,
     check_random_state,
     check_weights,
+    verb_name,
 )
 from ..exceptions import ConvergenceError, DataValidationError, PositivityWarning
+from ..inference.bootstrap import bootstrap
 from ..inference.influence import se_from_influence
 from ..results.estimate import Estimate
+from ._contrast import MEASURE_NAMES, contrast
 from ._propensity import (
     POSITIVITY_BOUND,
     PropensityScore,
@@ -193,8 +200,7 @@ def crossfit_folds(a: np.ndarray, k: int, seed: int, func: str) -> Folds:
     """Stratified folds, identical to those :func:`fit_scores` draws from the same ``seed``."""
     from sklearn.model_selection import StratifiedKFold
 
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 2:
-        raise DataValidationError(f"{func}(): cross_fit must be an int >= 2 (folds); got {k!r}.")
+    check_int(k, "cross_fit", 2, func, hint="It is the number of folds.")
     smallest = int(min((a == 1).sum(), (a == 0).sum()))
     if k > smallest:
         raise DataValidationError(
@@ -370,6 +376,33 @@ def estimate_from_if(term: str, est: float, phi: np.ndarray, cluster: np.ndarray
                                      ci_method="influence_function", **common)
 
 
+# ---------------------------------------------------------------------- analysed rows
+@dataclass(frozen=True, eq=False)
+class PointArrays:
+    """The analysed rows of a point-exposure verb: exposure 0/1, outcome, case weights."""
+
+    frame: pd.DataFrame
+    dropped: Any
+    a: np.ndarray
+    y: np.ndarray
+    s: np.ndarray
+    binary: bool  # the observed outcome values are all 0/1
+
+
+def point_arrays(data: pd.DataFrame, used: list[str], *, exposure: str, outcome: str,
+                 weights: str | None, missing: str, reference: Any,
+                 arms: bool = True) -> PointArrays:
+    """Missing values in ``used`` handled, then the exposure, outcome and weights checked."""
+    frame, dropped = apply_missing(data, used, missing)
+    a = check_binary(frame, exposure, "exposure", reference=reference)
+    if arms:
+        check_arms(a, exposure, verb_name())
+    y = check_numeric(frame, outcome, "outcome")
+    s = check_weights(frame, weights) if weights else np.ones(len(frame))
+    binary = bool(np.isin(np.unique(y[~np.isnan(y)]), [0.0, 1.0]).all())
+    return PointArrays(frame=frame, dropped=dropped, a=a, y=y, s=s, binary=binary)
+
+
 # ---------------------------------------------------------------------- AIPW / TMLE inputs
 @dataclass(frozen=True, eq=False)
 class Nuisances:
@@ -386,6 +419,9 @@ class Nuisances:
     ps: PropensityScore
     dropped: Any
     notes: tuple[str, ...]
+    #: ``refit(counts) -> (e, q1, q0)``: both parametric models refitted with frequency
+    #: weights ``s * counts`` (a bootstrap resample); None with machine-learning models or trim.
+    refit: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
 
 def fit_nuisances(data: pd.DataFrame, func: str, *, exposure: str, outcome: str,
@@ -394,15 +430,14 @@ def fit_nuisances(data: pd.DataFrame, func: str, *, exposure: str, outcome: str,
                   reference: Any, random_state: Any, missing: str, estimand: str,
                   effect_measure: str) -> Nuisances:
     """Validate the data and fit both nuisance models (sharing folds when cross-fitted)."""
+    data = check_frame(data)
+    check_columns(data, exposure=exposure, outcome=outcome, weights=weights, cluster=cluster)
     out_cov = covariates if outcome_covariates is None else outcome_covariates
     cols = covariate_columns(covariates, data, func) + covariate_columns(out_cov, data, func)
     used = [exposure, outcome, *cols] + [c for c in (weights, cluster) if c]
-    frame, dropped = apply_missing(data, used, missing, func)
-    a = check_binary(frame, exposure, "exposure", func, reference=reference)
-    check_arms(a, exposure, func)
-    y = check_numeric(frame, outcome, "outcome", func)
-    s = check_weights(frame, weights, func) if weights else np.ones(len(frame))
-    binary = bool(np.isin(np.unique(y), [0.0, 1.0]).all())
+    pa = point_arrays(data, used, exposure=exposure, outcome=outcome, weights=weights,
+                      missing=missing, reference=reference)
+    frame, dropped, a, y, s, binary = pa.frame, pa.dropped, pa.a, pa.y, pa.s, pa.binary
     every = np.ones(a.size, dtype=bool)
     check_outcome(y, a, s > 0, binary, effect_measure, func, exposure, outcome)
     seed = folds = None
@@ -422,7 +457,78 @@ def fit_nuisances(data: pd.DataFrame, func: str, *, exposure: str, outcome: str,
     k = ps.kept.to_numpy()
     notes = (f"propensity model: {ps.model_description}",
              f"outcome model: {fit.description}") + ps.notes + zero_weight_notes(s, weights)
+    refit = (_parametric_refit(ps, od, y, a, s, binary, outcome)
+             if fit.glm is not None and ps_model is None and trim is None else None)
     return Nuisances(a=a[k], y=y[k], s=s[k], e=ps.scores.to_numpy()[k], q1=fit.q1[k],
                      q0=fit.q0[k], binary=binary,
                      cluster=frame[cluster].to_numpy()[k] if cluster else None, ps=ps,
-                     dropped=dropped, notes=notes)
+                     dropped=dropped, notes=notes, refit=refit)
+
+
+def _parametric_refit(ps: PropensityScore, od: OutcomeDesign, y: np.ndarray, a: np.ndarray,
+                      s: np.ndarray, binary: bool, outcome: str
+                      ) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Both default models refitted on a resample given as frequency counts per row."""
+    X, start, link = ps._design.X, ps._fit.coef, expit if binary else (lambda x: x)
+
+    def refit(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        si = s * counts
+        e = fit_logistic(X, a.astype(float), si, func=verb_name(), start=start,
+                         information=False).fitted
+        coef = fit_glm(od.X, y, si, binary, od.design.names, verb_name(), outcome).coef
+        return np.clip(e, 1e-12, 1 - 1e-12), link(od.X1 @ coef), link(od.X0 @ coef)
+
+    return refit
+
+
+ArmMeans = Callable[..., tuple[float, float, np.ndarray, np.ndarray]]
+
+
+def nuisance_estimate(nu: Nuisances, means: tuple[float, float, np.ndarray, np.ndarray],
+                      arm_means: ArmMeans, *, term: str, outcome: str, estimand: str,
+                      effect_measure: str, method: str, conf_level: float, variance: str,
+                      n_boot: int, n_jobs: int, random_state: Any,
+                      extra: dict[str, float] | None = None, notes: tuple[str, ...] = ()
+                      ) -> Estimate:
+    """The Estimate of AIPW / TMLE from their arm means, influence-function or bootstrap SE.
+
+    ``means`` are ``mu1, mu0, phi1, phi0`` on the analysed rows; ``arm_means(y, a, q1, q0, e,
+    s)`` recomputes them in a bootstrap resample.
+    """
+    mu1, mu0, phi1, phi0 = means
+    check_means(mu1, mu0, effect_measure, verb_name(), outcome)
+    est, phi = contrast(mu1, mu0, phi1, phi0, effect_measure)
+    extra = {"mean_1": mu1, "mean_0": mu0, "se_mean_1": if_se(phi1, nu.cluster),
+             "se_mean_0": if_se(phi0, nu.cluster), **(extra or {})}
+    common = dict(
+        estimand=estimand, effect_measure=MEASURE_NAMES[(effect_measure, nu.binary)],
+        method=method, n=int((nu.s > 0).sum()),
+        n_events=int(nu.y[nu.s > 0].sum()) if nu.binary else None, dropped=nu.dropped,
+        conf_level=conf_level, diagnostics=nu.ps, extra=extra, notes=nu.notes + notes)
+    if variance == "bootstrap":
+        return _bootstrap_nuisances(nu, arm_means, term, est, effect_measure, n_boot=n_boot,
+                                    n_jobs=n_jobs, random_state=random_state, **common)
+    return estimate_from_if(term, est, phi, nu.cluster, **common)
+
+
+def _bootstrap_nuisances(nu: Nuisances, arm_means: ArmMeans, term: str, est: float,
+                         measure: str, *, n_boot: int, n_jobs: int,
+                         random_state: Any, **common: Any) -> Estimate:
+    """Percentile bootstrap refitting both nuisance models in every resample (of clusters)."""
+    if nu.refit is None:
+        raise DataValidationError(
+            f"{verb_name()}(): variance=\"bootstrap\" refits the default logistic and "
+            "linear/logistic models in every resample; it is not available with ps_model=, "
+            "outcome_model=, cross_fit= or trim=. Use variance=\"influence_function\".")
+    refit = nu.refit
+
+    def stat(idx: np.ndarray) -> float:
+        counts = np.bincount(idx, minlength=nu.a.size).astype(float)
+        e, q1, q0 = refit(counts)
+        mu1, mu0, phi1, phi0 = arm_means(nu.y, nu.a, q1, q0, e, nu.s * counts)
+        return contrast(mu1, mu0, phi1, phi0, measure)[0]
+
+    boot = bootstrap(stat, int(nu.a.size), n_boot=n_boot, random_state=random_state,
+                     n_jobs=n_jobs, cluster=nu.cluster)
+    return Estimate.from_bootstrap(term, est, boot.valid[:, 0], n_failed=boot.n_failed,
+                                   **common)

@@ -24,7 +24,7 @@ import pandas as pd
 
 from .._design import Design, build_design, categorical_columns, covariate_columns
 from .._glm import GLMFit, fit_logistic
-from .._typing import RandomState
+from .._typing import RandomState, SMDDenominator
 from .._validation import (
     check_random_state,
 )
@@ -36,12 +36,12 @@ from ..exceptions import (
 )
 from ..results._format import Renderable, fmt_int, fmt_num
 from ..results.dropped import Dropped
+from ..results.estimate import Estimate, EstimateTable
 from ._weights import arm_weights, crump_threshold, ess
 
 __all__ = ["fit_propensity", "PropensityScore", "check_arms", "fit_scores", "positivity_notes",
            "weight_notes", "trim_mask", "truncate_weights"]
 
-FUNC = "propensity_score"
 POSITIVITY_BOUND = 0.01
 #: Fragility thresholds: one subject holding more than this share of its arm's weight ...
 MAX_WEIGHT_SHARE = 0.10
@@ -50,6 +50,12 @@ MAX_WEIGHT_SHARE = 0.10
 MIN_ESS_FRACTION = 0.10
 #: Arms smaller than this are not checked (a few subjects always carry large shares).
 MIN_ARM_FOR_CHECKS = 50
+
+
+
+def _smd_denominator(estimand: str) -> SMDDenominator:
+    """The SD in the SMD's denominator: cobalt's convention for each estimand."""
+    return "treated" if estimand == "ATT" else "control" if estimand == "ATC" else "pooled"
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
@@ -98,6 +104,30 @@ class PropensityScore(Renderable):
             w = w * self.sampling_weights.to_numpy()
         return w
 
+    @property
+    def table(self) -> EstimateTable:
+        """The exposure model's coefficients (log odds) as an :class:`EstimateTable`.
+
+        For the default logistic model: Wald intervals from the model-based information
+        (sampling weights as frequency weights, as R's ``glm(weights=)``). A scikit-learn
+        classifier has no coefficients: the table is empty and a note says so.
+        """
+        n = int(self.exposure.size)
+        if self._fit is None or self.coef is None:
+            return EstimateTable(rows=(), title=self._title(), dropped=self.dropped,
+                                 notes=(f"{self.model_description}: no coefficients to tabulate",))
+        se = np.sqrt(np.clip(np.diag(self._fit.vcov()), 0.0, None))
+        rows = tuple(
+            Estimate.from_model_scale(
+                str(t), float(b), float(v), effect_measure="coefficient",
+                ci_method="wald_model", method="propensity_logistic", n=n,
+                n_events=int(self.exposure.sum()), dropped=self.dropped,
+            )
+            for t, b, v in zip(self.coef.index, self.coef.to_numpy(), se, strict=True)
+        )
+        return EstimateTable(rows=rows, title=f"{self._title()}: exposure model",
+                             dropped=self.dropped, notes=self.notes)
+
     def to_frame(self) -> pd.DataFrame:
         """One row per arm: n, weighted n, ESS, PS and weight ranges."""
         a, e, w = self.exposure.to_numpy(), self.scores.to_numpy(), self._total_weights()
@@ -123,7 +153,7 @@ class PropensityScore(Renderable):
         from ..describe.table1 import table1
 
         cols = list(columns) if columns is not None else list(self.covariate_columns)
-        den = {"ATT": "treated", "ATC": "control"}.get(self.estimand, "pooled")
+        den = _smd_denominator(self.estimand)
         frame = self.data.loc[self.kept.to_numpy(), cols].assign(
             __a__=self.exposure[self.kept].to_numpy(), __w__=self._total_weights()[self.kept])
         cats = [c for c in self.categorical if c in cols]
@@ -144,7 +174,7 @@ class PropensityScore(Renderable):
         from ..describe.table1 import table1
 
         cols = list(columns) if columns is not None else list(self.covariate_columns)
-        den = {"ATT": "treated", "ATC": "control"}.get(self.estimand, "pooled")
+        den = _smd_denominator(self.estimand)
         wname = f"{self.estimand} weights"
         frame = self.data.loc[self.kept.to_numpy(), cols].assign(
             **{self.exposure_name: self.exposure[self.kept].to_numpy(),

@@ -2,32 +2,36 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from typing import Any, Literal, TypeAlias
+from typing import Any
 
 import pandas as pd
 
-from .._typing import Missing, RandomState
-from .._validation import check_columns, check_conf_level, check_frame, check_option
+from .._typing import EffectVariance, Measure, Missing, RandomState, StandardEstimand
+from .._validation import (
+    verb,
+    verb_name,
+)
 from ..results.estimate import Estimate
 from ._aipw import aipw_means
-from ._contrast import MEASURE_NAMES, contrast
-from ._outcome import check_means, estimate_from_if, fit_nuisances, if_se
-from .crude import Measure
+from ._outcome import (
+    fit_nuisances,
+    nuisance_estimate,
+)
 
 __all__ = ["aipw"]
 
-FUNC = "aipw"
-AIPWEstimand: TypeAlias = Literal["ATE", "ATT", "ATC"]
 
 
+@verb
 def aipw(
     data: pd.DataFrame,
     *,
     exposure: str,
     outcome: str,
     covariates: str | Sequence[str],
-    estimand: AIPWEstimand = "ATE",
+    estimand: StandardEstimand = "ATE",
     effect_measure: Measure = "difference",
     outcome_covariates: str | Sequence[str] | None = None,
     ps_model: Any = None,
@@ -38,6 +42,9 @@ def aipw(
     cluster: str | None = None,
     conf_level: float = 0.95,
     reference: Any = None,
+    variance: EffectVariance = "influence_function",
+    n_boot: int = 1000,
+    n_jobs: int = 1,
     random_state: RandomState = None,
     missing: Missing = "raise",
 ) -> Estimate:
@@ -69,10 +76,13 @@ def aipw(
     Identifying assumptions: conditional exchangeability given the covariates, positivity
     and consistency.
 
-    Variance: the efficient influence function ``phi_a`` of each arm mean (its nuisance-model
-    terms vanish at the truth), SE ``sd(phi) / sqrt(n)`` with ``sd`` using ``n - 1``, the
-    convention of R's AIPW and tmle packages; with ``cluster``, influence values are summed
-    within clusters (``G / (G - 1)``). Ratios use the log scale.
+    Variance (``variance=``): ``"influence_function"`` (default), the efficient influence
+    function ``phi_a`` of each arm mean (its nuisance-model terms vanish at the truth), SE
+    ``sd(phi) / sqrt(n)`` with ``sd`` using ``n - 1``, the convention of R's AIPW and tmle
+    packages; with ``cluster``, influence values are summed within clusters
+    (``G / (G - 1)``). ``"bootstrap"``: ``n_boot`` resamples of rows (clusters with
+    ``cluster``) refitting both default models, a percentile interval (the same numbers for
+    any ``n_jobs``). Ratios use the log scale.
 
     Parameters
     ----------
@@ -83,12 +93,19 @@ def aipw(
         Confounders for the propensity model (and the outcome model by default).
     estimand : {"ATE", "ATT", "ATC"}
     effect_measure : {"difference", "ratio", "odds_ratio"}
+        The contrast of the two arm means.
     outcome_covariates : list of str or str, optional
-        Outcome model right-hand side.
+        The outcome model's right-hand side; the exposure is added as a main effect unless
+        already a term.
     ps_model : scikit-learn classifier, optional
+        The propensity model; default logistic regression on ``covariates``.
     outcome_model : scikit-learn regressor or classifier, optional
+        The outcome model; default linear or logistic regression.
     cross_fit : int, optional
-        Number of cross-fitting folds for the machine-learning models.
+        K-fold cross-fitting of the machine-learning nuisance models (each fitted on K - 1
+        folds, predicting the held-out one); both models share the folds, stratified by
+        exposure and drawn from ``random_state``. The parametric default models are fitted on
+        all rows.
     trim : (float, float) or "crump", optional
         Remove subjects with propensity scores outside the bounds (as in
         :func:`propensity_score`); the estimand becomes the trimmed population's.
@@ -99,8 +116,12 @@ def aipw(
     conf_level : float
     reference : optional
         Exposure label of the unexposed group.
+    variance : {"influence_function", "bootstrap"}
+        How the standard error is computed (above); the bootstrap needs the default models.
+    n_boot, n_jobs : int
+        Bootstrap replicates and parallel jobs.
     random_state : int or numpy.random.Generator, optional
-        Seeds the cross-fitting folds.
+        Seeds the cross-fitting folds and the bootstrap.
     missing : {"raise", "drop"}
 
     Returns
@@ -121,28 +142,16 @@ def aipw(
     >>> round(est.estimate, 4), round(est.std_error, 4)
     (3.4573, 0.4888)
     """
-    data = check_frame(data, FUNC)
-    check_columns(data, FUNC, exposure=exposure, outcome=outcome, weights=weights,
-                  cluster=cluster)
-    check_option(estimand, AIPWEstimand, "estimand", FUNC)
-    check_option(effect_measure, Measure, "effect_measure", FUNC)
-    conf_level = check_conf_level(conf_level, FUNC)
     nu = fit_nuisances(
-        data, FUNC, exposure=exposure, outcome=outcome, covariates=covariates,
+        data, verb_name(), exposure=exposure, outcome=outcome, covariates=covariates,
         outcome_covariates=outcome_covariates, ps_model=ps_model, outcome_model=outcome_model,
         cross_fit=cross_fit, trim=trim, weights=weights, cluster=cluster, reference=reference,
         random_state=random_state, missing=missing, estimand=estimand,
         effect_measure=effect_measure)
-    mu1, mu0, phi1, phi0 = aipw_means(nu.y, nu.a, nu.q1, nu.q0, nu.e, nu.s, estimand)
-    check_means(mu1, mu0, effect_measure, FUNC, outcome)
-    est, phi = contrast(mu1, mu0, phi1, phi0, effect_measure)
-    extra = {"mean_1": mu1, "mean_0": mu0, "se_mean_1": if_se(phi1, nu.cluster),
-             "se_mean_0": if_se(phi0, nu.cluster)}
+    means = functools.partial(aipw_means, estimand=estimand)
     cf = (f"{cross_fit}-fold cross-fitting (folds shared by both models)",) if cross_fit else ()
-    return estimate_from_if(
-        exposure, est, phi, nu.cluster, estimand=estimand,
-        effect_measure=MEASURE_NAMES[(effect_measure, nu.binary)], method="aipw",
-        n=int((nu.s > 0).sum()), n_events=int(nu.y[nu.s > 0].sum()) if nu.binary else None,
-        dropped=nu.dropped, conf_level=conf_level, diagnostics=nu.ps, extra=extra,
-        notes=nu.notes + cf)
+    return nuisance_estimate(
+        nu, means(nu.y, nu.a, nu.q1, nu.q0, nu.e, nu.s), means, term=exposure, outcome=outcome,
+        estimand=estimand, effect_measure=effect_measure, method="aipw", conf_level=conf_level,
+        variance=variance, n_boot=n_boot, n_jobs=n_jobs, random_state=random_state, notes=cf)
 

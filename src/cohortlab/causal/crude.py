@@ -3,33 +3,25 @@
 from __future__ import annotations
 
 import math
-from typing import Literal, TypeAlias
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .._typing import Missing, RandomState
+from .._typing import CIMethod, EffectVariance, Measure, Missing, RandomState
 from .._validation import (
-    apply_missing,
-    check_binary,
     check_columns,
-    check_conf_level,
-    check_frame,
-    check_numeric,
-    check_option,
-    check_weights,
+    verb,
+    verb_name,
 )
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results.estimate import Estimate
 from ._contrast import MEASURE_NAMES, contrast
-from ._outcome import check_outcome_variation, zero_weight_notes
+from ._outcome import check_outcome_variation, point_arrays, zero_weight_notes
 
 __all__ = ["crude_effect"]
 
-FUNC = "crude_effect"
-Measure: TypeAlias = Literal["difference", "ratio", "odds_ratio"]
-CrudeCI: TypeAlias = Literal["influence_function", "bootstrap"]
 
 
 def _arm_means(
@@ -56,6 +48,7 @@ def _estimate(
     return est, phi, mu1, mu0
 
 
+@verb
 def crude_effect(
     data: pd.DataFrame,
     *,
@@ -65,7 +58,7 @@ def crude_effect(
     reference: object = None,
     weights: str | None = None,
     cluster: str | None = None,
-    ci_method: CrudeCI = "influence_function",
+    variance: EffectVariance = "influence_function",
     n_boot: int = 1000,
     n_jobs: int = 1,
     conf_level: float = 0.95,
@@ -82,7 +75,7 @@ def crude_effect(
     ratios (the log scale), summed within clusters when ``cluster`` is given (with the
     ``G / (G - 1)`` correction). For a binary outcome this is the textbook Wald interval of
     the risk difference, the log risk ratio and Woolf's log odds ratio. Weights are treated as
-    known (sampling weights). ``ci_method="bootstrap"`` resamples rows (clusters with
+    known (sampling weights). ``variance="bootstrap"`` resamples rows (clusters with
     ``cluster``) instead and gives a percentile interval.
 
     A binary outcome without events (or with only events) or a constant outcome raises (its
@@ -98,14 +91,18 @@ def crude_effect(
     outcome : str
         Numeric outcome; binary 0/1 outcomes give risks.
     effect_measure : {"difference", "ratio", "odds_ratio"}
-        Odds ratio needs a binary outcome; ratio needs positive arm means.
+        The contrast of the arm means. A ratio needs positive arm means; an odds ratio a binary
+        outcome.
     reference : optional
         The exposure label of the comparison group (when not 0/1).
     weights : str, optional
-        Non-negative case (sampling) weights.
+        Non-negative case (sampling) weights; the arm means are weighted (Hajek) means and the
+        weights are treated as known.
     cluster : str, optional
         Cluster identifier for cluster-robust SEs (sites, repeated measures).
-    ci_method : {"influence_function", "bootstrap"}
+    variance : {"influence_function", "bootstrap"}
+        How the standard error is computed; ``result.ci_method`` records it
+        (``"influence_function"``, ``"wald_cluster"`` or ``"bootstrap_percentile"``).
     n_boot, n_jobs, random_state
         Bootstrap replicates, parallel jobs, seed (same seed, same numbers for any n_jobs).
     conf_level : float
@@ -127,28 +124,22 @@ def crude_effect(
     >>> round(est.estimate, 2), est.n, est.dropped.n_rows
     (2.54, 1566, 63)
     """
-    data = check_frame(data, FUNC)
-    check_columns(data, FUNC, exposure=exposure, outcome=outcome, weights=weights, cluster=cluster)
-    check_option(effect_measure, Measure, "effect_measure", FUNC)
-    check_option(ci_method, CrudeCI, "ci_method", FUNC)
-    conf_level = check_conf_level(conf_level, FUNC)
+    check_columns(data, exposure=exposure, outcome=outcome, weights=weights, cluster=cluster)
     used = [c for c in (exposure, outcome, weights, cluster) if c is not None]
-    frame, dropped = apply_missing(data, used, missing, FUNC)
-    a = check_binary(frame, exposure, "exposure", FUNC, reference=reference)
-    y = check_numeric(frame, outcome, "outcome", FUNC)
-    w = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
-    binary = bool(np.isin(np.unique(y), [0.0, 1.0]).all())
+    pa = point_arrays(data, used, exposure=exposure, outcome=outcome, weights=weights,
+                      missing=missing, reference=reference, arms=False)
+    frame, dropped, a, y, w, binary = pa.frame, pa.dropped, pa.a, pa.y, pa.s, pa.binary
     _check_design(y, a, w, binary, effect_measure, exposure, outcome)
     measure_name = MEASURE_NAMES[(effect_measure, binary)]
     est, phi, mu1, mu0 = _estimate(y, a, w, effect_measure)
     cl_ids = frame[cluster].to_numpy() if cluster else None
-    common = dict(
+    common: dict[str, Any] = dict(
         estimand="association", effect_measure=measure_name, method="crude",
         n=int((w > 0).sum()), n_events=int(y[w > 0].sum()) if binary else None, dropped=dropped,
         notes=zero_weight_notes(w, weights),
         extra={"mean_1": mu1, "mean_0": mu0}, conf_level=conf_level,
     )
-    if ci_method == "bootstrap":
+    if variance == "bootstrap":
         boot = bootstrap(lambda idx: _estimate(y[idx], a[idx], w[idx], effect_measure)[0],
                          len(frame), n_boot=n_boot, random_state=random_state, n_jobs=n_jobs,
                          cluster=cl_ids)
@@ -160,7 +151,7 @@ def crude_effect(
     return result
 
 
-def _relabel(est: Estimate, ci_method: str) -> Estimate:
+def _relabel(est: Estimate, ci_method: CIMethod) -> Estimate:
     from dataclasses import replace
 
     return replace(est, ci_method=ci_method)
@@ -171,22 +162,23 @@ def _check_design(y: np.ndarray, a: np.ndarray, w: np.ndarray, binary: bool, mea
     for arm in (0, 1):
         if not (w[a == arm] > 0).any():
             raise DataValidationError(
-                f"{FUNC}(): exposure group {exposure!r} = {arm} is empty (no rows with positive "
+                f"{verb_name()}(): exposure group {exposure!r} = {arm} is empty (no rows with "
+                "positive "
                 "weight); both groups are needed for a contrast."
             )
     if measure == "odds_ratio" and not binary:
         raise DataValidationError(
-            f"{FUNC}(): effect_measure=\"odds_ratio\" needs a binary 0/1 outcome; column "
+            f"{verb_name()}(): effect_measure=\"odds_ratio\" needs a binary 0/1 outcome; column "
             f"{outcome!r} (outcome) has non-binary values. Use \"difference\" or \"ratio\"."
         )
-    check_outcome_variation(y, w > 0, binary, FUNC, outcome)
+    check_outcome_variation(y, w > 0, binary, verb_name(), outcome)
     if measure in ("ratio", "odds_ratio"):
         for arm in (0, 1):
             m = a == arm
             mu = float(np.dot(w[m], y[m]) / w[m].sum())
             if mu <= 0 or (measure == "odds_ratio" and mu >= 1) or math.isnan(mu):
                 raise DataValidationError(
-                    f"{FUNC}(): the {measure.replace('_', ' ')} is undefined: the mean of "
+                    f"{verb_name()}(): the {measure.replace('_', ' ')} is undefined: the mean of "
                     f"{outcome!r} (outcome) is {mu:g} when {exposure!r} = {arm}. Use "
                     "effect_measure=\"difference\"."
                 )

@@ -10,30 +10,29 @@ model on the dose terms, weighted by stabilised normal-density weights). The res
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
 
 import numpy as np
 import pandas as pd
 
 from .._design import _check_rank, build_design, covariate_columns
-from .._typing import Missing, RandomState
+from .._typing import CIMethod, DoseVariance, EffectMeasure, Missing, RandomState
 from .._validation import (
     apply_missing,
     check_columns,
-    check_conf_level,
-    check_frame,
+    check_int,
     check_numeric,
     check_option,
     check_weights,
+    verb,
+    verb_name,
 )
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results.estimate import Estimate, EstimateTable
 from ._dose import (
-    FUNC,
     bootstrap_statistic,
     contrast_rows,
     curve_stats,
@@ -60,7 +59,6 @@ DoseMethod: TypeAlias = Literal["gformula", "ipw"]
 DoseTerms: TypeAlias = Literal["spline", "linear", "quadratic"]
 OutcomeType: TypeAlias = Literal["auto", "continuous", "binary"]
 DoseMeasure: TypeAlias = Literal["difference", "ratio"]
-DoseVariance: TypeAlias = Literal["sandwich", "bootstrap"]
 Quantity: TypeAlias = Literal["mean", "contrast"]
 
 #: Extra columns of :meth:`DoseResponse.to_frame`, after the tidy schema.
@@ -194,6 +192,7 @@ class DoseResponse(EstimateTable):
 
 
 # ---------------------------------------------------------------------- the verb
+@verb
 def dose_response(
     data: pd.DataFrame,
     *,
@@ -212,7 +211,7 @@ def dose_response(
     numerator_covariates: str | Sequence[str] | None = None,
     weights: str | None = None,
     truncate: tuple[float, float] | None = None,
-    variance: DoseVariance = "sandwich",
+    variance: DoseVariance | None = None,
     n_boot: int = 1000,
     n_jobs: int = 1,
     conf_level: float = 0.95,
@@ -251,56 +250,69 @@ def dose_response(
 
     Variance (``variance=``):
 
-    - ``"sandwich"`` (default): g-formula: the influence function of the standardised means
-      including the outcome-model coefficients' estimation (M-estimation chain rule, as
-      :func:`gformula`); IPW: the robust HC0 sandwich of the weighted MSM treating the GPS
-      weights as known (as R's ``geeglm`` or ``lm`` + ``sandwich::vcovHC(type="HC0")``),
-      through the sample mean when the MSM has numerator covariates; it ignores the
-      estimation of the GPS (use the bootstrap to include it). Contrasts by the delta method
-      (ratios on the log scale).
+    - ``"influence_function"`` (default with ``method="gformula"``): the influence function
+      of the standardised means including the outcome-model coefficients' estimation
+      (M-estimation chain rule, as :func:`gformula`).
+    - ``"robust"`` (default with ``method="ipw"``): the robust HC0 sandwich of the weighted
+      MSM treating the GPS weights as known (as R's ``geeglm`` or ``lm`` +
+      ``sandwich::vcovHC(type="HC0")``), through the sample mean when the MSM has numerator
+      covariates; it ignores the estimation of the GPS (use the bootstrap to include it).
+      Contrasts by the delta method (ratios on the log scale).
     - ``"bootstrap"``: ``n_boot`` resamples refitting every model (the GPS too); percentile
       intervals, the same numbers whatever ``n_jobs``.
 
     Parameters
     ----------
     data : pandas.DataFrame
+        One row per subject; never modified.
     exposure : str
-        Numeric exposure with at least 3 distinct values.
+        A numeric exposure with at least 3 distinct values (a binary exposure belongs to
+        ``gformula()`` or ``ipw()``).
     outcome : str
         Numeric outcome; a 0/1 outcome gives risks (logistic model) unless
         ``outcome_type="continuous"``.
     covariates : list of str or str
-        Confounders: the outcome model's (g-formula) or the exposure model's (IPW)
-        right-hand side; must not contain the exposure.
+        The confounders: the outcome model's right-hand side (``"gformula"``) or the exposure
+        model's (``"ipw"``). They must not contain the exposure: its dose terms are added by
+        ``dose_terms``.
     method : {"gformula", "ipw"}
+        Outcome regression standardised over the sample, or a GPS-weighted marginal structural
+        model.
     grid : sequence of float, optional
-        Doses of the curve; default 20 equally spaced values from the 5th to the 95th
-        percentile. Values outside the observed range raise (extrapolation). The reference
-        is added when absent.
+        The doses of the curve. Default: 20 equally spaced values from the 5th to the 95th
+        percentile of the exposure. A dose outside the observed range raises an error (the curve
+        there would be extrapolation). The reference is added when it is not on the grid.
     reference : float, optional
         Reference dose of the contrasts, within the observed range; default the median.
     dose_terms : {"spline", "linear", "quadratic"}
+        How the exposure enters the model: a natural cubic spline with ``df`` degrees of
+        freedom (knots placed as R's ``splines::ns(A, df)``: boundary knots at the range,
+        interior knots at quantiles; linear beyond the boundary knots), ``A``, or ``A + A^2``.
     df : int
         Spline degrees of freedom (``df=1`` is linear).
     outcome_type : {"auto", "continuous", "binary"}
-        ``"auto"``: binary when the outcome is 0/1.
+        ``"auto"`` treats a 0/1 outcome as binary; ``"continuous"`` fits a linear (probability)
+        model to it.
     effect_measure : {"difference", "ratio"}
         Ratio needs a binary outcome (risk ratio; CI from the log scale).
     per : float or "sd", optional
-        The slope row's step (``dose_terms="linear"`` only).
+        With ``dose_terms="linear"``: the step of the slope row, one unit by default, one SD of
+        the exposure with ``"sd"``, or ``per`` units.
     interactions : list of str, optional
         g-formula only: numeric covariate columns whose products with every dose term enter
         the outcome model (effect modification; the curve averages over their distribution).
         Put them in ``covariates`` too, for their main effects.
     numerator_covariates : list of str or str, optional
-        IPW only: covariates of the weights' numerator density, also put in the MSM.
+        ``"ipw"`` only: covariates of the weights' numerator density; they are also put in the
+        MSM, whose predictions are then averaged over the sample.
     weights : str, optional
         Sampling weights (in every fit and in the standardisation).
     truncate : (float, float), optional
         IPW only: truncate the stabilised weights at these quantiles; recorded in ``notes``.
-    variance : {"sandwich", "bootstrap"}
+    variance : {"influence_function", "robust", "bootstrap"}, optional
+        Default: ``"influence_function"`` for the g-formula, ``"robust"`` for IPW.
     n_boot, n_jobs, random_state
-        Bootstrap settings.
+        Bootstrap settings; the same seed gives the same numbers whatever ``n_jobs``.
     conf_level : float
     missing : {"raise", "drop"}
 
@@ -327,46 +339,49 @@ def dose_response(
     >>> m[["dose", "estimate", "conf_low", "conf_high"]].round(2).to_numpy().tolist()
     [[0.0, 2.0, 1.43, 2.58], [20.0, 0.9, -1.66, 3.47]]
     """
-    data = check_frame(data, FUNC)
-    check_columns(data, FUNC, exposure=exposure, outcome=outcome, weights=weights)
-    for value, alias, arg in ((method, DoseMethod, "method"), (dose_terms, DoseTerms, "dose_terms"),
-                              (outcome_type, OutcomeType, "outcome_type"),
-                              (effect_measure, DoseMeasure, "effect_measure"),
-                              (variance, DoseVariance, "variance")):
-        check_option(value, alias, arg, FUNC)
-    conf_level = check_conf_level(conf_level, FUNC)
+    check_columns(data, exposure=exposure, outcome=outcome, weights=weights)
+    analytic: DoseVariance = "influence_function" if method == "gformula" else "robust"
+    if variance is None:
+        variance = analytic
+    elif variance not in (analytic, "bootstrap"):
+        raise DataValidationError(
+            f"{verb_name()}(): variance={variance!r} does not apply to method={method!r}; use "
+            f"variance={analytic!r} (the default) or variance=\"bootstrap\".")
     if method == "gformula":
         for arg, val in (("numerator_covariates", numerator_covariates),
                          ("truncate", truncate)):
             if val is not None:
                 raise DataValidationError(
-                    f"{FUNC}(): {arg} applies to method=\"ipw\" only; got {arg}={val!r} with "
+                    f"{verb_name()}(): {arg} applies to method=\"ipw\" only; got {arg}={val!r} "
+                    "with "
                     "method=\"gformula\". Remove it or use method=\"ipw\".")
     elif interactions:
         raise DataValidationError(
-            f"{FUNC}(): interactions applies to method=\"gformula\" only (the MSM is marginal); "
+            f"{verb_name()}(): interactions applies to method=\"gformula\" only (the MSM is "
+            "marginal); "
             f"got interactions={interactions!r} with method=\"ipw\". Remove it.")
     mods = _check_interactions(data, interactions, exposure)
-    df = _check_df(df)
-    cov_cols = covariate_columns(covariates, data, FUNC)
-    num_cols = (covariate_columns(numerator_covariates, data, FUNC)
+    df = check_int(df, "df", 1, hint="Pass e.g. df=3 (spline degrees of freedom).")
+    cov_cols = covariate_columns(covariates, data, verb_name())
+    num_cols = (covariate_columns(numerator_covariates, data, verb_name())
                 if numerator_covariates is not None else [])
     if exposure in cov_cols + num_cols:
         raise DataValidationError(
-            f"{FUNC}(): column {exposure!r} (exposure) is also among the covariates; its dose "
+            f"{verb_name()}(): column {exposure!r} (exposure) is also among the covariates; its "
+            "dose "
             "terms are added by dose_terms=. Remove it from covariates.")
     used = [exposure, outcome, *cov_cols, *num_cols, *mods] + ([weights] if weights else [])
-    frame, dropped = apply_missing(data, used, missing, FUNC)
+    frame, dropped = apply_missing(data, used, missing)
     a = _check_exposure(frame, exposure)
-    y = check_numeric(frame, outcome, "outcome", FUNC)
+    y = check_numeric(frame, outcome, "outcome")
     binary = outcome_binary(y, outcome, outcome_type, effect_measure)
-    s = check_weights(frame, weights, FUNC) if weights else np.ones(a.size)
+    s = check_weights(frame, weights) if weights else np.ones(a.size)
     try:
         basis = make_basis(a, dose_terms, df, exposure)
     except ValueError:
         knots = np.quantile(a, np.linspace(0.0, 1.0, df + 1))
         raise DataValidationError(
-            f"{FUNC}(): dose_terms=\"spline\" with df={df} gives duplicate knots in column "
+            f"{verb_name()}(): dose_terms=\"spline\" with df={df} gives duplicate knots in column "
             f"{exposure!r} (exposure); got knots {np.round(knots, 4).tolist()} "
             f"({np.unique(a).size:,} distinct values). Use a smaller df.") from None
     doses, ref, ref_idx = dose_grid(a, grid, reference, exposure)
@@ -379,7 +394,7 @@ def dose_response(
     Z = Zn = None
     sw = None
     if method == "gformula":
-        cd = build_design(frame, covariates, FUNC)
+        cd = build_design(frame, covariates, verb_name())
         C, c_names = cd.X, cd.names
         w_fit = s
         kind = "logistic" if binary else "linear"
@@ -387,16 +402,17 @@ def dose_response(
         notes.append(f"outcome model: {kind} regression of {outcome} on {basis.describe()}"
                      f"{inter} + {cd.formula}")
     else:
-        zd = build_design(frame, covariates, FUNC)
+        zd = build_design(frame, covariates, verb_name())
         Z = zd.X
         if numerator_covariates is not None:
-            nd = build_design(frame, numerator_covariates, FUNC)
+            nd = build_design(frame, numerator_covariates, verb_name())
             Zn, c_names, num_txt = nd.X, nd.names, f"normal linear regression on {nd.formula}"
         else:
             Zn, c_names, num_txt = np.ones((a.size, 1)), ("Intercept",), "marginal normal"
         C = Zn
         sw_raw, s_den, s_num, _ = gps_weights(a, Z, Zn, s, np.ones(a.size))
-        sw, trunc_note = truncate_weights(sw_raw, np.ones(a.size, dtype=bool), truncate, FUNC)
+        sw, trunc_note = truncate_weights(sw_raw, np.ones(a.size, dtype=bool), truncate,
+                                          verb_name())
         w_fit = s * sw
         notes.append(f"exposure model (GPS): normal linear regression of {exposure} on "
                      f"{zd.formula}, residual SD {s_den:.4g}; numerator: {num_txt}, "
@@ -406,20 +422,21 @@ def dose_response(
         extra = "" if numerator_covariates is None else " + numerator covariates"
         notes.append(f"marginal structural model: weighted {kind} regression of {outcome} on "
                      f"{basis.describe()}{extra}")
-    Zm = np.column_stack([np.ones(a.size)] + [check_numeric(frame, c, "interactions", FUNC)
+    Zm = np.column_stack([np.ones(a.size)] + [check_numeric(frame, c, "interactions")
                                               for c in mods])
     B = basis.matrix(a)
     b_scale = np.abs(B).max(axis=0)  # dose columns of unit size: the fit, curve and SEs are
     X = np.hstack([dose_design(B / b_scale, Zm), C])  # invariant, Newton is well scaled
     names = (basis.names + tuple(f"{b}:{z}" for z in mods for b in basis.names)
              + tuple(c_names))
-    _check_rank(X, names, FUNC)
+    _check_rank(X, names, verb_name())
     scale = np.r_[np.tile(b_scale, Zm.shape[1]), np.ones(C.shape[1])]
     Bg = basis.matrix(points) / b_scale
-    fit = fit_curve_glm(X, y, w_fit, binary, names, FUNC, outcome)
+    fit = fit_curve_glm(X, y, w_fit, binary, names, verb_name(), outcome)
     mu, V, V_beta = curve_stats(fit, X, y, w_fit, Bg, Zm, C, s, binary)
     if binary and effect_measure == "ratio" and not (mu > 0).all():  # pragma: no cover
-        raise DataValidationError(f"{FUNC}(): a standardised risk is 0; the ratio is undefined.")
+        raise DataValidationError(f"{verb_name()}(): a standardised risk is 0; the ratio is "
+                                  "undefined.")
 
     common: dict[str, Any] = dict(
         method=method, n=int(a.size), n_events=int(y.sum()) if binary else None,
@@ -450,28 +467,21 @@ def dose_response(
 
 
 # ---------------------------------------------------------------------- validation
-def _check_df(df: Any) -> int:
-    if isinstance(df, bool) or not isinstance(df, numbers.Integral) or int(df) < 1:
-        raise DataValidationError(
-            f"{FUNC}(): df must be an int >= 1 (spline degrees of freedom); got {df!r}. Pass "
-            "e.g. df=3.")
-    return int(df)
-
-
 def _check_interactions(data: pd.DataFrame, interactions: Any, exposure: str) -> list[str]:
     if interactions is None:
         return []
     cols = [interactions] if isinstance(interactions, str) else list(interactions)
-    check_columns(data, FUNC, interactions=cols)
+    check_columns(data, interactions=cols)
     if exposure in cols:
         raise DataValidationError(
-            f"{FUNC}(): column {exposure!r} (exposure) cannot be in interactions; the dose terms "
+            f"{verb_name()}(): column {exposure!r} (exposure) cannot be in interactions; the dose "
+            "terms "
             "already model it. Remove it.")
     return list(dict.fromkeys(cols))
 
 
 def _check_exposure(frame: pd.DataFrame, exposure: str) -> np.ndarray:
-    a = check_numeric(frame, exposure, "exposure", FUNC)
+    a = check_numeric(frame, exposure, "exposure")
     values = np.unique(a)
     if values.size < 3:
         what = "constant" if values.size == 1 else "binary"
@@ -479,7 +489,8 @@ def _check_exposure(frame: pd.DataFrame, exposure: str) -> np.ndarray:
                 if values.size == 1 else
                 "for a binary exposure use gformula() or ipw()")
         raise DataValidationError(
-            f"{FUNC}(): column {exposure!r} (exposure) is {what}; got {values.size} distinct "
+            f"{verb_name()}(): column {exposure!r} (exposure) is {what}; got {values.size} "
+            "distinct "
             f"value(s) {values[:2].tolist()}. A dose-response curve needs a continuous "
             f"exposure; {hint}.")
     return a
@@ -493,7 +504,7 @@ def _fmt(x: float) -> str:
 def _rows(mu: np.ndarray, V: np.ndarray, reps: np.ndarray | None, doses: np.ndarray,
           ref: float, ref_idx: int, step: float | None, per: Any, exposure: str, binary: bool,
           measure: str, method: str, common: dict[str, Any]) -> list[Estimate]:
-    ci = "influence_function" if method == "gformula" else "sandwich_known_weights"
+    ci: CIMethod = "influence_function" if method == "gformula" else "sandwich_known_weights"
     mean_measure = "risk" if binary else "mean"
     contrast_measure = {("difference", True): "risk_difference",
                         ("difference", False): "mean_difference",
@@ -510,10 +521,11 @@ def _rows(mu: np.ndarray, V: np.ndarray, reps: np.ndarray | None, doses: np.ndar
     rep_c = contrast_rows(reps, others, ref_idx, measure)[0] if reps is not None else None
     rows: list[Estimate] = []
     for (term, qty, g, r, sej, rj), m in zip(specs, mu[: doses.size], strict=True):
-        rows.append(_estimate(term, m, sej, rj, mean_measure, ci, common,
+        rows.append(_estimate(term, m, sej, rj, cast(EffectMeasure, mean_measure), ci, common,
                               {"quantity": qty, "dose": float(g), "reference": r}))
     for k, j in enumerate(others):
         if j == doses.size:  # the slope: reference + step vs reference
+            assert step is not None  # a slope row exists only with a step
             unit = "per SD" if per == "sd" else "per unit" if per is None else f"per {_fmt(step)}"
             term = f"{exposure} ({unit}{f' = {step:.4g}' if per == 'sd' else ''})"
             labels = {"quantity": "slope", "dose": float(ref + step), "reference": ref}
@@ -521,13 +533,14 @@ def _rows(mu: np.ndarray, V: np.ndarray, reps: np.ndarray | None, doses: np.ndar
             term = f"{exposure}={_fmt(doses[j])} vs {_fmt(ref)}"
             labels = {"quantity": "contrast", "dose": float(doses[j]), "reference": ref}
         rows.append(_estimate(term, float(est[k]), float(se[k]),
-                              rep_c[:, k] if rep_c is not None else None, contrast_measure,
+                              rep_c[:, k] if rep_c is not None else None,
+                              cast(EffectMeasure, contrast_measure),
                               ci, common, labels))
     return rows
 
 
-def _estimate(term: str, est: float, se: float, reps: np.ndarray | None, measure: str,
-              ci: str, common: dict[str, Any], labels: dict[str, Any]) -> Estimate:
+def _estimate(term: str, est: float, se: float, reps: np.ndarray | None, measure: EffectMeasure,
+              ci: CIMethod, common: dict[str, Any], labels: dict[str, Any]) -> Estimate:
     if reps is not None:
         return Estimate.from_bootstrap(term, float(est), reps, effect_measure=measure,
                                        labels=labels, **common)

@@ -9,16 +9,11 @@ import numpy as np
 import pandas as pd
 
 from .._design import covariate_columns
-from .._typing import Missing, RandomState
+from .._typing import EffectVariance, Measure, Missing, RandomState, StandardEstimand
 from .._validation import (
-    apply_missing,
-    check_binary,
     check_columns,
-    check_conf_level,
-    check_frame,
-    check_numeric,
-    check_option,
-    check_weights,
+    verb,
+    verb_name,
 )
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
@@ -35,33 +30,30 @@ from ._outcome import (
     fit_outcome,
     outcome_design,
     overlap_notes,
+    point_arrays,
     zero_weight_notes,
 )
-from ._propensity import check_arms
-from .crude import Measure
 
 __all__ = ["gformula"]
 
-FUNC = "gformula"
-GEstimand: TypeAlias = Literal["ATE", "ATT", "ATC"]
-Variance: TypeAlias = Literal["influence_function", "bootstrap"]
 StandardizeOver: TypeAlias = Literal["analysed", "all"]
 
 
+@verb
 def gformula(
     data: pd.DataFrame,
     *,
     exposure: str,
     outcome: str,
     covariates: str | Sequence[str],
-    estimand: GEstimand = "ATE",
+    estimand: StandardEstimand = "ATE",
     effect_measure: Measure = "difference",
     outcome_covariates: str | Sequence[str] | None = None,
     outcome_model: Any = None,
     standardize_over: StandardizeOver = "analysed",
     weights: str | None = None,
     cluster: str | None = None,
-    variance: Variance = "influence_function",
+    variance: EffectVariance = "influence_function",
     n_boot: int = 1000,
     n_jobs: int = 1,
     conf_level: float = 0.95,
@@ -113,21 +105,32 @@ def gformula(
     Parameters
     ----------
     data : pandas.DataFrame
+        One row per subject; never modified.
     exposure, outcome : str
         Binary exposure; numeric outcome (binary 0/1 outcomes give risks).
     covariates : list of str or str
         Confounders: the outcome model's right-hand side unless ``outcome_covariates``.
     estimand : {"ATE", "ATT", "ATC"}
+        Average the predictions over everyone, the exposed or the unexposed.
     effect_measure : {"difference", "ratio", "odds_ratio"}
+        The contrast of the standardised means.
     outcome_covariates : list of str or str, optional
-        Outcome model right-hand side (formula), e.g. with exposure interactions.
+        The outcome model's right-hand side, e.g. with exposure interactions. The exposure is
+        added as a main effect unless the formula already has it as a term of its own.
     outcome_model : scikit-learn regressor or classifier, optional
         Default: linear or logistic regression (maximum likelihood).
     standardize_over : {"analysed", "all"}
+        ``"all"`` fits the outcome model on the rows with an observed outcome and averages the
+        predictions over every row, including those whose outcome is missing (What If
+        Program 13.2); this assumes the outcome is missing at random given the exposure and
+        the model's covariates. With ``"analysed"`` a missing outcome is a missing value like
+        any other.
     weights : str, optional
         Sampling weights (in the fit and in the standardisation).
     cluster : str, optional
     variance : {"influence_function", "bootstrap"}
+        How the standard error is computed; a machine-learning ``outcome_model`` needs
+        ``"bootstrap"``.
     n_boot, n_jobs, random_state
         Bootstrap settings (same seed, same numbers whatever ``n_jobs``).
     conf_level : float
@@ -153,39 +156,32 @@ def gformula(
     >>> round(est.extra["mean_1"], 4), round(est.extra["mean_0"], 4), round(est.estimate, 4)
     (5.1788, 1.6603, 3.5186)
     """
-    data = check_frame(data, FUNC)
-    check_columns(data, FUNC, exposure=exposure, outcome=outcome, weights=weights,
+    check_columns(data, exposure=exposure, outcome=outcome, weights=weights,
                   cluster=cluster)
-    check_option(estimand, GEstimand, "estimand", FUNC)
-    check_option(effect_measure, Measure, "effect_measure", FUNC)
-    check_option(standardize_over, StandardizeOver, "standardize_over", FUNC)
-    check_option(variance, Variance, "variance", FUNC)
-    conf_level = check_conf_level(conf_level, FUNC)
     if outcome_model is not None and variance == "influence_function":
         raise DataValidationError(
-            f"{FUNC}(): variance=\"influence_function\" needs the parametric (linear or "
+            f"{verb_name()}(): variance=\"influence_function\" needs the parametric (linear or "
             f"logistic) outcome model; with outcome_model={type(outcome_model).__name__} use "
             "variance=\"bootstrap\" (refits the model in every replicate).")
     out_cov = covariates if outcome_covariates is None else outcome_covariates
-    cols = covariate_columns(covariates, data, FUNC) + covariate_columns(out_cov, data, FUNC)
+    cols = (covariate_columns(covariates, data, verb_name())
+            + covariate_columns(out_cov, data, verb_name()))
     used = [exposure, *cols] + [c for c in (weights, cluster) if c]
     if standardize_over == "analysed":
         used.append(outcome)
-    frame, dropped = apply_missing(data, used, missing, FUNC)
-    a = check_binary(frame, exposure, "exposure", FUNC, reference=reference)
-    check_arms(a, exposure, FUNC)
-    y = check_numeric(frame, outcome, "outcome", FUNC)
-    s = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
+    pa = point_arrays(data, used, exposure=exposure, outcome=outcome, weights=weights,
+                      missing=missing, reference=reference)
+    frame, dropped, a, y, s, binary = pa.frame, pa.dropped, pa.a, pa.y, pa.s, pa.binary
     r = ~np.isnan(y)
-    binary = bool(np.isin(np.unique(y[r]), [0.0, 1.0]).all())
-    check_outcome(y, a, r & (s > 0), binary, effect_measure, FUNC, exposure, outcome)
-    od = outcome_design(frame, a, r, exposure, out_cov, FUNC, intercept=outcome_model is None)
-    fit = fit_outcome(od, y, s, r, binary, outcome_model, None, FUNC, outcome)
-    positivity = overlap_notes(frame, a, s, covariates, estimand, FUNC, exposure)
+    check_outcome(y, a, r & (s > 0), binary, effect_measure, verb_name(), exposure, outcome)
+    od = outcome_design(frame, a, r, exposure, out_cov, verb_name(),
+                        intercept=outcome_model is None)
+    fit = fit_outcome(od, y, s, r, binary, outcome_model, None, verb_name(), outcome)
+    positivity = overlap_notes(frame, a, s, covariates, estimand, verb_name(), exposure)
     pop = _population(a, estimand)
     mu1, mu0, phi1, phi0 = _standardize(fit.q1, fit.q0, pop, s)
-    check_means(mu1, mu0, effect_measure, FUNC, outcome)
-    common = dict(
+    check_means(mu1, mu0, effect_measure, verb_name(), outcome)
+    common: dict[str, Any] = dict(
         estimand=estimand, effect_measure=MEASURE_NAMES[(effect_measure, binary)],
         method="gformula", n=int((s > 0).sum()),
         n_events=int(y[r & (s > 0)].sum()) if binary else None,
@@ -243,7 +239,7 @@ def _chain_rule(fit: Any, od: OutcomeDesign, y: np.ndarray, s: np.ndarray, r: np
 
 def _notes(description: str, r: np.ndarray, over: str, pop: np.ndarray,
            estimand: str) -> tuple[str, ...]:
-    notes = (f"outcome model: {description}, fitted on {int(r.sum()):,} rows",)
+    notes: tuple[str, ...] = (f"outcome model: {description}, fitted on {int(r.sum()):,} rows",)
     if estimand != "ATE":
         who = "exposed" if estimand == "ATT" else "unexposed"
         notes += (f"standardised over the {int(pop.sum()):,} {who} ({estimand})",)
@@ -259,13 +255,14 @@ def _bootstrap_statistic(od: OutcomeDesign, y: np.ndarray, s: np.ndarray, r: np.
     """A replicate: refit the outcome model on the resample's observed rows, standardise."""
     from scipy.special import expit
 
-    fitter = _sklearn_fitter(model, binary, FUNC) if model is not None else None
+    fitter = _sklearn_fitter(model, binary, verb_name()) if model is not None else None
 
     def stat(idx: np.ndarray) -> np.ndarray:
         ri, si = r[idx], s[idx]
         X, X1, X0 = od.X[idx][ri], od.X1[idx], od.X0[idx]
         if fitter is None:
-            coef = fit_glm(X, y[idx][ri], si[ri], binary, od.design.names, FUNC, outcome).coef
+            coef = fit_glm(X, y[idx][ri], si[ri], binary, od.design.names, verb_name(),
+                           outcome).coef
             q1, q0 = X1 @ coef, X0 @ coef
             if binary:
                 q1, q0 = expit(q1), expit(q0)

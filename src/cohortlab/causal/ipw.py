@@ -4,40 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Literal, TypeAlias
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._design import build_design, covariate_columns
 from .._glm import fit_logistic
-from .._typing import Estimand, Missing, RandomState
+from .._typing import CIMethod, Estimand, IPWVariance, Measure, Missing, RandomState
 from .._validation import (
-    apply_missing,
-    check_binary,
     check_columns,
-    check_conf_level,
-    check_frame,
-    check_numeric,
-    check_option,
-    check_weights,
+    verb,
+    verb_name,
 )
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results.estimate import Estimate
 from ._contrast import MEASURE_NAMES, contrast
 from ._ipw import ipw_arm_means, realized_weights
-from ._outcome import check_outcome_variation, zero_weight_notes
-from ._propensity import _fit_sklearn, check_arms, fit_propensity
+from ._outcome import check_outcome_variation, point_arrays, zero_weight_notes
+from ._propensity import _fit_sklearn, fit_propensity
 from ._weights import crump_threshold
-from .crude import Measure
 
 __all__ = ["ipw"]
 
-FUNC = "ipw"
-Variance: TypeAlias = Literal["mestimation", "robust", "bootstrap"]
 
-
+@verb
 def ipw(
     data: pd.DataFrame,
     *,
@@ -52,7 +44,7 @@ def ipw(
     censoring_covariates: str | Sequence[str] | None = None,
     weights: str | None = None,
     cluster: str | None = None,
-    variance: Variance | None = None,
+    variance: IPWVariance | None = None,
     n_boot: int = 1000,
     n_jobs: int = 1,
     conf_level: float = 0.95,
@@ -88,30 +80,40 @@ def ipw(
     Parameters
     ----------
     data : pandas.DataFrame
+        One row per subject; never modified.
     exposure, outcome : str
         Binary exposure; numeric outcome (binary 0/1 outcomes give risks). With
         ``censoring_covariates``, a missing outcome means censored.
     covariates : list of str or str
         Confounders for the propensity model (column list or formula right-hand side).
     estimand : {"ATE", "ATT", "ATC", "ATO", "ATM"}
+        The target population; the weights are those of :func:`propensity_score`.
     effect_measure : {"difference", "ratio", "odds_ratio"}
+        The contrast of the two weighted means.
     model : scikit-learn classifier, optional
         Propensity model; default logistic regression.
     trim, truncate
         As in :func:`propensity_score`; recorded in ``notes``.
     censoring_covariates : list of str or str, optional
-        Covariates of the censoring model ``P(outcome observed | exposure, covariates)``.
+        Covariates of a logistic censoring model ``P(outcome observed given exposure and these
+        covariates)``: the uncensored are reweighted by its inverse.
     weights : str, optional
         Sampling weights.
     cluster : str, optional
-        Cluster identifier for cluster-robust variance or the cluster bootstrap.
+        A cluster identifier: the influence values are summed within clusters (with
+        ``G / (G - 1)``), or whole clusters are resampled by the bootstrap.
     variance : {"mestimation", "robust", "bootstrap"}, optional
+        How the standard error is computed. Default: ``"mestimation"`` with the logistic model,
+        ``"robust"`` with a ``model=``.
     n_boot, n_jobs, random_state
         Bootstrap settings (same seed, same numbers whatever ``n_jobs``).
     conf_level : float
+        The interval's level.
     reference : optional
         Exposure label of the unexposed group.
     missing : {"raise", "drop"}
+        Missing values in the analysis columns raise, or the rows are dropped and counted
+        (missing outcomes are kept as censored when ``censoring_covariates`` is given).
 
     Returns
     -------
@@ -129,25 +131,19 @@ def ipw(
     >>> round(est.estimate, 4), round(est.std_error, 4)
     (3.4405, 0.4871)
     """
-    data = check_frame(data, FUNC)
-    check_columns(data, FUNC, exposure=exposure, outcome=outcome, weights=weights,
+    check_columns(data, exposure=exposure, outcome=outcome, weights=weights,
                   cluster=cluster)
-    check_option(estimand, Estimand, "estimand", FUNC)
-    check_option(effect_measure, Measure, "effect_measure", FUNC)
-    conf_level = check_conf_level(conf_level, FUNC)
     variance = _resolve_variance(variance, model, censoring_covariates)
-    cov_cols = covariate_columns(covariates, data, FUNC)
-    cens_cols = (covariate_columns(censoring_covariates, data, FUNC)
+    cov_cols = covariate_columns(covariates, data, verb_name())
+    cens_cols = (covariate_columns(censoring_covariates, data, verb_name())
                  if censoring_covariates is not None else [])
     used = [exposure, *cov_cols, *cens_cols] + [c for c in (weights, cluster) if c]
     if censoring_covariates is None:
         used.append(outcome)
-    frame, dropped = apply_missing(data, used, missing, FUNC)
-    y = check_numeric(frame, outcome, "outcome", FUNC)
-    a = check_binary(frame, exposure, "exposure", FUNC, reference=reference)
-    s = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
-    check_arms(a, exposure, FUNC)
-    ps = fit_propensity(frame, a, s, covariates, func=FUNC, exposure=exposure,
+    pa = point_arrays(data, used, exposure=exposure, outcome=outcome, weights=weights,
+                      missing=missing, reference=reference)
+    frame, dropped, a, y, s = pa.frame, pa.dropped, pa.a, pa.y, pa.s
+    ps = fit_propensity(frame, a, s, covariates, func=verb_name(), exposure=exposure,
                         estimand=estimand, model=model, random_state=random_state, trim=trim,
                         truncate=truncate, weighted=weights is not None)
     e = ps.scores.to_numpy()
@@ -167,7 +163,7 @@ def ipw(
     _, phi_known = contrast(means.mu1, means.mu0, means.phi1_known, means.phi0_known,
                             effect_measure)
     ess = ps.ess()
-    common = dict(
+    common: dict[str, Any] = dict(
         estimand=estimand, effect_measure=MEASURE_NAMES[(effect_measure, binary)],
         method="ipw", n=int(used_rows.sum()),
         n_events=int(y[r & used_rows].sum()) if binary else None,
@@ -186,17 +182,17 @@ def ipw(
                                        **common)
     chosen = phi if variance == "mestimation" else phi_known
     res = Estimate.from_influence(exposure, est, chosen, cluster=cl_ids, **common)
-    label = "sandwich_mestimation" if variance == "mestimation" else "sandwich_known_weights"
+    label: CIMethod = ("sandwich_mestimation" if variance == "mestimation"
+                       else "sandwich_known_weights")
     return replace(res, ci_method=label)
 
 
-def _resolve_variance(variance: str | None, model: Any, censoring: Any) -> str:
+def _resolve_variance(variance: IPWVariance | None, model: Any, censoring: Any) -> IPWVariance:
     if variance is None:
         return "mestimation" if model is None else "robust"
-    check_option(variance, Variance, "variance", FUNC)
     if variance == "mestimation" and model is not None:
         raise DataValidationError(
-            f"{FUNC}(): variance=\"mestimation\" needs the logistic propensity model; with "
+            f"{verb_name()}(): variance=\"mestimation\" needs the logistic propensity model; with "
             f"model={type(model).__name__} use variance=\"robust\" (weights treated as known) "
             "or variance=\"bootstrap\" (refits the model in every replicate)."
         )
@@ -207,8 +203,8 @@ def _censoring_model(frame: pd.DataFrame, r: np.ndarray, s: np.ndarray, exposure
                      covariates: Any) -> tuple[Any, Any, Any]:
     if covariates is None:
         return None, None, None
-    design = build_design(frame, covariates, FUNC, extra=exposure)
-    fit = fit_logistic(design.X, r.astype(float), s, names=design.names, func=FUNC)
+    design = build_design(frame, covariates, verb_name(), extra=exposure)
+    fit = fit_logistic(design.X, r.astype(float), s, names=design.names, func=verb_name())
     return fit.fitted, fit, design.X
 
 
@@ -223,16 +219,16 @@ def _check_outcome(y: np.ndarray, a: np.ndarray, obs: np.ndarray, binary: bool, 
                    exposure: str, outcome: str) -> None:
     if np.isnan(y).all():
         raise DataValidationError(
-            f"{FUNC}(): column {outcome!r} (outcome) is missing for all rows.")
+            f"{verb_name()}(): column {outcome!r} (outcome) is missing for all rows.")
     for arm in (1, 0):
         if not (obs & (a == arm)).any():
             raise DataValidationError(
-                f"{FUNC}(): no observed outcome in exposure group {exposure!r} = {arm}.")
+                f"{verb_name()}(): no observed outcome in exposure group {exposure!r} = {arm}.")
     if measure == "odds_ratio" and not binary:
         raise DataValidationError(
-            f"{FUNC}(): effect_measure=\"odds_ratio\" needs a binary 0/1 outcome; column "
+            f"{verb_name()}(): effect_measure=\"odds_ratio\" needs a binary 0/1 outcome; column "
             f"{outcome!r} (outcome) has non-binary values. Use \"difference\" or \"ratio\".")
-    check_outcome_variation(y, obs, binary, FUNC, outcome)
+    check_outcome_variation(y, obs, binary, verb_name(), outcome)
 
 
 def _bootstrap_statistic(frame, y, a, s, r, ps, estimand, measure, model, trim, truncate,
@@ -241,7 +237,7 @@ def _bootstrap_statistic(frame, y, a, s, r, ps, estimand, measure, model, trim, 
     from ._propensity import trim_mask, truncate_weights
 
     X = ps._design.X
-    Z = (build_design(frame, censoring_covariates, FUNC, extra=exposure).X
+    Z = (build_design(frame, censoring_covariates, verb_name(), extra=exposure).X
          if censoring_covariates is not None else None)
 
     def stat(idx: np.ndarray) -> float:
@@ -249,17 +245,17 @@ def _bootstrap_statistic(frame, y, a, s, r, ps, estimand, measure, model, trim, 
         cnt = np.bincount(idx, minlength=a.size).astype(float)
         si = s * cnt
         if model is None:
-            e = fit_logistic(X, a.astype(float), si, func=FUNC, start=ps._fit.coef,
+            e = fit_logistic(X, a.astype(float), si, func=verb_name(), start=ps._fit.coef,
                              information=False).fitted
         else:
             e = np.empty(a.size)
-            e[idx] = _fit_sklearn(X[idx], a[idx], s[idx], model, None, random_state, FUNC)
+            e[idx] = _fit_sklearn(X[idx], a[idx], s[idx], model, None, random_state, verb_name())
             e = np.where(cnt > 0, e, 0.5)
         e = np.clip(e, 1e-12, 1 - 1e-12)
-        keep, _ = trim_mask(e, _fixed_trim(trim, np.repeat(e, cnt.astype(int))), FUNC)
+        keep, _ = trim_mask(e, _fixed_trim(trim, np.repeat(e, cnt.astype(int))), verb_name())
         w, _ = realized_weights(e, a, estimand)
-        w, _ = truncate_weights(np.where(keep, w, 0.0), keep, truncate, FUNC, freq=cnt)
-        c = (fit_logistic(Z, r.astype(float), si, func=FUNC, start=cens_start,
+        w, _ = truncate_weights(np.where(keep, w, 0.0), keep, truncate, verb_name(), freq=cnt)
+        c = (fit_logistic(Z, r.astype(float), si, func=verb_name(), start=cens_start,
                           information=False).fitted if Z is not None else None)
         m = ipw_arm_means(y, a, e, si, w, np.zeros_like(w), r=r.astype(float), c=c)
         return contrast(m.mu1, m.mu0, m.phi1, m.phi0, measure)[0]

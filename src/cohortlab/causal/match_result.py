@@ -10,18 +10,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._typing import Measure
 from .._validation import check_columns, check_conf_level, check_numeric, check_option
 from ..exceptions import DataValidationError, MissingDataError
 from ..results._format import Renderable, fmt_int, fmt_num
 from ..results.dropped import Dropped
-from ..results.estimate import Estimate
+from ..results.estimate import Estimate, EstimateTable
 from ._contrast import MEASURE_NAMES, contrast
 from ._propensity import PropensityScore
-from .crude import Measure, _arm_means
+from .crude import _arm_means
 
 __all__ = ["MatchResult"]
 
-FUNC = "match"
 DISTANCE_LABEL = {"logit": "logit of the propensity score", "ps": "propensity score"}
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
@@ -70,12 +70,12 @@ class MatchResult(Renderable):
     propensity: PropensityScore | None = field(default=None, repr=False)
     dropped: Dropped = field(default_factory=Dropped)
     notes: tuple[str, ...] = ()
-    _units: pd.DataFrame = field(default=None, repr=False)  # type: ignore[assignment]
-    _a: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
-    _dist: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
-    _unit_weight: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
-    _row_a: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
-    _row_s: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    _units: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    _a: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    _dist: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    _unit_weight: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    _row_a: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    _row_s: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
 
     # ------------------------------------------------------------------ effect
     def effect(self, outcome: str, *, effect_measure: Measure = "difference",
@@ -196,6 +196,19 @@ class MatchResult(Renderable):
         return ax
 
     # ------------------------------------------------------------------ output
+    @property
+    def table(self) -> EstimateTable:
+        """The matched effect (when ``outcome=`` was given) as an :class:`EstimateTable`.
+
+        Without an outcome the table is empty (a note says so); the matching counts are in
+        :meth:`to_frame` and the effect of any outcome in :meth:`effect`.
+        """
+        if self.estimate is None:
+            return EstimateTable(rows=(), title=self._title(), dropped=self.dropped,
+                                 notes=("no outcome was given: use .effect(outcome)",))
+        return EstimateTable(rows=(self.estimate,), title=self._title(), dropped=self.dropped,
+                             notes=self.notes)
+
     def to_frame(self) -> pd.DataFrame:
         """One row per arm: analysed, discarded, matched and unmatched units, rows, weights."""
         c = self.counts

@@ -7,23 +7,23 @@ import math
 import numbers
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, TypeAlias, get_args
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
 
 from .._design import categorical_columns, covariate_columns
-from .._typing import Estimand, Missing, RandomState
+from .._typing import Measure, Missing, RandomState
 from .._validation import (
     apply_missing,
     check_binary,
     check_columns,
-    check_conf_level,
-    check_frame,
+    check_int,
     check_numeric,
-    check_option,
     check_random_state,
     check_weights,
+    verb,
+    verb_name,
 )
 from ..exceptions import (
     DataValidationError,
@@ -33,12 +33,10 @@ from ..exceptions import (
 )
 from ._nn import NNMatch, match_order, nearest_distance, nearest_neighbours
 from ._propensity import POSITIVITY_BOUND, PropensityScore, check_arms, fit_propensity
-from .crude import Measure
 from .match_result import DISTANCE_LABEL, MatchResult
 
 __all__ = ["match", "MatchResult"]
 
-FUNC = "match"
 MatchEstimand: TypeAlias = Literal["ATT", "ATC"]
 Distance: TypeAlias = Literal["logit", "ps"]
 MatchOrder: TypeAlias = Literal["data", "largest", "smallest", "random"]
@@ -46,6 +44,9 @@ MatchOrder: TypeAlias = Literal["data", "largest", "smallest", "random"]
 ADDED_COLUMNS = ("match_id", "match_weight", "distance")
 
 
+@verb(hints={"estimand": "Nearest-neighbour matching targets the exposed (\"ATT\") or the "
+                          "unexposed (\"ATC\"); for the ATE, ATO or ATM use ipw(..., "
+                          "estimand=...); full matching is not available in cohortlab."})
 def match(
     data: pd.DataFrame,
     *,
@@ -107,7 +108,8 @@ def match(
     Parameters
     ----------
     data : pandas.DataFrame
-        One row per subject.
+        One row per subject; never modified. It must not already have the columns ``match_id``,
+        ``match_weight``, ``distance``.
     exposure : str
         Binary exposure (0/1, bool, or two labels with ``reference``).
     covariates : list of str or str, optional
@@ -119,27 +121,36 @@ def match(
     ratio : int
         Controls per focal subject (``k`` in k:1 matching).
     caliper : float or None
-        Maximum distance of a pair in SDs of the distance; ``None`` for no caliper.
+        The largest allowed distance of a pair, in standard deviations of the distance over all
+        analysed subjects; ``None`` for no caliper. The default 0.2 SD of the logit is Austin's
+        (2011) recommendation.
     replace : bool
         Whether a control may be matched to several focal subjects.
     estimand : {"ATT", "ATC"}
+        Match unexposed subjects to each exposed one (ATT), or the reverse (ATC).
         Nearest-neighbour matching does not target the ATE; use :func:`ipw` for it.
     outcome : str, optional
         If given, the effect is estimated and stored in ``result.estimate``.
     effect_measure : {"difference", "ratio", "odds_ratio"}
+        The contrast of the matched arms' means.
     distance : {"logit", "ps"}
+        Match on the logit of the propensity score (MatchIt's ``link = "linear.logit"``) or
+        on the score itself (MatchIt's default).
     order : {"largest", "smallest", "data", "random"}, optional
-        Matching order of the focal subjects without replacement.
+        The order in which focal subjects are matched without replacement; default ``"largest"``
+        score first for the ATT, ``"smallest"`` for the ATC (MatchIt's ``m.order``).
     weights : str, optional
         Sampling weights: used in the propensity model, and multiplied into the matching
         weights for the effect and the balance (as MatchIt's ``s.weights``).
     reference : optional
         Exposure label of the unexposed group.
     conf_level : float
+        The interval's level.
     random_state : int or numpy.random.Generator, optional
         Seeds ``order="random"``.
     missing : {"raise", "drop"}
-        Missing values in the exposure, covariates, scores, weights or outcome.
+        Missing values in the exposure, covariates, scores, weights or outcome raise, or the
+        rows are dropped and counted.
 
     Returns
     -------
@@ -175,34 +186,33 @@ def match(
     >>> round(m.estimate.estimate, 1), m.estimate.method, m.estimate.ci_method
     (894.4, 'matching', 'wald_cluster')
     """
-    data = check_frame(data, FUNC)
     ps_col = ps if isinstance(ps, str) else None
-    check_columns(data, FUNC, exposure=exposure, outcome=outcome, weights=weights, ps=ps_col)
+    check_columns(data, exposure=exposure, outcome=outcome, weights=weights, ps=ps_col)
     _check_options(estimand, distance, order, effect_measure, ratio, caliper, replace,
                    covariates, ps)
-    conf_level = check_conf_level(conf_level, FUNC)
     order = order or ("largest" if estimand == "ATT" else "smallest")
-    cov_cols = (covariate_columns(covariates, data, FUNC) if covariates is not None
+    cov_cols = (covariate_columns(covariates, data, verb_name()) if covariates is not None
                 else list(ps.covariate_columns) if isinstance(ps, PropensityScore) else [])
     clash = [c for c in ADDED_COLUMNS if c in data.columns]
     if clash:
         raise DataValidationError(
-            f"{FUNC}(): data already has column(s) {clash}, which match() adds to the matched "
+            f"{verb_name()}(): data already has column(s) {clash}, which match() adds to the "
+            "matched "
             "cohort. Rename them first."
         )
     used = [exposure, *cov_cols] + [c for c in (ps_col, weights, outcome) if c]
-    frame, dropped = apply_missing(data, used, missing, FUNC)
+    frame, dropped = apply_missing(data, used, missing)
     a = _exposure(frame, exposure, reference)
-    s = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
+    s = check_weights(frame, weights) if weights else np.ones(len(frame))
     if outcome is not None:
-        check_numeric(frame, outcome, "outcome", FUNC)
+        check_numeric(frame, outcome, "outcome")
     score, dist, eligible, ps_obj, desc = _scores(frame, a, exposure, covariates, ps, distance,
                                                   weights, reference, estimand)
     focal = a == (1 if estimand == "ATT" else 0)
-    check_arms(a[eligible], exposure, FUNC, after="excluding the trimmed rows"
+    check_arms(a[eligible], exposure, verb_name(), after="excluding the trimmed rows"
                if not eligible.all() else None)
     width = _caliper_width(dist[eligible], caliper)
-    rng = check_random_state(random_state, FUNC)
+    rng = check_random_state(random_state)
     seq = match_order(dist[focal], order, rng)
     nn = nearest_neighbours(dist, focal, ratio=int(ratio), width=width, replace=bool(replace),
                             order=seq, eligible=eligible)
@@ -230,42 +240,28 @@ def match(
 # ---------------------------------------------------------------------- helpers
 def _check_options(estimand: Any, distance: Any, order: Any, effect_measure: Any, ratio: Any,
                    caliper: Any, replace: Any, covariates: Any, ps: Any) -> None:
-    if estimand in get_args(Estimand) and estimand not in get_args(MatchEstimand):
-        raise DataValidationError(
-            f"{FUNC}(): estimand={estimand!r} is not available with nearest-neighbour "
-            "matching, which targets the exposed (\"ATT\") or the unexposed (\"ATC\"). For the "
-            f"{estimand} use ipw(..., estimand={estimand!r}); full matching is not available "
-            "in cohortlab."
-        )
-    check_option(estimand, MatchEstimand, "estimand", FUNC)
-    check_option(distance, Distance, "distance", FUNC)
-    if order is not None:
-        check_option(order, MatchOrder, "order", FUNC)
-    check_option(effect_measure, Measure, "effect_measure", FUNC)
-    if not (isinstance(ratio, numbers.Integral) and not isinstance(ratio, bool) and ratio >= 1):
-        raise DataValidationError(
-            f"{FUNC}(): ratio must be an integer >= 1 (controls per focal subject); got "
-            f"{ratio!r}. Use ratio=1 for pair matching."
-        )
+    check_int(ratio, "ratio", 1, hint="It is the number of controls per focal subject; use "
+              "ratio=1 for pair matching.")
     if caliper is not None:
         ok = isinstance(caliper, numbers.Real) and not isinstance(caliper, bool)
         if not ok or not math.isfinite(float(caliper)) or float(caliper) <= 0:
             raise DataValidationError(
-                f"{FUNC}(): caliper must be a positive number of standard deviations of the "
+                f"{verb_name()}(): caliper must be a positive number of standard deviations of the "
                 f"distance, or None for no caliper; got {caliper!r}. Austin (2011) recommends "
                 "caliper=0.2 on the logit of the propensity score."
             )
     if not isinstance(replace, (bool, np.bool_)):
-        raise DataValidationError(f"{FUNC}(): replace must be True or False; got {replace!r}.")
+        raise DataValidationError(f"{verb_name()}(): replace must be True or False; got "
+                                  f"{replace!r}.")
     if (covariates is None) == (ps is None):
         got = "both" if covariates is not None else "neither"
         raise DataValidationError(
-            f"{FUNC}(): give the propensity score model as covariates=... or precomputed "
+            f"{verb_name()}(): give the propensity score model as covariates=... or precomputed "
             f"scores as ps=... (a column name or a PropensityScore); got {got}."
         )
     if ps is not None and not isinstance(ps, (str, PropensityScore)):
         raise DataValidationError(
-            f"{FUNC}(): ps must be a column name or a PropensityScore; got "
+            f"{verb_name()}(): ps must be a column name or a PropensityScore; got "
             f"{type(ps).__name__}."
         )
 
@@ -274,8 +270,8 @@ def _exposure(frame: pd.DataFrame, exposure: str, reference: Any) -> np.ndarray:
     """Exposure as 0/1; a column holding only one of 0/1 gets the empty-arm message."""
     levels = pd.unique(frame[exposure].dropna())
     if len(levels) == 1 and reference is None and levels[0] in (0, 1):
-        check_arms(np.array([int(levels[0])]), exposure, FUNC)
-    return check_binary(frame, exposure, "exposure", FUNC, reference=reference)
+        check_arms(np.array([int(levels[0])]), exposure, verb_name())
+    return check_binary(frame, exposure, "exposure", reference=reference)
 
 
 def _scores(frame: pd.DataFrame, a: np.ndarray, exposure: str, covariates: Any, ps: Any,
@@ -290,8 +286,8 @@ def _scores(frame: pd.DataFrame, a: np.ndarray, exposure: str, covariates: Any, 
             # the fragility warnings are about weights, which matching does not use
             warnings.simplefilter("ignore", ExtremeWeightWarning)
             warnings.simplefilter("ignore", LowEffectiveSampleSizeWarning)
-            s = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
-            ps_obj = fit_propensity(frame, a, s, covariates, func=FUNC, exposure=exposure,
+            s = check_weights(frame, weights) if weights else np.ones(len(frame))
+            ps_obj = fit_propensity(frame, a, s, covariates, func=verb_name(), exposure=exposure,
                                     estimand=estimand, weighted=weights is not None)
         e, eta, desc = ps_obj.scores.to_numpy(), _linear_predictor(ps_obj), \
             ps_obj.model_description
@@ -302,7 +298,7 @@ def _scores(frame: pd.DataFrame, a: np.ndarray, exposure: str, covariates: Any, 
             eta = _linear_predictor(ps)
     else:
         ps_obj, desc = None, f"scores in column {ps!r}"
-        e = check_numeric(frame, ps, "ps", FUNC)
+        e = check_numeric(frame, ps, "ps")
     _check_scores(e, distance, ps if isinstance(ps, str) else "propensity score")
     if distance == "ps":
         return e, e, eligible, ps_obj, desc
@@ -324,14 +320,14 @@ def _aligned(ps: PropensityScore, frame: pd.DataFrame,
              exposure: str) -> tuple[np.ndarray, np.ndarray]:
     if ps.exposure_name != exposure:
         raise DataValidationError(
-            f"{FUNC}(): ps was fitted for exposure {ps.exposure_name!r}, not {exposure!r}. "
+            f"{verb_name()}(): ps was fitted for exposure {ps.exposure_name!r}, not {exposure!r}. "
             "Pass the PropensityScore of this exposure."
         )
     idx = ps.scores.index
     if not idx.is_unique or not frame.index.isin(idx).all():
         n_out = int((~frame.index.isin(idx)).sum())
         raise DataValidationError(
-            f"{FUNC}(): ps does not cover the analysed rows ({n_out:,} rows of data have no "
+            f"{verb_name()}(): ps does not cover the analysed rows ({n_out:,} rows of data have no "
             "score, or the index has duplicates). Fit the PropensityScore on the same data "
             "(and the same missing-value handling)."
         )
@@ -342,13 +338,14 @@ def _check_scores(e: np.ndarray, distance: str, name: str) -> None:
     bad = int((~np.isfinite(e) | (e < 0) | (e > 1)).sum())
     if bad:
         raise DataValidationError(
-            f"{FUNC}(): {bad:,} values of {name!r} (ps) are not probabilities in [0, 1]. Pass "
+            f"{verb_name()}(): {bad:,} values of {name!r} (ps) are not probabilities in [0, 1]. "
+            "Pass "
             "propensity scores (not their logits), or covariates=... to fit the model."
         )
     edge = int(((e == 0) | (e == 1)).sum())
     if edge and distance == "logit":
         raise DataValidationError(
-            f"{FUNC}(): {edge:,} propensity scores are exactly 0 or 1, whose logit is "
+            f"{verb_name()}(): {edge:,} propensity scores are exactly 0 or 1, whose logit is "
             "infinite. Use distance=\"ps\", or restrict the cohort to the region of overlap."
         )
 
@@ -368,7 +365,8 @@ def _raise_no_match(dist: np.ndarray, focal: np.ndarray, eligible: np.ndarray,
     sd = width / float(caliper) if caliper else math.nan
     need = closest / sd if sd > 0 else math.inf
     raise DataValidationError(
-        f"{FUNC}(): no focal subject has a control within the caliper (caliper={caliper:g} SD "
+        f"{verb_name()}(): no focal subject has a control within the caliper (caliper={caliper:g} "
+        "SD "
         f"of the {DISTANCE_LABEL[distance]} = {width:.4g}); the closest pair is "
         f"{closest:.4g} apart ({need:.3g} SD). Widen the caliper (e.g. caliper="
         f"{math.ceil(need * 10) / 10:g}) or pass caliper=None, and check the overlap of the "

@@ -18,17 +18,16 @@ from .._validation import (
     apply_missing,
     check_binary,
     check_columns,
-    check_frame,
-    check_option,
     check_weights,
+    verb,
+    verb_name,
 )
 from ._propensity import PropensityScore, check_arms, fit_propensity
 
 __all__ = ["propensity_score", "PropensityScore"]
 
-FUNC = "propensity_score"
 
-
+@verb
 def propensity_score(
     data: pd.DataFrame,
     *,
@@ -62,20 +61,28 @@ def propensity_score(
     Parameters
     ----------
     data : pandas.DataFrame
+        One row per subject; never modified.
     exposure : str
         Binary exposure column (0/1, bool, or two labels with ``reference``).
     covariates : list of str or str
-        Confounders: column names or a formula right-hand side, e.g.
-        ``"age + I(age**2) + C(education)"``.
+        The confounders: column names, or a formula right-hand side such as
+        ``"age + I(age**2) + C(education)"`` (formulaic syntax; ``C()`` marks a numeric column
+        as categorical).
     model : scikit-learn classifier, optional
-        Default: maximum-likelihood logistic regression (with an intercept).
+        Any estimator with ``fit()`` and ``predict_proba()``. Default: maximum-likelihood
+        logistic regression with an intercept.
     estimand : {"ATE", "ATT", "ATC", "ATO", "ATM"}
+        The target population of the weights.
     stabilize : bool
+        Multiply the weights by the marginal probability of the arm received (the Hajek
+        estimators of :func:`ipw` are unchanged).
     trim : (float, float) or "crump", optional
-        Remove subjects whose score is outside the bounds (or Crump et al.'s optimal bounds);
-        recorded in ``notes`` and in the rows' zero weights.
+        Remove subjects whose score is outside ``[low, high]``, or outside Crump et al.'s (2009)
+        optimal bounds. They get weight 0, the estimand becomes the trimmed population, and a
+        note says so; the scores are not re-estimated.
     truncate : (float, float), optional
-        Truncate weights at these quantiles (e.g. ``(0.01, 0.99)``); recorded in ``notes``.
+        Truncate (winsorise) the weights at these quantiles of the kept rows' weights, e.g.
+        ``(0.01, 0.99)``; recorded in the notes.
     weights : str, optional
         Sampling weights, used in the score model and multiplied into the weights.
     cross_fit : int, optional
@@ -85,6 +92,8 @@ def propensity_score(
     random_state : int or numpy.random.Generator, optional
         Seeds the cross-fitting folds.
     missing : {"raise", "drop"}
+        Missing values in the exposure, covariates or weights raise, or the rows are dropped and
+        counted in ``result.dropped``.
 
     Returns
     -------
@@ -100,16 +109,14 @@ def propensity_score(
     >>> round(float(ps.weights.max()), 2), round(ps.ess()[1], 1)
     (16.7, 326.0)
     """
-    data = check_frame(data, FUNC)
-    check_columns(data, FUNC, exposure=exposure, weights=weights)
-    check_option(estimand, Estimand, "estimand", FUNC)
-    cov_cols = covariate_columns(covariates, data, FUNC)
+    check_columns(data, exposure=exposure, weights=weights)
+    cov_cols = covariate_columns(covariates, data, verb_name())
     used = [exposure, *cov_cols] + ([weights] if weights else [])
-    frame, dropped = apply_missing(data, used, missing, FUNC)
-    a = check_binary(frame, exposure, "exposure", FUNC, reference=reference)
-    s = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
-    check_arms(a, exposure, FUNC)
-    return fit_propensity(frame, a, s, covariates, func=FUNC, exposure=exposure,
+    frame, dropped = apply_missing(data, used, missing)
+    a = check_binary(frame, exposure, "exposure", reference=reference)
+    s = check_weights(frame, weights) if weights else np.ones(len(frame))
+    check_arms(a, exposure, verb_name())
+    return fit_propensity(frame, a, s, covariates, func=verb_name(), exposure=exposure,
                           estimand=estimand, model=model, cross_fit=cross_fit,
                           random_state=random_state, trim=trim, truncate=truncate,
                           stabilize=stabilize, weighted=weights is not None, dropped=dropped)

@@ -3,33 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, TypeAlias
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .._typing import Missing, RandomState
-from .._validation import check_columns, check_conf_level, check_frame, check_option
+from .._typing import EffectVariance, Measure, Missing, RandomState, StandardEstimand
+from .._validation import (
+    verb,
+    verb_name,
+)
 from ..exceptions import DataValidationError
 from ..results.estimate import Estimate
-from ._contrast import MEASURE_NAMES, contrast
-from ._outcome import check_means, estimate_from_if, fit_nuisances, if_se
+from ._outcome import (
+    fit_nuisances,
+    nuisance_estimate,
+)
 from ._tmle import Q_BOUND, tmle_means, tmle_means_treated
-from .crude import Measure
 
 __all__ = ["tmle"]
 
-FUNC = "tmle"
-TMLEEstimand: TypeAlias = Literal["ATE", "ATT", "ATC"]
 
 
+@verb(hints={"estimand": 'estimand="ATO" and "ATM" are not implemented for TMLE; use '
+                          'ipw(..., estimand="ATO").'})
 def tmle(
     data: pd.DataFrame,
     *,
     exposure: str,
     outcome: str,
     covariates: str | Sequence[str],
-    estimand: TMLEEstimand = "ATE",
+    estimand: StandardEstimand = "ATE",
     effect_measure: Measure = "difference",
     outcome_covariates: str | Sequence[str] | None = None,
     ps_model: Any = None,
@@ -41,6 +45,9 @@ def tmle(
     cluster: str | None = None,
     conf_level: float = 0.95,
     reference: Any = None,
+    variance: EffectVariance = "influence_function",
+    n_boot: int = 1000,
+    n_jobs: int = 1,
     random_state: RandomState = None,
     missing: Missing = "raise",
 ) -> Estimate:
@@ -70,11 +77,12 @@ def tmle(
     and consistency (for the ATT only ``Y^0`` exchangeability and ``e(L) < 1`` are needed;
     for the ATC ``Y^1`` and ``e(L) > 0``).
 
-    Variance: the efficient influence curve, ``D_a = 1{A=a} / P(A=a | L) (Y - Q*(a, L)) +
-    Q*(a, L) - mu_a`` for the ATE and, for the ATT, ``D = A / p (Y - Q*(0, L) - psi) - (1 -
-    A) e(L) / ((1 - e(L)) p) (Y - Q*(0, L))`` (ATC symmetric); SE ``sd(D) / sqrt(n)`` (``n -
-    1`` in ``sd``, as R's tmle) over all ``n`` analysed rows, cluster-robust with
-    ``cluster``; ratios on the log scale.
+    Variance (``variance=``): ``"influence_function"`` (default), the efficient influence
+    curve, ``D_a = 1{A=a} / P(A=a | L) (Y - Q*(a, L)) + Q*(a, L) - mu_a`` for the ATE and,
+    for the ATT, ``D = A / p (Y - Q*(0, L) - psi) - (1 - A) e(L) / ((1 - e(L)) p) (Y - Q*(0,
+    L))`` (ATC symmetric); SE ``sd(D) / sqrt(n)`` (``n - 1`` in ``sd``, as R's tmle) over all
+    ``n`` analysed rows, cluster-robust with ``cluster``; or ``"bootstrap"`` (below). Ratios
+    on the log scale.
 
     Parameters
     ----------
@@ -84,6 +92,8 @@ def tmle(
     covariates : list of str or str
         Confounders for the propensity model (and the outcome model by default).
     estimand : {"ATE", "ATT", "ATC"}
+        ``"ATO"`` and ``"ATM"`` raise :class:`~cohortlab.exceptions.DataValidationError`
+        (use :func:`ipw`).
     effect_measure : {"difference", "ratio", "odds_ratio"}
     outcome_covariates : list of str or str, optional
     ps_model, outcome_model : scikit-learn estimators, optional
@@ -91,14 +101,21 @@ def tmle(
         Cross-fitting folds for the machine-learning nuisance models.
     trim : (float, float) or "crump", optional
     bounds : (float, float), optional
-        Known bounds of a continuous outcome (default: the observed range).
+        Known bounds of a continuous outcome, used to scale it to [0, 1] (default: its
+        observed minimum and maximum). They must contain every value of the outcome.
     weights : str, optional
         Sampling weights.
     cluster : str, optional
     conf_level : float
     reference : optional
+    variance : {"influence_function", "bootstrap"}
+        ``"bootstrap"``: ``n_boot`` resamples of rows (clusters with ``cluster``), both default
+        models refitted and the fluctuation redone in each; a percentile interval (the same
+        numbers for any ``n_jobs``). It needs the default models.
+    n_boot, n_jobs : int
+        Bootstrap replicates and parallel jobs.
     random_state : int or numpy.random.Generator, optional
-        Seeds the cross-fitting folds.
+        Seeds the cross-fitting folds and the bootstrap.
     missing : {"raise", "drop"}
 
     Returns
@@ -119,45 +136,44 @@ def tmle(
     >>> round(est.estimate, 4), round(est.std_error, 4)
     (3.4567, 0.4885)
     """
-    data = check_frame(data, FUNC)
-    check_columns(data, FUNC, exposure=exposure, outcome=outcome, weights=weights,
-                  cluster=cluster)
-    if estimand in ("ATO", "ATM"):
-        raise DataValidationError(
-            f"{FUNC}(): estimand={estimand!r} is not implemented for TMLE (ATE, ATT or ATC); "
-            f"use ipw(..., estimand={estimand!r}).")
-    check_option(estimand, TMLEEstimand, "estimand", FUNC)
-    check_option(effect_measure, Measure, "effect_measure", FUNC)
-    conf_level = check_conf_level(conf_level, FUNC)
     nu = fit_nuisances(
-        data, FUNC, exposure=exposure, outcome=outcome, covariates=covariates,
+        data, verb_name(), exposure=exposure, outcome=outcome, covariates=covariates,
         outcome_covariates=outcome_covariates, ps_model=ps_model, outcome_model=outcome_model,
         cross_fit=cross_fit, trim=trim, weights=weights, cluster=cluster, reference=reference,
         random_state=random_state, missing=missing, estimand=estimand,
         effect_measure=effect_measure)
     lo, hi = (0.0, 1.0) if nu.binary else _bounds(nu.y, bounds, outcome)
-    width = hi - lo
-    scaled = ((nu.y - lo) / width, nu.a, (nu.q1 - lo) / width, (nu.q0 - lo) / width, nu.e, nu.s)
-    if estimand == "ATE":
-        mu1, mu0, phi1, phi0, eps, n_bounded = tmle_means(*scaled, func=FUNC)
-    else:
-        mu1, mu0, phi1, phi0, eps, n_bounded = tmle_means_treated(*scaled, estimand, func=FUNC)
-    mu1, mu0, phi1, phi0 = lo + width * mu1, lo + width * mu0, width * phi1, width * phi0
-    check_means(mu1, mu0, effect_measure, FUNC, outcome)
-    est, phi = contrast(mu1, mu0, phi1, phi0, effect_measure)
-    extra = {"mean_1": mu1, "mean_0": mu0, "se_mean_1": if_se(phi1, nu.cluster),
-             "se_mean_0": if_se(phi0, nu.cluster), "epsilon_1": eps[0], "epsilon_0": eps[1]}
-    notes = nu.notes + (f"logistic fluctuation: epsilon = ({eps[0]:.4g}, {eps[1]:.4g})",)
+    mu1, mu0, phi1, phi0, eps, n_bounded = _targeted_means(nu.y, nu.a, nu.q1, nu.q0, nu.e,
+                                                           nu.s, lo=lo, hi=hi, estimand=estimand)
+    notes: tuple[str, ...] = (f"logistic fluctuation: epsilon = ({eps[0]:.4g}, {eps[1]:.4g})",)
     if not nu.binary:
         notes += (f"outcome scaled to [0, 1] by its bounds [{lo:.6g}, {hi:.6g}]",)
     if n_bounded:
         notes += (f"{n_bounded:,} initial predictions bounded to [{Q_BOUND}, {1 - Q_BOUND}] "
                   "(outcome scale [0, 1])",)
-    return estimate_from_if(
-        exposure, est, phi, nu.cluster, estimand=estimand,
-        effect_measure=MEASURE_NAMES[(effect_measure, nu.binary)], method="tmle",
-        n=int((nu.s > 0).sum()), n_events=int(nu.y[nu.s > 0].sum()) if nu.binary else None,
-        dropped=nu.dropped, conf_level=conf_level, diagnostics=nu.ps, extra=extra, notes=notes)
+
+    def means(*arrays: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
+        return _targeted_means(*arrays, lo=lo, hi=hi, estimand=estimand)[:4]
+
+    return nuisance_estimate(
+        nu, (mu1, mu0, phi1, phi0), means, term=exposure, outcome=outcome, estimand=estimand,
+        effect_measure=effect_measure, method="tmle", conf_level=conf_level, variance=variance,
+        n_boot=n_boot, n_jobs=n_jobs, random_state=random_state,
+        extra={"epsilon_1": eps[0], "epsilon_0": eps[1]}, notes=notes)
+
+
+def _targeted_means(y: np.ndarray, a: np.ndarray, q1: np.ndarray, q0: np.ndarray,
+                    e: np.ndarray, s: np.ndarray, *, lo: float, hi: float, estimand: str
+                    ) -> tuple[float, float, np.ndarray, np.ndarray, tuple[float, float], int]:
+    """TMLE arm means and influence curves on the outcome's scale (``[lo, hi]`` -> [0, 1])."""
+    width = hi - lo
+    scaled = ((y - lo) / width, a, (q1 - lo) / width, (q0 - lo) / width, e, s)
+    if estimand == "ATE":
+        mu1, mu0, phi1, phi0, eps, n_bounded = tmle_means(*scaled, func=verb_name())
+    else:
+        mu1, mu0, phi1, phi0, eps, n_bounded = tmle_means_treated(*scaled, estimand,
+                                                                  func=verb_name())
+    return (lo + width * mu1, lo + width * mu0, width * phi1, width * phi0, eps, n_bounded)
 
 
 def _bounds(y: np.ndarray, bounds: Any, outcome: str) -> tuple[float, float]:
@@ -167,10 +183,12 @@ def _bounds(y: np.ndarray, bounds: Any, outcome: str) -> tuple[float, float]:
         lo, hi = (float(b) for b in bounds)
     except (TypeError, ValueError):
         raise DataValidationError(
-            f"{FUNC}(): bounds must be a (low, high) pair of numbers; got {bounds!r}.") from None
+            f"{verb_name()}(): bounds must be a (low, high) pair of numbers; got {bounds!r}."
+        ) from None
     if not (lo < hi and lo <= y.min() and y.max() <= hi):
         raise DataValidationError(
-            f"{FUNC}(): bounds {bounds!r} must satisfy low < high and contain every value of "
+            f"{verb_name()}(): bounds {bounds!r} must satisfy low < high and contain every value "
+            "of "
             f"{outcome!r} (outcome); got values in [{y.min():g}, {y.max():g}].")
     return lo, hi
 

@@ -21,6 +21,7 @@ strategies), cached per parameter set.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,30 +99,21 @@ def _p_outcome(p: _LongParams, l_t: np.ndarray, a_t: np.ndarray, v: np.ndarray) 
     return expit(_Y_INTERCEPT + _Y_L * l_t + p.effect_direct * a_t + _Y_V * v)
 
 
-def simulate_arrays(
-    rng: np.random.Generator, n: int, p: _LongParams, strategy: str | None = None
-) -> dict[str, np.ndarray]:
-    """Draw ``n`` persons for ``p.n_periods`` periods; arrays of shape (n, K) (V: (n,)).
+def _periods(rng: np.random.Generator, n: int, p: _LongParams,
+             strategy: str | None) -> Iterator[dict[str, np.ndarray]]:
+    """Yield one period's draws at a time (vectorised over persons; the loop is over periods).
 
     ``strategy=None`` draws the observed (natural-course) data with censoring; otherwise
     treatment is set by the strategy and censoring is abolished. The draws are made in the
-    same order for every strategy (common random numbers). ``at_risk[i, t]`` is True when
-    person i is under follow-up at the start of period t (a row of the long frame).
+    same order for every strategy (common random numbers). ``alive`` marks the persons under
+    follow-up at the start of the period (the rows of the long frame); values of the others
+    are drawn but meaningless.
     """
-    k = p.n_periods
     v = (rng.random(n) < _P_V).astype(np.int64)
-    shape = (n, k)
-    L = np.empty(shape)
-    S = np.empty(shape)
-    A = np.zeros(shape, dtype=np.int64)
-    C = np.zeros(shape)
-    D = np.zeros(shape)
-    Y = np.zeros(shape)
-    at_risk = np.zeros(shape, dtype=bool)
     alive = np.ones(n, dtype=bool)
     l_prev = np.zeros(n)
     a_prev = np.zeros(n, dtype=np.int64)
-    for t in range(k):
+    for _ in range(p.n_periods):
         z_l, z_s, u_a, u_c, u_d, u_y = (rng.standard_normal(n), rng.standard_normal(n),
                                         rng.random(n), rng.random(n), rng.random(n),
                                         rng.random(n))
@@ -139,14 +131,33 @@ def simulate_arrays(
             np.zeros(n, dtype=bool))
         d_t = (u_d < _p_competing(l_t, v)) if p.competing else np.zeros(n, dtype=bool)
         y_t = u_y < _p_outcome(p, l_t, a_t, v)
-        at_risk[:, t] = alive
-        L[:, t], S[:, t], A[:, t] = l_t, s_t, a_t
-        # Order within a period: C, then D, then Y; a later one is not observed (NaN).
-        C[:, t] = c_t
-        D[:, t] = np.where(c_t, np.nan, d_t)
-        Y[:, t] = np.where(c_t | d_t, np.nan, y_t)
+        yield {"V": v, "L": l_t, "score": s_t, "A": a_t, "C": c_t, "D": d_t, "Y": y_t,
+               "alive": alive.copy()}
         alive &= ~(c_t | d_t | y_t)
         l_prev, a_prev = l_t, a_t
+
+
+def simulate_arrays(
+    rng: np.random.Generator, n: int, p: _LongParams, strategy: str | None = None
+) -> dict[str, np.ndarray]:
+    """Draw ``n`` persons for ``p.n_periods`` periods; arrays of shape (n, K) (V: (n,)).
+
+    ``at_risk[i, t]`` is True when person i is under follow-up at the start of period t (a
+    row of the long frame). Within a period the order is C, then D, then Y: a later one is
+    not observed (NaN) in the row where an earlier one is 1.
+    """
+    shape = (n, p.n_periods)
+    L, S = np.empty(shape), np.empty(shape)
+    A = np.zeros(shape, dtype=np.int64)
+    C, D, Y = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    at_risk = np.zeros(shape, dtype=bool)
+    v = np.zeros(n, dtype=np.int64)
+    for t, d in enumerate(_periods(rng, n, p, strategy)):
+        v = d["V"]
+        at_risk[:, t] = d["alive"]
+        L[:, t], S[:, t], A[:, t], C[:, t] = d["L"], d["score"], d["A"], d["C"]
+        D[:, t] = np.where(d["C"], np.nan, d["D"])
+        Y[:, t] = np.where(d["C"] | d["D"], np.nan, d["Y"])
     return {"V": v, "L": L, "score": S, "A": A, "C": C, "D": D, "Y": Y, "at_risk": at_risk}
 
 
@@ -169,18 +180,23 @@ def long_frame(arrays: dict[str, np.ndarray], n_periods: int) -> pd.DataFrame:
 
 @functools.lru_cache(maxsize=16)
 def _truth_cached(p: _LongParams, n_truth: int) -> pd.DataFrame:
+    k = p.n_periods
     rows = []
     for strategy in STRATEGIES:
-        arr = simulate_arrays(np.random.default_rng(_TRUTH_SEED), n_truth, p, strategy)
-        y = np.nan_to_num(arr["Y"], nan=0.0) * arr["at_risk"]
-        d = np.nan_to_num(arr["D"], nan=0.0) * arr["at_risk"]
-        risk = np.cumsum(y, axis=1).mean(axis=0)
-        risk_d = np.cumsum(d, axis=1).mean(axis=0)
-        surv = arr["at_risk"].mean(axis=0)
-        treated = (arr["A"] * arr["at_risk"]).sum(axis=0) / np.maximum(
-            arr["at_risk"].sum(axis=0), 1)
+        # running sums per period only: memory O(n_truth), not O(n_truth * n_periods)
+        y_cum, d_cum = np.zeros(k), np.zeros(k)
+        surv, treated = np.zeros(k), np.zeros(k)
+        for t, d in enumerate(_periods(np.random.default_rng(_TRUTH_SEED), n_truth, p,
+                                       strategy)):
+            alive = d["alive"]
+            n_alive = alive.sum()
+            surv[t] = n_alive / n_truth
+            treated[t] = (d["A"] * alive).sum() / max(n_alive, 1)
+            d_cum[t] = (d["D"] & alive).sum() / n_truth
+            y_cum[t] = (d["Y"] & ~d["D"] & alive).sum() / n_truth
+        risk, risk_d = np.cumsum(y_cum), np.cumsum(d_cum)
         rows.append(pd.DataFrame({
-            "period": np.arange(p.n_periods, dtype=np.int64),
+            "period": np.arange(k, dtype=np.int64),
             "strategy": strategy,
             "risk": risk,
             "mc_se": np.sqrt(risk * (1.0 - risk) / n_truth),
@@ -188,8 +204,7 @@ def _truth_cached(p: _LongParams, n_truth: int) -> pd.DataFrame:
             "event_free_start": surv,
             "treated_share": treated,
         }))
-    out = pd.concat(rows, ignore_index=True)
-    return out
+    return pd.concat(rows, ignore_index=True)
 
 
 def population_truth(p: _LongParams, n_truth: int) -> pd.DataFrame:

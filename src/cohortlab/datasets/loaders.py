@@ -27,7 +27,7 @@ SIZE_GROUPS = ("<=20", "20-50", ">50")
 def _read_csv(name: str, **kwargs: object) -> pd.DataFrame:
     resource = files("cohortlab.datasets") / "data" / name
     with resource.open("rb") as fh:
-        return pd.read_csv(fh, **kwargs)  # type: ignore[call-overload]
+        return pd.read_csv(fh, **kwargs)
 
 
 def load_nhefs() -> pd.DataFrame:

@@ -9,14 +9,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_columns, check_frame
+from .._validation import check_columns, verb, verb_name
 from ..exceptions import DataValidationError
 from ..results._format import Renderable, fmt_int, fmt_num
 from ..results._hooks import hook
 
 __all__ = ["attrition", "Attrition"]
 
-FUNC = "attrition"
 Criterion = str | Callable[[pd.DataFrame], Any]
 
 
@@ -77,6 +76,7 @@ class Attrition(Renderable):
         return hook("attrition_plot")(self, ax=ax)
 
 
+@verb
 def attrition(
     data: pd.DataFrame,
     steps: Mapping[str, Criterion] | Sequence[tuple[str, Criterion]],
@@ -100,7 +100,8 @@ def attrition(
         passed here as strings; they are checked and evaluated by
         ``cohortlab.protocol._expr`` (see docs/explanation/security.md).
     id : str, optional
-        Person identifier: the table then also counts distinct persons remaining.
+        A person identifier: the table then also counts the distinct persons remaining after
+        each step (``persons_after``), useful when a person has several rows.
 
     Returns
     -------
@@ -115,19 +116,18 @@ def attrition(
     >>> flow.to_frame()[["n_before", "n_excluded", "n_after"]].values.tolist()
     [[1629, 63, 1566], [1566, 19, 1547]]
     """
-    data = check_frame(data, FUNC)
-    check_columns(data, FUNC, id=id)
+    check_columns(data, id=id)
     items = list(steps.items()) if isinstance(steps, Mapping) else list(steps)
     if not items:
         raise DataValidationError(
-            f"{FUNC}(): steps is empty; pass at least one (label, criterion)."
+            f"{verb_name()}(): steps is empty; pass at least one (label, criterion)."
         )
     current = data
     rows = []
     for i, item in enumerate(items, start=1):
         if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
             raise DataValidationError(
-                f"{FUNC}(): step {i} must be a (label, criterion) pair; got {item!r}."
+                f"{verb_name()}(): step {i} must be a (label, criterion) pair; got {item!r}."
             )
         label, criterion = item
         keep, unknown = _evaluate(current, label, criterion, i)
@@ -151,13 +151,15 @@ def _evaluate(
         result = frame.eval(criterion) if isinstance(criterion, str) else criterion(frame)
     except Exception as exc:  # report which step failed, keep the cause
         raise DataValidationError(
-            f"{FUNC}(): step {i} ({label!r}) could not be evaluated; got {type(exc).__name__}: "
+            f"{verb_name()}(): step {i} ({label!r}) could not be evaluated; got "
+            f"{type(exc).__name__}: "
             f"{exc}. Check the column names and the expression."
         ) from exc
     n_vals = len(result) if hasattr(result, "__len__") else 1
     if n_vals != len(frame):
         raise DataValidationError(
-            f"{FUNC}(): step {i} ({label!r}) returned {n_vals:,} values for {len(frame):,} rows; "
+            f"{verb_name()}(): step {i} ({label!r}) returned {n_vals:,} values for {len(frame):,} "
+            "rows; "
             "a criterion must give one boolean per row."
         )
     mask = result if isinstance(result, pd.Series) else pd.Series(result, index=frame.index)
@@ -166,7 +168,8 @@ def _evaluate(
         mask = mask.astype("boolean")
     if not pd.api.types.is_bool_dtype(mask.dtype):
         raise DataValidationError(
-            f"{FUNC}(): step {i} ({label!r}) must give booleans; got dtype {mask.dtype} with "
+            f"{verb_name()}(): step {i} ({label!r}) must give booleans; got dtype {mask.dtype} "
+            "with "
             f"values like {list(pd.unique(mask.dropna()))[:4]}. Write a comparison, e.g. "
             "'age >= 18'."
         )

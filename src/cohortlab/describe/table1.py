@@ -14,10 +14,10 @@ from .._typing import Missing, SMDDenominator
 from .._validation import (
     apply_missing,
     check_columns,
-    check_frame,
-    check_option,
     check_text_covariates,
     check_weights,
+    verb,
+    verb_name,
 )
 from ..exceptions import DataValidationError
 from ..results._format import Renderable, fmt_int, fmt_num
@@ -34,7 +34,6 @@ from ._stats import (
 
 __all__ = ["table1", "Table1"]
 
-FUNC = "table1"
 _STAT_COLUMNS = ["variable", "level", "kind", "group", "n", "n_missing", "mean", "sd",
                  "median", "q1", "q3", "count", "percent"]
 
@@ -194,6 +193,7 @@ def _fmt_cell(r: pd.Series, kind: str, digits: int) -> str:
 
 
 # ---------------------------------------------------------------------- the verb
+@verb
 def table1(
     data: pd.DataFrame,
     *,
@@ -237,7 +237,8 @@ def table1(
         Numeric columns to treat as categorical; continuous columns to summarise by median
         [Q1, Q3] (weighted quantiles when weighted).
     weights : str, optional
-        Column of non-negative case weights (e.g. inverse probability weights).
+        A column of non-negative case weights, e.g. inverse probability weights. Every summary
+        and the SMD are then weighted.
     reference : optional
         The level of ``by`` used as the comparison group (coded first). Default: the first
         level in sorted order.
@@ -260,7 +261,8 @@ def table1(
         ``{column: label}`` mapping labels variables only. Display only: ``to_frame()``
         keeps column names and codes.
     missing : {"raise", "drop"}
-        What to do with rows where ``by`` is missing.
+        What to do with rows where ``by`` is missing: raise ``MissingDataError``, or drop them
+        and count them in ``result.dropped``.
 
     Returns
     -------
@@ -277,27 +279,27 @@ def table1(
     >>> round(float(t1.smd()["age"]), 3)
     0.282
     """
-    data = check_frame(data, FUNC)
-    check_columns(data, FUNC, by=by, weights=weights, columns=columns, categorical=categorical,
+    check_columns(data, by=by, weights=weights, columns=columns, categorical=categorical,
                   nonnormal=nonnormal)
-    check_option(smd_denominator, SMDDenominator, "smd_denominator", FUNC)
     columns = _default_columns(data, columns, by, weights)
     categorical = list(categorical or [])
     nonnormal = list(nonnormal or [])
     for col in categorical + nonnormal:
         if col not in columns:
             raise DataValidationError(
-                f"{FUNC}(): column {col!r} is listed in categorical/nonnormal but not described; "
+                f"{verb_name()}(): column {col!r} is listed in categorical/nonnormal but not "
+                "described; "
                 f"got columns={columns}. Add it to columns."
             )
-    check_text_covariates(data, columns, FUNC, declared=categorical)
+    check_text_covariates(data, columns, declared=categorical)
     _check_finite(data, columns)
-    frame, dropped = apply_missing(data, [by] if by else [], missing, FUNC)
-    w = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
+    frame, dropped = apply_missing(data, [by] if by else [], missing)
+    w = check_weights(frame, weights) if weights else np.ones(len(frame))
     codes, groups = _group_codes(frame, by, reference, smd)
     if overall and any(isinstance(g, str) and g == _OVERALL for g in groups):
         raise DataValidationError(
-            f"{FUNC}(): column {by!r} (by) has a level named {_OVERALL!r}, which would collide "
+            f"{verb_name()}(): column {by!r} (by) has a level named {_OVERALL!r}, which would "
+            "collide "
             f"with the overall column; got levels {list(groups)[:6]}. Rename that level or pass "
             "overall=False."
         )
@@ -332,16 +334,18 @@ def _default_columns(data: pd.DataFrame, columns: Sequence[str] | None, by: str 
         columns = [c for c in data.columns if c not in (by, weights)]
     columns = list(dict.fromkeys(columns))
     if not columns:
-        raise DataValidationError(f"{FUNC}(): no columns to describe; pass columns=[...].")
+        raise DataValidationError(f"{verb_name()}(): no columns to describe; pass columns=[...].")
     if by in columns:
         raise DataValidationError(
-            f"{FUNC}(): column {by!r} is both the grouping column (by) and a described column; "
+            f"{verb_name()}(): column {by!r} is both the grouping column (by) and a described "
+            "column; "
             "remove it from columns."
         )
     empty = [c for c in columns if data[c].isna().all()]
     if empty:
         raise DataValidationError(
-            f"{FUNC}(): column(s) {empty} are missing for every one of the {len(data):,} rows. "
+            f"{verb_name()}(): column(s) {empty} are missing for every one of the {len(data):,} "
+            "rows. "
             "Drop them from columns or check how they were read."
         )
     return columns
@@ -356,7 +360,8 @@ def _check_finite(data: pd.DataFrame, columns: Sequence[str]) -> None:
         n_inf = int(np.isinf(s.to_numpy(dtype=float, na_value=np.nan)).sum())
         if n_inf:
             raise DataValidationError(
-                f"{FUNC}(): column {col!r} has {n_inf:,} infinite values (+-inf); its mean and "
+                f"{verb_name()}(): column {col!r} has {n_inf:,} infinite values (+-inf); its mean "
+                "and "
                 "SD would be infinite. Fix them at the source (e.g. log of 0), or set them to "
                 f"missing with data[{col!r}].replace([np.inf, -np.inf], np.nan) so that "
                 "table1 counts them as missing."
@@ -367,9 +372,11 @@ def _group_codes(frame: pd.DataFrame, by: str | None, reference: Any,
                  smd: bool | None) -> tuple[np.ndarray, list[Any]]:
     if by is None:
         if smd:
-            raise DataValidationError(f"{FUNC}(): smd=True needs by=<a column with two groups>.")
+            raise DataValidationError(f"{verb_name()}(): smd=True needs by=<a column with two "
+                                      "groups>.")
         if reference is not None:
-            raise DataValidationError(f"{FUNC}(): reference={reference!r} needs by=<column>.")
+            raise DataValidationError(
+                f"{verb_name()}(): reference={reference!r} needs by=<column>.")
         return np.zeros(len(frame), dtype=np.int64), []
     col = frame[by]
     levels = list(col.cat.categories[col.cat.categories.isin(col.unique())]) if isinstance(
@@ -377,18 +384,18 @@ def _group_codes(frame: pd.DataFrame, by: str | None, reference: Any,
     if reference is not None:
         if reference not in levels:
             raise DataValidationError(
-                f"{FUNC}(): reference={reference!r} is not a level of column {by!r} (by); "
+                f"{verb_name()}(): reference={reference!r} is not a level of column {by!r} (by); "
                 f"got levels {levels}."
             )
         levels = [reference] + [lv for lv in levels if lv != reference]
     if smd and len(levels) != 2:
         raise DataValidationError(
-            f"{FUNC}(): column {by!r} (by) must have exactly two groups for SMDs; got "
+            f"{verb_name()}(): column {by!r} (by) must have exactly two groups for SMDs; got "
             f"{len(levels)} levels {levels[:6]}. Pass smd=False, or recode {by!r} into two groups."
         )
     if len(levels) < 2 and smd is not False:
         raise DataValidationError(
-            f"{FUNC}(): column {by!r} (by) has a single group {levels}; nothing to compare. "
+            f"{verb_name()}(): column {by!r} (by) has a single group {levels}; nothing to compare. "
             "Drop by= for a one-column table or check the filters."
         )
     codes = pd.Categorical(col, categories=levels).codes.astype(np.int64)
@@ -404,7 +411,7 @@ def _kind(s: pd.Series, col: str, is_cat: bool, is_nonnormal: bool) -> str:
     if is_cat or not numeric or isinstance(s.dtype, pd.CategoricalDtype):
         if is_nonnormal:
             raise DataValidationError(
-                f"{FUNC}(): column {col!r} is listed in nonnormal but is categorical "
+                f"{verb_name()}(): column {col!r} is listed in nonnormal but is categorical "
                 f"(dtype {s.dtype}). Remove it from nonnormal."
             )
         return "categorical"

@@ -166,7 +166,8 @@ def drift_rows(rows: Sequence[Estimate], levels: Levels, conf_level: float, func
             continue
         y = np.where(ok, np.log(np.where(ok, est, 1.0)) if log else est, np.nan)
         rank = np.array([rank_of[r.labels["group"]] for r in sub], dtype=float)
-        common = dict(conf_level=conf_level, time=tk, metric=term, log=log, z=z, func=func)
+        common: dict[str, Any] = dict(conf_level=conf_level, time=tk, metric=term, log=log,
+                                      z=z, func=func)
         out.append(_q_row(y[ok], se[ok] ** 2, sub, ok, levels, **common))
         if levels.ordered:
             out.append(_trend_row(y[ok], se[ok] ** 2, rank[ok], sub, ok, levels, **common))

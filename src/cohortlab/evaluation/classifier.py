@@ -5,25 +5,25 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from .._typing import Missing, PAdjust
+from .._typing import CIMethod, EffectMeasure, Missing, PAdjust
 from .._validation import (
     apply_missing,
     check_columns,
-    check_conf_level,
-    check_frame,
-    check_option,
+    verb,
+    verb_name,
 )
 from ..exceptions import DataValidationError
 from ..inference.multiplicity import adjust_pvalues
 from ..results._format import Renderable, ci_label, fmt_int, fmt_num, fmt_p
 from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable
+from ..results.testresult import TestResult, TestTable
 from . import _classifier_checks as ck
 from . import _metrics as km
 from . import _plots
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["evaluate_classifier", "ClassifierEvaluation"]
 
-FUNC = "evaluate_classifier"
 #: ``metrics=``: everything (the score is a probability) or the order-only metrics.
 ClassifierMetrics = Literal["all", "discrimination"]
 #: Null values of the metrics that carry a Wald test.
@@ -53,10 +52,12 @@ class ClassifierEvaluation(Renderable):
         One row per metric and group (label ``group``: ``"(overall)"`` or a level of ``by`` /
         ``shift``; ``p_adjusted`` holds the p-value adjusted across levels). ``to_frame()``
         returns it as a tidy frame.
-    heterogeneity : EstimateTable
+    heterogeneity : TestTable
         With ``by`` or ``shift``: chi-square tests of heterogeneity of the AUROC and the
-        calibration slope across levels, and each level's deviation from the pooled value
-        (empty otherwise).
+        calibration slope across levels (labels ``group, pooled, p_adjusted``; empty
+        otherwise).
+    vs_pooled : EstimateTable
+        Each level's deviation from the pooled value, per metric tested (empty otherwise).
     drift : EstimateTable
         With ``shift``: for every metric with a standard error, the heterogeneity chi-square
         (``contrast == "heterogeneity"``), the weighted linear trend on the level rank when
@@ -69,7 +70,7 @@ class ClassifierEvaluation(Renderable):
     """
 
     metrics: EstimateTable
-    heterogeneity: EstimateTable
+    heterogeneity: TestTable
     net_benefit: pd.DataFrame
     calibration_bins: pd.DataFrame
     score: str
@@ -78,6 +79,7 @@ class ClassifierEvaluation(Renderable):
     shift: str | None = None
     ordered: bool = False
     drift: EstimateTable = field(default_factory=lambda: EstimateTable(rows=()))
+    vs_pooled: EstimateTable = field(default_factory=lambda: EstimateTable(rows=()))
     groups: tuple[Any, ...] = ()
     threshold: float | None = None
     n_bins: int = 10
@@ -93,6 +95,11 @@ class ClassifierEvaluation(Renderable):
     @property
     def _dim(self) -> str | None:
         return self.by if self.by is not None else self.shift
+
+    @property
+    def table(self) -> EstimateTable:
+        """The metrics (per group and time where given) as an :class:`EstimateTable`."""
+        return self.metrics
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy frame: the schema columns, then ``group`` and ``p_adjusted``."""
@@ -126,10 +133,9 @@ class ClassifierEvaluation(Renderable):
         if self.threshold is not None:
             bits.append(f"threshold {self.threshold:g} (score >= threshold is positive)")
         lines = [" · ".join(bits)]
-        for r in self.heterogeneity:
-            if r.effect_measure == "chi_square":
-                lines.append(f"{r.term}: chi-square {fmt_num(r.estimate, 3)}, "
-                             f"df {int(r.labels['df'])}, p {fmt_p(r.p_value)}")
+        for t in self.heterogeneity:
+            lines.append(f"{t.term}: chi-square {fmt_num(t.statistic, 3)}, df {int(t.df)}, "
+                         f"p {fmt_p(t.p_value)}")
         lines += _trend_lines(self.drift, ("auroc", "calibration_slope", "brier"))
         if self._dim:
             lines.append(f"p_adjusted: across the levels of {self._dim} ({self.p_adjust})")
@@ -141,7 +147,7 @@ class ClassifierEvaluation(Renderable):
     def _need_probability(self, what: str) -> None:
         if self.metrics_kind == "discrimination":
             raise DataValidationError(
-                f"{FUNC}(): no {what} for a discrimination-only evaluation in metrics; got "
+                f"{verb_name()}(): no {what} for a discrimination-only evaluation in metrics; got "
                 "metrics='discrimination'. Pass a probability score with metrics='all'.")
 
     # ------------------------------------------------------------------ figures
@@ -191,11 +197,12 @@ class ClassifierEvaluation(Renderable):
         """
         if self._dim is None:
             raise DataValidationError(
-                f"{FUNC}(): no levels to plot drift over in shift; got shift=None and by=None. "
+                f"{verb_name()}(): no levels to plot drift over in shift; got shift=None and "
+                "by=None. "
                 "Pass shift= (a site, device or period column) to evaluate_classifier().")
         return _plots.drift_plot(self.to_frame(), self.drift.to_frame(), metric=metric,
                                  column=self._dim, keys=list(self.groups),
-                                 ordered=self.ordered, time=None, func=FUNC, ax=ax)
+                                 ordered=self.ordered, time=None, func=verb_name(), ax=ax)
 
 
 def _trend_lines(drift: EstimateTable, metrics: Sequence[str]) -> list[str]:
@@ -208,6 +215,7 @@ def _trend_lines(drift: EstimateTable, metrics: Sequence[str]) -> list[str]:
 
 
 # ---------------------------------------------------------------------- the verb
+@verb
 def evaluate_classifier(
     data: pd.DataFrame,
     *,
@@ -264,8 +272,9 @@ def evaluate_classifier(
     inverse-variance chi-square ``sum_g (theta_g - pooled)^2 / var_g``, ``df = G - 1``, with
     the inverse-variance pooled value, for the AUROC (DeLong variances) and for the
     calibration slope (model-based variances; with group-specific intercepts and slopes this
-    is exactly the Wald test of the slope x group interaction). Each subgroup's deviation
-    from the pooled value (SE ``sqrt(var_g - var_pooled)``) has a Wald p-value adjusted
+    is exactly the Wald test of the slope x group interaction), in ``.heterogeneity`` (a
+    ``TestTable``). Each subgroup's deviation from the pooled value (``.vs_pooled``; SE
+    ``sqrt(var_g - var_pooled)``) has a Wald p-value adjusted
     across subgroups by ``p_adjust``. Per-subgroup p-values of the metrics are adjusted
     across subgroups too (column ``p_adjusted``; ``p_value`` stays unadjusted).
 
@@ -324,8 +333,8 @@ def evaluate_classifier(
     -------
     ClassifierEvaluation
         ``to_frame()`` gives the tidy metrics (``group`` is ``"(overall)"`` for all rows);
-        ``.heterogeneity``, ``.drift``, ``.net_benefit``, ``.calibration_bins``,
-        ``.plot_roc()``, ``.plot_calibration()``, ``.plot_decision_curve()``,
+        ``.heterogeneity``, ``.vs_pooled``, ``.drift``, ``.net_benefit``,
+        ``.calibration_bins``, ``.plot_roc()``, ``.plot_calibration()``, ``.plot_decision_curve()``,
         ``.plot_drift(metric)``.
 
     Examples
@@ -347,19 +356,15 @@ def evaluate_classifier(
     >>> dr[dr["metric"] == "auroc"]["contrast"].tolist()
     ['heterogeneity', 'trend', 'vs_first', 'vs_first']
     """
-    check_frame(data, FUNC)
-    check_by_shift(by, shift, FUNC)
-    check_columns(data, FUNC, score=score, label=label, by=by, shift=shift)
-    conf_level = check_conf_level(conf_level, FUNC)
-    check_option(p_adjust, PAdjust, "p_adjust", FUNC)
-    check_option(metrics, ClassifierMetrics, "metrics", FUNC)
+    check_by_shift(by, shift, verb_name())
+    check_columns(data, score=score, label=label, by=by, shift=shift)
     probability = metrics == "all"
     threshold, grid = ck.check_thresholds(threshold, thresholds, n_bins, probability)
     cols = [score, label, *(c for c in (by, shift) if c is not None)]
-    frame, dropped = apply_missing(data, cols, missing, FUNC)
+    frame, dropped = apply_missing(data, cols, missing)
     y = ck.check_label(frame, label)
     p = ck.check_score(frame, score, probability)
-    lev = split_levels(frame, by, shift, FUNC)
+    lev = split_levels(frame, by, shift, verb_name())
     keys: list[Any] = [OVERALL, *lev.keys]
     masks = lev.masks()
     counts: dict[Any, km.ScoreCounts] = {}
@@ -388,14 +393,15 @@ def _result(rows: list[Estimate], nb_frames: list[pd.DataFrame],
             ) -> ClassifierEvaluation:
     conf_level, p_adjust = kw["conf_level"], kw["p_adjust"]
     rows = _adjust_rows(rows, p_adjust, lev.column is not None)
-    het = (_heterogeneity(rows, list(lev.keys), lev.column, conf_level, p_adjust, notes)
-           if lev.column else ())
-    drift = (drift_rows(rows, lev, conf_level, FUNC, p_adjust, notes)
+    het, dev = (_heterogeneity(rows, list(lev.keys), lev.column, conf_level, p_adjust, notes)
+                if lev.column else ([], []))
+    drift = (drift_rows(rows, lev, conf_level, verb_name(), p_adjust, notes)
              if lev.kind == "shift" else [])
     across = "subgroups" if lev.kind == "by" else "shift levels"
     return ClassifierEvaluation(
         metrics=EstimateTable(rows=tuple(rows), title="classifier metrics", dropped=dropped),
-        heterogeneity=EstimateTable(rows=tuple(het), title=f"heterogeneity across {across}"),
+        heterogeneity=TestTable(rows=tuple(het), title=f"heterogeneity across {across}"),
+        vs_pooled=EstimateTable(rows=tuple(dev), title=f"levels vs pooled across {across}"),
         drift=EstimateTable(rows=tuple(drift), title=f"drift across {lev.column}"),
         net_benefit=pd.concat(nb_frames, ignore_index=True),
         calibration_bins=pd.concat(bin_frames, ignore_index=True),
@@ -411,7 +417,7 @@ def _where(by: str | None, g: Any) -> str:
     return "" if g is OVERALL else f" in {by} = {g}"
 
 
-def _row(term: str, est: float, se: float, lo: float, hi: float, ci_method: str, g: Any,
+def _row(term: str, est: float, se: float, lo: float, hi: float, ci_method: CIMethod, g: Any,
          n: int, n_events: int, conf_level: float) -> Estimate:
     null = _NULLS.get(term)
     stat = pv = math.nan
@@ -421,7 +427,8 @@ def _row(term: str, est: float, se: float, lo: float, hi: float, ci_method: str,
     return Estimate(
         term=term, estimate=float(est), std_error=float(se), conf_low=float(lo),
         conf_high=float(hi), conf_level=conf_level, statistic=float(stat), p_value=pv,
-        effect_measure=term, method="evaluate_classifier", ci_method=ci_method, n=n,
+        effect_measure=cast(EffectMeasure, term), method="evaluate_classifier",
+        ci_method=ci_method, n=n,
         n_events=n_events, labels={"group": g},
     )
 
@@ -435,7 +442,7 @@ def _group_metrics(
     n, n1 = int(y.size), sc.n_pos
     where = _where(by, g)
 
-    def row(term: str, est: float, se: float, lo: float, hi: float, ci: str) -> Estimate:
+    def row(term: str, est: float, se: float, lo: float, hi: float, ci: CIMethod) -> Estimate:
         return _row(term, est, se, lo, hi, ci, g, n, n1, conf_level)
 
     auc, var = km.delong_auc(sc)
@@ -543,8 +550,9 @@ def _adjust_rows(rows: list[Estimate], method: str, has_by: bool) -> list[Estima
 
 
 def _heterogeneity(rows: list[Estimate], groups: list[Any], by: str | None, conf_level: float,
-                   method: str, notes: list[str]) -> list[Estimate]:
+                   method: str, notes: list[str]) -> tuple[list[TestResult], list[Estimate]]:
     z = float(stats.norm.ppf(0.5 + conf_level / 2))
+    tests: list[TestResult] = []
     out: list[Estimate] = []
     for term in ("auroc", "calibration_slope"):
         sub = [r for r in rows if r.term == term and r.labels["group"] is not OVERALL]
@@ -558,12 +566,11 @@ def _heterogeneity(rows: list[Estimate], groups: list[Any], by: str | None, conf
         est = np.array([r.estimate for r in use])
         var = np.array([r.std_error ** 2 for r in use])
         pooled, v_pooled, q, df, pv = km.inverse_variance_q(est, var)
-        out.append(Estimate(
-            term=f"{term}: heterogeneity", estimate=q, statistic=q, p_value=pv,
-            conf_level=conf_level, effect_measure="chi_square",
-            method="inverse_variance_chi_square", ci_method="none",
+        tests.append(TestResult(
+            term=f"{term}: heterogeneity", statistic=q, df=df, p_value=pv,
+            method="inverse_variance_chi_square",
             n=int(sum(r.n or 0 for r in use)), n_events=int(sum(r.n_events or 0 for r in use)),
-            labels={"group": OVERALL, "df": df, "pooled": pooled, "p_adjusted": pv}))
+            labels={"group": OVERALL, "pooled": pooled, "p_adjusted": pv}))
         dev = est - pooled
         se = np.sqrt(np.maximum(var - v_pooled, 0.0))
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -578,6 +585,6 @@ def _heterogeneity(rows: list[Estimate], groups: list[Any], by: str | None, conf
                 p_value=float(p_raw[i]), effect_measure="difference",
                 method="inverse_variance_chi_square", ci_method="wald", n=r.n,
                 n_events=r.n_events,
-                labels={"group": r.labels["group"], "df": math.nan, "pooled": pooled,
+                labels={"group": r.labels["group"], "pooled": pooled,
                         "p_adjusted": float(p_adj[i])}))
-    return out
+    return tests, out

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from .._typing import Missing
+from .._typing import CIMethod, EffectMeasure, Missing
 from .._validation import (
     apply_missing,
     check_columns,
-    check_conf_level,
-    check_frame,
     check_numeric,
     check_time_event,
+    verb,
+    verb_name,
 )
 from ..exceptions import DataValidationError
 from ..inference.wald import wald, z_critical
@@ -51,7 +51,7 @@ def _models(value: Any, argument: str, func: str, what: str) -> list[str]:
 
 
 def _row(term: str, est: float, var: float, *, null: float | None, measure: str,
-         ci_method: str, conf_level: float, clip: tuple[float, float] | None, method: str,
+         ci_method: CIMethod, conf_level: float, clip: tuple[float, float] | None, method: str,
          n: int, n_events: int, labels: Mapping[str, Any], **extra: float) -> Estimate:
     """A Wald row: ``est -/+ z sqrt(var)``, clipped to ``clip``; z-test of ``null``."""
     se = math.sqrt(var) if np.isfinite(var) and var >= 0 else math.nan
@@ -66,7 +66,8 @@ def _row(term: str, est: float, var: float, *, null: float | None, measure: str,
     return Estimate(
         term=term, estimate=float(est), std_error=float(se), conf_low=float(lo),
         conf_high=float(hi), conf_level=conf_level, statistic=float(stat), p_value=pv,
-        effect_measure=measure, method=method, ci_method=ci_method, n=n, n_events=n_events,
+        effect_measure=cast(EffectMeasure, measure), method=method, ci_method=ci_method, n=n,
+        n_events=n_events,
         labels=dict(labels), extra={k: float(v) for k, v in extra.items()})
 
 
@@ -75,9 +76,9 @@ def _pairs(k: int) -> list[tuple[int, int]]:
 
 
 # ---------------------------------------------------------------------- classifiers
-CLF = "compare_classifiers"
 
 
+@verb
 def compare_classifiers(
     data: pd.DataFrame,
     *,
@@ -112,7 +113,8 @@ def compare_classifiers(
     label : str
         Column of observed outcomes coded 0/1 (or bool).
     scores : sequence of str
-        Two or more score columns (numeric; higher = more likely positive).
+        Two or more numeric score columns, higher = more likely positive. Any real numbers
+        (probabilities, logits, a 1-5 grade): the AUROC depends only on their order.
     conf_level : float
         Confidence level of every interval.
     missing : {"raise", "drop"}
@@ -138,25 +140,24 @@ def compare_classifiers(
     >>> round(diff.estimate, 3), round(diff.p_value, 4)
     (0.125, 0.0011)
     """
-    check_frame(data, CLF)
-    cols = _models(scores, "scores", CLF, "score")
-    check_columns(data, CLF, label=label, scores=cols)
-    conf_level = check_conf_level(conf_level, CLF)
-    frame, dropped = apply_missing(data, [label, *cols], missing, CLF)
-    y = ck.check_label(frame, label, CLF)
-    x = np.column_stack([check_numeric(frame, c, "score", CLF) for c in cols])
+    cols = _models(scores, "scores", verb_name(), "score")
+    check_columns(data, verb_name(), label=label, scores=cols)
+    frame, dropped = apply_missing(data, [label, *cols], missing, verb_name())
+    y = ck.check_label(frame, label, verb_name())
+    x = np.column_stack([check_numeric(frame, c, "score", verb_name()) for c in cols])
     n, n1 = int(y.size), int(y.sum())
     if n1 == 0 or n1 == n:
         which = "no positives (label 1)" if n1 == 0 else "no negatives (label 0)"
         raise DataValidationError(
-            f"{CLF}(): the data have {which} in column {label!r}; got {n:,} rows. The AUROC "
+            f"{verb_name()}(): the data have {which} in column {label!r}; got {n:,} rows. The "
+            "AUROC "
             "is undefined; check the label coding.")
     auc, cov = kp.delong_cov(x, y)
     notes = []
     if not np.all(np.isfinite(cov)):
         notes.append("fewer than 2 positives or negatives: no DeLong variance")
-    common = {"conf_level": conf_level, "method": CLF, "ci_method": "delong", "n": n,
-              "n_events": n1}
+    common: dict[str, Any] = {"conf_level": conf_level, "method": "compare_classifiers",
+                              "ci_method": "delong", "n": n, "n_events": n1}
     rows = [_row(c, auc[i], cov[i, i], null=0.5, measure="auroc", clip=(0.0, 1.0),
                  labels={"metric": "auroc", "model": c}, **common)
             for i, c in enumerate(cols)]
@@ -175,9 +176,9 @@ def compare_classifiers(
 
 
 # ---------------------------------------------------------------------- survival models
-SRV = "compare_survival_models"
-_CI_SRV = {"harrell_c": "infinitesimal_jackknife", "uno_c": "infinitesimal_jackknife",
-           "auc": "influence_function", "brier": "influence_function"}
+_CI_SRV: dict[str, CIMethod] = {
+    "harrell_c": "infinitesimal_jackknife", "uno_c": "infinitesimal_jackknife",
+    "auc": "influence_function", "brier": "influence_function"}
 
 
 def _risk_maps(risks: Any, times: Any, k: int | None) -> tuple[np.ndarray, list[dict[float, str]]]:
@@ -192,7 +193,7 @@ def _risk_maps(risks: Any, times: Any, k: int | None) -> tuple[np.ndarray, list[
         if (bad or grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid))
                 or np.any(grid <= 0)):
             raise DataValidationError(
-                f"{SRV}(): times must be positive finite numbers in times; got {times!r}. "
+                f"{verb_name()}(): times must be positive finite numbers in times; got {times!r}. "
                 "Pass e.g. times=[180, 365].")
         grid = np.unique(grid)
     if risks is None:
@@ -200,19 +201,21 @@ def _risk_maps(risks: Any, times: Any, k: int | None) -> tuple[np.ndarray, list[
     if not (isinstance(risks, Sequence) and not isinstance(risks, (str, bytes))
             and len(risks) >= 2 and all(isinstance(r, (str, Mapping)) for r in risks)):
         raise DataValidationError(
-            f"{SRV}(): risks must list one predicted-risk column (or {{time: column}} mapping) "
+            f"{verb_name()}(): risks must list one predicted-risk column (or {{time: column}} "
+            "mapping) "
             f"per model, at least two; got {risks!r}. Pass e.g. risks=['risk_a', 'risk_b'] "
             "with times=[t].")
     if k is not None and len(risks) != k:
         raise DataValidationError(
-            f"{SRV}(): risks must have one entry per score (model) in risks; got {len(risks)} "
+            f"{verb_name()}(): risks must have one entry per score (model) in risks; got "
+            f"{len(risks)} "
             f"risks for {k} scores. Pass them in the same order.")
     maps = []
     for r in risks:
         if isinstance(r, str):
             if grid.size != 1:
                 raise DataValidationError(
-                    f"{SRV}(): a single risk column predicts a single time in times; got "
+                    f"{verb_name()}(): a single risk column predicts a single time in times; got "
                     f"risks entry {r!r} with times={times!r}. Pass times=[t], or "
                     "risks=[{t1: col, t2: col}, ...] for several times.")
             maps.append({float(grid[0]): r})
@@ -221,12 +224,13 @@ def _risk_maps(risks: Any, times: Any, k: int | None) -> tuple[np.ndarray, list[
     keys = set(maps[0])
     if any(set(m) != keys for m in maps) or (grid.size and set(grid.tolist()) != keys):
         raise DataValidationError(
-            f"{SRV}(): every model's risks must predict the same times in risks; got "
+            f"{verb_name()}(): every model's risks must predict the same times in risks; got "
             f"{[sorted(m) for m in maps]} (times={times!r}). Give each model a risk column "
             "for each time.")
     return np.array(sorted(keys)), maps
 
 
+@verb
 def compare_survival_models(
     data: pd.DataFrame,
     *,
@@ -271,7 +275,8 @@ def compare_survival_models(
     time, event : str
         Follow-up time (>= 0) and event indicator (0 = censored, 1 = event).
     scores : sequence of str, optional
-        One risk-score column per model (e.g. Cox linear predictors).
+        One risk-score column per model, higher = higher risk (e.g. Cox linear predictors):
+        Harrell's and Uno's C, and AUC(t) when no risks are given.
     risks : sequence of str or of mapping {time: str}, optional
         One entry per model (same order as ``scores``): its predicted absolute risk by each
         time, a column (with a single time in ``times``) or a mapping ``{time: column}``.
@@ -310,31 +315,30 @@ def compare_survival_models(
     >>> float(f.loc["harrell_c: lp_a - lp_b", "p_value"]) < 0.001
     True
     """
-    check_frame(data, SRV)
     if scores is None and risks is None:
         raise DataValidationError(
-            f"{SRV}(): nothing to compare in scores/risks; got scores=None and risks=None. "
+            f"{verb_name()}(): nothing to compare in scores/risks; got scores=None and risks=None. "
             "Pass scores= (one risk score per model) and/or risks= (predicted risks).")
-    cols = None if scores is None else _models(scores, "scores", SRV, "score")
+    cols = None if scores is None else _models(scores, "scores", verb_name(), "score")
     grid, rmaps = _risk_maps(risks, times, None if cols is None else len(cols))
     k = len(cols) if cols is not None else len(rmaps)
     labels = _names(names, cols, rmaps, k)
     risk_cols = [c for m in rmaps for c in m.values()]
-    check_columns(data, SRV, time=time, event=event, scores=cols, risks=risk_cols)
-    conf_level = check_conf_level(conf_level, SRV)
+    check_columns(data, verb_name(), time=time, event=event, scores=cols, risks=risk_cols)
     used = [time, event, *(cols or []), *risk_cols]
-    frame, dropped = apply_missing(data, list(dict.fromkeys(used)), missing, SRV)
-    t, d = check_time_event(frame, time, event, SRV)
+    frame, dropped = apply_missing(data, list(dict.fromkeys(used)), missing, verb_name())
+    t, d = check_time_event(frame, time, event, verb_name())
     d = np.asarray(d, dtype=np.int64)
-    xs = [check_numeric(frame, c, "score", SRV) for c in cols] if cols is not None else []
-    preds = [{tk: _check_risk(frame, c, SRV) for tk, c in m.items()} for m in rmaps]
-    _check_followup(t, d, grid, time, "the data", SRV)
+    xs = [check_numeric(frame, c, "score", verb_name()) for c in cols] if cols is not None else []
+    preds = [{tk: _check_risk(frame, c, verb_name()) for tk, c in m.items()} for m in rmaps]
+    _check_followup(t, d, grid, time, "the data", verb_name())
     n, n1 = int(t.size), int(d.sum())
-    common = {"conf_level": conf_level, "method": SRV, "n": n, "n_events": n1}
+    common: dict[str, Any] = {"conf_level": conf_level, "method": "compare_survival_models",
+                              "n": n, "n_events": n1}
     notes: list[str] = []
 
     # per model: (metric, time) -> (estimate, influence, variance from influence)
-    est: list[dict[tuple[str, float], tuple[float, np.ndarray]]] = [{} for _ in range(k)]
+    est: list[dict[tuple[str, float], tuple[float, Any]]] = [{} for _ in range(k)]
     tau = float(grid.max()) if grid.size else None
     if xs:
         if tau is None:
@@ -403,7 +407,8 @@ def _names(names: Any, cols: list[str] | None, rmaps: list[dict[float, str]], k:
               and len(set(names)) == k)
         if not ok:
             raise DataValidationError(
-                f"{SRV}(): names must be {k} distinct strings, one per model, in names; got "
+                f"{verb_name()}(): names must be {k} distinct strings, one per model, in names; "
+                "got "
                 f"{names!r}. Pass e.g. names=['model A', 'model B'].")
         return list(names)
     if cols is not None:

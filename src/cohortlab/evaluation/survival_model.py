@@ -5,20 +5,20 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._typing import Missing
+from .._typing import CIMethod, EffectMeasure, Missing
 from .._validation import (
     apply_missing,
     check_columns,
-    check_conf_level,
-    check_frame,
     check_numeric,
     check_time_event,
+    verb,
+    verb_name,
 )
 from ..exceptions import DataValidationError
 from ..results._format import Renderable, fmt_int, fmt_num, fmt_p
@@ -36,13 +36,13 @@ if TYPE_CHECKING:
 
 __all__ = ["evaluate_survival_model", "SurvivalModelEvaluation"]
 
-FUNC = "evaluate_survival_model"
 #: The ``group`` value of the rows computed on all rows together.
 _NULLS = {"harrell_c": 0.5, "uno_c": 0.5, "auc": 0.5, "oe_ratio": 1.0}
-_CI = {"harrell_c": "infinitesimal_jackknife", "uno_c": "infinitesimal_jackknife",
-       "auc": "influence_function", "brier": "influence_function",
-       "brier_null": "influence_function", "ipa": "influence_function",
-       "oe_ratio": "greenwood_log"}
+_CI: dict[str, CIMethod] = {
+    "harrell_c": "infinitesimal_jackknife", "uno_c": "infinitesimal_jackknife",
+    "auc": "influence_function", "brier": "influence_function",
+    "brier_null": "influence_function", "ipa": "influence_function",
+    "oe_ratio": "greenwood_log"}
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
@@ -86,6 +86,11 @@ class SurvivalModelEvaluation(Renderable):
     def _dim(self) -> str | None:
         return self.by if self.by is not None else self.shift
 
+    @property
+    def table(self) -> EstimateTable:
+        """The metrics (per group and time where given) as an :class:`EstimateTable`."""
+        return self.metrics
+
     def to_frame(self) -> pd.DataFrame:
         """Tidy frame: the schema columns, then ``group`` and ``time``."""
         return self.metrics.to_frame()
@@ -126,12 +131,13 @@ class SurvivalModelEvaluation(Renderable):
         cal = self.calibration
         if cal.empty:
             raise DataValidationError(
-                f"{FUNC}(): no calibration to plot in risk; got risk=None. Pass risk= columns "
+                f"{verb_name()}(): no calibration to plot in risk; got risk=None. Pass risk= "
+                "columns "
                 "of predicted risks to evaluate_survival_model().")
         t = float(cal["time"].iloc[0]) if t is None else float(t)
         if not np.isclose(cal["time"], t).any():
             raise DataValidationError(
-                f"{FUNC}(): no calibration at time {t:g} in t; got times "
+                f"{verb_name()}(): no calibration at time {t:g} in t; got times "
                 f"{sorted(set(cal['time']))}. Pass one of them.")
         curves = []
         for g in self._keys():
@@ -164,14 +170,15 @@ class SurvivalModelEvaluation(Renderable):
         """
         if self._dim is None:
             raise DataValidationError(
-                f"{FUNC}(): no levels to plot drift over in shift; got shift=None and by=None. "
+                f"{verb_name()}(): no levels to plot drift over in shift; got shift=None and "
+                "by=None. "
                 "Pass shift= (a site, device or period column) to evaluate_survival_model().")
         f = self.to_frame()
         if metric in ("harrell_c", "uno_c"):
             f = f.assign(time=np.nan)
         return _plots.drift_plot(f, self.drift.to_frame(), metric=metric, column=self._dim,
                                  keys=list(self.groups), ordered=self.ordered, time=t,
-                                 func=FUNC, ax=ax)
+                                 func=verb_name(), ax=ax)
 
 
 def _trend_lines(drift: EstimateTable) -> list[str]:
@@ -191,13 +198,14 @@ def _check_times(times: Any, risk: Any) -> tuple[np.ndarray, dict[float, str]]:
         rmap = {float(k): v for k, v in risk.items()}
         if times is not None and set(np.atleast_1d(np.asarray(times, float))) != set(rmap):
             raise DataValidationError(
-                f"{FUNC}(): times must be the keys of the risk mapping in times; got "
+                f"{verb_name()}(): times must be the keys of the risk mapping in times; got "
                 f"times={times!r} and risk keys {sorted(rmap)}. Leave times=None.")
         times = sorted(rmap)
     if times is None:
         if risk is not None:
             raise DataValidationError(
-                f"{FUNC}(): risk={risk!r} needs the time it predicts in times; got times=None. "
+                f"{verb_name()}(): risk={risk!r} needs the time it predicts in times; got "
+                "times=None. "
                 "Pass times=[t] or risk={t: column}.")
         return np.array([]), {}
     bad = isinstance(times, (str, bytes)) or isinstance(times, bool)
@@ -207,7 +215,7 @@ def _check_times(times: Any, risk: Any) -> tuple[np.ndarray, dict[float, str]]:
         bad = True
     if bad or arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
         raise DataValidationError(
-            f"{FUNC}(): times must be positive finite numbers in times; got {times!r}. "
+            f"{verb_name()}(): times must be positive finite numbers in times; got {times!r}. "
             "Pass e.g. times=[180, 365].")
     arr = np.unique(arr)
     if risk is None:
@@ -215,13 +223,15 @@ def _check_times(times: Any, risk: Any) -> tuple[np.ndarray, dict[float, str]]:
     if isinstance(risk, str):
         if arr.size != 1:
             raise DataValidationError(
-                f"{FUNC}(): one risk column predicts one time in times; got {arr.size} times "
+                f"{verb_name()}(): one risk column predicts one time in times; got {arr.size} "
+                "times "
                 f"for risk={risk!r}. Pass risk={{t: column, ...}} for several times.")
         return arr, {float(arr[0]): risk}
     return arr, rmap
 
 
-def _check_risk(frame: pd.DataFrame, column: str, func: str = FUNC) -> np.ndarray:
+def _check_risk(frame: pd.DataFrame, column: str, func: str | None = None) -> np.ndarray:
+    func = verb_name(func)
     p = check_numeric(frame, column, "risk", func)
     lo, hi = float(p.min()), float(p.max())
     if lo < 0.0 or hi > 1.0:
@@ -229,12 +239,13 @@ def _check_risk(frame: pd.DataFrame, column: str, func: str = FUNC) -> np.ndarra
             f"{func}(): predicted risks must be probabilities in [0, 1] in column {column!r}; "
             f"got values in [{lo:.4g}, {hi:.4g}]. Pass the absolute risk of the event by the "
             "time (1 - predicted survival), not a linear predictor (use "
-            f"{'score' if func == FUNC else 'scores'}= for that).")
+            f"{'score' if func == 'evaluate_survival_model' else 'scores'}= for that).")
     return p
 
 
 def _check_followup(t: np.ndarray, d: np.ndarray, times: np.ndarray, time: str, where: str,
-                    func: str = FUNC) -> None:
+                    func: str | None = None) -> None:
+    func = verb_name(func)
     if not d.any():
         raise DataValidationError(
             f"{func}(): {where} has no events in the event column; got {t.size:,} rows, all "
@@ -248,6 +259,7 @@ def _check_followup(t: np.ndarray, d: np.ndarray, times: np.ndarray, time: str, 
 
 
 # ---------------------------------------------------------------------- the verb
+@verb
 def evaluate_survival_model(
     data: pd.DataFrame,
     *,
@@ -346,24 +358,23 @@ def evaluate_survival_model(
     >>> round(float(f.loc["harrell_c", "estimate"]), 2), round(float(f.loc["auc", "estimate"]), 2)
     (0.74, 0.84)
     """
-    check_frame(data, FUNC)
     if score is None and risk is None:
         raise DataValidationError(
-            f"{FUNC}(): nothing to evaluate in score/risk; got score=None and risk=None. Pass "
+            f"{verb_name()}(): nothing to evaluate in score/risk; got score=None and risk=None. "
+            "Pass "
             "score= (a risk score) and/or risk= (predicted risks by times).")
     grid, rmap = _check_times(times, risk)
-    check_by_shift(by, shift, FUNC)
-    check_columns(data, FUNC, time=time, event=event, score=score, risk=list(rmap.values()),
+    check_by_shift(by, shift, verb_name())
+    check_columns(data, time=time, event=event, score=score, risk=list(rmap.values()),
                   by=by, shift=shift)
-    conf_level = check_conf_level(conf_level, FUNC)
     cols = [time, event, *([score] if score else []), *rmap.values(),
             *(c for c in (by, shift) if c is not None)]
-    frame, dropped = apply_missing(data, cols, missing, FUNC)
-    t, d = check_time_event(frame, time, event, FUNC)
+    frame, dropped = apply_missing(data, cols, missing)
+    t, d = check_time_event(frame, time, event)
     d = np.asarray(d, dtype=np.int64)
-    x = None if score is None else check_numeric(frame, score, "score", FUNC)
+    x = None if score is None else check_numeric(frame, score, "score")
     preds = {tk: _check_risk(frame, c) for tk, c in rmap.items()}
-    lev = split_levels(frame, by, shift, FUNC)
+    lev = split_levels(frame, by, shift, verb_name())
     keys: list[Any] = [OVERALL, *lev.keys]
     masks = lev.masks()
     for g, m in zip(keys, masks, strict=True):
@@ -392,7 +403,7 @@ def _result(rows: list[Estimate], cal_frames: list[pd.DataFrame], lev: Levels,
     calibration = (pd.concat(cal_frames, ignore_index=True) if cal_frames else
                    pd.DataFrame(columns=["group", "time", "bin", "n", "mean_risk", "observed",
                                          "observed_std_error"]))
-    drift = (drift_rows(rows, lev, kw["conf_level"], FUNC, "holm", notes)
+    drift = (drift_rows(rows, lev, kw["conf_level"], verb_name(), "holm", notes)
              if lev.kind == "shift" else [])
     return SurvivalModelEvaluation(
         metrics=EstimateTable(rows=tuple(rows), title="survival model metrics", dropped=dropped),
@@ -423,7 +434,8 @@ def _row(term: str, est: float, se: float, g: Any, tk: float, n: int, n_events: 
     return Estimate(
         term=term, estimate=float(est), std_error=float(se), conf_low=float(lo),
         conf_high=float(hi), conf_level=conf_level, statistic=float(stat), p_value=pv,
-        effect_measure="ratio" if ratio else term, method=FUNC, ci_method=_CI[term],
+        effect_measure="ratio" if ratio else cast(EffectMeasure, term), method=verb_name(),
+        ci_method=_CI[term],
         ci_scale="log" if ratio else "plain", n=n, n_events=n_events,
         labels={"group": g, "time": float(tk)})
 
@@ -457,7 +469,9 @@ def _group_metrics(t: np.ndarray, d: np.ndarray, x: np.ndarray | None,
         p = preds.get(tk)
         if p is None and x is None:
             continue
-        a, psi = sm.ipcw_auc(t, d, x if p is None else p, tk, gkm)
+        score = x if p is None else p
+        assert score is not None
+        a, psi = sm.ipcw_auc(t, d, score, tk, gkm)
         out.append(row("auc", a, _se(psi), tk, clip=True))
         if p is None:
             continue

@@ -17,12 +17,9 @@ import pandas as pd
 from scipy.special import expit
 
 from .._design import build_design, covariate_columns
-from .._validation import (
-    check_columns,
-)
+from .._validation import check_columns, verb_name
 from ..exceptions import ConvergenceError, DataValidationError
 
-FUNC = "correct_exposure"
 _CUMHAZ = "cumulative hazard (Nelson-Aalen)"
 
 
@@ -91,7 +88,7 @@ def _fit_imputation(X: np.ndarray, y: np.ndarray, names: Sequence[str], max_iter
         j = int(np.argmax(np.abs(beta[1:]))) + 1 if beta.size > 1 else 0
         name = names[j] if j < len(names) else f"x{j}"
         raise ConvergenceError(
-            f"{FUNC}(): the imputation model did not converge ({extreme:,} fitted "
+            f"{verb_name()}(): the imputation model did not converge ({extreme:,} fitted "
             f"probabilities of 0 or 1; largest coefficient {name} = {beta[j]:.3g}); "
             f"{name!r} (nearly) separates the validated true exposure. Validate more rows, "
             "or drop or coarsen that predictor (imputation_covariates)."
@@ -126,7 +123,7 @@ class _Spec:
 def _rhs(cov: Any) -> str:
     from .._design import _formula
 
-    return _formula(cov, FUNC)
+    return _formula(cov, verb_name())
 
 
 def _imputation_spec(data: pd.DataFrame, exposure: str, kwargs: Mapping[str, Any],
@@ -135,23 +132,23 @@ def _imputation_spec(data: pd.DataFrame, exposure: str, kwargs: Mapping[str, Any
     for key in ("covariates", "outcome_covariates", "propensity_covariates"):
         cov = kwargs.get(key)
         if cov is not None:
-            cols += covariate_columns(cov, data, FUNC)
+            cols += covariate_columns(cov, data, verb_name())
             parts.append(_rhs(cov))
     if extra is not None:
-        cols += covariate_columns(extra, data, FUNC)
+        cols += covariate_columns(extra, data, verb_name())
         parts.append(_rhs(extra))
     outcome = kwargs.get("outcome") if isinstance(kwargs.get("outcome"), str) else None
     time = kwargs.get("time") if isinstance(kwargs.get("time"), str) else None
     event = kwargs.get("event") if isinstance(kwargs.get("event"), str) else None
     if outcome:
-        check_columns(data, FUNC, outcome=outcome)
+        check_columns(data, outcome=outcome)
         cols.append(outcome)
     if time and event:
-        check_columns(data, FUNC, time=time, event=event)
+        check_columns(data, time=time, event=event)
         cols += [time, event]
     if not (outcome or (time and event)):
         raise DataValidationError(
-            f"{FUNC}(): the imputation model needs the outcome; got neither outcome= nor "
+            f"{verb_name()}(): the imputation model needs the outcome; got neither outcome= nor "
             "time= and event= among the estimator's arguments. Pass them as for the estimator."
         )
     competing = kwargs.get("cause") is not None
@@ -174,7 +171,7 @@ def _imputation_design(frame: pd.DataFrame, exposure: str, flag: np.ndarray, spe
     work.attrs = {}
     work[exposure] = flag
     q = exposure if exposure.isidentifier() else f"`{exposure}`"
-    design = build_design(work, " + ".join((q, *spec.formula_parts)), FUNC)
+    design = build_design(work, " + ".join((q, *spec.formula_parts)), verb_name())
     X, names = [design.X], list(design.names)
     out_cols, out_names = _outcome_terms(frame, spec)
     if out_cols:
@@ -190,8 +187,8 @@ def _outcome_terms(frame: pd.DataFrame, spec: _Spec) -> tuple[list[np.ndarray], 
     from .._validation import check_numeric, check_time_event
 
     if spec.outcome:
-        return [check_numeric(frame, spec.outcome, "outcome", FUNC)], [spec.outcome]
-    t, e = check_time_event(frame, spec.time, spec.event, FUNC,  # type: ignore[arg-type]
+        return [check_numeric(frame, spec.outcome, "outcome")], [spec.outcome]
+    t, e = check_time_event(frame, spec.time, spec.event,  # type: ignore[arg-type]
                             competing=spec.competing)
     e = np.asarray(e, dtype=np.int64)
     if spec.competing:
@@ -244,7 +241,8 @@ def refit_weights_spec(value: Any, kwargs: dict[str, Any], data: pd.DataFrame,
         if weights is None or models_exposure:
             return None
         raise DataValidationError(
-            f"{FUNC}(): {estimator}() got weights={weights!r} with a misclassified exposure to "
+            f"{verb_name()}(): {estimator}() got weights={weights!r} with a misclassified "
+            "exposure to "
             "correct; got refit_weights=None. If these are inverse probability of treatment "
             "weights of the flag, they must be refitted on each imputed exposure: pass "
             "refit_weights=<the propensity model's covariates> (e.g. \"age + bmi\", or a "
@@ -255,7 +253,8 @@ def refit_weights_spec(value: Any, kwargs: dict[str, Any], data: pd.DataFrame,
         return None
     if models_exposure:
         raise DataValidationError(
-            f"{FUNC}(): {estimator}() fits its own propensity model on each imputed exposure "
+            f"{verb_name()}(): {estimator}() fits its own propensity model on each imputed "
+            "exposure "
             f"(its weights= are case weights); got refit_weights={value!r}. Drop "
             "refit_weights, or pass refit_weights=False."
         )
@@ -263,7 +262,7 @@ def refit_weights_spec(value: Any, kwargs: dict[str, Any], data: pd.DataFrame,
         bad = sorted(set(value) - set(REFIT_KEYS))
         if bad or "covariates" not in value:
             raise DataValidationError(
-                f"{FUNC}(): refit_weights as a mapping takes the propensity_score options "
+                f"{verb_name()}(): refit_weights as a mapping takes the propensity_score options "
                 f"{', '.join(REFIT_KEYS)} (covariates required); got keys {sorted(value)}. "
                 "Pass e.g. refit_weights={'covariates': 'age + bmi', 'stabilize': True}."
             )
@@ -273,16 +272,17 @@ def refit_weights_spec(value: Any, kwargs: dict[str, Any], data: pd.DataFrame,
         options = {"covariates": value}
     else:
         raise DataValidationError(
-            f"{FUNC}(): refit_weights must be the propensity model's covariates (a formula or "
+            f"{verb_name()}(): refit_weights must be the propensity model's covariates (a formula "
+            "or "
             f"a list of columns), a dict of propensity_score options, or False; got "
             f"{value!r}."
         )
-    covariate_columns(options["covariates"], data, FUNC)   # names a missing column early
+    covariate_columns(options["covariates"], data, verb_name())   # names a missing column early
     if weights is None:
         kwargs["weights"] = weights = REFIT_COLUMN
     elif not isinstance(weights, str):
         raise DataValidationError(
-            f"{FUNC}(): refit_weights needs weights= to be a column name; got {weights!r}.")
+            f"{verb_name()}(): refit_weights needs weights= to be a column name; got {weights!r}.")
     opts = ", ".join(f"{k}={v!r}" for k, v in options.items() if k != "covariates")
     desc = (f"weights {weights!r} refitted in the naive run and in each imputation: "
             f"propensity_score(covariates={_rhs(options['covariates'])!r}"

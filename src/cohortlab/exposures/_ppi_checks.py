@@ -90,7 +90,7 @@ def _prepare(data: Any, func: str, *, outcome: str, outcome_validation: str,
 def _check_lam(lam: Any, func: str) -> None:
     if isinstance(lam, str) and lam == "tuned":
         return
-    if isinstance(lam, numbers.Real) and not isinstance(lam, bool) and np.isfinite(lam):
+    if isinstance(lam, numbers.Real) and not isinstance(lam, bool) and np.isfinite(float(lam)):
         return
     raise DataValidationError(
         f"{func}(): lam must be \"tuned\" or a finite number; got {lam!r}. Use lam=\"tuned\" "

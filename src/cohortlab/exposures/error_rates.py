@@ -12,7 +12,7 @@ import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 
@@ -38,7 +38,7 @@ class BetaRate:
     def __post_init__(self) -> None:
         for name in ("alpha", "beta"):
             v = getattr(self, name)
-            if not (isinstance(v, numbers.Real) and math.isfinite(v) and v > 0):
+            if not (isinstance(v, numbers.Real) and math.isfinite(v) and float(v) > 0):
                 raise DataValidationError(
                     f"ErrorRates(): the Beta {name} must be a positive finite number; got "
                     f"{v!r}. Pass counts with ErrorRates.from_counts(tp, fn, tn, fp)."
@@ -146,7 +146,10 @@ class ErrorRates:
         """Levels with both rates (``None`` without ``by``)."""
         if self.by is None:
             return None
-        return [lv for lv in self.sensitivity if lv in self.specificity]  # type: ignore[union-attr]
+        # with ``by`` both rates are mappings (checked in __post_init__)
+        sens = cast(Mapping[Any, Any], self.sensitivity)
+        spec = cast(Mapping[Any, Any], self.specificity)
+        return [lv for lv in sens if lv in spec]
 
 
 def _check_rate(rate: Any, name: str) -> None:
@@ -182,7 +185,7 @@ def _check_point_sum(se: Any, sp: Any, where: str) -> None:
 
 
 def _check_counts(*counts: Any) -> None:
-    if not all(isinstance(c, numbers.Integral) and not isinstance(c, bool) and c >= 0
+    if not all(isinstance(c, numbers.Integral) and not isinstance(c, bool) and int(c) >= 0
                for c in counts):
         raise DataValidationError(
             "ErrorRates.from_counts(): tp, fn, tn and fp must be non-negative integers; got "

@@ -27,7 +27,7 @@ import pandas as pd
 
 from .._design import natural_spline
 from .._typing import Missing
-from .._validation import check_option
+from .._validation import check_int, verb, verb_name
 from ..exceptions import CohortWarning, DataValidationError
 from ..results.dropped import Dropped
 from .definition import (
@@ -60,6 +60,7 @@ __all__ = [
 # ------------------------------------------------------------------------ public verbs
 
 
+@verb
 def threshold_exposure(
     data: pd.DataFrame,
     score: str,
@@ -106,9 +107,8 @@ def threshold_exposure(
     >>> flag.describe()
     'Exposure: af_score >= 0.5 (flag), 206 of 2,000 (10.3%) exposed.'
     """
-    func = "threshold_exposure"
+    func = verb_name()
     x, index, dropped = _score(data, score, missing, func)
-    check_option(operator, Operator, "operator", func)
     t = _real(threshold, "threshold", func, "Pass the score value that defines exposure, e.g. "
               "threshold=0.5.")
     flag = _flag(x, t, operator)
@@ -125,6 +125,7 @@ def threshold_exposure(
                   reference=0, levels=(0, 1), dropped=dropped, missing=missing, func=func)
 
 
+@verb
 def quantile_exposure(
     data: pd.DataFrame,
     score: str,
@@ -176,7 +177,7 @@ def quantile_exposure(
     >>> quart.counts()["n"].tolist()
     [2, 2, 2, 2]
     """
-    func = "quantile_exposure"
+    func = verb_name()
     x, index, dropped = _score(data, score, missing, func)
     probs = _probabilities(q, func)
     edges = _quantile_edges(x, probs)
@@ -210,6 +211,7 @@ def quantile_exposure(
                   params, reference=ref, levels=labels, dropped=dropped, missing=missing, func=func)
 
 
+@verb
 def cutpoint_exposure(
     data: pd.DataFrame,
     score: str,
@@ -254,7 +256,7 @@ def cutpoint_exposure(
     >>> cat.values.astype(str).tolist()
     ['< 25', '[25, 30)', '[25, 30)', '>= 30', '>= 30']
     """
-    func = "cutpoint_exposure"
+    func = verb_name()
     x, index, dropped = _score(data, score, missing, func)
     cuts = _cutpoints(cutpoints, func)
     codes = _bin_codes(x, cuts)
@@ -284,6 +286,7 @@ def cutpoint_exposure(
                   func=func)
 
 
+@verb
 def standardized_exposure(
     data: pd.DataFrame,
     score: str,
@@ -321,7 +324,7 @@ def standardized_exposure(
     >>> z.values.tolist(), z.parameters["sd"]
     ([-1.0, 0.0, 1.0], 1.0)
     """
-    func = "standardized_exposure"
+    func = verb_name()
     x, index, dropped = _score(data, score, missing, func)
     mean = float(x.mean())
     sd = float(x.std(ddof=1)) if x.size > 1 else 0.0
@@ -335,6 +338,7 @@ def standardized_exposure(
                   name or f"{score}_per_sd", params, dropped=dropped, missing=missing, func=func)
 
 
+@verb
 def spline_basis(
     data: pd.DataFrame,
     score: str,
@@ -380,12 +384,9 @@ def spline_basis(
     >>> ns.columns, [round(k, 4) for k in ns.parameters["knots"]]
     (['score_ns1', 'score_ns2', 'score_ns3'], [0.3333, 0.6667])
     """
-    func = "spline_basis"
+    func = verb_name()
     x, index, dropped = _score(data, score, missing, func)
-    if not (isinstance(df, numbers.Integral) and not isinstance(df, bool) and int(df) >= 1):
-        raise DataValidationError(
-            f"{func}(): df must be an int >= 1; got {df!r}. Pass e.g. df=4.")
-    df = int(df)
+    df = check_int(df, "df", 1, func, hint="Pass e.g. df=4.")
     probs = np.linspace(0.0, 1.0, df + 1)
     knots = np.quantile(x, probs)
     if np.any(np.diff(knots) <= 0):

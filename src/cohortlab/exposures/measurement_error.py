@@ -14,8 +14,6 @@ through joblib with one spawned seed each and builds an :class:`MICorrection`.
 
 from __future__ import annotations
 
-import inspect
-import numbers
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,9 +30,10 @@ from .._validation import (
     apply_missing,
     check_binary,
     check_columns,
-    check_conf_level,
-    check_frame,
-    check_option,
+    check_estimator,
+    check_int,
+    verb,
+    verb_name,
 )
 from ..exceptions import CohortWarning, DataValidationError
 from ..inference.bootstrap import _seed_sequence, seed_batches
@@ -60,7 +59,6 @@ from .measurement_error_result import (
 
 __all__ = ["correct_exposure", "MICorrection"]
 
-FUNC = "correct_exposure"
 ImputationDraw: TypeAlias = Literal["normal", "bootstrap"]
 #: Validated rows per flag arm below which a warning is raised.
 MIN_VALIDATED_PER_ARM = 10
@@ -133,6 +131,7 @@ def _impute_all(setup: _Setup, seeds: list, n_jobs: int) -> list:
 # ------------------------------------------------------------------------- public verb
 
 
+@verb
 def correct_exposure(
     estimator: Callable[..., Any],
     data: pd.DataFrame,
@@ -267,20 +266,17 @@ def correct_exposure(
     >>> res.corrected[0].estimate > res.naive[0].estimate
     True
     """
-    data = check_frame(data, FUNC)
-    params = _estimator_params(estimator)
-    _check_int(n_imputations, "n_imputations", 2)
-    check_option(imputation_draw, ImputationDraw, "imputation_draw", FUNC)
-    conf_level = check_conf_level(conf_level, FUNC)
+    params = check_estimator(estimator)
+    check_int(n_imputations, "n_imputations", 2)
     if not isinstance(validation, str):
         raise DataValidationError(
-            f"{FUNC}(): validation must be a column name (str); got "
+            f"{verb_name()}(): validation must be a column name (str); got "
             f"{validation!r}. Pass the column holding the true exposure."
         )
-    check_columns(data, FUNC, exposure=exposure, validation=validation)
+    check_columns(data, exposure=exposure, validation=validation)
     if validation == exposure:
         raise DataValidationError(
-            f"{FUNC}(): validation must differ from the flag column; got "
+            f"{verb_name()}(): validation must differ from the flag column; got "
             f"{exposure!r} for both. Pass the column with the true exposure."
         )
     kwargs = dict(estimator_kwargs)
@@ -297,19 +293,19 @@ def correct_exposure(
                                models_exposure=pass_exposure and "covariates" in params)
     if refit is not None and not ("weights" in params or "**" in params):
         raise DataValidationError(
-            f"{FUNC}(): refit_weights needs an estimator that takes weights=; got "
+            f"{verb_name()}(): refit_weights needs an estimator that takes weights=; got "
             f"{getattr(estimator, '__name__', estimator)!r}. Drop refit_weights.")
     spec_kw = kwargs if refit is None else {**kwargs,
                                             "propensity_covariates": refit.options["covariates"]}
     spec = _imputation_spec(data, exposure, spec_kw, imputation_covariates)
     used = [exposure, *spec.columns]
-    frame, dropped = apply_missing(data, used, missing, FUNC)
-    flag = check_binary(frame, exposure, "exposure", FUNC, reference=kwargs.get("reference"))
+    frame, dropped = apply_missing(data, used, missing)
+    flag = check_binary(frame, exposure, "exposure", reference=kwargs.get("reference"))
     labels = _labels(frame, exposure, kwargs.get("reference"))
     validated, truth = _check_validation(frame, validation, flag, labels)
     X, names = _imputation_design(frame, exposure, flag, spec, flag_interactions)
     coef, vcov = _fit_imputation(X[validated], truth[validated], names)
-    seeds = _seed_sequence(random_state, FUNC).spawn(int(n_imputations) + 1)
+    seeds = _seed_sequence(random_state, verb_name()).spawn(int(n_imputations) + 1)
     seed_estimator = "random_state" in params and "random_state" not in kwargs
     naive_kw = dict(kwargs)
     if seed_estimator:
@@ -338,37 +334,15 @@ def correct_exposure(
 # ------------------------------------------------------------------------- validation
 
 
-def _check_int(value: Any, name: str, low: int) -> None:
-    if not (isinstance(value, numbers.Integral) and not isinstance(value, bool)
-            and value >= low):
-        raise DataValidationError(f"{FUNC}(): {name} must be an int >= {low}; got {value!r}.")
-
-
-def _estimator_params(estimator: Any) -> dict[str, Any]:
-    if not callable(estimator):
-        raise DataValidationError(
-            f"{FUNC}(): estimator must be a cohortlab verb (a function); got "
-            f"{type(estimator).__name__}. Pass e.g. cl.ipw (not cl.ipw(...))."
-        )
-    try:
-        sig = inspect.signature(estimator)
-    except (TypeError, ValueError):
-        return {"**": True}
-    params: dict[str, Any] = dict(sig.parameters)
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        params["**"] = True
-    return params
-
-
 def _check_exposure_used(exposure: str, kwargs: Mapping[str, Any], data: pd.DataFrame
                          ) -> None:
     if kwargs.get("by") == exposure:
         return
     cov = kwargs.get("covariates")
-    if cov is not None and exposure in covariate_columns(cov, data, FUNC):
+    if cov is not None and exposure in covariate_columns(cov, data, verb_name()):
         return
     raise DataValidationError(
-        f"{FUNC}(): the estimator does not use the flag {exposure!r} (exposure); got "
+        f"{verb_name()}(): the estimator does not use the flag {exposure!r} (exposure); got "
         f"by={kwargs.get('by')!r} and covariates={cov!r}. Pass it as by= (kaplan_meier, "
         "cumulative_incidence) or among covariates= (cox, fine_gray)."
     )
@@ -388,7 +362,7 @@ def _check_validation(frame: pd.DataFrame, column: str, flag: np.ndarray,
     validated = s.notna().to_numpy()
     if not validated.any():
         raise DataValidationError(
-            f"{FUNC}(): column {column!r} (validation) is never observed; got "
+            f"{verb_name()}(): column {column!r} (validation) is never observed; got "
             f"{len(s):,} missing values. It must hold the true exposure on a validation "
             "subset (missing elsewhere)."
         )
@@ -397,7 +371,7 @@ def _check_validation(frame: pd.DataFrame, column: str, flag: np.ndarray,
     bad = [v for v in vals if not _in(v, allowed)]
     if bad:
         raise DataValidationError(
-            f"{FUNC}(): column {column!r} (validation) must be coded like the flag "
+            f"{verb_name()}(): column {column!r} (validation) must be coded like the flag "
             f"({_fmt_values(sorted(allowed, key=str))}); got values "
             f"{_fmt_values(sorted(bad, key=str))}. Recode it, e.g. data[{column!r}].eq(1) "
             "where observed."
@@ -407,7 +381,7 @@ def _check_validation(frame: pd.DataFrame, column: str, flag: np.ndarray,
         obs.astype(float).to_numpy().astype(np.int64)
     if np.unique(truth_v).size < 2:
         raise DataValidationError(
-            f"{FUNC}(): column {column!r} (validation) takes only the value "
+            f"{verb_name()}(): column {column!r} (validation) takes only the value "
             f"{truth_v[0]} among its {validated.sum():,} observed rows; the imputation model "
             "needs both exposed and unexposed validated rows. Validate more rows."
         )
@@ -416,13 +390,13 @@ def _check_validation(frame: pd.DataFrame, column: str, flag: np.ndarray,
     if min(arms.values()) == 0:
         missing_arm = 0 if arms[0] == 0 else 1
         raise DataValidationError(
-            f"{FUNC}(): column {column!r} (validation) is observed only where the "
+            f"{verb_name()}(): column {column!r} (validation) is observed only where the "
             f"flag is {1 - missing_arm}; got {arms[missing_arm]} validated rows with flag = "
             f"{missing_arm}. Validate rows in both flag arms (e.g. a random sample)."
         )
     if min(arms.values()) < MIN_VALIDATED_PER_ARM:
         warnings.warn(
-            f"{FUNC}(): few validated rows in column {column!r} (validation); got "
+            f"{verb_name()}(): few validated rows in column {column!r} (validation); got "
             f"{arms[0]} with flag = 0 and {arms[1]} with flag = 1 (< "
             f"{MIN_VALIDATED_PER_ARM} in an arm). The imputation model is fragile; validate "
             "more rows.", CohortWarning, stacklevel=3,

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._validation import verb_name
 from ..exceptions import CohortError, DataValidationError
 from ..inference.rubin import pool_rubin, rubin_interval
 from ..results.estimate import Estimate, EstimateTable
@@ -25,7 +26,6 @@ from ._imputation import _Spec
 
 __all__ = ["MICorrection"]
 
-FUNC = "correct_exposure"
 #: Measures that are levels, not contrasts: no test of a null value.
 _LEVELS = frozenset({"survival", "cumulative_incidence", "risk", "mean", "rmst", "quantile"})
 _NUMBER = re.compile(r"\d[\d,.]*(e[+-]?\d+)?")
@@ -90,7 +90,7 @@ def _result_rows(result: Any, times: Sequence[float] | None) -> list[Estimate]:
     if isinstance(result, MatchResult):
         if result.estimate is None:
             raise DataValidationError(
-                f"{FUNC}(): match() without outcome= returns a matched cohort, not an "
+                f"{verb_name()}(): match() without outcome= returns a matched cohort, not an "
                 "estimate; got outcome=None. Pass outcome= so that each imputed cohort is "
                 "matched and its effect pooled."
             )
@@ -104,7 +104,8 @@ def _result_rows(result: Any, times: Sequence[float] | None) -> list[Estimate]:
     if isinstance(result, Curve):
         if times is None:
             raise DataValidationError(
-                f"{FUNC}(): the estimator returns curves; pooling needs the times at which to "
+                f"{verb_name()}(): the estimator returns curves; pooling needs the times at which "
+                "to "
                 "compare them; got times=None. Pass e.g. times=[1, 2, 5]."
             )
         rows = list(result.at(list(times)).rows)
@@ -112,7 +113,7 @@ def _result_rows(result: Any, times: Sequence[float] | None) -> list[Estimate]:
             rows += list(result.contrast(list(times)).rows)
         return rows
     raise DataValidationError(
-        f"{FUNC}(): the estimator returned a {type(result).__name__}; expected an Estimate, "
+        f"{verb_name()}(): the estimator returned a {type(result).__name__}; expected an Estimate, "
         "EstimateTable, ModelResult or Curve. Wrap it in a function that returns one."
     )
 
@@ -149,7 +150,7 @@ def _count_warnings(call: Callable[[], Any]) -> tuple[Any, dict[str, int]]:
 
 
 def _rubin_fields(r: Estimate, pooled: Any, i: int | None, conf_level: float
-                  ) -> tuple[dict[str, float], dict[str, float]]:
+                  ) -> tuple[dict[str, Any], dict[str, float]]:
     """Row ``r`` pooled by Rubin's rules: its estimate fields and (fmi, df, riv).
 
     ``i`` is the row's column in ``pooled``; None (a parameter not estimable in every
@@ -161,9 +162,9 @@ def _rubin_fields(r: Estimate, pooled: Any, i: int | None, conf_level: float
                      conf_high=math.nan, statistic=math.nan, p_value=math.nan),
                 dict(fmi=math.nan, df=math.nan, riv=math.nan))
     q, t, d = pooled.pooled[i], pooled.total_var[i], pooled.df[i]
-    stat, p, lo, hi = rubin_interval(q, t, d, conf_level)
-    if r.effect_measure in _LEVELS:
-        stat, p = math.nan, math.nan
+    t_stat, t_p, lo, hi = rubin_interval(q, t, d, conf_level)
+    stat, p = ((math.nan, math.nan) if r.effect_measure in _LEVELS
+               else (float(t_stat), float(t_p)))
     tr = math.exp if r.is_ratio else float
     return (dict(estimate=tr(float(q)), std_error=math.sqrt(float(t)),
                  conf_low=tr(float(lo)), conf_high=tr(float(hi)), statistic=float(stat),
@@ -178,7 +179,8 @@ def _build(naive: list[Estimate], out: list, model: ModelResult, counts: dict[st
     for k, (_, _, kk, _) in enumerate(out):
         if kk != keys:
             raise CohortError(
-                f"{FUNC}(): imputation {k + 1} gave different parameters than the naive run; "
+                f"{verb_name()}(): imputation {k + 1} gave different parameters than the naive "
+                "run; "
                 f"got {kk[:4]} vs {keys[:4]}. Both exposure arms must stay present."
             )
     theta = np.vstack([o[0] for o in out])

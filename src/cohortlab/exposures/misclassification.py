@@ -14,10 +14,8 @@ seed per simulation, and builds the result.
 from __future__ import annotations
 
 import functools
-import inspect
 import keyword
 import math
-import numbers
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,8 +33,10 @@ from .._validation import (
     apply_missing,
     check_binary,
     check_columns,
-    check_conf_level,
-    check_frame,
+    check_estimator,
+    check_int,
+    verb,
+    verb_name,
 )
 from ..exceptions import CohortError, DataValidationError
 from ..inference.bootstrap import _seed_sequence, seed_batches
@@ -46,7 +46,6 @@ from .misclassification_result import BiasAnalysis, _build
 
 __all__ = ["BetaRate", "ErrorRates", "BiasAnalysis", "bias_analysis"]
 
-FUNC = "bias_analysis"
 _MAX_STRATUM_LEVELS = 20
 # record-level prevalence model: implied true prevalences outside (0, 1) are clipped to
 # [_CLIP_EPS, 1 - _CLIP_EPS]; a draw that needs this for more than _MAX_CLIP_FRACTION of the
@@ -182,7 +181,8 @@ def _one_sim(setup: _Setup, seed: np.random.SeedSequence) -> tuple[np.ndarray, C
 
 
 def _run_batch(setup: _Setup, seeds: list) -> tuple[np.ndarray, Counter_t]:
-    rows, seen = [], {}
+    rows: list[np.ndarray] = []
+    seen: Counter_t = {}
     for s in seeds:
         row, w = _one_sim(setup, s)
         rows.append(row)
@@ -194,6 +194,7 @@ def _run_batch(setup: _Setup, seeds: list) -> tuple[np.ndarray, Counter_t]:
 # -------------------------------------------------------------------------- public verb
 
 
+@verb
 def bias_analysis(
     estimator: Callable[..., Estimate],
     data: pd.DataFrame,
@@ -315,24 +316,21 @@ def bias_analysis(
     >>> res.systematic.estimate > res.naive.estimate
     True
     """
-    data = check_frame(data, FUNC)
     estimator, params = _check_estimator(estimator, estimator_kwargs)
     if not isinstance(error, ErrorRates):
         raise DataValidationError(
-            f"{FUNC}(): error must be an ErrorRates; got {type(error).__name__}. Pass e.g. "
+            f"{verb_name()}(): error must be an ErrorRates; got {type(error).__name__}. Pass e.g. "
             "error=ErrorRates(sensitivity=(0.80, 0.92), specificity=0.97)."
         )
-    if not (isinstance(n_sims, numbers.Integral) and not isinstance(n_sims, bool)
-            and n_sims >= 2):
-        raise DataValidationError(f"{FUNC}(): n_sims must be an int >= 2; got {n_sims!r}.")
-    conf_level = check_conf_level(conf_level, FUNC)
+    check_int(n_sims, "n_sims", 2)
     strata_cols = _strata_columns(strata, estimator_kwargs)
-    check_columns(data, FUNC, exposure=exposure, by=error.by, strata=strata_cols)
+    check_columns(data, exposure=exposure, by=error.by, strata=strata_cols)
     prev_cols = ([] if prevalence_covariates is None else
-                 covariate_columns(prevalence_covariates, data, FUNC))
+                 covariate_columns(prevalence_covariates, data, verb_name()))
     if exposure in prev_cols:
         raise DataValidationError(
-            f"{FUNC}(): prevalence_covariates models the flag {exposure!r} and cannot contain "
+            f"{verb_name()}(): prevalence_covariates models the flag {exposure!r} and cannot "
+            "contain "
             f"it; got {prevalence_covariates!r}. Remove {exposure!r} from it."
         )
     kwargs = dict(estimator_kwargs)
@@ -341,10 +339,10 @@ def bias_analysis(
             kwargs.setdefault(name, value)
     used = list(dict.fromkeys([exposure, *([error.by] if error.by else []), *strata_cols,
                                *prev_cols]))
-    frame, dropped = apply_missing(data, used, missing, FUNC)
-    flag = check_binary(frame, exposure, "exposure", FUNC, reference=kwargs.get("reference"))
+    frame, dropped = apply_missing(data, used, missing)
+    flag = check_binary(frame, exposure, "exposure", reference=kwargs.get("reference"))
     labels = _labels(frame, exposure, kwargs.get("reference"))
-    seeds = _seed_sequence(random_state, FUNC).spawn(int(n_sims) + 1)
+    seeds = _seed_sequence(random_state, verb_name()).spawn(int(n_sims) + 1)
     seed_estimator = "random_state" in params and "random_state" not in kwargs
     naive_kw = dict(kwargs)
     if seed_estimator:
@@ -392,8 +390,8 @@ def _prevalence_model(frame: pd.DataFrame, flag: np.ndarray, exposure: str, by: 
         main = set(cov_cols)
     extra = [cat(c) for c in dict.fromkeys([*strata, *([by] if by else [])])
              if c not in main and cat(c) not in main and f"C({c})" not in main]
-    design = build_design(frame, covariates, FUNC, extra=" + ".join(extra) or None)
-    fit = fit_logistic(design.X, flag.astype(float), names=design.names, func=FUNC,
+    design = build_design(frame, covariates, verb_name(), extra=" + ".join(extra) or None)
+    fit = fit_logistic(design.X, flag.astype(float), names=design.names, func=verb_name(),
                        response=f"the flag {exposure!r}", information=False)
     return fit.fitted, design.formula
 
@@ -407,31 +405,21 @@ def _check_estimator(estimator: Any, kwargs: Mapping[str, Any]
     (``cox``, ``fine_gray``, ``cause_specific_cox``, the flag among ``covariates``) through
     the flag's coefficient; curve estimators are refused.
     """
-    if not callable(estimator):
-        raise DataValidationError(
-            f"{FUNC}(): estimator must be a cohortlab verb (a function); got "
-            f"{type(estimator).__name__}. Pass e.g. cl.crude_effect (not cl.crude_effect(...))."
-        )
+    params = check_estimator(estimator, "cl.crude_effect")
     name = getattr(estimator, "__name__", type(estimator).__name__)
     if _is_curve_verb(estimator):
         raise DataValidationError(
-            f"{FUNC}(): {name}() returns curves, not one effect estimate; bias analysis "
+            f"{verb_name()}(): {name}() returns curves, not one effect estimate; bias analysis "
             f"summarises one estimate per simulation. Use cl.correct_exposure(cl.{name}, ..., "
             "times=[...]) (multiple imputation from validation data), or pass a function "
             "that returns one Estimate (e.g. a contrast of the curves at a time)."
         )
-    try:
-        sig = inspect.signature(estimator)
-    except (TypeError, ValueError):
-        return estimator, {"**": True}
-    params = {k: p for k, p in sig.parameters.items()}
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        params["**"] = True
+    if "**" in params:
         return estimator, params
     if _is_match(estimator):
         if kwargs.get("outcome") is None:
             raise DataValidationError(
-                f"{FUNC}(): match() without outcome= returns a matched cohort, not an "
+                f"{verb_name()}(): match() without outcome= returns a matched cohort, not an "
                 "estimate; got outcome=None. Pass outcome= so that each simulation matches "
                 "on the imputed exposure and estimates the effect."
             )
@@ -441,8 +429,8 @@ def _check_estimator(estimator: Any, kwargs: Mapping[str, Any]
     if "covariates" in params:  # Cox models: the flag is one of the covariates
         return functools.partial(_coefficient_of, estimator), {"**": True}
     raise DataValidationError(
-        f"{FUNC}(): estimator {name}() has no exposure argument; got parameters "
-        f"{list(sig.parameters)[:6]}. Pass a verb called as estimator(data, exposure=..., "
+        f"{verb_name()}(): estimator {name}() has no exposure argument; got parameters "
+        f"{list(params)[:6]}. Pass a verb called as estimator(data, exposure=..., "
         "...) that returns an Estimate, or wrap yours in a function that does."
     )
 
@@ -477,7 +465,8 @@ def _coefficient_of(estimator: Callable[..., Any], data: pd.DataFrame, *, exposu
             if r.term == exposure or r.term.startswith(f"{exposure} [cause ")]
     if len(hits) != 1:
         raise DataValidationError(
-            f"{FUNC}(): {name}() needs the flag {exposure!r} as one plain term of covariates "
+            f"{verb_name()}(): {name}() needs the flag {exposure!r} as one plain term of "
+            "covariates "
             f"(and one cause, e.g. causes=[1], for cause_specific_cox); got terms "
             f"{[r.term for r in table.rows][:6]}. Pass covariates=[{exposure!r}, ...]."
         )
@@ -512,7 +501,7 @@ def _cells(frame: pd.DataFrame, error: ErrorRates, strata: list[str]
         missing_lv = [lv for lv in present if lv not in levels]
         if missing_lv:
             raise DataValidationError(
-                f"{FUNC}(): levels {_fmt_values(sorted(missing_lv, key=str))} of column "
+                f"{verb_name()}(): levels {_fmt_values(sorted(missing_lv, key=str))} of column "
                 f"{error.by!r} (error.by) have no sensitivity/specificity; got rates for "
                 f"{_fmt_values(sorted(levels, key=str))}. Give rates for every level (both "
                 "rates), or recode the column."
@@ -526,7 +515,7 @@ def _cells(frame: pd.DataFrame, error: ErrorRates, strata: list[str]
         c, uniq = pd.factorize(frame[col], sort=True)
         if uniq.size > _MAX_STRATUM_LEVELS:
             raise DataValidationError(
-                f"{FUNC}(): column {col!r} (strata) has {uniq.size:,} distinct values; the "
+                f"{verb_name()}(): column {col!r} (strata) has {uniq.size:,} distinct values; the "
                 "exposure is imputed within strata of the outcome, which must be discrete. Bin "
                 f"it into a new column (e.g. pd.qcut(data[{col!r}], 5, labels=False)) and pass "
                 "strata=<that column>."

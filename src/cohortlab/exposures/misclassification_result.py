@@ -13,6 +13,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
+from .._validation import verb_name
 from ..exceptions import CohortError
 from ..results._format import Renderable, fmt_int, fmt_num, fmt_p
 from ..results.dropped import Dropped
@@ -21,7 +22,6 @@ from .error_rates import ErrorRates
 
 __all__ = ["BiasAnalysis"]
 
-FUNC = "bias_analysis"
 Counter_t: TypeAlias = dict[str, int]
 
 
@@ -65,14 +65,15 @@ class BiasAnalysis(Renderable):
     notes: tuple[str, ...] = ()
     prevalence_model: str | None = None
 
+    @property
     def table(self) -> EstimateTable:
-        """The three rows as an :class:`EstimateTable`."""
+        """The three rows (naive, systematic, total) as an :class:`EstimateTable`."""
         return EstimateTable(rows=(self.naive, self.systematic, self.total),
                              title=self._title(), dropped=self.dropped, notes=self.notes)
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy rows ``naive``, ``corrected (systematic)``, ``corrected (total)``."""
-        return self.table().to_frame()
+        return self.table.to_frame()
 
     def _display_frame(self, digits: int = 3) -> pd.DataFrame:
         recs = []
@@ -115,7 +116,7 @@ def _build(naive: Estimate, rows: np.ndarray, seen: Counter_t, error: ErrorRates
     ok = status == 0
     if ok.sum() < 2:
         raise CohortError(
-            f"{FUNC}(): only {int(ok.sum())} of {n_sims:,} simulations gave an estimate "
+            f"{verb_name()}(): only {int(ok.sum())} of {n_sims:,} simulations gave an estimate "
             f"({int((status == 1).sum())} with Se + Sp <= 1, {int((status == 2).sum())} with an "
             f"impossible true prevalence, {int((status == 3).sum())} estimator failures). The "
             "rates are incompatible with the observed flag prevalence; check them."

@@ -25,19 +25,13 @@ import numpy as np
 import pandas as pd
 
 from .._design import covariate_columns
-from .._typing import Estimand, Missing
-from .._validation import (
-    check_binary,
-    check_columns,
-    check_frame,
-    check_option,
-)
+from .._typing import CIMethod, EffectMeasure, Estimand, Measure, Missing
+from .._validation import check_binary, check_columns, check_frame, check_option, verb, verb_name
 from ..causal._aipw import aipw_means
 from ..causal._contrast import MEASURE_NAMES
 from ..causal._ipw import ipw_arm_means, realized_weights
 from ..causal._outcome import check_means, fit_outcome, if_se, outcome_design
 from ..causal._propensity import check_arms, fit_propensity
-from ..causal.crude import Measure
 from ..exceptions import DataValidationError
 from ..results.estimate import Estimate, EstimateTable
 from ._ppi import (
@@ -82,7 +76,7 @@ def _ipw_pieces(d: _Labelled, a: np.ndarray, ps: Any) -> Pieces:
     """Hajek IPW arm means; the propensity score fitted on everyone, stacked (M-estimation)."""
     e = ps.scores.to_numpy()
     w, dw = realized_weights(np.clip(e, 1e-12, 1 - 1e-12), a, ps.estimand)
-    common = dict(ps_fit=ps._fit, X=ps._design.X)
+    common: dict[str, Any] = dict(ps_fit=ps._fit, X=ps._design.X)
     s = np.ones(a.size)
     lab_y = ipw_arm_means(d.y, a, e, s, w, dw, r=d.r, c=d.pi, **common)
     lab_f = ipw_arm_means(d.f, a, e, s, w, dw, r=d.r, c=d.pi, **common)
@@ -123,8 +117,8 @@ def _aipw_pieces(d: _Labelled, a: np.ndarray, e: np.ndarray, exposure: str, out_
 
 # ---------------------------------------------------------------------- results
 def _table(pieces: Pieces, d: _Labelled, *, measure: str | None, lam: Any, clip: bool,
-           conf_level: float, effect_measure: str,
-           method: str, ci_method: str, labels: Mapping[str, Any], estimand: str | None,
+           conf_level: float, effect_measure: EffectMeasure,
+           method: str, ci_method: CIMethod, labels: Mapping[str, Any], estimand: str | None,
            aipw_se: bool, outcome_label: str,
            extra_notes: tuple[str, ...] = ()) -> list[Estimate]:
     lam_v = choose_lambda(pieces, measure, lam, clip)
@@ -172,11 +166,12 @@ def _notes(name: str, lam_v: float, lam: Any, d: _Labelled) -> tuple[str, ...]:
     return (f"ppi: prediction-powered, lambda = {lam_v:.3f} ({how})", *d.notes)
 
 
-def _measure_of(binary: bool) -> str:
+def _measure_of(binary: bool) -> EffectMeasure:
     return "risk" if binary else "mean"
 
 
 # ---------------------------------------------------------------------- ppi_mean
+@verb
 def ppi_mean(
     data: pd.DataFrame,
     *,
@@ -220,27 +215,38 @@ def ppi_mean(
     Parameters
     ----------
     data : pandas.DataFrame
+        One row per subject; never modified.
     outcome : str
         The model's prediction for every row (a probability in [0, 1] for a 0/1 label).
     outcome_validation : str
-        The gold-standard label on the labelled rows, missing elsewhere.
+        The gold-standard label, present on the labelled rows and missing on the others. A
+        binary label is coded 0/1.
     by : str, optional
         A mean per level of this column.
     exposure : str, optional
-        Binary column: the difference between exposure groups (1 minus 0).
+        Binary column: the difference in means between exposure groups (1 minus 0), a risk
+        difference for a 0/1 label, otherwise a mean difference. It is associational; for a
+        confounder-adjusted effect use :func:`ppi_effect`. Cannot be combined with ``by``.
     lam : "tuned" or float
+        The power-tuning parameter λ. ``"tuned"`` is PPI++, ``1`` is classical PPI, ``0`` uses
+        the labelled rows only.
     clip_lam : bool
         Keep a tuned ``lambda`` in [0, 1].
     strata : str, optional
-        Labelling strata (labelling probability estimated within each unless given).
+        The strata the labelled subset was sampled within. Unless you pass
+        ``labelled_fraction``, the labelling probability is estimated as the labelled share of
+        each stratum.
     labelled_fraction : str, float or mapping, optional
-        Known labelling probabilities: a column, one number, or stratum -> probability.
+        Known labelling probabilities: a column of P(labelled), one number, or a mapping from
+        stratum to probability (this form needs ``strata``).
     reference : optional
-        Exposure label of the unexposed group.
+        The label of the unexposed group, when ``exposure`` is not coded 0/1.
     conf_level : float
     missing : {"raise", "drop"}
-        For the prediction, ``by``, ``exposure``, ``strata`` (a labelled row without a
-        prediction always raises).
+        Missing values in the prediction, ``by``, ``exposure``, ``strata`` and
+        ``labelled_fraction`` columns raise, or with ``"drop"`` those rows are dropped and
+        counted. A labelled row with no prediction always raises, because dropping it would
+        make the labelled subset non-random.
 
     Returns
     -------
@@ -264,7 +270,7 @@ def ppi_mean(
     1  labelled_only     0.431      0.025
     2            ppi     0.407      0.019
     """
-    func = "ppi_mean"
+    func = verb_name()
     if by is not None and exposure is not None:
         raise DataValidationError(
             f"{func}(): pass by or exposure, not both; got by={by!r}, exposure={exposure!r}. "
@@ -274,7 +280,7 @@ def ppi_mean(
                              columns=[c for c in (by, exposure) if c], strata=strata,
                              labelled_fraction=labelled_fraction, missing=missing, lam=lam,
                              conf_level=conf_level)
-    common = dict(lam=lam, clip=clip_lam, conf_level=conf_level,
+    common: dict[str, Any] = dict(lam=lam, clip=clip_lam, conf_level=conf_level,
                   method="ppi_mean", ci_method="influence_function", estimand=None,
                   aipw_se=False, outcome_label=outcome_validation)
     if exposure is not None:
@@ -303,6 +309,7 @@ def ppi_mean(
 
 
 # ---------------------------------------------------------------------- ppi_effect
+@verb
 def ppi_effect(
     estimator: Callable[..., Any],
     data: pd.DataFrame,
@@ -366,27 +373,33 @@ def ppi_effect(
         The verb whose effect is made prediction-powered: ``cl.ipw`` or ``cl.aipw`` (any
         other is refused).
     data : pandas.DataFrame
+        One row per subject; never modified.
     outcome_validation : str
         The gold-standard label on the labelled rows, missing elsewhere.
     lam : "tuned" or float
+        The power-tuning parameter, as in :func:`ppi_mean`.
     clip_lam : bool
     strata, labelled_fraction
         The labelling design, as in :func:`ppi_mean`.
     exposure : str
-        Binary exposure.
+        A binary exposure, observed for every row.
     outcome : str
         The model's prediction for every row (a probability in [0, 1] for a 0/1 label).
     covariates : list of str or str
-        Confounders (propensity model; and outcome models unless ``outcome_covariates``).
+        The confounders, as column names or a formula right-hand side. They are used in the
+        propensity model, and in the AIPW outcome models unless ``outcome_covariates`` is given.
     estimand : {"ATE", "ATT", "ATC", "ATO", "ATM"}
         AIPW: ATE, ATT or ATC.
     effect_measure : {"difference", "ratio", "odds_ratio"}
+        The contrast. Ratios are estimated on the log scale. ``"odds_ratio"`` requires a 0/1
+        label.
     outcome_covariates : list of str or str, optional
         AIPW outcome models' right-hand side (default ``covariates``).
     reference : optional
         Exposure label of the unexposed group.
     conf_level : float
     missing : {"raise", "drop"}
+        As in :func:`ipw`. A labelled row without a prediction always raises an error.
     **estimator_kwargs
         Other arguments of ``estimator`` are refused (a machine-learning model, trimming,
         weights, clusters, bootstrap): the prediction-powered estimator fits a logistic
@@ -429,7 +442,6 @@ def ppi_effect(
             "bootstrap).")
     allowed = Estimand if estimator_name == "ipw" else Literal["ATE", "ATT", "ATC"]
     check_option(estimand, allowed, "estimand", func)
-    check_option(effect_measure, Measure, "effect_measure", func)
     frame0 = check_frame(data, func)
     check_columns(frame0, func, exposure=exposure)
     out_cov = covariates if outcome_covariates is None else outcome_covariates
@@ -454,7 +466,7 @@ def ppi_effect(
                               *ps.notes)
     if estimator_name == "ipw":
         pieces = _ipw_pieces(d, a, ps)
-        ci = "sandwich_mestimation"
+        ci: CIMethod = "sandwich_mestimation"
     else:
         pieces, more = _aipw_pieces(d, a, ps.scores.to_numpy(), exposure, out_cov, estimand,
                                     func, outcome)

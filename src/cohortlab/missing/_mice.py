@@ -330,7 +330,7 @@ def polyreg_draw(rng: np.random.Generator, xo: np.ndarray, yo: np.ndarray, xm: n
         lv = vecs * np.sqrt(np.clip(vals, 0.0, None))
     draw = beta + (lv @ rng.standard_normal(p * q)).reshape(q, p).T
     prob = _softmax(xm @ draw)
-    u = rng.random(xm.shape[0])
+    u = rng.random(int(xm.shape[0]))
     codes = (u[:, None] > np.cumsum(prob, axis=1)[:, :-1]).sum(axis=1)
     return codes.astype(np.int64), ok, beta
 

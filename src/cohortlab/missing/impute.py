@@ -17,7 +17,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from .._typing import RandomState
-from .._validation import check_columns, check_frame, suggest
+from .._validation import check_columns, check_int, suggest, verb, verb_name
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import _seed_sequence, seed_batches
 from ._mice import VarSpec, run_batch
@@ -25,7 +25,6 @@ from .imputed import ImputedData
 
 __all__ = ["impute", "ImputedData", "ImputeMethod"]
 
-FUNC = "impute"
 ImputeMethod: TypeAlias = Literal["pmm", "norm", "logreg", "polyreg"]
 #: Levels above which a string/categorical predictor is refused (an identifier, free text).
 MAX_LEVELS = 50
@@ -60,7 +59,8 @@ def _encode(frame: pd.DataFrame, name: str, role: str) -> _Column:
                 levels = list(pd.unique(s.dropna()))
         if len(levels) > MAX_LEVELS:
             raise DataValidationError(
-                f"{FUNC}(): column {name!r} ({role}) has {len(levels):,} distinct values; at "
+                f"{verb_name()}(): column {name!r} ({role}) has {len(levels):,} distinct values; "
+                "at "
                 f"most {MAX_LEVELS} levels are used in an imputation model. Leave it out "
                 "(predictors=, columns=) if it is an identifier or free text."
             )
@@ -70,14 +70,15 @@ def _encode(frame: pd.DataFrame, name: str, role: str) -> _Column:
         return _Column(name, kind, codes, miss, levels)
     if not pd.api.types.is_numeric_dtype(s.dtype):
         raise DataValidationError(
-            f"{FUNC}(): column {name!r} ({role}) has dtype {s.dtype}; imputation models take "
+            f"{verb_name()}(): column {name!r} ({role}) has dtype {s.dtype}; imputation models "
+            "take "
             "numeric, boolean, string or categorical columns. Convert it (e.g. dates to "
             "days since baseline) or leave it out (predictors=, columns=)."
         )
     x = s.to_numpy(dtype=float, na_value=np.nan)
     if np.any(np.isinf(x)):
         raise DataValidationError(
-            f"{FUNC}(): column {name!r} ({role}) has {int(np.isinf(x).sum()):,} infinite "
+            f"{verb_name()}(): column {name!r} ({role}) has {int(np.isinf(x).sum()):,} infinite "
             "values. Replace them (e.g. with NaN, to be imputed)."
         )
     obs = np.unique(x[~miss])
@@ -91,20 +92,12 @@ def _default_method(col: _Column) -> str:
     return {"num": "pmm", "bin": "logreg", "cat": "polyreg"}[col.kind]
 
 
-def _check_int(value: Any, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise DataValidationError(
-            f"{FUNC}(): {name} must be an integer >= {low}; got {value!r}."
-        )
-    return int(value)
-
-
 def _as_list(value: Any, name: str) -> list[str]:
     if isinstance(value, str):
         return [value]
     if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
         raise DataValidationError(
-            f"{FUNC}(): {name} must be a column name or a list of column names; got "
+            f"{verb_name()}(): {name} must be a column name or a list of column names; got "
             f"{value!r}."
         )
     return list(dict.fromkeys(value))
@@ -113,6 +106,7 @@ def _as_list(value: Any, name: str) -> list[str]:
 # ------------------------------------------------------------------------- public verb
 
 
+@verb
 def impute(
     data: pd.DataFrame,
     *,
@@ -204,22 +198,22 @@ def impute(
     >>> imp.complete(1)["wt82_71"].isna().sum()
     np.int64(0)
     """
-    data = check_frame(data, FUNC)
-    m = _check_int(m, "m", 1)
-    n_iter = _check_int(n_iter, "n_iter", 1)
-    donors = _check_int(donors, "donors", 1)
+    m = check_int(m, "m", 1)
+    n_iter = check_int(n_iter, "n_iter", 1)
+    donors = check_int(donors, "donors", 1)
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
-        raise DataValidationError(f"{FUNC}(): n_jobs must be a non-zero integer; got {n_jobs!r}.")
+        raise DataValidationError(f"{verb_name()}(): n_jobs must be a non-zero integer; got "
+                                  f"{n_jobs!r}.")
     if data.columns.duplicated().any():
         dup = data.columns[data.columns.duplicated()].tolist()
         raise DataValidationError(
-            f"{FUNC}(): duplicated column names {dup}; rename them before imputing."
+            f"{verb_name()}(): duplicated column names {dup}; rename them before imputing."
         )
-    check_columns(data, FUNC, outcome=outcome, time=time, event=event,
+    check_columns(data, outcome=outcome, time=time, event=event,
                   exclude=list(exclude) if exclude is not None else None)
     if (time is None) != (event is None):
         raise DataValidationError(
-            f"{FUNC}(): a survival outcome needs both time= and event=; got time={time!r}, "
+            f"{verb_name()}(): a survival outcome needs both time= and event=; got time={time!r}, "
             f"event={event!r}."
         )
     excluded = set(_as_list(exclude, "exclude")) if exclude is not None else set()
@@ -228,7 +222,7 @@ def impute(
         k = int(data[c].isna().sum())
         if k:
             raise DataValidationError(
-                f"{FUNC}(): the outcome column {c!r} has {k:,} missing values; the outcome "
+                f"{verb_name()}(): the outcome column {c!r} has {k:,} missing values; the outcome "
                 "terms of the imputation models must be complete. Impute it as a column "
                 "(columns=[...]) without outcome=/time=/event=, or restrict the cohort."
             )
@@ -238,11 +232,11 @@ def impute(
                    and c not in outcome_cols]
     else:
         targets = _as_list(columns, "columns")
-        check_columns(data, FUNC, columns=targets)
+        check_columns(data, columns=targets)
         clash = [c for c in targets if c in outcome_cols or c in excluded]
         if clash:
             raise DataValidationError(
-                f"{FUNC}(): columns {clash} are outcome or excluded columns and cannot be "
+                f"{verb_name()}(): columns {clash} are outcome or excluded columns and cannot be "
                 "imputed. Remove them from columns=."
             )
     # methods
@@ -250,18 +244,18 @@ def impute(
     if isinstance(method, str):
         methods_in = {c: method for c in targets}
     elif isinstance(method, Mapping):
-        check_columns(data, FUNC, method=list(method))
+        check_columns(data, method=list(method))
         methods_in = dict(method)
     elif method is not None:
         raise DataValidationError(
-            f"{FUNC}(): method must be a method name or a dict {{column: method}}; got "
+            f"{verb_name()}(): method must be a method name or a dict {{column: method}}; got "
             f"{method!r}."
         )
     allowed = get_args(ImputeMethod)
     for c, meth in methods_in.items():
         if meth not in allowed:
             raise DataValidationError(
-                f"{FUNC}(): method for {c!r} must be one of {list(allowed)}; got {meth!r}."
+                f"{verb_name()}(): method for {c!r} must be one of {list(allowed)}; got {meth!r}."
             )
     # predictors
     base = [c for c in data.columns if c not in excluded and c not in outcome_cols]
@@ -272,23 +266,23 @@ def impute(
         for t in predictors:
             if t not in targets:
                 raise DataValidationError(
-                    f"{FUNC}(): predictors names {t!r}, which is not imputed. "
+                    f"{verb_name()}(): predictors names {t!r}, which is not imputed. "
                     f"{suggest(t, targets, 'Imputed columns:')}"
                 )
         for t in targets:
             lst = _as_list(predictors.get(t, [c for c in base if c != t]), "predictors")
-            check_columns(data, FUNC, predictors=lst)
+            check_columns(data, predictors=lst)
             pred_map[t] = [c for c in lst if c != t and c not in outcome_cols]
     else:
         lst = _as_list(predictors, "predictors")
-        check_columns(data, FUNC, predictors=lst)
+        check_columns(data, predictors=lst)
         pred_map = {t: [c for c in lst if c != t and c not in outcome_cols] for t in targets}
     used = list(dict.fromkeys([*targets, *(c for t in targets for c in pred_map[t])]))
     incomplete = [c for c in used if c not in targets and data[c].isna().any()]
     if incomplete:
         counts = ", ".join(f"{c} ({int(data[c].isna().sum()):,})" for c in incomplete)
         raise DataValidationError(
-            f"{FUNC}(): predictors with missing values that are not imputed: {counts}. Add "
+            f"{verb_name()}(): predictors with missing values that are not imputed: {counts}. Add "
             "them to columns= or leave them out of predictors=."
         )
     encoded = {c: _encode(data, c, "imputed" if c in targets else "predictor") for c in used}
@@ -298,12 +292,12 @@ def impute(
         n_obs = int((~col.missing).sum())
         if n_obs < 2:
             raise DataValidationError(
-                f"{FUNC}(): column {t!r} has {n_obs} observed values; at least 2 are needed "
+                f"{verb_name()}(): column {t!r} has {n_obs} observed values; at least 2 are needed "
                 "to impute it. Drop the column or leave it out (exclude=)."
             )
         if col.kind != "num" and len(np.unique(col.values[~col.missing])) < 2:
             raise DataValidationError(
-                f"{FUNC}(): column {t!r} has a single observed level "
+                f"{verb_name()}(): column {t!r} has a single observed level "
                 f"({col.levels[int(col.values[~col.missing][0])]!r}); it cannot be modelled. "
                 "Fill it by hand or leave it out (exclude=)."
             )
@@ -311,7 +305,7 @@ def impute(
         ok = {"num": ("pmm", "norm"), "bin": ("logreg", "pmm"), "cat": ("polyreg",)}[col.kind]
         if meth not in ok:
             raise DataValidationError(
-                f"{FUNC}(): method {meth!r} does not fit column {t!r} ({_KIND[col.kind]}); "
+                f"{verb_name()}(): method {meth!r} does not fit column {t!r} ({_KIND[col.kind]}); "
                 f"use one of {list(ok)}."
             )
         methods_in[t] = meth
@@ -332,7 +326,7 @@ def impute(
         from .._validation import check_time_event
         from ..exposures._imputation import nelson_aalen_at_exit
 
-        t_arr, e_arr = check_time_event(data, time, event, FUNC,  # type: ignore[arg-type]
+        t_arr, e_arr = check_time_event(data, time, event,  # type: ignore[arg-type]
                                         competing=True)
         e_arr = np.asarray(e_arr, dtype=np.int64)
         causes = [int(c) for c in np.unique(e_arr) if c > 0]
@@ -391,11 +385,11 @@ def impute(
         final_preds[t] = tuple(variables[j].name for j in preds)
         target_idx.append(idx)
     targets_run = [i for i in target_idx if variables[i].mis.size > 0]
-    seeds = _seed_sequence(random_state, FUNC).spawn(m)
+    seeds = _seed_sequence(random_state, verb_name()).spawn(m)
     if targets_run:
         batches = seed_batches(seeds, n_jobs)
         out = Parallel(n_jobs=n_jobs)(
-            delayed(run_batch)(b, Z0, variables, targets_run, n_iter, donors, FUNC)
+            delayed(run_batch)(b, Z0, variables, targets_run, n_iter, donors, verb_name())
             for b in batches)
         chains = [r for batch in out for r in batch]
     else:

@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 from joblib import Parallel, delayed
 
+from .._validation import verb, verb_name
 from ..exceptions import CohortError, DataValidationError
 from ..exposures.measurement_error_result import (
     _count_warnings,
@@ -32,7 +33,6 @@ from .impute import ImputedData
 
 __all__ = ["with_imputations", "PSApproach"]
 
-FUNC = "with_imputations"
 PSApproach: TypeAlias = Literal["within", "across"]
 _ACROSS_PS = "__ps_across__"
 
@@ -67,7 +67,8 @@ class _FixedScores:
         e = np.asarray(self.scores, dtype=float)
         if len(X) != e.size:
             raise CohortError(
-                f"{FUNC}(): the across-imputation propensity scores have {e.size:,} rows but "
+                f"{verb_name()}(): the across-imputation propensity scores have {e.size:,} rows "
+                "but "
                 f"the estimator asked for {len(X):,}; use ps='within' with this estimator."
             )
         return np.column_stack([1.0 - e, e])
@@ -112,13 +113,13 @@ def _rows(result: Any, times: Sequence[float] | None) -> list[Estimate]:
         return [est]
     if not isinstance(result, Estimate) and hasattr(result, "estimate") and est is None:
         raise DataValidationError(
-            f"{FUNC}(): the estimator returned a {type(result).__name__} without an effect "
+            f"{verb_name()}(): the estimator returned a {type(result).__name__} without an effect "
             "estimate; pass outcome= so that there is something to pool."
         )
     try:
         return _result_rows(result, times)
     except DataValidationError as exc:
-        raise DataValidationError(str(exc).replace("correct_exposure", FUNC)) from None
+        raise DataValidationError(str(exc).replace("correct_exposure", verb_name())) from None
 
 
 def _batch(estimator: Callable[..., Any], imputed: ImputedData, idx: list[int],
@@ -133,7 +134,8 @@ def _across_scores(imputed: ImputedData, kwargs: dict[str, Any], n_jobs: int) ->
     for key in ("exposure", "covariates"):
         if kwargs.get(key) is None:
             raise DataValidationError(
-                f"{FUNC}(): ps='across' fits the propensity model in each imputation and needs "
+                f"{verb_name()}(): ps='across' fits the propensity model in each imputation and "
+                "needs "
                 f"the estimator's {key}=; got none."
             )
     ps_kw = {k: kwargs[k] for k in ("exposure", "covariates", "weights", "reference")
@@ -146,6 +148,7 @@ def _across_scores(imputed: ImputedData, kwargs: dict[str, Any], n_jobs: int) ->
     return np.mean(np.vstack(all_scores), axis=0)
 
 
+@verb
 def with_imputations(
     estimator: Callable[..., Any],
     imputed: ImputedData,
@@ -213,26 +216,26 @@ def with_imputations(
     """
     if not callable(estimator):
         raise DataValidationError(
-            f"{FUNC}(): the first argument must be an estimator (e.g. cl.ipw); got "
+            f"{verb_name()}(): the first argument must be an estimator (e.g. cl.ipw); got "
             f"{type(estimator).__name__}. Call with_imputations(cl.ipw, imputed, ...)."
         )
     if not isinstance(imputed, ImputedData):
         raise DataValidationError(
-            f"{FUNC}(): imputed must be the ImputedData of cl.impute(); got "
+            f"{verb_name()}(): imputed must be the ImputedData of cl.impute(); got "
             f"{type(imputed).__name__}. Run imputed = cl.impute(data, ...) first."
         )
     if ps not in ("within", "across"):
         raise DataValidationError(
-            f"{FUNC}(): ps must be one of ['within', 'across']; got {ps!r}."
+            f"{verb_name()}(): ps must be one of ['within', 'across']; got {ps!r}."
         )
     if imputed.m < 2:
         raise DataValidationError(
-            f"{FUNC}(): Rubin's rules need at least 2 imputations; got m = {imputed.m}. "
+            f"{verb_name()}(): Rubin's rules need at least 2 imputations; got m = {imputed.m}. "
             "Impute with m >= 2 (default 20)."
         )
     if "data" in kwargs:
         raise DataValidationError(
-            f"{FUNC}(): data= is taken from the imputations; remove it from the arguments."
+            f"{verb_name()}(): data= is taken from the imputations; remove it from the arguments."
         )
     conf_level = float(kwargs.get("conf_level", 0.95))
     name = _estimator_name(estimator)
@@ -240,13 +243,13 @@ def with_imputations(
     if ps == "across":
         if name not in ("ipw", "aipw", "match"):
             raise DataValidationError(
-                f"{FUNC}(): ps='across' works with cl.ipw, cl.aipw and cl.match; got "
+                f"{verb_name()}(): ps='across' works with cl.ipw, cl.aipw and cl.match; got "
                 f"{name}. Use ps='within' (the default)."
             )
         clash = {"ipw": "model", "aipw": "ps_model", "match": "ps"}[name]
         if kwargs.get(clash) is not None:
             raise DataValidationError(
-                f"{FUNC}(): ps='across' supplies {name}'s {clash}=; got {clash}="
+                f"{verb_name()}(): ps='across' supplies {name}'s {clash}=; got {clash}="
                 f"{kwargs[clash]!r} as well. Remove it, or use ps='within'."
             )
         across = _across_scores(imputed, kwargs, n_jobs)
@@ -264,7 +267,7 @@ def _pool(runs: list, name: str, ps: str, conf_level: float, dfcom: float | None
     for k, run in enumerate(runs[1:], start=2):
         if run[2] != keys:
             raise CohortError(
-                f"{FUNC}(): imputation {k} gave different parameters than imputation 1; got "
+                f"{verb_name()}(): imputation {k} gave different parameters than imputation 1; got "
                 f"{run[2][:4]} vs {keys[:4]}. Every completed data set must give the same "
                 "rows (e.g. every level of a categorical covariate present)."
             )

@@ -27,7 +27,7 @@ import operator
 import tokenize
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -80,7 +80,9 @@ def _quote_backticks(text: str, where: str) -> tuple[str, dict[str, str]]:
     prefix = "_cl_q"
     while prefix in text:
         prefix += "_"
-    out, names, i, quote = [], {}, 0, ""
+    out: list[str] = []
+    names: dict[str, str] = {}
+    i, quote = 0, ""
     while i < len(text):
         ch = text[i]
         if quote:
@@ -161,7 +163,7 @@ def _hint(formula: bool) -> str:
     return _FORMULA_HINT if formula else _HINT
 
 
-def _refuse(where: str, token: str, why: str, formula: bool) -> None:
+def _refuse(where: str, token: str, why: str, formula: bool) -> NoReturn:
     token = token if len(token) <= 60 else token[:57] + "..."
     raise ProtocolError(where, f"{token!r} is not allowed ({why}).", _hint(formula))
 
@@ -186,7 +188,7 @@ class _Checker:
         self.where, self.formula = where, formula
         self.columns: list[str] = []
 
-    def refuse(self, node: ast.AST, why: str) -> None:
+    def refuse(self, node: ast.AST, why: str) -> NoReturn:
         _refuse(self.where, _token(node), why, self.formula)
 
     # -- literals

@@ -519,8 +519,8 @@ def appendix_text(res: Any, prov: dict[str, Any], appendix: list[tuple[str, str]
             who = where.split(":")[0]
             if who not in places.setdefault(text, []):
                 places[text].append(who)
-        for text, who in places.items():
-            lines.append(f"- *{', '.join(who)}*: `{text}`")
+        for text, whos in places.items():
+            lines.append(f"- *{', '.join(whos)}*: `{text}`")
     lines += ["", "### Provenance", "",
               f"- protocol sha256: `{prov['protocol']['sha256']}`",
               f"- data sha256 (loaded frame): `{c.frame_sha256}`",

@@ -265,9 +265,9 @@ def _exposure(frame: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFrame, An
 
 def _horizon(frame: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFrame, pd.DataFrame]:
     fu = protocol.followup
-    rows = []
+    rows: list[dict[str, Any]] = []
     tte = [o for o in protocol.outcomes if o.type in ("time_to_event", "competing")]
-    original = {}
+    original: dict[str, np.ndarray] = {}
     for o in tte:
         time = o.time or (fu.column if fu else None)
         if time is None:
@@ -289,6 +289,7 @@ def _horizon(frame: pd.DataFrame, protocol: Protocol) -> tuple[pd.DataFrame, pd.
     for o in tte:
         time = o.time or fu.column
         beyond = original[time] > fu.horizon
+        assert o.event is not None  # validated: a time-to-event outcome names its event
         ev = updates.get(o.event, frame[o.event].to_numpy(copy=True))
         events = frame[o.event].to_numpy()
         hit = (events == o.cause) if o.type == "competing" else (events != 0)
@@ -334,7 +335,7 @@ def prepare_cohort(protocol: Protocol) -> Cohort:
     reference = protocol.exposure.reference
     if reference is None and ex is not None:
         reference = ex.reference
-    notes = ()
+    notes: tuple[str, ...] = ()
     if ex is not None and ex.dropped:
         notes = (f"exposure from {ex.source}: {ex.dropped} (missing score)",)
     return Cohort(data=frame, flow=flow, exposure=ex, horizon=horizon, n_loaded=n_loaded,

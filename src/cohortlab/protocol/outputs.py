@@ -126,7 +126,7 @@ def _tables(res: StudyResults) -> list[TableOut]:
         out.append(TableOut(f"subgroups__{_safe(key)}", f"Subgroups: {title}", sub.to_frame(),
                             sub, "Subgroups"))
         out.append(TableOut(f"interaction__{_safe(key)}", f"Interaction tests: {title}",
-                            sub.interaction, None, "Subgroups"))
+                            _interaction_frame(sub.interaction), None, "Subgroups"))
     if res.evalues is not None and len(res.evalues):
         from ._report import evalues_display
         from ._reporttext import study_labels
@@ -540,3 +540,12 @@ def _written(root: Path) -> dict[str, str]:
     return {path.relative_to(root).as_posix(): sha256_file(path)
             for path in sorted(root.rglob("*"))
             if path.is_file() and path.name != PARTIAL_MARKER and path != root / MARKER}
+
+
+def _interaction_frame(tests: Any) -> pd.DataFrame:
+    """Interaction tests as variable, statistic, df, p_value and the adjusted p-values."""
+    frame = tests.to_frame()
+    adjusted = [c for c in frame.columns if c.startswith("p_") and c != "p_value"]
+    frame = frame[["variable", "statistic", "df", "p_value", *adjusted]].copy()
+    frame["df"] = frame["df"].astype(int)  # whole degrees of freedom, as before
+    return frame

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..sensitivity.evalue import EValueMeasure
 from .load import Cohort, prepare_cohort
 from .methods import METHODS, effect_rows, formula_columns
 from .schema import Analysis, AnalysisError, Outcome, Protocol, read_protocol
@@ -30,7 +31,7 @@ __all__ = ["AnalysisResult", "StudyResults", "analyse", "run_protocol", "validat
 Log = Callable[[str], None]
 _CATEGORICAL = re.compile(r"\bC\(\s*([A-Za-z_][A-Za-z0-9_]*)")
 
-_EVALUE_MEASURES = {"ratio": "RR", "risk_ratio": "RR", "odds_ratio": "OR",
+_EVALUE_MEASURES: dict[str, EValueMeasure] = {"ratio": "RR", "risk_ratio": "RR", "odds_ratio": "OR",
                     "hazard_ratio": "HR", "subdistribution_hazard_ratio": "HR",
                     "mean_difference": "SMD"}
 

@@ -14,8 +14,9 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
+from .._typing import Missing
 from ._expr import check_criterion, check_formula, check_formulas
 from ._labels import parse_labels
 from .sections import (
@@ -163,7 +164,8 @@ def _data(raw: Mapping[str, Any]) -> DataSpec:
                     query=_get(d, "query", "data", str), n=n,
                     random_state=_get(d, "random_state", "data", int),
                     id=_get(d, "id", "data", str),
-                    missing=_choice(d.get("missing", "raise"), "data.missing", ("raise", "drop")))
+                    missing=cast(Missing, _choice(d.get("missing", "raise"), "data.missing",
+                                                  ("raise", "drop"))))
 
 
 def _eligibility(raw: Mapping[str, Any]) -> tuple[Criterion, ...]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._typing import Missing
 from .._validation import suggest
 from ..exceptions import CohortError
 
@@ -89,7 +90,7 @@ class DataSpec:
     n: int | None = None
     random_state: int | None = None
     id: str | None = None
-    missing: str = "raise"
+    missing: Missing = "raise"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -178,33 +178,6 @@ def _is_figure(obj: Any) -> bool:
     return isinstance(obj, (Figure, SubFigure, Axes))
 
 
-def _is_chi_square(obj: Any) -> bool:
-    """An EstimateTable of chi-square tests (e.g. proportional hazards tests)."""
-    from ..results.estimate import EstimateTable
-
-    return (isinstance(obj, EstimateTable) and len(obj.rows) > 0
-            and all(r.effect_measure == "chi_square" for r in obj.rows))
-
-
-def _chi_square_parts(obj: Any, title: str | None, caption: str | None) -> TableParts:
-    """Tests as Term, Chi-square, df, p-value: a test has no estimate and no interval."""
-    import pandas as pd
-
-    from ..results._format import format_p
-
-    display = pd.DataFrame({
-        "Term": ["Global test" if r.term == "GLOBAL" else r.term for r in obj.rows],
-        "Chi-square": [f"{r.estimate:.2f}" for r in obj.rows],
-        "df": [f"{r.extra['df']:g}" if "df" in (r.extra or {}) else "" for r in obj.rows],
-        "p-value": [format_p(r.p_value) for r in obj.rows],
-    })
-    if display["df"].eq("").all():
-        display = display.drop(columns="df")
-    notes = tuple(n for n in obj._footer() if n and "no interval" not in n)
-    return TableParts(title=obj._title() if title is None else title, display=display,
-                      numbers=obj.to_frame(), notes=notes, caption=caption or "")
-
-
 def _check_text(value: Any, argument: str, func: str, *, optional: bool = False) -> str:
     if value is None and optional:
         return ""
@@ -233,9 +206,10 @@ class Report:
     subtitle : str, optional
         A line under the title.
     metadata : mapping of str to str, optional
-        Provenance (package version, date, seed, data hash, protocol file, ...), rendered
-        as a block under the title and on the Notes sheet of the Excel file. The cohortlab
-        version is added when absent.
+        Provenance: package versions, date, seed, a hash of the data, the protocol file.
+        Rendered as a block under the title (HTML, Word) and at the top of the Notes sheet
+        (Excel). Values are converted with ``str()``. The cohortlab version is added under the
+        key ``cohortlab`` unless given.
     labels : Labels or mapping, optional
         Display labels (:class:`cohortlab.Labels`) for every table added: model terms, arm
         names, Table 1 variables and values and report times (passed as ``labels=`` to
@@ -318,8 +292,6 @@ class Report:
             parts = TableParts(title=obj.title if title is None else title,
                                display=obj.display.copy(), numbers=obj.numbers.copy(),
                                notes=obj.notes, caption=caption or obj.caption)
-        elif _is_chi_square(obj):
-            parts = _chi_square_parts(obj, title, caption)
         else:
             parts = table_parts(obj, title=title, caption=caption, digits=digits, times=times,
                                 labels=self.labels)

@@ -64,7 +64,7 @@ def plain_log_axis(ax: Axes, axis: str = "x") -> Axes:
         inside = np.unique(np.round([lo, hi] if inside.size == 0 else [lo, *inside, hi],
                                     2 - int(np.floor(np.log10(max(lo, 1e-12))))))
     target = ax.xaxis if axis == "x" else ax.yaxis
-    target.set_major_locator(FixedLocator(inside))
+    target.set_major_locator(FixedLocator(inside.tolist()))
     target.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
     target.set_minor_locator(NullLocator())
     target.set_minor_formatter(NullFormatter())
@@ -113,6 +113,8 @@ def forest_plot(frame: pd.DataFrame, ax: Axes | None = None, *, label: str = "te
                 labels: Labels | Any = None, reference: Any = None) -> Axes:
     """Point estimates with intervals, one row each; log axis when all rows are ratios.
 
+    Log axes have plain ticks (0.5, 1, 2; see :func:`plain_log_axis`).
+
     Parameters
     ----------
     frame : pandas.DataFrame
@@ -127,8 +129,6 @@ def forest_plot(frame: pd.DataFrame, ax: Axes | None = None, *, label: str = "te
     reference : mapping, optional
         Reference levels of categorical factors (see
         :func:`cohortlab.results.labels.reference_levels`).
-
-    Log axes have plain ticks (0.5, 1, 2; see :func:`plain_log_axis`).
     """
     from .._typing import RATIO_MEASURES
     from ..results._format import measure_label
@@ -274,6 +274,7 @@ def curve_plot(
     at = _check_times(times, func)
     ylim = _check_limits(ylim, "ylim", func)
     group_keys = _group_keys(curve.data["group"])
+    table_ax: Axes | None
     if risk_table and ax is None:
         ax, table_ax = _axes_with_table(len(group_keys))
     else:

@@ -100,7 +100,7 @@ def publication_style(**overrides: Any) -> Iterator[None]:
     rc = dict(PUBLICATION_RC)
     rc["axes.prop_cycle"] = cycler(color=list(COLORS))
     rc.update(overrides)
-    with matplotlib.rc_context(rc):
+    with matplotlib.rc_context(rc):  # type: ignore[arg-type]  # stub: literal rcParams keys only
         yield
 
 
@@ -144,7 +144,7 @@ def save_figure(
     formats: Sequence[str] = ("png", "svg"),
     *,
     dpi: int = DPI,
-    metadata: Mapping[str, str] | None = None,
+    metadata: Mapping[str, str | None] | None = None,
 ) -> list[Path]:
     """Save a figure in several formats at once (300 dpi, tight margins, white background).
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pandas as pd
 
+from .._typing import EffectMeasure
 from ..exceptions import DataValidationError
 from ..results._format import Renderable, ci_label, measure_label, method_label
 from ..results.estimate import Estimate, EstimateTable
@@ -147,7 +148,8 @@ def _cell_digits(measure: str) -> int | None:
     """
     if measure in _PROPORTIONS:
         return 3
-    return 2 if Estimate(term="", estimate=1.0, effect_measure=measure).is_ratio else None
+    return 2 if Estimate(term="", estimate=1.0,
+                             effect_measure=cast(EffectMeasure, measure)).is_ratio else None
 
 
 def _as_rows(obj: Any, where: str) -> list[Estimate]:
@@ -222,7 +224,8 @@ def table2(
         ``ModelResult`` objects. A plain sequence of results takes each row's outcome from
         its ``labels["outcome"]``, else its ``term``.
     by : {"method", "outcome"}
-        Columns are estimators (default) or outcomes.
+        What the columns of the wide layout are: methods (rows are outcomes, the default) or
+        outcomes (rows are methods).
     terms : str or sequence of str, optional
         Keep only rows with these terms (e.g. the exposure of a Cox model); by default every
         row is kept and rows of one outcome with several terms are labelled
@@ -281,14 +284,14 @@ def table2(
     n_terms: dict[str, set[str]] = {}
     for outcome, _, r in triples:
         n_terms.setdefault(outcome, set()).add(r.term)
-    labels = [label or method_label(r.method) or "estimate" for _, label, r in triples]
+    col_labels = [label or method_label(r.method) or "estimate" for _, label, r in triples]
     # the same estimator twice for one row: add the CI method, then a counter
     keys = [(o if len(n_terms[o]) == 1 else f"{o}: {r.term}") for o, _, r in triples]
     seen: dict[tuple[str, str], int] = {}
-    for k, lab in zip(keys, labels, strict=True):
+    for k, lab in zip(keys, col_labels, strict=True):
         seen[(k, lab)] = seen.get((k, lab), 0) + 1
     final = []
-    for (_, label, r), k, lab in zip(triples, keys, labels, strict=True):
+    for (_, label, r), k, lab in zip(triples, keys, col_labels, strict=True):
         if label is None and seen[(k, lab)] > 1:
             lab = f"{lab} ({ci_label(r.ci_method)})"
         final.append(lab)

@@ -36,6 +36,7 @@ from ..results.curve import Curve
 from ..results.estimate import Estimate, EstimateTable
 from ..results.labels import Labels, as_labels, format_term, reference_levels
 from ..results.model import ModelResult
+from ..results.testresult import TestResult, TestTable
 from ._cells import MEASURE_ABBREVIATIONS, _missing, ci_text
 from .figures import legend_label
 from .table2 import Table2, table2
@@ -86,9 +87,10 @@ def table_parts(
 
     Parameters
     ----------
-    obj : Estimate, EstimateTable, ModelResult, Curve, Table1, Attrition, Table2, DataFrame
-        What to tabulate. Any other cohortlab result with ``to_frame()`` works too. A curve is
-        summarised at ``times`` (default: about five round times over its follow-up).
+    obj : Estimate, EstimateTable, ModelResult, Curve, TestResult, TestTable, Table1, ...
+        What to tabulate (also Attrition, Table2 or a DataFrame); tests show as Term,
+        Chi-square, df, p-value. Any other cohortlab result with ``to_frame()`` works too. A
+        curve is summarised at ``times`` (default: about five round times over its follow-up).
     title, caption : str, optional
         Replace the result's own title; add a caption.
     digits : int, optional
@@ -123,10 +125,15 @@ def table_parts(
         parts = _effect_parts(tab.rows, obj._title(), list(obj._footer()),
                               _effect_digits(tab.rows, obj._digits, digits), lab,
                               model_references(obj))
-    elif isinstance(obj, (Estimate, EstimateTable)):
+    elif isinstance(obj, Estimate) or (
+            # a table subclass with its own layout (SubgroupResult) renders as itself below
+            isinstance(obj, EstimateTable)
+            and type(obj)._display_frame is EstimateTable._display_frame):
         rows = (obj,) if isinstance(obj, Estimate) else obj.rows
         parts = _effect_parts(rows, obj._title(), list(obj._footer()),
                               _effect_digits(rows, obj._digits, digits), lab)
+    elif isinstance(obj, (TestResult, TestTable)):
+        parts = _test_parts(obj)
     elif isinstance(obj, pd.DataFrame):
         parts = _frame_parts(obj, 3 if digits is None else digits, lab)
     elif isinstance(obj, Renderable):
@@ -148,6 +155,19 @@ def table_parts(
         caption=caption or "",
     )
 
+
+
+def _test_parts(obj: TestResult | TestTable) -> TableParts:
+    """Tests as Term, Chi-square, df, p-value: a test has no estimate and no interval."""
+    rows = (obj,) if isinstance(obj, TestResult) else obj.rows
+    display = pd.DataFrame({
+        "Term": ["Global test" if r.term == "GLOBAL" else r.term for r in rows],
+        "Chi-square": [f"{r.statistic:.2f}" for r in rows],
+        "df": [f"{r.df:g}" for r in rows],
+        "p-value": [format_p(r.p_value) for r in rows],
+    })
+    return TableParts(title=obj._title(), display=display, numbers=obj.to_frame(),
+                      notes=tuple(obj._footer()))
 
 def _effect_digits(rows: Sequence[Estimate], default: int, digits: int | None) -> int:
     """Decimals: as asked; else 2 when every row is a ratio (clinical style), else the default."""

@@ -1,4 +1,4 @@
-"""The one result shape: Estimate, EstimateTable, Curve, ModelResult."""
+"""The one result family: Estimate, EstimateTable, Curve, ModelResult, TestResult, TestTable."""
 
 from ._schema import CURVE_COLUMNS, ESTIMATE_COLUMNS, META_COLUMNS, TIDY_COLUMNS, check_schema
 from .curve import Curve
@@ -6,6 +6,7 @@ from .dropped import Dropped
 from .estimate import Estimate, EstimateTable
 from .labels import Labels, format_term
 from .model import ModelResult
+from .testresult import TestResult, TestTable
 from .tidy import tidy
 
 __all__ = [
@@ -13,6 +14,8 @@ __all__ = [
     "EstimateTable",
     "Curve",
     "ModelResult",
+    "TestResult",
+    "TestTable",
     "Dropped",
     "tidy",
     "Labels",

@@ -242,7 +242,8 @@ def effect_decimals(estimate: float, low: float = math.nan, high: float = math.n
     if len(bounds) < 2:
         return d
     excludes = not (bounds[0] <= null <= bounds[1])
-    significant = (float(p_value) < 0.05) if not _missing(p_value) else excludes
+    significant = ((float(p_value) < 0.05) if p_value is not None and not _missing(p_value)
+                   else excludes)
     if not (significant and excludes):
         return d
     while d < _MAX_DECIMALS and any(b != null and float(f"{b:.{d}f}") == null for b in bounds):

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["render_term", "factor_variable", "strip_syntax"]
 
-_SUPERSCRIPTS = {2: "²", 3: "³"}
+_SUPERSCRIPTS: dict[complex, str] = {2: "²", 3: "³"}  # any numeric constant
 _FUNCS = {"log": "log", "log2": "log2", "log10": "log10", "exp": "exp", "sqrt": "√",
           "abs": "|", "log1p": "log1p"}
 _SPLINES = {"bs": "spline", "cr": "spline", "cs": "spline", "cc": "cyclic spline",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._typing import CIMethod, ConfType, EffectMeasure
 from ._format import Renderable, ci_label, fmt_int, fmt_num, measure_label, method_label
 from ._hooks import hook
 from ._schema import CURVE_COLUMNS
@@ -48,11 +49,11 @@ class Curve(Renderable):
     """
 
     data: pd.DataFrame
-    measure: str = "survival"
+    measure: EffectMeasure = "survival"
     method: str = ""
-    conf_type: str = "log-log"
+    conf_type: ConfType = "log-log"
     conf_level: float = 0.95
-    ci_method: str = "wald"
+    ci_method: CIMethod = "wald"
     n: int | None = None
     n_events: int | None = None
     estimand: str | None = None
@@ -112,19 +113,20 @@ class Curve(Renderable):
         Before the first time the value is the starting value (1 for survival, 0 for
         incidence) with zero SE; after the last follow-up time of a curve it is NaN and noted.
         """
-        times = np.atleast_1d(np.asarray(times, dtype=float))
+        grid = np.atleast_1d(np.asarray(times, dtype=float))
         rows, notes = [], []
         start = self._start_value()
         for g, c, d in self._curves():
             t = d["time"].to_numpy()
-            pos = np.searchsorted(t, times, side="right") - 1
-            for tt, p in zip(times, pos, strict=True):
+            pos = np.searchsorted(t, grid, side="right") - 1
+            for tt, p in zip(grid, pos, strict=True):
                 labels = {"group": g, "time": float(tt)}
                 if pd.notna(c):
                     labels["cause"] = c
                 if tt > t[-1] + _TOL:
                     notes.append(f"time {tt:g} is after the last follow-up ({t[-1]:g}) of {g}")
-                    vals = dict(estimate=math.nan, std_error=math.nan, conf_low=math.nan,
+                    vals: dict[str, Any] = dict(estimate=math.nan, std_error=math.nan,
+                                                conf_low=math.nan,
                                 conf_high=math.nan)
                 elif p < 0:
                     vals = dict(estimate=start, std_error=0.0, conf_low=start, conf_high=start)

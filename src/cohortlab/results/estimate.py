@@ -5,12 +5,19 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 
-from .._typing import RATIO_MEASURES
+from .._typing import (
+    RATIO_MEASURES,
+    BootstrapCI,
+    CIMethod,
+    ConfType,
+    EffectMeasure,
+    EvaluationMetric,
+)
 from ..exceptions import CohortError
 from ._format import Renderable, ci_label, fmt_int, fmt_num, fmt_p, measure_label, method_label
 from ._hooks import hook
@@ -20,7 +27,7 @@ from .dropped import Dropped
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["Estimate", "EstimateTable"]
+__all__ = ["Estimate", "EstimateTable", "WALD_CI_METHODS"]
 
 
 def _is_ratio(measure: str | None) -> bool:
@@ -33,6 +40,17 @@ def _exp(x: float) -> float:
         return math.exp(x)
     except OverflowError:
         return math.inf
+
+
+#: Intervals that ``conf_int`` may recompute at another level from ``std_error``: Wald
+#: intervals (on the log scale for ratios, on ``ci_scale`` otherwise).
+WALD_CI_METHODS: frozenset[str] = frozenset({
+    "wald", "wald_model", "wald_sandwich", "wald_cluster", "sandwich_mestimation",
+    "sandwich_known_weights", "influence_function", "bootstrap_normal", "greenwood",
+    "infinitesimal_jackknife", "aalen",
+})
+#: The range of measures whose Wald interval is bounded (with a note) when it goes beyond.
+_BOUNDS: dict[str, tuple[float, float]] = {"risk": (0.0, 1.0), "risk_difference": (-1.0, 1.0)}
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
@@ -69,10 +87,10 @@ class Estimate(Renderable):
     statistic: float = math.nan
     p_value: float = math.nan
     estimand: str | None = None
-    effect_measure: str = "difference"
+    effect_measure: EffectMeasure | EvaluationMetric = "difference"
     method: str = ""
-    ci_method: str = "wald"
-    ci_scale: str = "plain"
+    ci_method: CIMethod = "wald"
+    ci_scale: ConfType = "plain"
     n: int | None = None
     n_events: int | None = None
     dropped: Dropped = field(default_factory=Dropped)
@@ -83,6 +101,13 @@ class Estimate(Renderable):
     influence: np.ndarray | None = field(default=None, repr=False)
     replicates: np.ndarray | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        lo, hi, note = _bound(self.effect_measure, self.conf_low, self.conf_high)
+        if note is not None:
+            object.__setattr__(self, "conf_low", lo)
+            object.__setattr__(self, "conf_high", hi)
+            object.__setattr__(self, "notes", (*tuple(self.notes), note))
+
     # ------------------------------------------------------------------ constructors
     @classmethod
     def from_model_scale(
@@ -92,8 +117,8 @@ class Estimate(Renderable):
         std_error: float,
         *,
         conf_level: float = 0.95,
-        effect_measure: str = "difference",
-        ci_method: str = "wald",
+        effect_measure: EffectMeasure | EvaluationMetric = "difference",
+        ci_method: CIMethod = "wald",
         **fields: Any,
     ) -> Estimate:
         """Wald estimate from a point and SE on the model scale (log scale for ratios)."""
@@ -124,7 +149,7 @@ class Estimate(Renderable):
         *,
         cluster: np.ndarray | None = None,
         conf_level: float = 0.95,
-        effect_measure: str = "difference",
+        effect_measure: EffectMeasure | EvaluationMetric = "difference",
         **fields: Any,
     ) -> Estimate:
         """Wald estimate with the SE from per-subject influence values (model scale)."""
@@ -144,8 +169,8 @@ class Estimate(Renderable):
         replicates: np.ndarray,
         *,
         conf_level: float = 0.95,
-        interval: str = "percentile",
-        effect_measure: str = "difference",
+        interval: BootstrapCI = "percentile",
+        effect_measure: EffectMeasure | EvaluationMetric = "difference",
         n_failed: int = 0,
         **fields: Any,
     ) -> Estimate:
@@ -158,7 +183,7 @@ class Estimate(Renderable):
 
         reps = np.asarray(replicates, dtype=float).ravel()
         reps = reps[np.isfinite(reps)]
-        se, lo, hi = bootstrap_interval([estimate], reps[:, None], conf_level, interval)  # type: ignore[arg-type]
+        se, lo, hi = bootstrap_interval([estimate], reps[:, None], conf_level, interval)
         r = wald(estimate, se[0], conf_level)
         tr = _exp if _is_ratio(effect_measure) else float
         notes = tuple(fields.pop("notes", ()))
@@ -169,7 +194,7 @@ class Estimate(Renderable):
             term=term, estimate=tr(float(estimate)), std_error=float(se[0]),
             conf_low=tr(float(lo[0])), conf_high=tr(float(hi[0])), conf_level=conf_level,
             statistic=float(r.statistic), p_value=float(r.p_value),
-            effect_measure=effect_measure, ci_method=f"bootstrap_{interval}",
+            effect_measure=effect_measure, ci_method=cast(CIMethod, f"bootstrap_{interval}"),
             replicates=reps, notes=notes, **fields,
         )
 
@@ -184,25 +209,57 @@ class Estimate(Renderable):
         """Whether the measure is reported on the ratio scale."""
         return _is_ratio(self.effect_measure)
 
-    def conf_int(self, conf_level: float) -> tuple[float, float]:
-        """The interval at another level, by the same method (Wald or bootstrap percentile)."""
+    def conf_int(self, conf_level: float | None = None) -> pd.DataFrame:
+        """The interval on the reported scale: a frame indexed by term, ``conf_low, conf_high``.
+
+        With ``conf_level=None`` (or the estimate's own level) the stored interval. At another
+        level it is recomputed by the same method: a Wald interval from ``std_error`` (on the
+        log scale for ratios, on ``ci_scale`` otherwise) when the interval is a Wald one (see
+        ``WALD_CI_METHODS``), or a bootstrap percentile/basic interval from the stored
+        ``replicates``. Any other interval (exact, Wilson, DeLong clipped to [0, 1], Rubin's
+        rules, a curve's band, ...) raises :class:`~cohortlab.CohortError` naming the method.
+
+        Examples
+        --------
+        >>> est = Estimate.from_model_scale("statin", np.log(0.8), 0.1,
+        ...                                 effect_measure="hazard_ratio")
+        >>> est.conf_int(0.90).round(3)
+                conf_low  conf_high
+        term
+        statin     0.679      0.943
+        """
+        lo, hi, _ = _bound(self.effect_measure, *self._interval(conf_level))
+        return _ci_frame([self.term], [lo], [hi])
+
+    def _interval(self, conf_level: float | None) -> tuple[float, float]:
         from .._validation import check_conf_level
         from ..inference.bootstrap import bootstrap_interval
         from ..inference.wald import transformed_interval, wald
 
+        if conf_level is None:
+            return self.conf_low, self.conf_high
         check_conf_level(conf_level, "Estimate.conf_int")
+        if conf_level == self.conf_level:
+            return self.conf_low, self.conf_high
         tr = _exp if self.is_ratio else float
-        if self.replicates is not None and self.ci_method.startswith("bootstrap_"):
+        if self.replicates is not None and self.ci_method in (
+                "bootstrap_percentile", "bootstrap_basic"):
             point = math.log(self.estimate) if self.is_ratio else self.estimate
             _, lo, hi = bootstrap_interval(
                 [point], self.replicates[:, None], conf_level,
                 self.ci_method.removeprefix("bootstrap_"),  # type: ignore[arg-type]
             )
             return tr(float(lo[0])), tr(float(hi[0]))
-        if self.ci_method == "curve_band":
+        if self.ci_method not in WALD_CI_METHODS:
+            why = ("it was read off a curve's confidence band; recompute the curve"
+                   if self.ci_method == "curve_band" else
+                   "its replicates are not stored; rerun the estimator"
+                   if self.ci_method.startswith("bootstrap_") else
+                   "it is not a Wald interval; rerun the estimator")
             raise CohortError(
-                "Estimate.conf_int(): this interval was read off a curve's confidence band "
-                f"({self.term}); recompute the curve at conf_level={conf_level:g} instead."
+                f"Estimate.conf_int(): the {self.term!r} interval has ci_method="
+                f"{self.ci_method!r}, which cannot be recomputed from its standard error at "
+                f"another level: {why} at conf_level={conf_level:g}."
             )
         if self.is_ratio:
             r = wald(math.log(self.estimate), self.std_error, conf_level)
@@ -211,8 +268,11 @@ class Estimate(Renderable):
         return float(lo), float(hi)
 
     def with_conf_level(self, conf_level: float) -> Estimate:
-        """A copy with the interval recomputed at ``conf_level``."""
-        lo, hi = self.conf_int(conf_level)
+        """A copy with the interval recomputed at ``conf_level`` (see :meth:`conf_int`).
+
+        A risk's or risk difference's interval is bounded as at construction, with a note.
+        """
+        lo, hi = self._interval(conf_level)
         return replace(self, conf_low=lo, conf_high=hi, conf_level=conf_level)
 
     def evalue(self, *, rare: bool | None = None, true: float | None = None) -> Estimate:
@@ -294,6 +354,14 @@ class EstimateTable(Renderable):
         """The rows stacked: the tidy schema columns in order, then any labels."""
         return _frame([r._row() for r in self.rows])
 
+    def conf_int(self, conf_level: float | None = None) -> pd.DataFrame:
+        """Every row's interval on the reported scale, indexed by term.
+
+        See :meth:`Estimate.conf_int`; a table of rows from several subgroups repeats terms.
+        """
+        ivs = [_bound(r.effect_measure, *r._interval(conf_level))[:2] for r in self.rows]
+        return _ci_frame([r.term for r in self.rows], [i[0] for i in ivs], [i[1] for i in ivs])
+
     def with_conf_level(self, conf_level: float) -> EstimateTable:
         """A copy with every interval recomputed at ``conf_level``."""
         return replace(self, rows=tuple(r.with_conf_level(conf_level) for r in self.rows))
@@ -322,6 +390,31 @@ class EstimateTable(Renderable):
 
 
 # ---------------------------------------------------------------------- helpers
+def _ci_frame(terms: Sequence[str], low: Sequence[float], high: Sequence[float]
+              ) -> pd.DataFrame:
+    """The one ``conf_int()`` shape: ``conf_low, conf_high`` indexed by ``term``."""
+    return pd.DataFrame({"conf_low": np.asarray(low, dtype=float),
+                         "conf_high": np.asarray(high, dtype=float)},
+                        index=pd.Index(list(terms), name="term"))
+
+
+def _bound(measure: str, lo: float, hi: float) -> tuple[float, float, str | None]:
+    """A risk's interval bounded to [0, 1], a risk difference's to [-1, 1], and why."""
+    limits = _BOUNDS.get(measure)
+    if limits is None:
+        return lo, hi, None
+    a, b = limits
+    new_lo = max(lo, a) if not math.isnan(lo) else lo
+    new_hi = min(hi, b) if not math.isnan(hi) else hi
+    if (new_lo, new_hi) == (lo, hi) or (math.isnan(lo) and math.isnan(hi)):
+        return lo, hi, None
+    what = "risk" if measure == "risk" else "risk difference"
+    note = (f"the interval ({fmt_num(lo, 4)} to {fmt_num(hi, 4)}) went beyond the range "
+            f"of a {what}, [{a:g}, {b:g}]; it is bounded to ({fmt_num(new_lo, 4)} to "
+            f"{fmt_num(new_hi, 4)})")
+    return new_lo, new_hi, note
+
+
 def _frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(list(rows))
     if frame.empty:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._typing import RATIO_MEASURES
+from .._typing import RATIO_MEASURES, CIMethod, EffectMeasure, EvaluationMetric
 from ._format import Renderable, ci_label, fmt_int, fmt_num, fmt_p, measure_label, method_label
 from .dropped import Dropped
 from .estimate import Estimate, EstimateTable
@@ -43,9 +43,9 @@ class ModelResult(Renderable):
     terms: tuple[str, ...]
     params: np.ndarray
     vcov: np.ndarray
-    effect_measure: str = "coefficient"
+    effect_measure: EffectMeasure | EvaluationMetric = "coefficient"
     method: str = ""
-    ci_method: str = "wald_model"
+    ci_method: CIMethod = "wald_model"
     conf_level: float = 0.95
     n: int | None = None
     n_events: int | None = None
@@ -108,13 +108,22 @@ class ModelResult(Renderable):
         return self.tidy(exponentiate)
 
     def conf_int(self, conf_level: float | None = None) -> pd.DataFrame:
-        """Wald interval on the model scale, one row per term."""
-        from ..inference.wald import wald
+        """Wald intervals on the reported scale, indexed by term: ``conf_low, conf_high``.
 
-        level = self.conf_level if conf_level is None else conf_level
-        r = wald(self.params, self.std_errors, level)
-        return pd.DataFrame({"conf_low": r.conf_low, "conf_high": r.conf_high},
-                            index=list(self.terms))
+        Exponentiated for ratio models (hazard, odds ratios), as :meth:`tidy` and
+        :meth:`Estimate.conf_int`; ``tidy(exponentiate=False)`` has the model-scale limits.
+        ``conf_level`` defaults to the model's own.
+
+        Examples
+        --------
+        >>> m = ModelResult(terms=("treated",), params=np.array([-0.4]),
+        ...     vcov=np.array([[0.04]]), effect_measure="hazard_ratio")
+        >>> m.conf_int().round(3)
+                 conf_low  conf_high
+        term
+        treated     0.453      0.992
+        """
+        return self.coef_table(conf_level=conf_level).conf_int()
 
     def glance(self) -> pd.DataFrame:
         """One row of model-level statistics: n, events, and the fit statistics."""

@@ -10,10 +10,11 @@ from ._schema import ESTIMATE_COLUMNS
 from .curve import Curve
 from .estimate import Estimate, EstimateTable
 from .model import ModelResult
+from .testresult import TestResult, TestTable
 
 __all__ = ["tidy"]
 
-_RESULTS = (Estimate, EstimateTable, ModelResult, Curve)
+_RESULTS = (Estimate, EstimateTable, ModelResult, Curve, TestResult, TestTable)
 
 
 def tidy(*results: Any) -> pd.DataFrame:
@@ -24,8 +25,11 @@ def tidy(*results: Any) -> pd.DataFrame:
 
     Parameters
     ----------
-    *results : Estimate, EstimateTable, ModelResult or Curve
-        Results to stack, in order.
+    *results : Estimate, EstimateTable, ModelResult, Curve, TestResult or TestTable
+        Results to stack, in order. Any other result that exposes its numbers as ``.table``
+        (an :class:`EstimateTable`, e.g. ``PropensityScore``, ``MatchResult``,
+        ``SubgroupResult``) contributes that table. At least one is required
+        (``ValueError`` otherwise); anything else raises ``TypeError``.
 
     Examples
     --------
@@ -41,11 +45,15 @@ def tidy(*results: Any) -> pd.DataFrame:
         raise ValueError("tidy(): pass at least one result; got none.")
     frames = []
     for i, res in enumerate(results):
+        if not isinstance(res, _RESULTS) and isinstance(getattr(res, "table", None),
+                                                        EstimateTable):
+            res = res.table
         if not isinstance(res, _RESULTS):
             raise TypeError(
                 f"tidy(): argument {i} is a {type(res).__name__}, not a cohortlab result; "
-                "pass Estimate, EstimateTable, ModelResult or Curve objects (descriptive "
-                "tables such as Table1 have their own to_frame())."
+                "pass Estimate, EstimateTable, ModelResult, Curve, TestResult or TestTable "
+                "objects, or a result with a .table (descriptive tables such as Table1 have "
+                "their own to_frame())."
             )
         frames.append(res.to_frame())
     frames = [f for f in frames if not f.empty]

@@ -35,7 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from .._typing import Missing
-from .._validation import check_conf_level, check_option
+from .._validation import check_conf_level, verb, verb_name
 from ..exceptions import CohortWarning, DataValidationError
 from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable  # noqa: F401 (Estimate: doctests)
@@ -52,6 +52,7 @@ from ._calibration import (
 from ._calibration_checks import _read, _rows_like, _true_log_effects
 from .calibration_plots import calibration_plot, funnel_plot
 from .calibration_results import (
+    CalibrationCoverage,
     EmpiricalNull,
     Estimates,
     SDModel,
@@ -98,6 +99,7 @@ def _check_n(n: int, func: str, role: str) -> None:
             FewControlsWarning, stacklevel=3)
 
 
+@verb
 def empirical_null(
     estimates: Estimates,
     *,
@@ -131,6 +133,7 @@ def empirical_null(
     log_estimate, std_error : str, optional
         Column names, for a DataFrame.
     conf_level : float
+        Level of the intervals of ``mean`` and ``sd``.
     missing : {"raise", "drop"}
         Controls with a missing estimate or SE raise, or are dropped and counted.
 
@@ -153,8 +156,7 @@ def empirical_null(
     >>> round(null.mean, 3), round(null.sd, 3), null.n
     (0.177, 0.108, 50)
     """
-    func = "empirical_null"
-    conf_level = check_conf_level(conf_level, func)
+    func = verb_name()
     frame, dropped = _read(estimates, log_estimate, std_error, func, missing, "negative controls")
     y, s = frame["y"].to_numpy(float), frame["s"].to_numpy(float)
     _check_n(y.size, func, "negative controls")
@@ -170,6 +172,7 @@ def empirical_null(
         dropped=dropped, notes=notes)
 
 
+@verb
 def calibrate_p(
     null: EmpiricalNull,
     estimates: Estimates,
@@ -218,9 +221,8 @@ def calibrate_p(
     >>> round(est.p_value, 5), round(calibrate_p(null, est)[0].p_value, 4)
     (5e-05, 0.2544)
     """
-    func = "calibrate_p"
+    func = verb_name()
     _check_null(null, func)
-    check_option(alternative, Alternative, "alternative", func)
     frame, dropped = _read(estimates, log_estimate, std_error, func, missing, "estimates")
     y, s = frame["y"].to_numpy(float), frame["s"].to_numpy(float)
     p_cal = _calibrated_p(y, s, null.mean, null.sd, alternative)
@@ -236,6 +238,7 @@ def calibrate_p(
     return EstimateTable(rows=out, title="Calibrated p-values", dropped=dropped)
 
 
+@verb
 def systematic_error_model(
     negative: Estimates,
     positive: Estimates | None = None,
@@ -276,6 +279,8 @@ def systematic_error_model(
     log_estimate, std_error : str, optional
         Column names, for DataFrames (the same in both).
     sd_model : {"linear", "log_linear"}
+        ``sd(x) = c + d |x|`` (R's default since version 2) or ``exp(c + d x)`` (the 2018
+        paper; R's ``legacy = TRUE``).
     missing : {"raise", "drop"}
 
     Returns
@@ -300,8 +305,7 @@ def systematic_error_model(
     >>> np.round(m.params, 2).tolist()
     [0.09, 1.02, 0.15, 0.07]
     """
-    func = "systematic_error_model"
-    check_option(sd_model, SDModel, "sd_model", func)
+    func = verb_name()
     neg, d_neg = _read(negative, log_estimate, std_error, func, missing, "negative controls")
     _check_n(len(neg), func, "negative controls")
     if positive is None:
@@ -338,6 +342,7 @@ def systematic_error_model(
         loglik=ll, std_errors=tuple(float(v) for v in se), dropped=dropped)  # type: ignore[arg-type]
 
 
+@verb
 def calibrate_ci(
     model: SystematicErrorModel | EmpiricalNull,
     estimates: Estimates,
@@ -365,7 +370,8 @@ def calibrate_ci(
     Parameters
     ----------
     model : SystematicErrorModel or EmpiricalNull
-        An :class:`EmpiricalNull` is converted with :meth:`EmpiricalNull.to_error_model`.
+        An :class:`EmpiricalNull` is converted with :meth:`EmpiricalNull.to_error_model`:
+        slope 1, the same bias at every effect size.
     estimates : EstimateTable, Estimate or pandas.DataFrame
     log_estimate, std_error : str, optional
         Column names, for a DataFrame.
@@ -389,7 +395,7 @@ def calibrate_ci(
     >>> round(c.estimate, 4), round(c.conf_low, 4), round(c.conf_high, 4)
     (1.3573, 0.8756, 2.1038)
     """
-    func = "calibrate_ci"
+    func = verb_name()
     if isinstance(model, EmpiricalNull):
         model = model.to_error_model()
     if not isinstance(model, SystematicErrorModel):
@@ -424,6 +430,7 @@ def calibrate_ci(
     return EstimateTable(rows=tuple(out), title="Calibrated estimates", dropped=dropped)
 
 
+@verb
 def calibration_coverage(
     negative: Estimates,
     positive: Estimates | None = None,
@@ -434,7 +441,7 @@ def calibration_coverage(
     sd_model: SDModel = "linear",
     conf_levels: Sequence[float] = (0.5, 0.8, 0.9, 0.95, 0.99),
     groups: str | None = None,
-) -> pd.DataFrame:
+) -> CalibrationCoverage:
     """Leave-one-out coverage of uncalibrated and calibrated intervals of the controls.
 
     Each control (or each ``groups`` value, e.g. a negative control and its synthetic
@@ -454,8 +461,11 @@ def calibration_coverage(
 
     Returns
     -------
-    pandas.DataFrame
-        Columns ``true_effect, conf_level, n, coverage_uncalibrated, coverage_calibrated``.
+    CalibrationCoverage
+        ``.coverage``: a frame with the columns ``true_effect, conf_level, n,
+        coverage_uncalibrated, coverage_calibrated``; ``.table`` / ``to_frame()``: the same
+        coverages as tidy rows (``estimate`` the coverage, labels ``true_effect``,
+        ``nominal_level``, ``calibrated``).
 
     Examples
     --------
@@ -463,10 +473,10 @@ def calibration_coverage(
     >>> se = rng.uniform(0.05, 0.3, 30)
     >>> d = pd.DataFrame({"y": rng.normal(0.3, np.sqrt(0.1**2 + se**2)), "se": se})
     >>> cov = calibration_coverage(d, log_estimate="y", std_error="se", conf_levels=[0.95])
-    >>> cov[["coverage_uncalibrated", "coverage_calibrated"]].round(2).values.tolist()
+    >>> cov.coverage[["coverage_uncalibrated", "coverage_calibrated"]].round(2).values.tolist()
     [[0.43, 0.9]]
     """
-    func = "calibration_coverage"
+    func = verb_name()
     levels = np.array([check_conf_level(c, func) for c in conf_levels])
     extra_n = [groups] if groups else []
     neg, _ = _read(negative, log_estimate, std_error, func, "raise", "negative controls",
@@ -510,4 +520,5 @@ def calibration_coverage(
                          "n": int(m.sum()),
                          "coverage_uncalibrated": float(cover_unc[m, j].mean()),
                          "coverage_calibrated": float(cover_cal[m, j].mean())})
-    return pd.DataFrame(recs)
+    return CalibrationCoverage(coverage=pd.DataFrame(recs),
+                               sd_model=sd_model if full is not None else "null")

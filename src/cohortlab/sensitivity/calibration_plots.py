@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from .._validation import verb
 from ..exceptions import DataValidationError
-from .calibration_results import EmpiricalNull, _funnel
+from .calibration_results import CalibrationCoverage, EmpiricalNull, _funnel
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -23,15 +24,30 @@ if TYPE_CHECKING:
 __all__ = ["funnel_plot", "calibration_plot"]
 
 
+@verb
 def funnel_plot(null: EmpiricalNull, estimates: Estimates | None = None,
-                ax: Axes | None = None, *, alpha: float = 0.05,
+                ax: Axes | None = None, *, conf_level: float = 0.95,
                 log_estimate: str | None = None, std_error: str | None = None) -> Axes:
-    """Estimates against their standard errors with the p = ``alpha`` boundaries.
+    """Estimates against their standard errors with the p = ``1 - conf_level`` boundaries.
 
     The negative controls (and, optionally, ``estimates`` of interest, as diamonds) are drawn
     as ratio (log axis) vs standard error. Dashed lines: the traditional boundary
-    ``|log RR| = z se``; the shaded region: where the calibrated p-value is >= ``alpha``,
-    ``|log RR - mean| < z sqrt(sd^2 + se^2)`` (R's ``plotCalibrationEffect``).
+    ``|log RR| = z se``; the shaded region: where the calibrated p-value is >= ``alpha = 1 -
+    conf_level``, ``|log RR - mean| < z sqrt(sd^2 + se^2)`` (R's ``plotCalibrationEffect``).
+
+    Parameters
+    ----------
+    null : EmpiricalNull
+        The fitted null; its controls are drawn as dots.
+    estimates : Estimate, EstimateTable or pandas.DataFrame, optional
+        Estimates of interest (a frame with ``log_estimate``/``std_error`` columns), drawn as
+        diamonds.
+    ax : matplotlib Axes, optional
+        Axes to draw on; a new figure otherwise.
+    alpha : float
+        Significance level of the boundaries.
+    log_estimate, std_error : str, optional
+        The columns of ``estimates`` when it is a DataFrame.
 
     Examples
     --------
@@ -45,14 +61,17 @@ def funnel_plot(null: EmpiricalNull, estimates: Estimates | None = None,
     >>> funnel_plot(null).get_xlabel()
     'ratio (log scale)'
     """
-    return _funnel(null, estimates, ax, alpha=alpha, log_estimate=log_estimate,
+    return _funnel(null, estimates, ax, conf_level=conf_level, log_estimate=log_estimate,
                    std_error=std_error)
 
 
-def calibration_plot(coverage: pd.DataFrame, ax: Axes | None = None) -> Axes:
+@verb
+def calibration_plot(coverage: CalibrationCoverage | pd.DataFrame, ax: Axes | None = None
+                     ) -> Axes:
     """Coverage against nominal level, uncalibrated (dashed) and calibrated (solid).
 
-    Takes the frame of :func:`calibration_coverage`; one colour per true effect size.
+    Takes the result of :func:`calibration_coverage` (or its ``.coverage`` frame); one
+    colour per true effect size.
 
     Examples
     --------
@@ -66,6 +85,8 @@ def calibration_plot(coverage: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """
     from ..report.style import COLORS, axes, style
 
+    if isinstance(coverage, CalibrationCoverage):
+        coverage = coverage.coverage
     need = {"true_effect", "conf_level", "coverage_uncalibrated", "coverage_calibrated"}
     if not isinstance(coverage, pd.DataFrame) or not need <= set(coverage.columns):
         raise DataValidationError(

@@ -1,7 +1,8 @@
-"""Result classes of empirical calibration: ``EmpiricalNull`` and ``SystematicErrorModel``.
+"""Result classes of empirical calibration: the null, the error model, the coverage.
 
-Returned by :func:`~cohortlab.sensitivity.calibration.empirical_null` and
-:func:`~cohortlab.sensitivity.calibration.systematic_error_model` (and importable from
+Returned by :func:`~cohortlab.sensitivity.calibration.empirical_null`,
+:func:`~cohortlab.sensitivity.calibration.systematic_error_model` and
+:func:`~cohortlab.sensitivity.calibration.calibration_coverage` (and importable from
 :mod:`cohortlab.sensitivity.calibration`).
 """
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 import numpy as np
 import pandas as pd
 
+from .._validation import check_conf_level
 from ..exceptions import DataValidationError
 from ..results._format import Renderable, fmt_int, fmt_num
 from ..results.dropped import Dropped
@@ -25,7 +27,7 @@ from ._calibration_draw import draw_funnel
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["EmpiricalNull", "SystematicErrorModel"]
+__all__ = ["EmpiricalNull", "SystematicErrorModel", "CalibrationCoverage"]
 
 SDModel: TypeAlias = Literal["linear", "log_linear"]
 Estimates: TypeAlias = "Estimate | EstimateTable | pd.DataFrame"
@@ -77,18 +79,28 @@ class EmpiricalNull(Renderable):
     dropped: Dropped = field(default_factory=Dropped)
     notes: tuple[str, ...] = ()
 
+    @property
+    def table(self) -> EstimateTable:
+        """The two parameters (``mean``, ``sd``, log ratio scale) as an EstimateTable.
+
+        ``mean`` has its standard error and Wald interval, ``sd`` its profile-likelihood
+        interval; neither is tested (``statistic`` and ``p_value`` are NaN).
+        """
+        common: dict[str, Any] = {"conf_level": self.conf_level, "effect_measure": "coefficient",
+                  "method": "empirical_null", "n": self.n, "dropped": self.dropped}
+        rows = (
+            Estimate(term="mean", estimate=self.mean, std_error=self.mean_se,
+                     conf_low=self.mean_ci[0], conf_high=self.mean_ci[1], ci_method="wald",
+                     **common),
+            Estimate(term="sd", estimate=self.sd, conf_low=self.sd_ci[0],
+                     conf_high=self.sd_ci[1], ci_method="profile_likelihood", **common),
+        )
+        return EstimateTable(rows=rows, title=self._title(), dropped=self.dropped,
+                             notes=self.notes)
+
     def to_frame(self) -> pd.DataFrame:
-        """Two rows (``mean``, ``sd``) with estimate, std_error, conf_low, conf_high, n."""
-        return pd.DataFrame({
-            "term": ["mean", "sd"],
-            "estimate": [self.mean, self.sd],
-            "std_error": [self.mean_se, math.nan],
-            "conf_low": [self.mean_ci[0], self.sd_ci[0]],
-            "conf_high": [self.mean_ci[1], self.sd_ci[1]],
-            "conf_level": [self.conf_level] * 2,
-            "ci_method": ["wald", "profile_likelihood"],
-            "n": [self.n] * 2,
-        })
+        """Two rows (``mean``, ``sd``) in the tidy schema (the rows of :attr:`table`)."""
+        return self.table.to_frame()
 
     def to_error_model(self) -> SystematicErrorModel:
         """The null as a systematic error model (mean slope 1, SD slope 0), for CIs.
@@ -103,9 +115,9 @@ class EmpiricalNull(Renderable):
         )
 
     def plot(self, estimates: Estimates | None = None, ax: Axes | None = None, *,
-             alpha: float = 0.05) -> Axes:
+             conf_level: float = 0.95) -> Axes:
         """Funnel plot of the controls with the calibrated boundary; see :func:`funnel_plot`."""
-        return _funnel(self, estimates, ax, alpha=alpha)
+        return _funnel(self, estimates, ax, conf_level=conf_level)
 
     def _display_frame(self, digits: int = 3) -> pd.DataFrame:
         f = self.to_frame()
@@ -172,13 +184,25 @@ class SystematicErrorModel(Renderable):
         """Standard deviation of the systematic error at true log effect ``x``."""
         return _err_sd(self.params, np.asarray(true_log_effect, dtype=float), self.sd_model)
 
-    def to_frame(self) -> pd.DataFrame:
-        """The four parameters with their standard errors (observed information)."""
+    @property
+    def table(self) -> EstimateTable:
+        """The four parameters with their standard errors (observed information), no CI."""
         names = (["mean_intercept", "mean_slope", "sd_intercept", "sd_slope"]
                  if self.sd_model == "linear"
                  else ["mean_intercept", "mean_slope", "log_sd_intercept", "log_sd_slope"])
-        return pd.DataFrame({"term": names, "estimate": self.params,
-                             "std_error": np.asarray(self.std_errors, dtype=float)})
+        rows = tuple(
+            Estimate(term=t, estimate=float(b), std_error=float(se),
+                     effect_measure="coefficient", method="systematic_error_model",
+                     ci_method="none", n=self.n_negative + self.n_positive,
+                     dropped=self.dropped)
+            for t, b, se in zip(names, self.params, self.std_errors, strict=True)
+        )
+        return EstimateTable(rows=rows, title=self._title(), dropped=self.dropped,
+                             notes=self.notes)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The four parameters in the tidy schema (the rows of :attr:`table`)."""
+        return self.table.to_frame()
 
     def _display_frame(self, digits: int = 3) -> pd.DataFrame:
         f = self.to_frame()
@@ -207,15 +231,73 @@ def _check_null(null: Any, func: str) -> None:
 
 
 def _funnel(null: EmpiricalNull, estimates: Estimates | None, ax: Axes | None, *,
-            alpha: float = 0.05, log_estimate: str | None = None,
+            conf_level: float = 0.95, log_estimate: str | None = None,
             std_error: str | None = None) -> Axes:
     """:func:`~cohortlab.sensitivity.calibration_plots.funnel_plot`: checks, then drawing."""
     _check_null(null, "funnel_plot")
-    if not 0 < alpha < 1:
-        raise DataValidationError(f"funnel_plot(): alpha must be in (0, 1); got {alpha!r}.")
+    alpha = 1.0 - check_conf_level(conf_level, "funnel_plot")
     est_log = est_se = None
     if estimates is not None:
         f, _ = _read(estimates, log_estimate, std_error, "funnel_plot", "raise", "estimates")
         est_log, est_se = f["y"].to_numpy(), f["s"].to_numpy()
     return draw_funnel(ax, null.mean, null.sd, null.log_estimate, null.std_error, est_log,
                        est_se, alpha)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class CalibrationCoverage(Renderable):
+    """Leave-one-out coverage of uncalibrated and calibrated intervals of the controls.
+
+    Attributes
+    ----------
+    coverage : pandas.DataFrame
+        One row per true effect and nominal level: ``true_effect, conf_level, n,
+        coverage_uncalibrated, coverage_calibrated`` (``calibration_plot(result)`` draws it).
+    sd_model : str
+        The error model's SD model.
+
+    ``table`` (and ``to_frame()``) has one row per true effect, level and kind: ``estimate``
+    is the coverage (a proportion, no interval), ``n`` the controls, and the labels
+    ``true_effect``, ``nominal_level`` and ``calibrated``.
+    """
+
+    coverage: pd.DataFrame
+    sd_model: str = "linear"
+    notes: tuple[str, ...] = ()
+
+    @property
+    def table(self) -> EstimateTable:
+        """The coverages as an :class:`EstimateTable` (uncalibrated, then calibrated)."""
+        rows = []
+        for rec in self.coverage.itertuples(index=False):
+            for kind in ("uncalibrated", "calibrated"):
+                rows.append(Estimate(
+                    term=f"coverage ({kind})", estimate=float(getattr(rec, f"coverage_{kind}")),
+                    conf_level=math.nan, effect_measure="mean", method="calibration_coverage",
+                    ci_method="none", n=int(rec.n),
+                    labels={"true_effect": float(rec.true_effect),
+                            "nominal_level": float(rec.conf_level),
+                            "calibrated": kind == "calibrated"},
+                ))
+        return EstimateTable(rows=tuple(rows), title=self._title(), notes=self.notes)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rows of :attr:`table` in the tidy schema."""
+        return self.table.to_frame()
+
+    def _display_frame(self, digits: int = 3) -> pd.DataFrame:
+        f = self.coverage
+        return pd.DataFrame({
+            "true_effect": [fmt_num(v, digits) for v in f["true_effect"]],
+            "conf_level": [f"{v:g}" for v in f["conf_level"]],
+            "n": [fmt_int(v) for v in f["n"]],
+            "uncalibrated": [fmt_num(v, digits) for v in f["coverage_uncalibrated"]],
+            "calibrated": [fmt_num(v, digits) for v in f["coverage_calibrated"]],
+        })
+
+    def _title(self) -> str:
+        return "Leave-one-out coverage of the controls' intervals"
+
+    def _footer(self) -> list[str]:
+        return [f"error model: {self.sd_model} SD; coverage = share of intervals holding the "
+                "true effect", *self.notes]

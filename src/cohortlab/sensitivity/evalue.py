@@ -16,14 +16,13 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 import pandas as pd
 
-from .._validation import check_option
+from .._validation import verb, verb_name
 from ..exceptions import DataValidationError
 from ..results._hooks import register
 from ..results.estimate import Estimate
 
 __all__ = ["evalue"]
 
-FUNC = "evalue"
 EValueMeasure: TypeAlias = Literal["RR", "OR", "HR", "RD", "SMD"]
 
 #: An Estimate's effect_measure -> the E-value measure it is read as.
@@ -122,12 +121,14 @@ def _number(value: Any, name: str, *, positive: bool, optional: bool = False) ->
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if not ok or not math.isfinite(float(value)):
         raise DataValidationError(
-            f"{FUNC}(): {name} must be a finite number; got {value!r}. Pass the value on its "
+            f"{verb_name()}(): {name} must be a finite number; got {value!r}. Pass the value on "
+            "its "
             "natural scale (e.g. a ratio of 0.8, not its logarithm)."
         )
     if positive and float(value) <= 0:
         raise DataValidationError(
-            f"{FUNC}(): {name} must be > 0 for a ratio measure; got {value!r}. Pass the ratio "
+            f"{verb_name()}(): {name} must be > 0 for a ratio measure; got {value!r}. Pass the "
+            "ratio "
             "on its natural scale (exponentiate a log ratio first)."
         )
     return float(value)
@@ -137,14 +138,15 @@ def _check_rare(rare: Any, measure: str) -> bool | None:
     if measure in ("OR", "HR"):
         if not isinstance(rare, bool):
             raise DataValidationError(
-                f"{FUNC}(): rare must be True or False for measure={measure!r}; got {rare!r}. "
+                f"{verb_name()}(): rare must be True or False for measure={measure!r}; got "
+                f"{rare!r}. "
                 f"Say whether the outcome is rare (under ~15% by the end of follow-up): "
                 f"rare=True reads the {measure} as a risk ratio, rare=False converts it."
             )
         return rare
     if rare is not None:
         raise DataValidationError(
-            f"{FUNC}(): rare applies only to measure='OR' or 'HR'; got rare={rare!r} with "
+            f"{verb_name()}(): rare applies only to measure='OR' or 'HR'; got rare={rare!r} with "
             f"measure={measure!r}. Leave rare=None."
         )
     return None
@@ -153,12 +155,12 @@ def _check_rare(rare: Any, measure: str) -> bool | None:
 def _check_interval(est: float, low: float, high: float) -> None:
     if not (math.isnan(low) or math.isnan(high)) and low > high:
         raise DataValidationError(
-            f"{FUNC}(): conf_low must not exceed conf_high; got conf_low={low:g} > "
+            f"{verb_name()}(): conf_low must not exceed conf_high; got conf_low={low:g} > "
             f"conf_high={high:g}. Swap them."
         )
     if (not math.isnan(low) and est < low) or (not math.isnan(high) and est > high):
         raise DataValidationError(
-            f"{FUNC}(): the estimate must lie inside its interval; got {est:g} outside "
+            f"{verb_name()}(): the estimate must lie inside its interval; got {est:g} outside "
             f"({low:g}, {high:g}). Check that the limits belong to this estimate."
         )
 
@@ -178,13 +180,14 @@ def _from_estimate(est: Estimate) -> tuple[str, float, float, float]:
         fix = ("E-values are defined for risk, odds and hazard ratios and standardised mean "
                "differences; pass the numbers with measure= if one of these applies")
     raise DataValidationError(
-        f"{FUNC}(): cannot compute an E-value from effect_measure of {est.term!r}; got "
+        f"{verb_name()}(): cannot compute an E-value from effect_measure of {est.term!r}; got "
         f"{est.effect_measure!r}. {fix}."
     )
 
 
 # ---------------------------------------------------------------------- public
 @register("evalue")
+@verb
 def evalue(
     estimate: float | Estimate,
     conf_low: float | None = None,
@@ -222,7 +225,8 @@ def evalue(
         :class:`Estimate` with effect_measure ``risk_ratio``, ``odds_ratio``,
         ``hazard_ratio`` or ``subdistribution_hazard_ratio`` (its interval is used).
     conf_low, conf_high : float, optional
-        The interval limits (not with an Estimate, nor with SMD, which uses ``se``).
+        The interval limits. Only the limit on the side of the null is needed. Not with an
+        ``Estimate`` (read from it) nor with ``"SMD"`` (which uses ``se``).
     measure : {"RR", "OR", "HR", "RD", "SMD"}, optional
         The estimate's measure; ``"RR"`` when omitted for a number, read from an Estimate.
         ``"RD"`` raises: EValue's risk-difference E-value needs the 2x2 counts.
@@ -261,7 +265,7 @@ def evalue(
     if isinstance(estimate, Estimate):
         if measure is not None or conf_low is not None or conf_high is not None:
             raise DataValidationError(
-                f"{FUNC}(): measure, conf_low and conf_high are read from the Estimate; got "
+                f"{verb_name()}(): measure, conf_low and conf_high are read from the Estimate; got "
                 f"measure={measure!r}, conf_low={conf_low!r}, conf_high={conf_high!r}. Pass "
                 "the Estimate alone, or its numbers with measure=."
             )
@@ -270,8 +274,7 @@ def evalue(
         conf_low = None if lo is None or math.isnan(lo) else lo
         conf_high = None if hi is None or math.isnan(hi) else hi
     else:
-        measure_ = "RR" if measure is None else check_option(measure, EValueMeasure, "measure",
-                                                             FUNC)
+        measure_ = "RR" if measure is None else measure
         term, conf_level = measure_, 0.95
     ratio = measure_ != "SMD"
     est = _number(estimate, "estimate", positive=ratio)
@@ -279,7 +282,7 @@ def evalue(
     high = _number(conf_high, "conf_high", positive=ratio, optional=True)
     if measure_ == "RD":
         raise DataValidationError(
-            f"{FUNC}(): measure='RD' is not implemented; got a risk difference of {est:g}. "
+            f"{verb_name()}(): measure='RD' is not implemented; got a risk difference of {est:g}. "
             "The E-value of a risk difference (EValue::evalues.RD) needs the 2x2 counts n11, "
             "n10, n01, n00, not the difference and its interval; pass the risk ratio with "
             "measure='RR' instead."
@@ -291,23 +294,24 @@ def evalue(
     if measure_ == "SMD":
         if not (math.isnan(low) and math.isnan(high)):
             raise DataValidationError(
-                f"{FUNC}(): measure='SMD' takes its interval from se, not conf_low/conf_high; "
+                f"{verb_name()}(): measure='SMD' takes its interval from se, not "
+                "conf_low/conf_high; "
                 f"got conf_low={conf_low!r}, conf_high={conf_high!r}. Pass se= instead."
             )
         if se is None:
             raise DataValidationError(
-                f"{FUNC}(): measure='SMD' needs the standard error of d in se; got se=None. "
+                f"{verb_name()}(): measure='SMD' needs the standard error of d in se; got se=None. "
                 "Pass se= (for a mean difference: its std_error divided by the outcome's SD)."
             )
         se_ = _number(se, "se", positive=False)
         if se_ < 0:
             raise DataValidationError(
-                f"{FUNC}(): se must be >= 0; got {se!r}. Pass the standard error of d."
+                f"{verb_name()}(): se must be >= 0; got {se!r}. Pass the standard error of d."
             )
         rr_low, rr_high = np.exp(0.91 * est + np.array([-1.78, 1.78]) * se_)
     elif se is not None:
         raise DataValidationError(
-            f"{FUNC}(): se is used only with measure='SMD'; got se={se!r} with "
+            f"{verb_name()}(): se is used only with measure='SMD'; got se={se!r} with "
             f"measure={measure_!r}. Pass conf_low and conf_high instead."
         )
     rr, true_rr, *lims = _to_rr(np.array([est, true_, low, high]), measure_, rare_)

@@ -17,7 +17,13 @@ import numpy as np
 import pandas as pd
 
 from .._typing import Missing, RandomState
-from .._validation import apply_missing, check_columns, check_frame, check_random_state
+from .._validation import (
+    apply_missing,
+    check_columns,
+    check_random_state,
+    verb,
+    verb_name,
+)
 from ..exceptions import CohortWarning, DataValidationError
 from ._calibration import _injection_probability
 
@@ -28,6 +34,7 @@ class InjectionClippedWarning(CohortWarning):
     """Some exposed subjects' target risk exceeds 1: the synthetic effect is below target."""
 
 
+@verb
 def synthetic_positive_controls(
     data: pd.DataFrame,
     *,
@@ -77,7 +84,9 @@ def synthetic_positive_controls(
     reference : optional
         Exposure label of the unexposed group.
     random_state : int, numpy.random.Generator or None
+        Seed of the injected draws.
     missing : {"raise", "drop"}
+        Missing values in the used columns raise, or the rows are dropped.
 
     Returns
     -------
@@ -107,8 +116,7 @@ def synthetic_positive_controls(
     from .._glm import fit_logistic
     from .._validation import check_binary
 
-    func = "synthetic_positive_controls"
-    data = check_frame(data, func)
+    func = verb_name()
     outs = [outcomes] if isinstance(outcomes, str) else list(outcomes)
     check_columns(data, func, exposure=exposure, outcomes=outs)
     cov = covariate_columns(covariates, data, func) if covariates is not None else []
@@ -120,7 +128,8 @@ def synthetic_positive_controls(
     frame, _ = apply_missing(data, [exposure, *outs, *cov], missing, func)
     rng = check_random_state(random_state, func)
     a = check_binary(frame, exposure, "exposure", func, reference=reference).astype(bool)
-    design = build_design(frame.loc[a], covariates, func) if cov else None
+    design = (build_design(frame.loc[a], covariates, func)
+              if covariates is not None and cov else None)
     out = frame.copy()
     true_effects: dict[str, float] = {}
     source: dict[str, str] = {}

@@ -24,14 +24,13 @@ from joblib import Parallel, delayed
 from scipy import stats
 
 from .._typing import RandomState
-from .._validation import check_columns, check_conf_level, check_frame, check_option
+from .._validation import check_columns, check_estimator, check_int, check_option, verb, verb_name
 from ..exceptions import CohortError, DataValidationError
 from ..inference.bootstrap import _seed_sequence, seed_batches
 from ..results.estimate import Estimate, EstimateTable
 
 __all__ = ["refute"]
 
-FUNC = "refute"
 RefuteTest: TypeAlias = Literal["placebo_exposure", "random_common_cause", "data_subset"]
 SignificanceTest: TypeAlias = Literal["auto", "bootstrap", "normal"]
 ALL_TESTS: tuple[str, ...] = get_args(RefuteTest)
@@ -115,7 +114,7 @@ def _as_estimate(result: Any) -> Estimate:
         return result[0]
     if not isinstance(result, Estimate):
         raise DataValidationError(
-            f"{FUNC}(): the estimator must return an Estimate (or a one-row EstimateTable); "
+            f"{verb_name()}(): the estimator must return an Estimate (or a one-row EstimateTable); "
             f"got {type(result).__name__}. Wrap it, e.g. lambda d, **kw: my_fit(d, **kw)[0].")
     return result
 
@@ -131,29 +130,24 @@ def _natural(value: float, ratio: bool) -> float:
 
 
 def _check_args(estimator: Any, tests: Any, n_sims: Any, subset_fraction: Any,
-                estimator_kwargs: dict[str, Any]) -> tuple[str, ...]:
-    if not callable(estimator):
-        raise DataValidationError(
-            f"{FUNC}(): estimator must be a cohortlab estimator function (e.g. cl.ipw); got "
-            f"{type(estimator).__name__}. Pass the function itself, not its result.")
+                estimator_kwargs: dict[str, Any]) -> tuple[RefuteTest, ...]:
+    check_estimator(estimator)
     tests = (tests,) if isinstance(tests, str) else tuple(tests)
     if not tests:
-        raise DataValidationError(f"{FUNC}(): tests is empty; name at least one of {ALL_TESTS}.")
+        raise DataValidationError(f"{verb_name()}(): tests is empty; name at least one of "
+                                  f"{ALL_TESTS}.")
     for t in tests:
-        check_option(t, RefuteTest, "tests", FUNC)
+        check_option(t, RefuteTest, "tests")
     if len(set(tests)) != len(tests):
-        raise DataValidationError(f"{FUNC}(): tests has duplicates; got {list(tests)}.")
-    if not (isinstance(n_sims, int | np.integer) and not isinstance(n_sims, bool)
-            and n_sims >= 2):
-        raise DataValidationError(
-            f"{FUNC}(): n_sims must be an int >= 2; got {n_sims!r}. DoWhy uses 100.")
+        raise DataValidationError(f"{verb_name()}(): tests has duplicates; got {list(tests)}.")
+    check_int(n_sims, "n_sims", 2, hint="DoWhy uses 100.")
     if not (isinstance(subset_fraction, float | int) and 0 < subset_fraction < 1):
         raise DataValidationError(
-            f"{FUNC}(): subset_fraction must be in (0, 1); got {subset_fraction!r}. "
+            f"{verb_name()}(): subset_fraction must be in (0, 1); got {subset_fraction!r}. "
             "DoWhy uses 0.8.")
     if "random_common_cause" in tests and "covariates" not in estimator_kwargs:
         raise DataValidationError(
-            f"{FUNC}(): the random_common_cause test adds a column to covariates=, but no "
+            f"{verb_name()}(): the random_common_cause test adds a column to covariates=, but no "
             "covariates were given. Pass covariates= (the estimator's argument) or drop "
             "this test.")
     return tests
@@ -167,6 +161,7 @@ def _random_column(data: pd.DataFrame) -> str:
 
 
 # ---------------------------------------------------------------------- public
+@verb
 def refute(
     estimator: Callable[..., Any],
     data: pd.DataFrame,
@@ -218,6 +213,7 @@ def refute(
     exposure : str
         The exposure column (permuted by the placebo test).
     tests : sequence of {"placebo_exposure", "random_common_cause", "data_subset"}
+        Any of ``"placebo_exposure"``, ``"random_common_cause"``, ``"data_subset"``.
     n_sims : int
         Simulations per test (DoWhy's ``num_simulations``, 100).
     subset_fraction : float
@@ -227,6 +223,8 @@ def refute(
         Level of the percentile interval; a test is flagged ``refuted`` when its p-value is
         at most ``1 - conf_level``.
     random_state : int, numpy.random.Generator or None
+        The seed; the same seed gives the same numbers whatever ``n_jobs``, and whichever
+        tests are run.
     n_jobs : int
         joblib workers.
     **estimator_kwargs
@@ -260,15 +258,12 @@ def refute(
     0  placebo_exposure     2.541     0.043    0.447
     1       data_subset     2.541     2.569    0.457
     """
-    data = check_frame(data, FUNC)
-    check_columns(data, FUNC, exposure=exposure)
+    check_columns(data, exposure=exposure)
     tests = _check_args(estimator, tests, n_sims, subset_fraction, estimator_kwargs)
-    check_option(significance_test, SignificanceTest, "significance_test", FUNC)
-    conf_level = check_conf_level(conf_level, FUNC)
     original = _as_estimate(estimator(data, exposure=exposure, **estimator_kwargs))
     ratio = original.is_ratio
     point = _model_scale(original.estimate, ratio)
-    children = _seed_sequence(random_state, FUNC).spawn(len(ALL_TESTS))
+    children = _seed_sequence(random_state, verb_name()).spawn(len(ALL_TESTS))
     random_col = _random_column(data)
     rows = []
     for test in tests:
@@ -294,7 +289,7 @@ def _summarise(test: str, original: Estimate, point: float, sims: np.ndarray,
     if valid.size < 2:
         first = errors[0] if errors else "non-finite estimates"
         raise CohortError(
-            f"{FUNC}(): the {test} test failed in {n_sims - valid.size} of {n_sims} "
+            f"{verb_name()}(): the {test} test failed in {n_sims - valid.size} of {n_sims} "
             f"simulations (first: {first}). The estimator cannot be refitted on the altered "
             "data; check it runs on a permuted exposure or a subset.")
     tested = 0.0 if test == "placebo_exposure" else point

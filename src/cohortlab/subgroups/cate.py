@@ -14,22 +14,22 @@ from .._validation import (
     apply_missing,
     check_binary,
     check_columns,
-    check_conf_level,
-    check_frame,
+    check_int,
     check_numeric,
-    check_option,
     check_random_state,
+    verb,
+    verb_name,
 )
 from ..exceptions import DataValidationError
 from ..results.estimate import Estimate, EstimateTable
 
 __all__ = ["cate"]
 
-FUNC = "cate"
 Learner: TypeAlias = Literal["dr", "forest"]
 METHODS = {"dr": "econml_linear_dr", "forest": "econml_causal_forest"}
 
 
+@verb
 def cate(
     data: pd.DataFrame,
     *,
@@ -79,6 +79,7 @@ def cate(
     effect_modifiers : list of str
         Columns the effect may vary with (EconML's ``X``); factors are dummy-coded.
     learner : {"dr", "forest"}
+        ``LinearDRLearner`` (CATE linear in ``X``) or ``CausalForestDML`` (any smooth function).
     by : str, optional
         A column whose levels get their own average CATE row (usually one of the modifiers).
     outcome_model, propensity_model : scikit-learn estimators, optional
@@ -89,11 +90,13 @@ def cate(
     n_estimators : int
         Trees of the causal forest.
     conf_level : float
+        0.95 (EconML's own default is ``alpha=0.1``, a 90% interval).
     reference : optional
         Exposure label of the unexposed group.
     random_state : int, numpy.random.Generator or None
         Seed passed to EconML (a Generator gives one integer seed).
     missing : {"raise", "drop"}
+        Missing values raise, or rows are dropped and counted.
 
     Returns
     -------
@@ -120,33 +123,29 @@ def cate(
     ...            by="male", outcome_model=LinearRegression(),
     ...            propensity_model=LogisticRegression(), random_state=1)  # doctest: +SKIP
     """
-    data = check_frame(data, FUNC)
     mods = [effect_modifiers] if isinstance(effect_modifiers, str) else list(effect_modifiers)
     if not mods:
         raise DataValidationError(
-            f"{FUNC}(): effect_modifiers is empty; got []. Name the columns the effect may "
+            f"{verb_name()}(): effect_modifiers is empty; got []. Name the columns the effect may "
             "vary with, e.g. effect_modifiers=[\"sex\", \"age\"].")
-    check_columns(data, FUNC, exposure=exposure, outcome=outcome, effect_modifiers=mods, by=by)
-    check_option(learner, Learner, "learner", FUNC)
-    conf_level = check_conf_level(conf_level, FUNC)
+    check_columns(data, exposure=exposure, outcome=outcome, effect_modifiers=mods, by=by)
     seed = _seed(random_state)
-    if not (isinstance(cv, int) and cv >= 2):
-        raise DataValidationError(f"{FUNC}(): cv must be an int >= 2; got {cv!r}.")
-    cov = covariate_columns(covariates, data, FUNC)
+    check_int(cv, "cv", 2)
+    cov = covariate_columns(covariates, data, verb_name())
     frame, dropped = apply_missing(data, [exposure, outcome, *cov, *mods, *([by] if by else [])],
-                                   missing, FUNC)
-    a = check_binary(frame, exposure, "exposure", FUNC, reference=reference)
-    y = check_numeric(frame, outcome, "outcome", FUNC)
-    X = build_design(frame, mods, FUNC, intercept=False).X
+                                   missing)
+    a = check_binary(frame, exposure, "exposure", reference=reference)
+    y = check_numeric(frame, outcome, "outcome")
+    X = build_design(frame, mods, verb_name(), intercept=False).X
     w_cols = ([c for c in covariates if c not in mods] if not isinstance(covariates, str)
               else covariates)
-    W = build_design(frame, w_cols, FUNC, intercept=False).X if w_cols else None
+    W = build_design(frame, w_cols, verb_name(), intercept=False).X if w_cols else None
 
     from ..adapters.econml import fit_cate, group_effect
 
     fit = fit_cate(y, a, X, W, learner=learner, outcome_model=outcome_model,
                    propensity_model=propensity_model, cv=cv, n_estimators=n_estimators,
-                   random_state=seed, func=FUNC)
+                   random_state=seed, func=verb_name())
     groups: list[tuple[str, str, Any, np.ndarray]] = [("overall", "", "", np.ones(len(a), bool))]
     if by is not None:
         values = frame[by].to_numpy()
@@ -168,7 +167,7 @@ def cate(
 
 def _seed(random_state: Any) -> int | None:
     """An integer seed for EconML (which takes ints or legacy RandomStates)."""
-    rng = check_random_state(random_state, FUNC)
+    rng = check_random_state(random_state)
     if random_state is None:
         return None
     if isinstance(random_state, np.random.Generator):

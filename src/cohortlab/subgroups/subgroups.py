@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -13,11 +13,17 @@ import pandas as pd
 from scipy import stats
 
 from .._typing import PAdjust
-from .._validation import apply_missing, check_columns, check_frame, check_option
+from .._validation import (
+    apply_missing,
+    check_columns,
+    check_estimator,
+    check_option,
+    verb,
+    verb_name,
+)
 from ..exceptions import CohortError, DataValidationError
 from ..inference.multiplicity import adjust_pvalues
 from ..results._format import (
-    Renderable,
     fmt_int,
     fmt_num,
     fmt_p,
@@ -26,8 +32,9 @@ from ..results._format import (
 )
 from ..results._schema import ESTIMATE_COLUMNS
 from ..results.dropped import Dropped
-from ..results.estimate import Estimate
+from ..results.estimate import Estimate, EstimateTable
 from ..results.model import ModelResult
+from ..results.testresult import TestResult, TestTable
 from ..survival.adjusted_curves import AdjustedCurves
 
 if TYPE_CHECKING:
@@ -35,7 +42,6 @@ if TYPE_CHECKING:
 
 __all__ = ["subgroups", "SubgroupResult"]
 
-FUNC = "subgroups"
 OVERALL = "overall"
 #: Keyword arguments of the estimators that hold covariate sets; the subgroup variable is
 #: removed from them within its own levels (it is constant there).
@@ -64,8 +70,11 @@ def _heterogeneity(b: np.ndarray, se: np.ndarray) -> tuple[float, int, float]:
 
 # ---------------------------------------------------------------------- result
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
-class SubgroupResult(Renderable):
+class SubgroupResult(EstimateTable):
     """Effects overall and within the levels of subgroup variables, with interaction tests.
+
+    An :class:`~cohortlab.EstimateTable` (its rows are the effects) that also carries the
+    interaction tests.
 
     Attributes
     ----------
@@ -74,22 +83,20 @@ class SubgroupResult(Renderable):
         order, levels sorted). Each carries ``labels`` ``subgroup`` and ``level`` (and per-arm
         counts ``n_1, n_0, n_events_1, n_events_0`` where known). Levels that could not be
         estimated, or had fewer than ``min_events`` events, have NaN statistics and a note.
-    interaction : pandas.DataFrame
-        One row per ``by`` variable: ``variable, statistic, df, p_value`` and one adjusted
-        p-value column ``p_<method>`` per ``p_adjust`` method (``p_holm``, ``p_fdr_bh``).
+    interaction : TestTable
+        One :class:`~cohortlab.TestResult` per ``by`` variable (term: the variable) with
+        ``statistic, df, p_value`` and labels ``variable`` and one adjusted p-value
+        ``p_<method>`` per ``p_adjust`` method (``p_holm``, ``p_fdr_bh``).
     by : tuple of str
         The subgroup variables.
     p_adjust : tuple of str
         The multiplicity adjustments applied across the interaction p-values.
     """
 
-    rows: tuple[Estimate, ...]
-    interaction: pd.DataFrame
-    by: tuple[str, ...]
+    interaction: TestTable = field(default_factory=lambda: TestTable(rows=()))
+    by: tuple[str, ...] = ()
     p_adjust: tuple[str, ...] = ("holm", "fdr_bh")
     min_events: int | None = None
-    dropped: Dropped = field(default_factory=Dropped)
-    notes: tuple[str, ...] = ()
 
     @property
     def overall(self) -> Estimate:
@@ -100,12 +107,6 @@ class SubgroupResult(Renderable):
     def is_ratio(self) -> bool:
         """Whether the effects are ratios (interaction tested on the log scale)."""
         return self.overall.is_ratio
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self) -> Iterator[Estimate]:
-        return iter(self.rows)
 
     def level(self, variable: str, level: Any) -> Estimate:
         """The estimate in one level of one subgroup variable."""
@@ -126,7 +127,7 @@ class SubgroupResult(Renderable):
 
     # -------------------------------------------------------------- rendering
     def _p_interaction(self) -> dict[str, float]:
-        return dict(zip(self.interaction["variable"], self.interaction["p_value"], strict=True))
+        return {t.term: t.p_value for t in self.interaction}
 
     def _display_frame(self, digits: int = 3) -> pd.DataFrame:
         p_int = self._p_interaction()
@@ -159,12 +160,11 @@ class SubgroupResult(Renderable):
         lines = [f"{100 * o.conf_level:g}% CI · interaction: Wald chi-square of equal effects "
                  f"across levels ({scale}); p adjusted across {len(self.by)} variable(s) by "
                  f"{', '.join(self.p_adjust)}"]
-        adj = [c for c in self.interaction.columns if c.startswith("p_") and c != "p_value"]
-        for rec in self.interaction.itertuples(index=False):
-            d = rec._asdict()
-            extra = ", ".join(f"{c.removeprefix('p_')} {fmt_p(d[c])}" for c in adj)
-            lines.append(f"{d['variable']}: chi-square {fmt_num(d['statistic'], 2)} on "
-                         f"{d['df']} df, p = {fmt_p(d['p_value'])}"
+        for t in self.interaction:
+            extra = ", ".join(f"{k.removeprefix('p_')} {fmt_p(v)}" for k, v in t.labels.items()
+                              if k.startswith("p_"))
+            lines.append(f"{t.term}: chi-square {fmt_num(t.statistic, 2)} on "
+                         f"{t.df:g} df, p = {fmt_p(t.p_value)}"
                          + (f" ({extra})" if extra else ""))
         if o.dropped:
             lines.append(f"overall n = {fmt_int(o.n)} ({o.dropped})")
@@ -194,6 +194,7 @@ def _tidy_row(r: Estimate) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- the verb
+@verb
 def subgroups(
     estimator: Callable[..., Any],
     data: pd.DataFrame,
@@ -245,8 +246,8 @@ def subgroups(
         Levels whose estimate counts fewer events (``n_events``) are reported with NaN
         statistics and a note, and left out of the interaction test.
     p_adjust : str or sequence of {"holm", "bonferroni", "fdr_bh", "none"}
-        Adjustments of the interaction p-values across the ``by`` variables; one column
-        ``p_<method>`` each in :attr:`SubgroupResult.interaction`.
+        Adjustments of the interaction p-values across the ``by`` variables; one label
+        ``p_<method>`` each on the tests of :attr:`SubgroupResult.interaction`.
     term : str, optional
         The coefficient to report when ``estimator`` returns a ModelResult (e.g. ``cox``).
     at : float, optional
@@ -290,35 +291,27 @@ def subgroups(
     0   overall   all  4000       244
     1  diabetes     0  3498       182
     2  diabetes     1   502        62
-    >>> res.interaction[["variable", "df"]].to_dict("list")
-    {'variable': ['diabetes', 'female'], 'df': [1, 1]}
+    >>> [(t.term, t.df) for t in res.interaction]
+    [('diabetes', 1.0), ('female', 1.0)]
     """
-    if not callable(estimator):
-        raise DataValidationError(
-            f"{FUNC}(): estimator must be a cohortlab verb (a function); got "
-            f"{type(estimator).__name__}. Pass e.g. cl.ipw, without calling it."
-        )
-    data = check_frame(data, FUNC)
+    check_estimator(estimator)
     by_cols = [by] if isinstance(by, str) else list(by)
     if not by_cols:
-        raise DataValidationError(f"{FUNC}(): by must name at least one column; got {by!r}.")
-    check_columns(data, FUNC, by=by_cols)
+        raise DataValidationError(f"{verb_name()}(): by must name at least one column; got {by!r}.")
+    check_columns(data, by=by_cols)
     if len(set(by_cols)) != len(by_cols):
-        raise DataValidationError(f"{FUNC}(): by names a column twice; got {by_cols}.")
+        raise DataValidationError(f"{verb_name()}(): by names a column twice; got {by_cols}.")
     methods = (p_adjust,) if isinstance(p_adjust, str) else tuple(p_adjust)
     for m in methods:
-        check_option(m, PAdjust, "p_adjust", FUNC)
+        check_option(m, PAdjust, "p_adjust")
     if min_events is not None and (isinstance(min_events, bool) or not isinstance(
             min_events, (int, np.integer)) or min_events < 1):
         raise DataValidationError(
-            f"{FUNC}(): min_events must be a positive int or None; got {min_events!r}. "
+            f"{verb_name()}(): min_events must be a positive int or None; got {min_events!r}. "
             "Pass e.g. min_events=10."
         )
     missing = estimator_kwargs.get("missing", "raise")
     name = getattr(estimator, "__name__", type(estimator).__name__)
-    check_option(contrast, Literal["difference", "ratio"], "contrast", FUNC)
-    if scale is not None:
-        check_option(scale, Literal["survival", "risk"], "scale", FUNC)
     pick = _Pick(term=term, at=at, contrast=contrast, scale=scale)
 
     overall = _run(estimator, data, estimator_kwargs, pick, name)
@@ -328,7 +321,7 @@ def subgroups(
     tests = []
     by_missing: dict[str, int] = {}
     for var in by_cols:
-        frame, dropped = apply_missing(data, [var], missing, FUNC)
+        frame, dropped = apply_missing(data, [var], missing)
         if dropped:
             by_missing[var] = dropped.n_rows
             notes.append(f"{var}: {dropped.n_rows:,} rows with a missing value are in no level")
@@ -349,10 +342,15 @@ def subgroups(
         if n_ok < len(level_rows):
             notes.append(f"{var}: interaction test over {n_ok} of {len(level_rows)} levels "
                          "(the others were not estimated)")
-        tests.append({"variable": var, "statistic": stat, "df": df, "p_value": p})
-    interaction = pd.DataFrame(tests)
-    for m in methods:
-        interaction[f"p_{m}"] = adjust_pvalues(interaction["p_value"].to_numpy(), m)
+        tests.append((var, stat, df, p))
+    p_all = np.array([t[3] for t in tests], dtype=float)
+    adjusted = {f"p_{m}": adjust_pvalues(p_all, m) for m in methods}
+    interaction = TestTable(rows=tuple(
+        TestResult(term=var, statistic=stat, df=df, p_value=p, method="wald_heterogeneity",
+                   n=overall.n, labels={"variable": var,
+                                        **{k: float(v[i]) for k, v in adjusted.items()}})
+        for i, (var, stat, df, p) in enumerate(tests)
+    ), title="Interaction tests: equal effects across levels")
     return SubgroupResult(rows=tuple(rows), interaction=interaction, by=tuple(by_cols),
                           p_adjust=methods, min_events=min_events,
                           dropped=_with_subgroup_missing(overall.dropped, by_missing, len(data)),
@@ -378,8 +376,8 @@ class _Pick:
 
     term: str | None
     at: float | None
-    contrast: str
-    scale: str | None
+    contrast: Literal["difference", "ratio"]
+    scale: Literal["survival", "risk"] | None
 
 
 def _run(estimator: Callable[..., Any], data: pd.DataFrame, kwargs: Mapping[str, Any],
@@ -392,7 +390,8 @@ def _run(estimator: Callable[..., Any], data: pd.DataFrame, kwargs: Mapping[str,
     if isinstance(res, AdjustedCurves):
         if pick.at is None:
             raise DataValidationError(
-                f"{FUNC}(): {name}() returns adjusted curves; at= must name the time at which "
+                f"{verb_name()}(): {name}() returns adjusted curves; at= must name the time at "
+                "which "
                 "the arms are contrasted in every subgroup; got at=None. Pass e.g. at=5.0 "
                 "(and times=[5.0]).")
         table = res.contrast([float(pick.at)], pick.contrast, scale=pick.scale)
@@ -402,12 +401,13 @@ def _run(estimator: Callable[..., Any], data: pd.DataFrame, kwargs: Mapping[str,
             close = difflib.get_close_matches(str(term), list(res.terms), n=2, cutoff=0.6)
             hint = f" Did you mean {' or '.join(map(repr, close))}?" if close and term else ""
             raise DataValidationError(
-                f"{FUNC}(): {name}() returns a model; term must name one of its coefficients "
+                f"{verb_name()}(): {name}() returns a model; term must name one of its "
+                "coefficients "
                 f"{list(res.terms)}; got {term!r}.{hint} Pass e.g. term={res.terms[0]!r}."
             )
         return res.coef_table()[term]
     raise DataValidationError(
-        f"{FUNC}(): estimator {name}() must return an Estimate (or a ModelResult with "
+        f"{verb_name()}(): estimator {name}() must return an Estimate (or a ModelResult with "
         f"term=, or adjusted curves with at=); got {type(res).__name__}. Pass an effect "
         "estimator such as cl.crude_effect, cl.ipw, cl.aipw, cl.gformula, cl.tmle, cl.cox "
         "with term=, or cl.adjusted_survival with at=."

@@ -118,6 +118,7 @@ def augmented_outcome(
     b = np.take_along_axis(cum_b, idx, axis=1)
     z = np.where((t[:, None] <= grid[None, :]) & (d == cause)[:, None],
                  _safe_div(1.0, km.before(t))[:, None], 0.0)
+    assert inc_u is not None  # given with cause
     f_own = inc_u[rows, p] if u.size else np.zeros(t.size)
     jump = np.where(hit, _safe_div(m_grid - f_own[:, None], denom[:, None]), 0.0)
     return z + jump - (m_grid * a - b)

@@ -75,7 +75,7 @@ def risk_counts(
     n_exit = np.bincount(inv, weights=w, minlength=m)
     # at risk at u_j: exits at or after u_j, minus those not yet entered (entry >= u_j)
     n_risk = np.cumsum(n_exit[::-1])[::-1]
-    n_enter = np.zeros(m)
+    n_enter: np.ndarray = np.zeros(m)
     if entry is not None:
         entry = np.asarray(entry, dtype=float)
         order = np.argsort(entry, kind="stable")

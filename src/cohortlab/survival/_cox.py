@@ -151,6 +151,7 @@ def _risk_sums(st: Stratum, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     deaths = blocks[0::2]
     out = np.cumsum((deaths + blocks[1::2])[::-1], axis=0)[::-1]
     if st.entry is not None:
+        assert st.entry_order is not None and st.entry_pos is not None  # set with entry
         out = out - np.cumsum(_block_sums(v[st.entry_order], st.entry_pos)[::-1], axis=0)[::-1]
     if st.ext is not None:
         ve = v[st.ext.idx] * st.ext.ginv[:, None]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._typing import ConfType
 from ..exceptions import DataValidationError
 from ..results.curve import Curve
 from ._cox import time_terms
@@ -78,7 +79,7 @@ def linear_predictor(res: CoxResult, newdata: pd.DataFrame, centered: bool) -> n
     return x @ st_all.fit.beta
 
 
-def _cumulative(b: dict[str, np.ndarray], x: np.ndarray, beta: np.ndarray, vcov: np.ndarray,
+def _cumulative(b: dict[str, np.ndarray], x: np.ndarray, beta: np.ndarray, vcov: np.ndarray | None,
                 with_var: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """Cumulative hazards (rows x event times) and, optionally, Tsiatis' variances.
 
@@ -90,6 +91,7 @@ def _cumulative(b: dict[str, np.ndarray], x: np.ndarray, beta: np.ndarray, vcov:
     lam = r[:, None] * cum_h[None, :]
     if not with_var:
         return lam, None
+    assert vcov is not None  # a fitted Cox model keeps its model-based covariance
     hx = np.cumsum(b["hx"], axis=0)  # times x p
     xv = x @ vcov
     quad = (np.einsum("ij,ij->i", xv, x)[:, None] * cum_h[None, :] ** 2
@@ -117,7 +119,7 @@ def predict_risk(res: CoxResult, newdata: pd.DataFrame, times: np.ndarray) -> np
     return out
 
 
-def predict_survival(res: CoxResult, newdata: pd.DataFrame, conf_type: str) -> Curve:
+def predict_survival(res: CoxResult, newdata: pd.DataFrame, conf_type: ConfType) -> Curve:
     """One survival curve per row of ``newdata`` with Tsiatis' variance (see CoxResult).
 
     Curves are labelled by the newdata index (``"row i"`` when the index has duplicates) and

@@ -217,7 +217,7 @@ def _declared_causes(causes: Sequence[int] | None, func: str) -> set[int]:
         return set()
     values = [causes] if isinstance(causes, numbers.Integral) else causes
     try:
-        out = list(values)
+        out: list[Any] = list(values)
     except TypeError:
         out = [None]
     if not out or any(isinstance(c, bool) or not isinstance(c, numbers.Integral) or c < 1

@@ -16,17 +16,16 @@ import numpy as np
 import pandas as pd
 
 from .._design import build_design, covariate_columns
-from .._typing import Estimand, RandomState
+from .._typing import CIMethod, EffectMeasure, EffectVariance, Estimand, RandomState
 from .._validation import (
     apply_missing,
     check_binary,
     check_columns,
-    check_conf_level,
-    check_frame,
-    check_option,
     check_random_state,
     check_time_event,
     check_weights,
+    verb,
+    verb_name,
 )
 from ..causal._outcome import overlap_notes
 from ..causal._propensity import check_arms, fit_propensity
@@ -42,9 +41,7 @@ from .adjusted_curves import AdjustedCurves
 
 __all__ = ["adjusted_survival", "AdjustedCurves"]
 
-FUNC = "adjusted_survival"
 Method = Literal["ipw", "gformula", "aipw"]
-Variance = Literal["influence_function", "bootstrap"]
 #: Largest number of distinct event times used as the evaluation grid by default.
 MAX_GRID = 500
 #: Subjects x times evaluated at once by the g-formula (bounds its memory at ~16 MB a block).
@@ -58,6 +55,7 @@ AIPW_MIN_ESS_FRACTION = 0.10
 AIPW_MIN_ESS = 50
 
 
+@verb
 def adjusted_survival(
     data: pd.DataFrame,
     *,
@@ -70,7 +68,7 @@ def adjusted_survival(
     cause: int | None = None,
     estimand: Estimand = "ATE",
     times: Sequence[float] | None = None,
-    variance: Variance | None = None,
+    variance: EffectVariance | None = None,
     n_boot: int = 200,
     weights: str | None = None,
     trim: Any = None,
@@ -119,14 +117,39 @@ def adjusted_survival(
 
     Parameters
     ----------
-    time, event : follow-up and event (0/1; 0..K with ``cause``).
-    exposure : binary exposure column.
-    covariates : confounders (column names or a formula right-hand side): the propensity
-        model's, and the outcome model's unless ``outcome_covariates`` is given.
-    outcome_covariates : the Cox outcome model's covariates (``gformula``, ``aipw``).
-    cause : the cause whose cumulative incidence to estimate (competing risks).
-    times : the evaluation grid (default: every distinct event time if there are at most 500,
+    data : pandas.DataFrame
+        One row per subject; never modified.
+    time, event : str
+        Follow-up time and event (0/1; 0..K with ``cause``).
+    exposure : str
+        Binary exposure column.
+    covariates : list of str or str
+        Confounders (column names or a formula right-hand side): the propensity model's, and
+        the outcome model's unless ``outcome_covariates`` is given.
+    method : {"ipw", "gformula", "aipw"}
+        ``"ipw"``: Kaplan-Meier (Aalen-Johansen with ``cause``) per arm weighted by
+        :func:`propensity_score` weights; ``"gformula"``: a Cox model (cause-specific Cox
+        models with ``cause``) of the outcome on exposure and covariates, each subject's
+        predicted curve under both exposures, averaged over the estimand population;
+        ``"aipw"`` (ATE only): augmented IPW with inverse probability of censoring weights
+        (see Methods above).
+    outcome_covariates : list of str or str, optional
+        The Cox outcome model's covariates (``gformula``, ``aipw``); default ``covariates``.
+    cause : int, optional
+        The cause (event code 1..K) whose cumulative incidence replaces survival.
+    estimand : {"ATE", "ATT", "ATC", "ATO", "ATM"}
+        The target population; ``"ATO"`` and ``"ATM"`` with ``ipw`` only.
+    times : sequence of float, optional
+        The evaluation grid (default: every distinct event time if there are at most 500,
         else 500 quantiles of them); bootstrap intervals exist only on this grid.
+    variance : "influence_function" or "bootstrap", optional
+        ``"influence_function"`` (default for ``ipw`` and ``aipw``): for ``ipw`` the weighted
+        curves' infinitesimal jackknife with the weights treated as known (usually conservative
+        for the ATE), for ``aipw`` the empirical variance of the estimating function;
+        ``"bootstrap"`` (the default for ``gformula``): ``n_boot`` replicates that refit the
+        propensity or Cox model, percentile intervals, identical for any ``n_jobs``.
+    weights, trim, truncate : optional
+        Case weights; the trimming and weight truncation of :func:`propensity_score`.
 
     Examples
     --------
@@ -138,35 +161,30 @@ def adjusted_survival(
     >>> curves.contrast([2.0]).to_frame()["term"].tolist()
     ['survival difference at 2']
     """
-    check_frame(data, FUNC)
-    check_option(method, Method, "method", FUNC)
-    check_option(estimand, Estimand, "estimand", FUNC)
     variance = variance or ("bootstrap" if method == "gformula" else "influence_function")
-    check_option(variance, Variance, "variance", FUNC)
     if method == "gformula" and variance == "influence_function":  # aipw and ipw have one
         raise DataValidationError(
-            f"{FUNC}(): method=\"gformula\" has no influence-function variance yet; use "
+            f"{verb_name()}(): method=\"gformula\" has no influence-function variance yet; use "
             "variance=\"bootstrap\" (refits the Cox model in every replicate).")
-    conf_level = check_conf_level(conf_level, FUNC)
-    rng = check_random_state(random_state, FUNC)
-    cols = covariate_columns(covariates, data, FUNC)
+    rng = check_random_state(random_state)
+    cols = covariate_columns(covariates, data, verb_name())
     if outcome_covariates is not None:
-        cols += covariate_columns(outcome_covariates, data, FUNC)
-    check_columns(data, FUNC, time=time, event=event, exposure=exposure, weights=weights)
+        cols += covariate_columns(outcome_covariates, data, verb_name())
+    check_columns(data, time=time, event=event, exposure=exposure, weights=weights)
     used = [time, event, exposure, *cols] + ([weights] if weights else [])
-    frame, dropped = apply_missing(data, used, missing, FUNC)
-    t, e = check_time_event(frame, time, event, FUNC, competing=cause is not None)
+    frame, dropped = apply_missing(data, used, missing)
+    t, e = check_time_event(frame, time, event, competing=cause is not None)
     if cause is not None and not (e == cause).any():
         raise DataValidationError(
-            f"{FUNC}(): cause {cause!r} has no events in column {event!r}; codes present: "
+            f"{verb_name()}(): cause {cause!r} has no events in column {event!r}; codes present: "
             f"{sorted(int(c) for c in np.unique(e) if c > 0)}.")
-    a = check_binary(frame, exposure, "exposure", FUNC)
-    check_arms(a, exposure, FUNC)
-    s = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
+    a = check_binary(frame, exposure, "exposure")
+    check_arms(a, exposure, verb_name())
+    s = check_weights(frame, weights) if weights else np.ones(len(frame))
     d = e if cause is not None else (e > 0).astype(np.int64)
     grid = _grid(t, d, times)
     out_cov = covariates if outcome_covariates is None else outcome_covariates
-    design = build_design(frame, out_cov, FUNC, drop_intercept=True)
+    design = build_design(frame, out_cov, verb_name(), drop_intercept=True)
     spec = _Spec(t=t, d=d, a=a, s=s, X=design.X, cause=cause, estimand=estimand, grid=grid,
                  frame=frame, exposure=exposure, covariates=covariates, trim=trim,
                  truncate=truncate, weights_col=weights)
@@ -182,7 +200,7 @@ def adjusted_survival(
         values, notes = _gformula_curves(spec), ("g-formula: Cox model of the outcome "
                                                        "on exposure + covariates",)
         # positivity is not needed to compute the curves, but without it they extrapolate
-        notes += overlap_notes(frame, a, s, covariates, estimand, FUNC, exposure)
+        notes += overlap_notes(frame, a, s, covariates, estimand, verb_name(), exposure)
         var = None
     reps = None
     if variance == "bootstrap":
@@ -193,17 +211,19 @@ def adjusted_survival(
         lo, hi = np.empty_like(values), np.empty_like(values)
         for arm in (0, 1):
             _, lo[arm], hi[arm] = bootstrap_interval(values[arm], reps[:, arm], conf_level)
-        ci_method = "bootstrap_percentile"
+        ci_method: CIMethod = "bootstrap_percentile"
     elif method == "aipw":
+        assert var is not None
         se = np.sqrt(var)
         z = float(_z(conf_level))
         lo, hi = values - z * se, values + z * se
         ci_method = "influence_function"
     else:
+        assert var is not None
         se = np.sqrt(var)
         lo, hi = log_log_ci(values, se, conf_level, cause is not None)
         ci_method = "infinitesimal_jackknife"
-    measure = "survival" if cause is None else "cumulative_incidence"
+    measure: EffectMeasure = "survival" if cause is None else "cumulative_incidence"
     notes += ("estimates weighted or standardised; n_risk is the unweighted number at risk "
               "in each arm",)
     if method == "aipw":
@@ -257,7 +277,7 @@ def _grid(t: np.ndarray, d: np.ndarray, times: Sequence[float] | None) -> np.nda
     if times is not None:
         g = np.unique(np.asarray(times, dtype=float))
         if g.size == 0 or g[0] < 0:
-            raise DataValidationError(f"{FUNC}(): times must be >= 0; got {list(times)}.")
+            raise DataValidationError(f"{verb_name()}(): times must be >= 0; got {list(times)}.")
         return g
     ev = np.unique(t[d > 0])
     if ev.size > MAX_GRID:
@@ -268,8 +288,8 @@ def _grid(t: np.ndarray, d: np.ndarray, times: Sequence[float] | None) -> np.nda
 
 
 def _ipw_weights(sp: _Spec) -> tuple[np.ndarray, tuple[str, ...]]:
-    check_arms(sp.a, sp.exposure, FUNC)  # a bootstrap replicate may lose an arm
-    ps = fit_propensity(sp.frame, sp.a, sp.s, sp.covariates, func=FUNC, exposure=sp.exposure,
+    check_arms(sp.a, sp.exposure, verb_name())  # a bootstrap replicate may lose an arm
+    ps = fit_propensity(sp.frame, sp.a, sp.s, sp.covariates, func=verb_name(), exposure=sp.exposure,
                         estimand=sp.estimand, trim=sp.trim, truncate=sp.truncate,
                         weighted=sp.weights_col is not None)
     notes = (f"IPW: {ps.model_description}; {sp.estimand} weights",) + tuple(ps.notes)
@@ -345,14 +365,14 @@ def _cox_predictions(sp: _Spec, rows: np.ndarray, times: np.ndarray | None = Non
                     step_k = h
             if sp.cause is None:
                 pred[row] = np.exp(-cum_all)
-                if with_survival:
+                if surv is not None:
                     surv[row] = pred[row]
                 continue
             s_all = np.exp(-cum_all)
             s_prev = np.concatenate([np.ones((chunk.size, 1)), s_all[:, :-1]], axis=1)
             curve = np.cumsum(s_prev * step_k, axis=1)
             pred[row] = np.where(pos >= 0, curve[:, np.maximum(pos, 0)], 0.0)
-            if with_survival:
+            if surv is not None:
                 surv[row] = np.where(pos >= 0, s_all[:, np.maximum(pos, 0)], 1.0)
         yield (chunk, pred, surv) if with_survival else (chunk, pred)
 
@@ -389,7 +409,7 @@ def _aipw_curves(sp: _Spec, with_moments: bool
     model's generic low-ESS warning is replaced by the one :func:`_warn_low_ess` emits.
     """
     if sp.estimand != "ATE":
-        raise DataValidationError(f"{FUNC}(): method=\"aipw\" estimates the ATE only; got "
+        raise DataValidationError(f"{verb_name()}(): method=\"aipw\" estimates the ATE only; got "
                                   f"estimand={sp.estimand!r} (use ipw or gformula).")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -495,7 +515,7 @@ def _warn_low_ess(sp: _Spec, low_ess: list[tuple[int, float, int]],
                      for arm, n_eff, n in low_ess)
     fixed = (" The curves left [0, 1] or were not monotone and were bounded (see notes)."
              if bound_notes else "")
-    msg = (f"{FUNC}(): the doubly robust (AIPW) curves are unreliable: the effective sample "
+    msg = (f"{verb_name()}(): the doubly robust (AIPW) curves are unreliable: the effective sample "
            f"size of the ATE weights is {arms} (under {AIPW_MIN_ESS_FRACTION:.0%} of the arm, "
            f"or under {AIPW_MIN_ESS}).{fixed} The propensity scores reach 0 or 1, so the "
            "estimate leans on a few subjects; restrict the cohort to where both arms occur "
@@ -509,7 +529,7 @@ def _mask_unestimable(sp: _Spec, values: np.ndarray, se: np.ndarray, lo: np.ndar
     """NaN where an arm's censoring curve has reached 0 (no one observed beyond)."""
     g = np.vstack([censoring_km(sp.t[sp.a == arm], sp.d[sp.a == arm],
                                 sp.s[sp.a == arm]).after(sp.grid) for arm in (1, 0)])
-    bad = (g <= 0).any(axis=0)
+    bad = np.asarray((g <= 0).any(axis=0))
     if not bad.any():
         return values, se, lo, hi, notes
     out = [np.where(bad[None, :], np.nan, x) for x in (values, se, lo, hi)]
@@ -525,7 +545,7 @@ def _population(sp: _Spec) -> np.ndarray:
         return (sp.a == 1).astype(float)
     if sp.estimand == "ATC":
         return (sp.a == 0).astype(float)
-    raise DataValidationError(f"{FUNC}(): method=\"gformula\" supports estimand ATE, ATT or "
+    raise DataValidationError(f"{verb_name()}(): method=\"gformula\" supports estimand ATE, ATT or "
                               f"ATC; got {sp.estimand!r} (use method=\"ipw\").")
 
 

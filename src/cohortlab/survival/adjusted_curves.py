@@ -77,9 +77,10 @@ class AdjustedCurves(Curve):
         rows = []
         for k, t in enumerate(ts):
             term = f"{kind} {measure} at {t:g}"
-            common = dict(conf_level=self.conf_level, effect_measure=eff, method=self.method,
-                          estimand=self.estimand, n=self.n, n_events=self.n_events,
-                          dropped=self.dropped, labels={"time": float(t)})
+            common: dict[str, Any] = dict(
+                conf_level=self.conf_level, effect_measure=eff, method=self.method,
+                estimand=self.estimand, n=self.n, n_events=self.n_events, dropped=self.dropped,
+                labels={"time": float(t)})
             if self.replicates is not None:
                 r1, r0 = self.replicates[:, 0, pos[k]], self.replicates[:, 1, pos[k]]
                 if flip:
@@ -88,7 +89,9 @@ class AdjustedCurves(Curve):
                 reps = r1 - r0 if measure == "difference" else r1 / r0
                 rows.append(Estimate.from_bootstrap(term, float(point), reps, **common))
                 continue
-            var1, var0 = self.arm_variance[0, pos[k]], self.arm_variance[1, pos[k]]
+            av = self.arm_variance
+            assert av is not None  # influence-function curves keep their variances
+            var1, var0 = av[0, pos[k]], av[1, pos[k]]
             cov10 = 0.0
             if self.moments is not None:  # AIPW: the arms share subjects
                 j = pos[k]

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._typing import ConfType, Missing
-from .._validation import check_conf_level, check_option
+from .._typing import CIFVariance, ConfType, Missing
+from .._validation import verb, verb_name
 from ..exceptions import DataValidationError
 from ..results.curve import Curve
-from ..results.estimate import Estimate, EstimateTable
+from ..results.testresult import TestResult, TestTable
 from ._aalen_johansen import (
     aalen_johansen,
     aalen_variance,
@@ -31,10 +30,9 @@ from ._prepare import (
 
 __all__ = ["cumulative_incidence", "gray_test"]
 
-CIFVariance: TypeAlias = Literal["infinitesimal_jackknife", "aalen"]
-
 
 # ---------------------------------------------------------------------- cumulative_incidence
+@verb
 def cumulative_incidence(
     data: pd.DataFrame,
     *,
@@ -133,9 +131,7 @@ def cumulative_incidence(
     >>> cif.at([8]).to_frame()["estimate"].round(4).tolist()
     [0.7188]
     """
-    func = "cumulative_incidence"
-    check_option(conf_type, ConfType, "conf_type", func)
-    conf_level = check_conf_level(conf_level, func)
+    func = verb_name()
     variance = _resolve_variance(variance, weights, entry, func)
     p = prepare(data, func, time=time, event=event, by=by, weights=weights, entry=entry,
                 missing=missing, competing=True, cause=cause, causes=causes)
@@ -159,10 +155,10 @@ def cumulative_incidence(
     )
 
 
-def _resolve_variance(variance: Any, weights: str | None, entry: str | None, func: str) -> str:
+def _resolve_variance(variance: CIFVariance | None, weights: str | None, entry: str | None,
+                      func: str) -> CIFVariance:
     if variance is None:
         return "infinitesimal_jackknife"
-    check_option(variance, CIFVariance, "variance", func)
     if variance == "aalen" and (weights is not None or entry is not None):
         got = f"weights={weights!r}" if weights is not None else f"entry={entry!r}"
         raise DataValidationError(
@@ -201,6 +197,7 @@ def _group_columns(
 
 
 # ---------------------------------------------------------------------- gray_test
+@verb
 def gray_test(
     data: pd.DataFrame,
     *,
@@ -211,7 +208,7 @@ def gray_test(
     strata: str | Sequence[str] | None = None,
     causes: Sequence[int] | None = None,
     missing: Missing = "raise",
-) -> EstimateTable:
+) -> TestTable:
     """Gray's K-sample test of equal cumulative incidence across groups, one row per cause.
 
     Null hypothesis: the cumulative incidence functions ``F_k`` of cause ``k`` are equal in
@@ -244,9 +241,9 @@ def gray_test(
 
     Returns
     -------
-    EstimateTable
-        One :class:`Estimate` per cause, term ``"Gray: cause k"``, with ``estimate`` and
-        ``statistic`` the chi-square, ``p_value``, ``extra["df"] = G - 1``. Where the
+    TestTable
+        One :class:`~cohortlab.TestResult` per cause, term ``"Gray: cause k"``, with
+        ``statistic`` the chi-square, ``p_value`` and ``df = G - 1``. Where the
         covariance is singular (e.g. no events of the cause in one group and stratum mix)
         the statistic is NaN and a note says so (cmprsk reports -1).
 
@@ -263,7 +260,7 @@ def gray_test(
     >>> tab.to_frame()[["term", "statistic"]].round(4).values.tolist()
     [['Gray: cause 1', 2.2323], ['Gray: cause 2', 0.973]]
     """
-    func = "gray_test"
+    func = verb_name()
     p = prepare(data, func, time=time, event=event, by=by, strata=strata, missing=missing,
                 competing=True, cause=cause, causes=causes, compare=True)
     df = len(p.levels) - 1
@@ -274,14 +271,13 @@ def gray_test(
         if not np.isfinite(stat):
             notes = (f"cause {k}: the score covariance is singular, so the statistic is not "
                      "defined (cmprsk reports -1)",)
-        rows.append(Estimate(
-            term=f"Gray: cause {k}", estimate=stat, statistic=stat,
+        rows.append(TestResult(
+            term=f"Gray: cause {k}", statistic=stat, df=df,
             p_value=float(stats.chi2.sf(stat, df)) if np.isfinite(stat) else float("nan"),
-            effect_measure="chi_square", method="gray_test", ci_method="none",
-            n=len(p.frame), n_events=int((p.event == k).sum()), extra={"df": df},
+            method="gray_test", n=len(p.frame), n_events=int((p.event == k).sum()),
             labels={"cause": k}, dropped=p.dropped, notes=notes,
         ))
     title = f"Gray's test of equal cumulative incidence across {by}"
     if p.strata:
         title += f", stratified by {', '.join(p.strata)}"
-    return EstimateTable(rows=tuple(rows), title=title, dropped=p.dropped)
+    return TestTable(rows=tuple(rows), title=title, dropped=p.dropped)

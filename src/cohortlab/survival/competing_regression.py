@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -14,12 +14,13 @@ from .._validation import (
     apply_missing,
     check_columns,
     check_conf_level,
-    check_frame,
-    check_option,
     check_time_event,
     check_weights,
+    verb,
+    verb_name,
 )
 from ..exceptions import DataValidationError
+from ..results.dropped import Dropped
 from ..results.model import ModelResult
 from . import _cox
 from ._counts import risk_counts
@@ -29,6 +30,7 @@ from .cox import Ties, _monotone_notes, cox
 __all__ = ["fine_gray", "cause_specific_cox"]
 
 
+@verb
 def fine_gray(
     data: pd.DataFrame,
     *,
@@ -75,14 +77,27 @@ def fine_gray(
 
     Parameters
     ----------
-    data : one row per subject.
-    time, event : follow-up time and event code (0 censored, 1..K causes).
-    cause : the code of the cause of interest.
-    causes : the event codes that are causes, needed only for codes outside 1..K without
-        gaps (e.g. ``causes=[1, 2, 7]``); an undeclared code there raises.
-    covariates : column names or a formula right-hand side.
-    weights, cluster : case weights (e.g. IPTW) and a cluster column for the sandwich.
-    ties : ``"efron"`` or ``"breslow"``.
+    data : pandas.DataFrame
+        One row per subject; never modified.
+    time, event : str
+        Follow-up time and event code (0 censored, 1..K causes).
+    cause : int
+        The code of the cause of interest; a code with no events raises, listing the codes
+        present.
+    causes : sequence of int, optional
+        The event codes that are causes, needed only for codes outside 1..K without gaps
+        (e.g. ``causes=[1, 2, 7]``); an undeclared code there raises.
+    covariates : list of str or str
+        Column names or a formula right-hand side.
+    weights, cluster : str, optional
+        Case weights (e.g. inverse probability of treatment weights) and a cluster column:
+        the sandwich is summed by cluster (default: by subject).
+    ties : {"efron", "breslow"}
+        ``"efron"`` (as ``finegray`` + ``coxph``) or ``"breslow"`` (as ``cmprsk::crr``).
+    censoring : {"weighted", "unweighted"}
+        How the censoring distribution ``G`` is estimated when weights are given: the weighted
+        population's (default; integer weights then equal replicated rows) or unweighted (R
+        ``finegray``'s choice). Without weights both are the same.
 
     Examples
     --------
@@ -93,22 +108,14 @@ def fine_gray(
            term  estimate  std_error
     0  sex[T.M]    0.7953     0.1858
     """
-    func = "fine_gray"
-    check_frame(data, func)
-    check_option(ties, Ties, "ties", func)
-    conf_level = check_conf_level(conf_level, func)
-    cols = covariate_columns(covariates, data, func)
-    check_columns(data, func, time=time, event=event, weights=weights, cluster=cluster)
-    used = [time, event, *cols] + [c for c in (weights, cluster) if c]
-    frame, dropped = apply_missing(data, used, missing, func)
-    t, codes = check_time_event(frame, time, event, func, competing=True)
-    check_cause_codes(codes, causes, event, func)
+    func = verb_name()
+    frame, dropped, t, codes, cols = _competing_rows(data, time, event, covariates, weights,
+                                                     cluster, missing, causes)
     _check_cause(codes, cause, event, func)
     w = check_weights(frame, weights, func) if weights else np.ones(len(frame))
     design = build_design(frame, covariates, func, drop_intercept=True)
     d = (codes == cause).astype(np.int64)
     compete = (codes > 0) & (codes != cause)
-    check_option(censoring, Literal["weighted", "unweighted"], "censoring", func)
     g_minus = _censoring_survival(t, codes, w if censoring == "weighted" else None)
     cd = _cox.prepare(design.X, t, d, w, extend=compete, censoring_survival=g_minus)
     efron = ties == "efron"
@@ -135,6 +142,7 @@ def fine_gray(
     )
 
 
+@verb
 def cause_specific_cox(
     data: pd.DataFrame,
     *,
@@ -179,14 +187,9 @@ def cause_specific_cox(
     1  sex[T.M] [cause 1]   -0.0050
     2    mspike [cause 1]    0.8841
     """
-    func = "cause_specific_cox"
-    check_frame(data, func)
-    cols = covariate_columns(covariates, data, func)
-    check_columns(data, func, time=time, event=event, weights=weights, cluster=cluster)
-    used = [time, event, *cols] + [c for c in (weights, cluster) if c]
-    frame, dropped = apply_missing(data, used, missing, func)
-    _, codes = check_time_event(frame, time, event, func, competing=True)
-    check_cause_codes(codes, causes, event, func)
+    func = verb_name()
+    frame, dropped, _, codes, _ = _competing_rows(data, time, event, covariates, weights,
+                                                  cluster, missing, causes)
     present = sorted(int(c) for c in np.unique(codes) if c > 0)
     causes = present if causes is None else list(causes)
     for k in causes:
@@ -217,6 +220,19 @@ def cause_specific_cox(
         fit_stats=fstats, dropped=dropped,
         notes=(f"causes: {causes}; other causes censored; ties: {ties}", *notes, *zero),
     )
+
+
+def _competing_rows(data: pd.DataFrame, time: str, event: str, covariates: Any,
+                    weights: str | None, cluster: str | None, missing: str, causes: Any
+                    ) -> tuple[pd.DataFrame, Dropped, np.ndarray, np.ndarray, list[str]]:
+    """The rows with complete analysis columns, times, event codes (0, 1..K), covariates."""
+    cols = covariate_columns(covariates, data, verb_name())
+    check_columns(data, time=time, event=event, weights=weights, cluster=cluster)
+    used = [time, event, *cols] + [c for c in (weights, cluster) if c]
+    frame, dropped = apply_missing(data, used, missing)
+    t, codes = check_time_event(frame, time, event, competing=True)
+    check_cause_codes(codes, causes, event, verb_name())
+    return frame, dropped, t, codes, cols
 
 
 def _check_cause(codes: np.ndarray, cause: int, event: str, func: str) -> None:

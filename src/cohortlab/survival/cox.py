@@ -12,27 +12,26 @@ import pandas as pd
 from scipy import stats
 
 from .._design import Design, build_design, covariate_columns
-from .._typing import ConfType
+from .._typing import CIMethod, ConfType
 from .._validation import (
     apply_missing,
     check_columns,
-    check_conf_level,
-    check_frame,
     check_numeric,
     check_option,
     check_time_event,
     check_weights,
+    verb,
+    verb_name,
 )
 from ..exceptions import ConvergenceError, DataValidationError, MonotoneLikelihoodWarning
-from ..results.estimate import Estimate, EstimateTable
 from ..results.model import ModelResult
+from ..results.testresult import TestResult, TestTable
 from . import _cox
 from ._cox import CoxData, CoxFit
 from ._prepare import positive_weight_counts
 
 __all__ = ["cox", "CoxResult"]
 
-FUNC = "cox"
 Ties = Literal["efron", "breslow"]
 Transform = Literal["km", "identity", "rank", "log"]
 
@@ -62,7 +61,7 @@ class CoxResult(ModelResult):
 
     state: _CoxState | None = field(default=None, repr=False)
 
-    def check_proportional_hazards(self, transform: Transform = "km") -> EstimateTable:
+    def check_proportional_hazards(self, transform: Transform = "km") -> TestTable:
         """Score tests of proportional hazards per term and globally (R ``cox.zph``, survival >= 3).
 
         For each covariate the test adds ``beta_k * g(t)`` to the model and computes the score
@@ -70,7 +69,8 @@ class CoxResult(ModelResult):
         the Grambsch-Therneau approximation of survival < 3 and lifelines). ``g`` is
         ``1 - KM(t-)`` of the pooled data (``"km"``, R's default), ``t`` (``"identity"``), the
         rank of the event times (``"rank"``) or ``log t``. The global test adds all terms at
-        once. Returns one chi-square row per term plus ``GLOBAL``.
+        once. Returns a :class:`~cohortlab.TestTable`, one chi-square row per term plus
+        ``GLOBAL``.
         """
         check_option(transform, Transform, "transform", "check_proportional_hazards")
         st = self._state()
@@ -85,13 +85,12 @@ class CoxResult(ModelResult):
             vinv = np.linalg.pinv(sub)
             k = len(idx)
             stat = float(u[idx] @ vinv[p:, p:] @ u[idx])
-            rows.append(Estimate(
-                term=term, estimate=stat, statistic=stat, p_value=float(stats.chi2.sf(stat, k)),
-                effect_measure="chi_square", method="cox_zph", ci_method="none",
-                n=self.n, n_events=self.n_events, extra={"df": float(k)},
+            rows.append(TestResult(
+                term=term, statistic=stat, df=k, p_value=float(stats.chi2.sf(stat, k)),
+                method="cox_zph", n=self.n, n_events=self.n_events,
                 labels={"transform": transform},
             ))
-        return EstimateTable(rows=tuple(rows), title=f"Proportional hazards tests ({transform})",
+        return TestTable(rows=tuple(rows), title=f"Proportional hazards tests ({transform})",
                              notes=("Score test of beta*g(t) per term and globally, at the "
                                     "fitted coefficients (R survival >= 3 cox.zph).",))
 
@@ -167,6 +166,7 @@ class CoxResult(ModelResult):
         return self.state
 
 
+@verb
 def cox(
     data: pd.DataFrame,
     *,
@@ -202,19 +202,33 @@ def cox(
 
     Parameters
     ----------
-    data : one row per subject (or per ``(entry, exit]`` interval with ``entry``).
-    time, event : exit time (> entry) and event indicator (0/1).
-    covariates : column names or a formula right-hand side (``"age + C(stage)"``).
-    strata : a column whose levels get their own baseline hazard.
-    weights : case weights (e.g. IPTW); combine with ``robust=True``.
-    entry : left-truncation (delayed entry) time; rows are at risk on ``(entry, time]``.
-    robust, cluster : the dfbeta sandwich variance; ``cluster`` sums it by cluster.
-    ties : ``"efron"`` (R's default) or ``"breslow"``.
+    data : pandas.DataFrame
+        One row per subject (or per ``(entry, exit]`` interval with ``entry``).
+    time, event : str
+        Exit time (> entry) and event indicator (0 censored, 1 event). Negative times raise;
+        rows with time 0 warn (``ZeroTimeWarning``) and are kept, as in R.
+    covariates : list of str or str
+        Column names or a formula right-hand side (``"age + C(stage)"``); factors get a
+        reference level. A constant or collinear covariate raises, naming it.
+    strata : str, optional
+        A column whose levels each get their own baseline hazard (R ``strata()``).
+    weights : str, optional
+        Case weights, e.g. inverse probability weights; use with ``robust=True``.
+    entry : str, optional
+        Delayed-entry (left-truncation) time: a row is at risk on ``(entry, time]`` (R
+        ``Surv(entry, time, event)``).
+    robust, cluster : bool, str
+        The dfbeta sandwich variance of R's ``coxph(robust=TRUE)``, summed within ``cluster``
+        when given (no small-sample factor, as R).
+    ties : {"efron", "breslow"}
+        ``"efron"`` (R's default) or ``"breslow"`` (with Breslow ties integer weights equal
+        replicated rows; with Efron they do not, in R as here).
 
     Returns
     -------
-    CoxResult : hazard ratios with CIs (``to_frame()``), ``fit_stats`` with the
-        likelihood-ratio, Wald and score tests, the log-likelihoods and Harrell's concordance.
+    CoxResult
+        Hazard ratios with CIs (``to_frame()``), ``fit_stats`` with the likelihood-ratio, Wald
+        and score tests, the log-likelihoods and Harrell's concordance.
 
     Examples
     --------
@@ -226,26 +240,23 @@ def cox(
     0  age     1.017     0.999      1.036
     1  sex     0.599     0.431      0.831
     """
-    check_frame(data, FUNC)
-    check_option(ties, Ties, "ties", FUNC)
-    conf_level = check_conf_level(conf_level, FUNC)
-    cols = covariate_columns(covariates, data, FUNC)
+    cols = covariate_columns(covariates, data, verb_name())
     extra = [c for c in (strata, weights, entry, cluster) if c]
-    check_columns(data, FUNC, time=time, event=event, strata=strata, weights=weights,
+    check_columns(data, time=time, event=event, strata=strata, weights=weights,
                   entry=entry, cluster=cluster)
-    frame, dropped = apply_missing(data, [time, event, *cols, *extra], missing, FUNC)
-    t, d = check_time_event(frame, time, event, FUNC, entry=entry)
-    s = check_numeric(frame, entry, "entry", FUNC) if entry else None
-    w = check_weights(frame, weights, FUNC) if weights else np.ones(len(frame))
+    frame, dropped = apply_missing(data, [time, event, *cols, *extra], missing)
+    t, d = check_time_event(frame, time, event, entry=entry)
+    s = check_numeric(frame, entry, "entry") if entry else None
+    w = check_weights(frame, weights) if weights else np.ones(len(frame))
     n_pos, n_events, zero = positive_weight_counts(w if weights else None, weights, d == 1)
     if zero:  # weight-0 rows add nothing to the partial likelihood (and 0/0 to Efron's terms)
         keep = w > 0
         frame, t, d, w = frame[keep], t[keep], d[keep], w[keep]
         s = s[keep] if s is not None else None
     if not (d == 1).any():
-        raise DataValidationError(f"{FUNC}(): column {event!r} has no events (all 0); a Cox "
+        raise DataValidationError(f"{verb_name()}(): column {event!r} has no events (all 0); a Cox "
                                   "model needs at least one event.")
-    design = build_design(frame, covariates, FUNC, drop_intercept=True)
+    design = build_design(frame, covariates, verb_name(), drop_intercept=True)
     codes, levels = (None, ())
     if strata:
         codes, uniq = pd.factorize(frame[strata], sort=True)
@@ -254,15 +265,17 @@ def cox(
     efron = ties == "efron"
     fit = _cox.fit_cox(cd, efron, max_iter=max_iter)
     if not np.all(np.isfinite(fit.beta)):
-        raise ConvergenceError(f"{FUNC}(): the fit diverged (non-finite coefficients). Check "
+        raise ConvergenceError(f"{verb_name()}(): the fit diverged (non-finite coefficients). "
+                               "Check "
                                "for covariates that separate events from non-events.")
     notes = _monotone_notes(fit, design.names, cols)
     if not fit.converged and not fit.infinite.any():
         raise ConvergenceError(
-            f"{FUNC}(): no convergence in {max_iter} Newton-Raphson iterations. Rescale the "
+            f"{verb_name()}(): no convergence in {max_iter} Newton-Raphson iterations. Rescale the "
             "covariates, or raise max_iter.")
     vcov_model = fit.vcov
-    vcov, ci_method = vcov_model, "wald_model"
+    vcov = vcov_model
+    ci_method: CIMethod = "wald_model"
     cl_ids = frame[cluster].to_numpy() if cluster else None
     if robust or cluster:
         vcov, _ = _cox.robust_vcov(cd, fit.beta, fit.vcov, efron, cluster=cl_ids, weights=w)
@@ -287,7 +300,7 @@ def _monotone_notes(fit: CoxFit, names: Sequence[str], cols: Sequence[str]) -> t
     bad = [n for n, inf in zip(names, fit.infinite, strict=True) if inf]
     if not bad:
         return ()
-    msg = (f"{FUNC}(): the partial likelihood is monotone in {bad} (the coefficient runs to "
+    msg = (f"{verb_name()}(): the partial likelihood is monotone in {bad} (the coefficient runs to "
            "+-infinity: a covariate level with all or none of the events). Its hazard ratio and "
            "SE are meaningless; merge sparse levels, drop the covariate, or use a penalised "
            "(Firth) model.")

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._typing import ConfType, Missing
-from .._validation import check_conf_level, check_option
+from .._typing import ConfType, KMVariance, Missing
+from .._validation import verb, verb_name
 from ..exceptions import DataValidationError
 from ..results.curve import Curve
-from ..results.estimate import Estimate
+from ..results.testresult import TestResult
 from ._counts import risk_counts
 from ._km import (
     LogrankParts,
@@ -40,10 +39,9 @@ __all__ = ["kaplan_meier", "logrank"]
 # rmst.py imports the shared preparation from here under these names
 _prepare, _group_time_order, _counts = prepare, group_time_order, count_pair
 
-KMVariance: TypeAlias = Literal["greenwood", "infinitesimal_jackknife"]
-
 
 # ---------------------------------------------------------------------- kaplan_meier
+@verb
 def kaplan_meier(
     data: pd.DataFrame,
     *,
@@ -92,12 +90,17 @@ def kaplan_meier(
     by : str, optional
         Grouping column: one curve per level (sorted); without it one curve labelled "all".
     weights : str, optional
-        Non-negative case weights.
+        Non-negative case weights; weighted counts are kept in ``n_risk_weighted``,
+        ``n_event_weighted``, ``n_censor_weighted`` beside the unweighted ``n_risk``,
+        ``n_event``, ``n_censor``.
     entry : str, optional
         Entry time (left truncation): a row is at risk at ``t`` when ``entry < t <= time``.
     conf_type : {"log-log", "log", "plain"}
+        ``"log-log"`` (default, lifelines' and SAS's), ``"log"`` (R's default) or ``"plain"``.
     conf_level : float
     variance : {"greenwood", "infinitesimal_jackknife"}, optional
+        ``"greenwood"`` (default without weights) or ``"infinitesimal_jackknife"`` (default with
+        weights: R ``survfit(..., robust = TRUE)``).
     missing : {"raise", "drop"}
 
     Returns
@@ -122,12 +125,9 @@ def kaplan_meier(
     >>> km.median().to_frame()["estimate"].tolist()
     [3.0]
     """
-    func = "kaplan_meier"
-    check_option(conf_type, ConfType, "conf_type", func)
-    conf_level = check_conf_level(conf_level, func)
+    func = verb_name()
     if variance is None:
         variance = "greenwood" if weights is None else "infinitesimal_jackknife"
-    check_option(variance, KMVariance, "variance", func)
     p = prepare(data, func, time=time, event=event, by=by, weights=weights, entry=entry,
                 missing=missing)
     parts = [_curve_frame(g, variance, conf_type, conf_level) for g in p.by_group()]
@@ -170,6 +170,7 @@ def _km_notes(p: Prepared, variance: str) -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------------- logrank
+@verb
 def logrank(
     data: pd.DataFrame,
     *,
@@ -179,7 +180,7 @@ def logrank(
     strata: str | Sequence[str] | None = None,
     weights: str | None = None,
     missing: Missing = "raise",
-) -> Estimate:
+) -> TestResult:
     """Log-rank test of equal survival across the levels of ``by`` (R's ``survdiff``).
 
     Null hypothesis: the survival (hazard) functions of the ``G`` groups are equal (within
@@ -212,9 +213,9 @@ def logrank(
 
     Returns
     -------
-    Estimate
-        ``estimate`` and ``statistic`` are the chi-square; ``extra["df"]`` its degrees of
-        freedom; ``diagnostics`` a frame with, per group, ``n``, ``observed``, ``expected``,
+    TestResult
+        ``statistic`` is the chi-square, ``df`` its degrees of freedom; ``diagnostics`` a
+        frame with, per group, ``n``, ``observed``, ``expected``,
         ``o_minus_e``, ``variance`` (the diagonal of V) and, with weights, the weighted
         variants (``n_weighted``, ``observed_weighted``, ``expected_weighted``). With weights
         ``observed``/``expected`` are the unweighted counts and the test uses the weighted.
@@ -224,10 +225,10 @@ def logrank(
     >>> d = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6, 7, 8], "e": [1, 1, 1, 0, 1, 1, 0, 1],
     ...                   "arm": [0, 1, 0, 1, 0, 1, 0, 1]})
     >>> lr = logrank(d, time="t", event="e", by="arm")
-    >>> round(lr.statistic, 4), lr.extra["df"]
-    (0.4476, 1)
+    >>> round(lr.statistic, 4), lr.df
+    (0.4476, 1.0)
     """
-    func = "logrank"
+    func = verb_name()
     p = prepare(data, func, time=time, event=event, by=by, weights=weights, entry=None,
                 missing=missing, strata=strata, compare=True)
     n_events = int((p.event > 0).sum())
@@ -246,11 +247,10 @@ def logrank(
         p.time, p.event, p.codes, strata_codes, None, n_groups)
     chisq, df, singular = logrank_chisq(test)
     notes = _logrank_notes(p, strata_codes, singular)
-    return Estimate(
-        term=f"log-rank: {by}", estimate=chisq, statistic=chisq,
+    return TestResult(
+        term=f"log-rank: {by}", statistic=chisq, df=df,
         p_value=float(stats.chi2.sf(chisq, df)) if df > 0 else math.nan,
-        effect_measure="chi_square", method="logrank", ci_method="none", n=len(p.frame),
-        n_events=n_events, extra={"df": df}, dropped=p.dropped, notes=notes,
+        method="logrank", n=len(p.frame), n_events=n_events, dropped=p.dropped, notes=notes,
         diagnostics=_logrank_table(p, test, plain),
     )
 

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._typing import Missing
-from .._validation import check_conf_level
+from .._typing import CIMethod, Missing
+from .._validation import verb, verb_name
 from ..exceptions import DataValidationError
 from ..results.estimate import Estimate, EstimateTable
 from ._km import product_limit, rmst_from_curve, rmst_greenwood_var, rmst_ij_variance
@@ -19,9 +19,8 @@ from .kaplan_meier import _counts, _group_time_order, _prepare
 
 __all__ = ["rmst"]
 
-FUNC = "rmst"
 
-
+@verb
 def rmst(
     data: pd.DataFrame,
     *,
@@ -94,12 +93,11 @@ def rmst(
     >>> tab.to_frame()[["term", "estimate"]].round(3).values.tolist()[:3]
     [['RMST arm=0', 3.75], ['RMST arm=1', 5.0], ['RMST difference arm=1 vs 0', 1.25]]
     """
-    conf_level = check_conf_level(conf_level, FUNC)
     tau = _check_tau(tau)
-    p = _prepare(data, FUNC, time=time, event=event, by=by, weights=weights, entry=None,
+    p = _prepare(data, verb_name(), time=time, event=event, by=by, weights=weights, entry=None,
                  missing=missing)
     ref = _reference(reference, p.levels, by)
-    ci_method = "greenwood" if p.weights is None else "infinitesimal_jackknife"
+    ci_method: CIMethod = "greenwood" if p.weights is None else "infinitesimal_jackknife"
     _check_follow_up(p.time, p.codes, p.levels, tau, by)
     per_group: dict[Any, tuple[float, float, int, int]] = {}
     rows = []
@@ -129,7 +127,7 @@ def _check_tau(tau: Any) -> float:
     ok = isinstance(tau, numbers.Real) and not isinstance(tau, bool)
     if not ok or not math.isfinite(float(tau)) or float(tau) <= 0:
         raise DataValidationError(
-            f"{FUNC}(): tau must be a finite number > 0 (the truncation time); got {tau!r}. "
+            f"{verb_name()}(): tau must be a finite number > 0 (the truncation time); got {tau!r}. "
             "Pass a time within the follow-up of every group, e.g. tau=365."
         )
     return float(tau)
@@ -139,20 +137,21 @@ def _reference(reference: Any, levels: list[Any], by: str | None) -> Any:
     if by is None:
         if reference is not None:
             raise DataValidationError(
-                f"{FUNC}(): reference={reference!r} needs by=; got by=None. Name the grouping "
+                f"{verb_name()}(): reference={reference!r} needs by=; got by=None. Name the "
+                "grouping "
                 "column, or drop reference."
             )
         return None
     if len(levels) < 2:
         raise DataValidationError(
-            f"{FUNC}(): column {by!r} (by) must have at least two levels to compare; got "
+            f"{verb_name()}(): column {by!r} (by) must have at least two levels to compare; got "
             f"{levels!r}. Drop by= for a single RMST."
         )
     if reference is None:
         return levels[0]
     if reference not in levels:
         raise DataValidationError(
-            f"{FUNC}(): reference={reference!r} is not a level of column {by!r} (by); got "
+            f"{verb_name()}(): reference={reference!r} is not a level of column {by!r} (by); got "
             f"levels {levels!r}. Pass one of them."
         )
     return reference
@@ -171,7 +170,7 @@ def _check_follow_up(time: np.ndarray, codes: np.ndarray, levels: list[Any], tau
         + ", ".join(f"{by}={levels[i]}" for i in bad))
     got = ", ".join(f"{t_max[i]:g}" for i in bad)
     raise DataValidationError(
-        f"{FUNC}(): tau={tau:g} is beyond the largest follow-up time{where}; got max time "
+        f"{verb_name()}(): tau={tau:g} is beyond the largest follow-up time{where}; got max time "
         f"{got}. The curve is unknown after it: choose tau <= {t_max.min():g} (the smallest "
         "of the groups' maximum follow-up times)."
     )

@@ -1,0 +1,196 @@
+"""``TestResult`` (one chi-square test) and ``TestTable`` (rows of them).
+
+A test has a statistic, its degrees of freedom and a p-value, but no effect estimate and no
+interval: log-rank, Gray's test, the proportional hazards score tests (R ``cox.zph``) and the
+interaction (heterogeneity) tests of :func:`cohortlab.subgroups` return these instead of an
+``Estimate`` whose ``estimate`` would be a chi-square.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from ._format import Renderable, fmt_int, fmt_num, fmt_p, method_label
+from ._schema import ESTIMATE_COLUMNS
+from .dropped import Dropped
+
+__all__ = ["TestResult", "TestTable", "TEST_COLUMNS"]
+
+#: Columns of a test's tidy frame after the estimate schema.
+TEST_COLUMNS: tuple[str, ...] = ("df",)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class TestResult(Renderable):
+    """One chi-square test: statistic, degrees of freedom and p-value.
+
+    ``to_frame()`` gives one row in the tidy schema (``estimate``, ``std_error`` and the
+    interval are NaN: a test has none), with ``effect_measure="chi_square"`` and
+    ``ci_method="none"``, followed by ``df`` and any labels, so tests stack with estimates
+    in :func:`cohortlab.tidy`.
+
+    Examples
+    --------
+    >>> t = TestResult(term="log-rank: arm", statistic=3.84, df=1, method="logrank", n=100)
+    >>> round(t.p_value, 3)
+    0.05
+    >>> t.to_frame()[["term", "estimate", "statistic", "df"]].values.tolist()
+    [['log-rank: arm', nan, 3.84, 1.0]]
+    """
+
+    __test__ = False  # not a pytest test class
+
+    term: str
+    statistic: float
+    df: float
+    p_value: float = math.nan
+    method: str = ""
+    n: int | None = None
+    n_events: int | None = None
+    dropped: Dropped = field(default_factory=Dropped)
+    notes: tuple[str, ...] = ()
+    labels: Mapping[str, Any] = field(default_factory=dict)
+    diagnostics: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        from scipy import stats
+
+        stat, df = float(self.statistic), float(self.df)
+        object.__setattr__(self, "statistic", stat)
+        object.__setattr__(self, "df", df)
+        if math.isnan(float(self.p_value)) and math.isfinite(stat) and df > 0:
+            object.__setattr__(self, "p_value", float(stats.chi2.sf(stat, df)))
+        object.__setattr__(self, "p_value", float(self.p_value))
+        object.__setattr__(self, "notes", tuple(self.notes))
+
+    #: Tests have no effect estimate; these make rows stack with Estimates.
+    effect_measure = "chi_square"
+    ci_method = "none"
+
+    def _row(self) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "term": self.term, "estimate": math.nan, "std_error": math.nan,
+            "statistic": self.statistic, "p_value": self.p_value, "conf_low": math.nan,
+            "conf_high": math.nan, "conf_level": math.nan, "estimand": None,
+            "effect_measure": "chi_square", "method": self.method, "ci_method": "none",
+            "n": self.n, "n_events": self.n_events, "df": self.df,
+        }
+        row.update(self.labels)
+        return row
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: the tidy schema columns (estimate and interval NaN), ``df``, labels."""
+        return _frame([self._row()])
+
+    def _display_frame(self, digits: int = 3) -> pd.DataFrame:
+        return _display([self], digits)
+
+    def _title(self) -> str:
+        bits = [method_label(self.method), "chi-square test"]
+        return " · ".join(b for b in bits if b)
+
+    def _footer(self) -> list[str]:
+        return _provenance([self], self.dropped, self.notes)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class TestTable(Renderable):
+    """An immutable sequence of :class:`TestResult` rows (one test per cause, term, variable).
+
+    Examples
+    --------
+    >>> tab = TestTable(rows=(TestResult(term="x", statistic=1.0, df=1),
+    ...                       TestResult(term="GLOBAL", statistic=6.0, df=2)), title="PH tests")
+    >>> round(tab["GLOBAL"].p_value, 4), len(tab)
+    (0.0498, 2)
+    """
+
+    __test__ = False  # not a pytest test class
+
+    rows: tuple[TestResult, ...]
+    title: str = ""
+    dropped: Dropped = field(default_factory=Dropped)
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rows", tuple(self.rows))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[TestResult]:
+        return iter(self.rows)
+
+    def __getitem__(self, key: int | str) -> TestResult:
+        if isinstance(key, str):
+            hits = [r for r in self.rows if r.term == key]
+            if len(hits) != 1:
+                raise KeyError(f"{key!r} matches {len(hits)} rows; terms are "
+                               f"{[r.term for r in self.rows]}")
+            return hits[0]
+        return self.rows[key]
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rows stacked: tidy schema columns, ``df``, then any labels."""
+        return _frame([r._row() for r in self.rows])
+
+    def _display_frame(self, digits: int = 3) -> pd.DataFrame:
+        return _display(self.rows, digits)
+
+    def _title(self) -> str:
+        if self.title:
+            return self.title
+        return self.rows[0]._title() if self.rows else "TestTable (empty)"
+
+    def _footer(self) -> list[str]:
+        notes = tuple(dict.fromkeys(self.notes + tuple(n for r in self.rows for n in r.notes)))
+        return _provenance(self.rows, self.dropped, notes)
+
+
+# ---------------------------------------------------------------------- helpers
+def _frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    cols = list(ESTIMATE_COLUMNS) + list(TEST_COLUMNS)
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    frame = pd.DataFrame(list(rows))
+    frame = frame[cols + [c for c in frame.columns if c not in cols]]
+    for col in ("n", "n_events"):
+        frame[col] = frame[col].astype("Int64")
+    frame["conf_level"] = frame["conf_level"].astype(float)
+    return frame
+
+
+def _display(rows: Sequence[TestResult], digits: int) -> pd.DataFrame:
+    label_keys = list(dict.fromkeys(k for r in rows for k in r.labels))
+    recs = []
+    for r in rows:
+        rec: dict[str, str] = {"term": r.term}
+        for k in label_keys:
+            v = r.labels.get(k, "")
+            rec[k] = fmt_num(v, digits) if isinstance(v, float) else str(v)
+        rec.update(chi_square=fmt_num(r.statistic, 2), df=f"{r.df:g}",
+                   p_value=fmt_p(r.p_value, digits))
+        recs.append(rec)
+    return pd.DataFrame(recs)
+
+
+def _provenance(rows: Sequence[TestResult], dropped: Dropped, notes: Sequence[str]
+                ) -> list[str]:
+    bits = []
+    ns = {r.n for r in rows if r.n is not None}
+    if len(ns) == 1:
+        n_txt = f"n = {fmt_int(next(iter(ns)))}"
+        drop = dropped if dropped else (rows[0].dropped if rows else dropped)
+        if drop:
+            n_txt += f" ({drop})"
+        bits.append(n_txt)
+    evs = {r.n_events for r in rows if r.n_events is not None}
+    if len(evs) == 1:
+        bits.append(f"events {fmt_int(next(iter(evs)))}")
+    line = " · ".join(bits)
+    return [line, *notes] if line else list(notes)
