@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .._typing import BootstrapCI, CIMethod, EffectMeasure
 from ..results._format import Renderable
 from ..results.curve import Curve
 from ..results.estimate import Estimate, EstimateTable
@@ -16,6 +18,8 @@ from ._gformula_tv import FittedModel
 __all__ = ["GFormulaTVResult"]
 
 NATURAL = "natural_course"
+_BOOT_CI: dict[str, CIMethod] = {"percentile": "bootstrap_percentile",
+                                 "normal": "bootstrap_normal", "basic": "bootstrap_basic"}
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
@@ -93,29 +97,42 @@ def coef_frame(fits: Sequence[FittedModel]) -> pd.DataFrame:
 
 def risk_curve(names: Sequence[str], risks: np.ndarray, reps: np.ndarray | None,
                conf_level: float, n: int, n_events: int, notes: tuple[str, ...],
-               interval: str = "percentile") -> Curve:
+               interval: BootstrapCI = "percentile") -> Curve:
     from ..inference.bootstrap import bootstrap_interval
 
     s, t = risks.shape
     if reps is None:
         se = lo = hi = np.full(s * t, np.nan)
     else:
-        se, lo, hi = bootstrap_interval(risks.ravel(), reps, conf_level,
-                                        interval)  # type: ignore[arg-type]
+        se, lo, hi = bootstrap_interval(risks.ravel(), reps, conf_level, interval)
     frame = pd.DataFrame({
         "time": np.tile(np.arange(t, dtype=float), s), "group": np.repeat(list(names), t),
         "cause": None, "n_risk": np.nan, "n_event": np.nan, "n_censor": np.nan,
         "estimate": risks.ravel(), "std_error": se, "conf_low": lo, "conf_high": hi,
         "conf_level": conf_level})
     frame["group"] = pd.Categorical(frame["group"], categories=list(names))
+    ci: CIMethod = "none" if reps is None else _BOOT_CI[interval]
     return Curve(data=frame, measure="risk", method="parametric_gformula", conf_type="plain",
-                 conf_level=conf_level, ci_method=f"bootstrap_{interval}" if reps is not None
-                 else "none", n=n, n_events=n_events, notes=notes)
+                 conf_level=conf_level, ci_method=ci, n=n, n_events=n_events, notes=notes)
+
+
+def _row(term: str, est: float, rep: np.ndarray | None, measure: EffectMeasure,
+         conf_level: float, n_failed: int, interval: BootstrapCI, n: int, n_events: int,
+         labels: dict[str, Any], estimand: str) -> Estimate:
+    if rep is None or not np.isfinite(est):
+        val = float(np.exp(est)) if measure == "risk_ratio" else float(est)
+        return Estimate(term=term, estimate=val, effect_measure=measure, ci_method="none",
+                        method="parametric_gformula", n=n, n_events=n_events, labels=labels,
+                        estimand=estimand)
+    return Estimate.from_bootstrap(
+        term, float(est), rep, conf_level=conf_level, effect_measure=measure,
+        n_failed=n_failed, interval=interval, method="parametric_gformula", n=n,
+        n_events=n_events, labels=labels, estimand=estimand)
 
 
 def contrast_table(names: Sequence[str], risks: np.ndarray, reps: np.ndarray | None,
                    reference: str, conf_level: float, n: int, n_events: int,
-                   n_failed: int, interval: str = "percentile") -> EstimateTable:
+                   n_failed: int, interval: BootstrapCI = "percentile") -> EstimateTable:
     s, t = risks.shape
     ref = list(names).index(reference)
     rows = []
@@ -124,28 +141,17 @@ def contrast_table(names: Sequence[str], risks: np.ndarray, reps: np.ndarray | N
         if i == ref:
             continue
         for k in range(t):
-            labels = {"strategy": name, "reference": reference, "time": float(k)}
-            common = {"method": "parametric_gformula", "n": n, "n_events": n_events,
-                      "labels": labels, "estimand": f"risk by period {k}"}
-            rd = risks[i, k] - risks[ref, k]
+            labels: dict[str, Any] = {"strategy": name, "reference": reference, "time": float(k)}
+            rd = float(risks[i, k] - risks[ref, k])
+            rd_reps = None if r_reps is None else r_reps[:, i, k] - r_reps[:, ref, k]
             with np.errstate(divide="ignore", invalid="ignore"):
-                lrr = np.log(risks[i, k] / risks[ref, k])
+                lrr = float(np.log(risks[i, k] / risks[ref, k]))
                 lrr_reps = (None if r_reps is None
                             else np.log(r_reps[:, i, k] / r_reps[:, ref, k]))
-            for measure, est, rep in (
-                    ("risk_difference", rd,
-                     None if r_reps is None else r_reps[:, i, k] - r_reps[:, ref, k]),
-                    ("risk_ratio", lrr, lrr_reps)):
-                short = "RD" if measure == "risk_difference" else "RR"
-                term = f"{short} {name} vs {reference}, period {k}"
-                if rep is None or not np.isfinite(est):
-                    val = float(np.exp(est)) if measure == "risk_ratio" else float(est)
-                    rows.append(Estimate(term=term, estimate=val, effect_measure=measure,
-                                         ci_method="none", **common))
-                else:
-                    rows.append(Estimate.from_bootstrap(
-                        term, float(est), rep, conf_level=conf_level, effect_measure=measure,
-                        n_failed=n_failed, interval=interval, **common))
+            pair = f"{name} vs {reference}, period {k}"
+            for short, measure, est, rep in (("RD", "risk_difference", rd, rd_reps),
+                                             ("RR", "risk_ratio", lrr, lrr_reps)):
+                rows.append(_row(f"{short} {pair}", est, rep, measure,  # type: ignore[arg-type]
+                                 conf_level, n_failed, interval, n, n_events, labels,
+                                 f"risk by period {k}"))
     return EstimateTable(rows=tuple(rows), title="Parametric g-formula contrasts")
-
-
