@@ -62,6 +62,7 @@ from .exposures import (
 )
 from .longitudinal import (
     ByPeriodTable,
+    GFormulaTVResult,
     MSMResult,
     TimeVaryingExposure,
     TimeVaryingWeights,
@@ -69,6 +70,7 @@ from .longitudinal import (
     cumulative_exposure,
     ever_treated,
     expand_intervals,
+    gformula_tv,
     lag,
     msm,
     person_period,
@@ -121,6 +123,8 @@ __all__ = [
     "ipw",
     "match",
     "gformula",
+    "gformula_tv",
+    "GFormulaTVResult",
     "aipw",
     "tmle",
     "dose_response",

@@ -11,6 +11,8 @@ from __future__ import annotations
 from .by_period import ByPeriodTable, by_period_table
 from .exposure import TimeVaryingExposure, time_varying_exposure
 from .features import cumulative_exposure, ever_treated, lag, time_since_initiation
+from .gformula import gformula_tv
+from .gformula_result import GFormulaTVResult
 from .msm import msm
 from .msm_result import MSMResult
 from .person_period import expand_intervals, person_period
@@ -33,4 +35,6 @@ __all__ = [
     "TimeVaryingWeights",
     "msm",
     "MSMResult",
+    "gformula_tv",
+    "GFormulaTVResult",
 ]

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._typing import CIMethod
 from ..inference.bootstrap import bootstrap_interval
 from ..inference.wald import z_critical
 from ..results._format import Renderable
@@ -83,7 +84,7 @@ class CurveInfo:
 
 
 def _curve(info: CurveInfo, est: np.ndarray, se: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-           ci_method: str) -> Curve:
+           ci_method: CIMethod) -> Curve:
     k = info.periods.size
     frames = []
     for s, (name, _) in enumerate(STRATEGIES):

@@ -1,0 +1,92 @@
+"""cl.gformula_tv covers the known truth of cl.simulate_longitudinal().
+
+The data have treatment-confounder feedback (L lowered by past A, raising Y and driving A),
+censoring that depends on L, and a competing event; ``attrs["truth"]`` holds the true
+cumulative incidences under always / never / dynamic (treat when L > threshold), from a
+counterfactual population of 200,000. The g-formula with the data-generating models
+(correctly specified) is consistent; its person-level bootstrap percentile interval for the
+always-vs-never risk difference at the last period should cover the truth in 95% of data
+sets. The slow study runs ``GFTV_COVERAGE_REPS`` data sets (default 500); CI runs a reduced
+version (one data set, point estimates and interval).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import cohortlab as cl
+
+# the data-generating models of simulate_longitudinal (its docstring's equations)
+MODELS = {"L": "lag1_L + lag1_A + V", "A": "L + lag1_A + V", "Y": "L + A + V", "D": "L + V"}
+STRATEGIES = {"always": {"type": "static", "value": 1}, "never": {"type": "static", "value": 0},
+              "dynamic": {"type": "threshold", "covariate": "L", "above": 0.5}}
+
+
+def _fit(df, **kw):  # noqa: ANN001, ANN202
+    return cl.gformula_tv(df, id="id", period="period", treatment="A", outcome="Y",
+                          competing="D", censor="C", covariates={"L": "normal"},
+                          baseline=["V"], models=MODELS, strategies=STRATEGIES, **kw)
+
+
+def _truth(df, period: int) -> dict[str, float]:  # noqa: ANN001
+    t = df.attrs["truth"]
+    return t[t["period"] == period].set_index("strategy")["risk"].to_dict()
+
+
+def test_reduced_point_estimates_and_interval() -> None:
+    """One data set of 3,000 persons x 6 periods: risks near the truth, RD interval covers."""
+    df = cl.simulate_longitudinal(n=3000, n_periods=6, seed=3, n_truth=200_000)
+    truth = _truth(df, 5)
+    res = _fit(df, n_boot=40, n_simul=10_000, random_state=4)
+    r = res.risks.data
+    last = r[r["time"] == 5].set_index("group")
+    for s in ("always", "never", "dynamic"):
+        # sampling SD of these risks at n = 3,000 is about 0.007-0.012
+        assert abs(last.loc[s, "estimate"] - truth[s]) < 0.03, (s, last.loc[s], truth[s])
+        assert last.loc[s, "conf_low"] < truth[s] < last.loc[s, "conf_high"]
+    rd = res.contrasts["RD always vs never, period 5"]
+    assert rd.conf_low < truth["always"] - truth["never"] < rd.conf_high
+    # the model check: natural course close to the observed (censoring-aware) risk
+    assert np.max(np.abs(res.natural_course["difference"])) < 0.02
+    assert any("elimination of censoring" in n for n in res.notes)
+
+
+@pytest.mark.slow
+def test_coverage_of_risk_difference() -> None:
+    """Coverage of the 95% bootstrap intervals of RD(always - never) at the last period.
+
+    Record of the run (notes/gformtv.md): 1,000 persons x 6 periods per data set, 500 data
+    sets, 200 bootstrap replicates each: normal interval (estimate -/+ 1.96 bootstrap SE)
+    coverage 0.936, percentile interval 0.916 (binomial SD 0.010); bias of the RD +0.0033
+    (SE 0.0013, 11% of its SD: finite-sample); mean bootstrap SE 0.0276 vs SD of the
+    estimates 0.0292. Accepted: the normal interval's coverage within 3 binomial SDs of 0.95
+    and the percentile interval's above 0.90 (it undercovers at this size; documented in
+    the verb's docstring).
+    """
+    reps = int(os.environ.get("GFTV_COVERAGE_REPS", "500"))
+    n_boot = int(os.environ.get("GFTV_COVERAGE_BOOT", "200"))
+    covered, covered_normal, bias = [], [], []
+    truth = None
+    for r in range(reps):
+        df = cl.simulate_longitudinal(n=1000, n_periods=6, seed=10_000 + r, n_truth=200_000)
+        if truth is None:
+            t = _truth(df, 5)
+            truth = t["always"] - t["never"]
+        res = _fit(df, n_boot=n_boot, random_state=r)
+        rd = res.contrasts["RD always vs never, period 5"]
+        covered.append(rd.conf_low <= truth <= rd.conf_high)
+        covered_normal.append(abs(rd.estimate - truth) <= 1.959963984540054 * rd.std_error)
+        bias.append(rd.estimate - truth)
+    cover, cover_normal = float(np.mean(covered)), float(np.mean(covered_normal))
+    sd = np.sqrt(0.95 * 0.05 / reps)
+    print(f"coverage: percentile {cover:.3f}, normal {cover_normal:.3f} over {reps} data "
+          f"sets (MC SD {sd:.3f}); "
+          f"mean bias {np.mean(bias):.4f} (MC SE {np.std(bias) / np.sqrt(reps):.4f}); "
+          f"truth RD {truth:.4f}")
+    assert abs(cover_normal - 0.95) < 3 * sd
+    assert cover > 0.90
+    # a finite-sample bias small against the SD, up to the study's Monte Carlo error
+    assert abs(np.mean(bias)) < np.std(bias) * (0.15 + 3 / np.sqrt(reps))
