@@ -85,6 +85,7 @@ from .survival import (
     logrank,
     rmst,
 )
+from .trials import TrialsResult, sequential_trials
 
 __version__ = "0.1.0.dev0"
 
@@ -147,6 +148,8 @@ __all__ = [
     "attrition",
     "simulate_cohort",
     "simulate_longitudinal",
+    "sequential_trials",
+    "TrialsResult",
     "tidy",
     "table2",
     "Table2",

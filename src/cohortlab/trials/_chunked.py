@@ -1,0 +1,271 @@
+"""Pooled logistic regression from per-chunk sufficient statistics (arrays only).
+
+The expanded sequential-trial data are never held whole: a *source* re-creates each chunk
+on demand (``source()`` yields :class:`Block` objects, one per chunk of persons), and each
+Newton (IRLS) step sums ``X' W X`` and ``X' W (y - mu)`` over the chunks (the normal
+equations of IRLS, ``X'WX step = X'W(z - eta)``). Newton steps are solved on a Jacobi-scaled
+system and halved when they lower the likelihood (as R's ``glm.fit``).
+
+A chunk's design is *blocked*, ``x_r = [T[cell_r], E[entry_r], Z_r]``: a time block with
+one row per (arm, follow-up) cell, an entry block with one row per person-trial, and an
+optional row block (current covariates of a weight model). The cross-products are summed
+per cell and per entry with ``np.bincount`` (``sum_r v_r T_c T_c' = T' diag(v_c) T``), so
+the cost per row is a few scalar operations, not ``p^2``; a plain dense design is the
+special case with empty time and entry blocks. Person-period input can come from a
+DataFrame or from a Parquet file read through DuckDB one block of persons at a time
+(imported lazily; the ``trials`` extra).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit
+
+from ..exceptions import ConvergenceError
+
+__all__ = ["Block", "ChunkFit", "Source", "dense_block", "fit_chunked", "parquet_chunks"]
+
+
+@dataclass(frozen=True, eq=False)
+class Block:
+    """One chunk's blocked design ``[T[cell], E[entry], Z]``, response, weights, persons."""
+
+    T: np.ndarray  # (n_cells, p_T)
+    cell: np.ndarray  # (n,)
+    E: np.ndarray  # (n_E, p_E)
+    entry: np.ndarray  # (n,)
+    Z: np.ndarray  # (n, p_Z)
+    y: np.ndarray
+    w: np.ndarray
+    person: np.ndarray  # (n,) person code of each row; rows of a person are contiguous
+
+    @property
+    def p(self) -> int:
+        return self.T.shape[1] + self.E.shape[1] + self.Z.shape[1]
+
+    def eta(self, beta: np.ndarray) -> np.ndarray:
+        pt, pe = self.T.shape[1], self.E.shape[1]
+        out = (self.T @ beta[:pt])[self.cell] + (self.E @ beta[pt:pt + pe])[self.entry]
+        if self.Z.shape[1]:
+            out += self.Z @ beta[pt + pe:]
+        return out
+
+    def _sum_by(self, idx: np.ndarray, n: int, v: np.ndarray) -> np.ndarray:
+        return np.bincount(idx, weights=v, minlength=n)
+
+    def cross(self, v: np.ndarray) -> np.ndarray:
+        """``X' diag(v) X`` from the blocks."""
+        T, E, Z = self.T, self.E, self.Z
+        vc = self._sum_by(self.cell, T.shape[0], v)
+        ve = self._sum_by(self.entry, E.shape[0], v)
+        tt = (T * vc[:, None]).T @ T
+        ee = (E * ve[:, None]).T @ E
+        # T' (cells x entries sums) E: per entry, the v-weighted sum of its cells' T rows
+        g = np.column_stack([self._sum_by(self.entry, E.shape[0], v * T[self.cell, j])
+                             for j in range(T.shape[1])]) if T.shape[1] else \
+            np.zeros((E.shape[0], 0))
+        te = g.T @ E
+        blocks = [[tt, te], [te.T, ee]]
+        if Z.shape[1]:
+            zv = Z * v[:, None]
+            tz = np.column_stack([self._sum_by(self.cell, T.shape[0], zv[:, j])
+                                  for j in range(Z.shape[1])])
+            ez = np.column_stack([self._sum_by(self.entry, E.shape[0], zv[:, j])
+                                  for j in range(Z.shape[1])])
+            blocks = [[tt, te, T.T @ tz], [te.T, ee, E.T @ ez],
+                      [(T.T @ tz).T, (E.T @ ez).T, zv.T @ Z]]
+        return np.block(blocks)
+
+    def xtv(self, v: np.ndarray) -> np.ndarray:
+        """``X' v``."""
+        parts = [self.T.T @ self._sum_by(self.cell, self.T.shape[0], v),
+                 self.E.T @ self._sum_by(self.entry, self.E.shape[0], v)]
+        if self.Z.shape[1]:
+            parts.append(self.Z.T @ v)
+        return np.concatenate(parts)
+
+    def scores(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-person sums of ``r_i x_i``: (person labels, scores)."""
+        if r.shape[0] == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, self.p))
+        brk = np.flatnonzero(np.r_[True, self.person[1:] != self.person[:-1]])
+        grp = np.cumsum(np.r_[False, self.person[1:] != self.person[:-1]])
+        n_g = brk.size
+        # time block: per person, sum over rows of r T[cell]; entry block via per-entry sums
+        cols = [np.bincount(grp, weights=r * self.T[self.cell, j], minlength=n_g)
+                for j in range(self.T.shape[1])]
+        re = np.bincount(self.entry, weights=r, minlength=self.E.shape[0])
+        e_grp = np.full(self.E.shape[0], -1)
+        e_grp[self.entry] = grp
+        used = e_grp >= 0
+        ue = np.zeros((n_g, self.E.shape[1]))
+        np.add.at(ue, e_grp[used], self.E[used] * re[used, None])
+        cols += [ue[:, j] for j in range(self.E.shape[1])]
+        cols += [np.bincount(grp, weights=r * self.Z[:, j], minlength=n_g)
+                 for j in range(self.Z.shape[1])]
+        return self.person[brk], np.column_stack(cols) if cols else np.zeros((n_g, 0))
+
+
+def dense_block(X: np.ndarray, y: np.ndarray, w: np.ndarray, person: np.ndarray) -> Block:
+    """A plain design ``X`` as a :class:`Block` (empty time and entry blocks)."""
+    n = X.shape[0]
+    z = np.zeros(n, dtype=np.int64)
+    return Block(T=np.zeros((1, 0)), cell=z, E=np.zeros((1, 0)), entry=z, Z=X, y=y, w=w,
+                 person=person)
+
+
+Source = Callable[[], Iterator[Block]]
+
+
+@dataclass(frozen=True, eq=False)
+class ChunkFit:
+    """Coefficients, the summed information ``X'WVX`` and the person-level scores."""
+
+    coef: np.ndarray
+    information: np.ndarray  # sum over rows of w mu (1 - mu) x x' (not divided by n)
+    scores: np.ndarray  # one row per cluster (person): sum of w x (y - mu)
+    clusters: np.ndarray  # the cluster label of each row of ``scores``
+    n_rows: int
+    n_events: float
+    n_iter: int
+    loglik: float
+
+    def vcov_cluster(self) -> np.ndarray:
+        """Cluster-robust (CR0: HC0 meat, no small-sample factor) covariance."""
+        bread = np.linalg.inv(self.information)
+        return bread @ (self.scores.T @ self.scores) @ bread
+
+    def influence(self) -> np.ndarray:
+        """Per-cluster influence values of the coefficients (``bread @ score_i``), unscaled."""
+        return np.linalg.solve(self.information, self.scores.T).T
+
+
+def _pass(source: Source, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, float,
+                                                     float]:
+    """Log-likelihood, information, gradient, sum of w and sum of w y at ``beta``."""
+    p = beta.shape[0]
+    info, grad, ll, sw, swy = np.zeros((p, p)), np.zeros(p), 0.0, 0.0, 0.0
+    for b in source():
+        eta = b.eta(beta)
+        mu = expit(eta)
+        ll += float(np.sum(b.w * (b.y * eta - np.logaddexp(0.0, eta))))
+        info += b.cross(b.w * mu * (1 - mu))
+        grad += b.xtv(b.w * (b.y - mu))
+        sw += float(b.w.sum())
+        swy += float(b.w @ b.y)
+    return ll, info, grad, sw, swy
+
+
+def _solve(info: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    d = np.sqrt(np.maximum(np.diag(info), 1e-300))
+    scaled = info / d[:, None] / d[None, :]
+    try:
+        return np.linalg.solve(scaled, grad / d) / d
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(scaled, grad / d, rcond=None)[0] / d
+
+
+def fit_chunked(source: Source, p: int, *, names: tuple[str, ...] | None = None,
+                func: str = "sequential_trials", response: str = "the outcome",
+                intercept: int | None = 0, max_iter: int = 50, tol: float = 1e-10,
+                scores: bool = True) -> ChunkFit:
+    """Weighted logistic MLE by Newton-Raphson on sufficient statistics summed over chunks.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.column_stack([np.ones(600), rng.normal(size=600)])
+    >>> y = rng.binomial(1, expit(0.5 + X[:, 1])).astype(float)
+    >>> def source():
+    ...     for k in range(3):
+    ...         s = slice(200 * k, 200 * (k + 1))
+    ...         yield dense_block(X[s], y[s], np.ones(200), np.arange(600)[s])
+    >>> fit_chunked(source, 2).coef.round(2).tolist()
+    [0.56, 1.06]
+    """
+    beta = np.zeros(p)
+    ll, info, grad, sw, swy = _pass(source, beta)
+    if sw <= 0:
+        raise ConvergenceError(f"{func}(): no rows with positive weight to fit {response}.")
+    ybar = swy / sw
+    if intercept is not None and 0 < ybar < 1:
+        beta[intercept] = np.log(ybar / (1 - ybar))
+        ll, info, grad, _, _ = _pass(source, beta)
+    scale = np.sqrt(np.maximum(np.diag(info), 1e-300) / sw) / 0.5  # ~ column RMS
+    it, converged = 0, False
+    while it < max_iter and not converged:
+        it += 1
+        step = _solve(info, grad)
+        for _ in range(30):
+            ll_new, info_new, grad_new, _, _ = _pass(source, beta + step)
+            if ll_new >= ll - 1e-10 * (1.0 + abs(ll)):
+                break
+            step = step / 2.0
+        beta, ll, info, grad = beta + step, ll_new, info_new, grad_new
+        converged = bool(np.max(np.abs(step * scale)) < tol * (1 + np.max(np.abs(beta * scale))))
+    big = np.abs(beta * scale)
+    if not converged or np.max(big) > 50:
+        worst = int(np.argmax(big))
+        label = names[worst] if names else f"x{worst}"
+        raise ConvergenceError(
+            f"{func}(): the pooled logistic model of {response} did not converge ({it} "
+            f"iterations; coefficient of {label} = {beta[worst]:.3g}). A term (likely "
+            f"{label!r}) separates {response}; drop or coarsen it."
+        )
+    return _finish(source, beta, info, it, ll, scores)
+
+
+def _finish(source: Source, beta: np.ndarray, info: np.ndarray, it: int, ll: float,
+            scores: bool) -> ChunkFit:
+    """Per-person scores and counts at the final coefficients."""
+    parts, labels = [], []
+    n_rows, n_events = 0, 0.0
+    if scores:
+        for b in source():
+            mu = expit(b.eta(beta))
+            n_rows += int((b.w > 0).sum())
+            n_events += float(((b.w > 0) * b.y).sum())
+            lab, u = b.scores(b.w * (b.y - mu))
+            parts.append(u)
+            labels.append(lab)
+    p = beta.shape[0]
+    sc = np.vstack(parts) if parts else np.zeros((0, p))
+    lab = np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64)
+    return ChunkFit(coef=beta, information=info, scores=sc, clusters=lab, n_rows=n_rows,
+                    n_events=n_events, n_iter=it, loglik=ll)
+
+
+def parquet_chunks(path: str, columns: list[str], id_col: str, period_col: str,
+                   chunk_persons: int) -> Iterator:
+    """Yield pandas frames of whole persons from a Parquet file, ``chunk_persons`` at a time.
+
+    DuckDB reads only ``columns`` and only the rows of each block of persons (blocks are
+    ranges of the sorted distinct ids), sorted by ``(id, period)``; the file is never loaded
+    whole.
+    """
+    try:
+        import duckdb
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        raise ImportError(
+            "Reading Parquet needs duckdb: pip install 'cohortlab[trials]'."
+        ) from exc
+    con = duckdb.connect()
+    try:
+        rel = "read_parquet($path)"
+        q = '"' + id_col.replace('"', '""') + '"'
+        qp = '"' + period_col.replace('"', '""') + '"'
+        ids = con.execute(f"SELECT DISTINCT {q} AS i FROM {rel} ORDER BY i",
+                          {"path": path}).fetchnumpy()["i"]
+        cols = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+        for k in range(0, ids.shape[0], chunk_persons):
+            lo, hi = ids[k], ids[min(k + chunk_persons, ids.shape[0]) - 1]
+            yield con.execute(
+                f"SELECT {cols} FROM {rel} WHERE {q} BETWEEN $lo AND $hi ORDER BY {q}, {qp}",
+                {"path": path, "lo": lo.item() if hasattr(lo, "item") else lo,
+                 "hi": hi.item() if hasattr(hi, "item") else hi},
+            ).df()
+    finally:
+        con.close()
