@@ -108,17 +108,22 @@ def expand(pp: PersonPeriod) -> Expanded:
                     entry=entry, starts=starts)
 
 
-def group_cumsum(x: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """Cumulative sum of ``x`` restarting at each ``first`` row (groups are contiguous).
+def group_cumsum(x: np.ndarray, ex: Expanded) -> np.ndarray:
+    """Cumulative sum of ``x`` within each trial (trials are contiguous row ranges).
 
     Examples
     --------
-    >>> group_cumsum(np.array([1.0, 2, 3, 4]), np.array([True, False, True, False])).tolist()
-    [1.0, 3.0, 3.0, 7.0]
+    >>> pp = PersonPeriod(person=np.array([0, 0, 0]), period=np.arange(3),
+    ...     treatment=np.zeros(3, dtype=int), outcome=np.zeros(3),
+    ...     eligible=np.array([True, True, False]), censor=np.zeros(3, dtype=int),
+    ...     baseline=np.zeros((3, 0)), varying=np.zeros((3, 0)))
+    >>> group_cumsum(np.arange(1.0, 6.0), expand(pp)).tolist()
+    [1.0, 3.0, 6.0, 4.0, 9.0]
     """
     cs = np.cumsum(x)
-    idx = np.maximum.accumulate(np.where(first, np.arange(x.shape[0]), 0))
-    return cs - cs[idx] + x[idx]
+    head = np.flatnonzero(ex.first)
+    before = cs[head] - x[head]
+    return cs - before[ex.entry]
 
 
 def deviation(pp: PersonPeriod, ex: Expanded) -> tuple[np.ndarray, np.ndarray]:
@@ -129,9 +134,14 @@ def deviation(pp: PersonPeriod, ex: Expanded) -> tuple[np.ndarray, np.ndarray]:
     arm (artificially censored: dropped from the outcome model, kept as the event row of the
     switching model).
     """
-    dev = (pp.treatment[ex.src] != ex.arm).astype(np.int64)
-    cum = group_cumsum(dev, ex.first)
-    return cum == 0, (cum == 1) & (dev == 1)
+    if ex.n_rows == 0:
+        e = np.zeros(0, dtype=bool)
+        return e, e
+    dev = pp.treatment[ex.src] != ex.arm
+    big = np.iinfo(np.int64).max
+    head = np.flatnonzero(ex.first)
+    first_dev = np.minimum.reduceat(np.where(dev, ex.followup, big), head)[ex.entry]
+    return ex.followup < first_dev, ex.followup == first_dev
 
 
 def time_terms(x: np.ndarray, kind: str, knots: np.ndarray | None = None) -> np.ndarray:

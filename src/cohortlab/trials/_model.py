@@ -125,7 +125,7 @@ def weight_values(spec: Spec, wts: Weights, pp: PersonPeriod, ex: Expanded,
         en = switch_block(spec, pp, ex, rows, False).eta(wts.num[a])
         ed = switch_block(spec, pp, ex, rows, True).eta(wts.den[a])
         logr[rows] = np.logaddexp(0.0, -ed) - np.logaddexp(0.0, -en)  # log expit(en)/expit(ed)
-    w = np.exp(group_cumsum(logr, ex.first))
+    w = np.exp(group_cumsum(logr, ex))
     return w[adherent]
 
 
