@@ -171,7 +171,7 @@ def _solve(info: np.ndarray, grad: np.ndarray) -> np.ndarray:
 def fit_chunked(source: Source, p: int, *, names: tuple[str, ...] | None = None,
                 func: str = "sequential_trials", response: str = "the outcome",
                 intercept: int | None = 0, max_iter: int = 50, tol: float = 1e-10,
-                scores: bool = True) -> ChunkFit:
+                scores: bool = True, start: np.ndarray | None = None) -> ChunkFit:
     """Weighted logistic MLE by Newton-Raphson on sufficient statistics summed over chunks.
 
     Examples
@@ -187,12 +187,24 @@ def fit_chunked(source: Source, p: int, *, names: tuple[str, ...] | None = None,
     >>> bool(np.allclose(fit_chunked(source, 2).coef, fit_logistic(X, y).coef, atol=1e-10))
     True
     """
-    beta = np.zeros(p)
+    beta = np.zeros(p) if start is None else np.array(start, dtype=float)
+    if start is None:
+        it0 = source()
+        first, second = next(it0, None), next(it0, None)
+        if first is not None and second is not None:
+            # warm start: Newton on the first chunk alone (cheap), then the full passes
+            # converge in two or three steps; the maximum is that of the full data
+            try:
+                beta = fit_chunked(lambda: iter([first]), p, intercept=intercept,
+                                   max_iter=max_iter, tol=1e-6, scores=False).coef
+            except ConvergenceError:
+                beta = np.zeros(p)
+        del it0, first, second
     ll, info, grad, sw, swy = _pass(source, beta)
     if sw <= 0:
         raise ConvergenceError(f"{func}(): no rows with positive weight to fit {response}.")
     ybar = swy / sw
-    if intercept is not None and 0 < ybar < 1:
+    if start is None and not beta.any() and intercept is not None and 0 < ybar < 1:
         beta[intercept] = np.log(ybar / (1 - ybar))
         ll, info, grad, _, _ = _pass(source, beta)
     scale = np.sqrt(np.maximum(np.diag(info), 1e-300) / sw) / 0.5  # ~ column RMS

@@ -131,7 +131,7 @@ def weight_values(spec: Spec, wts: Weights, pp: PersonPeriod, ex: Expanded,
 
 def _outcome_rows(pp: PersonPeriod, ex: Expanded, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
     """Rows of the outcome model (observed outcome; adherent for per-protocol), adherence."""
-    observed = (pp.censor[ex.src] == 0) & np.isfinite(pp.outcome[ex.src])
+    observed = ((pp.censor == 0) & np.isfinite(pp.outcome))[ex.src]
     if not spec.per_protocol:
         return observed, np.ones(ex.n_rows, dtype=bool)
     adherent, _ = deviation(pp, ex)
@@ -141,19 +141,23 @@ def _outcome_rows(pp: PersonPeriod, ex: Expanded, spec: Spec) -> tuple[np.ndarra
 def _outcome_chunk(spec: Spec, pp: PersonPeriod, wts: Weights | None) -> Block:
     ex = expand(pp)
     rows, adherent = _outcome_rows(pp, ex, spec)
-    y = pp.outcome[ex.src[rows]]
+    idx = np.flatnonzero(rows)
+    src = ex.src[idx]
+    y = pp.outcome[src]
     if spec.per_protocol and wts is not None:
         w_adh = weight_values(spec, wts, pp, ex, adherent)
         w_full = np.zeros(ex.n_rows)
         w_full[adherent] = w_adh
-        w = w_full[rows]
+        w = w_full[idx]
         if spec.truncate is not None:
             w = np.clip(w, *spec.truncate)
     else:
-        w = np.ones(int(rows.sum()))
-    return Block(T=spec.cells(), cell=ex.arm[rows] * spec.n_fu + ex.followup[rows],
-                 E=_entry_block(spec, pp, ex), entry=ex.entry[rows],
-                 Z=np.zeros((y.shape[0], 0)), y=y, w=w, person=pp.person[ex.src[rows]])
+        w = np.ones(idx.size)
+    entry = ex.entry[idx]
+    arm_e = pp.treatment[ex.starts].astype(np.int64)
+    return Block(T=spec.cells(), cell=arm_e[entry] * spec.n_fu + ex.followup[idx],
+                 E=_entry_block(spec, pp, ex), entry=entry,
+                 Z=np.zeros((idx.size, 0)), y=y, w=w, person=pp.person[src])
 
 
 def fit_outcome(spec: Spec, source: PPSource, wts: Weights | None) -> ChunkFit:

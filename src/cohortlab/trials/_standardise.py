@@ -53,10 +53,14 @@ def standardised_risks(coef: np.ndarray, n_time: int, time_rows: np.ndarray,
         ok = (loc < persons.size) & (persons[np.minimum(loc, persons.size - 1)] == infl_person)
         ib[loc[ok]] = infl_beta[ok]
         IF = np.zeros((persons.size, n_arm, K))
+        order = np.argsort(pos, kind="stable")
+        heads = np.flatnonzero(np.r_[True, pos[order][1:] != pos[order][:-1]])
     for a in range(n_arm):
         S = np.ones(n_e)
         H_t = np.zeros((n_e, n_time))  # sum_j h_aej T_aj
         H_e = np.zeros(n_e)  # sum_j h_aej
+        rk = np.empty((n_e, K)) if want_if else None
+        G = np.zeros((K, coef.size))
         for k in range(K):
             h = expit(base + time_rows[a, k] @ b_t)
             S = S * (1.0 - h)
@@ -64,10 +68,11 @@ def standardised_risks(coef: np.ndarray, n_time: int, time_rows: np.ndarray,
             R[a, k] = r.mean()
             if not want_if:
                 continue
-            H_t += h[:, None] * time_rows[a, k][None, :]
+            H_t += np.outer(h, time_rows[a, k])
             H_e += h
-            g = np.concatenate([(S[:, None] * H_t).mean(axis=0),
-                                (S * H_e) @ entry / n_e])
-            emp = np.bincount(pos, weights=r - R[a, k], minlength=persons.size) / n_e
-            IF[:, a, k] = emp + ib @ g
+            G[k] = np.concatenate([S @ H_t, (S * H_e) @ entry]) / n_e
+            rk[:, k] = r
+        if want_if:  # per person: sum of (r - R) / n_E, plus the coefficients' part
+            emp = np.add.reduceat(rk[order] - R[a][None, :], heads, axis=0) / n_e
+            IF[:, a, :] = emp + ib @ G.T
     return R, (IF if want_if else None)
