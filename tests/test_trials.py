@@ -254,3 +254,39 @@ def test_parquet_input_gives_the_same_fit(tmp_path: pytest.TempPathFactory) -> N
     np.testing.assert_allclose(b.model.params, a.model.params, rtol=0, atol=1e-10)
     pd.testing.assert_frame_equal(a.flow, b.flow)
     assert b.effects[0].estimate == pytest.approx(a.effects[0].estimate, rel=1e-10)
+
+
+def _coverage(reps: int, n: int) -> tuple[int, int, float]:
+    """Per-protocol (one trial at period 0) RD at the last period: 95% CI coverage of the
+    truth (always vs never) over ``reps`` simulated cohorts, and the mean naive bias."""
+    covered, naive_bias = 0, 0.0
+    for seed in range(reps):
+        df = _first_trial(cl.simulate_longitudinal(n=n, n_periods=5, seed=1000 + seed,
+                                                   censoring=False, competing=False,
+                                                   n_truth=50_000))
+        truth = df.attrs["truth"]
+        t4 = truth[truth["period"] == 4].set_index("strategy")["risk"]
+        rd_true = t4["always"] - t4["never"]
+        kw = dict(id="id", period="period", treatment="A", outcome="Y", eligible="elig",
+                  covariates=["L", "V"], estimand="per_protocol", trial_terms="none",
+                  followup_terms="linear", arm_by_followup="all")
+        term = "risk difference (1 vs 0) at follow-up 4"
+        est = cl.sequential_trials(df, switch_covariates=["L"], **kw).effects[term]
+        covered += int(est.conf_low < rd_true < est.conf_high)
+        naive = cl.sequential_trials(df, switch_covariates=[], **kw).effects[term]
+        naive_bias += (naive.estimate - rd_true) / reps
+    return covered, reps, naive_bias
+
+
+def test_per_protocol_coverage_reduced() -> None:
+    covered, reps, naive_bias = _coverage(6, 1500)
+    assert covered >= 4  # P(<= 3 of 6 | 95% coverage) < 0.003
+    assert naive_bias > 0.02  # the unweighted analysis is biased towards the null
+
+
+@pytest.mark.slow
+def test_per_protocol_coverage_monte_carlo() -> None:
+    covered, reps, naive_bias = _coverage(200, 2000)
+    # 95% within Monte Carlo error: SE of a coverage proportion at 200 reps ~ 0.015
+    assert 0.91 <= covered / reps <= 0.99
+    assert naive_bias > 0.02
