@@ -290,3 +290,15 @@ def test_per_protocol_coverage_monte_carlo() -> None:
     # 95% within Monte Carlo error: SE of a coverage proportion at 200 reps ~ 0.015
     assert 0.91 <= covered / reps <= 0.99
     assert naive_bias > 0.02
+
+
+def test_spline_terms_and_weight_truncation_are_recorded() -> None:
+    df = _toy(n=120, seed=9)
+    res = _fit_toy(df, estimand="per_protocol", switch_covariates=["z"],
+                   followup_terms="spline", trial_terms="linear", truncate=0.95)
+    assert any(t.startswith("ns(followup)") for t in res.model.terms)
+    w = res.weights.set_index("statistic")["value"]
+    assert w["n_truncated"] > 0
+    assert any("truncated at the 0.05 and 0.95 quantiles" in n for n in res.notes)
+    assert np.isfinite(res.to_frame()["estimate"]).all()
+    assert "Flow:" in res.summary()
