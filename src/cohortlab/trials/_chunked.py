@@ -26,7 +26,8 @@ from scipy.special import expit
 
 from ..exceptions import ConvergenceError
 
-__all__ = ["Block", "ChunkFit", "Source", "dense_block", "fit_chunked", "parquet_chunks"]
+__all__ = ["Block", "ChunkFit", "Source", "dense_block", "fit_chunked", "fit_many",
+           "parquet_chunks"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,6 +119,7 @@ def dense_block(X: np.ndarray, y: np.ndarray, w: np.ndarray, person: np.ndarray)
 
 
 Source = Callable[[], Iterator[Block]]
+ManySource = Callable[[], Iterator[tuple[Block, ...]]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -229,6 +231,98 @@ def fit_chunked(source: Source, p: int, *, names: tuple[str, ...] | None = None,
             f"{label!r}) separates {response}; drop or coarsen it."
         )
     return _finish(source, beta, info, it, ll, scores)
+
+
+def _pass_many(source: ManySource, betas: list[np.ndarray], active: list[bool]) -> list:
+    """``_pass`` for several models whose blocks one source yields together (one expansion)."""
+    out = [[0.0, np.zeros((b.size, b.size)), np.zeros(b.size), 0.0, 0.0] for b in betas]
+    for blocks in source():
+        for j, b in enumerate(blocks):
+            if not active[j]:
+                continue
+            eta = b.eta(betas[j])
+            mu = expit(eta)
+            o = out[j]
+            o[0] += float(np.sum(b.w * (b.y * eta - np.logaddexp(0.0, eta))))
+            o[1] += b.cross(b.w * mu * (1 - mu))
+            o[2] += b.xtv(b.w * (b.y - mu))
+            o[3] += float(b.w.sum())
+            o[4] += float(b.w @ b.y)
+    return out
+
+
+def fit_many(source: ManySource, ps: list[int], *, responses: list[str],
+             func: str = "sequential_trials", max_iter: int = 50, tol: float = 1e-10,
+             start: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """Several logistic models fitted in lockstep, one pass over the chunks per Newton step.
+
+    ``source()`` yields, per chunk, one :class:`Block` per model (column 0 the intercept).
+    Each model keeps its own Newton step, step halving and convergence; a pass evaluates
+    only the models still iterating. Same maximum as :func:`fit_chunked` on each model.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> X = np.column_stack([np.ones(400), rng.normal(size=400)])
+    >>> y1 = rng.binomial(1, expit(X[:, 1])).astype(float)
+    >>> y2 = rng.binomial(1, expit(-1 - X[:, 1])).astype(float)
+    >>> src = lambda: iter([(dense_block(X, y1, np.ones(400), np.arange(400)),
+    ...                      dense_block(X, y2, np.ones(400), np.arange(400)))])
+    >>> b1, b2 = fit_many(src, [2, 2], responses=["y1", "y2"])
+    >>> from cohortlab._glm import fit_logistic
+    >>> bool(np.allclose(b2, fit_logistic(X, y2).coef, atol=1e-10))
+    True
+    """
+    m = len(ps)
+    betas = [np.zeros(p) for p in ps] if start is None else [np.array(b) for b in start]
+    if start is None:
+        it0 = source()
+        first, second = next(it0, None), next(it0, None)
+        if first is not None and second is not None:
+            try:  # warm start from the first chunk alone
+                betas = fit_many(lambda: iter([first]), ps, responses=responses, func=func,
+                                 max_iter=max_iter, tol=1e-6, start=betas)
+            except ConvergenceError:
+                betas = [np.zeros(p) for p in ps]
+        del it0, first, second
+    active = [True] * m
+    st = _pass_many(source, betas, active)
+    for j in range(m):
+        if st[j][3] <= 0:
+            raise ConvergenceError(f"{func}(): no rows to fit {responses[j]}.")
+    if start is None and not any(b.any() for b in betas):
+        for j in range(m):
+            ybar = st[j][4] / st[j][3]
+            if 0 < ybar < 1:
+                betas[j][0] = np.log(ybar / (1 - ybar))
+        st = _pass_many(source, betas, active)
+    scale = [np.sqrt(np.maximum(np.diag(st[j][1]), 1e-300) / st[j][3]) / 0.5 for j in range(m)]
+    steps = [_solve(st[j][1], st[j][2]) for j in range(m)]
+    iters, halvings = [0] * m, [0] * m
+    while any(active):
+        prop = [betas[j] + steps[j] if active[j] else betas[j] for j in range(m)]
+        new = _pass_many(source, prop, active)
+        for j in range(m):
+            if not active[j]:
+                continue
+            if new[j][0] >= st[j][0] - 1e-10 * (1.0 + abs(st[j][0])) or halvings[j] >= 30:
+                done = np.max(np.abs(steps[j] * scale[j])) < tol * (
+                    1 + np.max(np.abs(prop[j] * scale[j])))
+                betas[j], st[j], halvings[j] = prop[j], new[j], 0
+                iters[j] += 1
+                steps[j] = _solve(st[j][1], st[j][2])
+                if done or iters[j] >= max_iter:
+                    active[j] = False
+                    if not done or np.max(np.abs(betas[j] * scale[j])) > 50:
+                        raise ConvergenceError(
+                            f"{func}(): the pooled logistic model of {responses[j]} did not "
+                            f"converge ({iters[j]} iterations). A covariate likely separates "
+                            "it; drop or coarsen it."
+                        )
+            else:
+                steps[j] = steps[j] / 2.0
+                halvings[j] += 1
+    return betas
 
 
 def _finish(source: Source, beta: np.ndarray, info: np.ndarray, it: int, ll: float,

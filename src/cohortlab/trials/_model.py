@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._chunked import Block, ChunkFit, fit_chunked
+from ._chunked import Block, ChunkFit, fit_chunked, fit_many
 from ._expand import Expanded, PersonPeriod, deviation, expand, group_cumsum, time_terms
 
 __all__ = ["Spec", "PPSource", "Weights", "outcome_names", "fit_outcome", "fit_switch",
@@ -107,7 +107,6 @@ class Weights:
 
     num: tuple[np.ndarray, np.ndarray]
     den: tuple[np.ndarray, np.ndarray]
-    fits: tuple[ChunkFit, ...]
 
 
 def weight_values(spec: Spec, wts: Weights, pp: PersonPeriod, ex: Expanded,
@@ -118,13 +117,19 @@ def weight_values(spec: Spec, wts: Weights, pp: PersonPeriod, ex: Expanded,
     P(A_s = arm | arm, baseline, current time-varying, followup, trial)``.
     """
     logr = np.zeros(ex.n_rows)
+    cells = _switch_cells(spec)
+    E = _entry_block(spec, pp, ex)
+    nt = cells.shape[1]
     for a in (0, 1):
-        rows = adherent & (ex.followup > 0) & (ex.arm == a)
-        if not rows.any():
+        idx = np.flatnonzero(adherent & (ex.followup > 0) & (ex.arm == a))
+        if not idx.size:
             continue
-        en = switch_block(spec, pp, ex, rows, False).eta(wts.num[a])
-        ed = switch_block(spec, pp, ex, rows, True).eta(wts.den[a])
-        logr[rows] = np.logaddexp(0.0, -ed) - np.logaddexp(0.0, -en)  # log expit(en)/expit(ed)
+        fu, en_ = ex.followup[idx], ex.entry[idx]
+        bn, bd = wts.num[a], wts.den[a]
+        en = (cells @ bn[:nt])[fu] + (E @ bn[nt:])[en_]
+        ed = ((cells @ bd[:nt])[fu] + (E @ bd[nt:nt + E.shape[1]])[en_]
+              + pp.varying[ex.src[idx]] @ bd[nt + E.shape[1]:])
+        logr[idx] = np.logaddexp(0.0, -ed) - np.logaddexp(0.0, -en)  # log expit(en)/expit(ed)
     w = np.exp(group_cumsum(logr, ex))
     return w[adherent]
 
@@ -178,25 +183,26 @@ def fit_switch(spec: Spec, source: PPSource) -> Weights:
     (response: treatment equals the arm). Rows are person-trial-periods, so a person-period
     enters once per trial it belongs to (as in pySEQTarget's post-expansion weights).
     """
-    nums, dens, fits = [], [], []
-    for a in (0, 1):
-        for denominator in (False, True):
-            def chunks(a: int = a, denominator: bool = denominator) -> Iterator:
-                for pp in source():
-                    ex = expand(pp)
-                    adherent, deviates = deviation(pp, ex)
-                    rows = (adherent | deviates) & (ex.followup > 0) & (ex.arm == a)
-                    y = (pp.treatment[ex.src[rows]] == a).astype(float)
-                    yield switch_block(spec, pp, ex, rows, denominator, y)
+    def chunks() -> Iterator:
+        for pp in source():
+            ex = expand(pp)
+            adherent, deviates = deviation(pp, ex)
+            base = (adherent | deviates) & (ex.followup > 0)
+            out = []
+            for a in (0, 1):
+                rows = base & (ex.arm == a)
+                y = (pp.treatment[ex.src[rows]] == a).astype(float)
+                out += [switch_block(spec, pp, ex, rows, False, y),
+                        switch_block(spec, pp, ex, rows, True, y)]
+            yield tuple(out)
 
-            nb = 1 + spec.f_terms(np.zeros(1)).shape[1] + spec.t_terms(np.zeros(1)).shape[1]
-            p = nb + len(spec.baseline_names) + (len(spec.varying_names) if denominator else 0)
-            kind = "denominator" if denominator else "numerator"
-            fit = fit_chunked(chunks, p, response=f"staying on arm {a} ({kind} model)",
-                              scores=False)
-            (dens if denominator else nums).append(fit.coef)
-            fits.append(fit)
-    return Weights(num=(nums[0], nums[1]), den=(dens[0], dens[1]), fits=tuple(fits))
+    nb = 1 + spec.f_terms(np.zeros(1)).shape[1] + spec.t_terms(np.zeros(1)).shape[1]
+    pn = nb + len(spec.baseline_names)
+    pd_ = pn + len(spec.varying_names)
+    responses = [f"staying on arm {a} ({k} model)" for a in (0, 1)
+                 for k in ("numerator", "denominator")]
+    b = fit_many(chunks, [pn, pd_, pn, pd_], responses=responses)
+    return Weights(num=(b[0], b[2]), den=(b[1], b[3]))
 
 
 def entries(spec: Spec, source: PPSource) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -30,6 +30,9 @@ class TrialsResult:
         Per-protocol weight diagnostics (``statistic, value``), None for intention-to-treat.
     notes : tuple of str
         Conventions and anything switched, truncated or left out.
+    switch_models : pandas.DataFrame or None
+        Per-protocol: coefficients of the numerator and denominator models of staying on
+        each arm (one column per model), None for intention-to-treat.
     """
 
     effects: EstimateTable
@@ -38,7 +41,7 @@ class TrialsResult:
     flow: pd.DataFrame
     weights: pd.DataFrame | None = None
     notes: tuple[str, ...] = ()
-    switch_models: tuple = field(default=(), repr=False)
+    switch_models: pd.DataFrame | None = field(default=None, repr=False)
 
     def to_frame(self) -> pd.DataFrame:
         """The effect rows in the tidy schema."""

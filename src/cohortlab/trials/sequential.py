@@ -211,7 +211,7 @@ def sequential_trials(
     curves = _curves(R, IF, conf_level, estimand, int(flow.loc[0, "n"]), tuple(notes))
     return TrialsResult(effects=effects, curves=curves, model=model, flow=flow,
                         weights=wdiag, notes=tuple(notes),
-                        switch_models=wts.fits if wts is not None else ())
+                        switch_models=_switch_table(wts, spec))
 
 
 def _check_columns(columns: pd.Index, cols: Columns) -> None:
@@ -267,6 +267,28 @@ def _fit_all(spec: Spec, source, truncate: float | None, notes: list[str]):
     notes.append("variance: person-clustered sandwich (CR0) for the outcome model"
                  + ("; weight models treated as known" if spec.per_protocol else ""))
     return fit, wts, flow, wdiag, spec
+
+
+def _switch_table(wts, spec: Spec) -> pd.DataFrame | None:
+    """Coefficients of the four switching (adherence) models, one column per model."""
+    if wts is None:
+        return None
+    f = ["Intercept", *_names_of(spec.f_terms(np.zeros(1)).shape[1], spec.followup, "followup"),
+         *_names_of(spec.t_terms(np.zeros(1)).shape[1], spec.trial, "trial"),
+         *spec.baseline_names]
+    den = [*f, *[f"{v} (current)" for v in spec.varying_names]]
+    cols = {}
+    for a in (0, 1):
+        cols[f"arm {a} numerator"] = pd.Series(wts.num[a], index=f)
+        cols[f"arm {a} denominator"] = pd.Series(wts.den[a], index=den)
+    return pd.DataFrame(cols).reindex(den)
+
+
+def _names_of(n: int, kind: str, base: str) -> list[str]:
+    if n == 0:
+        return []
+    return {"linear": [base], "quadratic": [base, f"{base}^2"]}.get(
+        kind, [f"ns({base})[{j + 1}]" for j in range(n)])
 
 
 def _weight_table(w: np.ndarray, n_trunc: int) -> pd.DataFrame:
