@@ -169,6 +169,13 @@ def test_validation_errors() -> None:
     with pytest.raises(DataValidationError, match="not in data"):
         cl.sequential_trials(df, id="pid", period="t", treatment="a", outcome="y",
                              eligible="nope")
+    none = df.assign(elig=0)
+    with pytest.raises(DataValidationError, match="no eligible"):
+        _fit_toy(none)
+    big = _toy(n=300, seed=12)
+    late = big.assign(t=big["t"] + 3, elig=(big["t"] >= 2).astype(int) * big["elig"])
+    res = _fit_toy(late, trial_terms="none")  # periods 3..8, trials start at 5 or later
+    assert res.effects[0].term == "risk (arm 1) at follow-up 3"  # longest follow-up, no more
     nan_y = df.copy()
     nan_y.loc[nan_y["c"] == 1, "c"] = 0  # a missing outcome in an uncensored row
     if nan_y["y"].isna().any():

@@ -16,7 +16,8 @@ import numpy as np
 
 from .._design import natural_spline
 
-__all__ = ["PersonPeriod", "Expanded", "expand", "deviation", "time_terms", "group_cumsum"]
+__all__ = ["PersonPeriod", "Expanded", "expand", "deviation", "time_terms", "group_cumsum",
+           "max_followup"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,6 +107,22 @@ def expand(pp: PersonPeriod) -> Expanded:
     return Expanded(src=src, start=start, followup=offs, trial=pp.period[start],
                     arm=pp.treatment[start].astype(np.int64), first=offs == 0,
                     entry=entry, starts=starts)
+
+
+def max_followup(pp: PersonPeriod) -> int:
+    """The longest follow-up (periods after a trial start) of any trial in the chunk, or -1.
+
+    Examples
+    --------
+    >>> pp = PersonPeriod(person=np.array([0, 0, 0, 1]), period=np.array([3, 4, 5, 0]),
+    ...     treatment=np.zeros(4, dtype=int), outcome=np.zeros(4),
+    ...     eligible=np.array([False, True, False, True]), censor=np.zeros(4, dtype=int),
+    ...     baseline=np.zeros((4, 0)), varying=np.zeros((4, 0)))
+    >>> max_followup(pp)
+    1
+    """
+    ex = expand(pp)
+    return int(ex.followup.max()) if ex.n_rows else -1
 
 
 def group_cumsum(x: np.ndarray, ex: Expanded) -> np.ndarray:

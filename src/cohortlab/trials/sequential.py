@@ -15,6 +15,7 @@ from .._validation import check_conf_level, check_option
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results import Curve, Estimate, EstimateTable, ModelResult
+from ._expand import max_followup
 from ._input import Columns, frame_source, parquet_source, resample, to_arrays
 from ._model import Spec, entries, fit_outcome, fit_switch, flow_counts, outcome_names
 from ._standardise import standardised_risks
@@ -124,7 +125,7 @@ def sequential_trials(
         Interaction of arm with the follow-up terms (none, the first term, all terms).
     horizons : int or sequence of int, optional
         Follow-up periods (0 = the trial's first period) at which the risks are contrasted;
-        default the last follow-up period.
+        default the longest follow-up of any trial (risks are never extrapolated beyond it).
     truncate : float, optional
         Quantile in (0.5, 1) at which per-protocol weights are truncated (both tails).
     ci_method : {"sandwich", "bootstrap"}
@@ -177,7 +178,6 @@ def sequential_trials(
         _check_columns(data.columns, cols)
         pp_all = to_arrays(data, cols, _FUNC)
         source = frame_source(pp_all, chunk_persons)
-        max_period = int(pp_all.period.max()) if pp_all.n_rows else 0
     else:
         if ci_method == "bootstrap":
             raise DataValidationError(
@@ -186,8 +186,12 @@ def sequential_trials(
             )
         pp_all = None
         source = parquet_source(os.fspath(data), cols, chunk_persons, _FUNC)
-        max_period = max((int(pp.period.max()) for pp in source() if pp.n_rows), default=0)
-    n_fu = max_period + 1
+    n_fu = max((max_followup(pp) for pp in source()), default=-1) + 1
+    if n_fu == 0:
+        raise DataValidationError(
+            f"{_FUNC}(): no eligible person-periods ({eligible!r} is 0 in every row): no trial "
+            "can start. Check the eligibility column."
+        )
     spec = _spec(followup_terms, trial_terms, arm_by_followup, per_protocol, cols, n_fu)
     hz = _horizons(horizons, n_fu)
     fit, wts, flow, wdiag, spec = _fit_all(spec, source, truncate, notes)
