@@ -27,7 +27,7 @@ from scipy.special import expit
 from ..exceptions import ConvergenceError
 
 __all__ = ["Block", "ChunkFit", "Source", "dense_block", "fit_chunked", "fit_many",
-           "parquet_chunks"]
+           "parquet_chunks", "parquet_ids"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -345,28 +345,43 @@ def _finish(source: Source, beta: np.ndarray, info: np.ndarray, it: int, ll: flo
                     n_events=n_events, n_iter=it, loglik=ll)
 
 
-def parquet_chunks(path: str, columns: list[str], id_col: str, period_col: str,
-                   chunk_persons: int) -> Iterator:
-    """Yield pandas frames of whole persons from a Parquet file, ``chunk_persons`` at a time.
-
-    DuckDB reads only ``columns`` and only the rows of each block of persons (blocks are
-    ranges of the sorted distinct ids), sorted by ``(id, period)``; the file is never loaded
-    whole.
-    """
+def _duckdb():  # noqa: ANN202 - the module, imported lazily
     try:
         import duckdb
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
         raise ImportError(
             "Reading Parquet needs duckdb: pip install 'cohortlab[trials]'."
         ) from exc
-    con = duckdb.connect()
+    return duckdb
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def parquet_ids(path: str, id_col: str) -> np.ndarray:
+    """The sorted distinct ids of a Parquet file (one column read)."""
+    con = _duckdb().connect()
+    try:
+        return con.execute(f"SELECT DISTINCT {_q(id_col)} AS i FROM read_parquet($path) "
+                           "ORDER BY i", {"path": path}).fetchnumpy()["i"]
+    finally:
+        con.close()
+
+
+def parquet_chunks(path: str, columns: list[str], id_col: str, period_col: str,
+                   chunk_persons: int, ids: np.ndarray) -> Iterator:
+    """Yield pandas frames of whole persons from a Parquet file, ``chunk_persons`` at a time.
+
+    DuckDB reads only ``columns`` and only the rows of each block of persons (blocks are
+    ranges of ``ids``, the sorted distinct ids), sorted by ``(id, period)``; the file is never
+    loaded whole. A file sorted by id lets DuckDB skip row groups outside each block.
+    """
+    con = _duckdb().connect()
     try:
         rel = "read_parquet($path)"
-        q = '"' + id_col.replace('"', '""') + '"'
-        qp = '"' + period_col.replace('"', '""') + '"'
-        ids = con.execute(f"SELECT DISTINCT {q} AS i FROM {rel} ORDER BY i",
-                          {"path": path}).fetchnumpy()["i"]
-        cols = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+        q, qp = _q(id_col), _q(period_col)
+        cols = ", ".join(_q(c) for c in columns)
         for k in range(0, ids.shape[0], chunk_persons):
             lo, hi = ids[k], ids[min(k + chunk_persons, ids.shape[0]) - 1]
             yield con.execute(

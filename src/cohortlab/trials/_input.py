@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataValidationError
-from ._chunked import parquet_chunks
+from ._chunked import parquet_chunks, parquet_ids
 from ._expand import PersonPeriod
 
 __all__ = ["Columns", "to_arrays", "frame_source", "parquet_source", "resample"]
@@ -143,10 +143,11 @@ def frame_source(pp: PersonPeriod, chunk_persons: int):
 
 def parquet_source(path: str, cols: Columns, chunk_persons: int, func: str):
     """A re-iterable source of person chunks read from Parquet through DuckDB on each pass."""
+    ids = parquet_ids(path, cols.id)
 
     def source() -> Iterator[PersonPeriod]:
         offset = 0
-        for df in parquet_chunks(path, cols.used(), cols.id, cols.period, chunk_persons):
+        for df in parquet_chunks(path, cols.used(), cols.id, cols.period, chunk_persons, ids):
             pp = to_arrays(df, cols, func, person_offset=offset)
             offset = int(pp.person[-1]) + 1 if pp.n_rows else offset
             yield pp
