@@ -309,3 +309,15 @@ def test_spline_terms_and_weight_truncation_are_recorded() -> None:
     assert any("truncated at the 0.05 and 0.95 quantiles" in n for n in res.notes)
     assert np.isfinite(res.to_frame()["estimate"]).all()
     assert "Flow:" in res.summary()
+
+
+def test_standardisation_blocks_do_not_change_the_numbers(monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    from cohortlab.trials import _standardise
+
+    df = _toy(n=100, seed=13)
+    a = _fit_toy(df, horizons=[1, 5]).to_frame()
+    monkeypatch.setattr(_standardise, "_BLOCK", 7)
+    b = _fit_toy(df, horizons=[1, 5]).to_frame()
+    np.testing.assert_allclose(b["estimate"], a["estimate"], rtol=1e-12)
+    np.testing.assert_allclose(b["std_error"], a["std_error"], rtol=1e-10)
