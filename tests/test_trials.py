@@ -155,6 +155,8 @@ def test_flow_counts() -> None:
     cum = e.groupby(["pid", "trial"])["dev"].cumsum()
     kept = (cum == 0) & (e["c"] == 0)
     assert flow["rows in the outcome model"] == kept.sum() == res.model.n
+    removed = flow[[s for s in flow.index if s.startswith("removed")]].sum()
+    assert flow["expanded person-trial-periods"] - removed == flow["rows in the outcome model"]
     assert flow["events (arm 1)"] == e.loc[kept & (e["arm"] == 1), "y"].sum()
 
 

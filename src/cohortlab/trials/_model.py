@@ -233,7 +233,7 @@ def flow_counts(spec: Spec, source: PPSource, wts: Weights | None) -> dict:
         c["trials_arm1"] += int((ex.first & (ex.arm == 1)).sum())
         c["expanded_rows"] += ex.n_rows
         rows, adherent = _outcome_rows(pp, ex, spec)
-        c["censored_rows"] += int((pp.censor[ex.src] != 0).sum())
+        c["censored_rows"] += int(((pp.censor[ex.src] != 0) & adherent).sum())
         if spec.per_protocol:
             _, deviates = deviation(pp, ex)
             c["deviation_rows"] += int(deviates.sum())

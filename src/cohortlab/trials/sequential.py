@@ -311,12 +311,12 @@ def _flow_table(c: dict, per_protocol: bool) -> pd.DataFrame:
             ("eligible person-periods (trials)", c["eligible_periods"]),
             ("persons with at least one trial", c["persons_with_trial"]),
             ("trials (arm 0)", c["trials_arm0"]), ("trials (arm 1)", c["trials_arm1"]),
-            ("expanded person-trial-periods", c["expanded_rows"]),
-            ("removed: censored (outcome not observed)", c["censored_rows"])]
+            ("expanded person-trial-periods", c["expanded_rows"])]
     if per_protocol:
         rows += [("removed: deviation period (artificial censoring)", c["deviation_rows"]),
                  ("removed: after deviation", c["after_deviation_rows"])]
-    rows += [("rows in the outcome model", c["outcome_rows"]),
+    rows += [("removed: censored (outcome not observed)", c["censored_rows"]),
+             ("rows in the outcome model", c["outcome_rows"]),
              ("events (arm 0)", c["events_arm0"]), ("events (arm 1)", c["events_arm1"])]
     return pd.DataFrame(rows, columns=["step", "n"])
 
