@@ -92,13 +92,13 @@ def _switch_cells(spec: Spec) -> np.ndarray:
     return np.column_stack([np.ones(spec.n_fu), spec.f_terms(k)])
 
 
-def switch_block(spec: Spec, pp: PersonPeriod, ex: Expanded, rows: np.ndarray,
-                 denominator: bool, y: np.ndarray | None = None) -> Block:
-    """``[1, F(followup) | T(trial), baseline | current time-varying]`` of ``rows``."""
-    Z = pp.varying[ex.src[rows]] if denominator else np.zeros((int(rows.sum()), 0))
-    return Block(T=_switch_cells(spec), cell=ex.followup[rows], E=_entry_block(spec, pp, ex),
-                 entry=ex.entry[rows], Z=Z, y=np.zeros(Z.shape[0]) if y is None else y,
-                 w=np.ones(Z.shape[0]), person=pp.person[ex.src[rows]])
+def switch_block(spec: Spec, pp: PersonPeriod, ex: Expanded, idx: np.ndarray,
+                 denominator: bool, y: np.ndarray, E: np.ndarray) -> Block:
+    """``[1, F(followup) | T(trial), baseline | current time-varying]`` of rows ``idx``."""
+    src = ex.src[idx]
+    Z = pp.varying[src] if denominator else np.zeros((idx.size, 0))
+    return Block(T=_switch_cells(spec), cell=ex.followup[idx], E=E, entry=ex.entry[idx], Z=Z,
+                 y=y, w=np.ones(idx.size), person=pp.person[src])
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,7 +110,7 @@ class Weights:
 
 
 def weight_values(spec: Spec, wts: Weights, pp: PersonPeriod, ex: Expanded,
-                  adherent: np.ndarray) -> np.ndarray:
+                  adherent: np.ndarray, E: np.ndarray | None = None) -> np.ndarray:
     """Stabilised weights of the adherent rows (1 at follow-up 0), before truncation.
 
     ``w_t = prod_{s=1..t} P(A_s = arm | arm, baseline, followup, trial) /
@@ -118,7 +118,7 @@ def weight_values(spec: Spec, wts: Weights, pp: PersonPeriod, ex: Expanded,
     """
     logr = np.zeros(ex.n_rows)
     cells = _switch_cells(spec)
-    E = _entry_block(spec, pp, ex)
+    E = _entry_block(spec, pp, ex) if E is None else E
     nt = cells.shape[1]
     for a in (0, 1):
         idx = np.flatnonzero(adherent & (ex.followup > 0) & (ex.arm == a))
@@ -149,8 +149,9 @@ def _outcome_chunk(spec: Spec, pp: PersonPeriod, wts: Weights | None) -> Block:
     idx = np.flatnonzero(rows)
     src = ex.src[idx]
     y = pp.outcome[src]
+    E = _entry_block(spec, pp, ex)
     if spec.per_protocol and wts is not None:
-        w_adh = weight_values(spec, wts, pp, ex, adherent)
+        w_adh = weight_values(spec, wts, pp, ex, adherent, E)
         w_full = np.zeros(ex.n_rows)
         w_full[adherent] = w_adh
         w = w_full[idx]
@@ -161,7 +162,7 @@ def _outcome_chunk(spec: Spec, pp: PersonPeriod, wts: Weights | None) -> Block:
     entry = ex.entry[idx]
     arm_e = pp.treatment[ex.starts].astype(np.int64)
     return Block(T=spec.cells(), cell=arm_e[entry] * spec.n_fu + ex.followup[idx],
-                 E=_entry_block(spec, pp, ex), entry=entry,
+                 E=E, entry=entry,
                  Z=np.zeros((idx.size, 0)), y=y, w=w, person=pp.person[src])
 
 
@@ -188,12 +189,13 @@ def fit_switch(spec: Spec, source: PPSource) -> Weights:
             ex = expand(pp)
             adherent, deviates = deviation(pp, ex)
             base = (adherent | deviates) & (ex.followup > 0)
+            E = _entry_block(spec, pp, ex)
             out = []
             for a in (0, 1):
-                rows = base & (ex.arm == a)
-                y = (pp.treatment[ex.src[rows]] == a).astype(float)
-                out += [switch_block(spec, pp, ex, rows, False, y),
-                        switch_block(spec, pp, ex, rows, True, y)]
+                idx = np.flatnonzero(base & (ex.arm == a))
+                y = (pp.treatment[ex.src[idx]] == a).astype(float)
+                out += [switch_block(spec, pp, ex, idx, False, y, E),
+                        switch_block(spec, pp, ex, idx, True, y, E)]
             yield tuple(out)
 
     nb = 1 + spec.f_terms(np.zeros(1)).shape[1] + spec.t_terms(np.zeros(1)).shape[1]
