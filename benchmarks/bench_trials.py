@@ -14,7 +14,15 @@ pySEQTarget runs from a separate venv (``--peer-python``, default
 /work/venvs/trials/bin/python) under an address-space limit (``--peer-gb``) and a time budget;
 a run that exceeds either is reported as such (nothing extrapolated).
 
-Run: ``python benchmarks/bench_trials.py [--sizes 100000x24 ...] [--peer-sizes 5000x24]``.
+Run: ``python benchmarks/bench_trials.py [--sizes 100000x24 ...] [--peer-sizes 5000x24]
+[--parquet]``.
+
+Measured 2026-12-07 on the shared 2-core / 24 GiB machine (load average 5-13 from other
+jobs; seconds, peak MB): 10,000 x 24 (1.05 M expanded rows) ITT cohortlab 3.6 s / 285 MB,
+pySEQTarget 12.8 s / 1,679 MB; per-protocol cohortlab 5.4 s / 284 MB, pySEQTarget 9.8 s /
+1,342 MB; coefficients agree to 2e-14. 100,000 x 24 (10.55 M expanded rows), cohortlab only:
+ITT 17.3 s / 687 MB (Parquet 25.2 s / 648 MB); per-protocol 36.0 s / 651 MB (Parquet 51.3 s
+/ 615 MB).
 """
 
 from __future__ import annotations
