@@ -171,6 +171,10 @@ def test_validation_errors() -> None:
     with pytest.raises(DataValidationError, match="not in data"):
         cl.sequential_trials(df, id="pid", period="t", treatment="a", outcome="y",
                              eligible="nope")
+    with pytest.raises(DataValidationError, match="'x' must be numeric"):
+        _fit_toy(df.assign(x=df["x"].astype(str)))
+    with pytest.raises(DataValidationError, match="missing or infinite"):
+        _fit_toy(df.assign(z=np.where(df.index == 5, np.nan, df["z"])))
     none = df.assign(elig=0)
     with pytest.raises(DataValidationError, match="no eligible"):
         _fit_toy(none)

@@ -51,12 +51,11 @@ def _numeric(df: pd.DataFrame, cols: Sequence[str], role: str, func: str) -> np.
         return np.zeros((len(df), 0))
     out = np.empty((len(df), len(cols)))
     for j, c in enumerate(cols):
-        if not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]):
-            if not pd.api.types.is_bool_dtype(df[c]):
-                raise DataValidationError(
-                    f"{func}(): {role} column {c!r} must be numeric; found dtype "
-                    f"{df[c].dtype}. Encode it as numbers (dummy columns for categories)."
-                )
+        if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])):
+            raise DataValidationError(
+                f"{func}(): {role} column {c!r} must be numeric; found dtype "
+                f"{df[c].dtype}. Encode it as numbers (dummy columns for categories)."
+            )
         v = df[c].to_numpy(dtype=float)
         bad = ~np.isfinite(v)
         if bad.any():
