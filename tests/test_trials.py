@@ -327,3 +327,30 @@ def test_standardisation_blocks_do_not_change_the_numbers(monkeypatch: pytest.Mo
     b = _fit_toy(df, horizons=[1, 5]).to_frame()
     np.testing.assert_allclose(b["estimate"], a["estimate"], rtol=1e-12)
     np.testing.assert_allclose(b["std_error"], a["std_error"], rtol=1e-10)
+
+
+def test_censoring_weights_correct_informative_loss_to_follow_up() -> None:
+    """Loss to follow-up depends on L (simulate_longitudinal): censoring weights move both
+    arms' risks towards the truth (censoring abolished) and the RD interval covers it."""
+    df = _first_trial(cl.simulate_longitudinal(n=20_000, n_periods=6, seed=3, censoring=True,
+                                               competing=False, n_truth=50_000))
+    truth = df.attrs["truth"]
+    t5 = truth[truth["period"] == 5].set_index("strategy")["risk"]
+    kw = dict(id="id", period="period", treatment="A", outcome="Y", eligible="elig",
+              censor="C", covariates=["L", "V"], estimand="per_protocol",
+              switch_covariates=["L"], trial_terms="none", followup_terms="linear",
+              arm_by_followup="all")
+    w = cl.sequential_trials(df, censor_weights=True, **kw)
+    u = cl.sequential_trials(df, censor_weights=False, **kw)
+    for arm, strategy in ((1, "always"), (0, "never")):
+        term = f"risk (arm {arm}) at follow-up 5"
+        assert abs(w.effects[term].estimate - t5[strategy]) < abs(
+            u.effects[term].estimate - t5[strategy])
+    rd = w.effects["risk difference (1 vs 0) at follow-up 5"]
+    assert rd.conf_low < t5["always"] - t5["never"] < rd.conf_high
+    assert any("remaining uncensored" in n for n in w.notes)
+    assert {"censoring arm 0 numerator", "arm 1 denominator"} <= set(w.switch_models.columns)
+    itt = cl.sequential_trials(df, censor_weights=True, **{**kw, "estimand": "itt"})
+    assert itt.weights is not None and list(itt.switch_models.columns)[0].startswith("censoring")
+    with pytest.raises(DataValidationError, match="censor="):
+        cl.sequential_trials(df, **{**kw, "censor": None}, censor_weights=True)

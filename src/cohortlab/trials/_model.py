@@ -38,6 +38,11 @@ class Spec:
     varying_names: tuple[str, ...] = ()
     truncate: tuple[float, float] | None = None  # absolute bounds, after quantiles resolved
     n_fu: int = 1  # follow-up periods 0..n_fu-1 (cells of the time block)
+    censor_weights: bool = False  # inverse probability of remaining uncensored weights
+
+    @property
+    def weighted(self) -> bool:
+        return self.per_protocol or self.censor_weights
 
     def f_terms(self, x: np.ndarray) -> np.ndarray:
         k = None if self.followup_knots is None else np.asarray(self.followup_knots)
@@ -103,33 +108,54 @@ def switch_block(spec: Spec, pp: PersonPeriod, ex: Expanded, idx: np.ndarray,
 
 @dataclass(frozen=True, eq=False)
 class Weights:
-    """Fitted switching models, one per arm: numerator and denominator coefficients."""
+    """Fitted weight models by arm (numerator and denominator coefficients).
 
-    num: tuple[np.ndarray, np.ndarray]
-    den: tuple[np.ndarray, np.ndarray]
+    Staying on the arm (per-protocol) and remaining uncensored (``censor_weights``).
+    """
+
+    num: tuple[np.ndarray, np.ndarray] | None = None
+    den: tuple[np.ndarray, np.ndarray] | None = None
+    cnum: tuple[np.ndarray, np.ndarray] | None = None
+    cden: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def _log_ratio(spec: Spec, pp: PersonPeriod, ex: Expanded, idx: np.ndarray, E: np.ndarray,
+               bn: np.ndarray, bd: np.ndarray) -> np.ndarray:
+    """``log P_num / P_den`` of rows ``idx`` (probabilities of the modelled response 1)."""
+    cells = _switch_cells(spec)
+    nt = cells.shape[1]
+    fu, en_ = ex.followup[idx], ex.entry[idx]
+    en = (cells @ bn[:nt])[fu] + (E @ bn[nt:])[en_]
+    ed = ((cells @ bd[:nt])[fu] + (E @ bd[nt:nt + E.shape[1]])[en_]
+          + pp.varying[ex.src[idx]] @ bd[nt + E.shape[1]:])
+    return np.logaddexp(0.0, -ed) - np.logaddexp(0.0, -en)  # log expit(en) / expit(ed)
+
+
+def _censor_rows(pp: PersonPeriod, ex: Expanded, adherent: np.ndarray) -> np.ndarray:
+    """Rows at risk of loss to follow-up (adherent rows; all rows for intention-to-treat)."""
+    return adherent
 
 
 def weight_values(spec: Spec, wts: Weights, pp: PersonPeriod, ex: Expanded,
                   adherent: np.ndarray, E: np.ndarray | None = None) -> np.ndarray:
-    """Stabilised weights of the adherent rows (1 at follow-up 0), before truncation.
+    """Stabilised weights of the adherent rows, before truncation.
 
-    ``w_t = prod_{s=1..t} P(A_s = arm | arm, baseline, followup, trial) /
-    P(A_s = arm | arm, baseline, current time-varying, followup, trial)``.
+    Per-protocol: ``prod_{s=1..t} P(A_s = arm | arm, baseline, followup, trial) /
+    P(A_s = arm | ..., current time-varying)``; with ``censor_weights``, times
+    ``prod_{s=0..t} P(C_s = 0 | arm, baseline, followup, trial) / P(C_s = 0 | ..., current
+    time-varying)`` (row t's outcome is observed only if uncensored in period t).
     """
     logr = np.zeros(ex.n_rows)
-    cells = _switch_cells(spec)
     E = _entry_block(spec, pp, ex) if E is None else E
-    nt = cells.shape[1]
     for a in (0, 1):
-        idx = np.flatnonzero(adherent & (ex.followup > 0) & (ex.arm == a))
-        if not idx.size:
-            continue
-        fu, en_ = ex.followup[idx], ex.entry[idx]
-        bn, bd = wts.num[a], wts.den[a]
-        en = (cells @ bn[:nt])[fu] + (E @ bn[nt:])[en_]
-        ed = ((cells @ bd[:nt])[fu] + (E @ bd[nt:nt + E.shape[1]])[en_]
-              + pp.varying[ex.src[idx]] @ bd[nt + E.shape[1]:])
-        logr[idx] = np.logaddexp(0.0, -ed) - np.logaddexp(0.0, -en)  # log expit(en)/expit(ed)
+        if wts.num is not None and wts.den is not None:
+            idx = np.flatnonzero(adherent & (ex.followup > 0) & (ex.arm == a))
+            if idx.size:
+                logr[idx] += _log_ratio(spec, pp, ex, idx, E, wts.num[a], wts.den[a])
+        if wts.cnum is not None and wts.cden is not None:
+            idx = np.flatnonzero(adherent & (ex.arm == a))
+            if idx.size:
+                logr[idx] += _log_ratio(spec, pp, ex, idx, E, wts.cnum[a], wts.cden[a])
     w = np.exp(group_cumsum(logr, ex))
     return w[adherent]
 
@@ -150,7 +176,7 @@ def _outcome_chunk(spec: Spec, pp: PersonPeriod, wts: Weights | None) -> Block:
     src = ex.src[idx]
     y = pp.outcome[src]
     E = _entry_block(spec, pp, ex)
-    if spec.per_protocol and wts is not None:
+    if spec.weighted and wts is not None:
         w_adh = weight_values(spec, wts, pp, ex, adherent, E)
         w_full = np.zeros(ex.n_rows)
         w_full[adherent] = w_adh
@@ -178,33 +204,52 @@ def fit_outcome(spec: Spec, source: PPSource, wts: Weights | None) -> ChunkFit:
 
 
 def fit_switch(spec: Spec, source: PPSource) -> Weights:
-    """Numerator and denominator models of staying on the assigned arm, by arm.
+    """Weight models by arm, numerator and denominator, all fitted in lockstep.
 
-    Fitted on the expanded rows at follow-up >= 1 up to and including the first deviation
-    (response: treatment equals the arm). Rows are person-trial-periods, so a person-period
-    enters once per trial it belongs to (as in pySEQTarget's post-expansion weights).
+    Staying on the assigned arm (per-protocol) and remaining uncensored (``censor_weights``).
+    Adherence models: the expanded rows at follow-up >= 1 up to and including the first
+    deviation (response: treatment equals the arm). Censoring models: the adherent rows (all
+    rows for intention-to-treat), response ``censor == 0``. Rows are person-trial-periods, so
+    a person-period enters once per trial it belongs to (as pySEQTarget's post-expansion
+    weights).
     """
+    kinds = (["switch"] if spec.per_protocol else []) + (
+        ["censor"] if spec.censor_weights else [])
+
     def chunks() -> Iterator:
         for pp in source():
             ex = expand(pp)
-            adherent, deviates = deviation(pp, ex)
-            base = (adherent | deviates) & (ex.followup > 0)
+            if spec.per_protocol:
+                adherent, deviates = deviation(pp, ex)
+            else:
+                adherent = deviates = np.ones(ex.n_rows, dtype=bool)
             E = _entry_block(spec, pp, ex)
             out = []
-            for a in (0, 1):
-                idx = np.flatnonzero(base & (ex.arm == a))
-                y = (pp.treatment[ex.src[idx]] == a).astype(float)
-                out += [switch_block(spec, pp, ex, idx, False, y, E),
-                        switch_block(spec, pp, ex, idx, True, y, E)]
+            for kind in kinds:
+                base = ((adherent | deviates) & (ex.followup > 0) if kind == "switch"
+                        else _censor_rows(pp, ex, adherent))
+                for a in (0, 1):
+                    idx = np.flatnonzero(base & (ex.arm == a))
+                    y = ((pp.treatment[ex.src[idx]] == a) if kind == "switch"
+                         else (pp.censor[ex.src[idx]] == 0)).astype(float)
+                    out += [switch_block(spec, pp, ex, idx, False, y, E),
+                            switch_block(spec, pp, ex, idx, True, y, E)]
             yield tuple(out)
 
     nb = 1 + spec.f_terms(np.zeros(1)).shape[1] + spec.t_terms(np.zeros(1)).shape[1]
     pn = nb + len(spec.baseline_names)
     pd_ = pn + len(spec.varying_names)
-    responses = [f"staying on arm {a} ({k} model)" for a in (0, 1)
+    what = {"switch": "staying on arm {a}", "censor": "remaining uncensored on arm {a}"}
+    responses = [f"{what[kind].format(a=a)} ({k} model)" for kind in kinds for a in (0, 1)
                  for k in ("numerator", "denominator")]
-    b = fit_many(chunks, [pn, pd_, pn, pd_], responses=responses)
-    return Weights(num=(b[0], b[2]), den=(b[1], b[3]))
+    b = fit_many(chunks, [pn, pd_] * (2 * len(kinds)), responses=responses)
+    fitted: dict[str, tuple] = {}
+    for i, kind in enumerate(kinds):
+        q = b[4 * i: 4 * i + 4]
+        fitted[kind] = ((q[0], q[2]), (q[1], q[3]))
+    sw = fitted.get("switch", (None, None))
+    cw = fitted.get("censor", (None, None))
+    return Weights(num=sw[0], den=sw[1], cnum=cw[0], cden=cw[1])
 
 
 def entries(spec: Spec, source: PPSource) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -240,10 +285,10 @@ def flow_counts(spec: Spec, source: PPSource, wts: Weights | None) -> dict:
             _, deviates = deviation(pp, ex)
             c["deviation_rows"] += int(deviates.sum())
             c["after_deviation_rows"] += int((~adherent & ~deviates).sum())
-            if wts is not None:
-                w_full = np.zeros(ex.n_rows)
-                w_full[adherent] = weight_values(spec, wts, pp, ex, adherent)
-                weights.append(w_full[rows])
+        if spec.weighted and wts is not None:
+            w_full = np.zeros(ex.n_rows)
+            w_full[adherent] = weight_values(spec, wts, pp, ex, adherent)
+            weights.append(w_full[rows])
         c["outcome_rows"] += int(rows.sum())
         y = pp.outcome[ex.src[rows]]
         c["events_arm0"] += int(y[ex.arm[rows] == 0].sum())

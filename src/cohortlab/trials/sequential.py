@@ -41,6 +41,7 @@ def sequential_trials(
     eligible: str,
     covariates: Sequence[str] = (),
     censor: str | None = None,
+    censor_weights: bool = False,
     estimand: Estimand = "itt",
     switch_covariates: Sequence[str] = (),
     followup_terms: TimeTerms = "quadratic",
@@ -78,8 +79,8 @@ def sequential_trials(
     **Identifying assumptions.** No unmeasured confounding of the initiation decision given
     ``covariates`` at trial start (and, for per-protocol, of adherence given
     ``switch_covariates`` and the baseline covariates); positivity; correct pooled logistic
-    models; censoring (``censor``) independent of the outcome given the model terms (no
-    loss-to-follow-up weights are applied: censored rows leave the outcome model).
+    models; loss to follow-up (``censor``) independent of the outcome given the outcome-model
+    terms, or, with ``censor_weights=True``, given the censoring-model terms.
 
     **Weights** (per-protocol), per arm ``a`` and follow-up ``s >= 1``:
     ``w_t = prod_{s<=t} P(A_s = a | arm, followup, trial, x_start) /
@@ -111,11 +112,17 @@ def sequential_trials(
     covariates : sequence of str
         Numeric covariates, frozen at the trial start (baseline and time-varying columns).
     censor : str, optional
-        Loss to follow-up at the end of the period (0/1); rows with ``censor = 1`` leave the
-        outcome model (their outcome is not observed).
+        Loss to follow-up in the period (0/1); rows with ``censor = 1`` leave the outcome model
+        (their outcome is not observed).
+    censor_weights : bool
+        Weight by the inverse probability of remaining uncensored (stabilised; pooled logistic
+        models by arm of ``censor == 0`` on the rows at risk, numerator ``followup, trial,
+        covariates``, denominator adding the current ``switch_covariates``), multiplied
+        into the per-protocol weights. Needs ``censor``.
     estimand : {"itt", "per_protocol"}
     switch_covariates : sequence of str
-        Current (time-varying) covariates of the adherence denominator model (per-protocol).
+        Current (time-varying) covariates of the weight denominator models (adherence for
+        per-protocol; censoring with ``censor_weights``).
     followup_terms : {"linear", "quadratic", "spline"}
         Follow-up time in the outcome and weight models ("spline": natural cubic spline with
         5 knots evenly spaced over the follow-up range).
@@ -170,9 +177,14 @@ def sequential_trials(
     if not (isinstance(chunk_persons, int) and chunk_persons >= 1):
         raise DataValidationError(f"{_FUNC}(): chunk_persons must be an int >= 1.")
     per_protocol = estimand == "per_protocol"
+    if censor_weights and censor is None:
+        raise DataValidationError(
+            f"{_FUNC}(): censor_weights=True needs the censoring column: pass censor=."
+        )
+    weighted = per_protocol or bool(censor_weights)
     cols = Columns(id=id, period=period, treatment=treatment, outcome=outcome,
                    eligible=eligible, censor=censor, baseline=tuple(covariates),
-                   varying=tuple(switch_covariates) if per_protocol else ())
+                   varying=tuple(switch_covariates) if weighted else ())
     notes: list[str] = []
     if isinstance(data, pd.DataFrame):
         _check_columns(data.columns, cols)
@@ -192,7 +204,8 @@ def sequential_trials(
             f"{_FUNC}(): no eligible person-periods ({eligible!r} is 0 in every row): no trial "
             "can start. Check the eligibility column."
         )
-    spec = _spec(followup_terms, trial_terms, arm_by_followup, per_protocol, cols, n_fu)
+    spec = replace(_spec(followup_terms, trial_terms, arm_by_followup, per_protocol, cols,
+                         n_fu), censor_weights=bool(censor_weights))
     hz = _horizons(horizons, n_fu)
     fit, wts, flow, wdiag, spec = _fit_all(spec, source, truncate, notes)
     names, n_time = outcome_names(spec)
@@ -249,27 +262,31 @@ def _horizons(horizons: Sequence[int] | int | None, n_fu: int) -> list[int]:
 
 def _fit_all(spec: Spec, source, truncate: float | None, notes: list[str]):
     """Weight models, truncation, flow and the outcome model."""
-    wts = fit_switch(spec, source) if spec.per_protocol else None
+    wts = fit_switch(spec, source) if spec.weighted else None
     fc = flow_counts(spec, source, wts)
     wdiag = None
-    if spec.per_protocol:
+    if spec.censor_weights:
+        notes.append("loss to follow-up: stabilised inverse probability of remaining "
+                     "uncensored weights from pooled logistic models, by arm")
+    if spec.weighted:
         w = fc["weights"]
         n_trunc = 0
         if truncate is not None and w.size:
             lo, hi = np.quantile(w, [1.0 - truncate, truncate])
             n_trunc = int(((w < lo) | (w > hi)).sum())
             spec = replace(spec, truncate=(float(lo), float(hi)))
-            notes.append(f"per-protocol weights truncated at the {1 - truncate:g} and "
+            notes.append(f"weights truncated at the {1 - truncate:g} and "
                          f"{truncate:g} quantiles ({lo:.4g}, {hi:.4g}): {n_trunc:,} of "
                          f"{w.size:,} outcome-model rows changed")
         wdiag = _weight_table(w, n_trunc)
+    if spec.per_protocol:
         notes.append("per-protocol: follow-up artificially censored at the first period whose "
                      "treatment differs from the arm (that row dropped); stabilised weights "
                      "from pooled logistic models of staying on the arm, by arm")
     fit = fit_outcome(spec, source, wts)
     flow = _flow_table(fc["counts"], spec.per_protocol)
     notes.append("variance: person-clustered sandwich (CR0) for the outcome model"
-                 + ("; weight models treated as known" if spec.per_protocol else ""))
+                 + ("; weight models treated as known" if spec.weighted else ""))
     return fit, wts, flow, wdiag, spec
 
 
@@ -277,14 +294,18 @@ def _switch_table(wts, spec: Spec) -> pd.DataFrame | None:
     """Coefficients of the four switching (adherence) models, one column per model."""
     if wts is None:
         return None
+    pairs = [("", wts.num, wts.den), ("censoring ", wts.cnum, wts.cden)]
     f = ["Intercept", *_names_of(spec.f_terms(np.zeros(1)).shape[1], spec.followup, "followup"),
          *_names_of(spec.t_terms(np.zeros(1)).shape[1], spec.trial, "trial"),
          *spec.baseline_names]
     den = [*f, *[f"{v} (current)" for v in spec.varying_names]]
     cols = {}
-    for a in (0, 1):
-        cols[f"arm {a} numerator"] = pd.Series(wts.num[a], index=f)
-        cols[f"arm {a} denominator"] = pd.Series(wts.den[a], index=den)
+    for label, num, dn in pairs:
+        if num is None or dn is None:
+            continue
+        for a in (0, 1):
+            cols[f"{label}arm {a} numerator"] = pd.Series(num[a], index=f)
+            cols[f"{label}arm {a} denominator"] = pd.Series(dn[a], index=den)
     return pd.DataFrame(cols).reindex(den)
 
 
