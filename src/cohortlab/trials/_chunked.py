@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.special import expit
@@ -96,7 +97,8 @@ class Block:
         grp = np.cumsum(np.r_[False, self.person[1:] != self.person[:-1]])
         n_g = brk.size
         # time block: per person, sum over rows of r T[cell]; entry block via per-entry sums
-        cols = [np.bincount(grp, weights=r * self.T[self.cell, j], minlength=n_g)
+        cols: list[np.ndarray] = [
+                np.bincount(grp, weights=r * self.T[self.cell, j], minlength=n_g)
                 for j in range(self.T.shape[1])]
         re = np.bincount(self.entry, weights=r, minlength=self.E.shape[0])
         e_grp = np.full(self.E.shape[0], -1)
@@ -235,7 +237,8 @@ def fit_chunked(source: Source, p: int, *, names: tuple[str, ...] | None = None,
 
 def _pass_many(source: ManySource, betas: list[np.ndarray], active: list[bool]) -> list:
     """``_pass`` for several models whose blocks one source yields together (one expansion)."""
-    out = [[0.0, np.zeros((b.size, b.size)), np.zeros(b.size), 0.0, 0.0] for b in betas]
+    out: list[list[Any]] = [[0.0, np.zeros((b.size, b.size)), np.zeros(b.size), 0.0, 0.0]
+                            for b in betas]
     for blocks in source():
         for j, b in enumerate(blocks):
             if not active[j]:

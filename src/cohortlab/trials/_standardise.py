@@ -75,7 +75,7 @@ def standardised_risks(coef: np.ndarray, n_time: int, time_rows: np.ndarray,
                 G[a, :, :n_time] += ((S.T @ h) * tri) @ time_rows[a]
                 G[a, :, n_time:] += (S * np.cumsum(h, axis=1)).T @ entry[sl]
     R /= n_e
-    if not want_if:
+    if infl_beta is None or infl_person is None:
         return R, None
     G /= n_e
     ib = np.zeros((n_p, coef.size))

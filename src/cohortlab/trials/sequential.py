@@ -6,7 +6,7 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -366,7 +366,7 @@ def _effects(R: np.ndarray, IF: np.ndarray | None, reps: np.ndarray | None, hz: 
              conf_level: float, estimand: str, n: int, n_events: int,
              notes: tuple[str, ...]) -> EstimateTable:
     rows: list[Estimate] = []
-    common = {"estimand": estimand, "method": "sequential_trials", "n": n,
+    common: dict[str, Any] = {"estimand": estimand, "method": "sequential_trials", "n": n,
               "n_events": n_events, "conf_level": conf_level}
     for j, h in enumerate(hz):
         r1, r0 = float(R[1, h]), float(R[0, h])
