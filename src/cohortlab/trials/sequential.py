@@ -134,7 +134,8 @@ def sequential_trials(
         Follow-up periods (0 = the trial's first period) at which the risks are contrasted;
         default the longest follow-up of any trial (risks are never extrapolated beyond it).
     truncate : float, optional
-        Quantile in (0.5, 1) at which per-protocol weights are truncated (both tails).
+        Quantile in (0.5, 1) at which the weights (per-protocol and/or censoring) are
+        truncated, both tails.
     ci_method : {"sandwich", "bootstrap"}
     n_boot, random_state, n_jobs : int, int or Generator, int
         Bootstrap replicates, seed and joblib jobs (results do not depend on ``n_jobs``).
@@ -291,7 +292,7 @@ def _fit_all(spec: Spec, source, truncate: float | None, notes: list[str]):
 
 
 def _switch_table(wts, spec: Spec) -> pd.DataFrame | None:
-    """Coefficients of the four switching (adherence) models, one column per model."""
+    """Coefficients of the weight models (adherence, censoring), one column per model."""
     if wts is None:
         return None
     pairs = [("", wts.num, wts.den), ("censoring ", wts.cnum, wts.cden)]
