@@ -22,7 +22,7 @@ jobs; seconds, peak MB): 10,000 x 24 (1.05 M expanded rows) ITT cohortlab 3.6 s 
 pySEQTarget 12.8 s / 1,679 MB; per-protocol cohortlab 5.4 s / 284 MB, pySEQTarget 9.8 s /
 1,342 MB; coefficients agree to 2e-14. 100,000 x 24 (10.55 M expanded rows), cohortlab only:
 ITT 17.3 s / 687 MB (Parquet 25.2 s / 648 MB); per-protocol 36.0 s / 651 MB (Parquet 51.3 s
-/ 615 MB).
+/ 615 MB); re-run at load average ~3: ITT 12.2 s / 687 MB, per-protocol 24.6 s / 668 MB.
 """
 
 from __future__ import annotations
