@@ -49,6 +49,10 @@ def test_itt_coefficients_match_pyseqtarget(seqdata: pd.DataFrame, ref: dict) ->
     r = ref["itt"]
     # pySEQTarget orders fixed columns before the *_bas columns, as does cohortlab here
     np.testing.assert_allclose(res.model.params, r["coef"], rtol=1e-6, atol=1e-9)
+    # person-clustered sandwich (CR0) vs statsmodels' cluster SEs (use_correction=False) of
+    # the same model on pySEQTarget's expanded data
+    np.testing.assert_allclose(np.sqrt(np.diag(res.model.vcov)), r["std_error_cluster_cr0"],
+                               rtol=1e-6)
     flow = res.flow.set_index("step")["n"]
     assert flow["expanded person-trial-periods"] == r["n_expanded"] == 248_485
     assert flow["rows in the outcome model"] == r["nobs"]

@@ -8,7 +8,9 @@ github.com/CausalInference/pySEQTarget; the 0.14.3 wheel lacks it). Writes
 pyseqtarget_seqdata.json: the outcome-model coefficients (term names and values) of the ITT
 analysis (km_curves off, so no arm x follow-up interaction) and of the weighted "censoring"
 (per-protocol) analysis with weights fitted before expansion (pySEQTarget's default) and
-after expansion (cohortlab's convention), and the expanded-data sizes.
+after expansion (cohortlab's convention), and the expanded-data sizes; for ITT also the
+person-clustered CR0 sandwich SEs of the same model refitted with statsmodels on
+pySEQTarget's expanded data.
 """
 
 import json
@@ -16,6 +18,8 @@ import sys
 from pathlib import Path
 
 import polars as pl
+import statsmodels.api as sm
+import statsmodels.formula.api as smf
 from pySEQTarget import SEQopts, SEQuential
 
 HERE = Path(__file__).resolve().parent
@@ -38,5 +42,15 @@ for name, method, opts in [("itt", "ITT", SEQopts()),
     out[name] = {"terms": [str(t) for t in tab.index], "coef": tab["Coef."].tolist(),
                  "std_error_model": tab["Std.Err."].tolist(), "n_expanded": n_expanded,
                  "nobs": int(m.nobs), "formula": str(getattr(m.model, "formula", ""))}
+    if name == "itt":
+        # person-clustered sandwich without small-sample factor (CR0, as sandwich::vcovCL
+        # type="HC0", cadjust=FALSE) of the same model refitted by statsmodels on
+        # pySEQTarget's expanded data
+        d = s.DT.to_pandas()
+        rob = smf.glm("outcome ~ tx_init_bas + followup + followup_sq + trial + trial_sq + sex"
+                      " + N_bas + L_bas + P_bas", d, family=sm.families.Binomial()).fit(
+            cov_type="cluster", cov_kwds={"groups": d["ID"], "use_correction": False})
+        out[name]["coef_statsmodels"] = rob.params.tolist()
+        out[name]["std_error_cluster_cr0"] = rob.bse.tolist()
 (HERE / "pyseqtarget_seqdata.json").write_text(json.dumps(out, indent=1))
 print(json.dumps(out, indent=1))
