@@ -114,6 +114,7 @@ from .survival import (
     logrank,
     rmst,
 )
+from .trials import TrialsResult, sequential_trials
 
 __version__ = "0.1.0.dev0"
 
@@ -189,6 +190,8 @@ __all__ = [
     "TimeVaryingExposure",
     "by_period_table",
     "ByPeriodTable",
+    "sequential_trials",
+    "TrialsResult",
     "tidy",
     "table2",
     "Table2",

@@ -1,0 +1,412 @@
+"""``sequential_trials()``: emulate a sequence of nested target trials from person-period data."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .._typing import EffectMeasure
+from .._validation import check_conf_level, check_option
+from ..exceptions import DataValidationError
+from ..inference.bootstrap import bootstrap
+from ..results import Curve, Estimate, EstimateTable, ModelResult
+from ._expand import max_followup
+from ._input import Columns, frame_source, parquet_source, resample, to_arrays
+from ._model import Spec, entries, fit_outcome, fit_switch, flow_counts, outcome_names
+from ._standardise import standardised_risks
+from .result import TrialsResult
+
+__all__ = ["sequential_trials"]
+
+_FUNC = "sequential_trials"
+Estimand = Literal["itt", "per_protocol"]
+TimeTerms = Literal["linear", "quadratic", "spline"]
+TrialTerms = Literal["none", "linear", "quadratic", "spline"]
+Interaction = Literal["none", "linear", "all"]
+TrialsCI = Literal["sandwich", "bootstrap"]
+
+
+def sequential_trials(
+    data: pd.DataFrame | str | os.PathLike[str],
+    *,
+    id: str,  # noqa: A002 - the shared long-format contract names it id=
+    period: str,
+    treatment: str,
+    outcome: str,
+    eligible: str,
+    covariates: Sequence[str] = (),
+    censor: str | None = None,
+    censor_weights: bool = False,
+    estimand: Estimand = "itt",
+    switch_covariates: Sequence[str] = (),
+    followup_terms: TimeTerms = "quadratic",
+    trial_terms: TrialTerms = "quadratic",
+    arm_by_followup: Interaction = "linear",
+    horizons: Sequence[int] | int | None = None,
+    truncate: float | None = None,
+    ci_method: TrialsCI = "sandwich",
+    n_boot: int = 200,
+    random_state: int | np.random.Generator | None = None,
+    n_jobs: int = 1,
+    conf_level: float = 0.95,
+    chunk_persons: int = 20_000,
+) -> TrialsResult:
+    """Sequential target trials: intention-to-treat or per-protocol risks by standardisation.
+
+    Each eligible person-period starts a trial (eligibility is re-assessed per period from
+    ``eligible``); the arm is the treatment in that period, follow-up counts periods since
+    the trial start and ``covariates`` are frozen at the start. One pooled logistic model
+    of the outcome hazard is fitted on all trials::
+
+        logit P(Y_k = 1 | ...) = b0 + b1 arm + f(followup) [+ arm x f] + g(trial) + b' x_start
+
+    and the cumulative incidence under each arm is standardised over the trial entries
+    (all eligible person-trials, both arms).
+
+    **Estimands.** ``"itt"``: the effect of initiating vs not initiating treatment at an
+    eligible period, whatever happens afterwards, averaged over the eligible person-trials
+    (the observational analogue of an intention-to-treat effect in a sequence of trials).
+    ``"per_protocol"``: the effect of initiating and always staying on vs never initiating
+    (staying off) treatment, by artificially censoring follow-up at the first period whose
+    treatment differs from the arm (that row is dropped) and weighting the remaining rows by
+    stabilised inverse probability of censoring (adherence) weights.
+
+    **Identifying assumptions.** No unmeasured confounding of the initiation decision given
+    ``covariates`` at trial start (and, for per-protocol, of adherence given
+    ``switch_covariates`` and the baseline covariates); positivity; correct pooled logistic
+    models; loss to follow-up (``censor``) independent of the outcome given the outcome-model
+    terms, or, with ``censor_weights=True``, given the censoring-model terms.
+
+    **Weights** (per-protocol), per arm ``a`` and follow-up ``s >= 1``:
+    ``w_t = prod_{s<=t} P(A_s = a | arm, followup, trial, x_start) /
+    P(A_s = a | arm, followup, trial, x_start, z_s)`` with ``z_s`` the current
+    ``switch_covariates``; both pooled logistic models are fitted by arm on the expanded rows
+    up to and including the first deviation. ``truncate=q`` truncates at the ``1 - q`` and
+    ``q`` quantiles (recorded in the notes).
+
+    **Variance.** ``"sandwich"``: the person-clustered sandwich (CR0, as
+    ``sandwich::vcovCL(type = "HC0", cadjust = FALSE)``) of the outcome model plus the
+    empirical term of the standardisation, both clustered by person; the weight models are
+    treated as known (as TrialEmulation). ``"bootstrap"``: persons are resampled with their
+    rows across all trials (cohortlab.inference.bootstrap, percentile intervals), refitting
+    the weight and outcome models; DataFrame input only.
+
+    **Scale.** The expanded data are never built whole: each Newton step of each pooled
+    logistic model re-expands ``chunk_persons`` persons at a time and sums ``X'WX`` and
+    ``X'W(y - mu)`` over the chunks. ``data`` may be a path to a Parquet file, read through
+    DuckDB one block of persons at a time (the ``trials`` extra).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or str or os.PathLike
+        Person-period rows sorted by ``(id, period)``, periods consecutive; or a Parquet path.
+    id, period, treatment, outcome, eligible : str
+        Column names: person, period (0, 1, ...), treatment in the period (0/1), outcome at the
+        end of the period (0/1; NaN allowed in censored rows), eligibility for a trial starting
+        in that period (0/1).
+    covariates : sequence of str
+        Numeric covariates, frozen at the trial start (baseline and time-varying columns).
+    censor : str, optional
+        Loss to follow-up in the period (0/1); rows with ``censor = 1`` leave the outcome model
+        (their outcome is not observed).
+    censor_weights : bool
+        Weight by the inverse probability of remaining uncensored (stabilised; pooled logistic
+        models by arm of ``censor == 0`` on the rows at risk, numerator ``followup, trial,
+        covariates``, denominator adding the current ``switch_covariates``), multiplied
+        into the per-protocol weights. Needs ``censor``.
+    estimand : {"itt", "per_protocol"}
+    switch_covariates : sequence of str
+        Current (time-varying) covariates of the weight denominator models (adherence for
+        per-protocol; censoring with ``censor_weights``).
+    followup_terms : {"linear", "quadratic", "spline"}
+        Follow-up time in the outcome and weight models ("spline": natural cubic spline with
+        5 knots evenly spaced over the follow-up range).
+    trial_terms : {"none", "linear", "quadratic", "spline"}
+        Trial start period.
+    arm_by_followup : {"none", "linear", "all"}
+        Interaction of arm with the follow-up terms (none, the first term, all terms).
+    horizons : int or sequence of int, optional
+        Follow-up periods (0 = the trial's first period) at which the risks are contrasted;
+        default the longest follow-up of any trial (risks are never extrapolated beyond it).
+    truncate : float, optional
+        Quantile in (0.5, 1) at which the weights (per-protocol and/or censoring) are
+        truncated, both tails.
+    ci_method : {"sandwich", "bootstrap"}
+    n_boot, random_state, n_jobs : int, int or Generator, int
+        Bootstrap replicates, seed and joblib jobs (results do not depend on ``n_jobs``).
+    conf_level : float
+    chunk_persons : int
+        Persons per chunk of the streamed expansion.
+
+    Returns
+    -------
+    TrialsResult
+        ``effects`` (risks, risk difference and ratio at each horizon), ``curves``,
+        ``model``, ``flow``, ``weights`` diagnostics and ``notes``.
+
+    Examples
+    --------
+    >>> import cohortlab as cl
+    >>> df = cl.simulate_longitudinal(n=400, n_periods=4, seed=2, censoring=False,
+    ...                               competing=False, n_truth=2_000)
+    >>> df["elig"] = (df.groupby("id")["A"].cumsum() - df["A"] == 0).astype(int)
+    >>> res = cl.sequential_trials(df, id="id", period="period", treatment="A", outcome="Y",
+    ...                            eligible="elig", covariates=["L", "V"], trial_terms="linear")
+    >>> res.effects.to_frame()["term"].tolist()[2]
+    'risk difference (1 vs 0) at follow-up 3'
+    >>> int(res.flow.set_index("step").loc["trials (arm 1)", "n"]) > 0
+    True
+    """
+    check_option(estimand, Estimand, "estimand", _FUNC)
+    check_option(followup_terms, TimeTerms, "followup_terms", _FUNC)
+    check_option(trial_terms, TrialTerms, "trial_terms", _FUNC)
+    check_option(arm_by_followup, Interaction, "arm_by_followup", _FUNC)
+    check_option(ci_method, TrialsCI, "ci_method", _FUNC)
+    check_conf_level(conf_level, _FUNC)
+    if isinstance(covariates, str) or isinstance(switch_covariates, str):
+        raise DataValidationError(
+            f"{_FUNC}(): covariates and switch_covariates are lists of numeric columns; "
+            f"got a string {covariates if isinstance(covariates, str) else switch_covariates!r}."
+        )
+    if truncate is not None and not (0.5 < float(truncate) < 1.0):
+        raise DataValidationError(f"{_FUNC}(): truncate must be in (0.5, 1); got {truncate!r}.")
+    if not (isinstance(chunk_persons, int) and chunk_persons >= 1):
+        raise DataValidationError(f"{_FUNC}(): chunk_persons must be an int >= 1.")
+    per_protocol = estimand == "per_protocol"
+    if censor_weights and censor is None:
+        raise DataValidationError(
+            f"{_FUNC}(): censor_weights=True needs the censoring column: pass censor=."
+        )
+    weighted = per_protocol or bool(censor_weights)
+    cols = Columns(id=id, period=period, treatment=treatment, outcome=outcome,
+                   eligible=eligible, censor=censor, baseline=tuple(covariates),
+                   varying=tuple(switch_covariates) if weighted else ())
+    notes: list[str] = []
+    if isinstance(data, pd.DataFrame):
+        _check_columns(data.columns, cols)
+        pp_all = to_arrays(data, cols, _FUNC)
+        source = frame_source(pp_all, chunk_persons)
+    else:
+        if ci_method == "bootstrap":
+            raise DataValidationError(
+                f"{_FUNC}(): ci_method='bootstrap' needs a DataFrame; with a Parquet path use "
+                "ci_method='sandwich'."
+            )
+        pp_all = None
+        source = parquet_source(os.fspath(data), cols, chunk_persons, _FUNC)
+    n_fu = max((max_followup(pp) for pp in source()), default=-1) + 1
+    if n_fu == 0:
+        raise DataValidationError(
+            f"{_FUNC}(): no eligible person-periods ({eligible!r} is 0 in every row): no trial "
+            "can start. Check the eligibility column."
+        )
+    spec = replace(_spec(followup_terms, trial_terms, arm_by_followup, per_protocol, cols,
+                         n_fu), censor_weights=bool(censor_weights))
+    hz = _horizons(horizons, n_fu)
+    fit, wts, flow, wdiag, spec = _fit_all(spec, source, truncate, notes)
+    names, n_time = outcome_names(spec)
+    E, _, persons = entries(spec, source)
+    time_rows = spec.cells().reshape(2, n_fu, -1)
+    R, IF = standardised_risks(fit.coef, n_time, time_rows, E, persons, fit.influence(),
+                               fit.clusters)
+    model = ModelResult(terms=names, params=fit.coef, vcov=fit.vcov_cluster(),
+                        effect_measure="odds_ratio", method="pooled_logistic",
+                        ci_method="wald_cluster", conf_level=conf_level, n=fit.n_rows,
+                        n_events=int(fit.n_events), estimand=estimand)
+    reps = None
+    if ci_method == "bootstrap" and pp_all is not None:
+        reps = _bootstrap(pp_all, spec, truncate, hz, n_fu, chunk_persons, n_boot,
+                          random_state, n_jobs)
+        notes.append(f"bootstrap: {n_boot} person-level replicates (same persons across "
+                     "trials), weight and outcome models refitted in each")
+    effects = _effects(R, IF, reps, hz, conf_level, estimand, int(fit.n_rows),
+                       int(fit.n_events), tuple(notes))
+    curves = _curves(R, IF, conf_level, estimand, int(flow.loc[0, "n"]), tuple(notes))
+    return TrialsResult(effects=effects, curves=curves, model=model, flow=flow,
+                        weights=wdiag, notes=tuple(notes),
+                        switch_models=_switch_table(wts, spec))
+
+
+def _check_columns(columns: pd.Index, cols: Columns) -> None:
+    missing = [c for c in cols.used() if c not in columns]
+    if missing:
+        raise DataValidationError(
+            f"{_FUNC}(): column(s) {missing} not in data; available: {list(columns)[:20]}."
+        )
+
+
+def _spec(followup: str, trial: str, interaction: str, per_protocol: bool, cols: Columns,
+          n_fu: int) -> Spec:
+    top = max(n_fu - 1, 1)
+    knots = tuple(np.linspace(0.0, top, 5)) if top >= 4 else (0.0, float(top))
+    return Spec(followup=followup, trial=trial, interaction=interaction,
+                followup_knots=knots if followup == "spline" else None,
+                trial_knots=knots if trial == "spline" else None, per_protocol=per_protocol,
+                baseline_names=cols.baseline, varying_names=cols.varying, n_fu=n_fu)
+
+
+def _horizons(horizons: Sequence[int] | int | None, n_fu: int) -> list[int]:
+    hz = [n_fu - 1] if horizons is None else (
+        [horizons] if isinstance(horizons, int | np.integer) else list(horizons))
+    bad = [h for h in hz if not (isinstance(h, int | np.integer) and 0 <= h < n_fu)]
+    if bad or not hz:
+        raise DataValidationError(
+            f"{_FUNC}(): horizons must be follow-up periods in 0..{n_fu - 1}; got {bad or hz}."
+        )
+    return [int(h) for h in hz]
+
+
+def _fit_all(spec: Spec, source, truncate: float | None, notes: list[str]):
+    """Weight models, truncation, flow and the outcome model."""
+    wts = fit_switch(spec, source) if spec.weighted else None
+    fc = flow_counts(spec, source, wts)
+    wdiag = None
+    if spec.censor_weights:
+        notes.append("loss to follow-up: stabilised inverse probability of remaining "
+                     "uncensored weights from pooled logistic models, by arm")
+    if spec.weighted:
+        w = fc["weights"]
+        n_trunc = 0
+        if truncate is not None and w.size:
+            lo, hi = np.quantile(w, [1.0 - truncate, truncate])
+            n_trunc = int(((w < lo) | (w > hi)).sum())
+            spec = replace(spec, truncate=(float(lo), float(hi)))
+            notes.append(f"weights truncated at the {1 - truncate:g} and "
+                         f"{truncate:g} quantiles ({lo:.4g}, {hi:.4g}): {n_trunc:,} of "
+                         f"{w.size:,} outcome-model rows changed")
+        wdiag = _weight_table(w, n_trunc)
+    if spec.per_protocol:
+        notes.append("per-protocol: follow-up artificially censored at the first period whose "
+                     "treatment differs from the arm (that row dropped); stabilised weights "
+                     "from pooled logistic models of staying on the arm, by arm")
+    fit = fit_outcome(spec, source, wts)
+    flow = _flow_table(fc["counts"], spec.per_protocol)
+    notes.append("variance: person-clustered sandwich (CR0) for the outcome model"
+                 + ("; weight models treated as known" if spec.weighted else ""))
+    return fit, wts, flow, wdiag, spec
+
+
+def _switch_table(wts, spec: Spec) -> pd.DataFrame | None:
+    """Coefficients of the weight models (adherence, censoring), one column per model."""
+    if wts is None:
+        return None
+    pairs = [("", wts.num, wts.den), ("censoring ", wts.cnum, wts.cden)]
+    f = ["Intercept", *_names_of(spec.f_terms(np.zeros(1)).shape[1], spec.followup, "followup"),
+         *_names_of(spec.t_terms(np.zeros(1)).shape[1], spec.trial, "trial"),
+         *spec.baseline_names]
+    den = [*f, *[f"{v} (current)" for v in spec.varying_names]]
+    cols = {}
+    for label, num, dn in pairs:
+        if num is None or dn is None:
+            continue
+        for a in (0, 1):
+            cols[f"{label}arm {a} numerator"] = pd.Series(num[a], index=f)
+            cols[f"{label}arm {a} denominator"] = pd.Series(dn[a], index=den)
+    return pd.DataFrame(cols).reindex(den)
+
+
+def _names_of(n: int, kind: str, base: str) -> list[str]:
+    if n == 0:
+        return []
+    return {"linear": [base], "quadratic": [base, f"{base}^2"]}.get(
+        kind, [f"ns({base})[{j + 1}]" for j in range(n)])
+
+
+def _weight_table(w: np.ndarray, n_trunc: int) -> pd.DataFrame:
+    if w.size == 0:
+        return pd.DataFrame({"statistic": ["n"], "value": [0.0]})
+    q = np.quantile(w, [0.01, 0.5, 0.99])
+    ess = float(w.sum() ** 2 / (w * w).sum())
+    stats = {"n": w.size, "mean": w.mean(), "sd": w.std(ddof=1) if w.size > 1 else 0.0,
+             "min": w.min(), "p01": q[0], "median": q[1], "p99": q[2], "max": w.max(),
+             "ess": ess, "n_truncated": n_trunc}
+    return pd.DataFrame({"statistic": list(stats), "value": [float(v) for v in stats.values()]})
+
+
+def _flow_table(c: dict, per_protocol: bool) -> pd.DataFrame:
+    rows = [("persons", c["persons"]), ("person-periods", c["person_periods"]),
+            ("eligible person-periods (trials)", c["eligible_periods"]),
+            ("persons with at least one trial", c["persons_with_trial"]),
+            ("trials (arm 0)", c["trials_arm0"]), ("trials (arm 1)", c["trials_arm1"]),
+            ("expanded person-trial-periods", c["expanded_rows"])]
+    if per_protocol:
+        rows += [("removed: deviation period (artificial censoring)", c["deviation_rows"]),
+                 ("removed: after deviation", c["after_deviation_rows"])]
+    rows += [("removed: censored (outcome not observed)", c["censored_rows"]),
+             ("rows in the outcome model", c["outcome_rows"]),
+             ("events (arm 0)", c["events_arm0"]), ("events (arm 1)", c["events_arm1"])]
+    return pd.DataFrame(rows, columns=["step", "n"])
+
+
+def _bootstrap(pp_all, spec: Spec, truncate: float | None, hz: list[int], n_fu: int,
+               chunk_persons: int, n_boot: int, random_state, n_jobs: int) -> np.ndarray:
+    """Replicates of ``[R1(h), R0(h), RD(h), log RR(h)]`` per horizon (persons resampled)."""
+    base_spec = replace(spec, truncate=None)
+    time_rows = spec.cells().reshape(2, n_fu, -1)
+
+    def stat(idx: np.ndarray) -> np.ndarray:
+        src = frame_source(resample(pp_all, idx), chunk_persons)
+        fit, _, _, _, sp = _fit_all(base_spec, src, truncate, [])
+        E, _, persons = entries(sp, src)
+        R, _ = standardised_risks(fit.coef, outcome_names(sp)[1], time_rows, E, persons,
+                                  None, None)
+        return np.concatenate([[R[1, h], R[0, h], R[1, h] - R[0, h],
+                                math.log(R[1, h] / R[0, h])] for h in hz])
+
+    res = bootstrap(stat, pp_all.n_rows, n_boot=n_boot, random_state=random_state,
+                    n_jobs=n_jobs, cluster=pp_all.person)
+    return res.replicates
+
+
+def _effects(R: np.ndarray, IF: np.ndarray | None, reps: np.ndarray | None, hz: list[int],
+             conf_level: float, estimand: str, n: int, n_events: int,
+             notes: tuple[str, ...]) -> EstimateTable:
+    rows: list[Estimate] = []
+    common: dict[str, Any] = {"estimand": estimand, "method": "sequential_trials", "n": n,
+              "n_events": n_events, "conf_level": conf_level}
+    for j, h in enumerate(hz):
+        r1, r0 = float(R[1, h]), float(R[0, h])
+        pts: list[tuple[str, float, EffectMeasure]] = [
+            (f"risk (arm 1) at follow-up {h}", r1, "risk"),
+            (f"risk (arm 0) at follow-up {h}", r0, "risk"),
+            (f"risk difference (1 vs 0) at follow-up {h}", r1 - r0, "risk_difference"),
+            (f"risk ratio (1 vs 0) at follow-up {h}", math.log(r1 / r0), "risk_ratio")]
+        for m, (term, est, measure) in enumerate(pts):
+            if reps is not None:
+                rows.append(Estimate.from_bootstrap(term, est, reps[:, 4 * j + m],
+                                                    effect_measure=measure, **common))
+                continue
+            if IF is None:  # pragma: no cover - the sandwich path always has influence values
+                raise RuntimeError("sequential_trials(): influence values are missing.")
+            i1, i0 = IF[:, 1, h], IF[:, 0, h]
+            infl = [i1, i0, i1 - i0, i1 / r1 - i0 / r0][m]
+            se = float(np.sqrt(np.sum(infl * infl)))
+            rows.append(Estimate.from_model_scale(term, est, se, effect_measure=measure,
+                                                  ci_method="wald_cluster", **common))
+    return EstimateTable(rows=tuple(rows), title=f"Sequential trials ({estimand})",
+                         notes=notes)
+
+
+def _curves(R: np.ndarray, IF: np.ndarray | None, conf_level: float, estimand: str,
+            n: int, notes: tuple[str, ...]) -> Curve:
+    from ..inference.wald import z_critical
+
+    z = z_critical(conf_level)
+    frames = []
+    for a in (1, 0):
+        se = np.sqrt((IF[:, a, :] ** 2).sum(axis=0)) if IF is not None else np.full(
+            R.shape[1], np.nan)
+        frames.append(pd.DataFrame({
+            "time": np.arange(R.shape[1], dtype=float), "group": f"arm {a}", "cause": None,
+            "n_risk": np.nan, "n_event": np.nan, "n_censor": np.nan, "estimate": R[a],
+            "std_error": se, "conf_low": R[a] - z * se, "conf_high": R[a] + z * se,
+            "conf_level": conf_level}))
+    return Curve(data=pd.concat(frames, ignore_index=True), measure="cumulative_incidence",
+                 method="sequential_trials", conf_type="plain", conf_level=conf_level,
+                 n=n, estimand=estimand, notes=notes)
