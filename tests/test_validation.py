@@ -418,7 +418,7 @@ def test_verb_keeps_signature_doc_and_wrapped():
 
 
 VERB_PACKAGES = ["causal", "survival", "exposures", "evaluation", "sensitivity", "subgroups",
-                 "describe", "missing"]
+                 "describe", "missing", "longitudinal", "trials"]
 
 
 def test_every_public_verb_is_declared():

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_columns, check_frame, check_numeric
+from .._validation import check_columns, check_frame, check_numeric, verb
 from ..exceptions import DataValidationError
 from ..results._format import Renderable, fmt_int, fmt_num
 from ..results.labels import Labels, as_labels
@@ -87,6 +87,7 @@ class ByPeriodTable(Renderable):
         return lines
 
 
+@verb
 def by_period_table(
     data: pd.DataFrame,
     *,

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._validation import check_columns, check_frame, check_numeric
+from .._validation import check_columns, check_frame, check_numeric, verb
 from ..exceptions import DataValidationError
 from ._checks import contiguity_problem, group_rows, period_problems, raise_problems
 from ._person_period import cumsum, position, run_length, shift
@@ -80,6 +80,7 @@ def _int(x: Any, name: str, low: int) -> int:
     raise DataValidationError(f"{FUNC}(): {name} must be an int >= {low}; got {x!r}.")
 
 
+@verb
 def time_varying_exposure(
     data: pd.DataFrame,
     score: str,

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_columns, check_frame, check_numeric
+from .._validation import check_columns, check_frame, check_numeric, verb
 from ..exceptions import DataValidationError
 from ._checks import Grouped, contiguity_problem, group_rows, period_problems, raise_problems
 from ._person_period import cumsum, first_true_position, position, shift
@@ -56,6 +56,7 @@ def _out(values: np.ndarray, g: Grouped, data: pd.DataFrame, name: str) -> pd.Se
     return pd.Series(values, index=data.index, name=name)
 
 
+@verb
 def lag(
     data: pd.DataFrame,
     column: str,
@@ -104,6 +105,7 @@ def lag(
     return _out(shift(x, int(k), pos, float(fill)), g, data, f"{column}_lag{int(k)}")
 
 
+@verb
 def cumulative_exposure(
     data: pd.DataFrame,
     treatment: str,
@@ -157,6 +159,7 @@ def cumulative_exposure(
     return _out(c, g, data, f"{treatment}_cum")
 
 
+@verb
 def time_since_initiation(
     data: pd.DataFrame,
     treatment: str,
@@ -202,6 +205,7 @@ def time_since_initiation(
     return _out(out, g, data, f"{treatment}_since_start")
 
 
+@verb
 def ever_treated(
     data: pd.DataFrame,
     treatment: str,

@@ -19,6 +19,7 @@ from .._validation import (
     check_numeric,
     check_option,
     check_random_state,
+    verb,
 )
 from ..exceptions import DataValidationError, MissingDataError
 from ..inference.bootstrap import bootstrap
@@ -306,6 +307,7 @@ def _population(n_persons: int, counts: np.ndarray | None, n_simul: int | None,
 
 
 # ---------------------------------------------------------------------- the verb
+@verb
 def gformula_tv(
     data: pd.DataFrame,
     *,

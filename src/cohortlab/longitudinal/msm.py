@@ -10,7 +10,7 @@ import pandas as pd
 
 from .._design import build_design, covariate_columns
 from .._typing import RandomState
-from .._validation import check_binary, check_conf_level, check_option
+from .._validation import check_binary, check_conf_level, check_option, verb
 from ..exceptions import ConvergenceError, DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results.model import ModelResult
@@ -122,6 +122,7 @@ def _events(prep: Prepared, outcome: str, competing: str | None,
 
 
 # ---------------------------------------------------------------------- the verb
+@verb
 def msm(
     data: pd.DataFrame,
     *,

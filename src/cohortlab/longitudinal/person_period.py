@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_columns, check_frame, check_numeric
+from .._validation import check_columns, check_frame, check_numeric, verb
 from ..exceptions import DataValidationError
 from ._checks import Grouped, Problem, group_sorted, id_codes, interval_problems, raise_problems
 from ._person_period import expand_counts
@@ -35,6 +35,7 @@ def _names(x: str | Sequence[str] | None, role: str, func: str) -> list[str]:
     return out
 
 
+@verb
 def person_period(
     data: pd.DataFrame,
     *,
@@ -191,6 +192,7 @@ def _positive(x: Any, name: str, func: str) -> float:
                               "30-day periods on a day scale.")
 
 
+@verb
 def expand_intervals(
     data: pd.DataFrame,
     *,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .._validation import check_columns, check_frame, check_numeric
+from .._validation import check_columns, check_frame, check_numeric, verb
 from ..exceptions import DataValidationError
 from ._checks import (
     Problem,
@@ -39,6 +39,7 @@ def _missing_problem(data: pd.DataFrame, cols: dict[str, str | None]) -> None:
             )
 
 
+@verb
 def validate_person_period(
     data: pd.DataFrame,
     *,

@@ -11,7 +11,14 @@ import pandas as pd
 
 from .._design import Design, build_design, covariate_columns
 from .._glm import GLMFit
-from .._validation import check_binary, check_columns, check_frame, check_numeric, check_option
+from .._validation import (
+    check_binary,
+    check_columns,
+    check_frame,
+    check_numeric,
+    check_option,
+    verb,
+)
 from ..exceptions import DataValidationError, MissingDataError
 from ..results._format import Renderable, fmt_num
 from ..results.estimate import Estimate, EstimateTable
@@ -285,6 +292,7 @@ def _check_truncate(truncate: object, func: str) -> tuple[float, float]:
 
 
 # ---------------------------------------------------------------------- the verb
+@verb
 def tv_weights(
     data: pd.DataFrame,
     *,

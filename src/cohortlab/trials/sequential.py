@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .._typing import EffectMeasure
-from .._validation import check_conf_level, check_option
+from .._validation import check_conf_level, check_option, verb
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results import Curve, Estimate, EstimateTable, ModelResult
@@ -32,6 +32,7 @@ Interaction = Literal["none", "linear", "all"]
 TrialsCI = Literal["sandwich", "bootstrap"]
 
 
+@verb
 def sequential_trials(
     data: pd.DataFrame | str | os.PathLike[str],
     *,
