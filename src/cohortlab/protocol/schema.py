@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from .._typing import Missing
+from . import sections
 from ._expr import check_criterion, check_formula, check_formulas
 from ._labels import parse_labels
 from .sections import (
@@ -26,7 +27,7 @@ from .sections import (
     TABLE_FORMATS,
     UNITS,
     Analysis,
-    AnalysisError,
+    AnalysisError,  # noqa: F401 (re-exported: in sections.__all__)
     BiasSpec,
     Criterion,
     DataSpec,
@@ -42,26 +43,8 @@ from .sections import (
     close_matches,
 )
 
-__all__ = [
-    "ProtocolError",
-    "AnalysisError",
-    "close_matches",
-    "UNITS",
-    "Protocol",
-    "Study",
-    "DataSpec",
-    "Criterion",
-    "FollowUp",
-    "ExposureSpec",
-    "Outcome",
-    "Analysis",
-    "SubgroupSpec",
-    "BiasSpec",
-    "Sensitivity",
-    "Outputs",
-    "parse_protocol",
-    "read_protocol",
-]
+__all__ = ["parse_protocol", "read_protocol"]
+__all__ += sections.__all__  # the section types and errors, re-exported
 
 # ----------------------------------------------------------------------------- field readers
 _SECTIONS = ("study", "data", "eligibility", "followup", "exposure", "outcomes", "covariates",
