@@ -113,6 +113,15 @@ def _array(raw: Mapping[str, Any], key: str) -> list[Any]:
     return value
 
 
+def _entries(raw: Mapping[str, Any], key: str, fields: str) -> list[Any]:
+    """The entries of a required array of tables (at least one)."""
+    items = _array(raw, key)
+    if not items:
+        raise ProtocolError(key, f"at least one [[{key}]] entry is required.",
+                            f"Add [[{key}]] with {fields}.")
+    return items
+
+
 # ----------------------------------------------------------------------------- sections
 def _study(raw: Mapping[str, Any]) -> Study:
     d = _table(raw.get("study", {}), "study", ("title", "description", "question", "seed"),
@@ -213,11 +222,7 @@ def _exposure(raw: Mapping[str, Any]) -> ExposureSpec:
 
 def _outcomes(raw: Mapping[str, Any]) -> tuple[Outcome, ...]:
     out: list[Outcome] = []
-    items = _array(raw, "outcomes")
-    if not items:
-        raise ProtocolError("outcomes", "at least one [[outcomes]] entry is required.",
-                            'Add [[outcomes]] with name, type and column (or event).')
-    for i, item in enumerate(items):
+    for i, item in enumerate(_entries(raw, "outcomes", "name, type and column (or event)")):
         p = f"outcomes[{i}]"
         d = _table(item, p, ("name", "type", "column", "time", "event", "cause", "rare"),
                    ("name", "type"))
@@ -281,11 +286,7 @@ def _analyses(raw: Mapping[str, Any], outcomes: tuple[Outcome, ...]) -> tuple[An
 
     names = [o.name for o in outcomes]
     out: list[Analysis] = []
-    items = _array(raw, "analyses")
-    if not items:
-        raise ProtocolError("analyses", "at least one [[analyses]] entry is required.",
-                            'Add [[analyses]] with name, method and outcomes.')
-    for i, item in enumerate(items):
+    for i, item in enumerate(_entries(raw, "analyses", "name, method and outcomes")):
         p = f"analyses[{i}]"
         d = _table(item, p, ("name", "method", "outcomes", "estimand", "at", "options"),
                    ("name", "method"))
