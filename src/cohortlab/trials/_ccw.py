@@ -71,19 +71,20 @@ def time_terms(fu: np.ndarray, kind: str, n_fu: int) -> np.ndarray:
 
 
 def _design(fu: np.ndarray, Z: np.ndarray | None) -> np.ndarray:
-    cols = [np.ones(fu.size), *time_terms(fu, "quadratic", 0).T]
+    cols = [np.ones(fu.size), fu.astype(float)]
     if Z is not None and Z.shape[1]:
         cols += list(Z.T)
     return np.column_stack(cols)
 
 
 def weight_models(h: dict[str, np.ndarray], a: np.ndarray, Z: np.ndarray,
-                  sustained: bool) -> dict[str, np.ndarray]:
+                  sustained: bool, cov_names: list[str]) -> dict[str, np.ndarray]:
     """Per-row probabilities of initiating / stopping: numerator (time) and denominator.
 
     Initiation models are fitted on the rows at risk of a first initiation, stopping models
     on the rows continuously on treatment since initiation (both on the person-period rows,
-    not the clones). Returns ``p_init_num, p_init_den, p_stop_num, p_stop_den`` (NaN where
+    not the clones); the denominators on ``followup + Z``, the numerators on ``followup``.
+    A risk set with no event (or only events) gets the ML probability 0 (or 1). Returns ``p_init_num, p_init_den, p_stop_num, p_stop_den`` (NaN where
     the row is not in the model's risk set) and the coefficients.
     """
     fu = h["fu"]
@@ -95,11 +96,15 @@ def weight_models(h: dict[str, np.ndarray], a: np.ndarray, Z: np.ndarray,
         idx = np.flatnonzero(rs)
         for kind, Zk in (("num", None), ("den", Z[idx])):
             p = np.full(fu.size, np.nan)
-            if idx.size:
+            ev = event[idx].astype(float)
+            if idx.size and 0 < ev.sum() < idx.size:
                 X = _design(fu[idx], Zk)
-                fit = fit_logistic(X, event[idx].astype(float), response=f"{name} of treatment")
+                names = ["Intercept", "followup", *cov_names[: X.shape[1] - 2]]
+                fit = fit_logistic(X, ev, names=names, response=f"{name} of treatment")
                 p[idx] = fit.fitted
                 out[f"coef_{name}_{kind}"] = fit.coef
+            elif idx.size:  # nobody / everybody in the risk set: the ML probability is 0 / 1
+                p[idx] = ev.mean()
             out[f"p_{name}_{kind}"] = p
     return out
 
@@ -162,7 +167,9 @@ def fit_risks(fu: np.ndarray, arm: np.ndarray, y: np.ndarray, w: np.ndarray, kin
     for a in (0, 1):
         m = arm == a
         X = np.column_stack([np.ones(int(m.sum())), time_terms(fu[m], kind, n_fu)])
-        fit = fit_logistic(X, y[m], w[m], response="the outcome")
+        names = [f"arm {a}: Intercept", *[f"arm {a}: followup term {j}"
+                                          for j in range(1, X.shape[1])]]
+        fit = fit_logistic(X, y[m], w[m], names=names, response="the outcome")
         haz = 1.0 / (1.0 + np.exp(-(G @ fit.coef)))
         R[a] = 1.0 - np.cumprod(1.0 - haz)
         coefs.append(fit.coef)

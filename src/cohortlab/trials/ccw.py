@@ -67,8 +67,8 @@ def clone_censor_weight(
 
     **Weights** (Hernán 2018; Maringe et al. 2020). Pooled logistic models on the
     person-period rows: initiation, on rows not yet started; stopping, on rows on treatment
-    since initiation; denominators ``followup + followup^2 + covariates`` (current values),
-    numerators ``followup + followup^2``. Per clone and period the factor is
+    since initiation; denominators ``followup + covariates`` (current values), numerators
+    ``followup``. Per clone and period the factor is
     ``(1 - p_init_num) / (1 - p_init_den)`` in arm 0; in arm 1 it is 1 during the grace
     window except at its last period (``grace``), where a clone initiating then gets
     ``p_init_num / p_init_den`` (only the last grace period is informative), and
@@ -159,7 +159,7 @@ def clone_censor_weight(
             f"{_FUNC}(): grace={grace} is not below the longest follow-up ({n_fu} periods).")
     hz = _horizons(horizons, n_fu)
     opts = {"grace": grace, "sustained": sustained, "kind": followup_terms, "n_fu": n_fu,
-            "truncate": truncate}
+            "truncate": truncate, "covs": covs}
     fit = _fit(arrays, opts)
     notes = list(fit["notes"])
 
@@ -220,7 +220,7 @@ def _check_inputs(data: Any, id: str, period: str, treatment: str, outcome: str,
 def _fit(arr: dict[str, np.ndarray], opts: dict[str, Any]) -> dict[str, Any]:
     """Weight models, clones, truncation and the outcome model on one (re)sample."""
     h = histories(arr["person"], arr["a"])
-    probs = weight_models(h, arr["a"], arr["Z"], opts["sustained"])
+    probs = weight_models(h, arr["a"], arr["Z"], opts["sustained"], opts["covs"])
     cl = clone_rows(h, arr["a"], opts["grace"], opts["sustained"], probs)
     y, lost = arr["y"][cl.row], arr["lost"][cl.row]
     use = ~lost & ~np.isnan(y)
@@ -243,7 +243,7 @@ def _fit(arr: dict[str, np.ndarray], opts: dict[str, Any]) -> dict[str, Any]:
     counts = {"persons": int(arr["person"].max()) + 1 if arr["person"].size else 0,
               "person_periods": int(arr["person"].size),
               "clone_rows": int(cl.row.size + sum(cl.counts.values())), **cl.counts,
-              "lost": int((lost & ~np.isnan(cl.weight)).sum()),
+              "lost": int(lost.sum()),
               "missing_outcome": int((~lost & np.isnan(y)).sum()),
               "outcome_rows": int(use.sum()),
               "events_arm0": int(y[use][arm_u == 0].sum()),
