@@ -84,8 +84,9 @@ def weight_models(h: dict[str, np.ndarray], a: np.ndarray, Z: np.ndarray,
     Initiation models are fitted on the rows at risk of a first initiation, stopping models
     on the rows continuously on treatment since initiation (both on the person-period rows,
     not the clones); the denominators on ``followup + Z``, the numerators on ``followup``.
-    A risk set with no event (or only events) gets the ML probability 0 (or 1). Returns ``p_init_num, p_init_den, p_stop_num, p_stop_den`` (NaN where
-    the row is not in the model's risk set) and the coefficients.
+    A risk set with no event (or only events) gets the ML probability 0 (or 1). Returns
+    ``p_init_num, p_init_den, p_stop_num, p_stop_den`` (NaN where the row is not in the
+    model's risk set) and the coefficients ``coef_init_num``, ... of the fitted models.
     """
     fu = h["fu"]
     out: dict[str, np.ndarray] = {}

@@ -248,8 +248,11 @@ def _fit(arr: dict[str, np.ndarray], opts: dict[str, Any]) -> dict[str, Any]:
               "outcome_rows": int(use.sum()),
               "events_arm0": int(y[use][arm_u == 0].sum()),
               "events_arm1": int(y[use][arm_u == 1].sum())}
-    switch = pd.DataFrame({key: pd.Series(v) for key, v in probs.items()
-                           if key.startswith("coef_")})
+    den_names = ["Intercept", "followup", *opts["covs"]]
+    switch = pd.DataFrame({
+        f"{key.split('_')[1]} {'numerator' if key.endswith('num') else 'denominator'}":
+            pd.Series(v, index=den_names[: v.size])
+        for key, v in probs.items() if key.startswith("coef_")}).reindex(den_names)
     return {"R": R, "coef": np.concatenate(coefs), "names": tuple(
         f"arm {a}: {t}" for a in (0, 1) for t in tn), "notes": notes, "counts": counts,
             "n_rows": int(use.sum()), "n_events": int(y[use].sum()),
