@@ -114,7 +114,7 @@ from .survival import (
     logrank,
     rmst,
 )
-from .trials import TrialsResult, sequential_trials
+from .trials import TrialsResult, clone_censor_weight, sequential_trials
 
 __version__ = "0.1.0.dev0"
 
@@ -178,6 +178,7 @@ __all__ = [
     "simulate_cohort",
     "simulate_longitudinal",
     "sequential_trials",
+    "clone_censor_weight",
     "TrialsResult",
     "tidy",
     "table2",
