@@ -9,7 +9,7 @@ logistic weight models (treatment and censoring, numerator and denominator), the
 weights' cumulative products within person, the weighted pooled logistic MSM
 ``Y ~ A + cum_A + period + I(period^2) + V`` on the uncensored rows, and its cluster-robust
 (by person, HC0 x G/(G-1)) standard errors. cohortlab also returns the standardised
-always/never risk curves with delta-method intervals (``ci="sandwich"``); R does not.
+always/never risk curves with delta-method intervals (``variance="robust"``); R does not.
 
 Run: ``python benchmarks/bench_msm.py [--quick] [--persons N] [--rounds K]``.
 """
@@ -58,7 +58,7 @@ def cohortlab_msm(d: pd.DataFrame):
     from cohortlab.longitudinal import msm
 
     r = msm(d, id="id", period="period", treatment="A", outcome="Y", covariates=["L", "V"],
-            baseline=["V"], censor="C", msm_terms=TERMS, ci="sandwich")
+            baseline=["V"], censor="C", msm_terms=TERMS, variance="robust")
     return {"coef": r.model.params, "se": r.model.std_errors}
 
 

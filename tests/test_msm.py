@@ -43,7 +43,7 @@ def expected() -> dict:
 
 @pytest.fixture(scope="module")
 def fit(data):
-    return msm(data, **COMMON, msm_terms=TERMS, ci="sandwich", horizons=[3, 7])
+    return msm(data, **COMMON, msm_terms=TERMS, variance="robust", horizons=[3, 7])
 
 
 def test_msm_coefficients_and_cluster_se_match_r(fit, expected):
@@ -58,7 +58,7 @@ def test_msm_coefficients_and_cluster_se_match_r(fit, expected):
 
 
 def test_no_small_sample_factor_matches_vcovcl_noadj_and_geepack(data, expected):
-    res = msm(data, **COMMON, msm_terms=TERMS, ci="sandwich", small_sample=False)
+    res = msm(data, **COMMON, msm_terms=TERMS, variance="robust", small_sample=False)
     np.testing.assert_allclose(res.model.std_errors, expected["msm"]["se_vcovCL_HC0_noadj"],
                                rtol=RTOL_SE)
     # geepack iterates to its own tolerance (observed ~1e-13 here)
@@ -66,7 +66,7 @@ def test_no_small_sample_factor_matches_vcovcl_noadj_and_geepack(data, expected)
 
 
 def test_truncated_weights_msm_matches_r(data, expected):
-    res = msm(data, **COMMON, msm_terms="A + period + V", truncate=(1, 99), ci="sandwich")
+    res = msm(data, **COMMON, msm_terms="A + period + V", truncate=(1, 99), variance="robust")
     np.testing.assert_allclose(res.model.params, expected["msm_truncated"]["coef"],
                                rtol=RTOL_COEF)
     np.testing.assert_allclose(res.model.std_errors, expected["msm_truncated"]["se_vcovCL_HC0"],
@@ -96,7 +96,7 @@ def test_supplied_weights_give_the_same_fit(data, fit):
     w = tv_weights(data, id="id", period="period", treatment="A", covariates=["L", "V"],
                    numerator=["V"], censor="C")
     res = msm(data, **{k: v for k, v in COMMON.items() if k != "covariates"}, weights=w,
-              msm_terms=TERMS, ci="sandwich", horizons=[3, 7])
+              msm_terms=TERMS, variance="robust", horizons=[3, 7])
     np.testing.assert_allclose(res.model.params, fit.model.params, rtol=1e-12)
     np.testing.assert_allclose(res.contrasts.to_frame()["std_error"],
                                fit.contrasts.to_frame()["std_error"], rtol=1e-12)
@@ -154,19 +154,19 @@ def test_result_renders(fit):
 
 def test_errors_name_the_problem(data):
     with pytest.raises(CohortError, match="msm_terms may use"):
-        msm(data, **COMMON, msm_terms="A + L", ci="sandwich")
+        msm(data, **COMMON, msm_terms="A + L", variance="robust")
     with pytest.raises(CohortError, match="constant within person"):
-        msm(data, **{**COMMON, "baseline": ["L"]}, ci="sandwich")
+        msm(data, **{**COMMON, "baseline": ["L"]}, variance="robust")
     with pytest.raises(CohortError, match="covariates="):
-        msm(data, **{**COMMON, "covariates": None}, ci="sandwich")
+        msm(data, **{**COMMON, "covariates": None}, variance="robust")
     bad = data.copy()
     first = bad.index[(bad["period"] == 0) & (bad["Y"] == 0) & (bad["C"] == 0)
                       & bad["id"].duplicated(keep=False)][0]
     bad.loc[first, "Y"] = 1
     with pytest.raises(CohortError, match="after their event"):
-        msm(bad, **COMMON, ci="sandwich")
+        msm(bad, **COMMON, variance="robust")
     with pytest.raises(CohortError, match="horizons"):
-        msm(data, **COMMON, horizons=[12], ci="sandwich")
+        msm(data, **COMMON, horizons=[12], variance="robust")
 
 
 def test_known_truth_large_sample():
@@ -174,11 +174,11 @@ def test_known_truth_large_sample():
     truth = true_risks(n_periods=6, n=200_000)
     true_rd = truth["always"].iloc[-1] - truth["never"].iloc[-1]
     d = simulate_msm_data(n=6000, n_periods=6, seed=11)
-    res = msm(d, **COMMON, msm_terms=TERMS, ci="sandwich")
+    res = msm(d, **COMMON, msm_terms=TERMS, variance="robust")
     rd = res.contrasts["risk difference"]
     assert abs(rd.estimate - true_rd) < 3 * rd.std_error
     # baseline-only adjustment (no time-varying weights) is biased on the same data
-    crude = msm(d, **COMMON, msm_terms=TERMS, ci="sandwich", weights=np.where(
+    crude = msm(d, **COMMON, msm_terms=TERMS, variance="robust", weights=np.where(
         d["C"].to_numpy() == 1, 0.0, 1.0))
     assert abs(crude.contrasts["risk difference"].estimate - true_rd) > 3 * rd.std_error
 
@@ -189,7 +189,7 @@ def _coverage(n_rep: int, n: int, seed: int, n_truth: int = 400_000) -> tuple[fl
     hits, err = 0, []
     for r in range(n_rep):
         d = simulate_msm_data(n=n, n_periods=6, seed=seed + r)
-        rd = msm(d, **COMMON, msm_terms=TERMS, ci="sandwich").contrasts["risk difference"]
+        rd = msm(d, **COMMON, msm_terms=TERMS, variance="robust").contrasts["risk difference"]
         hits += rd.conf_low <= true_rd <= rd.conf_high
         err.append(rd.estimate - true_rd)
     return hits / n_rep, float(np.mean(err))
@@ -205,7 +205,7 @@ def _coverage_simulate_longitudinal(n_rep: int, n: int, seed: int) -> tuple[floa
         last = truth[truth["period"] == 5].set_index("strategy")["risk"]
         true_rd = last["always"] - last["never"]
         rd = msm(d, **COMMON, competing="D", msm_terms=TERMS,
-                 ci="sandwich").contrasts["risk difference"]
+                 variance="robust").contrasts["risk difference"]
         hits += rd.conf_low <= true_rd <= rd.conf_high
         err.append(rd.estimate - true_rd)
     return hits / n_rep, float(np.mean(err))
@@ -239,7 +239,7 @@ def competing_data() -> pd.DataFrame:
 def test_competing_event_msms_and_cif_match_r(competing_data):
     """Reference: msm_reference.R, second part (data from simulate_longitudinal)."""
     ref = json.loads((REF / "expected_competing.json").read_text())
-    res = msm(competing_data, **COMMON, competing="D", msm_terms=TERMS, ci="sandwich")
+    res = msm(competing_data, **COMMON, competing="D", msm_terms=TERMS, variance="robust")
     np.testing.assert_allclose(res.weights.weights[competing_data["C"].to_numpy() == 0],
                                np.array(ref["sw"])[competing_data["C"].to_numpy() == 0],
                                rtol=1e-6)
@@ -261,7 +261,7 @@ def test_competing_event_msms_and_cif_match_r(competing_data):
 
 def test_competing_sandwich_se_is_the_delta_method(competing_data):
     """Finite-difference gradient of the standardised CIF in both MSMs' coefficients."""
-    res = msm(competing_data, **COMMON, competing="D", msm_terms=TERMS, ci="sandwich")
+    res = msm(competing_data, **COMMON, competing="D", msm_terms=TERMS, variance="robust")
     by, bd = res.model.params, res.competing_model.params
     base = competing_data.loc[competing_data["period"] == 0, "V"].to_numpy()
     n, k = base.size, 6
@@ -296,11 +296,11 @@ def test_simulate_longitudinal_truth_large_sample():
     truth = df.attrs["truth"]
     last = truth[truth["period"] == 7].set_index("strategy")["risk"]
     true_rd = last["always"] - last["never"]
-    res = msm(df, **COMMON, competing="D", msm_terms=TERMS, ci="sandwich")
+    res = msm(df, **COMMON, competing="D", msm_terms=TERMS, variance="robust")
     rd = res.contrasts["risk difference"]
     assert abs(rd.estimate - true_rd) < 3 * rd.std_error
     # without the time-varying weights (baseline adjustment only) the estimate is biased
-    naive = msm(df, **COMMON, competing="D", msm_terms=TERMS, ci="sandwich",
+    naive = msm(df, **COMMON, competing="D", msm_terms=TERMS, variance="robust",
                 weights=(df["C"].to_numpy() == 0).astype(float))
     assert abs(naive.contrasts["risk difference"].estimate - true_rd) > 3 * rd.std_error
 
@@ -311,7 +311,7 @@ def test_collapsed_fits_give_the_same_numbers(data, expected, monkeypatch):
 
     monkeypatch.setattr(_weights, "COLLAPSE_MIN_ROWS", 100)
     monkeypatch.setattr(_weights, "COLLAPSE_MAX_SHARE", 0.5)
-    res = msm(data, **COMMON, msm_terms=TERMS, ci="sandwich")
+    res = msm(data, **COMMON, msm_terms=TERMS, variance="robust")
     np.testing.assert_allclose(res.model.params, expected["msm"]["coef"], rtol=RTOL_COEF)
     np.testing.assert_allclose(res.model.std_errors, expected["msm"]["se_vcovCL_HC0"],
                                rtol=RTOL_SE)
@@ -340,7 +340,7 @@ def test_risk_influence_closed_form_equals_the_recursion():
 
 def test_censor_after_outcome_keeps_censored_rows_and_initiation_bootstraps(data):
     d = data.assign(Y=data["Y"].fillna(0.0))  # the censored rows' outcomes observed (0)
-    res = msm(d, **COMMON, censor_timing="after_outcome", ci="sandwich")
+    res = msm(d, **COMMON, censor_timing="after_outcome", variance="robust")
     assert res.model.n == len(d)
     assert not any("get weight 0" in n for n in res.notes)
     small = data[data["id"] < 80]

@@ -39,6 +39,13 @@ FAMILY = (Estimate, EstimateTable, Curve, ModelResult, TestResult, TestTable)
 COV = ["age", "female", "bmi"]
 
 
+def _trials_data() -> pd.DataFrame:
+    """A long cohort without the competing event, eligible until the first treated period."""
+    d = cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000, competing=False)
+    before = d.groupby("id")["A"].cumsum() - d["A"]
+    return d.assign(E=(before == 0).astype(int))
+
+
 def _cohort() -> pd.DataFrame:
     d = cl.simulate_cohort(300, random_state=5)
     d["dead"] = (d["event"] > 0).astype(int)
@@ -130,6 +137,24 @@ RESULT_VERBS: dict[str, Callable[[pd.DataFrame], Any]] = {
                                                   effect_measure="ratio")),
     "refute": lambda d: cl.refute(cl.crude_effect, d, exposure="treated", outcome="sbp_12m",
                                   tests="placebo_exposure", n_sims=5, random_state=1),
+    "tv_weights": lambda d: cl.tv_weights(
+        cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000), id="id", period="period",
+        treatment="A", covariates="L + V", censor="C"),
+    "msm": lambda d: cl.msm(
+        cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000), id="id", period="period",
+        treatment="A", outcome="Y", covariates="L + V", baseline="V", censor="C",
+        competing="D", variance="robust"),
+    "msm[cox]": lambda d: cl.msm(
+        cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000), id="id", period="period",
+        treatment="A", outcome="Y", covariates="L + V", baseline="V", censor="C",
+        competing="D", model="cox"),
+    "gformula_tv": lambda d: cl.gformula_tv(
+        cl.simulate_longitudinal(300, 4, seed=2, n_truth=2_000, competing=False), id="id",
+        period="period", treatment="A", outcome="Y", censor="C", covariates={"L": "normal"},
+        baseline=["V"], n_boot=5, random_state=1),
+    "sequential_trials": lambda d: cl.sequential_trials(
+        _trials_data(), id="id", period="period", treatment="A", outcome="Y", eligible="E",
+        covariates=["L", "V"], censor="C"),
     "clone_censor_weight": lambda d: cl.clone_censor_weight(
         cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000), id="id", period="period",
         treatment="A", outcome="Y", covariates=["L", "V"], censor="C", grace=1, n_boot=5,

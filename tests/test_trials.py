@@ -249,7 +249,7 @@ def test_itt_covers_the_simulated_truth() -> None:
 def test_bootstrap_matches_sandwich_roughly() -> None:
     df = _toy(n=80, seed=8)
     sw = _fit_toy(df, trial_terms="linear")
-    bs = _fit_toy(df, trial_terms="linear", ci_method="bootstrap", n_boot=30, random_state=1)
+    bs = _fit_toy(df, trial_terms="linear", variance="bootstrap", n_boot=30, random_state=1)
     term = "risk difference (1 vs 0) at follow-up 5"
     assert bs.effects[term].estimate == sw.effects[term].estimate
     assert 0.5 < bs.effects[term].std_error / sw.effects[term].std_error < 2.0

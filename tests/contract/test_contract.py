@@ -36,6 +36,13 @@ def _long() -> pd.DataFrame:
     return cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000)
 
 
+def _trials() -> pd.DataFrame:
+    """A long cohort without the competing event, eligible until the first treated period."""
+    d = cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000, competing=False)
+    before = d.groupby("id")["A"].cumsum() - d["A"]
+    return d.assign(E=(before == 0).astype(int))
+
+
 @dataclass(frozen=True)
 class Verb:
     name: str
@@ -230,6 +237,9 @@ VERBS = [
         cl.simulate_longitudinal(500, 4, seed=2, n_truth=2_000, competing=False), id="id",
         period="period", treatment="A", outcome="Y", censor="C", covariates={"L": "normal"},
         baseline=["V"], n_boot=20, **k), used=None, has_ci=True, random=True),
+    Verb("sequential_trials", lambda d, **k: cl.sequential_trials(
+        _trials(), id="id", period="period", treatment="A", outcome="Y", eligible="E",
+        covariates=["L", "V"], censor="C", **k).effects, used=None, has_ci=True),
     Verb("clone_censor_weight", lambda d, **k: cl.clone_censor_weight(
         _long(), id="id", period="period", treatment="A", outcome="Y", covariates=["L", "V"],
         censor="C", grace=1, n_boot=20, **k).effects, used=None, has_ci=True, random=True),

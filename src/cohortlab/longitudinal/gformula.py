@@ -320,7 +320,7 @@ def gformula_tv(
     models: Mapping[str, str] | None = None,
     competing: str | None = None,
     censor: str | None = None,
-    strategies: Mapping[str, Mapping[str, Any]] | None = None,
+    strategies: Mapping[str, Mapping[str, str | float]] | None = None,
     reference: str = "never",
     n_simul: int | None = None,
     bounded: bool = True,

@@ -58,6 +58,11 @@ class GFormulaTVResult(Renderable):
     notes: tuple[str, ...] = ()
     models: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def table(self) -> EstimateTable:
+        """The contrasts against the reference strategy at every period."""
+        return self.contrasts
+
     def to_frame(self) -> pd.DataFrame:
         """The contrasts at every period in the tidy schema (labels as extra columns)."""
         return self.contrasts.to_frame()

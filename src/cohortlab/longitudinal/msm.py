@@ -32,7 +32,7 @@ __all__ = ["MSMResult", "msm"]
 
 FUNC = "msm"
 OutcomeModel: TypeAlias = Literal["pooled_logistic", "cox"]
-RiskCI: TypeAlias = Literal["bootstrap", "sandwich"]
+MSMVariance: TypeAlias = Literal["bootstrap", "robust"]
 
 
 # ---------------------------------------------------------------------- history columns
@@ -143,7 +143,7 @@ def msm(
     censor_timing: CensorTiming = "before_outcome",
     truncate: tuple[float, float] | None = None,
     horizons: Sequence[int] | None = None,
-    ci: RiskCI = "bootstrap",
+    variance: MSMVariance = "bootstrap",
     n_boot: int = 200,
     n_jobs: int = 1,
     random_state: RandomState = None,
@@ -174,10 +174,10 @@ def msm(
     factor ``G / (G - 1)`` (G persons) is applied when ``small_sample=True``;
     ``small_sample=False`` gives geepack's independence-GEE robust variance. Both treat the
     weights as known (they ignore that the weights were estimated). Risks and contrasts:
-    ``ci="bootstrap"`` (default) resamples persons, re-estimates the weights (unless
+    ``variance="bootstrap"`` (default) resamples persons, re-estimates the weights (unless
     supplied) and the MSM in each of ``n_boot`` replicates (percentile intervals; seeded,
     the same for any ``n_jobs``);
-    ``ci="sandwich"`` uses the delta method on the same sandwich plus the variability of the
+    ``variance="robust"`` uses the delta method on the same sandwich plus the variability of the
     baseline distribution (weights known).
 
     Parameters
@@ -214,7 +214,7 @@ def msm(
         As in :func:`tv_weights`.
     horizons : list of int, optional
         Periods at which to report the contrasts; default the last period.
-    ci : {"bootstrap", "sandwich"}
+    variance : {"bootstrap", "robust"}
         Interval of the risks and contrasts (pooled logistic).
     n_boot, n_jobs, random_state : int, int, int or Generator
         Bootstrap replicates, parallel jobs, seed.
@@ -246,14 +246,13 @@ def msm(
     >>> df["Y"] = rng.binomial(1, 1 / (1 + np.exp(3 - 0.5 * df["L"] + 0.5 * df["A"])))
     >>> df = df[df.groupby("id")["Y"].cumsum().groupby(df["id"]).shift(fill_value=0) == 0]
     >>> res = msm(df, id="id", period="t", treatment="A", outcome="Y", covariates=["L"],
-    ...           ci="sandwich")
+    ...           variance="robust")
     >>> res.model.terms
     ('Intercept', 'A', 't', 'I(t ** 2)')
     >>> res.contrasts.to_frame()["term"].tolist()
     ['always', 'never', 'risk difference', 'risk ratio']
     """
     check_option(model, OutcomeModel, "model", FUNC)
-    check_option(ci, RiskCI, "ci", FUNC)
     conf_level = check_conf_level(conf_level, FUNC)
     if weights is None and covariates is None:
         raise DataValidationError(f"{FUNC}(): pass covariates= (the weight models' "
@@ -323,7 +322,7 @@ def msm(
     hz = _horizons(horizons, prep, n_per)
     info = _curve_info(prep, used, n_per, n_events, conf_level)
     bd = None if cfd is None else cfd.fit.coef
-    if ci == "sandwich":
+    if variance == "robust":
         ifl = cf.scores @ cf.bread_inv
         if cfd is not None:
             ifl = np.hstack([ifl, cfd.scores @ cfd.bread_inv])

@@ -51,6 +51,19 @@ class MSMResult(Renderable):
     weights: TimeVaryingWeights | None = None
     notes: tuple[str, ...] = field(default=())
 
+    @property
+    def table(self) -> EstimateTable:
+        """The always-vs-never contrasts (pooled logistic), else the MSM's coefficients."""
+        if self.contrasts is not None:
+            return self.contrasts
+        m = self.model
+        rows = tuple(
+            Estimate.from_model_scale(str(t), float(b), float(se), effect_measure=m.effect_measure,
+                                      ci_method=m.ci_method, method=m.method,
+                                      conf_level=m.conf_level, n=m.n, n_events=m.n_events)
+            for t, b, se in zip(m.terms, m.params, m.std_errors, strict=True))
+        return EstimateTable(rows=rows, title=self._title(), notes=self.notes)
+
     def to_frame(self) -> pd.DataFrame:
         """The contrasts at the horizons (pooled logistic), else the coefficient table."""
         return self.contrasts.to_frame() if self.contrasts is not None else self.model.tidy()

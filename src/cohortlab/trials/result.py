@@ -43,6 +43,11 @@ class TrialsResult:
     notes: tuple[str, ...] = ()
     switch_models: pd.DataFrame | None = field(default=None, repr=False)
 
+    @property
+    def table(self) -> EstimateTable:
+        """The effect rows (risks, risk differences and ratios at the horizons)."""
+        return self.effects
+
     def to_frame(self) -> pd.DataFrame:
         """The effect rows in the tidy schema."""
         return self.effects.to_frame()

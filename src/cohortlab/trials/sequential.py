@@ -29,7 +29,7 @@ Estimand = Literal["itt", "per_protocol"]
 TimeTerms = Literal["linear", "quadratic", "spline"]
 TrialTerms = Literal["none", "linear", "quadratic", "spline"]
 Interaction = Literal["none", "linear", "all"]
-TrialsCI = Literal["sandwich", "bootstrap"]
+TrialsVariance = Literal["robust", "bootstrap"]
 
 
 @verb
@@ -51,7 +51,7 @@ def sequential_trials(
     arm_by_followup: Interaction = "linear",
     horizons: Sequence[int] | int | None = None,
     truncate: float | None = None,
-    ci_method: TrialsCI = "sandwich",
+    variance: TrialsVariance = "robust",
     n_boot: int = 200,
     random_state: int | np.random.Generator | None = None,
     n_jobs: int = 1,
@@ -138,7 +138,11 @@ def sequential_trials(
     truncate : float, optional
         Quantile in (0.5, 1) at which the weights (per-protocol and/or censoring) are
         truncated, both tails.
-    ci_method : {"sandwich", "bootstrap"}
+    variance : {"robust", "bootstrap"}
+        ``"robust"``: the person-clustered sandwich (CR0) of the outcome model plus the
+        empirical term of the standardisation, the weight models treated as known;
+        ``"bootstrap"``: persons resampled with all their trials, every model refitted
+        (DataFrame input only).
     n_boot, random_state, n_jobs : int, int or Generator, int
         Bootstrap replicates, seed and joblib jobs (results do not depend on ``n_jobs``).
     conf_level : float
@@ -168,7 +172,6 @@ def sequential_trials(
     check_option(followup_terms, TimeTerms, "followup_terms", _FUNC)
     check_option(trial_terms, TrialTerms, "trial_terms", _FUNC)
     check_option(arm_by_followup, Interaction, "arm_by_followup", _FUNC)
-    check_option(ci_method, TrialsCI, "ci_method", _FUNC)
     check_conf_level(conf_level, _FUNC)
     if isinstance(covariates, str) or isinstance(switch_covariates, str):
         raise DataValidationError(
@@ -194,10 +197,10 @@ def sequential_trials(
         pp_all = to_arrays(data, cols, _FUNC)
         source = frame_source(pp_all, chunk_persons)
     else:
-        if ci_method == "bootstrap":
+        if variance == "bootstrap":
             raise DataValidationError(
-                f"{_FUNC}(): ci_method='bootstrap' needs a DataFrame; with a Parquet path use "
-                "ci_method='sandwich'."
+                f"{_FUNC}(): variance='bootstrap' needs a DataFrame; with a Parquet path use "
+                "variance='robust'."
             )
         pp_all = None
         source = parquet_source(os.fspath(data), cols, chunk_persons, _FUNC)
@@ -221,7 +224,7 @@ def sequential_trials(
                         ci_method="wald_cluster", conf_level=conf_level, n=fit.n_rows,
                         n_events=int(fit.n_events), estimand=estimand)
     reps = None
-    if ci_method == "bootstrap" and pp_all is not None:
+    if variance == "bootstrap" and pp_all is not None:
         reps = _bootstrap(pp_all, spec, truncate, hz, n_fu, chunk_persons, n_boot,
                           random_state, n_jobs)
         notes.append(f"bootstrap: {n_boot} person-level replicates (same persons across "
