@@ -17,7 +17,7 @@ from scipy.special import expit
 from .._glm import GLMFit, fit_logistic
 
 __all__ = ["WeightFit", "cumprod_within", "fit_logistic_rows", "fit_weights", "lag_within",
-           "positions", "truncate_weights", "weight_summary"]
+           "position_rows", "positions", "truncate_weights", "weight_summary"]
 
 
 def positions(codes: np.ndarray) -> np.ndarray:
@@ -45,8 +45,28 @@ def lag_within(x: np.ndarray, pos: np.ndarray, fill: float = 0.0) -> np.ndarray:
     return out
 
 
-def cumprod_within(f: np.ndarray, pos: np.ndarray) -> np.ndarray:
+def position_rows(pos: np.ndarray) -> list[np.ndarray]:
+    """The rows at position 1, 2, ... (item ``k - 1``), each in row order.
+
+    One stable counting sort of ``pos`` instead of a pass over every row per position.
+
+    Examples
+    --------
+    >>> [r.tolist() for r in position_rows(np.array([0, 1, 2, 0, 1, 0]))]
+    [[1, 4], [2]]
+    """
+    if pos.size == 0:
+        return []
+    small = pos.astype(np.int16) if pos.max() < np.iinfo(np.int16).max else pos
+    order = np.argsort(small, kind="stable")  # a radix sort for 16-bit keys
+    return np.split(order, np.cumsum(np.bincount(pos))[:-1])[1:]
+
+
+def cumprod_within(f: np.ndarray, pos: np.ndarray,
+                   rows: list[np.ndarray] | None = None) -> np.ndarray:
     """Cumulative product of ``f`` within person (exact; one vectorised step per period).
+
+    ``rows`` is :func:`position_rows` of ``pos`` when the caller already has it.
 
     Examples
     --------
@@ -56,9 +76,8 @@ def cumprod_within(f: np.ndarray, pos: np.ndarray) -> np.ndarray:
     out = np.array(f, dtype=float)
     if out.size == 0:
         return out
-    for k in range(1, int(pos.max()) + 1):
-        rows = np.flatnonzero(pos == k)
-        out[rows] = out[rows - 1] * f[rows]
+    for r in position_rows(pos) if rows is None else rows:
+        out[r] = out[r - 1] * f[r]
     return out
 
 
@@ -74,9 +93,9 @@ class WeightFit:
     used: np.ndarray               # rows of the pseudo-population (weight > 0)
 
 
-def _prob_observed(fit: GLMFit, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    p = expit(X @ fit.coef)
-    return np.where(y > 0.5, p, 1.0 - p)
+def _prob_observed(fit: GLMFit, y: np.ndarray) -> np.ndarray:
+    """Fitted probability of the observed ``y`` on the rows the model was fitted on."""
+    return np.where(y > 0.5, fit.fitted, 1.0 - fit.fitted)
 
 
 #: above this many rows a model is first fitted on every 10th row, and Newton's method on
@@ -205,9 +224,10 @@ def fit_weights(
               "the treatment (numerator model)", information)
     fits["treatment_denominator"], fits["treatment_numerator"] = fd, fn
     f_a = np.ones(a.size)
-    f_a[treat_mask] = (_prob_observed(fn, x_num[treat_mask], a[treat_mask])
-                       / _prob_observed(fd, x_den[treat_mask], a[treat_mask]))
-    w_a = cumprod_within(f_a, pos)
+    a_m = a[treat_mask]
+    f_a[treat_mask] = _prob_observed(fn, a_m) / _prob_observed(fd, a_m)
+    rows = position_rows(pos)
+    w_a = cumprod_within(f_a, pos, rows)
     w_c = np.ones(a.size)
     used = np.ones(a.size, dtype=bool)
     if c is not None and xc_den is not None and xc_num is not None:
@@ -218,9 +238,8 @@ def fit_weights(
         gn = _fit(xc_num, c, all_rows, names.get("censoring_numerator", ()) or None, func,
                   "censoring (numerator model)", information)
         fits["censoring_denominator"], fits["censoring_numerator"] = gd, gn
-        zero = np.zeros(a.size)
-        f_c = _prob_observed(gn, xc_num, zero) / _prob_observed(gd, xc_den, zero)
-        cum = cumprod_within(f_c, pos)
+        f_c = (1.0 - gn.fitted) / (1.0 - gd.fitted)  # P(C = 0) num / den, on every row
+        cum = cumprod_within(f_c, pos, rows)
         if censor_after_outcome:
             w_c = cum / f_c  # through the previous period
         else:
