@@ -130,6 +130,14 @@ RESULT_VERBS: dict[str, Callable[[pd.DataFrame], Any]] = {
                                                   effect_measure="ratio")),
     "refute": lambda d: cl.refute(cl.crude_effect, d, exposure="treated", outcome="sbp_12m",
                                   tests="placebo_exposure", n_sims=5, random_state=1),
+    "clone_censor_weight": lambda d: cl.clone_censor_weight(
+        cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000), id="id", period="period",
+        treatment="A", outcome="Y", covariates=["L", "V"], censor="C", grace=1, n_boot=5,
+        random_state=1).effects,
+    "clone_censor_weight[curves]": lambda d: cl.clone_censor_weight(
+        cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000), id="id", period="period",
+        treatment="A", outcome="Y", covariates=["L", "V"], grace=1, n_boot=5,
+        random_state=1).curves,
     "empirical_null": lambda d: cl.empirical_null(NEG, **CTRL),
     "calibrate_p": lambda d: cl.calibrate_p(cl.empirical_null(NEG, **CTRL), POS, **CTRL),
     "systematic_error_model": lambda d: cl.systematic_error_model(NEG, POS, "true_rr", **CTRL),

@@ -7,7 +7,7 @@ table) that renders to text, a DataFrame, Markdown, LaTeX and HTML.
 
 from __future__ import annotations
 
-from . import datasets, evaluation, inference, report, sensitivity
+from . import datasets, evaluation, exceptions, inference, longitudinal, report, sensitivity
 from .causal import (
     DoseResponse,
     MatchResult,
@@ -31,7 +31,7 @@ from .evaluation import (
     evaluate_classifier,
     evaluate_survival_model,
 )
-from .exceptions import (
+from .exceptions import (  # noqa: F401 (exported through exceptions.__all__)
     CohortError,
     CohortWarning,
     ConvergenceError,
@@ -60,7 +60,7 @@ from .exposures import (
     standardized_exposure,
     threshold_exposure,
 )
-from .longitudinal import (
+from .longitudinal import (  # noqa: F401 (exported through longitudinal.__all__)
     ByPeriodTable,
     GFormulaTVResult,
     MSMResult,
@@ -114,7 +114,7 @@ from .survival import (
     logrank,
     rmst,
 )
-from .trials import TrialsResult, sequential_trials
+from .trials import TrialsResult, clone_censor_weight, sequential_trials
 
 __version__ = "0.1.0.dev0"
 
@@ -124,8 +124,6 @@ __all__ = [
     "ipw",
     "match",
     "gformula",
-    "gformula_tv",
-    "GFormulaTVResult",
     "aipw",
     "tmle",
     "dose_response",
@@ -179,18 +177,8 @@ __all__ = [
     "attrition",
     "simulate_cohort",
     "simulate_longitudinal",
-    "person_period",
-    "expand_intervals",
-    "validate_person_period",
-    "lag",
-    "cumulative_exposure",
-    "time_since_initiation",
-    "ever_treated",
-    "time_varying_exposure",
-    "TimeVaryingExposure",
-    "by_period_table",
-    "ByPeriodTable",
     "sequential_trials",
+    "clone_censor_weight",
     "TrialsResult",
     "tidy",
     "table2",
@@ -211,19 +199,7 @@ __all__ = [
     "sensitivity",
     "inference",
     "report",
-    "CohortError",
-    "DataValidationError",
-    "MissingDataError",
-    "ConvergenceError",
-    "CohortWarning",
-    "PositivityWarning",
-    "ExtremeWeightWarning",
-    "LowEffectiveSampleSizeWarning",
-    "FewEventsWarning",
-    "ZeroTimeWarning",
-    "MonotoneLikelihoodWarning",
-    "tv_weights",
-    "TimeVaryingWeights",
-    "msm",
-    "MSMResult",
 ]
+# the longitudinal verbs and every error / warning class, as their modules list them
+__all__ += longitudinal.__all__
+__all__ += exceptions.__all__

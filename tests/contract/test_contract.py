@@ -230,6 +230,9 @@ VERBS = [
         cl.simulate_longitudinal(500, 4, seed=2, n_truth=2_000, competing=False), id="id",
         period="period", treatment="A", outcome="Y", censor="C", covariates={"L": "normal"},
         baseline=["V"], n_boot=20, **k), used=None, has_ci=True, random=True),
+    Verb("clone_censor_weight", lambda d, **k: cl.clone_censor_weight(
+        _long(), id="id", period="period", treatment="A", outcome="Y", covariates=["L", "V"],
+        censor="C", grace=1, n_boot=20, **k).effects, used=None, has_ci=True, random=True),
 ]
 #: Public functions that are not data verbs, and why.
 NOT_VERBS = {

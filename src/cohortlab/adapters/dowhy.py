@@ -19,6 +19,7 @@ from ..exceptions import DataValidationError
 from ..inference.bootstrap import _seed_sequence
 from ..results.estimate import Estimate, EstimateTable
 from ..sensitivity.refute import ALL_TESTS, EXPECTED, RefuteTest
+from ._optional import import_optional
 
 __all__ = ["to_dowhy", "refute_with_dowhy"]
 
@@ -26,16 +27,6 @@ __all__ = ["to_dowhy", "refute_with_dowhy"]
 DOWHY_REFUTERS = {"placebo_exposure": "placebo_treatment_refuter",
                   "random_common_cause": "random_common_cause",
                   "data_subset": "data_subset_refuter"}
-
-
-def _import_dowhy(func: str) -> Any:
-    try:
-        import dowhy
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            f"{func}(): needs the optional dependency dowhy; install it with "
-            "pip install \"cohortlab[causal-ml]\" (or pip install dowhy).") from exc
-    return dowhy
 
 
 def _prepare(data: pd.DataFrame, exposure: str, outcome: str, covariates: Any,
@@ -98,7 +89,7 @@ def to_dowhy(
     """
     func = "to_dowhy"
     check_option(missing, Missing, "missing", func)
-    dowhy = _import_dowhy(func)
+    dowhy = import_optional("dowhy", func)
     frame, cov, mods = _prepare(data, exposure, outcome, covariates, effect_modifiers,
                                 reference, missing, func)
     return dowhy.CausalModel(data=frame, treatment=exposure, outcome=outcome,
@@ -216,6 +207,6 @@ def refute_with_dowhy(
             labels={"original": original, "expected": EXPECTED[test],
                     "refuted": bool(result.get("is_statistically_significant", False))},
             extra={"original": original},
-            notes=(f"DoWhy {_import_dowhy(func).__version__}: {method}, "
+            notes=(f"DoWhy {import_optional('dowhy', func).__version__}: {method}, "
                    f"{DOWHY_REFUTERS[test]} with {n_sims} simulations",)))
     return EstimateTable(rows=tuple(rows), title=f"DoWhy refutation tests: {exposure} ({method})")

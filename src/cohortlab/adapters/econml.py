@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ._optional import import_optional
+
 __all__ = ["CateFit", "fit_cate", "group_effect"]
 
 
@@ -23,16 +25,6 @@ class CateFit:
     model: Any
     learner: str
     notes: tuple[str, ...]
-
-
-def _import_econml(func: str) -> Any:
-    try:
-        import econml
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            f"{func}(): needs the optional dependency econml; install it with "
-            "pip install \"cohortlab[causal-ml]\" (or pip install econml).") from exc
-    return econml
 
 
 def fit_cate(y: np.ndarray, a: np.ndarray, X: np.ndarray, W: np.ndarray | None, *,
@@ -46,7 +38,7 @@ def fit_cate(y: np.ndarray, a: np.ndarray, X: np.ndarray, W: np.ndarray | None, 
     EconML and scikit-learn are recorded in ``notes`` (not re-raised), except library
     deprecation notices (``FutureWarning``, ``DeprecationWarning``), which are dropped.
     """
-    _import_econml(func)
+    import_optional("econml", func)
     from econml.dml import CausalForestDML
     from econml.dr import LinearDRLearner
 

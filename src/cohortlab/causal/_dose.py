@@ -30,7 +30,6 @@ grid and reference, slope step, exposure and weight summaries) and the bootstrap
 from __future__ import annotations
 
 import numbers
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +41,7 @@ from .._glm import GLMFit, fit_linear, fit_logistic
 from .._validation import verb_name
 from ..exceptions import DataValidationError, ExtremeWeightWarning, LowEffectiveSampleSizeWarning
 from ._propensity import MAX_WEIGHT_SHARE, MIN_ESS_FRACTION, truncate_weights
-from ._weights import ess
+from ._weights import ess, warn_weights
 
 __all__ = ["DoseBasis", "make_basis", "gps_weights", "curve_means", "curve_stats",
            "contrast_rows", "fit_curve_glm", "dose_design", "outcome_binary", "dose_grid",
@@ -417,15 +416,13 @@ def weight_notes(sw: np.ndarray, s: np.ndarray, trunc_note: str | None) -> list[
                "stabilised "
                f"weight {sw.max():.3g}). The curve leans on a few subjects; consider "
                "truncate=(0.01, 0.99) or check the exposure model.")
-        warnings.warn(msg, ExtremeWeightWarning, stacklevel=3)
-        notes.append(msg.split("(): ", 1)[1])
+        warn_weights(notes, msg, ExtremeWeightWarning)
     if n_eff < MIN_ESS_FRACTION * (w > 0).sum():
         msg = (f"{verb_name()}(): the effective sample size is {n_eff:.1f} of "
                f"{int((w > 0).sum()):,} "
                f"subjects, under {MIN_ESS_FRACTION:.0%}. The GPS weights discard most of the "
                "information; check the exposure model or use truncate=(0.01, 0.99).")
-        warnings.warn(msg, LowEffectiveSampleSizeWarning, stacklevel=3)
-        notes.append(msg.split("(): ", 1)[1])
+        warn_weights(notes, msg, LowEffectiveSampleSizeWarning)
     return notes
 
 

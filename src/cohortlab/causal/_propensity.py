@@ -37,10 +37,10 @@ from ..exceptions import (
 from ..results._format import Renderable, fmt_int, fmt_num
 from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable
-from ._weights import arm_weights, crump_threshold, ess
+from ._weights import arm_weights, crump_threshold, ess, warn_weights
 
 __all__ = ["fit_propensity", "PropensityScore", "check_arms", "fit_scores", "positivity_notes",
-           "weight_notes", "trim_mask", "truncate_weights"]
+           "weight_notes", "trim_mask", "truncate_weights", "number_pair"]
 
 POSITIVITY_BOUND = 0.01
 #: Fragility thresholds: one subject holding more than this share of its arm's weight ...
@@ -343,17 +343,29 @@ def weight_notes(w: np.ndarray, a: np.ndarray, func: str, exposure: str) -> tupl
             msg = (f"{func}(): one subject with {exposure!r} = {arm} carries {share:.0%} of that "
                    f"group's total weight (max weight {wa.max():.3g}). The estimate leans on a "
                    "few subjects; consider truncate=(0.01, 0.99), trimming, or estimand=\"ATO\".")
-            warnings.warn(msg, ExtremeWeightWarning, stacklevel=3)
-            notes.append(msg.split("(): ", 1)[1])
+            warn_weights(notes, msg, ExtremeWeightWarning)
         n_eff = ess(wa)
         if n_eff < MIN_ESS_FRACTION * smaller:
             msg = (f"{func}(): the effective sample size of {exposure!r} = {arm} is {n_eff:.1f} "
                    f"of {wa.size:,} subjects, under {MIN_ESS_FRACTION:.0%} of the smaller group "
                    f"({smaller:,}). Weighting discards most of the information in that group; "
                    "check overlap (plot_overlap()) and the propensity model.")
-            warnings.warn(msg, LowEffectiveSampleSizeWarning, stacklevel=3)
-            notes.append(msg.split("(): ", 1)[1])
+            warn_weights(notes, msg, LowEffectiveSampleSizeWarning)
     return tuple(notes)
+
+
+def number_pair(value: Any, name: str, func: str, expected: str) -> tuple[float, float]:
+    """``value`` as a ``(low, high)`` pair of floats, or an error saying ``expected``.
+
+    >>> number_pair([0.1, "0.9"], "trim", "ipw", "a (low, high) pair")
+    (0.1, 0.9)
+    """
+    try:
+        lo, hi = (float(x) for x in value)
+    except (TypeError, ValueError):
+        raise DataValidationError(
+            f"{func}(): {name} must be {expected}; got {value!r}.") from None
+    return lo, hi
 
 
 def trim_mask(e: np.ndarray, trim: Any, func: str) -> tuple[np.ndarray, str | None]:
@@ -369,12 +381,7 @@ def trim_mask(e: np.ndarray, trim: Any, func: str) -> tuple[np.ndarray, str | No
         alpha = crump_threshold(np.clip(e, 1e-12, 1 - 1e-12))  # scores of 0/1 are trimmed
         lo, hi, how = alpha, 1 - alpha, f"Crump et al. rule (alpha = {alpha:.3f})"
     else:
-        try:
-            lo, hi = (float(x) for x in trim)
-        except (TypeError, ValueError):
-            raise DataValidationError(
-                f"{func}(): trim must be None, \"crump\" or a (low, high) pair; got {trim!r}."
-            ) from None
+        lo, hi = number_pair(trim, "trim", func, 'None, "crump" or a (low, high) pair')
         if not 0 <= lo < hi <= 1:
             raise DataValidationError(
                 f"{func}(): trim bounds must satisfy 0 <= low < high <= 1; got {trim!r}."
@@ -396,13 +403,8 @@ def truncate_weights(w: np.ndarray, keep: np.ndarray, truncate: Any, func: str,
     """
     if truncate is None:
         return w, None
-    try:
-        ql, qh = (float(x) for x in truncate)
-    except (TypeError, ValueError):
-        raise DataValidationError(
-            f"{func}(): truncate must be a (low, high) pair of quantiles such as (0.01, 0.99); "
-            f"got {truncate!r}."
-        ) from None
+    ql, qh = number_pair(truncate, "truncate", func,
+                         "a (low, high) pair of quantiles such as (0.01, 0.99)")
     if not 0 <= ql < qh <= 1:
         raise DataValidationError(
             f"{func}(): truncate quantiles must satisfy 0 <= low < high <= 1; got {truncate!r}."

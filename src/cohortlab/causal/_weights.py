@@ -19,9 +19,12 @@ propensity score.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-__all__ = ["tilt", "arm_weights", "arm_weight_derivatives", "crump_threshold", "ess"]
+__all__ = ["tilt", "arm_weights", "arm_weight_derivatives", "crump_threshold", "ess",
+           "warn_weights"]
 
 
 def tilt(e: np.ndarray, estimand: str) -> tuple[np.ndarray, np.ndarray]:
@@ -85,3 +88,17 @@ def ess(w: np.ndarray) -> float:
     """Kish's effective sample size ``(sum w)^2 / sum w^2``."""
     s2 = float(np.dot(w, w))
     return float(w.sum() ** 2 / s2) if s2 > 0 else 0.0
+
+
+def warn_weights(notes: list[str], msg: str, category: type[Warning]) -> None:
+    """Warn ``msg`` (``"<func>(): ..."``) at the verb's caller and record it in ``notes``.
+
+    >>> notes: list[str] = []
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     warn_weights(notes, "ipw(): one subject carries 90% of the weight.", UserWarning)
+    >>> notes
+    ['one subject carries 90% of the weight.']
+    """
+    warnings.warn(msg, category, stacklevel=4)  # as stacklevel=3 in the check that calls it
+    notes.append(msg.split("(): ", 1)[1])

@@ -19,6 +19,7 @@ from ._outcome import (
     fit_nuisances,
     nuisance_estimate,
 )
+from ._propensity import number_pair
 from ._tmle import Q_BOUND, tmle_means, tmle_means_treated
 
 __all__ = ["tmle"]
@@ -179,12 +180,7 @@ def _targeted_means(y: np.ndarray, a: np.ndarray, q1: np.ndarray, q0: np.ndarray
 def _bounds(y: np.ndarray, bounds: Any, outcome: str) -> tuple[float, float]:
     if bounds is None:
         return float(y.min()), float(y.max())
-    try:
-        lo, hi = (float(b) for b in bounds)
-    except (TypeError, ValueError):
-        raise DataValidationError(
-            f"{verb_name()}(): bounds must be a (low, high) pair of numbers; got {bounds!r}."
-        ) from None
+    lo, hi = number_pair(bounds, "bounds", verb_name(), "a (low, high) pair of numbers")
     if not (lo < hi and lo <= y.min() and y.max() <= hi):
         raise DataValidationError(
             f"{verb_name()}(): bounds {bounds!r} must satisfy low < high and contain every value "

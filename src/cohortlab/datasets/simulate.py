@@ -15,8 +15,6 @@ Everything is vectorised numpy; randomness comes only from the ``random_state`` 
 from __future__ import annotations
 
 import copy
-import math
-import numbers
 from dataclasses import astuple
 from typing import Any
 
@@ -24,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_random_state
-from ..exceptions import DataValidationError
+from ._args import arg_error, check_count, check_real
 from ._dgp import (
     _SMOKING,
     _draw_covariates,
@@ -44,48 +42,18 @@ _FUNC = "simulate_cohort"
 # --------------------------------------------------------------------------- validation
 
 
-def _fail(name: str, requirement: str, value: Any, hint: str) -> DataValidationError:
-    return DataValidationError(f"{_FUNC}(): {name} must be {requirement}; got {value!r}. {hint}")
-
-
-def _check_real(
-    value: Any,
-    name: str,
-    *,
-    requirement: str = "a finite number",
-    predicate: Any = None,
-    allow_inf: bool = False,
-    hint: str,
-) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if ok:
-        x = float(value)
-        ok = (math.isfinite(x) or (allow_inf and x == math.inf)) and (
-            predicate is None or predicate(x)
-        )
-    if not ok:
-        raise _fail(name, requirement, value, hint)
-    return float(value)
-
-
-def _check_n(n: Any) -> int:
-    if isinstance(n, numbers.Integral) and not isinstance(n, bool) and int(n) > 0:
-        return int(n)
-    raise _fail("n", "a positive int", n, "Pass the number of people, e.g. n=10_000.")
-
-
 def _check_params(**kw: Any) -> tuple[_Params, float, float]:
     def pos(x: float) -> bool:
         return x > 0
 
     def ratio(name: str) -> float:
-        return _check_real(
-            kw[name], name, requirement="a positive finite number", predicate=pos,
+        return check_real(
+            kw[name], name, _FUNC, requirement="a positive finite number", predicate=pos,
             hint=f"Pass a ratio on its natural scale, e.g. {name}=0.7 (1 means no effect).",
         )
 
     def real(name: str) -> float:
-        return _check_real(kw[name], name, hint=f"Pass e.g. {name}=-5.0.")
+        return check_real(kw[name], name, _FUNC, hint=f"Pass e.g. {name}=-5.0.")
 
     params = _Params(
         effect_sbp=real("effect_sbp"),
@@ -95,25 +63,25 @@ def _check_params(**kw: Any) -> tuple[_Params, float, float]:
         hazard_ratio_death=ratio("hazard_ratio_death"),
         hazard_ratio_af=ratio("hazard_ratio_af"),
         odds_ratio_af=ratio("odds_ratio_af"),
-        flag_threshold=_check_real(
-            kw["flag_threshold"], "flag_threshold", requirement="a number in (0, 1)",
+        flag_threshold=check_real(
+            kw["flag_threshold"], "flag_threshold", _FUNC, requirement="a number in (0, 1)",
             predicate=lambda x: 0.0 < x < 1.0, hint="Pass e.g. flag_threshold=0.5.",
         ),
-        weibull_shape=_check_real(
-            kw["weibull_shape"], "weibull_shape", requirement="a positive finite number",
+        weibull_shape=check_real(
+            kw["weibull_shape"], "weibull_shape", _FUNC, requirement="a positive finite number",
             predicate=pos, hint="Pass e.g. weibull_shape=1.2 (1 gives exponential times).",
         ),
-        confounding=_check_real(
-            kw["confounding"], "confounding", requirement="a finite number >= 0",
+        confounding=check_real(
+            kw["confounding"], "confounding", _FUNC, requirement="a finite number >= 0",
             predicate=lambda x: x >= 0, hint="Pass 1 for the default, 0 for a randomised trial.",
         ),
     )
-    followup = _check_real(
-        kw["followup"], "followup", requirement="a positive number (inf allowed)",
+    followup = check_real(
+        kw["followup"], "followup", _FUNC, requirement="a positive number (inf allowed)",
         predicate=pos, allow_inf=True, hint="Pass the administrative follow-up in years, e.g. 5.",
     )
-    dropout = _check_real(
-        kw["dropout_rate"], "dropout_rate", requirement="a finite number >= 0",
+    dropout = check_real(
+        kw["dropout_rate"], "dropout_rate", _FUNC, requirement="a finite number >= 0",
         predicate=lambda x: x >= 0, hint="Pass a rate per year, e.g. 0.05, or 0 for no dropout.",
     )
     return params, followup, dropout
@@ -287,7 +255,8 @@ def simulate_cohort(
     >>> sorted(df["event"].unique().tolist())
     [0, 1, 2]
     """
-    n = _check_n(n)
+    n = check_count(n, "n", _FUNC, requirement="a positive int",
+                    hint="Pass the number of people, e.g. n=10_000.")
     p, followup, dropout = _check_params(
         effect_sbp=effect_sbp, effect_sbp_diabetes=effect_sbp_diabetes, odds_ratio=odds_ratio,
         hazard_ratio=hazard_ratio, hazard_ratio_death=hazard_ratio_death,
@@ -296,8 +265,8 @@ def simulate_cohort(
         dropout_rate=dropout_rate, confounding=confounding,
     )
     if not isinstance(potential_outcomes, bool | np.bool_):
-        raise _fail(
-            "potential_outcomes", "a bool", potential_outcomes, "Pass True or False."
+        raise arg_error(
+            _FUNC, "potential_outcomes", "a bool", potential_outcomes, "Pass True or False."
         )
     rng = check_random_state(random_state, _FUNC)
     truth = copy.deepcopy(_population_truth(p))

@@ -9,15 +9,13 @@ numbers (coefficients, the per-period draws and the Monte Carlo truth) live in
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._validation import check_random_state
-from ..exceptions import DataValidationError
+from ._args import arg_error, check_count, check_real
 from ._dgp_long import (
     _TRUTH_SEED,
     _LongParams,
@@ -32,27 +30,10 @@ __all__ = ["simulate_longitudinal"]
 _FUNC = "simulate_longitudinal"
 
 
-def _fail(name: str, requirement: str, value: Any, hint: str) -> DataValidationError:
-    return DataValidationError(f"{_FUNC}(): {name} must be {requirement}; got {value!r}. {hint}")
-
-
-def _check_int(value: Any, name: str, low: int, hint: str) -> int:
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= low:
-        return int(value)
-    raise _fail(name, f"an int >= {low}", value, hint)
-
-
-def _check_real(value: Any, name: str, hint: str) -> float:
-    if (isinstance(value, numbers.Real) and not isinstance(value, bool)
-            and math.isfinite(float(value))):
-        return float(value)
-    raise _fail(name, "a finite number", value, hint)
-
-
 def _check_bool(value: Any, name: str) -> bool:
     if isinstance(value, bool | np.bool_):
         return bool(value)
-    raise _fail(name, "a bool", value, "Pass True or False.")
+    raise arg_error(_FUNC, name, "a bool", value, "Pass True or False.")
 
 
 def simulate_longitudinal(
@@ -169,15 +150,16 @@ def simulate_longitudinal(
     >>> bool(last["always"] < last["dynamic"] < last["never"])
     True
     """
-    n = _check_int(n, "n", 1, "Pass the number of persons, e.g. n=10_000.")
-    n_periods = _check_int(n_periods, "n_periods", 1, "Pass e.g. n_periods=12.")
-    n_truth = _check_int(n_truth, "n_truth", 1_000, "Pass e.g. n_truth=200_000.")
+    n = check_count(n, "n", _FUNC, low=1, hint="Pass the number of persons, e.g. n=10_000.")
+    n_periods = check_count(n_periods, "n_periods", _FUNC, low=1, hint="Pass e.g. n_periods=12.")
+    n_truth = check_count(n_truth, "n_truth", _FUNC, low=1_000, hint="Pass e.g. n_truth=200_000.")
     p = _LongParams(
         n_periods=n_periods,
-        effect_direct=_check_real(effect_direct, "effect_direct", "Pass e.g. -0.5."),
-        effect_on_l=_check_real(effect_on_l, "effect_on_l", "Pass e.g. -0.6."),
-        confounding=_check_real(confounding, "confounding", "Pass e.g. 1.0 (0 for none)."),
-        threshold=_check_real(threshold, "threshold", "Pass e.g. 0.5."),
+        effect_direct=check_real(effect_direct, "effect_direct", _FUNC, hint="Pass e.g. -0.5."),
+        effect_on_l=check_real(effect_on_l, "effect_on_l", _FUNC, hint="Pass e.g. -0.6."),
+        confounding=check_real(confounding, "confounding", _FUNC,
+                               hint="Pass e.g. 1.0 (0 for none)."),
+        threshold=check_real(threshold, "threshold", _FUNC, hint="Pass e.g. 0.5."),
         censoring=_check_bool(censoring, "censoring"),
         competing=_check_bool(competing, "competing"),
     )

@@ -29,13 +29,36 @@ from scipy import stats
 
 from ..exceptions import DataValidationError
 from ..inference.multiplicity import adjust_pvalues
-from ..results.estimate import Estimate
+from ..results._format import Renderable
+from ..results.estimate import Estimate, EstimateTable
 
-__all__ = ["OVERALL", "Levels", "split_levels", "weighted_trend", "drift_rows", "trend_line",
-           "level_str"]
+__all__ = ["OVERALL", "LevelledMetrics", "Levels", "split_levels", "weighted_trend",
+           "drift_rows", "trend_line", "level_str"]
 
 #: The ``group`` value of the rows computed on all rows together.
 OVERALL = "(overall)"
+
+
+class LevelledMetrics(Renderable):
+    """Mixin of the ``evaluate_*`` results: ``metrics`` per level of ``by=`` or ``shift=``."""
+
+    __slots__ = ()
+    metrics: EstimateTable
+    by: str | None
+    shift: str | None
+
+    @property
+    def _dim(self) -> str | None:
+        return self.by if self.by is not None else self.shift
+
+    @property
+    def table(self) -> EstimateTable:
+        """The metrics (per group and time where given) as an :class:`EstimateTable`."""
+        return self.metrics
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy frame: the schema columns, then the labels (``group``, ``time``, ``p_adjusted``)."""
+        return self.metrics.to_frame()
 
 
 @dataclass(frozen=True)

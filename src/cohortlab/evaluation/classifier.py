@@ -20,14 +20,14 @@ from .._validation import (
 )
 from ..exceptions import DataValidationError
 from ..inference.multiplicity import adjust_pvalues
-from ..results._format import Renderable, ci_label, fmt_int, fmt_num, fmt_p
+from ..results._format import ci_label, fmt_int, fmt_num, fmt_p
 from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable
 from ..results.testresult import TestResult, TestTable
 from . import _classifier_checks as ck
 from . import _metrics as km
 from . import _plots
-from ._levels import OVERALL, Levels, check_by_shift, drift_rows, split_levels
+from ._levels import OVERALL, LevelledMetrics, Levels, check_by_shift, drift_rows, split_levels
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -43,7 +43,7 @@ _THRESHOLD_TERMS = ("sensitivity", "specificity", "ppv", "npv")
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
-class ClassifierEvaluation(Renderable):
+class ClassifierEvaluation(LevelledMetrics):
     """Performance of a probability score against a 0/1 label, overall and by subgroup/shift.
 
     Attributes
@@ -91,19 +91,6 @@ class ClassifierEvaluation(Renderable):
     dropped: Dropped = field(default_factory=Dropped)
     notes: tuple[str, ...] = ()
     counts: Mapping[Any, km.ScoreCounts] = field(default_factory=dict, repr=False)
-
-    @property
-    def _dim(self) -> str | None:
-        return self.by if self.by is not None else self.shift
-
-    @property
-    def table(self) -> EstimateTable:
-        """The metrics (per group and time where given) as an :class:`EstimateTable`."""
-        return self.metrics
-
-    def to_frame(self) -> pd.DataFrame:
-        """Tidy frame: the schema columns, then ``group`` and ``p_adjusted``."""
-        return self.metrics.to_frame()
 
     def _display_frame(self, digits: int = 3) -> pd.DataFrame:
         recs = []

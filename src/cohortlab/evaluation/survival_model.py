@@ -21,13 +21,13 @@ from .._validation import (
     verb_name,
 )
 from ..exceptions import DataValidationError
-from ..results._format import Renderable, fmt_int, fmt_num, fmt_p
+from ..results._format import fmt_int, fmt_num, fmt_p
 from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable
 from ..survival._aipw import censoring_km
 from . import _plots
 from . import _survival_metrics as sm
-from ._levels import OVERALL, Levels, check_by_shift, drift_rows, split_levels
+from ._levels import OVERALL, LevelledMetrics, Levels, check_by_shift, drift_rows, split_levels
 from ._plots import level_name as _name
 from ._plots import new_axes as _new_axes
 
@@ -46,7 +46,7 @@ _CI: dict[str, CIMethod] = {
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
-class SurvivalModelEvaluation(Renderable):
+class SurvivalModelEvaluation(LevelledMetrics):
     """Performance of a survival model's score / predicted risks, overall and by subgroup.
 
     Attributes
@@ -81,19 +81,6 @@ class SurvivalModelEvaluation(Renderable):
     n_events: int = 0
     dropped: Dropped = field(default_factory=Dropped)
     notes: tuple[str, ...] = ()
-
-    @property
-    def _dim(self) -> str | None:
-        return self.by if self.by is not None else self.shift
-
-    @property
-    def table(self) -> EstimateTable:
-        """The metrics (per group and time where given) as an :class:`EstimateTable`."""
-        return self.metrics
-
-    def to_frame(self) -> pd.DataFrame:
-        """Tidy frame: the schema columns, then ``group`` and ``time``."""
-        return self.metrics.to_frame()
 
     def _display_frame(self, digits: int = 3) -> pd.DataFrame:
         recs = []

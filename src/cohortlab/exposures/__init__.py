@@ -1,7 +1,8 @@
 """Model outputs turned into analysis exposures, with their definitions kept."""
 
-from .definition import ExposureDefinition
-from .from_score import (
+from . import from_score
+from .definition import ExposureDefinition  # noqa: F401 (in from_score.__all__)
+from .from_score import (  # noqa: F401 (exported through from_score.__all__)
     cutpoint_exposure,
     quantile_exposure,
     spline_basis,
@@ -21,11 +22,6 @@ __all__ = [
     "ErrorRates",
     "BetaRate",
     "BiasAnalysis",
-    "ExposureDefinition",
-    "threshold_exposure",
-    "quantile_exposure",
-    "cutpoint_exposure",
-    "standardized_exposure",
-    "spline_basis",
 ]
+__all__ += from_score.__all__  # ExposureDefinition and the score -> exposure verbs
 

@@ -48,6 +48,7 @@ from ._imputation import (
     refit_weights_spec,
 )
 from ._imputation import refit_weights as _refit_weights
+from ._rerun import RerunSetup, flag_labels, naive_kwargs
 from .measurement_error_result import (
     MICorrection,
     _build,
@@ -68,13 +69,9 @@ MIN_VALIDATED_PER_ARM = 10
 
 
 @dataclass(frozen=True)
-class _Setup:
-    """Everything a worker needs, picklable."""
+class _Setup(RerunSetup):
+    """The imputation model's design, fit and draw method on top of the re-run setup."""
 
-    estimator: Callable[..., Any]
-    frame: pd.DataFrame
-    exposure: str
-    labels: tuple[Any, Any] | None  # (reference label, other label) when not 0/1
     X: np.ndarray
     validated: np.ndarray
     truth: np.ndarray
@@ -301,15 +298,12 @@ def correct_exposure(
     used = [exposure, *spec.columns]
     frame, dropped = apply_missing(data, used, missing)
     flag = check_binary(frame, exposure, "exposure", reference=kwargs.get("reference"))
-    labels = _labels(frame, exposure, kwargs.get("reference"))
+    labels = flag_labels(frame, exposure, kwargs.get("reference"))
     validated, truth = _check_validation(frame, validation, flag, labels)
     X, names = _imputation_design(frame, exposure, flag, spec, flag_interactions)
     coef, vcov = _fit_imputation(X[validated], truth[validated], names)
     seeds = _seed_sequence(random_state, verb_name()).spawn(int(n_imputations) + 1)
-    seed_estimator = "random_state" in params and "random_state" not in kwargs
-    naive_kw = dict(kwargs)
-    if seed_estimator:
-        naive_kw["random_state"] = int(np.random.default_rng(seeds[-1]).integers(2**32))
+    seed_estimator, naive_kw = naive_kwargs(params, kwargs, seeds[-1])
     naive_frame = frame if refit is None else _refit_weights(frame, exposure, refit,
                                                             kwargs.get("reference"))
     naive = _result_rows(estimator(naive_frame, **naive_kw), times)
@@ -346,13 +340,6 @@ def _check_exposure_used(exposure: str, kwargs: Mapping[str, Any], data: pd.Data
         f"by={kwargs.get('by')!r} and covariates={cov!r}. Pass it as by= (kaplan_meier, "
         "cumulative_incidence) or among covariates= (cox, fine_gray)."
     )
-
-
-def _labels(frame: pd.DataFrame, exposure: str, reference: Any) -> tuple[Any, Any] | None:
-    if reference is None:
-        return None
-    other = next(v for v in pd.unique(frame[exposure]) if v != reference)
-    return reference, other
 
 
 def _check_validation(frame: pd.DataFrame, column: str, flag: np.ndarray,

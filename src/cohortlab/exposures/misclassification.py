@@ -41,6 +41,7 @@ from .._validation import (
 from ..exceptions import CohortError, DataValidationError
 from ..inference.bootstrap import _seed_sequence, seed_batches
 from ..results.estimate import Estimate
+from ._rerun import RerunSetup, flag_labels, naive_kwargs
 from .error_rates import BetaRate, ErrorRates, _draw_rate
 from .misclassification_result import BiasAnalysis, _build
 
@@ -110,13 +111,9 @@ def _cell_prevalence(flag: np.ndarray, cell: np.ndarray, n_cells: int) -> np.nda
 
 
 @dataclass(frozen=True)
-class _Setup:
-    """Everything a worker needs, picklable."""
+class _Setup(RerunSetup):
+    """The flag, its stratum cells and the error rates on top of the re-run setup."""
 
-    estimator: Callable[..., Estimate]
-    frame: pd.DataFrame
-    exposure: str
-    labels: tuple[Any, Any] | None  # (reference label, other label) when not 0/1
     flag: np.ndarray
     cell: np.ndarray  # stratum cell of each row
     cell_level: np.ndarray  # index into the rate levels of each cell
@@ -341,12 +338,9 @@ def bias_analysis(
                                *prev_cols]))
     frame, dropped = apply_missing(data, used, missing)
     flag = check_binary(frame, exposure, "exposure", reference=kwargs.get("reference"))
-    labels = _labels(frame, exposure, kwargs.get("reference"))
+    labels = flag_labels(frame, exposure, kwargs.get("reference"))
     seeds = _seed_sequence(random_state, verb_name()).spawn(int(n_sims) + 1)
-    seed_estimator = "random_state" in params and "random_state" not in kwargs
-    naive_kw = dict(kwargs)
-    if seed_estimator:
-        naive_kw["random_state"] = int(np.random.default_rng(seeds[-1]).integers(2**32))
+    seed_estimator, naive_kw = naive_kwargs(params, kwargs, seeds[-1])
     naive = estimator(frame, exposure=exposure, **naive_kw)
     cell, cell_level, n_cells, rates = _cells(frame, error, strata_cols)
     prev_model = None
@@ -480,13 +474,6 @@ def _strata_columns(strata: Any, kwargs: Mapping[str, Any]) -> list[str]:
                 return [kwargs[key]]
         return []
     return [strata] if isinstance(strata, str) else list(strata)
-
-
-def _labels(frame: pd.DataFrame, exposure: str, reference: Any) -> tuple[Any, Any] | None:
-    if reference is None:
-        return None
-    other = next(v for v in pd.unique(frame[exposure]) if v != reference)
-    return reference, other
 
 
 def _cells(frame: pd.DataFrame, error: ErrorRates, strata: list[str]

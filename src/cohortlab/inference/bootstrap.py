@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike
 from .._typing import BootstrapCI, RandomState
 from .._validation import check_conf_level, check_option, check_random_state
 from ..exceptions import CohortError
+from .influence import check_cluster
 from .wald import z_critical
 
 __all__ = ["BootstrapResult", "bootstrap", "bootstrap_interval"]
@@ -166,13 +167,7 @@ def bootstrap(
         raise CohortError(f"{func}(): n must be a positive int; got {n!r}.")
     clusters = None
     if cluster is not None:
-        cluster = np.asarray(cluster)
-        if cluster.shape[0] != n:
-            raise CohortError(
-                f"{func}(): cluster has {cluster.shape[0]:,} labels for {n:,} rows; "
-                "pass one label per row."
-            )
-        clusters = _cluster_index(cluster)
+        clusters = _cluster_index(check_cluster(cluster, n, func))
         if clusters[2].size < 2:
             raise CohortError(f"{func}(): cluster has a single cluster; need at least 2.")
     seeds = _seed_sequence(random_state, func).spawn(n_boot)

@@ -5,7 +5,24 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ..exceptions import CohortError
+
 __all__ = ["se_from_influence", "vcov_from_influence"]
+
+
+def check_cluster(cluster: ArrayLike, n: int, func: str, rows: str = "rows") -> np.ndarray:
+    """Cluster labels as an array, one per row, or a :class:`CohortError` saying otherwise.
+
+    >>> check_cluster([1, 1, 2], 3, "demo").tolist()
+    [1, 1, 2]
+    """
+    labels = np.asarray(cluster)
+    if labels.shape[0] != n:
+        raise CohortError(
+            f"{func}(): cluster has {labels.shape[0]:,} labels for {n:,} {rows}; "
+            "pass one label per row."
+        )
+    return labels
 
 
 def vcov_from_influence(
@@ -39,12 +56,7 @@ def vcov_from_influence(
         phi = phi[:, None]
     n = phi.shape[0]
     if cluster is not None:
-        cluster = np.asarray(cluster)
-        if cluster.shape[0] != n:
-            raise ValueError(
-                f"vcov_from_influence(): cluster has {cluster.shape[0]:,} labels for {n:,} "
-                "influence values; pass one label per row."
-            )
+        cluster = check_cluster(cluster, n, "vcov_from_influence", "influence values")
         _, inv = np.unique(cluster, return_inverse=True)
         g = int(inv.max()) + 1
         summed = np.zeros((g, phi.shape[1]))

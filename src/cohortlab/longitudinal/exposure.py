@@ -17,10 +17,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._validation import check_columns, check_frame, check_numeric, verb
+from .._validation import _refuse_missing, check_columns, check_frame, check_numeric, verb
 from ..exceptions import DataValidationError
-from ._checks import contiguity_problem, group_rows, period_problems, raise_problems
 from ._person_period import cumsum, position, run_length, shift
+from .features import grouped_periods
 
 __all__ = ["time_varying_exposure", "TimeVaryingExposure"]
 
@@ -167,20 +167,12 @@ def time_varying_exposure(
     d = _int(delay, "delay", 0)
     if not isinstance(monotone, bool | np.bool_):
         raise DataValidationError(f"{FUNC}(): monotone must be True or False; got {monotone!r}.")
-    g = group_rows(data, id, FUNC)
-    per = g.take(check_numeric(data, period, "period", FUNC))
-    if np.isnan(per).any():
-        raise DataValidationError(f"{FUNC}(): column {period!r} (period) has missing values.")
-    raise_problems([contiguity_problem(data, id, g, period), *period_problems(per, g, period)],
-                   g, FUNC, len(data))
+    g, _ = grouped_periods(data, id, period, FUNC)
     x = g.take(check_numeric(data, score, "score", FUNC))
-    n_nan = int(np.isnan(x).sum())
-    if n_nan:
-        raise DataValidationError(
-            f"{FUNC}(): column {score!r} (score) has {n_nan:,} missing values; a persistence "
-            "rule needs every window. Decide what a missing window means (e.g. fill with 0 "
-            "for 'no positive reading') and fill them first."
-        )
+    _refuse_missing(int(np.isnan(x).sum()), score, "score", FUNC,
+                    "A persistence rule needs every window. Decide what a missing window means "
+                    "(e.g. fill with 0 for 'no positive reading') and fill them first.",
+                    DataValidationError)
     t = float(threshold)
     positive = x >= t if operator == ">=" else x > t
     on = run_length(positive, g.first) >= k

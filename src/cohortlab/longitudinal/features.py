@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_columns, check_frame, check_numeric, verb
+from .._validation import _refuse_missing, check_columns, check_frame, check_numeric, verb
 from ..exceptions import DataValidationError
 from ._checks import Grouped, contiguity_problem, group_rows, period_problems, raise_problems
 from ._person_period import cumsum, first_true_position, position, shift
@@ -22,10 +22,9 @@ from ._person_period import cumsum, first_true_position, position, shift
 __all__ = ["lag", "cumulative_exposure", "time_since_initiation", "ever_treated"]
 
 
-def _prepare(data: pd.DataFrame, column: str, id: str, period: str, func: str,
-             binary: bool) -> tuple[Grouped, np.ndarray, np.ndarray]:
-    data = check_frame(data, func)
-    check_columns(data, func, column=column, id=id, period=period)
+def grouped_periods(data: pd.DataFrame, id: str, period: str, func: str
+                    ) -> tuple[Grouped, np.ndarray]:
+    """The rows grouped by person and their periods, refusing gaps and missing periods."""
     g = group_rows(data, id, func)
     per = check_numeric(data, period, "period", func)
     if np.isnan(per).any():
@@ -34,13 +33,18 @@ def _prepare(data: pd.DataFrame, column: str, id: str, period: str, func: str,
     per_g = g.take(per)
     raise_problems([contiguity_problem(data, id, g, period),
                     *period_problems(per_g, g, period)], g, func, len(data))
+    return g, per_g
+
+
+def _prepare(data: pd.DataFrame, column: str, id: str, period: str, func: str,
+             binary: bool, role: str = "treatment") -> tuple[Grouped, np.ndarray, np.ndarray]:
+    data = check_frame(data, func)
+    check_columns(data, func, column=column, id=id, period=period)
+    g, per_g = grouped_periods(data, id, period, func)
     x = g.take(check_numeric(data, column, "column", func))
-    n_nan = int(np.isnan(x).sum())
-    if n_nan:
-        raise DataValidationError(
-            f"{func}(): column {column!r} has {n_nan:,} missing values; a running summary "
-            "would silently skip them. Fill them (e.g. carry the last value forward) first."
-        )
+    _refuse_missing(int(np.isnan(x).sum()), column, role, func,
+                    "A running summary would silently skip them. Fill them (e.g. carry the "
+                    "last value forward) first.", DataValidationError)
     if binary and not np.isin(x, (0.0, 1.0)).all():
         raise DataValidationError(
             f"{func}(): column {column!r} (treatment) must be 0/1; got values "
@@ -100,7 +104,7 @@ def lag(
     func = "lag"
     if not (isinstance(k, numbers.Integral) and not isinstance(k, bool) and k >= 0):
         raise DataValidationError(f"{func}(): k must be an int >= 0; got {k!r}. Pass e.g. k=1.")
-    g, x, _ = _prepare(data, column, id, period, func, binary=False)
+    g, x, _ = _prepare(data, column, id, period, func, binary=False, role="lagged")
     pos = position(g.first, g.grp)
     return _out(shift(x, int(k), pos, float(fill)), g, data, f"{column}_lag{int(k)}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from ..exceptions import DataValidationError, MissingDataError
 from ..results._format import Renderable, fmt_num
 from ..results.estimate import Estimate, EstimateTable
 from ..results.model import ModelResult
+from ._plots import WeightPlotKind, plot_weights
 from ._weights import (
     WeightFit,
     fit_weights,
@@ -31,6 +32,9 @@ from ._weights import (
     truncate_weights,
     weight_summary,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["TimeVaryingWeights", "tv_weights"]
 
@@ -76,6 +80,18 @@ class TimeVaryingWeights(Renderable):
     def to_frame(self) -> pd.DataFrame:
         """The by-period diagnostics (a copy)."""
         return self.by_period.copy()
+
+    def plot(self, kind: WeightPlotKind = "ribbon", *, log: bool = True,
+             ax: Axes | None = None) -> Axes:
+        """Distribution of the stabilised weights by period (from ``by_period``).
+
+        ``kind="ribbon"`` (default): bands of the 1st-99th and 25th-75th percentiles, the
+        median, the mean (dashed) and the range (dotted); ``kind="box"``: a box per period
+        with whiskers at the 1st and 99th percentiles and min/max as points. A line marks 1.
+        Censored rows (weight 0) are left out, as in ``by_period``. ``log`` puts the weights
+        on a log scale (where 1/2 and 2 are equally far from 1). Returns the Axes.
+        """
+        return plot_weights(self.by_period, kind=kind, log=log, ax=ax)
 
     def _display_frame(self, digits: int = 3) -> pd.DataFrame:
         out = self.by_period.copy()

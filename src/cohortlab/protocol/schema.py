@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from .._typing import Missing
+from . import sections
 from ._expr import check_criterion, check_formula, check_formulas
 from ._labels import parse_labels
 from .sections import (
@@ -26,7 +27,7 @@ from .sections import (
     TABLE_FORMATS,
     UNITS,
     Analysis,
-    AnalysisError,
+    AnalysisError,  # noqa: F401 (re-exported: in sections.__all__)
     BiasSpec,
     Criterion,
     DataSpec,
@@ -42,26 +43,8 @@ from .sections import (
     close_matches,
 )
 
-__all__ = [
-    "ProtocolError",
-    "AnalysisError",
-    "close_matches",
-    "UNITS",
-    "Protocol",
-    "Study",
-    "DataSpec",
-    "Criterion",
-    "FollowUp",
-    "ExposureSpec",
-    "Outcome",
-    "Analysis",
-    "SubgroupSpec",
-    "BiasSpec",
-    "Sensitivity",
-    "Outputs",
-    "parse_protocol",
-    "read_protocol",
-]
+__all__ = ["parse_protocol", "read_protocol"]
+__all__ += sections.__all__  # the section types and errors, re-exported
 
 # ----------------------------------------------------------------------------- field readers
 _SECTIONS = ("study", "data", "eligibility", "followup", "exposure", "outcomes", "covariates",
@@ -128,6 +111,15 @@ def _array(raw: Mapping[str, Any], key: str) -> list[Any]:
         raise ProtocolError(key, f"must be an array of tables; got {type(value).__name__}.",
                             f"Write each entry as [[{key}]].")
     return value
+
+
+def _entries(raw: Mapping[str, Any], key: str, fields: str) -> list[Any]:
+    """The entries of a required array of tables (at least one)."""
+    items = _array(raw, key)
+    if not items:
+        raise ProtocolError(key, f"at least one [[{key}]] entry is required.",
+                            f"Add [[{key}]] with {fields}.")
+    return items
 
 
 # ----------------------------------------------------------------------------- sections
@@ -230,11 +222,7 @@ def _exposure(raw: Mapping[str, Any]) -> ExposureSpec:
 
 def _outcomes(raw: Mapping[str, Any]) -> tuple[Outcome, ...]:
     out: list[Outcome] = []
-    items = _array(raw, "outcomes")
-    if not items:
-        raise ProtocolError("outcomes", "at least one [[outcomes]] entry is required.",
-                            'Add [[outcomes]] with name, type and column (or event).')
-    for i, item in enumerate(items):
+    for i, item in enumerate(_entries(raw, "outcomes", "name, type and column (or event)")):
         p = f"outcomes[{i}]"
         d = _table(item, p, ("name", "type", "column", "time", "event", "cause", "rare"),
                    ("name", "type"))
@@ -298,11 +286,7 @@ def _analyses(raw: Mapping[str, Any], outcomes: tuple[Outcome, ...]) -> tuple[An
 
     names = [o.name for o in outcomes]
     out: list[Analysis] = []
-    items = _array(raw, "analyses")
-    if not items:
-        raise ProtocolError("analyses", "at least one [[analyses]] entry is required.",
-                            'Add [[analyses]] with name, method and outcomes.')
-    for i, item in enumerate(items):
+    for i, item in enumerate(_entries(raw, "analyses", "name, method and outcomes")):
         p = f"analyses[{i}]"
         d = _table(item, p, ("name", "method", "outcomes", "estimand", "at", "options"),
                    ("name", "method"))

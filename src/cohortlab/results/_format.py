@@ -419,6 +419,18 @@ def render_html(frame: pd.DataFrame, caption: str = "", notes: Sequence[str] = (
     return "\n".join(out)
 
 
+def count_bits(n: int | None, dropped: Any, n_events: int | None) -> list[str]:
+    """The footer's ``n = ... (dropped)`` and ``events ...`` parts ("" where unknown).
+
+    >>> count_bits(120, "", 30)
+    ['n = 120', 'events 30']
+    """
+    n_txt = f"n = {fmt_int(n)}" if n is not None else ""
+    if n_txt and dropped:
+        n_txt += f" ({dropped})"
+    return [n_txt, f"events {fmt_int(n_events)}" if n_events is not None else ""]
+
+
 class Renderable:
     """Mixin: one display frame, rendered to text, Markdown, LaTeX and HTML."""
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .._typing import CIMethod, ConfType, EffectMeasure
-from ._format import Renderable, ci_label, fmt_int, fmt_num, measure_label, method_label
+from ._format import Renderable, ci_label, count_bits, fmt_int, fmt_num, measure_label, method_label
 from ._hooks import hook
 from ._schema import CURVE_COLUMNS
 from .dropped import Dropped
@@ -210,10 +210,7 @@ class Curve(Renderable):
         return " · ".join(b for b in bits if b)
 
     def _footer(self) -> list[str]:
-        n_txt = f"n = {fmt_int(self.n)}" if self.n is not None else ""
-        if n_txt and self.dropped:
-            n_txt += f" ({self.dropped})"
-        bits = [n_txt, f"events {fmt_int(self.n_events)}" if self.n_events is not None else "",
+        bits = [*count_bits(self.n, self.dropped, self.n_events),
                 f"{100 * self.conf_level:g}% CI, {ci_label(self.ci_method)}, {self.conf_type}"]
         if self.weighted:
             bits.append("weighted estimates (n_risk/n_event/n_censor unweighted; weighted "

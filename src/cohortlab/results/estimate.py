@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -19,8 +19,9 @@ from .._typing import (
     EvaluationMetric,
 )
 from ..exceptions import CohortError
-from ._format import Renderable, ci_label, fmt_int, fmt_num, fmt_p, measure_label, method_label
+from ._format import Renderable, ci_label, fmt_num, fmt_p, measure_label, method_label
 from ._hooks import hook
+from ._rows import RowTable, row_counts
 from ._schema import ESTIMATE_COLUMNS
 from .dropped import Dropped
 
@@ -316,7 +317,7 @@ class Estimate(Renderable):
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
-class EstimateTable(Renderable):
+class EstimateTable(RowTable[Estimate]):
     """An immutable sequence of :class:`Estimate` rows (coefficients, subgroups, horizons).
 
     Examples
@@ -326,29 +327,6 @@ class EstimateTable(Renderable):
     >>> tab["b"].estimate, len(tab)
     (0.3, 2)
     """
-
-    rows: tuple[Estimate, ...]
-    title: str = ""
-    dropped: Dropped = field(default_factory=Dropped)
-    notes: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "rows", tuple(self.rows))
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self) -> Iterator[Estimate]:
-        return iter(self.rows)
-
-    def __getitem__(self, key: int | str) -> Estimate:
-        if isinstance(key, str):
-            hits = [r for r in self.rows if r.term == key]
-            if len(hits) != 1:
-                terms = [r.term for r in self.rows]
-                raise KeyError(f"{key!r} matches {len(hits)} rows; terms are {terms}")
-            return hits[0]
-        return self.rows[key]
 
     def to_frame(self) -> pd.DataFrame:
         """The rows stacked: the tidy schema columns in order, then any labels."""
@@ -375,14 +353,8 @@ class EstimateTable(Renderable):
     def _display_frame(self, digits: int = 3) -> pd.DataFrame:
         return _display(self.rows, digits)
 
-    def _title(self) -> str:
-        if self.title:
-            return self.title
-        return self.rows[0]._title() if self.rows else "EstimateTable (empty)"
-
     def _footer(self) -> list[str]:
-        notes = tuple(dict.fromkeys(self.notes + tuple(n for r in self.rows for n in r.notes)))
-        return _provenance(self.rows, self.dropped, notes)
+        return _provenance(self.rows, self.dropped, self._all_notes())
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """A forest plot of the rows."""
@@ -457,17 +429,7 @@ def _provenance(rows: Sequence[Estimate], dropped: Dropped, notes: Sequence[str]
     if not rows:
         return list(notes)
     first = rows[0]
-    bits = []
-    ns = {r.n for r in rows if r.n is not None}
-    if len(ns) == 1:
-        n_txt = f"n = {fmt_int(next(iter(ns)))}"
-        drop = dropped if dropped else first.dropped
-        if drop:
-            n_txt += f" ({drop})"
-        bits.append(n_txt)
-    evs = {r.n_events for r in rows if r.n_events is not None}
-    if len(evs) == 1:
-        bits.append(f"events {fmt_int(next(iter(evs)))}")
+    bits = row_counts(rows, dropped)
     levels = {r.conf_level for r in rows}
     methods = {ci_label(r.ci_method) for r in rows}
     if len(levels) == 1:

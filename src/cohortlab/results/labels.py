@@ -27,7 +27,7 @@ This module is display only: it never changes a number. ``results/`` does not im
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,26 +90,25 @@ def _norm_unit(unit: Any, key: str) -> str | None:
     return text
 
 
-def _str_map(obj: Any, key: str) -> dict[str, str]:
+def _label_map(obj: Any, key: str, of: str, example: str,
+               keyf: Callable[[Any], str]) -> dict[str, str]:
+    """``obj`` (None or a mapping of ``of`` to labels) as ``{keyf(k): str(label)}``."""
     if obj is None:
         return {}
     if not isinstance(obj, Mapping):
         raise CohortError(
-            f"Labels: {key} must be a mapping of names to labels; got {type(obj).__name__}. "
-            f"Pass e.g. {{'age': 'Age, years'}}."
+            f"Labels: {key} must be a mapping of {of} to labels; got {type(obj).__name__}. "
+            f"Pass e.g. {example}."
         )
-    return {str(k): str(v) for k, v in obj.items()}
+    return {keyf(k): str(v) for k, v in obj.items()}
+
+
+def _str_map(obj: Any, key: str) -> dict[str, str]:
+    return _label_map(obj, key, "names", "{'age': 'Age, years'}", str)
 
 
 def _code_map(obj: Any, key: str) -> dict[str, str]:
-    if obj is None:
-        return {}
-    if not isinstance(obj, Mapping):
-        raise CohortError(
-            f"Labels: {key} must be a mapping of codes to labels; got {type(obj).__name__}. "
-            f"Pass e.g. {{0: 'Male', 1: 'Female'}}."
-        )
-    return {code_key(k): str(v) for k, v in obj.items()}
+    return _label_map(obj, key, "codes", "{0: 'Male', 1: 'Female'}", code_key)
 
 
 @dataclass(frozen=True, eq=True)

@@ -12,7 +12,15 @@ import numpy as np
 import pandas as pd
 
 from .._typing import RATIO_MEASURES, CIMethod, EffectMeasure, EvaluationMetric
-from ._format import Renderable, ci_label, fmt_int, fmt_num, fmt_p, measure_label, method_label
+from ._format import (
+    Renderable,
+    ci_label,
+    count_bits,
+    fmt_num,
+    fmt_p,
+    measure_label,
+    method_label,
+)
 from .dropped import Dropped
 from .estimate import Estimate, EstimateTable
 
@@ -140,10 +148,7 @@ class ModelResult(Renderable):
         return " · ".join(b for b in bits if b)
 
     def _footer(self) -> list[str]:
-        n_txt = f"n = {fmt_int(self.n)}" if self.n is not None else ""
-        if n_txt and self.dropped:
-            n_txt += f" ({self.dropped})"
-        bits = [n_txt, f"events {fmt_int(self.n_events)}" if self.n_events is not None else "",
+        bits = [*count_bits(self.n, self.dropped, self.n_events),
                 f"{100 * self.conf_level:g}% CI, {ci_label(self.ci_method)}"]
         if self._ratio_default:
             bits.append("SE on the log scale")

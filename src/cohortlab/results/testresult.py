@@ -9,13 +9,14 @@ interaction (heterogeneity) tests of :func:`cohortlab.subgroups` return these in
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from ._format import Renderable, fmt_int, fmt_num, fmt_p, method_label
+from ._format import Renderable, fmt_num, fmt_p, method_label
+from ._rows import RowTable, row_counts
 from ._schema import ESTIMATE_COLUMNS
 from .dropped import Dropped
 
@@ -99,7 +100,7 @@ class TestResult(Renderable):
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
-class TestTable(Renderable):
+class TestTable(RowTable[TestResult]):
     """An immutable sequence of :class:`TestResult` rows (one test per cause, term, variable).
 
     Examples
@@ -112,29 +113,6 @@ class TestTable(Renderable):
 
     __test__ = False  # not a pytest test class
 
-    rows: tuple[TestResult, ...]
-    title: str = ""
-    dropped: Dropped = field(default_factory=Dropped)
-    notes: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "rows", tuple(self.rows))
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self) -> Iterator[TestResult]:
-        return iter(self.rows)
-
-    def __getitem__(self, key: int | str) -> TestResult:
-        if isinstance(key, str):
-            hits = [r for r in self.rows if r.term == key]
-            if len(hits) != 1:
-                raise KeyError(f"{key!r} matches {len(hits)} rows; terms are "
-                               f"{[r.term for r in self.rows]}")
-            return hits[0]
-        return self.rows[key]
-
     def to_frame(self) -> pd.DataFrame:
         """The rows stacked: tidy schema columns, ``df``, then any labels."""
         return _frame([r._row() for r in self.rows])
@@ -142,14 +120,8 @@ class TestTable(Renderable):
     def _display_frame(self, digits: int = 3) -> pd.DataFrame:
         return _display(self.rows, digits)
 
-    def _title(self) -> str:
-        if self.title:
-            return self.title
-        return self.rows[0]._title() if self.rows else "TestTable (empty)"
-
     def _footer(self) -> list[str]:
-        notes = tuple(dict.fromkeys(self.notes + tuple(n for r in self.rows for n in r.notes)))
-        return _provenance(self.rows, self.dropped, notes)
+        return _provenance(self.rows, self.dropped, self._all_notes())
 
 
 # ---------------------------------------------------------------------- helpers
@@ -181,16 +153,5 @@ def _display(rows: Sequence[TestResult], digits: int) -> pd.DataFrame:
 
 def _provenance(rows: Sequence[TestResult], dropped: Dropped, notes: Sequence[str]
                 ) -> list[str]:
-    bits = []
-    ns = {r.n for r in rows if r.n is not None}
-    if len(ns) == 1:
-        n_txt = f"n = {fmt_int(next(iter(ns)))}"
-        drop = dropped if dropped else (rows[0].dropped if rows else dropped)
-        if drop:
-            n_txt += f" ({drop})"
-        bits.append(n_txt)
-    evs = {r.n_events for r in rows if r.n_events is not None}
-    if len(evs) == 1:
-        bits.append(f"events {fmt_int(next(iter(evs)))}")
-    line = " · ".join(bits)
+    line = " · ".join(row_counts(rows, dropped))
     return [line, *notes] if line else list(notes)
