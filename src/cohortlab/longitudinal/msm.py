@@ -285,7 +285,9 @@ def msm(
                    censor_timing=censor_timing, func=FUNC, extra_cols=extra)
     _check_baseline(prep, base_cols, id)
     cum, ever = _history(prep.a, prep.pos)
-    frame = prep.frame.assign(**{hist["cum"]: cum, hist["ever"]: ever})
+    # a shallow copy plus two columns (assign() would copy every column of the frame)
+    frame = prep.frame.copy(deep=False)
+    frame[hist["cum"]], frame[hist["ever"]] = cum, ever
     notes: list[str] = []
     wres: TimeVaryingWeights | None = None
     if weights is None:
