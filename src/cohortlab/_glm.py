@@ -94,6 +94,10 @@ def fit_logistic(
     # covariate is far from 0 (calendar year near 1988) or on a tiny or huge scale
     std = _Standardiser.of(X, w)
     Z = std.transform(X)
+    # one n x p work buffer for the sqrt-weighted design, reused by every iteration: at
+    # millions of rows a fresh n x p temporary per iteration costs more (page faults) than
+    # the X'WX product itself, which is one BLAS call on the C-contiguous buffer
+    buf = np.empty((n, p))
     gamma = np.zeros(p) if start is None else std.to_standard(np.array(start, dtype=float))
     if start is None and std.intercept is not None and 0 < ybar < 1:
         gamma[std.intercept] = np.log(ybar / (1 - ybar)) / std.intercept_value
@@ -103,8 +107,7 @@ def fit_logistic(
     while it < max_iter and not converged:
         it += 1
         mu = expit(eta)
-        zs = Z * np.sqrt(w * mu * (1 - mu))[:, None]
-        info = zs.T @ zs
+        info = _weighted_gram(Z, np.sqrt(w * mu * (1 - mu)), buf)
         grad = Z.T @ (w * (y - mu))
         try:
             step = np.linalg.solve(info, grad)
@@ -121,15 +124,21 @@ def fit_logistic(
             step = step / 2.0
         gamma, eta, ll = gamma + step, eta_new, ll_new
         converged = bool(np.max(np.abs(step)) < tol * (1 + np.max(np.abs(gamma))))
+    del Z
     mu = expit(eta)
     beta = std.to_original(gamma)
     _check_separation(gamma, beta, mu, X, y, w, names, func, it, converged, response)
     if information:
-        xs = X * np.sqrt(w * mu * (1 - mu))[:, None]
-        info = xs.T @ xs / n
+        info = _weighted_gram(X, np.sqrt(w * mu * (1 - mu)), buf) / n
     else:  # callers that only need the fit (bootstrap replicates) skip the last product
         info = np.full((p, p), np.nan)
     return GLMFit(coef=beta, fitted=mu, information=info, n_iter=it, family="binomial")
+
+
+def _weighted_gram(X: np.ndarray, s: np.ndarray, buf: np.ndarray) -> np.ndarray:
+    """``X' diag(s^2) X`` as ``(s X)'(s X)``, ``s X`` written into the C-contiguous ``buf``."""
+    np.multiply(X, s[:, None], out=buf)
+    return buf.T @ buf
 
 
 def _binomial_loglik(eta: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
@@ -169,7 +178,11 @@ class _Standardiser:
         return cls(centre=centre, scale=scale, intercept=intercept, intercept_value=value)
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        return (X - self.centre) / self.scale
+        """``(X - centre) / scale`` as a C-contiguous array (row-major for the BLAS calls)."""
+        Z = np.empty(X.shape)
+        np.subtract(X, self.centre, out=Z)
+        Z /= self.scale
+        return Z
 
     def to_original(self, gamma: np.ndarray) -> np.ndarray:
         beta = gamma / self.scale

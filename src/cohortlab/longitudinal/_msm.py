@@ -81,7 +81,7 @@ def _cif(hy: np.ndarray, hd: np.ndarray) -> np.ndarray:
 
 def standardised_risks(beta: np.ndarray, xs: np.ndarray, n_persons: int, n_periods: int,
                        counts: np.ndarray | None = None, beta_d: np.ndarray | None = None,
-                       ) -> tuple[np.ndarray, np.ndarray]:
+                       groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Cumulative risk by the end of each period under one strategy, averaged over persons.
 
     ``xs`` is the MSM design of the strategy on the grid persons x periods (person-major).
@@ -91,6 +91,11 @@ def standardised_risks(beta: np.ndarray, xs: np.ndarray, n_persons: int, n_perio
     both; the standardised risk is the (``counts``-weighted) mean over persons. Returns it
     and the per-person risks (n_persons x n_periods).
 
+    ``groups`` (one code per person, ``0..m-1``) says that ``xs`` holds the grid of ``m``
+    distinct baseline rows instead (persons with the same baseline covariates have the same
+    risks): the mean weights each by its persons' (``counts``) total, the same number at a
+    fraction of the work, and the second value is then the ``m`` groups' risks.
+
     Examples
     --------
     >>> xs = np.ones((2, 1))  # one person, two periods, intercept only
@@ -99,7 +104,14 @@ def standardised_risks(beta: np.ndarray, xs: np.ndarray, n_persons: int, n_perio
     [0.5, 0.75]
     >>> standardised_risks(np.array([0.0]), xs, 1, 2, beta_d=np.array([0.0]))[0].tolist()
     [0.25, 0.3125]
+    >>> standardised_risks(np.array([0.0]), xs, 3, 2, groups=np.zeros(3, int))[0].tolist()
+    [0.5, 0.75]
     """
+    if groups is not None:
+        m = xs.shape[0] // n_periods
+        risk = _cif(*_hazards(beta, xs, m, n_periods, beta_d))
+        cnt = np.bincount(groups, weights=counts, minlength=m).astype(float)
+        return cnt @ risk / cnt.sum(), risk
     risk = _cif(*_hazards(beta, xs, n_persons, n_periods, beta_d))
     if counts is None:
         return risk.mean(axis=0), risk
@@ -108,7 +120,7 @@ def standardised_risks(beta: np.ndarray, xs: np.ndarray, n_persons: int, n_perio
 
 def risk_influence(beta: np.ndarray, xs: np.ndarray, n_persons: int, n_periods: int,
                    beta_influence: np.ndarray, beta_d: np.ndarray | None = None,
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-person influence values of the standardised risks (weights treated as known).
 
     ``IF_ik = (risk_ik - R_k) / N + g_k' IF_theta,i`` with ``theta = beta`` (and ``beta_d``
@@ -117,27 +129,34 @@ def risk_influence(beta: np.ndarray, xs: np.ndarray, n_persons: int, n_periods: 
     bread_inv`` of each model (``beta_influence``, n_persons x len(theta)), so that ``sum_i
     IF_theta,i IF_theta,i'`` is the cluster sandwich. Returns the risks (n_periods,) and the
     influence values (n_persons x n_periods).
+
+    ``groups`` (one code per person): ``xs`` is the grid of the distinct baseline rows, as in
+    :func:`standardised_risks`; the risks and their gradient are computed once per group and
+    weighted by its number of persons (the same numbers).
     """
     p = beta.size
     comp = beta_d is not None
-    hy, hd = _hazards(beta, xs, n_persons, n_periods, beta_d)
+    m = n_persons if groups is None else xs.shape[0] // n_periods
+    cnt = np.ones(m) if groups is None else np.bincount(groups, minlength=m).astype(float)
+    hy, hd = _hazards(beta, xs, m, n_periods, beta_d)
     risk = _cif(hy, hd)
-    x3 = xs.reshape(n_persons, n_periods, p)
-    r_mean = risk.mean(axis=0)
+    x3 = xs.reshape(m, n_periods, p)
+    r_mean = risk.mean(axis=0) if groups is None else cnt @ risk / n_persons
+    per_person = risk if groups is None else risk[groups]
     if not comp:
         # d risk_k / d beta = S_k sum_{j<=k} h_j x_j, in closed form
         surv = np.cumprod(1.0 - hy, axis=1)
-        cum = np.zeros((n_persons, p))
+        cum = np.zeros((m, p))
         grad = np.empty((n_periods, p))
         for k in range(n_periods):  # periods, each a matrix-vector product over persons
             cum += hy[:, k, None] * x3[:, k, :]
-            grad[k] = surv[:, k] @ cum
+            grad[k] = (surv[:, k] * cnt) @ cum
         grad /= n_persons
-        return r_mean, (risk - r_mean) / n_persons + beta_influence @ grad.T
+        return r_mean, (per_person - r_mean) / n_persons + beta_influence @ grad.T
     width = 2 * p
-    d_s = np.zeros((n_persons, width))   # d S_{k-1} / d theta
-    d_f = np.zeros((n_persons, width))   # d risk_k / d theta
-    s_prev = np.ones(n_persons)
+    d_s = np.zeros((m, width))   # d S_{k-1} / d theta
+    d_f = np.zeros((m, width))   # d risk_k / d theta
+    s_prev = np.ones(m)
     grad = np.empty((n_periods, width))
     for k in range(n_periods):  # a loop over periods, vectorised over persons
         x, y, d = x3[:, k, :], hy[:, k], hd[:, k]
@@ -149,6 +168,6 @@ def risk_influence(beta: np.ndarray, xs: np.ndarray, n_persons: int, n_periods: 
         d_f += d_s * e[:, None] + s_prev[:, None] * d_e
         d_s = d_s * q[:, None] + s_prev[:, None] * d_q
         s_prev = s_prev * q
-        grad[k] = d_f.mean(axis=0)
-    infl = (risk - r_mean) / n_persons + beta_influence @ grad.T
+        grad[k] = d_f.mean(axis=0) if groups is None else cnt @ d_f / n_persons
+    infl = (per_person - r_mean) / n_persons + beta_influence @ grad.T
     return r_mean, infl

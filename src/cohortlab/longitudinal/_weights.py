@@ -17,7 +17,7 @@ from scipy.special import expit
 from .._glm import GLMFit, fit_logistic
 
 __all__ = ["WeightFit", "cumprod_within", "fit_logistic_rows", "fit_weights", "lag_within",
-           "positions", "truncate_weights", "weight_summary"]
+           "position_rows", "positions", "truncate_weights", "weight_summary"]
 
 
 def positions(codes: np.ndarray) -> np.ndarray:
@@ -45,8 +45,28 @@ def lag_within(x: np.ndarray, pos: np.ndarray, fill: float = 0.0) -> np.ndarray:
     return out
 
 
-def cumprod_within(f: np.ndarray, pos: np.ndarray) -> np.ndarray:
+def position_rows(pos: np.ndarray) -> list[np.ndarray]:
+    """The rows at position 1, 2, ... (item ``k - 1``), each in row order.
+
+    One stable counting sort of ``pos`` instead of a pass over every row per position.
+
+    Examples
+    --------
+    >>> [r.tolist() for r in position_rows(np.array([0, 1, 2, 0, 1, 0]))]
+    [[1, 4], [2]]
+    """
+    if pos.size == 0:
+        return []
+    small = pos.astype(np.int16) if pos.max() < np.iinfo(np.int16).max else pos
+    order = np.argsort(small, kind="stable")  # a radix sort for 16-bit keys
+    return np.split(order, np.cumsum(np.bincount(pos))[:-1])[1:]
+
+
+def cumprod_within(f: np.ndarray, pos: np.ndarray,
+                   rows: list[np.ndarray] | None = None) -> np.ndarray:
     """Cumulative product of ``f`` within person (exact; one vectorised step per period).
+
+    ``rows`` is :func:`position_rows` of ``pos`` when the caller already has it.
 
     Examples
     --------
@@ -56,9 +76,8 @@ def cumprod_within(f: np.ndarray, pos: np.ndarray) -> np.ndarray:
     out = np.array(f, dtype=float)
     if out.size == 0:
         return out
-    for k in range(1, int(pos.max()) + 1):
-        rows = np.flatnonzero(pos == k)
-        out[rows] = out[rows - 1] * f[rows]
+    for r in position_rows(pos) if rows is None else rows:
+        out[r] = out[r - 1] * f[r]
     return out
 
 
@@ -74,9 +93,9 @@ class WeightFit:
     used: np.ndarray               # rows of the pseudo-population (weight > 0)
 
 
-def _prob_observed(fit: GLMFit, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    p = expit(X @ fit.coef)
-    return np.where(y > 0.5, p, 1.0 - p)
+def _prob_observed(fit: GLMFit, y: np.ndarray) -> np.ndarray:
+    """Fitted probability of the observed ``y`` on the rows the model was fitted on."""
+    return np.where(y > 0.5, fit.fitted, 1.0 - fit.fitted)
 
 
 #: above this many rows a model is first fitted on every 10th row, and Newton's method on
@@ -101,6 +120,11 @@ def warm_start(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> np.
 COLLAPSE_MIN_ROWS = 50_000
 #: ... and collapsed only when the distinct rows are at most this share of the rows
 COLLAPSE_MAX_SHARE = 0.05
+#: ... tried only when the first 20,000 rows have at most this share of distinct rows (a
+#: continuous covariate: nearly all distinct). Not COLLAPSE_MAX_SHARE: the first rows of a
+#: design with period x cumulative-treatment terms already hold most of its few thousand
+#: distinct rows (an MSM at 24 periods: ~1,200 in 20,000 rows, ~2,000 in a million)
+COLLAPSE_HEAD_SHARE = 0.25
 
 
 def _distinct_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -112,7 +136,8 @@ def _distinct_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     n = X.shape[0]
     r = np.random.default_rng(20261207).uniform(0.5, 1.5, X.shape[1])
     head = X[: min(n, 20_000)] @ r
-    if np.unique(head).size > COLLAPSE_MAX_SHARE * head.size:  # continuous: do not try
+    share = max(COLLAPSE_HEAD_SHARE, COLLAPSE_MAX_SHARE)
+    if np.unique(head).size > share * head.size:  # continuous: do not try
         return None
     # hash-based grouping, O(n) (a sort-based np.unique costs seconds at millions of rows)
     inv, uniq = pd.factorize(X @ r)
@@ -205,9 +230,10 @@ def fit_weights(
               "the treatment (numerator model)", information)
     fits["treatment_denominator"], fits["treatment_numerator"] = fd, fn
     f_a = np.ones(a.size)
-    f_a[treat_mask] = (_prob_observed(fn, x_num[treat_mask], a[treat_mask])
-                       / _prob_observed(fd, x_den[treat_mask], a[treat_mask]))
-    w_a = cumprod_within(f_a, pos)
+    a_m = a[treat_mask]
+    f_a[treat_mask] = _prob_observed(fn, a_m) / _prob_observed(fd, a_m)
+    rows = position_rows(pos)
+    w_a = cumprod_within(f_a, pos, rows)
     w_c = np.ones(a.size)
     used = np.ones(a.size, dtype=bool)
     if c is not None and xc_den is not None and xc_num is not None:
@@ -218,9 +244,8 @@ def fit_weights(
         gn = _fit(xc_num, c, all_rows, names.get("censoring_numerator", ()) or None, func,
                   "censoring (numerator model)", information)
         fits["censoring_denominator"], fits["censoring_numerator"] = gd, gn
-        zero = np.zeros(a.size)
-        f_c = _prob_observed(gn, xc_num, zero) / _prob_observed(gd, xc_den, zero)
-        cum = cumprod_within(f_c, pos)
+        f_c = (1.0 - gn.fitted) / (1.0 - gd.fitted)  # P(C = 0) num / den, on every row
+        cum = cumprod_within(f_c, pos, rows)
         if censor_after_outcome:
             w_c = cum / f_c  # through the previous period
         else:

@@ -16,7 +16,7 @@ from ..inference.bootstrap import bootstrap
 from ..results.model import ModelResult
 from ..survival import _cox
 from ._msm import ClusterFit, fit_msm, risk_influence, standardised_risks
-from ._weights import fit_logistic_rows, truncate_weights
+from ._weights import fit_logistic_rows, position_rows, truncate_weights
 from .msm_result import STRATEGIES, CurveInfo, MSMResult, bootstrap_results, sandwich_results
 from .weights import (
     CensorTiming,
@@ -44,16 +44,32 @@ def _history_names(treatment: str) -> dict[str, str]:
 def _history(a: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cumulative count and ever-treated indicator within person (loop over periods)."""
     cum = a.astype(float).copy()
-    for k in range(1, int(pos.max()) + 1 if pos.size else 1):
-        rows = np.flatnonzero(pos == k)
+    for rows in position_rows(pos):
         cum[rows] += cum[rows - 1]
     return cum, (cum > 0).astype(float)
 
 
-def _grid(prep: Prepared, baseline_cols: Sequence[str], period: str, treatment: str,
-          hist: dict[str, str], value: float) -> pd.DataFrame:
-    """Persons x periods under a static strategy, with each person's baseline values."""
+def _baseline_groups(prep: Prepared, baseline_cols: Sequence[str]) -> tuple[np.ndarray,
+                                                                            np.ndarray]:
+    """First row of one person per distinct baseline row, and each person's group code.
+
+    Persons with the same baseline values have the same MSM design on the strategy grid, so
+    the grid (and the risks) are built once per group (hash-based grouping, O(persons)).
+    """
     first = np.flatnonzero(prep.pos == 0)
+    code = np.zeros(first.size, dtype=np.int64)
+    for c in baseline_cols:
+        k, uniq = pd.factorize(prep.frame[c].to_numpy()[first], use_na_sentinel=False)
+        code = pd.factorize(code * len(uniq) + k)[0]
+    group, rep = pd.factorize(code)
+    rep_row = np.empty(rep.size, dtype=np.int64)
+    rep_row[group[::-1]] = first[::-1]  # the last write per group is its first person
+    return rep_row, group
+
+
+def _grid(prep: Prepared, baseline_cols: Sequence[str], period: str, treatment: str,
+          hist: dict[str, str], value: float, first: np.ndarray) -> pd.DataFrame:
+    """Persons (first rows ``first``) x periods under a static strategy, with baselines."""
     p0, p1 = int(prep.period.min()), int(prep.period.max())
     k = p1 - p0 + 1
     n = first.size
@@ -268,7 +284,9 @@ def msm(
                    censor_timing=censor_timing, func=FUNC, extra_cols=extra)
     _check_baseline(prep, base_cols, id)
     cum, ever = _history(prep.a, prep.pos)
-    frame = prep.frame.assign(**{hist["cum"]: cum, hist["ever"]: ever})
+    # a shallow copy plus two columns (assign() would copy every column of the frame)
+    frame = prep.frame.copy(deep=False)
+    frame[hist["cum"]], frame[hist["ever"]] = cum, ever
     notes: list[str] = []
     wres: TimeVaryingWeights | None = None
     if weights is None:
@@ -316,8 +334,9 @@ def msm(
     if cfd is not None and d is not None:
         dres = _model_result(cfd, design.names, conf_level, int(used.sum()),
                              int(d[used].sum()), (se_note, f"competing event {competing!r}"))
-    grids = [design.matrix(_grid(prep, base_cols, period, treatment, hist, v)[used_cols])
-             for _, v in STRATEGIES]
+    rep_rows, groups = _baseline_groups(prep, base_cols)
+    grids = [design.matrix(_grid(prep, base_cols, period, treatment, hist, v, rep_rows)[
+        used_cols]) for _, v in STRATEGIES]
     n_per = int(prep.period.max() - prep.period.min()) + 1
     hz = _horizons(horizons, prep, n_per)
     info = _curve_info(prep, used, n_per, n_events, conf_level)
@@ -326,14 +345,15 @@ def msm(
         ifl = cf.scores @ cf.bread_inv
         if cfd is not None:
             ifl = np.hstack([ifl, cfd.scores @ cfd.bread_inv])
-        (r1, i1), (r0, i0) = (risk_influence(cf.fit.coef, g, prep.n_persons, n_per, ifl, bd)
-                              for g in grids)
+        (r1, i1), (r0, i0) = (risk_influence(cf.fit.coef, g, prep.n_persons, n_per, ifl, bd,
+                                             groups=groups) for g in grids)
         curve, table = sandwich_results(info, hz, r1, i1, r0, i0, cf.adjustment)
     else:
-        stat = _bootstrap_statistic(prep, design.X, y, d, w, used, yrows, grids, n_per,
-                                    (cf.fit.coef, bd), truncate, weights is None)
+        stat = _bootstrap_statistic(prep, design.X, y, d, w, used, yrows, grids, groups,
+                                    n_per, (cf.fit.coef, bd), truncate, weights is None)
         point = np.concatenate([standardised_risks(cf.fit.coef, g, prep.n_persons, n_per,
-                                                   beta_d=bd)[0] for g in grids])
+                                                   beta_d=bd, groups=groups)[0]
+                                for g in grids])
         boot = bootstrap(stat, y.size, n_boot=n_boot, random_state=random_state,
                          n_jobs=n_jobs, cluster=prep.codes)
         curve, table = bootstrap_results(info, hz, point, boot.valid, boot.n_failed,
@@ -412,7 +432,7 @@ def _fit_cox(X: np.ndarray, start: np.ndarray, y: np.ndarray, w: np.ndarray,
 
 def _bootstrap_statistic(prep: Prepared, X: np.ndarray, y: np.ndarray, d: np.ndarray | None,
                          w_full: np.ndarray, used: np.ndarray, yrows: np.ndarray,
-                         grids: list[np.ndarray], n_per: int,
+                         grids: list[np.ndarray], groups: np.ndarray, n_per: int,
                          start: tuple[np.ndarray, np.ndarray | None],
                          truncate: tuple[float, float] | None,
                          reweight: bool) -> Callable[[np.ndarray], np.ndarray]:
@@ -439,5 +459,6 @@ def _bootstrap_statistic(prep: Prepared, X: np.ndarray, y: np.ndarray, d: np.nda
         first = prep.pos[idx] == 0
         counts = np.bincount(prep.codes[idx[first]], minlength=prep.n_persons).astype(float)
         return np.concatenate([standardised_risks(by, g, prep.n_persons, n_per, counts,
-                                                  beta_d=bd)[0] for g in grids])
+                                                  beta_d=bd, groups=groups)[0]
+                               for g in grids])
     return stat
