@@ -540,13 +540,8 @@ def _notes(c: Mapping[str, int], estimand: str, ratio: int, with_replacement: bo
     if with_replacement and c["controls_reused"]:
         notes.append(f"{c['controls_reused']:,} {ctrl} subjects matched more than once "
                      f"(at most {c['max_reuse']:,} times)")
-    low = int((score < POSITIVITY_BOUND).sum())
-    high = int((score > 1 - POSITIVITY_BOUND).sum())
-    if low or high:
-        notes.append(f"{low:,} subjects have propensity score < {POSITIVITY_BOUND} and "
-                     f"{high:,} > {1 - POSITIVITY_BOUND}; extreme focal subjects are the "
-                     "likeliest to stay unmatched")
-    return tuple(notes)
+    return (*notes, *_positivity_notes(score, "; extreme focal subjects are the likeliest to "
+                                               "stay unmatched"))
 
 
 def _notes_ate(c: Mapping[str, int], score: np.ndarray) -> tuple[str, ...]:
@@ -566,12 +561,17 @@ def _notes_ate(c: Mapping[str, int], score: np.ndarray) -> tuple[str, ...]:
     if c["controls_reused"]:
         notes.append(f"{c['controls_reused']:,} subjects used as a match more than once (at "
                      f"most {c['max_reuse']:,} times)")
+    return (*notes, *_positivity_notes(score, ""))
+
+
+def _positivity_notes(score: np.ndarray, why: str) -> tuple[str, ...]:
+    """How many scores lie beyond the positivity bound on either side (none: no note)."""
     low = int((score < POSITIVITY_BOUND).sum())
     high = int((score > 1 - POSITIVITY_BOUND).sum())
-    if low or high:
-        notes.append(f"{low:,} subjects have propensity score < {POSITIVITY_BOUND} and "
-                     f"{high:,} > {1 - POSITIVITY_BOUND}")
-    return tuple(notes)
+    if not (low or high):
+        return ()
+    return (f"{low:,} subjects have propensity score < {POSITIVITY_BOUND} and "
+            f"{high:,} > {1 - POSITIVITY_BOUND}{why}",)
 
 
 def _categorical(covariates: Any, ps: Any, frame: pd.DataFrame) -> list[str]:

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._validation import verb_name
 from ..exceptions import DataValidationError
 from ._chunked import parquet_chunks, parquet_ids
 from ._expand import PersonPeriod
 
-__all__ = ["Columns", "to_arrays", "frame_source", "parquet_source", "resample"]
+__all__ = ["Columns", "to_arrays", "frame_source", "parquet_source", "resample",
+           "check_horizons"]
 
 
 @dataclass(frozen=True)
@@ -165,3 +167,15 @@ def resample(pp: PersonPeriod, idx: np.ndarray) -> PersonPeriod:
     return PersonPeriod(person=np.cumsum(new) - 1, period=out.period, treatment=out.treatment,
                         outcome=out.outcome, eligible=out.eligible, censor=out.censor,
                         baseline=out.baseline, varying=out.varying)
+
+
+def check_horizons(horizons: Sequence[int] | int | None, n_fu: int) -> list[int]:
+    """The follow-up periods to report at (default: the last), each in ``0 .. n_fu - 1``."""
+    hz = [n_fu - 1] if horizons is None else (
+        [horizons] if isinstance(horizons, int | np.integer) else list(horizons))
+    bad = [h for h in hz if not (isinstance(h, int | np.integer) and 0 <= h < n_fu)]
+    if bad or not hz:
+        raise DataValidationError(
+            f"{verb_name()}(): horizons must be follow-up periods in 0..{n_fu - 1}; got "
+            f"{bad or hz}.")
+    return [int(h) for h in hz]

@@ -15,6 +15,7 @@ from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap, bootstrap_interval
 from ..results import Curve, Estimate, EstimateTable, ModelResult
 from ._ccw import clone_rows, fit_risks, histories, weight_models
+from ._input import check_horizons
 from .result import TrialsResult
 
 __all__ = ["clone_censor_weight"]
@@ -157,7 +158,7 @@ def clone_censor_weight(
     if grace >= n_fu:
         raise DataValidationError(
             f"{_FUNC}(): grace={grace} is not below the longest follow-up ({n_fu} periods).")
-    hz = _horizons(horizons, n_fu)
+    hz = check_horizons(horizons, n_fu)
     opts = {"grace": grace, "sustained": sustained, "kind": followup_terms, "n_fu": n_fu,
             "truncate": truncate, "covs": covs}
     fit = _fit(arrays, opts)
@@ -258,15 +259,6 @@ def _fit(arr: dict[str, np.ndarray], opts: dict[str, Any]) -> dict[str, Any]:
             "n_rows": int(use.sum()), "n_events": int(y[use].sum()),
             "wdiag": _weight_table(w, n_trunc), "switch": switch}
 
-
-def _horizons(horizons: Sequence[int] | int | None, n_fu: int) -> list[int]:
-    hz = [n_fu - 1] if horizons is None else (
-        [horizons] if isinstance(horizons, int | np.integer) else list(horizons))
-    bad = [h for h in hz if not (isinstance(h, int | np.integer) and 0 <= h < n_fu)]
-    if bad or not hz:
-        raise DataValidationError(
-            f"{_FUNC}(): horizons must be follow-up periods in 0..{n_fu - 1}; got {bad or hz}.")
-    return [int(h) for h in hz]
 
 
 def _weight_table(w: np.ndarray, n_trunc: int) -> pd.DataFrame:

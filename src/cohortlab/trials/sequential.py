@@ -17,7 +17,14 @@ from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results import Curve, Estimate, EstimateTable, ModelResult
 from ._expand import max_followup
-from ._input import Columns, frame_source, parquet_source, resample, to_arrays
+from ._input import (
+    Columns,
+    check_horizons,
+    frame_source,
+    parquet_source,
+    resample,
+    to_arrays,
+)
 from ._model import Spec, entries, fit_outcome, fit_switch, flow_counts, outcome_names
 from ._standardise import standardised_risks
 from .result import TrialsResult
@@ -212,7 +219,7 @@ def sequential_trials(
         )
     spec = replace(_spec(followup_terms, trial_terms, arm_by_followup, per_protocol, cols,
                          n_fu), censor_weights=bool(censor_weights))
-    hz = _horizons(horizons, n_fu)
+    hz = check_horizons(horizons, n_fu)
     fit, wts, flow, wdiag, spec = _fit_all(spec, source, truncate, notes)
     names, n_time = outcome_names(spec)
     E, _, persons = entries(spec, source)
@@ -254,16 +261,6 @@ def _spec(followup: str, trial: str, interaction: str, per_protocol: bool, cols:
                 trial_knots=knots if trial == "spline" else None, per_protocol=per_protocol,
                 baseline_names=cols.baseline, varying_names=cols.varying, n_fu=n_fu)
 
-
-def _horizons(horizons: Sequence[int] | int | None, n_fu: int) -> list[int]:
-    hz = [n_fu - 1] if horizons is None else (
-        [horizons] if isinstance(horizons, int | np.integer) else list(horizons))
-    bad = [h for h in hz if not (isinstance(h, int | np.integer) and 0 <= h < n_fu)]
-    if bad or not hz:
-        raise DataValidationError(
-            f"{_FUNC}(): horizons must be follow-up periods in 0..{n_fu - 1}; got {bad or hz}."
-        )
-    return [int(h) for h in hz]
 
 
 def _fit_all(spec: Spec, source, truncate: float | None, notes: list[str]):
