@@ -247,7 +247,12 @@ def test_bootstrap_interval_methods_by_hand():
     reps = np.random.default_rng(0).gamma(2.0, 1.0, size=(500, 2))
     pt = np.array([2.1, 1.9])
     se, lo, hi = bootstrap_interval(pt, reps, 0.9, "percentile")
-    q = np.quantile(reps, [0.05, 0.95], axis=0)
+    # the (B + 1) p order statistics: sorted[25 - 1] and sorted[475 - 1] for B = 499
+    srt = np.sort(reps[:499], axis=0)
+    se499, lo499, hi499 = bootstrap_interval(pt, reps[:499], 0.9, "percentile")
+    np.testing.assert_allclose(lo499, srt[24])
+    np.testing.assert_allclose(hi499, srt[474])
+    q = np.quantile(reps, [0.05, 0.95], axis=0, method="weibull")
     np.testing.assert_allclose(se, reps.std(axis=0, ddof=1))
     np.testing.assert_allclose(lo, q[0])
     np.testing.assert_allclose(hi, q[1])
@@ -257,6 +262,16 @@ def test_bootstrap_interval_methods_by_hand():
     _, lo_n, hi_n = bootstrap_interval(pt, reps, 0.9, "normal")
     np.testing.assert_allclose(lo_n, pt - 1.6448536269514722 * se)
     np.testing.assert_allclose(hi_n, pt + 1.6448536269514722 * se)
+
+
+def test_percentile_interval_not_pulled_inward_at_small_b():
+    """Reps 1..99, 90%: the (B + 1) p = 5th and 95th order statistics (5, 95), not the
+    linearly interpolated 5.9 / 94.1 that undercover (0.932 instead of 0.95 at B = 100)."""
+    reps = np.arange(1.0, 100.0)[:, None]
+    _, lo, hi = bootstrap_interval([50.0], reps, 0.9, "percentile")
+    assert (lo[0], hi[0]) == pytest.approx((5.0, 95.0), abs=1e-9)
+    _, lo_b, hi_b = bootstrap_interval([50.0], reps, 0.9, "basic")
+    assert (lo_b[0], hi_b[0]) == pytest.approx((5.0, 95.0), abs=1e-9)
 
 
 def test_bootstrap_interval_validates():

@@ -204,7 +204,11 @@ def bootstrap_interval(
         Interval level.
     method : {"percentile", "normal", "basic"}
         Percentile interval; normal interval ``point -/+ z * SE_boot``; or basic
-        (reverse-percentile) interval ``2 * point - quantiles``.
+        (reverse-percentile) interval ``2 * point - quantiles``. The quantiles are the
+        ``(B + 1) * alpha/2`` and ``(B + 1) * (1 - alpha/2)`` order statistics (interpolated;
+        numpy's ``method="weibull"``, Davison & Hinkley 1997, sec. 5.2.1): the default linear
+        interpolation between ``(B - 1) * p`` order statistics pulls the endpoints inward and
+        undercovers at small ``B`` (0.932 instead of 0.95 at ``B = 100`` for a normal statistic).
 
     Returns
     -------
@@ -214,8 +218,8 @@ def bootstrap_interval(
     --------
     >>> reps = np.linspace(-1, 1, 101)[:, None]
     >>> se, lo, hi = bootstrap_interval([0.0], reps, 0.9, "percentile")
-    >>> round(float(lo[0]), 2), round(float(hi[0]), 2)
-    (-0.9, 0.9)
+    >>> round(float(lo[0]), 3), round(float(hi[0]), 3)
+    (-0.918, 0.918)
     """
     check_option(method, BootstrapCI, "method", "bootstrap_interval")
     check_conf_level(conf_level, "bootstrap_interval")
@@ -226,7 +230,7 @@ def bootstrap_interval(
     if method == "normal":
         q = z_critical(conf_level)
         return se, pt - q * se, pt + q * se
-    lo_q, hi_q = np.quantile(reps, [alpha / 2, 1 - alpha / 2], axis=0)
+    lo_q, hi_q = np.quantile(reps, [alpha / 2, 1 - alpha / 2], axis=0, method="weibull")
     if method == "basic":
         return se, 2 * pt - hi_q, 2 * pt - lo_q
     return se, lo_q, hi_q

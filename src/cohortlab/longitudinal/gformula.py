@@ -360,10 +360,10 @@ def gformula_tv(
     resampled with replacement, the simulation redone with its own random stream),
     percentile intervals (pygformula's and gfoRmula's default) or normal intervals with the
     bootstrap SE (``interval="normal"``); seeded, identical for any ``n_jobs``. In a
-    coverage study on ``simulate_longitudinal`` (1,000 persons x 6 periods, 500 data sets,
-    200 replicates) the 95% percentile interval of the always-vs-never risk difference
-    covered the truth in 91.6% and the normal interval in 93.6%: at this size prefer
-    ``interval="normal"`` or more persons.
+    coverage study on ``simulate_longitudinal`` (1,000 persons x 6 periods, 300 data sets,
+    100 replicates) the 95% percentile and normal intervals of the always-vs-never risk
+    difference both covered the truth in 95.0%; the bootstrap SE (0.0274) matched the SD of
+    the estimates (0.0272).
 
     Parameters
     ----------
