@@ -35,6 +35,7 @@ import time
 import numpy as np
 import pandas as pd
 from _harness import child_env, machine_header, markdown_table
+from _runner import _vm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYGF = os.environ.get("PYGFORMULA_PYTHON", "/work/venvs/pygformula/bin/python")
@@ -71,13 +72,6 @@ def make(n: int, n_periods: int, seed: int = SEED) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ children
-def _vmhwm() -> float:
-    with open("/proc/self/status") as fh:
-        for ln in fh:
-            if ln.startswith("VmHWM:"):
-                return float(ln.split()[1]) / 1024.0
-    return float("nan")
-
 
 def child_cohortlab(path: str, n_boot: int, n_jobs: int) -> dict:
     import cohortlab as cl
@@ -91,7 +85,7 @@ def child_cohortlab(path: str, n_boot: int, n_jobs: int) -> dict:
     sec = time.perf_counter() - t0
     r = res.risks.data
     last = r[r["time"] == r["time"].max()].set_index("group")
-    return {"seconds": sec, "vmhwm_mb": _vmhwm(),
+    return {"seconds": sec, "vmhwm_mb": _vm("VmHWM"),
             "risk": {g: float(last.loc[g, "estimate"]) for g in ("natural_course", "never",
                                                                "always")},
             "rd_se": float(res.contrasts[f"RD always vs never, period {int(r['time'].max())}"]
@@ -121,7 +115,7 @@ def child_pygformula(path: str) -> dict:
     sec = time.perf_counter() - t0
     names = {"Natural course": "natural_course", "Never treat": "never",
              "Always treat": "always"}
-    return {"seconds": sec, "vmhwm_mb": _vmhwm(),
+    return {"seconds": sec, "vmhwm_mb": _vm("VmHWM"),
             "risk": {names[k]: float(v[-1]) for k, v in zip(g.int_descript, g.g_results,
                                                            strict=True)}}
 

@@ -36,6 +36,8 @@ import sys
 import tempfile
 import time
 
+from _runner import _vm
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER = "/work/venvs/trials/bin/python"
 
@@ -53,13 +55,6 @@ def make_csv(n: int, n_periods: int, path: str) -> None:
     df.rename(columns={"period": "time"})[["id", "time", "A", "Y", "elig", "V", "L"]].to_csv(
         path, index=False)
 
-
-def _vmhwm() -> float:
-    with open("/proc/self/status") as fh:
-        for ln in fh:
-            if ln.startswith("VmHWM:"):
-                return float(ln.split()[1]) / 1024.0
-    return float("nan")
 
 
 def child_cohortlab(path: str, estimand: str, source: str) -> dict:
@@ -171,7 +166,7 @@ if __name__ == "__main__":
         tool, path, estimand, source = sys.argv[2:6]
         out = (child_cohortlab(path, estimand, source) if tool == "cohortlab"
                else child_pyseqtarget(path, estimand))
-        out["peak_MB"] = _vmhwm()
+        out["peak_MB"] = _vm("VmHWM")
         print(json.dumps(out))
         sys.exit(0)
     sys.exit(main())
