@@ -29,3 +29,13 @@ def mean_stat(idx):
 def two_stats(idx):
     """Mean and SD of BOOT_X over the resampled indices."""
     return np.array([BOOT_X[idx].mean(), BOOT_X[idx].std()])
+
+
+def trials_cohort():
+    """A small long cohort for the trials verbs: no competing event, eligible (``E``) until the
+    first treated period."""
+    import cohortlab as cl
+
+    d = cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000, competing=False)
+    before = d.groupby("id")["A"].cumsum() - d["A"]
+    return d.assign(E=(before == 0).astype(int))

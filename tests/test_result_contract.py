@@ -20,6 +20,7 @@ from typing import Any, get_args
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import trials_cohort
 
 import cohortlab as cl
 from cohortlab._typing import CIMethod, EffectMeasure, EvaluationMetric
@@ -37,13 +38,6 @@ from cohortlab.results import (
 
 FAMILY = (Estimate, EstimateTable, Curve, ModelResult, TestResult, TestTable)
 COV = ["age", "female", "bmi"]
-
-
-def _trials_data() -> pd.DataFrame:
-    """A long cohort without the competing event, eligible until the first treated period."""
-    d = cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000, competing=False)
-    before = d.groupby("id")["A"].cumsum() - d["A"]
-    return d.assign(E=(before == 0).astype(int))
 
 
 def _cohort() -> pd.DataFrame:
@@ -153,7 +147,7 @@ RESULT_VERBS: dict[str, Callable[[pd.DataFrame], Any]] = {
         period="period", treatment="A", outcome="Y", censor="C", covariates={"L": "normal"},
         baseline=["V"], n_boot=5, random_state=1),
     "sequential_trials": lambda d: cl.sequential_trials(
-        _trials_data(), id="id", period="period", treatment="A", outcome="Y", eligible="E",
+        trials_cohort(), id="id", period="period", treatment="A", outcome="Y", eligible="E",
         covariates=["L", "V"], censor="C"),
     "clone_censor_weight": lambda d: cl.clone_censor_weight(
         cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000), id="id", period="period",

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import trials_cohort
 
 import cohortlab as cl
 from cohortlab.exceptions import MissingDataError
@@ -34,13 +35,6 @@ from cohortlab.results import (
 
 def _long() -> pd.DataFrame:
     return cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000)
-
-
-def _trials() -> pd.DataFrame:
-    """A long cohort without the competing event, eligible until the first treated period."""
-    d = cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000, competing=False)
-    before = d.groupby("id")["A"].cumsum() - d["A"]
-    return d.assign(E=(before == 0).astype(int))
 
 
 @dataclass(frozen=True)
@@ -238,7 +232,7 @@ VERBS = [
         period="period", treatment="A", outcome="Y", censor="C", covariates={"L": "normal"},
         baseline=["V"], n_boot=20, **k), used=None, has_ci=True, random=True),
     Verb("sequential_trials", lambda d, **k: cl.sequential_trials(
-        _trials(), id="id", period="period", treatment="A", outcome="Y", eligible="E",
+        trials_cohort(), id="id", period="period", treatment="A", outcome="Y", eligible="E",
         covariates=["L", "V"], censor="C", **k).effects, used=None, has_ci=True),
     Verb("clone_censor_weight", lambda d, **k: cl.clone_censor_weight(
         _long(), id="id", period="period", treatment="A", outcome="Y", covariates=["L", "V"],
