@@ -1,10 +1,10 @@
 """What the result rows (:class:`Estimate`, :class:`TestResult`) and their tables share.
 
 A row holds its counts, the rows dropped before fitting, notes, labels and diagnostics
-(:class:`ResultRow`); it renders as a table of one row, with the three functions its row
-class names for tables of its kind. A table is an immutable tuple of result rows with a
-title, the rows dropped before fitting and notes; it is indexed by position or by a unique
-``term`` and renders with its row class's functions (:class:`RowTable`).
+(:class:`ResultRow`). How rows of one kind render (tidy frame, display frame, footer) is one
+:class:`RowKind` per kind, used for a row alone (a table of one row) and for its tables. A
+table is an immutable tuple of result rows with a title, the rows dropped before fitting and
+notes; it is indexed by position or by a unique ``term`` (:class:`RowTable`).
 """
 
 from __future__ import annotations
