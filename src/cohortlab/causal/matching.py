@@ -530,10 +530,7 @@ def _notes(c: Mapping[str, int], estimand: str, ratio: int, with_replacement: bo
         notes.append(f"only {n_ctrl:,} {ctrl} subjects for {n_focal:,} {focal} subjects at "
                      f"{ratio}:1 without replacement: not every {focal} subject can get "
                      f"{ratio} match{'es' if ratio > 1 else ''} (replace=True lifts this)")
-    disc = c["discarded_exposed"] + c["discarded_unexposed"]
-    if disc:
-        notes.append(f"{disc:,} subjects excluded before matching (trimmed in the "
-                     "PropensityScore passed as ps)")
+    notes += _discarded_notes(c)
     if c["incomplete_sets"]:
         notes.append(f"{c['incomplete_sets']:,} matched sets have fewer than {ratio} "
                      f"{ctrl} subjects (weights 1/k per set)")
@@ -554,14 +551,20 @@ def _notes_ate(c: Mapping[str, int], score: np.ndarray) -> tuple[str, ...]:
     if lost:
         notes.append(f"{lost:,} subjects with no subject of the other arm within the caliper "
                      "excluded: the estimand is the ATE of the matched subjects")
-    disc = c["discarded_exposed"] + c["discarded_unexposed"]
-    if disc:
-        notes.append(f"{disc:,} subjects excluded before matching (trimmed in the "
-                     "PropensityScore passed as ps)")
+    notes += _discarded_notes(c)
     if c["controls_reused"]:
         notes.append(f"{c['controls_reused']:,} subjects used as a match more than once (at "
                      f"most {c['max_reuse']:,} times)")
     return (*notes, *_positivity_notes(score, ""))
+
+
+def _discarded_notes(c: Mapping[str, int]) -> list[str]:
+    """The subjects a trimmed ``ps`` excluded before matching (none: no note)."""
+    disc = c["discarded_exposed"] + c["discarded_unexposed"]
+    if not disc:
+        return []
+    return [f"{disc:,} subjects excluded before matching (trimmed in the PropensityScore "
+            "passed as ps)"]
 
 
 def _positivity_notes(score: np.ndarray, why: str) -> tuple[str, ...]:

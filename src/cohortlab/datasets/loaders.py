@@ -6,6 +6,7 @@ so a caller can modify the result without affecting the next load.
 
 from __future__ import annotations
 
+import json
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
@@ -279,140 +280,16 @@ def load_gbsg() -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------- labels
-_NO_YES = {0: "No", 1: "Yes"}
+def _label_tables() -> dict[str, Any]:
+    """The display labels of every bundled data set, read afresh from ``data/labels.json``.
 
-_BREAST_COMMON: dict[str, Any] = {
-    "variables": {
-        "pid": "Patient", "year": "Year of surgery", "age": "Age, years",
-        "meno": "Menopausal status", "grade": "Tumour grade",
-        "nodes": "Positive lymph nodes", "pgr": "Progesterone receptors, fmol/l",
-        "er": "Oestrogen receptors, fmol/l", "hormon": "Hormonal therapy",
-        "chemo": "Chemotherapy", "size_group": "Tumour size",
-        "rfstime": "Time to relapse or death, days", "rfs": "Relapse or death",
-    },
-    "values": {
-        "meno": {0: "Premenopausal", 1: "Postmenopausal"},
-        "size_group": {"<=20": "≤20 mm", "20-50": "20-50 mm", ">50": ">50 mm"},
-        "hormon": _NO_YES, "chemo": _NO_YES, "rfs": _NO_YES,
-    },
-    "exposure": {"column": "hormon", "label": "Hormonal therapy",
-                 "arms": {0: "No hormonal therapy", 1: "Hormonal therapy"}},
-    "outcomes": {"rfs": "Relapse or death", "death": "Death from any cause",
-                 "recur": "Relapse"},
-    "time_unit": "days",
-    "report_time_unit": "years",
-}
-
-
-def _breast(extra_vars: dict[str, str], extra_values: dict[str, Any],
-            absent: tuple[str, ...] = ()) -> dict[str, Any]:
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in _BREAST_COMMON.items()}
-    out["variables"] = {k: v for k, v in {**_BREAST_COMMON["variables"], **extra_vars}.items()
-                        if k not in absent}
-    out["values"] = {k: v for k, v in {**_BREAST_COMMON["values"], **extra_values}.items()
-                     if k not in absent}
-    return out
-
-
-#: Display labels of the bundled data sets, in the shape ``Labels.from_dict`` reads. Codes
-#: follow each loader's docstring (and the R documentation of the source data).
-DATASET_LABELS: dict[str, dict[str, Any]] = {
-    "nhefs": {
-        "variables": {
-            "seqn": "Participant", "qsmk": "Quit smoking, 1971-82",
-            "wt82_71": "Weight change 1971-82, kg", "wt71": "Weight in 1971, kg",
-            "wt82": "Weight in 1982, kg", "death": "Death by 1992", "sex": "Sex",
-            "race": "Race", "age": "Age, years", "education": "Education",
-            "smokeintensity": "Cigarettes per day", "smokeyrs": "Years of smoking",
-            "exercise": "Recreational exercise", "active": "Activity in daily life",
-            "ht": "Height, cm", "sbp": "Systolic blood pressure, mmHg",
-            "dbp": "Diastolic blood pressure, mmHg", "cholesterol": "Cholesterol, mg/dl",
-            "income": "Family income", "marital": "Marital status",
-            "censored": "Lost to follow-up", "older": "Age over 50",
-        },
-        "values": {
-            "sex": {0: "Male", 1: "Female"},
-            "race": {0: "White", 1: "Other"},
-            "education": {1: "8th grade or less", 2: "High school dropout",
-                          3: "High school", 4: "College dropout", 5: "College or more"},
-            "exercise": {0: "Much", 1: "Moderate", 2: "Little or none"},
-            "active": {0: "Very active", 1: "Moderately active", 2: "Inactive"},
-            "qsmk": _NO_YES, "death": _NO_YES, "censored": _NO_YES, "older": _NO_YES,
-        },
-        "exposure": {"column": "qsmk", "label": "Quit smoking, 1971-82",
-                     "arms": {0: "Did not quit smoking", 1: "Quit smoking"}},
-        "outcomes": {"wt82_71": "Weight change 1971-82, kg", "death": "Death by 1992"},
-        "time_unit": "years",
-        "report_time_unit": "years",
-    },
-    "lung": {
-        "variables": {
-            "inst": "Institution", "time": "Survival time, days", "status": "Status",
-            "age": "Age, years", "sex": "Sex",
-            "ph.ecog": "ECOG performance score (physician)",
-            "ph.karno": "Karnofsky score (physician)",
-            "pat.karno": "Karnofsky score (patient)",
-            "meal.cal": "Calories consumed at meals", "wt.loss": "Weight loss, 6 months, lb",
-            "dead": "Death",
-        },
-        "values": {
-            "status": {1: "Censored", 2: "Dead"},
-            "sex": {1: "Male", 2: "Female"},
-            "ph.ecog": {0: "Asymptomatic", 1: "Symptomatic, ambulatory",
-                        2: "In bed <50% of the day", 3: "In bed >50% of the day",
-                        4: "Bedbound"},
-            "dead": _NO_YES,
-        },
-        "outcomes": {"dead": "Death from any cause"},
-        "time_unit": "days",
-        "report_time_unit": "years",
-    },
-    "mgus2": {
-        "variables": {
-            "id": "Patient", "age": "Age at diagnosis, years", "sex": "Sex",
-            "dxyr": "Year of diagnosis", "hgb": "Haemoglobin, g/dl",
-            "creat": "Creatinine, mg/dl", "mspike": "Monoclonal protein spike, g/dl",
-            "ptime": "Time to plasma-cell malignancy or last contact, months",
-            "pstat": "Plasma-cell malignancy",
-            "futime": "Time to death or last contact, months", "death": "Death",
-            "etime": "Time to first event, months", "event": "First event",
-        },
-        "values": {
-            "sex": {"F": "Female", "M": "Male"},
-            "pstat": _NO_YES, "death": _NO_YES,
-            "event": {0: "Censored", 1: "Plasma-cell malignancy",
-                      2: "Death without plasma-cell malignancy"},
-        },
-        "outcomes": {"pcm": "Plasma-cell malignancy", "death": "Death",
-                     "event": "Plasma-cell malignancy"},
-        "time_unit": "months",
-        "report_time_unit": "years",
-    },
-    "rotterdam": _breast(
-        {"size": "Tumour size", "rtime": "Time to relapse or last follow-up, days",
-         "recur": "Relapse", "dtime": "Time to death or last follow-up, days",
-         "death": "Death"},
-        {"size": {"<=20": "≤20 mm", "20-50": "20-50 mm", ">50": ">50 mm"},
-         "recur": _NO_YES, "death": _NO_YES}),
-    "gbsg": _breast(
-        {"size": "Tumour size, mm", "status": "Relapse or death"},
-        {"grade": {1: "1", 2: "2", 3: "3"}, "status": _NO_YES}, absent=("year", "chemo")),
-    "lalonde": {
-        "variables": {
-            "id": "Participant", "treat": "Job training (NSW)", "age": "Age, years",
-            "educ": "Schooling, years", "race": "Race", "married": "Married",
-            "nodegree": "No high-school degree", "re74": "Earnings in 1974, US$",
-            "re75": "Earnings in 1975, US$", "re78": "Earnings in 1978, US$",
-        },
-        "values": {
-            "race": {"black": "Black", "hispan": "Hispanic", "white": "White"},
-            "married": _NO_YES, "nodegree": _NO_YES, "treat": _NO_YES,
-        },
-        "exposure": {"column": "treat", "label": "Job training (NSW)",
-                     "arms": {0: "Comparison (PSID)", 1: "Job training (NSW)"}},
-        "outcomes": {"re78": "Earnings in 1978, US$"},
-    },
-}
+    One entry per data set (and ``"wearable"`` for :func:`simulate_cohort`'s columns) in the
+    shape :meth:`~cohortlab.results.labels.Labels.from_dict` reads; codes follow each
+    loader's docstring (and the R documentation of the source data).
+    """
+    resource = files("cohortlab.datasets") / "data" / "labels.json"
+    tables: dict[str, Any] = json.loads(resource.read_text(encoding="utf-8"))
+    return tables
 
 
 def labels(name: str) -> Labels:
@@ -446,9 +323,8 @@ def labels(name: str) -> Labels:
     """
     from ..exceptions import CohortError
     from ..results.labels import Labels
-    from .simulate import WEARABLE_LABELS
 
-    tables = {**DATASET_LABELS, "wearable": WEARABLE_LABELS}
+    tables = _label_tables()
     key = str(name).lower().removeprefix("load_")
     if key not in tables:
         raise CohortError(f"datasets.labels(): no labels for {name!r}; the data sets with "

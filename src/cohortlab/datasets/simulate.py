@@ -325,35 +325,3 @@ def _outcomes(
         cols |= {"sbp_12m_a1": y0 + effect, "sbp_12m_a0": y0,
                  "mace_1y_p1": r1, "mace_1y_p0": r0}
     return cols
-
-
-#: Display labels of :func:`simulate_cohort`'s columns (``cl.datasets.labels("wearable")``),
-#: in the shape :meth:`cohortlab.results.labels.Labels.from_dict` reads.
-WEARABLE_LABELS: dict[str, object] = {
-    "variables": {
-        "id": "Participant", "site": "Site", "age": "Age, years", "female": "Sex",
-        "bmi": "BMI, kg/m²", "diabetes": "Diabetes", "smoking": "Smoking",
-        "sbp": "Systolic blood pressure, mmHg", "af_true": "Atrial fibrillation",
-        "af_score": "Wearable AF score", "af_flag": "Wearable AF flag",
-        "sbp_12m": "Systolic blood pressure at 12 months, mmHg",
-        "mace_1y": "Major adverse cardiovascular event within 1 year",
-        "time": "Follow-up, years", "event": "Event",
-    },
-    "values": {
-        "female": {0: "Male", 1: "Female"},
-        "diabetes": {0: "No", 1: "Yes"},
-        "smoking": {"never": "Never", "former": "Former", "current": "Current"},
-        "af_true": {0: "No", 1: "Yes"},
-        "af_flag": {0: "Not flagged", 1: "Flagged"},
-        "mace_1y": {0: "No", 1: "Yes"},
-        "event": {0: "Censored", 1: "Stroke", 2: "Death without stroke"},
-    },
-    "exposure": {"column": "treated", "label": "Treatment",
-                 "arms": {0: "Untreated", 1: "Treated"}},
-    "outcomes": {"sbp_12m": "Systolic blood pressure at 12 months",
-                 "mace_1y": "Major adverse cardiovascular event within 1 year",
-                 "event": "Stroke", "stroke": "Stroke",
-                 "death": "Death without stroke"},
-    "time_unit": "years",
-    "report_time_unit": "years",
-}

@@ -24,6 +24,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from .._design import covariate_columns
+from .._pooling import count_warnings, model_scale, result_rows, row_key
 from .._typing import Missing, RandomState
 from .._validation import (
     _fmt_values,
@@ -49,14 +50,7 @@ from ._imputation import (
 )
 from ._imputation import refit_weights as _refit_weights
 from ._rerun import RerunSetup, flag_labels, naive_kwargs
-from .measurement_error_result import (
-    MICorrection,
-    _build,
-    _count_warnings,
-    _model_scale,
-    _result_rows,
-    _row_key,
-)
+from .measurement_error_result import MICorrection, _build
 
 __all__ = ["correct_exposure", "MICorrection"]
 
@@ -109,10 +103,10 @@ def _one_imputation(setup: _Setup, seed: np.random.SeedSequence
             f = _refit_weights(f, setup.exposure, setup.refit, kw.get("reference"))
         return setup.estimator(f, **kw)
 
-    result, seen = _count_warnings(run)
-    rows = _result_rows(result, setup.times)
-    theta, var = _model_scale(rows)
-    return theta, var, [_row_key(r) for r in rows], seen
+    result, seen = count_warnings(run)
+    rows = result_rows(result, setup.times)
+    theta, var = model_scale(rows)
+    return theta, var, [row_key(r) for r in rows], seen
 
 
 def _run_batch(setup: _Setup, seeds: list) -> list:
@@ -306,7 +300,7 @@ def correct_exposure(
     seed_estimator, naive_kw = naive_kwargs(params, kwargs, seeds[-1])
     naive_frame = frame if refit is None else _refit_weights(frame, exposure, refit,
                                                             kwargs.get("reference"))
-    naive = _result_rows(estimator(naive_frame, **naive_kw), times)
+    naive = result_rows(estimator(naive_frame, **naive_kw), times)
     work = frame.copy(deep=False)
     work.attrs = {}  # attrs are deep-copied by every pandas op: drop them for speed
     setup = _Setup(estimator=estimator, frame=work, exposure=exposure, labels=labels, X=X,

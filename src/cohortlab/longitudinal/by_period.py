@@ -9,14 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_columns, check_frame, check_numeric, verb
+from .._validation import check_columns, check_numeric, verb, verb_name
 from ..exceptions import DataValidationError
 from ..results._format import Renderable, fmt_int, fmt_num
 from ..results.labels import Labels, as_labels
 
 __all__ = ["by_period_table", "ByPeriodTable"]
-
-FUNC = "by_period_table"
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
@@ -144,16 +142,15 @@ def by_period_table(
     0       0          3          1         1     136.7
     1       1          2          2         1     130.0
     """
-    data = check_frame(data, FUNC)
     covs = list(covariates) if covariates is not None else []
     if isinstance(covariates, str):
         covs = [covariates]
-    check_columns(data, FUNC, id=id, period=period, treatment=treatment, outcome=outcome,
+    check_columns(data, id=id, period=period, treatment=treatment, outcome=outcome,
                   censor=censor, competing=competing, covariates=covs)
-    per = check_numeric(data, period, "period", FUNC)
+    per = check_numeric(data, period, "period")
     if np.isnan(per).any():
-        raise DataValidationError(f"{FUNC}(): column {period!r} (period) has missing values; "
-                                  "every person-period needs its period.")
+        raise DataValidationError(f"{verb_name()}(): column {period!r} (period) has missing "
+                                  "values; every person-period needs its period.")
     levels, code = np.unique(per, return_inverse=True)
     k = levels.size
 
@@ -180,7 +177,7 @@ def by_period_table(
             cols[key] = count(np.nan_to_num(_binary(data, col, role, allow_nan=True))).astype(
                 np.int64)
     for c in covs:
-        x = check_numeric(data, c, "covariate", FUNC)
+        x = check_numeric(data, c, "covariate")
         ok = ~np.isnan(x)
         m = count(ok.astype(float))
         s1 = count(np.where(ok, x, 0.0))
@@ -202,11 +199,11 @@ def _period_values(levels: np.ndarray) -> np.ndarray:
 
 
 def _binary(data: pd.DataFrame, col: str, role: str, *, allow_nan: bool) -> np.ndarray:
-    x = check_numeric(data, col, role, FUNC)
+    x = check_numeric(data, col, role)
     bad = ~((x == 0) | (x == 1) | (np.isnan(x) if allow_nan else False))
     if bad.any():
         raise DataValidationError(
-            f"{FUNC}(): column {col!r} ({role}) must be 0/1"
+            f"{verb_name()}(): column {col!r} ({role}) must be 0/1"
             f"{' or missing' if allow_nan else ''}; got {int(bad.sum()):,} other values, e.g. "
             f"{np.unique(x[bad])[:3].tolist()}. Code it 0/1."
         )

@@ -17,14 +17,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._validation import _refuse_missing, check_columns, check_frame, check_numeric, verb
+from .._validation import _refuse_missing, check_columns, check_numeric, verb, verb_name
 from ..exceptions import DataValidationError
 from ._person_period import cumsum, position, run_length, shift
 from .features import grouped_periods
 
 __all__ = ["time_varying_exposure", "TimeVaryingExposure"]
-
-FUNC = "time_varying_exposure"
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,7 +75,7 @@ class TimeVaryingExposure:
 def _int(x: Any, name: str, low: int) -> int:
     if isinstance(x, numbers.Integral) and not isinstance(x, bool) and int(x) >= low:
         return int(x)
-    raise DataValidationError(f"{FUNC}(): {name} must be an int >= {low}; got {x!r}.")
+    raise DataValidationError(f"{verb_name()}(): {name} must be an int >= {low}; got {x!r}.")
 
 
 @verb
@@ -155,21 +153,21 @@ def time_varying_exposure(
     >>> print(on2)
     Time-varying exposure score_exposed: score >= 0.5, in 2 consecutive periods, then stays on; 3 of 6 person-periods (50.0%) and 1 of 1 persons exposed.
     """  # noqa: E501
-    data = check_frame(data, FUNC)
-    check_columns(data, FUNC, score=score, id=id, period=period)
+    func = verb_name()
+    check_columns(data, score=score, id=id, period=period)
     if operator not in (">=", ">"):
-        raise DataValidationError(f'{FUNC}(): operator must be ">=" or ">"; got {operator!r}.')
+        raise DataValidationError(f'{func}(): operator must be ">=" or ">"; got {operator!r}.')
     if not (isinstance(threshold, numbers.Real) and not isinstance(threshold, bool)
             and math.isfinite(float(threshold))):
-        raise DataValidationError(f"{FUNC}(): threshold must be a finite number; got "
+        raise DataValidationError(f"{func}(): threshold must be a finite number; got "
                                   f"{threshold!r}. Pass e.g. threshold=0.5.")
     k = _int(consecutive, "consecutive", 1)
     d = _int(delay, "delay", 0)
     if not isinstance(monotone, bool | np.bool_):
-        raise DataValidationError(f"{FUNC}(): monotone must be True or False; got {monotone!r}.")
-    g, _ = grouped_periods(data, id, period, FUNC)
-    x = g.take(check_numeric(data, score, "score", FUNC))
-    _refuse_missing(int(np.isnan(x).sum()), score, "score", FUNC,
+        raise DataValidationError(f"{func}(): monotone must be True or False; got {monotone!r}.")
+    g, _ = grouped_periods(data, id, period)
+    x = g.take(check_numeric(data, score, "score"))
+    _refuse_missing(int(np.isnan(x).sum()), score, "score", func,
                     "A persistence rule needs every window. Decide what a missing window means "
                     "(e.g. fill with 0 for 'no positive reading') and fill them first.",
                     DataValidationError)

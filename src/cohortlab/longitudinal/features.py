@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import _refuse_missing, check_columns, check_frame, check_numeric, verb
+from .._validation import _refuse_missing, check_columns, check_numeric, verb, verb_name
 from ..exceptions import DataValidationError
 from ._checks import Grouped, contiguity_problem, group_rows, period_problems, raise_problems
 from ._person_period import cumsum, first_true_position, position, shift
@@ -22,11 +22,11 @@ from ._person_period import cumsum, first_true_position, position, shift
 __all__ = ["lag", "cumulative_exposure", "time_since_initiation", "ever_treated"]
 
 
-def grouped_periods(data: pd.DataFrame, id: str, period: str, func: str
-                    ) -> tuple[Grouped, np.ndarray]:
+def grouped_periods(data: pd.DataFrame, id: str, period: str) -> tuple[Grouped, np.ndarray]:
     """The rows grouped by person and their periods, refusing gaps and missing periods."""
+    func = verb_name()
     g = group_rows(data, id, func)
-    per = check_numeric(data, period, "period", func)
+    per = check_numeric(data, period, "period")
     if np.isnan(per).any():
         raise DataValidationError(f"{func}(): column {period!r} (period) has missing values; "
                                   "every person-period needs its period.")
@@ -36,12 +36,12 @@ def grouped_periods(data: pd.DataFrame, id: str, period: str, func: str
     return g, per_g
 
 
-def _prepare(data: pd.DataFrame, column: str, id: str, period: str, func: str,
+def _prepare(data: pd.DataFrame, column: str, id: str, period: str,
              binary: bool, role: str = "treatment") -> tuple[Grouped, np.ndarray, np.ndarray]:
-    data = check_frame(data, func)
-    check_columns(data, func, column=column, id=id, period=period)
-    g, per_g = grouped_periods(data, id, period, func)
-    x = g.take(check_numeric(data, column, "column", func))
+    func = verb_name()
+    check_columns(data, column=column, id=id, period=period)
+    g, per_g = grouped_periods(data, id, period)
+    x = g.take(check_numeric(data, column, "column"))
     _refuse_missing(int(np.isnan(x).sum()), column, role, func,
                     "A running summary would silently skip them. Fill them (e.g. carry the "
                     "last value forward) first.", DataValidationError)
@@ -101,10 +101,10 @@ def lag(
     >>> cl.lag(d, "sbp", id="pid", period="t", k=2, fill=0).tolist()
     [0.0, 0.0, 140.0, 0.0, 0.0]
     """
-    func = "lag"
     if not (isinstance(k, numbers.Integral) and not isinstance(k, bool) and k >= 0):
-        raise DataValidationError(f"{func}(): k must be an int >= 0; got {k!r}. Pass e.g. k=1.")
-    g, x, _ = _prepare(data, column, id, period, func, binary=False, role="lagged")
+        raise DataValidationError(
+            f"{verb_name()}(): k must be an int >= 0; got {k!r}. Pass e.g. k=1.")
+    g, x, _ = _prepare(data, column, id, period, binary=False, role="lagged")
     pos = position(g.first, g.grp)
     return _out(shift(x, int(k), pos, float(fill)), g, data, f"{column}_lag{int(k)}")
 
@@ -154,12 +154,7 @@ def cumulative_exposure(
     >>> cl.cumulative_exposure(d, "a", id="pid", period="t", include_current=True).tolist()
     [1.0, 1.0, 2.0, 3.0, 1.0, 2.0]
     """
-    func = "cumulative_exposure"
-    _check_bool(include_current, "include_current", func)
-    g, x, _ = _prepare(data, treatment, id, period, func, binary=False)
-    c = cumsum(x, g.first, g.grp)
-    if not include_current:
-        c = c - x
+    g, c = _running_total(data, treatment, id, period, include_current, binary=False)
     return _out(c, g, data, f"{treatment}_cum")
 
 
@@ -200,8 +195,7 @@ def time_since_initiation(
     >>> cl.time_since_initiation(d, "a", id="pid", period="t").tolist()
     [nan, 0.0, 1.0, 2.0, nan, nan]
     """
-    func = "time_since_initiation"
-    g, x, _ = _prepare(data, treatment, id, period, func, binary=True)
+    g, x, _ = _prepare(data, treatment, id, period, binary=True)
     pos = position(g.first, g.grp)
     n_groups = int(g.first.sum())
     start = first_true_position(x == 1, pos, g.grp, n_groups)[g.grp]
@@ -247,15 +241,16 @@ def ever_treated(
     >>> cl.ever_treated(d, "a", id="pid", period="t", include_current=False).tolist()
     [0, 0, 1, 0]
     """
-    func = "ever_treated"
-    _check_bool(include_current, "include_current", func)
-    g, x, _ = _prepare(data, treatment, id, period, func, binary=True)
-    c = cumsum(x, g.first, g.grp)
-    if not include_current:
-        c = c - x
+    g, c = _running_total(data, treatment, id, period, include_current, binary=True)
     return _out((c > 0).astype(np.int64), g, data, f"{treatment}_ever")
 
 
-def _check_bool(x: Any, name: str, func: str) -> None:
-    if not isinstance(x, bool | np.bool_):
-        raise DataValidationError(f"{func}(): {name} must be True or False; got {x!r}.")
+def _running_total(data: pd.DataFrame, treatment: str, id: str, period: str,
+                   include_current: Any, *, binary: bool) -> tuple[Grouped, np.ndarray]:
+    """A person's running sum of ``treatment`` up to period ``t`` (or ``t - 1``), row order."""
+    if not isinstance(include_current, bool | np.bool_):
+        raise DataValidationError(f"{verb_name()}(): include_current must be True or False; "
+                                  f"got {include_current!r}.")
+    g, x, _ = _prepare(data, treatment, id, period, binary=binary)
+    c = cumsum(x, g.first, g.grp)
+    return g, (c if include_current else c - x)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_columns, check_frame, check_numeric, verb
+from .._validation import check_columns, check_numeric, verb, verb_name
 from ..exceptions import DataValidationError
 from ._checks import Grouped, Problem, group_sorted, id_codes, interval_problems, raise_problems
 from ._person_period import expand_counts
@@ -104,8 +104,7 @@ def person_period(
     >>> long.attrs["person_period"]["rows_not_created"]
     1
     """
-    func = "person_period"
-    data = check_frame(data, func)
+    func = verb_name()
     stems = _names(time_varying, "time_varying", func)
     base = _names(baseline, "baseline", func)
     if not stems:
@@ -283,8 +282,7 @@ def expand_intervals(
        1       2   60.0  75.0        1     1
        2       0    0.0  30.0        1     0
     """
-    func = "expand_intervals"
-    data = check_frame(data, func)
+    func = verb_name()
     interval_mode = start is not None or stop is not None
     if interval_mode == (time is not None or end is not None) or (
             interval_mode and (start is None or stop is None)) or (

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .._validation import check_columns, check_frame, check_numeric, verb
+from .._validation import check_columns, check_numeric, verb, verb_name
 from ..exceptions import DataValidationError
 from ._checks import (
     Problem,
@@ -24,8 +24,6 @@ from ._checks import (
 
 __all__ = ["validate_person_period"]
 
-FUNC = "validate_person_period"
-
 
 def _missing_problem(data: pd.DataFrame, cols: dict[str, str | None]) -> None:
     for role, col in cols.items():
@@ -34,7 +32,7 @@ def _missing_problem(data: pd.DataFrame, cols: dict[str, str | None]) -> None:
         n = int(data[col].isna().sum())
         if n:
             raise DataValidationError(
-                f"{FUNC}(): column {col!r} ({role}) has {n:,} missing values; every person-"
+                f"{verb_name()}(): column {col!r} ({role}) has {n:,} missing values; every person-"
                 f"period needs its {role}. Fill or drop those rows first."
             )
 
@@ -121,39 +119,38 @@ def validate_person_period(
     - missing periods (a month skipped within id: missing visits): 1 id (1 row), e.g. id 2 (at 2). Fix: add the missing person-periods (carry the last values forward or mark them missing), or use expand_intervals() to build complete periods.
     - rows after dead = 1 (follow-up must end with the event or censoring): 1 id (1 row), e.g. id 1. Fix: drop every row after the first dead = 1 of each person.
     """  # noqa: E501
-    data = check_frame(data, FUNC)
     if (period is None) == (start is None or stop is None) or (start is None) != (stop is None):
         raise DataValidationError(
-            f"{FUNC}(): give either period= (discrete time) or both start= and stop= (intervals); "
-            f"got period={period!r}, start={start!r}, stop={stop!r}."
+            f"{verb_name()}(): give either period= (discrete time) or both start= and stop= "
+            f"(intervals); got period={period!r}, start={start!r}, stop={stop!r}."
         )
     base = [baseline] if isinstance(baseline, str) else list(baseline or [])
-    check_columns(data, FUNC, id=id, period=period, start=start, stop=stop,
+    check_columns(data, id=id, period=period, start=start, stop=stop,
                   treatment=treatment, outcome=outcome, censor=censor, competing=competing,
                   baseline=base)
     _missing_problem(data, {"period": period, "start": start, "stop": stop,
                             "treatment": treatment})
-    g = group_rows(data, id, FUNC)
+    g = group_rows(data, id, verb_name())
     problems = [contiguity_problem(data, id, g, period or start or "")]
     if period is not None:
-        p = g.take(check_numeric(data, period, "period", FUNC))
+        p = g.take(check_numeric(data, period, "period"))
         problems.append(_integer_problem(p, period))
         problems += period_problems(p, g, period)
     else:
         assert start is not None and stop is not None
-        s0 = g.take(check_numeric(data, start, "start", FUNC))
-        s1 = g.take(check_numeric(data, stop, "stop", FUNC))
+        s0 = g.take(check_numeric(data, start, "start"))
+        s1 = g.take(check_numeric(data, stop, "stop"))
         problems += interval_problems(s0, s1, g, (start, stop))
     if treatment is not None:
-        problems += treatment_problems(g.take(check_numeric(data, treatment, "treatment", FUNC)),
+        problems += treatment_problems(g.take(check_numeric(data, treatment, "treatment")),
                                        treatment)
-    flags = {c: g.take(check_numeric(data, c, role, FUNC)) for c, role in
+    flags = {c: g.take(check_numeric(data, c, role)) for c, role in
              ((outcome, "outcome"), (censor, "censor"), (competing, "competing")) if c is not None}
     allow_nan = {c for c in (outcome, competing) if c is not None}
     problems += binary_problems(flags, allow_nan)
     problems += after_event_problems(flags, g)
     problems += baseline_problems({c: g.take(data[c].to_numpy()) for c in base}, g)
-    raise_problems(problems, g, FUNC, len(data))
+    raise_problems(problems, g, verb_name(), len(data))
     return data
 
 

@@ -2,9 +2,9 @@
 
 The pooling is the project's: :func:`cohortlab.inference.rubin.pool_rubin` (R ``mice::pool``:
 Barnard-Rubin degrees of freedom, ``riv``, ``fmi``) on the model scale (log for ratios), with
-the result-to-rows conversion of :mod:`cohortlab.exposures.measurement_error` (so every
-parameter of an ``Estimate``, ``EstimateTable``, ``ModelResult`` or a curve at ``times=`` is
-pooled the same way there and here).
+the result-to-rows conversion of :mod:`cohortlab._pooling`, shared with
+:func:`cohortlab.correct_exposure` (so every parameter of an ``Estimate``, ``EstimateTable``,
+``ModelResult`` or a curve at ``times=`` is pooled the same way there and here).
 """
 
 from __future__ import annotations
@@ -17,15 +17,9 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 from joblib import Parallel, delayed
 
+from .._pooling import count_warnings, model_scale, result_rows, row_key, rubin_fields
 from .._validation import verb, verb_name
 from ..exceptions import CohortError, DataValidationError
-from ..exposures.measurement_error_result import (
-    _count_warnings,
-    _model_scale,
-    _result_rows,
-    _row_key,
-    _rubin_fields,
-)
 from ..inference.bootstrap import seed_batches
 from ..inference.rubin import pool_rubin
 from ..results.estimate import Estimate, EstimateTable
@@ -99,12 +93,12 @@ def _one(estimator: Callable[..., Any], imputed: ImputedData, i: int, kwargs: di
             kw["model"] = _FixedScores(across)
         else:  # aipw
             kw["ps_model"] = _FixedScores(across)
-    result, seen = _count_warnings(lambda: estimator(frame, **kw))
+    result, seen = count_warnings(lambda: estimator(frame, **kw))
     rows = _rows(result, times)
-    theta, var = _model_scale(rows)
+    theta, var = model_scale(rows)
     single = isinstance(result, Estimate) or isinstance(getattr(result, "estimate", None),
                                                         Estimate)
-    return theta, var, [_row_key(r) for r in rows], rows, seen, single
+    return theta, var, [row_key(r) for r in rows], rows, seen, single
 
 
 def _rows(result: Any, times: Sequence[float] | None) -> list[Estimate]:
@@ -117,7 +111,7 @@ def _rows(result: Any, times: Sequence[float] | None) -> list[Estimate]:
             "estimate; pass outcome= so that there is something to pool."
         )
     try:
-        return _result_rows(result, times)
+        return result_rows(result, times)
     except DataValidationError as exc:
         raise DataValidationError(str(exc).replace("correct_exposure", verb_name())) from None
 
@@ -296,20 +290,20 @@ def _pool(runs: list, name: str, ps: str, conf_level: float, dfcom: float | None
     for j, r in enumerate(first):
         if not ok[j] or pooled is None:
             rows.append(replace(
-                r, **_rubin_fields(r, pooled, None, conf_level)[0],
+                r, **rubin_fields(r, pooled, None, conf_level)[0],
                 ci_method="multiple_imputation_rubin", ci_scale="plain",
                 conf_level=conf_level, influence=None, replicates=None, diagnostics=None,
-                notes=(f"{_row_key(r)}: not pooled (not estimable in some imputations)",
+                notes=(f"{row_key(r)}: not pooled (not estimable in some imputations)",
                        *common_notes),
                 extra={"n_imputations": float(m)}))
             continue
         i = int(pos[j])
-        est, st = _rubin_fields(r, pooled, i, conf_level)
+        est, st = rubin_fields(r, pooled, i, conf_level)
         fmi, riv, d = st["fmi"], st["riv"], st["df"]
         rows.append(replace(
             r, **est, conf_level=conf_level, ci_method="multiple_imputation_rubin",
             ci_scale="plain", influence=None, replicates=None, diagnostics=None,
-            notes=(f"{_row_key(r)}: fmi = {fmi:.3f}, riv = {riv:.3f}, df = {float(d):.1f}",
+            notes=(f"{row_key(r)}: fmi = {fmi:.3f}, riv = {riv:.3f}, df = {float(d):.1f}",
                    *common_notes) if len(first) > 1 else
                   (f"fraction of missing information fmi = {fmi:.3f} (riv = {riv:.3f}, "
                    f"df = {float(d):.1f})", *common_notes),

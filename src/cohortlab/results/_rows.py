@@ -1,39 +1,73 @@
-"""The sequence behaviour shared by :class:`EstimateTable` and :class:`TestTable`.
+"""What the result rows (:class:`Estimate`, :class:`TestResult`) and their tables share.
 
-A table is an immutable tuple of result rows (``Estimate`` or ``TestResult``) with a title,
-the rows dropped before fitting and notes; it is indexed by position or by a unique ``term``.
+A row holds its counts, the rows dropped before fitting, notes, labels and diagnostics
+(:class:`ResultRow`). How rows of one kind render (tidy frame, display frame, footer) is one
+:class:`RowKind` per kind, used for a row alone (a table of one row) and for its tables. A
+table is an immutable tuple of result rows with a title, the rows dropped before fitting and
+notes; it is indexed by position or by a unique ``term`` (:class:`RowTable`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
+
+import pandas as pd
 
 from ._format import Renderable, count_bits
 from .dropped import Dropped
 
-__all__ = ["RowTable", "row_counts"]
+__all__ = ["ResultRow", "RowKind", "RowTable", "row_counts"]
 
 
-class _Row(Protocol):
-    @property
-    def term(self) -> str: ...
-    @property
-    def n(self) -> int | None: ...
-    @property
-    def n_events(self) -> int | None: ...
-    @property
-    def dropped(self) -> Dropped: ...
-    @property
-    def notes(self) -> tuple[str, ...]: ...
-    def _title(self) -> str: ...
+@dataclass(frozen=True)
+class RowKind:
+    """How the rows of one kind render, one row alone or many as a table."""
+
+    #: row dicts -> the tidy frame
+    frame: Callable[[Sequence[Mapping[str, Any]]], pd.DataFrame]
+    #: rows, digits -> the display frame
+    display: Callable[[Sequence[Any], int], pd.DataFrame]
+    #: rows, dropped, notes -> the provenance lines
+    footer: Callable[[Sequence[Any], Dropped, Sequence[str]], list[str]]
 
 
-R = TypeVar("R", bound=_Row)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class ResultRow(Renderable):
+    """One result row: its counts, dropped rows, notes, labels and diagnostics.
+
+    It renders as a table of one row of its kind (``_kind``).
+    """
+
+    term: str
+    n: int | None = None
+    n_events: int | None = None
+    dropped: Dropped = field(default_factory=Dropped)
+    notes: tuple[str, ...] = ()
+    labels: Mapping[str, Any] = field(default_factory=dict)
+    diagnostics: Any = field(default=None, repr=False)
+
+    _kind: ClassVar[RowKind]
+
+    def _row(self) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: the tidy schema columns in schema order, then the kind's own and labels."""
+        return self._kind.frame([self._row()])
+
+    def _display_frame(self, digits: int = 3) -> pd.DataFrame:
+        return self._kind.display([self], digits)
+
+    def _footer(self) -> list[str]:
+        return self._kind.footer([self], self.dropped, self.notes)
 
 
-def row_counts(rows: Sequence[_Row], dropped: Dropped) -> list[str]:
+R = TypeVar("R", bound=ResultRow)
+
+
+def row_counts(rows: Sequence[ResultRow], dropped: Dropped) -> list[str]:
     """The footer's ``n = ...`` and ``events ...`` parts, where every row agrees on them.
 
     ``dropped`` defaults to the first row's.
@@ -48,7 +82,12 @@ def row_counts(rows: Sequence[_Row], dropped: Dropped) -> list[str]:
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RowTable(Renderable, Generic[R]):
-    """An immutable sequence of result rows; ``table["term"]`` needs a unique term."""
+    """An immutable sequence of result rows; ``table["term"]`` needs a unique term.
+
+    It renders as its rows' kind (``_kind``).
+    """
+
+    _kind: ClassVar[RowKind]
 
     rows: tuple[R, ...]
     title: str = ""
@@ -77,6 +116,16 @@ class RowTable(Renderable, Generic[R]):
         if self.title:
             return self.title
         return self.rows[0]._title() if self.rows else f"{type(self).__name__} (empty)"
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rows stacked: the tidy schema columns in order, the kind's own, then labels."""
+        return self._kind.frame([r._row() for r in self.rows])
+
+    def _display_frame(self, digits: int = 3) -> pd.DataFrame:
+        return self._kind.display(self.rows, digits)
+
+    def _footer(self) -> list[str]:
+        return self._kind.footer(self.rows, self.dropped, self._all_notes())
 
     def _all_notes(self) -> tuple[str, ...]:
         """The table's notes, then every row's, each once."""

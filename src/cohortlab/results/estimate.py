@@ -19,9 +19,9 @@ from .._typing import (
     EvaluationMetric,
 )
 from ..exceptions import CohortError
-from ._format import Renderable, ci_label, fmt_num, fmt_p, measure_label, method_label
+from ._format import ci_label, fmt_num, fmt_p, measure_label, method_label
 from ._hooks import hook
-from ._rows import RowTable, row_counts
+from ._rows import ResultRow, RowKind, RowTable, row_counts
 from ._schema import ESTIMATE_COLUMNS
 from .dropped import Dropped
 
@@ -54,8 +54,65 @@ WALD_CI_METHODS: frozenset[str] = frozenset({
 _BOUNDS: dict[str, tuple[float, float]] = {"risk": (0.0, 1.0), "risk_difference": (-1.0, 1.0)}
 
 
+# ------------------------------------------------------- rendering (one row or a table)
+def _frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(list(rows))
+    if frame.empty:
+        return pd.DataFrame(columns=list(ESTIMATE_COLUMNS))
+    extra = [c for c in frame.columns if c not in ESTIMATE_COLUMNS]
+    frame = frame[list(ESTIMATE_COLUMNS) + extra]
+    for col in ("n", "n_events"):
+        frame[col] = frame[col].astype("Int64")
+    return frame
+
+
+def _display(rows: Sequence[Estimate], digits: int) -> pd.DataFrame:
+    label_keys = list(dict.fromkeys(k for r in rows for k in r.labels))
+    # rows from different estimators (a Table 2) say which is which
+    show_method = len({r.method for r in rows}) > 1 or len({r.ci_method for r in rows}) > 1
+    show_estimand = len({r.estimand for r in rows}) > 1
+    recs = []
+    for r in rows:
+        rec: dict[str, str] = {"term": r.term}
+        if show_method:
+            rec["method"] = method_label(r.method)
+            rec["CI"] = ci_label(r.ci_method)
+        if show_estimand:
+            rec["estimand"] = r.estimand or ""
+        for k in label_keys:
+            v = r.labels.get(k, "")
+            rec[k] = fmt_num(v, digits) if isinstance(v, float) else str(v)
+        rec.update(
+            estimate=fmt_num(r.estimate, digits),
+            std_error=fmt_num(r.std_error, digits),
+            conf_low=fmt_num(r.conf_low, digits),
+            conf_high=fmt_num(r.conf_high, digits),
+            p_value=fmt_p(r.p_value, digits),
+        )
+        recs.append(rec)
+    return pd.DataFrame(recs)
+
+
+def _provenance(rows: Sequence[Estimate], dropped: Dropped, notes: Sequence[str]) -> list[str]:
+    if not rows:
+        return list(notes)
+    first = rows[0]
+    bits = row_counts(rows, dropped)
+    levels = {r.conf_level for r in rows}
+    methods = {ci_label(r.ci_method) for r in rows}
+    if len(levels) == 1:
+        bits.append(f"{100 * first.conf_level:g}% CI, {', '.join(sorted(methods))}")
+    if first.is_ratio:
+        bits.append("SE on the log scale")
+    return [" · ".join(bits), *notes]
+
+
+#: How estimate rows render, alone or as a table.
+_ESTIMATE_ROWS = RowKind(_frame, _display, _provenance)
+
+
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
-class Estimate(Renderable):
+class Estimate(ResultRow):
     """One effect estimate, its uncertainty, and how it was obtained.
 
     Ratio measures (risk, odds, hazard ratios) hold ``estimate``, ``conf_low`` and
@@ -79,7 +136,6 @@ class Estimate(Renderable):
     0.1
     """
 
-    term: str
     estimate: float
     std_error: float = math.nan
     conf_low: float = math.nan
@@ -92,15 +148,11 @@ class Estimate(Renderable):
     method: str = ""
     ci_method: CIMethod = "wald"
     ci_scale: ConfType = "plain"
-    n: int | None = None
-    n_events: int | None = None
-    dropped: Dropped = field(default_factory=Dropped)
-    notes: tuple[str, ...] = ()
-    labels: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, float] = field(default_factory=dict)
-    diagnostics: Any = field(default=None, repr=False)
     influence: np.ndarray | None = field(default=None, repr=False)
     replicates: np.ndarray | None = field(default=None, repr=False)
+
+    _kind = _ESTIMATE_ROWS
 
     def __post_init__(self) -> None:
         lo, hi, note = _bound(self.effect_measure, self.conf_low, self.conf_high)
@@ -296,20 +348,10 @@ class Estimate(Renderable):
         row.update(self.labels)
         return row
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row with the tidy schema columns, in schema order (then any labels)."""
-        return _frame([self._row()])
-
-    def _display_frame(self, digits: int = 3) -> pd.DataFrame:
-        return _display([self], digits)
-
     def _title(self) -> str:
         bits = [method_label(self.method), self.estimand or "",
                 measure_label(self.effect_measure)]
         return " · ".join(b for b in bits if b)
-
-    def _footer(self) -> list[str]:
-        return _provenance([self], self.dropped, self.notes)
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Point estimate and interval (log axis for ratios)."""
@@ -328,9 +370,7 @@ class EstimateTable(RowTable[Estimate]):
     (0.3, 2)
     """
 
-    def to_frame(self) -> pd.DataFrame:
-        """The rows stacked: the tidy schema columns in order, then any labels."""
-        return _frame([r._row() for r in self.rows])
+    _kind = _ESTIMATE_ROWS
 
     def conf_int(self, conf_level: float | None = None) -> pd.DataFrame:
         """Every row's interval on the reported scale, indexed by term.
@@ -349,12 +389,6 @@ class EstimateTable(RowTable[Estimate]):
         rows = tuple(r.evalue(rare=rare, true=true) for r in self.rows)
         title = f"E-values: {self.title}" if self.title else "E-values"
         return replace(self, rows=rows, title=title)
-
-    def _display_frame(self, digits: int = 3) -> pd.DataFrame:
-        return _display(self.rows, digits)
-
-    def _footer(self) -> list[str]:
-        return _provenance(self.rows, self.dropped, self._all_notes())
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """A forest plot of the rows."""
@@ -385,55 +419,3 @@ def _bound(measure: str, lo: float, hi: float) -> tuple[float, float, str | None
             f"of a {what}, [{a:g}, {b:g}]; it is bounded to ({fmt_num(new_lo, 4)} to "
             f"{fmt_num(new_hi, 4)})")
     return new_lo, new_hi, note
-
-
-def _frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame(list(rows))
-    if frame.empty:
-        return pd.DataFrame(columns=list(ESTIMATE_COLUMNS))
-    extra = [c for c in frame.columns if c not in ESTIMATE_COLUMNS]
-    frame = frame[list(ESTIMATE_COLUMNS) + extra]
-    for col in ("n", "n_events"):
-        frame[col] = frame[col].astype("Int64")
-    return frame
-
-
-def _display(rows: Sequence[Estimate], digits: int) -> pd.DataFrame:
-    label_keys = list(dict.fromkeys(k for r in rows for k in r.labels))
-    # rows from different estimators (a Table 2) say which is which
-    show_method = len({r.method for r in rows}) > 1 or len({r.ci_method for r in rows}) > 1
-    show_estimand = len({r.estimand for r in rows}) > 1
-    recs = []
-    for r in rows:
-        rec: dict[str, str] = {"term": r.term}
-        if show_method:
-            rec["method"] = method_label(r.method)
-            rec["CI"] = ci_label(r.ci_method)
-        if show_estimand:
-            rec["estimand"] = r.estimand or ""
-        for k in label_keys:
-            v = r.labels.get(k, "")
-            rec[k] = fmt_num(v, digits) if isinstance(v, float) else str(v)
-        rec.update(
-            estimate=fmt_num(r.estimate, digits),
-            std_error=fmt_num(r.std_error, digits),
-            conf_low=fmt_num(r.conf_low, digits),
-            conf_high=fmt_num(r.conf_high, digits),
-            p_value=fmt_p(r.p_value, digits),
-        )
-        recs.append(rec)
-    return pd.DataFrame(recs)
-
-
-def _provenance(rows: Sequence[Estimate], dropped: Dropped, notes: Sequence[str]) -> list[str]:
-    if not rows:
-        return list(notes)
-    first = rows[0]
-    bits = row_counts(rows, dropped)
-    levels = {r.conf_level for r in rows}
-    methods = {ci_label(r.ci_method) for r in rows}
-    if len(levels) == 1:
-        bits.append(f"{100 * first.conf_level:g}% CI, {', '.join(sorted(methods))}")
-    if first.is_ratio:
-        bits.append("SE on the log scale")
-    return [" · ".join(bits), *notes]
