@@ -224,5 +224,8 @@ def test_every_method_is_a_public_verb():
 def test_toml_examples_parse():
     from cohortlab.protocol.template import EXAMPLES, template_text
 
+    from cohortlab.protocol.targettrial import parse_target_trial_protocol
+
     for text in [template_text()] + [template_text(e) for e in EXAMPLES]:
-        parse_protocol(tomllib.loads(text))
+        raw = tomllib.loads(text)
+        (parse_target_trial_protocol if "target_trial" in raw else parse_protocol)(raw)
