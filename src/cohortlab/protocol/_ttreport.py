@@ -49,7 +49,7 @@ def flow_display(result: Any, spec: Any) -> pd.DataFrame:
     steps = [_arm_words(str(s), spec).replace("censor = 1", "lost to follow-up")
              for s in f["step"]]
     steps = [s[0].upper() + s[1:] for s in steps]
-    return pd.DataFrame({"Step": steps, "Number": [f"{int(n):,}" for n in f["n"]]})
+    return pd.DataFrame({"Step": steps, "n": [f"{int(n):,}" for n in f["n"]]})
 
 
 def weights_display(result: Any) -> pd.DataFrame | None:
@@ -71,29 +71,26 @@ def _horizons(result: Any) -> list[int]:
 
 
 def effects_display(result: Any, spec: Any) -> pd.DataFrame:
-    """Risks (percent), risk difference (percentage points) and ratio at each horizon."""
+    """Risks (percent), risk difference (percentage points) and ratio, one column a horizon."""
     fr = result.effects.to_frame()
     s1, s0 = spec.strategies
-    rows = []
+    names = [f"Risk, {s1.name} (%)", f"Risk, {s0.name} (%)",
+             "Risk difference (percentage points)", "Risk ratio"]
+    cols: dict[str, list[str]] = {"Measure": names}
     for h in _horizons(result):
         at = fr[fr["term"].str.endswith(f"at follow-up {h}")]
-        by = {m: at[at["effect_measure"] == m] for m in ("risk", "risk_difference",
-                                                        "risk_ratio")}
-        risks = by["risk"]
+        risks = at[at["effect_measure"] == "risk"]
+        rd = at[at["effect_measure"] == "risk_difference"].iloc[0]
+        rr = at[at["effect_measure"] == "risk_ratio"].iloc[0]
 
         def pct(r: pd.Series, measure: str = "risk") -> str:
             return format_estimate_ci(100 * r.estimate, 100 * r.conf_low, 100 * r.conf_high,
                                       digits=1, measure=measure)
 
-        r1, r0 = risks.iloc[0], risks.iloc[1]
-        rd, rr = by["risk_difference"].iloc[0], by["risk_ratio"].iloc[0]
-        rows.append({
-            f"By {_unit(spec, 1)}": f"{h + 1}",
-            f"Risk, {s1.name} (%)": pct(r1), f"Risk, {s0.name} (%)": pct(r0),
-            "Risk difference (percentage points)": pct(rd, "risk_difference"),
-            "Risk ratio": format_estimate_ci(rr.estimate, rr.conf_low, rr.conf_high,
-                                             measure="risk_ratio")})
-    return pd.DataFrame(rows)
+        cols[f"By {_unit(spec, 1)} {h + 1}"] = [
+            pct(risks.iloc[0]), pct(risks.iloc[1]), pct(rd, "risk_difference"),
+            format_estimate_ci(rr.estimate, rr.conf_low, rr.conf_high, measure="risk_ratio")]
+    return pd.DataFrame(cols)
 
 
 def curve_figure(result: Any, spec: Any) -> Any:
@@ -109,14 +106,15 @@ def curve_figure(result: Any, spec: Any) -> Any:
     for (group, name), color in zip((("arm 1", spec.strategies[0].name),
                                      ("arm 0", spec.strategies[1].name)), COLORS, strict=False):
         g = d[(d["group"] == group) & (d["time"] <= last)]
+        # the risk by the end of follow-up period k is drawn at k + 1 (time zero: 0)
         x = np.r_[0.0, g["time"].to_numpy() + 1.0]
         y = np.r_[0.0, g["estimate"].to_numpy()]
         lo = np.r_[0.0, np.clip(g["conf_low"].to_numpy(), 0, 1)]
         hi = np.r_[0.0, np.clip(g["conf_high"].to_numpy(), 0, 1)]
-        ax.step(x, 100 * y, where="post", color=color, label=name[0].upper() + name[1:])
+        ax.plot(x, 100 * y, color=color, marker="o", markersize=3,
+                label=name[0].upper() + name[1:])
         if np.isfinite(lo).all() and np.isfinite(hi).all():
-            ax.fill_between(x, 100 * lo, 100 * hi, step="post", color=color, alpha=0.15,
-                            linewidth=0)
+            ax.fill_between(x, 100 * lo, 100 * hi, color=color, alpha=0.15, linewidth=0)
             top = max(top, float(np.nanmax(hi)))
         top = max(top, float(np.nanmax(y)))
     ax.set_xlabel(f"{_unit(spec).capitalize()} since time zero")
@@ -196,7 +194,8 @@ def trial_report(p: Any, result: Any, frame: pd.DataFrame, prov: dict[str, Any])
         heading("weights", "Weights")
         rep.add_table(w, title="Distribution of the inverse probability weights",
                       caption="Stabilised weights of the person-periods in the outcome "
-                              "model; a mean near 1 and no extreme values support the "
+                              "model, before truncation (the last row counts those "
+                              "truncated); a mean near 1 and no extreme values support the "
                               "weight models.")
     heading("curves", "Cumulative incidence under each strategy")
     import matplotlib.pyplot as plt
@@ -211,8 +210,9 @@ def trial_report(p: Any, result: Any, frame: pd.DataFrame, prov: dict[str, Any])
     rep.add_table(effects_display(result, spec),
                   title=f"Risks and {contrast} effects, {spec.strategies[0].name} vs "
                         f"{spec.strategies[1].name}",
-                  caption=f"Risk by the end of the {_unit(spec, 1)} shown, with "
-                          f"{spec.conf_level:.0%} confidence intervals.")
+                  caption=f"Standardised risk by the end of the {_unit(spec, 1)} shown, with "
+                          f"{spec.conf_level:.0%} confidence intervals; risk difference and "
+                          f"ratio: {spec.strategies[0].name} vs {spec.strategies[1].name}.")
     heading("notes", "Assumptions and notes")
     rep.add_text("\n".join(f"- {n}" for n in _notes(result, spec)))
     rep.add_heading("Reporting checklist", anchor="reporting-checklist")
