@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 
 from .._validation import verb
@@ -122,11 +121,6 @@ def emulate_target_trial(spec: TargetTrial, data: pd.DataFrame, *, n_jobs: int =
             frame = frame.loc[~beyond]
             notes.append(f"follow-up ends after {spec.followup} {spec.unit}: "
                          f"{int(beyond.sum()):,} later person-periods not used")
-    if spec.censor is not None:
-        lost = pd.to_numeric(frame[spec.censor], errors="coerce").to_numpy() == 1
-        y = frame[spec.outcome].to_numpy(dtype=float)
-        if np.isnan(y[~lost]).any():  # pragma: no cover - validate() refuses it
-            raise DataValidationError(f"{_FUNC}(): outcome missing outside censored rows.")
     res = _run_ccw(frame, id=spec.id, period=spec.period, treatment=spec.treatment,
                    outcome=spec.outcome, covariates=spec.covariates, grace=spec.grace,
                    censor=spec.censor, sustained=True, followup_terms="quadratic",
