@@ -222,7 +222,7 @@ def _read(text: str, folder: Path):
      "target_trial.analysis.estimator", "Did you mean 'sequential_trials'"),
     (('treatment = "A"\n', ""), "target_trial.strategies.treatment", "is required"),
     (('keep = "L < 3"', "keep = \"__import__('os').system('ls')\""),
-     "target_trial.eligibility[0].keep", "__import__"),
+     "target_trial.eligibility[0].keep", "is not allowed"),
     (('[target_trial.followup]', '[target_trial.folowup]'), "target_trial.folowup",
      "Did you mean 'followup'"),
     (('estimand', 'estimand'), None, None),
