@@ -222,9 +222,8 @@ def test_every_method_is_a_public_verb():
 
 
 def test_toml_examples_parse():
-    from cohortlab.protocol.template import EXAMPLES, template_text
-
     from cohortlab.protocol.targettrial import parse_target_trial_protocol
+    from cohortlab.protocol.template import EXAMPLES, template_text
 
     for text in [template_text()] + [template_text(e) for e in EXAMPLES]:
         raw = tomllib.loads(text)

@@ -293,12 +293,14 @@ class TargetTrial:
                 out.append(f"eligibility[{i}] ({label}): column(s) {miss} not in the data.")
                 continue
             exprs.append((i, label, e))
-        for col, role, allowed in ((self.treatment, "treatment", (0, 1)),
-                                   (self.censor, "censor", (0, 1)),
-                                   (self.outcome, "outcome", (0, 1, None)),
-                                   (self.competing, "competing", (0, 1, None))):
-            if col is None or col not in present:
+        coded: list[tuple[str | None, str, tuple[Any, ...]]] = [
+            (self.treatment, "treatment", (0, 1)), (self.censor, "censor", (0, 1)),
+            (self.outcome, "outcome", (0, 1, None)),
+            (self.competing, "competing", (0, 1, None))]
+        for name, role, allowed in coded:
+            if name is None or name not in present:
                 continue
+            col = name
             v = pd.to_numeric(data[col], errors="coerce")
             ok = v.isin([0, 1]) | (v.isna() & data[col].isna() if None in allowed else False)
             if not bool(np.all(ok)):
