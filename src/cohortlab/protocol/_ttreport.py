@@ -46,8 +46,8 @@ def _outcome(spec: Any) -> str:
 def flow_display(result: Any, spec: Any) -> pd.DataFrame:
     """The flow of persons, trials and person-periods in words."""
     f = result.flow
-    steps = [_arm_words(str(s), spec).replace("censor = 1", "lost to follow-up")
-             for s in f["step"]]
+    steps = [_arm_words(str(s), spec).replace(" (censor = 1)", "")
+             .replace("both arms", "both strategies") for s in f["step"]]
     steps = [s[0].upper() + s[1:] for s in steps]
     return pd.DataFrame({"Step": steps, "n": [f"{int(n):,}" for n in f["n"]]})
 
@@ -190,11 +190,12 @@ def trial_report(p: Any, result: Any, frame: pd.DataFrame, prov: dict[str, Any])
     heading("flow", "Flow of persons and trials")
     rep.add_table(flow_display(result, spec), title="Persons, trials and person-periods")
     w = weights_display(result)
+    when = "before" if spec.estimator == "sequential_trials" else "after"
     if w is not None:
         heading("weights", "Weights")
         rep.add_table(w, title="Distribution of the inverse probability weights",
                       caption="Stabilised weights of the person-periods in the outcome "
-                              "model, before truncation (the last row counts those "
+                              f"model, {when} truncation (the last row counts those "
                               "truncated); a mean near 1 and no extreme values support the "
                               "weight models.")
     heading("curves", "Cumulative incidence under each strategy")

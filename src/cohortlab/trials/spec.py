@@ -422,10 +422,11 @@ class TargetTrial:
         if self.competing:
             outcome += (f"; {self._label(self.competing).lower()} is a competing event "
                         "(follow-up ends at it)")
-        plan = [{"sequential_trials": "sequential trials", "clone_censor_weight":
-                 "clone-censor-weight"}[self.estimator],
-                "pooled logistic model of the outcome hazard, risks standardised over the "
-                "eligible population"]
+        plan = (["sequential trials", "pooled logistic model of the outcome hazard, risks "
+                 "standardised over the eligible person-trials"]
+                if self.estimator == "sequential_trials" else
+                ["clone-censor-weight", "weighted pooled logistic model of the outcome "
+                 "hazard by strategy"])
         if self.contrast == "per_protocol" or self.censor_weights:
             plan.append("stabilised inverse probability weights"
                         + (f", truncated at the {1 - self.truncate:g}/{self.truncate:g} "
