@@ -321,3 +321,13 @@ def test_run_writes_the_target_report(tmp_path):
     assert "report.html" in prov["files"] and "tables/effects.csv" in prov["files"]
     # an earlier run's folder may be replaced with --overwrite
     assert run_protocol(path, tmp_path / "results", quiet=True, overwrite=True) == out
+
+
+def test_init_writes_the_example_and_it_validates(tmp_path, capsys):
+    from cohortlab.cli import main
+
+    path = tmp_path / "trial.toml"
+    assert main(["init", str(path), "--example", "target_trial"]) == 0
+    path.write_text(path.read_text().replace("n = 2000", "n = 300"))
+    assert main(["validate", str(path)]) == 0
+    assert "target trial; " in capsys.readouterr().out
