@@ -149,6 +149,8 @@ RESULT_VERBS: dict[str, Callable[[pd.DataFrame], Any]] = {
     "sequential_trials": lambda d: cl.sequential_trials(
         trials_cohort(), id="id", period="period", treatment="A", outcome="Y", eligible="E",
         covariates=["L", "V"], censor="C"),
+    "emulate_target_trial": lambda d: cl.emulate_target_trial(cl.TargetTrial(
+        treatment="A", outcome="Y", censor="C", covariates=("L", "V")), trials_cohort()),
     "clone_censor_weight": lambda d: cl.clone_censor_weight(
         cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000), id="id", period="period",
         treatment="A", outcome="Y", covariates=["L", "V"], censor="C", grace=1, n_boot=5,

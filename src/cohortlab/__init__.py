@@ -114,7 +114,14 @@ from .survival import (
     logrank,
     rmst,
 )
-from .trials import TrialsResult, clone_censor_weight, sequential_trials
+from .trials import (
+    Strategy,
+    TargetTrial,
+    TrialsResult,
+    clone_censor_weight,
+    emulate_target_trial,
+    sequential_trials,
+)
 
 __version__ = "0.1.0.dev0"
 
@@ -180,6 +187,9 @@ __all__ = [
     "sequential_trials",
     "clone_censor_weight",
     "TrialsResult",
+    "TargetTrial",
+    "Strategy",
+    "emulate_target_trial",
     "tidy",
     "table2",
     "Table2",

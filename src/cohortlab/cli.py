@@ -114,7 +114,14 @@ def _init(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from .protocol.run import validate_protocol
+    from .protocol.targettrial import is_target_trial, validate_target_trial_protocol
 
+    if is_target_trial(args.protocol):
+        tt, frame = validate_target_trial_protocol(args.protocol)
+        print(f"valid: {args.protocol} (target trial; {len(frame):,} person-periods, "
+              f"{frame[tt.spec.id].nunique():,} persons, {tt.spec.estimator}, "
+              f"{tt.spec.contrast})")
+        return 0
     protocol, cohort = validate_protocol(args.protocol)
     n_out = len({o for a in protocol.analyses for o in a.outcomes})
     print(f"valid: {args.protocol} ({cohort.n_loaded:,} rows loaded, "

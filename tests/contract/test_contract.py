@@ -234,6 +234,10 @@ VERBS = [
     Verb("sequential_trials", lambda d, **k: cl.sequential_trials(
         trials_cohort(), id="id", period="period", treatment="A", outcome="Y", eligible="E",
         covariates=["L", "V"], censor="C", **k).effects, used=None, has_ci=True),
+    Verb("emulate_target_trial", lambda d, **k: cl.emulate_target_trial(cl.TargetTrial(
+        treatment="A", outcome="Y", censor="C", covariates=("L", "V"),
+        conf_level=k.get("conf_level", 0.95)), trials_cohort()).effects, used=None,
+        has_ci=True),
     Verb("clone_censor_weight", lambda d, **k: cl.clone_censor_weight(
         _long(), id="id", period="period", treatment="A", outcome="Y", covariates=["L", "V"],
         censor="C", grace=1, n_boot=20, **k).effects, used=None, has_ci=True, random=True),

@@ -222,7 +222,9 @@ def test_every_method_is_a_public_verb():
 
 
 def test_toml_examples_parse():
+    from cohortlab.protocol.targettrial import parse_target_trial_protocol
     from cohortlab.protocol.template import EXAMPLES, template_text
 
     for text in [template_text()] + [template_text(e) for e in EXAMPLES]:
-        parse_protocol(tomllib.loads(text))
+        raw = tomllib.loads(text)
+        (parse_target_trial_protocol if "target_trial" in raw else parse_protocol)(raw)

@@ -364,7 +364,10 @@ cohortlab output: it holds thesis.docx, which the run did not write (1 file). ..
     """
     from . import _outdir
     from .outputs import write_outputs
+    from .targettrial import is_target_trial, run_target_trial_protocol
 
+    if is_target_trial(path):  # a [target_trial] protocol: the TARGET report
+        return run_target_trial_protocol(path, out, quiet=quiet, overwrite=overwrite, log=log)
     say: Log = (lambda _m: None) if quiet else (log or _stderr)
     say(f"reading {path}")
     protocol = read_protocol(path)

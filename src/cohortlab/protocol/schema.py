@@ -462,6 +462,10 @@ def parse_protocol(raw: Mapping[str, Any], *, base_dir: str | Path = ".", text: 
     ...
     cohortlab.protocol.sections.ProtocolError: analyses[0].method: unknown method 'ipww'. ...
     """
+    if "target_trial" in raw:
+        raise ProtocolError("target_trial", "a target-trial protocol is read by "
+                            "cohortlab.protocol.targettrial.read_target_trial_protocol.",
+                            "Run it with `cohortlab run` (which reads either kind).")
     for key in raw:
         if key not in _SECTIONS:
             raise ProtocolError(key, "unknown section.", close_matches(key, _SECTIONS))

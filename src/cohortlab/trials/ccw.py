@@ -129,6 +129,21 @@ def clone_censor_weight(
     >>> res.effects.to_frame()["term"].tolist()[2]
     'risk difference (start within 1 vs never) at follow-up 3'
     """
+    return _run_ccw(data, id=id, period=period, treatment=treatment, outcome=outcome,
+                    covariates=covariates, grace=grace, censor=censor, sustained=sustained,
+                    followup_terms=followup_terms, horizons=horizons, truncate=truncate,
+                    n_boot=n_boot, random_state=random_state, n_jobs=n_jobs,
+                    conf_level=conf_level)
+
+
+def _run_ccw(
+    data: pd.DataFrame, *, id: str, period: str, treatment: str,  # noqa: A002
+    outcome: str, covariates: Sequence[str], grace: int, censor: str | None,
+    sustained: bool, followup_terms: FollowupTerms, horizons: Sequence[int] | int | None,
+    truncate: float | None, n_boot: int, random_state: int | np.random.Generator | None,
+    n_jobs: int, conf_level: float,
+) -> TrialsResult:
+    """The body of :func:`clone_censor_weight` (also run by ``emulate_target_trial``)."""
     check_conf_level(conf_level, _FUNC)
     covs = _check_inputs(data, id, period, treatment, outcome, covariates, grace, censor,
                          truncate, n_boot)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -33,6 +34,9 @@ class TrialsResult:
     switch_models : pandas.DataFrame or None
         Per-protocol: coefficients of the numerator and denominator models of staying on
         each arm (one column per model), None for intention-to-treat.
+    spec : TargetTrial or None
+        The target trial specification emulated (:func:`cohortlab.emulate_target_trial`),
+        None when a verb was called directly.
     """
 
     effects: EstimateTable
@@ -42,6 +46,7 @@ class TrialsResult:
     weights: pd.DataFrame | None = None
     notes: tuple[str, ...] = ()
     switch_models: pd.DataFrame | None = field(default=None, repr=False)
+    spec: Any = field(default=None, repr=False)
 
     @property
     def table(self) -> EstimateTable:

@@ -175,6 +175,27 @@ def sequential_trials(
     >>> int(res.flow.set_index("step").loc["trials (arm 1)", "n"]) > 0
     True
     """
+    return _run_sequential(data, id=id, period=period, treatment=treatment, outcome=outcome,
+                           eligible=eligible, covariates=covariates, censor=censor,
+                           censor_weights=censor_weights, estimand=estimand,
+                           switch_covariates=switch_covariates, followup_terms=followup_terms,
+                           trial_terms=trial_terms, arm_by_followup=arm_by_followup,
+                           horizons=horizons, truncate=truncate, variance=variance,
+                           n_boot=n_boot, random_state=random_state, n_jobs=n_jobs,
+                           conf_level=conf_level, chunk_persons=chunk_persons)
+
+
+def _run_sequential(
+    data: pd.DataFrame | str | os.PathLike[str], *, id: str,  # noqa: A002
+    period: str, treatment: str, outcome: str, eligible: str, covariates: Sequence[str],
+    censor: str | None, censor_weights: bool, estimand: Estimand,
+    switch_covariates: Sequence[str], followup_terms: TimeTerms, trial_terms: TrialTerms,
+    arm_by_followup: Interaction, horizons: Sequence[int] | int | None,
+    truncate: float | None, variance: TrialsVariance, n_boot: int,
+    random_state: int | np.random.Generator | None, n_jobs: int, conf_level: float,
+    chunk_persons: int,
+) -> TrialsResult:
+    """The body of :func:`sequential_trials` (also run by ``emulate_target_trial``)."""
     check_option(estimand, Estimand, "estimand", _FUNC)
     check_option(followup_terms, TimeTerms, "followup_terms", _FUNC)
     check_option(trial_terms, TrialTerms, "trial_terms", _FUNC)
