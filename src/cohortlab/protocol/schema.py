@@ -48,7 +48,7 @@ __all__ += sections.__all__  # the section types and errors, re-exported
 
 # ----------------------------------------------------------------------------- field readers
 _SECTIONS = ("study", "data", "eligibility", "followup", "exposure", "outcomes", "covariates",
-             "analyses", "subgroups", "sensitivity", "outputs", "labels")
+             "analyses", "subgroups", "sensitivity", "outputs", "labels", "longitudinal")
 
 
 def _table(value: Any, path: str, allowed: Sequence[str], required: Sequence[str] = ()
@@ -465,6 +465,10 @@ def parse_protocol(raw: Mapping[str, Any], *, base_dir: str | Path = ".", text: 
     for key in raw:
         if key not in _SECTIONS:
             raise ProtocolError(key, "unknown section.", close_matches(key, _SECTIONS))
+    if "longitudinal" in raw:  # person-period data and g-methods: its own module
+        from ._longitudinal import parse_longitudinal_protocol
+
+        return parse_longitudinal_protocol(raw, base_dir=base_dir, text=text, source=source)
     for key in ("study", "data", "exposure"):
         if key not in raw:
             raise ProtocolError(key, "section is required.", f"Add a [{key}] table.")

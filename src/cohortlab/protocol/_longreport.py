@@ -1,0 +1,310 @@
+"""Write a longitudinal protocol run: tables, figures, the report, provenance.
+
+The layout is that of a point-exposure run (:mod:`.outputs`): ``protocol.toml``,
+``provenance.json`` (with ``files``, the marker ``--overwrite`` relies on), ``tables/*.csv``
+(+ md/html/docx/xlsx as asked), ``figures/*.png``, ``report.html``. The tables:
+
+- ``preparation``: the data steps in order; ``treatment_from_score`` when the treatment
+  is derived from a score;
+- ``table1_baseline``: Table 1 at baseline (period-0 rows) by baseline treatment;
+- ``by_period``: persons at risk, treated, events and covariate means by period;
+- per ``msm`` analysis: ``<name>__weights`` (stabilised weights by period),
+  ``<name>__coefficients`` (the MSM's odds ratios), ``<name>__contrasts`` (always/never
+  risks, risk difference and ratio at the horizons);
+- per ``gformula_tv`` analysis: ``<name>__risks`` (risks under each strategy at the
+  horizons), ``<name>__contrasts``, ``<name>__natural_course`` (the model check: simulated
+  natural course vs observed risk by period), ``<name>__coefficients``;
+- ``truth`` for the simulated cohort (its true risks at the horizons); ``notes``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import platform
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ._longitudinal import LongAnalysis, LongitudinalSpec
+from ._longrun import LongResults, risks_at
+from ._outdir import MARKER
+from .outputs import FigureOut, TableOut, _safe, _versions, _write_table, _written
+
+__all__ = ["write_longitudinal"]
+
+
+def _horizons(res: LongResults, a: LongAnalysis) -> list[int]:
+    spec: LongitudinalSpec = res.protocol.longitudinal
+    return list(a.horizons) or [int(res.cohort.data[spec.period].max())]
+
+
+def _msm_tables(a: LongAnalysis, r: Any) -> list[TableOut]:
+    n = _safe(a.name)
+    out = []
+    if r.weights is not None:
+        out.append(TableOut(f"{n}__weights", f"{a.name}: stabilised weights by period",
+                            r.weights.by_period, r.weights, a.name))
+    out.append(TableOut(f"{n}__coefficients", f"{a.name}: marginal structural model "
+                        "(odds ratios of the discrete-time hazard)",
+                        r.model.tidy(exponentiate=True), r.model, a.name))
+    if r.contrasts is not None:
+        out.append(TableOut(f"{n}__contrasts", f"{a.name}: risks under always vs never "
+                            "treated, risk difference and ratio", r.contrasts.to_frame(),
+                            r.contrasts, a.name))
+    return out
+
+
+def _gformula_tables(res: LongResults, a: LongAnalysis, r: Any) -> list[TableOut]:
+    from ..results.estimate import EstimateTable
+
+    n, hz = _safe(a.name), _horizons(res, a)
+    rows = tuple(e for e in r.contrasts if int(e.labels.get("time", -1)) in hz)
+    contrasts = EstimateTable(rows=rows, title=f"{a.name}: contrasts vs {r.reference!r}",
+                              notes=tuple(r.contrasts.notes))
+    nc = r.natural_course
+    return [
+        TableOut(f"{n}__risks", f"{a.name}: risks under each strategy (parametric g-formula)",
+                 risks_at(r.risks, hz), None, a.name),
+        TableOut(f"{n}__contrasts", f"{a.name}: risk differences and ratios vs "
+                 f"{r.reference!r}", contrasts.to_frame(), contrasts, a.name),
+        TableOut(f"{n}__natural_course", f"{a.name}: model check: simulated natural course "
+                 "vs observed risk by period", nc, nc.round(4), a.name),
+        TableOut(f"{n}__coefficients", f"{a.name}: fitted models' coefficients",
+                 r.coefficients, None, "Technical appendix"),
+    ]
+
+
+def _truth(res: LongResults) -> TableOut | None:
+    t = res.cohort.truth
+    if t is None:
+        return None
+    hz = sorted({h for a, _ in res.analyses for h in _horizons(res, a)})
+    keep = t.loc[t["period"].isin(hz), ["period", "strategy", "risk"]]
+    wide = keep.pivot(index="period", columns="strategy", values="risk").reset_index()
+    wide.columns.name = None
+    if {"always", "never"} <= set(wide.columns):
+        wide["risk_difference"] = wide["always"] - wide["never"]
+    return TableOut("truth", "True risks of the simulated cohort (Monte Carlo)", wide,
+                    wide.round(4), "Simulation truth")
+
+
+def _tables(res: LongResults) -> list[TableOut]:
+    c = res.cohort
+    out = [TableOut("preparation", "Preparation of the person-period data",
+                    pd.DataFrame({"step": range(1, len(c.steps) + 1), "what": c.steps}),
+                    None, "Cohort")]
+    if c.exposure is not None:
+        counts = pd.DataFrame([dict(c.exposure.counts)])
+        out.append(TableOut("treatment_from_score", c.exposure.describe(), counts, None,
+                            "Cohort"))
+    if res.table1 is not None:
+        out.append(TableOut("table1_baseline", "Table 1: characteristics at baseline (period "
+                            "0) by treatment at baseline", res.table1.to_frame(), res.table1,
+                            "Table 1"))
+    out.append(TableOut("by_period", "Person-periods by period: at risk, treated, events, "
+                        "covariate means", res.by_period.to_frame(), res.by_period, "Table 1"))
+    for a, r in res.analyses:
+        out += _msm_tables(a, r) if a.method == "msm" else _gformula_tables(res, a, r)
+    truth = _truth(res)
+    if truth is not None:
+        out.append(truth)
+    if res.notes:
+        out.append(TableOut("notes", "Warnings and notes", pd.DataFrame(
+            res.notes, columns=["analysis", "note"]), None, "Notes"))
+    return out
+
+
+def _natural_figure(a: LongAnalysis, nc: pd.DataFrame) -> Any:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = nc[nc.columns[0]]
+    ax.plot(x, nc["observed"], marker="o", label="observed")
+    ax.plot(x, nc["simulated"], marker="s", linestyle="--", label="natural course (simulated)")
+    ax.set_xlabel("period")
+    ax.set_ylabel("cumulative risk")
+    ax.legend(frameon=False)
+    ax.set_title(f"{a.name}: natural course vs observed")
+    return fig
+
+
+def _figures(res: LongResults) -> list[FigureOut]:
+    out: list[FigureOut] = []
+    for a, r in res.analyses:
+        n = _safe(a.name)
+        if a.method == "msm":
+            if r.weights is not None:
+                out.append(FigureOut(f"weights__{n}", f"{a.name}: stabilised weights by "
+                                     "period", r.weights.plot().figure, a.name,
+                                     "Median, mean, 25th-75th and 1st-99th percentiles of "
+                                     "the weights of the uncensored person-periods."))
+            if r.risks is not None:
+                out.append(FigureOut(f"risks__{n}", f"{a.name}: risk under always vs never "
+                                     "treated", r.risks.plot().figure, a.name))
+        else:
+            out.append(FigureOut(f"risks__{n}", f"{a.name}: risk under each strategy",
+                                 r.risks.plot().figure, a.name))
+            out.append(FigureOut(f"natural_course__{n}", f"{a.name}: model check",
+                                 _natural_figure(a, r.natural_course), a.name,
+                                 "Close curves support the models of the g-formula."))
+    return out
+
+
+def _data_label(res: LongResults) -> str:
+    d = res.protocol.longitudinal.data
+    if d.dataset is not None:
+        seed = d.random_state if d.random_state is not None else res.protocol.study.seed
+        return (f"simulated cohort cl.simulate_longitudinal (n = {d.n:,}, {d.n_periods} "
+                f"periods, seed {seed})")
+    return f"file {d.path} ({d.layout} format)"
+
+
+def _study_text(res: LongResults) -> str:
+    p, c = res.protocol, res.cohort
+    spec: LongitudinalSpec = p.longitudinal
+    lab = p.labels.labels
+    lines = [p.study.description.strip()] if p.study.description else []
+    if p.study.question:
+        lines.append(f"**Question.** {p.study.question.strip()}")
+    lines.append(f"**Data.** {_data_label(res)}; {c.n_persons:,} persons, "
+                 f"{len(c.data):,} person-periods over {c.n_periods} periods "
+                 f"({spec.period_unit}s).")
+    treat = (c.exposure.describe() if c.exposure is not None
+             else f"{lab.variable(spec.treatment)} (0/1 in each {spec.period_unit})")
+    lines.append(f"**Treatment.** {treat}")
+    ends = ", ".join(x for x in (spec.censor and f"censoring ({spec.censor})",
+                                 spec.competing and f"competing event ({spec.competing})") if x)
+    lines.append(f"**Outcome.** {lab.variable(spec.outcome)} at the end of each "
+                 f"{spec.period_unit}" + (f"; follow-up also ends by {ends}." if ends else "."))
+    cov = ", ".join(lab.variable(v) for v in spec.time_varying) or "none"
+    base = ", ".join(lab.variable(v) for v in spec.baseline) or "none"
+    lines.append(f"**Confounders.** Time-varying: {cov}. Baseline: {base}.")
+    words = {"msm": "marginal structural model with stabilised inverse probability weights",
+             "gformula_tv": "parametric g-formula"}
+    lines.append("**Analyses.** " + "; ".join(
+        f"{p.labels.analysis(a.name)} ({words[a.method]})" for a in spec.analyses) + ".")
+    return "\n\n".join(lines)
+
+
+def _provenance(res: LongResults) -> dict[str, Any]:
+    from .load import sha256_frame
+
+    p, c = res.protocol, res.cohort
+    return {
+        "cohortlab_provenance": 1,
+        "started": res.started,
+        "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": _versions(),
+        "seed": p.study.seed,
+        "protocol": {"file": p.source, "sha256": hashlib.sha256(p.text.encode()).hexdigest(),
+                     "text": p.text},
+        "data": {"source": _data_label(res), "files_sha256": c.files,
+                 "loaded_frame_sha256": c.frame_sha256,
+                 "analysed_frame_sha256": sha256_frame(c.data),
+                 "rows_loaded": c.n_loaded, "person_periods_analysed": len(c.data),
+                 "persons": c.n_persons},
+    }
+
+
+def _report(res: LongResults, tables: list[TableOut], figures: list[FigureOut],
+            prov: dict[str, Any]) -> Any:
+    from ..report.document import Report
+
+    p = res.protocol
+    meta = {"protocol": p.source, "data": _data_label(res),
+            "person-periods analysed": f"{len(res.cohort.data):,}"}
+    rep = Report(p.study.title, subtitle=p.study.question or None, metadata=meta,
+                 labels=p.labels.labels)
+    rep.add_heading("Study", anchor=True)
+    rep.add_text(_study_text(res))
+    sections = list(dict.fromkeys([t.section for t in tables] + [f.section for f in figures]))
+    names = {a.name for a, _ in res.analyses}
+    analyses_done = False
+    for section in sections:
+        if section in names:
+            if not analyses_done:
+                rep.add_heading("Analyses", anchor=True)
+                analyses_done = True
+            rep.add_heading(p.labels.analysis(section), level=3)
+        elif section == "Notes":
+            rep.add_heading("Warnings and notes", anchor=True)
+            notes = next(t for t in tables if t.name == "notes").frame
+            rep.add_text("\n".join(f"- {p.labels.analysis(a)}: {n}"
+                                   for a, n in notes.itertuples(index=False)))
+            continue
+        else:
+            rep.add_heading(section, anchor=True)
+        for t in tables:
+            if t.section == section:
+                rep.add_table(t.obj if t.obj is not None else t.frame, title=t.title)
+        for f in figures:
+            if f.section == section:
+                rep.add_figure(f.fig, title=f.title, caption=f.caption or None)
+    if "Technical appendix" not in sections:
+        rep.add_heading("Technical appendix", anchor=True)
+    rep.add_text(f"Seed {p.study.seed}; cohortlab {prov['packages'].get('cohortlab')}; "
+                 f"Python {prov['python']}. Every number is in tables/*.csv; "
+                 "provenance.json records the inputs' hashes.")
+    return rep
+
+
+def write_longitudinal(res: LongResults, folder: str | Path, *,
+                       log: Callable[[str], None] | None = None) -> Path:
+    """Write every table, figure, the report and provenance of a longitudinal run."""
+    import matplotlib.pyplot as plt
+
+    log = log or (lambda _m: None)
+    root = Path(folder)
+    p = res.protocol
+    (root / "tables").mkdir(parents=True, exist_ok=True)
+    (root / "protocol.toml").write_text(p.text, encoding="utf-8")
+    prov = _provenance(res)
+    tables = _tables(res)
+    for t in tables:
+        _write_table(t, root / "tables", p.outputs.tables)
+    figures: list[FigureOut] = []
+    try:
+        if p.outputs.figures or p.outputs.report:
+            from ..report.style import save_figure
+
+            log("drawing figures")
+            figures = _figures(res)
+            if p.outputs.figures:
+                (root / "figures").mkdir(exist_ok=True)
+                for f in figures:
+                    for fmt in p.outputs.figures:
+                        save_figure(f.fig, root / "figures" / f.name, [fmt],
+                                    metadata={"Date": None} if fmt == "svg" else None)
+        if {"docx", "xlsx"} & set(p.outputs.tables):
+            from ..report.document import Report
+
+            book = Report(p.study.title)
+            for t in tables:
+                book.add_table(t.obj if t.obj is not None else t.frame, title=t.title)
+            if "docx" in p.outputs.tables:
+                book.save_docx(root / "tables" / "tables.docx")
+            if "xlsx" in p.outputs.tables:
+                book.save_xlsx(root / "tables" / "tables.xlsx")
+        if p.outputs.report:
+            log("writing the report")
+            rep = _report(res, tables, figures, prov)
+            rep.save_html(root / "report.html")
+            if "docx" in p.outputs.tables:
+                rep.save_docx(root / "report.docx")
+    finally:
+        for f in figures:
+            plt.close(f.fig)
+    prov["outputs_sha256"] = {
+        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted((root / "tables").glob("*.csv"))}
+    prov["files"] = _written(root)
+    (root / MARKER).write_text(json.dumps(prov, indent=2, default=str) + "\n",
+                               encoding="utf-8")
+    return root
