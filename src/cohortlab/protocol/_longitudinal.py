@@ -474,9 +474,9 @@ _KEYS = ("data", "id", "period", "treatment", "outcome", "censor", "competing", 
 def parse_longitudinal(raw: Any) -> LongitudinalSpec:
     """Check the shape of a ``[longitudinal]`` table and return a :class:`LongitudinalSpec`."""
     d = _table(raw, P, _KEYS, ("data", "id", "period", "treatment", "outcome"))
-    cols = {k: _column_name(d[k], f"{P}.{k}") for k in ("id", "period", "treatment",
+    cols: dict[str, Any] = {k: _column_name(d[k], f"{P}.{k}") for k in ("id", "period", "treatment",
                                                          "outcome")}
-    opt = {k: _column_name(d[k], f"{P}.{k}") if k in d else None
+    opt: dict[str, Any] = {k: _column_name(d[k], f"{P}.{k}") if k in d else None
            for k in ("censor", "competing")}
     varying, baseline = _names(d, "time_varying", P), _names(d, "baseline", P)
     roles = [*cols.values(), *[v for v in opt.values() if v]]

@@ -69,7 +69,7 @@ def _gformula_tables(res: LongResults, a: LongAnalysis, r: Any) -> list[TableOut
     nc = r.natural_course
     return [
         TableOut(f"{n}__risks", f"{a.name}: risks under each strategy (parametric g-formula)",
-                 risks_at(r.risks, hz), None, a.name),
+                 risks := risks_at(r.risks, hz), _risk_display(risks), a.name),
         TableOut(f"{n}__contrasts", f"{a.name}: risk differences and ratios vs "
                  f"{r.reference!r}", contrasts.to_frame(), contrasts, a.name),
         TableOut(f"{n}__natural_course", f"{a.name}: model check: simulated natural course "
@@ -77,6 +77,14 @@ def _gformula_tables(res: LongResults, a: LongAnalysis, r: Any) -> list[TableOut
         TableOut(f"{n}__coefficients", f"{a.name}: fitted models' coefficients",
                  r.coefficients, None, "Technical appendix"),
     ]
+
+
+def _risk_display(risks: pd.DataFrame) -> pd.DataFrame:
+    cells = [f"{r:.3f} ({lo:.3f} to {hi:.3f})" if pd.notna(lo) else f"{r:.3f}"
+             for r, lo, hi in zip(risks["risk"], risks["conf_low"], risks["conf_high"],
+                                  strict=True)]
+    return pd.DataFrame({"Strategy": risks["strategy"].str.replace("_", " "),
+                         "Period": risks["period"], "Risk (95% CI)": cells})
 
 
 def _truth(res: LongResults) -> TableOut | None:
@@ -177,17 +185,20 @@ def _study_text(res: LongResults) -> str:
     treat = (c.exposure.describe() if c.exposure is not None
              else f"{lab.variable(spec.treatment)} (0/1 in each {spec.period_unit})")
     lines.append(f"**Treatment.** {treat}")
-    ends = ", ".join(x for x in (spec.censor and f"censoring ({spec.censor})",
+    ends = " or ".join(x for x in (spec.censor and f"censoring ({spec.censor})",
                                  spec.competing and f"competing event ({spec.competing})") if x)
     lines.append(f"**Outcome.** {lab.variable(spec.outcome)} at the end of each "
-                 f"{spec.period_unit}" + (f"; follow-up also ends by {ends}." if ends else "."))
+                 f"{spec.period_unit}" + (f"; follow-up also ends by {ends}." if ends else ".")
+                 + " Risks are cumulative incidences by the end of a period"
+                 + (", the competing event not eliminated." if spec.competing else "."))
     cov = ", ".join(lab.variable(v) for v in spec.time_varying) or "none"
     base = ", ".join(lab.variable(v) for v in spec.baseline) or "none"
     lines.append(f"**Confounders.** Time-varying: {cov}. Baseline: {base}.")
     words = {"msm": "marginal structural model with stabilised inverse probability weights",
              "gformula_tv": "parametric g-formula"}
     lines.append("**Analyses.** " + "; ".join(
-        f"{p.labels.analysis(a.name)} ({words[a.method]})" for a in spec.analyses) + ".")
+        p.labels.analysis(a.name) if p.labels.analysis(a.name) != a.name
+        else f"{a.name} ({words[a.method]})" for a in spec.analyses) + ".")
     return "\n\n".join(lines)
 
 
@@ -225,6 +236,7 @@ def _report(res: LongResults, tables: list[TableOut], figures: list[FigureOut],
     rep.add_heading("Study", anchor=True)
     rep.add_text(_study_text(res))
     sections = list(dict.fromkeys([t.section for t in tables] + [f.section for f in figures]))
+    sections.sort(key=lambda x: x == "Technical appendix")  # stable: the appendix last
     names = {a.name for a, _ in res.analyses}
     analyses_done = False
     for section in sections:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import CohortError
-from ._longitudinal import P, LongAnalysis, LongitudinalSpec, inside_folder
+from ._longitudinal import LongAnalysis, LongitudinalSpec, P, inside_folder
 from .sections import AnalysisError, Protocol, ProtocolError
 
 __all__ = ["LongCohort", "LongResults", "prepare_longitudinal", "analyse_longitudinal"]
@@ -141,7 +141,7 @@ def _features(frame: pd.DataFrame, spec: LongitudinalSpec) -> pd.DataFrame:
                                 "Give the feature another name = \"...\".")
         _column(frame.assign(**new), f.column, f"{where}.column")
         data = frame.assign(**new)
-        common = dict(id=spec.id, period=spec.period)
+        common: dict[str, Any] = dict(id=spec.id, period=spec.period)
         try:
             if f.kind == "lag":
                 kw: dict[str, Any] = {} if f.fill is None else {"fill": f.fill}
@@ -283,6 +283,7 @@ def _describe(protocol: Protocol, cohort: LongCohort) -> tuple[Any, Any]:
             warnings.simplefilter("ignore")
             t1 = table1(base, by=spec.treatment, columns=covs, labels=labels,
                         missing="drop" if base[covs].isna().any().any() else "raise")
+    covs += [f.name for f in spec.features]
     numeric = [c for c in covs if pd.api.types.is_numeric_dtype(frame[c])]
     bp = by_period_table(frame, id=spec.id, period=spec.period, treatment=spec.treatment,
                          outcome=spec.outcome, censor=spec.censor, competing=spec.competing,
