@@ -275,7 +275,7 @@ PROTOCOLS = sorted([*(ROOT / "src" / "cohortlab" / "protocol" / "examples").glob
 @pytest.mark.parametrize("path", PROTOCOLS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_bundled_and_published_protocols_pass_the_checks(path):
     protocol = read_protocol(path)
-    assert protocol.analyses
+    assert protocol.analyses or protocol.longitudinal.analyses
 
 
 # ----------------------------------------------------------------------------- SQL

@@ -2,9 +2,10 @@
 
 The order of the steps (fixed, and recorded in the report): load (a file inside the study
 folder, long or wide, or ``cl.simulate_longitudinal``) → wide to long with
-``person_period`` → treatment from a score (``time_varying_exposure``) → features (lags,
-cumulative exposure, time since initiation, ever treated) → ``validate_person_period`` →
-Table 1 at baseline (period-0 rows) and the by-period table → each analysis (``msm``,
+``person_period`` → ``validate_person_period`` (every problem in one message) → treatment
+from a score (``time_varying_exposure``) → features (lags, cumulative exposure, time since
+initiation, ever treated) → Table 1 at baseline (period-0 rows) and the by-period table →
+each analysis (``msm``,
 ``gformula_tv``) with the section's columns and the analysis' options.
 """
 
@@ -179,6 +180,22 @@ def prepare_longitudinal(protocol: Protocol) -> LongCohort:
     if spec.data.layout == "wide":
         frame = _wide(frame, spec)
         steps.append(f"wide to long: {len(frame):,} person-periods")
+    derived = spec.treatment_from_score is not None
+    for key, col in spec.columns().items():
+        if not (derived and key == "treatment"):
+            _column(frame, col, f"{P}.{key}")
+    for key in ("time_varying", "baseline"):
+        for i, col in enumerate(getattr(spec, key)):
+            _column(frame, col, f"{P}.{key}[{i}]")
+    try:
+        validate_person_period(frame, id=spec.id, period=spec.period,
+                               treatment=None if derived else spec.treatment,
+                               outcome=spec.outcome, censor=spec.censor,
+                               competing=spec.competing, baseline=list(spec.baseline) or None)
+    except CohortError as exc:
+        raise ProtocolError(f"{P}.data", f"the person-period data do not pass the checks "
+                            f"(the columns named in [longitudinal]). {exc}") from None
+    steps.append("validate_person_period: no problems")
     frame, ex = _score(frame, spec)
     if ex is not None:
         steps.append(ex.describe())
@@ -186,20 +203,6 @@ def prepare_longitudinal(protocol: Protocol) -> LongCohort:
     if spec.features:
         steps.append("features: " + ", ".join(f"{f.name} ({f.kind.replace('_', ' ')} of "
                                               f"{f.column})" for f in spec.features))
-    for key, col in spec.columns().items():
-        _column(frame, col, f"{P}.{key}")
-    for key in ("time_varying", "baseline"):
-        for i, col in enumerate(getattr(spec, key)):
-            _column(frame, col, f"{P}.{key}[{i}]")
-    try:
-        validate_person_period(frame, id=spec.id, period=spec.period,
-                               treatment=spec.treatment, outcome=spec.outcome,
-                               censor=spec.censor, competing=spec.competing,
-                               baseline=list(spec.baseline) or None)
-    except CohortError as exc:
-        raise ProtocolError(f"{P}.data", f"the person-period data do not pass the checks "
-                            f"(columns from [longitudinal]). {exc}",
-                            "Fix the data (or the column names) as each line says.") from None
     periods = frame[spec.period].to_numpy()
     return LongCohort(data=frame, n_loaded=n_loaded, n_persons=int(frame[spec.id].nunique()),
                       n_periods=int(periods.max() - periods.min() + 1), files=files,

@@ -10,7 +10,7 @@ from .schema import ProtocolError, close_matches
 __all__ = ["EXAMPLES", "template_text", "write_template"]
 
 #: The bundled example protocols (``src/cohortlab/protocol/examples/<name>.toml``).
-EXAMPLES = ("nhefs", "wearable")
+EXAMPLES = ("nhefs", "wearable", "wearable_longitudinal")
 
 _SKELETON = '''\
 # A cohortlab study protocol. Fill in each section, then check it and run it:
