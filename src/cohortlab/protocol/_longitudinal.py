@@ -21,16 +21,11 @@ from types import MappingProxyType
 from typing import Any
 
 from ._expr import check_formulas
-from .sections import (
-    DataSpec,
-    ExposureSpec,
-    Protocol,
-    ProtocolError,
-    close_matches,
-)
+from .sections import ProtocolError, close_matches
 
 __all__ = ["LongitudinalSpec", "LongData", "Feature", "ScoreRule", "LongAnalysis",
-           "FEATURE_KINDS", "LONG_METHODS", "parse_longitudinal_protocol", "inside_folder"]
+           "FEATURE_KINDS", "LONG_METHODS", "parse_longitudinal", "check_longitudinal",
+           "inside_folder"]
 
 P = "longitudinal"
 FEATURE_KINDS = ("lag", "cumulative_exposure", "time_since_initiation", "ever_treated")
@@ -139,22 +134,41 @@ class LongitudinalSpec:
 # ----------------------------------------------------------------------------- readers
 def _table(value: Any, path: str, allowed: Sequence[str], required: Sequence[str] = ()
            ) -> dict[str, Any]:
-    from .schema import _table as table
-
-    return table(value, path, allowed, required)
+    if not isinstance(value, Mapping):
+        raise ProtocolError(path, f"must be a table; got {type(value).__name__}.",
+                            f"Write it as [{path}] with key = value lines.")
+    for key in value:
+        if key not in allowed:
+            raise ProtocolError(f"{path}.{key}", "unknown field.", close_matches(key, allowed))
+    for key in required:
+        if key not in value:
+            raise ProtocolError(f"{path}.{key}", "is required.", f"Add {key} = ... to [{path}].")
+    return dict(value)
 
 
 def _get(d: Mapping[str, Any], key: str, path: str, kind: type | tuple[type, ...],
          default: Any = None) -> Any:
-    from .schema import _get as get
+    if key not in d:
+        return default
+    value = d[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        names = " or ".join(k.__name__ for k in kinds)
+        raise ProtocolError(f"{path}.{key}", f"must be {names}; got {value!r}.",
+                            f"Write e.g. {key} = {_EXAMPLE.get(kinds[0], '...')}.")
+    return value
 
-    return get(d, key, path, kind, default)
+
+_EXAMPLE = {str: '"text"', int: "1", float: "1.0", bool: "true"}
 
 
 def _names(d: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
-    from .schema import _str_list
-
-    out = _str_list(d, key, path) or ()
+    value = d.get(key, [])
+    value = [value] if isinstance(value, str) else value
+    if not isinstance(value, list):
+        raise ProtocolError(f"{path}.{key}", f"must be a list of strings; got {value!r}.",
+                            f'Write e.g. {key} = ["a", "b"].')
+    out = tuple(value)
     for i, name in enumerate(out):
         _column_name(name, f"{path}.{key}[{i}]")
     return out
@@ -500,16 +514,13 @@ def parse_longitudinal(raw: Any) -> LongitudinalSpec:
         analyses=_analyses(d.get("analyses"), usable))
 
 
-def parse_longitudinal_protocol(raw: Mapping[str, Any], *, base_dir: str | Path = ".",
-                                text: str = "", source: str = "<string>") -> Protocol:
-    """A :class:`Protocol` whose analyses are those of its ``[longitudinal]`` section.
+def check_longitudinal(raw: Mapping[str, Any], base_dir: str | Path = ".") -> LongitudinalSpec:
+    """The ``[longitudinal]`` section of a protocol document, checked (with its data path).
 
-    The point-exposure fields hold placeholders (``data``, ``exposure``, no outcomes or
-    analyses); ``protocol.longitudinal`` holds the :class:`LongitudinalSpec`.
+    The point-exposure sections (``[data]``, ``[exposure]``, ...) are refused alongside it;
+    :func:`cohortlab.protocol.schema.parse_protocol` builds the :class:`Protocol` (whose
+    point-exposure fields are then placeholders) with ``longitudinal`` set to the result.
     """
-    from ._labels import parse_labels
-    from .schema import _outputs, _study
-
     for key in POINT_SECTIONS:
         if key in raw:
             raise ProtocolError(key, "is a point-exposure section, not used with "
@@ -521,8 +532,4 @@ def parse_longitudinal_protocol(raw: Mapping[str, Any], *, base_dir: str | Path 
     spec = parse_longitudinal(raw[P])
     if spec.data.path is not None:
         inside_folder(Path(base_dir), spec.data.path, f"{P}.data.path")
-    return Protocol(study=_study(raw), data=DataSpec(), eligibility=(), followup=None,
-                    exposure=ExposureSpec(column=spec.treatment), outcomes=(),
-                    covariates=None, analyses=(), outputs=_outputs(raw),
-                    labels=parse_labels(raw.get("labels")), base_dir=Path(base_dir),
-                    text=text, source=source, longitudinal=spec)
+    return spec

@@ -465,10 +465,15 @@ def parse_protocol(raw: Mapping[str, Any], *, base_dir: str | Path = ".", text: 
     for key in raw:
         if key not in _SECTIONS:
             raise ProtocolError(key, "unknown section.", close_matches(key, _SECTIONS))
-    if "longitudinal" in raw:  # person-period data and g-methods: its own module
-        from ._longitudinal import parse_longitudinal_protocol
+    if "longitudinal" in raw:  # person-period data and g-methods (protocol._longitudinal)
+        from ._longitudinal import check_longitudinal
 
-        return parse_longitudinal_protocol(raw, base_dir=base_dir, text=text, source=source)
+        spec = check_longitudinal(raw, base_dir)
+        return Protocol(study=_study(raw), data=DataSpec(), eligibility=(), followup=None,
+                        exposure=ExposureSpec(column=spec.treatment), outcomes=(),
+                        covariates=None, analyses=(), outputs=_outputs(raw),
+                        labels=parse_labels(raw.get("labels")), base_dir=Path(base_dir),
+                        text=text, source=source, longitudinal=spec)
     for key in ("study", "data", "exposure"):
         if key not in raw:
             raise ProtocolError(key, "section is required.", f"Add a [{key}] table.")
