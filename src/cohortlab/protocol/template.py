@@ -115,7 +115,7 @@ def write_template(path: str | Path = "study.toml", *, example: str | None = Non
     ----------
     path : str or Path
         The file to write (``study.toml`` by default); a folder gets ``study.toml`` inside.
-    example : {"nhefs", "wearable"}, optional
+    example : {"nhefs", "wearable", "wearable_longitudinal"}, optional
         Write this bundled example instead of the skeleton.
     overwrite : bool, default False
         Replace an existing file.
