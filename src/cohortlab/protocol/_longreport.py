@@ -71,7 +71,8 @@ def _gformula_tables(res: LongResults, a: LongAnalysis, r: Any) -> list[TableOut
         TableOut(f"{n}__risks", f"{a.name}: risks under each strategy (parametric g-formula)",
                  risks := risks_at(r.risks, hz), _risk_display(risks), a.name),
         TableOut(f"{n}__contrasts", f"{a.name}: risk differences and ratios vs "
-                 f"{r.reference!r}", contrasts.to_frame(), contrasts, a.name),
+                 f"{r.reference.replace('_', ' ')}", contrasts.to_frame(),
+                 _contrast_display(contrasts), a.name),
         TableOut(f"{n}__natural_course", f"{a.name}: model check: simulated natural course "
                  "vs observed risk by period", nc, nc.round(4), a.name),
         TableOut(f"{n}__coefficients", f"{a.name}: fitted models' coefficients",
@@ -87,6 +88,23 @@ def _risk_display(risks: pd.DataFrame) -> pd.DataFrame:
                          "Period": risks["period"], "Risk (95% CI)": cells})
 
 
+def _ci(e: Any) -> str:
+    if e.conf_low is None or pd.isna(e.conf_low):
+        return f"{e.estimate:.3f}"
+    return f"{e.estimate:.3f} ({e.conf_low:.3f} to {e.conf_high:.3f})"
+
+
+def _contrast_display(table: Any) -> pd.DataFrame:
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    for e in table:
+        key = (str(e.labels["strategy"]), int(e.labels["time"]))
+        row = rows.setdefault(key, {"Strategy": key[0].replace("_", " "), "Period": key[1]})
+        col = ("Risk difference (95% CI)" if e.effect_measure == "risk_difference"
+               else "Risk ratio (95% CI)")
+        row[col] = _ci(e)
+    return pd.DataFrame(list(rows.values()))
+
+
 def _truth(res: LongResults) -> TableOut | None:
     t = res.cohort.truth
     if t is None:
@@ -97,7 +115,8 @@ def _truth(res: LongResults) -> TableOut | None:
     wide.columns.name = None
     if {"always", "never"} <= set(wide.columns):
         wide["risk_difference"] = wide["always"] - wide["never"]
-    return TableOut("truth", "True risks of the simulated cohort (Monte Carlo)", wide,
+    return TableOut("truth", "True risks of the simulated cohort (Monte Carlo; dynamic: "
+                    "treat in a period when L is above the simulation's threshold)", wide,
                     wide.round(4), "Simulation truth")
 
 
@@ -127,6 +146,15 @@ def _tables(res: LongResults) -> list[TableOut]:
     return out
 
 
+def _check_sentence(nc: pd.DataFrame) -> str:
+    worst = nc.loc[nc["difference"].abs().idxmax()]
+    return (f"Model check: the simulated natural course is within "
+            f"{abs(worst['difference']):.3f} of the observed risk in every period (largest "
+            f"gap in period {int(worst.iloc[0])}: {worst['simulated']:.3f} simulated vs "
+            f"{worst['observed']:.3f} observed). A large gap means a model of the g-formula "
+            "is misspecified.")
+
+
 def _natural_figure(a: LongAnalysis, nc: pd.DataFrame) -> Any:
     import matplotlib.pyplot as plt
 
@@ -143,6 +171,14 @@ def _natural_figure(a: LongAnalysis, nc: pd.DataFrame) -> Any:
 
 def _figures(res: LongResults) -> list[FigureOut]:
     out: list[FigureOut] = []
+    unit = res.protocol.longitudinal.period_unit
+
+    def risk_plot(curve: Any) -> Any:
+        ax = curve.plot()
+        ax.set_xlabel(f"{unit} (risk by the end of the period)")
+        ax.set_ylabel("cumulative risk")
+        return ax.figure
+
     for a, r in res.analyses:
         n = _safe(a.name)
         if a.method == "msm":
@@ -153,10 +189,10 @@ def _figures(res: LongResults) -> list[FigureOut]:
                                      "the weights of the uncensored person-periods."))
             if r.risks is not None:
                 out.append(FigureOut(f"risks__{n}", f"{a.name}: risk under always vs never "
-                                     "treated", r.risks.plot().figure, a.name))
+                                     "treated", risk_plot(r.risks), a.name))
         else:
             out.append(FigureOut(f"risks__{n}", f"{a.name}: risk under each strategy",
-                                 r.risks.plot().figure, a.name))
+                                 risk_plot(r.risks), a.name))
             out.append(FigureOut(f"natural_course__{n}", f"{a.name}: model check",
                                  _natural_figure(a, r.natural_course), a.name,
                                  "Close curves support the models of the g-formula."))
@@ -256,6 +292,8 @@ def _report(res: LongResults, tables: list[TableOut], figures: list[FigureOut],
         for t in tables:
             if t.section == section:
                 rep.add_table(t.obj if t.obj is not None else t.frame, title=t.title)
+                if t.name.endswith("__natural_course"):
+                    rep.add_text(_check_sentence(t.frame))
         for f in figures:
             if f.section == section:
                 rep.add_figure(f.fig, title=f.title, caption=f.caption or None)
