@@ -253,6 +253,22 @@ def test_every_person_period_problem_is_reported(tmp_path, visits, capsys):
     assert "baseline covariate V changes" in err
 
 
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ('covariates = ["L", "V"]', 'covariates = ["L", "VV"]',
+     "longitudinal.analyses[0].options.covariates: column 'VV' not found. Did you mean 'V'"),
+    ('covariates = ["L", "V"]', 'covariates = "L + I(L_lag2**2)"',
+     "longitudinal.analyses[0].options.covariates: column 'L_lag2' not found. Did you mean "
+     "'L_lag1'"),
+    ("options = { n_boot = 10 }", 'options = { n_boot = 10, models = { YY = "L + period" } }',
+     "longitudinal.analyses[1].options.models.YY: column 'YY' not found."),
+])
+def test_option_columns_are_checked_by_validate(tmp_path, visits, old, new, message):
+    path = _write(tmp_path, _file_protocol().replace(old, new), visits)
+    with pytest.raises(ProtocolError) as info:
+        validate_protocol(path)
+    assert message in str(info.value)
+
+
 def test_missing_file_and_existing_derived_column(tmp_path, visits):
     path = _write(tmp_path, _file_protocol())
     with pytest.raises(ProtocolError, match="longitudinal.data.path: file 'visits.csv' not "
@@ -401,3 +417,21 @@ def test_example_validates(tmp_path, capsys):
     assert main(["init", "--example", "wearable_longitudinal", str(tmp_path / "s.toml")]) == 0
     assert main(["validate", str(tmp_path / "s.toml")]) == 0
     assert "1,500 persons" in capsys.readouterr().out
+
+
+def test_example_run_covers_the_true_risk_difference(tmp_path):
+    """The bundled example (fixed seeds): MSM and g-formula intervals hold the true RD."""
+    text = template_text("wearable_longitudinal").replace(
+        'figures = ["png"]', "figures = []").replace("report = true", "report = false")
+    out = run_protocol(_write(tmp_path, text), tmp_path / "out", quiet=True)
+    truth = _table(out, "truth").set_index("period")["risk_difference"]
+    msm_ = _table(out, "msm__contrasts")
+    gf = _table(out, "gformula__contrasts")
+    for h in (5, 11):
+        rd = msm_.loc[(msm_["term"] == "risk difference") & (msm_["period"] == h)].iloc[0]
+        assert rd["conf_low"] <= truth[h] <= rd["conf_high"], (h, rd["estimate"], truth[h])
+        rd = gf.loc[(gf["strategy"] == "always") & (gf["time"] == h)
+                    & (gf["effect_measure"] == "risk_difference")].iloc[0]
+        assert rd["conf_low"] <= truth[h] <= rd["conf_high"], (h, rd["estimate"], truth[h])
+    nc = _table(out, "gformula__natural_course")
+    assert nc["difference"].abs().max() < 0.02

@@ -203,10 +203,31 @@ def prepare_longitudinal(protocol: Protocol) -> LongCohort:
     if spec.features:
         steps.append("features: " + ", ".join(f"{f.name} ({f.kind.replace('_', ' ')} of "
                                               f"{f.column})" for f in spec.features))
+    _option_columns(frame, spec)
     periods = frame[spec.period].to_numpy()
     return LongCohort(data=frame, n_loaded=n_loaded, n_persons=int(frame[spec.id].nunique()),
                       n_periods=int(periods.max() - periods.min() + 1), files=files,
                       frame_sha256=digest, exposure=ex, truth=truth, steps=tuple(steps))
+
+
+def _option_columns(frame: pd.DataFrame, spec: LongitudinalSpec) -> None:
+    """Every column an analysis option names exists (MSM covariate sets, g-formula models)."""
+    from .methods import formula_columns
+
+    for a in spec.analyses:
+        where = f"{a.where}.options"
+        if a.method == "msm":
+            for key in ("covariates", "numerator", "censor_covariates"):
+                value = a.options.get(key)
+                if value is None:
+                    continue
+                cols = formula_columns(value if isinstance(value, str) else list(value))
+                for col in cols:
+                    _column(frame, col, f"{where}.{key}")
+        else:
+            for key in ("covariates", "models"):
+                for col in a.options.get(key, {}):
+                    _column(frame, col, f"{where}.{key}.{col}")
 
 
 # ----------------------------------------------------------------------------- analyses

@@ -248,6 +248,9 @@ def validate_protocol(path: str | Path) -> tuple[Protocol, Cohort]:
     Returns
     -------
     (Protocol, Cohort)
+        For a ``[longitudinal]`` protocol the second item is the prepared person-period data
+        (``LongCohort``: ``data``, ``n_persons``, ``n_periods``, ``exposure``, ``files``),
+        checked by ``validate_person_period``.
 
     Raises
     ------
