@@ -233,6 +233,27 @@ def test_long_file_validates(tmp_path, visits, capsys):
     assert "300 persons" in capsys.readouterr().out
 
 
+def test_parquet_file(tmp_path, visits):
+    pytest.importorskip("pyarrow")
+    visits.to_parquet(tmp_path / "visits.parquet", index=False)
+    path = _write(tmp_path, _file_protocol(data_table='path = "visits.parquet"'))
+    _, cohort = validate_protocol(path)
+    assert len(cohort.data) == len(visits) and "visits.parquet" in cohort.files
+
+
+def test_cox_msm_and_point_estimates_only(tmp_path):
+    text = SMALL.replace('variance = "robust" }', 'model = "cox" }').replace(
+        'msm_terms = "A + cum_A + period + V"', 'msm_terms = "A + cum_A + V"').replace(
+        "options = { n_boot = 10 }", "options = { n_boot = 0 }").replace(
+        'figures = ["png"]', "figures = []")
+    out = run_protocol(_write(tmp_path, text), tmp_path / "out", quiet=True)
+    coef = _table(out, "msm__coefficients")
+    assert list(coef["term"]) == ["A", "cum_A", "V"]
+    assert not (out / "tables" / "msm__contrasts.csv").exists()
+    assert _table(out, "gf__risks")["conf_low"].isna().all()
+    assert "hazard ratios, weighted Cox model" in (out / "report.html").read_text()
+
+
 def test_misspelt_column_is_named_with_its_field(tmp_path, visits):
     path = _write(tmp_path, _file_protocol().replace('outcome = "Y"', 'outcome = "YY"'), visits)
     with pytest.raises(ProtocolError, match=r"longitudinal.outcome: column 'YY' not found. "

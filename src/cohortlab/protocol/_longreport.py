@@ -49,8 +49,10 @@ def _msm_tables(a: LongAnalysis, r: Any) -> list[TableOut]:
     if r.weights is not None:
         out.append(TableOut(f"{n}__weights", f"{a.name}: stabilised weights by period",
                             r.weights.by_period, r.weights, a.name))
+    what = ("hazard ratios, weighted Cox model" if a.options.get("model") == "cox"
+            else "odds ratios of the discrete-time hazard")
     out.append(TableOut(f"{n}__coefficients", f"{a.name}: marginal structural model "
-                        "(odds ratios of the discrete-time hazard)",
+                        f"({what})",
                         r.model.tidy(exponentiate=True), r.model, a.name))
     if r.contrasts is not None:
         out.append(TableOut(f"{n}__contrasts", f"{a.name}: risks under always vs never "
