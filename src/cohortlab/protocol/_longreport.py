@@ -43,19 +43,19 @@ def _horizons(res: LongResults, a: LongAnalysis) -> list[int]:
     return list(a.horizons) or [int(res.cohort.data[spec.period].max())]
 
 
-def _msm_tables(a: LongAnalysis, r: Any) -> list[TableOut]:
+def _msm_tables(a: LongAnalysis, r: Any, lab: str) -> list[TableOut]:
     n = _safe(a.name)
     out = []
     if r.weights is not None:
-        out.append(TableOut(f"{n}__weights", f"{a.name}: stabilised weights by period",
+        out.append(TableOut(f"{n}__weights", f"{lab}: stabilised weights by period",
                             r.weights.by_period, r.weights, a.name))
     what = ("hazard ratios, weighted Cox model" if a.options.get("model") == "cox"
             else "odds ratios of the discrete-time hazard")
-    out.append(TableOut(f"{n}__coefficients", f"{a.name}: marginal structural model "
+    out.append(TableOut(f"{n}__coefficients", f"{lab}: marginal structural model "
                         f"({what})",
                         r.model.tidy(exponentiate=True), r.model, a.name))
     if r.contrasts is not None:
-        out.append(TableOut(f"{n}__contrasts", f"{a.name}: risks under always vs never "
+        out.append(TableOut(f"{n}__contrasts", f"{lab}: risks under always vs never "
                             "treated, risk difference and ratio", r.contrasts.to_frame(),
                             r.contrasts, a.name))
     return out
@@ -65,19 +65,20 @@ def _gformula_tables(res: LongResults, a: LongAnalysis, r: Any) -> list[TableOut
     from ..results.estimate import EstimateTable
 
     n, hz = _safe(a.name), _horizons(res, a)
+    lab = res.protocol.labels.analysis(a.name)
     rows = tuple(e for e in r.contrasts if int(e.labels.get("time", -1)) in hz)
-    contrasts = EstimateTable(rows=rows, title=f"{a.name}: contrasts vs {r.reference!r}",
+    contrasts = EstimateTable(rows=rows, title=f"{lab}: contrasts vs {r.reference!r}",
                               notes=tuple(r.contrasts.notes))
     nc = r.natural_course
     return [
-        TableOut(f"{n}__risks", f"{a.name}: risks under each strategy (parametric g-formula)",
+        TableOut(f"{n}__risks", f"{lab}: risks under each strategy (parametric g-formula)",
                  risks := risks_at(r.risks, hz), _risk_display(risks), a.name),
-        TableOut(f"{n}__contrasts", f"{a.name}: risk differences and ratios vs "
+        TableOut(f"{n}__contrasts", f"{lab}: risk differences and ratios vs "
                  f"{r.reference.replace('_', ' ')}", contrasts.to_frame(),
                  _contrast_display(contrasts), a.name),
-        TableOut(f"{n}__natural_course", f"{a.name}: model check: simulated natural course "
+        TableOut(f"{n}__natural_course", f"{lab}: model check: simulated natural course "
                  "vs observed risk by period", nc, nc.round(4), a.name),
-        TableOut(f"{n}__coefficients", f"{a.name}: fitted models' coefficients",
+        TableOut(f"{n}__coefficients", f"{lab}: fitted models' coefficients",
                  r.coefficients, None, "Technical appendix"),
     ]
 
@@ -138,7 +139,8 @@ def _tables(res: LongResults) -> list[TableOut]:
     out.append(TableOut("by_period", "Person-periods by period: at risk, treated, events, "
                         "covariate means", res.by_period.to_frame(), res.by_period, "Table 1"))
     for a, r in res.analyses:
-        out += _msm_tables(a, r) if a.method == "msm" else _gformula_tables(res, a, r)
+        out += (_msm_tables(a, r, res.protocol.labels.analysis(a.name)) if a.method == "msm"
+                else _gformula_tables(res, a, r))
     truth = _truth(res)
     if truth is not None:
         out.append(truth)
@@ -157,7 +159,7 @@ def _check_sentence(nc: pd.DataFrame) -> str:
             "is misspecified.")
 
 
-def _natural_figure(a: LongAnalysis, nc: pd.DataFrame) -> Any:
+def _natural_figure(nc: pd.DataFrame) -> Any:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -167,7 +169,6 @@ def _natural_figure(a: LongAnalysis, nc: pd.DataFrame) -> Any:
     ax.set_xlabel("period")
     ax.set_ylabel("cumulative risk")
     ax.legend(frameon=False)
-    ax.set_title(f"{a.name}: natural course vs observed")
     return fig
 
 
@@ -177,26 +178,29 @@ def _figures(res: LongResults) -> list[FigureOut]:
 
     def risk_plot(curve: Any) -> Any:
         ax = curve.plot()
+        legend = ax.get_legend()
+        for text in legend.get_texts() if legend is not None else ():
+            text.set_text(text.get_text().replace("_", " "))
         ax.set_xlabel(f"{unit} (risk by the end of the period)")
         ax.set_ylabel("cumulative risk")
         return ax.figure
 
     for a, r in res.analyses:
-        n = _safe(a.name)
+        n, lab = _safe(a.name), res.protocol.labels.analysis(a.name)
         if a.method == "msm":
             if r.weights is not None:
-                out.append(FigureOut(f"weights__{n}", f"{a.name}: stabilised weights by "
+                out.append(FigureOut(f"weights__{n}", f"{lab}: stabilised weights by "
                                      "period", r.weights.plot().figure, a.name,
                                      "Median, mean, 25th-75th and 1st-99th percentiles of "
                                      "the weights of the uncensored person-periods."))
             if r.risks is not None:
-                out.append(FigureOut(f"risks__{n}", f"{a.name}: risk under always vs never "
+                out.append(FigureOut(f"risks__{n}", f"{lab}: risk under always vs never "
                                      "treated", risk_plot(r.risks), a.name))
         else:
-            out.append(FigureOut(f"risks__{n}", f"{a.name}: risk under each strategy",
+            out.append(FigureOut(f"risks__{n}", f"{lab}: risk under each strategy",
                                  risk_plot(r.risks), a.name))
-            out.append(FigureOut(f"natural_course__{n}", f"{a.name}: model check",
-                                 _natural_figure(a, r.natural_course), a.name,
+            out.append(FigureOut(f"natural_course__{n}", f"{lab}: model check",
+                                 _natural_figure(r.natural_course), a.name,
                                  "Close curves support the models of the g-formula."))
     return out
 
