@@ -171,6 +171,8 @@ def test_small_protocol_parses():
                                              "consecutiv": 2}},
      "longitudinal.treatment_from_score.consecutiv: unknown field. Did you mean "
      "'consecutive'"),
+    ({"longitudinal__features__1__name": "cum_A"},
+     "longitudinal.features[1].name: 'cum_A' is a treatment-history column msm() makes"),
     ({"data": {"dataset": "nhefs"}}, "data: is a point-exposure section, not used with "
      "[longitudinal]."),
     ({"longitudnal": {}}, "longitudnal: unknown section. Did you mean 'longitudinal'"),
@@ -341,6 +343,8 @@ def test_horizon_beyond_the_last_period(tmp_path, visits):
                   visits)
     with pytest.raises(ProtocolError, match=r"longitudinal.analyses\[0\].horizons: period 9 "
                                             r"is beyond the last period \(5\)"):
+        validate_protocol(path)
+    with pytest.raises(ProtocolError, match="beyond the last period"):
         run_protocol(path, tmp_path / "out", quiet=True)
     assert not (tmp_path / "out").exists()
 

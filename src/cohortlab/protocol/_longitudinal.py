@@ -308,6 +308,13 @@ def _features(raw: Any, treatment: str) -> tuple[Feature, ...]:
         out.append(Feature(kind=kind, column=column, name=name, k=k,
                            fill=None if fill is None else float(fill),
                            include_current=_get(d, "include_current", p, bool), index=i))
+    reserved = {f"{p}_{treatment}" for p in ("cum", "ever", "prev")}
+    for f in out:
+        if f.name in reserved:
+            raise ProtocolError(f"{P}.features[{f.index}].name", f"{f.name!r} is a treatment-"
+                                "history column msm() makes itself (cum_, ever_, prev_ + the "
+                                "treatment), usable in msm_terms as it is.",
+                                "Give the feature another name.")
     names = [f.name for f in out]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:

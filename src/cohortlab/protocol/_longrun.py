@@ -211,10 +211,16 @@ def prepare_longitudinal(protocol: Protocol) -> LongCohort:
 
 
 def _option_columns(frame: pd.DataFrame, spec: LongitudinalSpec) -> None:
-    """Every column an analysis option names exists (MSM covariate sets, g-formula models)."""
+    """The horizons are periods of the data; every column an analysis option names exists."""
     from .methods import formula_columns
 
+    last = int(frame[spec.period].max())
     for a in spec.analyses:
+        for h in a.horizons:
+            if h > last:
+                raise ProtocolError(f"{a.where}.horizons", f"period {h} is beyond the last "
+                                    f"period ({last}).", f"Choose horizons between 0 and "
+                                    f"{last}.")
         where = f"{a.where}.options"
         if a.method == "msm":
             for key in ("covariates", "numerator", "censor_covariates"):
