@@ -371,7 +371,7 @@ def _table(out: Path, name: str) -> pd.DataFrame:
 
 def test_run_writes_the_tables_figures_and_report(small_run):
     names = {p.stem for p in (small_run / "tables").glob("*.csv")}
-    assert {"preparation", "table1_baseline", "by_period", "msm__weights", "msm__coefficients",
+    assert {"summary", "preparation", "table1_baseline", "by_period", "msm__weights", "msm__coefficients",
             "msm__contrasts", "gf__risks", "gf__contrasts", "gf__natural_course",
             "gf__coefficients", "truth", "notes"} <= names
     figs = {p.name for p in (small_run / "figures").glob("*.png")}
@@ -400,6 +400,12 @@ def test_run_numbers(small_run):
     r = _table(small_run, "gf__risks")
     assert set(r["strategy"]) == {"natural_course", "always", "never", "high_L"}
     assert (r["period"] == 5).all() and r["conf_low"].notna().all()
+    summary = _table(small_run, "summary")
+    assert summary[["analysis", "period"]].drop_duplicates().values.tolist() == [
+        ["msm", 2], ["msm", 5], ["gf", 5]]
+    rd = summary.set_index(["analysis", "period", "measure"])["estimate"]
+    assert rd["msm", 5, "risk difference"] == pytest.approx(
+        c.loc[(c["term"] == "risk difference") & (c["period"] == 5), "estimate"].iloc[0])
     nc = _table(small_run, "gf__natural_course")
     assert list(nc.columns) == ["period", "observed", "simulated", "difference"]
     assert nc["difference"].abs().max() < 0.05

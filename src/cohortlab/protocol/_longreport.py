@@ -92,7 +92,7 @@ def _risk_display(risks: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ci(e: Any) -> str:
-    if e.conf_low is None or pd.isna(e.conf_low):
+    if e.conf_low is None or pd.isna(e.conf_low) or pd.isna(e.conf_high):
         return f"{e.estimate:.3f}"
     return f"{e.estimate:.3f} ({e.conf_low:.3f} to {e.conf_high:.3f})"
 
@@ -123,9 +123,50 @@ def _truth(res: LongResults) -> TableOut | None:
                     wide.round(4), "Simulation truth")
 
 
+def _summary(res: LongResults) -> TableOut | None:
+    """Always vs never treated at each horizon, one row per analysis (and the truth)."""
+    rows: list[dict[str, Any]] = []
+    for a, r in res.analyses:
+        if a.method == "msm":
+            if r.contrasts is None:
+                continue
+            for e in r.contrasts:
+                if e.term in ("risk difference", "risk ratio"):
+                    rows.append(dict(analysis=a.name, period=int(e.labels["period"]),
+                                     measure=e.effect_measure, estimate=e.estimate,
+                                     conf_low=e.conf_low, conf_high=e.conf_high))
+        elif "always" in a.strategies and "never" in a.strategies and a.reference == "never":
+            hz = _horizons(res, a)
+            for e in r.contrasts:
+                if e.labels.get("strategy") == "always" and int(e.labels["time"]) in hz:
+                    rows.append(dict(analysis=a.name, period=int(e.labels["time"]),
+                                     measure=e.effect_measure, estimate=e.estimate,
+                                     conf_low=e.conf_low, conf_high=e.conf_high))
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows)
+    frame["measure"] = frame["measure"].str.replace("_", " ")
+    shown = frame.assign(analysis=frame["analysis"].map(res.protocol.labels.analysis),
+                         **{"estimate (95% CI)": [
+        _ci(e) for e in frame.itertuples()]})[["analysis", "period", "measure",
+                                                "estimate (95% CI)"]]
+    t = res.cohort.truth
+    if t is not None:
+        true = t.pivot(index="period", columns="strategy", values="risk")
+        diff, ratio = true["always"] - true["never"], true["always"] / true["never"]
+        shown = shown.assign(truth=[
+            f"{(diff if m == 'risk difference' else ratio)[p]:.3f}"
+            for p, m in zip(frame["period"], frame["measure"], strict=True)])
+    shown.columns = [c[:1].upper() + c[1:] for c in shown.columns]
+    return TableOut("summary", "Always vs never treated: risk difference and ratio by "
+                    "analysis", frame, shown, "Summary")
+
+
 def _tables(res: LongResults) -> list[TableOut]:
     c = res.cohort
-    out = [TableOut("preparation", "Preparation of the person-period data",
+    summary = _summary(res)
+    out = [] if summary is None else [summary]
+    out += [TableOut("preparation", "Preparation of the person-period data",
                     pd.DataFrame({"step": range(1, len(c.steps) + 1), "what": c.steps}),
                     None, "Cohort")]
     if c.exposure is not None:
@@ -300,6 +341,12 @@ def _report(res: LongResults, tables: list[TableOut], figures: list[FigureOut],
                 rep.add_table(t.obj if t.obj is not None else t.frame, title=t.title)
                 if t.name.endswith("__natural_course"):
                     rep.add_text(_check_sentence(t.frame))
+                if t.name == "summary":
+                    unit = p.longitudinal.period_unit
+                    rep.add_text(f"Periods count from 0: period k is {unit} k + 1, and a risk "
+                                 f"at period k is the risk by the end of that {unit}."
+                                 + (" Truth: the simulated cohort's true values (Monte "
+                                    "Carlo)." if res.cohort.truth is not None else ""))
         for f in figures:
             if f.section == section:
                 rep.add_figure(f.fig, title=f.title, caption=f.caption or None)
