@@ -123,6 +123,12 @@ def _validate(args: argparse.Namespace) -> int:
               f"{tt.spec.contrast})")
         return 0
     protocol, cohort = validate_protocol(args.protocol)
+    if protocol.longitudinal is not None:
+        n_a = len(protocol.longitudinal.analyses)
+        print(f"valid: {args.protocol} ({cohort.n_persons:,} persons, "  # type: ignore[attr-defined]
+              f"{len(cohort.data):,} person-periods, {n_a} longitudinal "
+              f"analys{'i' if n_a == 1 else 'e'}s)")
+        return 0
     n_out = len({o for a in protocol.analyses for o in a.outcomes})
     print(f"valid: {args.protocol} ({cohort.n_loaded:,} rows loaded, "
           f"{len(cohort.data):,} eligible, {len(protocol.analyses)} analyses x {n_out} "

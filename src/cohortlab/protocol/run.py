@@ -248,6 +248,9 @@ def validate_protocol(path: str | Path) -> tuple[Protocol, Cohort]:
     Returns
     -------
     (Protocol, Cohort)
+        For a ``[longitudinal]`` protocol the second item is the prepared person-period data
+        (``LongCohort``: ``data``, ``n_persons``, ``n_periods``, ``exposure``, ``files``),
+        checked by ``validate_person_period``.
 
     Raises
     ------
@@ -255,6 +258,10 @@ def validate_protocol(path: str | Path) -> tuple[Protocol, Cohort]:
         The first problem found, with its field path and how to fix it.
     """
     protocol = read_protocol(path)
+    if protocol.longitudinal is not None:  # person-period data: the LongCohort
+        from ._longrun import prepare_longitudinal
+
+        return protocol, prepare_longitudinal(protocol)  # type: ignore[return-value]
     return protocol, prepare_cohort(protocol)
 
 
@@ -268,7 +275,10 @@ def _inputs(path: str | Path, protocol: Protocol, cohort: Cohort | None = None
     found = [(Path(path), "protocol file")]
     if protocol.data.path is not None:
         found.append((protocol.base_dir / protocol.data.path, "data file"))
-    if cohort is not None and protocol.data.dataset is None:
+    spec = protocol.longitudinal
+    if spec is not None and spec.data.path is not None:
+        found.append((protocol.base_dir / spec.data.path, "data file"))
+    if cohort is not None and protocol.data.dataset is None and spec is None:
         found += [(protocol.base_dir / name, "data file") for name in cohort.files]
     return found
 
@@ -372,14 +382,21 @@ cohortlab output: it holds thesis.docx, which the run did not write (1 file). ..
     say(f"reading {path}")
     protocol = read_protocol(path)
     target = _outdir.check_out(out, overwrite=overwrite, inputs=_inputs(path, protocol))
-    results = analyse(protocol, log=say)
+    if protocol.longitudinal is not None:  # [longitudinal]: its own runner and writer
+        from ._longreport import write_longitudinal
+        from ._longrun import analyse_longitudinal
+
+        results: Any = analyse_longitudinal(protocol, log=say)
+        writer: Any = write_longitudinal
+    else:
+        results, writer = analyse(protocol, log=say), write_outputs
     inputs = _inputs(path, protocol, results.cohort)
     _outdir.check_out(target, overwrite=overwrite, inputs=inputs)
     _outdir.remove_leftovers(target, say)
     tmp = _outdir.make_partial(target)
     try:
         say("writing tables, figures and the report")
-        write_outputs(results, tmp, log=say)
+        writer(results, tmp, log=say)
         (tmp / _outdir.PARTIAL_MARKER).unlink()
         _outdir.apply_umask(tmp)
         _outdir.swap_in(tmp, target, overwrite=overwrite, inputs=inputs, log=say)

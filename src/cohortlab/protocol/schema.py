@@ -48,7 +48,7 @@ __all__ += sections.__all__  # the section types and errors, re-exported
 
 # ----------------------------------------------------------------------------- field readers
 _SECTIONS = ("study", "data", "eligibility", "followup", "exposure", "outcomes", "covariates",
-             "analyses", "subgroups", "sensitivity", "outputs", "labels")
+             "analyses", "subgroups", "sensitivity", "outputs", "labels", "longitudinal")
 
 
 def _table(value: Any, path: str, allowed: Sequence[str], required: Sequence[str] = ()
@@ -469,6 +469,15 @@ def parse_protocol(raw: Mapping[str, Any], *, base_dir: str | Path = ".", text: 
     for key in raw:
         if key not in _SECTIONS:
             raise ProtocolError(key, "unknown section.", close_matches(key, _SECTIONS))
+    if "longitudinal" in raw:  # person-period data and g-methods (protocol._longitudinal)
+        from ._longitudinal import check_longitudinal
+
+        spec = check_longitudinal(raw, base_dir)
+        return Protocol(study=_study(raw), data=DataSpec(), eligibility=(), followup=None,
+                        exposure=ExposureSpec(column=spec.treatment), outcomes=(),
+                        covariates=None, analyses=(), outputs=_outputs(raw),
+                        labels=parse_labels(raw.get("labels")), base_dir=Path(base_dir),
+                        text=text, source=source, longitudinal=spec)
     for key in ("study", "data", "exposure"):
         if key not in raw:
             raise ProtocolError(key, "section is required.", f"Add a [{key}] table.")

@@ -215,6 +215,7 @@ class Protocol:
     sensitivity: Sensitivity = field(default_factory=Sensitivity)
     outputs: Outputs = field(default_factory=Outputs)
     labels: Any = None  # protocol._labels.ReportLabels (the [labels] section)
+    longitudinal: Any = None  # protocol._longitudinal.LongitudinalSpec ([longitudinal])
     base_dir: Path = Path(".")
     text: str = ""
     source: str = "<string>"

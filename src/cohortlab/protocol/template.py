@@ -10,7 +10,7 @@ from .schema import ProtocolError, close_matches
 __all__ = ["EXAMPLES", "template_text", "write_template"]
 
 #: The bundled example protocols (``src/cohortlab/protocol/examples/<name>.toml``).
-EXAMPLES = ("nhefs", "wearable", "target_trial")
+EXAMPLES = ("nhefs", "wearable", "wearable_longitudinal", "target_trial")
 
 _SKELETON = '''\
 # A cohortlab study protocol. Fill in each section, then check it and run it:
@@ -115,7 +115,7 @@ def write_template(path: str | Path = "study.toml", *, example: str | None = Non
     ----------
     path : str or Path
         The file to write (``study.toml`` by default); a folder gets ``study.toml`` inside.
-    example : {"nhefs", "wearable", "target_trial"}, optional
+    example : {"nhefs", "wearable", "wearable_longitudinal", "target_trial"}, optional
         Write this bundled example instead of the skeleton.
     overwrite : bool, default False
         Replace an existing file.
