@@ -15,6 +15,11 @@ from collections.abc import Sequence
 __all__ = ["main", "build_parser"]
 
 
+_DATA_HELP = ("a folder outside the protocol's folder that the protocol may read data "
+              "from (repeatable; the person running it grants it, never the file); "
+              "without it a protocol reads only files inside its own folder")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cohortlab`` command."""
     from . import __version__
@@ -38,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Check a protocol's fields and its data (columns, "
                                        "follow-up window, files) without running anything.")
     p_val.add_argument("protocol", help="the protocol file (study.toml)")
+    p_val.add_argument("--data-dir", action="append", default=[], metavar="DIR",
+                       help=_DATA_HELP)
 
     p_run = sub.add_parser("run", help="run a protocol and write its outputs",
                            description="Run every analysis of a protocol and write the "
@@ -49,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("protocol", help="the protocol file (study.toml)")
     p_run.add_argument("--out", "-o", required=True, help="output folder")
     p_run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    p_run.add_argument("--data-dir", action="append", default=[], metavar="DIR",
+                       help=_DATA_HELP)
     p_run.add_argument("--overwrite", action="store_true",
                        help="replace the output folder of an earlier cohortlab run (one "
                             "whose provenance.json lists every file in it), once the new "
@@ -117,12 +126,12 @@ def _validate(args: argparse.Namespace) -> int:
     from .protocol.targettrial import is_target_trial, validate_target_trial_protocol
 
     if is_target_trial(args.protocol):
-        tt, frame = validate_target_trial_protocol(args.protocol)
+        tt, frame = validate_target_trial_protocol(args.protocol, data_dirs=args.data_dir)
         print(f"valid: {args.protocol} (target trial; {len(frame):,} person-periods, "
               f"{frame[tt.spec.id].nunique():,} persons, {tt.spec.estimator}, "
               f"{tt.spec.contrast})")
         return 0
-    protocol, cohort = validate_protocol(args.protocol)
+    protocol, cohort = validate_protocol(args.protocol, data_dirs=args.data_dir)
     if protocol.longitudinal is not None:
         n_a = len(protocol.longitudinal.analyses)
         print(f"valid: {args.protocol} ({cohort.n_persons:,} persons, "  # type: ignore[attr-defined]
@@ -144,7 +153,7 @@ def _run(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     try:
         out = run_protocol(args.protocol, args.out, quiet=args.quiet,
-                           overwrite=args.overwrite)
+                           overwrite=args.overwrite, data_dirs=args.data_dir)
     except KeyboardInterrupt as exc:
         detail = str(exc) or f"nothing was written to {args.out}"
         print(f"cohortlab: interrupted; {detail}", file=sys.stderr, flush=True)

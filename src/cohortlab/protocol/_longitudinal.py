@@ -21,11 +21,11 @@ from types import MappingProxyType
 from typing import Any
 
 from ._expr import check_formulas
+from ._paths import data_file
 from .sections import ProtocolError, close_matches
 
 __all__ = ["LongitudinalSpec", "LongData", "Feature", "ScoreRule", "LongAnalysis",
-           "FEATURE_KINDS", "LONG_METHODS", "parse_longitudinal", "check_longitudinal",
-           "inside_folder"]
+           "FEATURE_KINDS", "LONG_METHODS", "parse_longitudinal", "check_longitudinal"]
 
 P = "longitudinal"
 FEATURE_KINDS = ("lag", "cumulative_exposure", "time_since_initiation", "ever_treated")
@@ -198,23 +198,6 @@ def _int(d: Mapping[str, Any], key: str, path: str, default: int, low: int) -> i
         raise ProtocolError(f"{path}.{key}", f"must be at least {low}; got {value}.",
                             f"Write e.g. {key} = {max(low, default)}.")
     return int(value)
-
-
-def inside_folder(base_dir: Path, rel: str, where: str) -> Path:
-    """``base_dir / rel`` if it stays inside ``base_dir`` (no absolute path, ``..`` or link out).
-
-    Raises
-    ------
-    ProtocolError
-        At ``where`` when the path escapes the protocol's folder.
-    """
-    from ._outdir import _inside
-
-    if not _inside(Path(base_dir), rel):
-        raise ProtocolError(where, f"{rel!r} is outside the protocol's folder.",
-                            "Put the data file in the folder of the protocol file (or a "
-                            "sub-folder) and give its relative path, without '..'.")
-    return (Path(base_dir) / rel).resolve()
 
 
 def _data(raw: Any) -> LongData:
@@ -521,7 +504,8 @@ def parse_longitudinal(raw: Any) -> LongitudinalSpec:
         analyses=_analyses(d.get("analyses"), usable))
 
 
-def check_longitudinal(raw: Mapping[str, Any], base_dir: str | Path = ".") -> LongitudinalSpec:
+def check_longitudinal(raw: Mapping[str, Any], base_dir: str | Path = ".",
+                       data_dirs: Sequence[Path] = ()) -> LongitudinalSpec:
     """The ``[longitudinal]`` section of a protocol document, checked (with its data path).
 
     The point-exposure sections (``[data]``, ``[exposure]``, ...) are refused alongside it;
@@ -538,5 +522,5 @@ def check_longitudinal(raw: Mapping[str, Any], base_dir: str | Path = ".") -> Lo
         raise ProtocolError("study", "section is required.", "Add a [study] table.")
     spec = parse_longitudinal(raw[P])
     if spec.data.path is not None:
-        inside_folder(Path(base_dir), spec.data.path, f"{P}.data.path")
+        data_file(Path(base_dir), spec.data.path, f"{P}.data.path", data_dirs)
     return spec

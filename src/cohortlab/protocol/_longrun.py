@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import CohortError
-from ._longitudinal import LongAnalysis, LongitudinalSpec, P, inside_folder
+from ._longitudinal import LongAnalysis, LongitudinalSpec, P
+from ._paths import data_file
 from .sections import AnalysisError, Protocol, ProtocolError
 
 __all__ = ["LongCohort", "LongResults", "prepare_longitudinal", "analyse_longitudinal"]
@@ -72,7 +73,7 @@ def _load(protocol: Protocol) -> tuple[pd.DataFrame, dict[str, str], pd.DataFram
         frame.attrs = {}
         return frame, {}, truth
     assert d.path is not None  # parsed: exactly one of path, dataset
-    path = inside_folder(protocol.base_dir, d.path, f"{P}.data.path")
+    path = data_file(protocol.base_dir, d.path, f"{P}.data.path", protocol.data_dirs).resolve()
     if not path.is_file():
         raise ProtocolError(f"{P}.data.path", f"file {d.path!r} not found (looked for "
                             f"{path}).", "Paths are relative to the protocol file's folder.")

@@ -7,8 +7,8 @@ in-memory connection where:
 
 - external access is disabled except for the data files the query names as string literals
   (``'cohort.parquet'``, ``read_csv('data/visits.csv')``: a ``.csv``, ``.tsv``, ``.parquet``
-  or ``.json`` file, optionally ``.gz``, relative to the protocol's folder or absolute) that
-  exist;
+  or ``.json`` file, optionally ``.gz``, relative to the protocol's folder) that exist and lie
+  inside the protocol's folder or a folder granted by whoever runs it (``--data-dir``);
 - extensions are neither installed nor loaded automatically, community extensions are off;
 - the configuration is locked last, so the query cannot ``SET`` any of this back.
 """
@@ -16,11 +16,13 @@ in-memory connection where:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ._paths import data_file
 from .sections import ProtocolError
 
 __all__ = ["check_query", "data_files", "absolute_paths", "connect", "run_query",
@@ -70,11 +72,16 @@ def check_query(query: str) -> None:
         raise ProtocolError(_WHERE, f"{shown or 'this'} statements are not allowed.", _HINT)
 
 
-def data_files(query: str, base_dir: Path) -> dict[str, Path]:
-    """The data files the query names (literal → path), those that exist."""
+def data_files(query: str, base_dir: Path, data_dirs: Sequence[Path] = ()
+               ) -> dict[str, Path]:
+    """The data files the query names (literal → path), those that exist.
+
+    A named file outside the protocol's folder and the granted ``data_dirs`` is refused
+    (:func:`cohortlab.protocol._paths.data_file`), whether it exists or not.
+    """
     out: dict[str, Path] = {}
     for name in dict.fromkeys(FILE_LITERAL.findall(query)):
-        path = Path(base_dir) / name
+        path = data_file(Path(base_dir), name, _WHERE, data_dirs)
         if path.is_file() and not any(q in path.absolute().as_posix() for q in "'\""):
             out[name] = path
     return out
@@ -117,10 +124,11 @@ def connect(base_dir: Path, files: dict[str, Path]) -> Any:
     return con
 
 
-def run_query(query: str, base_dir: Path) -> tuple[pd.DataFrame, dict[str, Path]]:
+def run_query(query: str, base_dir: Path, data_dirs: Sequence[Path] = ()
+              ) -> tuple[pd.DataFrame, dict[str, Path]]:
     """Check and run the query; return the rows and the data files it read."""
     check_query(query)
-    files = data_files(query, base_dir)
+    files = data_files(query, base_dir, data_dirs)
     con = connect(base_dir, files)
     try:
         frame = con.execute(absolute_paths(query, files)).df()

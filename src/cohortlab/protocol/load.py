@@ -23,6 +23,7 @@ import pandas as pd
 from .._validation import suggest
 from ..exceptions import CohortError
 from ._expr import check_criterion, check_formula
+from ._paths import data_file
 from ._sql import FILE_LITERAL, run_query
 from .methods import COLUMN_OPTIONS, FORMULA_OPTIONS, METHODS
 from .schema import UNITS, Protocol, ProtocolError
@@ -96,7 +97,8 @@ def load_data(protocol: Protocol) -> tuple[pd.DataFrame, dict[str, str]]:
     if spec.dataset is not None:
         return _load_dataset(protocol), _bundled_files(spec.dataset)
     if spec.path is not None:
-        path = (protocol.base_dir / spec.path).resolve()
+        path = data_file(protocol.base_dir, spec.path, "data.path",
+                         protocol.data_dirs).resolve()
         if not path.is_file():
             raise ProtocolError("data.path", f"file {spec.path!r} not found (looked for {path}).",
                                 "Paths are relative to the protocol file's folder.")
@@ -154,7 +156,7 @@ def _duckdb() -> Any:
 
 
 def _run_query(protocol: Protocol) -> tuple[pd.DataFrame, dict[str, str]]:
-    frame, paths = run_query(protocol.data.query or "", protocol.base_dir)
+    frame, paths = run_query(protocol.data.query or "", protocol.base_dir, protocol.data_dirs)
     return frame, {name: sha256_file(path) for name, path in paths.items()}
 
 

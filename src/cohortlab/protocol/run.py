@@ -11,7 +11,7 @@ import datetime as _dt
 import re
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -237,13 +237,18 @@ def analyse(protocol: Protocol, cohort: Cohort | None = None, *, log: Log | None
     return res
 
 
-def validate_protocol(path: str | Path) -> tuple[Protocol, Cohort]:
+def validate_protocol(path: str | Path, *, data_dirs: Sequence[str | Path] = ()
+                      ) -> tuple[Protocol, Cohort]:
     """Check a protocol file's shape and its data without running any analysis.
 
     Parameters
     ----------
     path : str or Path
         The protocol file.
+    data_dirs : sequence of str or Path
+        Folders outside the protocol's folder that it may read data from. A protocol reads
+        only files inside its own folder (and cohortlab's bundled data sets) unless the
+        caller grants more here; the file itself cannot.
 
     Returns
     -------
@@ -257,7 +262,7 @@ def validate_protocol(path: str | Path) -> tuple[Protocol, Cohort]:
     ProtocolError
         The first problem found, with its field path and how to fix it.
     """
-    protocol = read_protocol(path)
+    protocol = read_protocol(path, data_dirs=data_dirs)
     if protocol.longitudinal is not None:  # person-period data: the LongCohort
         from ._longrun import prepare_longitudinal
 
@@ -284,7 +289,8 @@ def _inputs(path: str | Path, protocol: Protocol, cohort: Cohort | None = None
 
 
 def run_protocol(path: str | Path, out: str | Path, *, quiet: bool = False,
-                 overwrite: bool = False, log: Log | None = None) -> Path:
+                 overwrite: bool = False, log: Log | None = None,
+                 data_dirs: Sequence[str | Path] = ()) -> Path:
     """Run a study protocol and write every table, figure and the report into ``out``.
 
     Estimand, assumptions and variance are those of each analysis' verb (see its reference
@@ -320,6 +326,11 @@ def run_protocol(path: str | Path, out: str | Path, *, quiet: bool = False,
         files its provenance lists.
     log : callable, optional
         Receives the progress lines (default: print to stderr).
+    data_dirs : sequence of str or Path
+        Folders outside the protocol's folder that it may read data from (``cohortlab run
+        --data-dir``). Without them a protocol reads only files inside its own folder and
+        cohortlab's bundled data sets; a path or query naming any other file is refused
+        before anything is read.
 
     Returns
     -------
@@ -377,10 +388,11 @@ cohortlab output: it holds thesis.docx, which the run did not write (1 file). ..
     from .targettrial import is_target_trial, run_target_trial_protocol
 
     if is_target_trial(path):  # a [target_trial] protocol: the TARGET report
-        return run_target_trial_protocol(path, out, quiet=quiet, overwrite=overwrite, log=log)
+        return run_target_trial_protocol(path, out, quiet=quiet, overwrite=overwrite, log=log,
+                                         data_dirs=data_dirs)
     say: Log = (lambda _m: None) if quiet else (log or _stderr)
     say(f"reading {path}")
-    protocol = read_protocol(path)
+    protocol = read_protocol(path, data_dirs=data_dirs)
     target = _outdir.check_out(out, overwrite=overwrite, inputs=_inputs(path, protocol))
     if protocol.longitudinal is not None:  # [longitudinal]: its own runner and writer
         from ._longreport import write_longitudinal

@@ -426,7 +426,8 @@ def _outputs(raw: Mapping[str, Any]) -> Outputs:
 
 # ----------------------------------------------------------------------------- entry points
 def parse_protocol(raw: Mapping[str, Any], *, base_dir: str | Path = ".", text: str = "",
-                   source: str = "<string>") -> Protocol:
+                   source: str = "<string>", data_dirs: Sequence[str | Path] = ()
+                   ) -> Protocol:
     """Check the shape of a protocol (a parsed TOML document) and return a :class:`Protocol`.
 
     Parameters
@@ -439,6 +440,9 @@ def parse_protocol(raw: Mapping[str, Any], *, base_dir: str | Path = ".", text: 
         The protocol's text (kept for provenance).
     source : str
         Where the text came from (a file name), for messages.
+    data_dirs : sequence of str or Path
+        Folders outside ``base_dir`` the protocol may read data from, granted by whoever
+        runs it (see :mod:`cohortlab.protocol._paths`); the file itself cannot grant any.
 
     Returns
     -------
@@ -469,15 +473,16 @@ def parse_protocol(raw: Mapping[str, Any], *, base_dir: str | Path = ".", text: 
     for key in raw:
         if key not in _SECTIONS:
             raise ProtocolError(key, "unknown section.", close_matches(key, _SECTIONS))
+    dirs = tuple(Path(d).expanduser().resolve() for d in data_dirs)
     if "longitudinal" in raw:  # person-period data and g-methods (protocol._longitudinal)
         from ._longitudinal import check_longitudinal
 
-        spec = check_longitudinal(raw, base_dir)
+        spec = check_longitudinal(raw, base_dir, dirs)
         return Protocol(study=_study(raw), data=DataSpec(), eligibility=(), followup=None,
                         exposure=ExposureSpec(column=spec.treatment), outcomes=(),
                         covariates=None, analyses=(), outputs=_outputs(raw),
                         labels=parse_labels(raw.get("labels")), base_dir=Path(base_dir),
-                        text=text, source=source, longitudinal=spec)
+                        text=text, source=source, longitudinal=spec, data_dirs=dirs)
     for key in ("study", "data", "exposure"):
         if key not in raw:
             raise ProtocolError(key, "section is required.", f"Add a [{key}] table.")
@@ -489,16 +494,18 @@ def parse_protocol(raw: Mapping[str, Any], *, base_dir: str | Path = ".", text: 
                     subgroups=_subgroups(raw, analyses),
                     sensitivity=_sensitivity(raw, analyses), outputs=_outputs(raw),
                     labels=parse_labels(raw.get("labels")), base_dir=Path(base_dir),
-                    text=text, source=source)
+                    text=text, source=source, data_dirs=dirs)
 
 
-def read_protocol(path: str | Path) -> Protocol:
+def read_protocol(path: str | Path, *, data_dirs: Sequence[str | Path] = ()) -> Protocol:
     """Read a protocol TOML file and check its shape (not yet its data).
 
     Parameters
     ----------
     path : str or Path
         The ``study.toml`` file. Relative data paths are resolved against its directory.
+    data_dirs : sequence of str or Path
+        Folders outside the protocol's folder it may read data from (granted by the caller).
 
     Returns
     -------
@@ -519,4 +526,5 @@ def read_protocol(path: str | Path) -> Protocol:
     except tomllib.TOMLDecodeError as exc:
         raise ProtocolError(str(path), f"is not valid TOML ({exc}).",
                             "Fix the syntax at the line shown.") from None
-    return parse_protocol(raw, base_dir=p.resolve().parent, text=text, source=str(path))
+    return parse_protocol(raw, base_dir=p.resolve().parent, text=text, source=str(path),
+                          data_dirs=data_dirs)

@@ -219,6 +219,9 @@ class Protocol:
     base_dir: Path = Path(".")
     text: str = ""
     source: str = "<string>"
+    #: Folders outside ``base_dir`` that whoever runs the protocol allows it to read
+    #: (``cohortlab run --data-dir``); never set from the file itself.
+    data_dirs: tuple[Path, ...] = ()
 
     def outcome(self, name: str) -> Outcome:
         """The outcome called ``name``."""

@@ -46,16 +46,16 @@ named after the protocol components of TARGET) and optionally ``[labels]`` and
     horizons = [5, 11]               # follow-up periods, 0 = the first
 
 Data come from ``[data] dataset = "simulated"`` (:func:`cohortlab.simulate_longitudinal`,
-with ``n`` and ``random_state``) or ``path`` (a CSV or Parquet file inside the study folder:
-a path that leads outside it, through ``..``, an absolute path or a symbolic link, is
-refused).
+with ``n`` and ``random_state``) or ``path`` (a CSV or Parquet file inside the study folder
+or a folder granted with ``--data-dir``: a path that leads elsewhere, through ``..``, an
+absolute path or a symbolic link, is refused).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,7 @@ import pandas as pd
 
 from ..exceptions import CohortError
 from ._labels import ReportLabels, parse_labels
+from ._paths import data_file
 from .schema import _choice, _get, _outputs, _str_list, _study, _table
 from .sections import DataSpec, Outputs, ProtocolError, Study, close_matches
 
@@ -91,6 +92,7 @@ class TargetTrialProtocol:
     base_dir: Path = Path(".")
     text: str = ""
     source: str = "<string>"
+    data_dirs: tuple[Path, ...] = ()  # granted by whoever runs it (--data-dir), never the file
 
 
 def _toml(path: str | Path) -> tuple[dict[str, Any], str]:
@@ -138,28 +140,8 @@ def _data(raw: Mapping[str, Any]) -> tuple[DataSpec, int]:
         raise ProtocolError("data.n_periods", f"must be at least 1; got {n_periods}.",
                             "Write e.g. n_periods = 12.")
     path = _get(d, "path", "data", str)
-    if path is not None:
-        _check_inside(path, None)
     return DataSpec(path=path, dataset=dataset, n=n,
                     random_state=_get(d, "random_state", "data", int)), n_periods
-
-
-def _check_inside(rel: str, base: Path | None) -> Path | None:
-    """Refuse a data path that leads outside the study folder (``..``, absolute, links)."""
-    p = Path(rel)
-    if p.is_absolute() or ".." in p.parts or rel.startswith("~"):
-        raise ProtocolError("data.path", f"{rel!r} leads outside the study folder.",
-                            "Put the data file in the protocol's folder (or a sub-folder) "
-                            "and give its relative path.")
-    if base is None:
-        return None
-    root = base.resolve()
-    full = (base / p).resolve()
-    if not full.is_relative_to(root):
-        raise ProtocolError("data.path", f"{rel!r} resolves to {full}, outside the study "
-                            f"folder {root} (a symbolic link?).",
-                            "Copy the data file into the protocol's folder.")
-    return full
 
 
 def _sub(d: Mapping[str, Any], key: str, allowed: tuple[str, ...],
@@ -264,7 +246,8 @@ def _seed(raw: Mapping[str, Any]) -> int:
 
 
 def parse_target_trial_protocol(raw: Mapping[str, Any], *, base_dir: str | Path = ".",
-                                text: str = "", source: str = "<string>"
+                                text: str = "", source: str = "<string>",
+                                data_dirs: Sequence[str | Path] = ()
                                 ) -> TargetTrialProtocol:
     """Check the shape of a target-trial protocol and return it (data not yet read).
 
@@ -294,16 +277,25 @@ of ['sequential_trials', 'clone_censor_weight']; got 'sequential_trial'. Did you
             raise ProtocolError(key, "section is required.", f"Add a [{key}] table.")
     labels = parse_labels(raw.get("labels"))
     data, n_periods = _data(raw)
+    dirs = tuple(Path(d).expanduser().resolve() for d in data_dirs)
+    if data.path is not None:  # refused before anything is read
+        data_file(Path(base_dir), data.path, "data.path", dirs)
     return TargetTrialProtocol(study=_study(raw), data=data, spec=_spec(raw, labels),
                                labels=labels, outputs=_outputs(raw), n_periods=n_periods,
-                               base_dir=Path(base_dir), text=text, source=source)
+                               base_dir=Path(base_dir), text=text, source=source,
+                               data_dirs=dirs)
 
 
-def read_target_trial_protocol(path: str | Path) -> TargetTrialProtocol:
-    """Read a target-trial protocol file and check its shape."""
+def read_target_trial_protocol(path: str | Path, *, data_dirs: Sequence[str | Path] = ()
+                               ) -> TargetTrialProtocol:
+    """Read a target-trial protocol file and check its shape.
+
+    ``data_dirs``: folders outside the protocol's folder it may read data from, granted by
+    the caller (see :mod:`cohortlab.protocol._paths`).
+    """
     raw, text = _toml(path)
     return parse_target_trial_protocol(raw, base_dir=Path(path).resolve().parent, text=text,
-                                       source=str(path))
+                                       source=str(path), data_dirs=data_dirs)
 
 
 # ----------------------------------------------------------------------------- data
@@ -320,8 +312,7 @@ def load_trial_data(p: TargetTrialProtocol) -> tuple[pd.DataFrame, dict[str, str
         frame.attrs = {}
         return frame, {}
     assert p.data.path is not None  # parse: exactly one of path, dataset
-    full = _check_inside(p.data.path, p.base_dir)
-    assert full is not None
+    full = data_file(p.base_dir, p.data.path, "data.path", p.data_dirs).resolve()
     if not full.is_file():
         raise ProtocolError("data.path", f"file {p.data.path!r} not found (looked for "
                             f"{full}).", "Paths are relative to the protocol file's folder.")
@@ -336,17 +327,18 @@ def _check_data(p: TargetTrialProtocol, frame: pd.DataFrame) -> None:
                             "data:\n" + "\n".join(f"  - {q}" for q in problems), "")
 
 
-def validate_target_trial_protocol(path: str | Path
+def validate_target_trial_protocol(path: str | Path, *, data_dirs: Sequence[str | Path] = ()
                                    ) -> tuple[TargetTrialProtocol, pd.DataFrame]:
     """Check a target-trial protocol and its data (every problem listed); run nothing."""
-    p = read_target_trial_protocol(path)
+    p = read_target_trial_protocol(path, data_dirs=data_dirs)
     frame, _ = load_trial_data(p)
     _check_data(p, frame)
     return p, frame
 
 
 def run_target_trial_protocol(path: str | Path, out: str | Path, *, quiet: bool = False,
-                              overwrite: bool = False, log: Log | None = None) -> Path:
+                              overwrite: bool = False, log: Log | None = None,
+                              data_dirs: Sequence[str | Path] = ()) -> Path:
     """Emulate the protocol's target trial and write tables, figure and the TARGET report.
 
     The output folder rules are those of :func:`cohortlab.protocol.run_protocol` (checked
@@ -363,7 +355,7 @@ def run_target_trial_protocol(path: str | Path, out: str | Path, *, quiet: bool 
 
     say: Log = (lambda _m: None) if quiet else (log or _stderr)
     say(f"reading {path}")
-    p = read_target_trial_protocol(path)
+    p = read_target_trial_protocol(path, data_dirs=data_dirs)
     inputs: list[tuple[str | Path, str]] = [(Path(path), "protocol file")]
     if p.data.path is not None:
         inputs.append((p.base_dir / p.data.path, "data file"))
