@@ -16,6 +16,7 @@ from .gformula_result import GFormulaTVResult
 from .msm import msm
 from .msm_result import MSMResult
 from .person_period import expand_intervals, person_period
+from .strategy_curves import StrategyCurvesResult, strategy_curves
 from .validate import validate_person_period
 from .weights import TimeVaryingWeights, tv_weights
 
@@ -35,6 +36,8 @@ __all__ = [
     "TimeVaryingWeights",
     "msm",
     "MSMResult",
+    "strategy_curves",
+    "StrategyCurvesResult",
     "gformula_tv",
     "GFormulaTVResult",
 ]

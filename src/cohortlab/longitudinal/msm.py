@@ -100,8 +100,8 @@ def _check_baseline(prep: Prepared, cols: Sequence[str], id: str) -> None:
                 "(the weights' denominator), or use the value at the first period.")
 
 
-def _events(prep: Prepared, outcome: str, competing: str | None,
-            w: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+def _events(prep: Prepared, outcome: str, competing: str | None, w: np.ndarray,
+            func: str = FUNC) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
     """Outcome (and competing event) as 0/1 on the rows they are modelled on.
 
     Returns ``y``, ``d`` (or None), the rows of the competing-event model (weight > 0) and the
@@ -112,14 +112,14 @@ def _events(prep: Prepared, outcome: str, competing: str | None,
     yrows = used
     if competing is not None:
         d = np.zeros(used.size)
-        d[used] = check_binary(prep.frame.loc[used], competing, "competing", FUNC)
+        d[used] = check_binary(prep.frame.loc[used], competing, "competing", func)
         yrows = used & (d < 0.5)
     y = prep.frame[outcome].to_numpy(dtype=float, na_value=np.nan)
     bad = ~np.isin(y[yrows], (0.0, 1.0))
     if bad.any():
         vals = pd.unique(y[yrows][bad])[:5].tolist()
         raise DataValidationError(
-            f"{FUNC}(): column {outcome!r} (outcome) must be 0/1 on every uncensored "
+            f"{func}(): column {outcome!r} (outcome) must be 0/1 on every uncensored "
             f"person-period without a competing event; got {int(bad.sum()):,} other values "
             f"(e.g. {vals}). Only censored (or competing-event) rows may hold NaN.")
     y = np.where(yrows, y, 0.0)
@@ -130,7 +130,7 @@ def _events(prep: Prepared, outcome: str, competing: str | None,
     if after.any():
         ids = prep.frame.iloc[np.flatnonzero(after)[:5], 0].tolist()
         raise DataValidationError(
-            f"{FUNC}(): {len(set(prep.codes[after].tolist())):,} persons have rows after "
+            f"{func}(): {len(set(prep.codes[after].tolist())):,} persons have rows after "
             "their event in "
             f"{outcome!r}{' or ' + repr(competing) if competing else ''} (e.g. ids {ids}). "
             "Drop the person-periods after each person's first event.")
@@ -401,14 +401,15 @@ def _supplied_weights(weights: str | np.ndarray | TimeVaryingWeights, frame: pd.
     return w
 
 
-def _horizons(horizons: Sequence[int] | None, prep: Prepared, n_per: int) -> list[int]:
+def _horizons(horizons: Sequence[int] | None, prep: Prepared, n_per: int,
+              func: str = FUNC) -> list[int]:
     p0 = int(prep.period.min())
     if horizons is None:
         return [p0 + n_per - 1]
     out = [int(h) for h in horizons]
     bad = [h for h in out if not p0 <= h < p0 + n_per]
     if bad:
-        raise DataValidationError(f"{FUNC}(): horizons must be periods in [{p0}, "
+        raise DataValidationError(f"{func}(): horizons must be periods in [{p0}, "
                                   f"{p0 + n_per - 1}]; got {bad}.")
     return out
 
