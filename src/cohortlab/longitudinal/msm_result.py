@@ -174,10 +174,11 @@ def bootstrap_results(info: CurveInfo, horizons: list[int], point: np.ndarray,
             Estimate.from_bootstrap("never", b, r0[:, j], effect_measure="risk", **c),
             Estimate.from_bootstrap("risk difference", a - b, r1[:, j] - r0[:, j],
                                     effect_measure="risk_difference", **c),
-            Estimate.from_bootstrap("risk ratio", float(np.log(a / b)),
-                                    np.log(r1[:, j] / r0[:, j]), effect_measure="risk_ratio",
-                                    **c),
         ]
+        with np.errstate(divide="ignore", invalid="ignore"):  # a replicate with risk 0: dropped
+            log_rr = np.log(r1[:, j] / r0[:, j])
+        rows.append(Estimate.from_bootstrap("risk ratio", float(np.log(a / b)), log_rr,
+                                            effect_measure="risk_ratio", **c))
     if what is None:
         what = ("weights and MSM re-estimated" if reweighted
                 else "MSM re-estimated, weights fixed")
