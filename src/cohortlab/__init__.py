@@ -62,12 +62,14 @@ from .exposures import (
 )
 from .longitudinal import (  # noqa: F401 (exported through longitudinal.__all__)
     ByPeriodTable,
+    CorrectedPrevalence,
     GFormulaTVResult,
     MSMResult,
     StrategyCurvesResult,
     TimeVaryingExposure,
     TimeVaryingWeights,
     by_period_table,
+    corrected_prevalence,
     cumulative_exposure,
     ever_treated,
     expand_intervals,

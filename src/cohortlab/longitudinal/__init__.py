@@ -13,6 +13,7 @@ from .exposure import TimeVaryingExposure, time_varying_exposure
 from .features import cumulative_exposure, ever_treated, lag, time_since_initiation
 from .gformula import gformula_tv
 from .gformula_result import GFormulaTVResult
+from .misclassification import CorrectedPrevalence, corrected_prevalence
 from .msm import msm
 from .msm_result import MSMResult
 from .person_period import expand_intervals, person_period
@@ -30,6 +31,8 @@ __all__ = [
     "ever_treated",
     "time_varying_exposure",
     "TimeVaryingExposure",
+    "corrected_prevalence",
+    "CorrectedPrevalence",
     "by_period_table",
     "ByPeriodTable",
     "tv_weights",
