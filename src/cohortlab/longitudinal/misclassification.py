@@ -1,5 +1,8 @@
-"""``corrected_prevalence``: per-period prevalence of a time-varying exposure measured by a flag
-with known sensitivity and specificity (a wearable notification, a model's monthly label)."""
+"""``corrected_prevalence``: per-period prevalence of a misclassified time-varying exposure.
+
+The exposure is a flag (a wearable notification, a model's monthly label) with known
+sensitivity and specificity.
+"""
 
 from __future__ import annotations
 
@@ -47,8 +50,8 @@ class CorrectedPrevalence(Renderable):
     notes: tuple[str, ...] = field(default=())
 
     def to_frame(self) -> pd.DataFrame:
-        """The per-period frame (a copy)."""
-        return self.by_period.copy()
+        """The tidy per-period estimates (``table.to_frame()``; ``by_period`` has the rest)."""
+        return self.table.to_frame()
 
     def _display_frame(self, digits: int = 3) -> pd.DataFrame:
         out = self.by_period.copy()
