@@ -146,3 +146,31 @@ def test_unbiased_over_replicates():
     r = np.array(est)
     se = r.std(axis=0, ddof=1) / np.sqrt(len(r))
     assert np.all(np.abs(r.mean(axis=0) - [t["always"], t["never"]]) < 3 * se + 0.002)
+
+
+def _coverage(n_reps: int, n: int, n_boot: int) -> np.ndarray:
+    hits = []
+    for r in range(n_reps):
+        df = cl.simulate_longitudinal(n=n, n_periods=6, seed=1000 + r, n_truth=200_000)
+        t = df.attrs["truth"]
+        t = t[t["period"] == 5].set_index("strategy")["risk"]
+        res = cl.strategy_curves(df, **KW, competing="D", n_boot=n_boot, random_state=r)
+        f = res.contrasts.to_frame().set_index("term")
+        hits.append([f.loc[term, "conf_low"] <= v <= f.loc[term, "conf_high"]
+                     for term, v in (("always", t["always"]), ("never", t["never"]),
+                                     ("risk difference", t["always"] - t["never"]))])
+    return np.asarray(hits, dtype=float)
+
+
+def test_bootstrap_intervals_cover_the_truth_reduced():
+    """Reduced version of the coverage study below (4 data sets): at least 3 of 4 cover."""
+    hits = _coverage(4, 800, 30)
+    assert (hits.sum(axis=0) >= 3).all()
+
+
+@pytest.mark.slow
+def test_bootstrap_coverage():
+    """60 data sets of n = 1,500 x 6, 100 replicates each. Observed: always 0.967, never
+    0.967, risk difference 0.917 (MC SE of a 95% coverage over 60 sets: 0.028)."""
+    cover = _coverage(60, 1_500, 100).mean(axis=0)
+    assert np.all(np.abs(cover - 0.95) < 3 * np.sqrt(0.95 * 0.05 / 60))
