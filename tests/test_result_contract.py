@@ -142,6 +142,21 @@ RESULT_VERBS: dict[str, Callable[[pd.DataFrame], Any]] = {
         cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000), id="id", period="period",
         treatment="A", outcome="Y", covariates="L + V", baseline="V", censor="C",
         competing="D", model="cox"),
+    "msm[cox_risks]": lambda d: cl.msm(
+        cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000, competing=False), id="id", period="period",
+        treatment="A", outcome="Y", covariates="L + V", baseline="V", censor="C",
+        model="cox", cox_risks=True, n_boot=5, random_state=1),
+    "strategy_curves": lambda d: cl.strategy_curves(
+        cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000), id="id", period="period",
+        treatment="A", outcome="Y", covariates="L + V", censor="C", competing="D", n_boot=5,
+        random_state=1),
+    "strategy_curves[risks]": lambda d: cl.strategy_curves(
+        cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000), id="id", period="period",
+        treatment="A", outcome="Y", covariates="L + V", censor="C", competing="D", n_boot=5,
+        random_state=1).risks,
+    "corrected_prevalence": lambda d: cl.corrected_prevalence(
+        cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000), id="id", period="period",
+        flag="A", sensitivity=0.9, specificity=[0.95, 0.95, 0.9, 0.9]),
     "gformula_tv": lambda d: cl.gformula_tv(
         cl.simulate_longitudinal(300, 4, seed=2, n_truth=2_000, competing=False), id="id",
         period="period", treatment="A", outcome="Y", censor="C", covariates={"L": "normal"},

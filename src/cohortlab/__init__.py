@@ -62,11 +62,14 @@ from .exposures import (
 )
 from .longitudinal import (  # noqa: F401 (exported through longitudinal.__all__)
     ByPeriodTable,
+    CorrectedPrevalence,
     GFormulaTVResult,
     MSMResult,
+    StrategyCurvesResult,
     TimeVaryingExposure,
     TimeVaryingWeights,
     by_period_table,
+    corrected_prevalence,
     cumulative_exposure,
     ever_treated,
     expand_intervals,
@@ -74,6 +77,7 @@ from .longitudinal import (  # noqa: F401 (exported through longitudinal.__all__
     lag,
     msm,
     person_period,
+    strategy_curves,
     time_since_initiation,
     time_varying_exposure,
     tv_weights,

@@ -226,6 +226,13 @@ VERBS = [
         baseline="V", censor="C", competing="D", n_boot=20,
         random_state=k.get("random_state", 1),
         conf_level=k.get("conf_level", 0.95)), used=None, has_ci=True, random=True),
+    Verb("strategy_curves", lambda d, **k: cl.strategy_curves(
+        _long(), id="id", period="period", treatment="A", outcome="Y", covariates="L + V",
+        censor="C", competing="D", n_boot=20, random_state=k.get("random_state", 1),
+        conf_level=k.get("conf_level", 0.95)), used=None, has_ci=True, random=True),
+    Verb("corrected_prevalence", lambda d, **k: cl.corrected_prevalence(
+        _long(), id="id", period="period", flag="A", sensitivity=0.9, specificity=0.95,
+        conf_level=k.get("conf_level", 0.95)), used=None, has_ci=True),
     # long-format data of its own (the cohort is one row per person); missing values raise
     Verb("gformula_tv", lambda d, **k: cl.gformula_tv(
         cl.simulate_longitudinal(500, 4, seed=2, n_truth=2_000, competing=False), id="id",

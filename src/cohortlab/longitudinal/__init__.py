@@ -13,9 +13,11 @@ from .exposure import TimeVaryingExposure, time_varying_exposure
 from .features import cumulative_exposure, ever_treated, lag, time_since_initiation
 from .gformula import gformula_tv
 from .gformula_result import GFormulaTVResult
+from .misclassification import CorrectedPrevalence, corrected_prevalence
 from .msm import msm
 from .msm_result import MSMResult
 from .person_period import expand_intervals, person_period
+from .strategy_curves import StrategyCurvesResult, strategy_curves
 from .validate import validate_person_period
 from .weights import TimeVaryingWeights, tv_weights
 
@@ -29,12 +31,16 @@ __all__ = [
     "ever_treated",
     "time_varying_exposure",
     "TimeVaryingExposure",
+    "corrected_prevalence",
+    "CorrectedPrevalence",
     "by_period_table",
     "ByPeriodTable",
     "tv_weights",
     "TimeVaryingWeights",
     "msm",
     "MSMResult",
+    "strategy_curves",
+    "StrategyCurvesResult",
     "gformula_tv",
     "GFormulaTVResult",
 ]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
 
-from .._design import build_design, covariate_columns
+from .._design import Design, build_design, covariate_columns
 from .._typing import RandomState
 from .._validation import check_binary, check_conf_level, check_option, verb
 from ..exceptions import ConvergenceError, DataValidationError
@@ -16,6 +17,7 @@ from ..inference.bootstrap import bootstrap
 from ..results.model import ModelResult
 from ..survival import _cox
 from ._msm import ClusterFit, fit_msm, risk_influence, standardised_risks
+from ._strategy_curves import cox_baseline, cox_standardised_risks
 from ._weights import fit_logistic_rows, position_rows, truncate_weights
 from .msm_result import STRATEGIES, CurveInfo, MSMResult, bootstrap_results, sandwich_results
 from .weights import (
@@ -100,8 +102,8 @@ def _check_baseline(prep: Prepared, cols: Sequence[str], id: str) -> None:
                 "(the weights' denominator), or use the value at the first period.")
 
 
-def _events(prep: Prepared, outcome: str, competing: str | None,
-            w: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+def _events(prep: Prepared, outcome: str, competing: str | None, w: np.ndarray,
+            func: str = FUNC) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
     """Outcome (and competing event) as 0/1 on the rows they are modelled on.
 
     Returns ``y``, ``d`` (or None), the rows of the competing-event model (weight > 0) and the
@@ -112,14 +114,14 @@ def _events(prep: Prepared, outcome: str, competing: str | None,
     yrows = used
     if competing is not None:
         d = np.zeros(used.size)
-        d[used] = check_binary(prep.frame.loc[used], competing, "competing", FUNC)
+        d[used] = check_binary(prep.frame.loc[used], competing, "competing", func)
         yrows = used & (d < 0.5)
     y = prep.frame[outcome].to_numpy(dtype=float, na_value=np.nan)
     bad = ~np.isin(y[yrows], (0.0, 1.0))
     if bad.any():
         vals = pd.unique(y[yrows][bad])[:5].tolist()
         raise DataValidationError(
-            f"{FUNC}(): column {outcome!r} (outcome) must be 0/1 on every uncensored "
+            f"{func}(): column {outcome!r} (outcome) must be 0/1 on every uncensored "
             f"person-period without a competing event; got {int(bad.sum()):,} other values "
             f"(e.g. {vals}). Only censored (or competing-event) rows may hold NaN.")
     y = np.where(yrows, y, 0.0)
@@ -130,7 +132,7 @@ def _events(prep: Prepared, outcome: str, competing: str | None,
     if after.any():
         ids = prep.frame.iloc[np.flatnonzero(after)[:5], 0].tolist()
         raise DataValidationError(
-            f"{FUNC}(): {len(set(prep.codes[after].tolist())):,} persons have rows after "
+            f"{func}(): {len(set(prep.codes[after].tolist())):,} persons have rows after "
             "their event in "
             f"{outcome!r}{' or ' + repr(competing) if competing else ''} (e.g. ids {ids}). "
             "Drop the person-periods after each person's first event.")
@@ -160,6 +162,7 @@ def msm(
     truncate: tuple[float, float] | None = None,
     horizons: Sequence[int] | None = None,
     variance: MSMVariance = "bootstrap",
+    cox_risks: bool = False,
     n_boot: int = 200,
     n_jobs: int = 1,
     random_state: RandomState = None,
@@ -174,7 +177,10 @@ def msm(
     by the end of each period under the static strategies "always treat" and "never treat",
     ``E_V[1 - prod_{j<=k} (1 - h_j(abar = 1 or 0, V))]``, with their difference and ratio at
     ``horizons``. With ``model="cox"`` the MSM is a weighted Cox model on the intervals
-    ``(period, period + 1]`` and the estimand is the marginal hazard ratio of ``msm_terms``.
+    ``(period, period + 1]`` and the estimand is the marginal hazard ratio of ``msm_terms``;
+    with ``cox_risks=True`` also the standardised risks under always / never from it,
+    ``1 - E_V[exp(-sum_{j<=k} dH0_j exp(x_j(abar, V) beta))]`` with ``dH0`` the weighted
+    Breslow baseline hazard (Efron-adjusted for ties, as R ``survfit.coxph``).
 
     Identifying assumptions: sequential exchangeability (no unmeasured confounding of each
     period's treatment given past treatment and ``covariates``) and of censoring,
@@ -192,7 +198,8 @@ def msm(
     weights as known (they ignore that the weights were estimated). Risks and contrasts:
     ``variance="bootstrap"`` (default) resamples persons, re-estimates the weights (unless
     supplied) and the MSM in each of ``n_boot`` replicates (percentile intervals; seeded,
-    the same for any ``n_jobs``);
+    the same for any ``n_jobs``; with ``cox_risks`` the Cox MSM and its baseline hazard are
+    re-fitted in each replicate);
     ``variance="robust"`` uses the delta method on the same sandwich plus the variability of the
     baseline distribution (weights known).
 
@@ -231,7 +238,10 @@ def msm(
     horizons : list of int, optional
         Periods at which to report the contrasts; default the last period.
     variance : {"bootstrap", "robust"}
-        Interval of the risks and contrasts (pooled logistic).
+        Interval of the risks and contrasts (pooled logistic; Cox: bootstrap only).
+    cox_risks : bool
+        With ``model="cox"``: also the standardised risk curves and contrasts under always /
+        never (needs ``variance="bootstrap"``; not with ``competing``).
     n_boot, n_jobs, random_state : int, int, int or Generator
         Bootstrap replicates, parallel jobs, seed.
     conf_level : float
@@ -243,7 +253,7 @@ def msm(
     -------
     MSMResult
         ``.model`` (ModelResult), ``.competing_model``, ``.risks`` (Curve), ``.contrasts``
-        (EstimateTable), ``.weights``.
+        (EstimateTable; Cox: with ``cox_risks=True``), ``.weights``.
 
     References
     ----------
@@ -269,6 +279,11 @@ def msm(
     ['always', 'never', 'risk difference', 'risk ratio']
     """
     check_option(model, OutcomeModel, "model", FUNC)
+    if cox_risks and (model != "cox" or variance != "bootstrap" or competing is not None):
+        raise DataValidationError(
+            f"{FUNC}(): cox_risks=True needs model='cox', variance='bootstrap' and no "
+            f"competing event; got model={model!r}, variance={variance!r}, competing="
+            f"{competing!r}. The pooled logistic MSM gives risks (with a competing event too).")
     conf_level = check_conf_level(conf_level, FUNC)
     if weights is None and covariates is None:
         raise DataValidationError(f"{FUNC}(): pass covariates= (the weight models' "
@@ -318,9 +333,14 @@ def msm(
     wnotes = wres.notes if wres else ()
     if model == "cox":
         ystat = np.where(yrows, y, 0.0)[used]  # cause-specific: competing events end follow-up
-        mres = _fit_cox(design.X, prep.period[used], ystat, w[used], prep.codes[used],
-                        design.names, conf_level, n_events, (*notes, *wnotes), prep.n_persons)
-        return MSMResult(model=mres, weights=wres, notes=tuple(mres.notes))
+        mres, cd = _fit_cox(design.X, prep.period[used], ystat, w[used], prep.codes[used],
+                            design.names, conf_level, n_events, (*notes, *wnotes),
+                            prep.n_persons)
+        if not cox_risks:
+            return MSMResult(model=mres, weights=wres, notes=tuple(mres.notes))
+        return _cox_risks(prep, design, frame, base_cols, used_cols, period, treatment, hist,
+                          horizons, used, ystat, cd, mres, wres, w, truncate, weights is None,
+                          n_boot, n_jobs, random_state, n_events, conf_level)
     cf = fit_msm(design.X[ysel], y[yrows], w[yrows], prep.codes[yrows], prep.n_persons,
                  adjust=small_sample, names=design.names, func=FUNC)
     cfd = None if d is None else fit_msm(design.X, d[used], w[used], prep.codes[used],
@@ -401,33 +421,94 @@ def _supplied_weights(weights: str | np.ndarray | TimeVaryingWeights, frame: pd.
     return w
 
 
-def _horizons(horizons: Sequence[int] | None, prep: Prepared, n_per: int) -> list[int]:
+def _horizons(horizons: Sequence[int] | None, prep: Prepared, n_per: int,
+              func: str = FUNC) -> list[int]:
     p0 = int(prep.period.min())
     if horizons is None:
         return [p0 + n_per - 1]
     out = [int(h) for h in horizons]
     bad = [h for h in out if not p0 <= h < p0 + n_per]
     if bad:
-        raise DataValidationError(f"{FUNC}(): horizons must be periods in [{p0}, "
+        raise DataValidationError(f"{func}(): horizons must be periods in [{p0}, "
                                   f"{p0 + n_per - 1}]; got {bad}.")
     return out
 
 
 def _fit_cox(X: np.ndarray, start: np.ndarray, y: np.ndarray, w: np.ndarray,
              cluster: np.ndarray, names: tuple[str, ...], conf_level: float, n_events: int,
-             notes: tuple[str, ...], n_persons: int) -> ModelResult:
+             notes: tuple[str, ...], n_persons: int) -> tuple[ModelResult, _cox.CoxData]:
     cd = _cox.prepare(X, start + 1.0, y, w, entry=start)
     fit = _cox.fit_cox(cd, True)
     if not fit.converged or not np.all(np.isfinite(fit.beta)):
         raise ConvergenceError(f"{FUNC}(): the weighted Cox MSM did not converge; check for "
                                "a treatment history term with all or none of the events.")
     vcov, _ = _cox.robust_vcov(cd, fit.beta, fit.vcov, True, cluster=cluster, weights=w)
-    return ModelResult(
+    mres = ModelResult(
         terms=names, params=fit.beta, vcov=vcov, vcov_model=fit.vcov,
         effect_measure="hazard_ratio", method="msm_cox", ci_method="wald_cluster",
         conf_level=conf_level, n=int(y.size), n_events=n_events,
         notes=("weighted Cox on (period, period + 1], Efron ties; robust SE clustered by "
                f"person ({n_persons:,} clusters, no small-sample factor, as coxph)", *notes))
+    return mres, cd
+
+
+def _cox_risks(prep: Prepared, design: Design, frame: pd.DataFrame, base_cols: Sequence[str],
+               used_cols: Sequence[str], period: str, treatment: str, hist: dict[str, str],
+               horizons: Sequence[int] | None, used: np.ndarray, ystat: np.ndarray,
+               cd: _cox.CoxData, mres: ModelResult, wres: TimeVaryingWeights | None,
+               w_full: np.ndarray, truncate: tuple[float, float] | None, reweight: bool,
+               n_boot: int, n_jobs: int, random_state: RandomState, n_events: int,
+               conf_level: float) -> MSMResult:
+    """Standardised always / never risks from the weighted Cox MSM, person bootstrap."""
+    rep_rows, groups = _baseline_groups(prep, base_cols)
+    grids = [design.matrix(_grid(prep, base_cols, period, treatment, hist, v, rep_rows)[
+        list(used_cols)]) for _, v in STRATEGIES]
+    p0 = int(prep.period.min())
+    n_per = int(prep.period.max()) - p0 + 1
+    hz = _horizons(horizons, prep, n_per)
+    counts = np.bincount(groups).astype(float)
+
+    def risks(cdata: _cox.CoxData, beta: np.ndarray, cnt: np.ndarray) -> np.ndarray:
+        times, dh = cox_baseline(cdata, beta)
+        return np.concatenate([cox_standardised_risks(beta, cdata.center, times, dh, g, cnt,
+                                                      p0, n_per) for g in grids])
+
+    beta0 = mres.params
+    point = risks(cd, beta0, counts)
+    row_in_design = np.cumsum(used) - 1
+    ys = np.zeros(used.size)
+    ys[used] = ystat
+
+    def stat(idx: np.ndarray) -> np.ndarray:
+        if reweight:
+            wf = compute(prep, idx, information=False, func=FUNC)
+            w = wf.weights
+            if truncate is not None:
+                w = truncate_weights(w, wf.used, truncate)[0]
+        else:
+            w = w_full[idx]
+        keep = (w > 0) & used[idx]
+        rows = idx[keep]
+        cdb = _cox.prepare(design.X[row_in_design[rows]], prep.period[rows] + 1.0, ys[rows],
+                           w[keep], entry=prep.period[rows])
+        fit = _cox.fit_cox(cdb, True, init=beta0)
+        first = prep.pos[idx] == 0
+        per_person = np.bincount(prep.codes[idx[first]], minlength=prep.n_persons)
+        return risks(cdb, fit.beta, np.bincount(groups, weights=per_person,
+                                                minlength=counts.size))
+
+    boot = bootstrap(stat, used.size, n_boot=n_boot, random_state=random_state,
+                     n_jobs=n_jobs, cluster=prep.codes)
+    info = _curve_info(prep, used, n_per, n_events, conf_level)
+    info = replace(info, method="msm_cox", title="Cox MSM standardised risks · always vs never")
+    curve, table = bootstrap_results(
+        info, hz, point, boot.valid, boot.n_failed, reweight,
+        what=("weights, Cox MSM and baseline hazard re-estimated" if reweight
+              else "Cox MSM and baseline hazard re-estimated, weights fixed"))
+    note = ("risks: 1 - mean over persons of exp(-cumulative hazard) under each strategy, "
+            "weighted Breslow (Efron) baseline hazard, baseline covariates standardised")
+    return MSMResult(model=mres, risks=curve, contrasts=table, weights=wres,
+                     notes=tuple(dict.fromkeys((*mres.notes, note))))
 
 
 def _bootstrap_statistic(prep: Prepared, X: np.ndarray, y: np.ndarray, d: np.ndarray | None,

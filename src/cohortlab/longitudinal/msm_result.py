@@ -89,11 +89,15 @@ class CurveInfo:
     """What the curve and table rows share: periods, counts and provenance."""
 
     periods: np.ndarray        # the grid's periods (first .. last)
-    n_risk: np.ndarray         # observed person-periods per period
-    n_censor: np.ndarray       # censored (weight 0) person-periods per period
+    n_risk: np.ndarray         # observed person-periods per period (or one row per strategy)
+    n_censor: np.ndarray       # censored (weight 0) person-periods per period (idem)
     n_persons: int
     n_events: int
     conf_level: float
+    method: str = METHOD
+    title: str = TITLE
+    curve_note: str = ("time = period; risk by the end of that period; n_risk and n_censor "
+                       "are the observed person-periods")
 
 
 def _curve(info: CurveInfo, est: np.ndarray, se: np.ndarray, lo: np.ndarray, hi: np.ndarray,
@@ -104,18 +108,19 @@ def _curve(info: CurveInfo, est: np.ndarray, se: np.ndarray, lo: np.ndarray, hi:
         sl = slice(s * k, (s + 1) * k)
         frames.append(pd.DataFrame({
             "time": info.periods.astype(float), "group": name, "cause": None,
-            "n_risk": info.n_risk, "n_event": pd.NA, "n_censor": info.n_censor,
+            "n_risk": info.n_risk if info.n_risk.ndim == 1 else info.n_risk[s],
+            "n_event": pd.NA,
+            "n_censor": info.n_censor if info.n_censor.ndim == 1 else info.n_censor[s],
             "estimate": est[sl], "std_error": se[sl], "conf_low": lo[sl], "conf_high": hi[sl],
             "conf_level": info.conf_level}))
-    return Curve(data=pd.concat(frames, ignore_index=True), measure="risk", method=METHOD,
+    return Curve(data=pd.concat(frames, ignore_index=True), measure="risk", method=info.method,
                  conf_type="plain", conf_level=info.conf_level, ci_method=ci_method,
                  n=info.n_persons, n_events=info.n_events, weighted=True,
-                 notes=("time = period; risk by the end of that period; n_risk and n_censor "
-                        "are the observed person-periods",))
+                 notes=(info.curve_note,))
 
 
 def _common(info: CurveInfo, period: int, **extra: Any) -> dict[str, Any]:
-    return dict(conf_level=info.conf_level, method=METHOD, n=info.n_persons,
+    return dict(conf_level=info.conf_level, method=info.method, n=info.n_persons,
                 n_events=info.n_events, labels={"period": period}, estimand="ATE", **extra)
 
 
@@ -146,13 +151,13 @@ def sandwich_results(info: CurveInfo, horizons: list[int], r1: np.ndarray, i1: n
                                       sd(i1[:, j] / r1[j] - i0[:, j] / r0[j]),
                                       effect_measure="risk_ratio", **c),
         ]
-    return curve, EstimateTable(rows=tuple(rows), title=TITLE, notes=(
+    return curve, EstimateTable(rows=tuple(rows), title=info.title, notes=(
         "delta-method sandwich by person (weights treated as known)",))
 
 
 def bootstrap_results(info: CurveInfo, horizons: list[int], point: np.ndarray,
                       reps: np.ndarray, n_failed: int,
-                      reweighted: bool) -> tuple[Curve, EstimateTable]:
+                      reweighted: bool, what: str | None = None) -> tuple[Curve, EstimateTable]:
     """Curve and contrasts with percentile intervals from person-bootstrap replicates."""
     k = info.periods.size
     se, lo, hi = bootstrap_interval(point, reps, info.conf_level, "percentile")
@@ -169,10 +174,13 @@ def bootstrap_results(info: CurveInfo, horizons: list[int], point: np.ndarray,
             Estimate.from_bootstrap("never", b, r0[:, j], effect_measure="risk", **c),
             Estimate.from_bootstrap("risk difference", a - b, r1[:, j] - r0[:, j],
                                     effect_measure="risk_difference", **c),
-            Estimate.from_bootstrap("risk ratio", float(np.log(a / b)),
-                                    np.log(r1[:, j] / r0[:, j]), effect_measure="risk_ratio",
-                                    **c),
         ]
-    what = "weights and MSM re-estimated" if reweighted else "MSM re-estimated, weights fixed"
-    return curve, EstimateTable(rows=tuple(rows), title=TITLE, notes=(
+        with np.errstate(divide="ignore", invalid="ignore"):  # a replicate with risk 0: dropped
+            log_rr = np.log(r1[:, j] / r0[:, j])
+        rows.append(Estimate.from_bootstrap("risk ratio", float(np.log(a / b)), log_rr,
+                                            effect_measure="risk_ratio", **c))
+    if what is None:
+        what = ("weights and MSM re-estimated" if reweighted
+                else "MSM re-estimated, weights fixed")
+    return curve, EstimateTable(rows=tuple(rows), title=info.title, notes=(
         f"person-level bootstrap ({reps.shape[0]:,} valid replicates; {what} in each)",))
