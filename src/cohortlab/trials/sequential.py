@@ -282,6 +282,9 @@ def _fit_all(spec: Spec, source, truncate: float | None, notes: list[str]):
                          f"{truncate:g} quantiles ({lo:.4g}, {hi:.4g}): {n_trunc:,} of "
                          f"{w.size:,} outcome-model rows changed")
         wdiag = _weight_table(w, n_trunc)
+    if spec.weighted and not spec.varying_names:
+        notes.append("no switch_covariates: the numerator and denominator weight models "
+                     "coincide, so every weight is 1 (models not fitted)")
     if spec.per_protocol:
         notes.append("per-protocol: follow-up artificially censored at the first period whose "
                      "treatment differs from the arm (that row dropped); stabilised weights "

@@ -25,6 +25,8 @@
 #                 weight is exactly 1: the unweighted per-protocol model
 #   te_pp         PP with the vignette's switch numerator ~ nvarA + nvarB (denominator ~1)
 #   te_itt_factor ITT with the vignette's factor coding (catvarA3 separated: -11, model SE 35)
+#   te_sub_itt, te_sub_pp_unw  ITT and unweighted PP on the 50 smallest ids with outcome_cov
+#                 ~ nvarA + nvarB + nvarC (the fast CI version)
 #  data_censored (725 person-periods, 89 persons), trial_sequence() interface:
 #   dc_itt_unw    ITT, adjustment ~ x2, linear trial period, no weights
 #   dc_itt        the same + censoring weights (numerator ~x2, denominator ~x2 + x1, pooled
@@ -93,11 +95,11 @@ f_dummies <- ~ catvarA1 + catvarA2 + catvarA7 + catvarB1 + catvarB2 + catvarB3 +
   nvarA + nvarB + nvarC
 f_factor <- ~ catvarA + catvarB + nvarA + nvarB + nvarC
 
-run_init <- function(estimand, outcome_cov = f_dummies, ...) {
+run_init <- function(estimand, outcome_cov = f_dummies, data = te, ...) {
   dir <- tempfile("te_")
   dir.create(dir)
   prep <- data_preparation(
-    data = te, id = "id", period = "period", eligible = "eligible", treatment = "treatment",
+    data = data, id = "id", period = "period", eligible = "eligible", treatment = "treatment",
     outcome = "outcome", outcome_cov = outcome_cov,
     estimand_type = estimand, data_dir = dir, separate_files = FALSE, quiet = TRUE, ...
   )
@@ -118,6 +120,12 @@ if (Sys.getenv("TE_ONLY_DC") == "") {
   out$te_pp <- run_init("PP", switch_n_cov = ~ nvarA + nvarB, use_censor_weights = FALSE)
   out$te_itt_factor <- run_init("ITT", outcome_cov = f_factor, use_censor_weights = FALSE)
 }
+# a small version for CI: the 50 smallest ids, outcome_cov ~ nvarA + nvarB + nvarC
+te_sub <- te[te$id %in% sort(unique(te$id))[1:50], ]
+out$te_sub_itt <- run_init("ITT", outcome_cov = ~ nvarA + nvarB + nvarC, data = te_sub,
+                           use_censor_weights = FALSE)
+out$te_sub_pp_unw <- run_init("PP", outcome_cov = ~ nvarA + nvarB + nvarC, data = te_sub,
+                              switch_n_cov = ~1, switch_d_cov = ~1, use_censor_weights = FALSE)
 
 # ---- data_censored: trial_sequence() ----------------------------------------------------------
 data("data_censored")
