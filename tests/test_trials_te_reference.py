@@ -98,7 +98,7 @@ def _compare(res: cl.TrialsResult, r: dict, rtol: float = 1e-6, se_rtol: float =
     se_ref = np.asarray(r["std_error_robust"])
     # glm stops at a relative deviance change of 1e-8: compare on the scale of the SEs
     diff = np.abs(ours["coef"].to_numpy() - np.asarray(r["coef"]))
-    assert np.all(diff <= rtol * np.abs(r["coef"]) + 1e-5 * se_ref), dict(zip(names, diff))
+    assert np.all(diff <= rtol * np.abs(r["coef"]) + 1e-5 * se_ref), dict(zip(names, diff, strict=True))
     np.testing.assert_allclose(ours["se"] * np.sqrt(g / (g - 1)), se_ref, rtol=se_rtol)
     flow = res.flow.set_index("step")["n"]
     assert flow["rows in the outcome model"] == r["nobs"]
