@@ -212,3 +212,50 @@ def test_trial_example_factor_coding_separates(ref: dict) -> None:
     k = r["terms"].index("catvarA3")
     assert r["coef"][k] < -10 and r["std_error_model"][k] > 30
     assert r["nobs"] == ref["te_itt"]["nobs"]
+
+
+# ---- cohortlab's own weighting convention, recomputed in R on TrialEmulation's expansion ------
+# te_postexpansion.R: TrialEmulation's ITT expansion of trial_example, then (independent R code,
+# glm + sandwich) the post-expansion adherence models by arm, the cumulative stabilised weights,
+# the weighted outcome model and its CR0 sandwich: a check of the weighted path (weights, weighted
+# fit and weighted clustered SEs), not a TrialEmulation estimator.
+
+def _check_post(res: cl.TrialsResult, r: dict) -> None:
+    ours = pd.DataFrame({"coef": res.model.params, "se": np.sqrt(np.diag(res.model.vcov))},
+                        index=list(res.model.terms)).loc[[_NAMES.get(t, t) for t in r["terms"]]]
+    np.testing.assert_allclose(ours["coef"], r["coef"], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(ours["se"], r["std_error_cr0"], rtol=1e-5)
+    flow = res.flow.set_index("step")["n"]
+    assert flow["expanded person-trial-periods"] == r["n_expanded"]
+    assert flow["rows in the outcome model"] == r["nobs"]
+    w = res.weights.set_index("statistic")["value"]
+    for k in ("mean", "min", "max", "sd"):
+        assert w[k] == pytest.approx(r["weights"][k], rel=1e-6)
+    sm = res.switch_models
+    assert sm is not None
+    for a in (0, 1):
+        m = r["switch_models"][f"arm{a}"]
+        np.testing.assert_allclose(sm[f"arm {a} numerator"].dropna(), m["numerator"],
+                                   rtol=1e-5, atol=1e-8)
+        np.testing.assert_allclose(sm[f"arm {a} denominator"], m["denominator"],
+                                   rtol=1e-5, atol=1e-8)
+
+
+def _post(df: pd.DataFrame) -> cl.TrialsResult:
+    return _fit(df, ["nvarA", "nvarB", "nvarC"], "per_protocol",
+                switch_covariates=["nvarA", "nvarB"])
+
+
+def test_weighted_per_protocol_matches_r_on_trialemulation_expansion(
+        trial_example: pd.DataFrame) -> None:
+    r = json.loads((REF / "te_postexpansion.json").read_text())["every_10th"]
+    ids = np.sort(trial_example["id"].unique())[::10]
+    assert ids.size == r["n_persons"] == 51
+    _check_post(_post(trial_example[trial_example["id"].isin(ids)]), r)
+
+
+@pytest.mark.slow
+def test_weighted_per_protocol_matches_r_on_trialemulation_expansion_all(
+        trial_example: pd.DataFrame) -> None:
+    r = json.loads((REF / "te_postexpansion.json").read_text())["all"]
+    _check_post(_post(trial_example), r)
