@@ -4,6 +4,10 @@ Reference: tests/reference/trials_te/te_reference.R (run outside CI; R, TrialEmu
 source, a stub for R's duckdb which is never called) wrote te_reference.json and the two data
 sets (trial_example.csv.gz, data_censored.csv).
 
+A second script, te_postexpansion.R, recomputes cohortlab's own (post-expansion) per-protocol
+weighting with R's glm and sandwich on TrialEmulation's expansion of trial_example
+(te_postexpansion.json): the weighted path checked against independent code.
+
 Conventions cohortlab shares with TrialEmulation (read in its R/data_extension.R, modelling.R,
 te_stats_glm_logit.R):
 
@@ -31,7 +35,8 @@ Where they differ, and which convention cohortlab follows:
   covariates of the outcome model (pySEQTarget's ``weight_preexpansion=False``), so that the
   stabilising numerator conditions on what the outcome model conditions on. The weighted
   per-protocol (``te_pp``, ``dc_pp``) and censoring-weighted ITT (``dc_itt``) fits are in the JSON
-  for the record; only their row counts are compared.
+  for the record; only their row counts are compared. cohortlab's own weighting is checked
+  against te_postexpansion.json (below).
 - censoring: in data_censored, ``censored = 1`` marks a person's last row, whose outcome IS observed
   (TrialEmulation's ``data_gen_censored`` keeps the row where dropout first occurs); cohortlab's
   ``censor = 1`` means the row's outcome is not observed (the row leaves the outcome model). The
