@@ -131,6 +131,17 @@ def test_data_censored_itt_matches_trialemulation(data_censored: pd.DataFrame,
     assert flow["persons"] == r["n_clusters"] == 89
 
 
+def test_data_censored_censor_column_means_outcome_not_observed(
+        data_censored: pd.DataFrame, ref: dict) -> None:
+    # passing TrialEmulation's `censored` as cohortlab's censor= removes the last observed row
+    # of each censored person from every trial it belongs to (TrialEmulation keeps it)
+    res = _fit(data_censored, ["x2"], trial_terms="linear", censor="censored")
+    flow = res.flow.set_index("step")["n"]
+    assert flow["removed: censored (outcome not observed)"] > 0
+    assert flow["rows in the outcome model"] + flow[
+        "removed: censored (outcome not observed)"] == ref["dc_itt_unw"]["nobs"]
+
+
 def test_data_censored_censoring_weighted_itt_uses_the_same_rows(
         data_censored: pd.DataFrame, ref: dict) -> None:
     # TrialEmulation's censoring weights (models before expansion, by previous treatment) are
