@@ -211,8 +211,12 @@ def fit_switch(spec: Spec, source: PPSource) -> Weights:
     deviation (response: treatment equals the arm). Censoring models: the adherent rows (all
     rows for intention-to-treat), response ``censor == 0``. Rows are person-trial-periods, so
     a person-period enters once per trial it belongs to (as pySEQTarget's post-expansion
-    weights).
+    weights). Without time-varying (``switch_covariates``) terms the numerator and denominator
+    models are the same model, every weight is 1, and no model is fitted.
     """
+    if not spec.varying_names:
+        # numerator and denominator designs coincide: every weight is exactly 1, nothing to fit
+        return Weights()
     kinds = (["switch"] if spec.per_protocol else []) + (
         ["censor"] if spec.censor_weights else [])
 

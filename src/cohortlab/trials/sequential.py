@@ -131,7 +131,10 @@ def sequential_trials(
     estimand : {"itt", "per_protocol"}
     switch_covariates : sequence of str
         Current (time-varying) covariates of the weight denominator models (adherence for
-        per-protocol; censoring with ``censor_weights``).
+        per-protocol; censoring with ``censor_weights``). Without them the numerator and
+        denominator models coincide: every weight is 1 and no weight model is fitted
+        (per-protocol by artificial censoring alone, as TrialEmulation with ``~1`` switch
+        models).
     followup_terms : {"linear", "quadratic", "spline"}
         Follow-up time in the outcome and weight models ("spline": natural cubic spline with
         5 knots evenly spaced over the follow-up range).
@@ -303,6 +306,9 @@ def _fit_all(spec: Spec, source, truncate: float | None, notes: list[str]):
                          f"{truncate:g} quantiles ({lo:.4g}, {hi:.4g}): {n_trunc:,} of "
                          f"{w.size:,} outcome-model rows changed")
         wdiag = _weight_table(w, n_trunc)
+    if spec.weighted and not spec.varying_names:
+        notes.append("no switch_covariates: the numerator and denominator weight models "
+                     "coincide, so every weight is 1 (models not fitted)")
     if spec.per_protocol:
         notes.append("per-protocol: follow-up artificially censored at the first period whose "
                      "treatment differs from the arm (that row dropped); stabilised weights "
@@ -316,8 +322,8 @@ def _fit_all(spec: Spec, source, truncate: float | None, notes: list[str]):
 
 def _switch_table(wts, spec: Spec) -> pd.DataFrame | None:
     """Coefficients of the weight models (adherence, censoring), one column per model."""
-    if wts is None:
-        return None
+    if wts is None or (wts.num is None and wts.cnum is None):
+        return None  # unweighted, or no switch covariates (every weight is 1)
     pairs = [("", wts.num, wts.den), ("censoring ", wts.cnum, wts.cden)]
     f = ["Intercept", *_names_of(spec.f_terms(np.zeros(1)).shape[1], spec.followup, "followup"),
          *_names_of(spec.t_terms(np.zeros(1)).shape[1], spec.trial, "trial"),
