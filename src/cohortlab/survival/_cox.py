@@ -195,7 +195,7 @@ def prepare(
             hi=np.searchsorted(ut, t, side="right"),
             death_j=death_j, death_rows=death_rows, d_count=d_count, d_weight=d_weight,
             exit_pos=np.searchsorted(t, ut, side="left"), entry_order=e_order, entry_pos=e_pos,
-            death_xsum=xt[:, a:b][:, death_rows] @ w[death_rows],
+            death_xsum=xt[:, a:b] @ np.where(d, w, 0.0),
             efron_steps=_efron_steps(d_count, d_weight),
         ))
     return CoxData(x=xt.T, center=center, strata=tuple(parts), n=n)
@@ -319,11 +319,17 @@ def time_terms(st: Stratum, xs: np.ndarray, risk: np.ndarray, efron: bool) -> Ti
     return _time_terms_t(st, _rows_last(xs), risk, efron)
 
 
-def _time_terms_t(st: Stratum, xt: np.ndarray, risk: np.ndarray, efron: bool) -> TimeTerms:
-    """:func:`time_terms` with the covariates as ``xt`` (p x rows)."""
+def _time_terms_t(st: Stratum, xt: np.ndarray, risk: np.ndarray, efron: bool,
+                  rv: np.ndarray | None = None) -> TimeTerms:
+    """:func:`time_terms` with the covariates as ``xt`` (p x rows).
+
+    ``rv`` is an optional ((p + 1) x rows) work buffer for ``risk * (1, x)`` (reused across
+    Newton steps: a fresh 100 MB array costs its page faults every time).
+    """
     m = st.event_times.size
     p = xt.shape[0]
-    rv = np.empty((p + 1, xt.shape[1]))
+    if rv is None or rv.shape != (p + 1, xt.shape[1]):
+        rv = np.empty((p + 1, xt.shape[1]))
     rv[0] = risk
     np.multiply(xt, risk, out=rv[1:])
     sums, e_all = _risk_sums_t(st, rv)
@@ -337,8 +343,8 @@ def _time_terms_t(st: Stratum, xt: np.ndarray, risk: np.ndarray, efron: bool) ->
         b = f * a
         inv2 = a * inv
         fb = f * inv2
-        parts = np.add.reduceat(
-            np.stack([a, b, inv2, fb, f * fb, wt * np.log(den)]), first, axis=1)
+        parts = np.stack([np.add.reduceat(v, first)
+                          for v in (a, b, inv2, fb, f * fb, wt * np.log(den))])
     else:
         den = sums[0]
         wt = st.d_weight
@@ -358,15 +364,22 @@ class Evaluation:
     info: np.ndarray
 
 
-def evaluate(cd: CoxData, beta: np.ndarray, efron: bool, *, info: bool = True) -> Evaluation:
-    """Log partial likelihood, score vector and information matrix at ``beta``."""
+def evaluate(cd: CoxData, beta: np.ndarray, efron: bool, *, info: bool = True,
+             work: np.ndarray | None = None) -> Evaluation:
+    """Log partial likelihood, score vector and information matrix at ``beta``.
+
+    ``work``: an optional ((p + 1) x n) buffer reused across calls (see :func:`fit_cox`). The
+    information's ``X' diag(c) X`` is a symmetric rank-k product ``Z Z'`` with ``Z = X
+    sqrt(c)`` (BLAS syrk: half a general product's work; ``c >= 0``).
+    """
     p = cd.x.shape[1]
     ll, u, imat = 0.0, np.zeros(p), np.zeros((p, p))
     for st in cd.strata:
         xt = _rows_last(cd.x[st.sl])
         eta = beta @ xt
         risk = st.weight * np.exp(eta)
-        tt = _time_terms_t(st, xt, risk, efron)
+        rv = None if work is None else work[:, st.sl]
+        tt = _time_terms_t(st, xt, risk, efron, rv)
         dr = st.death_rows
         wd = st.weight[dr]
         xsum = st.death_xsum if st.death_xsum is not None else xt[:, dr] @ wd
@@ -375,7 +388,11 @@ def evaluate(cd: CoxData, beta: np.ndarray, efron: bool, *, info: bool = True) -
         if info:
             c_row = _accumulated(st, tt)
             c_row *= risk
-            imat += (xt * c_row) @ xt.T
+            np.sqrt(np.maximum(c_row, 0.0, out=c_row), out=c_row)
+            z = (np.empty_like(xt) if rv is None or rv.shape[1] != xt.shape[1]
+                 or not rv.flags.c_contiguous else rv[1:])
+            np.multiply(xt, c_row, out=z)
+            imat += z @ z.T
             imat -= tt.xbar_outer()
             if st.ext is not None:
                 e = st.ext
@@ -492,19 +509,21 @@ def fit_cox(
     """Newton-Raphson with step halving, R ``coxph``'s convergence rule on the log-likelihood."""
     p = cd.x.shape[1]
     beta = np.zeros(p) if init is None else np.asarray(init, dtype=float)
-    ev = evaluate(cd, beta, efron)
+    # one work buffer for every Newton step (strata are column slices of it)
+    work = np.empty((p + 1, cd.n)) if p else None
+    ev = evaluate(cd, beta, efron, work=work)
     ev0 = ev
     it, converged = 0, p == 0
     while not converged and it < max_iter:
         it += 1
         step = _solve(ev.info, ev.score)
         new = beta + step
-        ev_new = evaluate(cd, new, efron)
+        ev_new = evaluate(cd, new, efron, work=work)
         halvings = 0
         while (not np.isfinite(ev_new.loglik) or ev_new.loglik < ev.loglik - 1e-12) \
                 and halvings < 30:
             new = (beta + new) / 2
-            ev_new = evaluate(cd, new, efron)
+            ev_new = evaluate(cd, new, efron, work=work)
             halvings += 1
         converged = abs(1 - ev.loglik / ev_new.loglik) <= eps if ev_new.loglik != 0 else True
         beta, ev = new, ev_new
