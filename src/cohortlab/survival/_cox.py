@@ -39,6 +39,8 @@ class Extension:
     pos: np.ndarray
     lo: np.ndarray
     g: np.ndarray
+    # their centred covariates, covariate-major (p x len(idx)), gathered once (None: on use)
+    x: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -181,10 +183,11 @@ def prepare(
         if extend is not None and censoring_survival is not None:
             # rows are sorted by time, so the extended rows (positions in the stratum) are too
             e_idx = np.flatnonzero(extend[rows])
-            ext = Extension(idx=e_idx, ginv=1.0 / censoring_survival(t[e_idx]),
-                            pos=np.searchsorted(t[e_idx], ut, side="left"),
-                            lo=np.searchsorted(ut, t[e_idx], side="right"),
-                            g=censoring_survival(ut))
+            te = t[e_idx]
+            ext = Extension(idx=e_idx, ginv=1.0 / censoring_survival(te),
+                            pos=np.searchsorted(te, ut, side="left"),
+                            lo=np.searchsorted(ut, te, side="right"),
+                            g=censoring_survival(ut), x=np.take(xt[:, a:b], e_idx, axis=1))
         d_count = np.bincount(death_j, minlength=ut.size)
         d_weight = np.bincount(death_j, weights=w[death_rows], minlength=ut.size)
         parts.append(Stratum(
@@ -211,6 +214,11 @@ def _efron_steps(d_count: np.ndarray, d_weight: np.ndarray
     return j, f, d_weight[j] / d_count[j]
 
 
+def _ext_x(e: Extension, xt: np.ndarray) -> np.ndarray:
+    """The extended rows' covariates (p x rows), cached by :func:`prepare`."""
+    return e.x if e.x is not None else np.take(xt, e.idx, axis=1)
+
+
 def _rows_last(xs: np.ndarray) -> np.ndarray:
     """``xs.T`` (covariates x rows) with rows along a unit-stride axis (a view when it can)."""
     xt = xs.T
@@ -225,8 +233,11 @@ def _risk_sums(st: Stratum, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out.T, deaths.T
 
 
-def _risk_sums_t(st: Stratum, vt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _risk_sums_t(st: Stratum, vt: np.ndarray, ext_v: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Sums of ``vt`` (k x rows) over the risk set, and over the deaths: (k x event times).
+
+    ``ext_v``: ``vt`` at the extended rows (Fine-Gray), if the caller has it already.
 
     Rows are sorted by time with each time's deaths first, so one ``reduceat`` over the
     positions (first death, first non-death) of every event time gives both block sums.
@@ -246,7 +257,7 @@ def _risk_sums_t(st: Stratum, vt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         late = _block_sums_t(np.take(vt, st.entry_order, axis=1), st.entry_pos)
         out = out - np.cumsum(late[:, ::-1], axis=1)[:, ::-1]
     if st.ext is not None:
-        ve = vt[:, st.ext.idx] * st.ext.ginv
+        ve = (np.take(vt, st.ext.idx, axis=1) if ext_v is None else ext_v) * st.ext.ginv
         pre = np.concatenate([np.zeros((k, 1)), np.cumsum(ve, axis=1)], axis=1)
         out = out + st.ext.g * pre[:, st.ext.pos]
     return out, deaths
@@ -332,7 +343,12 @@ def _time_terms_t(st: Stratum, xt: np.ndarray, risk: np.ndarray, efron: bool,
         rv = np.empty((p + 1, xt.shape[1]))
     rv[0] = risk
     np.multiply(xt, risk, out=rv[1:])
-    sums, e_all = _risk_sums_t(st, rv)
+    ext_v = None
+    if st.ext is not None and st.ext.x is not None:
+        ext_v = np.empty((p + 1, st.ext.idx.size))
+        ext_v[0] = risk[st.ext.idx]
+        np.multiply(st.ext.x, ext_v[0], out=ext_v[1:])
+    sums, e_all = _risk_sums_t(st, rv, ext_v)
     if efron and m and st.d_count.max() > 1:
         steps = st.efron_steps or _efron_steps(st.d_count, st.d_weight)
         j, f, wt = steps
@@ -397,7 +413,7 @@ def evaluate(cd: CoxData, beta: np.ndarray, efron: bool, *, info: bool = True,
             if st.ext is not None:
                 e = st.ext
                 c_ext = _suffix(e.g * tt.q01, e.lo)
-                xe = xt[:, e.idx]
+                xe = _ext_x(e, xt)
                 imat += (xe * (risk[e.idx] * e.ginv * c_ext)) @ xe.T
     return Evaluation(loglik=ll, score=u, info=imat)
 
