@@ -20,6 +20,8 @@ replicate) would not change the fitted probabilities beyond rounding.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from scipy.special import expit
 
@@ -52,12 +54,22 @@ class LogisticRefit:
         self._std = _Standardiser.of(X, np.ones(X.shape[0]))
         self._zt = np.ascontiguousarray(self._std.transform(X).T)  # p x n
         self._gamma0 = self._std.to_standard(self.start.copy())
-        self._buf: np.ndarray | None = None
+        self._local = threading.local()
 
     def __getstate__(self) -> dict[str, object]:
         # a joblib worker gets the arrays as read-only memory maps: the work buffer is not
-        # shipped, each process allocates its own on first use
-        return {**self.__dict__, "_buf": None}
+        # shipped, each process (and each thread: threading backends) allocates its own
+        return {k: v for k, v in self.__dict__.items() if k != "_local"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
+
+    def _work(self) -> np.ndarray:
+        buf = getattr(self._local, "buf", None)
+        if buf is None:
+            buf = self._local.buf = np.empty(self._zt.shape)
+        return buf
 
     @staticmethod
     def _newton_terms(gamma: np.ndarray, zt: np.ndarray, y: np.ndarray, w: np.ndarray,
@@ -86,15 +98,14 @@ class LogisticRefit:
     def fitted(self, w: np.ndarray) -> np.ndarray:
         """Fitted probabilities of the refit with (frequency) weights ``w``."""
         gamma = self._gamma0.copy()
-        if self._buf is None:
-            self._buf = np.empty(self._zt.shape)
+        work = self._work()
         used = w > 0
         if used.all():
-            zt, y, ww, buf = self._zt, self.y, w, self._buf
+            zt, y, ww, buf = self._zt, self.y, w, work
         else:  # rows a resample leaves out (about 37%) add nothing: drop them for the loop
             pos = np.flatnonzero(used)
             zt, y, ww = np.take(self._zt, pos, axis=1), self.y[pos], w[pos]
-            buf = self._buf[:, :pos.size]
+            buf = work[:, :pos.size]
         for _ in range(self.max_iter):
             info, grad = self._newton_terms(gamma, zt, y, ww, buf)
             try:
