@@ -22,14 +22,16 @@ X = BOOT_X  # mean_stat and two_stats (in helpers.py, picklable for joblib worke
 
 
 # ------------------------------------------------------------------ determinism
-def test_same_seed_same_replicates_whatever_n_jobs():
+def test_same_seed_same_replicates_whatever_n_jobs(monkeypatch):
+    monkeypatch.setattr(bootstrap_module, "MIN_PARALLEL_S", 0.0)  # workers even for a toy
     a = bootstrap(two_stats, X.size, n_boot=64, random_state=7, n_jobs=1)
     b = bootstrap(two_stats, X.size, n_boot=64, random_state=7, n_jobs=2)
     assert a.replicates.shape == (64, 2)
     np.testing.assert_array_equal(a.replicates, b.replicates)
 
 
-def test_same_seed_same_replicates_cluster_parallel():
+def test_same_seed_same_replicates_cluster_parallel(monkeypatch):
+    monkeypatch.setattr(bootstrap_module, "MIN_PARALLEL_S", 0.0)
     g = np.repeat(np.arange(12), 5)
     a = bootstrap(mean_stat, X.size, n_boot=40, random_state=3, n_jobs=1, cluster=g)
     b = bootstrap(mean_stat, X.size, n_boot=40, random_state=3, n_jobs=2, cluster=g)
@@ -74,7 +76,7 @@ def test_no_global_rng_use():
 
 
 def test_n_jobs_minus_one_uses_several_batches(monkeypatch):
-    """n_jobs=-1 must spread the replicates over the available workers, not one batch."""
+    """n_jobs=-1 spreads the replicates over the available processes, not one batch."""
     if effective_n_jobs(-1) < 2:
         pytest.skip("a single CPU: one batch is right")
     calls: list[int] = []
@@ -89,10 +91,18 @@ def test_n_jobs_minus_one_uses_several_batches(monkeypatch):
             return [f(*a, **k) for f, a, k in tasks]
 
     monkeypatch.setattr(bootstrap_module, "Parallel", RecordingParallel)
+    monkeypatch.setattr(bootstrap_module, "MIN_PARALLEL_S", 0.0)
     res = bootstrap(mean_stat, X.size, n_boot=40, random_state=1, n_jobs=-1)
-    assert calls and calls[0] > 1
+    # one chunk per process: this process runs one, the workers the others
+    assert calls == [effective_n_jobs(-1) - 1]
     ref = bootstrap(mean_stat, X.size, n_boot=40, random_state=1, n_jobs=1)
     np.testing.assert_array_equal(res.replicates, ref.replicates)
+    # a job too small to pay for starting workers runs in this process, same replicates
+    calls.clear()
+    monkeypatch.setattr(bootstrap_module, "MIN_PARALLEL_S", 1e9)
+    small = bootstrap(mean_stat, X.size, n_boot=40, random_state=1, n_jobs=-1)
+    assert not calls
+    np.testing.assert_array_equal(small.replicates, ref.replicates)
 
 
 # ------------------------------------------------------------------ what is resampled

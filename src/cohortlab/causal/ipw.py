@@ -11,6 +11,7 @@ import pandas as pd
 
 from .._design import build_design, covariate_columns
 from .._glm import fit_logistic
+from .._refit import LogisticRefit
 from .._typing import CIMethod, Estimand, IPWVariance, Measure, Missing, RandomState
 from .._validation import (
     check_columns,
@@ -24,7 +25,7 @@ from ._contrast import MEASURE_NAMES, contrast
 from ._ipw import ipw_arm_means, realized_weights
 from ._outcome import check_outcome_variation, point_arrays, zero_weight_notes
 from ._propensity import _fit_sklearn, fit_propensity
-from ._weights import crump_threshold
+from ._weights import arm_weights, crump_threshold
 
 __all__ = ["ipw"]
 
@@ -239,24 +240,31 @@ def _bootstrap_statistic(frame, y, a, s, r, ps, estimand, measure, model, trim, 
     X = ps._design.X
     Z = (build_design(frame, censoring_covariates, verb_name(), extra=exposure).X
          if censoring_covariates is not None else None)
+    # warm-started plain Newton refits on a design prepared once (fit_logistic as fallback)
+    ps_refit = (LogisticRefit(X, a.astype(float), ps._fit.coef, func=verb_name())
+                if model is None else None)
+    cens_refit = (LogisticRefit(Z, r.astype(float), cens_start, func=verb_name())
+                  if Z is not None and cens_start is not None else None)
 
     def stat(idx: np.ndarray) -> float:
         # A resample equals the full data with frequency weights: no row gather needed.
         cnt = np.bincount(idx, minlength=a.size).astype(float)
         si = s * cnt
-        if model is None:
-            e = fit_logistic(X, a.astype(float), si, func=verb_name(), start=ps._fit.coef,
-                             information=False).fitted
+        if ps_refit is not None:
+            e = ps_refit.fitted(si)
         else:
             e = np.empty(a.size)
             e[idx] = _fit_sklearn(X[idx], a[idx], s[idx], model, None, random_state, verb_name())
             e = np.where(cnt > 0, e, 0.5)
         e = np.clip(e, 1e-12, 1 - 1e-12)
-        keep, _ = trim_mask(e, _fixed_trim(trim, np.repeat(e, cnt.astype(int))), verb_name())
-        w, _ = realized_weights(e, a, estimand)
+        resampled = np.repeat(e, cnt.astype(int)) if isinstance(trim, str) else e
+        keep, _ = trim_mask(e, _fixed_trim(trim, resampled), verb_name())
+        w1, w0 = arm_weights(e, estimand)   # realized_weights without the derivative
+        w = np.where(a == 1, w1, w0)
         w, _ = truncate_weights(np.where(keep, w, 0.0), keep, truncate, verb_name(), freq=cnt)
-        c = (fit_logistic(Z, r.astype(float), si, func=verb_name(), start=cens_start,
-                          information=False).fitted if Z is not None else None)
+        c = (cens_refit.fitted(si) if cens_refit is not None
+             else fit_logistic(Z, r.astype(float), si, func=verb_name(), start=cens_start,
+                               information=False).fitted if Z is not None else None)
         m = ipw_arm_means(y, a, e, si, w, np.zeros_like(w), r=r.astype(float), c=c)
         return contrast(m.mu1, m.mu0, m.phi1, m.phi0, measure)[0]
 

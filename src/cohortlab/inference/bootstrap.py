@@ -8,6 +8,7 @@ take over through ``joblib.parallel_backend``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,11 @@ from .influence import check_cluster
 from .wald import z_critical
 
 __all__ = ["BootstrapResult", "bootstrap", "bootstrap_interval"]
+
+#: Below this estimated serial time (the full-data statistic's time x ``n_boot``, seconds)
+#: the replicates run in the calling process whatever ``n_jobs`` is: starting joblib workers
+#: (a fresh interpreter importing numpy, pandas and cohortlab each) takes about a second.
+MIN_PARALLEL_S = 2.0
 
 Statistic = Callable[[np.ndarray], "float | ArrayLike"]
 
@@ -98,12 +104,13 @@ def _run_batch(
 
 
 
-def seed_batches(seeds: list, n_jobs: int) -> list[list]:
+def seed_batches(seeds: list, n_jobs: int, per_worker: int = 4) -> list[list]:
     """Split per-replicate seeds into contiguous batches for joblib workers.
 
-    One batch when running serially, else about four per worker (load balancing without
-    per-replicate dispatch overhead). Each replicate keeps its own seed, so results do not
-    depend on ``n_jobs``; the batches concatenate back to ``seeds`` in order.
+    One batch when running serially, else ``per_worker`` per worker (load balancing without
+    per-replicate dispatch overhead; each batch ships the task's data to a worker once).
+    Each replicate keeps its own seed, so results do not depend on ``n_jobs``; the batches
+    concatenate back to ``seeds`` in order.
 
     Examples
     --------
@@ -113,7 +120,7 @@ def seed_batches(seeds: list, n_jobs: int) -> list[list]:
     True
     """
     n_workers = max(1, effective_n_jobs(n_jobs))
-    n_batches = max(1, min(len(seeds), 1 if n_workers == 1 else 4 * n_workers))
+    n_batches = max(1, min(len(seeds), 1 if n_workers == 1 else per_worker * n_workers))
     bounds = np.linspace(0, len(seeds), n_batches + 1).astype(int)
     return [seeds[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
@@ -142,7 +149,8 @@ def bootstrap(
     random_state : int, numpy.random.Generator or None
         Seed; the same seed gives the same replicates whatever ``n_jobs``.
     n_jobs : int
-        Parallel jobs for joblib (-1: all cores).
+        Parallel jobs for joblib (-1: all cores). A job estimated to take under
+        ``MIN_PARALLEL_S`` (2) seconds serially runs in this process (same replicates).
     cluster : array_like, optional
         Cluster labels (length ``n``): whole clusters are resampled with replacement.
     max_failed : float
@@ -171,10 +179,23 @@ def bootstrap(
         if clusters[2].size < 2:
             raise CohortError(f"{func}(): cluster has a single cluster; need at least 2.")
     seeds = _seed_sequence(random_state, func).spawn(n_boot)
+    start = time.perf_counter()
     k = np.atleast_1d(np.asarray(statistic(np.arange(n)), dtype=float)).shape[0]
-    results = Parallel(n_jobs=n_jobs)(
-        delayed(_run_batch)(statistic, b, n, clusters, k) for b in seed_batches(seeds, n_jobs)
-    )
+    serial_s = (time.perf_counter() - start) * n_boot
+    if effective_n_jobs(n_jobs) == 1 or serial_s < MIN_PARALLEL_S:
+        # in this process: worker start-up and shipping the data would cost more than the
+        # replicates (the replicates are the same either way: one seed per replicate)
+        results = [_run_batch(statistic, seeds, n, clusters, k)]
+    else:
+        # one contiguous chunk of replicates per process, and this process is one of them:
+        # n_jobs - 1 workers get the statistic and its data once each (large arrays as
+        # shared read-only memory maps by joblib) and start up while this process already
+        # runs its own chunk, so n_jobs=2 pays for one worker's start-up, not two
+        own, *rest = seed_batches(seeds, n_jobs, per_worker=1)
+        pending = Parallel(n_jobs=len(rest), return_as="generator")(
+            delayed(_run_batch)(statistic, b, n, clusters, k) for b in rest
+        ) if rest else []
+        results = [_run_batch(statistic, own, n, clusters, k), *pending]
     reps = np.vstack([r[0] for r in results])
     failed = sum(r[1] for r in results)
     if failed > max_failed * n_boot:

@@ -11,165 +11,83 @@ each subject's accumulated ``sum 1/S0`` (Efron-adjusted).
 Efron's approximation splits the ``d`` tied deaths at a time into ``d`` sub-steps ``k =
 0..d-1`` with the deaths' risk scaled by ``1 - k/d`` and the deaths' weights averaged (R's
 ``coxph`` with case weights does the same). Breslow is the one-sub-step special case.
+
+The sort and the beta-free bookkeeping (:func:`prepare`, :class:`CoxData`) are in
+:mod:`._cox_data` and re-exported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CoxData", "Stratum", "TimeTerms", "fit_cox", "CoxFit", "evaluate"]
+from ._cox_data import (  # noqa: F401 (re-exported: callers use _cox.prepare, _cox.CoxData)
+    CoxData,
+    Extension,
+    Stratum,
+    _efron_steps,
+    _ext_x,
+    _rows_last,
+    prepare,
+    sort_order,
+)
 
-
-@dataclass(frozen=True)
-class Extension:
-    """Rows kept in the risk set after their exit with a decaying weight (Fine-Gray).
-
-    A subject with a competing event at ``T`` stays at risk for the event of interest at every
-    later time ``t`` with weight ``w G(t-) / G(T-)`` (``G`` the censoring survival). ``sl``
-    slices the stratum's rows sorted by ``T`` (``CoxData.x`` order); ``ginv`` is
-    ``1 / G(T-)``; ``pos[j]``: how many of them exited before event time ``j``; ``lo``: per
-    row, the first event time after its exit; ``g``: ``G(t_j-)`` per event time.
-    """
-
-    idx: np.ndarray
-    ginv: np.ndarray
-    pos: np.ndarray
-    lo: np.ndarray
-    g: np.ndarray
-
-
-@dataclass(frozen=True)
-class Stratum:
-    """One stratum's rows sorted by exit time: ``CoxData.x[sl]``.
-
-    ``rows`` are their positions in the caller's arrays.
-    """
-
-    sl: slice
-    rows: np.ndarray
-    time: np.ndarray
-    status: np.ndarray
-    weight: np.ndarray
-    entry: np.ndarray | None
-    # distinct event times and, per row, the prefix-sum bounds of its risk interval
-    event_times: np.ndarray
-    lo: np.ndarray
-    hi: np.ndarray
-    death_j: np.ndarray          # event-time index of each death (len = deaths in stratum)
-    death_rows: np.ndarray       # positions (within the stratum) of the deaths
-    d_count: np.ndarray          # unweighted deaths per event time
-    d_weight: np.ndarray         # weighted deaths per event time
-    exit_pos: np.ndarray         # per event time: first sorted row with time >= t_j
-    entry_order: np.ndarray | None
-    entry_pos: np.ndarray | None  # per event time: first entry-sorted row with entry >= t_j
-    ext: Extension | None = None
-
-
-@dataclass(frozen=True)
-class CoxData:
-    """Design matrix (centred, rows sorted by stratum then time) prepared once."""
-
-    x: np.ndarray
-    center: np.ndarray
-    strata: tuple[Stratum, ...]
-    n: int
-
-
-def prepare(
-    x: np.ndarray,
-    time: np.ndarray,
-    status: np.ndarray,
-    weight: np.ndarray,
-    entry: np.ndarray | None = None,
-    strata: np.ndarray | None = None,
-    extend: np.ndarray | None = None,
-    censoring_survival: Callable[[np.ndarray], np.ndarray] | None = None,
-) -> CoxData:
-    """Sort once and precompute the risk-set bookkeeping of every stratum.
-
-    ``extend`` (bool per row) and ``censoring_survival`` (``t -> G(t-)``) add the Fine-Gray
-    extension: those rows stay at risk after their exit with weight ``G(t-)/G(T-)``.
-    """
-    n = time.size
-    center = (weight @ x) / weight.sum() if x.shape[1] else np.zeros(0)
-    codes = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata)
-    # deaths before censorings within a tied time: each time's deaths are one contiguous block
-    order = np.lexsort((-status, time, codes))
-    bounds = np.flatnonzero(np.diff(codes[order])) + 1
-    parts = []
-    starts = np.concatenate([[0], bounds])
-    stops = np.concatenate([bounds, [n]])
-    for a, b, rows in zip(starts, stops, np.split(order, bounds), strict=True):
-        t, d = time[rows], status[rows].astype(bool)
-        s = None if entry is None else entry[rows]
-        ut = np.unique(t[d])
-        death_rows = np.flatnonzero(d)
-        death_j = np.searchsorted(ut, t[d])
-        e_order = e_pos = None
-        if s is not None:
-            e_order = np.argsort(s, kind="stable")
-            e_pos = np.searchsorted(s[e_order], ut, side="left")
-        ext = None
-        if extend is not None and censoring_survival is not None:
-            # rows are sorted by time, so the extended rows (positions in the stratum) are too
-            e_idx = np.flatnonzero(extend[rows])
-            ext = Extension(idx=e_idx, ginv=1.0 / censoring_survival(t[e_idx]),
-                            pos=np.searchsorted(t[e_idx], ut, side="left"),
-                            lo=np.searchsorted(ut, t[e_idx], side="right"),
-                            g=censoring_survival(ut))
-        parts.append(Stratum(
-            ext=ext, sl=slice(int(a), int(b)), rows=rows, time=t, status=d,
-            weight=weight[rows], entry=s, event_times=ut,
-            lo=(np.zeros(t.size, dtype=np.int64) if s is None
-                else np.searchsorted(ut, s, side="right")),
-            hi=np.searchsorted(ut, t, side="right"),
-            death_j=death_j, death_rows=death_rows,
-            d_count=np.bincount(death_j, minlength=ut.size),
-            d_weight=np.bincount(death_j, weights=weight[rows][d], minlength=ut.size),
-            exit_pos=np.searchsorted(t, ut, side="left"), entry_order=e_order, entry_pos=e_pos,
-        ))
-    return CoxData(x=x[order] - center, center=center, strata=tuple(parts), n=n)
+__all__ = ["CoxData", "Stratum", "TimeTerms", "fit_cox", "CoxFit", "evaluate", "prepare",
+           "sort_order"]
 
 
 def _risk_sums(st: Stratum, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sums of ``v`` (rows x k) over the risk set, and over the deaths, at each event time.
+    """Sums of ``v`` (rows x k) over the risk set, and over the deaths, at each event time."""
+    out, deaths = _risk_sums_t(st, _rows_last(v))
+    return out.T, deaths.T
+
+
+def _risk_sums_t(st: Stratum, vt: np.ndarray, ext_v: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Sums of ``vt`` (k x rows) over the risk set, and over the deaths: (k x event times).
+
+    ``ext_v``: ``vt`` at the extended rows (Fine-Gray), if the caller has it already.
 
     Rows are sorted by time with each time's deaths first, so one ``reduceat`` over the
     positions (first death, first non-death) of every event time gives both block sums.
     """
     m = st.event_times.size
-    k = v.shape[1]
+    k = vt.shape[0]
     if not m:
-        return np.zeros((0, k)), np.zeros((0, k))
+        return np.zeros((k, 0)), np.zeros((k, 0))
     pos = np.empty(2 * m, dtype=np.int64)
     pos[0::2] = st.exit_pos
     pos[1::2] = st.exit_pos + st.d_count
-    blocks = _block_sums(v, pos)
-    deaths = blocks[0::2]
-    out = np.cumsum((deaths + blocks[1::2])[::-1], axis=0)[::-1]
+    blocks = _block_sums_t(vt, pos)
+    deaths = blocks[:, 0::2]
+    out = np.cumsum((deaths + blocks[:, 1::2])[:, ::-1], axis=1)[:, ::-1]
     if st.entry is not None:
         assert st.entry_order is not None and st.entry_pos is not None  # set with entry
-        out = out - np.cumsum(_block_sums(v[st.entry_order], st.entry_pos)[::-1], axis=0)[::-1]
+        late = _block_sums_t(np.take(vt, st.entry_order, axis=1), st.entry_pos)
+        out = out - np.cumsum(late[:, ::-1], axis=1)[:, ::-1]
     if st.ext is not None:
-        ve = v[st.ext.idx] * st.ext.ginv[:, None]
-        pre = np.concatenate([np.zeros((1, v.shape[1])), np.cumsum(ve, axis=0)])
-        out = out + st.ext.g[:, None] * pre[st.ext.pos]
+        ve = (np.take(vt, st.ext.idx, axis=1) if ext_v is None else ext_v) * st.ext.ginv
+        pre = np.concatenate([np.zeros((k, 1)), np.cumsum(ve, axis=1)], axis=1)
+        out = out + st.ext.g * pre[:, st.ext.pos]
     return out, deaths
 
 
 def _block_sums(v: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """``v[pos[j]:pos[j+1]].sum(0)`` (the last block to the end) for non-decreasing ``pos``."""
-    out = np.zeros((pos.size, v.shape[1]))
-    inside = pos < v.shape[0]
+    return _block_sums_t(_rows_last(v), pos).T
+
+
+def _block_sums_t(vt: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """``vt[:, pos[j]:pos[j+1]].sum(1)`` (k x blocks), the last block to the end."""
+    out = np.zeros((vt.shape[0], pos.size))
+    inside = pos < vt.shape[1]
     if inside.any():
         p_in = pos[inside]
-        blocks = np.add.reduceat(v, p_in, axis=0)
+        blocks = np.add.reduceat(vt, p_in, axis=1)
         # reduceat gives v[p] for an empty block (a repeated position): zero those
-        blocks[np.concatenate([p_in[1:] == p_in[:-1], [False]])] = 0.0
-        out[inside] = blocks
+        blocks[:, np.concatenate([p_in[1:] == p_in[:-1], [False]])] = 0.0
+        out[:, inside] = blocks
     return out
 
 
@@ -219,31 +137,48 @@ class TimeTerms:
 
 def time_terms(st: Stratum, xs: np.ndarray, risk: np.ndarray, efron: bool) -> TimeTerms:
     """Risk-set sums and Efron scalars of one stratum (``risk = w exp(eta)``)."""
+    return _time_terms_t(st, _rows_last(xs), risk, efron)
+
+
+def _time_terms_t(st: Stratum, xt: np.ndarray, risk: np.ndarray, efron: bool,
+                  rv: np.ndarray | None = None) -> TimeTerms:
+    """:func:`time_terms` with the covariates as ``xt`` (p x rows).
+
+    ``rv`` is an optional ((p + 1) x rows) work buffer for ``risk * (1, x)`` (reused across
+    Newton steps: a fresh 100 MB array costs its page faults every time).
+    """
     m = st.event_times.size
-    p = xs.shape[1]
-    rv = np.empty((xs.shape[0], p + 1))
-    rv[:, 0] = risk
-    np.multiply(xs, risk[:, None], out=rv[:, 1:])
-    sums, e_all = _risk_sums(st, rv)
-    first = np.cumsum(st.d_count) - st.d_count
+    p = xt.shape[0]
+    if rv is None or rv.shape != (p + 1, xt.shape[1]):
+        rv = np.empty((p + 1, xt.shape[1]))
+    rv[0] = risk
+    np.multiply(xt, risk, out=rv[1:])
+    ext_v = None
+    if st.ext is not None and st.ext.x is not None:
+        ext_v = np.empty((p + 1, st.ext.idx.size))
+        ext_v[0] = risk[st.ext.idx]
+        np.multiply(st.ext.x, ext_v[0], out=ext_v[1:])
+    sums, e_all = _risk_sums_t(st, rv, ext_v)
     if efron and m and st.d_count.max() > 1:
-        dc = st.d_count
-        j = np.repeat(np.arange(m), dc)
-        f = (np.arange(j.size) - first[j]) / dc[j]
-        wt = st.d_weight[j] / dc[j]
-        den = sums[j, 0] - f * e_all[j, 0]
-        fw = f * wt
-        parts = np.add.reduceat(
-            np.column_stack([wt / den, fw / den, wt / den**2, fw / den**2, f * fw / den**2,
-                             wt * np.log(den)]), first, axis=0)
+        steps = st.efron_steps or _efron_steps(st.d_count, st.d_weight)
+        j, f, wt = steps
+        first = np.cumsum(st.d_count) - st.d_count
+        den = sums[0, j] - f * e_all[0, j]
+        inv = 1.0 / den
+        a = wt * inv
+        b = f * a
+        inv2 = a * inv
+        fb = f * inv2
+        parts = np.stack([np.add.reduceat(v, first)
+                          for v in (a, b, inv2, fb, f * fb, wt * np.log(den))])
     else:
-        den = sums[:, 0]
+        den = sums[0]
         wt = st.d_weight
         zero = np.zeros(m)
-        parts = np.column_stack([wt / den, zero, wt / den**2, zero, zero, wt * np.log(den)])
-    return TimeTerms(s1=sums[:, 1:], e1=e_all[:, 1:], q01=parts[:, 0], q11=parts[:, 1],
-                     q02=parts[:, 2], q12=parts[:, 3], q22=parts[:, 4],
-                     log_term=float(parts[:, 5].sum()))
+        parts = np.stack([wt / den, zero, wt / den**2, zero, zero, wt * np.log(den)])
+    return TimeTerms(s1=sums[1:].T, e1=e_all[1:].T, q01=parts[0], q11=parts[1],
+                     q02=parts[2], q12=parts[3], q22=parts[4],
+                     log_term=float(parts[5].sum()))
 
 
 @dataclass(frozen=True)
@@ -255,28 +190,41 @@ class Evaluation:
     info: np.ndarray
 
 
-def evaluate(cd: CoxData, beta: np.ndarray, efron: bool, *, info: bool = True) -> Evaluation:
-    """Log partial likelihood, score vector and information matrix at ``beta``."""
+def evaluate(cd: CoxData, beta: np.ndarray, efron: bool, *, info: bool = True,
+             work: np.ndarray | None = None) -> Evaluation:
+    """Log partial likelihood, score vector and information matrix at ``beta``.
+
+    ``work``: an optional ((p + 1) x n) buffer reused across calls (see :func:`fit_cox`). The
+    information's ``X' diag(c) X`` is a symmetric rank-k product ``Z Z'`` with ``Z = X
+    sqrt(c)`` (BLAS syrk: half a general product's work; ``c >= 0``).
+    """
     p = cd.x.shape[1]
     ll, u, imat = 0.0, np.zeros(p), np.zeros((p, p))
     for st in cd.strata:
-        xs = cd.x[st.sl]
-        eta = xs @ beta
+        xt = _rows_last(cd.x[st.sl])
+        eta = beta @ xt
         risk = st.weight * np.exp(eta)
-        tt = time_terms(st, xs, risk, efron)
+        rv = None if work is None else work[:, st.sl]
+        tt = _time_terms_t(st, xt, risk, efron, rv)
         dr = st.death_rows
         wd = st.weight[dr]
+        xsum = st.death_xsum if st.death_xsum is not None else xt[:, dr] @ wd
         ll += float(wd @ eta[dr]) - tt.log_term
-        u += wd @ xs[dr] - tt.weighted_xbar().sum(axis=0)
+        u += xsum - tt.weighted_xbar().sum(axis=0)
         if info:
             c_row = _accumulated(st, tt)
-            imat += (xs * (risk * c_row)[:, None]).T @ xs
+            c_row *= risk
+            np.sqrt(np.maximum(c_row, 0.0, out=c_row), out=c_row)
+            z = (np.empty_like(xt) if rv is None or rv.shape[1] != xt.shape[1]
+                 or not rv.flags.c_contiguous else rv[1:])
+            np.multiply(xt, c_row, out=z)
+            imat += z @ z.T
             imat -= tt.xbar_outer()
             if st.ext is not None:
                 e = st.ext
                 c_ext = _suffix(e.g * tt.q01, e.lo)
-                xe = xs[e.idx]
-                imat += (xe * (risk[e.idx] * e.ginv * c_ext)[:, None]).T @ xe
+                xe = _ext_x(e, xt)
+                imat += (xe * (risk[e.idx] * e.ginv * c_ext)) @ xe.T
     return Evaluation(loglik=ll, score=u, info=imat)
 
 
@@ -303,31 +251,62 @@ def score_residuals(cd: CoxData, beta: np.ndarray, efron: bool) -> np.ndarray:
 
     ``L_i = delta_i (x_i - xbar*_i) - exp(eta_i) [x_i A_i - B_i]`` with ``A_i`` the hazard the
     row was exposed to and ``B_i`` the same integral of ``xbar``; ``sum_i w_i L_i`` is the score.
+    Computed covariate-major (p x rows) in the sorted order with dense gathers from small
+    per-event-time tables (a death's own-time Efron correction is a second block of the same
+    table, rows of other kinds index a zero pad), then put back in the caller's order by one
+    gather of whole rows (an inverse permutation).
     """
     p = cd.x.shape[1]
-    out = np.zeros((cd.n, p))
+    srt = np.empty((p, cd.n))
     for st in cd.strata:
-        xs = cd.x[st.sl]
-        eta = xs @ beta
-        risk = st.weight * np.exp(eta)
-        tt = time_terms(st, xs, risk, efron)
-        cx, cfx = tt.hazard_xbar()
-        acc = _interval_sum(st, np.column_stack([tt.q01, cx]))
-        a, b = acc[:, 0], acc[:, 1:]
-        dr, dj = st.death_rows, st.death_j
-        a[dr] -= tt.q11[dj]
-        b[dr] -= cfx[dj]
-        res = -np.exp(eta)[:, None] * (xs * a[:, None] - b)
-        xstar = tt.weighted_xbar() / st.d_weight[:, None]
-        res[dr] += xs[dr] - xstar[dj]
-        if st.ext is not None:
-            e = st.ext
-            a_e = _suffix(e.g * tt.q01, e.lo)
-            b_e = _suffix(e.g[:, None] * cx, e.lo)
-            xe = xs[e.idx]
-            res[e.idx] -= (np.exp(eta[e.idx]) * e.ginv)[:, None] * (xe * a_e[:, None] - b_e)
-        out[st.rows] = res
-    return out
+        srt[:, st.sl] = _stratum_residuals(st, _rows_last(cd.x[st.sl]), beta, efron)
+    order = (np.concatenate([st.rows for st in cd.strata]) if len(cd.strata) > 1
+             else cd.strata[0].rows)
+    inv = np.empty(cd.n, dtype=np.int64)
+    inv[order] = np.arange(cd.n)
+    return np.take(srt.T, inv, axis=0)
+
+
+def _stratum_residuals(st: Stratum, xt: np.ndarray, beta: np.ndarray, efron: bool
+                       ) -> np.ndarray:
+    """One stratum's score residuals, (p x rows) in its sorted order."""
+    p, n_s = xt.shape
+    ee = np.exp(beta @ xt)
+    tt = _time_terms_t(st, xt, st.weight * ee, efron)
+    m = tt.q01.size
+    cx, cfx = tt.hazard_xbar()
+    dr, dj = st.death_rows, st.death_j
+    # columns 0..m: prefix sums of (h, h xbar); m+1+j: the same at t_j less a death's share
+    tab = np.zeros((p + 1, 2 * m + 1))
+    np.cumsum(tt.q01, out=tab[0, 1:m + 1])
+    np.cumsum(cx.T, axis=1, out=tab[1:, 1:m + 1])
+    tab[0, m + 1:] = tab[0, 1:m + 1] - tt.q11
+    tab[1:, m + 1:] = tab[1:, 1:m + 1] - cfx.T
+    idx = st.hi.copy()
+    idx[dr] = m + 1 + dj
+    acc = np.take(tab, idx, axis=1)
+    if st.entry is not None:
+        acc -= np.take(tab, st.lo, axis=1)
+    if st.ext is not None:
+        e = st.ext
+        sfx = np.zeros((p + 1, m + 1))
+        sfx[0, :m] = np.cumsum((e.g * tt.q01)[::-1])[::-1]
+        sfx[1:, :m] = np.cumsum((e.g * cx.T)[:, ::-1], axis=1)[:, ::-1]
+        lo_e = np.full(n_s, m)
+        lo_e[e.idx] = e.lo
+        gi = np.zeros(n_s)
+        gi[e.idx] = e.ginv
+        acc += gi * np.take(sfx, lo_e, axis=1)
+    acc *= ee
+    coef = st.status - acc[0]
+    xstar = np.zeros((p, m + 1))
+    xstar[:, :m] = (tt.weighted_xbar() / st.d_weight[:, None]).T
+    jd = np.full(n_s, m)
+    jd[dr] = dj
+    res = xt * coef
+    res += acc[1:]
+    res -= np.take(xstar, jd, axis=1)
+    return res
 
 
 @dataclass(frozen=True)
@@ -356,19 +335,21 @@ def fit_cox(
     """Newton-Raphson with step halving, R ``coxph``'s convergence rule on the log-likelihood."""
     p = cd.x.shape[1]
     beta = np.zeros(p) if init is None else np.asarray(init, dtype=float)
-    ev = evaluate(cd, beta, efron)
+    # one work buffer for every Newton step (strata are column slices of it)
+    work = np.empty((p + 1, cd.n)) if p else None
+    ev = evaluate(cd, beta, efron, work=work)
     ev0 = ev
     it, converged = 0, p == 0
     while not converged and it < max_iter:
         it += 1
         step = _solve(ev.info, ev.score)
         new = beta + step
-        ev_new = evaluate(cd, new, efron)
+        ev_new = evaluate(cd, new, efron, work=work)
         halvings = 0
         while (not np.isfinite(ev_new.loglik) or ev_new.loglik < ev.loglik - 1e-12) \
                 and halvings < 30:
             new = (beta + new) / 2
-            ev_new = evaluate(cd, new, efron)
+            ev_new = evaluate(cd, new, efron, work=work)
             halvings += 1
         converged = abs(1 - ev.loglik / ev_new.loglik) <= eps if ev_new.loglik != 0 else True
         beta, ev = new, ev_new

@@ -23,7 +23,6 @@ from ..exceptions import DataValidationError
 from ..results.dropped import Dropped
 from ..results.model import ModelResult
 from . import _cox
-from ._counts import risk_counts
 from ._prepare import check_cause_codes, positive_weight_counts
 from .cox import Ties, _monotone_notes, cox
 
@@ -246,13 +245,17 @@ def _check_cause(codes: np.ndarray, cause: int, event: str, func: str) -> None:
 def _censoring_survival(t: np.ndarray, codes: np.ndarray, w: np.ndarray | None = None
                         ) -> Callable[[np.ndarray], np.ndarray]:
     """``t -> G(t-)``: Kaplan-Meier of the censoring times, events before censorings at ties."""
-    rc = risk_counts(t, (codes == 0).astype(np.int64), w, n_causes=1)
-    n_events_any = risk_counts(t, (codes > 0).astype(np.int64), w, n_causes=1).n_event[:, 0]
-    at_risk = rc.n_risk - n_events_any
+    # one pass of counts (as risk_counts' for the censoring and the any-event indicators)
+    times, inv = np.unique(t, return_inverse=True)
+    m = times.size
+    ww = np.ones(t.size) if w is None else np.asarray(w, dtype=float)
+    cens = codes == 0
+    n_cens = np.bincount(inv[cens], weights=ww[cens], minlength=m)
+    n_events_any = np.bincount(inv[~cens], weights=ww[~cens], minlength=m)
+    at_risk = np.cumsum(np.bincount(inv, weights=ww, minlength=m)[::-1])[::-1] - n_events_any
     with np.errstate(divide="ignore", invalid="ignore"):
-        hazard = np.where(at_risk > 0, rc.n_event[:, 0] / at_risk, 0.0)
+        hazard = np.where(at_risk > 0, n_cens / at_risk, 0.0)
     g = np.cumprod(1 - hazard)
-    times = rc.time
 
     def g_minus(x: np.ndarray) -> np.ndarray:
         return np.concatenate([[1.0], g])[np.searchsorted(times, x, side="left")]
