@@ -1,0 +1,217 @@
+"""Influence-function variances of ``adjusted_survival`` with the nuisance models estimated.
+
+Arrays in, arrays out; no validation (the verb has done it). Every variance here is the
+infinitesimal jackknife of the whole procedure: ``D_i(t) = s_i d theta(t) / d s_i``, the
+derivative of the estimate in subject ``i``'s case weight ``s_i`` *through every fitted
+model*, and ``Var theta(t) = sum_i D_i(t)^2`` (``n`` in the denominator, as R's robust
+``survfit`` and riskRegression's ``ate()``). With unit weights ``D_i = IF_i / n``.
+
+``gformula_influence`` -- the standardised Cox model (R ``riskRegression::ate(se = TRUE)``):
+``theta_a(t) = sum_j p_j S(t | a, X_j) / P`` with ``S(t | a, x) = exp(-Lambda_0(t) r)``,
+``r = exp(z' beta)``. ``D_i`` is the standardisation term ``p_i (S_i - theta) / P`` plus the
+delta-method terms through the Cox coefficients (``d beta / d s_i = V L_i``, ``L_i`` the score
+residual, ``V`` the inverse information) and through the baseline hazard (Breslow, or Efron's
+with tied deaths, at fixed ``beta`` and through ``beta``).
+
+``ipw_influence`` -- the inverse-probability-weighted Kaplan-Meier with an estimated logistic
+propensity score (stacked M-estimation): ``D_i = w_i U_i(t) + J(t)' d gamma / d s_i`` with
+``U_i`` the KM's derivative in subject ``i``'s weight (see ``_km.km_ij_variance``),
+``J(t) = sum_j U_j(t) d w_j / d gamma`` and ``d gamma / d s_i`` the logistic fit's influence
+value over ``n``. Dropping the ``J`` term gives the known-weights (``"robust"``) variance.
+
+The arms' influence values share subjects (the fitted models use both arms), so the
+covariance of the two curves is kept (``IJMoments.cov``) for contrasts and RMST.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._glm import GLMFit
+from . import _cox
+from ._adjusted_arms import read_on_grid
+from ._counts import risk_counts
+from ._km import product_limit
+
+__all__ = ["IJMoments", "gformula_influence", "ipw_influence"]
+
+#: Subjects x grid times processed at once (bounds memory at ~16 MB a block).
+CHUNK_ELEMENTS = 2_000_000
+
+
+@dataclass(frozen=True)
+class IJMoments:
+    """Sums ``cross[(a, b)] = sum_i D_a,i D_b,i'`` (grid x grid) of the arms' influence values.
+
+    Arm index 0 is exposure level 1, index 1 exposure level 0 (the order of the curves).
+    """
+
+    cross: dict = field(default_factory=dict)
+
+    def cov(self, a: int, b: int) -> np.ndarray:
+        """Covariance matrix (grid x grid) of the estimates of arms ``a`` and ``b``."""
+        return self.cross[(a, b)] if (a, b) in self.cross else self.cross[(b, a)].T
+
+    def variance(self) -> np.ndarray:
+        """Per-arm variances on the grid (2 x grid)."""
+        return np.vstack([np.diag(self.cov(k, k)) for k in (0, 1)])
+
+
+def _accumulate(cross: dict, dv: np.ndarray) -> None:
+    """Add one block's ``D`` (2 x rows x grid) to the cross sums."""
+    for key in ((0, 0), (1, 1), (0, 1)):
+        cross[key] += dv[key[0]].T @ dv[key[1]]
+
+
+def _chunks(rows: np.ndarray, width: int) -> list[np.ndarray]:
+    n_chunks = max(1, int(np.ceil(2 * rows.size * max(width, 1) / CHUNK_ELEMENTS)))
+    return np.array_split(rows, n_chunks)
+
+
+# ---------------------------------------------------------------------------- g-formula
+
+
+def gformula_influence(t: np.ndarray, d: np.ndarray, a: np.ndarray, s: np.ndarray,
+                       X: np.ndarray, pop: np.ndarray, grid: np.ndarray, efron: bool = True
+                       ) -> tuple[np.ndarray, IJMoments]:
+    """Standardised Cox survival under a = 1, 0 on ``grid`` and its IJ moments.
+
+    ``d`` is 0/1 (any event), ``s`` the case weights, ``pop`` 1 for the rows of the target
+    population (everyone for the ATE, the exposed for the ATT, ...).
+    """
+    Z = np.column_stack([a.astype(float), X])
+    cd = _cox.prepare(Z, t, d.astype(np.int64), s)
+    fit = _cox.fit_cox(cd, efron=efron)
+    beta, center = fit.beta, cd.center
+    st = cd.strata[0]
+    xs = cd.x[st.sl]
+    tt = _cox.time_terms(st, xs, st.weight * np.exp(xs @ beta), efron)
+    ev = st.event_times
+    cum_h = read_on_grid(ev, np.cumsum(tt.q01), grid, 0.0)                  # Lambda_0(t)
+    dcum_dbeta = -np.vstack([np.zeros((1, beta.size)),
+                             np.cumsum(tt.hazard_xbar()[0], axis=0)])[
+        np.searchsorted(ev, grid, side="right")]                             # grid x p
+    dl = s * pop                                                             # p_j
+    total = float(dl.sum())
+    rows = np.flatnonzero(dl > 0)
+    k, p = grid.size, beta.size
+    theta, g_lam, h = np.zeros((2, k)), np.zeros((2, k)), np.zeros((2, k, p))
+    for chunk in _chunks(rows, k):
+        for row, arm in enumerate((1, 0)):
+            zc = np.column_stack([np.full(chunk.size, float(arm)), X[chunk]]) - center
+            r = np.exp(zc @ beta)
+            surv = np.exp(-r[:, None] * cum_h[None, :])
+            pw = dl[chunk][:, None] * surv
+            theta[row] += pw.sum(axis=0)
+            g_lam[row] -= (pw * r[:, None]).sum(axis=0)
+            h[row] -= (pw * r[:, None]).T @ zc
+    theta, g_lam, h = theta / total, g_lam / total, h / total
+    # d theta / d beta at fixed Lambda_0, plus through Lambda_0(t; beta)
+    g_beta = h * cum_h[None, :, None] + g_lam[:, :, None] * dcum_dbeta[None, :, :]
+    dbeta = _cox.score_residuals(cd, beta, efron) @ fit.vcov                 # d beta / d s_i
+    # d Lambda_0(t) / d s_i at fixed beta: the jump at an own event, minus exposure
+    q02c = np.concatenate([[0.0], np.cumsum(tt.q02)])
+    at_grid = np.searchsorted(ev, grid, side="right")
+    jump = tt.q01 / np.where(st.d_weight > 0, st.d_weight, 1.0)
+    r_obs = np.exp((Z - center) @ beta)
+    own_j = np.minimum(np.searchsorted(ev, t, side="left"), max(ev.size - 1, 0))
+    own_jump = np.where(d > 0, jump[own_j] + r_obs * tt.q12[own_j], 0.0) if ev.size else \
+        np.zeros(t.size)
+    cross = {key: np.zeros((k, k)) for key in ((0, 0), (1, 1), (0, 1))}
+    for chunk in _chunks(np.flatnonzero(s > 0), k):
+        ti = t[chunk]
+        upto = np.minimum(at_grid[None, :], np.searchsorted(ev, ti, side="right")[:, None])
+        m_lam = (np.where((d[chunk] > 0)[:, None] & (ti[:, None] <= grid[None, :]),
+                          own_jump[chunk][:, None], 0.0)
+                 - r_obs[chunk][:, None] * q02c[upto])
+        dv = np.empty((2, chunk.size, k))
+        for row, arm in enumerate((1, 0)):
+            zc = np.column_stack([np.full(chunk.size, float(arm)), X[chunk]]) - center
+            surv = np.exp(-np.exp(zc @ beta)[:, None] * cum_h[None, :])
+            std = (dl[chunk] / total)[:, None] * (surv - theta[row][None, :])
+            dv[row] = std + s[chunk][:, None] * (g_lam[row][None, :] * m_lam
+                                                  + dbeta[chunk] @ g_beta[row].T)
+        _accumulate(cross, dv)
+    return theta, IJMoments(cross=cross)
+
+
+# ---------------------------------------------------------------------------- IPW
+
+
+def km_weight_derivative(t: np.ndarray, d: np.ndarray, w: np.ndarray, grid: np.ndarray
+                         ) -> tuple[np.ndarray, callable]:  # type: ignore[valid-type]
+    """The weighted KM on ``grid`` and a function ``rows -> U`` (rows x grid).
+
+    ``U_i(t) = dS(t) / dw_i = S(t) [sum_{t_j <= min(t, T_i)} a_j - delta_i 1{T_i <= t} b(T_i)]``
+    with ``a_j = d_j / (Y_j (Y_j - d_j))`` and ``b_j = 1 / (Y_j - d_j)`` (0 where ``Y = d``:
+    the curve is 0 from there on). Rows with ``w = 0`` are not at risk; their ``U`` is the
+    derivative in a weight increased from 0, the same formula.
+    """
+    keep = w > 0
+    rc = risk_counts(t[keep], d[keep], w[keep], n_causes=1)
+    y, dk = rc.n_risk, rc.n_event[:, 0]
+    surv = product_limit(y, dk)
+    left = y - dk
+    with np.errstate(divide="ignore", invalid="ignore"):
+        aj = np.where(left > 0, dk / (y * left), 0.0)
+        bj = np.where(left > 0, 1.0 / left, 0.0)
+    a_cum = np.concatenate([[0.0], np.cumsum(aj)])
+    s_grid = read_on_grid(rc.time, surv, grid, 1.0)
+    at_grid = np.searchsorted(rc.time, grid, side="right")
+
+    def derivative(rows: np.ndarray) -> np.ndarray:
+        ti, di = t[rows], d[rows] > 0
+        own = np.searchsorted(rc.time, ti, side="right")
+        upto = np.minimum(at_grid[None, :], own[:, None])
+        pos = np.clip(own - 1, 0, max(rc.time.size - 1, 0))
+        hit = (di & (own > 0) & (rc.time[pos] == ti))[:, None] & (ti[:, None] <= grid[None, :])
+        bt = bj[pos] if rc.time.size else np.zeros(ti.size)
+        return s_grid[None, :] * (a_cum[upto] - np.where(hit, bt[:, None], 0.0))
+
+    return s_grid, derivative
+
+
+def ipw_influence(t: np.ndarray, d: np.ndarray, a: np.ndarray, s: np.ndarray,
+                  w: np.ndarray, dw: np.ndarray, e: np.ndarray, ps_fit: GLMFit | None,
+                  X_ps: np.ndarray | None, grid: np.ndarray
+                  ) -> tuple[np.ndarray, IJMoments]:
+    """IPW Kaplan-Meier curves (arm 1, arm 0) on ``grid`` and their IJ moments.
+
+    ``w`` is the total weight (balancing weight x case weight, 0 for trimmed rows), ``dw`` the
+    balancing weight's derivative in the score ``e`` (0 where it was truncated or trimmed).
+    Without ``ps_fit`` the weights are treated as known.
+    """
+    k = grid.size
+    curves, derivs = [], []
+    for arm in (1, 0):
+        mine = np.flatnonzero(a == arm)
+        s_grid, der = km_weight_derivative(t[mine], d[mine], w[mine], grid)
+        curves.append(s_grid)
+        derivs.append((mine, der))
+    jac = []
+    if ps_fit is not None and X_ps is not None:
+        # J_a(t) = sum_j U_j(t) dw_j/dgamma, dw_j/dgamma = s_j W'(e_j) e_j (1 - e_j) x_j
+        g = s * dw * e * (1 - e)
+        for mine, der in derivs:
+            acc = np.zeros((k, X_ps.shape[1]))
+            for part in _chunks(np.arange(mine.size)[g[mine] != 0], k):
+                acc += der(part).T @ (X_ps[mine[part]] * g[mine[part]][:, None])
+            jac.append(acc)
+        # d gamma / d s_i = I^-1 x_i (A_i - e_i) / n (the fit's information is X'VX / n)
+        dgamma = np.linalg.solve(ps_fit.information,
+                                 (X_ps * (a - e)[:, None]).T).T / a.size
+    cross = {key: np.zeros((k, k)) for key in ((0, 0), (1, 1), (0, 1))}
+    for chunk in _chunks(np.arange(a.size), k):
+        dv = np.zeros((2, chunk.size, k))
+        for row, (mine, der) in enumerate(derivs):
+            arm = 1 - row
+            loc = np.flatnonzero(a[chunk] == arm)
+            if loc.size:
+                pos = np.searchsorted(mine, chunk[loc])
+                dv[row, loc] = w[chunk[loc]][:, None] * der(pos)
+            if jac:
+                dv[row] += (s[chunk][:, None] * dgamma[chunk]) @ jac[row].T
+        _accumulate(cross, dv)
+    return np.vstack(curves), IJMoments(cross=cross)
