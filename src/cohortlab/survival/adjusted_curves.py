@@ -53,9 +53,11 @@ class AdjustedCurves(Curve):
         difference, risk ratio); the default is the curves' own scale (survival, or the
         cumulative incidence with ``cause``). The variances of ``1 - S`` are those of ``S``.
 
-        Influence-function variance: the arms' variances add (disjoint subjects, weights
-        treated as known); ratios use the log scale (delta method). Bootstrap: the replicate
-        contrasts (percentile interval).
+        Analytic variances: ``var_1 + var_0 - 2 cov_10``, the arms' covariance from the shared
+        influence values (the fitted propensity, Cox and censoring models use both arms; 0 for
+        ``ipw`` with ``variance="robust"``, whose arms share nothing once the weights are
+        known); ratios use the log scale (delta method). Bootstrap: the replicate contrasts
+        (percentile interval).
         """
         check_option(measure, Contrast, "measure", "contrast")
         if scale not in (None, "survival", "risk"):
@@ -113,8 +115,10 @@ class AdjustedCurves(Curve):
     def rmst(self, tau: float) -> EstimateTable:
         """Restricted mean survival time to ``tau`` per arm, and their difference.
 
-        Influence-function variance: the weighted Kaplan-Meier's infinitesimal jackknife
-        (:func:`cohortlab.rmst` with the weights); bootstrap: the replicate curves' areas.
+        ``ipw`` with ``variance="robust"``: the weighted Kaplan-Meier's infinitesimal jackknife
+        (:func:`cohortlab.rmst` with the weights); the other analytic variances: the area's
+        influence values (a linear function of the curve on the grid); bootstrap: the
+        replicate curves' areas.
         """
         if self.measure != "survival":
             raise DataValidationError(
@@ -168,7 +172,7 @@ class AdjustedCurves(Curve):
         rows = tuple(Estimate.from_model_scale(
             nm, float(p), float(se), conf_level=self.conf_level,
             effect_measure="rmst" if k < 2 else "rmst_difference", method=self.method,
-            ci_method="influence_function", estimand=self.estimand, n=self.n,
+            ci_method=self.ci_method, estimand=self.estimand, n=self.n,
             n_events=self.n_events, labels={"tau": tau})
             for k, (nm, p, se) in enumerate(zip(names, pts, ses, strict=True)))
         return EstimateTable(rows=rows, title=f"RMST to {tau:g}",
