@@ -25,6 +25,7 @@ covariance of the two curves is kept (``IJMoments.cov``) for contrasts and RMST.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -141,7 +142,7 @@ def gformula_influence(t: np.ndarray, d: np.ndarray, a: np.ndarray, s: np.ndarra
 
 
 def km_weight_derivative(t: np.ndarray, d: np.ndarray, w: np.ndarray, grid: np.ndarray
-                         ) -> tuple[np.ndarray, callable]:  # type: ignore[valid-type]
+                         ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
     """The weighted KM on ``grid`` and a function ``rows -> U`` (rows x grid).
 
     ``U_i(t) = dS(t) / dw_i = S(t) [sum_{t_j <= min(t, T_i)} a_j - delta_i 1{T_i <= t} b(T_i)]``

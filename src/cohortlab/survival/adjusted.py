@@ -183,7 +183,7 @@ def adjusted_survival(
     >>> curves.contrast([2.0]).to_frame()["term"].tolist()
     ['survival difference at 2']
     """
-    variance, var_note = _resolve_variance(method, variance, cause)
+    vchoice, var_note = _resolve_variance(method, variance, cause)
     rng = check_random_state(random_state)
     cols = covariate_columns(covariates, data, verb_name())
     if outcome_covariates is not None:
@@ -207,7 +207,7 @@ def adjusted_survival(
                  frame=frame, exposure=exposure, covariates=covariates, trim=trim,
                  truncate=truncate, weights_col=weights)
     moments: Any = None
-    if method == "ipw" and variance == "mestimation":
+    if method == "ipw" and vchoice == "mestimation":
         ps = _ipw_ps(spec)
         w, notes = _ipw_notes(spec, ps)
         values, moments = ipw_influence(spec.t, spec.d, spec.a, spec.s, w, *_ps_terms(spec, ps),
@@ -215,14 +215,14 @@ def adjusted_survival(
         var = moments.variance()
     elif method == "ipw":
         w, notes = _ipw_weights(spec)
-        values, var = _ipw_curves(spec, w, with_variance=variance == "robust")
+        values, var = _ipw_curves(spec, w, with_variance=vchoice == "robust")
     elif method == "aipw":
-        values, moments, notes, low_ess = _aipw_curves(spec, variance == "influence_function")
+        values, moments, notes, low_ess = _aipw_curves(spec, vchoice == "influence_function")
         var = (np.vstack([np.diag(moments.cov(a_, a_)) for a_ in (0, 1)])
                if moments is not None else None)
     else:
         notes = ("g-formula: Cox model of the outcome on exposure + covariates",)
-        if variance == "influence_function":
+        if vchoice == "influence_function":
             values, moments = gformula_influence(spec.t, spec.d, spec.a, spec.s, spec.X,
                                                  _population(spec), grid)
             var = moments.variance()
@@ -232,7 +232,7 @@ def adjusted_survival(
         # positivity is not needed to compute the curves, but without it they extrapolate
         notes += overlap_notes(frame, a, s, covariates, estimand, verb_name(), exposure)
     reps = None
-    if variance == "bootstrap":
+    if vchoice == "bootstrap":
         boot = bootstrap(lambda idx: _replicate(spec, method, idx), len(frame), n_boot=n_boot,
                          random_state=rng, n_jobs=n_jobs)
         reps = boot.valid.reshape(-1, 2, grid.size)
@@ -245,7 +245,7 @@ def adjusted_survival(
         assert var is not None
         se = np.sqrt(var)
         lo, hi = log_log_ci(values, se, conf_level, cause is not None)
-        ci_method = ("sandwich_mestimation" if variance == "mestimation"
+        ci_method = ("sandwich_mestimation" if vchoice == "mestimation"
                      else "infinitesimal_jackknife")
     else:
         assert var is not None
@@ -263,12 +263,12 @@ def adjusted_survival(
         notes += warn_low_ess(spec, low_ess, bound_notes)
     frame_out = _long_frame(spec, values, se, lo, hi, conf_level)
     rmst_source = None
-    if method == "ipw" and cause is None and variance == "robust":
+    if method == "ipw" and cause is None and vchoice == "robust":
         rmst_source = _ipw_rmst_source(spec, w, conf_level)
     return AdjustedCurves(
         data=frame_out, measure=measure, method=f"{method}_{'km' if cause is None else 'aj'}"
         if method == "ipw" else ("gformula_cox" if method == "gformula" else "aipw_ipcw"),
-        conf_type="log-log" if method == "ipw" and variance != "bootstrap" else "plain",
+        conf_type="log-log" if method == "ipw" and vchoice != "bootstrap" else "plain",
         conf_level=conf_level, ci_method=ci_method,
         n=len(frame), n_events=int((d > 0).sum() if cause is None else (d == cause).sum()),
         estimand=estimand, weighted=False, dropped=dropped,
