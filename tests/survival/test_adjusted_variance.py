@@ -83,28 +83,20 @@ def test_gformula_with_tied_deaths_agrees_with_riskregression_to_its_tie_convent
     assert diff["std_error"].iloc[3] == pytest.approx(0.05699, abs=5e-5)
 
 
-def _capture(monkeypatch) -> list[np.ndarray]:
-    store: list[np.ndarray] = []
-    orig = _adjusted_if._accumulate
-
-    def keep(cross, dv):
-        store.append(dv.copy())
-        orig(cross, dv)
-
-    monkeypatch.setattr(_adjusted_if, "_accumulate", keep)
-    return store
+def _influence(moments) -> np.ndarray:
+    """The influence values D (arm, subject, time) from the moments' blocks."""
+    return np.concatenate(list(moments.blocks()), axis=1)
 
 
 @pytest.mark.parametrize("efron", [True, False])
-def test_gformula_influence_is_the_derivative(melanoma, monkeypatch, efron):
+def test_gformula_influence_is_the_derivative(melanoma, efron):
     t, e, a = (melanoma[c].to_numpy() for c in ("time", "dead", "ulcer"))
     t = t.astype(float)
     X = melanoma[["age", "male", "logthick"]].to_numpy(float)
     n, grid = len(t), np.array([365.25, 1826.25])
     pop = (a == 1).astype(float)   # ATT: the standardisation over the exposed
-    store = _capture(monkeypatch)
-    base, _ = _adjusted_if.gformula_influence(t, e, a, np.ones(n), X, pop, grid, efron)
-    infl = np.concatenate(store, axis=1)
+    base, mom = _adjusted_if.gformula_influence(t, e, a, np.ones(n), X, pop, grid, efron)
+    infl = _influence(mom)
     for i in (0, 8, 50, 204):            # 8: a death at a tied time
         s = np.ones(n)
         s[i] += 1e-6
@@ -113,7 +105,7 @@ def test_gformula_influence_is_the_derivative(melanoma, monkeypatch, efron):
 
 
 @pytest.mark.parametrize("estimand", ["ATE", "ATT"])
-def test_ipw_mestimation_influence_is_the_derivative(melanoma, monkeypatch, estimand):
+def test_ipw_mestimation_influence_is_the_derivative(melanoma, estimand):
     t, e, a = (melanoma[c].to_numpy() for c in ("time", "dead", "ulcer"))
     t = t.astype(float)
     n = len(t)
@@ -131,15 +123,18 @@ def test_ipw_mestimation_influence_is_the_derivative(melanoma, monkeypatch, esti
     w, _ = realized_weights(fit_logistic(X, a, np.ones(n)).fitted, a, estimand)
     ij = np.vstack([arm_variance(t[a == k], e[a == k], w[a == k], None, grid) for k in (1, 0)])
     assert known.variance() == pytest.approx(ij, rel=1e-10, abs=1e-15)
-    store = _capture(monkeypatch)
     base, mom = fit(np.ones(n))
-    infl = np.concatenate(store, axis=1)
+    infl = _influence(mom)
     for i in (0, 7, 60, 150):
         s = np.ones(n)
         s[i] += 1e-6
         moved, _ = fit(s)
         assert (moved - base) / 1e-6 == pytest.approx(infl[:, i], abs=1e-7)
     assert mom.variance() == pytest.approx((infl**2).sum(axis=1), rel=1e-10)
+    assert mom.cov_diag(0, 1) == pytest.approx((infl[0] * infl[1]).sum(axis=0), rel=1e-10)
+    vec = np.array([1.0, -2.0, 0.5])
+    lin = infl[:, :, :3] @ vec
+    assert mom.quad(vec, np.arange(3)) == pytest.approx(lin @ lin.T, rel=1e-10)
 
 
 def test_ipw_default_is_mestimation_and_differs_from_known_weights(melanoma):

@@ -20,12 +20,14 @@ propensity score (stacked M-estimation): ``D_i = w_i U_i(t) + J(t)' d gamma / d 
 value over ``n``. Dropping the ``J`` term gives the known-weights (``"robust"``) variance.
 
 The arms' influence values share subjects (the fitted models use both arms), so the
-covariance of the two curves is kept (``IJMoments.cov``) for contrasts and RMST.
+covariance of the two curves is kept (``IJMoments.cov_diag``, ``IJMoments.quad``) for
+contrasts and RMST. The cost is one pass over subjects x grid times for the curves' variances
+and one more for each RMST: the grid x grid covariance is never formed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,26 +46,40 @@ CHUNK_ELEMENTS = 2_000_000
 
 @dataclass(frozen=True)
 class IJMoments:
-    """Sums ``cross[(a, b)] = sum_i D_a,i D_b,i'`` (grid x grid) of the arms' influence values.
+    """Variances of the arms' curves from their influence values ``D`` (arm, subject, time).
 
     Arm index 0 is exposure level 1, index 1 exposure level 0 (the order of the curves).
+    ``diag[(a, b)] = sum_i D_a,i(t) D_b,i(t)`` per grid time is computed at once (one pass);
+    a linear functional of the curves (the RMST) re-runs ``blocks`` for its own variance, so
+    the grid x grid covariance is never formed.
     """
 
-    cross: dict = field(default_factory=dict)
-
-    def cov(self, a: int, b: int) -> np.ndarray:
-        """Covariance matrix (grid x grid) of the estimates of arms ``a`` and ``b``."""
-        return self.cross[(a, b)] if (a, b) in self.cross else self.cross[(b, a)].T
+    diag: dict
+    blocks: Callable[[], Iterator[np.ndarray]] = field(repr=False)
 
     def variance(self) -> np.ndarray:
         """Per-arm variances on the grid (2 x grid)."""
-        return np.vstack([np.diag(self.cov(k, k)) for k in (0, 1)])
+        return np.vstack([self.diag[(0, 0)], self.diag[(1, 1)]])
+
+    def cov_diag(self, a: int, b: int) -> np.ndarray:
+        """``Cov(theta_a(t), theta_b(t))`` at each grid time."""
+        return self.diag[(min(a, b), max(a, b))]
+
+    def quad(self, vec: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """2 x 2 covariance of ``vec @ theta_a[cols]`` for the two arms (one more pass)."""
+        out = np.zeros((2, 2))
+        for dv in self.blocks():
+            proj = dv[:, :, cols] @ vec
+            out += proj @ proj.T
+        return out
 
 
-def _accumulate(cross: dict, dv: np.ndarray) -> None:
-    """Add one block's ``D`` (2 x rows x grid) to the cross sums."""
-    for key in ((0, 0), (1, 1), (0, 1)):
-        cross[key] += dv[key[0]].T @ dv[key[1]]
+def _moments(blocks: Callable[[], Iterator[np.ndarray]], k: int) -> IJMoments:
+    diag = {key: np.zeros(k) for key in ((0, 0), (1, 1), (0, 1))}
+    for dv in blocks():
+        for (a, b), acc in diag.items():
+            acc += np.einsum("ik,ik->k", dv[a], dv[b])
+    return IJMoments(diag=diag, blocks=blocks)
 
 
 def _chunks(rows: np.ndarray, width: int) -> list[np.ndarray]:
@@ -120,8 +136,11 @@ def gformula_influence(t: np.ndarray, d: np.ndarray, a: np.ndarray, s: np.ndarra
     own_j = np.minimum(np.searchsorted(ev, t, side="left"), max(ev.size - 1, 0))
     own_jump = np.where(d > 0, jump[own_j] + r_obs * tt.q12[own_j], 0.0) if ev.size else \
         np.zeros(t.size)
-    cross = {key: np.zeros((k, k)) for key in ((0, 0), (1, 1), (0, 1))}
-    for chunk in _chunks(np.flatnonzero(s > 0), k):
+    def blocks() -> Iterator[np.ndarray]:
+        for chunk in _chunks(np.flatnonzero(s > 0), k):
+            yield _gformula_block(chunk)
+
+    def _gformula_block(chunk: np.ndarray) -> np.ndarray:
         ti = t[chunk]
         upto = np.minimum(at_grid[None, :], np.searchsorted(ev, ti, side="right")[:, None])
         m_lam = (np.where((d[chunk] > 0)[:, None] & (ti[:, None] <= grid[None, :]),
@@ -134,8 +153,9 @@ def gformula_influence(t: np.ndarray, d: np.ndarray, a: np.ndarray, s: np.ndarra
             std = (dl[chunk] / total)[:, None] * (surv - theta[row][None, :])
             dv[row] = std + s[chunk][:, None] * (g_lam[row][None, :] * m_lam
                                                   + dbeta[chunk] @ g_beta[row].T)
-        _accumulate(cross, dv)
-    return theta, IJMoments(cross=cross)
+        return dv
+
+    return theta, _moments(blocks, k)
 
 
 # ---------------------------------------------------------------------------- IPW
@@ -203,16 +223,16 @@ def ipw_influence(t: np.ndarray, d: np.ndarray, a: np.ndarray, s: np.ndarray,
         # d gamma / d s_i = I^-1 x_i (A_i - e_i) / n (the fit's information is X'VX / n)
         dgamma = np.linalg.solve(ps_fit.information,
                                  (X_ps * (a - e)[:, None]).T).T / a.size
-    cross = {key: np.zeros((k, k)) for key in ((0, 0), (1, 1), (0, 1))}
-    for chunk in _chunks(np.arange(a.size), k):
-        dv = np.zeros((2, chunk.size, k))
-        for row, (mine, der) in enumerate(derivs):
-            arm = 1 - row
-            loc = np.flatnonzero(a[chunk] == arm)
-            if loc.size:
-                pos = np.searchsorted(mine, chunk[loc])
-                dv[row, loc] = w[chunk[loc]][:, None] * der(pos)
-            if jac:
-                dv[row] += (s[chunk][:, None] * dgamma[chunk]) @ jac[row].T
-        _accumulate(cross, dv)
-    return np.vstack(curves), IJMoments(cross=cross)
+    def blocks() -> Iterator[np.ndarray]:
+        for chunk in _chunks(np.arange(a.size), k):
+            dv = np.zeros((2, chunk.size, k))
+            for row, (mine, der) in enumerate(derivs):
+                loc = np.flatnonzero(a[chunk] == 1 - row)
+                if loc.size:
+                    pos = np.searchsorted(mine, chunk[loc])
+                    dv[row, loc] = w[chunk[loc]][:, None] * der(pos)
+                if jac:
+                    dv[row] += (s[chunk][:, None] * dgamma[chunk]) @ jac[row].T
+            yield dv
+
+    return np.vstack(curves), _moments(blocks, k)

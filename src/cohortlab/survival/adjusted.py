@@ -470,6 +470,15 @@ class _Moments:
              + self.s2 * np.outer(m_a, m_b))
         return c / self.total**2 * self.n / max(self.n - 1, 1)
 
+    def cov_diag(self, a: int, b: int) -> np.ndarray:
+        """Covariance of the arms' estimates at each grid time."""
+        return np.diag(self.cov(a, b))
+
+    def quad(self, vec: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """2 x 2 covariance of ``vec @ theta_a[cols]`` for the two arms."""
+        sub = np.ix_(cols, cols)
+        return np.array([[vec @ self.cov(a, b)[sub] @ vec for b in (0, 1)] for a in (0, 1)])
+
 
 def _aipw_curves(sp: _Spec, with_moments: bool
                  ) -> tuple[np.ndarray, _Moments | None, tuple, list[tuple[int, float, int]]]:

@@ -95,9 +95,8 @@ class AdjustedCurves(Curve):
             assert av is not None  # influence-function curves keep their variances
             var1, var0 = av[0, pos[k]], av[1, pos[k]]
             cov10 = 0.0
-            if self.moments is not None:  # AIPW: the arms share subjects
-                j = pos[k]
-                cov10 = float(self.moments.cov(0, 1)[j, j])
+            if self.moments is not None:  # the fitted models share subjects across arms
+                cov10 = float(self.moments.cov_diag(0, 1)[pos[k]])
             ci = self.ci_method
             if measure == "difference":
                 rows.append(Estimate.from_model_scale(
@@ -158,13 +157,12 @@ class AdjustedCurves(Curve):
         a = np.zeros(self.grid.size)
         a[inside] = np.diff(knots)
         base = float(min(self.grid[0], tau))
-        m = self.moments
         # only grid times before tau enter (later ones may be NaN: not estimable)
-        a, sub = a[inside], np.ix_(inside, inside)
+        a = a[inside]
         vals = self.arm_values[:, inside]
         est = [base + a @ vals[0], base + a @ vals[1]]
-        var = [a @ m.cov(0, 0)[sub] @ a, a @ m.cov(1, 1)[sub] @ a]
-        cov10 = a @ m.cov(0, 1)[sub] @ a
+        q = self.moments.quad(a, np.flatnonzero(inside))
+        var, cov10 = [q[0, 0], q[1, 1]], q[0, 1]
         names = [f"RMST {self.exposure_name}=1", f"RMST {self.exposure_name}=0",
                  f"RMST difference {self.exposure_name} 1 vs 0"]
         pts = [est[0], est[1], est[0] - est[1]]
