@@ -34,7 +34,7 @@ import numpy as np
 
 from .._glm import GLMFit
 from . import _cox
-from ._adjusted_arms import read_on_grid
+from ._adjusted_arms import arm_variance, read_on_grid
 from ._counts import risk_counts
 from ._km import product_limit
 
@@ -161,37 +161,67 @@ def gformula_influence(t: np.ndarray, d: np.ndarray, a: np.ndarray, s: np.ndarra
 # ---------------------------------------------------------------------------- IPW
 
 
-def km_weight_derivative(t: np.ndarray, d: np.ndarray, w: np.ndarray, grid: np.ndarray
-                         ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-    """The weighted KM on ``grid`` and a function ``rows -> U`` (rows x grid).
+@dataclass(frozen=True)
+class KMDerivative:
+    """A weighted KM on a grid and its derivatives ``U_i(t) = dS(t) / dw_i`` (one arm).
 
-    ``U_i(t) = dS(t) / dw_i = S(t) [sum_{t_j <= min(t, T_i)} a_j - delta_i 1{T_i <= t} b(T_i)]``
-    with ``a_j = d_j / (Y_j (Y_j - d_j))`` and ``b_j = 1 / (Y_j - d_j)`` (0 where ``Y = d``:
-    the curve is 0 from there on). Rows with ``w = 0`` are not at risk; their ``U`` is the
-    derivative in a weight increased from 0, the same formula.
+    ``U_i(t) = S(t) [sum_{t_j <= min(t, T_i)} a_j - delta_i 1{T_i <= t} b(T_i)]`` with
+    ``a_j = d_j / (Y_j (Y_j - d_j))`` and ``b_j = 1 / (Y_j - d_j)`` (0 where ``Y = d``: the
+    curve is 0 from there on), as in ``_km.km_ij_variance``. Rows with ``w = 0`` are not at
+    risk; their ``U`` is the derivative in a weight increased from 0, the same formula.
     """
+
+    t: np.ndarray
+    d: np.ndarray
+    time: np.ndarray        # distinct times of the positive-weight rows
+    s_grid: np.ndarray      # S on the grid
+    a_cum: np.ndarray       # [0, cumsum(a_j)]
+    bj: np.ndarray
+    at_grid: np.ndarray     # number of distinct times <= each grid time
+    grid: np.ndarray
+
+    def _bracket(self, rows: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ti, di = self.t[rows], self.d[rows] > 0
+        own = np.searchsorted(self.time, ti, side="right")
+        pos = np.clip(own - 1, 0, max(self.time.size - 1, 0))
+        event_here = di & (own > 0) & (self.time[pos] == ti) if self.time.size else di & False
+        bt = np.where(event_here, self.bj[pos], 0.0) if self.time.size else np.zeros(ti.size)
+        return ti, own, bt
+
+    def derivative(self, rows: np.ndarray) -> np.ndarray:
+        """``U`` for ``rows`` (rows x grid)."""
+        ti, own, bt = self._bracket(rows)
+        upto = np.minimum(self.at_grid[None, :], own[:, None])
+        hit = ti[:, None] <= self.grid[None, :]
+        return self.s_grid[None, :] * (self.a_cum[upto] - np.where(hit, bt[:, None], 0.0))
+
+    def weighted_sum(self, v: np.ndarray) -> np.ndarray:
+        """``sum_i U_i(t) v_i`` (grid x q) for ``v`` (rows x q), in O(n log n)."""
+        ti, own, bt = self._bracket(slice(None))
+        c = self.a_cum[own] - bt                     # the bracket of a row with T_i <= t
+        order = np.argsort(ti, kind="stable")
+        n_le = np.searchsorted(ti[order], self.grid, side="right")
+        pad = np.zeros((1, v.shape[1]))
+        done = np.concatenate([pad, np.cumsum(c[order, None] * v[order], axis=0)])[n_le]
+        seen = np.concatenate([pad, np.cumsum(v[order], axis=0)])[n_le]
+        alive = v.sum(axis=0)[None, :] - seen
+        return self.s_grid[:, None] * (self.a_cum[self.at_grid][:, None] * alive + done)
+
+
+def km_weight_derivative(t: np.ndarray, d: np.ndarray, w: np.ndarray, grid: np.ndarray
+                         ) -> KMDerivative:
+    """The weighted KM of one arm on ``grid`` with its weight derivatives."""
     keep = w > 0
     rc = risk_counts(t[keep], d[keep], w[keep], n_causes=1)
     y, dk = rc.n_risk, rc.n_event[:, 0]
-    surv = product_limit(y, dk)
     left = y - dk
     with np.errstate(divide="ignore", invalid="ignore"):
         aj = np.where(left > 0, dk / (y * left), 0.0)
         bj = np.where(left > 0, 1.0 / left, 0.0)
-    a_cum = np.concatenate([[0.0], np.cumsum(aj)])
-    s_grid = read_on_grid(rc.time, surv, grid, 1.0)
-    at_grid = np.searchsorted(rc.time, grid, side="right")
-
-    def derivative(rows: np.ndarray) -> np.ndarray:
-        ti, di = t[rows], d[rows] > 0
-        own = np.searchsorted(rc.time, ti, side="right")
-        upto = np.minimum(at_grid[None, :], own[:, None])
-        pos = np.clip(own - 1, 0, max(rc.time.size - 1, 0))
-        hit = (di & (own > 0) & (rc.time[pos] == ti))[:, None] & (ti[:, None] <= grid[None, :])
-        bt = bj[pos] if rc.time.size else np.zeros(ti.size)
-        return s_grid[None, :] * (a_cum[upto] - np.where(hit, bt[:, None], 0.0))
-
-    return s_grid, derivative
+    return KMDerivative(t=t, d=d, time=rc.time,
+                        s_grid=read_on_grid(rc.time, product_limit(y, dk), grid, 1.0),
+                        a_cum=np.concatenate([[0.0], np.cumsum(aj)]), bj=bj,
+                        at_grid=np.searchsorted(rc.time, grid, side="right"), grid=grid)
 
 
 def ipw_influence(t: np.ndarray, d: np.ndarray, a: np.ndarray, s: np.ndarray,
@@ -203,36 +233,45 @@ def ipw_influence(t: np.ndarray, d: np.ndarray, a: np.ndarray, s: np.ndarray,
     ``w`` is the total weight (balancing weight x case weight, 0 for trimmed rows), ``dw`` the
     balancing weight's derivative in the score ``e`` (0 where it was truncated or trimmed).
     Without ``ps_fit`` the weights are treated as known.
+
+    With ``D_a,i(t) = w_i U_i(t) 1{A_i = a} + J_a(t)' h_i`` (``h_i = s_i d gamma / d s_i``):
+    ``Var_a = IJ_a + 2 J_a . K_a + J_a' H J_a`` and ``Cov_10 = J_1 . K_0 + J_0 . K_1 + J_1' H
+    J_0``, with ``IJ_a`` the known-weights variance (``_km.km_ij_variance``), ``K_a(t) =
+    sum_{A_i = a} w_i U_i(t) h_i`` and ``H = sum_i h_i h_i'``: sums over time-sorted subjects,
+    O(n log n) like the known-weights variance.
     """
     k = grid.size
-    curves, derivs = [], []
-    for arm in (1, 0):
-        mine = np.flatnonzero(a == arm)
-        s_grid, der = km_weight_derivative(t[mine], d[mine], w[mine], grid)
-        curves.append(s_grid)
-        derivs.append((mine, der))
-    jac = []
+    arms = [np.flatnonzero(a == arm) for arm in (1, 0)]
+    kms = [km_weight_derivative(t[m], d[m], w[m], grid) for m in arms]
+    ij = [arm_variance(t[m], d[m], w[m], None, grid) for m in arms]
+    diag = {(0, 0): ij[0], (1, 1): ij[1], (0, 1): np.zeros(k)}
+    jac: list[np.ndarray] = []
+    h = None
     if ps_fit is not None and X_ps is not None:
         # J_a(t) = sum_j U_j(t) dw_j/dgamma, dw_j/dgamma = s_j W'(e_j) e_j (1 - e_j) x_j
         g = s * dw * e * (1 - e)
-        for mine, der in derivs:
-            acc = np.zeros((k, X_ps.shape[1]))
-            for part in _chunks(np.arange(mine.size)[g[mine] != 0], k):
-                acc += der(part).T @ (X_ps[mine[part]] * g[mine[part]][:, None])
-            jac.append(acc)
+        jac = [km.weighted_sum(X_ps[m] * g[m][:, None]) for km, m in zip(kms, arms, strict=True)]
         # d gamma / d s_i = I^-1 x_i (A_i - e_i) / n (the fit's information is X'VX / n)
-        dgamma = np.linalg.solve(ps_fit.information,
-                                 (X_ps * (a - e)[:, None]).T).T / a.size
+        h = s[:, None] * np.linalg.solve(ps_fit.information,
+                                         (X_ps * (a - e)[:, None]).T).T / a.size
+        big_h = h.T @ h
+        kk = [km.weighted_sum(h[m] * w[m][:, None]) for km, m in zip(kms, arms, strict=True)]
+        for row in (0, 1):
+            diag[(row, row)] = (ij[row] + 2 * np.sum(jac[row] * kk[row], axis=1)
+                                + np.einsum("kp,pq,kq->k", jac[row], big_h, jac[row]))
+        diag[(0, 1)] = (np.sum(jac[0] * kk[1], axis=1) + np.sum(jac[1] * kk[0], axis=1)
+                        + np.einsum("kp,pq,kq->k", jac[0], big_h, jac[1]))
+
     def blocks() -> Iterator[np.ndarray]:
         for chunk in _chunks(np.arange(a.size), k):
             dv = np.zeros((2, chunk.size, k))
-            for row, (mine, der) in enumerate(derivs):
+            for row, (mine, km) in enumerate(zip(arms, kms, strict=True)):
                 loc = np.flatnonzero(a[chunk] == 1 - row)
                 if loc.size:
                     pos = np.searchsorted(mine, chunk[loc])
-                    dv[row, loc] = w[chunk[loc]][:, None] * der(pos)
-                if jac:
-                    dv[row] += (s[chunk][:, None] * dgamma[chunk]) @ jac[row].T
+                    dv[row, loc] = w[chunk[loc]][:, None] * km.derivative(pos)
+                if h is not None:
+                    dv[row] += h[chunk] @ jac[row].T
             yield dv
 
-    return np.vstack(curves), _moments(blocks, k)
+    return np.vstack([km.s_grid for km in kms]), IJMoments(diag=diag, blocks=blocks)
