@@ -56,6 +56,9 @@ class IJMoments:
 
     diag: dict
     blocks: Callable[[], Iterator[np.ndarray]] = field(repr=False)
+    #: ``tau -> (rmst per arm, 2 x 2 covariance)`` on every event time (``ipw``), or None
+    rmst_exact: Callable[[float], tuple[np.ndarray, np.ndarray]] | None = field(
+        default=None, repr=False)
 
     def variance(self) -> np.ndarray:
         """Per-arm variances on the grid (2 x grid)."""
@@ -195,6 +198,16 @@ class KMDerivative:
         hit = ti[:, None] <= self.grid[None, :]
         return self.s_grid[None, :] * (self.a_cum[upto] - np.where(hit, bt[:, None], 0.0))
 
+    def linear(self, vec: np.ndarray) -> np.ndarray:
+        """``sum_k vec_k U_i(t_k)`` for every row, in O(n log n)."""
+        ti, own, bt = self._bracket(slice(None))
+        c = self.a_cum[own] - bt
+        before = np.concatenate([[0.0], np.cumsum(vec * self.s_grid
+                                                  * self.a_cum[self.at_grid])])
+        after = np.concatenate([np.cumsum((vec * self.s_grid)[::-1])[::-1], [0.0]])
+        m = np.searchsorted(self.grid, ti, side="left")   # grid times before T_i
+        return before[m] + c * after[m]
+
     def weighted_sum(self, v: np.ndarray) -> np.ndarray:
         """``sum_i U_i(t) v_i`` (grid x q) for ``v`` (rows x q), in O(n log n)."""
         ti, own, bt = self._bracket(slice(None))
@@ -246,7 +259,7 @@ def ipw_influence(t: np.ndarray, d: np.ndarray, a: np.ndarray, s: np.ndarray,
     ij = [arm_variance(t[m], d[m], w[m], None, grid) for m in arms]
     diag = {(0, 0): ij[0], (1, 1): ij[1], (0, 1): np.zeros(k)}
     jac: list[np.ndarray] = []
-    h = None
+    h = big_h = None
     if ps_fit is not None and X_ps is not None:
         # J_a(t) = sum_j U_j(t) dw_j/dgamma, dw_j/dgamma = s_j W'(e_j) e_j (1 - e_j) x_j
         g = s * dw * e * (1 - e)
@@ -274,4 +287,24 @@ def ipw_influence(t: np.ndarray, d: np.ndarray, a: np.ndarray, s: np.ndarray,
                     dv[row] += h[chunk] @ jac[row].T
             yield dv
 
-    return np.vstack([km.s_grid for km in kms]), IJMoments(diag=diag, blocks=blocks)
+    def rmst_exact(tau: float) -> tuple[np.ndarray, np.ndarray]:
+        """RMST to ``tau`` per arm (the area of the step functions) and its covariance."""
+        ev = np.unique(t[(d > 0) & (w > 0)])
+        knots = np.concatenate([[0.0], ev[ev < tau], [tau]])
+        left, width = knots[:-1], np.diff(knots)
+        parts = [km_weight_derivative(t[m], d[m], w[m], left) for m in arms]
+        est = np.array([width @ km.s_grid for km in parts])
+        lin = [w[m] * km.linear(width) for km, m in zip(parts, arms, strict=True)]
+        cov = np.diag([float(v @ v) for v in lin])
+        if h is not None and X_ps is not None:
+            g = s * dw * e * (1 - e)
+            aj = [width @ km.weighted_sum(X_ps[m] * g[m][:, None])
+                  for km, m in zip(parts, arms, strict=True)]
+            ak = [v @ h[m] for v, m in zip(lin, arms, strict=True)]
+            for r in (0, 1):
+                cov[r, r] += 2 * aj[r] @ ak[r] + aj[r] @ big_h @ aj[r]
+            cov[0, 1] = cov[1, 0] = aj[0] @ ak[1] + aj[1] @ ak[0] + aj[0] @ big_h @ aj[1]
+        return est, cov
+
+    return np.vstack([km.s_grid for km in kms]), IJMoments(diag=diag, blocks=blocks,
+                                                            rmst_exact=rmst_exact)

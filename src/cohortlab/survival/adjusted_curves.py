@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._typing import EffectMeasure
 from .._validation import (
     check_option,
 )
@@ -123,6 +124,8 @@ class AdjustedCurves(Curve):
             raise DataValidationError(
                 "rmst(): the restricted mean is defined for survival curves; these are "
                 "cumulative incidence curves (cause=). Use contrast() at the times of interest.")
+        if getattr(self.moments, "rmst_exact", None) is not None:
+            return self._rmst_exact(float(tau))
         if self.moments is not None:
             return self._rmst_from_moments(float(tau))
         if self.replicates is None:
@@ -146,6 +149,33 @@ class AdjustedCurves(Curve):
             for k, (nm, p, r) in enumerate(zip(names, pts, rr, strict=True)))
         return EstimateTable(rows=rows, title=f"RMST to {tau:g}",
                              notes=self.notes + (_GRID_AREA_NOTE,))
+
+    def _rmst_exact(self, tau: float) -> EstimateTable:
+        """RMST per arm, difference and ratios over every event time (``ipw``).
+
+        The variances come from the curves' influence values (their covariance included).
+        """
+        if not tau > 0:
+            raise DataValidationError(f"rmst(): tau must be > 0; got {tau:g}.")
+        est, cov = self.moments.rmst_exact(tau)
+        (r1, r0), (v1, v0, c10) = est, (cov[0, 0], cov[1, 1], cov[0, 1])
+        x = self.exposure_name
+        rows: list[tuple[str, float, float, EffectMeasure]] = [
+            (f"RMST {x}=1", r1, np.sqrt(v1), "rmst"),
+            (f"RMST {x}=0", r0, np.sqrt(v0), "rmst"),
+            (f"RMST difference {x} 1 vs 0", r1 - r0, np.sqrt(v1 + v0 - 2 * c10),
+             "rmst_difference"),
+            (f"RMST ratio {x} 1 vs 0", np.log(r1 / r0),
+             np.sqrt(v1 / r1**2 + v0 / r0**2 - 2 * c10 / (r1 * r0)), "rmst_ratio"),
+            (f"RMTL ratio {x} 1 vs 0", np.log((tau - r1) / (tau - r0)),
+             np.sqrt(v1 / (tau - r1) ** 2 + v0 / (tau - r0) ** 2
+                     - 2 * c10 / ((tau - r1) * (tau - r0))), "rmtl_ratio")]
+        out = tuple(Estimate.from_model_scale(
+            nm, float(p), float(se), conf_level=self.conf_level, effect_measure=meas,
+            method=self.method, ci_method=self.ci_method, estimand=self.estimand, n=self.n,
+            n_events=self.n_events, labels={"tau": tau})
+            for nm, p, se, meas in rows)
+        return EstimateTable(rows=out, title=f"RMST to {tau:g}", notes=self.notes)
 
     def _rmst_from_moments(self, tau: float) -> EstimateTable:
         if not 0 < tau <= self.grid[-1]:
