@@ -154,7 +154,7 @@ def test_labels_directions_and_units(rotterdam_run: Path) -> None:
     assert "Risk difference at 5 years, hormonal therapy vs none" in text
     assert "Risk ratio at 5 years, hormonal therapy vs none" in text
     assert "Hazard ratio, hormonal therapy vs none" in text
-    assert "robust (infinitesimal jackknife) variance" in text
+    assert "robust (sandwich) variance, propensity model accounted for" in text
     assert "No hormonal therapy" in text and "Tumour size, mm" in text
     assert "Tumour size: >50" in text  # C(size)[T.>50] in words
     assert "at 1826" not in text
