@@ -169,8 +169,6 @@ def test_bad_input_raises_with_the_fix(nhefs):
     with pytest.raises(DataValidationError, match="survival curves only.*\"bootstrap\""):
         cl.adjusted_survival(nhefs, method="gformula", variance="influence_function", cause=1,
                              **kw)
-    with pytest.raises(DataValidationError, match="\"robust\""):
-        cl.adjusted_survival(nhefs, variance="mestimation", cause=1, **kw)
     with pytest.raises(DataValidationError, match="accepts variance in"):
         cl.adjusted_survival(nhefs, method="gformula", variance="robust", **kw)
     with pytest.raises(DataValidationError, match="cause 3 has no events"):

@@ -104,9 +104,12 @@ def test_gformula_influence_is_the_derivative(melanoma, efron):
         assert (moved - base) / 1e-6 == pytest.approx(infl[:, i], abs=2e-7)
 
 
-@pytest.mark.parametrize("estimand", ["ATE", "ATT"])
-def test_ipw_mestimation_influence_is_the_derivative(melanoma, estimand):
-    t, e, a = (melanoma[c].to_numpy() for c in ("time", "dead", "ulcer"))
+@pytest.mark.parametrize(("estimand", "cause"), [("ATE", None), ("ATT", None), ("ATE", 1),
+                                                ("ATT", 2)])
+def test_ipw_mestimation_influence_is_the_derivative(melanoma, estimand, cause):
+    # cause: the Aalen-Johansen incidence of death from melanoma (1) or other causes (2)
+    t, a = melanoma["time"].to_numpy(), melanoma["ulcer"].to_numpy()
+    e = melanoma["dead" if cause is None else "status"].to_numpy().astype(int)
     t = t.astype(float)
     n = len(t)
     X = np.column_stack([np.ones(n), melanoma[["age", "male", "logthick"]].to_numpy(float)])
@@ -116,15 +119,20 @@ def test_ipw_mestimation_influence_is_the_derivative(melanoma, estimand):
         ps = fit_logistic(X, a, s)
         w, dw = realized_weights(ps.fitted, a, estimand)
         return _adjusted_if.ipw_influence(t, e, a, s, w * s, dw, ps.fitted,
-                                          ps if with_ps else None, X, grid)
+                                          ps if with_ps else None, X, grid, cause)
 
     # weights known: the weighted KM's IJ variance of each arm
     _, known = fit(np.ones(n), with_ps=False)
     w, _ = realized_weights(fit_logistic(X, a, np.ones(n)).fitted, a, estimand)
-    ij = np.vstack([arm_variance(t[a == k], e[a == k], w[a == k], None, grid) for k in (1, 0)])
+    ij = np.vstack([arm_variance(t[a == k], e[a == k], w[a == k], cause, grid)
+                    for k in (1, 0)])
     assert known.variance() == pytest.approx(ij, rel=1e-10, abs=1e-15)
     base, mom = fit(np.ones(n))
     infl = _influence(mom)
+    # the derivative kernels reproduce the known-weights IJ variance of kaplan_meier /
+    # cumulative_incidence (R's robust survfit)
+    _, known_mom = fit(np.ones(n), with_ps=False)
+    assert (_influence(known_mom) ** 2).sum(axis=1) == pytest.approx(ij, rel=1e-9, abs=1e-15)
     for i in (0, 7, 60, 150):
         s = np.ones(n)
         s[i] += 1e-6
@@ -150,11 +158,11 @@ def test_ipw_default_is_mestimation_and_differs_from_known_weights(melanoma):
     assert np.all(fm["std_error"].to_numpy() <= fr["std_error"].to_numpy() * (1 + 1e-9))
     cm, cr = mest.contrast(TIMES).to_frame(), robust.contrast(TIMES).to_frame()
     assert np.all(cm["std_error"] < cr["std_error"])
-    # cumulative incidence: the estimated-PS variance is not available; the default is robust
+    # cumulative incidence: the same default
     cif = cl.adjusted_survival(melanoma.assign(cause=melanoma["status"].astype(int)),
                                time="time", event="cause", exposure="ulcer", covariates=COV,
                                cause=1, times=TIMES)
-    assert cif.ci_method == "infinitesimal_jackknife"
+    assert cif.ci_method == "sandwich_mestimation"
 
 
 def test_aipw_known_nuisance_is_close_to_riskregression(melanoma):

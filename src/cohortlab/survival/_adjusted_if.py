@@ -237,11 +237,81 @@ def km_weight_derivative(t: np.ndarray, d: np.ndarray, w: np.ndarray, grid: np.n
                         at_grid=np.searchsorted(rc.time, grid, side="right"), grid=grid)
 
 
+@dataclass(frozen=True)
+class AJDerivative:
+    """A weighted Aalen-Johansen CIF of ``cause`` on a grid and its weight derivatives.
+
+    ``D_i(J) = dF_k(u_J) / dw_i`` in the form of ``_aalen_johansen.ij_variance`` (no left
+    truncation): ``U(J)`` before the subject's exit index ``b_i``; from ``b_i`` on
+    ``U(b_i) + [e_i = k] S_{b_i - 1} / Y_{b_i} + K_i (F(J) - F(b_i))`` with ``K_i = C(b_i) -
+    [e_i > 0] / (Y_{b_i} - d_{b_i})``, ``C(J) = sum_{l <= J} d_l / (Y_l (Y_l - d_l))`` and
+    ``U(J) = sum_{j <= J} dF_kj (C(j - 1) - 1 / Y_j)``.
+    """
+
+    t: np.ndarray
+    d: np.ndarray
+    cause: int
+    time: np.ndarray
+    s_grid: np.ndarray      # F_k on the grid
+    f: np.ndarray
+    u: np.ndarray
+    c: np.ndarray
+    own_jump: np.ndarray    # S_{j-1} / Y_j
+    k_left: np.ndarray      # 1 / (Y_j - d_j), 0 where Y = d
+    at_grid: np.ndarray     # index of the last distinct time <= each grid time (-1: none)
+
+    def derivative(self, rows: np.ndarray) -> np.ndarray:
+        """``D`` for ``rows`` (rows x grid)."""
+        if self.time.size == 0:
+            return np.zeros((np.size(rows), self.at_grid.size))
+        ti, ei = self.t[rows], self.d[rows]
+        b = np.clip(np.searchsorted(self.time, ti, side="left"), 0, self.time.size - 1)
+        jg = self.at_grid[None, :]
+        safe = np.maximum(self.at_grid, 0)
+        d_b = self.u[b] + np.where(ei == self.cause, self.own_jump[b], 0.0)
+        k_i = self.c[b] - np.where(ei > 0, self.k_left[b], 0.0)
+        after = d_b[:, None] + k_i[:, None] * (self.f[safe][None, :] - self.f[b][:, None])
+        out = np.where(jg < b[:, None], self.u[safe][None, :], after)
+        return np.where(jg < 0, 0.0, out)
+
+    def weighted_sum(self, v: np.ndarray) -> np.ndarray:
+        """``sum_i D_i(t) v_i`` (grid x q), in blocks of rows."""
+        acc = np.zeros((self.at_grid.size, v.shape[1]))
+        for part in _chunks(np.arange(self.t.size), self.at_grid.size):
+            acc += self.derivative(part).T @ v[part]
+        return acc
+
+
+def aj_weight_derivative(t: np.ndarray, d: np.ndarray, w: np.ndarray, cause: int,
+                         grid: np.ndarray) -> AJDerivative:
+    """The weighted CIF of ``cause`` of one arm on ``grid`` with its weight derivatives."""
+    keep = w > 0
+    rc = risk_counts(t[keep], d[keep], w[keep], n_causes=max(int(d.max(initial=0)), cause))
+    y, dd, dk = rc.n_risk, rc.n_event_any, rc.n_event[:, cause - 1]
+    left = y - dd
+    with np.errstate(divide="ignore", invalid="ignore"):
+        haz = np.where(y > 0, dd / y, 0.0)
+        c = np.where(left > 0, dd / (y * left), 0.0)
+        inv_y = np.where(y > 0, 1.0 / y, 0.0)
+        k_left = np.where(left > 0, 1.0 / left, 0.0)
+    s_prev = np.concatenate([[1.0], np.cumprod(1 - haz)[:-1]])
+    df = s_prev * dk * inv_y
+    f = np.cumsum(df)
+    c_cum = np.cumsum(c)
+    u = np.cumsum(df * (np.concatenate([[0.0], c_cum[:-1]]) - inv_y))
+    at_grid = np.searchsorted(rc.time, grid, side="right") - 1
+    return AJDerivative(t=t, d=d, cause=cause, time=rc.time,
+                        s_grid=read_on_grid(rc.time, f, grid, 0.0), f=f, u=u, c=c_cum,
+                        own_jump=s_prev * inv_y, k_left=k_left, at_grid=at_grid)
+
+
 def ipw_influence(t: np.ndarray, d: np.ndarray, a: np.ndarray, s: np.ndarray,
                   w: np.ndarray, dw: np.ndarray, e: np.ndarray, ps_fit: GLMFit | None,
-                  X_ps: np.ndarray | None, grid: np.ndarray
+                  X_ps: np.ndarray | None, grid: np.ndarray, cause: int | None = None
                   ) -> tuple[np.ndarray, IJMoments]:
-    """IPW Kaplan-Meier curves (arm 1, arm 0) on ``grid`` and their IJ moments.
+    """IPW curves (arm 1, arm 0) on ``grid`` and their IJ moments.
+
+    Kaplan-Meier survival, or with ``cause`` the Aalen-Johansen incidence of that cause.
 
     ``w`` is the total weight (balancing weight x case weight, 0 for trimmed rows), ``dw`` the
     balancing weight's derivative in the score ``e`` (0 where it was truncated or trimmed).
@@ -255,8 +325,9 @@ def ipw_influence(t: np.ndarray, d: np.ndarray, a: np.ndarray, s: np.ndarray,
     """
     k = grid.size
     arms = [np.flatnonzero(a == arm) for arm in (1, 0)]
-    kms = [km_weight_derivative(t[m], d[m], w[m], grid) for m in arms]
-    ij = [arm_variance(t[m], d[m], w[m], None, grid) for m in arms]
+    kms: list = ([km_weight_derivative(t[m], d[m], w[m], grid) for m in arms] if cause is None
+                 else [aj_weight_derivative(t[m], d[m], w[m], cause, grid) for m in arms])
+    ij = [arm_variance(t[m], d[m], w[m], cause, grid) for m in arms]
     diag = {(0, 0): ij[0], (1, 1): ij[1], (0, 1): np.zeros(k)}
     jac: list[np.ndarray] = []
     h = big_h = None
@@ -306,5 +377,5 @@ def ipw_influence(t: np.ndarray, d: np.ndarray, a: np.ndarray, s: np.ndarray,
             cov[0, 1] = cov[1, 0] = aj[0] @ ak[1] + aj[1] @ ak[0] + aj[0] @ big_h @ aj[1]
         return est, cov
 
-    return np.vstack([km.s_grid for km in kms]), IJMoments(diag=diag, blocks=blocks,
-                                                            rmst_exact=rmst_exact)
+    return np.vstack([km.s_grid for km in kms]), IJMoments(
+        diag=diag, blocks=blocks, rmst_exact=rmst_exact if cause is None else None)

@@ -113,15 +113,14 @@ def adjusted_survival(
     Variance (``variance=``; every analytic one is ``sum_i D_i(t)^2`` over the subjects'
     influence values ``D_i``, ``n`` in the denominator, except ``aipw``'s ``n - 1``):
 
-    - ``ipw``: ``"mestimation"`` (default for survival curves): the stacked estimating
-      equations of the logistic propensity model and the weighted Kaplan-Meier, so the
+    - ``ipw``: ``"mestimation"`` (default): the stacked estimating equations of the logistic
+      propensity model and the weighted Kaplan-Meier (Aalen-Johansen with ``cause``), so the
       estimation of the propensity score is accounted for (trimming bounds and truncation
-      caps held fixed). ``"robust"`` (default with ``cause``, where the estimated-PS variance
-      is not available yet): the weighted curves' infinitesimal jackknife with the weights
-      treated as known (R ``survfit(..., weights = w, robust = TRUE)``); for the ATE it is
-      conservative (SE/SD about 1.1), for other estimands it may err either way.
-      ``"influence_function"`` means the full influence function: ``"mestimation"`` (with
-      ``cause``, ``"robust"``), recorded in the notes.
+      caps held fixed). ``"robust"``: the weighted curves' infinitesimal jackknife with the
+      weights treated as known (R ``survfit(..., weights = w, robust = TRUE)``); for the ATE
+      it is conservative (SE/SD about 1.1), for other estimands it may err either way.
+      ``"influence_function"`` means the full influence function, ``"mestimation"``
+      (recorded in the notes).
     - ``gformula``: ``"influence_function"`` (default for survival curves): the
       standardisation term plus the delta-method terms through the Cox coefficients and the
       Breslow/Efron baseline hazard (R ``riskRegression::ate(se = TRUE)``), nothing treated as
@@ -167,9 +166,8 @@ def adjusted_survival(
         The evaluation grid (default: every distinct event time if there are at most 500,
         else 500 quantiles of them); bootstrap intervals exist only on this grid.
     variance : {"mestimation", "robust", "influence_function", "bootstrap"}, optional
-        See Variance above. Default: ``"mestimation"`` for ``ipw`` (``"robust"`` with
-        ``cause``), ``"influence_function"`` for ``gformula`` (``"bootstrap"`` with ``cause``)
-        and ``aipw``.
+        See Variance above. Default: ``"mestimation"`` for ``ipw``, ``"influence_function"``
+        for ``gformula`` (``"bootstrap"`` with ``cause``) and ``aipw``.
     weights, trim, truncate : optional
         Case weights; the trimming and weight truncation of :func:`propensity_score`.
 
@@ -211,7 +209,7 @@ def adjusted_survival(
         ps = _ipw_ps(spec)
         w, notes = _ipw_notes(spec, ps)
         values, moments = ipw_influence(spec.t, spec.d, spec.a, spec.s, w, *_ps_terms(spec, ps),
-                                        spec.grid)
+                                        spec.grid, cause)
         var = moments.variance()
     elif method == "ipw":
         w, notes = _ipw_weights(spec)
@@ -324,7 +322,7 @@ def _resolve_variance(method: str, variance: str | None, cause: int | None
                 "gformula": ("influence_function", "bootstrap"),
                 "aipw": ("influence_function", "bootstrap")}[method]
     if variance is None:
-        variance = {"ipw": "robust" if cause is not None else "mestimation",
+        variance = {"ipw": "mestimation",
                     "gformula": "bootstrap" if cause is not None else "influence_function",
                     "aipw": "influence_function"}[method]
     if variance not in accepted:
@@ -332,14 +330,13 @@ def _resolve_variance(method: str, variance: str | None, cause: int | None
             f"{verb_name()}(): method=\"{method}\" accepts variance in {list(accepted)}; got "
             f"{variance!r}.")
     if method == "ipw" and variance == "influence_function":  # the estimator's full IF
-        variance = "robust" if cause is not None else "mestimation"
-        return variance, (f"variance=\"influence_function\" with ipw: the {variance} variance",)
-    if cause is not None and (method, variance) in {("ipw", "mestimation"),
-                                                     ("gformula", "influence_function")}:
-        fix = "\"robust\" (weights known) or" if method == "ipw" else ""
+        return "mestimation", ("variance=\"influence_function\" with ipw: the M-estimation "
+                               "variance (estimated propensity score accounted for)",)
+    if cause is not None and method == "gformula" and variance == "influence_function":
         raise DataValidationError(
-            f"{verb_name()}(): variance={variance!r} with method=\"{method}\" is available for "
-            f"survival curves only, not yet with cause=; use variance={fix} \"bootstrap\".")
+            f"{verb_name()}(): variance=\"influence_function\" with method=\"gformula\" is "
+            "available for survival curves only, not yet with cause=; use "
+            "variance=\"bootstrap\".")
     return variance, ()
 
 
