@@ -95,6 +95,10 @@ Variance: TypeAlias = Literal[
 ]
 #: ``crude_effect``, ``gformula``, ``aipw``, ``tmle``, ``adjusted_survival``.
 EffectVariance: TypeAlias = Literal["influence_function", "bootstrap"]
+#: ``adjusted_survival``: ``"mestimation"`` (ipw: the estimated propensity score accounted
+#: for), ``"robust"`` (ipw: weights known), ``"influence_function"`` (gformula: Cox model
+#: accounted for; aipw: nuisance models known), ``"bootstrap"``.
+AdjustedVariance: TypeAlias = Literal["mestimation", "robust", "influence_function", "bootstrap"]
 #: ``ipw``.
 IPWVariance: TypeAlias = Literal["mestimation", "robust", "bootstrap"]
 #: ``dose_response``: the g-formula's influence function or the MSM's known-weights sandwich.

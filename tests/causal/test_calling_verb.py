@@ -68,10 +68,14 @@ def test_no_verb_calls_a_public_verb():
 
 
 def test_ipw_cif_variance_equals_weighted_aalen_johansen():
-    """adjusted_survival(method="ipw", cause=k) uses the AJ kernels, not the public verb."""
+    """adjusted_survival(method="ipw", cause=k) uses the AJ kernels, not the public verb.
+
+    variance="robust" (weights known) is the weighted AJ's IJ variance.
+    """
     d = cl.simulate_cohort(600, random_state=4)
     kw = dict(exposure="treated", covariates=["age", "bmi"])
-    curves = cl.adjusted_survival(d, time="time", event="event", cause=1, method="ipw", **kw)
+    curves = cl.adjusted_survival(d, time="time", event="event", cause=1, method="ipw",
+                                  variance="robust", **kw)
     ps = cl.propensity_score(d, **kw)
     cif = cl.cumulative_incidence(d.assign(w=ps.weights), time="time", event="event",
                                   by="treated", weights="w", cause=1)

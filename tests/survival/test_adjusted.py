@@ -49,14 +49,16 @@ def test_ipw_survival_reproduces_what_if_chapter17(nhefs):
     assert at["qsmk=1"] == pytest.approx(ref["qsmk1"], abs=2e-4)
     diff = curves.contrast([120]).to_frame().iloc[0]
     assert diff["estimate"] == pytest.approx(ref["diff"], abs=3e-4)
-    # What If 17.4: difference 0.2% with 95% CI -4.1% to 3.7% (500 bootstraps); ours uses the
-    # known-weights influence function, a little wider
-    assert diff["conf_low"] < -0.035 and diff["conf_high"] > 0.035
+    # What If 17.4: difference 0.2% with 95% CI -4.1% to 3.7% (500 bootstraps); the default
+    # (estimated propensity score, M-estimation) gives about the same interval
+    assert curves.ci_method == "sandwich_mestimation"
+    assert -0.045 < diff["conf_low"] < -0.035 and 0.032 < diff["conf_high"] < 0.042
 
 
 def test_ipw_curves_equal_weighted_kaplan_meier(nhefs):
+    # variance="robust": the weights treated as known, the weighted KM's IJ variance
     curves = cl.adjusted_survival(nhefs, time="survtime", event="death", exposure="qsmk",
-                                  covariates=PS_MODEL)
+                                  covariates=PS_MODEL, variance="robust")
     ps = cl.propensity_score(nhefs, exposure="qsmk", covariates=PS_MODEL)
     km = cl.kaplan_meier(nhefs.assign(w=ps.weights), time="survtime", event="death",
                          by="qsmk", weights="w")
@@ -75,7 +77,8 @@ def test_gformula_survival_is_near_the_books_standardised_curves(nhefs):
     with pytest.warns(cl.exceptions.PositivityWarning, match="smkintensity82_71"):
         curves = cl.adjusted_survival(nhefs, time="survtime", event="death", exposure="qsmk",
                                       covariates=PS_MODEL + " + smkintensity82_71",
-                                      method="gformula", n_boot=20, random_state=1)
+                                      method="gformula", variance="bootstrap", n_boot=20,
+                                      random_state=1)
     at = curves.at([120]).to_frame().set_index("group")
     # the book standardises a pooled-logistic hazards model (0.806479 / 0.803946); ours a Cox
     # model, so the two agree to the book's rounding (What If: 80.4% vs 80.6%) within 0.01
@@ -132,8 +135,16 @@ def test_gformula_cumulative_incidence_small_sample_runs_and_is_bounded():
 
 def test_rmst_ipw_matches_weighted_rmst_and_bootstrap_rmst_is_consistent(nhefs):
     ipw = cl.adjusted_survival(nhefs, time="survtime", event="death", exposure="qsmk",
-                               covariates=PS_MODEL)
+                               covariates=PS_MODEL, variance="robust")
     tab = ipw.rmst(120).to_frame().set_index("term")
+    # the default (estimated PS): the same areas, a variance from the curves' influence values
+    mest = cl.adjusted_survival(nhefs, time="survtime", event="death", exposure="qsmk",
+                                covariates=PS_MODEL).rmst(120).to_frame()
+    assert mest["estimate"].iloc[:2].to_numpy() == pytest.approx(
+        [tab.loc["RMST qsmk=1", "estimate"], tab.loc["RMST qsmk=0", "estimate"]], abs=1e-8)
+    assert (mest["ci_method"] == "sandwich_mestimation").all()
+    assert 0.5 < mest["std_error"].iloc[2] / tab.loc["RMST difference qsmk=1 vs 0",
+                                                      "std_error"] < 1.05
     assert tab.loc["RMST difference qsmk=1 vs 0", "estimate"] == pytest.approx(
         tab.loc["RMST qsmk=1", "estimate"] - tab.loc["RMST qsmk=0", "estimate"], abs=1e-10)
     boot = cl.adjusted_survival(nhefs, time="survtime", event="death", exposure="qsmk",
@@ -155,8 +166,11 @@ def test_bootstrap_same_seed_same_numbers(nhefs):
 
 def test_bad_input_raises_with_the_fix(nhefs):
     kw = dict(time="survtime", event="death", exposure="qsmk", covariates=["age", "sex"])
-    with pytest.raises(DataValidationError, match="variance=\"bootstrap\""):
-        cl.adjusted_survival(nhefs, method="gformula", variance="influence_function", **kw)
+    with pytest.raises(DataValidationError, match="survival curves only.*\"bootstrap\""):
+        cl.adjusted_survival(nhefs, method="gformula", variance="influence_function", cause=1,
+                             **kw)
+    with pytest.raises(DataValidationError, match="accepts variance in"):
+        cl.adjusted_survival(nhefs, method="gformula", variance="robust", **kw)
     with pytest.raises(DataValidationError, match="cause 3 has no events"):
         cl.adjusted_survival(nhefs, cause=3, **kw)
     curves = cl.adjusted_survival(nhefs, **kw)

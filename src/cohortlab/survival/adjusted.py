@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .._design import build_design, covariate_columns
-from .._typing import CIMethod, EffectMeasure, EffectVariance, Estimand, RandomState
+from .._typing import AdjustedVariance, CIMethod, EffectMeasure, Estimand, RandomState
 from .._validation import (
     apply_missing,
     check_binary,
@@ -27,19 +27,28 @@ from .._validation import (
     verb,
     verb_name,
 )
+from ..causal._ipw import realized_weights
 from ..causal._outcome import overlap_notes
 from ..causal._propensity import check_arms, fit_propensity
-from ..causal._weights import ess
 from ..exceptions import DataValidationError, LowEffectiveSampleSizeWarning
 from ..inference.bootstrap import bootstrap, bootstrap_interval
 from ..results.estimate import EstimateTable
 from . import _cox
+from ._adjusted_aipw import (
+    AIPW_MIN_ESS,
+    AIPW_MIN_ESS_FRACTION,
+    bound_aipw,
+    low_ess_arms,
+    mask_unestimable,
+    warn_low_ess,
+)
 from ._adjusted_arms import arm_curve, arm_variance, log_log_ci, read_on_grid
+from ._adjusted_if import gformula_influence, ipw_influence
 from ._aipw import augmented_outcome, bound_curve, censoring_km
 from ._km import _z
 from .adjusted_curves import AdjustedCurves
 
-__all__ = ["adjusted_survival", "AdjustedCurves"]
+__all__ = ["adjusted_survival", "AdjustedCurves", "AIPW_MIN_ESS", "AIPW_MIN_ESS_FRACTION"]
 
 Method = Literal["ipw", "gformula", "aipw"]
 #: Largest number of distinct event times used as the evaluation grid by default.
@@ -47,12 +56,6 @@ MAX_GRID = 500
 #: Subjects x times evaluated at once by the g-formula (bounds its memory at ~16 MB a block).
 CHUNK_ELEMENTS = 2_000_000
 _REFIT = {"ipw": "propensity", "gformula": "Cox", "aipw": "propensity and Cox"}
-#: AIPW curves are flagged unreliable when an arm's Kish effective sample size (its ATE
-#: weights) falls under this fraction of the arm, or under :data:`AIPW_MIN_ESS` subjects in
-#: an arm of at least twice that size: the augmentation term ``1{A=a}/e_a (Z - m_a)`` then
-#: rests on a handful of subjects and the curves leave [0, 1] or rise.
-AIPW_MIN_ESS_FRACTION = 0.10
-AIPW_MIN_ESS = 50
 
 
 @verb
@@ -68,7 +71,7 @@ def adjusted_survival(
     cause: int | None = None,
     estimand: Estimand = "ATE",
     times: Sequence[float] | None = None,
-    variance: EffectVariance | None = None,
+    variance: AdjustedVariance | None = None,
     n_boot: int = 200,
     weights: str | None = None,
     trim: Any = None,
@@ -107,13 +110,33 @@ def adjusted_survival(
     Times at which everyone left has been censored (``G = 0``) are not estimable; their
     censoring terms are set to 0.
 
-    Variance: ``"influence_function"`` (default for ``ipw`` and ``aipw``): for ``ipw`` the
-    weighted curves' infinitesimal jackknife, treating the weights as known (usually
-    conservative for the ATE, as it ignores the estimation of the propensity score); for
-    ``aipw`` the empirical variance of ``psi`` (contrasts and RMST use the arms'
-    covariance). ``"bootstrap"`` (default for ``gformula``): ``n_boot`` replicates that refit
-    the propensity (or Cox) model in each, seeded by ``random_state``, identical for any
-    ``n_jobs``; percentile intervals.
+    Variance (``variance=``; every analytic one is ``sum_i D_i(t)^2`` over the subjects'
+    influence values ``D_i``, ``n`` in the denominator, except ``aipw``'s ``n - 1``):
+
+    - ``ipw``: ``"mestimation"`` (default): the stacked estimating equations of the logistic
+      propensity model and the weighted Kaplan-Meier (Aalen-Johansen with ``cause``), so the
+      estimation of the propensity score is accounted for (trimming bounds and truncation
+      caps held fixed). ``"robust"``: the weighted curves' infinitesimal jackknife with the
+      weights treated as known (R ``survfit(..., weights = w, robust = TRUE)``); for the ATE
+      it is conservative (SE/SD about 1.1), for other estimands it may err either way.
+      ``"influence_function"`` means the full influence function, ``"mestimation"``
+      (recorded in the notes).
+    - ``gformula``: ``"influence_function"`` (default for survival curves): the
+      standardisation term plus the delta-method terms through the Cox coefficients and the
+      Breslow/Efron baseline hazard (R ``riskRegression::ate(se = TRUE)``), nothing treated as
+      known; ``"bootstrap"`` (default with ``cause``).
+    - ``aipw``: ``"influence_function"`` (default): the empirical variance of ``psi`` with the
+      propensity, outcome and censoring models treated as known (riskRegression's
+      ``known.nuisance = TRUE``). It is valid when the propensity and outcome models are both
+      correct (their estimation then adds nothing to first order); under misspecification of
+      either, use ``"bootstrap"``. riskRegression's default ``known.nuisance = FALSE`` adds the
+      nuisance terms (11-16% smaller SEs on Melanoma); it is not offered yet.
+    - ``"bootstrap"`` (all methods): ``n_boot`` replicates that refit the propensity and/or
+      Cox model in each, seeded by ``random_state``, identical for any ``n_jobs``; percentile
+      intervals.
+
+    Contrasts and RMST of the analytic variances use the arms' covariance (the fitted models
+    share subjects across arms; ``ipw`` with ``"robust"`` has independent arms).
 
     Parameters
     ----------
@@ -142,12 +165,9 @@ def adjusted_survival(
     times : sequence of float, optional
         The evaluation grid (default: every distinct event time if there are at most 500,
         else 500 quantiles of them); bootstrap intervals exist only on this grid.
-    variance : "influence_function" or "bootstrap", optional
-        ``"influence_function"`` (default for ``ipw`` and ``aipw``): for ``ipw`` the weighted
-        curves' infinitesimal jackknife with the weights treated as known (usually conservative
-        for the ATE), for ``aipw`` the empirical variance of the estimating function;
-        ``"bootstrap"`` (the default for ``gformula``): ``n_boot`` replicates that refit the
-        propensity or Cox model, percentile intervals, identical for any ``n_jobs``.
+    variance : {"mestimation", "robust", "influence_function", "bootstrap"}, optional
+        See Variance above. Default: ``"mestimation"`` for ``ipw``, ``"influence_function"``
+        for ``gformula`` (``"bootstrap"`` with ``cause``) and ``aipw``.
     weights, trim, truncate : optional
         Case weights; the trimming and weight truncation of :func:`propensity_score`.
 
@@ -161,11 +181,7 @@ def adjusted_survival(
     >>> curves.contrast([2.0]).to_frame()["term"].tolist()
     ['survival difference at 2']
     """
-    variance = variance or ("bootstrap" if method == "gformula" else "influence_function")
-    if method == "gformula" and variance == "influence_function":  # aipw and ipw have one
-        raise DataValidationError(
-            f"{verb_name()}(): method=\"gformula\" has no influence-function variance yet; use "
-            "variance=\"bootstrap\" (refits the Cox model in every replicate).")
+    vchoice, var_note = _resolve_variance(method, variance, cause)
     rng = check_random_state(random_state)
     cols = covariate_columns(covariates, data, verb_name())
     if outcome_covariates is not None:
@@ -188,22 +204,33 @@ def adjusted_survival(
     spec = _Spec(t=t, d=d, a=a, s=s, X=design.X, cause=cause, estimand=estimand, grid=grid,
                  frame=frame, exposure=exposure, covariates=covariates, trim=trim,
                  truncate=truncate, weights_col=weights)
-    moments = None
-    if method == "ipw":
+    moments: Any = None
+    if method == "ipw" and vchoice == "mestimation":
+        ps = _ipw_ps(spec)
+        w, notes = _ipw_notes(spec, ps)
+        values, moments = ipw_influence(spec.t, spec.d, spec.a, spec.s, w, *_ps_terms(spec, ps),
+                                        spec.grid, cause)
+        var = moments.variance()
+    elif method == "ipw":
         w, notes = _ipw_weights(spec)
-        values, var = _ipw_curves(spec, w, with_variance=variance == "influence_function")
+        values, var = _ipw_curves(spec, w, with_variance=vchoice == "robust")
     elif method == "aipw":
-        values, moments, notes, low_ess = _aipw_curves(spec, variance == "influence_function")
+        values, moments, notes, low_ess = _aipw_curves(spec, vchoice == "influence_function")
         var = (np.vstack([np.diag(moments.cov(a_, a_)) for a_ in (0, 1)])
                if moments is not None else None)
     else:
-        values, notes = _gformula_curves(spec), ("g-formula: Cox model of the outcome "
-                                                       "on exposure + covariates",)
+        notes = ("g-formula: Cox model of the outcome on exposure + covariates",)
+        if vchoice == "influence_function":
+            values, moments = gformula_influence(spec.t, spec.d, spec.a, spec.s, spec.X,
+                                                 _population(spec), grid)
+            var = moments.variance()
+        else:
+            values = _gformula_curves(spec)
+            var = None
         # positivity is not needed to compute the curves, but without it they extrapolate
         notes += overlap_notes(frame, a, s, covariates, estimand, verb_name(), exposure)
-        var = None
     reps = None
-    if variance == "bootstrap":
+    if vchoice == "bootstrap":
         boot = bootstrap(lambda idx: _replicate(spec, method, idx), len(frame), n_boot=n_boot,
                          random_state=rng, n_jobs=n_jobs)
         reps = boot.valid.reshape(-1, 2, grid.size)
@@ -212,33 +239,34 @@ def adjusted_survival(
         for arm in (0, 1):
             _, lo[arm], hi[arm] = bootstrap_interval(values[arm], reps[:, arm], conf_level)
         ci_method: CIMethod = "bootstrap_percentile"
-    elif method == "aipw":
+    elif method == "ipw":
+        assert var is not None
+        se = np.sqrt(var)
+        lo, hi = log_log_ci(values, se, conf_level, cause is not None)
+        ci_method = ("sandwich_mestimation" if vchoice == "mestimation"
+                     else "infinitesimal_jackknife")
+    else:
         assert var is not None
         se = np.sqrt(var)
         z = float(_z(conf_level))
         lo, hi = values - z * se, values + z * se
         ci_method = "influence_function"
-    else:
-        assert var is not None
-        se = np.sqrt(var)
-        lo, hi = log_log_ci(values, se, conf_level, cause is not None)
-        ci_method = "infinitesimal_jackknife"
     measure: EffectMeasure = "survival" if cause is None else "cumulative_incidence"
     notes += ("estimates weighted or standardised; n_risk is the unweighted number at risk "
-              "in each arm",)
+              "in each arm",) + var_note
     if method == "aipw":
-        values, se, lo, hi, notes = _mask_unestimable(spec, values, se, lo, hi, notes)
-        values, lo, hi, bound_notes = _bound_aipw(spec, values, lo, hi)
+        values, se, lo, hi, notes = mask_unestimable(spec, values, se, lo, hi, notes)
+        values, lo, hi, bound_notes = bound_aipw(spec, values, lo, hi)
         notes += bound_notes
-        notes += _warn_low_ess(spec, low_ess, bound_notes)
+        notes += warn_low_ess(spec, low_ess, bound_notes)
     frame_out = _long_frame(spec, values, se, lo, hi, conf_level)
     rmst_source = None
-    if method == "ipw" and cause is None and variance == "influence_function":
+    if method == "ipw" and cause is None and vchoice == "robust":
         rmst_source = _ipw_rmst_source(spec, w, conf_level)
     return AdjustedCurves(
         data=frame_out, measure=measure, method=f"{method}_{'km' if cause is None else 'aj'}"
         if method == "ipw" else ("gformula_cox" if method == "gformula" else "aipw_ipcw"),
-        conf_type="log-log" if method == "ipw" and variance != "bootstrap" else "plain",
+        conf_type="log-log" if method == "ipw" and vchoice != "bootstrap" else "plain",
         conf_level=conf_level, ci_method=ci_method,
         n=len(frame), n_events=int((d > 0).sum() if cause is None else (d == cause).sum()),
         estimand=estimand, weighted=False, dropped=dropped,
@@ -287,13 +315,53 @@ def _grid(t: np.ndarray, d: np.ndarray, times: Sequence[float] | None) -> np.nda
     return np.unique(np.append(ev, t.max()))
 
 
-def _ipw_weights(sp: _Spec) -> tuple[np.ndarray, tuple[str, ...]]:
+def _resolve_variance(method: str, variance: str | None, cause: int | None
+                      ) -> tuple[str, tuple[str, ...]]:
+    """The variance to use (the default of ``method``) and a note when the choice was mapped."""
+    accepted = {"ipw": ("mestimation", "robust", "influence_function", "bootstrap"),
+                "gformula": ("influence_function", "bootstrap"),
+                "aipw": ("influence_function", "bootstrap")}[method]
+    if variance is None:
+        variance = {"ipw": "mestimation",
+                    "gformula": "bootstrap" if cause is not None else "influence_function",
+                    "aipw": "influence_function"}[method]
+    if variance not in accepted:
+        raise DataValidationError(
+            f"{verb_name()}(): method=\"{method}\" accepts variance in {list(accepted)}; got "
+            f"{variance!r}.")
+    if method == "ipw" and variance == "influence_function":  # the estimator's full IF
+        return "mestimation", ("variance=\"influence_function\" with ipw: the M-estimation "
+                               "variance (estimated propensity score accounted for)",)
+    if cause is not None and method == "gformula" and variance == "influence_function":
+        raise DataValidationError(
+            f"{verb_name()}(): variance=\"influence_function\" with method=\"gformula\" is "
+            "available for survival curves only, not yet with cause=; use "
+            "variance=\"bootstrap\".")
+    return variance, ()
+
+
+def _ipw_ps(sp: _Spec) -> Any:
     check_arms(sp.a, sp.exposure, verb_name())  # a bootstrap replicate may lose an arm
-    ps = fit_propensity(sp.frame, sp.a, sp.s, sp.covariates, func=verb_name(), exposure=sp.exposure,
-                        estimand=sp.estimand, trim=sp.trim, truncate=sp.truncate,
-                        weighted=sp.weights_col is not None)
+    return fit_propensity(sp.frame, sp.a, sp.s, sp.covariates, func=verb_name(),
+                          exposure=sp.exposure, estimand=sp.estimand, trim=sp.trim,
+                          truncate=sp.truncate, weighted=sp.weights_col is not None)
+
+
+def _ipw_notes(sp: _Spec, ps: Any) -> tuple[np.ndarray, tuple[str, ...]]:
     notes = (f"IPW: {ps.model_description}; {sp.estimand} weights",) + tuple(ps.notes)
     return ps.weights.to_numpy() * sp.s, notes
+
+
+def _ipw_weights(sp: _Spec) -> tuple[np.ndarray, tuple[str, ...]]:
+    return _ipw_notes(sp, _ipw_ps(sp))
+
+
+def _ps_terms(sp: _Spec, ps: Any) -> tuple[np.ndarray, np.ndarray, Any, np.ndarray]:
+    """``(dW/de, e, fit, X)``: dW/de is 0 where a weight was trimmed or truncated (held fixed)."""
+    e = ps.scores.to_numpy()
+    w_raw, dw = realized_weights(np.clip(e, 1e-12, 1 - 1e-12), sp.a, sp.estimand)
+    kept = ps.kept.to_numpy() & np.isclose(ps.weights.to_numpy(), w_raw, rtol=1e-12, atol=0)
+    return np.where(kept, dw, 0.0), e, ps._fit, ps._design.X
 
 
 def _ipw_curves(sp: _Spec, w: np.ndarray, with_variance: bool
@@ -399,6 +467,15 @@ class _Moments:
              + self.s2 * np.outer(m_a, m_b))
         return c / self.total**2 * self.n / max(self.n - 1, 1)
 
+    def cov_diag(self, a: int, b: int) -> np.ndarray:
+        """Covariance of the arms' estimates at each grid time."""
+        return np.diag(self.cov(a, b))
+
+    def quad(self, vec: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """2 x 2 covariance of ``vec @ theta_a[cols]`` for the two arms."""
+        sub = np.ix_(cols, cols)
+        return np.array([[vec @ self.cov(a, b)[sub] @ vec for b in (0, 1)] for a in (0, 1)])
+
 
 def _aipw_curves(sp: _Spec, with_moments: bool
                  ) -> tuple[np.ndarray, _Moments | None, tuple, list[tuple[int, float, int]]]:
@@ -414,7 +491,7 @@ def _aipw_curves(sp: _Spec, with_moments: bool
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         w, notes = _ipw_weights(sp)  # ATE weights 1/e (arm 1), 1/(1-e) (arm 0), x s
-    low_ess = _low_ess_arms(sp, w)
+    low_ess = low_ess_arms(sp, w)
     for c in caught:  # re-emit, except the generic low-ESS warning replaced by AIPW's own
         if not (low_ess and issubclass(c.category, LowEffectiveSampleSizeWarning)):
             warnings.warn_explicit(c.message, c.category, c.filename, c.lineno,
@@ -458,84 +535,6 @@ def _aipw_curves(sp: _Spec, with_moments: bool
     return values, moments, notes + ("AIPW: Cox outcome model on exposure + covariates; "
                                      "censoring: Kaplan-Meier per arm, augmented (AIPCW)",
                                      ), low_ess
-
-
-def _low_ess_arms(sp: _Spec, w: np.ndarray) -> list[tuple[int, float, int]]:
-    """Arms whose ATE weights leave too small an effective sample for the AIPW curves."""
-    low = []
-    for arm in (1, 0):
-        wa = w[(sp.a == arm) & (w > 0)]
-        n_eff = ess(wa)
-        if (n_eff < AIPW_MIN_ESS_FRACTION * wa.size
-                or (n_eff < AIPW_MIN_ESS and wa.size >= 2 * AIPW_MIN_ESS)):
-            low.append((arm, n_eff, int(wa.size)))
-    return low
-
-
-def _bound_aipw(sp: _Spec, values: np.ndarray, lo: np.ndarray, hi: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
-    """Project each arm's AIPW curve onto monotone curves in [0, 1]; clip the CIs to [0, 1].
-
-    A moved point's interval moves with it (same width), then every interval is clipped to
-    [0, 1]. Returns the notes that say what was corrected (none when nothing was).
-    """
-    increasing = sp.cause is not None
-    what = "cumulative incidence" if increasing else "survival"
-    way = "non-decreasing" if increasing else "non-increasing"
-    new, notes = values.copy(), []
-    for row, arm in enumerate((1, 0)):
-        b = bound_curve(values[row], increasing)
-        if not b.changed:
-            continue
-        new[row] = b.values
-        found = [f"{b.n_out_of_range} of {b.n_points} grid times outside [0, 1] (by up to "
-                 f"{b.max_out_of_range:.3g})" if b.n_out_of_range else "",
-                 f"{b.n_non_monotone} of {b.n_points - 1} steps not {way} (by up to "
-                 f"{b.max_non_monotone:.3g})" if b.n_non_monotone else ""]
-        notes.append(
-            f"AIPW {what} of {sp.exposure}={arm} bounded: "
-            f"{' and '.join(f for f in found if f)}; projected onto {way} curves in [0, 1] "
-            f"(isotonic regression, then clipping), moving {b.n_changed} points by up to "
-            f"{b.max_change:.3g}; their intervals moved with them")
-    shift = np.where(np.isfinite(new), new - values, 0.0)
-    lo, hi = lo + shift, hi + shift
-    n_clip = int(np.sum((lo < 0) | (hi > 1)))
-    if n_clip:
-        notes.append(f"AIPW: {n_clip} confidence intervals clipped to [0, 1]")
-    with np.errstate(invalid="ignore"):
-        return new, np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0), tuple(notes)
-
-
-def _warn_low_ess(sp: _Spec, low_ess: list[tuple[int, float, int]],
-                  bound_notes: tuple[str, ...]) -> tuple[str, ...]:
-    """One strong warning (and its note) when an arm's effective sample size is too small."""
-    if not low_ess:
-        return ()
-    arms = "; ".join(f"{sp.exposure}={arm}: {n_eff:.1f} of {n:,} subjects"
-                     for arm, n_eff, n in low_ess)
-    fixed = (" The curves left [0, 1] or were not monotone and were bounded (see notes)."
-             if bound_notes else "")
-    msg = (f"{verb_name()}(): the doubly robust (AIPW) curves are unreliable: the effective sample "
-           f"size of the ATE weights is {arms} (under {AIPW_MIN_ESS_FRACTION:.0%} of the arm, "
-           f"or under {AIPW_MIN_ESS}).{fixed} The propensity scores reach 0 or 1, so the "
-           "estimate leans on a few subjects; restrict the cohort to where both arms occur "
-           "(trim=\"crump\"), or use method=\"gformula\" (no weights) and report the overlap.")
-    warnings.warn(msg, LowEffectiveSampleSizeWarning, stacklevel=4)
-    return (msg.split("(): ", 1)[1],)
-
-
-def _mask_unestimable(sp: _Spec, values: np.ndarray, se: np.ndarray, lo: np.ndarray,
-                      hi: np.ndarray, notes: tuple) -> tuple:
-    """NaN where an arm's censoring curve has reached 0 (no one observed beyond)."""
-    g = np.vstack([censoring_km(sp.t[sp.a == arm], sp.d[sp.a == arm],
-                                sp.s[sp.a == arm]).after(sp.grid) for arm in (1, 0)])
-    bad = np.asarray((g <= 0).any(axis=0))
-    if not bad.any():
-        return values, se, lo, hi, notes
-    out = [np.where(bad[None, :], np.nan, x) for x in (values, se, lo, hi)]
-    first = float(sp.grid[bad][0])
-    return (*out, notes + (f"AIPW not estimable from t = {first:g} on: every subject still "
-                           "under follow-up in an arm is censored there (G = 0)",))
 
 
 def _population(sp: _Spec) -> np.ndarray:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._typing import EffectMeasure
 from .._validation import (
     check_option,
 )
@@ -53,9 +54,11 @@ class AdjustedCurves(Curve):
         difference, risk ratio); the default is the curves' own scale (survival, or the
         cumulative incidence with ``cause``). The variances of ``1 - S`` are those of ``S``.
 
-        Influence-function variance: the arms' variances add (disjoint subjects, weights
-        treated as known); ratios use the log scale (delta method). Bootstrap: the replicate
-        contrasts (percentile interval).
+        Analytic variances: ``var_1 + var_0 - 2 cov_10``, the arms' covariance from the shared
+        influence values (the fitted propensity, Cox and censoring models use both arms; 0 for
+        ``ipw`` with ``variance="robust"``, whose arms share nothing once the weights are
+        known); ratios use the log scale (delta method). Bootstrap: the replicate contrasts
+        (percentile interval).
         """
         check_option(measure, Contrast, "measure", "contrast")
         if scale not in (None, "survival", "risk"):
@@ -93,9 +96,8 @@ class AdjustedCurves(Curve):
             assert av is not None  # influence-function curves keep their variances
             var1, var0 = av[0, pos[k]], av[1, pos[k]]
             cov10 = 0.0
-            if self.moments is not None:  # AIPW: the arms share subjects
-                j = pos[k]
-                cov10 = float(self.moments.cov(0, 1)[j, j])
+            if self.moments is not None:  # the fitted models share subjects across arms
+                cov10 = float(self.moments.cov_diag(0, 1)[pos[k]])
             ci = self.ci_method
             if measure == "difference":
                 rows.append(Estimate.from_model_scale(
@@ -113,13 +115,17 @@ class AdjustedCurves(Curve):
     def rmst(self, tau: float) -> EstimateTable:
         """Restricted mean survival time to ``tau`` per arm, and their difference.
 
-        Influence-function variance: the weighted Kaplan-Meier's infinitesimal jackknife
-        (:func:`cohortlab.rmst` with the weights); bootstrap: the replicate curves' areas.
+        ``ipw`` with ``variance="robust"``: the weighted Kaplan-Meier's infinitesimal jackknife
+        (:func:`cohortlab.rmst` with the weights); the other analytic variances: the area's
+        influence values (a linear function of the curve on the grid); bootstrap: the
+        replicate curves' areas.
         """
         if self.measure != "survival":
             raise DataValidationError(
                 "rmst(): the restricted mean is defined for survival curves; these are "
                 "cumulative incidence curves (cause=). Use contrast() at the times of interest.")
+        if getattr(self.moments, "rmst_exact", None) is not None:
+            return self._rmst_exact(float(tau))
         if self.moments is not None:
             return self._rmst_from_moments(float(tau))
         if self.replicates is None:
@@ -144,6 +150,33 @@ class AdjustedCurves(Curve):
         return EstimateTable(rows=rows, title=f"RMST to {tau:g}",
                              notes=self.notes + (_GRID_AREA_NOTE,))
 
+    def _rmst_exact(self, tau: float) -> EstimateTable:
+        """RMST per arm, difference and ratios over every event time (``ipw``).
+
+        The variances come from the curves' influence values (their covariance included).
+        """
+        if not tau > 0:
+            raise DataValidationError(f"rmst(): tau must be > 0; got {tau:g}.")
+        est, cov = self.moments.rmst_exact(tau)
+        (r1, r0), (v1, v0, c10) = est, (cov[0, 0], cov[1, 1], cov[0, 1])
+        x = self.exposure_name
+        rows: list[tuple[str, float, float, EffectMeasure]] = [
+            (f"RMST {x}=1", r1, np.sqrt(v1), "rmst"),
+            (f"RMST {x}=0", r0, np.sqrt(v0), "rmst"),
+            (f"RMST difference {x} 1 vs 0", r1 - r0, np.sqrt(v1 + v0 - 2 * c10),
+             "rmst_difference"),
+            (f"RMST ratio {x} 1 vs 0", np.log(r1 / r0),
+             np.sqrt(v1 / r1**2 + v0 / r0**2 - 2 * c10 / (r1 * r0)), "rmst_ratio"),
+            (f"RMTL ratio {x} 1 vs 0", np.log((tau - r1) / (tau - r0)),
+             np.sqrt(v1 / (tau - r1) ** 2 + v0 / (tau - r0) ** 2
+                     - 2 * c10 / ((tau - r1) * (tau - r0))), "rmtl_ratio")]
+        out = tuple(Estimate.from_model_scale(
+            nm, float(p), float(se), conf_level=self.conf_level, effect_measure=meas,
+            method=self.method, ci_method=self.ci_method, estimand=self.estimand, n=self.n,
+            n_events=self.n_events, labels={"tau": tau})
+            for nm, p, se, meas in rows)
+        return EstimateTable(rows=out, title=f"RMST to {tau:g}", notes=self.notes)
+
     def _rmst_from_moments(self, tau: float) -> EstimateTable:
         if not 0 < tau <= self.grid[-1]:
             raise DataValidationError(
@@ -154,13 +187,12 @@ class AdjustedCurves(Curve):
         a = np.zeros(self.grid.size)
         a[inside] = np.diff(knots)
         base = float(min(self.grid[0], tau))
-        m = self.moments
         # only grid times before tau enter (later ones may be NaN: not estimable)
-        a, sub = a[inside], np.ix_(inside, inside)
+        a = a[inside]
         vals = self.arm_values[:, inside]
         est = [base + a @ vals[0], base + a @ vals[1]]
-        var = [a @ m.cov(0, 0)[sub] @ a, a @ m.cov(1, 1)[sub] @ a]
-        cov10 = a @ m.cov(0, 1)[sub] @ a
+        q = self.moments.quad(a, np.flatnonzero(inside))
+        var, cov10 = [q[0, 0], q[1, 1]], q[0, 1]
         names = [f"RMST {self.exposure_name}=1", f"RMST {self.exposure_name}=0",
                  f"RMST difference {self.exposure_name} 1 vs 0"]
         pts = [est[0], est[1], est[0] - est[1]]
@@ -168,7 +200,7 @@ class AdjustedCurves(Curve):
         rows = tuple(Estimate.from_model_scale(
             nm, float(p), float(se), conf_level=self.conf_level,
             effect_measure="rmst" if k < 2 else "rmst_difference", method=self.method,
-            ci_method="influence_function", estimand=self.estimand, n=self.n,
+            ci_method=self.ci_method, estimand=self.estimand, n=self.n,
             n_events=self.n_events, labels={"tau": tau})
             for k, (nm, p, se) in enumerate(zip(names, pts, ses, strict=True)))
         return EstimateTable(rows=rows, title=f"RMST to {tau:g}",
