@@ -16,6 +16,7 @@ from .._validation import check_conf_level, check_option, verb
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results import Curve, Estimate, EstimateTable, ModelResult
+from ._chunked import map_chunks
 from ._expand import max_followup
 from ._input import (
     Columns,
@@ -211,7 +212,7 @@ def sequential_trials(
             )
         pp_all = None
         source = parquet_source(os.fspath(data), cols, chunk_persons, _FUNC)
-    n_fu = max((max_followup(pp) for pp in source()), default=-1) + 1
+    n_fu = max(map_chunks(source, max_followup), default=-1) + 1
     if n_fu == 0:
         raise DataValidationError(
             f"{_FUNC}(): no eligible person-periods ({eligible!r} is 0 in every row): no trial "
