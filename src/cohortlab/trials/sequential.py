@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results import Curve, Estimate, EstimateTable, ModelResult
 from ._chunked import map_chunks
+from ._dask import bootstrap_backend, check_client, dask_source, is_dask_frame
 from ._expand import max_followup
 from ._input import (
     Columns,
@@ -38,11 +40,13 @@ TimeTerms = Literal["linear", "quadratic", "spline"]
 TrialTerms = Literal["none", "linear", "quadratic", "spline"]
 Interaction = Literal["none", "linear", "all"]
 TrialsVariance = Literal["robust", "bootstrap"]
+Engine = Literal["local", "dask"]
+DaskDataFrame = Any  # dask.dataframe.DataFrame (dask is an optional dependency)
 
 
 @verb
 def sequential_trials(
-    data: pd.DataFrame | str | os.PathLike[str],
+    data: pd.DataFrame | str | os.PathLike[str] | DaskDataFrame,
     *,
     id: str,  # noqa: A002 - the shared long-format contract names it id=
     period: str,
@@ -65,6 +69,7 @@ def sequential_trials(
     n_jobs: int = 1,
     conf_level: float = 0.95,
     chunk_persons: int = 20_000,
+    engine: Engine = "local",
 ) -> TrialsResult:
     """Sequential target trials: intention-to-treat or per-protocol risks by standardisation.
 
@@ -200,17 +205,31 @@ def sequential_trials(
                    eligible=eligible, censor=censor, baseline=tuple(covariates),
                    varying=tuple(switch_covariates) if weighted else ())
     notes: list[str] = []
+    pp_all = None
     if isinstance(data, pd.DataFrame):
         _check_columns(data.columns, cols)
         pp_all = to_arrays(data, cols, _FUNC)
+    elif is_dask_frame(data) and engine != "dask":
+        raise DataValidationError(
+            f"{_FUNC}(): data is a dask DataFrame; pass engine='dask' to fit it on its "
+            "partitions (or data.compute() for the local engine)."
+        )
+    elif engine == "local" and variance == "bootstrap":
+        raise DataValidationError(
+            f"{_FUNC}(): variance='bootstrap' needs a DataFrame; with a Parquet path use "
+            "variance='robust' (or engine='dask')."
+        )
+    if engine == "dask":
+        if variance == "bootstrap":
+            check_client(_FUNC)
+        source: Any = dask_source(data, cols, chunk_persons, _FUNC, pp_all)
+        notes.append(f"engine: Dask, {len(source.parts)} partitions of whole persons; each "
+                     "pass sums per-chunk statistics on the client in chunk order")
+        if variance == "bootstrap" and pp_all is None:
+            pp_all = source.gather()
+    elif pp_all is not None:
         source = frame_source(pp_all, chunk_persons)
     else:
-        if variance == "bootstrap":
-            raise DataValidationError(
-                f"{_FUNC}(): variance='bootstrap' needs a DataFrame; with a Parquet path use "
-                "variance='robust'."
-            )
-        pp_all = None
         source = parquet_source(os.fspath(data), cols, chunk_persons, _FUNC)
     n_fu = max(map_chunks(source, max_followup), default=-1) + 1
     if n_fu == 0:
@@ -233,10 +252,14 @@ def sequential_trials(
                         n_events=int(fit.n_events), estimand=estimand)
     reps = None
     if variance == "bootstrap" and pp_all is not None:
-        reps = _bootstrap(pp_all, spec, truncate, hz, n_fu, chunk_persons, n_boot,
-                          random_state, n_jobs)
+        on_dask = engine == "dask"
+        with bootstrap_backend(_FUNC) if on_dask else contextlib.nullcontext():
+            reps = _bootstrap(pp_all, spec, truncate, hz, n_fu, chunk_persons, n_boot,
+                              random_state, -1 if on_dask else n_jobs)
         notes.append(f"bootstrap: {n_boot} person-level replicates (same persons across "
-                     "trials), weight and outcome models refitted in each")
+                     "trials), weight and outcome models refitted in each"
+                     + ("; replicates run on the Dask cluster (joblib's Dask backend)"
+                        if on_dask else ""))
     effects = _effects(R, IF, reps, hz, conf_level, estimand, int(fit.n_rows),
                        int(fit.n_events), tuple(notes))
     curves = _curves(R, IF, conf_level, estimand, int(flow.loc[0, "n"]), tuple(notes))
