@@ -232,7 +232,7 @@ def check_client(func: str) -> Any:
 
 @contextlib.contextmanager
 def bootstrap_backend(func: str) -> Iterator[None]:
-    """joblib's Dask backend on the current ``distributed.Client`` (CohortError if none)."""
+    """Run joblib on the current ``distributed.Client`` (its Dask backend; CohortError if none)."""
     from joblib import parallel_config
 
     client = check_client(func)

@@ -109,17 +109,35 @@ def sequential_trials(
     empirical term of the standardisation, both clustered by person; the weight models are
     treated as known (as TrialEmulation). ``"bootstrap"``: persons are resampled with their
     rows across all trials (cohortlab.inference.bootstrap, percentile intervals), refitting
-    the weight and outcome models; DataFrame input only.
+    the weight and outcome models; DataFrame input only with ``engine="local"``.
 
     **Scale.** The expanded data are never built whole: each Newton step of each pooled
     logistic model re-expands ``chunk_persons`` persons at a time and sums ``X'WX`` and
     ``X'W(y - mu)`` over the chunks. ``data`` may be a path to a Parquet file, read through
     DuckDB one block of persons at a time (the ``trials`` extra).
 
+    **Engines.** ``engine="local"`` runs every pass in this process. ``engine="dask"`` runs
+    it on the current Dask scheduler (the active ``distributed.Client``, else dask's local
+    threads; the ``dask`` extra): the person-period rows are validated and kept on the
+    workers as partitions of whole persons (a DataFrame or a Parquet file is cut into
+    blocks of ``chunk_persons`` persons, the Parquet blocks read by DuckDB on the workers,
+    which must see the path; a ``dask.dataframe`` keeps its partitions, each of which must
+    hold whole persons, e.g. ``ddf.set_index(id, sorted=True)``); each pass of every model
+    fit (weights, outcome, flow, standardisation entries) is one task per partition that
+    expands it chunk by chunk and returns per-chunk ``X'WX``, ``X'W(y - mu)``, scores or
+    counts, summed on the client in chunk order. Expanded rows never leave a worker. The
+    bootstrap gathers the person-period arrays to the client and runs the replicates on
+    the cluster through joblib's Dask backend (a ``distributed.Client`` is required;
+    ``n_jobs`` is then the whole cluster), each replicate with its own seed as locally. The
+    numbers are those of ``engine="local"``: identical for a DataFrame or Parquet input
+    (the same chunks, summed in the same order), equal to rounding (~1e-12 relative) for a
+    dask DataFrame with other partitions; bootstrap replicates are identical.
+
     Parameters
     ----------
-    data : pandas.DataFrame or str or os.PathLike
-        Person-period rows sorted by ``(id, period)``, periods consecutive; or a Parquet path.
+    data : pandas.DataFrame or str or os.PathLike or dask.dataframe.DataFrame
+        Person-period rows sorted by ``(id, period)``, periods consecutive; or a Parquet path;
+        or (``engine="dask"``) a dask DataFrame partitioned by person.
     id, period, treatment, outcome, eligible : str
         Column names: person, period (0, 1, ...), treatment in the period (0/1), outcome at the
         end of the period (0/1; NaN allowed in censored rows), eligibility for a trial starting
@@ -155,12 +173,16 @@ def sequential_trials(
         ``"robust"``: the person-clustered sandwich (CR0) of the outcome model plus the
         empirical term of the standardisation, the weight models treated as known;
         ``"bootstrap"``: persons resampled with all their trials, every model refitted
-        (DataFrame input only).
+        (DataFrame input only with ``engine="local"``).
     n_boot, random_state, n_jobs : int, int or Generator, int
         Bootstrap replicates, seed and joblib jobs (results do not depend on ``n_jobs``).
     conf_level : float
     chunk_persons : int
-        Persons per chunk of the streamed expansion.
+        Persons per chunk of the streamed expansion (with ``engine="dask"`` and a DataFrame or
+        Parquet input, also the persons per partition).
+    engine : {"local", "dask"}
+        Where the passes run: in this process, or on the current Dask scheduler (see
+        Engines); ``data`` may then also be a ``dask.dataframe.DataFrame``.
 
     Returns
     -------
