@@ -36,10 +36,13 @@ __all__ = ["DaskSource", "import_dask", "is_dask_frame", "dask_source", "check_c
 
 
 def import_dask(func: str) -> Any:
-    """``dask`` (with ``dask.dataframe``), or a CohortError saying how to install it."""
+    """``dask``, or a CohortError saying how to install it.
+
+    ``dask.dataframe`` (a slow import) is not needed unless the caller passes a dask
+    DataFrame, which has imported it.
+    """
     try:
         import dask
-        import dask.dataframe  # noqa: F401 - registers the collection type
     except ImportError as exc:
         raise CohortError(
             f"{func}(): engine='dask' needs dask and distributed, which are not installed; "
