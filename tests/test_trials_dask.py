@@ -171,3 +171,16 @@ def test_missing_dask_is_a_clear_error(data, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "dask", None)
     with pytest.raises(CohortError, match=r"pip install \"cohortlab\[dask\]\""):
         cl.sequential_trials(data, engine="dask", **KW)
+
+
+def test_without_a_distributed_client_dask_runs_locally(data, monkeypatch) -> None:
+    """No Client: the partitions run on dask's own local scheduler (here synchronous)."""
+    import dask
+
+    from cohortlab.trials import _dask
+
+    monkeypatch.setattr(_dask, "_client", lambda: None)
+    with dask.config.set(scheduler="sync"):
+        on_dask = cl.sequential_trials(data, chunk_persons=70, engine="dask", **KW)
+    local = cl.sequential_trials(data, chunk_persons=70, **KW)
+    np.testing.assert_array_equal(on_dask.model.params, local.model.params)
