@@ -19,7 +19,7 @@ agree with the local engine to rounding).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -234,10 +234,14 @@ def check_client(func: str) -> Any:
 
 
 @contextlib.contextmanager
-def bootstrap_backend(func: str) -> Iterator[None]:
-    """Run joblib on the current ``distributed.Client`` (its Dask backend; CohortError if none)."""
+def bootstrap_backend(func: str, scatter: Sequence[Any] = ()) -> Iterator[None]:
+    """Run joblib on the current ``distributed.Client`` (its Dask backend; CohortError if none).
+
+    ``scatter``: objects the replicates share (the statistic and the data it holds), sent to
+    every worker once instead of with every batch.
+    """
     from joblib import parallel_config
 
     client = check_client(func)
-    with parallel_config(backend="dask", client=client):
+    with parallel_config(backend="dask", client=client, scatter=list(scatter) or None):
         yield

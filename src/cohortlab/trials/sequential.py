@@ -275,9 +275,10 @@ def sequential_trials(
     reps = None
     if variance == "bootstrap" and pp_all is not None:
         on_dask = engine == "dask"
-        with bootstrap_backend(_FUNC) if on_dask else contextlib.nullcontext():
-            reps = _bootstrap(pp_all, spec, truncate, hz, n_fu, chunk_persons, n_boot,
-                              random_state, -1 if on_dask else n_jobs)
+        reps = _bootstrap(pp_all, spec, truncate, hz, n_fu, chunk_persons, n_boot,
+                          random_state, -1 if on_dask else n_jobs,
+                          (lambda stat: bootstrap_backend(_FUNC, scatter=[stat])) if on_dask
+                          else None)
         notes.append(f"bootstrap: {n_boot} person-level replicates (same persons across "
                      "trials), weight and outcome models refitted in each"
                      + ("; replicates run on the Dask cluster (joblib's Dask backend)"
@@ -392,8 +393,13 @@ def _flow_table(c: dict, per_protocol: bool) -> pd.DataFrame:
 
 
 def _bootstrap(pp_all, spec: Spec, truncate: float | None, hz: list[int], n_fu: int,
-               chunk_persons: int, n_boot: int, random_state, n_jobs: int) -> np.ndarray:
-    """Replicates of ``[R1(h), R0(h), RD(h), log RR(h)]`` per horizon (persons resampled)."""
+               chunk_persons: int, n_boot: int, random_state, n_jobs: int,
+               backend=None) -> np.ndarray:
+    """Replicates of ``[R1(h), R0(h), RD(h), log RR(h)]`` per horizon (persons resampled).
+
+    ``backend(stat)``, if given, is the joblib context the replicates run in (the Dask
+    engine's, which sends ``stat`` and the data it holds to the workers once).
+    """
     base_spec = replace(spec, truncate=None)
     time_rows = spec.cells().reshape(2, n_fu, -1)
 
@@ -406,8 +412,9 @@ def _bootstrap(pp_all, spec: Spec, truncate: float | None, hz: list[int], n_fu: 
         return np.concatenate([[R[1, h], R[0, h], R[1, h] - R[0, h],
                                 math.log(R[1, h] / R[0, h])] for h in hz])
 
-    res = bootstrap(stat, pp_all.n_rows, n_boot=n_boot, random_state=random_state,
-                    n_jobs=n_jobs, cluster=pp_all.person)
+    with backend(stat) if backend is not None else contextlib.nullcontext():
+        res = bootstrap(stat, pp_all.n_rows, n_boot=n_boot, random_state=random_state,
+                        n_jobs=n_jobs, cluster=pp_all.person)
     return res.replicates
 
 
