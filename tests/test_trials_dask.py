@@ -155,6 +155,9 @@ def test_partitions_must_hold_whole_persons(client, data, dask_sizeof_rng) -> No
     with pytest.raises(DataValidationError, match=r"column\(s\) \['Q'\]"):
         cl.sequential_trials(dd.from_pandas(data, npartitions=2), engine="dask",
                              **{**KW, "censor": "Q"})
+    bad = data.assign(A=data["A"].replace(1, 2)).set_index("id")  # checked on the workers
+    with pytest.raises(DataValidationError, match="treatment column 'A' must be 0/1"):
+        cl.sequential_trials(dd.from_pandas(bad, npartitions=2), engine="dask", **KW)
     with pytest.raises(DataValidationError, match="engine must be one of"):
         cl.sequential_trials(data, engine="spark", **KW)
 
