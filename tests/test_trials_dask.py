@@ -2,7 +2,7 @@
 
 One in-process cluster (2 workers, 1 thread each) for the module: ``processes=False`` starts in
 a fraction of a second; serialisation of every task the engine ships is checked separately
-(cloudpickle round trip), and the benchmark runs worker processes.
+(cloudpickle round trip), and a slow test and the benchmark run worker processes.
 """
 
 from __future__ import annotations
@@ -187,3 +187,22 @@ def test_without_a_distributed_client_dask_runs_locally(data, monkeypatch) -> No
         on_dask = cl.sequential_trials(data, chunk_persons=70, engine="dask", **KW)
     local = cl.sequential_trials(data, chunk_persons=70, **KW)
     np.testing.assert_array_equal(on_dask.model.params, local.model.params)
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_same_numbers(data, dask_sizeof_rng) -> None:
+    """Worker processes (every task and result pickled): the same numbers as locally."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        for extra in ({}, PP):
+            local = cl.sequential_trials(data, chunk_persons=70, **KW, **extra)
+            on_dask = cl.sequential_trials(data, chunk_persons=70, engine="dask", **KW,
+                                           **extra)
+            for k, v in _numbers(local).items():
+                np.testing.assert_array_equal(_numbers(on_dask)[k], v, err_msg=k)
+            ddf = dd.from_pandas(data.set_index("id"), npartitions=3)
+            _same(local, cl.sequential_trials(ddf, engine="dask", **KW, **extra))
+        kw = dict(variance="bootstrap", n_boot=8, random_state=3, **KW)
+        _same(cl.sequential_trials(data, **kw), cl.sequential_trials(data, engine="dask", **kw),
+              rtol=0)
