@@ -71,7 +71,7 @@ def child(path: str, engine: str, estimand: str, chunk_persons: int) -> dict:
 
         t = time.perf_counter()
         cluster = LocalCluster(n_workers=2, threads_per_worker=1,
-                               processes=engine == "dask processes", dashboard_address=None)
+                               processes=engine == "dask processes", dashboard_address=":0")
         client = Client(cluster)
         client.run(importlib.import_module, "cohortlab.trials._dask")  # workers' imports
         startup = time.perf_counter() - t
