@@ -14,12 +14,20 @@ the cost per row is a few scalar operations, not ``p^2``; a plain dense design i
 special case with empty time and entry blocks. Person-period input can come from a
 DataFrame or from a Parquet file read through DuckDB one block of persons at a time
 (imported lazily; the ``trials`` extra).
+
+Every pass over the chunks is a map (a function of one chunk: its sufficient statistics,
+scores or counts) followed by a reduction on the caller's side in chunk order
+(:func:`map_chunks`). A plain source is mapped here, in a loop; a source with a ``map``
+method (the Dask engine's partitions, ``_dask.py``) runs the function where its chunks
+live and returns the per-chunk results in the same order, so both engines sum the same
+numbers in the same order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -27,8 +35,8 @@ from scipy.special import expit
 
 from ..exceptions import ConvergenceError
 
-__all__ = ["Block", "ChunkFit", "Source", "dense_block", "fit_chunked", "fit_many",
-           "parquet_chunks", "parquet_ids"]
+__all__ = ["Block", "ChunkFit", "Mapped", "Source", "dense_block", "fit_chunked", "fit_many",
+           "map_chunks", "parquet_chunks", "parquet_ids"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,19 +155,67 @@ class ChunkFit:
         return np.linalg.solve(self.information, self.scores.T).T
 
 
+def map_chunks(source: Any, fn: Callable[[Any], Any]) -> Iterable[Any]:
+    """``fn`` of every chunk of ``source``, in chunk order.
+
+    A plain source (a callable returning an iterator of chunks) is mapped here, lazily; a
+    source with a ``map`` method (Dask partitions, or a :class:`Mapped` source over them)
+    runs ``fn`` where the chunks are and returns the per-chunk results in the same order.
+
+    Examples
+    --------
+    >>> list(map_chunks(lambda: iter([1, 2, 3]), lambda c: 10 * c))
+    [10, 20, 30]
+    >>> list(map_chunks(Mapped(lambda: iter([1, 2]), lambda c: c + 1), lambda c: -c))
+    [-2, -3]
+    """
+    m = getattr(source, "map", None)
+    return m(fn) if m is not None else (fn(c) for c in source())
+
+
+def _then(f: Callable[[Any], Any], fn: Callable[[Any], Any], chunk: Any) -> Any:
+    return fn(f(chunk))
+
+
+@dataclass(frozen=True, eq=False)
+class Mapped:
+    """The chunks of ``base`` transformed by ``f`` (person-period arrays -> designs).
+
+    Iterating (``Mapped(...)()``) transforms each chunk here; :func:`map_chunks` composes
+    ``f`` with the mapped function and hands both to ``base``, so a distributed base runs the
+    transformation next to its data.
+    """
+
+    base: Any
+    f: Callable[[Any], Any]
+
+    def __call__(self) -> Iterator[Any]:
+        return (self.f(c) for c in self.base())
+
+    def map(self, fn: Callable[[Any], Any]) -> Iterable[Any]:
+        return map_chunks(self.base, partial(_then, self.f, fn))
+
+
+def _stats(beta: np.ndarray, b: Block) -> tuple[float, np.ndarray, np.ndarray, float, float]:
+    """One chunk's log-likelihood, information, gradient, sum of w and of w y at ``beta``."""
+    eta = b.eta(beta)
+    mu = expit(eta)
+    return (float(np.sum(b.w * (b.y * eta - np.logaddexp(0.0, eta)))),
+            b.cross(b.w * mu * (1 - mu)), b.xtv(b.w * (b.y - mu)), float(b.w.sum()),
+            float(b.w @ b.y))
+
+
 def _pass(source: Source, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, float,
                                                      float]:
     """Log-likelihood, information, gradient, sum of w and sum of w y at ``beta``."""
     p = beta.shape[0]
     info, grad, ll, sw, swy = np.zeros((p, p)), np.zeros(p), 0.0, 0.0, 0.0
-    for b in source():
-        eta = b.eta(beta)
-        mu = expit(eta)
-        ll += float(np.sum(b.w * (b.y * eta - np.logaddexp(0.0, eta))))
-        info += b.cross(b.w * mu * (1 - mu))
-        grad += b.xtv(b.w * (b.y - mu))
-        sw += float(b.w.sum())
-        swy += float(b.w @ b.y)
+    for c_ll, c_info, c_grad, c_sw, c_swy in map_chunks(source, partial(_stats, beta)):
+        ll += c_ll
+        info += c_info
+        grad += c_grad
+        sw += c_sw
+        swy += c_swy
     return ll, info, grad, sw, swy
 
 
@@ -235,22 +291,22 @@ def fit_chunked(source: Source, p: int, *, names: tuple[str, ...] | None = None,
     return _finish(source, beta, info, it, ll, scores)
 
 
+def _stats_many(betas: list[np.ndarray], active: list[bool], blocks: tuple[Block, ...]
+                ) -> list[tuple | None]:
+    return [_stats(betas[j], b) if active[j] else None for j, b in enumerate(blocks)]
+
+
 def _pass_many(source: ManySource, betas: list[np.ndarray], active: list[bool]) -> list:
     """``_pass`` for several models whose blocks one source yields together (one expansion)."""
     out: list[list[Any]] = [[0.0, np.zeros((b.size, b.size)), np.zeros(b.size), 0.0, 0.0]
                             for b in betas]
-    for blocks in source():
-        for j, b in enumerate(blocks):
-            if not active[j]:
+    for stats in map_chunks(source, partial(_stats_many, list(betas), list(active))):
+        for j, st in enumerate(stats):
+            if st is None:
                 continue
-            eta = b.eta(betas[j])
-            mu = expit(eta)
             o = out[j]
-            o[0] += float(np.sum(b.w * (b.y * eta - np.logaddexp(0.0, eta))))
-            o[1] += b.cross(b.w * mu * (1 - mu))
-            o[2] += b.xtv(b.w * (b.y - mu))
-            o[3] += float(b.w.sum())
-            o[4] += float(b.w @ b.y)
+            for k in range(5):
+                o[k] += st[k]
     return out
 
 
@@ -328,17 +384,21 @@ def fit_many(source: ManySource, ps: list[int], *, responses: list[str],
     return betas
 
 
+def _chunk_scores(beta: np.ndarray, b: Block) -> tuple[int, float, np.ndarray, np.ndarray]:
+    mu = expit(b.eta(beta))
+    lab, u = b.scores(b.w * (b.y - mu))
+    return int((b.w > 0).sum()), float(((b.w > 0) * b.y).sum()), lab, u
+
+
 def _finish(source: Source, beta: np.ndarray, info: np.ndarray, it: int, ll: float,
             scores: bool) -> ChunkFit:
     """Per-person scores and counts at the final coefficients."""
     parts, labels = [], []
     n_rows, n_events = 0, 0.0
     if scores:
-        for b in source():
-            mu = expit(b.eta(beta))
-            n_rows += int((b.w > 0).sum())
-            n_events += float(((b.w > 0) * b.y).sum())
-            lab, u = b.scores(b.w * (b.y - mu))
+        for c_rows, c_events, lab, u in map_chunks(source, partial(_chunk_scores, beta)):
+            n_rows += c_rows
+            n_events += c_events
             parts.append(u)
             labels.append(lab)
     p = beta.shape[0]

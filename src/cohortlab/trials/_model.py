@@ -10,12 +10,13 @@ fixed within a person-trial; standardisation uses that split (``_standardise.py`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
-from ._chunked import Block, ChunkFit, fit_chunked, fit_many
+from ._chunked import Block, ChunkFit, Mapped, fit_chunked, fit_many, map_chunks
 from ._expand import Expanded, PersonPeriod, deviation, expand, group_cumsum, time_terms
 
 __all__ = ["Spec", "PPSource", "Weights", "outcome_names", "fit_outcome", "fit_switch",
@@ -195,12 +196,29 @@ def _outcome_chunk(spec: Spec, pp: PersonPeriod, wts: Weights | None) -> Block:
 def fit_outcome(spec: Spec, source: PPSource, wts: Weights | None) -> ChunkFit:
     """The pooled logistic outcome model, streamed over person chunks."""
     names, _ = outcome_names(spec)
-
-    def chunks() -> Iterator:
-        for pp in source():
-            yield _outcome_chunk(spec, pp, wts)
-
+    chunks = Mapped(source, partial(_outcome_chunk, spec, wts=wts))
     return fit_chunked(chunks, len(names), names=names, response="the outcome")
+
+
+def _switch_chunk(spec: Spec, kinds: tuple[str, ...], pp: PersonPeriod) -> tuple[Block, ...]:
+    """One chunk's blocks of the weight models, by kind, arm, numerator then denominator."""
+    ex = expand(pp)
+    if spec.per_protocol:
+        adherent, deviates = deviation(pp, ex)
+    else:
+        adherent = deviates = np.ones(ex.n_rows, dtype=bool)
+    E = _entry_block(spec, pp, ex)
+    out = []
+    for kind in kinds:
+        base = ((adherent | deviates) & (ex.followup > 0) if kind == "switch"
+                else _censor_rows(pp, ex, adherent))
+        for a in (0, 1):
+            idx = np.flatnonzero(base & (ex.arm == a))
+            y = ((pp.treatment[ex.src[idx]] == a) if kind == "switch"
+                 else (pp.censor[ex.src[idx]] == 0)).astype(float)
+            out += [switch_block(spec, pp, ex, idx, False, y, E),
+                    switch_block(spec, pp, ex, idx, True, y, E)]
+    return tuple(out)
 
 
 def fit_switch(spec: Spec, source: PPSource) -> Weights:
@@ -219,27 +237,7 @@ def fit_switch(spec: Spec, source: PPSource) -> Weights:
         return Weights()
     kinds = (["switch"] if spec.per_protocol else []) + (
         ["censor"] if spec.censor_weights else [])
-
-    def chunks() -> Iterator:
-        for pp in source():
-            ex = expand(pp)
-            if spec.per_protocol:
-                adherent, deviates = deviation(pp, ex)
-            else:
-                adherent = deviates = np.ones(ex.n_rows, dtype=bool)
-            E = _entry_block(spec, pp, ex)
-            out = []
-            for kind in kinds:
-                base = ((adherent | deviates) & (ex.followup > 0) if kind == "switch"
-                        else _censor_rows(pp, ex, adherent))
-                for a in (0, 1):
-                    idx = np.flatnonzero(base & (ex.arm == a))
-                    y = ((pp.treatment[ex.src[idx]] == a) if kind == "switch"
-                         else (pp.censor[ex.src[idx]] == 0)).astype(float)
-                    out += [switch_block(spec, pp, ex, idx, False, y, E),
-                            switch_block(spec, pp, ex, idx, True, y, E)]
-            yield tuple(out)
-
+    chunks = Mapped(source, partial(_switch_chunk, spec, tuple(kinds)))
     nb = 1 + spec.f_terms(np.zeros(1)).shape[1] + spec.t_terms(np.zeros(1)).shape[1]
     pn = nb + len(spec.baseline_names)
     pd_ = pn + len(spec.varying_names)
@@ -259,43 +257,61 @@ def fit_switch(spec: Spec, source: PPSource) -> Weights:
 def entries(spec: Spec, source: PPSource) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Entry block, arm and person of every trial entry (follow-up 0 rows)."""
     blocks, arms, persons = [], [], []
-    for pp in source():
-        ex = expand(pp)
-        blocks.append(_entry_block(spec, pp, ex))
-        arms.append(pp.treatment[ex.starts])
-        persons.append(pp.person[ex.starts])
+    for E, arm, person in map_chunks(source, partial(_entry_chunk, spec)):
+        blocks.append(E)
+        arms.append(arm)
+        persons.append(person)
     return np.vstack(blocks), np.concatenate(arms), np.concatenate(persons)
+
+
+def _entry_chunk(spec: Spec, pp: PersonPeriod) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ex = expand(pp)
+    return _entry_block(spec, pp, ex), pp.treatment[ex.starts], pp.person[ex.starts]
 
 
 def flow_counts(spec: Spec, source: PPSource, wts: Weights | None) -> dict:
     """Counts of the flow table and the (untruncated) weights of the outcome-model rows."""
-    c = dict.fromkeys(["persons", "person_periods", "eligible_periods", "persons_with_trial",
-                       "trials_arm0", "trials_arm1", "expanded_rows", "censored_rows",
-                       "deviation_rows", "after_deviation_rows", "outcome_rows",
-                       "events_arm0", "events_arm1"], 0)
+    c = dict.fromkeys(_COUNTS, 0)
     weights = []
-    for pp in source():
-        ex = expand(pp)
-        c["persons"] += int(np.unique(pp.person).size)
-        c["person_periods"] += pp.n_rows
-        c["eligible_periods"] += int(pp.eligible.sum())
-        c["persons_with_trial"] += int(np.unique(pp.person[pp.eligible.astype(bool)]).size)
-        c["trials_arm0"] += int((ex.first & (ex.arm == 0)).sum())
-        c["trials_arm1"] += int((ex.first & (ex.arm == 1)).sum())
-        c["expanded_rows"] += ex.n_rows
-        rows, adherent = _outcome_rows(pp, ex, spec)
-        c["censored_rows"] += int(((pp.censor[ex.src] != 0) & adherent).sum())
-        if spec.per_protocol:
-            _, deviates = deviation(pp, ex)
-            c["deviation_rows"] += int(deviates.sum())
-            c["after_deviation_rows"] += int((~adherent & ~deviates).sum())
-        if spec.weighted and wts is not None:
-            w_full = np.zeros(ex.n_rows)
-            w_full[adherent] = weight_values(spec, wts, pp, ex, adherent)
-            weights.append(w_full[rows])
-        c["outcome_rows"] += int(rows.sum())
-        y = pp.outcome[ex.src[rows]]
-        c["events_arm0"] += int(y[ex.arm[rows] == 0].sum())
-        c["events_arm1"] += int(y[ex.arm[rows] == 1].sum())
+    for counts, w in map_chunks(source, partial(_flow_chunk, spec, wts)):
+        for k, v in counts.items():
+            c[k] += v
+        if w is not None:
+            weights.append(w)
     w = np.concatenate(weights) if weights else np.zeros(0)
     return {"counts": c, "weights": w}
+
+
+_COUNTS = ("persons", "person_periods", "eligible_periods", "persons_with_trial", "trials_arm0",
+           "trials_arm1", "expanded_rows", "censored_rows", "deviation_rows",
+           "after_deviation_rows", "outcome_rows", "events_arm0", "events_arm1")
+
+
+def _flow_chunk(spec: Spec, wts: Weights | None, pp: PersonPeriod
+                ) -> tuple[dict[str, int], np.ndarray | None]:
+    """One chunk's flow counts and the (untruncated) weights of its outcome-model rows."""
+    c = dict.fromkeys(_COUNTS, 0)
+    ex = expand(pp)
+    c["persons"] += int(np.unique(pp.person).size)
+    c["person_periods"] += pp.n_rows
+    c["eligible_periods"] += int(pp.eligible.sum())
+    c["persons_with_trial"] += int(np.unique(pp.person[pp.eligible.astype(bool)]).size)
+    c["trials_arm0"] += int((ex.first & (ex.arm == 0)).sum())
+    c["trials_arm1"] += int((ex.first & (ex.arm == 1)).sum())
+    c["expanded_rows"] += ex.n_rows
+    rows, adherent = _outcome_rows(pp, ex, spec)
+    c["censored_rows"] += int(((pp.censor[ex.src] != 0) & adherent).sum())
+    if spec.per_protocol:
+        _, deviates = deviation(pp, ex)
+        c["deviation_rows"] += int(deviates.sum())
+        c["after_deviation_rows"] += int((~adherent & ~deviates).sum())
+    w = None
+    if spec.weighted and wts is not None:
+        w_full = np.zeros(ex.n_rows)
+        w_full[adherent] = weight_values(spec, wts, pp, ex, adherent)
+        w = w_full[rows]
+    c["outcome_rows"] += int(rows.sum())
+    y = pp.outcome[ex.src[rows]]
+    c["events_arm0"] += int(y[ex.arm[rows] == 0].sum())
+    c["events_arm1"] += int(y[ex.arm[rows] == 1].sum())
+    return c, w

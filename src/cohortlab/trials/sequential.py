@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Sequence
@@ -16,6 +17,8 @@ from .._validation import check_conf_level, check_option, verb
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results import Curve, Estimate, EstimateTable, ModelResult
+from ._chunked import map_chunks
+from ._dask import bootstrap_backend, check_client, dask_source, is_dask_frame
 from ._expand import max_followup
 from ._input import (
     Columns,
@@ -37,11 +40,13 @@ TimeTerms = Literal["linear", "quadratic", "spline"]
 TrialTerms = Literal["none", "linear", "quadratic", "spline"]
 Interaction = Literal["none", "linear", "all"]
 TrialsVariance = Literal["robust", "bootstrap"]
+Engine = Literal["local", "dask"]
+DaskDataFrame = Any  # dask.dataframe.DataFrame (dask is an optional dependency)
 
 
 @verb
 def sequential_trials(
-    data: pd.DataFrame | str | os.PathLike[str],
+    data: pd.DataFrame | str | os.PathLike[str] | DaskDataFrame,
     *,
     id: str,  # noqa: A002 - the shared long-format contract names it id=
     period: str,
@@ -64,6 +69,7 @@ def sequential_trials(
     n_jobs: int = 1,
     conf_level: float = 0.95,
     chunk_persons: int = 20_000,
+    engine: Engine = "local",
 ) -> TrialsResult:
     """Sequential target trials: intention-to-treat or per-protocol risks by standardisation.
 
@@ -103,17 +109,35 @@ def sequential_trials(
     empirical term of the standardisation, both clustered by person; the weight models are
     treated as known (as TrialEmulation). ``"bootstrap"``: persons are resampled with their
     rows across all trials (cohortlab.inference.bootstrap, percentile intervals), refitting
-    the weight and outcome models; DataFrame input only.
+    the weight and outcome models; DataFrame input only with ``engine="local"``.
 
     **Scale.** The expanded data are never built whole: each Newton step of each pooled
     logistic model re-expands ``chunk_persons`` persons at a time and sums ``X'WX`` and
     ``X'W(y - mu)`` over the chunks. ``data`` may be a path to a Parquet file, read through
     DuckDB one block of persons at a time (the ``trials`` extra).
 
+    **Engines.** ``engine="local"`` runs every pass in this process. ``engine="dask"`` runs
+    it on the current Dask scheduler (the active ``distributed.Client``, else dask's local
+    threads; the ``dask`` extra): the person-period rows are validated and kept on the
+    workers as partitions of whole persons (a DataFrame or a Parquet file is cut into
+    blocks of ``chunk_persons`` persons, the Parquet blocks read by DuckDB on the workers,
+    which must see the path; a ``dask.dataframe`` keeps its partitions, each of which must
+    hold whole persons, e.g. ``ddf.set_index(id, sorted=True)``); each pass of every model
+    fit (weights, outcome, flow, standardisation entries) is one task per partition that
+    expands it chunk by chunk and returns per-chunk ``X'WX``, ``X'W(y - mu)``, scores or
+    counts, summed on the client in chunk order. Expanded rows never leave a worker. The
+    bootstrap gathers the person-period arrays to the client and runs the replicates on
+    the cluster through joblib's Dask backend (a ``distributed.Client`` is required;
+    ``n_jobs`` is then the whole cluster), each replicate with its own seed as locally. The
+    numbers are those of ``engine="local"``: identical for a DataFrame or Parquet input
+    (the same chunks, summed in the same order), equal to rounding (~1e-12 relative) for a
+    dask DataFrame with other partitions; bootstrap replicates are identical.
+
     Parameters
     ----------
-    data : pandas.DataFrame or str or os.PathLike
-        Person-period rows sorted by ``(id, period)``, periods consecutive; or a Parquet path.
+    data : pandas.DataFrame or str or os.PathLike or dask.dataframe.DataFrame
+        Person-period rows sorted by ``(id, period)``, periods consecutive; or a Parquet path;
+        or (``engine="dask"``) a dask DataFrame partitioned by person.
     id, period, treatment, outcome, eligible : str
         Column names: person, period (0, 1, ...), treatment in the period (0/1), outcome at the
         end of the period (0/1; NaN allowed in censored rows), eligibility for a trial starting
@@ -152,12 +176,16 @@ def sequential_trials(
         ``"robust"``: the person-clustered sandwich (CR0) of the outcome model plus the
         empirical term of the standardisation, the weight models treated as known;
         ``"bootstrap"``: persons resampled with all their trials, every model refitted
-        (DataFrame input only).
+        (DataFrame input only with ``engine="local"``).
     n_boot, random_state, n_jobs : int, int or Generator, int
         Bootstrap replicates, seed and joblib jobs (results do not depend on ``n_jobs``).
     conf_level : float
     chunk_persons : int
-        Persons per chunk of the streamed expansion.
+        Persons per chunk of the streamed expansion (with ``engine="dask"`` and a DataFrame or
+        Parquet input, also the persons per partition).
+    engine : {"local", "dask"}
+        Where the passes run: in this process, or on the current Dask scheduler (see
+        Engines); ``data`` may then also be a ``dask.dataframe.DataFrame``.
 
     Returns
     -------
@@ -185,7 +213,7 @@ def sequential_trials(
                            trial_terms=trial_terms, arm_by_followup=arm_by_followup,
                            horizons=horizons, truncate=truncate, variance=variance,
                            n_boot=n_boot, random_state=random_state, n_jobs=n_jobs,
-                           conf_level=conf_level, chunk_persons=chunk_persons)
+                           conf_level=conf_level, chunk_persons=chunk_persons, engine=engine)
 
 
 def _run_sequential(
@@ -196,7 +224,7 @@ def _run_sequential(
     arm_by_followup: Interaction, horizons: Sequence[int] | int | None,
     truncate: float | None, variance: TrialsVariance, n_boot: int,
     random_state: int | np.random.Generator | None, n_jobs: int, conf_level: float,
-    chunk_persons: int,
+    chunk_persons: int, engine: Engine = "local",
 ) -> TrialsResult:
     """The body of :func:`sequential_trials` (also run by ``emulate_target_trial``)."""
     check_option(estimand, Estimand, "estimand", _FUNC)
@@ -223,19 +251,33 @@ def _run_sequential(
                    eligible=eligible, censor=censor, baseline=tuple(covariates),
                    varying=tuple(switch_covariates) if weighted else ())
     notes: list[str] = []
+    pp_all = None
     if isinstance(data, pd.DataFrame):
         _check_columns(data.columns, cols)
         pp_all = to_arrays(data, cols, _FUNC)
+    elif is_dask_frame(data) and engine != "dask":
+        raise DataValidationError(
+            f"{_FUNC}(): data is a dask DataFrame; pass engine='dask' to fit it on its "
+            "partitions (or data.compute() for the local engine)."
+        )
+    elif engine == "local" and variance == "bootstrap":
+        raise DataValidationError(
+            f"{_FUNC}(): variance='bootstrap' needs a DataFrame; with a Parquet path use "
+            "variance='robust' (or engine='dask')."
+        )
+    if engine == "dask":
+        if variance == "bootstrap":
+            check_client(_FUNC)
+        source: Any = dask_source(data, cols, chunk_persons, _FUNC, pp_all)
+        notes.append(f"engine: Dask, {len(source.parts)} partitions of whole persons; each "
+                     "pass sums per-chunk statistics on the client in chunk order")
+        if variance == "bootstrap" and pp_all is None:
+            pp_all = source.gather()
+    elif pp_all is not None:
         source = frame_source(pp_all, chunk_persons)
     else:
-        if variance == "bootstrap":
-            raise DataValidationError(
-                f"{_FUNC}(): variance='bootstrap' needs a DataFrame; with a Parquet path use "
-                "variance='robust'."
-            )
-        pp_all = None
         source = parquet_source(os.fspath(data), cols, chunk_persons, _FUNC)
-    n_fu = max((max_followup(pp) for pp in source()), default=-1) + 1
+    n_fu = max(map_chunks(source, max_followup), default=-1) + 1
     if n_fu == 0:
         raise DataValidationError(
             f"{_FUNC}(): no eligible person-periods ({eligible!r} is 0 in every row): no trial "
@@ -256,10 +298,15 @@ def _run_sequential(
                         n_events=int(fit.n_events), estimand=estimand)
     reps = None
     if variance == "bootstrap" and pp_all is not None:
+        on_dask = engine == "dask"
         reps = _bootstrap(pp_all, spec, truncate, hz, n_fu, chunk_persons, n_boot,
-                          random_state, n_jobs)
+                          random_state, -1 if on_dask else n_jobs,
+                          (lambda stat: bootstrap_backend(_FUNC, scatter=[stat])) if on_dask
+                          else None)
         notes.append(f"bootstrap: {n_boot} person-level replicates (same persons across "
-                     "trials), weight and outcome models refitted in each")
+                     "trials), weight and outcome models refitted in each"
+                     + ("; replicates run on the Dask cluster (joblib's Dask backend)"
+                        if on_dask else ""))
     effects = _effects(R, IF, reps, hz, conf_level, estimand, int(fit.n_rows),
                        int(fit.n_events), tuple(notes))
     curves = _curves(R, IF, conf_level, estimand, int(flow.loc[0, "n"]), tuple(notes))
@@ -373,8 +420,13 @@ def _flow_table(c: dict, per_protocol: bool) -> pd.DataFrame:
 
 
 def _bootstrap(pp_all, spec: Spec, truncate: float | None, hz: list[int], n_fu: int,
-               chunk_persons: int, n_boot: int, random_state, n_jobs: int) -> np.ndarray:
-    """Replicates of ``[R1(h), R0(h), RD(h), log RR(h)]`` per horizon (persons resampled)."""
+               chunk_persons: int, n_boot: int, random_state, n_jobs: int,
+               backend=None) -> np.ndarray:
+    """Replicates of ``[R1(h), R0(h), RD(h), log RR(h)]`` per horizon (persons resampled).
+
+    ``backend(stat)``, if given, is the joblib context the replicates run in (the Dask
+    engine's, which sends ``stat`` and the data it holds to the workers once).
+    """
     base_spec = replace(spec, truncate=None)
     time_rows = spec.cells().reshape(2, n_fu, -1)
 
@@ -387,8 +439,9 @@ def _bootstrap(pp_all, spec: Spec, truncate: float | None, hz: list[int], n_fu: 
         return np.concatenate([[R[1, h], R[0, h], R[1, h] - R[0, h],
                                 math.log(R[1, h] / R[0, h])] for h in hz])
 
-    res = bootstrap(stat, pp_all.n_rows, n_boot=n_boot, random_state=random_state,
-                    n_jobs=n_jobs, cluster=pp_all.person)
+    with backend(stat) if backend is not None else contextlib.nullcontext():
+        res = bootstrap(stat, pp_all.n_rows, n_boot=n_boot, random_state=random_state,
+                        n_jobs=n_jobs, cluster=pp_all.person)
     return res.replicates
 
 
