@@ -186,3 +186,24 @@ def stacked_model_vcov(resid: np.ndarray, w: np.ndarray, vcov: np.ndarray, pos: 
         _, inv = np.unique(cluster, return_inverse=True)
         phi = np.column_stack([np.bincount(inv, weights=phi[:, k]) for k in range(phi.shape[1])])
     return phi.T @ phi, phi
+
+
+def check_curve_variance(variance: str, nuis: PSNuisance | None, func: str) -> None:
+    """``variance="mestimation"`` of a curve needs a logistic PropensityScore as weights."""
+    if variance != "mestimation":
+        return
+    if nuis is None:
+        raise DataValidationError(
+            f"{func}(): variance=\"mestimation\" accounts for an estimated propensity score and "
+            "needs weights=<PropensityScore> (from cl.propensity_score); with a weights column "
+            "the weights are known: use variance=\"infinitesimal_jackknife\".")
+    if not nuis.logistic:
+        raise DataValidationError(
+            f"{func}(): variance=\"mestimation\" needs the logistic propensity model; the "
+            "PropensityScore was fitted with a machine-learning model. Use "
+            "variance=\"infinitesimal_jackknife\" (weights treated as known).")
+
+
+#: The note a curve fitted with the stacked variance carries.
+CURVE_NOTE = ("variance: stacked M-estimation (infinitesimal jackknife + the logistic propensity "
+              "score equations), accounting for the estimated propensity score")

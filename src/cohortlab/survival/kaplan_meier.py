@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._typing import ConfType, KMVariance, Missing
+from .._typing import CIMethod, ConfType, KMVariance, Missing
+from ..causal._propensity import PropensityScore
 from .._validation import verb, verb_name
 from ..exceptions import DataValidationError
 from ..results.curve import Curve
@@ -33,6 +34,8 @@ from ._prepare import (
     positive_weight_counts,
     prepare,
 )
+from ._psvar import CURVE_NOTE, PSNuisance, check_curve_variance, ps_weights
+from ._psvar_curves import km_linear, ps_extra_variance
 
 __all__ = ["kaplan_meier", "logrank"]
 
@@ -48,7 +51,7 @@ def kaplan_meier(
     time: str,
     event: str,
     by: str | None = None,
-    weights: str | None = None,
+    weights: str | PropensityScore | None = None,
     entry: str | None = None,
     conf_type: ConfType = "log-log",
     conf_level: float = 0.95,
@@ -75,6 +78,11 @@ def kaplan_meier(
     ``survfit(..., weights=, robust=TRUE)`` (its default for non-integer weights) with every
     row its own cluster. Without weights or ``entry`` it equals Greenwood. Computed in
     O(n log n). ``std_error`` is the SE of ``S(t)`` (R's ``summary.survfit`` ``std.err``).
+    ``"mestimation"`` (default with ``weights=<PropensityScore>``, logistic model): the IJ
+    influence values stacked with the propensity model's score equations, so the SE accounts
+    for the estimated propensity score; it is the default because the weights-known IJ
+    variance is conservative for ATE-weighted curves. Computed with the same prefix sums as
+    the IJ variance (one extra pass over the rows per propensity coefficient).
 
     Intervals (``conf_type``, as R's ``conf.type``): ``"log-log"`` (default, lifelines'
     "exponential Greenwood"; R's default is ``"log"``): ``S^exp(+-z se / (S log S))``;
@@ -89,18 +97,20 @@ def kaplan_meier(
         Follow-up (exit) time, >= 0; event indicator (1 = event, 0 = censored).
     by : str, optional
         Grouping column: one curve per level (sorted); without it one curve labelled "all".
-    weights : str, optional
+    weights : str or PropensityScore, optional
         Non-negative case weights; weighted counts are kept in ``n_risk_weighted``,
         ``n_event_weighted``, ``n_censor_weighted`` beside the unweighted ``n_risk``,
-        ``n_event``, ``n_censor``.
+        ``n_event``, ``n_censor``. Or a :class:`~cohortlab.PropensityScore` fitted on the same
+        rows (matched by index): its weights are used (e.g. ``by`` the exposure).
     entry : str, optional
         Entry time (left truncation): a row is at risk at ``t`` when ``entry < t <= time``.
     conf_type : {"log-log", "log", "plain"}
         ``"log-log"`` (default, lifelines' and SAS's), ``"log"`` (R's default) or ``"plain"``.
     conf_level : float
-    variance : {"greenwood", "infinitesimal_jackknife"}, optional
-        ``"greenwood"`` (default without weights) or ``"infinitesimal_jackknife"`` (default with
-        weights: R ``survfit(..., robust = TRUE)``).
+    variance : {"greenwood", "infinitesimal_jackknife", "mestimation"}, optional
+        ``"greenwood"`` (default without weights), ``"infinitesimal_jackknife"`` (default with
+        a weights column: R ``survfit(..., robust = TRUE)``) or ``"mestimation"`` (default
+        with a logistic PropensityScore).
     missing : {"raise", "drop"}
 
     Returns
@@ -126,23 +136,38 @@ def kaplan_meier(
     [3.0]
     """
     func = verb_name()
+    data, weights, nuis = ps_weights(data, weights, func)
     if variance is None:
-        variance = "greenwood" if weights is None else "infinitesimal_jackknife"
+        variance = ("greenwood" if weights is None else "mestimation"
+                    if nuis is not None and nuis.logistic else "infinitesimal_jackknife")
+    check_curve_variance(variance, nuis, func)
     p = prepare(data, func, time=time, event=event, by=by, weights=weights, entry=entry,
                 missing=missing)
-    parts = [_curve_frame(g, variance, conf_type, conf_level) for g in p.by_group()]
+    ps_rows = _ps_rows(p, nuis, func) if variance == "mestimation" else None
+    parts = [_curve_frame(g, variance, conf_type, conf_level,
+                          None if ps_rows is None or nuis is None else (nuis, ps_rows[k]))
+             for k, g in enumerate(p.by_group())]
     frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     n, n_events, zero = positive_weight_counts(p.weights, weights, p.event > 0)
-    notes = _km_notes(p, variance) + zero
+    notes = _km_notes(p, variance) + zero + (CURVE_NOTE,) * (ps_rows is not None)
+    ci: CIMethod = "sandwich_mestimation" if variance == "mestimation" else variance
     return Curve(
         data=frame, measure="survival", method="kaplan_meier", conf_type=conf_type,
-        conf_level=conf_level, ci_method=variance, n=n, n_events=n_events,
+        conf_level=conf_level, ci_method=ci, n=n, n_events=n_events,
         weighted=p.weights is not None, dropped=p.dropped, notes=notes,
     )
 
 
-def _curve_frame(g: GroupArrays, variance: str, conf_type: str, conf_level: float) -> pd.DataFrame:
-    """One group's curve in long format."""
+def _ps_rows(p: Prepared, nuis: PSNuisance | None, func: str) -> list[np.ndarray]:
+    """Per group (in :meth:`Prepared.by_group` order): its rows' propensity-score positions."""
+    assert nuis is not None
+    pos = nuis.positions(p.frame.index, func)
+    return [pos[rows] for rows in group_time_order(p.codes, p.time, len(p.levels))]
+
+
+def _curve_frame(g: GroupArrays, variance: str, conf_type: str, conf_level: float,
+                 ps: tuple[PSNuisance, np.ndarray] | None = None) -> pd.DataFrame:
+    """One group's curve in long format (``ps``: the stacked-variance nuisance, rows)."""
     t, e, w, t0 = g.time, g.event, g.weights, g.entry
     rc, plain = count_pair(t, e, w, t0)
     y, d = rc.n_risk, rc.n_event[:, 0]
@@ -153,7 +178,13 @@ def _curve_frame(g: GroupArrays, variance: str, conf_type: str, conf_level: floa
         se = np.where(np.isfinite(se), se, np.nan)
     else:
         ww = np.ones(t.size) if w is None else w
-        se = np.sqrt(km_ij_variance(rc.time, y, d, surv, t, e, ww, t0))
+        var = km_ij_variance(rc.time, y, d, surv, t, e, ww, t0)
+        if ps is not None:
+            nuis, pos = ps
+            m_lin = km_linear(rc.time, y, d, surv, t, e, t0, nuis.grad[pos])
+            c_lin = km_linear(rc.time, y, d, surv, t, e, t0, nuis.infl[pos] * ww[:, None])
+            var = np.maximum(var + ps_extra_variance(m_lin, c_lin, nuis), 0.0)
+        se = np.sqrt(var)
     lo, hi = km_conf_int(surv, se, conf_type, conf_level)
     return pd.DataFrame(curve_columns(rc, plain, g.level, None, (surv, se, lo, hi), conf_level,
                                       weighted=w is not None))

@@ -1,0 +1,110 @@
+"""Estimated-propensity-score terms of the weighted KM and Aalen-Johansen variances (private).
+
+The infinitesimal-jackknife variance of a weighted curve is ``sum_i (w_i D_i(t))^2`` with
+``D_i(t) = d estimate(t) / d w_i``. With weights ``w(theta)`` from a fitted propensity model
+the stacked M-estimation influence value of row ``i`` (over the propensity-score rows, the
+curve's rows being one group of them) is
+
+    phi_i(t) = 1{i in group} w_i D_i(t) + IF_theta_i' M(t),   M(t) = sum_{k in group} D_k(t) G_k
+
+with ``G = d w / d theta``, so ``Var = V_IJ(t) + 2 M(t)' C(t) + M(t)' Sigma M(t)`` where
+``C(t) = sum_{i in group} w_i D_i(t) IF_theta_i`` and ``Sigma = sum_i IF_theta_i IF_theta_i'``.
+``M`` and ``C`` are sums over rows of ``D_i(t)`` times a row vector: the same prefix sums as the
+IJ variance with the squared weights replaced by a vector per row, O((n + m) q), never the
+n x m matrix of ``D``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._aalen_johansen import AalenJohansen, _range_sum, _safe_div, _shift
+from ._km import _subject_terms
+from ._psvar import PSNuisance
+
+__all__ = ["km_linear", "aj_linear", "ps_extra_variance"]
+
+
+def km_linear(grid: np.ndarray, n_risk: np.ndarray, n_event: np.ndarray, surv: np.ndarray,
+              time: np.ndarray, event: np.ndarray, entry: np.ndarray | None,
+              f: np.ndarray) -> np.ndarray:
+    """``sum_i f_i U_i(t_j)`` (m x q) with ``U_i`` the KM influence of :func:`km_ij_variance`.
+
+    ``U_i(t) = S(t) [A(min(t, T_i)) - A(E_i) - delta_i 1{T_i <= t} b(T_i)]``: rows already out
+    contribute their fixed bracket ``c_i``, rows at risk ``A(t) - A(E_i)``.
+    """
+    m = grid.size
+    a_cum, c_entry, c_i, (exit_idx, n_le_entry) = _subject_terms(
+        grid, n_risk, n_event, time, event, entry)
+    out = np.empty((m, f.shape[1]))
+    for k in range(f.shape[1]):
+        fk = f[:, k]
+        done = np.cumsum(np.bincount(exit_idx, weights=fk * c_i, minlength=m))
+        if entry is None:
+            still = np.cumsum(np.bincount(exit_idx, weights=fk, minlength=m)[::-1])[::-1]
+            alive = np.concatenate([still[1:], [0.0]]) * a_cum
+        else:
+            parts = []
+            for g in (fk, fk * c_entry):
+                entered = np.cumsum(np.bincount(n_le_entry, weights=g, minlength=m + 1)[:m])
+                gone = np.cumsum(np.bincount(exit_idx, weights=g, minlength=m))
+                parts.append(entered - gone)
+            alive = a_cum * parts[0] - parts[1]
+        out[:, k] = surv * (done + alive)
+    return out
+
+
+def aj_linear(aj: AalenJohansen, exit_index: np.ndarray, event: np.ndarray, f: np.ndarray,
+              entry_index: np.ndarray | None = None) -> np.ndarray:
+    """``sum_i f_i D_ik(J)`` (m x K x q) with ``D`` the exact derivatives of :func:`ij_variance`.
+
+    ``D`` is affine in ``(F(J), U(J))`` on ``[a_i, b_i)`` and on ``[b_i, m)``, so the sum is
+    ``F(J)`` and ``U(J)`` times range sums of ``f`` times per-row coefficients.
+    """
+    rc = aj.counts
+    y, d = rc.n_risk, rc.n_event_any
+    m, k_causes = aj.cif.shape
+    b = np.asarray(exit_index, dtype=np.int64)
+    truncated = entry_index is not None
+    a = np.asarray(entry_index, dtype=np.int64) if truncated else np.zeros_like(b)
+    c = _safe_div(d, y * (y - d))
+    g = _safe_div(np.ones(m), y - d)
+    cum_c = np.cumsum(c)
+    cum_c_prev = _shift(cum_c)
+    inv_y = _safe_div(np.ones(m), y)
+    s_prev = aj.survival_before
+    k_i = cum_c[b] - np.where(event > 0, g[b], 0.0)
+    if truncated:
+        k_i -= cum_c_prev[a]
+    end = np.full_like(b, m)
+    q = f.shape[1]
+    out = np.empty((m, k_causes, q))
+    at_risk = [_range_sum(a, b, f[:, j], m) for j in range(q)]
+    from_exit_k = [_range_sum(b, end, f[:, j] * k_i, m) for j in range(q)]
+    for k in range(k_causes):
+        fk, df = aj.cif[:, k], aj.increment[:, k]
+        u = np.cumsum(df * (cum_c_prev - inv_y))
+        jump = np.where(event == k + 1, s_prev[b] * inv_y[b], 0.0)
+        if truncated:
+            u_prev, f_prev = _shift(u), _shift(fk)
+            beta1 = -cum_c_prev[a]
+            alpha1 = -beta1 * f_prev[a] - u_prev[a]
+            d_b = alpha1 + beta1 * fk[b] + u[b] + jump
+        else:
+            d_b = u[b] + jump
+        alpha2 = d_b - k_i * fk[b]
+        for j in range(q):
+            col = f[:, j]
+            val = (_range_sum(b, end, col * alpha2, m) + fk * from_exit_k[j] + u * at_risk[j])
+            if truncated:
+                val += (_range_sum(a, b, col * alpha1, m)
+                        + fk * _range_sum(a, b, col * beta1, m))
+            out[:, k, j] = val
+    return out
+
+
+def ps_extra_variance(m_lin: np.ndarray, c_lin: np.ndarray, nuis: PSNuisance) -> np.ndarray:
+    """``2 M' C + M' Sigma M`` at every time (last axis of ``m_lin``/``c_lin`` is ``theta``)."""
+    sigma = nuis.sigma()
+    return 2.0 * np.einsum("...q,...q->...", m_lin, c_lin) + np.einsum(
+        "...q,qr,...r->...", m_lin, sigma, m_lin)
