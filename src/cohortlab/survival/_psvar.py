@@ -33,8 +33,10 @@ from ..exceptions import DataValidationError
 
 #: ``variance=`` of cox, fine_gray and cause_specific_cox.
 CoxVariance: TypeAlias = Literal["model", "robust", "mestimation"]
+#: ``variance=`` of fine_gray (its model-based variance is not a valid Fine-Gray variance).
+FineGrayVariance: TypeAlias = Literal["robust", "mestimation"]
 
-__all__ = ["CoxVariance", "PSNuisance", "ps_weights", "stacked_model_vcov", "resolve_variance"]
+__all__ = ["CoxVariance", "FineGrayVariance", "PSNuisance", "ps_weights", "stacked_model_vcov", "resolve_variance"]
 
 
 @dataclass(frozen=True, eq=False)
