@@ -1,0 +1,179 @@
+"""Coverage of the estimated-propensity-score variance of the IPT-weighted survival verbs.
+
+Data-generating process (``_draw``): ``L1 ~ N(0, 1)``, ``L2 ~ Bernoulli(0.5)``, treatment
+``A ~ Bernoulli(expit(-0.4 + 0.9 L1 + 0.7 L2))`` (the fitted logistic propensity model is
+correctly specified), two competing causes with exponential cause-specific hazards
+``h1 = 0.10 exp(log(0.6) A + 0.9 L1 + 0.8 L2)`` and ``h2 = 0.05 exp(0.3 A + 0.5 L1 - 0.3 L2)``,
+censoring ``min(Uniform(0, 15), 5)`` independent of everything. ATE weights.
+
+Truth: the estimands are the population values of the weighted estimators, i.e. the
+unweighted estimators on the potential outcomes of everyone under both treatments (1,000,000
+covariate draws, each followed under A = 0 and under A = 1, with the same censoring
+mechanism; seed 0): the marginal log hazard ratio of any event (``cox``), the marginal
+cause-specific log hazard ratios (``cause_specific_cox``), the marginal log subdistribution
+hazard ratio of cause 1 (``fine_gray``; marginal hazards are not proportional, so these are
+the Cox/Fine-Gray "average" ratios under this censoring) and the marginal event-free
+probability and cumulative incidence of cause 1 at ``T0 = 3`` per arm (``kaplan_meier``,
+``cumulative_incidence``). ``test_truth`` (slow) recomputes them from another seed.
+
+Measured (slow study below, 1,000 replicates of n = 2,000): see ``SLOW_RESULTS`` in the notes
+of the module's last test and /work/notes/psvar.md.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+
+import cohortlab as cl
+
+T0 = 3.0
+#: From 1,000,000 potential-outcome pairs, seed 0 (``truth_values(0, 1_000_000)``, 70 s).
+TRUTH: dict[str, float] = {
+    "cox": -0.211449, "cs1": -0.419662, "cs2": 0.334941, "fg": -0.446426,
+    "km_0": 0.522285, "km_1": 0.593570, "cif_0": 0.383386, "cif_1": 0.265875,
+}
+#: The truth's Monte Carlo SE: the SEs of those fits (model-based for the hazard ratios, the
+#: pairs' correlation ignored; Greenwood / Aalen-Johansen IJ for the curves).
+TRUTH_SE: dict[str, float] = {
+    "cox": 0.0020, "cs1": 0.0024, "cs2": 0.0039, "fg": 0.0024,
+    "km_0": 0.00053, "km_1": 0.00052, "cif_0": 0.00051, "cif_1": 0.00047,
+}
+
+
+def _draw(n: int, rng: np.random.Generator, potential: bool = False) -> pd.DataFrame:
+    l1 = rng.normal(size=n)
+    l2 = rng.binomial(1, 0.5, n).astype(float)
+    if potential:
+        a = np.repeat([0.0, 1.0], n)
+        l1, l2, m = np.tile(l1, 2), np.tile(l2, 2), 2 * n
+    else:
+        a = rng.binomial(1, expit(-0.4 + 0.9 * l1 + 0.7 * l2)).astype(float)
+        m = n
+    h1 = 0.10 * np.exp(np.log(0.6) * a + 0.9 * l1 + 0.8 * l2)
+    h2 = 0.05 * np.exp(0.3 * a + 0.5 * l1 - 0.3 * l2)
+    t = rng.exponential(1 / (h1 + h2))
+    cause = np.where(rng.uniform(size=m) < h1 / (h1 + h2), 1, 2)
+    c = np.minimum(rng.uniform(0, 15, m), 5.0)
+    ev = np.where(t <= c, cause, 0)
+    return pd.DataFrame({"time": np.minimum(t, c), "event": ev, "any": (ev > 0).astype(int),
+                         "a": a, "l1": l1, "l2": l2})
+
+
+def _curve_rows(curve, name: str) -> list[tuple[str, float, float, float, float]]:
+    f = curve.at([T0]).to_frame()
+    return [(f"{name}_{int(g)}", float(e), float(s), float(lo), float(hi))
+            for g, e, s, lo, hi in f[["group", "estimate", "std_error", "conf_low",
+                                      "conf_high"]].itertuples(index=False)]
+
+
+def _model_rows(fit, names: list[str]) -> list[tuple[str, float, float, float, float]]:
+    se = np.sqrt(np.diag(fit.vcov))
+    z = 1.959963984540054
+    return [(nm, float(b), float(s), float(b - z * s), float(b + z * s))
+            for nm, b, s in zip(names, fit.params, se, strict=True)]
+
+
+def _replicate(d: pd.DataFrame, verbs: tuple[str, ...]) -> pd.DataFrame:
+    """One replicate's estimates with both variances (rows: quantity x variance)."""
+    ps = cl.propensity_score(d, exposure="a", covariates=["l1", "l2"])
+    rows = []
+    for variance in ("mestimation", "robust"):
+        out: list[tuple[str, float, float, float, float]] = []
+        if "cox" in verbs:
+            out += _model_rows(cl.cox(d, time="time", event="any", covariates=["a"],
+                                      weights=ps, variance=variance), ["cox"])
+        if "cs" in verbs:
+            out += _model_rows(cl.cause_specific_cox(d, time="time", event="event",
+                                                     covariates=["a"], weights=ps,
+                                                     variance=variance), ["cs1", "cs2"])
+        if "fg" in verbs:
+            out += _model_rows(cl.fine_gray(d, time="time", event="event", cause=1,
+                                            covariates=["a"], weights=ps,
+                                            variance=variance), ["fg"])
+        curve_var = "mestimation" if variance == "mestimation" else "infinitesimal_jackknife"
+        if "km" in verbs:
+            out += _curve_rows(cl.kaplan_meier(d, time="time", event="any", by="a",
+                                               weights=ps, variance=curve_var), "km")
+        if "cif" in verbs:
+            out += _curve_rows(cl.cumulative_incidence(d, time="time", event="event", cause=1,
+                                                       by="a", weights=ps,
+                                                       variance=curve_var), "cif")
+        rows += [(variance, *r) for r in out]
+    return pd.DataFrame(rows, columns=["variance", "quantity", "estimate", "se", "lo", "hi"])
+
+
+def study(n_rep: int, n: int, seed: int,
+          verbs: tuple[str, ...] = ("cox", "cs", "fg", "km", "cif")) -> pd.DataFrame:
+    """Coverage, SE/SD and bias per quantity and variance over ``n_rep`` replicates."""
+    rng = np.random.default_rng(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reps = pd.concat([_replicate(_draw(n, rng), verbs).assign(rep=r)
+                          for r in range(n_rep)], ignore_index=True)
+    reps["truth"] = reps["quantity"].map(TRUTH)
+    reps["covered"] = (reps["lo"] <= reps["truth"]) & (reps["truth"] <= reps["hi"])
+    g = reps.groupby(["quantity", "variance"])
+    out = pd.DataFrame({
+        "coverage": g["covered"].mean(), "mean_se": g["se"].mean(),
+        "sd": g["estimate"].std(ddof=1), "bias": g["estimate"].mean() - g["truth"].first(),
+        "n_rep": g.size()})
+    out["se_over_sd"] = out["mean_se"] / out["sd"]
+    out["mcse_bias"] = out["sd"] / np.sqrt(out["n_rep"])
+    return out.reset_index()
+
+
+def test_ci_estimated_ps_variance_smaller_and_calibrated():
+    """Reduced version (30 replicates of n = 800): the stacked SE is below the weights-known
+    one for every quantity (ATE weights) and close to the replicates' SD; coverage >= 0.85."""
+    res = study(30, 800, 20261207, verbs=("cox", "fg", "km", "cif"))
+    wide = res.pivot(index="quantity", columns="variance", values=["mean_se", "se_over_sd",
+                                                                   "coverage"])
+    assert (wide["mean_se"]["mestimation"] < wide["mean_se"]["robust"]).all(), wide
+    assert wide["se_over_sd"]["mestimation"].between(0.7, 1.35).all(), wide
+    assert (wide["coverage"]["mestimation"] >= 0.85).all(), wide
+
+
+@pytest.mark.slow
+def test_slow_coverage_1000_replicates():
+    """1,000 replicates of n = 2,000: the stacked variance covers within [0.935, 0.965] for
+    every verb, with bias within 4 Monte Carlo SEs (plus the truth's own SE)."""
+    res = study(1000, 2000, 20261208)
+    m = res[res["variance"] == "mestimation"]
+    assert m["coverage"].between(0.935, 0.965).all(), res.to_string()
+    tol = 4 * np.hypot(m["mcse_bias"], [TRUTH_SE.get(q, 0.0) for q in m["quantity"]])
+    assert (m["bias"].abs() <= tol).all(), res.to_string()
+
+
+@pytest.mark.slow
+def test_truth():
+    """The tabulated truth, recomputed from 1,000,000 other potential-outcome pairs."""
+    got = truth_values(1, 1_000_000)
+    for k, v in TRUTH.items():
+        assert abs(got[k] - v) <= 4 * math.sqrt(2) * TRUTH_SE[k], (k, got[k], v)
+
+
+def truth_values(seed: int, n: int) -> dict[str, float]:
+    """The estimators on potential outcomes (everyone under both treatments, unweighted)."""
+    d = _draw(n, np.random.default_rng(seed), potential=True)
+    out: dict[str, float] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out["cox"] = float(cl.cox(d, time="time", event="any", covariates=["a"]).params[0])
+        cs = cl.cause_specific_cox(d, time="time", event="event", covariates=["a"])
+        out["cs1"], out["cs2"] = (float(x) for x in cs.params)
+        out["fg"] = float(cl.fine_gray(d, time="time", event="event", cause=1,
+                                       covariates=["a"]).params[0])
+        for name, curve in (
+                ("km", cl.kaplan_meier(d, time="time", event="any", by="a")),
+                ("cif", cl.cumulative_incidence(d, time="time", event="event", cause=1,
+                                                by="a"))):
+            for q, est, *_ in _curve_rows(curve, name):
+                out[q] = est
+    return out
+
