@@ -36,7 +36,8 @@ CoxVariance: TypeAlias = Literal["model", "robust", "mestimation"]
 #: ``variance=`` of fine_gray (its model-based variance is not a valid Fine-Gray variance).
 FineGrayVariance: TypeAlias = Literal["robust", "mestimation"]
 
-__all__ = ["CoxVariance", "FineGrayVariance", "PSNuisance", "ps_weights", "stacked_model_vcov", "resolve_variance"]
+__all__ = ["CoxVariance", "FineGrayVariance", "PSNuisance", "ps_weights", "stacked_model_vcov",
+           "resolve_variance", "cluster_codes", "check_curve_variance", "CURVE_NOTE"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,9 +62,9 @@ class PSNuisance:
         """Positions of the analysed rows (``index``) among the propensity-score rows."""
         pos = self.index.get_indexer(index)
         if (pos < 0).any():
-            bad = list(index[pos < 0][:3])
+            bad, n_bad = list(index[pos < 0][:3]), int((pos < 0).sum())
             raise DataValidationError(
-                f"{func}(): weights is a PropensityScore fitted on other rows: {int((pos < 0).sum()):,}"
+                f"{func}(): weights is a PropensityScore fitted on other rows: {n_bad:,}"
                 f" analysed rows (index {bad}...) are not among its rows. Fit the propensity "
                 "score on the same data frame (same index) as the survival analysis.")
         return pos
@@ -140,8 +141,8 @@ def resolve_variance(variance: CoxVariance | None, robust: bool, cluster: str | 
     if variance == "mestimation":
         if nuis is None:
             raise DataValidationError(
-                f"{func}(): variance=\"mestimation\" accounts for an estimated propensity score and "
-                "needs weights=<PropensityScore> (from cl.propensity_score); with a weights "
+                f"{func}(): variance=\"mestimation\" accounts for an estimated propensity score "
+                "and needs weights=<PropensityScore> (from cl.propensity_score); with a weights "
                 "column the weights are known: use variance=\"robust\".")
         if not nuis.logistic:
             raise DataValidationError(

@@ -10,8 +10,8 @@ import pandas as pd
 from scipy import stats
 
 from .._typing import CIMethod, ConfType, KMVariance, Missing
-from ..causal._propensity import PropensityScore
 from .._validation import verb, verb_name
+from ..causal._propensity import PropensityScore
 from ..exceptions import DataValidationError
 from ..results.curve import Curve
 from ..results.testresult import TestResult
