@@ -263,6 +263,19 @@ def cox(
       term  estimate  conf_low  conf_high
     0  age     1.017     0.999      1.036
     1  sex     0.599     0.431      0.831
+
+    Inverse probability of treatment weights from a fitted propensity score, with the SE
+    accounting for its estimation (the default) or treating the weights as known:
+
+    >>> d = lung.dropna(subset=["ph.ecog"]).assign(female=lambda x: (x.sex == 2).astype(int))
+    >>> ps = cl.propensity_score(d, exposure="female", covariates=["age", "ph.ecog"])
+    >>> fit = cl.cox(d, time="time", event="dead", covariates=["female"], weights=ps)
+    >>> known = cl.cox(d, time="time", event="dead", covariates=["female"], weights=ps,
+    ...                variance="robust")
+    >>> fit.ci_method, round(float(fit.params[0]), 4), round(float(fit.std_errors[0]), 4)
+    ('sandwich_mestimation', -0.5037, 0.1578)
+    >>> round(float(known.std_errors[0]), 4)
+    0.1637
     """
     data, weights, nuis = ps_weights(data, weights, verb_name())
     variance = resolve_variance(variance, robust, cluster, nuis, verb_name())
