@@ -93,7 +93,9 @@ def ps_weights(data: pd.DataFrame, weights: Any, func: str
     name = str(weights.weights.name or "ps_weight")
     while name in data.columns:
         name = "_" + name
-    return data.assign(**{name: nuis.weights[pos]}), name, nuis
+    out = data.copy(deep=False)  # the caller's frame is never modified, nor copied whole
+    out[name] = nuis.weights[pos]
+    return out, name, nuis
 
 
 def _nuisance(ps: PropensityScore, func: str) -> PSNuisance:
@@ -121,7 +123,9 @@ def _nuisance(ps: PropensityScore, func: str) -> PSNuisance:
                           logistic=False, cluster_source=ps.data)
     X = design.X
     g_alpha = X * (s * free * dw * e * (1.0 - e) * factor)[:, None]
-    i_alpha = fit.influence(X, a.astype(float), s) / n
+    # the influence values I^-1 s_i x_i (a_i - e_i): one q x q inverse, not a solve with n
+    # right-hand sides
+    i_alpha = (X * (s * (a - fit.fitted))[:, None]) @ (np.linalg.pinv(fit.information).T / n)
     grads, infls = [g_alpha], [i_alpha]
     if stabilized:
         grads.append((s * free * big_w * np.where(a == 1, 1.0, -1.0))[:, None])

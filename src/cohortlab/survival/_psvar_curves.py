@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._aalen_johansen import AalenJohansen, _range_sum, _safe_div, _shift
+from ._aalen_johansen import AalenJohansen, _safe_div, _shift
 from ._km import _subject_terms
 from ._psvar import PSNuisance
 
@@ -36,22 +36,26 @@ def km_linear(grid: np.ndarray, n_risk: np.ndarray, n_event: np.ndarray, surv: n
     m = grid.size
     a_cum, c_entry, c_i, (exit_idx, n_le_entry) = _subject_terms(
         grid, n_risk, n_event, time, event, entry)
-    out = np.empty((m, f.shape[1]))
-    for k in range(f.shape[1]):
-        fk = f[:, k]
-        done = np.cumsum(np.bincount(exit_idx, weights=fk * c_i, minlength=m))
-        if entry is None:
-            still = np.cumsum(np.bincount(exit_idx, weights=fk, minlength=m)[::-1])[::-1]
-            alive = np.concatenate([still[1:], [0.0]]) * a_cum
-        else:
-            parts = []
-            for g in (fk, fk * c_entry):
-                entered = np.cumsum(np.bincount(n_le_entry, weights=g, minlength=m + 1)[:m])
-                gone = np.cumsum(np.bincount(exit_idx, weights=g, minlength=m))
-                parts.append(entered - gone)
-            alive = a_cum * parts[0] - parts[1]
-        out[:, k] = surv * (done + alive)
-    return out
+    done = _from(exit_idx, f * c_i[:, None], m)           # rows out by t_j: fixed bracket
+    if entry is None:
+        alive = (f.sum(axis=0) - _from(exit_idx, f, m)) * a_cum[:, None]
+    else:  # entered before t_j and not yet out: A(t_j) - A(E_i)
+        fe = f * c_entry[:, None]
+        alive = (a_cum[:, None] * (_from(n_le_entry, f, m) - _from(exit_idx, f, m))
+                 - (_from(n_le_entry, fe, m) - _from(exit_idx, fe, m)))
+    return surv[:, None] * (done + alive)
+
+
+def _binned(idx: np.ndarray, f: np.ndarray, m: int) -> np.ndarray:
+    """Per index ``0..m-1``: the column sums of ``f`` (n x q) over rows with that index."""
+    q = f.shape[1]
+    flat = (idx[:, None] * q + np.arange(q)).ravel()
+    return np.bincount(flat, weights=f.ravel(), minlength=(m + 1) * q).reshape(m + 1, q)[:m]
+
+
+def _from(start: np.ndarray, f: np.ndarray, m: int) -> np.ndarray:
+    """At each ``J``: column sums of ``f`` over rows with ``start <= J`` (m x q)."""
+    return np.cumsum(_binned(start, f, m), axis=0)
 
 
 def aj_linear(aj: AalenJohansen, exit_index: np.ndarray, event: np.ndarray, f: np.ndarray,
@@ -76,11 +80,9 @@ def aj_linear(aj: AalenJohansen, exit_index: np.ndarray, event: np.ndarray, f: n
     k_i = cum_c[b] - np.where(event > 0, g[b], 0.0)
     if truncated:
         k_i -= cum_c_prev[a]
-    end = np.full_like(b, m)
-    q = f.shape[1]
-    out = np.empty((m, k_causes, q))
-    at_risk = [_range_sum(a, b, f[:, j], m) for j in range(q)]
-    from_exit_k = [_range_sum(b, end, f[:, j] * k_i, m) for j in range(q)]
+    at_risk = _from(a, f, m) - _from(b, f, m)        # rows with a_i <= J < b_i
+    from_exit_k = _from(b, f * k_i[:, None], m)
+    out = np.empty((m, k_causes, f.shape[1]))
     for k in range(k_causes):
         fk, df = aj.cif[:, k], aj.increment[:, k]
         u = np.cumsum(df * (cum_c_prev - inv_y))
@@ -93,13 +95,13 @@ def aj_linear(aj: AalenJohansen, exit_index: np.ndarray, event: np.ndarray, f: n
         else:
             d_b = u[b] + jump
         alpha2 = d_b - k_i * fk[b]
-        for j in range(q):
-            col = f[:, j]
-            val = (_range_sum(b, end, col * alpha2, m) + fk * from_exit_k[j] + u * at_risk[j])
-            if truncated:
-                val += (_range_sum(a, b, col * alpha1, m)
-                        + fk * _range_sum(a, b, col * beta1, m))
-            out[:, k, j] = val
+        val = (_from(b, f * alpha2[:, None], m) + fk[:, None] * from_exit_k
+               + u[:, None] * at_risk)
+        if truncated:
+            fa, fb = f * alpha1[:, None], f * beta1[:, None]
+            val += (_from(a, fa, m) - _from(b, fa, m)
+                    + fk[:, None] * (_from(a, fb, m) - _from(b, fb, m)))
+        out[:, k, :] = val
     return out
 
 
