@@ -21,7 +21,8 @@ the trimming bounds and truncation points are treated as fixed, as :func:`cohort
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
 import numpy as np
@@ -57,6 +58,7 @@ class PSNuisance:
     estimand: str
     logistic: bool
     cluster_source: pd.DataFrame
+    _cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def positions(self, index: pd.Index, func: str) -> np.ndarray:
         """Positions of the analysed rows (``index``) among the propensity-score rows."""
@@ -71,7 +73,9 @@ class PSNuisance:
 
     def sigma(self) -> np.ndarray:
         """``sum_i IF_theta_i IF_theta_i'`` (q x q)."""
-        return self.infl.T @ self.infl
+        if "_sigma" not in self._cache:
+            self._cache["_sigma"] = self.infl.T @ self.infl
+        return self._cache["_sigma"]
 
 
 def ps_weights(data: pd.DataFrame, weights: Any, func: str
@@ -83,7 +87,9 @@ def ps_weights(data: pd.DataFrame, weights: Any, func: str
     """
     if not isinstance(weights, PropensityScore):
         return data, weights, None
-    nuis = _nuisance(weights, func)
+    nuis = _CACHE.get(weights)
+    if nuis is None:  # one PropensityScore is often passed to several verbs
+        nuis = _CACHE[weights] = _nuisance(weights)
     if not data.index.is_unique:
         raise DataValidationError(
             f"{func}(): weights is a PropensityScore, matched to the rows of data by index, but "
@@ -98,7 +104,11 @@ def ps_weights(data: pd.DataFrame, weights: Any, func: str
     return out, name, nuis
 
 
-def _nuisance(ps: PropensityScore, func: str) -> PSNuisance:
+#: The nuisance of each PropensityScore passed as weights (the result is immutable).
+_CACHE: weakref.WeakKeyDictionary[PropensityScore, PSNuisance] = weakref.WeakKeyDictionary()
+
+
+def _nuisance(ps: PropensityScore) -> PSNuisance:
     e = np.clip(ps.scores.to_numpy(dtype=float), 1e-12, 1 - 1e-12)
     a = ps.exposure.to_numpy()
     keep = ps.kept.to_numpy(dtype=bool)
@@ -111,8 +121,8 @@ def _nuisance(ps: PropensityScore, func: str) -> PSNuisance:
     stab = np.where(a == 1, p1, 1.0 - p1)
     cand_u = np.where(keep, big_w, 0.0)
     cand_s = cand_u * stab
-    match_u = np.isclose(w, cand_u, rtol=1e-10, atol=0.0)
-    match_s = np.isclose(w, cand_s, rtol=1e-10, atol=0.0)
+    match_u = np.abs(w - cand_u) <= 1e-10 * cand_u
+    match_s = np.abs(w - cand_s) <= 1e-10 * cand_s
     stabilized = bool(match_s.sum() > match_u.sum())
     factor = stab if stabilized else np.ones(n)
     free = keep & (match_s if stabilized else match_u)  # not trimmed, not truncated
