@@ -16,8 +16,11 @@ the Cox/Fine-Gray "average" ratios under this censoring) and the marginal event-
 probability and cumulative incidence of cause 1 at ``T0 = 3`` per arm (``kaplan_meier``,
 ``cumulative_incidence``). ``test_truth`` (slow) recomputes them from another seed.
 
-Measured (slow study below, 1,000 replicates of n = 2,000): see ``SLOW_RESULTS`` in the notes
-of the module's last test and /work/notes/psvar.md.
+Measured (the slow study below, 1,000 replicates of n = 2,000, seed 20261208; 12 minutes on
+2 loaded cores): coverage with ``"mestimation"`` 0.953 (cox), 0.955 / 0.953 (cause-specific
+causes 1 / 2), 0.946 (fine_gray), 0.949 / 0.958 (KM untreated / treated), 0.948 / 0.953 (CIF);
+mean SE / SD 0.97-1.01. With the weights-known variance: coverage 0.972, 0.984 / 0.959, 0.981,
+0.966 / 0.968, 0.960 / 0.964 and SE / SD 1.138, 1.170 / 1.027, 1.157, 1.05, 1.06-1.07.
 """
 
 from __future__ import annotations
