@@ -325,3 +325,38 @@ def test_trimmed_and_truncated_weights(cohort):
     assert np.isfinite(fit.vcov).all() and fit.n == known.n
     km = cl.kaplan_meier(d, time="time", event="ev1", by="a", weights=ps)
     assert np.isfinite(km.data["std_error"]).all()
+
+
+def test_cox_with_strata_and_entry_matches_finite_differences():
+    d = _data(5)
+    d["site"] = np.arange(len(d)) % 3
+    stack = _Stack(d, "ATE", False)
+    fit = cl.cox(d, time="time", event="ev", covariates=["a", "l1"], weights=stack.ps,
+                 strata="site", entry="ent")
+    Z = d[["a", "l1"]].to_numpy(float)
+    t, ev, s0 = (d[c].to_numpy(float) for c in ("time", "ev", "ent"))
+    codes = d["site"].to_numpy()
+
+    def cdata(w):
+        return _cox.prepare(Z, t, ev, w, entry=s0, strata=codes)
+
+    want = _model_sandwich(stack, lambda w, b: _cox.evaluate(cdata(w), b, True).score,
+                           lambda w, b: _cox.score_residuals(cdata(w), b, True), fit.params)
+    np.testing.assert_allclose(np.sqrt(np.diag(fit.vcov)), want, rtol=RTOL)
+
+
+def test_cluster_and_missing_rows(cohort):
+    d, ps = cohort
+    d = d.assign(pid=np.arange(len(d)), l3=np.where(np.arange(len(d)) % 10 == 0, np.nan, d["l1"] ** 2))
+    ps = cl.propensity_score(d, exposure="a", covariates=["l1", "l2"])
+    one = cl.cox(d, time="time", event="ev1", covariates=["a"], weights=ps)
+    per_row = cl.cox(d, time="time", event="ev1", covariates=["a"], weights=ps, cluster="pid")
+    np.testing.assert_allclose(per_row.vcov, one.vcov, rtol=1e-10)
+    assert per_row.ci_method == "sandwich_mestimation"
+    # rows dropped from the survival model (missing l3) keep their propensity-score equations
+    dropped = cl.cox(d, time="time", event="ev1", covariates=["a", "l3"], weights=ps,
+                     missing="drop")
+    assert dropped.n == int((d["l3"].notna()).sum()) and np.isfinite(dropped.vcov).all()
+    with pytest.raises(DataValidationError, match="no column 'grp'"):
+        cl.cox(d.assign(grp=1), time="time", event="ev1", covariates=["a"], weights=ps,
+               cluster="grp")
