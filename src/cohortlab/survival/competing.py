@@ -63,8 +63,9 @@ def cumulative_incidence(
 
     Assumptions: censoring (and, with ``entry``, left truncation) independent of the event
     time and cause given the group; the causes are mutually exclusive first events (a
-    subject leaves the risk set at its first event of any cause); with ``weights``, the
-    weights are known.
+    subject leaves the risk set at its first event of any cause); with a weights column, the
+    weights are known; with ``weights=<PropensityScore>`` they come from its fitted
+    propensity model, whose estimation the default variance accounts for.
 
     Variance (``variance=``):
 

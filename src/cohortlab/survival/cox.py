@@ -200,8 +200,8 @@ def cox(
     (``ci_method="wald_model"``), or with ``robust=True`` / ``cluster`` the dfbeta sandwich
     ``sum_i (w_i L_i V)(w_i L_i V)'`` of R's ``coxph(robust=TRUE)`` (score residuals summed
     within clusters, no small-sample factor), computed in O(n log n). With case weights such
-    as inverse probability weights use ``robust=True``: the model SE treats the weights as
-    frequencies.
+    as inverse probability weights use ``robust=True`` (the model SE treats the weights as
+    frequencies), or better pass the :class:`~cohortlab.PropensityScore` itself (below).
 
     With ``weights=<PropensityScore>`` (from :func:`cohortlab.propensity_score`, logistic
     model) the weights are that result's balancing weights (times its sampling weights), and
