@@ -16,11 +16,14 @@ the Cox/Fine-Gray "average" ratios under this censoring) and the marginal event-
 probability and cumulative incidence of cause 1 at ``T0 = 3`` per arm (``kaplan_meier``,
 ``cumulative_incidence``). ``test_truth`` (slow) recomputes them from another seed.
 
-Measured (the slow study below, 1,000 replicates of n = 2,000, seed 20261208; 12 minutes on
-2 loaded cores): coverage with ``"mestimation"`` 0.953 (cox), 0.955 / 0.953 (cause-specific
-causes 1 / 2), 0.946 (fine_gray), 0.949 / 0.958 (KM untreated / treated), 0.948 / 0.953 (CIF);
-mean SE / SD 0.97-1.01. With the weights-known variance: coverage 0.972, 0.984 / 0.959, 0.981,
-0.966 / 0.968, 0.960 / 0.964 and SE / SD 1.138, 1.170 / 1.027, 1.157, 1.05, 1.06-1.07.
+Measured (the slow studies below, 1,000 replicates of n = 2,000; ~12 and ~5 minutes on 2
+loaded cores). ATE, seed 20261208: coverage with ``"mestimation"`` 0.953 (cox), 0.955 / 0.953
+(cause-specific causes 1 / 2), 0.946 (fine_gray), 0.947 / 0.959 (KM untreated / treated),
+0.946 / 0.957 (CIF); mean SE / SD 0.97-1.01. With the weights-known variance: coverage 0.972,
+0.984 / 0.959, 0.981, 0.966 / 0.967, 0.964 / 0.966 and SE / SD 1.138, 1.170 / 1.027, 1.157,
+1.05, 1.06-1.07. ATT, seed 20261209: "mestimation" 0.957 (cox), 0.939 (fine_gray), 0.951 /
+0.950 (KM), 0.935 / 0.952 (CIF), SE / SD 0.98-1.00; weights known SE / SD 1.125 (cox), 1.072
+(fine_gray), 1.03 (untreated curves; the treated have weight 1 and both variances coincide).
 """
 
 from __future__ import annotations
