@@ -68,7 +68,8 @@ def kaplan_meier(
     time given the group (non-informative, "quasi-independent" truncation); with
     a weights column, the weights are known (e.g. sampling or inverse-probability weights that
     are treated as fixed); with ``weights=<PropensityScore>`` they come from its fitted
-    propensity model, whose estimation the default variance accounts for. An event at time 0 lowers the curve at time 0, as in R.
+    propensity model, whose estimation the default variance accounts for. An event at time 0
+    lowers the curve at time 0, as in R.
 
     Variance (``variance=``): ``"greenwood"`` (default without weights), Greenwood's formula
     ``S^2 sum d_j / (Y_j (Y_j - d_j))`` on the weighted counts; with integer weights this is
