@@ -360,3 +360,33 @@ def test_cluster_and_missing_rows(cohort):
     with pytest.raises(DataValidationError, match="no column 'grp'"):
         cl.cox(d.assign(grp=1), time="time", event="ev1", covariates=["a"], weights=ps,
                cluster="grp")
+
+
+def test_cox_with_sampling_weights_matches_finite_differences():
+    """A PropensityScore fitted with sampling weights ``s``: the Cox weights are ``s W(e)``
+    and the logistic score equations are weighted by ``s``."""
+    d = _data(6)
+    d["s"] = np.random.default_rng(0).uniform(0.5, 2.0, len(d))
+    ps = cl.propensity_score(d, exposure="a", covariates=["l1", "l2"], weights="s")
+    fit = cl.cox(d, time="time", event="ev", covariates=["a", "l1"], weights=ps)
+    X, a, s = ps._design.X, d["a"].to_numpy(), d["s"].to_numpy()
+    Z = d[["a", "l1"]].to_numpy(float)
+    t, ev = d["time"].to_numpy(float), d["ev"].to_numpy(float)
+
+    def parts(theta):
+        e = expit(X @ theta[2:])
+        w1, w0 = arm_weights(e, "ATE")
+        return s * np.where(a == 1, w1, w0), e
+
+    def full(theta):
+        w, e = parts(theta)
+        u = _cox.evaluate(_cox.prepare(Z, t, ev, w), theta[:2], True).score
+        return np.concatenate([u, X.T @ (s * (a - e))])
+
+    x0 = np.concatenate([fit.params, ps._fit.coef])
+    inv = np.linalg.inv(_jacobian(full, x0))
+    w, e = parts(x0)
+    resid = _cox.score_residuals(_cox.prepare(Z, t, ev, w), fit.params, True)
+    psi = np.column_stack([resid * w[:, None], X * (s * (a - e))[:, None]])
+    want = np.sqrt(np.diag(inv @ psi.T @ psi @ inv.T)[:2])
+    np.testing.assert_allclose(np.sqrt(np.diag(fit.vcov)), want, rtol=RTOL)
