@@ -390,3 +390,11 @@ def test_cox_with_sampling_weights_matches_finite_differences():
     psi = np.column_stack([resid * w[:, None], X * (s * (a - e))[:, None]])
     want = np.sqrt(np.diag(inv @ psi.T @ psi @ inv.T)[:2])
     np.testing.assert_allclose(np.sqrt(np.diag(fit.vcov)), want, rtol=RTOL)
+
+
+def test_duplicated_index_labels_raise(cohort):
+    d, _ = cohort
+    dup = d.set_axis(np.arange(len(d)) // 2)
+    ps = cl.propensity_score(dup, exposure="a", covariates=["l1", "l2"])
+    with pytest.raises(DataValidationError, match="duplicated"):
+        cl.cox(dup, time="time", event="ev1", covariates=["a"], weights=ps)

@@ -62,6 +62,11 @@ class PSNuisance:
 
     def positions(self, index: pd.Index, func: str) -> np.ndarray:
         """Positions of the analysed rows (``index``) among the propensity-score rows."""
+        if not self.index.is_unique:
+            raise DataValidationError(
+                f"{func}(): weights is a PropensityScore whose rows have duplicated index labels,"
+                " so they cannot be matched to data's rows. Reset the index "
+                "(data.reset_index(drop=True)) before fitting the propensity score.")
         pos = self.index.get_indexer(index)
         if (pos < 0).any():
             bad, n_bad = list(index[pos < 0][:3]), int((pos < 0).sum())
