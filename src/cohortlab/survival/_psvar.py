@@ -76,6 +76,14 @@ class PSNuisance:
                 "score on the same data frame (same index) as the survival analysis.")
         return pos
 
+    def gathered(self, pos: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """``[G, w * IF_theta]`` of the rows at ``pos`` (n x 2q): one gather for both."""
+        if "_both" not in self._cache:
+            self._cache["_both"] = np.concatenate([self.grad, self.infl], axis=1)
+        out = self._cache["_both"][pos]
+        out[:, self.grad.shape[1]:] *= w[:, None]
+        return out
+
     def sigma(self) -> np.ndarray:
         """``sum_i IF_theta_i IF_theta_i'`` (q x q)."""
         if "_sigma" not in self._cache:

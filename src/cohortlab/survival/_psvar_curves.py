@@ -16,13 +16,17 @@ n x m matrix of ``D``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import numpy as np
 
 from ._aalen_johansen import AalenJohansen, _safe_div, _shift
 from ._km import _subject_terms
+from ._prepare import GroupArrays, Prepared, group_time_order
 from ._psvar import PSNuisance
 
-__all__ = ["km_linear", "aj_linear", "ps_extra_variance"]
+__all__ = ["km_linear", "aj_linear", "ps_extra_variance", "ps_curve_variance",
+           "groups_with_rows"]
 
 
 def km_linear(grid: np.ndarray, n_risk: np.ndarray, n_event: np.ndarray, surv: np.ndarray,
@@ -103,6 +107,26 @@ def aj_linear(aj: AalenJohansen, exit_index: np.ndarray, event: np.ndarray, f: n
                     + fk[:, None] * (_from(a, fb, m) - _from(b, fb, m)))
         out[:, k, :] = val
     return out
+
+
+def groups_with_rows(p: Prepared) -> Iterator[tuple[GroupArrays, np.ndarray]]:
+    """:meth:`Prepared.by_group`'s groups with their rows (positions in ``p.frame``): one sort."""
+    order = group_time_order(p.codes, p.time, len(p.levels))
+    for level, rows in zip(p.levels, order, strict=True):
+        yield GroupArrays(level, p.time[rows], p.event[rows],
+                          None if p.weights is None else p.weights[rows],
+                          None if p.entry is None else p.entry[rows]), rows
+
+
+def ps_curve_variance(linear: Callable[[np.ndarray], np.ndarray], nuis: PSNuisance,
+                      pos: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The propensity terms of a curve's variance; ``linear(f)`` is ``sum_i f_i D_i(t)``.
+
+    ``M`` and ``C`` come from one call on ``[G, w IF_theta]`` (one gather, one pass).
+    """
+    q = nuis.grad.shape[1]
+    lin = linear(nuis.gathered(pos, w))
+    return ps_extra_variance(lin[..., :q], lin[..., q:], nuis)
 
 
 def ps_extra_variance(m_lin: np.ndarray, c_lin: np.ndarray, nuis: PSNuisance) -> np.ndarray:

@@ -25,12 +25,11 @@ from ._prepare import (
     GroupArrays,
     count_pair,
     curve_columns,
-    group_time_order,
     positive_weight_counts,
     prepare,
 )
 from ._psvar import CURVE_NOTE, PSNuisance, check_curve_variance, ps_weights
-from ._psvar_curves import aj_linear, ps_extra_variance
+from ._psvar_curves import aj_linear, groups_with_rows, ps_curve_variance
 
 __all__ = ["cumulative_incidence", "gray_test"]
 
@@ -152,14 +151,16 @@ def cumulative_incidence(
     check_curve_variance(variance, nuis, func)
     p = prepare(data, func, time=time, event=event, by=by, weights=weights, entry=entry,
                 missing=missing, competing=True, cause=cause, causes=causes)
-    rows = None
-    if variance == "mestimation" and nuis is not None:
-        pos = nuis.positions(p.frame.index, func)
-        rows = [pos[r] for r in group_time_order(p.codes, p.time, len(p.levels))]
     parts: list[dict[str, np.ndarray]] = []
-    for k, g in enumerate(p.by_group()):
-        ps = None if rows is None or nuis is None else (nuis, rows[k])
-        parts += _group_columns(g, p.causes, variance, conf_type, conf_level, ps)
+    stacked = variance == "mestimation" and nuis is not None
+    if stacked and nuis is not None:
+        pos = nuis.positions(p.frame.index, func)
+        for g, rows in groups_with_rows(p):
+            parts += _group_columns(g, p.causes, variance, conf_type, conf_level,
+                                    (nuis, pos[rows]))
+    else:
+        for g in p.by_group():
+            parts += _group_columns(g, p.causes, variance, conf_type, conf_level)
     frame = pd.DataFrame({c: np.concatenate([part[c] for part in parts]) for c in parts[0]})
     notes = []
     if p.entry is not None:
@@ -167,7 +168,7 @@ def cumulative_incidence(
     if p.weights is not None:
         notes.append("n_risk/n_event/n_censor count rows; the weighted sums are in "
                      "n_risk_weighted/n_event_weighted/n_censor_weighted")
-    if rows is not None:
+    if stacked:
         notes.append(CURVE_NOTE)
     n, n_events, zero = positive_weight_counts(p.weights, weights, np.isin(p.event, p.causes))
     ci: CIMethod = "sandwich_mestimation" if variance == "mestimation" else variance
@@ -216,9 +217,9 @@ def _group_columns(
         var = ij_variance(aj, exit_idx, e, ww, entry_idx)
         if ps is not None:  # the estimated propensity score (stacked M-estimation)
             nuis, pos = ps
-            m_lin = aj_linear(aj, exit_idx, e, nuis.grad[pos], entry_idx)
-            c_lin = aj_linear(aj, exit_idx, e, nuis.infl[pos] * ww[:, None], entry_idx)
-            var = np.maximum(var + ps_extra_variance(m_lin, c_lin, nuis), 0.0)
+            extra = ps_curve_variance(lambda f: aj_linear(aj, exit_idx, e, f, entry_idx),
+                                      nuis, pos, ww)
+            var = np.maximum(var + extra, 0.0)
     out = []
     for k in causes:
         est, se = aj.cif[:, k - 1], np.sqrt(var[:, k - 1])

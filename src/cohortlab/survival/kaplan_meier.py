@@ -35,7 +35,7 @@ from ._prepare import (
     prepare,
 )
 from ._psvar import CURVE_NOTE, PSNuisance, check_curve_variance, ps_weights
-from ._psvar_curves import km_linear, ps_extra_variance
+from ._psvar_curves import groups_with_rows, km_linear, ps_curve_variance
 
 __all__ = ["kaplan_meier", "logrank"]
 
@@ -145,26 +145,21 @@ def kaplan_meier(
     check_curve_variance(variance, nuis, func)
     p = prepare(data, func, time=time, event=event, by=by, weights=weights, entry=entry,
                 missing=missing)
-    ps_rows = _ps_rows(p, nuis, func) if variance == "mestimation" else None
-    parts = [_curve_frame(g, variance, conf_type, conf_level,
-                          None if ps_rows is None or nuis is None else (nuis, ps_rows[k]))
-             for k, g in enumerate(p.by_group())]
+    if variance == "mestimation" and nuis is not None:
+        pos = nuis.positions(p.frame.index, func)
+        parts = [_curve_frame(g, variance, conf_type, conf_level, (nuis, pos[rows]))
+                 for g, rows in groups_with_rows(p)]
+    else:
+        parts = [_curve_frame(g, variance, conf_type, conf_level) for g in p.by_group()]
     frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     n, n_events, zero = positive_weight_counts(p.weights, weights, p.event > 0)
-    notes = _km_notes(p, variance) + zero + (CURVE_NOTE,) * (ps_rows is not None)
+    notes = _km_notes(p, variance) + zero + (CURVE_NOTE,) * (variance == "mestimation")
     ci: CIMethod = "sandwich_mestimation" if variance == "mestimation" else variance
     return Curve(
         data=frame, measure="survival", method="kaplan_meier", conf_type=conf_type,
         conf_level=conf_level, ci_method=ci, n=n, n_events=n_events,
         weighted=p.weights is not None, dropped=p.dropped, notes=notes,
     )
-
-
-def _ps_rows(p: Prepared, nuis: PSNuisance | None, func: str) -> list[np.ndarray]:
-    """Per group (in :meth:`Prepared.by_group` order): its rows' propensity-score positions."""
-    assert nuis is not None
-    pos = nuis.positions(p.frame.index, func)
-    return [pos[rows] for rows in group_time_order(p.codes, p.time, len(p.levels))]
 
 
 def _curve_frame(g: GroupArrays, variance: str, conf_type: str, conf_level: float,
@@ -183,9 +178,9 @@ def _curve_frame(g: GroupArrays, variance: str, conf_type: str, conf_level: floa
         var = km_ij_variance(rc.time, y, d, surv, t, e, ww, t0)
         if ps is not None:
             nuis, pos = ps
-            m_lin = km_linear(rc.time, y, d, surv, t, e, t0, nuis.grad[pos])
-            c_lin = km_linear(rc.time, y, d, surv, t, e, t0, nuis.infl[pos] * ww[:, None])
-            var = np.maximum(var + ps_extra_variance(m_lin, c_lin, nuis), 0.0)
+            extra = ps_curve_variance(
+                lambda f: km_linear(rc.time, y, d, surv, t, e, t0, f), nuis, pos, ww)
+            var = np.maximum(var + extra, 0.0)
         se = np.sqrt(var)
     lo, hi = km_conf_int(surv, se, conf_type, conf_level)
     return pd.DataFrame(curve_columns(rc, plain, g.level, None, (surv, se, lo, hi), conf_level,
