@@ -80,8 +80,8 @@ def cumulative_incidence(
     - ``"mestimation"`` (default with ``weights=<PropensityScore>``, logistic model): the IJ
       influence values stacked with the propensity model's score equations, so the SE
       accounts for the estimated propensity score (the weights-known IJ variance is
-      conservative for ATE weights); the same cumulative sums, one extra pass per
-      propensity coefficient.
+      conservative for ATE weights); the same cumulative sums, one extra pass over the
+      rows with a column per propensity coefficient.
 
     Intervals (``conf_type``): the transform is applied to ``F_k`` itself, as R's
     ``survfit(conf.type=)`` does for multi-state probabilities: ``"log-log"`` (default)

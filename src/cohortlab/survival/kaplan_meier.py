@@ -84,7 +84,7 @@ def kaplan_meier(
     influence values stacked with the propensity model's score equations, so the SE accounts
     for the estimated propensity score; it is the default because the weights-known IJ
     variance is conservative for ATE-weighted curves. Computed with the same prefix sums as
-    the IJ variance (one extra pass over the rows per propensity coefficient).
+    the IJ variance (one extra pass over the rows, with a column per propensity coefficient).
 
     Intervals (``conf_type``, as R's ``conf.type``): ``"log-log"`` (default, lifelines'
     "exponential Greenwood"; R's default is ``"log"``): ``S^exp(+-z se / (S log S))``;
