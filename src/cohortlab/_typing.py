@@ -104,9 +104,9 @@ IPWVariance: TypeAlias = Literal["mestimation", "robust", "bootstrap"]
 #: ``dose_response``: the g-formula's influence function or the MSM's known-weights sandwich.
 DoseVariance: TypeAlias = Literal["influence_function", "robust", "bootstrap"]
 #: ``kaplan_meier``.
-KMVariance: TypeAlias = Literal["greenwood", "infinitesimal_jackknife"]
+KMVariance: TypeAlias = Literal["greenwood", "infinitesimal_jackknife", "mestimation"]
 #: ``cumulative_incidence``.
-CIFVariance: TypeAlias = Literal["infinitesimal_jackknife", "aalen"]
+CIFVariance: TypeAlias = Literal["infinitesimal_jackknife", "aalen", "mestimation"]
 BootstrapCI: TypeAlias = Literal["percentile", "normal", "basic"]
 ConfType: TypeAlias = Literal["log", "log-log", "plain"]
 SMDDenominator: TypeAlias = Literal["pooled", "treated", "control"]

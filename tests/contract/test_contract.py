@@ -59,6 +59,11 @@ def _linear():
     return LinearRegression()
 
 
+def _ps(d: pd.DataFrame) -> Any:
+    """ATE weights from a logistic propensity score (weights=<PropensityScore>)."""
+    return cl.propensity_score(d, exposure="treated", covariates=["age", "female"])
+
+
 def _incomplete(d: pd.DataFrame) -> pd.DataFrame:
     """A slice of the cohort with missing bmi and smoking (for impute / with_imputations)."""
     d = d[["age", "female", "bmi", "smoking", "site_name", "treated", "mace_1y", "sbp"]]
@@ -163,6 +168,17 @@ VERBS = [
                                       robust=True,
                                       **{x: v for x, v in k.items() if x != "random_state"}),
          used="age", has_ci=True),
+    Verb("cox[propensity score]", lambda d, **k: cl.cox(
+        d.assign(dead=(d["event"] > 0).astype(int)), time="time", event="dead",
+        covariates=["treated"], weights=_ps(d),
+        **{x: v for x, v in k.items() if x != "random_state"}), used="time", has_ci=True),
+    Verb("kaplan_meier[propensity score]", lambda d, **k: cl.kaplan_meier(
+        d.assign(dead=(d["event"] > 0).astype(int)), time="time", event="dead", by="treated",
+        weights=_ps(d), **{x: v for x, v in k.items() if x != "random_state"}), used="time",
+        has_ci=True),
+    Verb("cumulative_incidence[propensity score]", lambda d, **k: cl.cumulative_incidence(
+        d, time="time", event="event", cause=1, by="treated", weights=_ps(d),
+        **{x: v for x, v in k.items() if x != "random_state"}), used="time", has_ci=True),
     Verb("fine_gray", lambda d, **k: cl.fine_gray(
         d, time="time", event="event", cause=1, covariates=["age", "treated"],
         **{x: v for x, v in k.items() if x != "random_state"}), used="treated", has_ci=True),

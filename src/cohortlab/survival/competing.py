@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._typing import CIFVariance, ConfType, Missing
+from .._typing import CIFVariance, CIMethod, ConfType, Missing
 from .._validation import verb, verb_name
+from ..causal._propensity import PropensityScore
 from ..exceptions import DataValidationError
 from ..results.curve import Curve
 from ..results.testresult import TestResult, TestTable
@@ -27,6 +28,8 @@ from ._prepare import (
     positive_weight_counts,
     prepare,
 )
+from ._psvar import CURVE_NOTE, PSNuisance, check_curve_variance, ps_weights
+from ._psvar_curves import aj_linear, groups_with_rows, ps_curve_variance
 
 __all__ = ["cumulative_incidence", "gray_test"]
 
@@ -40,7 +43,7 @@ def cumulative_incidence(
     event: str,
     cause: int | None = None,
     by: str | None = None,
-    weights: str | None = None,
+    weights: str | PropensityScore | None = None,
     entry: str | None = None,
     causes: Sequence[int] | None = None,
     conf_type: ConfType = "log-log",
@@ -59,12 +62,13 @@ def cumulative_incidence(
 
     Assumptions: censoring (and, with ``entry``, left truncation) independent of the event
     time and cause given the group; the causes are mutually exclusive first events (a
-    subject leaves the risk set at its first event of any cause); with ``weights``, the
-    weights are known.
+    subject leaves the risk set at its first event of any cause); with a weights column, the
+    weights are known; with ``weights=<PropensityScore>`` they come from its fitted
+    propensity model, whose estimation the default variance accounts for.
 
     Variance (``variance=``):
 
-    - ``"infinitesimal_jackknife"`` (default; the only choice with ``weights`` or ``entry``):
+    - ``"infinitesimal_jackknife"`` (default, also with a weights column or ``entry``):
       ``sum_i w_i^2 D_i(t)^2`` with ``D_i`` the exact derivative of ``F_k(t)`` with respect to
       row ``i``'s weight, every row its own cluster; R's ``survfit(..., id=)`` multi-state
       ``std.err``. Computed in closed form from cumulative sums over the sorted times,
@@ -73,6 +77,11 @@ def cumulative_incidence(
     - ``"aalen"``: ``cmprsk::cuminc``'s delta-method variance (Aalen 1978 type, with its
       correction for tied events). As in cmprsk it changes only at times with an event of
       the cause and is carried forward in between. Unweighted data without ``entry`` only.
+    - ``"mestimation"`` (default with ``weights=<PropensityScore>``, logistic model): the IJ
+      influence values stacked with the propensity model's score equations, so the SE
+      accounts for the estimated propensity score (the weights-known IJ variance is
+      conservative for ATE weights); the same cumulative sums, one extra pass over the
+      rows with a column per propensity coefficient.
 
     Intervals (``conf_type``): the transform is applied to ``F_k`` itself, as R's
     ``survfit(conf.type=)`` does for multi-state probabilities: ``"log-log"`` (default)
@@ -94,8 +103,9 @@ def cumulative_incidence(
         The cause whose CIF is returned; default: every cause with events.
     by : str, optional
         Grouping column: one curve per level (sorted) and cause; without it, group "all".
-    weights : str, optional
-        Non-negative case weights.
+    weights : str or PropensityScore, optional
+        Non-negative case weights, or a :class:`~cohortlab.PropensityScore` fitted on the same
+        rows (matched by index): its weights are used (e.g. ``by`` the exposure).
     entry : str, optional
         Entry time (left truncation): a row is at risk at ``t`` when ``entry < t <= time``.
     causes : list of int, optional
@@ -103,7 +113,9 @@ def cumulative_incidence(
         codes that do not follow 1..K without gaps.
     conf_type : {"log-log", "log", "plain"}
     conf_level : float
-    variance : {"infinitesimal_jackknife", "aalen"}, optional
+    variance : {"infinitesimal_jackknife", "aalen", "mestimation"}, optional
+        ``"mestimation"`` (the default with a logistic PropensityScore as ``weights``) adds
+        the estimation of the propensity score to the IJ variance.
     missing : {"raise", "drop"}
 
     Returns
@@ -132,12 +144,23 @@ def cumulative_incidence(
     [0.7188]
     """
     func = verb_name()
+    data, weights, nuis = ps_weights(data, weights, func)
+    if variance is None and nuis is not None and nuis.logistic:
+        variance = "mestimation"
     variance = _resolve_variance(variance, weights, entry, func)
+    check_curve_variance(variance, nuis, func)
     p = prepare(data, func, time=time, event=event, by=by, weights=weights, entry=entry,
                 missing=missing, competing=True, cause=cause, causes=causes)
     parts: list[dict[str, np.ndarray]] = []
-    for g in p.by_group():
-        parts += _group_columns(g, p.causes, variance, conf_type, conf_level)
+    stacked = variance == "mestimation" and nuis is not None
+    if stacked and nuis is not None:
+        pos = nuis.positions(p.frame.index, func)
+        for g, rows in groups_with_rows(p):
+            parts += _group_columns(g, p.causes, variance, conf_type, conf_level,
+                                    (nuis, pos[rows]))
+    else:
+        for g in p.by_group():
+            parts += _group_columns(g, p.causes, variance, conf_type, conf_level)
     frame = pd.DataFrame({c: np.concatenate([part[c] for part in parts]) for c in parts[0]})
     notes = []
     if p.entry is not None:
@@ -145,10 +168,13 @@ def cumulative_incidence(
     if p.weights is not None:
         notes.append("n_risk/n_event/n_censor count rows; the weighted sums are in "
                      "n_risk_weighted/n_event_weighted/n_censor_weighted")
+    if stacked:
+        notes.append(CURVE_NOTE)
     n, n_events, zero = positive_weight_counts(p.weights, weights, np.isin(p.event, p.causes))
+    ci: CIMethod = "sandwich_mestimation" if variance == "mestimation" else variance
     return Curve(
         data=frame, measure="cumulative_incidence", method="aalen_johansen",
-        conf_type=conf_type, conf_level=conf_level, ci_method=variance, n=n,
+        conf_type=conf_type, conf_level=conf_level, ci_method=ci, n=n,
         n_events=n_events,
         estimand="cumulative incidence F_k(t) = P(T <= t, cause = k)",
         weighted=p.weights is not None, dropped=p.dropped, notes=tuple(notes) + zero,
@@ -170,7 +196,8 @@ def _resolve_variance(variance: CIFVariance | None, weights: str | None, entry: 
 
 
 def _group_columns(
-    g: GroupArrays, causes: list[int], variance: str, conf_type: str, conf_level: float
+    g: GroupArrays, causes: list[int], variance: str, conf_type: str, conf_level: float,
+    ps: tuple[PSNuisance, np.ndarray] | None = None,
 ) -> list[dict[str, np.ndarray]]:
     """One group's curves, one dict of columns per cause.
 
@@ -186,7 +213,13 @@ def _group_columns(
     else:
         exit_idx = np.concatenate([[0], np.cumsum(t[1:] != t[:-1])])
         entry_idx = None if t0 is None else np.searchsorted(rc.time, t0, side="right")
-        var = ij_variance(aj, exit_idx, e, np.ones(t.size) if w is None else w, entry_idx)
+        ww = np.ones(t.size) if w is None else w
+        var = ij_variance(aj, exit_idx, e, ww, entry_idx)
+        if ps is not None:  # the estimated propensity score (stacked M-estimation)
+            nuis, pos = ps
+            extra = ps_curve_variance(lambda f: aj_linear(aj, exit_idx, e, f, entry_idx),
+                                      nuis, pos, ww)
+            var = np.maximum(var + extra, 0.0)
     out = []
     for k in causes:
         est, se = aj.cif[:, k - 1], np.sqrt(var[:, k - 1])

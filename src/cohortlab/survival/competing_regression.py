@@ -19,11 +19,20 @@ from .._validation import (
     verb,
     verb_name,
 )
+from ..causal._propensity import PropensityScore
 from ..exceptions import DataValidationError
 from ..results.dropped import Dropped
 from ..results.model import ModelResult
 from . import _cox
 from ._prepare import check_cause_codes, positive_weight_counts
+from ._psvar import (
+    CoxVariance,
+    FineGrayVariance,
+    cluster_codes,
+    ps_weights,
+    resolve_variance,
+    stacked_model_vcov,
+)
 from .cox import Ties, _monotone_notes, cox
 
 __all__ = ["fine_gray", "cause_specific_cox"]
@@ -37,7 +46,7 @@ def fine_gray(
     event: str,
     cause: int,
     covariates: str | Sequence[str],
-    weights: str | None = None,
+    weights: str | PropensityScore | None = None,
     cluster: str | None = None,
     ties: Ties = "efron",
     censoring: Literal["weighted", "unweighted"] = "weighted",
@@ -45,6 +54,7 @@ def fine_gray(
     conf_level: float = 0.95,
     missing: str = "raise",
     max_iter: int = 30,
+    variance: FineGrayVariance | None = None,
 ) -> ModelResult:
     """Fine-Gray regression of the subdistribution hazard of one cause.
 
@@ -74,6 +84,15 @@ def fine_gray(
     ``G``; the two agree to about 1-2% in practice). ``cluster`` sums it by cluster. The
     model-based SE is kept in ``vcov_model`` but is not a valid Fine-Gray variance.
 
+    With ``weights=<PropensityScore>`` (from :func:`cohortlab.propensity_score`, logistic
+    model) the default is ``variance="mestimation"``: the dfbeta sandwich stacked with the
+    propensity model's score equations (the derivative of the weighted score in each weight
+    is its score residual), so the SE accounts for the estimated propensity score rather than
+    treating the weights as known (``variance="robust"``, conservative for ATE weights). ``G``
+    is still treated as known in both; with ``censoring="weighted"`` its dependence on the
+    weights is left out of the propensity correction too (exact with
+    ``censoring="unweighted"``).
+
     Parameters
     ----------
     data : pandas.DataFrame
@@ -90,13 +109,17 @@ def fine_gray(
         Column names or a formula right-hand side.
     weights, cluster : str, optional
         Case weights (e.g. inverse probability of treatment weights) and a cluster column:
-        the sandwich is summed by cluster (default: by subject).
+        the sandwich is summed by cluster (default: by subject). ``weights`` may be a
+        :class:`~cohortlab.PropensityScore` fitted on the same rows (matched by index).
     ties : {"efron", "breslow"}
         ``"efron"`` (as ``finegray`` + ``coxph``) or ``"breslow"`` (as ``cmprsk::crr``).
     censoring : {"weighted", "unweighted"}
         How the censoring distribution ``G`` is estimated when weights are given: the weighted
         population's (default; integer weights then equal replicated rows) or unweighted (R
         ``finegray``'s choice). Without weights both are the same.
+    variance : {"robust", "mestimation"}, optional
+        ``"robust"`` (weights known; the default with a weights column) or ``"mestimation"``
+        (only, and by default, with a logistic PropensityScore as ``weights``).
 
     Examples
     --------
@@ -108,6 +131,8 @@ def fine_gray(
     0  sex[T.M]    0.7953     0.1858
     """
     func = verb_name()
+    data, weights, nuis = ps_weights(data, weights, func)
+    kind = resolve_variance(variance, True, cluster, nuis, func)
     frame, dropped, t, codes, cols = _competing_rows(data, time, event, covariates, weights,
                                                      cluster, missing, causes)
     _check_cause(codes, cause, event, func)
@@ -121,7 +146,15 @@ def fine_gray(
     fit = _cox.fit_cox(cd, efron, max_iter=max_iter)
     notes = _monotone_notes(fit, design.names, cols)
     cl_ids = frame[cluster].to_numpy() if cluster else None
-    vcov, _ = _cox.robust_vcov(cd, fit.beta, fit.vcov, efron, cluster=cl_ids, weights=w)
+    if kind == "mestimation" and nuis is not None:
+        resid = _cox.score_residuals(cd, fit.beta, efron)
+        vcov, _ = stacked_model_vcov(resid, w, fit.vcov, nuis.positions(frame.index, func),
+                                     nuis, cluster_codes(nuis, cluster, func))
+        notes += ("variance: stacked M-estimation sandwich (Fine-Gray score + logistic "
+                  "propensity score equations), accounting for the estimated propensity "
+                  "score; G treated as known",)
+    else:
+        vcov, _ = _cox.robust_vcov(cd, fit.beta, fit.vcov, efron, cluster=cl_ids, weights=w)
     n_pos, n_events, zero = positive_weight_counts(w if weights else None, weights, d > 0)
     p = fit.beta.size
     wald = float(fit.beta @ np.linalg.pinv(vcov) @ fit.beta)
@@ -132,7 +165,8 @@ def fine_gray(
     return ModelResult(
         terms=design.names, params=fit.beta, vcov=vcov, vcov_model=fit.vcov,
         effect_measure="subdistribution_hazard_ratio", method="fine_gray",
-        ci_method="wald_cluster" if cluster else "wald_sandwich", conf_level=conf_level,
+        ci_method="sandwich_mestimation" if kind == "mestimation" else
+        "wald_cluster" if cluster else "wald_sandwich", conf_level=conf_level,
         n=n_pos, n_events=n_events, fit_stats=fstats, dropped=dropped,
         notes=(f"cause of interest: {cause}; competing events: {int(compete.sum()):,}; "
                f"ties: {ties}", f"censoring distribution: Kaplan-Meier, "
@@ -149,12 +183,13 @@ def cause_specific_cox(
     event: str,
     covariates: str | Sequence[str],
     causes: Sequence[int] | None = None,
-    weights: str | None = None,
+    weights: str | PropensityScore | None = None,
     robust: bool = False,
     cluster: str | None = None,
     ties: Ties = "efron",
     conf_level: float = 0.95,
     missing: str = "raise",
+    variance: CoxVariance | None = None,
 ) -> ModelResult:
     """One Cox model per cause, the other causes censored, returned as one result.
 
@@ -168,7 +203,12 @@ def cause_specific_cox(
 
     Assumptions: proportional cause-specific hazards; independent censoring given ``x``.
     Variance: model-based, or the dfbeta sandwich with ``robust=True``/``cluster`` (as
-    :func:`cox`; R's multi-state ``coxph(..., id = id)`` reports the robust SE).
+    :func:`cox`; R's multi-state ``coxph(..., id = id)`` reports the robust SE). With
+    ``weights=<PropensityScore>`` (logistic model) the default is ``variance="mestimation"``,
+    each cause's Cox score stacked with the propensity model's score equations (as
+    :func:`cox`), because the weights-known sandwich is conservative for ATE weights;
+    ``variance="robust"`` treats the weights as known. The blocks stay separate (the
+    covariance across causes is not reported).
 
     Returns a :class:`ModelResult` whose terms are ``"<term> [cause k]"`` with a
     block-diagonal covariance (the causes' fits are separate likelihoods) and per-cause fit
@@ -187,6 +227,9 @@ def cause_specific_cox(
     2    mspike [cause 1]    0.8841
     """
     func = verb_name()
+    ps_arg = weights
+    data, weights, nuis = ps_weights(data, weights, func)
+    variance = resolve_variance(variance, robust, cluster, nuis, func)
     frame, dropped, _, codes, _ = _competing_rows(data, time, event, covariates, weights,
                                                   cluster, missing, causes)
     present = sorted(int(c) for c in np.unique(codes) if c > 0)
@@ -198,8 +241,9 @@ def cause_specific_cox(
     terms, params, blocks, fstats, notes, vmodel = [], [], [], {}, [], []
     for k in causes:
         sub = frame.assign(**{event: (codes == k).astype(np.int64)})
-        fit = cox(sub, time=time, event=event, covariates=covariates, weights=weights,
-                  robust=robust, cluster=cluster, ties=ties, conf_level=conf_level)
+        fit = cox(sub, time=time, event=event, covariates=covariates,
+                  weights=ps_arg if nuis is not None else weights, variance=variance,
+                  cluster=cluster, ties=ties, conf_level=conf_level)
         terms += [f"{t} [cause {k}]" for t in fit.terms]
         params.append(fit.params)
         blocks.append(fit.vcov)
@@ -213,7 +257,8 @@ def cause_specific_cox(
         terms=tuple(terms), params=np.concatenate(params), vcov=block_diag(*blocks),
         vcov_model=block_diag(*vmodel), effect_measure="hazard_ratio",
         method="cause_specific_cox",
-        ci_method=("wald_cluster" if cluster else "wald_sandwich") if robust or cluster
+        ci_method="sandwich_mestimation" if variance == "mestimation" else
+        ("wald_cluster" if cluster else "wald_sandwich") if variance == "robust"
         else "wald_model",
         conf_level=check_conf_level(conf_level, func), n=n_pos, n_events=n_events,
         fit_stats=fstats, dropped=dropped,

@@ -23,12 +23,14 @@ from .._validation import (
     verb,
     verb_name,
 )
+from ..causal._propensity import PropensityScore
 from ..exceptions import ConvergenceError, DataValidationError, MonotoneLikelihoodWarning
 from ..results.model import ModelResult
 from ..results.testresult import TestResult, TestTable
 from . import _cox
 from ._cox import CoxData, CoxFit
 from ._prepare import positive_weight_counts
+from ._psvar import CoxVariance, cluster_codes, ps_weights, resolve_variance, stacked_model_vcov
 
 __all__ = ["cox", "CoxResult"]
 
@@ -174,7 +176,7 @@ def cox(
     event: str,
     covariates: str | Sequence[str],
     strata: str | None = None,
-    weights: str | None = None,
+    weights: str | PropensityScore | None = None,
     entry: str | None = None,
     robust: bool = False,
     cluster: str | None = None,
@@ -182,6 +184,7 @@ def cox(
     conf_level: float = 0.95,
     missing: str = "raise",
     max_iter: int = 30,
+    variance: CoxVariance | None = None,
 ) -> CoxResult:
     """Fit a Cox proportional hazards model.
 
@@ -197,8 +200,21 @@ def cox(
     (``ci_method="wald_model"``), or with ``robust=True`` / ``cluster`` the dfbeta sandwich
     ``sum_i (w_i L_i V)(w_i L_i V)'`` of R's ``coxph(robust=TRUE)`` (score residuals summed
     within clusters, no small-sample factor), computed in O(n log n). With case weights such
-    as inverse probability weights use ``robust=True``: the model SE treats the weights as
-    frequencies.
+    as inverse probability weights use ``robust=True`` (the model SE treats the weights as
+    frequencies), or better pass the :class:`~cohortlab.PropensityScore` itself (below).
+
+    With ``weights=<PropensityScore>`` (from :func:`cohortlab.propensity_score`, logistic
+    model) the weights are that result's balancing weights (times its sampling weights), and
+    the default variance is ``variance="mestimation"``: the sandwich of the Cox score stacked
+    with the logistic score equations of the propensity model, so the SE accounts for the
+    estimated propensity score (Shu, Young, Toh & Wang 2021). It is the default because the
+    weights-known sandwich (``variance="robust"``) is conservative for the ATE hazard ratio
+    (SE about 1.15 x the empirical SD in simulations) and can be too small for ATT/ATO
+    weights. The correction is ``V L' G IF_alpha``: the score residuals ``L`` (the derivative
+    of the Cox score in each weight), the weights' gradient ``G`` in the logistic coefficients
+    and their influence values, one extra pass over the rows. Trimming bounds and truncation
+    points are treated as fixed; stabilised weights add the marginal exposure probability to
+    the stack.
 
     Parameters
     ----------
@@ -212,8 +228,10 @@ def cox(
         reference level. A constant or collinear covariate raises, naming it.
     strata : str, optional
         A column whose levels each get their own baseline hazard (R ``strata()``).
-    weights : str, optional
-        Case weights, e.g. inverse probability weights; use with ``robust=True``.
+    weights : str or PropensityScore, optional
+        Case weights, e.g. inverse probability weights; use with ``robust=True``. Or a
+        :class:`~cohortlab.PropensityScore` fitted on the same rows (matched by index): its
+        weights are used and the variance can account for their estimation.
     entry : str, optional
         Delayed-entry (left-truncation) time: a row is at risk on ``(entry, time]`` (R
         ``Surv(entry, time, event)``).
@@ -223,6 +241,12 @@ def cox(
     ties : {"efron", "breslow"}
         ``"efron"`` (R's default) or ``"breslow"`` (with Breslow ties integer weights equal
         replicated rows; with Efron they do not, in R as here).
+    variance : {"model", "robust", "mestimation"}, optional
+        ``"model"`` inverse information; ``"robust"`` the dfbeta sandwich (weights known, as
+        ``robust=True``); ``"mestimation"`` the stacked sandwich with the propensity model
+        (only with ``weights=<PropensityScore>``, and its default). Default: ``"mestimation"``
+        with a logistic PropensityScore, else ``"robust"`` when ``robust``/``cluster`` are set
+        or the PropensityScore came from a machine-learning model, else ``"model"``.
 
     Returns
     -------
@@ -239,7 +263,23 @@ def cox(
       term  estimate  conf_low  conf_high
     0  age     1.017     0.999      1.036
     1  sex     0.599     0.431      0.831
+
+    Inverse probability of treatment weights from a fitted propensity score, with the SE
+    accounting for its estimation (the default) or treating the weights as known:
+
+    >>> d = lung.dropna(subset=["ph.ecog"]).assign(female=lambda x: (x.sex == 2).astype(int))
+    >>> ps = cl.propensity_score(d, exposure="female", covariates=["age", "ph.ecog"])
+    >>> fit = cl.cox(d, time="time", event="dead", covariates=["female"], weights=ps)
+    >>> known = cl.cox(d, time="time", event="dead", covariates=["female"], weights=ps,
+    ...                variance="robust")
+    >>> fit.ci_method, round(float(fit.params[0]), 4), round(float(fit.std_errors[0]), 4)
+    ('sandwich_mestimation', -0.5037, 0.1578)
+    >>> round(float(known.std_errors[0]), 4)
+    0.1637
     """
+    data, weights, nuis = ps_weights(data, weights, verb_name())
+    variance = resolve_variance(variance, robust, cluster, nuis, verb_name())
+    robust = robust or variance == "robust"
     cols = covariate_columns(covariates, data, verb_name())
     extra = [c for c in (strata, weights, entry, cluster) if c]
     check_columns(data, time=time, event=event, strata=strata, weights=weights,
@@ -277,10 +317,17 @@ def cox(
     vcov = vcov_model
     ci_method: CIMethod = "wald_model"
     cl_ids = frame[cluster].to_numpy() if cluster else None
-    if robust or cluster:
+    if variance == "mestimation" and nuis is not None:
+        resid = _cox.score_residuals(cd, fit.beta, efron)
+        vcov, _ = stacked_model_vcov(resid, w, fit.vcov, nuis.positions(frame.index, verb_name()),
+                                     nuis, cluster_codes(nuis, cluster, verb_name()))
+        ci_method = "sandwich_mestimation"
+        notes += ("variance: stacked M-estimation sandwich (Cox score + logistic propensity "
+                  "score equations), accounting for the estimated propensity score",)
+    elif robust or cluster:
         vcov, _ = _cox.robust_vcov(cd, fit.beta, fit.vcov, efron, cluster=cl_ids, weights=w)
         ci_method = "wald_cluster" if cluster else "wald_sandwich"
-    fstats = _fit_stats(cd, fit, vcov, efron, robust or bool(cluster), cl_ids, w, t, d, design,
+    fstats = _fit_stats(cd, fit, vcov, efron, variance != "model", cl_ids, w, t, d, design,
                         s)
     state = _CoxState(cd=cd, fit=fit, efron=efron, design=design, strata_col=strata,
                       strata_levels=levels, time=t, status=d, entry=s)

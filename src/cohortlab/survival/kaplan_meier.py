@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._typing import ConfType, KMVariance, Missing
+from .._typing import CIMethod, ConfType, KMVariance, Missing
 from .._validation import verb, verb_name
+from ..causal._propensity import PropensityScore
 from ..exceptions import DataValidationError
 from ..results.curve import Curve
 from ..results.testresult import TestResult
@@ -33,6 +34,8 @@ from ._prepare import (
     positive_weight_counts,
     prepare,
 )
+from ._psvar import CURVE_NOTE, PSNuisance, check_curve_variance, ps_weights
+from ._psvar_curves import groups_with_rows, km_linear, ps_curve_variance
 
 __all__ = ["kaplan_meier", "logrank"]
 
@@ -48,7 +51,7 @@ def kaplan_meier(
     time: str,
     event: str,
     by: str | None = None,
-    weights: str | None = None,
+    weights: str | PropensityScore | None = None,
     entry: str | None = None,
     conf_type: ConfType = "log-log",
     conf_level: float = 0.95,
@@ -63,8 +66,10 @@ def kaplan_meier(
 
     Assumptions: censoring (and, with ``entry``, left truncation) independent of the event
     time given the group (non-informative, "quasi-independent" truncation); with
-    ``weights``, the weights are known (e.g. sampling or inverse-probability weights that are
-    treated as fixed). An event at time 0 lowers the curve at time 0, as in R.
+    a weights column, the weights are known (e.g. sampling or inverse-probability weights that
+    are treated as fixed); with ``weights=<PropensityScore>`` they come from its fitted
+    propensity model, whose estimation the default variance accounts for. An event at time 0
+    lowers the curve at time 0, as in R.
 
     Variance (``variance=``): ``"greenwood"`` (default without weights), Greenwood's formula
     ``S^2 sum d_j / (Y_j (Y_j - d_j))`` on the weighted counts; with integer weights this is
@@ -75,6 +80,11 @@ def kaplan_meier(
     ``survfit(..., weights=, robust=TRUE)`` (its default for non-integer weights) with every
     row its own cluster. Without weights or ``entry`` it equals Greenwood. Computed in
     O(n log n). ``std_error`` is the SE of ``S(t)`` (R's ``summary.survfit`` ``std.err``).
+    ``"mestimation"`` (default with ``weights=<PropensityScore>``, logistic model): the IJ
+    influence values stacked with the propensity model's score equations, so the SE accounts
+    for the estimated propensity score; it is the default because the weights-known IJ
+    variance is conservative for ATE-weighted curves. Computed with the same prefix sums as
+    the IJ variance (one extra pass over the rows, with a column per propensity coefficient).
 
     Intervals (``conf_type``, as R's ``conf.type``): ``"log-log"`` (default, lifelines'
     "exponential Greenwood"; R's default is ``"log"``): ``S^exp(+-z se / (S log S))``;
@@ -89,18 +99,20 @@ def kaplan_meier(
         Follow-up (exit) time, >= 0; event indicator (1 = event, 0 = censored).
     by : str, optional
         Grouping column: one curve per level (sorted); without it one curve labelled "all".
-    weights : str, optional
+    weights : str or PropensityScore, optional
         Non-negative case weights; weighted counts are kept in ``n_risk_weighted``,
         ``n_event_weighted``, ``n_censor_weighted`` beside the unweighted ``n_risk``,
-        ``n_event``, ``n_censor``.
+        ``n_event``, ``n_censor``. Or a :class:`~cohortlab.PropensityScore` fitted on the same
+        rows (matched by index): its weights are used (e.g. ``by`` the exposure).
     entry : str, optional
         Entry time (left truncation): a row is at risk at ``t`` when ``entry < t <= time``.
     conf_type : {"log-log", "log", "plain"}
         ``"log-log"`` (default, lifelines' and SAS's), ``"log"`` (R's default) or ``"plain"``.
     conf_level : float
-    variance : {"greenwood", "infinitesimal_jackknife"}, optional
-        ``"greenwood"`` (default without weights) or ``"infinitesimal_jackknife"`` (default with
-        weights: R ``survfit(..., robust = TRUE)``).
+    variance : {"greenwood", "infinitesimal_jackknife", "mestimation"}, optional
+        ``"greenwood"`` (default without weights), ``"infinitesimal_jackknife"`` (default with
+        a weights column: R ``survfit(..., robust = TRUE)``) or ``"mestimation"`` (default
+        with a logistic PropensityScore).
     missing : {"raise", "drop"}
 
     Returns
@@ -126,23 +138,33 @@ def kaplan_meier(
     [3.0]
     """
     func = verb_name()
+    data, weights, nuis = ps_weights(data, weights, func)
     if variance is None:
-        variance = "greenwood" if weights is None else "infinitesimal_jackknife"
+        variance = ("greenwood" if weights is None else "mestimation"
+                    if nuis is not None and nuis.logistic else "infinitesimal_jackknife")
+    check_curve_variance(variance, nuis, func)
     p = prepare(data, func, time=time, event=event, by=by, weights=weights, entry=entry,
                 missing=missing)
-    parts = [_curve_frame(g, variance, conf_type, conf_level) for g in p.by_group()]
+    if variance == "mestimation" and nuis is not None:
+        pos = nuis.positions(p.frame.index, func)
+        parts = [_curve_frame(g, variance, conf_type, conf_level, (nuis, pos[rows]))
+                 for g, rows in groups_with_rows(p)]
+    else:
+        parts = [_curve_frame(g, variance, conf_type, conf_level) for g in p.by_group()]
     frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     n, n_events, zero = positive_weight_counts(p.weights, weights, p.event > 0)
-    notes = _km_notes(p, variance) + zero
+    notes = _km_notes(p, variance) + zero + (CURVE_NOTE,) * (variance == "mestimation")
+    ci: CIMethod = "sandwich_mestimation" if variance == "mestimation" else variance
     return Curve(
         data=frame, measure="survival", method="kaplan_meier", conf_type=conf_type,
-        conf_level=conf_level, ci_method=variance, n=n, n_events=n_events,
+        conf_level=conf_level, ci_method=ci, n=n, n_events=n_events,
         weighted=p.weights is not None, dropped=p.dropped, notes=notes,
     )
 
 
-def _curve_frame(g: GroupArrays, variance: str, conf_type: str, conf_level: float) -> pd.DataFrame:
-    """One group's curve in long format."""
+def _curve_frame(g: GroupArrays, variance: str, conf_type: str, conf_level: float,
+                 ps: tuple[PSNuisance, np.ndarray] | None = None) -> pd.DataFrame:
+    """One group's curve in long format (``ps``: the stacked-variance nuisance, rows)."""
     t, e, w, t0 = g.time, g.event, g.weights, g.entry
     rc, plain = count_pair(t, e, w, t0)
     y, d = rc.n_risk, rc.n_event[:, 0]
@@ -153,7 +175,13 @@ def _curve_frame(g: GroupArrays, variance: str, conf_type: str, conf_level: floa
         se = np.where(np.isfinite(se), se, np.nan)
     else:
         ww = np.ones(t.size) if w is None else w
-        se = np.sqrt(km_ij_variance(rc.time, y, d, surv, t, e, ww, t0))
+        var = km_ij_variance(rc.time, y, d, surv, t, e, ww, t0)
+        if ps is not None:
+            nuis, pos = ps
+            extra = ps_curve_variance(
+                lambda f: km_linear(rc.time, y, d, surv, t, e, t0, f), nuis, pos, ww)
+            var = np.maximum(var + extra, 0.0)
+        se = np.sqrt(var)
     lo, hi = km_conf_int(surv, se, conf_type, conf_level)
     return pd.DataFrame(curve_columns(rc, plain, g.level, None, (surv, se, lo, hi), conf_level,
                                       weighted=w is not None))
