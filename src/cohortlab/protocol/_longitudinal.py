@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._expr import check_formulas
+from ._fields import _get, _table
 from ._paths import data_file
 from .sections import ProtocolError, close_matches
 
@@ -132,36 +133,6 @@ class LongitudinalSpec:
 
 
 # ----------------------------------------------------------------------------- readers
-def _table(value: Any, path: str, allowed: Sequence[str], required: Sequence[str] = ()
-           ) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ProtocolError(path, f"must be a table; got {type(value).__name__}.",
-                            f"Write it as [{path}] with key = value lines.")
-    for key in value:
-        if key not in allowed:
-            raise ProtocolError(f"{path}.{key}", "unknown field.", close_matches(key, allowed))
-    for key in required:
-        if key not in value:
-            raise ProtocolError(f"{path}.{key}", "is required.", f"Add {key} = ... to [{path}].")
-    return dict(value)
-
-
-def _get(d: Mapping[str, Any], key: str, path: str, kind: type | tuple[type, ...],
-         default: Any = None) -> Any:
-    if key not in d:
-        return default
-    value = d[key]
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        names = " or ".join(k.__name__ for k in kinds)
-        raise ProtocolError(f"{path}.{key}", f"must be {names}; got {value!r}.",
-                            f"Write e.g. {key} = {_EXAMPLE.get(kinds[0], '...')}.")
-    return value
-
-
-_EXAMPLE = {str: '"text"', int: "1", float: "1.0", bool: "true"}
-
-
 def _names(d: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
     value = d.get(key, [])
     value = [value] if isinstance(value, str) else value

@@ -19,11 +19,6 @@ The layout is that of a point-exposure run (:mod:`.outputs`): ``protocol.toml``,
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
-import json
-import platform
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,8 +27,7 @@ import pandas as pd
 
 from ._longitudinal import LongAnalysis, LongitudinalSpec
 from ._longrun import LongResults, risks_at
-from ._outdir import MARKER
-from .outputs import FigureOut, TableOut, _safe, _versions, _write_table, _written
+from .outputs import FigureOut, TableOut, _safe, run_record, write_bundle
 
 __all__ = ["write_longitudinal"]
 
@@ -288,23 +282,12 @@ def _study_text(res: LongResults) -> str:
 def _provenance(res: LongResults) -> dict[str, Any]:
     from .load import sha256_frame
 
-    p, c = res.protocol, res.cohort
-    return {
-        "cohortlab_provenance": 1,
-        "started": res.started,
-        "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "packages": _versions(),
-        "seed": p.study.seed,
-        "protocol": {"file": p.source, "sha256": hashlib.sha256(p.text.encode()).hexdigest(),
-                     "text": p.text},
-        "data": {"source": _data_label(res), "files_sha256": c.files,
-                 "loaded_frame_sha256": c.frame_sha256,
-                 "analysed_frame_sha256": sha256_frame(c.data),
-                 "rows_loaded": c.n_loaded, "person_periods_analysed": len(c.data),
-                 "persons": c.n_persons},
-    }
+    c = res.cohort
+    return run_record(res.protocol, res.started, {
+        "source": _data_label(res), "files_sha256": c.files,
+        "loaded_frame_sha256": c.frame_sha256, "analysed_frame_sha256": sha256_frame(c.data),
+        "rows_loaded": c.n_loaded, "person_periods_analysed": len(c.data),
+        "persons": c.n_persons})
 
 
 def _report(res: LongResults, tables: list[TableOut], figures: list[FigureOut],
@@ -361,53 +344,9 @@ def _report(res: LongResults, tables: list[TableOut], figures: list[FigureOut],
 def write_longitudinal(res: LongResults, folder: str | Path, *,
                        log: Callable[[str], None] | None = None) -> Path:
     """Write every table, figure, the report and provenance of a longitudinal run."""
-    import matplotlib.pyplot as plt
-
     log = log or (lambda _m: None)
     root = Path(folder)
-    p = res.protocol
-    (root / "tables").mkdir(parents=True, exist_ok=True)
-    (root / "protocol.toml").write_text(p.text, encoding="utf-8")
-    prov = _provenance(res)
     tables = _tables(res)
-    for t in tables:
-        _write_table(t, root / "tables", p.outputs.tables)
-    figures: list[FigureOut] = []
-    try:
-        if p.outputs.figures or p.outputs.report:
-            from ..report.style import save_figure
-
-            log("drawing figures")
-            figures = _figures(res)
-            if p.outputs.figures:
-                (root / "figures").mkdir(exist_ok=True)
-                for f in figures:
-                    for fmt in p.outputs.figures:
-                        save_figure(f.fig, root / "figures" / f.name, [fmt],
-                                    metadata={"Date": None} if fmt == "svg" else None)
-        if {"docx", "xlsx"} & set(p.outputs.tables):
-            from ..report.document import Report
-
-            book = Report(p.study.title)
-            for t in tables:
-                book.add_table(t.obj if t.obj is not None else t.frame, title=t.title)
-            if "docx" in p.outputs.tables:
-                book.save_docx(root / "tables" / "tables.docx")
-            if "xlsx" in p.outputs.tables:
-                book.save_xlsx(root / "tables" / "tables.xlsx")
-        if p.outputs.report:
-            log("writing the report")
-            rep = _report(res, tables, figures, prov)
-            rep.save_html(root / "report.html")
-            if "docx" in p.outputs.tables:
-                rep.save_docx(root / "report.docx")
-    finally:
-        for f in figures:
-            plt.close(f.fig)
-    prov["outputs_sha256"] = {
-        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted((root / "tables").glob("*.csv"))}
-    prov["files"] = _written(root)
-    (root / MARKER).write_text(json.dumps(prov, indent=2, default=str) + "\n",
-                               encoding="utf-8")
+    write_bundle(root, res.protocol, _provenance(res), tables, lambda: _figures(res),
+                 lambda figures, prov: _report(res, tables, figures, prov), log)
     return root

@@ -41,7 +41,8 @@ from pathlib import Path
 from .sections import ProtocolError
 
 __all__ = ["MARKER", "MARKER_KEY", "PARTIAL_MARKER", "check_out", "make_partial",
-           "discard_partial", "swap_in", "remove_leftovers", "owned_problem", "apply_umask"]
+           "discard_partial", "swap_in", "remove_leftovers", "owned_problem", "apply_umask",
+           "publish"]
 
 MARKER = "provenance.json"
 MARKER_KEY = "cohortlab_provenance"
@@ -393,3 +394,25 @@ def swap_in(tmp: Path, target: Path, *, overwrite: bool, inputs: Iterable[tuple[
     if not gone:
         log(f"kept the previous outputs in {old}: a file cohortlab did not write appeared in "
             "them during the run")
+
+
+def publish(target: Path, write: Callable[[Path], object], *, overwrite: bool,
+            inputs: Iterable[tuple[str | Path, str]], log: Callable[[str], None]) -> None:
+    """Build a run's outputs with ``write(folder)`` in a hidden sibling, then move them in.
+
+    ``target`` is checked again (it may have changed while the analyses ran), leftovers of an
+    interrupted run are removed, and the partial folder is discarded on any failure
+    (Ctrl-C included), so ``target`` is either the complete new output or untouched.
+    """
+    inputs = list(inputs)
+    check_out(target, overwrite=overwrite, inputs=inputs)
+    remove_leftovers(target, log)
+    tmp = make_partial(target)
+    try:
+        write(tmp)
+        (tmp / PARTIAL_MARKER).unlink()
+        apply_umask(tmp)
+        swap_in(tmp, target, overwrite=overwrite, inputs=inputs, log=log)
+    except BaseException:
+        discard_partial(tmp)
+        raise

@@ -7,7 +7,6 @@ terms go to the technical appendix.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -252,30 +251,18 @@ def _appendix(p: Any, result: Any, prov: dict[str, Any]) -> str:
 def write_trial_outputs(p: Any, frame: pd.DataFrame, files: dict[str, str], result: Any,
                         folder: Path, *, started: str) -> Path:
     """Write tables (CSV), the figure, report.html, report.docx and provenance.json."""
-    import datetime as _dt
-
     import matplotlib.pyplot as plt
 
     from ..report.style import save_figure
     from ._outdir import MARKER
-    from .load import sha256_file, sha256_frame
-    from .outputs import _versions
+    from .load import sha256_frame
+    from .outputs import _written, run_record
 
     root = Path(folder)
     (root / "tables").mkdir(parents=True, exist_ok=True)
     (root / "protocol.toml").write_text(p.text, encoding="utf-8")
-    import platform
-    import sys
-
-    prov: dict[str, Any] = {
-        "cohortlab_provenance": 1, "started": started,
-        "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "python": sys.version.split()[0], "platform": platform.platform(),
-        "packages": _versions(), "seed": p.study.seed,
-        "protocol": {"file": p.source, "sha256": hashlib.sha256(p.text.encode()).hexdigest(),
-                     "text": p.text},
-        "data": {"source": _data_label(p), "files_sha256": files,
-                 "frame_sha256": sha256_frame(frame), "rows": len(frame)}}
+    prov = run_record(p, started, {"source": _data_label(p), "files_sha256": files,
+                                   "frame_sha256": sha256_frame(frame), "rows": len(frame)})
     tables = {"specification": p.spec.table(), "flow": result.flow,
               "effects": result.effects.to_frame(), "curves": result.curves.data,
               "model": result.model.to_frame()}
@@ -296,9 +283,7 @@ def write_trial_outputs(p: Any, frame: pd.DataFrame, files: dict[str, str], resu
         rep = trial_report(p, result, frame, prov)
         rep.save_html(root / "report.html")
         rep.save_docx(root / "report.docx")
-    prov["files"] = {path.relative_to(root).as_posix(): sha256_file(path)
-                     for path in sorted(root.rglob("*"))
-                     if path.is_file() and not path.name.startswith(".")}
+    prov["files"] = _written(root)
     (root / MARKER).write_text(json.dumps(prov, indent=2, default=str) + "\n",
                                encoding="utf-8")
     return root

@@ -445,9 +445,17 @@ def provenance(res: StudyResults) -> dict[str, Any]:
     :func:`write_outputs` adds ``files``, the list of files the run wrote.
     """
     p, c = res.protocol, res.cohort
+    return run_record(p, res.started, {
+        "source": _data_label(p), "files_sha256": c.files,
+        "loaded_frame_sha256": c.frame_sha256, "analysed_frame_sha256": sha256_frame(c.data),
+        "rows_loaded": c.n_loaded, "rows_analysed": len(c.data)})
+
+
+def run_record(p: Any, started: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The provenance record shared by every kind of protocol run; ``data`` describes its data."""
     return {
         "cohortlab_provenance": 1,
-        "started": res.started,
+        "started": started,
         "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
@@ -455,10 +463,7 @@ def provenance(res: StudyResults) -> dict[str, Any]:
         "seed": p.study.seed,
         "protocol": {"file": p.source, "sha256": hashlib.sha256(p.text.encode()).hexdigest(),
                      "text": p.text},
-        "data": {"source": _data_label(p), "files_sha256": c.files,
-                 "loaded_frame_sha256": c.frame_sha256,
-                 "analysed_frame_sha256": sha256_frame(c.data),
-                 "rows_loaded": c.n_loaded, "rows_analysed": len(c.data)},
+        "data": data,
     }
 
 
@@ -480,15 +485,29 @@ def write_outputs(res: StudyResults, folder: str | Path, *,
     Path
         ``folder``.
     """
-    import matplotlib.pyplot as plt
-
     log = log or (lambda _m: None)
     root = Path(folder)
-    p = res.protocol
+    tables = _tables(res)
+    write_bundle(root, res.protocol, provenance(res), tables, lambda: _figures(res),
+                 lambda figures, prov: _report(res, tables, figures, prov), log)
+    return root
+
+
+def write_bundle(root: Path, p: Any, prov: dict[str, Any], tables: list[TableOut],
+                 figures_of: Callable[[], list[FigureOut]],
+                 report_of: Callable[[list[FigureOut], dict[str, Any]], Any],
+                 log: Callable[[str], None]) -> None:
+    """Write a run's protocol copy, tables, figures, report and provenance into ``root``.
+
+    The one writer behind every kind of protocol (point-exposure and ``[longitudinal]``):
+    ``p.outputs`` decides the formats; ``figures_of()`` draws the figures (closed here, also
+    on failure) and ``report_of(figures, prov)`` builds the :class:`Report`; the provenance
+    records the sha256 of every CSV table and of every file written.
+    """
+    import matplotlib.pyplot as plt
+
     (root / "tables").mkdir(parents=True, exist_ok=True)
     (root / "protocol.toml").write_text(p.text, encoding="utf-8")
-    prov = provenance(res)
-    tables = _tables(res)
     for t in tables:
         _write_table(t, root / "tables", p.outputs.tables)
     figures: list[FigureOut] = []
@@ -497,7 +516,7 @@ def write_outputs(res: StudyResults, folder: str | Path, *,
             from ..report.style import save_figure
 
             log("drawing figures")
-            figures = _figures(res)
+            figures = figures_of()
             if p.outputs.figures:
                 (root / "figures").mkdir(exist_ok=True)
                 for f in figures:
@@ -516,7 +535,7 @@ def write_outputs(res: StudyResults, folder: str | Path, *,
                 book.save_xlsx(root / "tables" / "tables.xlsx")
         if p.outputs.report:
             log("writing the report")
-            rep = _report(res, tables, figures, prov)
+            rep = report_of(figures, prov)
             rep.save_html(root / "report.html")
             if "docx" in p.outputs.tables:
                 rep.save_docx(root / "report.docx")
@@ -529,7 +548,6 @@ def write_outputs(res: StudyResults, folder: str | Path, *,
     prov["files"] = _written(root)
     (root / MARKER).write_text(json.dumps(prov, indent=2, default=str) + "\n",
                                encoding="utf-8")
-    return root
 
 
 def _written(root: Path) -> dict[str, str]:

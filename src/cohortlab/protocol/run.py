@@ -403,17 +403,8 @@ cohortlab output: it holds thesis.docx, which the run did not write (1 file). ..
     else:
         results, writer = analyse(protocol, log=say), write_outputs
     inputs = _inputs(path, protocol, results.cohort)
-    _outdir.check_out(target, overwrite=overwrite, inputs=inputs)
-    _outdir.remove_leftovers(target, say)
-    tmp = _outdir.make_partial(target)
-    try:
-        say("writing tables, figures and the report")
-        writer(results, tmp, log=say)
-        (tmp / _outdir.PARTIAL_MARKER).unlink()
-        _outdir.apply_umask(tmp)
-        _outdir.swap_in(tmp, target, overwrite=overwrite, inputs=inputs, log=say)
-    except BaseException:
-        _outdir.discard_partial(tmp)
-        raise
+    say("writing tables, figures and the report")
+    _outdir.publish(target, lambda tmp: writer(results, tmp, log=say), overwrite=overwrite,
+                    inputs=inputs, log=say)
     say(f"done: {out}")
     return Path(out)

@@ -10,7 +10,6 @@ Every problem raises :class:`ProtocolError`, whose message starts with the field
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -19,6 +18,7 @@ from typing import Any, cast
 from .._typing import Missing
 from . import sections
 from ._expr import check_criterion, check_formula, check_formulas
+from ._fields import _array, _choice, _entries, _get, _str_list, _table, read_toml  # noqa: F401
 from ._labels import parse_labels
 from .sections import (
     DATASETS,
@@ -49,77 +49,6 @@ __all__ += sections.__all__  # the section types and errors, re-exported
 # ----------------------------------------------------------------------------- field readers
 _SECTIONS = ("study", "data", "eligibility", "followup", "exposure", "outcomes", "covariates",
              "analyses", "subgroups", "sensitivity", "outputs", "labels", "longitudinal")
-
-
-def _table(value: Any, path: str, allowed: Sequence[str], required: Sequence[str] = ()
-           ) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ProtocolError(path, f"must be a table; got {type(value).__name__}.",
-                            f"Write it as [{path}] with key = value lines.")
-    for key in value:
-        if key not in allowed:
-            raise ProtocolError(f"{path}.{key}", "unknown field.", close_matches(key, allowed))
-    for key in required:
-        if key not in value:
-            raise ProtocolError(f"{path}.{key}", "is required.", f"Add {key} = ... to [{path}].")
-    return dict(value)
-
-
-def _get(d: Mapping[str, Any], key: str, path: str, kind: type | tuple[type, ...],
-         default: Any = None) -> Any:
-    if key not in d:
-        return default
-    value = d[key]
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
-    if not ok:
-        names = " or ".join(k.__name__ for k in kinds)
-        raise ProtocolError(f"{path}.{key}", f"must be {names}; got {value!r}.",
-                            f"Write e.g. {key} = {_example(kinds[0])}.")
-    return value
-
-
-def _example(kind: type) -> str:
-    return {str: '"text"', int: "1", float: "1.0", bool: "true", list: '["a", "b"]'}.get(
-        kind, "...")
-
-
-def _str_list(d: Mapping[str, Any], key: str, path: str) -> tuple[str, ...] | None:
-    value = d.get(key)
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return (value,)
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ProtocolError(f"{path}.{key}", f"must be a list of strings; got {value!r}.",
-                            f'Write e.g. {key} = ["a", "b"].')
-    return tuple(value)
-
-
-def _choice(value: Any, path: str, allowed: Sequence[str]) -> str:
-    if value not in allowed:
-        raise ProtocolError(path, f"must be one of {list(allowed)}; got {value!r}.",
-                            close_matches(str(value), allowed))
-    return str(value)
-
-
-def _array(raw: Mapping[str, Any], key: str) -> list[Any]:
-    value = raw.get(key, [])
-    if isinstance(value, Mapping):
-        return [value]
-    if not isinstance(value, list):
-        raise ProtocolError(key, f"must be an array of tables; got {type(value).__name__}.",
-                            f"Write each entry as [[{key}]].")
-    return value
-
-
-def _entries(raw: Mapping[str, Any], key: str, fields: str) -> list[Any]:
-    """The entries of a required array of tables (at least one)."""
-    items = _array(raw, key)
-    if not items:
-        raise ProtocolError(key, f"at least one [[{key}]] entry is required.",
-                            f"Add [[{key}]] with {fields}.")
-    return items
 
 
 # ----------------------------------------------------------------------------- sections
@@ -516,15 +445,6 @@ def read_protocol(path: str | Path, *, data_dirs: Sequence[str | Path] = ()) -> 
     ProtocolError
         If the file is missing, is not valid TOML, or its shape is wrong.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise ProtocolError(str(path), "protocol file not found.",
-                            "Check the path, or create one with `cohortlab init`.")
-    text = p.read_text(encoding="utf-8")
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProtocolError(str(path), f"is not valid TOML ({exc}).",
-                            "Fix the syntax at the line shown.") from None
-    return parse_protocol(raw, base_dir=p.resolve().parent, text=text, source=str(path),
-                          data_dirs=data_dirs)
+    raw, text = read_toml(path)
+    return parse_protocol(raw, base_dir=Path(path).resolve().parent, text=text,
+                          source=str(path), data_dirs=data_dirs)

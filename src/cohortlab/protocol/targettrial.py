@@ -54,7 +54,6 @@ absolute path or a symbolic link, is refused).
 from __future__ import annotations
 
 import datetime as _dt
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +62,7 @@ from typing import Any
 import pandas as pd
 
 from ..exceptions import CohortError
+from ._fields import read_toml
 from ._labels import ReportLabels, parse_labels
 from ._paths import data_file
 from .schema import _choice, _get, _outputs, _str_list, _study, _table
@@ -95,23 +95,10 @@ class TargetTrialProtocol:
     data_dirs: tuple[Path, ...] = ()  # granted by whoever runs it (--data-dir), never the file
 
 
-def _toml(path: str | Path) -> tuple[dict[str, Any], str]:
-    p = Path(path)
-    if not p.is_file():
-        raise ProtocolError(str(path), "protocol file not found.",
-                            "Check the path, or create one with `cohortlab init`.")
-    text = p.read_text(encoding="utf-8")
-    try:
-        return tomllib.loads(text), text
-    except tomllib.TOMLDecodeError as exc:
-        raise ProtocolError(str(path), f"is not valid TOML ({exc}).",
-                            "Fix the syntax at the line shown.") from None
-
-
 def is_target_trial(path: str | Path) -> bool:
     """Whether ``path`` is a readable TOML protocol with a ``[target_trial]`` section."""
     try:
-        raw, _ = _toml(path)
+        raw, _ = read_toml(path)
     except ProtocolError:
         return False
     return "target_trial" in raw
@@ -293,7 +280,7 @@ def read_target_trial_protocol(path: str | Path, *, data_dirs: Sequence[str | Pa
     ``data_dirs``: folders outside the protocol's folder it may read data from, granted by
     the caller (see :mod:`cohortlab.protocol._paths`).
     """
-    raw, text = _toml(path)
+    raw, text = read_toml(path)
     return parse_target_trial_protocol(raw, base_dir=Path(path).resolve().parent, text=text,
                                        source=str(path), data_dirs=data_dirs)
 
@@ -371,17 +358,9 @@ def run_target_trial_protocol(path: str | Path, out: str | Path, *, quiet: bool 
         result = emulate_target_trial(p.spec, frame)
     except CohortError as exc:
         raise AnalysisError("target_trial.analysis", f"the emulation failed: {exc}") from exc
-    _outdir.check_out(target, overwrite=overwrite, inputs=inputs)
-    _outdir.remove_leftovers(target, say)
-    tmp = _outdir.make_partial(target)
-    try:
-        say("writing tables, the figure and the report")
-        write_trial_outputs(p, frame, files, result, tmp, started=started)
-        (tmp / _outdir.PARTIAL_MARKER).unlink()
-        _outdir.apply_umask(tmp)
-        _outdir.swap_in(tmp, target, overwrite=overwrite, inputs=inputs, log=say)
-    except BaseException:
-        _outdir.discard_partial(tmp)
-        raise
+    say("writing tables, the figure and the report")
+    _outdir.publish(target, lambda tmp: write_trial_outputs(p, frame, files, result, tmp,
+                                                            started=started),
+                    overwrite=overwrite, inputs=inputs, log=say)
     say(f"done: {out}")
     return Path(out)
