@@ -425,9 +425,13 @@ def _fit_all(spec: Spec, source, truncate: float | None, notes: list[str]):
                      "treatment differs from the arm (that row dropped); stabilised weights "
                      "from pooled logistic models of staying on the arm, by arm")
     fit = fit_outcome(spec, source, wts)
-    cfit = fit_competing(spec, source, wts) if spec.competing else None
+    n_comp = fc["counts"]["competing_arm0"] + fc["counts"]["competing_arm1"]
+    cfit = fit_competing(spec, source, wts) if spec.competing and n_comp else None
     flow = _flow_table(fc["counts"], spec.per_protocol, spec.competing)
-    if spec.competing:
+    if spec.competing and not n_comp:
+        notes.append("competing event: none in the rows at risk, so its hazard is 0 and no "
+                     "model is fitted (risks as without competing=)")
+    elif spec.competing:
         notes.append("competing event: a second pooled logistic hazard model (the outcome "
                      "model's terms and weights) on the uncensored rows; within a period the "
                      "competing event comes first; risks are cumulative incidences with the "
