@@ -120,18 +120,18 @@ def test_emulate_equals_sequential_trials(long):
     assert res.spec is spec and ref.spec is None
 
 
-def test_emulate_competing_event_is_recorded():
+def test_emulate_passes_the_competing_event_through():
+    """Sequential trials: the competing event gets its own hazard model (total effect)."""
     d = cl.simulate_longitudinal(300, 4, seed=3, n_truth=2_000)
     spec = cl.TargetTrial(treatment="A", outcome="Y", censor="C", competing="D",
                           covariates=("L", "V"))
     res = cl.emulate_target_trial(spec, d)
-    assert any(n.startswith("competing event (D)") for n in res.notes)
-    y = d["Y"].to_numpy(dtype=float, copy=True)
-    y[d["D"].to_numpy() == 1] = 0.0
+    assert res.competing_model is not None
+    assert any("not prevented (total effect)" in n for n in res.notes)
     before = d.groupby("id")["A"].cumsum() - d["A"]
-    ref = cl.sequential_trials(d.assign(Y=y, E=(before == 0).astype(int)), id="id",
+    ref = cl.sequential_trials(d.assign(E=(before == 0).astype(int)), id="id",
                                period="period", treatment="A", outcome="Y", eligible="E",
-                               covariates=["L", "V"], censor="C")
+                               covariates=["L", "V"], censor="C", competing="D")
     np.testing.assert_allclose(res.effects.to_frame()["estimate"],
                                ref.effects.to_frame()["estimate"], rtol=0, atol=1e-12)
 
@@ -151,6 +151,17 @@ def test_emulate_clone_censor_weight_equals_the_verb():
                                ref.effects.to_frame()["conf_low"], rtol=0, atol=1e-12)
     assert res.flow["step"].iloc[1] == "excluded: not eligible at the first period"
     assert int(res.flow["n"].iloc[1]) == 0
+
+
+def test_emulate_clone_censor_weight_treats_the_competing_event_as_censoring():
+    d = cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000)
+    spec = cl.TargetTrial(treatment="A", outcome="Y", censor="C", competing="D",
+                          covariates=("L", "V"), estimator="clone_censor_weight",
+                          contrast="per_protocol", variance="bootstrap", grace=1, n_boot=5,
+                          seed=1)
+    res = cl.emulate_target_trial(spec, d)
+    assert any(n.startswith("competing event (D)") and "treated as censoring" in n
+               for n in res.notes)
 
 
 def test_emulate_refuses_a_non_spec(long):

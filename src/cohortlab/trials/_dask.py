@@ -60,7 +60,7 @@ def is_dask_frame(data: Any) -> bool:
 def _shift(pp: PersonPeriod, offset: int) -> PersonPeriod:
     return PersonPeriod(person=pp.person + offset, period=pp.period, treatment=pp.treatment,
                         outcome=pp.outcome, eligible=pp.eligible, censor=pp.censor,
-                        baseline=pp.baseline, varying=pp.varying)
+                        baseline=pp.baseline, varying=pp.varying, competing=pp.competing)
 
 
 def _map_partition(pp: PersonPeriod, fn: Callable[[Any], Any], chunk_persons: int
@@ -96,9 +96,11 @@ class DaskSource:
         """All partitions' arrays on the client (for the bootstrap's resampling)."""
         dask = import_dask("sequential_trials")
         parts = dask.compute(*self.parts)
+        comp = [p.competing for p in parts]
         return PersonPeriod(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in (
             "person", "period", "treatment", "outcome", "eligible", "censor", "baseline",
-            "varying")})
+            "varying")}, competing=None if any(c is None for c in comp)
+            else np.concatenate(comp))
 
 
 def _persist(dask: Any, delayeds: list[Any]) -> tuple[Any, ...]:

@@ -27,7 +27,8 @@ class PersonPeriod:
     ``person`` are integer person codes (consecutive rows of a person share one code),
     ``outcome`` is float (NaN where not observed: censored rows), ``baseline`` holds the
     covariates frozen at each trial's start and ``varying`` the time-varying covariates of the
-    switching (censoring-weight) denominator model.
+    switching (censoring-weight) denominator model. ``competing`` (optional) marks the
+    competing event in the period (drawn before the outcome within a period).
     """
 
     person: np.ndarray
@@ -38,6 +39,7 @@ class PersonPeriod:
     censor: np.ndarray
     baseline: np.ndarray
     varying: np.ndarray
+    competing: np.ndarray | None = None  # 0/1 competing event in the period (0 if censored)
 
     @property
     def n_rows(self) -> int:

@@ -29,10 +29,12 @@ class Columns:
     censor: str | None
     baseline: tuple[str, ...]
     varying: tuple[str, ...]
+    competing: str | None = None
 
     def used(self) -> list[str]:
         cols = [self.id, self.period, self.treatment, self.outcome, self.eligible]
         cols += [self.censor] if self.censor else []
+        cols += [self.competing] if self.competing else []
         return list(dict.fromkeys(cols + list(self.baseline) + list(self.varying)))
 
 
@@ -97,6 +99,10 @@ def to_arrays(df: pd.DataFrame, cols: Columns, func: str, person_offset: int = 0
               else np.zeros(len(df), dtype=np.int8))
     y = pd.to_numeric(df[cols.outcome], errors="coerce").to_numpy(dtype=float)
     obs = censor == 0
+    competing = None
+    if cols.competing:
+        competing, y = _competing(df[cols.competing], cols, obs, y, same, func)
+        obs = obs & (competing == 0)
     bad = obs & ~np.isin(y, (0.0, 1.0))
     if bad.any():
         raise DataValidationError(
@@ -115,7 +121,45 @@ def to_arrays(df: pd.DataFrame, cols: Columns, func: str, person_offset: int = 0
     return PersonPeriod(person=person, period=period, treatment=treatment, outcome=y,
                         eligible=eligible, censor=censor,
                         baseline=_numeric(df, cols.baseline, "covariate", func),
-                        varying=_numeric(df, cols.varying, "switch covariate", func))
+                        varying=_numeric(df, cols.varying, "switch covariate", func),
+                        competing=competing)
+
+
+def _competing(s: pd.Series, cols: Columns, obs: np.ndarray, y: np.ndarray,
+               same: np.ndarray, func: str) -> tuple[np.ndarray, np.ndarray]:
+    """The competing-event column (0/1 where uncensored; 0 stored in censored rows).
+
+    Within a period the competing event comes before the outcome: a row with the competing
+    event has no outcome (NaN or 0 accepted, stored as NaN; 1 is an error), and no rows may
+    follow it.
+    """
+    name = cols.competing
+    d = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+    bad = obs & ~np.isin(d, (0.0, 1.0))
+    if bad.any():
+        shown = pd.unique(s[bad])[:5].tolist()
+        raise DataValidationError(
+            f"{func}(): competing column {name!r} must be 0/1 in uncensored rows; found "
+            f"{int(bad.sum()):,} rows with other or missing values (e.g. {shown}). Missing "
+            "values are allowed only in rows with censor = 1."
+        )
+    d = np.where(obs, d, 0.0)
+    both = (d == 1) & (y == 1)
+    if both.any():
+        raise DataValidationError(
+            f"{func}(): {int(both.sum()):,} rows have both the competing event ({name!r} = 1) "
+            f"and the outcome ({cols.outcome!r} = 1); within a period the competing event "
+            "comes first, so the outcome cannot follow it. Recode the outcome of those rows "
+            "(NaN or 0), or the competing event to 0 if the outcome came first."
+        )
+    last = np.r_[~same, True]
+    after = (d == 1) & ~last
+    if after.any():
+        raise DataValidationError(
+            f"{func}(): {int(after.sum()):,} persons have rows after their competing event "
+            f"({name!r} = 1 not in the last row); drop the rows after the event."
+        )
+    return d.astype(np.int8), np.where(d == 1, np.nan, y)
 
 
 def _slices(pp: PersonPeriod, chunk_persons: int) -> list[slice]:
@@ -128,7 +172,7 @@ def _slices(pp: PersonPeriod, chunk_persons: int) -> list[slice]:
 def _take(pp: PersonPeriod, s: slice | np.ndarray) -> PersonPeriod:
     return PersonPeriod(**{k: getattr(pp, k)[s] for k in (
         "person", "period", "treatment", "outcome", "eligible", "censor", "baseline",
-        "varying")})
+        "varying")}, competing=None if pp.competing is None else pp.competing[s])
 
 
 def frame_source(pp: PersonPeriod, chunk_persons: int):
@@ -166,7 +210,8 @@ def resample(pp: PersonPeriod, idx: np.ndarray) -> PersonPeriod:
     out = _take(pp, idx)
     return PersonPeriod(person=np.cumsum(new) - 1, period=out.period, treatment=out.treatment,
                         outcome=out.outcome, eligible=out.eligible, censor=out.censor,
-                        baseline=out.baseline, varying=out.varying)
+                        baseline=out.baseline, varying=out.varying,
+                        competing=out.competing)
 
 
 def check_horizons(horizons: Sequence[int] | int | None, n_fu: int) -> list[int]:

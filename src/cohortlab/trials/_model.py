@@ -19,7 +19,8 @@ import numpy as np
 from ._chunked import Block, ChunkFit, Mapped, fit_chunked, fit_many, map_chunks
 from ._expand import Expanded, PersonPeriod, deviation, expand, group_cumsum, time_terms
 
-__all__ = ["Spec", "PPSource", "Weights", "outcome_names", "fit_outcome", "fit_switch",
+__all__ = ["Spec", "PPSource", "Weights", "outcome_names", "fit_outcome", "fit_competing",
+           "fit_switch",
            "entries", "flow_counts", "weight_values", "switch_block"]
 
 PPSource = Callable[[], Iterable[PersonPeriod]]
@@ -40,6 +41,7 @@ class Spec:
     truncate: tuple[float, float] | None = None  # absolute bounds, after quantiles resolved
     n_fu: int = 1  # follow-up periods 0..n_fu-1 (cells of the time block)
     censor_weights: bool = False  # inverse probability of remaining uncensored weights
+    competing: bool = False  # a competing event: its own hazard model, same design
 
     @property
     def weighted(self) -> bool:
@@ -170,12 +172,32 @@ def _outcome_rows(pp: PersonPeriod, ex: Expanded, spec: Spec) -> tuple[np.ndarra
     return observed & adherent, adherent
 
 
-def _outcome_chunk(spec: Spec, pp: PersonPeriod, wts: Weights | None) -> Block:
+def _competing_rows(pp: PersonPeriod, ex: Expanded, spec: Spec
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the competing-event model (uncensored; adherent for per-protocol), adherence.
+
+    The competing event comes before the outcome within a period, so every uncensored row is
+    at risk of it (the rows of the outcome model plus the rows with the competing event).
+    """
+    observed = (pp.censor == 0)[ex.src]
+    if not spec.per_protocol:
+        return observed, np.ones(ex.n_rows, dtype=bool)
+    adherent, _ = deviation(pp, ex)
+    return observed & adherent, adherent
+
+
+def _outcome_chunk(spec: Spec, pp: PersonPeriod, wts: Weights | None,
+                   competing: bool = False) -> Block:
+    """One chunk's outcome-model block (or, ``competing=True``, competing-event block)."""
     ex = expand(pp)
-    rows, adherent = _outcome_rows(pp, ex, spec)
+    rows, adherent = (_competing_rows if competing else _outcome_rows)(pp, ex, spec)
     idx = np.flatnonzero(rows)
     src = ex.src[idx]
-    y = pp.outcome[src]
+    if competing:
+        d = pp.competing if pp.competing is not None else np.zeros(pp.n_rows)
+        y = d[src].astype(float)
+    else:
+        y = pp.outcome[src]
     E = _entry_block(spec, pp, ex)
     if spec.weighted and wts is not None:
         w_adh = weight_values(spec, wts, pp, ex, adherent, E)
@@ -198,6 +220,13 @@ def fit_outcome(spec: Spec, source: PPSource, wts: Weights | None) -> ChunkFit:
     names, _ = outcome_names(spec)
     chunks = Mapped(source, partial(_outcome_chunk, spec, wts=wts))
     return fit_chunked(chunks, len(names), names=names, response="the outcome")
+
+
+def fit_competing(spec: Spec, source: PPSource, wts: Weights | None) -> ChunkFit:
+    """The pooled logistic competing-event model (the outcome model's design and weights)."""
+    names, _ = outcome_names(spec)
+    chunks = Mapped(source, partial(_outcome_chunk, spec, wts=wts, competing=True))
+    return fit_chunked(chunks, len(names), names=names, response="the competing event")
 
 
 def _switch_chunk(spec: Spec, kinds: tuple[str, ...], pp: PersonPeriod) -> tuple[Block, ...]:
@@ -284,7 +313,8 @@ def flow_counts(spec: Spec, source: PPSource, wts: Weights | None) -> dict:
 
 _COUNTS = ("persons", "person_periods", "eligible_periods", "persons_with_trial", "trials_arm0",
            "trials_arm1", "expanded_rows", "censored_rows", "deviation_rows",
-           "after_deviation_rows", "outcome_rows", "events_arm0", "events_arm1")
+           "after_deviation_rows", "outcome_rows", "events_arm0", "events_arm1",
+           "competing_rows", "competing_arm0", "competing_arm1")
 
 
 def _flow_chunk(spec: Spec, wts: Weights | None, pp: PersonPeriod
@@ -314,4 +344,10 @@ def _flow_chunk(spec: Spec, wts: Weights | None, pp: PersonPeriod
     y = pp.outcome[ex.src[rows]]
     c["events_arm0"] += int(y[ex.arm[rows] == 0].sum())
     c["events_arm1"] += int(y[ex.arm[rows] == 1].sum())
+    if spec.competing and pp.competing is not None:
+        crow, _ = _competing_rows(pp, ex, spec)
+        d = pp.competing[ex.src[crow]]
+        c["competing_rows"] += int(crow.sum())
+        c["competing_arm0"] += int(d[ex.arm[crow] == 0].sum())
+        c["competing_arm1"] += int(d[ex.arm[crow] == 1].sum())
     return c, w

@@ -39,8 +39,11 @@ def emulate_target_trial(spec: TargetTrial, data: pd.DataFrame, *, n_jobs: int =
     **Identifying assumptions.** Those of the estimator: no unmeasured confounding of the
     treatment decisions given the covariates (assignment emulated by adjustment),
     positivity, consistency, correct pooled logistic models, non-informative loss to
-    follow-up given the model terms or weights. A competing event is treated as censoring
-    after its period (the risk in a world without it; recorded in the notes).
+    follow-up given the model terms or weights. A competing event: with sequential trials,
+    a second hazard model and risks that are cumulative incidences with the competing event
+    not prevented (the total effect; see :func:`cohortlab.sequential_trials`); with
+    clone-censor-weight, treated as censoring after its period (the risk in a world without
+    it; recorded in the notes).
 
     **Variance.** The person-clustered sandwich (``variance="robust"``, sequential trials)
     or the person-level bootstrap (``variance="bootstrap"``, seeded by ``spec.seed``).
@@ -83,7 +86,7 @@ def emulate_target_trial(spec: TargetTrial, data: pd.DataFrame, *, n_jobs: int =
     spec.validate(data)
     notes: list[str] = []
     frame = data
-    if spec.competing is not None:
+    if spec.competing is not None and spec.estimator != "sequential_trials":
         d = pd.to_numeric(frame[spec.competing], errors="coerce").to_numpy() == 1
         if d.any():
             y = frame[spec.outcome].to_numpy(dtype=float, copy=True)
@@ -104,7 +107,7 @@ def emulate_target_trial(spec: TargetTrial, data: pd.DataFrame, *, n_jobs: int =
             trial_terms="quadratic", arm_by_followup="linear", horizons=horizons,
             truncate=spec.truncate, variance=spec.variance, n_boot=spec.n_boot,
             random_state=spec.seed, n_jobs=n_jobs, conf_level=spec.conf_level,
-            chunk_persons=20_000)
+            chunk_persons=20_000, competing=spec.competing)
         return replace(res, spec=spec, notes=(*notes, *res.notes))
     first = ~frame[spec.id].duplicated().to_numpy()
     ok_first = spec.eligible(frame).to_numpy() & first

@@ -34,6 +34,9 @@ class TrialsResult:
     switch_models : pandas.DataFrame or None
         Per-protocol: coefficients of the numerator and denominator models of staying on
         each arm (one column per model), None for intention-to-treat.
+    competing_model : ModelResult or None
+        The pooled logistic model of the competing-event hazard (``competing=``), None
+        without a competing event.
     spec : TargetTrial or None
         The target trial specification emulated (:func:`cohortlab.emulate_target_trial`),
         None when a verb was called directly.
@@ -47,6 +50,7 @@ class TrialsResult:
     notes: tuple[str, ...] = ()
     switch_models: pd.DataFrame | None = field(default=None, repr=False)
     spec: Any = field(default=None, repr=False)
+    competing_model: ModelResult | None = field(default=None, repr=False)
 
     @property
     def table(self) -> EstimateTable:

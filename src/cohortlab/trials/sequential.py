@@ -28,7 +28,15 @@ from ._input import (
     resample,
     to_arrays,
 )
-from ._model import Spec, entries, fit_outcome, fit_switch, flow_counts, outcome_names
+from ._model import (
+    Spec,
+    entries,
+    fit_competing,
+    fit_outcome,
+    fit_switch,
+    flow_counts,
+    outcome_names,
+)
 from ._standardise import standardised_risks
 from .result import TrialsResult
 
@@ -56,6 +64,7 @@ def sequential_trials(
     covariates: Sequence[str] = (),
     censor: str | None = None,
     censor_weights: bool = False,
+    competing: str | None = None,
     estimand: Estimand = "itt",
     switch_covariates: Sequence[str] = (),
     followup_terms: TimeTerms = "quadratic",
@@ -91,6 +100,19 @@ def sequential_trials(
     treatment differs from the arm (that row is dropped) and weighting the remaining rows by
     stabilised inverse probability of censoring (adherence) weights.
 
+    **Competing event** (``competing=``). A second pooled logistic model, of the
+    competing-event hazard ``d_k``, with the outcome model's terms and weights, is fitted on
+    the uncensored rows (adherent rows for per-protocol; the competing event is not
+    censoring, so the weights are unchanged); the outcome model keeps the rows without the
+    competing event, and follow-up ends after either event. Within a period the competing
+    event comes first (as in :func:`cohortlab.simulate_longitudinal`), so the risk under arm
+    ``a`` is the cumulative incidence of the outcome
+    ``F_a(k) = sum_{j<=k} h_aj (1 - d_aj) prod_{m<j} (1 - h_am)(1 - d_am)``, standardised
+    over the trial entries. The estimand is the **total effect**: the competing event is not
+    prevented, so an arm that changes it changes the outcome's risk through it too (not the
+    risk in a world without the competing event, which needs it treated as censoring and
+    weighted). The risk ratio and difference contrast these cumulative incidences.
+
     **Identifying assumptions.** No unmeasured confounding of the initiation decision given
     ``covariates`` at trial start (and, for per-protocol, of adherence given
     ``switch_covariates`` and the baseline covariates); positivity; correct pooled logistic
@@ -107,7 +129,9 @@ def sequential_trials(
     **Variance.** ``"sandwich"``: the person-clustered sandwich (CR0, as
     ``sandwich::vcovCL(type = "HC0", cadjust = FALSE)``) of the outcome model plus the
     empirical term of the standardisation, both clustered by person; the weight models are
-    treated as known (as TrialEmulation). ``"bootstrap"``: persons are resampled with their
+    treated as known (as TrialEmulation). With a competing event the influence values of
+    both hazard models (separate estimating equations) are added through the derivatives of
+    the cumulative incidence in each. ``"bootstrap"``: persons are resampled with their
     rows across all trials (cohortlab.inference.bootstrap, percentile intervals), refitting
     the weight and outcome models; DataFrame input only with ``engine="local"``.
 
@@ -147,6 +171,12 @@ def sequential_trials(
     censor : str, optional
         Loss to follow-up in the period (0/1); rows with ``censor = 1`` leave the outcome model
         (their outcome is not observed).
+    competing : str, optional
+        The competing event in the period (0/1; NaN allowed in censored rows): a second
+        hazard model, and risks are cumulative incidences with the competing event not
+        prevented (see Competing event). A row with the competing event has no outcome (NaN
+        or 0); no rows may follow it. Without it, a competing event can only be handled as
+        censoring (``censor``).
     censor_weights : bool
         Weight by the inverse probability of remaining uncensored (stabilised; pooled logistic
         models by arm of ``censor == 0`` on the rows at risk, numerator ``followup, trial,
@@ -191,7 +221,8 @@ def sequential_trials(
     -------
     TrialsResult
         ``effects`` (risks, risk difference and ratio at each horizon), ``curves``,
-        ``model``, ``flow``, ``weights`` diagnostics and ``notes``.
+        ``model``, ``flow``, ``weights`` diagnostics and ``notes`` (and
+        ``competing_model`` with ``competing=``).
 
     Examples
     --------
@@ -205,10 +236,22 @@ def sequential_trials(
     'risk difference (1 vs 0) at follow-up 3'
     >>> int(res.flow.set_index("step").loc["trials (arm 1)", "n"]) > 0
     True
+
+    With a competing event (``D``, drawn before ``Y`` in a period):
+
+    >>> dc = cl.simulate_longitudinal(n=400, n_periods=4, seed=2, censoring=False,
+    ...                               n_truth=2_000)
+    >>> dc["elig"] = (dc.groupby("id")["A"].cumsum() - dc["A"] == 0).astype(int)
+    >>> rc = cl.sequential_trials(dc, id="id", period="period", treatment="A", outcome="Y",
+    ...                           eligible="elig", covariates=["L", "V"], competing="D",
+    ...                           trial_terms="linear")
+    >>> rc.competing_model.terms[:2]
+    ('Intercept', 'arm')
     """
     return _run_sequential(data, id=id, period=period, treatment=treatment, outcome=outcome,
                            eligible=eligible, covariates=covariates, censor=censor,
-                           censor_weights=censor_weights, estimand=estimand,
+                           censor_weights=censor_weights, competing=competing,
+                           estimand=estimand,
                            switch_covariates=switch_covariates, followup_terms=followup_terms,
                            trial_terms=trial_terms, arm_by_followup=arm_by_followup,
                            horizons=horizons, truncate=truncate, variance=variance,
@@ -224,7 +267,7 @@ def _run_sequential(
     arm_by_followup: Interaction, horizons: Sequence[int] | int | None,
     truncate: float | None, variance: TrialsVariance, n_boot: int,
     random_state: int | np.random.Generator | None, n_jobs: int, conf_level: float,
-    chunk_persons: int, engine: Engine = "local",
+    chunk_persons: int, engine: Engine = "local", competing: str | None = None,
 ) -> TrialsResult:
     """The body of :func:`sequential_trials` (also run by ``emulate_target_trial``)."""
     check_option(estimand, Estimand, "estimand", _FUNC)
@@ -247,9 +290,18 @@ def _run_sequential(
             f"{_FUNC}(): censor_weights=True needs the censoring column: pass censor=."
         )
     weighted = per_protocol or bool(censor_weights)
+    if competing is not None and not isinstance(competing, str):
+        raise DataValidationError(
+            f"{_FUNC}(): competing is the name of a 0/1 column (the competing event in the "
+            f"period); got {competing!r}.")
+    if competing is not None and competing in (outcome, censor, treatment, eligible):
+        raise DataValidationError(
+            f"{_FUNC}(): competing={competing!r} is also the outcome, censoring, treatment or "
+            "eligibility column; pass the column of the competing event.")
     cols = Columns(id=id, period=period, treatment=treatment, outcome=outcome,
                    eligible=eligible, censor=censor, baseline=tuple(covariates),
-                   varying=tuple(switch_covariates) if weighted else ())
+                   varying=tuple(switch_covariates) if weighted else (),
+                   competing=competing)
     notes: list[str] = []
     pp_all = None
     if isinstance(data, pd.DataFrame):
@@ -284,14 +336,15 @@ def _run_sequential(
             "can start. Check the eligibility column."
         )
     spec = replace(_spec(followup_terms, trial_terms, arm_by_followup, per_protocol, cols,
-                         n_fu), censor_weights=bool(censor_weights))
+                         n_fu), censor_weights=bool(censor_weights),
+                   competing=competing is not None)
     hz = check_horizons(horizons, n_fu)
-    fit, wts, flow, wdiag, spec = _fit_all(spec, source, truncate, notes)
+    fit, wts, flow, wdiag, spec, cfit = _fit_all(spec, source, truncate, notes)
     names, n_time = outcome_names(spec)
     E, _, persons = entries(spec, source)
     time_rows = spec.cells().reshape(2, n_fu, -1)
     R, IF = standardised_risks(fit.coef, n_time, time_rows, E, persons, fit.influence(),
-                               fit.clusters)
+                               fit.clusters, *_competing_args(cfit))
     model = ModelResult(terms=names, params=fit.coef, vcov=fit.vcov_cluster(),
                         effect_measure="odds_ratio", method="pooled_logistic",
                         ci_method="wald_cluster", conf_level=conf_level, n=fit.n_rows,
@@ -310,9 +363,20 @@ def _run_sequential(
     effects = _effects(R, IF, reps, hz, conf_level, estimand, int(fit.n_rows),
                        int(fit.n_events), tuple(notes))
     curves = _curves(R, IF, conf_level, estimand, int(flow.loc[0, "n"]), tuple(notes))
+    cmodel = None if cfit is None else ModelResult(
+        terms=names, params=cfit.coef, vcov=cfit.vcov_cluster(), effect_measure="odds_ratio",
+        method="pooled_logistic", ci_method="wald_cluster", conf_level=conf_level,
+        n=cfit.n_rows, n_events=int(cfit.n_events), estimand=estimand)
     return TrialsResult(effects=effects, curves=curves, model=model, flow=flow,
                         weights=wdiag, notes=tuple(notes),
-                        switch_models=_switch_table(wts, spec))
+                        switch_models=_switch_table(wts, spec), competing_model=cmodel)
+
+
+def _competing_args(cfit) -> tuple:
+    """``standardised_risks``'s competing-event arguments (empty without that model)."""
+    if cfit is None:
+        return ()
+    return cfit.coef, cfit.influence(), cfit.clusters
 
 
 def _check_columns(columns: pd.Index, cols: Columns) -> None:
@@ -361,10 +425,22 @@ def _fit_all(spec: Spec, source, truncate: float | None, notes: list[str]):
                      "treatment differs from the arm (that row dropped); stabilised weights "
                      "from pooled logistic models of staying on the arm, by arm")
     fit = fit_outcome(spec, source, wts)
-    flow = _flow_table(fc["counts"], spec.per_protocol)
+    n_comp = fc["counts"]["competing_arm0"] + fc["counts"]["competing_arm1"]
+    cfit = fit_competing(spec, source, wts) if spec.competing and n_comp else None
+    flow = _flow_table(fc["counts"], spec.per_protocol, spec.competing)
+    if spec.competing and not n_comp:
+        notes.append("competing event: none in the rows at risk, so its hazard is 0 and no "
+                     "model is fitted (risks as without competing=)")
+    elif spec.competing:
+        notes.append("competing event: a second pooled logistic hazard model (the outcome "
+                     "model's terms and weights) on the uncensored rows; within a period the "
+                     "competing event comes first; risks are cumulative incidences with the "
+                     "competing event not prevented (total effect)")
     notes.append("variance: person-clustered sandwich (CR0) for the outcome model"
+                 + (" and the competing-event model (influence values added)"
+                    if spec.competing else "")
                  + ("; weight models treated as known" if spec.weighted else ""))
-    return fit, wts, flow, wdiag, spec
+    return fit, wts, flow, wdiag, spec, cfit
 
 
 def _switch_table(wts, spec: Spec) -> pd.DataFrame | None:
@@ -404,7 +480,7 @@ def _weight_table(w: np.ndarray, n_trunc: int) -> pd.DataFrame:
     return pd.DataFrame({"statistic": list(stats), "value": [float(v) for v in stats.values()]})
 
 
-def _flow_table(c: dict, per_protocol: bool) -> pd.DataFrame:
+def _flow_table(c: dict, per_protocol: bool, competing: bool = False) -> pd.DataFrame:
     rows = [("persons", c["persons"]), ("person-periods", c["person_periods"]),
             ("eligible person-periods (trials)", c["eligible_periods"]),
             ("persons with at least one trial", c["persons_with_trial"]),
@@ -413,9 +489,16 @@ def _flow_table(c: dict, per_protocol: bool) -> pd.DataFrame:
     if per_protocol:
         rows += [("removed: deviation period (artificial censoring)", c["deviation_rows"]),
                  ("removed: after deviation", c["after_deviation_rows"])]
-    rows += [("removed: censored (outcome not observed)", c["censored_rows"]),
-             ("rows in the outcome model", c["outcome_rows"]),
+    rows += [("removed: censored (outcome not observed)", c["censored_rows"])]
+    if competing:
+        rows += [("removed: competing event in the period",
+                  c["competing_arm0"] + c["competing_arm1"])]
+    rows += [("rows in the outcome model", c["outcome_rows"]),
              ("events (arm 0)", c["events_arm0"]), ("events (arm 1)", c["events_arm1"])]
+    if competing:
+        rows += [("rows in the competing-event model", c["competing_rows"]),
+                 ("competing events (arm 0)", c["competing_arm0"]),
+                 ("competing events (arm 1)", c["competing_arm1"])]
     return pd.DataFrame(rows, columns=["step", "n"])
 
 
@@ -432,10 +515,10 @@ def _bootstrap(pp_all, spec: Spec, truncate: float | None, hz: list[int], n_fu: 
 
     def stat(idx: np.ndarray) -> np.ndarray:
         src = frame_source(resample(pp_all, idx), chunk_persons)
-        fit, _, _, _, sp = _fit_all(base_spec, src, truncate, [])
+        fit, _, _, _, sp, cfit = _fit_all(base_spec, src, truncate, [])
         E, _, persons = entries(sp, src)
         R, _ = standardised_risks(fit.coef, outcome_names(sp)[1], time_rows, E, persons,
-                                  None, None)
+                                  None, None, None if cfit is None else cfit.coef)
         return np.concatenate([[R[1, h], R[0, h], R[1, h] - R[0, h],
                                 math.log(R[1, h] / R[0, h])] for h in hz])
 

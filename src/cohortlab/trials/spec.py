@@ -117,8 +117,10 @@ class TargetTrial:
     censor : str, optional
         Loss to follow-up in the period (0/1).
     competing : str, optional
-        A competing event (0/1): the person leaves the risk set after it (treated as
-        censoring after its period; recorded in the notes).
+        A competing event (0/1): the person leaves the risk set after it. Sequential trials
+        model its hazard and report cumulative incidences with it not prevented (the total
+        effect); clone-censor-weight treats it as censoring after its period (recorded in
+        the notes).
     outcome_label : str
         The outcome in words.
     contrast : {"itt", "per_protocol"}
@@ -422,8 +424,10 @@ class TargetTrial:
         if self.competing:
             outcome += (f"; {self._label(self.competing).lower()} is a competing event "
                         "(follow-up ends at it)")
-        plan = (["sequential trials", "pooled logistic model of the outcome hazard, risks "
-                 "standardised over the eligible person-trials"]
+        plan = (["sequential trials", "pooled logistic model of the outcome hazard"
+                 + (" and of the competing-event hazard, cumulative incidences with the "
+                    "competing event not prevented" if self.competing else ", risks")
+                 + " standardised over the eligible person-trials"]
                 if self.estimator == "sequential_trials" else
                 ["clone-censor-weight", "weighted pooled logistic model of the outcome "
                  "hazard by strategy"])
