@@ -110,10 +110,10 @@ def _periods(rng: np.random.Generator, n: int, p: _LongParams,
     ``strategy=None`` draws the observed (natural-course) data with censoring; otherwise
     treatment is set by the strategy and censoring is abolished. The intention-to-treat
     strategies of :data:`ITT_STRATEGIES` set ``A_0`` (1 or 0) and draw ``A_t`` for
-    ``t >= 1`` from the natural treatment model given the counterfactual history. The draws are made in the
-    same order for every strategy (common random numbers). ``alive`` marks the persons under
-    follow-up at the start of the period (the rows of the long frame); values of the others
-    are drawn but meaningless.
+    ``t >= 1`` from the natural treatment model given the counterfactual history. The
+    draws are made in the same order for every strategy (common random numbers).
+    ``alive`` marks the persons under follow-up at the start of the period (the rows of
+    the long frame); values of the others are drawn but meaningless.
     """
     v = (rng.random(n) < _P_V).astype(np.int64)
     alive = np.ones(n, dtype=bool)
@@ -251,11 +251,13 @@ def _itt_truth_cached(p: _LongParams, n_truth: int) -> pd.DataFrame:
 
 
 def itt_truth(p: _LongParams, n_truth: int) -> pd.DataFrame:
-    """The intention-to-treat truth of the trial at period 0 (everyone is eligible then,
-    since ``A_{-1} = 0``): cumulative incidence of ``Y`` by the end of each period under
-    "initiate at period 0, then the natural course" and "do not initiate at period 0, then
-    the natural course", censoring abolished and the competing event kept, on ``n_truth``
-    counterfactual persons drawn with the truth seed (common random numbers); with their
-    Monte Carlo standard errors (that of the difference paired). A copy of the cached frame.
+    """The intention-to-treat truth of the trial at period 0 (a copy of the cached frame).
+
+    Everyone is eligible at period 0, since ``A_{-1} = 0``. Cumulative incidence of ``Y``
+    by the end of each period under "initiate at period 0, then the natural course" and
+    "do not initiate at period 0, then the natural course", censoring abolished and the
+    competing event kept, on ``n_truth`` counterfactual persons drawn with the truth seed
+    (common random numbers); with their Monte Carlo standard errors (that of the
+    difference paired).
     """
     return _itt_truth_cached(p, n_truth).copy()
