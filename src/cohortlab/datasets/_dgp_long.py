@@ -54,6 +54,10 @@ _Y_V = 0.3
 _P_V = 0.5
 
 STRATEGIES = ("always", "never", "dynamic")
+#: Intention-to-treat strategies of the trial at period 0 (private: used by the coverage
+#: tests, not part of ``attrs["truth"]``): ``A_0`` is set, ``A_t`` for ``t >= 1`` follows
+#: the natural treatment model given the simulated history.
+ITT_STRATEGIES = ("initiate_then_natural", "not_initiate_then_natural")
 
 
 @dataclass(frozen=True)
@@ -104,23 +108,29 @@ def _periods(rng: np.random.Generator, n: int, p: _LongParams,
     """Yield one period's draws at a time (vectorised over persons; the loop is over periods).
 
     ``strategy=None`` draws the observed (natural-course) data with censoring; otherwise
-    treatment is set by the strategy and censoring is abolished. The draws are made in the
-    same order for every strategy (common random numbers). ``alive`` marks the persons under
-    follow-up at the start of the period (the rows of the long frame); values of the others
-    are drawn but meaningless.
+    treatment is set by the strategy and censoring is abolished. The intention-to-treat
+    strategies of :data:`ITT_STRATEGIES` set ``A_0`` (1 or 0) and draw ``A_t`` for
+    ``t >= 1`` from the natural treatment model given the counterfactual history. The
+    draws are made in the same order for every strategy (common random numbers).
+    ``alive`` marks the persons under follow-up at the start of the period (the rows of
+    the long frame); values of the others are drawn but meaningless.
     """
     v = (rng.random(n) < _P_V).astype(np.int64)
     alive = np.ones(n, dtype=bool)
     l_prev = np.zeros(n)
     a_prev = np.zeros(n, dtype=np.int64)
-    for _ in range(p.n_periods):
+    for t in range(p.n_periods):
         z_l, z_s, u_a, u_c, u_d, u_y = (rng.standard_normal(n), rng.standard_normal(n),
                                         rng.random(n), rng.random(n), rng.random(n),
                                         rng.random(n))
         l_t = _L_AR * l_prev + p.effect_on_l * a_prev + _L_V * v + _L_SD * z_l
         s_t = expit(_SCORE_SLOPE * (l_t - p.threshold) + _SCORE_SD * z_s)
-        if strategy is None:
+        if strategy is None or (t > 0 and strategy in ITT_STRATEGIES):
             a_t = (u_a < _p_treat(p, l_t, a_prev, v)).astype(np.int64)
+        elif strategy == "initiate_then_natural":  # t == 0
+            a_t = np.ones(n, dtype=np.int64)
+        elif strategy == "not_initiate_then_natural":  # t == 0
+            a_t = np.zeros(n, dtype=np.int64)
         elif strategy == "always":
             a_t = np.ones(n, dtype=np.int64)
         elif strategy == "never":
@@ -210,3 +220,44 @@ def _truth_cached(p: _LongParams, n_truth: int) -> pd.DataFrame:
 def population_truth(p: _LongParams, n_truth: int) -> pd.DataFrame:
     """The truth frame (a copy of the cached one)."""
     return _truth_cached(p, n_truth).copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _itt_truth_cached(p: _LongParams, n_truth: int) -> pd.DataFrame:
+    k = p.n_periods
+    ys: dict[str, np.ndarray] = {}
+    for strategy in ITT_STRATEGIES:
+        # per-person period of Y (k = never): O(n_truth) memory, paired across strategies
+        y_at = np.full(n_truth, k, dtype=np.int64)
+        for t, d in enumerate(_periods(np.random.default_rng(_TRUTH_SEED), n_truth, p,
+                                       strategy)):
+            y_at[d["alive"] & d["Y"] & ~d["D"]] = t
+        ys[strategy] = y_at
+    periods = np.arange(k)
+    y1 = ys[ITT_STRATEGIES[0]][:, None] <= periods[None, :]
+    y0 = ys[ITT_STRATEGIES[1]][:, None] <= periods[None, :]
+    r1, r0 = y1.mean(axis=0), y0.mean(axis=0)
+    diff = y1.astype(np.int8) - y0.astype(np.int8)
+    return pd.DataFrame({
+        "period": periods.astype(np.int64),
+        "risk_initiate": r1,
+        "risk_not_initiate": r0,
+        "risk_difference": r1 - r0,
+        "mc_se_initiate": np.sqrt(r1 * (1.0 - r1) / n_truth),
+        "mc_se_not_initiate": np.sqrt(r0 * (1.0 - r0) / n_truth),
+        # common random numbers: the paired standard error of the difference
+        "mc_se_difference": diff.std(axis=0, ddof=1) / np.sqrt(n_truth),
+    })
+
+
+def itt_truth(p: _LongParams, n_truth: int) -> pd.DataFrame:
+    """The intention-to-treat truth of the trial at period 0 (a copy of the cached frame).
+
+    Everyone is eligible at period 0, since ``A_{-1} = 0``. Cumulative incidence of ``Y``
+    by the end of each period under "initiate at period 0, then the natural course" and
+    "do not initiate at period 0, then the natural course", censoring abolished and the
+    competing event kept, on ``n_truth`` counterfactual persons drawn with the truth seed
+    (common random numbers); with their Monte Carlo standard errors (that of the
+    difference paired).
+    """
+    return _itt_truth_cached(p, n_truth).copy()
