@@ -7,7 +7,7 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -49,7 +49,16 @@ TrialTerms = Literal["none", "linear", "quadratic", "spline"]
 Interaction = Literal["none", "linear", "all"]
 TrialsVariance = Literal["robust", "bootstrap"]
 Engine = Literal["local", "dask"]
-DaskDataFrame = Any  # dask.dataframe.DataFrame (dask is an optional dependency)
+
+
+@runtime_checkable
+class DaskDataFrame(Protocol):
+    """What ``engine="dask"`` needs of a dask DataFrame (dask is an optional dependency)."""
+
+    npartitions: int
+
+    def to_delayed(self) -> Any: ...
+
 
 
 @verb
