@@ -205,6 +205,11 @@ def sequential_trials(
         Trial start period.
     arm_by_followup : {"none", "linear", "all"}
         Interaction of arm with the follow-up terms (none, the first term, all terms).
+        With ``"none"`` the ``arm`` row of ``result.model`` is the one-number summary some
+        reports ask for: the odds ratio of the per-period hazard (person-clustered sandwich
+        interval), close to the hazard ratio when the per-period hazards are small and
+        meaningful only if the effect is constant over follow-up; the risks and their
+        contrasts at ``horizons`` need neither assumption.
     horizons : int or sequence of int, optional
         Follow-up periods (0 = the trial's first period) at which the risks are contrasted;
         default the longest follow-up of any trial (risks are never extrapolated beyond it).
