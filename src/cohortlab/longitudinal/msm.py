@@ -480,13 +480,7 @@ def _cox_risks(prep: Prepared, design: Design, frame: pd.DataFrame, base_cols: S
     ys[used] = ystat
 
     def stat(idx: np.ndarray) -> np.ndarray:
-        if reweight:
-            wf = compute(prep, idx, information=False, func=FUNC)
-            w = wf.weights
-            if truncate is not None:
-                w = truncate_weights(w, wf.used, truncate)[0]
-        else:
-            w = w_full[idx]
+        w = _replicate_weights(prep, idx, w_full, truncate, reweight)
         keep = (w > 0) & used[idx]
         rows = idx[keep]
         cdb = _cox.prepare(design.X[row_in_design[rows]], prep.period[rows] + 1.0, ys[rows],
@@ -511,6 +505,15 @@ def _cox_risks(prep: Prepared, design: Design, frame: pd.DataFrame, base_cols: S
                      notes=tuple(dict.fromkeys((*mres.notes, note))))
 
 
+def _replicate_weights(prep: Prepared, idx: np.ndarray, w_full: np.ndarray,
+                       truncate: tuple[float, float] | None, reweight: bool) -> np.ndarray:
+    """A person-bootstrap resample's weights: re-estimated (and truncated) or the fixed ones."""
+    if not reweight:
+        return w_full[idx]
+    wf = compute(prep, idx, information=False, func=FUNC)
+    return wf.weights if truncate is None else truncate_weights(wf.weights, wf.used, truncate)[0]
+
+
 def _bootstrap_statistic(prep: Prepared, X: np.ndarray, y: np.ndarray, d: np.ndarray | None,
                          w_full: np.ndarray, used: np.ndarray, yrows: np.ndarray,
                          grids: list[np.ndarray], groups: np.ndarray, n_per: int,
@@ -522,13 +525,7 @@ def _bootstrap_statistic(prep: Prepared, X: np.ndarray, y: np.ndarray, d: np.nda
     no_comp = np.ones(y.size, dtype=bool) if d is None else d < 0.5
 
     def stat(idx: np.ndarray) -> np.ndarray:
-        if reweight:
-            wf = compute(prep, idx, information=False, func=FUNC)
-            w = wf.weights
-            if truncate is not None:
-                w = truncate_weights(w, wf.used, truncate)[0]
-        else:
-            w = w_full[idx]
+        w = _replicate_weights(prep, idx, w_full, truncate, reweight)
         keep = (w > 0) & used[idx]
         ykeep = keep & no_comp[idx]
         by = fit_logistic_rows(X[row_in_design[idx[ykeep]]], y[idx[ykeep]], w[ykeep],
