@@ -23,10 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from survival.test_adjusted_coverage import TIMES, simulate, truth
 
 import cohortlab as cl
-
-from survival.test_adjusted_coverage import TIMES, simulate, truth
 
 HERE = Path(__file__).resolve().parents[1] / "reference" / "adjusted_survival"
 REF = json.loads((HERE / "melanoma_ate.json").read_text())
