@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,7 +42,7 @@ def melanoma() -> pd.DataFrame:
 
 
 def melanoma_ses(melanoma: pd.DataFrame, n_boot: int, seed: int = 2026
-                 ) -> dict[str, np.ndarray]:
+                 ) -> dict[str, Any]:
     """SEs of the risk difference: ours (IF, bootstrap) and riskRegression's, n denominator."""
     kw = dict(time="time", event="dead", exposure="ulcer", covariates=COV, method="aipw",
               times=MEL_TIMES)
@@ -55,7 +56,7 @@ def melanoma_ses(melanoma: pd.DataFrame, n_boot: int, seed: int = 2026
     return {"influence_function": known["std_error"].to_numpy() * np.sqrt((n - 1) / n),
             "bootstrap": fb["std_error"].to_numpy(),
             "rr_known_true": np.array(REF["aipw_known_true"]["diff_se"]),
-            "rr_known_false": np.array(REF["aipw_known_false"]["diff_se"])}
+            "rr_known_false": np.array(REF["aipw_known_false"]["diff_se"]), "curves": boot}
 
 
 def test_melanoma_bootstrap_refits_every_nuisance_model(melanoma):
@@ -65,6 +66,17 @@ def test_melanoma_bootstrap_refits_every_nuisance_model(melanoma):
     # the bootstrap SE is of the same size (no equality asserted: see the module docstring)
     ratio = ses["bootstrap"] / ses["rr_known_false"]
     assert np.all((ratio > 0.6) & (ratio < 1.6)), ratio
+    # the unexposed curve is bounded (not monotone); the percentile intervals come from the
+    # bounded replicates and are not moved with the point
+    curves = ses["curves"]
+    assert any("bootstrap replicates were bounded likewise" in n for n in curves.notes)
+    assert any("propensity, Cox outcome and Kaplan-Meier censoring" in n for n in curves.notes)
+    f = curves.to_frame()
+    for row, arm in enumerate((1, 0)):
+        mine = f[f["group"] == f"ulcer={arm}"]
+        q = np.quantile(curves.replicates[:, row], [0.025, 0.975], axis=0, method="weibull")
+        assert mine["conf_low"].to_numpy() == pytest.approx(np.clip(q[0], 0, 1))
+        assert mine["conf_high"].to_numpy() == pytest.approx(np.clip(q[1], 0, 1))
 
 
 @pytest.mark.slow
