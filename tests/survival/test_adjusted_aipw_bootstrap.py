@@ -11,7 +11,7 @@ accounted for (the role of riskRegression's default ``known.nuisance = FALSE``).
   Melanoma subject carries 22% of its arm's weight). CI: 50 replicates; slow: 500.
 - Coverage of the risk difference at t = 2 and 5 on the data-generating process of
   ``test_adjusted_coverage`` (both nuisance models correct). CI: 16 data sets x 25 replicates;
-  slow: 1,000 data sets x 200 replicates.
+  slow: 1,000 data sets x 100 replicates.
 """
 
 from __future__ import annotations
@@ -121,6 +121,6 @@ def test_aipw_bootstrap_coverage_reduced():
 
 @pytest.mark.slow
 def test_aipw_bootstrap_coverage_1000_replicates():
-    est, se, hit = run_boot(n_rep=1000, n=400, seed=2026, n_boot=200)
+    est, se, hit = run_boot(n_rep=1000, n=400, seed=2026, n_boot=100)
     cover = hit.mean(axis=0)
     assert np.all((cover >= 0.935) & (cover <= 0.965)), cover
