@@ -11,7 +11,8 @@ accounted for (the role of riskRegression's default ``known.nuisance = FALSE``).
   Melanoma subject carries 22% of its arm's weight). CI: 50 replicates; slow: 500.
 - Coverage of the risk difference at t = 2 and 5 on the data-generating process of
   ``test_adjusted_coverage`` (both nuisance models correct). CI: 16 data sets x 25 replicates;
-  slow: 1,000 data sets x 100 replicates.
+  slow: 1,000 data sets x 100 replicates (about 100,000 AIPW fits: roughly an hour of one
+  core; measured: coverage 0.939 and 0.957, mean SE / SD 0.98 and 1.03).
 """
 
 from __future__ import annotations
