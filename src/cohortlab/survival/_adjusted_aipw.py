@@ -39,12 +39,15 @@ def low_ess_arms(sp: Any, w: np.ndarray) -> list[tuple[int, float, int]]:
     return low
 
 
-def bound_aipw(sp: Any, values: np.ndarray, lo: np.ndarray, hi: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
+def bound_aipw(sp: Any, values: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+               move_intervals: bool = True
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
     """Project each arm's AIPW curve onto monotone curves in [0, 1]; clip the CIs to [0, 1].
 
-    A moved point's interval moves with it (same width), then every interval is clipped to
-    [0, 1]. Returns the notes that say what was corrected (none when nothing was).
+    With ``move_intervals`` (analytic intervals around the unbounded curve) a moved point's
+    interval moves with it (same width); bootstrap percentile intervals already come from
+    bounded replicate curves and stay. Then every interval is clipped to [0, 1]. Returns the
+    notes that say what was corrected (none when nothing was).
     """
     increasing = sp.cause is not None
     what = "cumulative incidence" if increasing else "survival"
@@ -63,8 +66,9 @@ def bound_aipw(sp: Any, values: np.ndarray, lo: np.ndarray, hi: np.ndarray
             f"AIPW {what} of {sp.exposure}={arm} bounded: "
             f"{' and '.join(f for f in found if f)}; projected onto {way} curves in [0, 1] "
             f"(isotonic regression, then clipping), moving {b.n_changed} points by up to "
-            f"{b.max_change:.3g}; their intervals moved with them")
-    shift = np.where(np.isfinite(new), new - values, 0.0)
+            f"{b.max_change:.3g}; " + ("their intervals moved with them" if move_intervals
+                                       else "the bootstrap replicates were bounded likewise"))
+    shift = np.where(np.isfinite(new) & move_intervals, new - values, 0.0)
     lo, hi = lo + shift, hi + shift
     n_clip = int(np.sum((lo < 0) | (hi > 1)))
     if n_clip:

@@ -55,7 +55,8 @@ Method = Literal["ipw", "gformula", "aipw"]
 MAX_GRID = 500
 #: Subjects x times evaluated at once by the g-formula (bounds its memory at ~16 MB a block).
 CHUNK_ELEMENTS = 2_000_000
-_REFIT = {"ipw": "propensity", "gformula": "Cox", "aipw": "propensity and Cox"}
+_REFIT = {"ipw": "propensity", "gformula": "Cox",
+          "aipw": "propensity, Cox outcome and Kaplan-Meier censoring"}
 
 
 @verb
@@ -125,15 +126,17 @@ def adjusted_survival(
       standardisation term plus the delta-method terms through the Cox coefficients and the
       Breslow/Efron baseline hazard (R ``riskRegression::ate(se = TRUE)``), nothing treated as
       known; ``"bootstrap"`` (default with ``cause``).
-    - ``aipw``: ``"influence_function"`` (default): the empirical variance of ``psi`` with the
-      propensity, outcome and censoring models treated as known (riskRegression's
-      ``known.nuisance = TRUE``). It is valid when the propensity and outcome models are both
-      correct (their estimation then adds nothing to first order); under misspecification of
-      either, use ``"bootstrap"``. riskRegression's default ``known.nuisance = FALSE`` adds the
-      nuisance terms (11-16% smaller SEs on Melanoma); it is not offered yet.
-    - ``"bootstrap"`` (all methods): ``n_boot`` replicates that refit the propensity and/or
-      Cox model in each, seeded by ``random_state``, identical for any ``n_jobs``; percentile
-      intervals.
+    - ``aipw``: ``"influence_function"`` (default; one pass, no refits): the empirical
+      variance of ``psi`` with the propensity, outcome and censoring models treated as known
+      (riskRegression's ``known.nuisance = TRUE``); valid to first order when the propensity
+      and outcome models are both correct. ``"bootstrap"``: persons resampled and all three
+      nuisance models refitted in every replicate, so their estimation is accounted for also
+      when one of the two is misspecified (the role of riskRegression's default
+      ``known.nuisance = FALSE``, an analytic correction not offered here); ``n_boot`` times
+      the cost.
+    - ``"bootstrap"`` (all methods): ``n_boot`` replicates that refit every fitted model
+      (propensity, Cox, censoring), seeded by ``random_state``, identical for any
+      ``n_jobs``; percentile intervals (the ``(B + 1) p`` order statistics).
 
     Contrasts and RMST of the analytic variances use the arms' covariance (the fitted models
     share subjects across arms; ``ipw`` with ``"robust"`` has independent arms).
@@ -256,7 +259,8 @@ def adjusted_survival(
               "in each arm",) + var_note
     if method == "aipw":
         values, se, lo, hi, notes = mask_unestimable(spec, values, se, lo, hi, notes)
-        values, lo, hi, bound_notes = bound_aipw(spec, values, lo, hi)
+        values, lo, hi, bound_notes = bound_aipw(spec, values, lo, hi,
+                                                 move_intervals=vchoice != "bootstrap")
         notes += bound_notes
         notes += warn_low_ess(spec, low_ess, bound_notes)
     frame_out = _long_frame(spec, values, se, lo, hi, conf_level)
