@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,11 @@ from _runner import _vm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER = "/work/venvs/trials/bin/python"
+RLIB = "/tmp/Rlib"
+#: TrialEmulation's coefficient names -> cohortlab's
+TE_NAMES = {"(Intercept)": "Intercept", "assigned_treatment": "arm", "followup_time": "followup",
+            "I(followup_time^2)": "followup^2", "trial_period": "trial",
+            "I(trial_period^2)": "trial^2"}
 
 
 def make_csv(n: int, n_periods: int, path: str) -> None:
@@ -69,7 +75,7 @@ def child_cohortlab(path: str, estimand: str, source: str) -> dict:
                              switch_covariates=["L"], arm_by_followup="none")
     sec = time.perf_counter() - t
     flow = r.flow.set_index("step")["n"]
-    return {"seconds": sec, "coef": r.model.params.tolist(),
+    return {"seconds": sec, "coef": r.model.params.tolist(), "terms": list(r.model.terms),
             "expanded": int(flow["expanded person-trial-periods"]),
             "outcome_rows": int(flow["rows in the outcome model"])}
 
@@ -116,6 +122,56 @@ def run_child(python: str, tool: str, path: str, estimand: str, budget: float,
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+def te_available(rlib: str) -> str | None:
+    """None if Rscript and TrialEmulation (in ``rlib``) load, else why the R rows are skipped."""
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        return "skipped: Rscript not found"
+    p = subprocess.run([rscript, "-e", "suppressPackageStartupMessages(library(TrialEmulation))"],
+                       env=dict(os.environ, R_LIBS_USER=rlib), capture_output=True, text=True)
+    if p.returncode != 0:
+        return f"skipped: R package TrialEmulation not loadable (R_LIBS_USER={rlib})"
+    return None
+
+
+def run_te(path: str, estimand: str, budget: float, gb: float | None, rlib: str) -> dict:
+    """TrialEmulation in a fresh Rscript child (benchmarks/_trials_te.R), one BLAS thread."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+               MKL_NUM_THREADS="1", R_LIBS_USER=rlib)
+
+    def limit() -> None:
+        os.nice(10)
+        if gb:
+            resource.setrlimit(resource.RLIMIT_AS, (int(gb * 2**30), int(gb * 2**30)))
+
+    cmd = [shutil.which("Rscript") or "Rscript", os.path.join(HERE, "_trials_te.R"), path,
+           estimand]
+    try:
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=budget,
+                           preexec_fn=limit)
+    except subprocess.TimeoutExpired:
+        return {"error": f"not run to completion (> {budget:.0f} s)"}
+    if p.returncode != 0:
+        tail = (p.stderr.strip().splitlines() or ["?"])[-1]
+        return {"error": f"failed (exit {p.returncode}): {tail[:120]}"}
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    out["terms"] = [TE_NAMES.get(t, t) for t in out["terms"]]
+    return out
+
+
+def coef_diff(r: dict, ref: dict) -> float:
+    """Max abs difference of the coefficients, by name when both name them, else by position."""
+    if "coef" not in r or "coef" not in ref:
+        return float("nan")
+    if "terms" in r and "terms" in ref:
+        a = dict(zip(r["terms"], r["coef"], strict=True))
+        b = dict(zip(ref["terms"], ref["coef"], strict=True))
+        if sorted(a) != sorted(b):
+            return float("nan")
+        return max(abs(a[k] - b[k]) for k in b)
+    return max(abs(a - b) for a, b in zip(r["coef"], ref["coef"], strict=True))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", nargs="*", default=["10000x24", "100000x24"])
@@ -124,8 +180,20 @@ def main() -> int:
     ap.add_argument("--peer-gb", type=float, default=8.0)
     ap.add_argument("--budget", type=float, default=900.0)
     ap.add_argument("--parquet", action="store_true", help="also time the Parquet path")
+    ap.add_argument("--te-sizes", nargs="*", default=["10000x24"],
+                    help="sizes at which TrialEmulation (R) runs (auto-skipped if unavailable)")
+    ap.add_argument("--no-te", action="store_true", help="skip TrialEmulation")
+    ap.add_argument("--rlib", default=RLIB, help="R_LIBS_USER holding TrialEmulation")
+    ap.add_argument("--te-gb", type=float, default=20.0)
+    ap.add_argument("--estimands", nargs="*", default=["itt", "per_protocol"])
+    ap.add_argument("--no-cohortlab", action="store_true",
+                    help="skip the cohortlab rows (TrialEmulation compared with nothing)")
     args = ap.parse_args()
-    sizes = list(dict.fromkeys(args.sizes + args.peer_sizes))
+    te_skip = "skipped: --no-te" if args.no_te else (
+        te_available(args.rlib) if args.te_sizes else "skipped")
+    if args.te_sizes and te_skip:
+        print(f"TrialEmulation rows {te_skip}", file=sys.stderr, flush=True)
+    sizes = list(dict.fromkeys(args.sizes + args.peer_sizes + args.te_sizes))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
@@ -139,24 +207,34 @@ def main() -> int:
                 pq = os.path.join(tmp, f"pp_{size}.parquet")
                 duckdb.sql(f"COPY (SELECT * FROM read_csv_auto('{path}')) TO '{pq}' "
                            "(FORMAT parquet)")
-            for est in ("itt", "per_protocol"):
-                res = {"cohortlab": run_child(sys.executable, "cohortlab", path, est,
-                                              args.budget, None)}
+            for est in args.estimands:
+                res: dict[str, dict] = {}
+                if not args.no_cohortlab:
+                    res["cohortlab"] = run_child(sys.executable, "cohortlab", path, est,
+                                                 args.budget, None)
                 if pq:
                     res["cohortlab (Parquet)"] = run_child(sys.executable, "cohortlab", pq,
                                                            est, args.budget, None, "parquet")
                 if size in args.peer_sizes and os.path.exists(args.peer_python):
                     res["pySEQTarget"] = run_child(args.peer_python, "pyseqtarget", path, est,
                                                    args.budget, args.peer_gb)
-                ref = res["cohortlab"].get("coef")
+                if size in args.te_sizes:
+                    res["TrialEmulation (R)"] = ({"error": te_skip} if te_skip else
+                                                 run_te(path, est, args.budget, args.te_gb,
+                                                        args.rlib))
+                ref = res.get("cohortlab", {})
                 for tool, r in res.items():
-                    diff = (max(abs(a - b) for a, b in zip(r["coef"], ref, strict=True))
-                            if ref and "coef" in r else float("nan"))
+                    diff = coef_diff(r, ref)
                     rows.append({"size": size, "estimand": est, "tool": tool,
                                  "seconds": r.get("seconds"), "peak_MB": r.get("peak_MB"),
                                  "expanded": r.get("expanded"),
                                  "outcome_rows": r.get("outcome_rows"),
-                                 "max_abs_coef_diff": diff, "error": r.get("error")})
+                                 "max_abs_coef_diff": diff, "error": r.get("error"),
+                                 "load_avg_1min": round(os.getloadavg()[0], 2)})
+                    if tool.startswith("TrialEmulation") and est != "itt" and "coef" in r:
+                        rows[-1]["note"] = ("switch weights fitted before expansion "
+                                            "(TrialEmulation's convention): coefficients not "
+                                            "expected to agree; outcome rows should")
                     print(json.dumps(rows[-1]), flush=True)
     return 0
 
