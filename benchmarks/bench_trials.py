@@ -1,21 +1,33 @@
-"""Sequential trials at scale: cohortlab vs pySEQTarget (ITT and per-protocol), same data.
+"""Sequential trials at scale: cohortlab vs pySEQTarget and TrialEmulation (R), same data.
 
 Data: ``simulate_longitudinal(n, n_periods, seed=1, censoring=False, competing=False)``;
 eligible = untreated in the previous period; covariates V (fixed) and L (time-varying,
 frozen at the trial start), per-protocol weights with the current L in the denominator.
-Both tools fit the same pooled logistic model (``arm + followup + followup^2 + trial +
-trial^2 + V + L_start``, no arm x follow-up interaction) and, for per-protocol, the same
-post-expansion weight models (pySEQTarget ``weight_preexpansion=False``), so the
-coefficients are compared (max abs diff).
+All tools fit the same pooled logistic model (``arm + followup + followup^2 + trial +
+trial^2 + V + L_start``, no arm x follow-up interaction) and, for per-protocol, pySEQTarget
+the same post-expansion weight models (``weight_preexpansion=False``), so the coefficients
+are compared (max abs diff; by name for TrialEmulation).
+
+TrialEmulation 0.0.4.9 (R) runs in an ``Rscript benchmarks/_trials_te.R`` child on the SAME
+CSV (``data_preparation()`` + ``trial_msm()`` with ``glm``, as
+tests/reference/trials_te/te_reference.R calls them; the timed region includes its
+``sandwich::vcovCL`` robust variance). Its ITT model is cohortlab's, so the coefficients agree
+to glm's convergence tolerance (~1e-8). Its per-protocol switch weights are fitted BEFORE
+expansion by previous treatment (numerator ~ V, denominator ~ V + L): a different weight
+convention, so only the outcome-model rows are expected to agree, not the coefficients (its
+``expanded`` is the expansion already cut at the switch). The R rows are skipped with a
+message when ``Rscript`` or the package (in ``--rlib``, default /tmp/Rlib, passed as
+R_LIBS_USER) is missing, or with ``--no-te``.
 
 Every call runs in a fresh child process with one BLAS thread; the data are written once to
 CSV and read by the child outside the timed region; peak memory is the child's VmHWM.
 pySEQTarget runs from a separate venv (``--peer-python``, default
 /work/venvs/trials/bin/python) under an address-space limit (``--peer-gb``) and a time budget;
-a run that exceeds either is reported as such (nothing extrapolated).
+TrialEmulation under ``--te-gb`` and the same budget; a run that exceeds either is reported as
+such (nothing extrapolated).
 
 Run: ``python benchmarks/bench_trials.py [--sizes 100000x24 ...] [--peer-sizes 5000x24]
-[--parquet]``.
+[--te-sizes 10000x24] [--no-te] [--estimands itt per_protocol] [--parquet]``.
 
 Measured 2026-12-07 on the shared 2-core / 24 GiB machine (load average 5-13 from other
 jobs; seconds, peak MB): 10,000 x 24 (1.05 M expanded rows) ITT cohortlab 3.6 s / 285 MB,
@@ -23,6 +35,16 @@ pySEQTarget 12.8 s / 1,679 MB; per-protocol cohortlab 5.4 s / 284 MB, pySEQTarge
 1,342 MB; coefficients agree to 2e-14. 100,000 x 24 (10.55 M expanded rows), cohortlab only:
 ITT 17.3 s / 687 MB (Parquet 25.2 s / 648 MB); per-protocol 36.0 s / 651 MB (Parquet 51.3 s
 / 615 MB); re-run at load average ~3: ITT 12.2 s / 687 MB, per-protocol 24.6 s / 668 MB.
+
+TrialEmulation 0.0.4.9 (R 4.2.2), measured once 2026-12-07 16:55 UTC, 10,000 x 24, on a
+quiet machine (load average 0.2 at the start, 0.7 at the end), same run as cohortlab:
+ITT cohortlab 1.5 s / 334 MB, TrialEmulation 19.6 s / 1,339 MB, 1,054,931 expanded rows in
+both, coefficients agree to 9e-9 (max abs diff; glm's default convergence tolerance);
+per-protocol cohortlab 2.6 s / 328 MB, TrialEmulation 15.3 s / 951 MB, 454,562 rows in the
+outcome model in both (coefficients differ by up to 0.055: pre- vs post-expansion switch
+weights, see above). pySEQTarget was not in that run (its venv was absent). TrialEmulation at
+100,000 x 24 was NOT run here (issue 15 reports 6.5 min / 17 GB ITT, 5.3 min / 11.8 GB
+per-protocol on this machine).
 """
 
 from __future__ import annotations
