@@ -12,6 +12,7 @@ Notation at the sorted distinct exit times ``u_1 < ... < u_m`` of one curve: ``Y
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,8 @@ __all__ = [
     "AalenJohansen",
     "aalen_johansen",
     "ij_variance",
+    "IJTerms",
+    "ij_terms",
     "aalen_variance",
     "GrayResult",
     "gray_score",
@@ -133,45 +136,20 @@ def ij_variance(
     >>> np.round(np.sqrt(v[:, 0]), 4).tolist()
     [0.2165, 0.2165, 0.2165, 0.2165]
     """
-    rc = aj.counts
-    y, d = rc.n_risk, rc.n_event_any
-    m, k_causes = aj.cif.shape
-    b = np.asarray(exit_index, dtype=np.int64)
-    truncated = entry_index is not None
-    a = np.asarray(entry_index, dtype=np.int64) if truncated else np.zeros_like(b)
+    t = ij_terms(aj, exit_index, event, entry_index)
+    a, b, m, k_i = t.a, t.b, t.m, t.k_i
     w2 = np.asarray(weights, dtype=float) ** 2
-    # an interval where everyone at risk fails (Y = d) sets S to 0 for good: its terms vanish
-    c = _safe_div(d, y * (y - d))
-    g = _safe_div(np.ones(m), y - d)
-    cum_c = np.cumsum(c)
-    cum_c_prev = _shift(cum_c)  # C(j-1)
-    inv_y = _safe_div(np.ones(m), y)
-    s_prev = aj.survival_before
-    k_i = cum_c[b] - np.where(event > 0, g[b], 0.0)
-    if truncated:
-        k_i -= cum_c_prev[a]
     end = np.full_like(b, m)
     at_risk_w2 = _range_sum(a, b, w2, m)  # sum of w^2 over rows with a_i <= J < b_i
     w2k = w2 * k_i
     from_exit_kk = _range_sum(b, end, w2k * k_i, m)
-    out = np.empty((m, k_causes))
-    for k in range(k_causes):
-        f, df = aj.cif[:, k], aj.increment[:, k]
-        u = np.cumsum(df * (cum_c_prev - inv_y))
-        jump = np.where(event == k + 1, s_prev[b] * inv_y[b], 0.0)
-        if truncated:  # D = alpha1 + beta1 F + U on [a, b)
-            u_prev, f_prev = _shift(u), _shift(f)
-            beta1 = -cum_c_prev[a]
-            alpha1 = -beta1 * f_prev[a] - u_prev[a]
-            d_b = alpha1 + beta1 * f[b] + u[b] + jump
-        else:
-            d_b = u[b] + jump
-        alpha2 = d_b - k_i * f[b]  # D = alpha2 + K F on [b, m)
+    out = np.empty((m, t.n_causes))
+    for k, (f, u, alpha1, beta1, alpha2) in enumerate(t.causes()):
         var = (_range_sum(b, end, w2 * alpha2**2, m)
                + 2.0 * f * _range_sum(b, end, w2k * alpha2, m)
                + f**2 * from_exit_kk
                + u**2 * at_risk_w2)
-        if truncated:
+        if t.truncated:
             var += (_range_sum(a, b, w2 * alpha1**2, m)
                     + 2.0 * f * _range_sum(a, b, w2 * alpha1 * beta1, m)
                     + 2.0 * u * _range_sum(a, b, w2 * alpha1, m)
@@ -179,6 +157,72 @@ def ij_variance(
                     + 2.0 * f * u * _range_sum(a, b, w2 * beta1, m))
         out[:, k] = np.maximum(var, 0.0)
     return out
+
+
+@dataclass(frozen=True)
+class IJTerms:
+    """The per-subject coefficients of the exact weight derivatives ``D_ik(J)`` of the AJ CIF.
+
+    ``D`` is affine in ``(F(J), U(J))``: ``alpha1 + beta1 F + U`` on ``[a_i, b_i)`` (with
+    ``alpha1 = beta1 = 0`` without left truncation) and ``alpha2 + K_i F`` on ``[b_i, m)``;
+    :func:`ij_variance` sums their squares, ``_psvar_curves.aj_linear`` their linear forms.
+    """
+
+    aj: AalenJohansen
+    a: np.ndarray
+    b: np.ndarray
+    event: np.ndarray
+    truncated: bool
+    k_i: np.ndarray
+    cum_c_prev: np.ndarray
+    inv_y: np.ndarray
+
+    @property
+    def m(self) -> int:
+        return int(self.aj.cif.shape[0])
+
+    @property
+    def n_causes(self) -> int:
+        return int(self.aj.cif.shape[1])
+
+    def causes(self) -> Iterator[tuple[np.ndarray, ...]]:
+        """Per cause ``k``: ``(F, U, alpha1, beta1, alpha2)`` (time- and subject-indexed)."""
+        a, b, s_prev = self.a, self.b, self.aj.survival_before
+        for k in range(self.n_causes):
+            f, df = self.aj.cif[:, k], self.aj.increment[:, k]
+            u = np.cumsum(df * (self.cum_c_prev - self.inv_y))
+            jump = np.where(self.event == k + 1, s_prev[b] * self.inv_y[b], 0.0)
+            if self.truncated:  # D = alpha1 + beta1 F + U on [a, b)
+                u_prev, f_prev = _shift(u), _shift(f)
+                beta1 = -self.cum_c_prev[a]
+                alpha1 = -beta1 * f_prev[a] - u_prev[a]
+                d_b = alpha1 + beta1 * f[b] + u[b] + jump
+            else:
+                alpha1 = beta1 = np.zeros(b.size)
+                d_b = u[b] + jump
+            alpha2 = d_b - self.k_i * f[b]  # D = alpha2 + K F on [b, m)
+            yield f, u, alpha1, beta1, alpha2
+
+
+def ij_terms(aj: AalenJohansen, exit_index: np.ndarray, event: np.ndarray,
+             entry_index: np.ndarray | None = None) -> IJTerms:
+    """The coefficients of the weight derivatives of ``aj`` (see :class:`IJTerms`)."""
+    rc = aj.counts
+    y, d = rc.n_risk, rc.n_event_any
+    m = aj.cif.shape[0]
+    b = np.asarray(exit_index, dtype=np.int64)
+    truncated = entry_index is not None
+    a = np.asarray(entry_index, dtype=np.int64) if truncated else np.zeros_like(b)
+    # an interval where everyone at risk fails (Y = d) sets S to 0 for good: its terms vanish
+    c = _safe_div(d, y * (y - d))
+    g = _safe_div(np.ones(m), y - d)
+    cum_c = np.cumsum(c)
+    cum_c_prev = _shift(cum_c)  # C(j-1)
+    k_i = cum_c[b] - np.where(event > 0, g[b], 0.0)
+    if truncated:
+        k_i -= cum_c_prev[a]
+    return IJTerms(aj=aj, a=a, b=b, event=np.asarray(event), truncated=truncated, k_i=k_i,
+                   cum_c_prev=cum_c_prev, inv_y=_safe_div(np.ones(m), y))
 
 
 def aalen_variance(aj: AalenJohansen) -> np.ndarray:

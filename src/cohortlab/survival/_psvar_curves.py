@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from ._aalen_johansen import AalenJohansen, _safe_div, _shift
+from ._aalen_johansen import AalenJohansen, ij_terms
 from ._km import _subject_terms
 from ._prepare import GroupArrays, Prepared, group_time_order
 from ._psvar import PSNuisance
@@ -69,39 +69,15 @@ def aj_linear(aj: AalenJohansen, exit_index: np.ndarray, event: np.ndarray, f: n
     ``D`` is affine in ``(F(J), U(J))`` on ``[a_i, b_i)`` and on ``[b_i, m)``, so the sum is
     ``F(J)`` and ``U(J)`` times range sums of ``f`` times per-row coefficients.
     """
-    rc = aj.counts
-    y, d = rc.n_risk, rc.n_event_any
-    m, k_causes = aj.cif.shape
-    b = np.asarray(exit_index, dtype=np.int64)
-    truncated = entry_index is not None
-    a = np.asarray(entry_index, dtype=np.int64) if truncated else np.zeros_like(b)
-    c = _safe_div(d, y * (y - d))
-    g = _safe_div(np.ones(m), y - d)
-    cum_c = np.cumsum(c)
-    cum_c_prev = _shift(cum_c)
-    inv_y = _safe_div(np.ones(m), y)
-    s_prev = aj.survival_before
-    k_i = cum_c[b] - np.where(event > 0, g[b], 0.0)
-    if truncated:
-        k_i -= cum_c_prev[a]
+    t = ij_terms(aj, exit_index, event, entry_index)
+    a, b, m, k_i = t.a, t.b, t.m, t.k_i
     at_risk = _from(a, f, m) - _from(b, f, m)        # rows with a_i <= J < b_i
     from_exit_k = _from(b, f * k_i[:, None], m)
-    out = np.empty((m, k_causes, f.shape[1]))
-    for k in range(k_causes):
-        fk, df = aj.cif[:, k], aj.increment[:, k]
-        u = np.cumsum(df * (cum_c_prev - inv_y))
-        jump = np.where(event == k + 1, s_prev[b] * inv_y[b], 0.0)
-        if truncated:
-            u_prev, f_prev = _shift(u), _shift(fk)
-            beta1 = -cum_c_prev[a]
-            alpha1 = -beta1 * f_prev[a] - u_prev[a]
-            d_b = alpha1 + beta1 * fk[b] + u[b] + jump
-        else:
-            d_b = u[b] + jump
-        alpha2 = d_b - k_i * fk[b]
+    out = np.empty((m, t.n_causes, f.shape[1]))
+    for k, (fk, u, alpha1, beta1, alpha2) in enumerate(t.causes()):
         val = (_from(b, f * alpha2[:, None], m) + fk[:, None] * from_exit_k
                + u[:, None] * at_risk)
-        if truncated:
+        if t.truncated:
             fa, fb = f * alpha1[:, None], f * beta1[:, None]
             val += (_from(a, fa, m) - _from(b, fa, m)
                     + fk[:, None] * (_from(a, fb, m) - _from(b, fb, m)))
