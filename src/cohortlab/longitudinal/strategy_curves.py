@@ -12,9 +12,9 @@ from .._typing import RandomState
 from .._validation import check_conf_level, check_int, verb, verb_name
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
-from ..results._format import Renderable
 from ..results.curve import Curve
 from ..results.estimate import EstimateTable
+from ._contrasts import ContrastsView
 from ._strategy_curves import adherent_rows, weighted_strategy_risk
 from ._weights import truncate_weights
 from .msm import _events, _horizons
@@ -36,7 +36,7 @@ METHOD_AJ = "ipw_aalen_johansen"
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
-class StrategyCurvesResult(Renderable):
+class StrategyCurvesResult(ContrastsView):
     """Inverse probability weighted risk curves under "always" and "never" treated.
 
     Attributes
@@ -62,15 +62,6 @@ class StrategyCurvesResult(Renderable):
     by_period: pd.DataFrame
     weights: TimeVaryingWeights
     notes: tuple[str, ...] = field(default=())
-
-    @property
-    def table(self) -> EstimateTable:
-        """The always-vs-never contrasts at the horizons."""
-        return self.contrasts
-
-    def to_frame(self) -> pd.DataFrame:
-        """The contrasts at the horizons (tidy columns)."""
-        return self.contrasts.to_frame()
 
     def _display_frame(self, digits: int = 3) -> pd.DataFrame:
         return self.contrasts._display_frame(digits)
