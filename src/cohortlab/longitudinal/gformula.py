@@ -473,7 +473,8 @@ def gformula_tv(
     prep = _prepare(data, id, period, treatment, outcome, covariates, baseline, models,
                     competing, censor)
     n_persons = prep.first_rows.size
-    fits = fit_models(prep.specs, prep.designs, prep.responses, bounded=bounded)
+    func = verb_name()  # taken here: a replicate may run in a worker process
+    fits = fit_models(prep.specs, prep.designs, prep.responses, bounded=bounded, func=func)
     pop = _population(n_persons, None, n_simul, np.random.default_rng(seed_sim))
     risks, clipped = _risks(prep, fits, strats, pop, np.random.SeedSequence(seed_sim),
                             competing is not None)
@@ -487,7 +488,7 @@ def gformula_tv(
             # the replicate's own stream, a function of the seed and the resample only
             ss = np.random.SeedSequence([seed_sim, *counts.tolist()])
             rfits = fit_models(prep.specs, prep.designs, prep.responses, weights=w,
-                               start=fits, bounded=bounded)
+                               start=fits, bounded=bounded, func=func)
             rpop = _population(n_persons, counts, n_simul, np.random.default_rng(ss))
             return _risks(prep, rfits, strats, rpop, ss, competing is not None)[0].ravel()
 

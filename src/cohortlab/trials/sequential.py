@@ -562,7 +562,7 @@ def _effects(R: np.ndarray, IF: np.ndarray | None, reps: np.ndarray | None, hz: 
                                                     effect_measure=measure, **common))
                 continue
             if IF is None:  # pragma: no cover - the sandwich path always has influence values
-                raise RuntimeError("sequential_trials(): influence values are missing.")
+                raise RuntimeError(f"{verb_name()}(): influence values are missing.")
             i1, i0 = IF[:, 1, h], IF[:, 0, h]
             infl = [i1, i0, i1 - i0, i1 / r1 - i0 / r0][m]
             se = float(np.sqrt(np.sum(infl * infl)))
