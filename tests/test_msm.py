@@ -169,6 +169,26 @@ def test_errors_name_the_problem(data):
         msm(data, **COMMON, horizons=[12], variance="robust")
 
 
+
+def test_errors_raised_in_private_helpers_name_the_verb_called(data):
+    """Checks inside msm's private helpers (and the ones strategy_curves shares) name the
+    public verb the user called (issue 13)."""
+    import cohortlab as cl
+
+    with pytest.raises(CohortError, match=r"^msm\(\): column 'L' \(baseline\) must be "):
+        msm(data, **{**COMMON, "baseline": ["L"]}, variance="robust")  # _check_baseline
+    with pytest.raises(CohortError, match=r"^msm\(\): weights must be finite"):
+        msm(data, **COMMON, weights=np.ones(3), variance="robust")  # _supplied_weights
+    with pytest.raises(CohortError, match=r"^msm\(\): horizons must be periods"):
+        msm(data, **COMMON, horizons=[12], variance="robust")  # _horizons
+    with pytest.raises(CohortError, match=r"^msm\(\): truncate must be two percentiles"):
+        msm(data, **COMMON, truncate=(99, 1), variance="robust")  # weights._check_truncate
+    # msm's _horizons run by strategy_curves names strategy_curves
+    with pytest.raises(CohortError, match=r"^strategy_curves\(\): horizons must be periods"):
+        cl.strategy_curves(data, id="id", period="period", treatment="A", outcome="Y",
+                           covariates=["L", "V"], censor="C", horizons=[12], n_boot=2)
+
+
 def test_known_truth_large_sample():
     """One large replicate of the feedback DGP: the MSM risk difference is within 3 SE."""
     truth = true_risks(n_periods=6, n=200_000)

@@ -189,6 +189,25 @@ def test_validation_errors() -> None:
             _fit_toy(nan_y)
 
 
+
+def test_errors_raised_in_private_helpers_name_the_verb_called() -> None:
+    """A check inside a private helper names the public verb the user called (issue 13)."""
+    df = _toy(n=20)
+    # trials._input.to_arrays (a private module) and sequential._check_columns
+    with pytest.raises(DataValidationError, match=r"^sequential_trials\(\): rows must be sorted"):
+        _fit_toy(df.iloc[::-1])
+    with pytest.raises(DataValidationError,
+                       match=r"^sequential_trials\(\): column\(s\) \['nope'\] not in data"):
+        cl.sequential_trials(df, id="pid", period="t", treatment="a", outcome="y",
+                             eligible="nope")
+    # the same helpers run by emulate_target_trial name that verb, not sequential_trials
+    spec = cl.TargetTrial(id="pid", period="t", treatment="a", outcome="y", censor="c",
+                          covariates=("x", "z"), followup=4)
+    with pytest.raises(DataValidationError,
+                       match=r"^emulate_target_trial\(\): rows must be sorted"):
+        cl.emulate_target_trial(spec, df.iloc[::-1])
+
+
 # --------------------------------------------------------------- known truth
 def _first_trial(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()

@@ -7,39 +7,40 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
+from .._validation import verb_name
 from ..exceptions import DataValidationError
 
 __all__ = ["arg_error", "check_count", "check_real"]
 
 
-def arg_error(func: str, name: str, requirement: str, value: Any, hint: str
-              ) -> DataValidationError:
-    """The error for argument ``name`` of ``func`` that is not ``requirement``.
+def arg_error(name: str, requirement: str, value: Any, hint: str) -> DataValidationError:
+    """The error for argument ``name`` of the verb being run that is not ``requirement``.
 
-    >>> str(arg_error("sim", "n", "a positive int", 0, "Pass e.g. n=10."))
-    'sim(): n must be a positive int; got 0. Pass e.g. n=10.'
+    >>> str(arg_error("n", "a positive int", 0, "Pass e.g. n=10."))
+    'cohortlab(): n must be a positive int; got 0. Pass e.g. n=10.'
     """
-    return DataValidationError(f"{func}(): {name} must be {requirement}; got {value!r}. {hint}")
+    return DataValidationError(
+        f"{verb_name()}(): {name} must be {requirement}; got {value!r}. {hint}")
 
 
-def check_count(value: Any, name: str, func: str, *, low: int = 1,
+def check_count(value: Any, name: str, *, low: int = 1,
                 requirement: str | None = None, hint: str) -> int:
     """``value`` as an int >= ``low`` (bools refused), or :func:`arg_error`.
 
-    >>> check_count(12, "n_periods", "sim", hint="Pass e.g. n_periods=12.")
+    >>> check_count(12, "n_periods", hint="Pass e.g. n_periods=12.")
     12
     """
     if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= low:
         return int(value)
-    raise arg_error(func, name, requirement or f"an int >= {low}", value, hint)
+    raise arg_error(name, requirement or f"an int >= {low}", value, hint)
 
 
-def check_real(value: Any, name: str, func: str, *, requirement: str = "a finite number",
+def check_real(value: Any, name: str, *, requirement: str = "a finite number",
                predicate: Callable[[float], bool] | None = None, allow_inf: bool = False,
                hint: str) -> float:
     """``value`` as a finite float (or +inf with ``allow_inf``) passing ``predicate``.
 
-    >>> check_real(0.5, "threshold", "sim", predicate=lambda x: 0 < x < 1, hint="")
+    >>> check_real(0.5, "threshold", predicate=lambda x: 0 < x < 1, hint="")
     0.5
     """
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
@@ -49,5 +50,5 @@ def check_real(value: Any, name: str, func: str, *, requirement: str = "a finite
             predicate is None or predicate(x)
         )
     if not ok:
-        raise arg_error(func, name, requirement, value, hint)
+        raise arg_error(name, requirement, value, hint)
     return float(value)

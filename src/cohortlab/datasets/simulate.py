@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_random_state
+from .._validation import check_random_state, verb
 from ._args import arg_error, check_count, check_real
 from ._dgp import (
     _SMOKING,
@@ -37,8 +37,6 @@ from ._dgp import (
 
 __all__ = ["simulate_cohort"]
 
-_FUNC = "simulate_cohort"
-
 # --------------------------------------------------------------------------- validation
 
 
@@ -48,12 +46,12 @@ def _check_params(**kw: Any) -> tuple[_Params, float, float]:
 
     def ratio(name: str) -> float:
         return check_real(
-            kw[name], name, _FUNC, requirement="a positive finite number", predicate=pos,
+            kw[name], name, requirement="a positive finite number", predicate=pos,
             hint=f"Pass a ratio on its natural scale, e.g. {name}=0.7 (1 means no effect).",
         )
 
     def real(name: str) -> float:
-        return check_real(kw[name], name, _FUNC, hint=f"Pass e.g. {name}=-5.0.")
+        return check_real(kw[name], name, hint=f"Pass e.g. {name}=-5.0.")
 
     params = _Params(
         effect_sbp=real("effect_sbp"),
@@ -64,24 +62,24 @@ def _check_params(**kw: Any) -> tuple[_Params, float, float]:
         hazard_ratio_af=ratio("hazard_ratio_af"),
         odds_ratio_af=ratio("odds_ratio_af"),
         flag_threshold=check_real(
-            kw["flag_threshold"], "flag_threshold", _FUNC, requirement="a number in (0, 1)",
+            kw["flag_threshold"], "flag_threshold", requirement="a number in (0, 1)",
             predicate=lambda x: 0.0 < x < 1.0, hint="Pass e.g. flag_threshold=0.5.",
         ),
         weibull_shape=check_real(
-            kw["weibull_shape"], "weibull_shape", _FUNC, requirement="a positive finite number",
+            kw["weibull_shape"], "weibull_shape", requirement="a positive finite number",
             predicate=pos, hint="Pass e.g. weibull_shape=1.2 (1 gives exponential times).",
         ),
         confounding=check_real(
-            kw["confounding"], "confounding", _FUNC, requirement="a finite number >= 0",
+            kw["confounding"], "confounding", requirement="a finite number >= 0",
             predicate=lambda x: x >= 0, hint="Pass 1 for the default, 0 for a randomised trial.",
         ),
     )
     followup = check_real(
-        kw["followup"], "followup", _FUNC, requirement="a positive number (inf allowed)",
+        kw["followup"], "followup", requirement="a positive number (inf allowed)",
         predicate=pos, allow_inf=True, hint="Pass the administrative follow-up in years, e.g. 5.",
     )
     dropout = check_real(
-        kw["dropout_rate"], "dropout_rate", _FUNC, requirement="a finite number >= 0",
+        kw["dropout_rate"], "dropout_rate", requirement="a finite number >= 0",
         predicate=lambda x: x >= 0, hint="Pass a rate per year, e.g. 0.05, or 0 for no dropout.",
     )
     return params, followup, dropout
@@ -90,6 +88,7 @@ def _check_params(**kw: Any) -> tuple[_Params, float, float]:
 # ------------------------------------------------------------------------- public verb
 
 
+@verb
 def simulate_cohort(
     n: int = 10_000,
     *,
@@ -255,7 +254,7 @@ def simulate_cohort(
     >>> sorted(df["event"].unique().tolist())
     [0, 1, 2]
     """
-    n = check_count(n, "n", _FUNC, requirement="a positive int",
+    n = check_count(n, "n", requirement="a positive int",
                     hint="Pass the number of people, e.g. n=10_000.")
     p, followup, dropout = _check_params(
         effect_sbp=effect_sbp, effect_sbp_diabetes=effect_sbp_diabetes, odds_ratio=odds_ratio,
@@ -266,9 +265,9 @@ def simulate_cohort(
     )
     if not isinstance(potential_outcomes, bool | np.bool_):
         raise arg_error(
-            _FUNC, "potential_outcomes", "a bool", potential_outcomes, "Pass True or False."
+            "potential_outcomes", "a bool", potential_outcomes, "Pass True or False."
         )
-    rng = check_random_state(random_state, _FUNC)
+    rng = check_random_state(random_state)
     truth = copy.deepcopy(_population_truth(p))
     truth["params"] = {
         "n": n,

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_random_state
+from .._validation import check_random_state, verb
 from ._args import arg_error, check_count, check_real
 from ._dgp_long import (
     _TRUTH_SEED,
@@ -27,15 +27,15 @@ from ._dgp_long import (
 
 __all__ = ["simulate_longitudinal"]
 
-_FUNC = "simulate_longitudinal"
 
 
 def _check_bool(value: Any, name: str) -> bool:
     if isinstance(value, bool | np.bool_):
         return bool(value)
-    raise arg_error(_FUNC, name, "a bool", value, "Pass True or False.")
+    raise arg_error(name, "a bool", value, "Pass True or False.")
 
 
+@verb
 def simulate_longitudinal(
     n: int = 10_000,
     n_periods: int = 12,
@@ -150,20 +150,20 @@ def simulate_longitudinal(
     >>> bool(last["always"] < last["dynamic"] < last["never"])
     True
     """
-    n = check_count(n, "n", _FUNC, low=1, hint="Pass the number of persons, e.g. n=10_000.")
-    n_periods = check_count(n_periods, "n_periods", _FUNC, low=1, hint="Pass e.g. n_periods=12.")
-    n_truth = check_count(n_truth, "n_truth", _FUNC, low=1_000, hint="Pass e.g. n_truth=200_000.")
+    n = check_count(n, "n", low=1, hint="Pass the number of persons, e.g. n=10_000.")
+    n_periods = check_count(n_periods, "n_periods", low=1, hint="Pass e.g. n_periods=12.")
+    n_truth = check_count(n_truth, "n_truth", low=1_000, hint="Pass e.g. n_truth=200_000.")
     p = _LongParams(
         n_periods=n_periods,
-        effect_direct=check_real(effect_direct, "effect_direct", _FUNC, hint="Pass e.g. -0.5."),
-        effect_on_l=check_real(effect_on_l, "effect_on_l", _FUNC, hint="Pass e.g. -0.6."),
-        confounding=check_real(confounding, "confounding", _FUNC,
+        effect_direct=check_real(effect_direct, "effect_direct", hint="Pass e.g. -0.5."),
+        effect_on_l=check_real(effect_on_l, "effect_on_l", hint="Pass e.g. -0.6."),
+        confounding=check_real(confounding, "confounding",
                                hint="Pass e.g. 1.0 (0 for none)."),
-        threshold=check_real(threshold, "threshold", _FUNC, hint="Pass e.g. 0.5."),
+        threshold=check_real(threshold, "threshold", hint="Pass e.g. 0.5."),
         censoring=_check_bool(censoring, "censoring"),
         competing=_check_bool(competing, "competing"),
     )
-    rng = check_random_state(seed, _FUNC)
+    rng = check_random_state(seed)
     df = long_frame(simulate_arrays(rng, n, p), n_periods)
     df.attrs["truth"] = population_truth(p, n_truth)
     df.attrs["truth_params"] = {

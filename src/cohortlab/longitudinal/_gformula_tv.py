@@ -129,8 +129,12 @@ def fit_models(
     weights: np.ndarray | None = None,
     start: Sequence[FittedModel] | None = None,
     bounded: bool = True,
+    *,
+    func: str,
 ) -> list[FittedModel]:
     """Fit every model on its rows, with frequency ``weights`` (bootstrap counts) if given.
+
+    ``func`` is the verb's name for the messages of a model that cannot be fitted.
 
     Gaussian models get the residual SD ``sqrt(sum w r^2 / sum w)`` (pygformula's RMSE, the
     maximum-likelihood SD) and, when ``bounded``, the observed range of the response on the
@@ -146,7 +150,7 @@ def fit_models(
             if coef is None:  # the full fit, or a replicate's Newton did not converge
                 s = None if start is None else start[i].coef
                 coef = fit_logistic(Xr, yr, w, names=("(Intercept)", *spec.labels),
-                                    func="gformula_tv", response=f"the {spec.name} model",
+                                    func=func, response=f"the {spec.name} model",
                                     start=s, information=False).coef
             fits.append(FittedModel(spec=spec, coef=coef))
         else:

@@ -20,6 +20,7 @@ from .._validation import (
     check_option,
     check_random_state,
     verb,
+    verb_name,
 )
 from ..exceptions import DataValidationError, MissingDataError
 from ..inference.bootstrap import bootstrap
@@ -42,7 +43,6 @@ from .gformula_result import (
 
 __all__ = ["gformula_tv"]
 
-FUNC = "gformula_tv"
 CovariateType: TypeAlias = Literal["binary", "normal"]
 DEFAULT_STRATEGIES: dict[str, dict[str, Any]] = {
     "always": {"type": "static", "value": 1}, "never": {"type": "static", "value": 0}}
@@ -69,7 +69,7 @@ def _factor(name: str, period: str, baseline: Sequence[str], varying: Sequence[s
     if m_lag and m_lag.group(2) in varying and int(m_lag.group(1)) >= 1:
         return Term("lag", m_lag.group(2), int(m_lag.group(1)))
     raise DataValidationError(
-        f"{FUNC}(): the model for {model!r} has the unknown term {name!r}. A term is the "
+        f"{verb_name()}(): the model for {model!r} has the unknown term {name!r}. A term is the "
         f"period {period!r}, a baseline covariate, a time-varying variable X "
         f"({_fmt_values(varying)}), lagK_X, cumavg_X, lag_cumavgK_X (K >= 1), or a product "
         "of these joined by ':'."
@@ -80,7 +80,7 @@ def _parse(rhs: str, model: str, period: str, baseline: Sequence[str],
            varying: Sequence[str], allowed_current: Sequence[str]) -> tuple[tuple[Term, ...], ...]:
     if not isinstance(rhs, str) or not rhs.strip():
         raise DataValidationError(
-            f"{FUNC}(): the model for {model!r} must be a right-hand side string such as "
+            f"{verb_name()}(): the model for {model!r} must be a right-hand side string such as "
             f"'lag1_A + L1 + {period}'; got {rhs!r}.")
     terms = []
     for part in rhs.replace(" ", "").split("+"):
@@ -88,12 +88,13 @@ def _parse(rhs: str, model: str, period: str, baseline: Sequence[str],
         for f in factors:
             if f.kind in ("cur", "cumavg") and f.var not in allowed_current:
                 raise DataValidationError(
-                    f"{FUNC}(): the model for {model!r} uses the current value of {f.var!r} "
+                    f"{verb_name()}(): the model for {model!r} uses the current value of {f.var!r} "
                     f"(term {part!r}), which is simulated after {model!r} in each period. Use "
                     f"a lag (lag1_{f.var}) or reorder `covariates`.")
         terms.append(factors)
     if len(set(terms)) != len(terms):
-        raise DataValidationError(f"{FUNC}(): the model for {model!r} repeats a term; got {rhs!r}.")
+        raise DataValidationError(f"{verb_name()}(): the model for {model!r} repeats a term; got "
+                                  f"{rhs!r}.")
     return tuple(terms)
 
 
@@ -105,14 +106,14 @@ def _default_rhs(model: str, period: str, baseline: Sequence[str], varying: Sequ
 
 # ---------------------------------------------------------------------- validation
 def _check_ids_periods(data: pd.DataFrame, id: str, period: str) -> tuple[np.ndarray, np.ndarray]:
-    p = check_numeric(data, period, "period", FUNC)
+    p = check_numeric(data, period, "period")
     if np.isnan(p).any() or not np.all(p == np.round(p)):
         raise DataValidationError(
-            f"{FUNC}(): column {period!r} (period) must hold whole numbers without missing "
+            f"{verb_name()}(): column {period!r} (period) must hold whole numbers without missing "
             "values. Number the periods 0, 1, 2, ... within each person.")
     ids = data[id].to_numpy()
     if pd.isna(data[id]).any():
-        raise MissingDataError(f"{FUNC}(): column {id!r} (id) has missing values; every row "
+        raise MissingDataError(f"{verb_name()}(): column {id!r} (id) has missing values; every row "
                                "needs its person's id.")
     codes, _ = pd.factorize(ids)
     new = np.r_[True, codes[1:] != codes[:-1]]
@@ -121,18 +122,18 @@ def _check_ids_periods(data: pd.DataFrame, id: str, period: str) -> tuple[np.nda
     if np.any(p != expect) or new.sum() != np.unique(codes).size:
         who = pd.unique(ids[p != expect]) if np.any(p != expect) else pd.unique(ids[new])
         raise DataValidationError(
-            f"{FUNC}(): each person's rows must be consecutive, sorted by {period!r} and start "
-            f"at period 0 (0, 1, 2, ...); not so for {id!r} {_fmt_values(who[:6])}. Sort by "
+            f"{verb_name()}(): each person's rows must be consecutive, sorted by {period!r} and "
+            f"start at period 0 (0, 1, 2, ...); not so for {id!r} {_fmt_values(who[:6])}. Sort by "
             f"[{id!r}, {period!r}] and fill missed periods (cl.person_period validates this).")
     return p.astype(int), first
 
 
 def _binary_or_nan(data: pd.DataFrame, col: str, role: str) -> np.ndarray:
-    x = check_numeric(data, col, role, FUNC)
+    x = check_numeric(data, col, role)
     bad = ~np.isnan(x) & (x != 0) & (x != 1)
     if bad.any():
         raise DataValidationError(
-            f"{FUNC}(): column {col!r} ({role}) must be coded 0/1; got values "
+            f"{verb_name()}(): column {col!r} ({role}) must be coded 0/1; got values "
             f"{_fmt_values(np.unique(x[bad])[:5])}. Recode it.")
     return x
 
@@ -141,7 +142,7 @@ def _no_missing(x: np.ndarray, col: str, role: str) -> None:
     n_na = int(np.isnan(x).sum())
     if n_na:
         raise MissingDataError(
-            f"{FUNC}(): column {col!r} ({role}) has {n_na:,} missing values; the g-formula "
+            f"{verb_name()}(): column {col!r} ({role}) has {n_na:,} missing values; the g-formula "
             "needs every time-varying covariate in every period. Impute or carry forward first.")
 
 
@@ -155,13 +156,13 @@ def _check_strategies(strategies: Mapping[str, Mapping[str, Any]], covariates: S
             and (("above" in spec) != ("below" in spec)))
         if not ok or name == NATURAL:
             raise DataValidationError(
-                f"{FUNC}(): strategy {name!r} must be {{'type': 'static', 'value': 0 or 1}} or "
-                "{'type': 'threshold', 'covariate': <a time-varying covariate>, 'above': c} "
+                f"{verb_name()}(): strategy {name!r} must be {{'type': 'static', 'value': 0 or "
+                "1} or {'type': 'threshold', 'covariate': <a time-varying covariate>, 'above': c} "
                 f"(or 'below': c), named other than {NATURAL!r}; got {spec!r}.")
         out[str(name)] = dict(spec)
     if reference not in out and reference != NATURAL:
         raise DataValidationError(
-            f"{FUNC}(): reference must name a strategy ({_fmt_values([*out, NATURAL])}); "
+            f"{verb_name()}(): reference must name a strategy ({_fmt_values([*out, NATURAL])}); "
             f"got {reference!r}.")
     return out
 
@@ -198,17 +199,17 @@ def _prepare(data: pd.DataFrame, id: str, period: str, treatment: str, outcome: 
     for v in order:
         role = "treatment" if v == treatment else "time-varying covariate"
         x = (_binary_or_nan(data, v, role) if v == treatment or covariates.get(v) == "binary"
-             else check_numeric(data, v, role, FUNC))
+             else check_numeric(data, v, role))
         _no_missing(x, v, role)
         values[v] = x
     base = {}
     for b in baseline:
-        x = check_numeric(data, b, "baseline covariate", FUNC)
+        x = check_numeric(data, b, "baseline covariate")
         _no_missing(x, b, "baseline covariate")
         varies = x != x[first]
         if varies.any():
             raise DataValidationError(
-                f"{FUNC}(): column {b!r} (baseline) changes within a person for {id!r} "
+                f"{verb_name()}(): column {b!r} (baseline) changes within a person for {id!r} "
                 f"{_fmt_values(pd.unique(data[id].to_numpy()[varies])[:6])}; a baseline "
                 "covariate is constant within each person. Pass it in `covariates` instead.")
         base[b] = x
@@ -220,18 +221,18 @@ def _prepare(data: pd.DataFrame, id: str, period: str, treatment: str, outcome: 
         early = (x == 1) & ~last
         if col and early.any():
             raise DataValidationError(
-                f"{FUNC}(): column {col!r} is 1 before a person's last row for {id!r} "
+                f"{verb_name()}(): column {col!r} is 1 before a person's last row for {id!r} "
                 f"{_fmt_values(pd.unique(data[id].to_numpy()[early])[:6])}; rows after an "
                 "event or censoring must not exist. Drop them (cl.person_period does).")
     y_rows = ~np.isnan(y) & (d != 1) & (c != 1)
     unexplained = np.isnan(y) & (d != 1) & (c != 1)
     if unexplained.any():
         raise MissingDataError(
-            f"{FUNC}(): column {outcome!r} (outcome) has {int(unexplained.sum()):,} missing "
+            f"{verb_name()}(): column {outcome!r} (outcome) has {int(unexplained.sum()):,} missing "
             "values in rows without a competing event or censoring. Code them 0/1.")
     if competing and (np.isnan(d) & (c != 1)).any():
         raise MissingDataError(
-            f"{FUNC}(): column {competing!r} (competing) has "
+            f"{verb_name()}(): column {competing!r} (competing) has "
             f"{int((np.isnan(d) & (c != 1)).sum()):,} missing values in rows without "
             "censoring. Code them 0/1.")
     d_rows = ~np.isnan(d) & (c != 1)
@@ -253,7 +254,7 @@ def _prepare(data: pd.DataFrame, id: str, period: str, treatment: str, outcome: 
     unknown = sorted(set(models) - set(rhs))
     if unknown:
         raise DataValidationError(
-            f"{FUNC}(): `models` names {_fmt_values(unknown)}, which are not modelled; name "
+            f"{verb_name()}(): `models` names {_fmt_values(unknown)}, which are not modelled; name "
             "the covariates, the treatment, the outcome or the competing event "
             f"({_fmt_values(rhs)}).")
     built = []
@@ -440,36 +441,40 @@ def gformula_tv(
     >>> bool(res.contrasts["RD always vs never, period 3"].estimate > 0)
     True
     """
-    data = check_frame(data, FUNC)
+    data = check_frame(data)
     if not isinstance(covariates, Mapping) or not covariates or any(
             t not in ("binary", "normal") for t in covariates.values()):
         raise DataValidationError(
-            f"{FUNC}(): covariates must map each time-varying covariate to 'binary' or "
+            f"{verb_name()}(): covariates must map each time-varying covariate to 'binary' or "
             f"'normal', e.g. {{'L': 'normal'}}; got {covariates!r}.")
     baseline = [baseline] if isinstance(baseline, str) else list(baseline)
     models = dict(models or {})
-    check_columns(data, FUNC, id=id, period=period, treatment=treatment, outcome=outcome,
+    check_columns(data, id=id, period=period, treatment=treatment, outcome=outcome,
                   covariates=list(covariates), baseline=baseline, competing=competing,
                   censor=censor)
     named = [treatment, outcome, *covariates, *baseline, competing, censor, period, id]
     dup = {c for c in named if c is not None and named.count(c) > 1}
     if dup:
-        raise DataValidationError(f"{FUNC}(): a column has two roles: {_fmt_values(sorted(dup))}.")
-    conf_level = check_conf_level(conf_level, FUNC)
-    check_option(interval, BootstrapCI, "interval", FUNC)
+        raise DataValidationError(f"{verb_name()}(): a column has two roles: "
+                                  f"{_fmt_values(sorted(dup))}.")
+    conf_level = check_conf_level(conf_level)
+    check_option(interval, BootstrapCI, "interval")
     if not (isinstance(n_boot, int) and (n_boot == 0 or n_boot >= 2)):
-        raise DataValidationError(f"{FUNC}(): n_boot must be 0 or an int >= 2; got {n_boot!r}.")
+        raise DataValidationError(f"{verb_name()}(): n_boot must be 0 or an int >= 2; got "
+                                  f"{n_boot!r}.")
     if n_simul is not None and not (isinstance(n_simul, int) and n_simul >= 1):
-        raise DataValidationError(f"{FUNC}(): n_simul must be a positive int; got {n_simul!r}.")
+        raise DataValidationError(f"{verb_name()}(): n_simul must be a positive int; got "
+                                  f"{n_simul!r}.")
     strats = _check_strategies(DEFAULT_STRATEGIES if strategies is None else strategies,
                                list(covariates), reference)
-    rng = check_random_state(random_state, FUNC)
+    rng = check_random_state(random_state)
     seed_sim, seed_boot = (int(x) for x in rng.integers(0, 2**63 - 1, size=2))
 
     prep = _prepare(data, id, period, treatment, outcome, covariates, baseline, models,
                     competing, censor)
     n_persons = prep.first_rows.size
-    fits = fit_models(prep.specs, prep.designs, prep.responses, bounded=bounded)
+    func = verb_name()  # taken here: a replicate may run in a worker process
+    fits = fit_models(prep.specs, prep.designs, prep.responses, bounded=bounded, func=func)
     pop = _population(n_persons, None, n_simul, np.random.default_rng(seed_sim))
     risks, clipped = _risks(prep, fits, strats, pop, np.random.SeedSequence(seed_sim),
                             competing is not None)
@@ -483,7 +488,7 @@ def gformula_tv(
             # the replicate's own stream, a function of the seed and the resample only
             ss = np.random.SeedSequence([seed_sim, *counts.tolist()])
             rfits = fit_models(prep.specs, prep.designs, prep.responses, weights=w,
-                               start=fits, bounded=bounded)
+                               start=fits, bounded=bounded, func=func)
             rpop = _population(n_persons, counts, n_simul, np.random.default_rng(ss))
             return _risks(prep, rfits, strats, rpop, ss, competing is not None)[0].ravel()
 

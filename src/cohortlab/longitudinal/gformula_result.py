@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from .._typing import BootstrapCI, CIMethod, EffectMeasure
-from ..results._format import Renderable
 from ..results.curve import Curve
 from ..results.estimate import Estimate, EstimateTable
+from ._contrasts import ContrastsView
 from ._gformula_tv import FittedModel
 
 __all__ = ["GFormulaTVResult"]
@@ -23,7 +23,7 @@ _BOOT_CI: dict[str, CIMethod] = {"percentile": "bootstrap_percentile",
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
-class GFormulaTVResult(Renderable):
+class GFormulaTVResult(ContrastsView):
     """Risks under treatment strategies from the parametric g-formula, their contrasts and checks.
 
     Attributes
@@ -57,15 +57,6 @@ class GFormulaTVResult(Renderable):
     n_boot: int
     notes: tuple[str, ...] = ()
     models: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def table(self) -> EstimateTable:
-        """The contrasts against the reference strategy at every period."""
-        return self.contrasts
-
-    def to_frame(self) -> pd.DataFrame:
-        """The contrasts at every period in the tidy schema (labels as extra columns)."""
-        return self.contrasts.to_frame()
 
     def _display_frame(self, digits: int = 3) -> pd.DataFrame:
         last = float(self.risks.data["time"].max())

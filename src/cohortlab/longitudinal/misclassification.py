@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .._validation import check_binary, check_columns, check_conf_level, check_frame, verb
+from .._validation import (
+    check_binary,
+    check_columns,
+    check_conf_level,
+    check_frame,
+    verb,
+    verb_name,
+)
 from ..exceptions import DataValidationError
 from ..results._format import Renderable, fmt_num
 from ..results.estimate import Estimate, EstimateTable
@@ -23,7 +30,6 @@ from .weights import _check_order
 
 __all__ = ["CorrectedPrevalence", "corrected_prevalence"]
 
-FUNC = "corrected_prevalence"
 _COLS = ("period", "n", "flagged", "naive", "corrected", "std_error", "conf_low", "conf_high",
          "sensitivity", "specificity", "ppv", "npv")
 
@@ -79,10 +85,11 @@ def _rates(value: float | Sequence[float], name: str, n_periods: int) -> np.ndar
             arr = np.array([np.nan])
         if arr.size != n_periods:
             raise DataValidationError(
-                f"{FUNC}(): {name} must be one number or one per period ({n_periods} periods); "
-                f"got {arr.size} values. Pass e.g. {name}=0.85.")
+                f"{verb_name()}(): {name} must be one number or one per period ({n_periods} "
+                f"periods); got {arr.size} values. Pass e.g. {name}=0.85.")
     if not np.all((arr > 0) & (arr <= 1)):
-        raise DataValidationError(f"{FUNC}(): {name} must lie in (0, 1]; got {arr.tolist()}.")
+        raise DataValidationError(f"{verb_name()}(): {name} must lie in (0, 1]; got "
+                                  f"{arr.tolist()}.")
     return arr
 
 
@@ -161,28 +168,28 @@ def corrected_prevalence(
     >>> bool((res.by_period["corrected"] < res.by_period["naive"]).all())
     True
     """
-    check_frame(data, FUNC)
-    conf_level = check_conf_level(conf_level, FUNC)
-    check_columns(data, FUNC, id=id, period=period)
-    _, per = _check_order(data, id, period, FUNC)
+    check_frame(data)
+    conf_level = check_conf_level(conf_level)
+    check_columns(data, id=id, period=period)
+    _, per = _check_order(data, id, period)
     if isinstance(flag, TimeVaryingExposure):
         if len(flag.values) != len(data):
             raise DataValidationError(
-                f"{FUNC}(): flag has {len(flag.values):,} values for {len(data):,} rows; pass "
-                "the TimeVaryingExposure built on this data.")
+                f"{verb_name()}(): flag has {len(flag.values):,} values for {len(data):,} rows; "
+                "pass the TimeVaryingExposure built on this data.")
         name = flag.name
-        f = check_binary(pd.DataFrame({name: flag.values.to_numpy()}), name, "flag", FUNC)
+        f = check_binary(pd.DataFrame({name: flag.values.to_numpy()}), name, "flag")
     else:
-        check_columns(data, FUNC, flag=flag)
+        check_columns(data, flag=flag)
         name = flag
-        f = check_binary(data, flag, "flag", FUNC)
+        f = check_binary(data, flag, "flag")
     p0 = int(per.min())
     n_per = int(per.max()) - p0 + 1
     se = _rates(sensitivity, "sensitivity", n_per)
     sp = _rates(specificity, "specificity", n_per)
     if np.any(se + sp <= 1):
         raise DataValidationError(
-            f"{FUNC}(): sensitivity + specificity must exceed 1 in every period (a flag no "
+            f"{verb_name()}(): sensitivity + specificity must exceed 1 in every period (a flag no "
             "better than chance cannot be corrected); got "
             f"{(se + sp).round(3).tolist()}.")
     k = (per - p0).astype(np.int64)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .._design import Design, build_design, covariate_columns
 from .._typing import RandomState
-from .._validation import check_binary, check_conf_level, check_option, verb
+from .._validation import check_binary, check_conf_level, check_option, verb, verb_name
 from ..exceptions import ConvergenceError, DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results.model import ModelResult
@@ -32,7 +32,6 @@ from .weights import (
 
 __all__ = ["MSMResult", "msm"]
 
-FUNC = "msm"
 OutcomeModel: TypeAlias = Literal["pooled_logistic", "cox"]
 MSMVariance: TypeAlias = Literal["bootstrap", "robust"]
 
@@ -96,19 +95,20 @@ def _check_baseline(prep: Prepared, cols: Sequence[str], id: str) -> None:
         if bad.any():
             ids = list(dict.fromkeys(prep.frame[id].to_numpy()[bad].tolist()))[:5]
             raise DataValidationError(
-                f"{FUNC}(): column {c!r} (baseline) must be constant within person; it changes "
-                f"for {len(set(prep.codes[bad].tolist())):,} persons, e.g. ids {ids}. An MSM "
-                "adjusts only for baseline covariates: move time-varying ones to covariates= "
-                "(the weights' denominator), or use the value at the first period.")
+                f"{verb_name()}(): column {c!r} (baseline) must be constant within person; it "
+                f"changes for {len(set(prep.codes[bad].tolist())):,} persons, e.g. ids {ids}. "
+                "An MSM adjusts only for baseline covariates: move time-varying ones to "
+                "covariates= (the weights' denominator), or use the value at the first period.")
 
 
-def _events(prep: Prepared, outcome: str, competing: str | None, w: np.ndarray,
-            func: str = FUNC) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+def _events(prep: Prepared, outcome: str, competing: str | None,
+            w: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
     """Outcome (and competing event) as 0/1 on the rows they are modelled on.
 
     Returns ``y``, ``d`` (or None), the rows of the competing-event model (weight > 0) and the
     rows of the outcome model (weight > 0 and no competing event).
     """
+    func = verb_name()
     used = w > 0
     d = None
     yrows = used
@@ -278,17 +278,17 @@ def msm(
     >>> res.contrasts.to_frame()["term"].tolist()
     ['always', 'never', 'risk difference', 'risk ratio']
     """
-    check_option(model, OutcomeModel, "model", FUNC)
+    check_option(model, OutcomeModel, "model")
     if cox_risks and (model != "cox" or variance != "bootstrap" or competing is not None):
         raise DataValidationError(
-            f"{FUNC}(): cox_risks=True needs model='cox', variance='bootstrap' and no "
+            f"{verb_name()}(): cox_risks=True needs model='cox', variance='bootstrap' and no "
             f"competing event; got model={model!r}, variance={variance!r}, competing="
             f"{competing!r}. The pooled logistic MSM gives risks (with a competing event too).")
-    conf_level = check_conf_level(conf_level, FUNC)
+    conf_level = check_conf_level(conf_level)
     if weights is None and covariates is None:
-        raise DataValidationError(f"{FUNC}(): pass covariates= (the weight models' "
+        raise DataValidationError(f"{verb_name()}(): pass covariates= (the weight models' "
                                   "denominator covariates) or weights=.")
-    base_cols = covariate_columns(baseline, data, FUNC) if baseline else []
+    base_cols = covariate_columns(baseline, data, verb_name()) if baseline else []
     hist = _history_names(treatment)
     extra = [outcome, *([competing] if competing else []),
              *([weights] if isinstance(weights, str) else [])]
@@ -296,7 +296,7 @@ def msm(
                    covariates=covariates if covariates is not None else "1",
                    numerator=baseline, period_terms=period_terms, censor=censor,
                    censor_covariates=censor_covariates, treatment_rows=treatment_rows,
-                   censor_timing=censor_timing, func=FUNC, extra_cols=extra)
+                   censor_timing=censor_timing, extra_cols=extra)
     _check_baseline(prep, base_cols, id)
     cum, ever = _history(prep.a, prep.pos)
     # a shallow copy plus two columns (assign() would copy every column of the frame)
@@ -305,7 +305,7 @@ def msm(
     notes: list[str] = []
     wres: TimeVaryingWeights | None = None
     if weights is None:
-        wres = finish(prep, compute(prep, func=FUNC), truncate, FUNC)
+        wres = finish(prep, compute(prep), truncate)
         w = wres.weights
     else:
         w = _supplied_weights(weights, frame, prep)
@@ -314,16 +314,17 @@ def msm(
     rhs = msm_terms if msm_terms is not None else _default_terms(
         treatment, period, period_terms, base_cols, model)
     allowed = {treatment, hist["cum"], hist["ever"], prep.prev, period, *base_cols}
-    used_cols = covariate_columns(rhs, frame, FUNC)
+    used_cols = covariate_columns(rhs, frame, verb_name())
     bad = [c for c in used_cols if c not in allowed]
     if bad:
         raise DataValidationError(
-            f"{FUNC}(): msm_terms may use the treatment history "
+            f"{verb_name()}(): msm_terms may use the treatment history "
             f"({sorted(allowed - set(base_cols))}), the period and baseline columns; got {bad}. "
             "Time-varying confounders belong in covariates= (the weights), baseline ones in "
             "baseline=.")
     # only the MSM's columns (a data column named "C" would shadow formulaic's C())
-    design = build_design(frame.loc[used, used_cols], rhs, FUNC, drop_intercept=model == "cox")
+    design = build_design(frame.loc[used, used_cols], rhs, verb_name(),
+                          drop_intercept=model == "cox")
     ysel = yrows[used]  # outcome-model rows among the design's rows
     n_events = int(y[yrows].sum())
     notes.append(f"MSM: {design.formula}")
@@ -342,10 +343,10 @@ def msm(
                           horizons, used, ystat, cd, mres, wres, w, truncate, weights is None,
                           n_boot, n_jobs, random_state, n_events, conf_level)
     cf = fit_msm(design.X[ysel], y[yrows], w[yrows], prep.codes[yrows], prep.n_persons,
-                 adjust=small_sample, names=design.names, func=FUNC)
+                 adjust=small_sample, names=design.names, func=verb_name())
     cfd = None if d is None else fit_msm(design.X, d[used], w[used], prep.codes[used],
                                          prep.n_persons, adjust=small_sample,
-                                         names=design.names, func=FUNC)
+                                         names=design.names, func=verb_name())
     se_note = (f"cluster-robust SE by {id} (HC0" + (", x G/(G-1)" if small_sample else "")
                + f"; {prep.n_persons:,} clusters)")
     mres = _model_result(cf, design.names, conf_level, int(yrows.sum()), n_events,
@@ -416,20 +417,20 @@ def _supplied_weights(weights: str | np.ndarray | TimeVaryingWeights, frame: pd.
         w = np.asarray(weights, dtype=float)
     if w.shape != (prep.a.size,) or not np.all(np.isfinite(w)) or (w < 0).any():
         raise DataValidationError(
-            f"{FUNC}(): weights must be finite, non-negative and one per row ({prep.a.size:,}"
-            f" rows); got shape {w.shape}. Pass tv_weights(...).weights of the same data.")
+            f"{verb_name()}(): weights must be finite, non-negative and one per row "
+            f"({prep.a.size:,} rows); got shape {w.shape}. Pass tv_weights(...).weights of "
+            "the same data.")
     return w
 
 
-def _horizons(horizons: Sequence[int] | None, prep: Prepared, n_per: int,
-              func: str = FUNC) -> list[int]:
+def _horizons(horizons: Sequence[int] | None, prep: Prepared, n_per: int) -> list[int]:
     p0 = int(prep.period.min())
     if horizons is None:
         return [p0 + n_per - 1]
     out = [int(h) for h in horizons]
     bad = [h for h in out if not p0 <= h < p0 + n_per]
     if bad:
-        raise DataValidationError(f"{func}(): horizons must be periods in [{p0}, "
+        raise DataValidationError(f"{verb_name()}(): horizons must be periods in [{p0}, "
                                   f"{p0 + n_per - 1}]; got {bad}.")
     return out
 
@@ -440,7 +441,7 @@ def _fit_cox(X: np.ndarray, start: np.ndarray, y: np.ndarray, w: np.ndarray,
     cd = _cox.prepare(X, start + 1.0, y, w, entry=start)
     fit = _cox.fit_cox(cd, True)
     if not fit.converged or not np.all(np.isfinite(fit.beta)):
-        raise ConvergenceError(f"{FUNC}(): the weighted Cox MSM did not converge; check for "
+        raise ConvergenceError(f"{verb_name()}(): the weighted Cox MSM did not converge; check for "
                                "a treatment history term with all or none of the events.")
     vcov, _ = _cox.robust_vcov(cd, fit.beta, fit.vcov, True, cluster=cluster, weights=w)
     mres = ModelResult(
@@ -478,9 +479,10 @@ def _cox_risks(prep: Prepared, design: Design, frame: pd.DataFrame, base_cols: S
     row_in_design = np.cumsum(used) - 1
     ys = np.zeros(used.size)
     ys[used] = ystat
+    func = verb_name()  # taken here: a replicate may run in a worker process
 
     def stat(idx: np.ndarray) -> np.ndarray:
-        w = _replicate_weights(prep, idx, w_full, truncate, reweight)
+        w = _replicate_weights(prep, idx, w_full, truncate, reweight, func)
         keep = (w > 0) & used[idx]
         rows = idx[keep]
         cdb = _cox.prepare(design.X[row_in_design[rows]], prep.period[rows] + 1.0, ys[rows],
@@ -506,11 +508,12 @@ def _cox_risks(prep: Prepared, design: Design, frame: pd.DataFrame, base_cols: S
 
 
 def _replicate_weights(prep: Prepared, idx: np.ndarray, w_full: np.ndarray,
-                       truncate: tuple[float, float] | None, reweight: bool) -> np.ndarray:
+                       truncate: tuple[float, float] | None, reweight: bool,
+                       func: str) -> np.ndarray:
     """A person-bootstrap resample's weights: re-estimated (and truncated) or the fixed ones."""
     if not reweight:
         return w_full[idx]
-    wf = compute(prep, idx, information=False, func=FUNC)
+    wf = compute(prep, idx, information=False, func=func)
     return wf.weights if truncate is None else truncate_weights(wf.weights, wf.used, truncate)[0]
 
 
@@ -523,17 +526,18 @@ def _bootstrap_statistic(prep: Prepared, X: np.ndarray, y: np.ndarray, d: np.nda
     """Risks under each strategy on a person-bootstrap resample (rows ``idx``)."""
     row_in_design = np.cumsum(used) - 1
     no_comp = np.ones(y.size, dtype=bool) if d is None else d < 0.5
+    func = verb_name()  # taken here: a replicate may run in a worker process
 
     def stat(idx: np.ndarray) -> np.ndarray:
-        w = _replicate_weights(prep, idx, w_full, truncate, reweight)
+        w = _replicate_weights(prep, idx, w_full, truncate, reweight, func)
         keep = (w > 0) & used[idx]
         ykeep = keep & no_comp[idx]
         by = fit_logistic_rows(X[row_in_design[idx[ykeep]]], y[idx[ykeep]], w[ykeep],
-                               start=start[0], information=False, func=FUNC).coef
+                               start=start[0], information=False, func=func).coef
         bd = None
         if d is not None:
             bd = fit_logistic_rows(X[row_in_design[idx[keep]]], d[idx[keep]], w[keep],
-                                   start=start[1], information=False, func=FUNC).coef
+                                   start=start[1], information=False, func=func).coef
         first = prep.pos[idx] == 0
         counts = np.bincount(prep.codes[idx[first]], minlength=prep.n_persons).astype(float)
         return np.concatenate([standardised_risks(by, g, prep.n_persons, n_per, counts,

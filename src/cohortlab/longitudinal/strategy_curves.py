@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 
 from .._typing import RandomState
-from .._validation import check_conf_level, check_int, verb
+from .._validation import check_conf_level, check_int, verb, verb_name
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
-from ..results._format import Renderable
 from ..results.curve import Curve
 from ..results.estimate import EstimateTable
+from ._contrasts import ContrastsView
 from ._strategy_curves import adherent_rows, weighted_strategy_risk
 from ._weights import truncate_weights
 from .msm import _events, _horizons
@@ -31,13 +31,12 @@ from .weights import (
 
 __all__ = ["StrategyCurvesResult", "strategy_curves"]
 
-FUNC = "strategy_curves"
 METHOD = "ipw_kaplan_meier"
 METHOD_AJ = "ipw_aalen_johansen"
 
 
 @dataclass(frozen=True, kw_only=True, eq=False, repr=False)
-class StrategyCurvesResult(Renderable):
+class StrategyCurvesResult(ContrastsView):
     """Inverse probability weighted risk curves under "always" and "never" treated.
 
     Attributes
@@ -64,15 +63,6 @@ class StrategyCurvesResult(Renderable):
     weights: TimeVaryingWeights
     notes: tuple[str, ...] = field(default=())
 
-    @property
-    def table(self) -> EstimateTable:
-        """The always-vs-never contrasts at the horizons."""
-        return self.contrasts
-
-    def to_frame(self) -> pd.DataFrame:
-        """The contrasts at the horizons (tidy columns)."""
-        return self.contrasts.to_frame()
-
     def _display_frame(self, digits: int = 3) -> pd.DataFrame:
         return self.contrasts._display_frame(digits)
 
@@ -86,7 +76,7 @@ class StrategyCurvesResult(Renderable):
 
 def _event_codes(prep: Prepared, outcome: str, competing: str | None,
                  w: np.ndarray) -> tuple[np.ndarray, int]:
-    y, d, used, yrows = _events(prep, outcome, competing, w, func=FUNC)
+    y, d, used, yrows = _events(prep, outcome, competing, w)
     code = np.where(yrows & (y == 1), 1, 0)
     if d is not None:
         code[used & (d == 1)] = 2
@@ -131,8 +121,10 @@ def _statistic(prep: Prepared, k: np.ndarray, code: np.ndarray, masks: Sequence[
                n_per: int, n_causes: int,
                truncate: tuple[float, float] | None) -> Callable[[np.ndarray], np.ndarray]:
     """Both strategies' risks on a person-bootstrap resample (weights re-estimated)."""
+    func = verb_name()  # taken here: a replicate may run in a worker process
+
     def stat(idx: np.ndarray) -> np.ndarray:
-        wf = compute(prep, idx, information=False, func=FUNC)
+        wf = compute(prep, idx, information=False, func=func)
         w = wf.weights
         if truncate is not None:
             w = truncate_weights(w, wf.used, truncate)[0]
@@ -242,19 +234,19 @@ def strategy_curves(
     >>> sorted(set(res.risks.to_frame()["group"]))
     ['always', 'never']
     """
-    conf_level = check_conf_level(conf_level, FUNC)
+    conf_level = check_conf_level(conf_level)
     check_int(n_boot, "n_boot", 2)
     extra = [outcome, *([competing] if competing else [])]
     prep = prepare(data, id=id, period=period, treatment=treatment, covariates=covariates,
                    numerator=None, period_terms=period_terms, censor=censor,
                    censor_covariates=censor_covariates, treatment_rows=treatment_rows,
-                   censor_timing=censor_timing, func=FUNC, extra_cols=extra)
-    wres = finish(prep, compute(prep, func=FUNC), truncate, FUNC)
+                   censor_timing=censor_timing, extra_cols=extra)
+    wres = finish(prep, compute(prep), truncate)
     w = wres.weights
     code, n_events = _event_codes(prep, outcome, competing, w)
     p0 = int(prep.period.min())
     n_per = int(prep.period.max()) - p0 + 1
-    hz = _horizons(horizons, prep, n_per, func=FUNC)
+    hz = _horizons(horizons, prep, n_per)
     k = (prep.period - p0).astype(np.int64)
     masks = [adherent_rows(prep.a, prep.pos, v) for _, v in STRATEGIES]
     n_causes = 2 if competing else 1
@@ -263,7 +255,7 @@ def strategy_curves(
         gap = np.flatnonzero(np.isnan(point[s * n_per:(s + 1) * n_per]))
         if gap.size:
             raise DataValidationError(
-                f"{FUNC}(): no uncensored person-period follows the strategy {name!r} "
+                f"{verb_name()}(): no uncensored person-period follows the strategy {name!r} "
                 f"({treatment!r} = {int(STRATEGIES[s][1])} in every period so far) at period "
                 f"{p0 + int(gap[0])}; the risk is not identified from there (positivity). "
                 f"Restrict the data to periods before {p0 + int(gap[0])}.")

@@ -18,6 +18,7 @@ from .._validation import (
     check_numeric,
     check_option,
     verb,
+    verb_name,
 )
 from ..exceptions import DataValidationError, MissingDataError
 from ..results._format import Renderable, fmt_num
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = ["TimeVaryingWeights", "tv_weights"]
 
-FUNC = "tv_weights"
 TreatmentRows: TypeAlias = Literal["all", "untreated_before"]
 CensorTiming: TypeAlias = Literal["before_outcome", "after_outcome"]
 
@@ -145,8 +145,8 @@ def _rhs(*parts: str | Sequence[str] | None) -> str:
     return " + ".join(out) if out else "1"
 
 
-def _check_order(frame: pd.DataFrame, id: str, period: str, func: str) -> tuple[np.ndarray,
-                                                                              np.ndarray]:
+def _check_order(frame: pd.DataFrame, id: str, period: str) -> tuple[np.ndarray, np.ndarray]:
+    func = verb_name()
     ids = frame[id]
     if ids.isna().any():
         raise MissingDataError(f"{func}(): column {id!r} (id) has {int(ids.isna().sum()):,} "
@@ -175,7 +175,8 @@ def _check_order(frame: pd.DataFrame, id: str, period: str, func: str) -> tuple[
     return codes, per
 
 
-def _complete(frame: pd.DataFrame, cols: Sequence[str], func: str) -> None:
+def _complete(frame: pd.DataFrame, cols: Sequence[str]) -> None:
+    func = verb_name()
     for col in cols:
         na = frame[col].isna().to_numpy()
         if na.any():
@@ -189,21 +190,22 @@ def prepare(
     data: pd.DataFrame, *, id: str, period: str, treatment: str, covariates: str | Sequence[str],
     numerator: str | Sequence[str] | None, period_terms: str | None, censor: str | None,
     censor_covariates: str | Sequence[str] | None, treatment_rows: str, censor_timing: str,
-    func: str, extra_cols: Sequence[str] = (),
+    extra_cols: Sequence[str] = (),
 ) -> Prepared:
     """Validate the frame and build the four weight-model designs."""
+    func = verb_name()
     check_frame(data, func)
     check_columns(data, func, id=id, period=period, treatment=treatment, censor=censor)
     check_option(treatment_rows, TreatmentRows, "treatment_rows", func)
     check_option(censor_timing, CensorTiming, "censor_timing", func)
-    codes, per = _check_order(data, id, period, func)
+    codes, per = _check_order(data, id, period)
     cov_cols = covariate_columns(covariates, data, func)
     num_cols = covariate_columns(numerator, data, func) if numerator else []
     cen_cols = covariate_columns(censor_covariates, data, func) if censor_covariates else []
     used = list(dict.fromkeys([id, period, treatment, *cov_cols, *num_cols, *cen_cols,
                                *([censor] if censor else []), *extra_cols]))
     frame = data[used].reset_index(drop=True)
-    _complete(frame, [c for c in used if c not in extra_cols], func)
+    _complete(frame, [c for c in used if c not in extra_cols])
     a = check_binary(frame, treatment, "treatment", func).astype(float)
     c = check_binary(frame, censor, "censor", func).astype(float) if censor else None
     pos = positions(codes)
@@ -238,8 +240,12 @@ def prepare(
 
 
 def compute(prep: Prepared, idx: np.ndarray | None = None, *, information: bool = True,
-            func: str = FUNC) -> WeightFit:
-    """The weights of ``prep`` (or of the rows ``idx`` of a cluster-bootstrap resample)."""
+            func: str | None = None) -> WeightFit:
+    """The weights of ``prep`` (or of the rows ``idx`` of a cluster-bootstrap resample).
+
+    ``func``: the verb's name, taken in the calling process (a bootstrap replicate may run
+    in a worker, where :func:`verb_name` does not know the verb); default the current verb.
+    """
     d = prep.designs
     sel = (lambda x: x) if idx is None else (lambda x: x[idx])  # noqa: E731
     pos = prep.pos if idx is None else prep.pos[idx]
@@ -251,7 +257,8 @@ def compute(prep: Prepared, idx: np.ndarray | None = None, *, information: bool 
         xc_den=sel(d["censoring_denominator"].X) if cen else None,
         xc_num=sel(d["censoring_numerator"].X) if cen else None,
         censor_after_outcome=prep.censor_after_outcome,
-        names={k: v.names for k, v in d.items()}, func=func, information=information)
+        names={k: v.names for k, v in d.items()}, func=verb_name(func),
+        information=information)
 
 
 def _model_result(key: str, design: Design, fit: GLMFit, n_rows: int) -> ModelResult:
@@ -262,13 +269,13 @@ def _model_result(key: str, design: Design, fit: GLMFit, n_rows: int) -> ModelRe
                        notes=(f"{key.replace('_', ' ')} model: {design.formula}",))
 
 
-def finish(prep: Prepared, wf: WeightFit, truncate: tuple[float, float] | None,
-           func: str = FUNC) -> TimeVaryingWeights:
+def finish(prep: Prepared, wf: WeightFit,
+           truncate: tuple[float, float] | None) -> TimeVaryingWeights:
     """Truncate, summarise and describe the weights of ``prep``."""
     notes: list[str] = []
     w = wf.weights
     if truncate is not None:
-        lo_p, hi_p = _check_truncate(truncate, func)
+        lo_p, hi_p = _check_truncate(truncate)
         w, lo, hi, k = truncate_weights(w, wf.used, (lo_p, hi_p))
         notes.append(f"weights truncated at percentiles {lo_p:g} and {hi_p:g} ({lo:.4g}, "
                      f"{hi:.4g}): {k:,} of {int(wf.used.sum()):,} person-periods changed")
@@ -296,14 +303,14 @@ def finish(prep: Prepared, wf: WeightFit, truncate: tuple[float, float] | None,
         n_persons=prep.n_persons, treatment_rows=prep.treatment_rows, notes=tuple(notes))
 
 
-def _check_truncate(truncate: object, func: str) -> tuple[float, float]:
+def _check_truncate(truncate: object) -> tuple[float, float]:
     ok = (isinstance(truncate, tuple | list) and len(truncate) == 2
           and all(isinstance(v, int | float) for v in truncate))
     if ok:
         lo, hi = float(truncate[0]), float(truncate[1])  # type: ignore[index]
         if 0 <= lo < hi <= 100:
             return lo, hi
-    raise DataValidationError(f"{func}(): truncate must be two percentiles (lo, hi) with "
+    raise DataValidationError(f"{verb_name()}(): truncate must be two percentiles (lo, hi) with "
                               f"0 <= lo < hi <= 100, e.g. (1, 99); got {truncate!r}.")
 
 
@@ -402,5 +409,5 @@ def tv_weights(
     prep = prepare(data, id=id, period=period, treatment=treatment, covariates=covariates,
                    numerator=numerator, period_terms=period_terms, censor=censor,
                    censor_covariates=censor_covariates, treatment_rows=treatment_rows,
-                   censor_timing=censor_timing, func=FUNC)
+                   censor_timing=censor_timing)
     return finish(prep, compute(prep), truncate)

@@ -70,13 +70,50 @@ def _choice(value: Any, path: str, allowed: Sequence[str]) -> str:
 
 
 def _array(raw: Mapping[str, Any], key: str) -> list[Any]:
-    value = raw.get(key, [])
+    return _table_array(raw.get(key, []), key)
+
+
+def _table_array(value: Any, path: str) -> list[Any]:
+    """The entries of the array of tables ``path`` (a single table is one entry)."""
     if isinstance(value, Mapping):
         return [value]
     if not isinstance(value, list):
-        raise ProtocolError(key, f"must be an array of tables; got {type(value).__name__}.",
-                            f"Write each entry as [[{key}]].")
+        raise ProtocolError(path, f"must be an array of tables; got {type(value).__name__}.",
+                            f"Write each entry as [[{path}]].")
     return value
+
+
+def _unique_names(names: Sequence[str], path: str, fix: str) -> None:
+    """A ProtocolError at ``path`` if two entries share a name."""
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ProtocolError(path, f"names must be unique; got duplicates {dup}.", fix)
+
+
+def _data_source(d: Mapping[str, Any], sources: Sequence[str], example: str,
+                 datasets: Sequence[str], simulator_keys: Sequence[str],
+                 n_example: int) -> tuple[str | None, int | None]:
+    """``[data]``'s source (exactly one of ``sources``), ``dataset`` and ``n``.
+
+    ``dataset`` must be one of ``datasets``; the ``simulator_keys`` (``n``, ...) are allowed
+    only with ``dataset = "simulated"``, and ``n`` is at least 10.
+    """
+    given = [k for k in sources if k in d]
+    if len(given) != 1:
+        raise ProtocolError("data", f"needs exactly one of {', '.join(sources)}; got {given}.",
+                            example)
+    dataset = _get(d, "dataset", "data", str)
+    if dataset is not None:
+        _choice(dataset, "data.dataset", datasets)
+    for key in simulator_keys:
+        if key in d and dataset != "simulated":
+            raise ProtocolError(f"data.{key}", 'is only used with dataset = "simulated".',
+                                f"Remove {key}.")
+    n = _get(d, "n", "data", int)
+    if n is not None and n < 10:
+        raise ProtocolError("data.n", f"must be at least 10; got {n}.",
+                            f"Write e.g. n = {n_example}.")
+    return dataset, n
 
 
 def _entries(raw: Mapping[str, Any], key: str, fields: str) -> list[Any]:

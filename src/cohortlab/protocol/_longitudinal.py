@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._expr import check_formulas
-from ._fields import _get, _table
+from ._fields import _get, _table, _table_array, _unique_names
 from ._paths import data_file
 from .sections import ProtocolError, close_matches
 
@@ -146,14 +146,7 @@ def _names(d: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
 
 
 def _entries(raw: Any, path: str) -> list[Any]:
-    if raw is None:
-        return []
-    if isinstance(raw, Mapping):
-        return [raw]
-    if not isinstance(raw, list):
-        raise ProtocolError(path, f"must be an array of tables; got {type(raw).__name__}.",
-                            f"Write each entry as [[{path}]].")
-    return raw
+    return [] if raw is None else _table_array(raw, path)
 
 
 def _column_name(value: Any, path: str) -> str:
@@ -269,11 +262,8 @@ def _features(raw: Any, treatment: str) -> tuple[Feature, ...]:
                                 "history column msm() makes itself (cum_, ever_, prev_ + the "
                                 "treatment), usable in msm_terms as it is.",
                                 "Give the feature another name.")
-    names = [f.name for f in out]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise ProtocolError(f"{P}.features", f"names must be unique; got duplicates {dup}.",
-                            "Give each feature its own name = \"...\".")
+    _unique_names([f.name for f in out], f"{P}.features",
+                  "Give each feature its own name = \"...\".")
     return tuple(out)
 
 
@@ -434,11 +424,7 @@ def _analyses(raw: Any, varying: Sequence[str]) -> tuple[LongAnalysis, ...]:
                                 horizons=tuple(sorted(set(horizons))),
                                 strategies=MappingProxyType(strategies), reference=reference,
                                 options=MappingProxyType(options), index=i))
-    names = [a.name for a in out]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise ProtocolError(f"{P}.analyses", f"names must be unique; got duplicates {dup}.",
-                            "Rename them.")
+    _unique_names([a.name for a in out], f"{P}.analyses", "Rename them.")
     return tuple(out)
 
 

@@ -344,9 +344,6 @@ def _report(res: LongResults, tables: list[TableOut], figures: list[FigureOut],
 def write_longitudinal(res: LongResults, folder: str | Path, *,
                        log: Callable[[str], None] | None = None) -> Path:
     """Write every table, figure, the report and provenance of a longitudinal run."""
-    log = log or (lambda _m: None)
-    root = Path(folder)
     tables = _tables(res)
-    write_bundle(root, res.protocol, _provenance(res), tables, lambda: _figures(res),
-                 lambda figures, prov: _report(res, tables, figures, prov), log)
-    return root
+    return write_bundle(folder, res.protocol, _provenance(res), tables, lambda: _figures(res),
+                        lambda figures, prov: _report(res, tables, figures, prov), log)

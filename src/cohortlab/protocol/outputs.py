@@ -485,27 +485,27 @@ def write_outputs(res: StudyResults, folder: str | Path, *,
     Path
         ``folder``.
     """
-    log = log or (lambda _m: None)
-    root = Path(folder)
     tables = _tables(res)
-    write_bundle(root, res.protocol, provenance(res), tables, lambda: _figures(res),
-                 lambda figures, prov: _report(res, tables, figures, prov), log)
-    return root
+    return write_bundle(folder, res.protocol, provenance(res), tables, lambda: _figures(res),
+                        lambda figures, prov: _report(res, tables, figures, prov), log)
 
 
-def write_bundle(root: Path, p: Any, prov: dict[str, Any], tables: list[TableOut],
+def write_bundle(folder: str | Path, p: Any, prov: dict[str, Any], tables: list[TableOut],
                  figures_of: Callable[[], list[FigureOut]],
                  report_of: Callable[[list[FigureOut], dict[str, Any]], Any],
-                 log: Callable[[str], None]) -> None:
-    """Write a run's protocol copy, tables, figures, report and provenance into ``root``.
+                 log: Callable[[str], None] | None = None) -> Path:
+    """Write a run's protocol copy, tables, figures, report and provenance into ``folder``.
 
     The one writer behind every kind of protocol (point-exposure and ``[longitudinal]``):
     ``p.outputs`` decides the formats; ``figures_of()`` draws the figures (closed here, also
     on failure) and ``report_of(figures, prov)`` builds the :class:`Report`; the provenance
-    records the sha256 of every CSV table and of every file written.
+    records the sha256 of every CSV table and of every file written. ``log`` receives
+    progress lines. Returns ``folder`` as a Path.
     """
     import matplotlib.pyplot as plt
 
+    log = log or (lambda _m: None)
+    root = Path(folder)
     (root / "tables").mkdir(parents=True, exist_ok=True)
     (root / "protocol.toml").write_text(p.text, encoding="utf-8")
     for t in tables:
@@ -548,6 +548,7 @@ def write_bundle(root: Path, p: Any, prov: dict[str, Any], tables: list[TableOut
     prov["files"] = _written(root)
     (root / MARKER).write_text(json.dumps(prov, indent=2, default=str) + "\n",
                                encoding="utf-8")
+    return root
 
 
 def _written(root: Path) -> dict[str, str]:

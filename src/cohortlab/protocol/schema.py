@@ -18,7 +18,17 @@ from typing import Any, cast
 from .._typing import Missing
 from . import sections
 from ._expr import check_criterion, check_formula, check_formulas
-from ._fields import _array, _choice, _entries, _get, _str_list, _table, read_toml  # noqa: F401
+from ._fields import (  # noqa: F401
+    _array,
+    _choice,
+    _data_source,
+    _entries,
+    _get,
+    _str_list,
+    _table,
+    _unique_names,
+    read_toml,
+)
 from ._labels import parse_labels
 from .sections import (
     DATASETS,
@@ -67,20 +77,9 @@ def _study(raw: Mapping[str, Any]) -> Study:
 def _data(raw: Mapping[str, Any]) -> DataSpec:
     d = _table(raw.get("data"), "data", ("path", "dataset", "query", "n", "random_state", "id",
                                          "missing"))
-    given = [k for k in ("path", "dataset", "query") if k in d]
-    if len(given) != 1:
-        raise ProtocolError("data", f"needs exactly one of path, dataset, query; got {given}.",
-                            'Write e.g. path = "cohort.csv" or dataset = "nhefs".')
-    dataset = _get(d, "dataset", "data", str)
-    if dataset is not None:
-        _choice(dataset, "data.dataset", DATASETS)
-    for key in ("n", "random_state"):
-        if key in d and dataset != "simulated":
-            raise ProtocolError(f"data.{key}", 'is only used with dataset = "simulated".',
-                                f"Remove {key}.")
-    n = _get(d, "n", "data", int)
-    if n is not None and n < 10:
-        raise ProtocolError("data.n", f"must be at least 10; got {n}.", "Write e.g. n = 5000.")
+    dataset, n = _data_source(d, ("path", "dataset", "query"),
+                              'Write e.g. path = "cohort.csv" or dataset = "nhefs".', DATASETS,
+                              ("n", "random_state"), 5000)
     return DataSpec(path=_get(d, "path", "data", str), dataset=dataset,
                     query=_get(d, "query", "data", str), n=n,
                     random_state=_get(d, "random_state", "data", int),
@@ -177,11 +176,7 @@ def _outcomes(raw: Mapping[str, Any]) -> tuple[Outcome, ...]:
                            column=_get(d, "column", p, str), time=_get(d, "time", p, str),
                            event=_get(d, "event", p, str), cause=_get(d, "cause", p, int),
                            rare=_get(d, "rare", p, bool)))
-    names = [o.name for o in out]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise ProtocolError("outcomes", f"names must be unique; got duplicates {dup}.",
-                            "Rename them.")
+    _unique_names([o.name for o in out], "outcomes", "Rename them.")
     return tuple(out)
 
 
@@ -259,11 +254,7 @@ def _analyses(raw: Mapping[str, Any], outcomes: tuple[Outcome, ...]) -> tuple[An
                             estimand=_get(d, "estimand", p, str),
                             at=tuple(float(v) for v in at),
                             options=MappingProxyType(options), index=i))
-    anames = [a.name for a in out]
-    dup = sorted({n for n in anames if anames.count(n) > 1})
-    if dup:
-        raise ProtocolError("analyses", f"names must be unique; got duplicates {dup}.",
-                            "Rename them.")
+    _unique_names([a.name for a in out], "analyses", "Rename them.")
     return tuple(out)
 
 

@@ -62,7 +62,7 @@ from typing import Any
 import pandas as pd
 
 from ..exceptions import CohortError
-from ._fields import read_toml
+from ._fields import _data_source, read_toml
 from ._labels import ReportLabels, parse_labels
 from ._paths import data_file
 from .schema import _choice, _get, _outputs, _str_list, _study, _table
@@ -107,21 +107,9 @@ def is_target_trial(path: str | Path) -> bool:
 # ----------------------------------------------------------------------------- parsing
 def _data(raw: Mapping[str, Any]) -> tuple[DataSpec, int]:
     d = _table(raw.get("data"), "data", ("path", "dataset", "n", "n_periods", "random_state"))
-    given = [k for k in ("path", "dataset") if k in d]
-    if len(given) != 1:
-        raise ProtocolError("data", f"needs exactly one of path, dataset; got {given}.",
-                            'Write e.g. path = "person_periods.parquet" or dataset = '
-                            '"simulated".')
-    dataset = _get(d, "dataset", "data", str)
-    if dataset is not None:
-        _choice(dataset, "data.dataset", ("simulated",))
-    for key in ("n", "n_periods", "random_state"):
-        if key in d and dataset != "simulated":
-            raise ProtocolError(f"data.{key}", 'is only used with dataset = "simulated".',
-                                f"Remove {key}.")
-    n = _get(d, "n", "data", int)
-    if n is not None and n < 10:
-        raise ProtocolError("data.n", f"must be at least 10; got {n}.", "Write e.g. n = 2000.")
+    dataset, n = _data_source(d, ("path", "dataset"), 'Write e.g. path = '
+                              '"person_periods.parquet" or dataset = "simulated".',
+                              ("simulated",), ("n", "n_periods", "random_state"), 2000)
     n_periods = _get(d, "n_periods", "data", int, 12)
     if n_periods < 1:
         raise ProtocolError("data.n_periods", f"must be at least 1; got {n_periods}.",

@@ -111,13 +111,7 @@ def to_arrays(df: pd.DataFrame, cols: Columns, func: str, person_offset: int = 0
             f"allowed only in rows with censor = 1" + (f" ({cols.censor!r})." if cols.censor
                                                        else "; pass censor=.")
         )
-    last = np.r_[~same, True]
-    after = (y == 1) & ~last
-    if after.any():
-        raise DataValidationError(
-            f"{func}(): {int(after.sum()):,} persons have rows after their outcome event "
-            f"({cols.outcome!r} = 1 not in the last row); drop the rows after the event."
-        )
+    _check_last_row(y, same, "outcome event", cols.outcome, func)
     return PersonPeriod(person=person, period=period, treatment=treatment, outcome=y,
                         eligible=eligible, censor=censor,
                         baseline=_numeric(df, cols.baseline, "covariate", func),
@@ -152,14 +146,20 @@ def _competing(s: pd.Series, cols: Columns, obs: np.ndarray, y: np.ndarray,
             "comes first, so the outcome cannot follow it. Recode the outcome of those rows "
             "(NaN or 0), or the competing event to 0 if the outcome came first."
         )
+    _check_last_row(d, same, "competing event", name, func)
+    return d.astype(np.int8), np.where(d == 1, np.nan, y)
+
+
+def _check_last_row(x: np.ndarray, same: np.ndarray, event: str, column: str | None,
+                    func: str) -> None:
+    """An event (``x == 1``) must be in its person's last row (``same``: row i+1 is i's)."""
     last = np.r_[~same, True]
-    after = (d == 1) & ~last
+    after = (x == 1) & ~last
     if after.any():
         raise DataValidationError(
-            f"{func}(): {int(after.sum()):,} persons have rows after their competing event "
-            f"({name!r} = 1 not in the last row); drop the rows after the event."
+            f"{func}(): {int(after.sum()):,} persons have rows after their {event} "
+            f"({column!r} = 1 not in the last row); drop the rows after the event."
         )
-    return d.astype(np.int8), np.where(d == 1, np.nan, y)
 
 
 def _slices(pp: PersonPeriod, chunk_persons: int) -> list[slice]:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._typing import EffectMeasure
-from .._validation import check_conf_level, verb
+from .._validation import check_conf_level, verb, verb_name
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap, bootstrap_interval
 from ..results import Curve, Estimate, EstimateTable, ModelResult
@@ -20,7 +20,6 @@ from .result import TrialsResult
 
 __all__ = ["clone_censor_weight"]
 
-_FUNC = "clone_censor_weight"
 FollowupTerms = Literal["linear", "quadratic", "cubic", "saturated"]
 
 
@@ -144,7 +143,7 @@ def _run_ccw(
     n_jobs: int, conf_level: float,
 ) -> TrialsResult:
     """The body of :func:`clone_censor_weight` (also run by ``emulate_target_trial``)."""
-    check_conf_level(conf_level, _FUNC)
+    check_conf_level(conf_level)
     covs = _check_inputs(data, id, period, treatment, outcome, covariates, grace, censor,
                          truncate, n_boot)
     df = data
@@ -152,27 +151,27 @@ def _run_ccw(
     if np.any(np.diff(person) < 0) or np.any(
             (np.diff(df[period].to_numpy()) != 1) & (np.diff(person) == 0)):
         raise DataValidationError(
-            f"{_FUNC}(): rows must be sorted by ({id!r}, {period!r}) with consecutive periods "
-            "per person; sort with df.sort_values([id, period]) and fill gaps.")
+            f"{verb_name()}(): rows must be sorted by ({id!r}, {period!r}) with consecutive "
+            "periods per person; sort with df.sort_values([id, period]) and fill gaps.")
     a = df[treatment].to_numpy()
     if not np.isin(a, (0, 1)).all():
         raise DataValidationError(
-            f"{_FUNC}(): column {treatment!r} must be 0/1 in every row; found "
+            f"{verb_name()}(): column {treatment!r} must be 0/1 in every row; found "
             f"{sorted(pd.unique(a[~np.isin(a, (0, 1))]))[:5]}. Recode it.")
     y = df[outcome].to_numpy(dtype=float)
     if not np.isin(y[~np.isnan(y)], (0.0, 1.0)).all():
-        raise DataValidationError(f"{_FUNC}(): column {outcome!r} must be 0/1 or NaN.")
+        raise DataValidationError(f"{verb_name()}(): column {outcome!r} must be 0/1 or NaN.")
     Z = df[covs].to_numpy(dtype=float) if covs else np.zeros((len(df), 0))
     if not np.isfinite(Z).all():
         raise DataValidationError(
-            f"{_FUNC}(): covariates {covs} have missing or infinite values; impute or drop "
+            f"{verb_name()}(): covariates {covs} have missing or infinite values; impute or drop "
             "those rows first.")
     lost = (df[censor].to_numpy(dtype=float) == 1) if censor else np.zeros(len(df), bool)
     arrays = {"person": person, "a": a.astype(np.int64), "y": y, "Z": Z, "lost": lost}
     n_fu = int(histories(person, a)["fu"].max()) + 1
     if grace >= n_fu:
         raise DataValidationError(
-            f"{_FUNC}(): grace={grace} is not below the longest follow-up ({n_fu} periods).")
+            f"{verb_name()}(): grace={grace} is not below the longest follow-up ({n_fu} periods).")
     hz = check_horizons(horizons, n_fu)
     opts = {"grace": grace, "sustained": sustained, "kind": followup_terms, "n_fu": n_fu,
             "truncate": truncate, "covs": covs}
@@ -213,23 +212,24 @@ def _check_inputs(data: Any, id: str, period: str, treatment: str, outcome: str,
                   covariates: Sequence[str], grace: Any, censor: str | None,
                   truncate: float | None, n_boot: Any) -> list[str]:
     if not isinstance(data, pd.DataFrame):
-        raise DataValidationError(f"{_FUNC}(): data must be a pandas DataFrame; got "
+        raise DataValidationError(f"{verb_name()}(): data must be a pandas DataFrame; got "
                                   f"{type(data).__name__}.")
     if isinstance(covariates, str):
-        raise DataValidationError(f"{_FUNC}(): covariates is a list of columns; got the "
+        raise DataValidationError(f"{verb_name()}(): covariates is a list of columns; got the "
                                   f"string {covariates!r} (write [{covariates!r}]).")
     covs = list(covariates)
     used = [id, period, treatment, outcome, *covs] + ([censor] if censor else [])
     missing = [c for c in used if c not in data.columns]
     if missing:
-        raise DataValidationError(f"{_FUNC}(): column(s) {missing} not in data; available: "
+        raise DataValidationError(f"{verb_name()}(): column(s) {missing} not in data; available: "
                                   f"{list(data.columns)[:20]}.")
     if not (isinstance(grace, int | np.integer) and grace >= 0):
-        raise DataValidationError(f"{_FUNC}(): grace must be an int >= 0; got {grace!r}.")
+        raise DataValidationError(f"{verb_name()}(): grace must be an int >= 0; got {grace!r}.")
     if truncate is not None and not (0.5 < float(truncate) < 1.0):
-        raise DataValidationError(f"{_FUNC}(): truncate must be in (0.5, 1); got {truncate!r}.")
+        raise DataValidationError(f"{verb_name()}(): truncate must be in (0.5, 1); got "
+                                  f"{truncate!r}.")
     if not (isinstance(n_boot, int | np.integer) and n_boot >= 2):
-        raise DataValidationError(f"{_FUNC}(): n_boot must be an int >= 2; got {n_boot!r}.")
+        raise DataValidationError(f"{verb_name()}(): n_boot must be an int >= 2; got {n_boot!r}.")
     return covs
 
 
@@ -301,7 +301,7 @@ def _flow(c: dict[str, int]) -> pd.DataFrame:
 def _effects(R: np.ndarray, reps: np.ndarray, hz: list[int], grace: int, conf_level: float,
              fit: dict[str, Any], notes: tuple[str, ...], n_failed: int) -> EstimateTable:
     rows: list[Estimate] = []
-    common: dict[str, Any] = {"estimand": "per_protocol", "method": _FUNC,
+    common: dict[str, Any] = {"estimand": "per_protocol", "method": "clone_censor_weight",
                               "n": fit["n_rows"], "n_events": fit["n_events"],
                               "conf_level": conf_level, "n_failed": n_failed}
     lab = f"start within {grace}"
@@ -332,5 +332,5 @@ def _curves(R: np.ndarray, reps: np.ndarray, conf_level: float, n: int,
             "n_risk": np.nan, "n_event": np.nan, "n_censor": np.nan, "estimate": R[a],
             "std_error": se, "conf_low": lo, "conf_high": hi, "conf_level": conf_level}))
     return Curve(data=pd.concat(frames, ignore_index=True), measure="cumulative_incidence",
-                 method=_FUNC, conf_type="plain", conf_level=conf_level, n=n,
+                 method="clone_censor_weight", conf_type="plain", conf_level=conf_level, n=n,
                  estimand="per_protocol", notes=notes)

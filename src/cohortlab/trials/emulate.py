@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pandas as pd
 
-from .._validation import verb
+from .._validation import verb, verb_name
 from ..exceptions import DataValidationError
 from .ccw import _run_ccw
 from .result import TrialsResult
@@ -15,7 +15,6 @@ from .spec import ELIGIBLE, TargetTrial
 
 __all__ = ["emulate_target_trial"]
 
-_FUNC = "emulate_target_trial"
 
 
 @verb
@@ -81,7 +80,7 @@ def emulate_target_trial(spec: TargetTrial, data: pd.DataFrame, *, n_jobs: int =
     True
     """
     if not isinstance(spec, TargetTrial):
-        raise DataValidationError(f"{_FUNC}(): spec must be a cl.TargetTrial; got "
+        raise DataValidationError(f"{verb_name()}(): spec must be a cl.TargetTrial; got "
                                   f"{type(spec).__name__}. Build one with cl.TargetTrial(...).")
     spec.validate(data)
     notes: list[str] = []

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .._typing import EffectMeasure
-from .._validation import check_conf_level, check_option, verb
+from .._validation import check_conf_level, check_option, verb, verb_name
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results import Curve, Estimate, EstimateTable, ModelResult
@@ -42,7 +42,6 @@ from .result import TrialsResult
 
 __all__ = ["sequential_trials"]
 
-_FUNC = "sequential_trials"
 Estimand = Literal["itt", "per_protocol"]
 TimeTerms = Literal["linear", "quadratic", "spline"]
 TrialTerms = Literal["none", "linear", "quadratic", "spline"]
@@ -284,34 +283,35 @@ def _run_sequential(
     chunk_persons: int, engine: Engine = "local", competing: str | None = None,
 ) -> TrialsResult:
     """The body of :func:`sequential_trials` (also run by ``emulate_target_trial``)."""
-    check_option(estimand, Estimand, "estimand", _FUNC)
-    check_option(followup_terms, TimeTerms, "followup_terms", _FUNC)
-    check_option(trial_terms, TrialTerms, "trial_terms", _FUNC)
-    check_option(arm_by_followup, Interaction, "arm_by_followup", _FUNC)
-    check_conf_level(conf_level, _FUNC)
+    check_option(estimand, Estimand, "estimand")
+    check_option(followup_terms, TimeTerms, "followup_terms")
+    check_option(trial_terms, TrialTerms, "trial_terms")
+    check_option(arm_by_followup, Interaction, "arm_by_followup")
+    check_conf_level(conf_level)
     if isinstance(covariates, str) or isinstance(switch_covariates, str):
         raise DataValidationError(
-            f"{_FUNC}(): covariates and switch_covariates are lists of numeric columns; "
+            f"{verb_name()}(): covariates and switch_covariates are lists of numeric columns; "
             f"got a string {covariates if isinstance(covariates, str) else switch_covariates!r}."
         )
     if truncate is not None and not (0.5 < float(truncate) < 1.0):
-        raise DataValidationError(f"{_FUNC}(): truncate must be in (0.5, 1); got {truncate!r}.")
+        raise DataValidationError(f"{verb_name()}(): truncate must be in (0.5, 1); got "
+                                  f"{truncate!r}.")
     if not (isinstance(chunk_persons, int) and chunk_persons >= 1):
-        raise DataValidationError(f"{_FUNC}(): chunk_persons must be an int >= 1.")
+        raise DataValidationError(f"{verb_name()}(): chunk_persons must be an int >= 1.")
     per_protocol = estimand == "per_protocol"
     if censor_weights and censor is None:
         raise DataValidationError(
-            f"{_FUNC}(): censor_weights=True needs the censoring column: pass censor=."
+            f"{verb_name()}(): censor_weights=True needs the censoring column: pass censor=."
         )
     weighted = per_protocol or bool(censor_weights)
     if competing is not None and not isinstance(competing, str):
         raise DataValidationError(
-            f"{_FUNC}(): competing is the name of a 0/1 column (the competing event in the "
+            f"{verb_name()}(): competing is the name of a 0/1 column (the competing event in the "
             f"period); got {competing!r}.")
     if competing is not None and competing in (outcome, censor, treatment, eligible):
         raise DataValidationError(
-            f"{_FUNC}(): competing={competing!r} is also the outcome, censoring, treatment or "
-            "eligibility column; pass the column of the competing event.")
+            f"{verb_name()}(): competing={competing!r} is also the outcome, censoring, treatment "
+            "or eligibility column; pass the column of the competing event.")
     cols = Columns(id=id, period=period, treatment=treatment, outcome=outcome,
                    eligible=eligible, censor=censor, baseline=tuple(covariates),
                    varying=tuple(switch_covariates) if weighted else (),
@@ -320,21 +320,21 @@ def _run_sequential(
     pp_all = None
     if isinstance(data, pd.DataFrame):
         _check_columns(data.columns, cols)
-        pp_all = to_arrays(data, cols, _FUNC)
+        pp_all = to_arrays(data, cols, verb_name())
     elif is_dask_frame(data) and engine != "dask":
         raise DataValidationError(
-            f"{_FUNC}(): data is a dask DataFrame; pass engine='dask' to fit it on its "
+            f"{verb_name()}(): data is a dask DataFrame; pass engine='dask' to fit it on its "
             "partitions (or data.compute() for the local engine)."
         )
     elif engine == "local" and variance == "bootstrap":
         raise DataValidationError(
-            f"{_FUNC}(): variance='bootstrap' needs a DataFrame; with a Parquet path use "
+            f"{verb_name()}(): variance='bootstrap' needs a DataFrame; with a Parquet path use "
             "variance='robust' (or engine='dask')."
         )
     if engine == "dask":
         if variance == "bootstrap":
-            check_client(_FUNC)
-        source: Any = dask_source(data, cols, chunk_persons, _FUNC, pp_all)
+            check_client(verb_name())
+        source: Any = dask_source(data, cols, chunk_persons, verb_name(), pp_all)
         notes.append(f"engine: Dask, {len(source.parts)} partitions of whole persons; each "
                      "pass sums per-chunk statistics on the client in chunk order")
         if variance == "bootstrap" and pp_all is None:
@@ -342,12 +342,12 @@ def _run_sequential(
     elif pp_all is not None:
         source = frame_source(pp_all, chunk_persons)
     else:
-        source = parquet_source(os.fspath(data), cols, chunk_persons, _FUNC)
+        source = parquet_source(os.fspath(data), cols, chunk_persons, verb_name())
     n_fu = max(map_chunks(source, max_followup), default=-1) + 1
     if n_fu == 0:
         raise DataValidationError(
-            f"{_FUNC}(): no eligible person-periods ({eligible!r} is 0 in every row): no trial "
-            "can start. Check the eligibility column."
+            f"{verb_name()}(): no eligible person-periods ({eligible!r} is 0 in every row): no "
+            "trial can start. Check the eligibility column."
         )
     spec = replace(_spec(followup_terms, trial_terms, arm_by_followup, per_protocol, cols,
                          n_fu), censor_weights=bool(censor_weights),
@@ -366,9 +366,10 @@ def _run_sequential(
     reps = None
     if variance == "bootstrap" and pp_all is not None:
         on_dask = engine == "dask"
+        func = verb_name()
         reps = _bootstrap(pp_all, spec, truncate, hz, n_fu, chunk_persons, n_boot,
                           random_state, -1 if on_dask else n_jobs,
-                          (lambda stat: bootstrap_backend(_FUNC, scatter=[stat])) if on_dask
+                          (lambda stat: bootstrap_backend(func, scatter=[stat])) if on_dask
                           else None)
         notes.append(f"bootstrap: {n_boot} person-level replicates (same persons across "
                      "trials), weight and outcome models refitted in each"
@@ -397,7 +398,7 @@ def _check_columns(columns: pd.Index, cols: Columns) -> None:
     missing = [c for c in cols.used() if c not in columns]
     if missing:
         raise DataValidationError(
-            f"{_FUNC}(): column(s) {missing} not in data; available: {list(columns)[:20]}."
+            f"{verb_name()}(): column(s) {missing} not in data; available: {list(columns)[:20]}."
         )
 
 
@@ -561,7 +562,7 @@ def _effects(R: np.ndarray, IF: np.ndarray | None, reps: np.ndarray | None, hz: 
                                                     effect_measure=measure, **common))
                 continue
             if IF is None:  # pragma: no cover - the sandwich path always has influence values
-                raise RuntimeError("sequential_trials(): influence values are missing.")
+                raise RuntimeError(f"{verb_name()}(): influence values are missing.")
             i1, i0 = IF[:, 1, h], IF[:, 0, h]
             infl = [i1, i0, i1 - i0, i1 / r1 - i0 / r0][m]
             se = float(np.sqrt(np.sum(infl * infl)))
