@@ -19,8 +19,6 @@ import numpy as np
 from scipy import stats
 
 __all__ = [
-    "group_exit_times",
-    "exit_counts",
     "product_limit",
     "greenwood_log_var",
     "km_ij_variance",
@@ -37,85 +35,6 @@ __all__ = [
 @lru_cache(maxsize=16)
 def _z(conf_level: float) -> float:
     return float(stats.norm.ppf(0.5 + conf_level / 2.0))
-
-
-# a loop over groups with a mask each reads the rows G times: beyond this many groups the
-# rows are first put in group order by one radix pass
-_MASKED_GROUPS = 8
-
-
-def group_exit_times(
-    time: np.ndarray, event: np.ndarray, codes: np.ndarray | None, n_groups: int
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Each group's event times and censoring times, each sorted (unweighted counting).
-
-    The unweighted Kaplan-Meier curve and the log-rank test need only counts per distinct
-    time, so the rows are never put in time order: the values themselves are sorted (numpy's
-    SIMD sort of floats, several times faster than an argsort). ``event`` is the 0/1 (or
-    bool) indicator, ``codes`` the group of each row (0..G-1; None: one group).
-
-    Examples
-    --------
-    >>> ev, cen = group_exit_times(np.array([3.0, 1.0, 2.0, 1.0]), np.array([1, 0, 1, 1]),
-    ...                            None, 1)[0]
-    >>> ev.tolist(), cen.tolist()
-    [[1.0, 2.0, 3.0], [1.0]]
-    """
-    is_ev = np.asarray(event) > 0
-    if codes is None or n_groups == 1:
-        return [(np.sort(time[is_ev]), np.sort(time[~is_ev]))]
-    if n_groups <= _MASKED_GROUPS:
-        out = []
-        for g in range(n_groups):
-            rows = codes == g
-            out.append((np.sort(time[rows & is_ev]), np.sort(time[rows & ~is_ev])))
-        return out
-    small = codes.astype(np.int16 if n_groups < 2**15 else np.int64)
-    order = np.argsort(small, kind="stable")  # a radix pass on small codes
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=n_groups))])
-    t_ord, ev_ord = time[order], is_ev[order]
-    out = []
-    for g in range(n_groups):
-        t_g, ev_g = t_ord[bounds[g]:bounds[g + 1]], ev_ord[bounds[g]:bounds[g + 1]]
-        out.append((np.sort(t_g[ev_g]), np.sort(t_g[~ev_g])))
-    return out
-
-
-def _distinct_sorted(x: np.ndarray) -> np.ndarray:
-    """The distinct values of a sorted array (one linear pass)."""
-    if x.size < 2:
-        return x
-    new = np.empty(x.size, dtype=bool)
-    new[0] = True
-    np.not_equal(x[1:], x[:-1], out=new[1:])
-    return x[new]
-
-
-def exit_counts(
-    event_times: np.ndarray, censor_times: np.ndarray, grid: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(grid, n_risk, n_event, n_censor)`` from sorted event and censoring times.
-
-    ``grid`` defaults to the distinct times of the two; on another grid (log-rank: the
-    union of the groups' times) ``n_risk`` is the number with exit time ``>= u`` and the
-    other counts are 0 at times of no exit. Counts are floats holding integers, as
-    :func:`~cohortlab.survival._counts.risk_counts` returns them without weights. Binary
-    searches of the (few) grid times in the sorted times: O(m log n) after the sorts.
-
-    Examples
-    --------
-    >>> g, y, d, c = exit_counts(np.array([1.0, 2.0, 2.0]), np.array([1.0, 3.0]))
-    >>> g.tolist(), y.tolist(), d.tolist(), c.tolist()
-    ([1.0, 2.0, 3.0], [5.0, 3.0, 1.0], [1.0, 2.0, 0.0], [1.0, 0.0, 1.0])
-    """
-    if grid is None:
-        grid = np.union1d(_distinct_sorted(event_times), _distinct_sorted(censor_times))
-    ev_lo = np.searchsorted(event_times, grid, side="left")
-    cen_lo = np.searchsorted(censor_times, grid, side="left")
-    n_event = np.searchsorted(event_times, grid, side="right") - ev_lo
-    n_censor = np.searchsorted(censor_times, grid, side="right") - cen_lo
-    n_risk = (event_times.size - ev_lo) + (censor_times.size - cen_lo)
-    return (grid, n_risk.astype(float), n_event.astype(float), n_censor.astype(float))
 
 
 def _jump_terms(n_risk: np.ndarray, n_event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

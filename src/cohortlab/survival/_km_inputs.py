@@ -78,8 +78,8 @@ def quick_inputs(data: pd.DataFrame, time: str, event: str, by: str | None,
         is_ev = e == 1
         if not bool(np.all(is_ev | (e == 0))):
             return None
-    else:
-        if not (e.min() >= 0 and e.max() <= 1):
+    else:  # as unsigned, negative codes are huge: one max checks 0 <= e <= 1
+        if e.view(e.dtype.str.replace("i", "u")).max() > 1:
             return None
         is_ev = e > 0
     if by is None:
@@ -108,13 +108,15 @@ def _group_codes(col: pd.Series, name: str,
         levels: list[Any] = [v for v in (False, True) if present[int(v)]]
         return lookup[g].astype(np.intp), levels
     if _numpy_kind(col, "i") or (_numpy_kind(col, "u") and col.dtype.itemsize < 8):
-        g = col.to_numpy().astype(np.int64, copy=False)
+        g = col.to_numpy().astype(np.intp, copy=False)
         lo, hi = int(g.min()), int(g.max())
         if hi - lo <= _SPAN_PER_ROW * g.size + 1024:
-            offset = (g - lo).astype(np.intp, copy=False)
+            offset = g if lo == 0 else g - lo
             present = np.bincount(offset, minlength=hi - lo + 1) > 0
-            lookup = np.cumsum(present, dtype=np.intp) - 1
-            return lookup[offset], (np.flatnonzero(present) + lo).tolist()
+            levels = (np.flatnonzero(present) + lo).tolist()
+            if len(levels) == hi - lo + 1:  # no gaps (e.g. codes 0..G-1): the codes as given
+                return offset, levels
+            return (np.cumsum(present, dtype=np.intp) - 1)[offset], levels
     elif _numpy_kind(col, "f"):
         v = col.to_numpy()
         if not (np.isfinite(v.min()) and np.isfinite(v.max())):

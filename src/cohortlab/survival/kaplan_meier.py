@@ -20,15 +20,14 @@ from ..results.testresult import TestResult
 from ._counts import RiskCounts, risk_counts
 from ._km import (
     LogrankParts,
-    exit_counts,
     greenwood_log_var,
-    group_exit_times,
     km_conf_int,
     km_ij_variance,
     logrank_chisq,
     logrank_parts,
     product_limit,
 )
+from ._km_counts import time_group_counts
 from ._km_inputs import QuickInputs, quick_inputs
 from ._prepare import (
     GroupArrays,
@@ -175,7 +174,7 @@ def _greenwood_curves(data: pd.DataFrame, func: str, time: str, event: str, by: 
 
     Clean inputs skip ``prepare`` (see :func:`~cohortlab.survival._km_inputs.quick_inputs`);
     the rows are never put in time order, only each group's event and censoring times are
-    sorted (:func:`~cohortlab.survival._km.group_exit_times`).
+    counted (:func:`~cohortlab.survival._km_counts.time_group_counts`).
     """
     q = quick_inputs(data, time, event, by, func)
     if q is None:
@@ -183,9 +182,16 @@ def _greenwood_curves(data: pd.DataFrame, func: str, time: str, event: str, by: 
                     missing=missing)
         q = QuickInputs(p.time, p.event > 0, p.codes, p.levels, p.dropped)
     t, is_ev, codes, levels, dropped = q
-    per_group = group_exit_times(t, is_ev, codes, len(levels))
-    cols = [_greenwood_columns(level, ev_t, cen_t, conf_type, conf_level)
-            for level, (ev_t, cen_t) in zip(levels, per_group, strict=True)]
+    grid, exits, events = time_group_counts(t, is_ev, codes, len(levels))
+    at_risk = np.cumsum(exits[::-1], axis=0)[::-1]
+    cols = []
+    for g, level in enumerate(levels):  # loop over groups, never over times
+        own = exits[:, g] > 0  # the group's own distinct times
+        y, d = at_risk[own, g].astype(float), events[own, g].astype(float)
+        rc = RiskCounts(time=grid[own], n_risk=y, n_event=d[:, None],
+                        n_censor=(exits[own, g] - events[own, g]).astype(float),
+                        n_enter=np.zeros(y.size))
+        cols.append(_greenwood_columns(rc, level, conf_type, conf_level))
     frame = pd.DataFrame({k: np.concatenate([c[k] for c in cols]) for k in cols[0]})
     return Curve(
         data=frame, measure="survival", method="kaplan_meier", conf_type=conf_type,
@@ -194,12 +200,10 @@ def _greenwood_curves(data: pd.DataFrame, func: str, time: str, event: str, by: 
     )
 
 
-def _greenwood_columns(level: object, event_times: np.ndarray, censor_times: np.ndarray,
-                       conf_type: str, conf_level: float) -> dict[str, np.ndarray]:
-    """One group's unweighted curve columns from its sorted event and censoring times."""
-    grid, y, d, c = exit_counts(event_times, censor_times)
-    rc = RiskCounts(time=grid, n_risk=y, n_event=d[:, None], n_censor=c,
-                    n_enter=np.zeros(grid.size))
+def _greenwood_columns(rc: RiskCounts, level: object, conf_type: str,
+                       conf_level: float) -> dict[str, np.ndarray]:
+    """One group's unweighted curve columns (Greenwood SE) from its counts."""
+    y, d = rc.n_risk, rc.n_event[:, 0]
     surv = product_limit(y, d)
     se = _greenwood_se(surv, y, d)
     lo, hi = km_conf_int(surv, se, conf_type, conf_level)
@@ -365,9 +369,9 @@ def _logrank_plain(
 ) -> LogrankParts:
     """Unweighted observed, expected and covariance summed over strata.
 
-    Per stratum and group only the sorted event and censoring times are needed
-    (:func:`~cohortlab.survival._km.group_exit_times`); the counts on the stratum's grid of
-    distinct times are binary searches of that grid in them.
+    Per stratum one count of exits and events per distinct time and group
+    (:func:`~cohortlab.survival._km_counts.time_group_counts`); the numbers at risk are
+    reverse cumulative sums of the exits.
     """
     obs, exp_, var = np.zeros(n_groups), np.zeros(n_groups), np.zeros((n_groups, n_groups))
     levels = [None] if strata_codes is None else np.unique(strata_codes)
@@ -377,12 +381,9 @@ def _logrank_plain(
         else:
             in_s = strata_codes == s
             ts, es, gs = t[in_s], e[in_s], codes[in_s]
-        per_group = group_exit_times(ts, es, gs, n_groups)
-        grid = np.unique(np.concatenate([np.concatenate(pair) for pair in per_group]))
-        y, d = np.zeros((grid.size, n_groups)), np.zeros((grid.size, n_groups))
-        for g, (ev_t, cen_t) in enumerate(per_group):
-            _, y[:, g], d[:, g], _ = exit_counts(ev_t, cen_t, grid)
-        part = logrank_parts(grid, y, d)
+        grid, exits, events = time_group_counts(ts, es, gs, n_groups)
+        y = np.cumsum(exits[::-1], axis=0)[::-1].astype(float)
+        part = logrank_parts(grid, y, events.astype(float))
         obs += part.observed
         exp_ += part.expected
         var += part.variance
