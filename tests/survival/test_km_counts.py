@@ -24,10 +24,9 @@ def _plain_counts(time: np.ndarray, event: np.ndarray, codes: np.ndarray,
                   n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     grid, pos = np.unique(time, return_inverse=True)
     m = grid.size
-    exits = np.bincount(pos * n_groups + codes, minlength=m * n_groups).reshape(m, n_groups)
+    exits = np.bincount(codes * m + pos, minlength=m * n_groups).reshape(n_groups, m)
     ev = event > 0
-    events = np.bincount(pos[ev] * n_groups + codes[ev],
-                         minlength=m * n_groups).reshape(m, n_groups)
+    events = np.bincount(codes[ev] * m + pos[ev], minlength=m * n_groups).reshape(n_groups, m)
     return grid, exits, events
 
 

@@ -28,12 +28,13 @@ _MASKED_GROUPS = 8
 def time_group_counts(
     time: np.ndarray, event: np.ndarray, codes: np.ndarray | None, n_groups: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(grid, exits, events)``: the distinct times, and per time and group the counts.
+    """``(grid, exits, events)``: the distinct times, and per group and time the counts.
 
-    ``grid`` holds the sorted distinct values of ``time`` (>= 0, finite); ``exits[j, g]`` is
-    the number of rows of group ``g`` with time ``grid[j]``, ``events[j, g]`` those with an
-    event (``event > 0``). ``codes`` are the groups 0..G-1 (None: one group). The number at
-    risk of group ``g`` at ``grid[j]`` is the sum of ``exits[j:, g]``.
+    ``grid`` holds the sorted distinct values of ``time`` (>= 0, finite); ``exits[g, j]`` is
+    the number of rows of group ``g`` with time ``grid[j]``, ``events[g, j]`` those with an
+    event (``event > 0``); shape ``(G, m)``, one contiguous row per group. ``codes`` are the
+    groups 0..G-1 (None: one group). The number at risk of group ``g`` at ``grid[j]`` is the
+    sum of ``exits[g, j:]``.
 
     Examples
     --------
@@ -41,6 +42,8 @@ def time_group_counts(
     ...                                         np.array([1, 0, 1, 1]), np.array([0, 0, 1, 1]), 2)
     >>> grid.tolist(), exits.tolist(), events.tolist()
     ([1.0, 2.0], [[1, 1], [1, 1]], [[0, 1], [1, 1]])
+    >>> time_group_counts(np.array([3.0, 3.0]), np.array([1, 0]), None, 1)[1].tolist()
+    [[2]]
     """
     time = np.ascontiguousarray(time, dtype=np.float64)
     is_ev = np.asarray(event) > 0
@@ -49,11 +52,11 @@ def time_group_counts(
         return packed
     per_group = group_exit_times(time, is_ev, codes, n_groups)
     grid = np.unique(np.concatenate([np.concatenate(pair) for pair in per_group]))
-    exits = np.zeros((grid.size, n_groups), dtype=np.int64)
-    events = np.zeros((grid.size, n_groups), dtype=np.int64)
+    exits = np.zeros((n_groups, grid.size), dtype=np.int64)
+    events = np.zeros((n_groups, grid.size), dtype=np.int64)
     for g, (ev_t, cen_t) in enumerate(per_group):  # groups, never rows or times
-        _, _, events[:, g], n_censor = exit_counts(ev_t, cen_t, grid)
-        exits[:, g] = events[:, g] + n_censor
+        _, _, events[g], n_censor = exit_counts(ev_t, cen_t, grid)
+        exits[g] = events[g] + n_censor
     return grid, exits, events
 
 
@@ -98,10 +101,10 @@ def _packed_counts(
     np.not_equal(t_key[1:], t_key[:-1], out=new_t[1:])
     grid = (t_key[new_t] + np.int64(lo)).view(np.float64)
     row = np.cumsum(new_t) - 1
-    counts = np.zeros((grid.size, 2 * n_groups), dtype=np.int64)
-    counts[row, value & ((1 << k) - 1)] = run
-    events = counts[:, 1::2]
-    return grid, counts[:, 0::2] + events, np.ascontiguousarray(events)
+    counts = np.zeros((2 * n_groups, grid.size), dtype=np.int64)  # rows: 2 g + event
+    counts[value & ((1 << k) - 1), row] = run
+    events = counts[1::2]
+    return grid, counts[0::2] + events, events
 
 
 def group_exit_times(

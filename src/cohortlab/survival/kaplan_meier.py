@@ -183,14 +183,14 @@ def _greenwood_curves(data: pd.DataFrame, func: str, time: str, event: str, by: 
         q = QuickInputs(p.time, p.event > 0, p.codes, p.levels, p.dropped)
     t, is_ev, codes, levels, dropped = q
     grid, exits, events = time_group_counts(t, is_ev, codes, len(levels))
-    at_risk = np.cumsum(exits[::-1], axis=0)[::-1]
     cols = []
     for g, level in enumerate(levels):  # loop over groups, never over times
-        own = exits[:, g] > 0  # the group's own distinct times
-        y, d = at_risk[own, g].astype(float), events[own, g].astype(float)
-        rc = RiskCounts(time=grid[own], n_risk=y, n_event=d[:, None],
-                        n_censor=(exits[own, g] - events[own, g]).astype(float),
-                        n_enter=np.zeros(y.size))
+        own = np.flatnonzero(exits[g])  # the group's own distinct times
+        n_exit, n_event = exits[g, own], events[g, own]
+        # at risk at a time: the group's rows less those out before it (integers: exact)
+        y = (int(n_exit.sum()) - (np.cumsum(n_exit) - n_exit)).astype(float)
+        rc = RiskCounts(time=grid[own], n_risk=y, n_event=n_event.astype(float)[:, None],
+                        n_censor=(n_exit - n_event).astype(float), n_enter=np.zeros(y.size))
         cols.append(_greenwood_columns(rc, level, conf_type, conf_level))
     frame = pd.DataFrame({k: np.concatenate([c[k] for c in cols]) for k in cols[0]})
     return Curve(
@@ -382,8 +382,10 @@ def _logrank_plain(
             in_s = strata_codes == s
             ts, es, gs = t[in_s], e[in_s], codes[in_s]
         grid, exits, events = time_group_counts(ts, es, gs, n_groups)
-        y = np.cumsum(exits[::-1], axis=0)[::-1].astype(float)
-        part = logrank_parts(grid, y, events.astype(float))
+        y = np.cumsum(exits[:, ::-1], axis=1)[:, ::-1]
+        # (m, G) in C order, as logrank_parts sums along its rows (same rounding as before)
+        part = logrank_parts(grid, np.ascontiguousarray(y.T, dtype=float),
+                             np.ascontiguousarray(events.T, dtype=float))
         obs += part.observed
         exp_ += part.expected
         var += part.variance
