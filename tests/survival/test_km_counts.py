@@ -130,3 +130,14 @@ def test_logrank_fast_path_equals_the_weighted_path_with_unit_weights() -> None:
     cols = ["group", "n", "observed", "expected", "o_minus_e", "variance"]
     pd.testing.assert_frame_equal(fast.diagnostics[cols], general.diagnostics[cols],
                                   check_exact=False, rtol=1e-13)
+
+
+@pytest.mark.parametrize("n_groups", [1, 2, 3, 7, 8, 11])
+def test_logrank_sums_are_numpy_sums_bit_for_bit(n_groups: int) -> None:
+    from cohortlab.survival._km import _column_sums, _row_sums
+
+    rng = np.random.default_rng(n_groups)
+    for n in (0, 1, 777, 20_000):
+        x = rng.random((n, n_groups)) * 10.0 ** rng.integers(-3, 3, (n, n_groups))
+        assert np.array_equal(_row_sums(x), x.sum(axis=1))
+        assert np.array_equal(_column_sums(x), x.sum(axis=0))
