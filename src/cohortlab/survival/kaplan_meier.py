@@ -310,19 +310,10 @@ def logrank(
     (0.4476, 1.0)
     """
     func = verb_name()
-    q = quick_inputs(data, time, event, by, func) if (
-        weights is None and not strata and by is not None) else None
-    if q is not None and q.codes is not None and len(q.levels) >= 2:
-        n_groups = len(q.levels)
-        _no_events(int(np.count_nonzero(q.event)), q.time.size, event, func)
-        test = _logrank_plain(q.time, q.event, q.codes, None, n_groups)
-        chisq, df, singular = logrank_chisq(test)
-        notes = ("the covariance of O - E is singular; a generalised inverse was used",) * \
-            singular
-        return _logrank_result(by, chisq, df, q.time.size, int(np.count_nonzero(q.event)),
-                               q.dropped, notes, _logrank_table(
-                                   q.levels, np.bincount(q.codes, minlength=n_groups), None,
-                                   q.codes, test, test))
+    if weights is None and not strata and by is not None:
+        q = quick_inputs(data, time, event, by, func)
+        if q is not None and q.codes is not None and len(q.levels) >= 2:
+            return _logrank_quick(q, q.codes, by, event, func)
     p = prepare(data, func, time=time, event=event, by=by, weights=weights, entry=None,
                 missing=missing, strata=strata, compare=True)
     n_events = int((p.event > 0).sum())
@@ -331,14 +322,28 @@ def logrank(
     if strata_codes is None:
         strata_codes = np.zeros(len(p.frame), dtype=np.intp)
     n_groups = len(p.levels)
-    plain = _logrank_plain(p.time, p.event, p.codes, strata_codes, n_groups)
+    plain = _logrank_plain(p.time, p.event, p.codes, strata_codes if p.strata else None,
+                           n_groups)
     test = plain if p.weights is None else _logrank_sum(
         p.time, p.event, p.codes, strata_codes, p.weights, n_groups)
     chisq, df, singular = logrank_chisq(test)
-    notes = _logrank_notes(p, strata_codes, singular)
+    notes = _logrank_notes(p.strata, strata_codes, p.weights, singular)
     table = _logrank_table(p.levels, np.bincount(p.codes, minlength=n_groups), p.weights,
                            p.codes, test, plain)
     return _logrank_result(by, chisq, df, len(p.frame), n_events, p.dropped, notes, table)
+
+
+def _logrank_quick(q: QuickInputs, codes: np.ndarray, by: str, event: str,
+                   func: str) -> TestResult:
+    """Unweighted, unstratified log-rank of clean inputs (``quick_inputs``: no ``prepare``)."""
+    n_groups, n_events = len(q.levels), int(np.count_nonzero(q.event))
+    _no_events(n_events, q.time.size, event, func)
+    test = _logrank_plain(q.time, q.event, codes, None, n_groups)
+    chisq, df, singular = logrank_chisq(test)
+    table = _logrank_table(q.levels, np.bincount(codes, minlength=n_groups), None, codes,
+                           test, test)
+    return _logrank_result(by, chisq, df, q.time.size, n_events, q.dropped,
+                           _logrank_notes([], None, None, singular), table)
 
 
 def _no_events(n_events: int, n: int, event: str, func: str) -> None:
@@ -438,12 +443,13 @@ def _logrank_table(levels: list[Any], n: np.ndarray, weights: np.ndarray | None,
     return table
 
 
-def _logrank_notes(p: Prepared, strata_codes: np.ndarray, singular: bool) -> tuple[str, ...]:
+def _logrank_notes(strata: list[str], strata_codes: np.ndarray | None,
+                   weights: np.ndarray | None, singular: bool) -> tuple[str, ...]:
     notes = []
-    if p.strata:
+    if strata and strata_codes is not None:
         k = int(np.unique(strata_codes).size)
-        notes.append(f"stratified by {', '.join(p.strata)} ({k} strata)")
-    if p.weights is not None and np.any(p.weights != np.round(p.weights)):
+        notes.append(f"stratified by {', '.join(strata)} ({k} strata)")
+    if weights is not None and np.any(weights != np.round(weights)):
         notes.append("non-integer weights used as frequency weights: the chi-square depends "
                      "on their scale and is not a valid test for inverse-probability or "
                      "sampling weights")
