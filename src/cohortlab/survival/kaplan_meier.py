@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,8 +15,9 @@ from .._validation import verb, verb_name
 from ..causal._propensity import PropensityScore
 from ..exceptions import DataValidationError
 from ..results.curve import Curve
+from ..results.dropped import Dropped
 from ..results.testresult import TestResult
-from ._counts import risk_counts
+from ._counts import RiskCounts, risk_counts
 from ._km import (
     LogrankParts,
     greenwood_log_var,
@@ -25,6 +27,8 @@ from ._km import (
     logrank_parts,
     product_limit,
 )
+from ._km_counts import time_group_counts
+from ._km_inputs import QuickInputs, quick_inputs
 from ._prepare import (
     GroupArrays,
     Prepared,
@@ -143,6 +147,8 @@ def kaplan_meier(
         variance = ("greenwood" if weights is None else "mestimation"
                     if nuis is not None and nuis.logistic else "infinitesimal_jackknife")
     check_curve_variance(variance, nuis, func)
+    if weights is None and entry is None and variance == "greenwood":
+        return _greenwood_curves(data, func, time, event, by, conf_type, conf_level, missing)
     p = prepare(data, func, time=time, event=event, by=by, weights=weights, entry=entry,
                 missing=missing)
     if variance == "mestimation" and nuis is not None:
@@ -162,6 +168,55 @@ def kaplan_meier(
     )
 
 
+def _greenwood_curves(data: pd.DataFrame, func: str, time: str, event: str, by: str | None,
+                      conf_type: ConfType, conf_level: float, missing: Missing) -> Curve:
+    """Unweighted curves without entry times: counts per distinct time from sorted values.
+
+    Clean inputs skip ``prepare`` (see :func:`~cohortlab.survival._km_inputs.quick_inputs`);
+    the rows are never put in time order, only each group's event and censoring times are
+    counted (:func:`~cohortlab.survival._km_counts.time_group_counts`).
+    """
+    q = quick_inputs(data, time, event, by, func)
+    if q is None:
+        p = prepare(data, func, time=time, event=event, by=by, weights=None, entry=None,
+                    missing=missing)
+        q = QuickInputs(p.time, p.event > 0, p.codes, p.levels, p.dropped)
+    t, is_ev, codes, levels, dropped = q
+    grid, exits, events = time_group_counts(t, is_ev, codes, len(levels))
+    cols = []
+    for g, level in enumerate(levels):  # loop over groups, never over times
+        own = np.flatnonzero(exits[g])  # the group's own distinct times
+        n_exit, n_event = exits[g, own], events[g, own]
+        # at risk at a time: the group's rows less those out before it (integers: exact)
+        y = (int(n_exit.sum()) - (np.cumsum(n_exit) - n_exit)).astype(float)
+        rc = RiskCounts(time=grid[own], n_risk=y, n_event=n_event.astype(float)[:, None],
+                        n_censor=(n_exit - n_event).astype(float), n_enter=np.zeros(y.size))
+        cols.append(_greenwood_columns(rc, level, conf_type, conf_level))
+    frame = pd.DataFrame({k: np.concatenate([c[k] for c in cols]) for k in cols[0]})
+    return Curve(
+        data=frame, measure="survival", method="kaplan_meier", conf_type=conf_type,
+        conf_level=conf_level, ci_method="greenwood", n=int(t.size),
+        n_events=int(np.count_nonzero(is_ev)), weighted=False, dropped=dropped,
+    )
+
+
+def _greenwood_columns(rc: RiskCounts, level: object, conf_type: str,
+                       conf_level: float) -> dict[str, np.ndarray]:
+    """One group's unweighted curve columns (Greenwood SE) from its counts."""
+    y, d = rc.n_risk, rc.n_event[:, 0]
+    surv = product_limit(y, d)
+    se = _greenwood_se(surv, y, d)
+    lo, hi = km_conf_int(surv, se, conf_type, conf_level)
+    return curve_columns(rc, rc, level, None, (surv, se, lo, hi), conf_level, weighted=False)
+
+
+def _greenwood_se(surv: np.ndarray, y: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Greenwood SE of ``S``; NaN where the curve is 0 (as R)."""
+    with np.errstate(invalid="ignore"):
+        se = np.where(surv > 0, surv * np.sqrt(greenwood_log_var(y, d)), np.nan)
+    return np.where(np.isfinite(se), se, np.nan)
+
+
 def _curve_frame(g: GroupArrays, variance: str, conf_type: str, conf_level: float,
                  ps: tuple[PSNuisance, np.ndarray] | None = None) -> pd.DataFrame:
     """One group's curve in long format (``ps``: the stacked-variance nuisance, rows)."""
@@ -170,9 +225,7 @@ def _curve_frame(g: GroupArrays, variance: str, conf_type: str, conf_level: floa
     y, d = rc.n_risk, rc.n_event[:, 0]
     surv = product_limit(y, d)
     if variance == "greenwood":
-        with np.errstate(invalid="ignore"):
-            se = np.where(surv > 0, surv * np.sqrt(greenwood_log_var(y, d)), np.nan)
-        se = np.where(np.isfinite(se), se, np.nan)
+        se = _greenwood_se(surv, y, d)
     else:
         ww = np.ones(t.size) if w is None else w
         var = km_ij_variance(rc.time, y, d, surv, t, e, ww, t0)
@@ -257,30 +310,91 @@ def logrank(
     (0.4476, 1.0)
     """
     func = verb_name()
+    if weights is None and not strata and by is not None:
+        q = quick_inputs(data, time, event, by, func)
+        if q is not None and q.codes is not None and len(q.levels) >= 2:
+            return _logrank_quick(q, q.codes, by, event, func)
     p = prepare(data, func, time=time, event=event, by=by, weights=weights, entry=None,
                 missing=missing, strata=strata, compare=True)
     n_events = int((p.event > 0).sum())
-    if n_events == 0:
-        raise DataValidationError(
-            f"{func}(): column {event!r} (event) has no events among the {len(p.frame):,} "
-            "rows; got only 0 (censored). The test compares event rates and needs events; "
-            "check the event coding."
-        )
+    _no_events(n_events, len(p.frame), event, func)
     strata_codes = p.strata_codes()
     if strata_codes is None:
         strata_codes = np.zeros(len(p.frame), dtype=np.intp)
     n_groups = len(p.levels)
-    test = _logrank_sum(p.time, p.event, p.codes, strata_codes, p.weights, n_groups)
-    plain = test if p.weights is None else _logrank_sum(
-        p.time, p.event, p.codes, strata_codes, None, n_groups)
+    plain = _logrank_plain(p.time, p.event, p.codes, strata_codes if p.strata else None,
+                           n_groups)
+    test = plain if p.weights is None else _logrank_sum(
+        p.time, p.event, p.codes, strata_codes, p.weights, n_groups)
     chisq, df, singular = logrank_chisq(test)
-    notes = _logrank_notes(p, strata_codes, singular)
+    notes = _logrank_notes(p.strata, strata_codes, p.weights, singular)
+    table = _logrank_table(p.levels, np.bincount(p.codes, minlength=n_groups), p.weights,
+                           p.codes, test, plain)
+    return _logrank_result(by, chisq, df, len(p.frame), n_events, p.dropped, notes, table)
+
+
+def _logrank_quick(q: QuickInputs, codes: np.ndarray, by: str, event: str,
+                   func: str) -> TestResult:
+    """Unweighted, unstratified log-rank of clean inputs (``quick_inputs``: no ``prepare``)."""
+    n_groups, n_events = len(q.levels), int(np.count_nonzero(q.event))
+    _no_events(n_events, q.time.size, event, func)
+    test = _logrank_plain(q.time, q.event, codes, None, n_groups)
+    chisq, df, singular = logrank_chisq(test)
+    table = _logrank_table(q.levels, np.bincount(codes, minlength=n_groups), None, codes,
+                           test, test)
+    return _logrank_result(by, chisq, df, q.time.size, n_events, q.dropped,
+                           _logrank_notes([], None, None, singular), table)
+
+
+def _no_events(n_events: int, n: int, event: str, func: str) -> None:
+    if n_events == 0:
+        raise DataValidationError(
+            f"{func}(): column {event!r} (event) has no events among the {n:,} "
+            "rows; got only 0 (censored). The test compares event rates and needs events; "
+            "check the event coding."
+        )
+
+
+def _logrank_result(by: str, chisq: float, df: int, n: int, n_events: int, dropped: Dropped,
+                    notes: tuple[str, ...], table: pd.DataFrame) -> TestResult:
     return TestResult(
         term=f"log-rank: {by}", statistic=chisq, df=df,
         p_value=float(stats.chi2.sf(chisq, df)) if df > 0 else math.nan,
-        method="logrank", n=len(p.frame), n_events=n_events, dropped=p.dropped, notes=notes,
-        diagnostics=_logrank_table(p, test, plain),
+        method="logrank", n=n, n_events=n_events, dropped=dropped, notes=notes,
+        diagnostics=table,
     )
+
+
+def _logrank_plain(
+    t: np.ndarray,
+    e: np.ndarray,
+    codes: np.ndarray,
+    strata_codes: np.ndarray | None,
+    n_groups: int,
+) -> LogrankParts:
+    """Unweighted observed, expected and covariance summed over strata.
+
+    Per stratum one count of exits and events per distinct time and group
+    (:func:`~cohortlab.survival._km_counts.time_group_counts`); the numbers at risk are
+    reverse cumulative sums of the exits.
+    """
+    obs, exp_, var = np.zeros(n_groups), np.zeros(n_groups), np.zeros((n_groups, n_groups))
+    levels = [None] if strata_codes is None else np.unique(strata_codes)
+    for s in levels:  # loop over strata and groups, never over times
+        if s is None:
+            ts, es, gs = t, e, codes
+        else:
+            in_s = strata_codes == s
+            ts, es, gs = t[in_s], e[in_s], codes[in_s]
+        grid, exits, events = time_group_counts(ts, es, gs, n_groups)
+        y = np.cumsum(exits[:, ::-1], axis=1)[:, ::-1]
+        # (m, G) in C order, as logrank_parts sums along its rows (same rounding as before)
+        part = logrank_parts(grid, np.ascontiguousarray(y.T, dtype=float),
+                             np.ascontiguousarray(events.T, dtype=float))
+        obs += part.observed
+        exp_ += part.expected
+        var += part.variance
+    return LogrankParts(observed=obs, expected=exp_, variance=var)
 
 
 def _logrank_sum(
@@ -315,13 +429,13 @@ def _logrank_sum(
     return LogrankParts(observed=obs, expected=exp_, variance=var)
 
 
-def _logrank_table(p: Prepared, test: LogrankParts, plain: LogrankParts) -> pd.DataFrame:
-    n = np.bincount(p.codes, minlength=len(p.levels))
+def _logrank_table(levels: list[Any], n: np.ndarray, weights: np.ndarray | None,
+                   codes: np.ndarray, test: LogrankParts, plain: LogrankParts) -> pd.DataFrame:
     table = pd.DataFrame({
-        "group": p.levels, "n": n, "observed": plain.observed, "expected": plain.expected,
+        "group": levels, "n": n, "observed": plain.observed, "expected": plain.expected,
     })
-    if p.weights is not None:
-        table["n_weighted"] = np.bincount(p.codes, weights=p.weights, minlength=len(p.levels))
+    if weights is not None:
+        table["n_weighted"] = np.bincount(codes, weights=weights, minlength=len(levels))
         table["observed_weighted"] = test.observed
         table["expected_weighted"] = test.expected
     table["o_minus_e"] = test.observed - test.expected
@@ -329,12 +443,13 @@ def _logrank_table(p: Prepared, test: LogrankParts, plain: LogrankParts) -> pd.D
     return table
 
 
-def _logrank_notes(p: Prepared, strata_codes: np.ndarray, singular: bool) -> tuple[str, ...]:
+def _logrank_notes(strata: list[str], strata_codes: np.ndarray | None,
+                   weights: np.ndarray | None, singular: bool) -> tuple[str, ...]:
     notes = []
-    if p.strata:
+    if strata and strata_codes is not None:
         k = int(np.unique(strata_codes).size)
-        notes.append(f"stratified by {', '.join(p.strata)} ({k} strata)")
-    if p.weights is not None and np.any(p.weights != np.round(p.weights)):
+        notes.append(f"stratified by {', '.join(strata)} ({k} strata)")
+    if weights is not None and np.any(weights != np.round(weights)):
         notes.append("non-integer weights used as frequency weights: the chi-square depends "
                      "on their scale and is not a valid test for inverse-probability or "
                      "sampling weights")
