@@ -83,7 +83,7 @@ def test_melanoma_bootstrap_refits_every_nuisance_model(melanoma):
 @pytest.mark.slow
 def test_melanoma_bootstrap_500_closer_to_known_nuisance_false(melanoma):
     ses = melanoma_ses(melanoma, n_boot=500)
-    print({k: np.round(v, 4).tolist() for k, v in ses.items()})
+    print({k: np.round(v, 4).tolist() for k, v in ses.items() if k != "curves"})
     gap_boot = np.abs(ses["bootstrap"] - ses["rr_known_false"]).mean()
     gap_if = np.abs(ses["influence_function"] - ses["rr_known_false"]).mean()
     assert gap_boot < gap_if, ses
