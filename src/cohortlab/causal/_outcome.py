@@ -46,6 +46,7 @@ from ..inference.bootstrap import bootstrap
 from ..inference.influence import se_from_influence
 from ..results.estimate import Estimate
 from ._contrast import MEASURE_NAMES, contrast
+from ._crossfit import crossfit_glms
 from ._propensity import (
     POSITIVITY_BOUND,
     PropensityScore,
@@ -428,8 +429,12 @@ def fit_nuisances(data: pd.DataFrame, func: str, *, exposure: str, outcome: str,
                   covariates: Any, outcome_covariates: Any, ps_model: Any, outcome_model: Any,
                   cross_fit: int | None, trim: Any, weights: str | None, cluster: str | None,
                   reference: Any, random_state: Any, missing: str, estimand: str,
-                  effect_measure: str) -> Nuisances:
-    """Validate the data and fit both nuisance models (sharing folds when cross-fitted)."""
+                  effect_measure: str, crossfit_glm: bool = False) -> Nuisances:
+    """Validate the data and fit both nuisance models (sharing folds when cross-fitted).
+
+    ``crossfit_glm``: with ``cross_fit`` and neither model given, cross-fit both default
+    GLMs (:func:`._crossfit.crossfit_glms`) instead of refusing.
+    """
     data = check_frame(data)
     check_columns(data, exposure=exposure, outcome=outcome, weights=weights, cluster=cluster)
     out_cov = covariates if outcome_covariates is None else outcome_covariates
@@ -441,24 +446,42 @@ def fit_nuisances(data: pd.DataFrame, func: str, *, exposure: str, outcome: str,
     every = np.ones(a.size, dtype=bool)
     check_outcome(y, a, s > 0, binary, effect_measure, func, exposure, outcome)
     seed = folds = None
+    glm_cf = cross_fit is not None and ps_model is None and outcome_model is None
+    if glm_cf and not crossfit_glm:
+        raise DataValidationError(
+            f"{func}(): cross_fit needs a machine-learning ps_model or outcome_model; the "
+            "default logistic and linear regressions are fitted on all rows.")
     if cross_fit is not None:
-        if ps_model is None and outcome_model is None:
-            raise DataValidationError(
-                f"{func}(): cross_fit needs a machine-learning ps_model or outcome_model; the "
-                "default logistic and linear regressions are fitted on all rows.")
         seed = fold_seed(random_state, func)
         folds = crossfit_folds(a, cross_fit, seed, func)
-    ps = fit_propensity(frame, a, s, covariates, ps_model, cross_fit, seed, trim, estimand,
-                        func, exposure, weights is not None, dropped)
-    od = outcome_design(frame, a, every, exposure, out_cov, func,
-                        intercept=outcome_model is None)
-    fit = fit_outcome(od, y, s, every, binary, outcome_model,
-                      folds if outcome_model is not None else None, func, outcome)
+    refit: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]] | None
+    if glm_cf and folds is not None:
+        def general() -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+            od = outcome_design(frame, a, every, exposure, out_cov, func, intercept=True)
+            return od.X, od.X1, od.X0, od.design.formula
+
+        cf = crossfit_glms(frame, a, y, s, covariates, out_cov, [t for _, t in folds],
+                           exposure=exposure, binary=binary, func=func, outcome=outcome,
+                           general=general)
+        ps = _fit_ps(frame, a, s, covariates, func=func, exposure=exposure, estimand=estimand,
+                     cross_fit=cross_fit, trim=trim, weighted=weights is not None,
+                     dropped=dropped, weight_checks=False, scores=(cf.e, cf.ps_design))
+        kind = "logistic" if binary else "linear"
+        fit = OutcomeFit(q1=cf.q1, q0=cf.q0, glm=None, description=(
+            f"{kind} regression on {cf.outcome_formula}, {cross_fit}-fold cross-fitted"))
+        refit = None
+    else:
+        ps = fit_propensity(frame, a, s, covariates, ps_model, cross_fit, seed, trim,
+                            estimand, func, exposure, weights is not None, dropped)
+        od = outcome_design(frame, a, every, exposure, out_cov, func,
+                            intercept=outcome_model is None)
+        fit = fit_outcome(od, y, s, every, binary, outcome_model,
+                          folds if outcome_model is not None else None, func, outcome)
+        refit = (_parametric_refit(ps, od, y, a, s, binary, outcome)
+                 if fit.glm is not None and ps_model is None and trim is None else None)
     k = ps.kept.to_numpy()
     notes = (f"propensity model: {ps.model_description}",
              f"outcome model: {fit.description}") + ps.notes + zero_weight_notes(s, weights)
-    refit = (_parametric_refit(ps, od, y, a, s, binary, outcome)
-             if fit.glm is not None and ps_model is None and trim is None else None)
     return Nuisances(a=a[k], y=y[k], s=s[k], e=ps.scores.to_numpy()[k], q1=fit.q1[k],
                      q0=fit.q0[k], binary=binary,
                      cluster=frame[cluster].to_numpy()[k] if cluster else None, ps=ps,
