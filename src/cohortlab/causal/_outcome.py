@@ -104,8 +104,26 @@ def _has_main_effect(covariates: Any, exposure: str, func: str) -> bool:
 
 def outcome_design(frame: pd.DataFrame, a: np.ndarray, fit_rows: np.ndarray, exposure: str,
                    covariates: Any, func: str, *, intercept: bool) -> OutcomeDesign:
-    """Build the outcome design on the ``fit_rows`` and rebuild it with A = 1 and A = 0."""
+    """Build the outcome design on the ``fit_rows`` and rebuild it with A = 1 and A = 0.
+
+    When the formula does not use the exposure (it is then added as a main effect of its
+    own) and the design is built on all rows, ``X1`` and ``X0`` are that design with the
+    exposure's column set to 1 and to 0: what rebuilding it on copies of the frame gives,
+    without the two copies and the two formulaic passes.
+    """
     added = not _has_main_effect(covariates, exposure, func)
+    if added and fit_rows.all():
+        cols = covariate_columns(covariates, frame, func, check_text=False)
+        if exposure not in cols:
+            coded = frame[cols].assign(**{exposure: a})
+            design = build_design(coded, covariates, func, intercept=intercept,
+                                  extra=_quote(exposure))
+            if exposure in design.names:
+                j = design.names.index(exposure)
+                X1, X0 = design.X.copy(), design.X.copy()
+                X1[:, j], X0[:, j] = 1.0, 0.0
+                return OutcomeDesign(design=design, X=design.X, X1=X1, X0=X0,
+                                     exposure_added=True)
     coded = frame.assign(**{exposure: a})  # labels / bool -> 0/1, so A = 1, 0 is meaningful
     design = build_design(coded.loc[fit_rows], covariates, func, intercept=intercept,
                           extra=_quote(exposure) if added else None)
