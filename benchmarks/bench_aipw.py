@@ -211,6 +211,8 @@ def main() -> int:
     print(machine_header())
     print()
     with Session(rounds=args.rounds, budget=args.budget) as s:
+        print(f"this run: budget {s.budget:g} s per call, {s.rounds} interleaved rounds")
+        print()
         tools = [
             Tool("cohortlab aipw(cross_fit=5), its logistic + linear GLMs",
                  "bench_aipw:cohortlab_aipw", imports=CL),

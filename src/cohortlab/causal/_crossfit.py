@@ -160,6 +160,7 @@ def fold_logistic(Z: np.ndarray, y: np.ndarray, w: np.ndarray, layout: FoldLayou
     wy = w * y
     unit = bool(np.all(w == 1))
     R = np.empty((Z.shape[0], layout.k))
+    last = np.inf
     for _ in range(MAX_ITER):  # iterations, not rows
         np.matmul(Z, B, out=R)
         expit(R, out=R)
@@ -169,9 +170,17 @@ def fold_logistic(Z: np.ndarray, y: np.ndarray, w: np.ndarray, layout: FoldLayou
         for k, sl in enumerate(slices):  # K folds, not rows
             R[sl, k] = 0.0  # the held-out fold does not enter model k
         grad = Z.T @ R
-        step = np.stack([np.linalg.solve(H[k], grad[:, k]) for k in range(layout.k)], axis=1)
+        try:
+            step = np.stack([np.linalg.solve(H[k], grad[:, k]) for k in range(layout.k)],
+                            axis=1)
+        except np.linalg.LinAlgError:  # a covariate constant in a training set
+            break
+        size = float(np.max(np.abs(step)))
+        if not size < last:  # diverging (or NaN): leave it to Newton's method
+            break
         B += step
-        if np.max(np.abs(step)) < TOL * (1 + np.max(np.abs(B))):
+        last = size
+        if size < TOL * (1 + np.max(np.abs(B))):
             return B
     # no convergence: refit each training set by Newton's method (separation diagnostics)
     cols = []

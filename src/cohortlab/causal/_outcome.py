@@ -18,6 +18,7 @@ result's diagnostics.
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from collections.abc import Callable
@@ -65,13 +66,38 @@ Folds = list[tuple[np.ndarray, np.ndarray]]
 
 @dataclass(frozen=True, eq=False)
 class OutcomeDesign:
-    """The outcome design on all rows under the observed exposure, under 1 and under 0."""
+    """The outcome design on all rows under the observed exposure, under 1 and under 0.
+
+    With ``exposure_col`` (the exposure is a column of its own and nothing else), ``X1`` and
+    ``X0`` are ``X`` with that column set to 1 and 0, made on first use; :meth:`arms` gives
+    them on a subset of rows without making them for all rows.
+    """
 
     design: Design
     X: np.ndarray
-    X1: np.ndarray
-    X0: np.ndarray
     exposure_added: bool
+    exposure_col: int | None = None
+    given: tuple[np.ndarray, np.ndarray] | None = None  # X1, X0 when built otherwise
+
+    def _set(self, value: float, rows: Any = slice(None)) -> np.ndarray:
+        if self.exposure_col is None:
+            assert self.given is not None
+            return self.given[0 if value == 1 else 1][rows]
+        out = self.X[rows].copy()
+        out[:, self.exposure_col] = value
+        return out
+
+    @functools.cached_property
+    def X1(self) -> np.ndarray:
+        return self._set(1.0)
+
+    @functools.cached_property
+    def X0(self) -> np.ndarray:
+        return self._set(0.0)
+
+    def arms(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``X1[rows]``, ``X0[rows]``."""
+        return self._set(1.0, rows), self._set(0.0, rows)
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,18 +145,15 @@ def outcome_design(frame: pd.DataFrame, a: np.ndarray, fit_rows: np.ndarray, exp
             design = build_design(coded, covariates, func, intercept=intercept,
                                   extra=_quote(exposure))
             if exposure in design.names:
-                j = design.names.index(exposure)
-                X1, X0 = design.X.copy(), design.X.copy()
-                X1[:, j], X0[:, j] = 1.0, 0.0
-                return OutcomeDesign(design=design, X=design.X, X1=X1, X0=X0,
-                                     exposure_added=True)
+                return OutcomeDesign(design=design, X=design.X, exposure_added=True,
+                                     exposure_col=design.names.index(exposure))
     coded = frame.assign(**{exposure: a})  # labels / bool -> 0/1, so A = 1, 0 is meaningful
     design = build_design(coded.loc[fit_rows], covariates, func, intercept=intercept,
                           extra=_quote(exposure) if added else None)
     X1 = design.matrix(coded.assign(**{exposure: np.ones(a.size, dtype=int)}))
     X0 = design.matrix(coded.assign(**{exposure: np.zeros(a.size, dtype=int)}))
     X = np.where((a == 1)[:, None], X1, X0)  # each row's design depends on that row only
-    return OutcomeDesign(design=design, X=X, X1=X1, X0=X0, exposure_added=added)
+    return OutcomeDesign(design=design, X=X, exposure_added=added, given=(X1, X0))
 
 
 # ---------------------------------------------------------------------- outcome model
@@ -189,7 +212,7 @@ def fit_outcome(od: OutcomeDesign, y: np.ndarray, s: np.ndarray, fit_rows: np.nd
     q1, q0 = np.empty(y.size), np.empty(y.size)
     for train, test in folds:  # K folds, not rows
         tr = train[fit_rows[train]]
-        q1[test], q0[test] = fit_predict(od.X[tr], y[tr], s[tr], od.X1[test], od.X0[test])
+        q1[test], q0[test] = fit_predict(od.X[tr], y[tr], s[tr], *od.arms(test))
     return OutcomeFit(q1=q1, q0=q0, glm=None, description=f"{name}, {len(folds)}-fold cross-fitted")
 
 
