@@ -23,6 +23,7 @@ K - 1 passes over the data per Newton iteration; instead:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,7 @@ from .._glm import fit_logistic
 from ..exceptions import ConvergenceError
 
 __all__ = ["FoldLayout", "fold_layout", "fold_linear", "fold_logistic", "held_out",
-           "CrossFitted", "crossfit_glms"]
+           "CrossFitted", "crossfit_glms", "OutcomeDesign"]
 
 #: relative step tolerance of the joint fold iteration (as :func:`fit_logistic`'s Newton)
 TOL = 1e-10
@@ -223,6 +224,51 @@ def held_out(Z: np.ndarray, B: np.ndarray, layout: FoldLayout,
         if offset is not None:
             eta[sl] += offset[k]
     return eta
+
+
+@dataclass(frozen=True, eq=False)
+class OutcomeDesign:
+    """The outcome design on all rows under the observed exposure, under 1 and under 0.
+
+    With ``exposure_col`` (the exposure is a column of its own and nothing else), ``X1`` and
+    ``X0`` are ``X`` with that column set to 1 and 0, made on first use; :meth:`arms` gives
+    them on a subset of rows without making them for all rows.
+    """
+
+    design: Design
+    X: np.ndarray
+    exposure_added: bool
+    exposure_col: int | None = None
+    given: tuple[np.ndarray, np.ndarray] | None = None  # X1, X0 when built otherwise
+
+    def _set(self, value: float, rows: Any = slice(None)) -> np.ndarray:
+        if self.exposure_col is None:
+            assert self.given is not None
+            return self.given[0 if value == 1 else 1][rows]
+        out = self.X[rows].copy()
+        out[:, self.exposure_col] = value
+        return out
+
+    @functools.cached_property
+    def X1(self) -> np.ndarray:
+        return self._set(1.0)
+
+    @functools.cached_property
+    def X0(self) -> np.ndarray:
+        return self._set(0.0)
+
+    def linear_arms(self, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``X1 @ coef``, ``X0 @ coef``; with ``exposure_col`` one product, no X1 / X0."""
+        if self.exposure_col is None:
+            return self.X1 @ coef, self.X0 @ coef
+        c = coef.copy()
+        c[self.exposure_col] = 0.0
+        eta0 = self.X @ c
+        return eta0 + coef[self.exposure_col], eta0
+
+    def arms(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``X1[rows]``, ``X0[rows]``."""
+        return self._set(1.0, rows), self._set(0.0, rows)
 
 
 @dataclass(frozen=True, eq=False)

@@ -4,7 +4,10 @@ The outcome model ``Q(a, L) = E[Y | A = a, L]`` is a linear (continuous outcome)
 (binary 0/1 outcome) regression, or any scikit-learn regressor / classifier, optionally
 K-fold cross-fitted. Its design is built once on the rows it is fitted on; the counterfactual
 designs ``X1``, ``X0`` are the same design (same spline knots, category levels) rebuilt by
-:meth:`Design.matrix` on copies of the frame with the exposure set to 1 and to 0.
+:meth:`Design.matrix` on copies of the frame with the exposure set to 1 and to 0, or, when
+the formula does not use the exposure (it is then a column of its own), that column set to
+1 and 0 (:class:`._crossfit.OutcomeDesign`). With both default models and ``cross_fit``,
+``aipw`` fits them in :func:`._crossfit.crossfit_glms`.
 
 The exposure enters the outcome model as a main effect unless the formula already has the
 exposure as a term of its own (``qsmk``, ``C(qsmk)``, or ``qsmk * x``, which expands to one);
@@ -18,7 +21,6 @@ result's diagnostics.
 
 from __future__ import annotations
 
-import functools
 import re
 import warnings
 from collections.abc import Callable
@@ -29,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from .._design import Design, build_design, covariate_columns
+from .._design import build_design, covariate_columns
 from .._glm import GLMFit, fit_linear, fit_logistic
 from .._validation import (
     apply_missing,
@@ -47,7 +49,7 @@ from ..inference.bootstrap import bootstrap
 from ..inference.influence import se_from_influence
 from ..results.estimate import Estimate
 from ._contrast import MEASURE_NAMES, contrast
-from ._crossfit import crossfit_glms
+from ._crossfit import OutcomeDesign, _quote, crossfit_glms
 from ._propensity import (
     POSITIVITY_BOUND,
     PropensityScore,
@@ -65,42 +67,6 @@ Folds = list[tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True, eq=False)
-class OutcomeDesign:
-    """The outcome design on all rows under the observed exposure, under 1 and under 0.
-
-    With ``exposure_col`` (the exposure is a column of its own and nothing else), ``X1`` and
-    ``X0`` are ``X`` with that column set to 1 and 0, made on first use; :meth:`arms` gives
-    them on a subset of rows without making them for all rows.
-    """
-
-    design: Design
-    X: np.ndarray
-    exposure_added: bool
-    exposure_col: int | None = None
-    given: tuple[np.ndarray, np.ndarray] | None = None  # X1, X0 when built otherwise
-
-    def _set(self, value: float, rows: Any = slice(None)) -> np.ndarray:
-        if self.exposure_col is None:
-            assert self.given is not None
-            return self.given[0 if value == 1 else 1][rows]
-        out = self.X[rows].copy()
-        out[:, self.exposure_col] = value
-        return out
-
-    @functools.cached_property
-    def X1(self) -> np.ndarray:
-        return self._set(1.0)
-
-    @functools.cached_property
-    def X0(self) -> np.ndarray:
-        return self._set(0.0)
-
-    def arms(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``X1[rows]``, ``X0[rows]``."""
-        return self._set(1.0, rows), self._set(0.0, rows)
-
-
-@dataclass(frozen=True, eq=False)
 class OutcomeFit:
     """Predictions ``Q(1, L)``, ``Q(0, L)`` for every row, and the GLM fit if parametric."""
 
@@ -108,10 +74,6 @@ class OutcomeFit:
     q0: np.ndarray
     glm: GLMFit | None
     description: str
-
-
-def _quote(name: str) -> str:
-    return name if name.isidentifier() else f"`{name}`"
 
 
 def _has_main_effect(covariates: Any, exposure: str, func: str) -> bool:
@@ -202,7 +164,8 @@ def fit_outcome(od: OutcomeDesign, y: np.ndarray, s: np.ndarray, fit_rows: np.nd
                       outcome)
         link = expit if binary else (lambda x: x)
         kind = "logistic" if binary else "linear"
-        return OutcomeFit(q1=link(od.X1 @ fit.coef), q0=link(od.X0 @ fit.coef), glm=fit,
+        eta1, eta0 = od.linear_arms(fit.coef)
+        return OutcomeFit(q1=link(eta1), q0=link(eta0), glm=fit,
                           description=f"{kind} regression on {od.design.formula}")
     fit_predict = _sklearn_fitter(model, binary, func)
     name = type(model).__name__
@@ -540,7 +503,8 @@ def _parametric_refit(ps: PropensityScore, od: OutcomeDesign, y: np.ndarray, a: 
         e = fit_logistic(X, a.astype(float), si, func=verb_name(), start=start,
                          information=False).fitted
         coef = fit_glm(od.X, y, si, binary, od.design.names, verb_name(), outcome).coef
-        return np.clip(e, 1e-12, 1 - 1e-12), link(od.X1 @ coef), link(od.X0 @ coef)
+        eta1, eta0 = od.linear_arms(coef)
+        return np.clip(e, 1e-12, 1 - 1e-12), link(eta1), link(eta0)
 
     return refit
 
