@@ -109,3 +109,26 @@ def test_bootstrap_refused_with_cross_fit(sim):
     with pytest.raises(cl.exceptions.DataValidationError, match="cross_fit"):
         cl.aipw(sim, exposure="treated", outcome="sbp_12m", covariates=PS, cross_fit=5,
                 variance="bootstrap", n_boot=10)
+
+
+def test_a_level_seen_in_one_fold_only_is_refused():
+    """One row with rare = 1: the model fitted without its fold cannot estimate 'rare'."""
+    d = cl.simulate_cohort(300, random_state=1)
+    d["rare"] = 0
+    d.loc[d.index[:1], "rare"] = 1
+    with pytest.raises(cl.exceptions.DataValidationError,
+                       match=r"cross_fit=5: covariate column\(s\) \['rare'\] of the outcome "
+                             r"model take a single value outside fold"):
+        cl.aipw(d, exposure="treated", outcome="sbp_12m", covariates=["age", "bmi", "rare"],
+                cross_fit=5, random_state=1)
+
+
+def test_separation_names_the_covariate():
+    """Two rare rows, both unexposed: the all-rows Newton fit names the column."""
+    d = cl.simulate_cohort(300, random_state=1)
+    d["rare"] = 0
+    d.loc[d.index[:2], "rare"] = 1
+    assert (d.loc[d.index[:2], "treated"] == 0).all()
+    with pytest.raises(cl.exceptions.ConvergenceError, match=r"'rare' on its own separates"):
+        cl.aipw(d, exposure="treated", outcome="sbp_12m", covariates=["age", "bmi", "rare"],
+                cross_fit=5, random_state=1)

@@ -24,7 +24,7 @@ K - 1 passes over the data per Newton iteration; instead:
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,7 @@ from scipy.special import expit
 
 from .._design import Design, _check_finite, _check_rank, _formula, build_design, covariate_columns
 from .._glm import fit_logistic
-from ..exceptions import ConvergenceError
+from ..exceptions import ConvergenceError, DataValidationError
 
 __all__ = ["FoldLayout", "fold_layout", "fold_linear", "fold_logistic", "held_out",
            "CrossFitted", "crossfit_glms", "OutcomeDesign"]
@@ -146,12 +146,12 @@ def fold_linear(Z: np.ndarray, y: np.ndarray, w: np.ndarray, layout: FoldLayout)
 
 
 def fold_logistic(Z: np.ndarray, y: np.ndarray, w: np.ndarray, layout: FoldLayout, *,
-                  func: str, response: str) -> np.ndarray:
+                  func: str, response: str, names: Sequence[str] | None = None) -> np.ndarray:
     """Maximum-likelihood logistic coefficients of the K training sets, shape (p, K).
 
     ``Z``, ``y``, ``w`` in fold order; the iteration is described in the module docstring.
     """
-    coef = _start(Z, y, w, func=func, response=response)
+    coef = _start(Z, y, w, func=func, response=response, names=names)
     mu = expit(Z @ coef)
     grams = _fold_grams(Z, w * mu * (1 - mu), layout)
     del mu
@@ -189,12 +189,12 @@ def fold_logistic(Z: np.ndarray, y: np.ndarray, w: np.ndarray, layout: FoldLayou
         keep = np.ones(Z.shape[0], dtype=bool)
         keep[sl] = False
         cols.append(fit_logistic(Z[keep], y[keep], w[keep], func=func, response=response,
-                                 information=False).coef)
+                                 names=names, information=False).coef)
     return np.stack(cols, axis=1)
 
 
-def _start(Z: np.ndarray, y: np.ndarray, w: np.ndarray, *, func: str,
-           response: str) -> np.ndarray:
+def _start(Z: np.ndarray, y: np.ndarray, w: np.ndarray, *, func: str, response: str,
+           names: Sequence[str] | None) -> np.ndarray:
     """Newton's fit on every ``step``-th row (about ``START_ROWS``), or on all rows.
 
     Only the starting point (and the point where the fixed Hessians are taken) of the joint
@@ -206,10 +206,11 @@ def _start(Z: np.ndarray, y: np.ndarray, w: np.ndarray, *, func: str,
     if step >= 2:
         try:
             return fit_logistic(Z[::step], y[::step], w[::step], func=func, response=response,
-                                information=False).coef
+                                names=names, information=False).coef
         except ConvergenceError:
             pass
-    return fit_logistic(Z, y, w, func=func, response=response, information=False).coef
+    return fit_logistic(Z, y, w, func=func, response=response, names=names,
+                        information=False).coef
 
 
 def held_out(Z: np.ndarray, B: np.ndarray, layout: FoldLayout,
@@ -285,7 +286,7 @@ class CrossFitted:
 def crossfit_glms(frame: pd.DataFrame, a: np.ndarray, y: np.ndarray, s: np.ndarray,
                   covariates: Any, out_cov: Any, tests: list[np.ndarray], *, exposure: str,
                   binary: bool, func: str, outcome: str,
-                  general: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray, str]]
+                  general: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray, Design]]
                   ) -> CrossFitted:
     """Both default GLMs (logistic PS; linear or logistic outcome) cross-fitted on ``tests``.
 
@@ -293,14 +294,21 @@ def crossfit_glms(frame: pd.DataFrame, a: np.ndarray, y: np.ndarray, s: np.ndarr
     (it then enters as a main effect) the outcome design is that design (or the outcome
     formula's) with the 0/1 exposure as one more column, and ``Q(a, L)`` is the fold model's
     covariate part plus ``a`` times its exposure coefficient; otherwise ``general()`` gives
-    the outcome design under the observed exposure, under 1 and under 0 (and its formula).
+    the outcome design under the observed exposure, under 1 and under 0 (and the Design).
+    A covariate column that takes one value on the rows outside a fold is refused
+    (:func:`_check_training_sets`).
     """
     layout = fold_layout(tests)
     design = numeric_design(frame, covariates, func)
     sp, yp = s[layout.order], y[layout.order]
-    fit_out = ((lambda Z: fold_logistic(Z, yp, sp, layout, func=func,
-                                         response=f"the outcome {outcome!r}"))
-               if binary else (lambda Z: fold_linear(Z, yp, sp, layout)))
+
+    def fit_out(Z: np.ndarray, names: Sequence[str]) -> np.ndarray:
+        _check_training_sets(Z, names, layout, func, "outcome model")
+        if binary:
+            return fold_logistic(Z, yp, sp, layout, func=func, names=names,
+                                 response=f"the outcome {outcome!r}")
+        return fold_linear(Z, yp, sp, layout)
+
     link = expit if binary else (lambda x: x)
     if exposure not in covariate_columns(out_cov, frame, func, check_text=False):
         same = _same(out_cov, covariates)
@@ -308,23 +316,53 @@ def crossfit_glms(frame: pd.DataFrame, a: np.ndarray, y: np.ndarray, s: np.ndarr
         formula = f"{_quote(exposure)} + {Xc.formula}"
         p = Xc.X.shape[1]
         Zo, _ = standardised(Xc.X, layout, s, extra=a.astype(float))
-        B = fit_out(Zo)
+        B = fit_out(Zo, (*Xc.names, exposure))
         q1p = link(held_out(Zo[:, :p], B[:p], layout, offset=B[p]))
         q0p = link(held_out(Zo[:, :p], B[:p], layout))
         Zps = Zo[:, :p] if same else standardised(design.X, layout, s)[0]
+        shared = same
     else:
-        X, X1, X0, formula = general()
+        X, X1, X0, od = general()
+        formula = od.formula
         Zo, scaling = standardised(X, layout, s)
-        B = fit_out(Zo)
+        B = fit_out(Zo, od.names)
         del Zo
         q1p = link(held_out(scaling.apply(X1, layout), B, layout))
         q0p = link(held_out(scaling.apply(X0, layout), B, layout))
         Zps = standardised(design.X, layout, s)[0]
+        shared = False
     ap = a[layout.order].astype(float)
-    Bps = fold_logistic(Zps, ap, sp, layout, func=func, response=f"the exposure {exposure!r}")
+    if not shared:  # else its columns were checked with the outcome model's
+        _check_training_sets(Zps, design.names, layout, func, "propensity model")
+    Bps = fold_logistic(Zps, ap, sp, layout, func=func, names=design.names,
+                        response=f"the exposure {exposure!r}")
     ep = expit(held_out(Zps, Bps, layout))
     return CrossFitted(e=layout.unpermute(ep), q1=layout.unpermute(q1p),
                        q0=layout.unpermute(q0p), ps_design=design, outcome_formula=formula)
+
+
+def _check_training_sets(Z: np.ndarray, names: Sequence[str], layout: FoldLayout, func: str,
+                         model: str) -> None:
+    """Refuse a column that is constant on the rows outside a fold but not everywhere.
+
+    That fold's model cannot estimate the column's coefficient (a rare category level whose
+    rows all fell in one fold), and the fold it predicts holds the only other values.
+    """
+    slices = layout.slices()
+    lo = np.stack([Z[sl].min(axis=0) for sl in slices])  # K folds, not rows
+    hi = np.stack([Z[sl].max(axis=0) for sl in slices])
+    varies = lo.min(axis=0) < hi.max(axis=0)
+    for k in range(layout.k):  # K folds, not rows
+        rest = np.arange(layout.k) != k
+        bad = varies & (lo[rest].min(axis=0) == hi[rest].max(axis=0))
+        if bad.any():
+            cols = [names[int(j)] for j in np.flatnonzero(bad)]
+            raise DataValidationError(
+                f"{func}(): cross_fit={layout.k}: covariate column(s) {cols} of the {model} "
+                f"take a single value outside fold {k + 1} (all their other values fell in "
+                "that fold), so the model fitted without that fold cannot estimate them. Use "
+                "fewer folds, or merge or drop the rare level."
+            )
 
 
 def numeric_design(frame: pd.DataFrame, covariates: Any, func: str) -> Design:

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from .._design import build_design, covariate_columns
+from .._design import Design, build_design, covariate_columns
 from .._glm import GLMFit, fit_linear, fit_logistic
 from .._validation import (
     apply_missing,
@@ -460,9 +460,9 @@ def fit_nuisances(data: pd.DataFrame, func: str, *, exposure: str, outcome: str,
         folds = crossfit_folds(a, cross_fit, seed, func)
     refit: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]] | None
     if glm_cf and folds is not None:
-        def general() -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+        def general() -> tuple[np.ndarray, np.ndarray, np.ndarray, Design]:
             od = outcome_design(frame, a, every, exposure, out_cov, func, intercept=True)
-            return od.X, od.X1, od.X0, od.design.formula
+            return od.X, od.X1, od.X0, od.design
 
         cf = crossfit_glms(frame, a, y, s, covariates, out_cov, [t for _, t in folds],
                            exposure=exposure, binary=binary, func=func, outcome=outcome,
