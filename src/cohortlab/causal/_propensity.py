@@ -228,8 +228,7 @@ def _model_description(model: Any, design: Design | None, cross_fit: int | None)
     cf = f", {cross_fit}-fold cross-fitted" if cross_fit else ""
     if model is None:
         return f"logistic regression on {design.formula if design else ''}".strip() + cf
-    name = type(model).__name__
-    return name + (f", {cross_fit}-fold cross-fitted" if cross_fit else "")
+    return type(model).__name__ + cf
 
 
 def fit_scores(
