@@ -4,7 +4,10 @@ The outcome model ``Q(a, L) = E[Y | A = a, L]`` is a linear (continuous outcome)
 (binary 0/1 outcome) regression, or any scikit-learn regressor / classifier, optionally
 K-fold cross-fitted. Its design is built once on the rows it is fitted on; the counterfactual
 designs ``X1``, ``X0`` are the same design (same spline knots, category levels) rebuilt by
-:meth:`Design.matrix` on copies of the frame with the exposure set to 1 and to 0.
+:meth:`Design.matrix` on copies of the frame with the exposure set to 1 and to 0, or, when
+the formula does not use the exposure (it is then a column of its own), that column set to
+1 and 0 (:class:`._crossfit.OutcomeDesign`). With both default models and ``cross_fit``,
+``aipw`` fits them in :func:`._crossfit.crossfit_glms`.
 
 The exposure enters the outcome model as a main effect unless the formula already has the
 exposure as a term of its own (``qsmk``, ``C(qsmk)``, or ``qsmk * x``, which expands to one);
@@ -46,6 +49,7 @@ from ..inference.bootstrap import bootstrap
 from ..inference.influence import se_from_influence
 from ..results.estimate import Estimate
 from ._contrast import MEASURE_NAMES, contrast
+from ._crossfit import OutcomeDesign, _quote, crossfit_glms
 from ._propensity import (
     POSITIVITY_BOUND,
     PropensityScore,
@@ -63,17 +67,6 @@ Folds = list[tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True, eq=False)
-class OutcomeDesign:
-    """The outcome design on all rows under the observed exposure, under 1 and under 0."""
-
-    design: Design
-    X: np.ndarray
-    X1: np.ndarray
-    X0: np.ndarray
-    exposure_added: bool
-
-
-@dataclass(frozen=True, eq=False)
 class OutcomeFit:
     """Predictions ``Q(1, L)``, ``Q(0, L)`` for every row, and the GLM fit if parametric."""
 
@@ -81,10 +74,6 @@ class OutcomeFit:
     q0: np.ndarray
     glm: GLMFit | None
     description: str
-
-
-def _quote(name: str) -> str:
-    return name if name.isidentifier() else f"`{name}`"
 
 
 def _has_main_effect(covariates: Any, exposure: str, func: str) -> bool:
@@ -103,15 +92,30 @@ def _has_main_effect(covariates: Any, exposure: str, func: str) -> bool:
 
 def outcome_design(frame: pd.DataFrame, a: np.ndarray, fit_rows: np.ndarray, exposure: str,
                    covariates: Any, func: str, *, intercept: bool) -> OutcomeDesign:
-    """Build the outcome design on the ``fit_rows`` and rebuild it with A = 1 and A = 0."""
+    """Build the outcome design on the ``fit_rows`` and rebuild it with A = 1 and A = 0.
+
+    When the formula does not use the exposure (it is then added as a main effect of its
+    own) and the design is built on all rows, ``X1`` and ``X0`` are that design with the
+    exposure's column set to 1 and to 0: what rebuilding it on copies of the frame gives,
+    without the two copies and the two formulaic passes.
+    """
     added = not _has_main_effect(covariates, exposure, func)
+    if added and fit_rows.all():
+        cols = covariate_columns(covariates, frame, func, check_text=False)
+        if exposure not in cols:
+            coded = frame[cols].assign(**{exposure: a})
+            design = build_design(coded, covariates, func, intercept=intercept,
+                                  extra=_quote(exposure))
+            if exposure in design.names:
+                return OutcomeDesign(design=design, X=design.X, exposure_added=True,
+                                     exposure_col=design.names.index(exposure))
     coded = frame.assign(**{exposure: a})  # labels / bool -> 0/1, so A = 1, 0 is meaningful
     design = build_design(coded.loc[fit_rows], covariates, func, intercept=intercept,
                           extra=_quote(exposure) if added else None)
     X1 = design.matrix(coded.assign(**{exposure: np.ones(a.size, dtype=int)}))
     X0 = design.matrix(coded.assign(**{exposure: np.zeros(a.size, dtype=int)}))
     X = np.where((a == 1)[:, None], X1, X0)  # each row's design depends on that row only
-    return OutcomeDesign(design=design, X=X, X1=X1, X0=X0, exposure_added=added)
+    return OutcomeDesign(design=design, X=X, exposure_added=added, given=(X1, X0))
 
 
 # ---------------------------------------------------------------------- outcome model
@@ -160,7 +164,8 @@ def fit_outcome(od: OutcomeDesign, y: np.ndarray, s: np.ndarray, fit_rows: np.nd
                       outcome)
         link = expit if binary else (lambda x: x)
         kind = "logistic" if binary else "linear"
-        return OutcomeFit(q1=link(od.X1 @ fit.coef), q0=link(od.X0 @ fit.coef), glm=fit,
+        eta1, eta0 = od.linear_arms(fit.coef)
+        return OutcomeFit(q1=link(eta1), q0=link(eta0), glm=fit,
                           description=f"{kind} regression on {od.design.formula}")
     fit_predict = _sklearn_fitter(model, binary, func)
     name = type(model).__name__
@@ -170,7 +175,7 @@ def fit_outcome(od: OutcomeDesign, y: np.ndarray, s: np.ndarray, fit_rows: np.nd
     q1, q0 = np.empty(y.size), np.empty(y.size)
     for train, test in folds:  # K folds, not rows
         tr = train[fit_rows[train]]
-        q1[test], q0[test] = fit_predict(od.X[tr], y[tr], s[tr], od.X1[test], od.X0[test])
+        q1[test], q0[test] = fit_predict(od.X[tr], y[tr], s[tr], *od.arms(test))
     return OutcomeFit(q1=q1, q0=q0, glm=None, description=f"{name}, {len(folds)}-fold cross-fitted")
 
 
@@ -428,8 +433,12 @@ def fit_nuisances(data: pd.DataFrame, func: str, *, exposure: str, outcome: str,
                   covariates: Any, outcome_covariates: Any, ps_model: Any, outcome_model: Any,
                   cross_fit: int | None, trim: Any, weights: str | None, cluster: str | None,
                   reference: Any, random_state: Any, missing: str, estimand: str,
-                  effect_measure: str) -> Nuisances:
-    """Validate the data and fit both nuisance models (sharing folds when cross-fitted)."""
+                  effect_measure: str, crossfit_glm: bool = False) -> Nuisances:
+    """Validate the data and fit both nuisance models (sharing folds when cross-fitted).
+
+    ``crossfit_glm``: with ``cross_fit`` and neither model given, cross-fit both default
+    GLMs (:func:`._crossfit.crossfit_glms`) instead of refusing.
+    """
     data = check_frame(data)
     check_columns(data, exposure=exposure, outcome=outcome, weights=weights, cluster=cluster)
     out_cov = covariates if outcome_covariates is None else outcome_covariates
@@ -441,24 +450,42 @@ def fit_nuisances(data: pd.DataFrame, func: str, *, exposure: str, outcome: str,
     every = np.ones(a.size, dtype=bool)
     check_outcome(y, a, s > 0, binary, effect_measure, func, exposure, outcome)
     seed = folds = None
+    glm_cf = cross_fit is not None and ps_model is None and outcome_model is None
+    if glm_cf and not crossfit_glm:
+        raise DataValidationError(
+            f"{func}(): cross_fit needs a machine-learning ps_model or outcome_model; the "
+            "default logistic and linear regressions are fitted on all rows.")
     if cross_fit is not None:
-        if ps_model is None and outcome_model is None:
-            raise DataValidationError(
-                f"{func}(): cross_fit needs a machine-learning ps_model or outcome_model; the "
-                "default logistic and linear regressions are fitted on all rows.")
         seed = fold_seed(random_state, func)
         folds = crossfit_folds(a, cross_fit, seed, func)
-    ps = fit_propensity(frame, a, s, covariates, ps_model, cross_fit, seed, trim, estimand,
-                        func, exposure, weights is not None, dropped)
-    od = outcome_design(frame, a, every, exposure, out_cov, func,
-                        intercept=outcome_model is None)
-    fit = fit_outcome(od, y, s, every, binary, outcome_model,
-                      folds if outcome_model is not None else None, func, outcome)
+    refit: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]] | None
+    if glm_cf and folds is not None:
+        def general() -> tuple[np.ndarray, np.ndarray, np.ndarray, Design]:
+            od = outcome_design(frame, a, every, exposure, out_cov, func, intercept=True)
+            return od.X, od.X1, od.X0, od.design
+
+        cf = crossfit_glms(frame, a, y, s, covariates, out_cov, [t for _, t in folds],
+                           exposure=exposure, binary=binary, func=func, outcome=outcome,
+                           general=general)
+        ps = _fit_ps(frame, a, s, covariates, func=func, exposure=exposure, estimand=estimand,
+                     cross_fit=cross_fit, trim=trim, weighted=weights is not None,
+                     dropped=dropped, weight_checks=False, scores=(cf.e, cf.ps_design))
+        kind = "logistic" if binary else "linear"
+        fit = OutcomeFit(q1=cf.q1, q0=cf.q0, glm=None, description=(
+            f"{kind} regression on {cf.outcome_formula}, {cross_fit}-fold cross-fitted"))
+        refit = None
+    else:
+        ps = fit_propensity(frame, a, s, covariates, ps_model, cross_fit, seed, trim,
+                            estimand, func, exposure, weights is not None, dropped)
+        od = outcome_design(frame, a, every, exposure, out_cov, func,
+                            intercept=outcome_model is None)
+        fit = fit_outcome(od, y, s, every, binary, outcome_model,
+                          folds if outcome_model is not None else None, func, outcome)
+        refit = (_parametric_refit(ps, od, y, a, s, binary, outcome)
+                 if fit.glm is not None and ps_model is None and trim is None else None)
     k = ps.kept.to_numpy()
     notes = (f"propensity model: {ps.model_description}",
              f"outcome model: {fit.description}") + ps.notes + zero_weight_notes(s, weights)
-    refit = (_parametric_refit(ps, od, y, a, s, binary, outcome)
-             if fit.glm is not None and ps_model is None and trim is None else None)
     return Nuisances(a=a[k], y=y[k], s=s[k], e=ps.scores.to_numpy()[k], q1=fit.q1[k],
                      q0=fit.q0[k], binary=binary,
                      cluster=frame[cluster].to_numpy()[k] if cluster else None, ps=ps,
@@ -476,7 +503,8 @@ def _parametric_refit(ps: PropensityScore, od: OutcomeDesign, y: np.ndarray, a: 
         e = fit_logistic(X, a.astype(float), si, func=verb_name(), start=start,
                          information=False).fitted
         coef = fit_glm(od.X, y, si, binary, od.design.names, verb_name(), outcome).coef
-        return np.clip(e, 1e-12, 1 - 1e-12), link(od.X1 @ coef), link(od.X0 @ coef)
+        eta1, eta0 = od.linear_arms(coef)
+        return np.clip(e, 1e-12, 1 - 1e-12), link(eta1), link(eta0)
 
     return refit
 

@@ -225,10 +225,10 @@ class PropensityScore(Renderable):
 
 # ---------------------------------------------------------------------- fitting
 def _model_description(model: Any, design: Design | None, cross_fit: int | None) -> str:
+    cf = f", {cross_fit}-fold cross-fitted" if cross_fit else ""
     if model is None:
-        return f"logistic regression on {design.formula if design else ''}".strip()
-    name = type(model).__name__
-    return name + (f", {cross_fit}-fold cross-fitted" if cross_fit else "")
+        return f"logistic regression on {design.formula if design else ''}".strip() + cf
+    return type(model).__name__ + cf
 
 
 def fit_scores(
@@ -437,6 +437,7 @@ def fit_propensity(
     exposure: str, estimand: str = "ATE", model: Any = None, cross_fit: int | None = None,
     random_state: Any = None, trim: Any = None, truncate: Any = None, stabilize: bool = False,
     weighted: bool = False, dropped: Any = None, weight_checks: bool = True,
+    scores: tuple[np.ndarray, Design] | None = None,
 ) -> PropensityScore:
     """Fit the exposure model on validated rows and derive the balancing weights.
 
@@ -452,9 +453,16 @@ def fit_propensity(
         Whether ``s`` came from a weights column (kept as ``sampling_weights``).
     weight_checks : bool
         Warn when a few subjects dominate an arm's weights (the weighting verbs).
+    scores : (numpy.ndarray, Design), optional
+        Scores already fitted on ``design`` (``aipw``'s cross-fitted logistic regression);
+        ``model`` must then be None and ``cross_fit`` is only named in the description.
     """
-    e, design, fit = fit_scores(frame, a, covariates, model, s, cross_fit, random_state, func,
-                                exposure)
+    fit: GLMFit | None
+    if scores is not None:
+        (e, design), fit = scores, None
+    else:
+        e, design, fit = fit_scores(frame, a, covariates, model, s, cross_fit, random_state,
+                                    func, exposure)
     keep, trim_note = trim_mask(e, trim, func)
     notes = positivity_notes(e, a, func, exposure, keep=keep, trim=trim, estimand=estimand,
                              s=s)

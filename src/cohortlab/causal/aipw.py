@@ -23,7 +23,6 @@ from ._outcome import (
 __all__ = ["aipw"]
 
 
-
 @verb
 def aipw(
     data: pd.DataFrame,
@@ -68,10 +67,12 @@ def aipw(
     (binary 0/1 outcome) regression on ``outcome_covariates`` (default ``covariates``) or any
     scikit-learn regressor / classifier (``outcome_model``). The exposure is added to the
     outcome model as a main effect unless the formula already has it as a term of its own
-    (see :func:`gformula`). ``cross_fit=K`` fits each machine-learning nuisance model on K - 1
-    folds and predicts the held-out fold (Chernozhukov et al. 2018); both models share the
-    folds, drawn (stratified by exposure) from ``random_state``. The parametric default
-    models are fitted on all rows.
+    (see :func:`gformula`). ``cross_fit=K`` fits each nuisance model on K - 1 folds and
+    predicts the held-out fold (Chernozhukov et al. 2018); both models share the folds, drawn
+    (stratified by exposure) from ``random_state``. With both default models, both GLMs are
+    cross-fitted (K logistic and K linear / logistic fits, computed together: see
+    ``causal/_crossfit.py``); when only one model is a scikit-learn estimator, the
+    parametric default one is fitted on all rows.
 
     Identifying assumptions: conditional exchangeability given the covariates, positivity
     and consistency.
@@ -102,10 +103,10 @@ def aipw(
     outcome_model : scikit-learn regressor or classifier, optional
         The outcome model; default linear or logistic regression.
     cross_fit : int, optional
-        K-fold cross-fitting of the machine-learning nuisance models (each fitted on K - 1
-        folds, predicting the held-out one); both models share the folds, stratified by
-        exposure and drawn from ``random_state``. The parametric default models are fitted on
-        all rows.
+        K-fold cross-fitting of the nuisance models (each fitted on K - 1 folds, predicting
+        the held-out one); both models share the folds, stratified by exposure and drawn
+        from ``random_state``. Both default GLMs are cross-fitted when neither model is
+        given; a default GLM next to a scikit-learn model is fitted on all rows.
     trim : (float, float) or "crump", optional
         Remove subjects with propensity scores outside the bounds (as in
         :func:`propensity_score`); the estimand becomes the trimmed population's.
@@ -147,7 +148,7 @@ def aipw(
         outcome_covariates=outcome_covariates, ps_model=ps_model, outcome_model=outcome_model,
         cross_fit=cross_fit, trim=trim, weights=weights, cluster=cluster, reference=reference,
         random_state=random_state, missing=missing, estimand=estimand,
-        effect_measure=effect_measure)
+        effect_measure=effect_measure, crossfit_glm=True)
     means = functools.partial(aipw_means, estimand=estimand)
     cf = (f"{cross_fit}-fold cross-fitting (folds shared by both models)",) if cross_fit else ()
     return nuisance_estimate(

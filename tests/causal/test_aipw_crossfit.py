@@ -1,0 +1,134 @@
+"""aipw(cross_fit=K) with the default GLMs: the same numbers as K separate fits by hand.
+
+The joint fold iteration of ``causal/_crossfit.py`` must land on each training set's own
+maximum-likelihood / least-squares fit: every case below refits the K training sets one by
+one with the Newton / least-squares fitters of ``_glm.py`` on the folds aipw draws and
+recomputes the AIPW estimate and its influence-function SE.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+
+import cohortlab as cl
+from cohortlab._design import build_design
+from cohortlab._glm import fit_linear, fit_logistic
+from cohortlab.causal import _crossfit
+from cohortlab.causal._outcome import crossfit_folds, fold_seed, outcome_design
+
+PS = "age + female + bmi + diabetes + C(smoking) + af_flag"
+OUT = "sbp + age + bmi + diabetes + C(smoking)"
+
+
+@pytest.fixture(scope="module")
+def sim() -> pd.DataFrame:
+    d = cl.simulate_cohort(3000, random_state=11)
+    return d.assign(w=np.random.default_rng(2).uniform(0.5, 2.0, len(d)))
+
+
+def _by_hand(d, *, outcome, covariates, outcome_covariates=None, k=5, random_state=7,
+             weights=None, estimand="ATE"):
+    a = d["treated"].to_numpy()
+    y = d[outcome].to_numpy(dtype=float)
+    s = d[weights].to_numpy() if weights else np.ones(len(d))
+    binary = set(np.unique(y)) <= {0.0, 1.0}
+    folds = crossfit_folds(a, k, fold_seed(random_state, "aipw"), "aipw")
+    Xp = build_design(d, covariates, "aipw").X
+    od = outcome_design(d, a, np.ones(len(d), dtype=bool), "treated",
+                        outcome_covariates or covariates, "aipw", intercept=True)
+    e, q1, q0 = np.empty(len(d)), np.empty(len(d)), np.empty(len(d))
+    for train, test in folds:
+        e[test] = expit(Xp[test] @ fit_logistic(Xp[train], a[train], s[train]).coef)
+        fit = (fit_logistic if binary else fit_linear)(od.X[train], y[train], s[train])
+        link = expit if binary else (lambda x: x)
+        q1[test], q0[test] = link(od.X1[test] @ fit.coef), link(od.X0[test] @ fit.coef)
+    from cohortlab.causal._aipw import aipw_means
+
+    mu1, mu0, phi1, phi0 = aipw_means(y, a, q1, q0, e, s, estimand)
+    phi = phi1 - phi0
+    return mu1 - mu0, np.std(phi, ddof=1) / np.sqrt(phi.size), e
+
+
+CASES = {
+    "formula, continuous": dict(outcome="sbp_12m", covariates=PS, outcome_covariates=OUT),
+    "same formula": dict(outcome="sbp_12m", covariates=PS),
+    "list of numeric columns": dict(outcome="sbp_12m", covariates=["age", "female", "bmi"]),
+    "exposure interaction": dict(outcome="sbp_12m", covariates=PS,
+                                 outcome_covariates=OUT + " + I(treated*diabetes)"),
+    "binary outcome": dict(outcome="mace_1y", covariates=PS),
+    "weighted, ATT": dict(outcome="sbp_12m", covariates=PS, weights="w", estimand="ATT"),
+    "3 folds": dict(outcome="sbp_12m", covariates=PS, k=3, random_state=3),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_matches_separate_fold_fits(sim, case):
+    kw = dict(CASES[case])
+    k, rs = kw.pop("k", 5), kw.pop("random_state", 7)
+    est = cl.aipw(sim, exposure="treated", cross_fit=k, random_state=rs, **kw)
+    ate, se, e = _by_hand(sim, k=k, random_state=rs, **kw)
+    assert est.estimate == pytest.approx(ate, abs=1e-8)
+    assert est.std_error == pytest.approx(se, rel=1e-8)
+    np.testing.assert_allclose(est.diagnostics.scores.to_numpy(), e, rtol=0, atol=1e-10)
+    assert f"{k}-fold cross-fitted" in est.summary()
+
+
+def test_fallback_to_newton_per_fold_gives_the_same_numbers(sim, monkeypatch):
+    """No joint iteration at all (MAX_ITER = 0): each fold refitted by Newton's method."""
+    kw = dict(exposure="treated", outcome="mace_1y", covariates=PS, cross_fit=5,
+              random_state=7)
+    fast = cl.aipw(sim, **kw)
+    monkeypatch.setattr(_crossfit, "MAX_ITER", 0)
+    slow = cl.aipw(sim, **kw)
+    assert fast.estimate == pytest.approx(slow.estimate, abs=1e-10)
+    assert fast.std_error == pytest.approx(slow.std_error, rel=1e-9)
+
+
+def test_subsample_start_gives_the_same_numbers(sim, monkeypatch):
+    """The Newton start on every step-th row only moves where the iteration begins."""
+    kw = dict(exposure="treated", outcome="sbp_12m", covariates=PS, cross_fit=5,
+              random_state=7)
+    full = cl.aipw(sim, **kw)
+    monkeypatch.setattr(_crossfit, "START_ROWS", 500)
+    sub = cl.aipw(sim, **kw)
+    assert full.estimate == pytest.approx(sub.estimate, abs=1e-10)
+
+
+def test_numeric_design_is_formulaics(sim):
+    cols = ["age", "female", "bmi", "diabetes"]
+    fast = _crossfit.numeric_design(sim, cols, "t")
+    ref = build_design(sim, cols, "t")
+    assert fast.names == ref.names and fast.formula == ref.formula
+    np.testing.assert_array_equal(fast.X, ref.X)
+
+
+def test_bootstrap_refused_with_cross_fit(sim):
+    with pytest.raises(cl.exceptions.DataValidationError, match="cross_fit"):
+        cl.aipw(sim, exposure="treated", outcome="sbp_12m", covariates=PS, cross_fit=5,
+                variance="bootstrap", n_boot=10)
+
+
+def test_a_level_seen_in_one_fold_only_is_refused():
+    """One row with rare = 1: the model fitted without its fold cannot estimate 'rare'."""
+    d = cl.simulate_cohort(300, random_state=1)
+    d["rare"] = 0
+    d.loc[d.index[:1], "rare"] = 1
+    with pytest.raises(cl.exceptions.DataValidationError,
+                       match=r"cross_fit=5: covariate column\(s\) \['rare'\] of the outcome "
+                             r"model take a single value outside fold"):
+        cl.aipw(d, exposure="treated", outcome="sbp_12m", covariates=["age", "bmi", "rare"],
+                cross_fit=5, random_state=1)
+
+
+def test_separation_names_the_covariate():
+    """Two rare rows, both unexposed: the all-rows Newton fit names the column."""
+    d = cl.simulate_cohort(300, random_state=1)
+    d["rare"] = 0
+    d.loc[d.index[:2], "rare"] = 1
+    assert (d.loc[d.index[:2], "treated"] == 0).all()
+    with pytest.raises(cl.exceptions.ConvergenceError, match=r"'rare' on its own separates"):
+        cl.aipw(d, exposure="treated", outcome="sbp_12m", covariates=["age", "bmi", "rare"],
+                cross_fit=5, random_state=1)
