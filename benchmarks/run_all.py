@@ -24,10 +24,9 @@ from importlib import metadata
 from _harness import HERE, RSCRIPT, THREAD_VARS, child_env, cpu_model, load_average
 
 #: the scripts on the subprocess harness (they take --rounds / --budget)
-HARNESS = ["bench_cox", "bench_km", "bench_ipw", "bench_bootstrap", "bench_scaling"]
+HARNESS = ["bench_cox", "bench_km", "bench_ipw", "bench_bootstrap", "bench_aipw", "bench_scaling"]
 #: the scripts still timed in-process (run with BLAS pinned through the environment)
-IN_PROCESS = ["bench_table1", "bench_match", "bench_match_variance", "bench_aipw",
-              "bench_evaluation"]
+IN_PROCESS = ["bench_table1", "bench_match", "bench_match_variance", "bench_evaluation"]
 PACKAGES = ["cohortlab", "numpy", "scipy", "pandas", "statsmodels", "scikit-learn", "lifelines",
             "scikit-survival", "comprisk", "tableone", "econml", "pyarrow", "threadpoolctl",
             "joblib"]
