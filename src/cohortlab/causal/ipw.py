@@ -177,8 +177,12 @@ def ipw(
         stat = _bootstrap_statistic(frame, y, a, s, r, ps, estimand, effect_measure, model,
                                     trim, truncate, exposure, censoring_covariates, random_state,
                                     cens[1].coef if cens[1] is not None else None)
+        # the logistic refits are numpy calls that release the GIL: threads, not processes
         boot = bootstrap(stat, len(frame), n_boot=n_boot, random_state=random_state,
-                         n_jobs=n_jobs, cluster=cl_ids)
+                         n_jobs=n_jobs, cluster=cl_ids,
+                         prefer="threads" if model is None else None)
+        if boot.execution != "in this process":
+            common["notes"] += (f"bootstrap replicates run {boot.execution}",)
         return Estimate.from_bootstrap(exposure, est, boot.valid[:, 0], n_failed=boot.n_failed,
                                        **common)
     chosen = phi if variance == "mestimation" else phi_known
