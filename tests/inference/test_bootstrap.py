@@ -93,8 +93,8 @@ def test_parallel_run_shares_chunks_with_this_process_and_records_it(monkeypatch
     assert calls == [0]  # the worker got the first chunk; this process ran the rest
     n_chunks = 2 * bootstrap_module.CHUNKS_PER_PROCESS
     assert res.n_workers == 2
-    assert res.execution == ("2 joblib workers (prefer=None, n_jobs=2) and this process: "
-                             f"{40 - 40 // n_chunks} of 40 replicates here")
+    assert res.execution == ("2 joblib workers (prefer=None, n_jobs=2) and this process "
+                             f"({40 - 40 // n_chunks} of 40 replicates)")
     ref = bootstrap(mean_stat, X.size, n_boot=40, random_state=1, n_jobs=1)
     np.testing.assert_array_equal(res.replicates, ref.replicates)
     assert ref.n_workers == 0 and ref.execution == "in this process"

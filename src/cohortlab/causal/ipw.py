@@ -182,7 +182,7 @@ def ipw(
                          n_jobs=n_jobs, cluster=cl_ids,
                          prefer="threads" if model is None else None)
         if boot.execution != "in this process":
-            common["notes"] += (f"bootstrap replicates run {boot.execution}",)
+            common["notes"] += (f"bootstrap replicates: {boot.execution}",)
         return Estimate.from_bootstrap(exposure, est, boot.valid[:, 0], n_failed=boot.n_failed,
                                        **common)
     chosen = phi if variance == "mestimation" else phi_known
@@ -266,11 +266,13 @@ def _bootstrap_statistic(frame, y, a, s, r, ps, estimand, measure, model, trim, 
             e = e[rows]
         e = np.clip(e, 1e-12, 1 - 1e-12)
         ak = a[rows]
-        resampled = np.repeat(e, cnt[rows]) if isinstance(trim, str) else e
-        keep, _ = trim_mask(e, _fixed_trim(trim, resampled), verb_name())
         w1, w0 = arm_weights(e, estimand)   # realized_weights without the derivative
         w = np.where(ak == 1, w1, w0)
-        w, _ = truncate_weights(np.where(keep, w, 0.0), keep, truncate, verb_name(), freq=freq)
+        if trim is not None or truncate is not None:
+            resampled = np.repeat(e, cnt[rows]) if isinstance(trim, str) else e
+            keep, _ = trim_mask(e, _fixed_trim(trim, resampled), verb_name())
+            w, _ = truncate_weights(np.where(keep, w, 0.0), keep, truncate, verb_name(),
+                                    freq=freq)
         if cens_refit is not None:
             c = cens_refit.fitted_at(rows, sk)
         elif Z is not None:

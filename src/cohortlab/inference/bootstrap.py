@@ -154,14 +154,16 @@ def _run_shared(statistic: Statistic, seeds: list, n: int, clusters: tuple | Non
 
     The chunks sit on one queue: the workers' tasks are drawn from its front as they free up
     (``batch_size=1``, at most one task per worker dispatched ahead) and this process takes
-    chunks from its back meanwhile, then collects the workers' results. Every process (and
-    this one, for itself and its worker threads) computes with one BLAS thread. Returns the
-    results and how many replicates this process ran.
+    chunks from its back meanwhile (not with ``prefer="threads"``: threads start at once, and
+    this one would be one too many for ``n_jobs`` cores), then collects the workers' results.
+    Every process (and this one, for itself and its worker threads) computes with one BLAS
+    thread. Returns the results and how many replicates this process ran.
     """
     chunks = seed_batches(seeds, n_proc, per_worker=CHUNKS_PER_PROCESS)
     todo = deque(range(len(chunks)))
     out: list[Any] = [None] * len(chunks)
     caller = os.getpid()
+    threads = prefer == "threads"
 
     def tasks() -> Iterator[Any]:  # advanced by joblib as workers free up
         while True:
@@ -175,7 +177,7 @@ def _run_shared(statistic: Statistic, seeds: list, n: int, clusters: tuple | Non
     with threadpool_limits(limits=1):
         pending = Parallel(n_jobs=n_proc, prefer=prefer, batch_size=1, pre_dispatch="n_jobs",
                            return_as="generator")(tasks())
-        while True:
+        while not threads:  # worker threads start at once: this thread only collects
             try:
                 j = todo.pop()
             except IndexError:
@@ -278,8 +280,8 @@ def bootstrap(
     else:
         results, here = _run_shared(statistic, seeds, n, clusters, k, n_proc, prefer)
         n_used = n_proc
-        execution = (f"{n_proc} joblib workers (prefer={prefer!r}, n_jobs={n_jobs}) and this "
-                     f"process: {here:,} of {n_boot:,} replicates here")
+        execution = (f"{n_proc} joblib workers (prefer={prefer!r}, n_jobs={n_jobs})"
+                     + (f" and this process ({here:,} of {n_boot:,} replicates)" if here else ""))
     reps = np.vstack([r[0] for r in results])  # in seed order
     failed = sum(r[1] for r in results)
     if failed > max_failed * n_boot:
