@@ -87,14 +87,16 @@ class LogisticRefit:
         gamma, eta = fit
         return expit(eta if rows.size == self.y.size else gamma @ self._zt)
 
-    def fitted_at(self, rows: np.ndarray, w: np.ndarray) -> np.ndarray:
+    def fitted_at(self, rows: np.ndarray, w: np.ndarray,
+                  y: np.ndarray | None = None) -> np.ndarray:
         """Fitted probabilities at ``rows`` of the refit where only ``rows`` have weight.
 
         ``rows`` are increasing row positions, ``w`` their frequency weights (zeros allowed);
-        every other row has weight 0. The result is ``fitted(full_w)[rows]`` without the
-        passes over the rows a resample leaves out.
+        every other row has weight 0. ``y``: the response at ``rows``, when the caller has
+        it already. The result is ``fitted(full_w)[rows]`` without the passes over the rows
+        a resample leaves out.
         """
-        fit = self._solve(rows, w)
+        fit = self._solve(rows, w, y)
         if fit is None:
             return self._fallback(rows, w)[rows]
         return expit(fit[1])
@@ -105,11 +107,13 @@ class LogisticRefit:
         return fit_logistic(self.X, self.y, full, func=self.func, start=self.start,
                             information=False).fitted
 
-    def _solve(self, rows: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    def _solve(self, rows: np.ndarray, w: np.ndarray,
+               y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
         """Standardised coefficients and linear predictor at ``rows``; None: use fit_logistic."""
         whole = rows.size == self.y.size
         z = self._zt if whole else np.take(self._zt, rows, axis=1)
-        y = self.y if whole else self.y[rows]
+        if y is None:
+            y = self.y if whole else self.y[rows]
         gamma = self._gamma0.copy()
         inv = self._step0
         prev = np.nan  # the previous step's size (none yet)

@@ -250,6 +250,7 @@ def _bootstrap_statistic(frame, y, a, s, r, ps, estimand, measure, model, trim, 
     cens_refit = (LogisticRefit(Z, r.astype(float), cens_start, weights=s, func=verb_name())
                   if Z is not None and cens_start is not None else None)
     rf = r.astype(float)
+    cols = np.vstack([s, a, y, rf])  # gathered together: one pass of random reads
 
     def stat(idx: np.ndarray) -> float:
         # A resample is the full data with frequency weights (the counts); the rows it leaves
@@ -257,15 +258,15 @@ def _bootstrap_statistic(frame, y, a, s, r, ps, estimand, measure, model, trim, 
         cnt = np.bincount(idx, minlength=a.size)
         rows = np.flatnonzero(cnt > 0)
         freq = cnt[rows].astype(float)
-        sk = s[rows] * freq
+        sk, ak, yk, rk = np.take(cols, rows, axis=1)
+        sk = sk * freq
         if ps_refit is not None:
-            e = ps_refit.fitted_at(rows, sk)
+            e = ps_refit.fitted_at(rows, sk, ak)
         else:
             e = np.empty(a.size)
             e[idx] = _fit_sklearn(X[idx], a[idx], s[idx], model, None, random_state, verb_name())
             e = e[rows]
         e = np.clip(e, 1e-12, 1 - 1e-12)
-        ak = a[rows]
         w1, w0 = arm_weights(e, estimand)   # realized_weights without the derivative
         w = np.where(ak == 1, w1, w0)
         if trim is not None or truncate is not None:
@@ -274,13 +275,13 @@ def _bootstrap_statistic(frame, y, a, s, r, ps, estimand, measure, model, trim, 
             w, _ = truncate_weights(np.where(keep, w, 0.0), keep, truncate, verb_name(),
                                     freq=freq)
         if cens_refit is not None:
-            c = cens_refit.fitted_at(rows, sk)
+            c = cens_refit.fitted_at(rows, sk, rk)
         elif Z is not None:
             c = fit_logistic(Z, rf, s * cnt, func=verb_name(), start=cens_start,
                              information=False).fitted[rows]
         else:
             c = None
-        mu1, mu0 = hajek_means(y[rows], ak, sk, w, r=rf[rows], c=c)
+        mu1, mu0 = hajek_means(yk, ak, sk, w, r=rk, c=c)
         return contrast(mu1, mu0, np.zeros(1), np.zeros(1), measure)[0]
 
     return stat
