@@ -292,3 +292,16 @@ def test_bootstrap_interval_validates():
         bootstrap_interval([0.0], reps, 0.95, "bca")  # type: ignore[arg-type]
     with pytest.raises(CohortError, match=r"^bootstrap_interval\(\): conf_level"):
         bootstrap_interval([0.0], reps, 95)
+
+
+def test_threads_give_the_same_replicates_and_say_so(monkeypatch):
+    """prefer="threads": worker threads, a lower start-up floor than processes, same replicates."""
+    ref = bootstrap(two_stats, X.size, n_boot=64, random_state=7, n_jobs=1)
+    small = bootstrap(two_stats, X.size, n_boot=64, random_state=7, n_jobs=2, prefer="threads")
+    assert small.n_workers == 0 and "under the 0.1 s" in small.execution  # a toy: in-process
+    monkeypatch.setattr(bootstrap_module, "MIN_THREADS_S", 0.0)
+    res = bootstrap(two_stats, X.size, n_boot=64, random_state=7, n_jobs=2, prefer="threads")
+    assert res.n_workers == 2
+    assert res.execution == "2 joblib workers (prefer='threads', n_jobs=2)"
+    np.testing.assert_array_equal(res.replicates, ref.replicates)
+    np.testing.assert_array_equal(small.replicates, ref.replicates)
