@@ -41,9 +41,12 @@ __all__ = ["BootstrapResult", "bootstrap", "bootstrap_interval"]
 MIN_PARALLEL_S = 2.0
 #: The same for a statistic run in threads (``prefer="threads"``): no start-up to pay for.
 MIN_THREADS_S = 0.1
-#: Chunks of replicates per process in a parallel run: enough to balance a late-starting
-#: worker, few enough that shipping the statistic's data with each task stays cheap.
-CHUNKS_PER_PROCESS = 4
+#: Chunks of replicates per worker process: enough to balance a late-starting worker, few
+#: enough that shipping the statistic with each task stays cheap (every task pickles it
+#: again: large arrays as references to joblib's memory maps, the rest by value).
+CHUNKS_PER_PROCESS = 2
+#: Chunks per worker thread (nothing is shipped: finer chunks only balance better).
+CHUNKS_PER_THREAD = 4
 
 Statistic = Callable[[np.ndarray], "float | ArrayLike"]
 
@@ -159,11 +162,12 @@ def _run_shared(statistic: Statistic, seeds: list, n: int, clusters: tuple | Non
     Every process (and this one, for itself and its worker threads) computes with one BLAS
     thread. Returns the results and how many replicates this process ran.
     """
-    chunks = seed_batches(seeds, n_proc, per_worker=CHUNKS_PER_PROCESS)
+    threads = prefer == "threads"
+    chunks = seed_batches(seeds, n_proc,
+                          per_worker=CHUNKS_PER_THREAD if threads else CHUNKS_PER_PROCESS)
     todo = deque(range(len(chunks)))
     out: list[Any] = [None] * len(chunks)
     caller = os.getpid()
-    threads = prefer == "threads"
 
     def tasks() -> Iterator[Any]:  # advanced by joblib as workers free up
         while True:
