@@ -4,15 +4,15 @@ A bootstrap replicate of an IPW estimate refits the propensity model on a resamp
 the full data with frequency weights (the resample counts). :class:`LogisticRefit` prepares
 the design once: standardised with the full data's centre and scale (an affine
 reparametrisation, so the maximum is the same) and stored covariate-major, with the full
-data's information matrix at the full-data coefficients factorised once.
+data's information matrix at the full-data coefficients inverted once.
 
 A refit works on the rows the resample keeps (about 63%; the others add nothing) and starts
 from the full-data coefficients. Its steps are *chord* (simplified Newton) steps: the score
 of the resample, solved against the full data's information instead of the resample's own.
 The two differ by O(n^-1/2) (a resample's counts have mean 1), so each step shrinks the error
-by that factor (about 0.02 at 100,000 rows): six passes of one matrix-vector product each
-reach 1e-12, where Newton's three steps each also need the p x p information (a rank-k
-product over the rows, three times the cost of the score). When the steps do not shrink
+by that factor (about 0.02 at 100,000 rows): six score passes (two matrix-vector products
+and an ``expit`` each) reach 1e-12, where Newton's three steps each also need the p x p
+information (a rank-k product over the rows: a step costs 3-4 score passes). When the steps do not shrink
 fast enough (ratio of successive steps over ``0.25``: small samples, or a resample far from
 the full data) the information is recomputed at the current coefficients (a Newton step),
 and the chord steps continue with it.
