@@ -12,10 +12,10 @@ of the resample, solved against the full data's information instead of the resam
 The two differ by O(n^-1/2) (a resample's counts have mean 1), so each step shrinks the error
 by that factor (about 0.02 at 100,000 rows): six score passes (two matrix-vector products
 and an ``expit`` each) reach 1e-12, where Newton's three steps each also need the p x p
-information (a rank-k product over the rows: a step costs 3-4 score passes). When the steps do not shrink
-fast enough (ratio of successive steps over ``0.25``: small samples, or a resample far from
-the full data) the information is recomputed at the current coefficients (a Newton step),
-and the chord steps continue with it.
+information (a rank-k product over the rows: a step costs 3-4 score passes). When the
+steps do not shrink fast enough (ratio of successive steps over ``0.25``: small samples, or
+a resample far from the full data) the information is recomputed at the current
+coefficients (a Newton step), and the chord steps continue with it.
 
 Stopping: when the remaining error, estimated from the last step and the observed rate of
 contraction (``|step| * q / (1 - q)``), is below ``tol = 1e-12`` (relative to
