@@ -11,7 +11,6 @@ import importlib
 import numpy as np
 import pytest
 from helpers import BOOT_X, mean_stat, two_stats
-from joblib import effective_n_jobs
 
 from cohortlab.exceptions import CohortError
 from cohortlab.inference.bootstrap import BootstrapResult, bootstrap, bootstrap_interval
@@ -75,33 +74,36 @@ def test_no_global_rng_use():
     assert before[2:] == after[2:]
 
 
-def test_n_jobs_minus_one_uses_several_batches(monkeypatch):
-    """n_jobs=-1 spreads the replicates over the available processes, not one batch."""
-    if effective_n_jobs(-1) < 2:
-        pytest.skip("a single CPU: one batch is right")
+def test_parallel_run_shares_chunks_with_this_process_and_records_it(monkeypatch):
+    """Workers take chunks from the front of one queue, this process from the back."""
     calls: list[int] = []
 
-    class RecordingParallel:
+    class RecordingParallel:  # a worker that takes one chunk, then stops taking
         def __init__(self, n_jobs=None, **kwargs):
             self.n_jobs = n_jobs
 
         def __call__(self, tasks):
-            tasks = list(tasks)
-            calls.append(len(tasks))
-            return [f(*a, **k) for f, a, k in tasks]
+            f, a, k = next(iter(tasks))
+            calls.append(a[0])
+            return iter([f(*a, **k)])
 
     monkeypatch.setattr(bootstrap_module, "Parallel", RecordingParallel)
     monkeypatch.setattr(bootstrap_module, "MIN_PARALLEL_S", 0.0)
-    res = bootstrap(mean_stat, X.size, n_boot=40, random_state=1, n_jobs=-1)
-    # one chunk per process: this process runs one, the workers the others
-    assert calls == [effective_n_jobs(-1) - 1]
+    res = bootstrap(mean_stat, X.size, n_boot=40, random_state=1, n_jobs=2)
+    assert calls == [0]  # the worker got the first chunk; this process ran the rest
+    n_chunks = 2 * bootstrap_module.CHUNKS_PER_PROCESS
+    assert res.n_workers == 2
+    assert res.execution == ("2 joblib workers (prefer=None, n_jobs=2) and this process "
+                             f"({40 - 40 // n_chunks} of 40 replicates)")
     ref = bootstrap(mean_stat, X.size, n_boot=40, random_state=1, n_jobs=1)
     np.testing.assert_array_equal(res.replicates, ref.replicates)
+    assert ref.n_workers == 0 and ref.execution == "in this process"
     # a job too small to pay for starting workers runs in this process, same replicates
     calls.clear()
     monkeypatch.setattr(bootstrap_module, "MIN_PARALLEL_S", 1e9)
-    small = bootstrap(mean_stat, X.size, n_boot=40, random_state=1, n_jobs=-1)
-    assert not calls
+    small = bootstrap(mean_stat, X.size, n_boot=40, random_state=1, n_jobs=2)
+    assert not calls and small.n_workers == 0
+    assert "(n_jobs=2 not used)" in small.execution
     np.testing.assert_array_equal(small.replicates, ref.replicates)
 
 
@@ -290,3 +292,16 @@ def test_bootstrap_interval_validates():
         bootstrap_interval([0.0], reps, 0.95, "bca")  # type: ignore[arg-type]
     with pytest.raises(CohortError, match=r"^bootstrap_interval\(\): conf_level"):
         bootstrap_interval([0.0], reps, 95)
+
+
+def test_threads_give_the_same_replicates_and_say_so(monkeypatch):
+    """prefer="threads": worker threads, a lower start-up floor than processes, same replicates."""
+    ref = bootstrap(two_stats, X.size, n_boot=64, random_state=7, n_jobs=1)
+    small = bootstrap(two_stats, X.size, n_boot=64, random_state=7, n_jobs=2, prefer="threads")
+    assert small.n_workers == 0 and "under the 0.1 s" in small.execution  # a toy: in-process
+    monkeypatch.setattr(bootstrap_module, "MIN_THREADS_S", 0.0)
+    res = bootstrap(two_stats, X.size, n_boot=64, random_state=7, n_jobs=2, prefer="threads")
+    assert res.n_workers == 2
+    assert res.execution == "2 joblib workers (prefer='threads', n_jobs=2)"
+    np.testing.assert_array_equal(res.replicates, ref.replicates)
+    np.testing.assert_array_equal(small.replicates, ref.replicates)

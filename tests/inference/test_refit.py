@@ -59,3 +59,19 @@ def test_ipw_bootstrap_same_replicates_in_threads_and_processes(monkeypatch) -> 
         threads = cl.ipw(d, n_jobs=2, **kw)
     assert serial.std_error == threads.std_error
     assert serial.conf_low == threads.conf_low
+
+
+def test_fitted_at_equals_fitted_on_the_kept_rows_and_far_resamples_converge() -> None:
+    """fitted_at() is fitted()[rows]; a resample far from the full data (slow chord steps)
+    switches to Newton steps and still lands on fit_logistic's maximum."""
+    X, y = _data()
+    refit = LogisticRefit(X, y, fit_logistic(X, y).coef)
+    rng = np.random.default_rng(8)
+    w = np.bincount(rng.integers(0, y.size, y.size), minlength=y.size).astype(float)
+    rows = np.flatnonzero(w > 0)
+    np.testing.assert_array_equal(refit.fitted_at(rows, w[rows]), refit.fitted(w)[rows])
+    np.testing.assert_array_equal(refit.fitted_at(rows, w[rows], y[rows]),
+                                  refit.fitted(w)[rows])
+    far = np.where(X[:, 1] > 0.5, 4.0, 0.0) + (X[:, 2] > 0)  # a third of the rows, reweighted
+    np.testing.assert_allclose(refit.fitted(far), fit_logistic(X, y, far).fitted,
+                               rtol=0, atol=1e-12)

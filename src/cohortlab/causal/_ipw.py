@@ -22,7 +22,7 @@ import numpy as np
 from .._glm import GLMFit
 from ._weights import arm_weight_derivatives, arm_weights
 
-__all__ = ["ArmMeans", "ipw_arm_means", "realized_weights"]
+__all__ = ["ArmMeans", "hajek_means", "ipw_arm_means", "realized_weights"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,6 +43,29 @@ def realized_weights(e: np.ndarray, a: np.ndarray, estimand: str) -> tuple[np.nd
     w1, w0 = arm_weights(e, estimand)
     dw1, dw0 = arm_weight_derivatives(e, estimand)
     return np.where(a == 1, w1, w0), np.where(a == 1, dw1, dw0)
+
+
+def hajek_means(y: np.ndarray, a: np.ndarray, s: np.ndarray, w: np.ndarray, *,
+                r: np.ndarray | None = None, c: np.ndarray | None = None) -> tuple[float, float]:
+    """The two Hajek arm means of :func:`ipw_arm_means`, without influence values.
+
+    The same arithmetic (a bootstrap replicate's estimate); ``y`` may hold anything where
+    ``r == 0``.
+
+    Examples
+    --------
+    >>> hajek_means(np.array([1.0, 3.0, 2.0]), np.array([1, 1, 0]), np.ones(3),
+    ...             np.array([1.0, 3.0, 2.0]))
+    (2.5, 2.0)
+    """
+    base = s if r is None else s * r
+    base = base if c is None else base / c
+    y0 = y if r is None else np.where(r > 0, y, 0.0)
+    mu = []
+    for arm in (1, 0):
+        wt = ((a == arm) * base) * w
+        mu.append(float(np.dot(wt, y0) / wt.sum()))
+    return mu[0], mu[1]
 
 
 def ipw_arm_means(

@@ -22,7 +22,7 @@ from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results.estimate import Estimate
 from ._contrast import MEASURE_NAMES, contrast
-from ._ipw import ipw_arm_means, realized_weights
+from ._ipw import hajek_means, ipw_arm_means, realized_weights
 from ._outcome import check_outcome_variation, point_arrays, zero_weight_notes
 from ._propensity import _fit_sklearn, fit_propensity
 from ._weights import arm_weights, crump_threshold
@@ -177,8 +177,12 @@ def ipw(
         stat = _bootstrap_statistic(frame, y, a, s, r, ps, estimand, effect_measure, model,
                                     trim, truncate, exposure, censoring_covariates, random_state,
                                     cens[1].coef if cens[1] is not None else None)
+        # the logistic refits are numpy calls that release the GIL: threads, not processes
         boot = bootstrap(stat, len(frame), n_boot=n_boot, random_state=random_state,
-                         n_jobs=n_jobs, cluster=cl_ids)
+                         n_jobs=n_jobs, cluster=cl_ids,
+                         prefer="threads" if model is None else None)
+        if boot.execution != "in this process":
+            common["notes"] += (f"bootstrap replicates: {boot.execution}",)
         return Estimate.from_bootstrap(exposure, est, boot.valid[:, 0], n_failed=boot.n_failed,
                                        **common)
     chosen = phi if variance == "mestimation" else phi_known
@@ -240,33 +244,45 @@ def _bootstrap_statistic(frame, y, a, s, r, ps, estimand, measure, model, trim, 
     X = ps._design.X
     Z = (build_design(frame, censoring_covariates, verb_name(), extra=exposure).X
          if censoring_covariates is not None else None)
-    # warm-started plain Newton refits on a design prepared once (fit_logistic as fallback)
-    ps_refit = (LogisticRefit(X, a.astype(float), ps._fit.coef, func=verb_name())
+    # warm-started refits on a design prepared once (fit_logistic as fallback)
+    ps_refit = (LogisticRefit(X, a.astype(float), ps._fit.coef, weights=s, func=verb_name())
                 if model is None else None)
-    cens_refit = (LogisticRefit(Z, r.astype(float), cens_start, func=verb_name())
+    cens_refit = (LogisticRefit(Z, r.astype(float), cens_start, weights=s, func=verb_name())
                   if Z is not None and cens_start is not None else None)
+    rf = r.astype(float)
+    cols = np.vstack([s, a, y, rf])  # gathered together: one pass of random reads
 
     def stat(idx: np.ndarray) -> float:
-        # A resample equals the full data with frequency weights: no row gather needed.
-        cnt = np.bincount(idx, minlength=a.size).astype(float)
-        si = s * cnt
+        # A resample is the full data with frequency weights (the counts); the rows it leaves
+        # out add nothing to any sum, so everything below runs on the rows it keeps.
+        cnt = np.bincount(idx, minlength=a.size)
+        rows = np.flatnonzero(cnt > 0)
+        freq = cnt[rows].astype(float)
+        sk, ak, yk, rk = np.take(cols, rows, axis=1)
+        sk = sk * freq
         if ps_refit is not None:
-            e = ps_refit.fitted(si)
+            e = ps_refit.fitted_at(rows, sk, ak)
         else:
             e = np.empty(a.size)
             e[idx] = _fit_sklearn(X[idx], a[idx], s[idx], model, None, random_state, verb_name())
-            e = np.where(cnt > 0, e, 0.5)
+            e = e[rows]
         e = np.clip(e, 1e-12, 1 - 1e-12)
-        resampled = np.repeat(e, cnt.astype(int)) if isinstance(trim, str) else e
-        keep, _ = trim_mask(e, _fixed_trim(trim, resampled), verb_name())
         w1, w0 = arm_weights(e, estimand)   # realized_weights without the derivative
-        w = np.where(a == 1, w1, w0)
-        w, _ = truncate_weights(np.where(keep, w, 0.0), keep, truncate, verb_name(), freq=cnt)
-        c = (cens_refit.fitted(si) if cens_refit is not None
-             else fit_logistic(Z, r.astype(float), si, func=verb_name(), start=cens_start,
-                               information=False).fitted if Z is not None else None)
-        m = ipw_arm_means(y, a, e, si, w, np.zeros_like(w), r=r.astype(float), c=c)
-        return contrast(m.mu1, m.mu0, m.phi1, m.phi0, measure)[0]
+        w = np.where(ak == 1, w1, w0)
+        if trim is not None or truncate is not None:
+            resampled = np.repeat(e, cnt[rows]) if isinstance(trim, str) else e
+            keep, _ = trim_mask(e, _fixed_trim(trim, resampled), verb_name())
+            w, _ = truncate_weights(np.where(keep, w, 0.0), keep, truncate, verb_name(),
+                                    freq=freq)
+        if cens_refit is not None:
+            c = cens_refit.fitted_at(rows, sk, rk)
+        elif Z is not None:
+            c = fit_logistic(Z, rf, s * cnt, func=verb_name(), start=cens_start,
+                             information=False).fitted[rows]
+        else:
+            c = None
+        mu1, mu0 = hajek_means(yk, ak, sk, w, r=rk, c=c)
+        return contrast(mu1, mu0, np.zeros(1), np.zeros(1), measure)[0]
 
     return stat
 

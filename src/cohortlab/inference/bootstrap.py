@@ -2,19 +2,30 @@
 
 Each replicate draws its resample from its own generator, spawned up front from one
 :class:`numpy.random.SeedSequence`, so the replicates are identical whatever ``n_jobs`` is and
-however joblib batches them. Replicates run through :mod:`joblib`, so a Dask or Ray backend can
-take over through ``joblib.parallel_backend``.
+however the work is split. Replicates run through :mod:`joblib`, so a Dask or Ray backend can
+take over through ``joblib.parallel_config``.
+
+Parallel runs share the work: the replicates are cut into chunks (a few per process) on one
+queue; joblib's workers take chunks from its front while the calling process takes them
+from its back, so this process works while the workers start (a fresh interpreter importing
+numpy, pandas and cohortlab: about a second) and nobody waits for a slow worker's share.
+Every process computes with one BLAS thread (threadpoolctl), so ``n_jobs`` processes use
+``n_jobs`` cores, not ``n_jobs`` times the BLAS pool.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from numpy.typing import ArrayLike
+from threadpoolctl import threadpool_limits
 
 from .._typing import BootstrapCI, RandomState
 from .._validation import check_conf_level, check_option, check_random_state
@@ -28,6 +39,14 @@ __all__ = ["BootstrapResult", "bootstrap", "bootstrap_interval"]
 #: the replicates run in the calling process whatever ``n_jobs`` is: starting joblib workers
 #: (a fresh interpreter importing numpy, pandas and cohortlab each) takes about a second.
 MIN_PARALLEL_S = 2.0
+#: The same for a statistic run in threads (``prefer="threads"``): no start-up to pay for.
+MIN_THREADS_S = 0.1
+#: Chunks of replicates per worker process: enough to balance a late-starting worker, few
+#: enough that shipping the statistic with each task stays cheap (every task pickles it
+#: again: large arrays as references to joblib's memory maps, the rest by value).
+CHUNKS_PER_PROCESS = 2
+#: Chunks per worker thread (nothing is shipped: finer chunks only balance better).
+CHUNKS_PER_THREAD = 4
 
 Statistic = Callable[[np.ndarray], "float | ArrayLike"]
 
@@ -44,11 +63,18 @@ class BootstrapResult:
         Replicates that raised or returned a non-finite value (excluded from intervals).
     clustered : bool
         Whether clusters, not rows, were resampled.
+    n_workers : int
+        joblib workers that shared the replicates with this process (0: this process only).
+    execution : str
+        How the replicates ran, e.g. ``"in this process: estimated 0.8 s serially, under the
+        2 s that starting workers costs (n_jobs=2 not used)"``; recorded, never silent.
     """
 
     replicates: np.ndarray
     n_failed: int
     clustered: bool
+    n_workers: int = 0
+    execution: str = "in this process"
 
     @property
     def valid(self) -> np.ndarray:
@@ -125,6 +151,61 @@ def seed_batches(seeds: list, n_jobs: int, per_worker: int = 4) -> list[list]:
     return [seeds[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
+def _run_shared(statistic: Statistic, seeds: list, n: int, clusters: tuple | None, k: int,
+                n_proc: int, prefer: str | None) -> tuple[list[tuple[np.ndarray, int]], int]:
+    """Chunks of replicates shared by joblib workers and this process; results in seed order.
+
+    The chunks sit on one queue: the workers' tasks are drawn from its front as they free up
+    (``batch_size=1``, at most one task per worker dispatched ahead) and this process takes
+    chunks from its back meanwhile (not with ``prefer="threads"``: threads start at once, and
+    this one would be one too many for ``n_jobs`` cores), then collects the workers' results.
+    Every process (and this one, for itself and its worker threads) computes with one BLAS
+    thread. Returns the results and how many replicates this process ran.
+    """
+    threads = prefer == "threads"
+    chunks = seed_batches(seeds, n_proc,
+                          per_worker=CHUNKS_PER_THREAD if threads else CHUNKS_PER_PROCESS)
+    todo = deque(range(len(chunks)))
+    out: list[Any] = [None] * len(chunks)
+    caller = os.getpid()
+
+    def tasks() -> Iterator[Any]:  # advanced by joblib as workers free up
+        while True:
+            try:
+                j = todo.popleft()
+            except IndexError:
+                return
+            yield delayed(_worker_chunk)(j, caller, statistic, chunks[j], n, clusters, k)
+
+    here = 0
+    with threadpool_limits(limits=1):
+        pending = Parallel(n_jobs=n_proc, prefer=prefer, batch_size=1, pre_dispatch="n_jobs",
+                           return_as="generator")(tasks())
+        while not threads:  # worker threads start at once: this thread only collects
+            try:
+                j = todo.pop()
+            except IndexError:
+                break
+            out[j] = _run_batch(statistic, chunks[j], n, clusters, k)
+            here += len(chunks[j])
+        for j, res in pending:
+            out[j] = res
+    return out, here
+
+
+def _worker_chunk(j: int, caller: int, statistic: Statistic, seeds: list, n: int,
+                  clusters: tuple | None, k: int) -> tuple[int, tuple[np.ndarray, int]]:
+    """A worker's chunk ``j``, with one BLAS thread in a worker process.
+
+    (A worker thread runs under the limit its caller set: threadpoolctl's limits are
+    per process, and entering them from several threads at once would race.)
+    """
+    if os.getpid() == caller:
+        return j, _run_batch(statistic, seeds, n, clusters, k)
+    with threadpool_limits(limits=1):
+        return j, _run_batch(statistic, seeds, n, clusters, k)
+
+
 def bootstrap(
     statistic: Statistic,
     n: int,
@@ -134,6 +215,7 @@ def bootstrap(
     n_jobs: int = 1,
     cluster: ArrayLike | None = None,
     max_failed: float = 0.05,
+    prefer: Literal["processes", "threads"] | None = None,
 ) -> BootstrapResult:
     """Bootstrap a statistic computed from row indices.
 
@@ -149,13 +231,19 @@ def bootstrap(
     random_state : int, numpy.random.Generator or None
         Seed; the same seed gives the same replicates whatever ``n_jobs``.
     n_jobs : int
-        Parallel jobs for joblib (-1: all cores). A job estimated to take under
-        ``MIN_PARALLEL_S`` (2) seconds serially runs in this process (same replicates).
+        Parallel jobs for joblib (-1: all cores); this process shares the work with them.
+        A job estimated to take under ``MIN_PARALLEL_S`` (2) seconds serially runs in this
+        process (same replicates); the result's ``execution`` records which.
     cluster : array_like, optional
         Cluster labels (length ``n``): whole clusters are resampled with replacement.
     max_failed : float
         Largest tolerated fraction of failed replicates (errors or non-finite values) before
         :class:`~cohortlab.exceptions.CohortError` is raised.
+    prefer : {"processes", "threads"}, optional
+        joblib's hint for its default backend. ``"threads"`` suits a statistic that spends
+        its time in numpy calls which release the GIL (no worker start-up, no data shipped):
+        such a job runs in parallel from ``MIN_THREADS_S`` (0.1 s) of estimated serial time.
+        A backend chosen with ``joblib.parallel_config`` (Dask, Ray, ...) takes precedence.
 
     Returns
     -------
@@ -182,21 +270,23 @@ def bootstrap(
     start = time.perf_counter()
     k = np.atleast_1d(np.asarray(statistic(np.arange(n)), dtype=float)).shape[0]
     serial_s = (time.perf_counter() - start) * n_boot
-    if effective_n_jobs(n_jobs) == 1 or serial_s < MIN_PARALLEL_S:
+    n_proc = effective_n_jobs(n_jobs)
+    threads = prefer == "threads"
+    floor = MIN_THREADS_S if threads else MIN_PARALLEL_S
+    if n_proc == 1 or serial_s < floor:
         # in this process: worker start-up and shipping the data would cost more than the
         # replicates (the replicates are the same either way: one seed per replicate)
         results = [_run_batch(statistic, seeds, n, clusters, k)]
+        n_used, execution = 0, "in this process"
+        if n_proc > 1:
+            execution += (f": estimated {serial_s:.2g} s serially, under the {floor:g} s "
+                          f"that starting workers costs (n_jobs={n_jobs} not used)")
     else:
-        # one contiguous chunk of replicates per process, and this process is one of them:
-        # n_jobs - 1 workers get the statistic and its data once each (large arrays as
-        # shared read-only memory maps by joblib) and start up while this process already
-        # runs its own chunk, so n_jobs=2 pays for one worker's start-up, not two
-        own, *rest = seed_batches(seeds, n_jobs, per_worker=1)
-        pending = Parallel(n_jobs=len(rest), return_as="generator")(
-            delayed(_run_batch)(statistic, b, n, clusters, k) for b in rest
-        ) if rest else []
-        results = [_run_batch(statistic, own, n, clusters, k), *pending]
-    reps = np.vstack([r[0] for r in results])
+        results, here = _run_shared(statistic, seeds, n, clusters, k, n_proc, prefer)
+        n_used = n_proc
+        execution = (f"{n_proc} joblib workers (prefer={prefer!r}, n_jobs={n_jobs})"
+                     + (f" and this process ({here:,} of {n_boot:,} replicates)" if here else ""))
+    reps = np.vstack([r[0] for r in results])  # in seed order
     failed = sum(r[1] for r in results)
     if failed > max_failed * n_boot:
         raise CohortError(
@@ -204,7 +294,8 @@ def bootstrap(
             f"(more than max_failed={max_failed:g}). The estimator is unstable on resamples; "
             "check for rare events or sparse groups, or use an analytic variance."
         )
-    return BootstrapResult(replicates=reps, n_failed=failed, clustered=cluster is not None)
+    return BootstrapResult(replicates=reps, n_failed=failed, clustered=cluster is not None,
+                           n_workers=n_used, execution=execution)
 
 
 def bootstrap_interval(
