@@ -461,8 +461,11 @@ def load_average() -> str:
         return "n/a"
 
 
-def machine_header() -> str:
-    """nproc, CPU model, memory, load average, thread settings and R availability."""
+def machine_header(budget: float | None = None) -> str:
+    """nproc, CPU model, memory, load average, thread settings, the budget and R availability.
+
+    ``budget`` is the script's ``--budget`` (None: the default ``BUDGET_S``).
+    """
     mem = "n/a"
     try:
         with open("/proc/meminfo") as fh:
@@ -470,10 +473,11 @@ def machine_header() -> str:
             mem = f"{kb / 2**20:.0f} GiB"
     except (OSError, ValueError, IndexError):
         pass
+    budget = BUDGET_S if budget is None else budget
     return (f"machine: {os.cpu_count()} CPUs ({cpu_model()}), {mem}, {platform.system()} "
             f"{platform.release()}; Python {platform.python_version()}; load average "
             f"(1/5/15 min) {load_average()}; children pinned to 1 BLAS/OpenMP thread "
-            f"({', '.join(THREAD_VARS[:3])}=1 ...); budget {BUDGET_S:g} s per call; "
+            f"({', '.join(THREAD_VARS[:3])}=1 ...); budget {budget:g} s per call; "
             f"Rscript: {RSCRIPT or 'not installed'}")
 
 

@@ -208,7 +208,7 @@ def main() -> int:
     parser.add_argument("--no-bootstrap", action="store_true", help="skip Table 2")
     args = parser.parse_args()
     sizes = (100_000, 10_000) if args.quick else (1_000_000, 100_000)
-    print(machine_header())
+    print(machine_header(args.budget))
     print()
     with Session(rounds=args.rounds, budget=args.budget) as s:
         print(f"this run: budget {s.budget:g} s per call, {s.rounds} interleaved rounds")

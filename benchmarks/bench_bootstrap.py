@@ -75,7 +75,7 @@ def main() -> int:
     args = parser.parse_args()
     n = args.rows or (10_000 if args.quick else 100_000)
     b = args.boot or (100 if args.quick else 1000)
-    print(machine_header())
+    print(machine_header(args.budget))
     print()
     tools = [Tool('cohortlab ipw(variance="bootstrap", n_jobs=1)', "bench_bootstrap:cohortlab_boot",
                   {"n_boot": b, "n_jobs": 1}, imports=["cohortlab"]),

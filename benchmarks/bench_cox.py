@@ -163,7 +163,7 @@ def main() -> int:
     else:
         n_efron, robust_sizes, fg_sizes = 1_000_000, (10_000, 30_000, 100_000, 1_000_000), \
             (10_000, 100_000, 1_000_000)
-    print(machine_header())
+    print(machine_header(args.budget))
     print()
     head = TIMING_HEAD
     with Session(rounds=args.rounds, budget=args.budget) as s:

@@ -61,7 +61,7 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=None, help="seconds per call")
     args = parser.parse_args()
     n = args.rows or (50_000 if args.quick else 1_000_000)
-    print(machine_header())
+    print(machine_header(args.budget))
     print()
     tools = [Tool('cohortlab ipw(variance="robust")', "bench_ipw:cohortlab_ipw",
                   {"variance": "robust"}, imports=["cohortlab"]),

@@ -170,7 +170,7 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=None, help="seconds per call")
     args = parser.parse_args()
     n = args.rows or (20_000 if args.quick else 1_000_000)
-    print(machine_header())
+    print(machine_header(args.budget))
     print()
     d = make(n)
     shares = d["event"].value_counts(normalize=True).sort_index()

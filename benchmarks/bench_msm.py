@@ -90,7 +90,7 @@ def main() -> int:
     args = parser.parse_args()
     n = args.persons or (10_000 if args.quick else 100_000)
     data = make(n)
-    print(machine_header())
+    print(machine_header(args.budget))
     print()
     tools = [Tool("cohortlab msm(ci='sandwich')", "bench_msm:cohortlab_msm",
                   imports=["cohortlab.longitudinal"])]

@@ -85,7 +85,7 @@ def main() -> int:
     sizes = [2_000, 20_000, 200_000] if args.quick else [10_000, 100_000, 1_000_000]
     if args.large:
         sizes.append(3_000_000)
-    print(machine_header())
+    print(machine_header(args.budget))
     print()
     tools = [Tool(f"cl.{v}", "bench_scaling:run_verb", {"verb": v}, imports=["cohortlab"])
              for v in VERBS]
