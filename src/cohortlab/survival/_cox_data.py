@@ -1,7 +1,7 @@
 """Cox risk-set data: one sort of the rows and the beta-free bookkeeping of every stratum.
 
-:func:`prepare` sorts the rows once (:func:`sort_order`, the lexsort by stratum, time and
-deaths first, in linear passes after one stable sort of the times), stores the centred design
+:func:`prepare` sorts the rows once (:func:`group_order`: by stratum, time and deaths first,
+one SIMD argsort of a combined key), stores the centred design
 covariate-major (``p x rows``, C-contiguous; :class:`CoxData` ``x`` is its ``rows x p`` view)
 and precomputes per stratum everything that does not depend on the coefficients. The
 likelihood, score residuals and tests on top of it are in :mod:`._cox`.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CoxData", "Extension", "Stratum", "prepare", "sort_order"]
+__all__ = ["CoxData", "Extension", "Stratum", "group_order", "prepare", "sort_order"]
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,60 @@ def sort_order(time: np.ndarray, status: np.ndarray,
     return out
 
 
+def group_order(time: np.ndarray, status: np.ndarray,
+                codes: np.ndarray | None = None) -> np.ndarray:
+    """An order by (stratum, time, deaths first), ties otherwise in no particular order.
+
+    The risk-set sums need each (stratum, time) run with its deaths first, not the input
+    order within a run (that is :func:`sort_order`'s lexsort). One default-kind (SIMD)
+    argsort of the key ``time`` for deaths and ``nextafter(time, inf)`` for the rest, then a
+    stable pass on the (few) stratum codes. A censored time one ulp below an event time
+    would collide with it: the sorted runs are checked (one pass) and such data fall back to
+    :func:`sort_order`.
+    """
+    st = np.asarray(status)
+    if time.size < 2 or time.dtype != np.float64 or not ((st == 0) | (st == 1)).all():
+        return sort_order(time, status, codes)
+    dead = st.astype(bool)
+    key = np.nextafter(time, np.inf)
+    np.copyto(key, time, where=dead)
+    order = np.argsort(key)
+    if codes is not None:
+        c = np.asarray(codes)[order]
+        if c[0] != c[-1] or (c != c[0]).any():
+            order = order[np.argsort(c, kind="stable")]
+    ts = time[order]
+    ds = dead[order]
+    # within a stratum: times must not decrease, nor a censored row precede a death of the
+    # same time (both only from the key collision above)
+    bad = (ts[1:] < ts[:-1]) | (~ds[:-1] & ds[1:] & (ts[1:] == ts[:-1]))
+    if codes is not None:  # a new stratum restarts the times
+        cs = np.asarray(codes)[order]
+        bad &= cs[1:] == cs[:-1]
+    if bad.any():
+        return sort_order(time, status, codes)
+    return order
+
+
+def _sorted_covariates(x: np.ndarray, order: np.ndarray, center: np.ndarray) -> np.ndarray:
+    """``(x[order] - center).T`` as a C-contiguous (p x rows) array, in as few passes as x allows.
+
+    A column-major ``x`` (a DataFrame's ``to_numpy``) is gathered one covariate at a time
+    straight into its row of the result and centred while that row is in cache (2x faster than
+    ``np.take(x.T, order, axis=1)``); a row-major one row-wise, then transposed.
+    """
+    n, p = x.shape
+    if not x.flags.f_contiguous or x.flags.c_contiguous:
+        xt = np.ascontiguousarray(np.take(x, order, axis=0).T)
+        xt -= center[:, None]
+        return xt
+    xt = np.empty((p, n))
+    for k in range(p):  # p covariates, each one gather of every row
+        np.take(x[:, k], order, out=xt[k])
+        xt[k] -= center[k]
+    return xt
+
+
 def prepare(
     x: np.ndarray,
     time: np.ndarray,
@@ -143,9 +197,8 @@ def prepare(
     center = (weight @ x) / weight.sum() if p else np.zeros(0)
     codes = None if strata is None else np.asarray(strata)
     # deaths before censorings within a tied time: each time's deaths are one contiguous block
-    order = sort_order(time, status, codes)
-    xt = np.ascontiguousarray(np.take(x, order, axis=0).T) if p else np.zeros((0, n))
-    xt -= center[:, None]
+    order = group_order(time, status, codes)
+    xt = _sorted_covariates(x, order, center) if p else np.zeros((0, n))
     ts = time[order]
     ds = np.asarray(status)[order].astype(bool)
     ws = weight[order]
