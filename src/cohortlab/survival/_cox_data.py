@@ -66,6 +66,9 @@ class Stratum:
     # sum ``sum w x`` (centred), and Efron's sub-steps (time index, fraction, mean weight)
     death_xsum: np.ndarray | None = None
     efron_steps: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    # per row, its column in a (prefix sums, prefix sums less a death's own-time share) table:
+    # ``hi`` for a non-death, ``m + 1 + death_j`` for a death (m event times)
+    acc_idx: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -237,16 +240,21 @@ def prepare(
                             g=censoring_survival(ut), x=np.take(xt[:, a:b], e_idx, axis=1))
         d_count = np.bincount(death_j, minlength=ut.size)
         d_weight = np.bincount(death_j, weights=w[death_rows], minlength=ut.size)
+        exit_pos = np.searchsorted(t, ut, side="left")
+        # hi: how many event times are <= the row's time (t is sorted: count the exit_pos)
+        hi = np.cumsum(np.bincount(exit_pos, minlength=t.size))
+        acc_idx = hi.copy()
+        acc_idx[death_rows] = ut.size + 1 + death_j
         parts.append(Stratum(
             ext=ext, sl=slice(a, b), rows=rows, time=t, status=d,
             weight=w, entry=s, event_times=ut,
             lo=(np.zeros(t.size, dtype=np.int64) if s is None
                 else np.searchsorted(ut, s, side="right")),
-            hi=np.searchsorted(ut, t, side="right"),
+            hi=hi,
             death_j=death_j, death_rows=death_rows, d_count=d_count, d_weight=d_weight,
-            exit_pos=np.searchsorted(t, ut, side="left"), entry_order=e_order, entry_pos=e_pos,
+            exit_pos=exit_pos, entry_order=e_order, entry_pos=e_pos,
             death_xsum=xt[:, a:b] @ np.where(d, w, 0.0),
-            efron_steps=_efron_steps(d_count, d_weight),
+            efron_steps=_efron_steps(d_count, d_weight), acc_idx=acc_idx,
         ))
     return CoxData(x=xt.T, center=center, strata=tuple(parts), n=n)
 
