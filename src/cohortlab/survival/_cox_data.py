@@ -204,7 +204,8 @@ def prepare(
     xt = _sorted_covariates(x, order, center) if p else np.zeros((0, n))
     ts = time[order]
     ds = np.asarray(status)[order].astype(bool)
-    ws = weight[order]
+    # unit weights (no weights given) need no gather
+    ws = weight.copy() if n and weight.min() == 1.0 == weight.max() else weight[order]
     ss = None if entry is None else entry[order]
     if codes is None:
         bounds = np.zeros(0, dtype=np.int64)

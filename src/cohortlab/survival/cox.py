@@ -374,8 +374,11 @@ def _numeric_design(frame: pd.DataFrame, covariates: str | Sequence[str]) -> Des
         return None
     if [str(c) for c in mm.columns] != ["Intercept", *cols]:
         return None
-    X = frame[cols].to_numpy(dtype=np.float64)
-    n = X.shape[0]
+    n = len(frame)
+    Xt = np.empty((len(cols), n))
+    for k, c in enumerate(cols):  # one copy per column (frame[cols] would copy twice)
+        Xt[k] = frame[c].to_numpy()
+    X = Xt.T
     sums = X.sum(axis=0)
     if not np.isfinite(sums).all():
         return None
