@@ -256,26 +256,36 @@ def _chunked_sums(st: Stratum, xt: np.ndarray, beta: np.ndarray
     pos = np.empty(2 * m, dtype=np.int64)
     pos[0::2] = st.exit_pos
     pos[1::2] = st.exit_pos + st.d_count
-    # cut before the block holding each multiple of _CHUNK rows (a cut never splits a block)
+    # cut before the block holding each multiple of _CHUNK rows (a cut never splits a block;
+    # among equal positions the first, so no block inside a run starts at its end)
     inner = np.searchsorted(pos, np.arange(_CHUNK, n, _CHUNK), side="right") - 1
+    inner = np.searchsorted(pos, pos[inner[inner > 0]], side="left")
     cuts = np.unique(np.concatenate([[0], inner[inner > 0], [2 * m]]))
     rows = np.append(pos[cuts[:-1]], n)
     rows[0] = 0
+    # empty blocks get reduceat's v[pos] (a repeated position), zeroed after the loop, or are
+    # left out of it (blocks starting at the last row's end)
+    empty = np.append(pos[1:] == pos[:-1], pos[-1] >= n)
+    local = pos - np.repeat(rows[:-1], np.diff(cuts))
+    inside = int(np.searchsorted(pos, n, side="left"))
     eta = np.empty(n)
     risk = np.empty(n)
     blocks = np.empty((p + 1, 2 * m))
     buf = np.empty((p + 1, int(np.diff(rows).max())))
+    w = None if st.unit_weight else st.weight
     for a, b, r0, r1 in zip(cuts[:-1].tolist(), cuts[1:].tolist(), rows[:-1].tolist(),
                             rows[1:].tolist(), strict=True):
         xc = xt[:, r0:r1]
-        rc = risk[r0:r1]
-        np.dot(beta, xc, out=eta[r0:r1])
-        np.exp(eta[r0:r1], out=rc)
-        rc *= st.weight[r0:r1]
         v = buf[:, :r1 - r0]
-        v[0] = rc
-        np.multiply(xc, rc, out=v[1:])
-        blocks[:, a:b] = _block_sums_t(v, pos[a:b] - r0)
+        np.dot(beta, xc, out=eta[r0:r1])
+        np.exp(eta[r0:r1], out=v[0])
+        if w is not None:
+            v[0] *= w[r0:r1]
+        risk[r0:r1] = v[0]
+        np.multiply(xc, v[0], out=v[1:])
+        b_in = min(b, inside)
+        blocks[:, a:b_in] = np.add.reduceat(v, local[a:b_in], axis=1)
+    blocks[:, empty] = 0.0
     deaths = blocks[:, 0::2]
     sums = np.cumsum((deaths + blocks[:, 1::2])[:, ::-1], axis=1)[:, ::-1]
     return eta, risk, sums, deaths

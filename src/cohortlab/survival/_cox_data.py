@@ -69,6 +69,7 @@ class Stratum:
     # per row, its column in a (prefix sums, prefix sums less a death's own-time share) table:
     # ``hi`` for a non-death, ``m + 1 + death_j`` for a death (m event times)
     acc_idx: np.ndarray | None = None
+    unit_weight: bool = False    # every weight is 1 (no weights given)
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,7 @@ def prepare(
             exit_pos=exit_pos, entry_order=e_order, entry_pos=e_pos,
             death_xsum=xt[:, a:b] @ np.where(d, w, 0.0),
             efron_steps=_efron_steps(d_count, d_weight), acc_idx=acc_idx,
+            unit_weight=bool(w.size) and w.min() == 1.0 == w.max(),
         ))
     return CoxData(x=xt.T, center=center, strata=tuple(parts), n=n)
 
