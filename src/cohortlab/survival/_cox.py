@@ -169,14 +169,20 @@ def _terms_from_sums(st: Stratum, sums: np.ndarray, e_all: np.ndarray, efron: bo
         steps = st.efron_steps or _efron_steps(st.d_count, st.d_weight)
         j, f, wt = steps
         first = np.cumsum(st.d_count) - st.d_count
-        den = sums[0, j] - f * e_all[0, j]
-        inv = 1.0 / den
-        a = wt * inv
-        b = f * a
-        inv2 = a * inv
-        fb = f * inv2
-        parts = np.stack([np.add.reduceat(v, first)
-                          for v in (a, b, inv2, fb, f * fb, wt * np.log(den))])
+        # rows of v: a = wt/den, f a, a/den, f a/den, f^2 a/den, wt log(den), filled in place
+        v = np.empty((6, j.size))
+        den = v[5]
+        np.multiply(f, np.repeat(e_all[0], st.d_count), out=den)
+        np.subtract(np.repeat(sums[0], st.d_count), den, out=den)
+        np.divide(1.0, den, out=v[2])
+        np.multiply(wt, v[2], out=v[0])
+        np.multiply(f, v[0], out=v[1])
+        np.multiply(v[0], v[2], out=v[2])
+        np.multiply(f, v[2], out=v[3])
+        np.multiply(f, v[3], out=v[4])
+        np.log(den, out=den)
+        den *= wt
+        parts = np.add.reduceat(v, first, axis=1)
     else:
         den = sums[0]
         wt = st.d_weight
