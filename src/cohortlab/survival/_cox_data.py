@@ -137,9 +137,16 @@ def group_order(time: np.ndarray, status: np.ndarray,
     would collide with it: the sorted runs are checked (one pass) and such data fall back to
     :func:`sort_order`.
     """
+    return _group_order(time, status, codes)[0]
+
+
+def _group_order(time: np.ndarray, status: np.ndarray, codes: np.ndarray | None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`group_order` and the sorted times and death flags it checked."""
     st = np.asarray(status)
     if time.size < 2 or time.dtype != np.float64 or not ((st == 0) | (st == 1)).all():
-        return sort_order(time, status, codes)
+        order = sort_order(time, status, codes)
+        return order, time[order], st[order].astype(bool)
     dead = st.astype(bool)
     key = np.nextafter(time, np.inf)
     np.copyto(key, time, where=dead)
@@ -157,8 +164,9 @@ def group_order(time: np.ndarray, status: np.ndarray,
         cs = np.asarray(codes)[order]
         bad &= cs[1:] == cs[:-1]
     if bad.any():
-        return sort_order(time, status, codes)
-    return order
+        order = sort_order(time, status, codes)
+        return order, time[order], dead[order]
+    return order, ts, ds
 
 
 def _sorted_covariates(x: np.ndarray, order: np.ndarray, center: np.ndarray) -> np.ndarray:
@@ -201,10 +209,8 @@ def prepare(
     center = (weight @ x) / weight.sum() if p else np.zeros(0)
     codes = None if strata is None else np.asarray(strata)
     # deaths before censorings within a tied time: each time's deaths are one contiguous block
-    order = group_order(time, status, codes)
+    order, ts, ds = _group_order(time, status, codes)
     xt = _sorted_covariates(x, order, center) if p else np.zeros((0, n))
-    ts = time[order]
-    ds = np.asarray(status)[order].astype(bool)
     # unit weights (no weights given) need no gather
     ws = weight.copy() if n and weight.min() == 1.0 == weight.max() else weight[order]
     ss = None if entry is None else entry[order]
