@@ -274,8 +274,9 @@ def _efron_steps(d_count: np.ndarray, d_weight: np.ndarray
     m = d_count.size
     first = np.cumsum(d_count) - d_count
     j = np.repeat(np.arange(m), d_count)
-    f = (np.arange(j.size) - first[j]) / d_count[j]
-    return j, f, d_weight[j] / d_count[j]
+    d_j = np.repeat(d_count, d_count)  # per-time values repeated: d_count[j] without a gather
+    f = (np.arange(j.size) - np.repeat(first, d_count)) / d_j
+    return j, f, np.repeat(d_weight, d_count) / d_j
 
 
 def _ext_x(e: Extension, xt: np.ndarray) -> np.ndarray:
