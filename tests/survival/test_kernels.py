@@ -82,9 +82,11 @@ def test_group_order_groups_as_the_lexsort(strata: bool) -> None:
         assert np.array_equal(v[got], v[want])
 
 
+@pytest.mark.parametrize("unit", [True, False])
+@pytest.mark.parametrize("null", [True, False])
 @pytest.mark.parametrize("efron", [True, False])
 def test_cache_blocked_evaluation_is_the_plain_one(monkeypatch: pytest.MonkeyPatch,
-                                                   efron: bool) -> None:
+                                                   efron: bool, null: bool, unit: bool) -> None:
     # tiny cache blocks: every block boundary case (empty blocks, a last block at the end)
     rng = np.random.default_rng(5)
     n, p = 600, 3
@@ -92,8 +94,8 @@ def test_cache_blocked_evaluation_is_the_plain_one(monkeypatch: pytest.MonkeyPat
     t = np.ceil(rng.exponential(size=n) * 8)
     d = rng.integers(0, 2, n)
     d[np.argmax(t)] = 1
-    w = rng.uniform(0.5, 2.0, n)
-    beta = np.array([0.3, -0.2, 0.1])
+    w = np.ones(n) if unit else rng.uniform(0.5, 2.0, n)
+    beta = np.zeros(p) if null else np.array([0.3, -0.2, 0.1])
     cd = _cox.prepare(x, t, d, w)
     want = _cox.evaluate(cd, beta, efron)
     st = cd.strata[0]
@@ -101,6 +103,10 @@ def test_cache_blocked_evaluation_is_the_plain_one(monkeypatch: pytest.MonkeyPat
     risk = st.weight * np.exp(beta @ xt)
     tt = _cox._time_terms_t(st, xt, risk, efron)
     assert np.allclose(want.score, st.death_xsum - tt.weighted_xbar().sum(0), rtol=1e-12)
+    c = _cox._accumulated(st, tt) * risk
+    assert np.allclose(want.info, (xt * c) @ xt.T - tt.xbar_outer(), rtol=1e-12)
+    assert want.loglik == pytest.approx(
+        float(st.weight[st.death_rows] @ (beta @ xt)[st.death_rows]) - tt.log_term, rel=1e-13)
     for chunk in (1, 7, 64):
         monkeypatch.setattr(_cox, "_CHUNK", chunk)
         got = _cox.evaluate(cd, beta, efron)

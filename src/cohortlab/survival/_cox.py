@@ -278,9 +278,17 @@ def _chunked_sums(st: Stratum, xt: np.ndarray, beta: np.ndarray
     blocks = np.empty((p + 1, 2 * m))
     buf = np.empty((p + 1, int(np.diff(rows).max())))
     w = None if st.unit_weight else st.weight
+    null = not beta.any()  # beta = 0 (the null model): eta = 0, exp(eta) = 1
+    if null:
+        eta.fill(0.0)
     for a, b, r0, r1 in zip(cuts[:-1].tolist(), cuts[1:].tolist(), rows[:-1].tolist(),
                             rows[1:].tolist(), strict=True):
         xc = xt[:, r0:r1]
+        b_in = min(b, inside)
+        if null and w is None:  # risk 1: x itself is risk * x
+            blocks[1:, a:b_in] = np.add.reduceat(xc, local[a:b_in], axis=1)
+            blocks[0, a:b_in] = np.diff(np.append(local[a:b_in], r1 - r0))
+            continue
         v = buf[:, :r1 - r0]
         np.dot(beta, xc, out=eta[r0:r1])
         np.exp(eta[r0:r1], out=v[0])
@@ -288,8 +296,9 @@ def _chunked_sums(st: Stratum, xt: np.ndarray, beta: np.ndarray
             v[0] *= w[r0:r1]
         risk[r0:r1] = v[0]
         np.multiply(xc, v[0], out=v[1:])
-        b_in = min(b, inside)
         blocks[:, a:b_in] = np.add.reduceat(v, local[a:b_in], axis=1)
+    if null and w is None:
+        risk.fill(1.0)
     blocks[:, empty] = 0.0
     deaths = blocks[:, 0::2]
     sums = np.cumsum((deaths + blocks[:, 1::2])[:, ::-1], axis=1)[:, ::-1]
