@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cohortlab.survival import _cox
+from cohortlab.survival import _cox, _cox_data
 
 
 @pytest.mark.parametrize("strata", [False, True])
@@ -64,3 +64,52 @@ def test_score_residuals_match_the_row_formula(efron: bool, entry: bool) -> None
     # the weighted residuals sum to the score
     assert np.allclose((got * w[:, None]).sum(0), _cox.evaluate(cd, beta, efron).score,
                        atol=1e-10)
+
+
+@pytest.mark.parametrize("strata", [False, True])
+def test_group_order_groups_as_the_lexsort(strata: bool) -> None:
+    # times one ulp apart make the (time, death) key collide: the check must catch it
+    rng = np.random.default_rng(4)
+    n = 3_000
+    time = rng.integers(0, 40, n).astype(float)
+    time[: n // 4] = np.nextafter(time[: n // 4], np.inf)
+    status = rng.integers(0, 2, n)
+    codes = rng.integers(0, 3, n) if strata else None
+    got = _cox_data.group_order(time, status, codes)
+    want = np.lexsort((-status, time) if codes is None else (-status, time, codes))
+    assert np.array_equal(np.sort(got), np.arange(n))
+    for v in (time, status) + ((codes,) if codes is not None else ()):
+        assert np.array_equal(v[got], v[want])
+
+
+@pytest.mark.parametrize("unit", [True, False])
+@pytest.mark.parametrize("null", [True, False])
+@pytest.mark.parametrize("efron", [True, False])
+def test_cache_blocked_evaluation_is_the_plain_one(monkeypatch: pytest.MonkeyPatch,
+                                                   efron: bool, null: bool, unit: bool) -> None:
+    # tiny cache blocks: every block boundary case (empty blocks, a last block at the end)
+    rng = np.random.default_rng(5)
+    n, p = 600, 3
+    x = rng.normal(size=(n, p))
+    t = np.ceil(rng.exponential(size=n) * 8)
+    d = rng.integers(0, 2, n)
+    d[np.argmax(t)] = 1
+    w = np.ones(n) if unit else rng.uniform(0.5, 2.0, n)
+    beta = np.zeros(p) if null else np.array([0.3, -0.2, 0.1])
+    cd = _cox.prepare(x, t, d, w)
+    want = _cox.evaluate(cd, beta, efron)
+    st = cd.strata[0]
+    xt = np.ascontiguousarray(cd.x.T)
+    risk = st.weight * np.exp(beta @ xt)
+    tt = _cox._time_terms_t(st, xt, risk, efron)
+    assert np.allclose(want.score, st.death_xsum - tt.weighted_xbar().sum(0), rtol=1e-12)
+    c = _cox._accumulated(st, tt) * risk
+    assert np.allclose(want.info, (xt * c) @ xt.T - tt.xbar_outer(), rtol=1e-12)
+    assert want.loglik == pytest.approx(
+        float(st.weight[st.death_rows] @ (beta @ xt)[st.death_rows]) - tt.log_term, rel=1e-13)
+    for chunk in (1, 7, 64):
+        monkeypatch.setattr(_cox, "_CHUNK", chunk)
+        got = _cox.evaluate(cd, beta, efron)
+        assert got.loglik == pytest.approx(want.loglik, rel=1e-13)
+        assert np.allclose(got.score, want.score, rtol=1e-12, atol=1e-12)
+        assert np.allclose(got.info, want.info, rtol=1e-12)
