@@ -7,7 +7,8 @@ versions, then each script's output verbatim with its wall time and exit status.
 
 The harness's self-test (``python benchmarks/_harness.py``) runs first.
 
-Run: ``python benchmarks/run_all.py [--quick] [--out out/bench/summary.md] [--only NAME ...]``.
+Run: ``python benchmarks/run_all.py [--quick] [--large] [--out out/bench/summary.md]
+[--only NAME ...]``.
 Exit status: non-zero if any script failed (an agreement check over its tolerance, or an error).
 """
 
@@ -58,6 +59,8 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", default=None, help="script names, e.g. bench_cox")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--budget", type=float, default=None)
+    parser.add_argument("--large", action="store_true",
+                        help="bench_scaling.py adds 3,000,000 rows")
     args = parser.parse_args()
     names = ["_harness"] + [n for n in HARNESS + IN_PROCESS
                             if args.only is None or n in args.only]
@@ -81,6 +84,8 @@ def main() -> int:
             cmd += ["--rounds", str(args.rounds)]
             if args.budget and name != "bench_bootstrap":  # it keeps its own 300 s budget
                 cmd += ["--budget", str(args.budget)]
+            if args.large and name == "bench_scaling":
+                cmd += ["--large"]
         load0, t0 = load_average(), time.monotonic()
         print(f"running {name} ...", flush=True)
         res = subprocess.run(cmd, capture_output=True, text=True, env=env)
