@@ -14,15 +14,18 @@ One simulated cohort per size: 11 standard-normal covariates, log-HRs ``linspace
 3. Fine-Gray for cause 1 with robust SE, at increasing sizes: ``cl.fine_gray`` (Breslow and
    Efron ties), comprisk ``FineGrayRegression(robust_se=True)`` (Breslow, cmprsk parity),
    R ``cmprsk::crr`` (Breslow) and R ``finegray`` + ``coxph(cluster = id)`` (Efron). Breslow
-   tools are compared with cohortlab's Breslow fit, Efron ones with its Efron fit.
+   tools are compared with cohortlab's Breslow fit, Efron ones with its Efron fit. A last row
+   times ``cl.fine_gray`` with case weights ``w`` ~ U(0.5, 3) (comprisk and crr take none), and
+   the comprisk / weighted-cohortlab per-round ratio is printed under the table.
 
-Run: ``python benchmarks/bench_cox.py [--quick] [--rounds K]``; exit 1 if an agreement check
-fails.
+Run: ``python benchmarks/bench_cox.py [--quick] [--rounds K] [--tables 1,2,3]``; exit 1 if an
+agreement check fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 
 import numpy as np
@@ -47,7 +50,10 @@ def make(n: int, competing: bool = False) -> pd.DataFrame:
         code, t = np.where(t2 < t, 2, 1), np.minimum(t, t2)
     c = rng.uniform(0, 2.0, n)
     d = pd.DataFrame(X, columns=COV)
-    return d.assign(time=np.ceil(np.minimum(t, c) * 1000) / 1000, event=np.where(t <= c, code, 0))
+    d = d.assign(time=np.ceil(np.minimum(t, c) * 1000) / 1000, event=np.where(t <= c, code, 0))
+    if competing:  # case weights for the weighted Fine-Gray row (drawn last: nothing else moves)
+        d["w"] = rng.uniform(0.5, 3.0, n)
+    return d
 
 
 # ---- the timed calls (run inside the child by _runner.py) -------------------------------------
@@ -60,10 +66,11 @@ def cohortlab_cox(d: pd.DataFrame, robust: bool = False):
     return {"coef": f.params, "se": f.std_errors}
 
 
-def cohortlab_fg(d: pd.DataFrame, ties: str = "efron"):
+def cohortlab_fg(d: pd.DataFrame, ties: str = "efron", weighted: bool = False):
     import cohortlab as cl
 
-    f = cl.fine_gray(d, time="time", event="event", cause=1, covariates=COV, ties=ties)
+    f = cl.fine_gray(d, time="time", event="event", cause=1, covariates=COV, ties=ties,
+                     weights="w" if weighted else None)
     return {"coef": f.params, "se": f.std_errors}
 
 
@@ -149,7 +156,17 @@ def tools_fg() -> list[Tool]:
              r_setup="suppressMessages(library(survival))\n" + RHS
              + 'xs <- grep("^x", names(d), value = TRUE); d$id <- seq_len(nrow(d))\n'
              'f <- as.formula(paste("Surv(fgstart, fgstop, fgstatus) ~", rhs))'),
+        # comprisk and crr take no case weights: this row is timed against them, not compared
+        Tool('cohortlab cl.fine_gray(ties="breslow", weights="w")', "bench_cox:cohortlab_fg",
+             {"ties": "breslow", "weighted": True}, imports=["cohortlab"]),
     ]
+
+
+def _per_round(n: int, peer, ours) -> str:
+    """``n: peer / ours`` as the median of the per-round time ratios ("-" if either did not run)."""
+    rs = [a.seconds / b.seconds for a, b in zip(peer.runs, ours.runs, strict=False)
+          if a.seconds and b.seconds]
+    return f"{n:,} rows {statistics.median(rs):.2f}x" if rs else f"{n:,} rows -"
 
 
 def main() -> int:
@@ -157,7 +174,10 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--budget", type=float, default=None, help="seconds per call")
+    parser.add_argument("--tables", default="1,2,3",
+                        help="which tables to run, e.g. 3 (Fine-Gray only)")
     args = parser.parse_args()
+    tables = {int(t) for t in args.tables.split(",")}
     if args.quick:
         n_efron, robust_sizes, fg_sizes = 20_000, (2_000, 5_000), (2_000, 5_000)
     else:
@@ -167,39 +187,48 @@ def main() -> int:
     print()
     head = TIMING_HEAD
     with Session(rounds=args.rounds, budget=args.budget) as s:
-        big = make(n_efron)
-        print(f"data: {n_efron:,} rows x {P} covariates, events {big['event'].mean():.1%}, "
-              f"{big['time'].nunique():,} distinct times")
-        print()
-        outs = s.compare(tools_efron(), big, name="cox")
-        agree = s.agreement(outs, TOL, relative=("se",), label=f"Efron n={n_efron}")
-        show("Table 1. Efron Cox fit, coefficients and model SE (coef: max abs diff; se: max "
-             "rel diff; vs cohortlab on the same rows)", head, timing_rows(outs, agree))
-        rows = []
-        for n in robust_sizes:
-            d = big.iloc[:n].reset_index(drop=True) if n <= n_efron else make(n)
-            outs = s.compare(tools_robust(), d, name=f"cox{n}")
-            agree = s.agreement(outs, TOL, relative=("se",), label=f"robust n={n}")
-            rows += timing_rows(outs, agree)
-        show("Table 2. Cox with robust (dfbeta sandwich) SE; a tool over the budget at one size "
-             "is not started at larger ones. lifelines' robust SE is not checked: it differs "
-             "from R's and cohortlab's by ~3e-4 relative", head, rows)
-        rows = []
-        for n in fg_sizes:
-            d = make(n, competing=True)
-            d.insert(0, "id", np.arange(1, n + 1))
-            outs = s.compare(tools_fg(), d, name=f"fg{n}")
-            breslow = s.agreement(outs[:3], {"coef": 1e-4, "se": 5e-3}, relative=("se",),
-                                  label=f"Fine-Gray Breslow n={n}")
-            efron = s.agreement([outs[3], outs[4]], TOL, relative=("se",),
-                                label=f"Fine-Gray Efron n={n}")
-            r = timing_rows(outs, {**breslow, **efron})
-            r[3][-1] = "(reference for the Efron row)"
-            rows += r
-        show("Table 3. Fine-Gray, cause 1, robust SE (Breslow rows vs cohortlab Breslow, Efron "
-             "rows vs cohortlab Efron; time ratios vs cohortlab Breslow; crr's and comprisk's "
-             "SE also account for estimating the censoring curve, tolerance 5e-3 rel)",
-             head, rows)
+        if tables & {1, 2}:
+            big = make(n_efron)
+            print(f"data: {n_efron:,} rows x {P} covariates, events {big['event'].mean():.1%}, "
+                  f"{big['time'].nunique():,} distinct times")
+            print()
+        if 1 in tables:
+            outs = s.compare(tools_efron(), big, name="cox")
+            agree = s.agreement(outs, TOL, relative=("se",), label=f"Efron n={n_efron}")
+            show("Table 1. Efron Cox fit, coefficients and model SE (coef: max abs diff; se: "
+                 "max rel diff; vs cohortlab on the same rows)", head, timing_rows(outs, agree))
+        if 2 in tables:
+            rows = []
+            for n in robust_sizes:
+                d = big.iloc[:n].reset_index(drop=True) if n <= n_efron else make(n)
+                outs = s.compare(tools_robust(), d, name=f"cox{n}")
+                agree = s.agreement(outs, TOL, relative=("se",), label=f"robust n={n}")
+                rows += timing_rows(outs, agree)
+            show("Table 2. Cox with robust (dfbeta sandwich) SE; a tool over the budget at one "
+                 "size is not started at larger ones. lifelines' robust SE is not checked: it "
+                 "differs from R's and cohortlab's by ~3e-4 relative", head, rows)
+        if 3 in tables:
+            rows, weighted = [], []
+            for n in fg_sizes:
+                d = make(n, competing=True)
+                d.insert(0, "id", np.arange(1, n + 1))
+                outs = s.compare(tools_fg(), d, name=f"fg{n}")
+                breslow = s.agreement(outs[:3], {"coef": 1e-4, "se": 5e-3}, relative=("se",),
+                                      label=f"Fine-Gray Breslow n={n}")
+                efron = s.agreement([outs[3], outs[4]], TOL, relative=("se",),
+                                    label=f"Fine-Gray Efron n={n}")
+                r = timing_rows(outs, {**breslow, **efron})
+                r[3][-1] = "(reference for the Efron row)"
+                r[5][-1] = "(weighted: not compared, comprisk and crr take no weights)"
+                rows += r
+                weighted.append(_per_round(n, outs[1], outs[5]))
+            show("Table 3. Fine-Gray, cause 1, robust SE (Breslow rows vs cohortlab Breslow, "
+                 "Efron rows vs cohortlab Efron; time ratios vs cohortlab Breslow; crr's and "
+                 "comprisk's SE also account for estimating the censoring curve, tolerance "
+                 "5e-3 rel)", head, rows)
+            print("comprisk (no weights) / cohortlab Breslow with case weights, median of "
+                  "per-round ratios: " + "; ".join(weighted))
+            print()
         print(s.thread_report())
         print("versions: " + ", ".join(f"{k} {v}" for k, v in sorted(s.versions.items())))
         text, ok = s.check_report()
