@@ -322,9 +322,9 @@ def logrank(
     if strata_codes is None:
         strata_codes = np.zeros(len(p.frame), dtype=np.intp)
     n_groups = len(p.levels)
-    plain = _logrank_plain(p.time, p.event, p.codes, strata_codes if p.strata else None,
-                           n_groups)
-    test = plain if p.weights is None else _logrank_sum(
+    plain = _logrank_strata(p.time, p.event, p.codes, strata_codes if p.strata else None,
+                            None, n_groups)
+    test = plain if p.weights is None else _logrank_strata(
         p.time, p.event, p.codes, strata_codes, p.weights, n_groups)
     chisq, df, singular = logrank_chisq(test)
     notes = _logrank_notes(p.strata, strata_codes, p.weights, singular)
@@ -338,7 +338,7 @@ def _logrank_quick(q: QuickInputs, codes: np.ndarray, by: str, event: str,
     """Unweighted, unstratified log-rank of clean inputs (``quick_inputs``: no ``prepare``)."""
     n_groups, n_events = len(q.levels), int(np.count_nonzero(q.event))
     _no_events(n_events, q.time.size, event, func)
-    test = _logrank_plain(q.time, q.event, codes, None, n_groups)
+    test = _logrank_strata(q.time, q.event, codes, None, None, n_groups)
     chisq, df, singular = logrank_chisq(test)
     table = _logrank_table(q.levels, np.bincount(codes, minlength=n_groups), None, codes,
                            test, test)
@@ -365,68 +365,60 @@ def _logrank_result(by: str, chisq: float, df: int, n: int, n_events: int, dropp
     )
 
 
-def _logrank_plain(
+def _logrank_strata(
     t: np.ndarray,
     e: np.ndarray,
     codes: np.ndarray,
     strata_codes: np.ndarray | None,
+    w: np.ndarray | None,
     n_groups: int,
 ) -> LogrankParts:
-    """Unweighted observed, expected and covariance summed over strata.
-
-    Per stratum one count of exits and events per distinct time and group
-    (:func:`~cohortlab.survival._km_counts.time_group_counts`); the numbers at risk are
-    reverse cumulative sums of the exits.
-    """
+    """Observed, expected and covariance summed over strata (``w`` None: unweighted)."""
     obs, exp_, var = np.zeros(n_groups), np.zeros(n_groups), np.zeros((n_groups, n_groups))
     levels = [None] if strata_codes is None else np.unique(strata_codes)
     for s in levels:  # loop over strata and groups, never over times
         if s is None:
-            ts, es, gs = t, e, codes
+            ts, es, gs, ws = t, e, codes, w
         else:
             in_s = strata_codes == s
             ts, es, gs = t[in_s], e[in_s], codes[in_s]
-        grid, exits, events = time_group_counts(ts, es, gs, n_groups)
-        y = np.cumsum(exits[:, ::-1], axis=1)[:, ::-1]
-        # (m, G) in C order, as logrank_parts sums along its rows (same rounding as before)
-        part = logrank_parts(grid, np.ascontiguousarray(y.T, dtype=float),
-                             np.ascontiguousarray(events.T, dtype=float))
+            ws = None if w is None else w[in_s]
+        part = (_plain_parts(ts, es, gs, n_groups) if ws is None
+                else _weighted_parts(ts, es, gs, ws, n_groups))
         obs += part.observed
         exp_ += part.expected
         var += part.variance
     return LogrankParts(observed=obs, expected=exp_, variance=var)
 
 
-def _logrank_sum(
-    t: np.ndarray,
-    e: np.ndarray,
-    codes: np.ndarray,
-    strata_codes: np.ndarray,
-    w: np.ndarray | None,
-    n_groups: int,
-) -> LogrankParts:
-    """Observed, expected and covariance summed over strata."""
-    obs, exp_, var = np.zeros(n_groups), np.zeros(n_groups), np.zeros((n_groups, n_groups))
-    for s in np.unique(strata_codes):  # loop over strata and groups, never over times
-        in_s = strata_codes == s
-        ts, es, gs = t[in_s], e[in_s], codes[in_s]
-        ws = w[in_s] if w is not None else None
-        grid = np.unique(ts)
-        y = np.zeros((grid.size, n_groups))
-        d = np.zeros((grid.size, n_groups))
-        for g in np.unique(gs):
-            rows = gs == g
-            rc = risk_counts(ts[rows], es[rows], ws[rows] if ws is not None else None,
-                             n_causes=1)
-            # at risk at u: the group's count at its first own time >= u (0 after its last)
-            pos = np.searchsorted(rc.time, grid, side="left")
-            y[:, g] = np.concatenate([rc.n_risk, [0.0]])[pos]
-            d[np.searchsorted(grid, rc.time), g] = rc.n_event[:, 0]
-        part = logrank_parts(grid, y, d)
-        obs += part.observed
-        exp_ += part.expected
-        var += part.variance
-    return LogrankParts(observed=obs, expected=exp_, variance=var)
+def _plain_parts(t: np.ndarray, e: np.ndarray, codes: np.ndarray,
+                 n_groups: int) -> LogrankParts:
+    """One stratum, unweighted: counts of exits and events per distinct time and group.
+
+    One :func:`~cohortlab.survival._km_counts.time_group_counts`; the numbers at risk are
+    reverse cumulative sums of the exits.
+    """
+    grid, exits, events = time_group_counts(t, e, codes, n_groups)
+    y = np.cumsum(exits[:, ::-1], axis=1)[:, ::-1]
+    # (m, G) in C order, as logrank_parts sums along its rows (same rounding as before)
+    return logrank_parts(grid, np.ascontiguousarray(y.T, dtype=float),
+                         np.ascontiguousarray(events.T, dtype=float))
+
+
+def _weighted_parts(t: np.ndarray, e: np.ndarray, codes: np.ndarray, w: np.ndarray,
+                    n_groups: int) -> LogrankParts:
+    """One stratum with case weights: weighted risk counts per group on the stratum's grid."""
+    grid = np.unique(t)
+    y = np.zeros((grid.size, n_groups))
+    d = np.zeros((grid.size, n_groups))
+    for g in np.unique(codes):  # groups, never times
+        rows = codes == g
+        rc = risk_counts(t[rows], e[rows], w[rows], n_causes=1)
+        # at risk at u: the group's count at its first own time >= u (0 after its last)
+        pos = np.searchsorted(rc.time, grid, side="left")
+        y[:, g] = np.concatenate([rc.n_risk, [0.0]])[pos]
+        d[np.searchsorted(grid, rc.time), g] = rc.n_event[:, 0]
+    return logrank_parts(grid, y, d)
 
 
 def _logrank_table(levels: list[Any], n: np.ndarray, weights: np.ndarray | None,
