@@ -20,7 +20,7 @@ import pandas as pd
 from ._validation import _fmt_values, check_columns, verb_name
 from .exceptions import DataValidationError
 
-__all__ = ["Design", "covariate_columns", "categorical_columns", "build_design",
+__all__ = ["Design", "covariate_columns", "categorical_columns", "build_design", "gram_rank",
            "check_text_covariates", "TEXT_MAX_LEVELS", "TEXT_MIN_ROWS_PER_LEVEL"]
 
 _FUNCS = {"C", "I", "Q", "bs", "cr", "cc", "te", "poly", "scale", "center", "standardize",
@@ -258,6 +258,23 @@ def _check_finite(X: np.ndarray, names: Sequence[str], func: str) -> None:
     )
 
 
+def gram_rank(gram: np.ndarray) -> tuple[int, np.ndarray]:
+    """Numerical rank of a design from its Gram matrix ``X'X / n``, and the pivot order.
+
+    Pivoted QR of the Gram matrix scaled to unit diagonal (a zero column keeps scale 1); a
+    pivot counts when it exceeds ``max pivot * columns * 1e-10``. The columns past the rank
+    in the pivot order are the redundant ones. :func:`_check_rank`'s rule, shared with the
+    fast numeric designs that build the Gram matrix from column sums.
+    """
+    from scipy.linalg import qr
+
+    scale = np.sqrt(np.diag(gram))
+    scale = np.where(scale > 0, scale, 1.0)
+    _, r, piv = qr(gram / np.outer(scale, scale), pivoting=True)
+    diag = np.abs(np.diag(r))
+    return int((diag > diag.max() * gram.shape[0] * 1e-10).sum()), piv
+
+
 def _check_rank(X: np.ndarray, names: Sequence[str], func: str) -> None:
     span = X.max(axis=0) - X.min(axis=0)
     const = [n for n, s in zip(names, span, strict=True) if s == 0 and n != "Intercept"]
@@ -266,15 +283,7 @@ def _check_rank(X: np.ndarray, names: Sequence[str], func: str) -> None:
             f"{func}(): covariate column(s) {const} are constant in the analysed rows; "
             "they carry no information. Remove them from covariates."
         )
-    from scipy.linalg import qr
-
-    gram = X.T @ X / X.shape[0]
-    scale = np.sqrt(np.diag(gram))
-    scale = np.where(scale > 0, scale, 1.0)
-    _, r, piv = qr(gram / np.outer(scale, scale), pivoting=True)
-    diag = np.abs(np.diag(r))
-    tol = diag.max() * X.shape[1] * 1e-10
-    rank = int((diag > tol).sum())
+    rank, piv = gram_rank(X.T @ X / X.shape[0])
     if rank < X.shape[1]:
         bad = [names[i] for i in piv[rank:]]
         raise DataValidationError(

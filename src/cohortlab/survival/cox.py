@@ -11,9 +11,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from scipy import stats
-from scipy.linalg import qr
 
-from .._design import Design, build_design, covariate_columns
+from .._design import Design, build_design, covariate_columns, gram_rank
 from .._typing import CIMethod, ConfType
 from .._validation import (
     apply_missing,
@@ -386,12 +385,9 @@ def _numeric_design(frame: pd.DataFrame, covariates: str | Sequence[str]) -> Des
     gram[0, 0], gram[0, 1:], gram[1:, 0] = n, sums, sums
     gram[1:, 1:] = X.T @ X
     gram /= n
-    scale = np.sqrt(np.diag(gram))
-    if not np.isfinite(gram).all() or not (scale > 0).all():
+    if not np.isfinite(gram).all() or not (np.diag(gram) > 0).all():
         return None
-    _, r, _ = qr(gram / np.outer(scale, scale), pivoting=True)
-    diag = np.abs(np.diag(r))
-    if (diag > diag.max() * gram.shape[0] * 1e-10).sum() < gram.shape[0]:
+    if gram_rank(gram)[0] < gram.shape[0]:
         return None
     return Design(X=X, names=tuple(cols), spec=mm.model_spec, formula=rhs, drop_intercept=True)
 
