@@ -21,7 +21,7 @@ from ._validation import _fmt_values, check_columns, verb_name
 from .exceptions import DataValidationError
 
 __all__ = ["Design", "covariate_columns", "categorical_columns", "build_design", "gram_rank",
-           "check_text_covariates", "TEXT_MAX_LEVELS", "TEXT_MIN_ROWS_PER_LEVEL"]
+           "quote_name", "check_text_covariates", "TEXT_MAX_LEVELS", "TEXT_MIN_ROWS_PER_LEVEL"]
 
 _FUNCS = {"C", "I", "Q", "bs", "cr", "cc", "te", "poly", "scale", "center", "standardize",
           "lag", "hashed", "np", "log", "exp", "sqrt", "contr", "treatment", "sum", "helmert",
@@ -107,8 +107,12 @@ def _formula(covariates: str | Sequence[str], func: str) -> str:
     for c in cols:
         if not isinstance(c, str):
             raise DataValidationError(f"{func}(): covariates must be column names; got {c!r}.")
-    return " + ".join(c if c.isidentifier() and not keyword.iskeyword(c) else f"`{c}`"
-                      for c in cols)
+    return " + ".join(quote_name(c) for c in cols)
+
+
+def quote_name(name: str) -> str:
+    """A column name as a formula term: bare if a Python identifier, else in backticks."""
+    return name if name.isidentifier() and not keyword.iskeyword(name) else f"`{name}`"
 
 
 def covariate_columns(covariates: str | Sequence[str], data: pd.DataFrame, func: str, *,

@@ -32,7 +32,15 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from .._design import Design, _check_finite, _check_rank, _formula, build_design, covariate_columns
+from .._design import (
+    Design,
+    _check_finite,
+    _check_rank,
+    _formula,
+    build_design,
+    covariate_columns,
+    quote_name,
+)
 from .._glm import fit_logistic
 from ..exceptions import ConvergenceError, DataValidationError
 
@@ -313,7 +321,7 @@ def crossfit_glms(frame: pd.DataFrame, a: np.ndarray, y: np.ndarray, s: np.ndarr
     if exposure not in covariate_columns(out_cov, frame, func, check_text=False):
         same = _same(out_cov, covariates)
         Xc = design if same else numeric_design(frame, out_cov, func)
-        formula = f"{_quote(exposure)} + {Xc.formula}"
+        formula = f"{quote_name(exposure)} + {Xc.formula}"
         p = Xc.X.shape[1]
         Zo, _ = standardised(Xc.X, layout, s, extra=a.astype(float))
         B = fit_out(Zo, (*Xc.names, exposure))
@@ -392,7 +400,3 @@ def _same(x: Any, y: Any) -> bool:
     if isinstance(x, str) or isinstance(y, str):
         return isinstance(x, str) and isinstance(y, str) and x == y
     return list(x) == list(y)
-
-
-def _quote(name: str) -> str:
-    return name if name.isidentifier() else f"`{name}`"

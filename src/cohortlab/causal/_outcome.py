@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from .._design import Design, build_design, covariate_columns
+from .._design import Design, build_design, covariate_columns, quote_name
 from .._glm import GLMFit, fit_linear, fit_logistic
 from .._validation import (
     apply_missing,
@@ -49,7 +49,7 @@ from ..inference.bootstrap import bootstrap
 from ..inference.influence import se_from_influence
 from ..results.estimate import Estimate
 from ._contrast import MEASURE_NAMES, contrast
-from ._crossfit import OutcomeDesign, _quote, crossfit_glms
+from ._crossfit import OutcomeDesign, crossfit_glms
 from ._propensity import (
     POSITIVITY_BOUND,
     PropensityScore,
@@ -105,13 +105,13 @@ def outcome_design(frame: pd.DataFrame, a: np.ndarray, fit_rows: np.ndarray, exp
         if exposure not in cols:
             coded = frame[cols].assign(**{exposure: a})
             design = build_design(coded, covariates, func, intercept=intercept,
-                                  extra=_quote(exposure))
+                                  extra=quote_name(exposure))
             if exposure in design.names:
                 return OutcomeDesign(design=design, X=design.X, exposure_added=True,
                                      exposure_col=design.names.index(exposure))
     coded = frame.assign(**{exposure: a})  # labels / bool -> 0/1, so A = 1, 0 is meaningful
     design = build_design(coded.loc[fit_rows], covariates, func, intercept=intercept,
-                          extra=_quote(exposure) if added else None)
+                          extra=quote_name(exposure) if added else None)
     X1 = design.matrix(coded.assign(**{exposure: np.ones(a.size, dtype=int)}))
     X0 = design.matrix(coded.assign(**{exposure: np.zeros(a.size, dtype=int)}))
     X = np.where((a == 1)[:, None], X1, X0)  # each row's design depends on that row only
