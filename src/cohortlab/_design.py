@@ -21,7 +21,8 @@ from ._validation import _fmt_values, check_columns, verb_name
 from .exceptions import DataValidationError
 
 __all__ = ["Design", "covariate_columns", "categorical_columns", "build_design", "gram_rank",
-           "quote_name", "check_text_covariates", "TEXT_MAX_LEVELS", "TEXT_MIN_ROWS_PER_LEVEL"]
+           "numeric_design", "quote_name", "check_text_covariates", "TEXT_MAX_LEVELS",
+           "TEXT_MIN_ROWS_PER_LEVEL"]
 
 _FUNCS = {"C", "I", "Q", "bs", "cr", "cc", "te", "poly", "scale", "center", "standardize",
           "lag", "hashed", "np", "log", "exp", "sqrt", "contr", "treatment", "sum", "helmert",
@@ -244,6 +245,60 @@ def build_design(data: pd.DataFrame, covariates: str | Sequence[str], func: str,
     _check_rank(X, names, func)
     if drop_intercept:
         X, names = X[:, 1:], names[1:]
+    return Design(X=X, names=names, spec=mm.model_spec, formula=rhs,
+                  drop_intercept=drop_intercept)
+
+
+def numeric_design(frame: pd.DataFrame, covariates: str | Sequence[str], *,
+                   drop_intercept: bool = False) -> Design | None:
+    """:func:`build_design` (with an intercept) for plain numeric columns, or None.
+
+    A list of distinct identifier-named integer or float columns codes to themselves, so the
+    matrix is one float64 copy of each column (F-ordered, after a column of ones unless
+    ``drop_intercept``), and formulaic builds only the spec (for predictions on new data) on
+    two rows. The checks of :func:`build_design` run on the full matrix: the column sums are
+    finite (else some value is not) and the Gram matrix of ``[1, X]``, made from the column
+    sums and ``X'X``, has full rank by :func:`gram_rank`. Anything else (a formula, factors,
+    a failed check) returns None, and the caller's :func:`build_design` raises the error that
+    names the columns.
+    """
+    if isinstance(covariates, str) or len(frame) < 2:
+        return None
+    cols = list(covariates)
+    if len(set(cols)) != len(cols) or not all(
+            isinstance(c, str) and c.isidentifier() and not keyword.iskeyword(c)
+            and isinstance(frame[c], pd.Series) and isinstance(frame[c].dtype, np.dtype)
+            and frame[c].dtype.kind in "iuf" for c in cols):
+        return None
+    from formulaic import model_matrix
+
+    rhs = " + ".join(cols)
+    try:
+        mm = model_matrix(rhs, frame.iloc[:2], na_action="raise")
+    except Exception:  # build_design reports it
+        return None
+    if [str(c) for c in mm.columns] != ["Intercept", *cols]:
+        return None
+    n, p, first = len(frame), len(cols), 0 if drop_intercept else 1
+    Xt = np.empty((p + first, n))
+    if first:
+        Xt[0] = 1.0
+    for k, c in enumerate(cols, start=first):  # one copy per column (frame[cols]: two)
+        Xt[k] = frame[c].to_numpy()
+    X = Xt.T
+    Xc = X[:, first:]
+    sums = Xc.sum(axis=0)
+    if not np.isfinite(sums).all():
+        return None
+    gram = np.empty((p + 1, p + 1))
+    gram[0, 0], gram[0, 1:], gram[1:, 0] = n, sums, sums
+    gram[1:, 1:] = Xc.T @ Xc
+    gram /= n
+    if not np.isfinite(gram).all() or not (np.diag(gram) > 0).all():
+        return None
+    if gram_rank(gram)[0] < gram.shape[0]:
+        return None
+    names = tuple(cols) if drop_intercept else ("Intercept", *cols)
     return Design(X=X, names=names, spec=mm.model_spec, formula=rhs,
                   drop_intercept=drop_intercept)
 

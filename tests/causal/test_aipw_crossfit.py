@@ -14,7 +14,7 @@ import pytest
 from scipy.special import expit
 
 import cohortlab as cl
-from cohortlab._design import build_design
+from cohortlab._design import build_design, numeric_design
 from cohortlab._glm import fit_linear, fit_logistic
 from cohortlab.causal import _crossfit
 from cohortlab.causal._outcome import crossfit_folds, fold_seed, outcome_design
@@ -99,7 +99,7 @@ def test_subsample_start_gives_the_same_numbers(sim, monkeypatch):
 
 def test_numeric_design_is_formulaics(sim):
     cols = ["age", "female", "bmi", "diabetes"]
-    fast = _crossfit.numeric_design(sim, cols, "t")
+    fast = numeric_design(sim, cols)
     ref = build_design(sim, cols, "t")
     assert fast.names == ref.names and fast.formula == ref.formula
     np.testing.assert_array_equal(fast.X, ref.X)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import keyword
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._design import Design, build_design, covariate_columns, gram_rank
+from .._design import Design, build_design, covariate_columns, numeric_design
 from .._typing import CIMethod, ConfType
 from .._validation import (
     apply_missing,
@@ -297,7 +296,7 @@ def cox(
     if not (d == 1).any():
         raise DataValidationError(f"{verb_name()}(): column {event!r} has no events (all 0); a Cox "
                                   "model needs at least one event.")
-    design = (_numeric_design(frame, covariates)
+    design = (numeric_design(frame, covariates, drop_intercept=True)
               or build_design(frame, covariates, verb_name(), drop_intercept=True))
     codes, levels = (None, ())
     if strata:
@@ -343,53 +342,6 @@ def cox(
         dropped=dropped, notes=(f"ties: {ties}",) + (f"strata: {strata}",) * bool(strata)
         + notes + zero, state=state,
     )
-
-
-def _numeric_design(frame: pd.DataFrame, covariates: str | Sequence[str]) -> Design | None:
-    """``build_design(frame, covariates, drop_intercept=True)`` for plain numeric columns, or None.
-
-    A list of identifier-named integer or float columns codes to themselves, so the matrix is
-    one ``to_numpy(float64)`` of those columns and formulaic builds only the spec (for
-    ``predict_*`` on new data), on a few rows. The checks of :func:`build_design` run on the
-    full matrix: the column sums are finite (else some value is not) and the scaled Gram
-    matrix of ``[1, X]`` has full rank by the same pivoted-QR rule. Anything else (a formula,
-    factors, a failed check) returns None and the caller takes :func:`build_design`, which
-    raises the error naming the columns.
-    """
-    if isinstance(covariates, str) or len(frame) < 2:
-        return None
-    cols = list(covariates)
-    if len(set(cols)) != len(cols) or not all(
-            isinstance(c, str) and c.isidentifier() and not keyword.iskeyword(c)
-            and isinstance(frame[c], pd.Series) and isinstance(frame[c].dtype, np.dtype)
-            and frame[c].dtype.kind in "iuf" for c in cols):
-        return None
-    from formulaic import model_matrix
-
-    rhs = " + ".join(cols)
-    try:
-        mm = model_matrix(rhs, frame.iloc[:2], na_action="raise")
-    except Exception:  # build_design reports it
-        return None
-    if [str(c) for c in mm.columns] != ["Intercept", *cols]:
-        return None
-    n = len(frame)
-    Xt = np.empty((len(cols), n))
-    for k, c in enumerate(cols):  # one copy per column (frame[cols] would copy twice)
-        Xt[k] = frame[c].to_numpy()
-    X = Xt.T
-    sums = X.sum(axis=0)
-    if not np.isfinite(sums).all():
-        return None
-    gram = np.empty((len(cols) + 1,) * 2)
-    gram[0, 0], gram[0, 1:], gram[1:, 0] = n, sums, sums
-    gram[1:, 1:] = X.T @ X
-    gram /= n
-    if not np.isfinite(gram).all() or not (np.diag(gram) > 0).all():
-        return None
-    if gram_rank(gram)[0] < gram.shape[0]:
-        return None
-    return Design(X=X, names=tuple(cols), spec=mm.model_spec, formula=rhs, drop_intercept=True)
 
 
 def _monotone_notes(fit: CoxFit, names: Sequence[str], cols: Sequence[str]) -> tuple[str, ...]:
