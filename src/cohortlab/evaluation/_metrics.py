@@ -26,7 +26,6 @@ __all__ = [
     "confusion_at",
     "wilson",
     "net_benefit",
-    "inverse_variance_q",
 ]
 
 
@@ -270,17 +269,3 @@ def net_benefit(
     return tp / n - fp / n * odds, prev - (1.0 - prev) * odds, tp, fp
 
 
-def inverse_variance_q(
-    est: np.ndarray, var: np.ndarray
-) -> tuple[float, float, float, int, float]:
-    """Cochran-type heterogeneity chi-square of independent estimates.
-
-    Returns the inverse-variance pooled estimate, its variance ``1 / sum(w)``,
-    ``Q = sum w_g (est_g - pooled)^2`` with ``w_g = 1 / var_g``, ``df = G - 1`` and the
-    chi-square p-value.
-    """
-    w = 1.0 / var
-    pooled = float(np.dot(w, est) / w.sum())
-    q = float(np.dot(w, (est - pooled) ** 2))
-    df = int(est.size - 1)
-    return pooled, float(1.0 / w.sum()), q, df, float(stats.chi2.sf(q, df))

@@ -20,6 +20,7 @@ from .._validation import (
 )
 from ..exceptions import DataValidationError
 from ..inference.multiplicity import adjust_pvalues
+from ..inference.wald import inverse_variance_q
 from ..results._format import ci_label, fmt_int, fmt_num, fmt_p
 from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable
@@ -552,7 +553,7 @@ def _heterogeneity(rows: list[Estimate], groups: list[Any], by: str | None, conf
             continue
         est = np.array([r.estimate for r in use])
         var = np.array([r.std_error ** 2 for r in use])
-        pooled, v_pooled, q, df, pv = km.inverse_variance_q(est, var)
+        pooled, v_pooled, q, df, pv = inverse_variance_q(est, var)
         tests.append(TestResult(
             term=f"{term}: heterogeneity", statistic=q, df=df, p_value=pv,
             method="inverse_variance_chi_square",
