@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
+
+from ..inference.wald import z_critical
 
 __all__ = [
     "ScoreCounts",
@@ -244,7 +245,7 @@ def wilson(
     """
     x = np.asarray(x, dtype=float)
     n = np.asarray(n, dtype=float)
-    z = stats.norm.ppf(0.5 + conf_level / 2)
+    z = z_critical(conf_level)
     z2 = z * z
     with np.errstate(invalid="ignore", divide="ignore"):
         p = x / n

@@ -20,7 +20,7 @@ from .._validation import (
 )
 from ..exceptions import DataValidationError
 from ..inference.multiplicity import adjust_pvalues
-from ..inference.wald import inverse_variance_q
+from ..inference.wald import inverse_variance_q, z_critical
 from ..results._format import ci_label, fmt_int, fmt_num, fmt_p
 from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable
@@ -426,7 +426,7 @@ def _group_metrics(
     threshold: float | None, grid: np.ndarray, n_bins: int, conf_level: float,
     notes: list[str], probability: bool = True,
 ) -> tuple[list[Estimate], pd.DataFrame, pd.DataFrame]:
-    z = float(stats.norm.ppf(0.5 + conf_level / 2))
+    z = z_critical(conf_level)
     n, n1 = int(y.size), sc.n_pos
     where = _where(by, g)
 
@@ -539,7 +539,7 @@ def _adjust_rows(rows: list[Estimate], method: str, has_by: bool) -> list[Estima
 
 def _heterogeneity(rows: list[Estimate], groups: list[Any], by: str | None, conf_level: float,
                    method: str, notes: list[str]) -> tuple[list[TestResult], list[Estimate]]:
-    z = float(stats.norm.ppf(0.5 + conf_level / 2))
+    z = z_critical(conf_level)
     tests: list[TestResult] = []
     out: list[Estimate] = []
     for term in ("auroc", "calibration_slope"):
