@@ -47,7 +47,7 @@ from ._misclassification import (
     predictive_values,
     record_predictive_values,
 )
-from ._rerun import RerunSetup, flag_labels, naive_kwargs
+from ._rerun import RerunSetup, flag_labels, naive_kwargs, refuse_person_period
 from .error_rates import BetaRate, ErrorRates, _draw_rate
 from .misclassification_result import BiasAnalysis, _build
 
@@ -355,6 +355,7 @@ def _check_estimator(estimator: Any, kwargs: Mapping[str, Any]
     the flag's coefficient; curve estimators are refused.
     """
     params = check_estimator(estimator, "cl.crude_effect")
+    refuse_person_period(estimator, params)
     name = getattr(estimator, "__name__", type(estimator).__name__)
     if _is_curve_verb(estimator):
         raise DataValidationError(
@@ -375,6 +376,14 @@ def _check_estimator(estimator: Any, kwargs: Mapping[str, Any]
         return functools.partial(_estimate_of, estimator), params
     if "exposure" in params:
         return estimator, params
+    if "by" in params:  # rmst, logrank, gray_test: several rows or a test, not one estimate
+        raise DataValidationError(
+            f"{verb_name()}(): {name}() takes the flag as by= and returns one row per group "
+            "and contrast (or a test), not one effect estimate; bias analysis summarises one "
+            f"estimate per simulation. Pass a function that returns the row you want, e.g. "
+            f"lambda d, exposure, **kw: cl.{name}(d, by=exposure, **kw)[<row>], or use "
+            f"cl.correct_exposure(cl.{name}, ...) (multiple imputation from validation data)."
+        )
     if "covariates" in params:  # Cox models: the flag is one of the covariates
         return functools.partial(_coefficient_of, estimator), {"**": True}
     raise DataValidationError(
