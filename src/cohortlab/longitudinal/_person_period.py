@@ -15,6 +15,8 @@ __all__ = [
     "shift",
     "cumsum",
     "cummax",
+    "running_total",
+    "periods_since_first",
     "first_true_position",
     "after_flag",
     "run_length",
@@ -59,6 +61,21 @@ def cumsum(x: np.ndarray, first: np.ndarray, grp: np.ndarray) -> np.ndarray:
 def cummax(x: np.ndarray, first: np.ndarray, grp: np.ndarray) -> np.ndarray:
     """Running maximum of a 0/1 array within blocks (inclusive)."""
     return (cumsum(x, first, grp) > 0).astype(np.int64)
+
+
+def running_total(x: np.ndarray, first: np.ndarray, grp: np.ndarray,
+                  include_current: bool) -> np.ndarray:
+    """Running sum of ``x`` within blocks up to this row, or up to the row before it."""
+    c = cumsum(x, first, grp)
+    return c if include_current else c - x
+
+
+def periods_since_first(flag: np.ndarray, first: np.ndarray, grp: np.ndarray) -> np.ndarray:
+    """Rows since the block's first True row (0 on it; NaN before it or with none)."""
+    pos = position(first, grp)
+    n_groups = int(first.sum())
+    start = first_true_position(flag, pos, grp, n_groups)[grp]
+    return np.where((start >= 0) & (pos >= start), (pos - start).astype(float), np.nan)
 
 
 def first_true_position(flag: np.ndarray, pos: np.ndarray, grp: np.ndarray,
