@@ -17,6 +17,7 @@ __all__ = [
     "cummax",
     "running_total",
     "periods_since_first",
+    "persistent_exposure",
     "first_true_position",
     "after_flag",
     "run_length",
@@ -76,6 +77,28 @@ def periods_since_first(flag: np.ndarray, first: np.ndarray, grp: np.ndarray) ->
     n_groups = int(first.sum())
     start = first_true_position(flag, pos, grp, n_groups)[grp]
     return np.where((start >= 0) & (pos >= start), (pos - start).astype(float), np.nan)
+
+
+def persistent_exposure(positive: np.ndarray, first: np.ndarray, grp: np.ndarray,
+                        consecutive: int, monotone: bool, delay: int) -> np.ndarray:
+    """0/1 exposure from a persistence rule on positive windows, within blocks.
+
+    On after ``consecutive`` positive rows in a run (then on for good if ``monotone``),
+    shifted ``delay`` rows later within the block (0 before).
+
+    Examples
+    --------
+    >>> pos = np.array([True, False, True, True, False, False])
+    >>> first, grp = np.r_[True, np.zeros(5, bool)], np.zeros(6, np.int64)
+    >>> persistent_exposure(pos, first, grp, 2, True, 0).tolist()
+    [0, 0, 0, 1, 1, 1]
+    """
+    on = run_length(positive, first) >= consecutive
+    if monotone:
+        on = cumsum(on.astype(float), first, grp) > 0
+    if not delay:
+        return on.astype(np.int64)
+    return shift(on.astype(np.int64), delay, position(first, grp), 0).astype(np.int64)
 
 
 def first_true_position(flag: np.ndarray, pos: np.ndarray, grp: np.ndarray,
