@@ -42,7 +42,6 @@ NOT_ESTIMATORS = {
     "ever_treated": "a person-period feature (a data transformation)",
     "time_varying_exposure": "a person-period feature (a data transformation)",
     "attrition": "counts the rows each eligibility step removes",
-    "by_period_table": "counts per period (a descriptive table of person-period data)",
 }
 
 
