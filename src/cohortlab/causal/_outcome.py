@@ -433,11 +433,12 @@ def fit_nuisances(data: pd.DataFrame, func: str, *, exposure: str, outcome: str,
                   covariates: Any, outcome_covariates: Any, ps_model: Any, outcome_model: Any,
                   cross_fit: int | None, trim: Any, weights: str | None, cluster: str | None,
                   reference: Any, random_state: Any, missing: str, estimand: str,
-                  effect_measure: str, crossfit_glm: bool = False) -> Nuisances:
+                  effect_measure: str) -> Nuisances:
     """Validate the data and fit both nuisance models (sharing folds when cross-fitted).
 
-    ``crossfit_glm``: with ``cross_fit`` and neither model given, cross-fit both default
-    GLMs (:func:`._crossfit.crossfit_glms`) instead of refusing.
+    With ``cross_fit`` and neither model given, both default GLMs are cross-fitted
+    (:func:`._crossfit.crossfit_glms`); a default GLM beside a scikit-learn model is fitted
+    on all rows.
     """
     data = check_frame(data)
     check_columns(data, exposure=exposure, outcome=outcome, weights=weights, cluster=cluster)
@@ -451,10 +452,6 @@ def fit_nuisances(data: pd.DataFrame, func: str, *, exposure: str, outcome: str,
     check_outcome(y, a, s > 0, binary, effect_measure, func, exposure, outcome)
     seed = folds = None
     glm_cf = cross_fit is not None and ps_model is None and outcome_model is None
-    if glm_cf and not crossfit_glm:
-        raise DataValidationError(
-            f"{func}(): cross_fit needs a machine-learning ps_model or outcome_model; the "
-            "default logistic and linear regressions are fitted on all rows.")
     if cross_fit is not None:
         seed = fold_seed(random_state, func)
         folds = crossfit_folds(a, cross_fit, seed, func)
