@@ -61,7 +61,7 @@ from ._propensity import fit_propensity as _fit_ps
 __all__ = ["OutcomeDesign", "OutcomeFit", "outcome_design", "fit_outcome", "coef_influence",
            "crossfit_folds", "fold_seed", "fit_propensity", "check_outcome", "overlap_notes",
            "check_outcome_variation", "zero_weight_notes",
-           "estimate_from_if", "Nuisances", "fit_nuisances"]
+           "estimate_from_if", "Nuisances", "fit_nuisances", "sklearn_fitter"]
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
 
@@ -119,7 +119,7 @@ def outcome_design(frame: pd.DataFrame, a: np.ndarray, fit_rows: np.ndarray, exp
 
 
 # ---------------------------------------------------------------------- outcome model
-def _sklearn_fitter(model: Any, binary: bool, func: str) -> Any:
+def sklearn_fitter(model: Any, binary: bool, func: str) -> Any:
     """``fit_predict(X_train, y_train, s_train, X_new...)`` for a scikit-learn estimator."""
     from sklearn.base import clone, is_classifier
 
@@ -167,7 +167,7 @@ def fit_outcome(od: OutcomeDesign, y: np.ndarray, s: np.ndarray, fit_rows: np.nd
         eta1, eta0 = od.linear_arms(fit.coef)
         return OutcomeFit(q1=link(eta1), q0=link(eta0), glm=fit,
                           description=f"{kind} regression on {od.design.formula}")
-    fit_predict = _sklearn_fitter(model, binary, func)
+    fit_predict = sklearn_fitter(model, binary, func)
     name = type(model).__name__
     if not folds:
         q1, q0 = fit_predict(od.X[fit_rows], y[fit_rows], s[fit_rows], od.X1, od.X0)
