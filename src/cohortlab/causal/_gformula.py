@@ -39,9 +39,14 @@ def standardize(q1: np.ndarray, q0: np.ndarray, pop: np.ndarray,
 
 
 def chain_rule(fit: OutcomeFit, od: OutcomeDesign, y: np.ndarray, s: np.ndarray, r: np.ndarray,
-                pop: np.ndarray, binary: bool, phi1: np.ndarray,
-                phi0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Add ``D_a' IF_beta``, the outcome-model estimation, to the standardised means' IF."""
+               pop: np.ndarray, binary: bool, phi1: np.ndarray,
+               phi0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Add ``D_a' IF_beta``, the outcome-model estimation, to the standardised means' IF.
+
+    ``fit`` is the parametric (linear / logistic) outcome model's: ``gformula()`` refuses
+    ``variance="influence_function"`` with a machine-learning ``outcome_model``.
+    """
+    assert fit.glm is not None  # the parametric model (checked by gformula())
     if_beta = coef_influence(fit.glm, od.X, y, s, r, binary)
     sm = s * pop
     out = []

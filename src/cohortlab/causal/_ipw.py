@@ -25,7 +25,7 @@ from .._glm import GLMFit, fit_logistic
 from .._refit import LogisticRefit
 from .._validation import verb_name
 from ._contrast import contrast
-from ._propensity import _fit_sklearn, trim_mask, truncate_weights
+from ._propensity import fit_sklearn, trim_mask, truncate_weights
 from ._weights import arm_weight_derivatives, arm_weights, crump_threshold
 
 __all__ = ["ArmMeans", "bootstrap_statistic", "fixed_trim", "hajek_means", "ipw_arm_means",
@@ -153,7 +153,7 @@ def bootstrap_statistic(X: np.ndarray, y: np.ndarray, a: np.ndarray, s: np.ndarr
             e = ps_refit.fitted_at(rows, sk, ak)
         else:
             e = np.empty(a.size)
-            e[idx] = _fit_sklearn(X[idx], a[idx], s[idx], model, None, random_state, verb_name())
+            e[idx] = fit_sklearn(X[idx], a[idx], s[idx], model, None, random_state, verb_name())
             e = e[rows]
         e = np.clip(e, 1e-12, 1 - 1e-12)
         w1, w0 = arm_weights(e, estimand)   # realized_weights without the derivative
