@@ -1,9 +1,9 @@
-"""aipw(cross_fit=K) with the default GLMs: the same numbers as K separate fits by hand.
+"""aipw / tmle(cross_fit=K) with the default GLMs: the same numbers as K separate fits by hand.
 
 The joint fold iteration of ``causal/_crossfit.py`` must land on each training set's own
 maximum-likelihood / least-squares fit: every case below refits the K training sets one by
-one with the Newton / least-squares fitters of ``_glm.py`` on the folds aipw draws and
-recomputes the AIPW estimate and its influence-function SE.
+one with the Newton / least-squares fitters of ``_glm.py`` on the folds aipw (and tmle) draw
+and recomputes the AIPW (TMLE) estimate and its influence-function SE.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _by_hand(d, *, outcome, covariates, outcome_covariates=None, k=5, random_sta
 
     mu1, mu0, phi1, phi0 = aipw_means(y, a, q1, q0, e, s, estimand)
     phi = phi1 - phi0
-    return mu1 - mu0, np.std(phi, ddof=1) / np.sqrt(phi.size), e
+    return mu1 - mu0, np.std(phi, ddof=1) / np.sqrt(phi.size), e, q1, q0
 
 
 CASES = {
@@ -69,11 +69,69 @@ def test_matches_separate_fold_fits(sim, case):
     kw = dict(CASES[case])
     k, rs = kw.pop("k", 5), kw.pop("random_state", 7)
     est = cl.aipw(sim, exposure="treated", cross_fit=k, random_state=rs, **kw)
-    ate, se, e = _by_hand(sim, k=k, random_state=rs, **kw)
+    ate, se, e, _, _ = _by_hand(sim, k=k, random_state=rs, **kw)
     assert est.estimate == pytest.approx(ate, abs=1e-8)
     assert est.std_error == pytest.approx(se, rel=1e-8)
     np.testing.assert_allclose(est.diagnostics.scores.to_numpy(), e, rtol=0, atol=1e-10)
     assert f"{k}-fold cross-fitted" in est.summary()
+
+
+TMLE_CASES = ("formula, continuous", "binary outcome", "weighted, ATT", "exposure interaction")
+
+
+@pytest.mark.parametrize("case", TMLE_CASES, ids=TMLE_CASES)
+def test_tmle_targets_the_out_of_fold_predictions(sim, case):
+    """tmle(cross_fit=K): the TMLE kernel on the by-hand out-of-fold e, Q(1, L), Q(0, L)."""
+    from cohortlab.causal._tmle import targeted_means
+
+    kw = dict(CASES[case])
+    k, rs = kw.pop("k", 5), kw.pop("random_state", 7)
+    est = cl.tmle(sim, exposure="treated", cross_fit=k, random_state=rs, **kw)
+    _, _, e, q1, q0 = _by_hand(sim, k=k, random_state=rs, **kw)
+    a = sim["treated"].to_numpy()
+    y = sim[kw["outcome"]].to_numpy(dtype=float)
+    s = sim[kw["weights"]].to_numpy() if "weights" in kw else np.ones(len(sim))
+    lo, hi = (0.0, 1.0) if kw["outcome"] == "mace_1y" else (y.min(), y.max())
+    mu1, mu0, phi1, phi0, eps, _ = targeted_means(y, a, q1, q0, e, s, lo=lo, hi=hi,
+                                                  estimand=kw.get("estimand", "ATE"))
+    phi = phi1 - phi0
+    assert est.estimate == pytest.approx(mu1 - mu0, abs=1e-8)
+    assert est.std_error == pytest.approx(np.std(phi, ddof=1) / np.sqrt(phi.size), rel=1e-8)
+    assert (est.extra["epsilon_1"], est.extra["epsilon_0"]) == pytest.approx(eps, abs=1e-8)
+    np.testing.assert_allclose(est.diagnostics.scores.to_numpy(), e, rtol=0, atol=1e-10)
+    assert f"{k}-fold cross-fitted" in est.summary()
+    # the check has power: the same kernel on all-rows fits is another number
+    full = cl.tmle(sim, exposure="treated", **kw)
+    assert abs(full.estimate - est.estimate) > 1e-4
+
+
+SIM_PS = "age + female + bmi + diabetes + C(smoking) + af_flag + C(site)"
+SIM_OUT = "sbp + age + bmi + diabetes + C(smoking) + af_true + I(treated*diabetes)"
+
+
+@pytest.mark.parametrize("estimand", ["ATE", "ATT"])
+def test_tmle_cross_fit_recovers_the_truth_and_agrees_with_aipw(estimand):
+    """20,000 people: tmle(cross_fit=5) near the truth and within 0.01 SE of aipw's.
+
+    Measured (seed 3, folds of random_state=7): z = -0.91 (ATE), -0.80 (ATT) against the
+    truth; tmle - aipw = 0.0007 SE (ATE), 0.0044 SE (ATT) on the same folds, but 0.024 to
+    0.12 SE with aipw on other folds (random_state 8, 9, 10) or with tmle not cross-fitted
+    (0.037, 0.085 SE): the tolerance holds with margin and fails if the folds or the
+    models differ.
+    """
+    d = cl.simulate_cohort(20_000, random_state=3)
+    truth = d.attrs["truth"]["continuous"][estimand]
+    kw = dict(exposure="treated", outcome="sbp_12m", covariates=SIM_PS,
+              outcome_covariates=SIM_OUT, estimand=estimand)
+    tm = cl.tmle(d, cross_fit=5, random_state=7, **kw)
+    ai = cl.aipw(d, cross_fit=5, random_state=7, **kw)
+    assert abs(tm.estimate - truth) < 3 * tm.std_error
+    assert abs(tm.estimate - ai.estimate) < 0.01 * tm.std_error
+    assert tm.std_error == pytest.approx(ai.std_error, rel=1e-3)
+    # power: other folds, or no cross-fitting, move the estimate by more than the tolerance
+    other = cl.aipw(d, cross_fit=5, random_state=8, **kw)
+    assert abs(tm.estimate - other.estimate) > 0.02 * tm.std_error
+    assert abs(tm.estimate - cl.tmle(d, **kw).estimate) > 0.02 * tm.std_error
 
 
 def test_fallback_to_newton_per_fold_gives_the_same_numbers(sim, monkeypatch):

@@ -267,13 +267,6 @@ def test_bad_input(f, mutate, kwargs, match):
         f(mutate(_sim()), **args)
 
 
-def test_tmle_cross_fit_needs_a_machine_learning_model():
-    """aipw cross-fits its default GLMs (test_aipw_crossfit.py); tmle still refuses."""
-    with pytest.raises(DataValidationError, match=r"cross_fit needs a machine-learning"):
-        tmle(_sim(), exposure="treated", outcome="mace_1y", covariates="age + female + bmi",
-             cross_fit=5)
-
-
 @pytest.mark.parametrize("f", [aipw, tmle], ids=["aipw", "tmle"])
 def test_hard_zero_one_propensity_scores_raise(f):
     """A fully grown tree outputs probabilities of exactly 0 and 1: positivity error."""

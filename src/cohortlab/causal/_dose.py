@@ -46,7 +46,7 @@ from ._weights import ess, warn_weights
 __all__ = ["DoseBasis", "make_basis", "gps_weights", "curve_means", "curve_stats",
            "contrast_rows", "fit_curve_glm", "dose_design", "outcome_binary", "dose_grid",
            "slope_step", "exposure_summary", "summary_note", "weight_notes", "variance_note",
-           "bootstrap_statistic"]
+           "bootstrap_statistic", "curve_contrasts", "scaled_design"]
 
 GRID_POINTS = 20
 GRID_QUANTILES = (0.05, 0.95)
@@ -169,6 +169,21 @@ def dose_design(Bs: np.ndarray, Zm: np.ndarray) -> np.ndarray:
     ``Zm`` is the column of ones followed by the effect modifiers (g-formula interactions).
     """
     return np.hstack([Bs * Zm[:, [j]] for j in range(Zm.shape[1])])
+
+
+def scaled_design(B: np.ndarray, Zm: np.ndarray,
+                  C: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The curve GLM's design with dose columns of unit size, their scale and every column's.
+
+    ``B`` (the dose basis) is divided by its columns' largest absolute values ``b_scale``
+    (the fit, curve and SEs are invariant; Newton is well scaled), crossed with ``Zm``
+    (:func:`dose_design`) and followed by ``C``. Returns the design, ``b_scale`` and the
+    scale of every design column (to put the coefficients back on the dose scale).
+    """
+    b_scale = np.abs(B).max(axis=0)
+    X = np.hstack([dose_design(B / b_scale, Zm), C])
+    scale = np.r_[np.tile(b_scale, Zm.shape[1]), np.ones(C.shape[1])]
+    return X, b_scale, scale
 
 
 def _linear_parts(beta: np.ndarray, Bg: np.ndarray, Zm: np.ndarray,
@@ -297,6 +312,26 @@ def contrast_rows(mu: np.ndarray, idx: np.ndarray, ref: int,
         grad[np.arange(idx.size), idx] = 1.0 / mu[idx]
         grad[:, ref] -= 1.0 / mu[ref]
     return est, grad
+
+
+def curve_contrasts(mu: np.ndarray, V: np.ndarray, reps: np.ndarray | None, n_doses: int,
+                    ref_idx: int, slope: bool, measure: str
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """The curve's SEs and its contrasts with the reference dose, with SEs and replicates.
+
+    ``mu`` holds the ``n_doses`` grid means (then, with ``slope``, the mean at reference +
+    step) and ``V`` their covariance; ``reps`` the (B, G) bootstrap means or None. Returns
+    the grid means' SEs, the indices contrasted with ``ref_idx`` (every other grid dose, then
+    the slope point), the contrasts (:func:`contrast_rows`), their delta-method SEs
+    ``sqrt(diag(grad V grad'))`` and the replicates' contrasts (None without ``reps``).
+    """
+    se_mu = np.sqrt(np.clip(np.diag(V), 0, None))
+    others = np.array([j for j in range(n_doses) if j != ref_idx] +
+                      ([n_doses] if slope else []), dtype=int)
+    est, grad = contrast_rows(mu, others, ref_idx, measure)
+    se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", grad, V, grad), 0, None))
+    rep_c = contrast_rows(reps, others, ref_idx, measure)[0] if reps is not None else None
+    return se_mu, others, est, se, rep_c
 
 
 # ---------------------------------------------------------------------- checks and notes

@@ -15,14 +15,21 @@ terms gives the robust variance that treats the weights as known (R's ``geeglm``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from .._glm import GLMFit
-from ._weights import arm_weight_derivatives, arm_weights
+from .._glm import GLMFit, fit_logistic
+from .._refit import LogisticRefit
+from .._validation import verb_name
+from ._contrast import contrast
+from ._propensity import fit_sklearn, trim_mask, truncate_weights
+from ._weights import arm_weight_derivatives, arm_weights, crump_threshold
 
-__all__ = ["ArmMeans", "hajek_means", "ipw_arm_means", "realized_weights"]
+__all__ = ["ArmMeans", "bootstrap_statistic", "fixed_trim", "hajek_means", "ipw_arm_means",
+           "realized_weights"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,3 +119,66 @@ def ipw_arm_means(
     (mu1, phi1, k1, wt1), (mu0, phi0, k0, wt0) = out[1], out[0]
     return ArmMeans(mu1=mu1, mu0=mu0, phi1=phi1, phi0=phi0, phi1_known=k1, phi0_known=k0,
                     weights=wt1 + wt0)
+
+
+def bootstrap_statistic(X: np.ndarray, y: np.ndarray, a: np.ndarray, s: np.ndarray,
+                        r: np.ndarray, *, estimand: str, measure: str, model: Any, trim: Any,
+                        truncate: Any, random_state: Any, ps_start: np.ndarray | None,
+                        Z: np.ndarray | None, cens_start: np.ndarray | None
+                        ) -> Callable[[np.ndarray], float]:
+    """A replicate: refit the propensity (and censoring) model on the resample, re-weight.
+
+    ``X`` is the propensity design (``ps_start`` its full-data logistic coefficients, None
+    with a scikit-learn ``model``), ``Z`` the censoring design (None without censoring) and
+    ``cens_start`` its coefficients. The statistic maps resampled row indices to the
+    contrast of the two Hajek means (:func:`hajek_means`).
+    """
+    # warm-started refits on a design prepared once (fit_logistic as fallback)
+    ps_refit = (LogisticRefit(X, a.astype(float), ps_start, weights=s, func=verb_name())
+                if ps_start is not None else None)
+    cens_refit = (LogisticRefit(Z, r.astype(float), cens_start, weights=s, func=verb_name())
+                  if Z is not None and cens_start is not None else None)
+    rf = r.astype(float)
+    cols = np.vstack([s, a, y, rf])  # gathered together: one pass of random reads
+
+    def stat(idx: np.ndarray) -> float:
+        # A resample is the full data with frequency weights (the counts); the rows it leaves
+        # out add nothing to any sum, so everything below runs on the rows it keeps.
+        cnt = np.bincount(idx, minlength=a.size)
+        rows = np.flatnonzero(cnt > 0)
+        freq = cnt[rows].astype(float)
+        sk, ak, yk, rk = np.take(cols, rows, axis=1)
+        sk = sk * freq
+        if ps_refit is not None:
+            e = ps_refit.fitted_at(rows, sk, ak)
+        else:
+            e = np.empty(a.size)
+            e[idx] = fit_sklearn(X[idx], a[idx], s[idx], model, None, random_state, verb_name())
+            e = e[rows]
+        e = np.clip(e, 1e-12, 1 - 1e-12)
+        w1, w0 = arm_weights(e, estimand)   # realized_weights without the derivative
+        w = np.where(ak == 1, w1, w0)
+        if trim is not None or truncate is not None:
+            resampled = np.repeat(e, cnt[rows]) if isinstance(trim, str) else e
+            keep, _ = trim_mask(e, fixed_trim(trim, resampled), verb_name())
+            w, _ = truncate_weights(np.where(keep, w, 0.0), keep, truncate, verb_name(),
+                                    freq=freq)
+        if cens_refit is not None:
+            c = cens_refit.fitted_at(rows, sk, rk)
+        elif Z is not None:
+            c = fit_logistic(Z, rf, s * cnt, func=verb_name(), start=cens_start,
+                             information=False).fitted[rows]
+        else:
+            c = None
+        mu1, mu0 = hajek_means(yk, ak, sk, w, r=rk, c=c)
+        return contrast(mu1, mu0, np.zeros(1), np.zeros(1), measure)[0]
+
+    return stat
+
+
+def fixed_trim(trim: Any, e: np.ndarray) -> Any:
+    """``trim`` with ``"crump"`` replaced by the bounds of the Crump threshold of ``e``."""
+    if isinstance(trim, str):
+        alpha = crump_threshold(e)
+        return (alpha, 1 - alpha)
+    return trim

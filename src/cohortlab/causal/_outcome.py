@@ -61,7 +61,7 @@ from ._propensity import fit_propensity as _fit_ps
 __all__ = ["OutcomeDesign", "OutcomeFit", "outcome_design", "fit_outcome", "coef_influence",
            "crossfit_folds", "fold_seed", "fit_propensity", "check_outcome", "overlap_notes",
            "check_outcome_variation", "zero_weight_notes",
-           "estimate_from_if", "Nuisances", "fit_nuisances"]
+           "estimate_from_if", "Nuisances", "fit_nuisances", "sklearn_fitter"]
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
 
@@ -119,7 +119,7 @@ def outcome_design(frame: pd.DataFrame, a: np.ndarray, fit_rows: np.ndarray, exp
 
 
 # ---------------------------------------------------------------------- outcome model
-def _sklearn_fitter(model: Any, binary: bool, func: str) -> Any:
+def sklearn_fitter(model: Any, binary: bool, func: str) -> Any:
     """``fit_predict(X_train, y_train, s_train, X_new...)`` for a scikit-learn estimator."""
     from sklearn.base import clone, is_classifier
 
@@ -167,7 +167,7 @@ def fit_outcome(od: OutcomeDesign, y: np.ndarray, s: np.ndarray, fit_rows: np.nd
         eta1, eta0 = od.linear_arms(fit.coef)
         return OutcomeFit(q1=link(eta1), q0=link(eta0), glm=fit,
                           description=f"{kind} regression on {od.design.formula}")
-    fit_predict = _sklearn_fitter(model, binary, func)
+    fit_predict = sklearn_fitter(model, binary, func)
     name = type(model).__name__
     if not folds:
         q1, q0 = fit_predict(od.X[fit_rows], y[fit_rows], s[fit_rows], od.X1, od.X0)
@@ -433,11 +433,12 @@ def fit_nuisances(data: pd.DataFrame, func: str, *, exposure: str, outcome: str,
                   covariates: Any, outcome_covariates: Any, ps_model: Any, outcome_model: Any,
                   cross_fit: int | None, trim: Any, weights: str | None, cluster: str | None,
                   reference: Any, random_state: Any, missing: str, estimand: str,
-                  effect_measure: str, crossfit_glm: bool = False) -> Nuisances:
+                  effect_measure: str) -> Nuisances:
     """Validate the data and fit both nuisance models (sharing folds when cross-fitted).
 
-    ``crossfit_glm``: with ``cross_fit`` and neither model given, cross-fit both default
-    GLMs (:func:`._crossfit.crossfit_glms`) instead of refusing.
+    With ``cross_fit`` and neither model given, both default GLMs are cross-fitted
+    (:func:`._crossfit.crossfit_glms`); a default GLM beside a scikit-learn model is fitted
+    on all rows.
     """
     data = check_frame(data)
     check_columns(data, exposure=exposure, outcome=outcome, weights=weights, cluster=cluster)
@@ -451,10 +452,6 @@ def fit_nuisances(data: pd.DataFrame, func: str, *, exposure: str, outcome: str,
     check_outcome(y, a, s > 0, binary, effect_measure, func, exposure, outcome)
     seed = folds = None
     glm_cf = cross_fit is not None and ps_model is None and outcome_model is None
-    if glm_cf and not crossfit_glm:
-        raise DataValidationError(
-            f"{func}(): cross_fit needs a machine-learning ps_model or outcome_model; the "
-            "default logistic and linear regressions are fitted on all rows.")
     if cross_fit is not None:
         seed = fold_seed(random_state, func)
         folds = crossfit_folds(a, cross_fit, seed, func)

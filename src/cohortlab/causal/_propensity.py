@@ -40,7 +40,7 @@ from ..results.estimate import Estimate, EstimateTable
 from ._weights import arm_weights, crump_threshold, ess, warn_weights
 
 __all__ = ["fit_propensity", "PropensityScore", "check_arms", "fit_scores", "positivity_notes",
-           "weight_notes", "trim_mask", "truncate_weights", "number_pair"]
+           "weight_notes", "trim_mask", "truncate_weights", "number_pair", "fit_sklearn"]
 
 POSITIVITY_BOUND = 0.01
 #: Fragility thresholds: one subject holding more than this share of its arm's weight ...
@@ -246,11 +246,11 @@ def fit_scores(
         fit = fit_logistic(design.X, a, s, names=design.names, func=func,
                            response=f"the exposure {exposure!r}")
         return fit.fitted, design, fit
-    return _fit_sklearn(design.X, a, s, model, cross_fit, random_state, func), design, None
+    return fit_sklearn(design.X, a, s, model, cross_fit, random_state, func), design, None
 
 
-def _fit_sklearn(X: np.ndarray, a: np.ndarray, s: np.ndarray, model: Any, cross_fit: int | None,
-                 random_state: RandomState, func: str) -> np.ndarray:
+def fit_sklearn(X: np.ndarray, a: np.ndarray, s: np.ndarray, model: Any, cross_fit: int | None,
+                random_state: RandomState, func: str) -> np.ndarray:
     from sklearn.base import clone
 
     if not (hasattr(model, "fit") and hasattr(model, "predict_proba")):

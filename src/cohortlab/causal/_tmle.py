@@ -10,12 +10,17 @@ no-intercept logistic MLE with offset ``logit Q`` on its arm (disjoint supports)
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy.special import expit, logit
 
-from ..exceptions import ConvergenceError
+from .._validation import verb_name
+from ..exceptions import ConvergenceError, DataValidationError
+from ._propensity import number_pair
 
-__all__ = ["Q_BOUND", "fluctuate", "tmle_means", "tmle_means_treated"]
+__all__ = ["Q_BOUND", "fluctuate", "outcome_bounds", "targeted_means", "tmle_means",
+           "tmle_means_treated"]
 
 #: Initial predictions are bounded to [Q_BOUND, 1 - Q_BOUND] on the [0, 1] outcome scale
 #: before the logistic fluctuation (R tmle's ``alpha = 0.9995``).
@@ -133,3 +138,37 @@ def tmle_means_treated(y: np.ndarray, a: np.ndarray, q1: np.ndarray, q0: np.ndar
     d1 = s * (pop * q1s + t1 * w1 * (y - q1s) - pop * mu1) / scale
     d0 = s * (pop * q0s + t0 * w0 * (y - q0s) - pop * mu0) / scale
     return mu1, mu0, d1, d0, (eps1, eps0), n_bounded
+
+
+def targeted_means(y: np.ndarray, a: np.ndarray, q1: np.ndarray, q0: np.ndarray,
+                   e: np.ndarray, s: np.ndarray, *, lo: float, hi: float, estimand: str
+                   ) -> tuple[float, float, np.ndarray, np.ndarray, tuple[float, float], int]:
+    """TMLE arm means and influence curves on the outcome's scale (``[lo, hi]`` -> [0, 1]).
+
+    The outcome and both initial predictions are scaled to [0, 1] by ``[lo, hi]``, targeted
+    by :func:`tmle_means` (ATE) or :func:`tmle_means_treated` (ATT / ATC), and the means and
+    influence values scaled back. Returns ``mu1, mu0, D1, D0, (eps_1, eps_0)`` and the
+    number of bounded predictions.
+    """
+    width = hi - lo
+    scaled = ((y - lo) / width, a, (q1 - lo) / width, (q0 - lo) / width, e, s)
+    if estimand == "ATE":
+        mu1, mu0, phi1, phi0, eps, n_bounded = tmle_means(*scaled, func=verb_name())
+    else:
+        mu1, mu0, phi1, phi0, eps, n_bounded = tmle_means_treated(*scaled, estimand,
+                                                                  func=verb_name())
+    return (lo + width * mu1, lo + width * mu0, width * phi1, width * phi0, eps, n_bounded)
+
+
+def outcome_bounds(y: np.ndarray, bounds: Any, outcome: str) -> tuple[float, float]:
+    """The ``[lo, hi]`` scaling a continuous outcome: ``bounds`` checked, or its range."""
+    if bounds is None:
+        return float(y.min()), float(y.max())
+    lo, hi = number_pair(bounds, "bounds", verb_name(), "a (low, high) pair of numbers")
+    if not (lo < hi and lo <= y.min() and y.max() <= hi):
+        raise DataValidationError(
+            f"{verb_name()}(): bounds {bounds!r} must satisfy low < high and contain every value "
+            "of "
+            f"{outcome!r} (outcome); got values in [{y.min():g}, {y.max():g}].")
+    return lo, hi
+

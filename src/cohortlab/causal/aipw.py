@@ -148,7 +148,7 @@ def aipw(
         outcome_covariates=outcome_covariates, ps_model=ps_model, outcome_model=outcome_model,
         cross_fit=cross_fit, trim=trim, weights=weights, cluster=cluster, reference=reference,
         random_state=random_state, missing=missing, estimand=estimand,
-        effect_measure=effect_measure, crossfit_glm=True)
+        effect_measure=effect_measure)
     means = functools.partial(aipw_means, estimand=estimand)
     cf = (f"{cross_fit}-fold cross-fitting (folds shared by both models)",) if cross_fit else ()
     return nuisance_estimate(

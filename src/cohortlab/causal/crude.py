@@ -17,35 +17,11 @@ from .._validation import (
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results.estimate import Estimate
-from ._contrast import MEASURE_NAMES, contrast
+from ._contrast import MEASURE_NAMES
+from ._crude import crude_estimate
 from ._outcome import check_outcome_variation, point_arrays, zero_weight_notes
 
 __all__ = ["crude_effect"]
-
-
-
-def _arm_means(
-    y: np.ndarray, a: np.ndarray, w: np.ndarray
-) -> tuple[float, float, np.ndarray, np.ndarray]:
-    """Weighted arm means and their influence values (weights treated as known)."""
-    n = y.size
-    out = []
-    for arm in (1, 0):
-        m = a == arm
-        sw = w[m].sum()
-        mu = float(np.dot(w[m], y[m]) / sw)
-        phi = np.where(m, w * (y - mu) * n / sw, 0.0)
-        out.append((mu, phi))
-    (mu1, phi1), (mu0, phi0) = out
-    return mu1, mu0, phi1, phi0
-
-
-def _estimate(
-    y: np.ndarray, a: np.ndarray, w: np.ndarray, measure: str
-) -> tuple[float, np.ndarray, float, float]:
-    mu1, mu0, phi1, phi0 = _arm_means(y, a, w)
-    est, phi = contrast(mu1, mu0, phi1, phi0, measure)
-    return est, phi, mu1, mu0
 
 
 @verb
@@ -131,7 +107,7 @@ def crude_effect(
     frame, dropped, a, y, w, binary = pa.frame, pa.dropped, pa.a, pa.y, pa.s, pa.binary
     _check_design(y, a, w, binary, effect_measure, exposure, outcome)
     measure_name = MEASURE_NAMES[(effect_measure, binary)]
-    est, phi, mu1, mu0 = _estimate(y, a, w, effect_measure)
+    est, phi, mu1, mu0 = crude_estimate(y, a, w, effect_measure)
     cl_ids = frame[cluster].to_numpy() if cluster else None
     common: dict[str, Any] = dict(
         estimand="association", effect_measure=measure_name, method="crude",
@@ -140,7 +116,7 @@ def crude_effect(
         extra={"mean_1": mu1, "mean_0": mu0}, conf_level=conf_level,
     )
     if variance == "bootstrap":
-        boot = bootstrap(lambda idx: _estimate(y[idx], a[idx], w[idx], effect_measure)[0],
+        boot = bootstrap(lambda idx: crude_estimate(y[idx], a[idx], w[idx], effect_measure)[0],
                          len(frame), n_boot=n_boot, random_state=random_state, n_jobs=n_jobs,
                          cluster=cl_ids)
         return Estimate.from_bootstrap(exposure, est, boot.valid[:, 0], n_failed=boot.n_failed,

@@ -34,15 +34,15 @@ from ..inference.bootstrap import bootstrap
 from ..results.estimate import Estimate, EstimateTable
 from ._dose import (
     bootstrap_statistic,
-    contrast_rows,
+    curve_contrasts,
     curve_stats,
-    dose_design,
     dose_grid,
     exposure_summary,
     fit_curve_glm,
     gps_weights,
     make_basis,
     outcome_binary,
+    scaled_design,
     slope_step,
     summary_note,
     variance_note,
@@ -424,13 +424,10 @@ def dose_response(
                      f"{basis.describe()}{extra}")
     Zm = np.column_stack([np.ones(a.size)] + [check_numeric(frame, c, "interactions")
                                               for c in mods])
-    B = basis.matrix(a)
-    b_scale = np.abs(B).max(axis=0)  # dose columns of unit size: the fit, curve and SEs are
-    X = np.hstack([dose_design(B / b_scale, Zm), C])  # invariant, Newton is well scaled
+    X, b_scale, scale = scaled_design(basis.matrix(a), Zm, C)  # dose columns of unit size
     names = (basis.names + tuple(f"{b}:{z}" for z in mods for b in basis.names)
              + tuple(c_names))
     _check_rank(X, names, verb_name())
-    scale = np.r_[np.tile(b_scale, Zm.shape[1]), np.ones(C.shape[1])]
     Bg = basis.matrix(points) / b_scale
     fit = fit_curve_glm(X, y, w_fit, binary, names, verb_name(), outcome)
     mu, V, V_beta = curve_stats(fit, X, y, w_fit, Bg, Zm, C, s, binary)
@@ -510,15 +507,11 @@ def _rows(mu: np.ndarray, V: np.ndarray, reps: np.ndarray | None, doses: np.ndar
                         ("difference", False): "mean_difference",
                         ("ratio", True): "risk_ratio"}[(measure, binary)]
     specs: list[tuple[str, str, float, float, float, np.ndarray | None]] = []
-    se_mu = np.sqrt(np.clip(np.diag(V), 0, None))
+    se_mu, others, est, se, rep_c = curve_contrasts(mu, V, reps, doses.size, ref_idx,
+                                                    step is not None, measure)
     for j, g in enumerate(doses):
         specs.append((f"{exposure}={_fmt(g)}", "mean", g, math.nan, se_mu[j],
                       reps[:, j] if reps is not None else None))
-    others = np.array([j for j in range(doses.size) if j != ref_idx] +
-                      ([doses.size] if step is not None else []), dtype=int)
-    est, grad = contrast_rows(mu, others, ref_idx, measure)
-    se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", grad, V, grad), 0, None))
-    rep_c = contrast_rows(reps, others, ref_idx, measure)[0] if reps is not None else None
     rows: list[Estimate] = []
     for (term, qty, g, r, sej, rj), m in zip(specs, mu[: doses.size], strict=True):
         rows.append(_estimate(term, m, sej, rj, cast(EffectMeasure, mean_measure), ci, common,

@@ -20,13 +20,10 @@ from ..inference.bootstrap import bootstrap
 from ..inference.influence import se_from_influence
 from ..results.estimate import Estimate
 from ._contrast import MEASURE_NAMES, contrast
+from ._gformula import bootstrap_statistic, chain_rule, population, standardize
 from ._outcome import (
-    OutcomeDesign,
-    _sklearn_fitter,
     check_means,
     check_outcome,
-    coef_influence,
-    fit_glm,
     fit_outcome,
     outcome_design,
     overlap_notes,
@@ -178,8 +175,8 @@ def gformula(
                         intercept=outcome_model is None)
     fit = fit_outcome(od, y, s, r, binary, outcome_model, None, verb_name(), outcome)
     positivity = overlap_notes(frame, a, s, covariates, estimand, verb_name(), exposure)
-    pop = _population(a, estimand)
-    mu1, mu0, phi1, phi0 = _standardize(fit.q1, fit.q0, pop, s)
+    pop = population(a, estimand)
+    mu1, mu0, phi1, phi0 = standardize(fit.q1, fit.q0, pop, s)
     check_means(mu1, mu0, effect_measure, verb_name(), outcome)
     common: dict[str, Any] = dict(
         estimand=estimand, effect_measure=MEASURE_NAMES[(effect_measure, binary)],
@@ -192,7 +189,7 @@ def gformula(
     cl_ids = frame[cluster].to_numpy() if cluster else None
     est, _ = contrast(mu1, mu0, phi1, phi0, effect_measure)
     if variance == "bootstrap":
-        stat = _bootstrap_statistic(od, y, s, r, pop, binary, outcome_model, effect_measure,
+        stat = bootstrap_statistic(od, y, s, r, pop, binary, outcome_model, effect_measure,
                                     outcome)
         boot = bootstrap(stat, len(frame), n_boot=n_boot, random_state=random_state,
                          n_jobs=n_jobs, cluster=cl_ids)
@@ -201,40 +198,11 @@ def gformula(
                  "se_mean_0": float(sd[1])}
         return Estimate.from_bootstrap(exposure, est, boot.valid[:, 0], n_failed=boot.n_failed,
                                        extra=extra, **common)
-    phi1, phi0 = _chain_rule(fit, od, y, s, r, pop, binary, phi1, phi0)
+    phi1, phi0 = chain_rule(fit, od, y, s, r, pop, binary, phi1, phi0)
     est, phi = contrast(mu1, mu0, phi1, phi0, effect_measure)
     extra = {"mean_1": mu1, "mean_0": mu0, "se_mean_1": float(se_from_influence(phi1, cl_ids)),
              "se_mean_0": float(se_from_influence(phi0, cl_ids))}
     return Estimate.from_influence(exposure, est, phi, cluster=cl_ids, extra=extra, **common)
-
-
-def _population(a: np.ndarray, estimand: str) -> np.ndarray:
-    """Indicator of the population standardised over: everyone, the exposed, the unexposed."""
-    return {"ATE": np.ones(a.size), "ATT": (a == 1) * 1.0, "ATC": (a == 0) * 1.0}[estimand]
-
-
-def _standardize(q1: np.ndarray, q0: np.ndarray, pop: np.ndarray,
-                 s: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
-    """Standardised means and their influence values with the outcome model held fixed."""
-    sm = s * pop
-    den = sm.sum()
-    mu1, mu0 = float(sm @ q1 / den), float(sm @ q0 / den)
-    scale = den / pop.size
-    return mu1, mu0, sm * (q1 - mu1) / scale, sm * (q0 - mu0) / scale
-
-
-def _chain_rule(fit: Any, od: OutcomeDesign, y: np.ndarray, s: np.ndarray, r: np.ndarray,
-                pop: np.ndarray, binary: bool, phi1: np.ndarray,
-                phi0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Add ``D_a' IF_beta``, the outcome-model estimation, to the standardised means' IF."""
-    if_beta = coef_influence(fit.glm, od.X, y, s, r, binary)
-    sm = s * pop
-    out = []
-    for q, X, phi in ((fit.q1, od.X1, phi1), (fit.q0, od.X0, phi0)):
-        dq = q * (1 - q) if binary else np.ones_like(q)
-        d = X.T @ (sm * dq) / sm.sum()
-        out.append(phi + if_beta @ d)
-    return out[0], out[1]
 
 
 def _notes(description: str, r: np.ndarray, over: str, pop: np.ndarray,
@@ -247,28 +215,3 @@ def _notes(description: str, r: np.ndarray, over: str, pop: np.ndarray,
         notes += (f"standardised over all {r.size:,} rows, including {int((~r).sum()):,} "
                   "with missing outcome (not used in the outcome model fit)",)
     return notes
-
-
-def _bootstrap_statistic(od: OutcomeDesign, y: np.ndarray, s: np.ndarray, r: np.ndarray,
-                         pop: np.ndarray, binary: bool, model: Any, measure: str,
-                         outcome: str) -> Any:
-    """A replicate: refit the outcome model on the resample's observed rows, standardise."""
-    from scipy.special import expit
-
-    fitter = _sklearn_fitter(model, binary, verb_name()) if model is not None else None
-
-    def stat(idx: np.ndarray) -> np.ndarray:
-        ri, si = r[idx], s[idx]
-        X, X1, X0 = od.X[idx][ri], od.X1[idx], od.X0[idx]
-        if fitter is None:
-            coef = fit_glm(X, y[idx][ri], si[ri], binary, od.design.names, verb_name(),
-                           outcome).coef
-            q1, q0 = X1 @ coef, X0 @ coef
-            if binary:
-                q1, q0 = expit(q1), expit(q0)
-        else:
-            q1, q0 = fitter(X, y[idx][ri], si[ri], X1, X0)
-        mu1, mu0, phi1, phi0 = _standardize(q1, q0, pop[idx], si)
-        return np.array([contrast(mu1, mu0, phi1, phi0, measure)[0], mu1, mu0])
-
-    return stat

@@ -11,7 +11,6 @@ import pandas as pd
 
 from .._design import build_design, covariate_columns
 from .._glm import fit_logistic
-from .._refit import LogisticRefit
 from .._typing import CIMethod, Estimand, IPWVariance, Measure, Missing, RandomState
 from .._validation import (
     check_columns,
@@ -22,10 +21,9 @@ from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results.estimate import Estimate
 from ._contrast import MEASURE_NAMES, contrast
-from ._ipw import hajek_means, ipw_arm_means, realized_weights
+from ._ipw import bootstrap_statistic, ipw_arm_means, realized_weights
 from ._outcome import check_outcome_variation, point_arrays, zero_weight_notes
-from ._propensity import _fit_sklearn, fit_propensity
-from ._weights import arm_weights, crump_threshold
+from ._propensity import fit_propensity
 
 __all__ = ["ipw"]
 
@@ -174,9 +172,11 @@ def ipw(
     )
     cl_ids = frame[cluster].to_numpy() if cluster else None
     if variance == "bootstrap":
-        stat = _bootstrap_statistic(frame, y, a, s, r, ps, estimand, effect_measure, model,
-                                    trim, truncate, exposure, censoring_covariates, random_state,
-                                    cens[1].coef if cens[1] is not None else None)
+        stat = bootstrap_statistic(
+            ps._design.X, y, a, s, r, estimand=estimand, measure=effect_measure, model=model,
+            trim=trim, truncate=truncate, random_state=random_state,
+            ps_start=ps._fit.coef if model is None else None, Z=cens[2],
+            cens_start=cens[1].coef if cens[1] is not None else None)
         # the logistic refits are numpy calls that release the GIL: threads, not processes
         boot = bootstrap(stat, len(frame), n_boot=n_boot, random_state=random_state,
                          n_jobs=n_jobs, cluster=cl_ids,
@@ -234,61 +234,3 @@ def _check_outcome(y: np.ndarray, a: np.ndarray, obs: np.ndarray, binary: bool, 
             f"{verb_name()}(): effect_measure=\"odds_ratio\" needs a binary 0/1 outcome; column "
             f"{outcome!r} (outcome) has non-binary values. Use \"difference\" or \"ratio\".")
     check_outcome_variation(y, obs, binary, verb_name(), outcome)
-
-
-def _bootstrap_statistic(frame, y, a, s, r, ps, estimand, measure, model, trim, truncate,
-                         exposure, censoring_covariates, random_state, cens_start):
-    """A replicate: refit the propensity (and censoring) model on the resample, re-weight."""
-    from ._propensity import trim_mask, truncate_weights
-
-    X = ps._design.X
-    Z = (build_design(frame, censoring_covariates, verb_name(), extra=exposure).X
-         if censoring_covariates is not None else None)
-    # warm-started refits on a design prepared once (fit_logistic as fallback)
-    ps_refit = (LogisticRefit(X, a.astype(float), ps._fit.coef, weights=s, func=verb_name())
-                if model is None else None)
-    cens_refit = (LogisticRefit(Z, r.astype(float), cens_start, weights=s, func=verb_name())
-                  if Z is not None and cens_start is not None else None)
-    rf = r.astype(float)
-    cols = np.vstack([s, a, y, rf])  # gathered together: one pass of random reads
-
-    def stat(idx: np.ndarray) -> float:
-        # A resample is the full data with frequency weights (the counts); the rows it leaves
-        # out add nothing to any sum, so everything below runs on the rows it keeps.
-        cnt = np.bincount(idx, minlength=a.size)
-        rows = np.flatnonzero(cnt > 0)
-        freq = cnt[rows].astype(float)
-        sk, ak, yk, rk = np.take(cols, rows, axis=1)
-        sk = sk * freq
-        if ps_refit is not None:
-            e = ps_refit.fitted_at(rows, sk, ak)
-        else:
-            e = np.empty(a.size)
-            e[idx] = _fit_sklearn(X[idx], a[idx], s[idx], model, None, random_state, verb_name())
-            e = e[rows]
-        e = np.clip(e, 1e-12, 1 - 1e-12)
-        w1, w0 = arm_weights(e, estimand)   # realized_weights without the derivative
-        w = np.where(ak == 1, w1, w0)
-        if trim is not None or truncate is not None:
-            resampled = np.repeat(e, cnt[rows]) if isinstance(trim, str) else e
-            keep, _ = trim_mask(e, _fixed_trim(trim, resampled), verb_name())
-            w, _ = truncate_weights(np.where(keep, w, 0.0), keep, truncate, verb_name(),
-                                    freq=freq)
-        if cens_refit is not None:
-            c = cens_refit.fitted_at(rows, sk, rk)
-        elif Z is not None:
-            c = fit_logistic(Z, rf, s * cnt, func=verb_name(), start=cens_start,
-                             information=False).fitted[rows]
-        else:
-            c = None
-        mu1, mu0 = hajek_means(yk, ak, sk, w, r=rk, c=c)
-        return contrast(mu1, mu0, np.zeros(1), np.zeros(1), measure)[0]
-
-    return stat
-
-
-def _fixed_trim(trim: Any, e: np.ndarray) -> Any:
-    if isinstance(trim, str):
-        alpha = crump_threshold(e)
-        return (alpha, 1 - alpha)
-    return trim

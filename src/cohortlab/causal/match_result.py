@@ -18,8 +18,8 @@ from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable
 from ._abadie_imbens import ai_effect, pairs_from_rows
 from ._contrast import MEASURE_NAMES, contrast
+from ._crude import arm_means
 from ._propensity import PropensityScore
-from .crude import _arm_means
 
 __all__ = ["MatchResult"]
 
@@ -159,7 +159,7 @@ class MatchResult(Renderable):
         if var == "abadie_imbens":
             return self._ai_effect(outcome, bias, level, binary, fn,
                                    int(y.sum()) if binary else None)
-        mu1, mu0, phi1, phi0 = _arm_means(y, a, w)
+        mu1, mu0, phi1, phi0 = arm_means(y, a, w)
         est, phi = contrast(mu1, mu0, phi1, phi0, effect_measure)
         ids = self.data["match_id"].to_numpy()
         notes = self.notes + ((fallback,) if fallback else ()) + (_variance_note(self.replace),)

@@ -31,7 +31,8 @@ from ..exceptions import (
     LowEffectiveSampleSizeWarning,
     PositivityWarning,
 )
-from ._nn import NNMatch, match_order, nearest_distance, nearest_neighbours
+from ._match import both_arms, caliper_width, match_counts, matched_rows, score_logit
+from ._nn import match_order, nearest_distance, nearest_neighbours
 from ._propensity import POSITIVITY_BOUND, PropensityScore, check_arms, fit_propensity
 from .match_result import DISTANCE_LABEL, MatchResult, MatchVariance
 
@@ -253,19 +254,20 @@ def match(
     focal = a == (1 if estimand == "ATT" else 0)
     check_arms(a[eligible], exposure, verb_name(), after="excluding the trimmed rows"
                if not eligible.all() else None)
-    width = _caliper_width(dist[eligible], caliper)
+    width = caliper_width(dist[eligible], caliper)
     rng = check_random_state(random_state)
     seq = match_order(dist[focal], order, rng)
     nn = nearest_neighbours(dist, focal, ratio=int(ratio), width=width, replace=bool(replace),
                             order=seq, eligible=eligible, ties=bool(ties))
     if estimand == "ATE":  # the exposed matched too: every subject is focal
-        nn = _both_arms(nn, nearest_neighbours(dist, ~focal, ratio=int(ratio), width=width,
+        nn = both_arms(nn, nearest_neighbours(dist, ~focal, ratio=int(ratio), width=width,
                                                replace=True, eligible=eligible,
                                                ties=bool(ties)))
     if not (nn.controls[:, 0] >= 0).any():
         _raise_no_match(dist, focal, eligible, caliper, width, distance)
-    cohort, row_pos, unit_w = _cohort(frame, nn, dist)
-    counts = _counts(a, eligible, nn, row_pos, int(ratio), estimand)
+    row_pos, ids, w_rows, unit_w = matched_rows(nn, len(frame))
+    cohort = _cohort(frame, row_pos, ids, w_rows, dist)
+    counts = match_counts(a, eligible, nn, row_pos, int(ratio), estimand)
     notes = _notes(counts, estimand, int(ratio), bool(replace), caliper, score, a)
     result = MatchResult(
         data=cohort, exposure_name=exposure, estimand=estimand, ratio=int(ratio),
@@ -316,15 +318,6 @@ def _check_options(estimand: Any, distance: Any, order: Any, effect_measure: Any
             f"{verb_name()}(): ps must be a column name or a PropensityScore; got "
             f"{type(ps).__name__}."
         )
-
-
-def _both_arms(n0: NNMatch, n1: NNMatch) -> NNMatch:
-    """One NNMatch of the unexposed (matched to the exposed) and the exposed (the reverse)."""
-    w = max(n0.controls.shape[1], n1.controls.shape[1])
-    pad = [np.pad(m.controls, ((0, 0), (0, w - m.controls.shape[1])), constant_values=-1)
-           for m in (n0, n1)]
-    return NNMatch(focal=np.concatenate([n0.focal, n1.focal]), controls=np.vstack(pad),
-                   reason=np.concatenate([n0.reason, n1.reason]))
 
 
 def _check_variance_options(variance: Any, bias_adjust: Any, ties: Any, replace: Any) -> None:
@@ -379,16 +372,15 @@ def _scores(frame: pd.DataFrame, a: np.ndarray, exposure: str, covariates: Any, 
         return e, e, eligible, ps_obj, desc
     if eta is None:
         with np.errstate(divide="ignore"):
-            eta = np.log(e) - np.log1p(-e)
+            eta = score_logit(e)
     return e, eta, eligible, ps_obj, desc
 
 
 def _linear_predictor(ps: PropensityScore) -> np.ndarray:
     """Logit of the scores: ``X @ coef`` for the logistic model (exact near 0 and 1)."""
     if ps._fit is not None and ps._design is not None:
-        return ps._design.X @ ps._fit.coef
-    e = ps.scores.to_numpy()
-    return np.log(e) - np.log1p(-e)
+        return score_logit(ps.scores.to_numpy(), ps._design.X, ps._fit.coef)
+    return score_logit(ps.scores.to_numpy())
 
 
 def _aligned(ps: PropensityScore, frame: pd.DataFrame,
@@ -425,13 +417,6 @@ def _check_scores(e: np.ndarray, distance: str, name: str) -> None:
         )
 
 
-def _caliper_width(dist: np.ndarray, caliper: float | None) -> float:
-    if caliper is None:
-        return math.inf
-    sd = float(np.std(dist, ddof=1)) if dist.size > 1 else 0.0
-    return float(caliper) * sd
-
-
 def _raise_no_match(dist: np.ndarray, focal: np.ndarray, eligible: np.ndarray,
                     caliper: float | None, width: float, distance: str) -> None:
     near = nearest_distance(dist, focal, eligible)
@@ -449,58 +434,14 @@ def _raise_no_match(dist: np.ndarray, focal: np.ndarray, eligible: np.ndarray,
     )
 
 
-def _cohort(frame: pd.DataFrame, nn: NNMatch,
-            dist: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """The matched cohort rows, their positions in ``frame`` and per-unit summed weights."""
-    has = nn.controls >= 0
-    k = has.sum(axis=1)
-    matched = k > 0
-    set_id = np.cumsum(matched) * matched
-    f_pos, f_id = nn.focal[matched], set_id[matched]
-    c_pos, c_id = nn.controls[has], np.repeat(set_id, k)
-    c_rank = np.nonzero(has)[1] + 1
-    c_w = 1.0 / np.repeat(k, k)
-    pos = np.concatenate([f_pos, c_pos])
-    ids = np.concatenate([f_id, c_id])
-    rank = np.concatenate([np.zeros(f_pos.size, dtype=np.int64), c_rank])
-    w = np.concatenate([np.ones(f_pos.size), c_w])
-    o = np.lexsort((rank, ids))
-    pos, ids, w = pos[o], ids[o], w[o]
+def _cohort(frame: pd.DataFrame, pos: np.ndarray, ids: np.ndarray, w: np.ndarray,
+            dist: np.ndarray) -> pd.DataFrame:
+    """The matched cohort: the rows at ``pos`` with ``match_id``, ``match_weight``, ``distance``."""
     cohort = frame.iloc[pos].copy()
     cohort["match_id"] = ids.astype(np.int64)
     cohort["match_weight"] = w
     cohort["distance"] = dist[pos]
-    unit_w = np.bincount(pos, weights=w, minlength=len(frame))
-    return cohort, pos, unit_w
-
-
-def _counts(a: np.ndarray, eligible: np.ndarray, nn: NNMatch, pos: np.ndarray, ratio: int,
-            estimand: str) -> dict[str, int]:
-    used = np.zeros(a.size, dtype=bool)
-    used[pos] = True
-    times = np.bincount(pos, minlength=a.size)
-    ctrl_arm = 0 if estimand == "ATT" else 1
-    k = (nn.controls >= 0).sum(axis=1)
-    c: dict[str, int] = {"n": int(a.size)}
-    for arm, name in ((1, "exposed"), (0, "unexposed")):
-        m = a == arm
-        c[f"n_{name}"] = int(m.sum())
-        c[f"{name}_matched"] = int((used & m).sum())
-        c[f"{name}_unmatched"] = int((~used & m).sum())
-        c[f"discarded_{name}"] = int((~eligible & m).sum())
-    c["unmatched_caliper"] = int((nn.reason == 1).sum())
-    c["unmatched_no_control"] = int(((nn.reason == 2) & eligible[nn.focal]).sum())
-    c["incomplete_sets"] = int(((k > 0) & (k < ratio)).sum())
-    c["n_sets"] = int((k > 0).sum())
-    c["n_rows"] = int(pos.size)
-    if estimand == "ATE":  # times used as a match (each subject is also focal once)
-        times = np.bincount(nn.controls[nn.controls >= 0], minlength=a.size)
-        ctrl = np.ones(a.size, dtype=bool)
-    else:
-        ctrl = a == ctrl_arm
-    c["controls_reused"] = int(((times > 1) & ctrl).sum())
-    c["max_reuse"] = int(times[ctrl].max()) if ctrl.any() else 0
-    return c
+    return cohort
 
 
 def _notes(c: Mapping[str, int], estimand: str, ratio: int, with_replacement: bool,

@@ -13,17 +13,14 @@ from .._validation import (
     verb,
     verb_name,
 )
-from ..exceptions import DataValidationError
 from ..results.estimate import Estimate
 from ._outcome import (
     fit_nuisances,
     nuisance_estimate,
 )
-from ._propensity import number_pair
-from ._tmle import Q_BOUND, tmle_means, tmle_means_treated
+from ._tmle import Q_BOUND, outcome_bounds, targeted_means
 
 __all__ = ["tmle"]
-
 
 
 @verb(hints={"estimand": 'estimand="ATO" and "ATM" are not implemented for TMLE; use '
@@ -57,9 +54,7 @@ def tmle(
     Estimand: the contrast (difference, ratio or odds ratio) of ``E[Y^1]`` and ``E[Y^0]`` in
     the whole population (ATE), the exposed (ATT) or the unexposed (ATC); ATO / ATM are not
     implemented (use :func:`ipw`). TMLE (van der Laan & Rubin 2006; van der Laan & Rose
-    2011) updates the initial outcome model ``Q(a, L)`` (as in :func:`aipw`: linear /
-    logistic regression or any scikit-learn estimator, optionally cross-fitted) along the
-    logistic fluctuation
+    2011) updates the initial outcome model ``Q(a, L)`` along the logistic fluctuation
 
         ``logit Q*(a, L) = logit Q(a, L) + eps_1 H_1(a, L) + eps_0 H_0(a, L)``
 
@@ -73,6 +68,20 @@ def tmle(
     is the exposed's observed mean. A continuous outcome is first scaled to [0, 1] by
     ``bounds`` (default: its observed minimum and maximum), and the initial predictions are
     bounded to [0.0005, 0.9995] on that scale.
+
+    The nuisance models are those of :func:`aipw`: the propensity model ``e(L)`` a logistic
+    regression on ``covariates`` or any scikit-learn classifier (``ps_model``); the initial
+    outcome model a linear (continuous outcome) or logistic (binary 0/1 outcome) regression
+    on ``outcome_covariates`` (default ``covariates``) or any scikit-learn regressor /
+    classifier (``outcome_model``), with the exposure added as a main effect unless the
+    formula already has it as a term of its own. ``cross_fit=K`` fits each nuisance model on
+    K - 1 folds and predicts the held-out fold (Chernozhukov et al. 2018); both models share
+    the folds, drawn (stratified by exposure) from ``random_state``: the same folds as
+    :func:`aipw` with the same ``random_state``. With both default models, both GLMs are
+    cross-fitted (as in :func:`aipw`); when only one model is a scikit-learn estimator, the
+    parametric default one is fitted on all rows. The fluctuation and the influence curve
+    then use the out-of-fold ``e(L)``, ``Q(1, L)`` and ``Q(0, L)``; ``eps`` is fitted once on
+    all rows.
 
     Identifying assumptions: conditional exchangeability given the covariates, positivity
     and consistency (for the ATT only ``Y^0`` exchangeability and ``e(L) < 1`` are needed;
@@ -99,7 +108,11 @@ def tmle(
     outcome_covariates : list of str or str, optional
     ps_model, outcome_model : scikit-learn estimators, optional
     cross_fit : int, optional
-        Cross-fitting folds for the machine-learning nuisance models.
+        K-fold cross-fitting of the nuisance models (each fitted on K - 1 folds, predicting
+        the held-out one); both models share the folds, stratified by exposure and drawn
+        from ``random_state``. Both default GLMs are cross-fitted when neither model is
+        given; a default GLM next to a scikit-learn model is fitted on all rows. The
+        targeting step uses the out-of-fold predictions.
     trim : (float, float) or "crump", optional
     bounds : (float, float), optional
         Known bounds of a continuous outcome, used to scale it to [0, 1] (default: its
@@ -143,48 +156,24 @@ def tmle(
         cross_fit=cross_fit, trim=trim, weights=weights, cluster=cluster, reference=reference,
         random_state=random_state, missing=missing, estimand=estimand,
         effect_measure=effect_measure)
-    lo, hi = (0.0, 1.0) if nu.binary else _bounds(nu.y, bounds, outcome)
-    mu1, mu0, phi1, phi0, eps, n_bounded = _targeted_means(nu.y, nu.a, nu.q1, nu.q0, nu.e,
+    lo, hi = (0.0, 1.0) if nu.binary else outcome_bounds(nu.y, bounds, outcome)
+    mu1, mu0, phi1, phi0, eps, n_bounded = targeted_means(nu.y, nu.a, nu.q1, nu.q0, nu.e,
                                                            nu.s, lo=lo, hi=hi, estimand=estimand)
     notes: tuple[str, ...] = (f"logistic fluctuation: epsilon = ({eps[0]:.4g}, {eps[1]:.4g})",)
     if not nu.binary:
         notes += (f"outcome scaled to [0, 1] by its bounds [{lo:.6g}, {hi:.6g}]",)
+    if cross_fit:
+        notes += (f"{cross_fit}-fold cross-fitting (folds shared by both models)",)
     if n_bounded:
         notes += (f"{n_bounded:,} initial predictions bounded to [{Q_BOUND}, {1 - Q_BOUND}] "
                   "(outcome scale [0, 1])",)
 
     def means(*arrays: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
-        return _targeted_means(*arrays, lo=lo, hi=hi, estimand=estimand)[:4]
+        return targeted_means(*arrays, lo=lo, hi=hi, estimand=estimand)[:4]
 
     return nuisance_estimate(
         nu, (mu1, mu0, phi1, phi0), means, term=exposure, outcome=outcome, estimand=estimand,
         effect_measure=effect_measure, method="tmle", conf_level=conf_level, variance=variance,
         n_boot=n_boot, n_jobs=n_jobs, random_state=random_state,
         extra={"epsilon_1": eps[0], "epsilon_0": eps[1]}, notes=notes)
-
-
-def _targeted_means(y: np.ndarray, a: np.ndarray, q1: np.ndarray, q0: np.ndarray,
-                    e: np.ndarray, s: np.ndarray, *, lo: float, hi: float, estimand: str
-                    ) -> tuple[float, float, np.ndarray, np.ndarray, tuple[float, float], int]:
-    """TMLE arm means and influence curves on the outcome's scale (``[lo, hi]`` -> [0, 1])."""
-    width = hi - lo
-    scaled = ((y - lo) / width, a, (q1 - lo) / width, (q0 - lo) / width, e, s)
-    if estimand == "ATE":
-        mu1, mu0, phi1, phi0, eps, n_bounded = tmle_means(*scaled, func=verb_name())
-    else:
-        mu1, mu0, phi1, phi0, eps, n_bounded = tmle_means_treated(*scaled, estimand,
-                                                                  func=verb_name())
-    return (lo + width * mu1, lo + width * mu0, width * phi1, width * phi0, eps, n_bounded)
-
-
-def _bounds(y: np.ndarray, bounds: Any, outcome: str) -> tuple[float, float]:
-    if bounds is None:
-        return float(y.min()), float(y.max())
-    lo, hi = number_pair(bounds, "bounds", verb_name(), "a (low, high) pair of numbers")
-    if not (lo < hi and lo <= y.min() and y.max() <= hi):
-        raise DataValidationError(
-            f"{verb_name()}(): bounds {bounds!r} must satisfy low < high and contain every value "
-            "of "
-            f"{outcome!r} (outcome); got values in [{y.min():g}, {y.max():g}].")
-    return lo, hi
 
