@@ -19,6 +19,7 @@ from .._validation import (
 from ..exceptions import DataValidationError
 from ..results.curve import Curve
 from ..results.estimate import Estimate, EstimateTable
+from ._rmst import step_area
 
 __all__ = ["AdjustedCurves"]
 
@@ -135,8 +136,8 @@ class AdjustedCurves(Curve):
         if not tau <= self.grid[-1] or tau <= 0:
             raise DataValidationError(
                 f"rmst(): tau = {tau:g} is outside the evaluation grid (0, {self.grid[-1]:g}].")
-        point = np.array([_area(self.grid, self.arm_values[a], tau) for a in (0, 1)])
-        reps = np.array([[_area(self.grid, r[a], tau) for a in (0, 1)]
+        point = np.array([step_area(self.grid, self.arm_values[a], tau) for a in (0, 1)])
+        reps = np.array([[step_area(self.grid, r[a], tau) for a in (0, 1)]
                          for r in self.replicates])
         names = [f"RMST {self.exposure_name}=1", f"RMST {self.exposure_name}=0",
                  f"RMST difference {self.exposure_name} 1 vs 0"]
@@ -213,10 +214,3 @@ class AdjustedCurves(Curve):
                 f"contrast(): times must lie in [{self.grid[0]:g}, {self.grid[-1]:g}], the "
                 f"evaluation grid; got {ts.tolist()}.")
         return pos
-
-
-def _area(grid: np.ndarray, values: np.ndarray, tau: float) -> float:
-    """Area under a step function starting at 1 at time 0, known on ``grid``, up to ``tau``."""
-    knots = np.concatenate([[0.0], grid[grid < tau], [tau]])
-    vals = np.concatenate([[1.0], values[grid < tau]])
-    return float(np.sum(np.diff(knots) * vals))

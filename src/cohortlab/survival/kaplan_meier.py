@@ -26,7 +26,6 @@ from ._prepare import (
     Prepared,
     count_pair,
     curve_columns,
-    group_time_order,
     positive_weight_counts,
     prepare,
 )
@@ -34,10 +33,6 @@ from ._psvar import CURVE_NOTE, PSNuisance, check_curve_variance, ps_weights
 from ._psvar_curves import groups_with_rows, km_linear, ps_curve_variance
 
 __all__ = ["kaplan_meier", "logrank"]
-
-# rmst.py imports the shared preparation from here under these names
-_prepare, _group_time_order, _counts = prepare, group_time_order, count_pair
-
 
 # ---------------------------------------------------------------------- kaplan_meier
 @verb
