@@ -12,6 +12,7 @@ number of events ``d_j``; ``S`` is the product-limit estimate. A subject ``i`` w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -27,6 +28,7 @@ __all__ = [
     "rmst_from_curve",
     "rmst_greenwood_var",
     "rmst_ij_variance",
+    "censoring_survival",
 ]
 
 
@@ -338,3 +340,35 @@ def rmst_ij_variance(
     if entry is not None:
         c_i = np.where(entry < tau, c_i, 0.0)
     return float(np.sum(weights * weights * c_i * c_i))
+
+
+def censoring_survival(t: np.ndarray, codes: np.ndarray, w: np.ndarray | None = None
+                        ) -> Callable[[np.ndarray], np.ndarray]:
+    """``t -> G(t-)``: Kaplan-Meier of the censoring times, events before censorings at ties.
+
+    ``codes`` are the event codes (0 = censored, any other code an event); ``w`` optional case
+    weights. The Fine-Gray weight of a subject with a competing event at ``T`` is
+    ``G(t-) / G(T-)`` (:func:`~cohortlab.survival._cox_data.prepare`).
+
+    Examples
+    --------
+    >>> g = censoring_survival(np.array([1.0, 2.0, 3.0, 4.0]), np.array([0, 1, 0, 2]))
+    >>> g(np.array([1.0, 2.0, 4.0])).tolist()
+    [1.0, 0.75, 0.375]
+    """
+    # one pass of counts (as risk_counts' for the censoring and the any-event indicators)
+    times, inv = np.unique(t, return_inverse=True)
+    m = times.size
+    ww = np.ones(t.size) if w is None else np.asarray(w, dtype=float)
+    cens = codes == 0
+    n_cens = np.bincount(inv[cens], weights=ww[cens], minlength=m)
+    n_events_any = np.bincount(inv[~cens], weights=ww[~cens], minlength=m)
+    at_risk = np.cumsum(np.bincount(inv, weights=ww, minlength=m)[::-1])[::-1] - n_events_any
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hazard = np.where(at_risk > 0, n_cens / at_risk, 0.0)
+    g = np.cumprod(1 - hazard)
+
+    def g_minus(x: np.ndarray) -> np.ndarray:
+        return np.concatenate([[1.0], g])[np.searchsorted(times, x, side="left")]
+
+    return g_minus
