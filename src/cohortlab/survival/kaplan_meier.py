@@ -17,20 +17,20 @@ from ..exceptions import DataValidationError
 from ..results.curve import Curve
 from ..results.dropped import Dropped
 from ..results.testresult import TestResult
-from ._km import greenwood_curve, greenwood_se, km_conf_int, km_ij_variance, product_limit
+from ._curves import km_estimates
+from ._km import greenwood_curve
 from ._km_counts import group_risk_counts, time_group_counts
 from ._km_inputs import QuickInputs, quick_inputs
 from ._logrank import LogrankParts, logrank_chisq, logrank_strata
 from ._prepare import (
     GroupArrays,
     Prepared,
-    count_pair,
     curve_columns,
     positive_weight_counts,
     prepare,
 )
 from ._psvar import CURVE_NOTE, PSNuisance, check_curve_variance, ps_weights
-from ._psvar_curves import groups_with_rows, km_linear, ps_curve_variance
+from ._psvar_curves import groups_with_rows
 
 __all__ = ["kaplan_meier", "logrank"]
 
@@ -186,24 +186,9 @@ def _greenwood_curves(data: pd.DataFrame, func: str, time: str, event: str, by: 
 def _curve_frame(g: GroupArrays, variance: str, conf_type: str, conf_level: float,
                  ps: tuple[PSNuisance, np.ndarray] | None = None) -> pd.DataFrame:
     """One group's curve in long format (``ps``: the stacked-variance nuisance, rows)."""
-    t, e, w, t0 = g.time, g.event, g.weights, g.entry
-    rc, plain = count_pair(t, e, w, t0)
-    y, d = rc.n_risk, rc.n_event[:, 0]
-    surv = product_limit(y, d)
-    if variance == "greenwood":
-        se = greenwood_se(surv, y, d)
-    else:
-        ww = np.ones(t.size) if w is None else w
-        var = km_ij_variance(rc.time, y, d, surv, t, e, ww, t0)
-        if ps is not None:
-            nuis, pos = ps
-            extra = ps_curve_variance(
-                lambda f: km_linear(rc.time, y, d, surv, t, e, t0, f), nuis, pos, ww)
-            var = np.maximum(var + extra, 0.0)
-        se = np.sqrt(var)
-    lo, hi = km_conf_int(surv, se, conf_type, conf_level)
-    return pd.DataFrame(curve_columns(rc, plain, g.level, None, (surv, se, lo, hi), conf_level,
-                                      weighted=w is not None))
+    rc, plain, est = km_estimates(g, variance, conf_type, conf_level, ps)
+    return pd.DataFrame(curve_columns(rc, plain, g.level, None, est, conf_level,
+                                      weighted=g.weights is not None))
 
 
 def _km_notes(p: Prepared, variance: str) -> tuple[str, ...]:
