@@ -14,7 +14,7 @@ from ._aalen_johansen import aalen_johansen, ij_variance
 from ._counts import risk_counts
 from ._km import km_ij_variance, product_limit
 
-__all__ = ["arm_curve", "arm_variance", "read_on_grid", "log_log_ci"]
+__all__ = ["arm_curve", "arm_variance", "ipw_curves", "read_on_grid", "log_log_ci"]
 
 
 def arm_curve(t: np.ndarray, d: np.ndarray, w: np.ndarray, cause: int | None,
@@ -63,6 +63,18 @@ def arm_variance(t: np.ndarray, d: np.ndarray, w: np.ndarray, cause: int | None,
         var = ij_variance(aalen_johansen(rc), exit_idx, d, w)[:, cause - 1]
     se = np.sqrt(var)  # as the curves' std_error column (NaN read as 0)
     return read_on_grid(rc.time, np.nan_to_num(se) ** 2, grid, 0.0)
+
+
+def ipw_curves(t: np.ndarray, d: np.ndarray, a: np.ndarray, w: np.ndarray, cause: int | None,
+               grid: np.ndarray, with_variance: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """The weighted curves of arms 1 and 0 on ``grid`` (rows), and their IJ variances."""
+    values = np.vstack([arm_curve(t[a == arm], d[a == arm], w[a == arm], cause, grid)
+                        for arm in (1, 0)])
+    if not with_variance:
+        return values, None
+    var = np.vstack([arm_variance(t[a == arm], d[a == arm], w[a == arm], cause, grid)
+                     for arm in (1, 0)])
+    return values, var
 
 
 def log_log_ci(values: np.ndarray, se: np.ndarray, conf_level: float, incidence: bool
