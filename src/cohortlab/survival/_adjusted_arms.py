@@ -1,7 +1,8 @@
 """The array kernels of ``adjusted_survival(method="ipw")``, one arm at a time.
 
 One arm's weighted Kaplan-Meier (or Aalen-Johansen) curve and its infinitesimal-jackknife
-variance, read on a time grid.
+variance, read on a time grid (both arms: :func:`ipw_curves`); the pointwise intervals of
+the arms' curves (log-log, Wald, bootstrap percentile) for every method.
 
 Arrays in, arrays out; no validation (the verb has done it).
 """
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..inference.bootstrap import bootstrap_interval
 from ._aalen_johansen import aalen_johansen, ij_variance
 from ._counts import risk_counts
-from ._km import km_ij_variance, product_limit
+from ._km import _z, km_ij_variance, product_limit
 
-__all__ = ["arm_curve", "arm_variance", "ipw_curves", "read_on_grid", "log_log_ci"]
+__all__ = ["arm_curve", "arm_variance", "ipw_curves", "read_on_grid", "log_log_ci", "plain_ci",
+           "bootstrap_ci"]
 
 
 def arm_curve(t: np.ndarray, d: np.ndarray, w: np.ndarray, cause: int | None,
@@ -87,3 +90,20 @@ def log_log_ci(values: np.ndarray, se: np.ndarray, conf_level: float, incidence:
         lo_s, hi_s = km_conf_int(s, se[arm], "log-log", conf_level)
         lo[arm], hi[arm] = (1 - hi_s, 1 - lo_s) if incidence else (lo_s, hi_s)
     return lo, hi
+
+
+def plain_ci(values: np.ndarray, se: np.ndarray, conf_level: float
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Wald limits ``values -/+ z se`` of both arms (not clipped to [0, 1])."""
+    z = float(_z(conf_level))
+    return values - z * se, values + z * se
+
+
+def bootstrap_ci(values: np.ndarray, reps: np.ndarray, conf_level: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SE (replicates' SD) and percentile limits of both arms' curves from ``(B, 2, k)`` reps."""
+    se = reps.std(axis=0, ddof=1)
+    lo, hi = np.empty_like(values), np.empty_like(values)
+    for arm in (0, 1):
+        _, lo[arm], hi[arm] = bootstrap_interval(values[arm], reps[:, arm], conf_level)
+    return se, lo, hi

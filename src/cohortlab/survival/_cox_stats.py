@@ -14,7 +14,8 @@ from . import _cox
 from ._counts import risk_counts
 from ._cox import CoxData, CoxFit
 
-__all__ = ["CONCORDANCE_MAX_N", "concordance_of", "fit_stats", "zph_chisq", "zph_times"]
+__all__ = ["CONCORDANCE_MAX_N", "concordance_of", "fit_stats", "wald_statistic", "zph_chisq",
+           "zph_times"]
 
 #: Harrell's C is O(n log^2 n) but with a large constant; above this size it is computed only
 #: on request (CoxResult.concordance()) and the result says so in its notes.
@@ -31,7 +32,7 @@ def fit_stats(cd: CoxData, fit: CoxFit, vcov: np.ndarray, efron: bool, robust: b
     """
     p = fit.beta.size
     lr = 2 * (fit.loglik - fit.loglik_null)
-    wald = float(fit.beta @ np.linalg.pinv(vcov) @ fit.beta)
+    wald = wald_statistic(fit.beta, vcov)
     score = float(fit.score_null @ np.linalg.pinv(fit.info_null) @ fit.score_null)
     out = {
         "loglik_null": fit.loglik_null, "loglik": fit.loglik,
@@ -47,6 +48,17 @@ def fit_stats(cd: CoxData, fit: CoxFit, vcov: np.ndarray, efron: bool, robust: b
         out["concordance"] = concordance_of(cd, fit.beta, w, t, d, x, entry)
     out["iterations"] = float(fit.iterations)
     return out
+
+
+def wald_statistic(beta: np.ndarray, vcov: np.ndarray) -> float:
+    """Wald chi-square ``beta' V^- beta`` of ``beta = 0`` (pseudo-inverse of ``vcov``).
+
+    Examples
+    --------
+    >>> wald_statistic(np.array([1.0, 2.0]), np.diag([1.0, 4.0]))
+    2.0
+    """
+    return float(beta @ np.linalg.pinv(vcov) @ beta)
 
 
 def concordance_of(cd: CoxData, beta: np.ndarray, w: np.ndarray, t: np.ndarray,

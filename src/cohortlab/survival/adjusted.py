@@ -31,7 +31,7 @@ from ..causal._ipw import realized_weights
 from ..causal._outcome import overlap_notes
 from ..causal._propensity import check_arms, fit_propensity
 from ..exceptions import DataValidationError, LowEffectiveSampleSizeWarning
-from ..inference.bootstrap import bootstrap, bootstrap_interval
+from ..inference.bootstrap import bootstrap
 from ..results.estimate import EstimateTable
 from ._adjusted_aipw import (
     AIPW_MIN_ESS,
@@ -41,11 +41,10 @@ from ._adjusted_aipw import (
     mask_unestimable,
     warn_low_ess,
 )
-from ._adjusted_arms import ipw_curves, log_log_ci
+from ._adjusted_arms import bootstrap_ci, ipw_curves, log_log_ci, plain_ci
 from ._adjusted_cox import ArmArrays, Moments, aipw_curves, gformula_curves
 from ._adjusted_if import gformula_influence, ipw_influence
 from ._aipw import bound_curve
-from ._km import _z
 from .adjusted_curves import AdjustedCurves
 
 __all__ = ["adjusted_survival", "AdjustedCurves", "AIPW_MIN_ESS", "AIPW_MIN_ESS_FRACTION"]
@@ -236,10 +235,7 @@ def adjusted_survival(
         boot = bootstrap(lambda idx: _replicate(spec, method, idx), len(frame), n_boot=n_boot,
                          random_state=rng, n_jobs=n_jobs)
         reps = boot.valid.reshape(-1, 2, grid.size)
-        se = reps.std(axis=0, ddof=1)
-        lo, hi = np.empty_like(values), np.empty_like(values)
-        for arm in (0, 1):
-            _, lo[arm], hi[arm] = bootstrap_interval(values[arm], reps[:, arm], conf_level)
+        se, lo, hi = bootstrap_ci(values, reps, conf_level)
         ci_method: CIMethod = "bootstrap_percentile"
     elif method == "ipw":
         assert var is not None
@@ -250,8 +246,7 @@ def adjusted_survival(
     else:
         assert var is not None
         se = np.sqrt(var)
-        z = float(_z(conf_level))
-        lo, hi = values - z * se, values + z * se
+        lo, hi = plain_ci(values, se, conf_level)
         ci_method = "influence_function"
     measure: EffectMeasure = "survival" if cause is None else "cumulative_incidence"
     notes += ("estimates weighted or standardised; n_risk is the unweighted number at risk "

@@ -24,6 +24,7 @@ from ..exceptions import DataValidationError
 from ..results.dropped import Dropped
 from ..results.model import ModelResult
 from . import _cox
+from ._cox_stats import wald_statistic
 from ._km import censoring_survival
 from ._prepare import check_cause_codes, positive_weight_counts
 from ._psvar import (
@@ -158,7 +159,7 @@ def fine_gray(
         vcov, _ = _cox.robust_vcov(cd, fit.beta, fit.vcov, efron, cluster=cl_ids, weights=w)
     n_pos, n_events, zero = positive_weight_counts(w if weights else None, weights, d > 0)
     p = fit.beta.size
-    wald = float(fit.beta @ np.linalg.pinv(vcov) @ fit.beta)
+    wald = wald_statistic(fit.beta, vcov)
     fstats = {"loglik_null": fit.loglik_null, "loglik": fit.loglik,
               "wald_statistic": wald, "wald_df": float(p),
               "wald_p_value": float(stats.chi2.sf(wald, p)),
