@@ -16,8 +16,37 @@ from ._aalen_johansen import aalen_johansen, ij_variance
 from ._counts import risk_counts
 from ._km import _z, km_ij_variance, product_limit
 
-__all__ = ["arm_curve", "arm_variance", "ipw_curves", "read_on_grid", "log_log_ci", "plain_ci",
-           "bootstrap_ci"]
+__all__ = ["arm_curve", "arm_variance", "at_risk_on_grid", "event_grid", "ipw_curves",
+           "read_on_grid", "log_log_ci", "plain_ci", "bootstrap_ci"]
+
+
+def event_grid(t: np.ndarray, d: np.ndarray, max_grid: int) -> np.ndarray:
+    """The default evaluation grid: the event times and the end of follow-up.
+
+    Beyond ``max_grid`` distinct event times, ``max_grid`` quantiles of them.
+
+    Examples
+    --------
+    >>> event_grid(np.array([1.0, 2.0, 3.0, 4.0]), np.array([1, 0, 1, 0]), 500).tolist()
+    [1.0, 3.0, 4.0]
+    """
+    ev = np.unique(t[d > 0])
+    if ev.size > max_grid:
+        ev = np.unique(np.quantile(ev, np.linspace(0, 1, max_grid), method="lower"))
+    # the curves are flat after the last event: include the end of follow-up so that
+    # at()/contrast() reach it
+    return np.unique(np.append(ev, t.max()))
+
+
+def at_risk_on_grid(t: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Unweighted number at risk (time ``>= u``) of the rows ``t`` at each grid time ``u``.
+
+    Examples
+    --------
+    >>> at_risk_on_grid(np.array([1.0, 2.0, 2.0, 5.0]), np.array([0.5, 2.0, 3.0])).tolist()
+    [4, 3, 1]
+    """
+    return t.size - np.searchsorted(np.sort(t), grid, side="left")
 
 
 def arm_curve(t: np.ndarray, d: np.ndarray, w: np.ndarray, cause: int | None,

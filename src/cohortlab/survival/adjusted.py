@@ -27,7 +27,6 @@ from .._validation import (
     verb,
     verb_name,
 )
-from ..causal._ipw import realized_weights
 from ..causal._outcome import overlap_notes
 from ..causal._propensity import check_arms, fit_propensity
 from ..exceptions import DataValidationError, LowEffectiveSampleSizeWarning
@@ -41,9 +40,16 @@ from ._adjusted_aipw import (
     mask_unestimable,
     warn_low_ess,
 )
-from ._adjusted_arms import bootstrap_ci, ipw_curves, log_log_ci, plain_ci
+from ._adjusted_arms import (
+    at_risk_on_grid,
+    bootstrap_ci,
+    event_grid,
+    ipw_curves,
+    log_log_ci,
+    plain_ci,
+)
 from ._adjusted_cox import ArmArrays, Moments, aipw_curves, gformula_curves
-from ._adjusted_if import gformula_influence, ipw_influence
+from ._adjusted_if import gformula_influence, held_weight_derivative, ipw_influence
 from ._aipw import bound_curve
 from .adjusted_curves import AdjustedCurves
 
@@ -310,12 +316,7 @@ def _grid(t: np.ndarray, d: np.ndarray, times: Sequence[float] | None) -> np.nda
         if g.size == 0 or g[0] < 0:
             raise DataValidationError(f"{verb_name()}(): times must be >= 0; got {list(times)}.")
         return g
-    ev = np.unique(t[d > 0])
-    if ev.size > MAX_GRID:
-        ev = np.unique(np.quantile(ev, np.linspace(0, 1, MAX_GRID), method="lower"))
-    # the curves are flat after the last event: include the end of follow-up so that
-    # at()/contrast() reach it
-    return np.unique(np.append(ev, t.max()))
+    return event_grid(t, d, MAX_GRID)
 
 
 def _resolve_variance(method: str, variance: str | None, cause: int | None
@@ -362,9 +363,8 @@ def _ipw_weights(sp: _Spec) -> tuple[np.ndarray, tuple[str, ...]]:
 def _ps_terms(sp: _Spec, ps: Any) -> tuple[np.ndarray, np.ndarray, Any, np.ndarray]:
     """``(dW/de, e, fit, X)``: dW/de is 0 where a weight was trimmed or truncated (held fixed)."""
     e = ps.scores.to_numpy()
-    w_raw, dw = realized_weights(np.clip(e, 1e-12, 1 - 1e-12), sp.a, sp.estimand)
-    kept = ps.kept.to_numpy() & np.isclose(ps.weights.to_numpy(), w_raw, rtol=1e-12, atol=0)
-    return np.where(kept, dw, 0.0), e, ps._fit, ps._design.X
+    dw = held_weight_derivative(e, sp.a, sp.estimand, ps.weights.to_numpy(), ps.kept.to_numpy())
+    return dw, e, ps._fit, ps._design.X
 
 
 def _gformula_curves(sp: _Spec) -> np.ndarray:
@@ -429,8 +429,7 @@ def _long_frame(sp: _Spec, values: np.ndarray, se: np.ndarray, lo: np.ndarray,
                 hi: np.ndarray, conf_level: float) -> pd.DataFrame:
     parts = []
     for row, arm in enumerate((1, 0)):
-        in_arm = sp.a == arm
-        n_risk = in_arm.sum() - np.searchsorted(np.sort(sp.t[in_arm]), sp.grid, side="left")
+        n_risk = at_risk_on_grid(sp.t[sp.a == arm], sp.grid)
         parts.append(pd.DataFrame({
             "time": sp.grid, "group": f"{sp.exposure}={arm}", "cause": sp.cause,
             "n_risk": n_risk, "n_event": np.nan, "n_censor": np.nan, "estimate": values[row],
