@@ -23,13 +23,12 @@ from scipy.stats import beta as beta_dist
 import cohortlab as cl
 from cohortlab._glm import fit_logistic
 from cohortlab.exceptions import DataValidationError, MissingDataError
+from cohortlab.exposures._misclassification import predictive_values, record_predictive_values
 from cohortlab.exposures.error_rates import _beta_from_interval
 from cohortlab.exposures.misclassification import (
     BetaRate,
     BiasAnalysis,
     ErrorRates,
-    _predictive_values,
-    _record_predictive_values,
     bias_analysis,
 )
 
@@ -69,7 +68,7 @@ ER = ErrorRates(sensitivity=(0.83, 0.89), specificity=(0.965, 0.98))
 def test_predictive_values_closed_form():
     se, sp, p = np.array([0.9]), np.array([0.95]), 0.1
     p_obs = np.array([se[0] * p + (1 - sp[0]) * (1 - p)])  # 0.135
-    q1, q0, p_true = _predictive_values(se, sp, p_obs)
+    q1, q0, p_true = predictive_values(se, sp, p_obs)
     assert abs(p_true[0] - 0.1) < ABS_CLOSED_FORM
     assert abs(q1[0] - 0.09 / 0.135) < ABS_CLOSED_FORM  # PPV
     assert abs(q0[0] - 0.01 / 0.865) < ABS_CLOSED_FORM  # 1 - NPV
@@ -378,7 +377,7 @@ def test_record_predictive_values_closed_form():
     """p = (p* + Sp - 1) / (Se + Sp - 1); PPV = Se p / p*, 1 - NPV = (1 - Se) p / (1 - p*)."""
     se, sp = np.array([0.9, 0.9, 0.8]), np.array([0.95, 0.95, 0.99])
     p_obs = np.array([0.135, 0.02, 0.85])  # p = 0.1, p < 0 (clipped), p > 1 (clipped)
-    q1, q0, n_clip = _record_predictive_values(se, sp, p_obs)
+    q1, q0, n_clip = record_predictive_values(se, sp, p_obs)
     assert n_clip == 2
     assert abs(q1[0] - 0.09 / 0.135) < ABS_CLOSED_FORM
     assert abs(q0[0] - 0.01 / 0.865) < ABS_CLOSED_FORM

@@ -21,7 +21,8 @@ from cohortlab.causal.crude import crude_effect
 from cohortlab.causal.ipw import ipw
 from cohortlab.exceptions import CohortError, CohortWarning, DataValidationError
 from cohortlab.results.estimate import Estimate, EstimateTable
-from cohortlab.sensitivity.refute import _dowhy_p_value, refute
+from cohortlab.sensitivity._refute import dowhy_p_value
+from cohortlab.sensitivity.refute import refute
 
 TESTS = ("placebo_exposure", "random_common_cause", "data_subset")
 
@@ -52,18 +53,18 @@ def diff_means(data: pd.DataFrame, *, exposure: str, outcome: str,
 def test_dowhy_bootstrap_p_value_by_hand():
     """DoWhy perform_bootstrap_test: 2 min(q, 1 - q), q = mean(x > v) + 0.5 mean(x == v)."""
     sims = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.5, 0.6, 0.7, 0.8, 0.9])
-    assert _dowhy_p_value(0.5, sims, "bootstrap") == pytest.approx(1.0)
-    assert _dowhy_p_value(0.85, sims, "bootstrap") == pytest.approx(0.2)
-    assert _dowhy_p_value(2.0, sims, "bootstrap") == 0.0
+    assert dowhy_p_value(0.5, sims, "bootstrap") == pytest.approx(1.0)
+    assert dowhy_p_value(0.85, sims, "bootstrap") == pytest.approx(0.2)
+    assert dowhy_p_value(2.0, sims, "bootstrap") == 0.0
 
 
 def test_dowhy_normal_p_value_by_hand():
     """DoWhy perform_normal_distribution_test: one tail of z with np.std (ddof=0)."""
     sims = np.array([1.0, 2.0, 3.0, 4.0])
     z = (4.5 - 2.5) / np.std(sims)
-    assert _dowhy_p_value(4.5, sims, "normal") == pytest.approx(0.5 * math.erfc(z / math.sqrt(2)))
-    assert _dowhy_p_value(0.5, sims, "normal") == pytest.approx(0.5 * math.erfc(z / math.sqrt(2)))
-    assert _dowhy_p_value(2.0, np.full(5, 2.0), "normal") == 0.5
+    assert dowhy_p_value(4.5, sims, "normal") == pytest.approx(0.5 * math.erfc(z / math.sqrt(2)))
+    assert dowhy_p_value(0.5, sims, "normal") == pytest.approx(0.5 * math.erfc(z / math.sqrt(2)))
+    assert dowhy_p_value(2.0, np.full(5, 2.0), "normal") == 0.5
 
 
 # ---------------------------------------------------------------------- behaviour
@@ -82,7 +83,7 @@ def test_refute_ols_simulated_truth(cohort):
     assert subset.estimate == pytest.approx(orig, abs=0.05) and not subset.labels["refuted"]
     # 100 successful simulations: DoWhy's "auto" uses the bootstrap (percentile) test
     assert "bootstrap test" in placebo.notes[0]
-    assert placebo.p_value == _dowhy_p_value(0.0, placebo.replicates, "bootstrap")
+    assert placebo.p_value == dowhy_p_value(0.0, placebo.replicates, "bootstrap")
     assert placebo.conf_low < 0 < placebo.conf_high
     assert placebo.ci_method == "refutation_simulations"
     assert placebo.labels["expected"] == "null" and subset.labels["expected"] == "unchanged"

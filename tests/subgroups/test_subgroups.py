@@ -15,8 +15,9 @@ import pytest
 
 import cohortlab as cl
 from cohortlab.inference.multiplicity import adjust_pvalues
+from cohortlab.inference.wald import inverse_variance_q
 from cohortlab.results._schema import check_schema
-from cohortlab.subgroups.subgroups import SubgroupResult, _heterogeneity, subgroups
+from cohortlab.subgroups.subgroups import SubgroupResult, subgroups
 
 RTOL_NEWTON = 1e-6  # statsmodels' logistic fit iterates to ~1e-8; our ORs are closed form
 COV = ["age", "female", "bmi", "diabetes", "smoking", "af_flag", "site"]
@@ -57,11 +58,11 @@ def test_interaction_equals_logistic_product_term_wald(cohort, crude_or, var):
 
 
 def test_two_level_statistic_is_squared_z_of_difference():
-    stat, df, p = _heterogeneity(np.array([0.1, 0.5]), np.array([0.2, 0.1]))
+    stat, df, p = inverse_variance_q(np.array([0.1, 0.5]), np.array([0.2, 0.1]) ** 2)[2:]
     z = (0.5 - 0.1) / math.hypot(0.2, 0.1)
     assert (stat, df) == (pytest.approx(z**2), 1)
     assert p == pytest.approx(2 * (1 - __import__("scipy").stats.norm.cdf(z)))
-    assert math.isnan(_heterogeneity(np.array([0.1, np.nan]), np.array([0.2, 0.1]))[0])
+    assert math.isnan(inverse_variance_q(np.array([0.1, np.nan]), np.array([0.04, 0.01]))[2])
 
 
 def test_p_adjust_columns_use_adjust_pvalues(crude_or):

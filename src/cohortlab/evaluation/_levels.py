@@ -29,6 +29,7 @@ from scipy import stats
 
 from ..exceptions import DataValidationError
 from ..inference.multiplicity import adjust_pvalues
+from ..inference.wald import z_critical
 from ..results._format import Renderable
 from ..results.estimate import Estimate, EstimateTable
 
@@ -172,7 +173,7 @@ def _same(a: float, b: float) -> bool:
 def drift_rows(rows: Sequence[Estimate], levels: Levels, conf_level: float, func: str,
                p_adjust: str | None = None, notes: list[str] | None = None) -> list[Estimate]:
     """Heterogeneity, trend (ordered levels) and drift-from-first rows of every metric."""
-    z = float(stats.norm.ppf(0.5 + conf_level / 2))
+    z = z_critical(conf_level)
     rank_of = {k: i for i, k in enumerate(levels.keys)}
     per = [r for r in rows if r.labels.get("group") is not OVERALL]
     out: list[Estimate] = []

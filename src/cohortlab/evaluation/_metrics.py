@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
+
+from ..inference.wald import z_critical
 
 __all__ = [
     "ScoreCounts",
@@ -26,7 +27,6 @@ __all__ = [
     "confusion_at",
     "wilson",
     "net_benefit",
-    "inverse_variance_q",
 ]
 
 
@@ -245,7 +245,7 @@ def wilson(
     """
     x = np.asarray(x, dtype=float)
     n = np.asarray(n, dtype=float)
-    z = stats.norm.ppf(0.5 + conf_level / 2)
+    z = z_critical(conf_level)
     z2 = z * z
     with np.errstate(invalid="ignore", divide="ignore"):
         p = x / n
@@ -270,17 +270,3 @@ def net_benefit(
     return tp / n - fp / n * odds, prev - (1.0 - prev) * odds, tp, fp
 
 
-def inverse_variance_q(
-    est: np.ndarray, var: np.ndarray
-) -> tuple[float, float, float, int, float]:
-    """Cochran-type heterogeneity chi-square of independent estimates.
-
-    Returns the inverse-variance pooled estimate, its variance ``1 / sum(w)``,
-    ``Q = sum w_g (est_g - pooled)^2`` with ``w_g = 1 / var_g``, ``df = G - 1`` and the
-    chi-square p-value.
-    """
-    w = 1.0 / var
-    pooled = float(np.dot(w, est) / w.sum())
-    q = float(np.dot(w, (est - pooled) ** 2))
-    df = int(est.size - 1)
-    return pooled, float(1.0 / w.sum()), q, df, float(stats.chi2.sf(q, df))

@@ -20,6 +20,7 @@ from .._validation import (
 )
 from ..exceptions import DataValidationError
 from ..inference.multiplicity import adjust_pvalues
+from ..inference.wald import inverse_variance_q, z_critical
 from ..results._format import ci_label, fmt_int, fmt_num, fmt_p
 from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable
@@ -425,7 +426,7 @@ def _group_metrics(
     threshold: float | None, grid: np.ndarray, n_bins: int, conf_level: float,
     notes: list[str], probability: bool = True,
 ) -> tuple[list[Estimate], pd.DataFrame, pd.DataFrame]:
-    z = float(stats.norm.ppf(0.5 + conf_level / 2))
+    z = z_critical(conf_level)
     n, n1 = int(y.size), sc.n_pos
     where = _where(by, g)
 
@@ -538,7 +539,7 @@ def _adjust_rows(rows: list[Estimate], method: str, has_by: bool) -> list[Estima
 
 def _heterogeneity(rows: list[Estimate], groups: list[Any], by: str | None, conf_level: float,
                    method: str, notes: list[str]) -> tuple[list[TestResult], list[Estimate]]:
-    z = float(stats.norm.ppf(0.5 + conf_level / 2))
+    z = z_critical(conf_level)
     tests: list[TestResult] = []
     out: list[Estimate] = []
     for term in ("auroc", "calibration_slope"):
@@ -552,7 +553,7 @@ def _heterogeneity(rows: list[Estimate], groups: list[Any], by: str | None, conf
             continue
         est = np.array([r.estimate for r in use])
         var = np.array([r.std_error ** 2 for r in use])
-        pooled, v_pooled, q, df, pv = km.inverse_variance_q(est, var)
+        pooled, v_pooled, q, df, pv = inverse_variance_q(est, var)
         tests.append(TestResult(
             term=f"{term}: heterogeneity", statistic=q, df=df, p_value=pv,
             method="inverse_variance_chi_square",

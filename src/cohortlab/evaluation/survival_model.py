@@ -21,6 +21,7 @@ from .._validation import (
     verb_name,
 )
 from ..exceptions import DataValidationError
+from ..inference.wald import z_critical
 from ..results._format import fmt_int, fmt_num, fmt_p
 from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable
@@ -404,7 +405,7 @@ def _result(rows: list[Estimate], cal_frames: list[pd.DataFrame], lev: Levels,
 # ---------------------------------------------------------------------- building rows
 def _row(term: str, est: float, se: float, g: Any, tk: float, n: int, n_events: int,
          conf_level: float, clip: bool = False) -> Estimate:
-    z = float(stats.norm.ppf(0.5 + conf_level / 2))
+    z = z_critical(conf_level)
     ratio = term == "oe_ratio"
     null = _NULLS.get(term)
     ok = np.isfinite(se) and se > 0

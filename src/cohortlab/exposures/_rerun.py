@@ -14,7 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["RerunSetup", "flag_labels", "naive_kwargs"]
+from .._validation import verb_name
+from ..exceptions import DataValidationError
+
+__all__ = ["RerunSetup", "flag_labels", "naive_kwargs", "refuse_person_period"]
 
 
 @dataclass(frozen=True)
@@ -54,3 +57,25 @@ def naive_kwargs(params: Collection[str], kwargs: Mapping[str, Any],
     if seed_estimator:
         naive_kw["random_state"] = int(np.random.default_rng(seed).integers(2**32))
     return seed_estimator, naive_kw
+
+
+def refuse_person_period(estimator: Any, params: Collection[str]) -> None:
+    """Refuse a person-period verb: of longitudinal/ or trials/, or taking period= and treatment=.
+
+    The corrections impute one true exposure per row of one-row-per-person data and re-run the
+    estimator with ``exposure=``; a time-varying treatment has one value per person-period,
+    whose errors and history the imputation model does not describe.
+
+    >>> refuse_person_period(len, ["data", "exposure"])  # a point-exposure verb passes
+    """
+    module = getattr(estimator, "__module__", None) or ""
+    if (module.startswith(("cohortlab.longitudinal", "cohortlab.trials"))
+            or ("period" in params and "treatment" in params)):
+        name = getattr(estimator, "__name__", type(estimator).__name__)
+        raise DataValidationError(
+            f"{verb_name()}(): {name}() analyses person-period data with a time-varying "
+            f"treatment (treatment=); {verb_name()}() corrects a misclassified point exposure "
+            "(one row per person, exposure=). For a misclassified time-varying flag, "
+            "cl.corrected_prevalence corrects its prevalence in each period from the "
+            "sensitivity and specificity; an effect estimate on the flag is not corrected."
+        )

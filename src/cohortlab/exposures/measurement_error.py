@@ -49,7 +49,7 @@ from ._imputation import (
     refit_weights_spec,
 )
 from ._imputation import refit_weights as _refit_weights
-from ._rerun import RerunSetup, flag_labels, naive_kwargs
+from ._rerun import RerunSetup, flag_labels, naive_kwargs, refuse_person_period
 from .measurement_error_result import MICorrection, _build
 
 __all__ = ["correct_exposure", "MICorrection"]
@@ -258,6 +258,7 @@ def correct_exposure(
     True
     """
     params = check_estimator(estimator)
+    refuse_person_period(estimator, params)
     check_int(n_imputations, "n_imputations", 2)
     if not isinstance(validation, str):
         raise DataValidationError(

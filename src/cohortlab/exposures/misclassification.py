@@ -41,70 +41,25 @@ from .._validation import (
 from ..exceptions import CohortError, DataValidationError
 from ..inference.bootstrap import _seed_sequence, seed_batches
 from ..results.estimate import Estimate
-from ._rerun import RerunSetup, flag_labels, naive_kwargs
+from ._misclassification import (
+    cell_prevalence,
+    impute_exposure,
+    predictive_values,
+    record_predictive_values,
+)
+from ._rerun import RerunSetup, flag_labels, naive_kwargs, refuse_person_period
 from .error_rates import BetaRate, ErrorRates, _draw_rate
 from .misclassification_result import BiasAnalysis, _build
 
 __all__ = ["BetaRate", "ErrorRates", "BiasAnalysis", "bias_analysis"]
 
 _MAX_STRATUM_LEVELS = 20
-# record-level prevalence model: implied true prevalences outside (0, 1) are clipped to
-# [_CLIP_EPS, 1 - _CLIP_EPS]; a draw that needs this for more than _MAX_CLIP_FRACTION of the
-# records is rejected like an impossible-prevalence draw of the cell method
-_CLIP_EPS = 1e-6
+# record-level prevalence model: a draw whose implied true prevalence must be clipped
+# (_misclassification.CLIP_EPS) for more than _MAX_CLIP_FRACTION of the records is rejected
+# like an impossible-prevalence draw of the cell method
 _MAX_CLIP_FRACTION = 0.05
 Counter_t: TypeAlias = dict[str, int]
 
-
-
-def _predictive_values(
-    se: np.ndarray, sp: np.ndarray, p_obs: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """P(true = 1 | flag = 1), P(true = 1 | flag = 0) and the true prevalence, per cell.
-
-    ``se``, ``sp`` and the observed flag prevalence ``p_obs`` are per stratum cell. The true
-    prevalence is ``(p_obs + sp - 1) / (se + sp - 1)``; predictive values follow from Bayes.
-    """
-    p_true = (p_obs + sp - 1.0) / (se + sp - 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        q1 = np.where(p_obs > 0, se * p_true / p_obs, 0.0)
-        q0 = np.where(p_obs < 1, (1.0 - se) * p_true / (1.0 - p_obs), 1.0)
-    return np.clip(q1, 0.0, 1.0), np.clip(q0, 0.0, 1.0), p_true
-
-
-def _record_predictive_values(
-    se: np.ndarray, sp: np.ndarray, p_obs: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Per-record predictive values from per-record ``p_obs``, ``se`` and ``sp``.
-
-    The implied true prevalence ``(p_obs + sp - 1) / (se + sp - 1)`` is clipped to
-    ``[eps, 1 - eps]`` where it leaves (0, 1); the number of clipped records is returned.
-
-    Examples
-    --------
-    >>> q1, q0, n = _record_predictive_values(np.full(2, 0.9), np.full(2, 0.95),
-    ...                                       np.array([0.135, 0.02]))
-    >>> q1.round(4).tolist(), n
-    ([0.6667, 0.0], 1)
-    """
-    p_true = (p_obs + sp - 1.0) / (se + sp - 1.0)
-    out = (p_true <= 0.0) | (p_true >= 1.0)
-    p_true = np.clip(p_true, _CLIP_EPS, 1.0 - _CLIP_EPS)
-    q1 = se * p_true / p_obs  # p_obs is a fitted logistic probability: in (0, 1)
-    q0 = (1.0 - se) * p_true / (1.0 - p_obs)
-    return np.clip(q1, 0.0, 1.0), np.clip(q0, 0.0, 1.0), int(out.sum())
-
-
-def _impute(rng: np.random.Generator, flag: np.ndarray, cell: np.ndarray, q1: np.ndarray,
-            q0: np.ndarray) -> np.ndarray:
-    """One Bernoulli draw of the true exposure per record."""
-    q = np.where(flag == 1, q1[cell], q0[cell])
-    return (rng.random(flag.size) < q).astype(np.int64)
-
-
-def _cell_prevalence(flag: np.ndarray, cell: np.ndarray, n_cells: int) -> np.ndarray:
-    counts = np.bincount(cell, minlength=n_cells)
-    return np.bincount(cell, weights=flag, minlength=n_cells) / np.maximum(counts, 1)
 
 
 # ----------------------------------------------------------------------- simulations
@@ -141,19 +96,19 @@ def _one_sim(setup: _Setup, seed: np.random.SeedSequence) -> tuple[np.ndarray, C
         status[0] = 1  # rejected: Se + Sp <= 1
         return row, {}
     if setup.records:
-        q1, q0, n_clip = _record_predictive_values(se[setup.cell_level], sp[setup.cell_level],
+        q1, q0, n_clip = record_predictive_values(se[setup.cell_level], sp[setup.cell_level],
                                                    setup.p_obs)
         row[-1] = n_clip
         if n_clip > _MAX_CLIP_FRACTION * setup.p_obs.size:
             status[0] = 2  # rejected: implied true prevalence outside (0, 1) too often
             return row, {}
     else:
-        q1, q0, p_true = _predictive_values(se[setup.cell_level], sp[setup.cell_level],
+        q1, q0, p_true = predictive_values(se[setup.cell_level], sp[setup.cell_level],
                                             setup.p_obs)
         if np.any((p_true < 0) | (p_true > 1)):
             status[0] = 2  # rejected: implied true prevalence outside [0, 1] in some cell
             return row, {}
-    x = _impute(rng, setup.flag, setup.cell, q1, q0)
+    x = impute_exposure(rng, setup.flag, setup.cell, q1, q0)
     d = setup.frame.copy(deep=False)
     d[setup.exposure] = x if setup.labels is None else np.where(x == 1, *setup.labels[::-1])
     kwargs = dict(setup.kwargs)
@@ -345,7 +300,7 @@ def bias_analysis(
     cell, cell_level, n_cells, rates = _cells(frame, error, strata_cols)
     prev_model = None
     if prevalence_covariates is None:
-        p_obs = _cell_prevalence(flag, cell, n_cells)
+        p_obs = cell_prevalence(flag, cell, n_cells)
     else:  # one "cell" per record: its level of error.by and its fitted flag prevalence
         cell_level = cell_level[cell]
         cell = np.arange(len(frame), dtype=np.int64)
@@ -400,6 +355,7 @@ def _check_estimator(estimator: Any, kwargs: Mapping[str, Any]
     the flag's coefficient; curve estimators are refused.
     """
     params = check_estimator(estimator, "cl.crude_effect")
+    refuse_person_period(estimator, params)
     name = getattr(estimator, "__name__", type(estimator).__name__)
     if _is_curve_verb(estimator):
         raise DataValidationError(
@@ -420,6 +376,14 @@ def _check_estimator(estimator: Any, kwargs: Mapping[str, Any]
         return functools.partial(_estimate_of, estimator), params
     if "exposure" in params:
         return estimator, params
+    if "by" in params:  # rmst, logrank, gray_test: several rows or a test, not one estimate
+        raise DataValidationError(
+            f"{verb_name()}(): {name}() takes the flag as by= and returns one row per group "
+            "and contrast (or a test), not one effect estimate; bias analysis summarises one "
+            f"estimate per simulation. Pass a function that returns the row you want, e.g. "
+            f"lambda d, exposure, **kw: cl.{name}(d, by=exposure, **kw)[<row>], or use "
+            f"cl.correct_exposure(cl.{name}, ...) (multiple imputation from validation data)."
+        )
     if "covariates" in params:  # Cox models: the flag is one of the covariates
         return functools.partial(_coefficient_of, estimator), {"**": True}
     raise DataValidationError(

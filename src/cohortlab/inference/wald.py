@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-__all__ = ["WaldResult", "z_critical", "wald", "transformed_interval"]
+__all__ = ["WaldResult", "z_critical", "wald", "transformed_interval", "inverse_variance_q"]
 
 
 class WaldResult(NamedTuple):
@@ -109,3 +109,28 @@ def transformed_interval(
     zero = se == 0
     return np.where(zero, est, lo), np.where(zero, est, hi)
 
+
+def inverse_variance_q(est: np.ndarray, var: np.ndarray) -> tuple[float, float, float, int, float]:
+    """Wald chi-square of equal effects across independent estimates (Cochran's Q).
+
+    Entries with a non-finite estimate or variance, or a variance of 0, are left out. Returns
+    the inverse-variance pooled estimate, its variance ``1 / sum(w)``,
+    ``Q = sum_g w_g (est_g - pooled)^2`` with ``w_g = 1 / var_g``, ``df = G - 1`` and the
+    chi-square p-value; NaNs and ``df = 0`` with fewer than two usable estimates.
+
+    Examples
+    --------
+    >>> pooled, v, q, df, p = inverse_variance_q(np.array([0.1, 0.5]), np.array([0.04, 0.01]))
+    >>> round(q, 4), df, round(p, 4)
+    (3.2, 1, 0.0736)
+    """
+    est, var = np.asarray(est, dtype=float), np.asarray(var, dtype=float)
+    ok = np.isfinite(est) & np.isfinite(var) & (var > 0)
+    est, var = est[ok], var[ok]
+    if est.size < 2:
+        return np.nan, np.nan, np.nan, 0, np.nan
+    w = 1.0 / var
+    pooled = float(np.dot(w, est) / w.sum())
+    q = float(np.dot(w, (est - pooled) ** 2))
+    df = int(est.size - 1)
+    return pooled, float(1.0 / w.sum()), q, df, float(stats.chi2.sf(q, df))

@@ -17,16 +17,17 @@ Monte Carlo noise than the risks themselves.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.special import expit
 
-from ._gformula_tv import FittedModel, Term
+from ._gformula_tv import FittedModel, GFormulaData, Term, fit_models
 
-__all__ = ["SimModels", "simulate_risk", "observed_risk"]
+__all__ = ["SimModels", "bootstrap_statistic", "observed_risk", "population", "sim_models",
+           "simulate_risk", "strategy_risks"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -169,3 +170,61 @@ def observed_risk(last_period: np.ndarray, code: np.ndarray, n_periods: int,
     cif = aalen_johansen(rc).cif[:, 0]
     pos = np.searchsorted(rc.time, np.arange(n_periods, dtype=float), side="right") - 1
     return np.where(pos >= 0, cif[np.maximum(pos, 0)], 0.0)
+
+
+def sim_models(fits: Sequence[FittedModel], n_cov: int, competing: bool,
+               varying: tuple[str, ...]) -> SimModels:
+    """The fits (covariates in order, treatment, outcome, competing event) as SimModels."""
+    return SimModels(covariates=tuple(fits[:n_cov]), treatment=fits[n_cov],
+                     outcome=fits[n_cov + 1], competing=fits[n_cov + 2] if competing else None,
+                     varying=varying)
+
+
+def strategy_risks(prep: GFormulaData, fits: Sequence[FittedModel],
+                   strategies: Mapping[str, Any], pop: np.ndarray,
+                   seed: np.random.SeedSequence, competing: bool) -> tuple[np.ndarray, int]:
+    """Risks (strategies x periods), the natural course first, and the clipped-value count.
+
+    ``pop`` holds the persons simulated (indices into the persons, with repeats).
+    """
+    models = sim_models(fits, len(prep.varying) - 1, competing, prep.varying)
+    start = {v: x[pop] for v, x in prep.start.items()}
+    base = {b: x[pop] for b, x in prep.base.items()}
+    out, clipped = [], 0
+    for spec in [{"type": "natural"}, *strategies.values()]:
+        r, k = simulate_risk(models, start, base, spec, prep.n_periods, seed)
+        out.append(r)
+        clipped += k
+    return np.vstack(out), clipped
+
+
+def population(n_persons: int, counts: np.ndarray | None, n_simul: int | None,
+               rng: np.random.Generator) -> np.ndarray:
+    """The persons to simulate: each (``counts`` times) once, or ``n_simul`` drawn from them."""
+    pool = np.arange(n_persons) if counts is None else np.repeat(np.arange(n_persons), counts)
+    if n_simul is None:
+        return pool
+    return pool[rng.integers(0, pool.size, size=n_simul)]
+
+
+def bootstrap_statistic(prep: GFormulaData, fits: Sequence[FittedModel],
+                        strategies: Mapping[str, Any], n_simul: int | None, seed_sim: int,
+                        bounded: bool, competing: bool,
+                        func: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Risks (raveled) on a person-bootstrap resample (rows ``idx``).
+
+    Every model is refitted (from ``fits``) and the simulation redone with the replicate's
+    own random stream, a function of the seed and the resample only.
+    """
+    n_persons = prep.first_rows.size
+
+    def replicate(idx: np.ndarray) -> np.ndarray:
+        w = np.bincount(idx, minlength=prep.person.size).astype(float)
+        counts = w[prep.first_rows].astype(int)
+        # the replicate's own stream, a function of the seed and the resample only
+        ss = np.random.SeedSequence([seed_sim, *counts.tolist()])
+        rfits = fit_models(prep.specs, prep.designs, prep.responses, weights=w,
+                           start=fits, bounded=bounded, func=func)
+        rpop = population(n_persons, counts, n_simul, np.random.default_rng(ss))
+        return strategy_risks(prep, rfits, strategies, rpop, ss, competing)[0].ravel()
+    return replicate

@@ -21,8 +21,8 @@ from scipy.special import expit
 
 from .._glm import fit_linear, fit_logistic
 
-__all__ = ["Term", "ModelSpec", "FittedModel", "history_columns", "observed_design",
-           "fit_models"]
+__all__ = ["Term", "ModelSpec", "FittedModel", "GFormulaData", "history_columns",
+           "observed_design", "fit_models"]
 
 #: kinds of factor: the period, a baseline covariate, and four histories of a time-varying one
 KINDS = ("period", "base", "cur", "lag", "cumavg", "lagavg")
@@ -60,6 +60,25 @@ class FittedModel:
     coef: np.ndarray
     sd: float = float("nan")
     bounds: tuple[float, float] = (-np.inf, np.inf)
+
+
+@dataclass(frozen=True, eq=False)
+class GFormulaData:
+    """The validated long data of ``gformula_tv`` as model designs and per-person arrays."""
+
+    specs: tuple[ModelSpec, ...]
+    designs: tuple[np.ndarray, ...]
+    responses: tuple[np.ndarray, ...]
+    start: dict[str, np.ndarray]  # period-0 values per person
+    base: dict[str, np.ndarray]  # baseline covariates per person
+    person: np.ndarray  # person index of each row
+    first_rows: np.ndarray
+    last_period: np.ndarray
+    code: np.ndarray  # 1 outcome, 2 competing, -1 censored, 0 administratively censored
+    n_periods: int
+    varying: tuple[str, ...]
+    n_events: int
+    rhs: dict[str, str]
 
 
 def _within(values: np.ndarray, first: np.ndarray) -> np.ndarray:

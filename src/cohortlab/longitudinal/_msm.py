@@ -1,16 +1,34 @@
-"""Weighted pooled logistic MSM: fit, cluster sandwich, standardised risks (arrays only)."""
+"""MSM kernels (arrays only): pooled logistic and Cox fits, standardised risks, bootstrap.
+
+The weighted pooled logistic and Cox MSMs, the cluster sandwich, the standardised risks
+under a strategy and the person-bootstrap statistics of :func:`cohortlab.msm`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit
 
 from .._glm import GLMFit
-from ._weights import fit_logistic_rows
+from ..exceptions import ConvergenceError
+from ..survival import _cox
+from ._strategy_curves import cox_baseline, cox_standardised_risks
+from ._weights import Prepared, compute, fit_logistic_rows, position_rows, truncate_weights
 
-__all__ = ["ClusterFit", "cluster_sums", "fit_msm", "standardised_risks", "risk_influence"]
+__all__ = ["ClusterFit", "bootstrap_statistic", "cluster_sums", "cox_bootstrap_statistic",
+           "cox_strategy_risks", "fit_cox_msm", "fit_msm", "replicate_weights",
+           "risk_influence", "standardised_risks", "treatment_history"]
+
+
+def treatment_history(a: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative count and ever-treated indicator within person (loop over periods)."""
+    cum = a.astype(float).copy()
+    for rows in position_rows(pos):
+        cum[rows] += cum[rows - 1]
+    return cum, (cum > 0).astype(float)
 
 
 def cluster_sums(u: np.ndarray, cluster: np.ndarray, n_clusters: int) -> np.ndarray:
@@ -171,3 +189,105 @@ def risk_influence(beta: np.ndarray, xs: np.ndarray, n_persons: int, n_periods: 
         grad[k] = d_f.mean(axis=0) if groups is None else cnt @ d_f / n_persons
     infl = (per_person - r_mean) / n_persons + beta_influence @ grad.T
     return r_mean, infl
+
+
+# ---------------------------------------------------------------------- Cox MSM
+def fit_cox_msm(X: np.ndarray, start: np.ndarray, y: np.ndarray, w: np.ndarray,
+                cluster: np.ndarray, *, func: str = "msm"
+                ) -> tuple[_cox.CoxData, np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted Cox MSM on the intervals ``(start, start + 1]`` (Efron ties).
+
+    Returns the Cox data, the coefficients, their cluster-robust covariance (by ``cluster``,
+    no small-sample factor, as ``coxph``) and the model-based covariance.
+    """
+    cd = _cox.prepare(X, start + 1.0, y, w, entry=start)
+    fit = _cox.fit_cox(cd, True)
+    if not fit.converged or not np.all(np.isfinite(fit.beta)):
+        raise ConvergenceError(f"{func}(): the weighted Cox MSM did not converge; check for "
+                               "a treatment history term with all or none of the events.")
+    vcov, _ = _cox.robust_vcov(cd, fit.beta, fit.vcov, True, cluster=cluster, weights=w)
+    return cd, fit.beta, vcov, fit.vcov
+
+
+def cox_strategy_risks(cd: _cox.CoxData, beta: np.ndarray, grids: list[np.ndarray],
+                       counts: np.ndarray, p0: int, n_per: int) -> np.ndarray:
+    """Standardised risks per period under each strategy's grid (concatenated), Cox MSM.
+
+    From the MSM's weighted Breslow (Efron) baseline hazard, ``counts`` persons per grid row.
+    """
+    times, dh = cox_baseline(cd, beta)
+    return np.concatenate([cox_standardised_risks(beta, cd.center, times, dh, g, counts, p0,
+                                                  n_per) for g in grids])
+
+
+# ---------------------------------------------------------------------- bootstrap
+def replicate_weights(prep: Prepared, idx: np.ndarray, w_full: np.ndarray,
+                      truncate: tuple[float, float] | None, reweight: bool,
+                      func: str) -> np.ndarray:
+    """A person-bootstrap resample's weights: re-estimated (and truncated) or the fixed ones."""
+    if not reweight:
+        return w_full[idx]
+    wf = compute(prep, idx, information=False, func=func)
+    return wf.weights if truncate is None else truncate_weights(wf.weights, wf.used, truncate)[0]
+
+
+def bootstrap_statistic(prep: Prepared, X: np.ndarray, y: np.ndarray, d: np.ndarray | None,
+                        w_full: np.ndarray, used: np.ndarray, yrows: np.ndarray,
+                        grids: list[np.ndarray], groups: np.ndarray, n_per: int,
+                        start: tuple[np.ndarray, np.ndarray | None],
+                        truncate: tuple[float, float] | None, reweight: bool,
+                        func: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Pooled logistic MSM risks under each strategy on a person-bootstrap resample.
+
+    The statistic takes the resample's rows ``idx``. ``func``: the verb's name, taken in the
+    calling process (a replicate may run in a worker process).
+    """
+    row_in_design = np.cumsum(used) - 1
+    no_comp = np.ones(y.size, dtype=bool) if d is None else d < 0.5
+
+    def stat(idx: np.ndarray) -> np.ndarray:
+        w = replicate_weights(prep, idx, w_full, truncate, reweight, func)
+        keep = (w > 0) & used[idx]
+        ykeep = keep & no_comp[idx]
+        by = fit_logistic_rows(X[row_in_design[idx[ykeep]]], y[idx[ykeep]], w[ykeep],
+                               start=start[0], information=False, func=func).coef
+        bd = None
+        if d is not None:
+            bd = fit_logistic_rows(X[row_in_design[idx[keep]]], d[idx[keep]], w[keep],
+                                   start=start[1], information=False, func=func).coef
+        first = prep.pos[idx] == 0
+        counts = np.bincount(prep.codes[idx[first]], minlength=prep.n_persons).astype(float)
+        return np.concatenate([standardised_risks(by, g, prep.n_persons, n_per, counts,
+                                                  beta_d=bd, groups=groups)[0]
+                               for g in grids])
+    return stat
+
+
+def cox_bootstrap_statistic(prep: Prepared, X: np.ndarray, used: np.ndarray,
+                            ystat: np.ndarray, grids: list[np.ndarray], groups: np.ndarray,
+                            p0: int, n_per: int, beta0: np.ndarray, w_full: np.ndarray,
+                            truncate: tuple[float, float] | None, reweight: bool,
+                            func: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Cox MSM risks under each strategy on a person-bootstrap resample (rows ``idx``).
+
+    The weights (if ``reweight``), the Cox MSM (from ``beta0``) and its baseline hazard are
+    re-estimated. ``X`` and ``ystat`` are on the rows ``used``.
+    """
+    n_groups = np.bincount(groups).size
+    row_in_design = np.cumsum(used) - 1
+    ys = np.zeros(used.size)
+    ys[used] = ystat
+
+    def stat(idx: np.ndarray) -> np.ndarray:
+        w = replicate_weights(prep, idx, w_full, truncate, reweight, func)
+        keep = (w > 0) & used[idx]
+        rows = idx[keep]
+        cdb = _cox.prepare(X[row_in_design[rows]], prep.period[rows] + 1.0, ys[rows],
+                           w[keep], entry=prep.period[rows])
+        fit = _cox.fit_cox(cdb, True, init=beta0)
+        first = prep.pos[idx] == 0
+        per_person = np.bincount(prep.codes[idx[first]], minlength=prep.n_persons)
+        return cox_strategy_risks(cdb, fit.beta, grids,
+                                  np.bincount(groups, weights=per_person, minlength=n_groups),
+                                  p0, n_per)
+    return stat

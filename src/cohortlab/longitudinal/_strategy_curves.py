@@ -15,14 +15,18 @@ Two estimators of the cumulative risk by the end of each period under a static s
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 
 from ..survival import _cox
 from ..survival._aalen_johansen import aalen_johansen
 from ..survival._counts import risk_counts
 from ..survival._km import product_limit
+from ._weights import Prepared, compute, truncate_weights
 
-__all__ = ["adherent_rows", "weighted_strategy_risk", "cox_baseline", "cox_standardised_risks"]
+__all__ = ["adherent_rows", "weighted_strategy_risk", "cox_baseline", "cox_standardised_risks",
+           "risk_statistic", "strategy_period_counts", "strategy_risks"]
 
 
 def adherent_rows(a: np.ndarray, pos: np.ndarray, value: float) -> np.ndarray:
@@ -124,3 +128,67 @@ def cox_standardised_risks(beta: np.ndarray, center: np.ndarray, times: np.ndarr
     cum = np.cumsum(inc[None, :] * np.exp(eta), axis=1)
     risk = -np.expm1(-cum)
     return np.asarray(counts @ risk / counts.sum())
+
+
+# ---------------------------------------------------------------------- strategy_curves
+def strategy_risks(k: np.ndarray, w: np.ndarray, code: np.ndarray,
+                   masks: Sequence[np.ndarray], n_per: int,
+                   n_causes: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Outcome risk per period of each strategy (concatenated) and the weighted at-risk.
+
+    ``k`` is each row's period index (0-based), ``code`` its event (1 outcome, 2 competing,
+    0 none) and ``masks`` the rows following each strategy; rows with weight 0 are left out.
+    """
+    out, at_risk = [], []
+    for m in masks:
+        r = m & (w > 0)
+        inc, y = weighted_strategy_risk(k[r], w[r], code[r], n_per, n_causes)
+        out.append(inc[:, 0])
+        at_risk.append(y)
+    return np.concatenate(out), at_risk
+
+
+def strategy_period_counts(pos: np.ndarray, k: np.ndarray, w: np.ndarray, code: np.ndarray,
+                           masks: Sequence[np.ndarray],
+                           n_per: int) -> list[dict[str, np.ndarray]]:
+    """Per strategy (one dict each) and period: counts of the rows following it.
+
+    ``n_risk`` (rows following it), ``weighted_n_risk``, ``n_event``, ``n_competing``,
+    ``n_deviate`` (artificially censored: treatment differs from the strategy) and ``ess``.
+    """
+    out = []
+    prev_ok = np.ones(k.size, dtype=bool)
+    for m in masks:
+        prev_ok[:] = True
+        prev_ok[1:] = np.where(pos[1:] > 0, m[:-1], True)
+        r = m & (w > 0)
+        dev = prev_ok & ~m
+
+        def count(sel: np.ndarray, wt: np.ndarray | None = None) -> np.ndarray:
+            return np.bincount(k[sel], weights=None if wt is None else wt[sel],
+                               minlength=n_per)
+        sw, sw2 = count(r, w), count(r, w * w)
+        out.append({
+            "n_risk": count(r), "weighted_n_risk": sw, "n_event": count(r & (code == 1)),
+            "n_competing": count(r & (code == 2)), "n_deviate": count(dev),
+            "ess": np.divide(sw * sw, sw2, out=np.zeros(n_per), where=sw2 > 0)})
+    return out
+
+
+def risk_statistic(prep: Prepared, k: np.ndarray, code: np.ndarray,
+                   masks: Sequence[np.ndarray], n_per: int, n_causes: int,
+                   truncate: tuple[float, float] | None,
+                   func: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Both strategies' risks on a person-bootstrap resample (weights re-estimated).
+
+    ``func``: the verb's name, taken in the calling process (a replicate may run in a worker
+    process).
+    """
+    def stat(idx: np.ndarray) -> np.ndarray:
+        wf = compute(prep, idx, information=False, func=func)
+        w = wf.weights
+        if truncate is not None:
+            w = truncate_weights(w, wf.used, truncate)[0]
+        return strategy_risks(k[idx], w, code[idx], [m[idx] for m in masks], n_per,
+                              n_causes)[0]
+    return stat

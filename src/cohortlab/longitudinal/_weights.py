@@ -14,10 +14,13 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from .._design import Design
 from .._glm import GLMFit, fit_logistic
+from .._validation import verb_name
 
-__all__ = ["WeightFit", "cumprod_within", "fit_logistic_rows", "fit_weights", "lag_within",
-           "position_rows", "positions", "truncate_weights", "weight_summary"]
+__all__ = ["Prepared", "WeightFit", "compute", "cumprod_within", "fit_logistic_rows",
+           "fit_weights", "lag_within", "position_rows", "positions", "truncate_weights",
+           "weight_summary"]
 
 
 def positions(codes: np.ndarray) -> np.ndarray:
@@ -303,3 +306,43 @@ def weight_summary(w: np.ndarray, period: np.ndarray,
     by["max"] = pct[:, -1]
     by["ess"] = s1 ** 2 / s2
     return total, by
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """Validated arrays and design matrices of a person-period frame (shared with ``msm``)."""
+
+    frame: pd.DataFrame
+    codes: np.ndarray
+    pos: np.ndarray
+    period: np.ndarray
+    a: np.ndarray
+    c: np.ndarray | None
+    prev: str
+    designs: dict[str, Design]
+    treat_mask: np.ndarray
+    censor_after_outcome: bool
+    treatment_rows: str
+    n_persons: int
+
+
+def compute(prep: Prepared, idx: np.ndarray | None = None, *, information: bool = True,
+            func: str | None = None) -> WeightFit:
+    """The weights of ``prep`` (or of the rows ``idx`` of a cluster-bootstrap resample).
+
+    ``func``: the verb's name, taken in the calling process (a bootstrap replicate may run
+    in a worker, where :func:`verb_name` does not know the verb); default the current verb.
+    """
+    d = prep.designs
+    sel = (lambda x: x) if idx is None else (lambda x: x[idx])  # noqa: E731
+    pos = prep.pos if idx is None else prep.pos[idx]
+    cen = "censoring_denominator" in d
+    return fit_weights(
+        sel(prep.a), pos, sel(d["treatment_denominator"].X), sel(d["treatment_numerator"].X),
+        treat_mask=sel(prep.treat_mask),
+        c=sel(prep.c) if cen and prep.c is not None else None,
+        xc_den=sel(d["censoring_denominator"].X) if cen else None,
+        xc_num=sel(d["censoring_numerator"].X) if cen else None,
+        censor_after_outcome=prep.censor_after_outcome,
+        names={k: v.names for k, v in d.items()}, func=verb_name(func),
+        information=information)

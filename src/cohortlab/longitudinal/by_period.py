@@ -13,6 +13,7 @@ from .._validation import check_columns, check_numeric, verb, verb_name
 from ..exceptions import DataValidationError
 from ..results._format import Renderable, fmt_int, fmt_num
 from ..results.labels import Labels, as_labels
+from ._by_period import covariate_summary, event_summary, period_count
 
 __all__ = ["by_period_table", "ByPeriodTable"]
 
@@ -153,41 +154,25 @@ def by_period_table(
                                   "values; every person-period needs its period.")
     levels, code = np.unique(per, return_inverse=True)
     k = levels.size
-
-    def count(x: np.ndarray) -> np.ndarray:
-        return np.bincount(code, weights=x, minlength=k)
-
-    n = count(np.ones(per.size))
+    n = period_count(code, k, np.ones(per.size))
     cols: dict[str, Any] = {"period": _period_values(levels), "n_at_risk": n.astype(np.int64)}
     if treatment is not None:
         a = _binary(data, treatment, "treatment", allow_nan=False)
-        cols["n_treated"] = count(a).astype(np.int64)
+        cols["n_treated"] = period_count(code, k, a).astype(np.int64)
         cols["pct_treated"] = 100.0 * cols["n_treated"] / n
     if outcome is not None:
         y = _binary(data, outcome, "outcome", allow_nan=True)
-        seen = ~np.isnan(y)
-        cols["n_events"] = count(np.nan_to_num(y)).astype(np.int64)
-        n_seen = count(seen.astype(float))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cols["pct_events"] = np.where(n_seen > 0, 100.0 * cols["n_events"] / n_seen, np.nan)
-        cols["n_outcome_missing"] = (n - n_seen).astype(np.int64)
+        cols["n_events"], cols["pct_events"], cols["n_outcome_missing"] = event_summary(
+            y, code, k, n)
     for col, role, key in ((censor, "censor", "n_censored"),
                            (competing, "competing", "n_competing")):
         if col is not None:
-            cols[key] = count(np.nan_to_num(_binary(data, col, role, allow_nan=True))).astype(
-                np.int64)
+            cols[key] = period_count(code, k, np.nan_to_num(
+                _binary(data, col, role, allow_nan=True))).astype(np.int64)
     for c in covs:
         x = check_numeric(data, c, "covariate")
-        ok = ~np.isnan(x)
-        m = count(ok.astype(float))
-        s1 = count(np.where(ok, x, 0.0))
-        s2 = count(np.where(ok, x * x, 0.0))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = s1 / m
-            var = (s2 - m * mean**2) / (m - 1)
-        cols[f"{c}_mean"] = np.where(m > 0, mean, np.nan)
-        cols[f"{c}_sd"] = np.where(m > 1, np.sqrt(np.maximum(var, 0.0)), np.nan)
-        cols[f"{c}_n_missing"] = (n - m).astype(np.int64)
+        cols[f"{c}_mean"], cols[f"{c}_sd"], cols[f"{c}_n_missing"] = covariate_summary(
+            x, code, k, n)
     roles = {"id": id, "period": period, "treatment": treatment, "outcome": outcome,
              "censor": censor, "competing": competing}
     return ByPeriodTable(table=pd.DataFrame(cols), columns=roles, covariates=tuple(covs),

@@ -19,7 +19,7 @@ import pandas as pd
 
 from .._validation import _refuse_missing, check_columns, check_numeric, verb, verb_name
 from ..exceptions import DataValidationError
-from ._person_period import cumsum, position, run_length, shift
+from ._person_period import persistent_exposure
 from .features import grouped_periods
 
 __all__ = ["time_varying_exposure", "TimeVaryingExposure"]
@@ -173,12 +173,7 @@ def time_varying_exposure(
                     DataValidationError)
     t = float(threshold)
     positive = x >= t if operator == ">=" else x > t
-    on = run_length(positive, g.first) >= k
-    if monotone:
-        on = cumsum(on.astype(float), g.first, g.grp) > 0
-    pos = position(g.first, g.grp)
-    exposed = shift(on.astype(np.int64), d, pos, 0).astype(np.int64) if d else on.astype(
-        np.int64)
+    exposed = persistent_exposure(positive, g.first, g.grp, k, bool(monotone), d)
     n_persons = int(g.first.sum())
     exposed_persons = int((np.bincount(g.grp, weights=exposed, minlength=n_persons) > 0).sum())
     counts = {

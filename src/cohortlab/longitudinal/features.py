@@ -17,7 +17,7 @@ import pandas as pd
 from .._validation import _refuse_missing, check_columns, check_numeric, verb, verb_name
 from ..exceptions import DataValidationError
 from ._checks import Grouped, contiguity_problem, group_rows, period_problems, raise_problems
-from ._person_period import cumsum, first_true_position, position, shift
+from ._person_period import periods_since_first, position, running_total, shift
 
 __all__ = ["lag", "cumulative_exposure", "time_since_initiation", "ever_treated"]
 
@@ -196,11 +196,8 @@ def time_since_initiation(
     [nan, 0.0, 1.0, 2.0, nan, nan]
     """
     g, x, _ = _prepare(data, treatment, id, period, binary=True)
-    pos = position(g.first, g.grp)
-    n_groups = int(g.first.sum())
-    start = first_true_position(x == 1, pos, g.grp, n_groups)[g.grp]
-    out = np.where((start >= 0) & (pos >= start), (pos - start).astype(float), np.nan)
-    return _out(out, g, data, f"{treatment}_since_start")
+    return _out(periods_since_first(x == 1, g.first, g.grp), g, data,
+                f"{treatment}_since_start")
 
 
 @verb
@@ -252,5 +249,4 @@ def _running_total(data: pd.DataFrame, treatment: str, id: str, period: str,
         raise DataValidationError(f"{verb_name()}(): include_current must be True or False; "
                                   f"got {include_current!r}.")
     g, x, _ = _prepare(data, treatment, id, period, binary=binary)
-    c = cumsum(x, g.first, g.grp)
-    return g, (c if include_current else c - x)
+    return g, running_total(x, g.first, g.grp, bool(include_current))

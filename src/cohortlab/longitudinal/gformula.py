@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
 import numpy as np
@@ -24,9 +23,9 @@ from .._validation import (
 )
 from ..exceptions import DataValidationError, MissingDataError
 from ..inference.bootstrap import bootstrap
-from ._gformula_sim import SimModels, observed_risk, simulate_risk
+from ._gformula_sim import bootstrap_statistic, observed_risk, population, strategy_risks
 from ._gformula_tv import (
-    FittedModel,
+    GFormulaData,
     ModelSpec,
     Term,
     fit_models,
@@ -168,27 +167,10 @@ def _check_strategies(strategies: Mapping[str, Mapping[str, Any]], covariates: S
 
 
 # ---------------------------------------------------------------------- preparation
-@dataclass(frozen=True, eq=False)
-class _Prepared:
-    specs: tuple[ModelSpec, ...]
-    designs: tuple[np.ndarray, ...]
-    responses: tuple[np.ndarray, ...]
-    start: dict[str, np.ndarray]  # period-0 values per person
-    base: dict[str, np.ndarray]  # baseline covariates per person
-    person: np.ndarray  # person index of each row
-    first_rows: np.ndarray
-    last_period: np.ndarray
-    code: np.ndarray  # 1 outcome, 2 competing, -1 censored, 0 administratively censored
-    n_periods: int
-    varying: tuple[str, ...]
-    n_events: int
-    rhs: dict[str, str]
-
-
 def _prepare(data: pd.DataFrame, id: str, period: str, treatment: str, outcome: str,
              covariates: Mapping[str, str], baseline: Sequence[str],
              models: Mapping[str, str], competing: str | None,
-             censor: str | None) -> _Prepared:
+             censor: str | None) -> GFormulaData:
     p, first = _check_ids_periods(data, id, period)
     new = first == np.arange(p.size)
     first_rows = np.flatnonzero(new)
@@ -268,43 +250,13 @@ def _prepare(data: pd.DataFrame, id: str, period: str, treatment: str, outcome: 
     if competing:
         resp[competing] = np.nan_to_num(d)
     code = np.where(y[last] == 1, 1, np.where(d[last] == 1, 2, np.where(c[last] == 1, -1, 0)))
-    return _Prepared(
+    return GFormulaData(
         specs=tuple(built), designs=tuple(observed_design(s, cols) for s in built),
         responses=tuple(resp[s.name] for s in built),
         start={v: values[v][first_rows] for v in order},
         base={b: base[b][first_rows] for b in base},
         person=person, first_rows=first_rows, last_period=p[last], code=code,
         n_periods=n_periods, varying=tuple(order), n_events=int(np.nansum(y)), rhs=rhs)
-
-
-def _sim_models(fits: Sequence[FittedModel], n_cov: int, competing: bool,
-                varying: tuple[str, ...]) -> SimModels:
-    return SimModels(covariates=tuple(fits[:n_cov]), treatment=fits[n_cov],
-                     outcome=fits[n_cov + 1], competing=fits[n_cov + 2] if competing else None,
-                     varying=varying)
-
-
-def _risks(prep: _Prepared, fits: Sequence[FittedModel], strategies: Mapping[str, Any],
-           pop: np.ndarray, seed: np.random.SeedSequence,
-           competing: bool) -> tuple[np.ndarray, int]:
-    """Risks (strategies x periods), the natural course first, and the clipped-value count."""
-    models = _sim_models(fits, len(prep.varying) - 1, competing, prep.varying)
-    start = {v: x[pop] for v, x in prep.start.items()}
-    base = {b: x[pop] for b, x in prep.base.items()}
-    out, clipped = [], 0
-    for spec in [{"type": "natural"}, *strategies.values()]:
-        r, k = simulate_risk(models, start, base, spec, prep.n_periods, seed)
-        out.append(r)
-        clipped += k
-    return np.vstack(out), clipped
-
-
-def _population(n_persons: int, counts: np.ndarray | None, n_simul: int | None,
-                rng: np.random.Generator) -> np.ndarray:
-    pool = np.arange(n_persons) if counts is None else np.repeat(np.arange(n_persons), counts)
-    if n_simul is None:
-        return pool
-    return pool[rng.integers(0, pool.size, size=n_simul)]
 
 
 # ---------------------------------------------------------------------- the verb
@@ -475,24 +427,16 @@ def gformula_tv(
     n_persons = prep.first_rows.size
     func = verb_name()  # taken here: a replicate may run in a worker process
     fits = fit_models(prep.specs, prep.designs, prep.responses, bounded=bounded, func=func)
-    pop = _population(n_persons, None, n_simul, np.random.default_rng(seed_sim))
-    risks, clipped = _risks(prep, fits, strats, pop, np.random.SeedSequence(seed_sim),
-                            competing is not None)
+    pop = population(n_persons, None, n_simul, np.random.default_rng(seed_sim))
+    risks, clipped = strategy_risks(prep, fits, strats, pop, np.random.SeedSequence(seed_sim),
+                                    competing is not None)
     names = [NATURAL, *strats]
 
     reps, n_failed = None, 0
     if n_boot:
-        def replicate(idx: np.ndarray) -> np.ndarray:
-            w = np.bincount(idx, minlength=prep.person.size).astype(float)
-            counts = w[prep.first_rows].astype(int)
-            # the replicate's own stream, a function of the seed and the resample only
-            ss = np.random.SeedSequence([seed_sim, *counts.tolist()])
-            rfits = fit_models(prep.specs, prep.designs, prep.responses, weights=w,
-                               start=fits, bounded=bounded, func=func)
-            rpop = _population(n_persons, counts, n_simul, np.random.default_rng(ss))
-            return _risks(prep, rfits, strats, rpop, ss, competing is not None)[0].ravel()
-
-        boot = bootstrap(replicate, prep.person.size, n_boot=n_boot, random_state=seed_boot,
+        stat = bootstrap_statistic(prep, fits, strats, n_simul, seed_sim, bounded,
+                                   competing is not None, func)
+        boot = bootstrap(stat, prep.person.size, n_boot=n_boot, random_state=seed_boot,
                          n_jobs=n_jobs, cluster=prep.person)
         reps, n_failed = boot.valid, boot.n_failed
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Literal, TypeAlias
 
@@ -12,23 +12,24 @@ import pandas as pd
 from .._design import Design, build_design, covariate_columns
 from .._typing import RandomState
 from .._validation import check_binary, check_conf_level, check_option, verb, verb_name
-from ..exceptions import ConvergenceError, DataValidationError
+from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results.model import ModelResult
 from ..survival import _cox
-from ._msm import ClusterFit, fit_msm, risk_influence, standardised_risks
-from ._strategy_curves import cox_baseline, cox_standardised_risks
-from ._weights import fit_logistic_rows, position_rows, truncate_weights
-from .msm_result import STRATEGIES, CurveInfo, MSMResult, bootstrap_results, sandwich_results
-from .weights import (
-    CensorTiming,
-    Prepared,
-    TimeVaryingWeights,
-    TreatmentRows,
-    compute,
-    finish,
-    prepare,
+from ._msm import (
+    ClusterFit,
+    bootstrap_statistic,
+    cox_bootstrap_statistic,
+    cox_strategy_risks,
+    fit_cox_msm,
+    fit_msm,
+    risk_influence,
+    standardised_risks,
+    treatment_history,
 )
+from ._weights import Prepared, compute
+from .msm_result import STRATEGIES, CurveInfo, MSMResult, bootstrap_results, sandwich_results
+from .weights import CensorTiming, TimeVaryingWeights, TreatmentRows, finish, prepare
 
 __all__ = ["MSMResult", "msm"]
 
@@ -40,14 +41,6 @@ MSMVariance: TypeAlias = Literal["bootstrap", "robust"]
 def _history_names(treatment: str) -> dict[str, str]:
     names = {"cum": f"cum_{treatment}", "ever": f"ever_{treatment}"}
     return {k: (v if v.isidentifier() else f"{k}_treatment") for k, v in names.items()}
-
-
-def _history(a: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative count and ever-treated indicator within person (loop over periods)."""
-    cum = a.astype(float).copy()
-    for rows in position_rows(pos):
-        cum[rows] += cum[rows - 1]
-    return cum, (cum > 0).astype(float)
 
 
 def _baseline_groups(prep: Prepared, baseline_cols: Sequence[str]) -> tuple[np.ndarray,
@@ -298,7 +291,7 @@ def msm(
                    censor_covariates=censor_covariates, treatment_rows=treatment_rows,
                    censor_timing=censor_timing, extra_cols=extra)
     _check_baseline(prep, base_cols, id)
-    cum, ever = _history(prep.a, prep.pos)
+    cum, ever = treatment_history(prep.a, prep.pos)
     # a shallow copy plus two columns (assign() would copy every column of the frame)
     frame = prep.frame.copy(deep=False)
     frame[hist["cum"]], frame[hist["ever"]] = cum, ever
@@ -334,9 +327,9 @@ def msm(
     wnotes = wres.notes if wres else ()
     if model == "cox":
         ystat = np.where(yrows, y, 0.0)[used]  # cause-specific: competing events end follow-up
-        mres, cd = _fit_cox(design.X, prep.period[used], ystat, w[used], prep.codes[used],
-                            design.names, conf_level, n_events, (*notes, *wnotes),
-                            prep.n_persons)
+        mres, cd = _cox_model(design.X, prep.period[used], ystat, w[used], prep.codes[used],
+                              design.names, conf_level, n_events, (*notes, *wnotes),
+                              prep.n_persons)
         if not cox_risks:
             return MSMResult(model=mres, weights=wres, notes=tuple(mres.notes))
         return _cox_risks(prep, design, frame, base_cols, used_cols, period, treatment, hist,
@@ -370,8 +363,9 @@ def msm(
                                              groups=groups) for g in grids)
         curve, table = sandwich_results(info, hz, r1, i1, r0, i0, cf.adjustment)
     else:
-        stat = _bootstrap_statistic(prep, design.X, y, d, w, used, yrows, grids, groups,
-                                    n_per, (cf.fit.coef, bd), truncate, weights is None)
+        stat = bootstrap_statistic(prep, design.X, y, d, w, used, yrows, grids, groups,
+                                   n_per, (cf.fit.coef, bd), truncate, weights is None,
+                                   verb_name())
         point = np.concatenate([standardised_risks(cf.fit.coef, g, prep.n_persons, n_per,
                                                    beta_d=bd, groups=groups)[0]
                                 for g in grids])
@@ -435,17 +429,13 @@ def _horizons(horizons: Sequence[int] | None, prep: Prepared, n_per: int) -> lis
     return out
 
 
-def _fit_cox(X: np.ndarray, start: np.ndarray, y: np.ndarray, w: np.ndarray,
-             cluster: np.ndarray, names: tuple[str, ...], conf_level: float, n_events: int,
-             notes: tuple[str, ...], n_persons: int) -> tuple[ModelResult, _cox.CoxData]:
-    cd = _cox.prepare(X, start + 1.0, y, w, entry=start)
-    fit = _cox.fit_cox(cd, True)
-    if not fit.converged or not np.all(np.isfinite(fit.beta)):
-        raise ConvergenceError(f"{verb_name()}(): the weighted Cox MSM did not converge; check for "
-                               "a treatment history term with all or none of the events.")
-    vcov, _ = _cox.robust_vcov(cd, fit.beta, fit.vcov, True, cluster=cluster, weights=w)
+def _cox_model(X: np.ndarray, start: np.ndarray, y: np.ndarray, w: np.ndarray,
+               cluster: np.ndarray, names: tuple[str, ...], conf_level: float, n_events: int,
+               notes: tuple[str, ...], n_persons: int) -> tuple[ModelResult, _cox.CoxData]:
+    """The weighted Cox MSM (:func:`fit_cox_msm`) as a ModelResult, and its Cox data."""
+    cd, beta, vcov, vcov_model = fit_cox_msm(X, start, y, w, cluster, func=verb_name())
     mres = ModelResult(
-        terms=names, params=fit.beta, vcov=vcov, vcov_model=fit.vcov,
+        terms=names, params=beta, vcov=vcov, vcov_model=vcov_model,
         effect_measure="hazard_ratio", method="msm_cox", ci_method="wald_cluster",
         conf_level=conf_level, n=int(y.size), n_events=n_events,
         notes=("weighted Cox on (period, period + 1], Efron ties; robust SE clustered by "
@@ -468,31 +458,10 @@ def _cox_risks(prep: Prepared, design: Design, frame: pd.DataFrame, base_cols: S
     n_per = int(prep.period.max()) - p0 + 1
     hz = _horizons(horizons, prep, n_per)
     counts = np.bincount(groups).astype(float)
-
-    def risks(cdata: _cox.CoxData, beta: np.ndarray, cnt: np.ndarray) -> np.ndarray:
-        times, dh = cox_baseline(cdata, beta)
-        return np.concatenate([cox_standardised_risks(beta, cdata.center, times, dh, g, cnt,
-                                                      p0, n_per) for g in grids])
-
     beta0 = mres.params
-    point = risks(cd, beta0, counts)
-    row_in_design = np.cumsum(used) - 1
-    ys = np.zeros(used.size)
-    ys[used] = ystat
-    func = verb_name()  # taken here: a replicate may run in a worker process
-
-    def stat(idx: np.ndarray) -> np.ndarray:
-        w = _replicate_weights(prep, idx, w_full, truncate, reweight, func)
-        keep = (w > 0) & used[idx]
-        rows = idx[keep]
-        cdb = _cox.prepare(design.X[row_in_design[rows]], prep.period[rows] + 1.0, ys[rows],
-                           w[keep], entry=prep.period[rows])
-        fit = _cox.fit_cox(cdb, True, init=beta0)
-        first = prep.pos[idx] == 0
-        per_person = np.bincount(prep.codes[idx[first]], minlength=prep.n_persons)
-        return risks(cdb, fit.beta, np.bincount(groups, weights=per_person,
-                                                minlength=counts.size))
-
+    point = cox_strategy_risks(cd, beta0, grids, counts, p0, n_per)
+    stat = cox_bootstrap_statistic(prep, design.X, used, ystat, grids, groups, p0, n_per,
+                                   beta0, w_full, truncate, reweight, verb_name())
     boot = bootstrap(stat, used.size, n_boot=n_boot, random_state=random_state,
                      n_jobs=n_jobs, cluster=prep.codes)
     info = _curve_info(prep, used, n_per, n_events, conf_level)
@@ -505,42 +474,3 @@ def _cox_risks(prep: Prepared, design: Design, frame: pd.DataFrame, base_cols: S
             "weighted Breslow (Efron) baseline hazard, baseline covariates standardised")
     return MSMResult(model=mres, risks=curve, contrasts=table, weights=wres,
                      notes=tuple(dict.fromkeys((*mres.notes, note))))
-
-
-def _replicate_weights(prep: Prepared, idx: np.ndarray, w_full: np.ndarray,
-                       truncate: tuple[float, float] | None, reweight: bool,
-                       func: str) -> np.ndarray:
-    """A person-bootstrap resample's weights: re-estimated (and truncated) or the fixed ones."""
-    if not reweight:
-        return w_full[idx]
-    wf = compute(prep, idx, information=False, func=func)
-    return wf.weights if truncate is None else truncate_weights(wf.weights, wf.used, truncate)[0]
-
-
-def _bootstrap_statistic(prep: Prepared, X: np.ndarray, y: np.ndarray, d: np.ndarray | None,
-                         w_full: np.ndarray, used: np.ndarray, yrows: np.ndarray,
-                         grids: list[np.ndarray], groups: np.ndarray, n_per: int,
-                         start: tuple[np.ndarray, np.ndarray | None],
-                         truncate: tuple[float, float] | None,
-                         reweight: bool) -> Callable[[np.ndarray], np.ndarray]:
-    """Risks under each strategy on a person-bootstrap resample (rows ``idx``)."""
-    row_in_design = np.cumsum(used) - 1
-    no_comp = np.ones(y.size, dtype=bool) if d is None else d < 0.5
-    func = verb_name()  # taken here: a replicate may run in a worker process
-
-    def stat(idx: np.ndarray) -> np.ndarray:
-        w = _replicate_weights(prep, idx, w_full, truncate, reweight, func)
-        keep = (w > 0) & used[idx]
-        ykeep = keep & no_comp[idx]
-        by = fit_logistic_rows(X[row_in_design[idx[ykeep]]], y[idx[ykeep]], w[ykeep],
-                               start=start[0], information=False, func=func).coef
-        bd = None
-        if d is not None:
-            bd = fit_logistic_rows(X[row_in_design[idx[keep]]], d[idx[keep]], w[keep],
-                                   start=start[1], information=False, func=func).coef
-        first = prep.pos[idx] == 0
-        counts = np.bincount(prep.codes[idx[first]], minlength=prep.n_persons).astype(float)
-        return np.concatenate([standardised_risks(by, g, prep.n_persons, n_per, counts,
-                                                  beta_d=bd, groups=groups)[0]
-                               for g in grids])
-    return stat

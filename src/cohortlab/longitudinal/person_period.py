@@ -18,7 +18,7 @@ import pandas as pd
 from .._validation import check_columns, check_numeric, verb, verb_name
 from ..exceptions import DataValidationError
 from ._checks import Grouped, Problem, group_sorted, id_codes, interval_problems, raise_problems
-from ._person_period import expand_counts
+from ._person_period import interval_bounds, interval_periods, record_periods
 
 __all__ = ["person_period", "expand_intervals"]
 
@@ -317,20 +317,13 @@ def _from_intervals(data: pd.DataFrame, id: str, start: str, stop: str, w: float
     g = group_sorted(data, id, s0, func)  # records may come in any order
     s0, s1 = g.take(s0), g.take(s1)
     raise_problems(interval_problems(s0, s1, g, (start, stop)), g, func, len(data))
-    first_p = np.floor(s0 / w).astype(np.int64)
-    last_p = np.ceil(s1 / w).astype(np.int64) - 1
-    rows, offset = expand_counts(last_p - first_p + 1)
-    per = first_p[rows] + offset
+    rows, per, last_p, dup = interval_periods(s0, s1, w, g.codes)
     src = rows if g.order is None else g.order[rows]
     ev = None
     if event is not None:
         e = g.take(check_numeric(data, event, "event", func))
         # the event belongs to the period holding the interval's stop only
         ev = np.where(per == last_p[rows], np.nan_to_num(e[rows]), 0.0)
-    # one row per (id, period): intervals sharing a period merge into the first one
-    codes = g.codes[rows]
-    dup = np.zeros(rows.shape[0], dtype=bool)
-    dup[1:] = (codes[1:] == codes[:-1]) & (per[1:] == per[:-1])
     keep = ~dup
     seg = np.cumsum(keep) - 1  # the kept row each expanded row merges into
     changes: dict[str, int] = {}
@@ -349,10 +342,8 @@ def _from_intervals(data: pd.DataFrame, id: str, start: str, stop: str, w: float
                 "width", s0))
     raise_problems(problems, g, func, len(data))
     out: dict[str, Any] = {id: g.ids[rows][keep], period: per[keep]}
-    last_stop = np.maximum.reduceat(s1, np.flatnonzero(g.first))[g.grp][rows][keep]
-    out["start"] = np.maximum(per[keep] * w, np.minimum.reduceat(
-        s0, np.flatnonzero(g.first))[g.grp][rows][keep])
-    out["stop"] = np.minimum((per[keep] + 1) * w, last_stop)
+    out["start"], out["stop"] = interval_bounds(s0, s1, g.first, g.grp, rows[keep], per[keep],
+                                                w)
     for c in carried:
         out[c] = data[c].to_numpy()[src][keep]
     if ev is not None:
@@ -409,23 +400,9 @@ def _from_records(data: pd.DataFrame, id: str, time: str, end: str, w: float,
             f"{func}(): {end!r} (end) and {event!r} (event) must be constant within a person; "
             f"they vary for {ids.size:,} ids, e.g. {ids[:5].tolist()}. Put each person's end of "
             "follow-up and final status on every record.")
-    n_p = np.ceil(e_end[starts] / w).astype(np.int64)  # periods per person
-    rec_p = np.floor(t / w).astype(np.int64)
-    after = rec_p >= n_p[grp]
-    # the last record of each (person, period) wins
-    nxt_same = np.zeros(c.shape[0], dtype=bool)
-    nxt_same[:-1] = (c[1:] == c[:-1]) & (rec_p[1:] == rec_p[:-1])
-    use = ~after & ~nxt_same
-    superseded = int((~after & nxt_same).sum())
-    rows, per = expand_counts(n_p)
+    rg = record_periods(t, e_end[starts], c, grp, w)
+    rows, per, slot, src_slot = rg.rows, rg.period, rg.slot, rg.src_slot
     out: dict[str, Any] = {id: np.asarray(uniques)[rows], period: per}
-    offsets = np.r_[0, np.cumsum(n_p)[:-1]]
-    slot = np.full(rows.shape[0], -1, dtype=np.int64)
-    slot[offsets[c[use]] + rec_p[use]] = np.flatnonzero(use)
-    # carry forward: the latest slot at or before each period of the same person
-    filled = np.maximum.accumulate(np.where(slot >= 0, np.arange(slot.size), -1))
-    ok = filled >= offsets[rows]
-    src_slot = np.where(ok, slot[np.maximum(filled, 0)], -1)
     end_p = e_end[starts][rows]
     out["start"] = per * w
     out["stop"] = np.minimum((per + 1) * w, end_p)
@@ -443,7 +420,7 @@ def _from_records(data: pd.DataFrame, id: str, time: str, end: str, w: float,
     df = pd.DataFrame(out)
     df.attrs["expand_intervals"] = {
         "n_input_rows": len(data), "n_rows": len(df), "width": w,
-        "records_after_end": int(after.sum()), "records_superseded": superseded,
+        "records_after_end": rg.n_after_end, "records_superseded": rg.n_superseded,
         "carried_forward": carried_counts,
     }
     return df

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,19 +15,16 @@ from ..inference.bootstrap import bootstrap
 from ..results.curve import Curve
 from ..results.estimate import EstimateTable
 from ._contrasts import ContrastsView
-from ._strategy_curves import adherent_rows, weighted_strategy_risk
-from ._weights import truncate_weights
+from ._strategy_curves import (
+    adherent_rows,
+    risk_statistic,
+    strategy_period_counts,
+    strategy_risks,
+)
+from ._weights import Prepared, compute
 from .msm import _events, _horizons
 from .msm_result import STRATEGIES, CurveInfo, bootstrap_results
-from .weights import (
-    CensorTiming,
-    Prepared,
-    TimeVaryingWeights,
-    TreatmentRows,
-    compute,
-    finish,
-    prepare,
-)
+from .weights import CensorTiming, TimeVaryingWeights, TreatmentRows, finish, prepare
 
 __all__ = ["StrategyCurvesResult", "strategy_curves"]
 
@@ -83,53 +80,11 @@ def _event_codes(prep: Prepared, outcome: str, competing: str | None,
     return code, int(y[yrows].sum())
 
 
-def _risks(k: np.ndarray, w: np.ndarray, code: np.ndarray, masks: Sequence[np.ndarray],
-           n_per: int, n_causes: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Outcome risk per period of each strategy (concatenated) and the weighted at-risk."""
-    out, at_risk = [], []
-    for m in masks:
-        r = m & (w > 0)
-        inc, y = weighted_strategy_risk(k[r], w[r], code[r], n_per, n_causes)
-        out.append(inc[:, 0])
-        at_risk.append(y)
-    return np.concatenate(out), at_risk
-
-
-def _by_period(prep: Prepared, k: np.ndarray, w: np.ndarray, code: np.ndarray,
-               masks: Sequence[np.ndarray], n_per: int, p0: int) -> pd.DataFrame:
-    frames = []
-    prev_ok = np.ones(k.size, dtype=bool)
-    for (name, _), m in zip(STRATEGIES, masks, strict=True):
-        prev_ok[:] = True
-        prev_ok[1:] = np.where(prep.pos[1:] > 0, m[:-1], True)
-        r = m & (w > 0)
-        dev = prev_ok & ~m
-
-        def count(sel: np.ndarray, wt: np.ndarray | None = None) -> np.ndarray:
-            return np.bincount(k[sel], weights=None if wt is None else wt[sel],
-                               minlength=n_per)
-        sw, sw2 = count(r, w), count(r, w * w)
-        frames.append(pd.DataFrame({
-            "strategy": name, "period": np.arange(n_per) + p0, "n_risk": count(r),
-            "weighted_n_risk": sw, "n_event": count(r & (code == 1)),
-            "n_competing": count(r & (code == 2)), "n_deviate": count(dev),
-            "ess": np.divide(sw * sw, sw2, out=np.zeros(n_per), where=sw2 > 0)}))
-    return pd.concat(frames, ignore_index=True)
-
-
-def _statistic(prep: Prepared, k: np.ndarray, code: np.ndarray, masks: Sequence[np.ndarray],
-               n_per: int, n_causes: int,
-               truncate: tuple[float, float] | None) -> Callable[[np.ndarray], np.ndarray]:
-    """Both strategies' risks on a person-bootstrap resample (weights re-estimated)."""
-    func = verb_name()  # taken here: a replicate may run in a worker process
-
-    def stat(idx: np.ndarray) -> np.ndarray:
-        wf = compute(prep, idx, information=False, func=func)
-        w = wf.weights
-        if truncate is not None:
-            w = truncate_weights(w, wf.used, truncate)[0]
-        return _risks(k[idx], w, code[idx], [m[idx] for m in masks], n_per, n_causes)[0]
-    return stat
+def _by_period(counts: list[dict[str, np.ndarray]], n_per: int, p0: int) -> pd.DataFrame:
+    """The per-strategy, per-period counts of :func:`strategy_period_counts` as a frame."""
+    return pd.concat([pd.DataFrame({"strategy": name, "period": np.arange(n_per) + p0, **c})
+                      for (name, _), c in zip(STRATEGIES, counts, strict=True)],
+                     ignore_index=True)
 
 
 @verb
@@ -250,7 +205,7 @@ def strategy_curves(
     k = (prep.period - p0).astype(np.int64)
     masks = [adherent_rows(prep.a, prep.pos, v) for _, v in STRATEGIES]
     n_causes = 2 if competing else 1
-    point, _ = _risks(k, w, code, masks, n_per, n_causes)
+    point, _ = strategy_risks(k, w, code, masks, n_per, n_causes)
     for s, (name, _) in enumerate(STRATEGIES):
         gap = np.flatnonzero(np.isnan(point[s * n_per:(s + 1) * n_per]))
         if gap.size:
@@ -259,9 +214,9 @@ def strategy_curves(
                 f"({treatment!r} = {int(STRATEGIES[s][1])} in every period so far) at period "
                 f"{p0 + int(gap[0])}; the risk is not identified from there (positivity). "
                 f"Restrict the data to periods before {p0 + int(gap[0])}.")
-    by = _by_period(prep, k, w, code, masks, n_per, p0)
-    boot = bootstrap(_statistic(prep, k, code, masks, n_per, n_causes, truncate), k.size,
-                     n_boot=n_boot, random_state=random_state, n_jobs=n_jobs,
+    by = _by_period(strategy_period_counts(prep.pos, k, w, code, masks, n_per), n_per, p0)
+    stat = risk_statistic(prep, k, code, masks, n_per, n_causes, truncate, verb_name())
+    boot = bootstrap(stat, k.size, n_boot=n_boot, random_state=random_state, n_jobs=n_jobs,
                      cluster=prep.codes)
     method = METHOD_AJ if competing else METHOD
     info = CurveInfo(

@@ -26,8 +26,9 @@ from ..results.estimate import Estimate, EstimateTable
 from ..results.model import ModelResult
 from ._plots import WeightPlotKind, plot_weights
 from ._weights import (
+    Prepared,
     WeightFit,
-    fit_weights,
+    compute,
     lag_within,
     positions,
     truncate_weights,
@@ -113,24 +114,6 @@ class TimeVaryingWeights(Renderable):
 
 
 # ---------------------------------------------------------------------- preparation
-@dataclass(frozen=True, eq=False)
-class Prepared:
-    """Validated arrays and design matrices of a person-period frame (shared with ``msm``)."""
-
-    frame: pd.DataFrame
-    codes: np.ndarray
-    pos: np.ndarray
-    period: np.ndarray
-    a: np.ndarray
-    c: np.ndarray | None
-    prev: str
-    designs: dict[str, Design]
-    treat_mask: np.ndarray
-    censor_after_outcome: bool
-    treatment_rows: str
-    n_persons: int
-
-
 def _rhs(*parts: str | Sequence[str] | None) -> str:
     out: list[str] = []
     for p in parts:
@@ -237,28 +220,6 @@ def prepare(
                     designs=designs, treat_mask=treat_mask,
                     censor_after_outcome=censor_timing == "after_outcome",
                     treatment_rows=treatment_rows, n_persons=int(codes.max()) + 1)
-
-
-def compute(prep: Prepared, idx: np.ndarray | None = None, *, information: bool = True,
-            func: str | None = None) -> WeightFit:
-    """The weights of ``prep`` (or of the rows ``idx`` of a cluster-bootstrap resample).
-
-    ``func``: the verb's name, taken in the calling process (a bootstrap replicate may run
-    in a worker, where :func:`verb_name` does not know the verb); default the current verb.
-    """
-    d = prep.designs
-    sel = (lambda x: x) if idx is None else (lambda x: x[idx])  # noqa: E731
-    pos = prep.pos if idx is None else prep.pos[idx]
-    cen = "censoring_denominator" in d
-    return fit_weights(
-        sel(prep.a), pos, sel(d["treatment_denominator"].X), sel(d["treatment_numerator"].X),
-        treat_mask=sel(prep.treat_mask),
-        c=sel(prep.c) if cen and prep.c is not None else None,
-        xc_den=sel(d["censoring_denominator"].X) if cen else None,
-        xc_num=sel(d["censoring_numerator"].X) if cen else None,
-        censor_after_outcome=prep.censor_after_outcome,
-        names={k: v.names for k, v in d.items()}, func=verb_name(func),
-        information=information)
 
 
 def _model_result(key: str, design: Design, fit: GLMFit, n_rows: int) -> ModelResult:

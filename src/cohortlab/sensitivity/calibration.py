@@ -37,6 +37,7 @@ from scipy import stats
 from .._typing import Missing
 from .._validation import check_conf_level, verb, verb_name
 from ..exceptions import CohortWarning, DataValidationError
+from ..inference.wald import z_critical
 from ..results.dropped import Dropped
 from ..results.estimate import Estimate, EstimateTable  # noqa: F401 (Estimate: doctests)
 from ._calibration import (
@@ -162,7 +163,7 @@ def empirical_null(
     _check_n(y.size, func, "negative controls")
     mu, sigma, ll = _fit_null(y, s)
     se_mu = _null_mean_se(mu, sigma, y, s)
-    zc = float(stats.norm.ppf(0.5 + conf_level / 2))
+    zc = z_critical(conf_level)
     notes = ("sd at the boundary 0: no systematic error beyond random error detected",) \
         if sigma == 0.0 else ()
     return EmpiricalNull(
@@ -407,7 +408,7 @@ def calibrate_ci(
     rows = _rows_like(estimates, frame)
     level = check_conf_level(conf_level, func) if conf_level is not None else rows[0].conf_level
     y, s = frame["y"].to_numpy(float), frame["s"].to_numpy(float)
-    zc = float(stats.norm.ppf(0.5 + level / 2))
+    zc = z_critical(level)
     p = model.params
     point = _calibrated_bounds(y, s, p, model.sd_model, 0.0)
     low = _calibrated_bounds(y, s, p, model.sd_model, zc)

@@ -20,6 +20,7 @@ from .._validation import verb, verb_name
 from ..exceptions import DataValidationError
 from ..results._hooks import register
 from ..results.estimate import Estimate
+from ._evalue import evalue_ci, evalue_rr, smd_rr_interval, to_rr
 
 __all__ = ["evalue"]
 
@@ -59,59 +60,6 @@ class EValue(Estimate):
         return [*self.notes, "E-value: the risk ratio an unmeasured confounder would need "
                 "with both exposure and outcome to explain the estimate away (VanderWeele & "
                 "Ding 2017); for the CI limit, to move the interval to include the null."]
-
-
-# ---------------------------------------------------------------------- arrays only
-def _to_rr(values: np.ndarray, measure: str, rare: bool | None) -> np.ndarray:
-    """Approximate risk ratios from OR, HR or SMD values (EValue's ``toRR``).
-
-    OR and HR with a rare outcome are read as risk ratios; a common outcome uses
-    ``sqrt(OR)`` and ``(1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR))``; an SMD ``d`` gives
-    ``exp(0.91 d)``.
-
-    Examples
-    --------
-    >>> _to_rr(np.array([0.56, 1.0]), "HR", False).round(6).tolist()
-    [0.670084, 1.0]
-    """
-    v = np.asarray(values, dtype=float)
-    if measure == "SMD":
-        return np.exp(0.91 * v)
-    if measure == "RR" or rare:
-        return v
-    if measure == "OR":
-        return np.sqrt(v)
-    return (1.0 - 0.5 ** np.sqrt(v)) / (1.0 - 0.5 ** np.sqrt(1.0 / v))
-
-
-def _evalue_rr(rr: np.ndarray, true: float = 1.0) -> np.ndarray:
-    """E-values of risk ratios shifted to ``true``: ``r + sqrt(r (r - 1))``, ``r = RR / true``.
-
-    Ratios below 1 are inverted first (the E-value is symmetric: ``E(r) == E(1/r)``).
-
-    Examples
-    --------
-    >>> _evalue_rr(np.array([2.5, 0.4, 1.0])).round(6).tolist()
-    [4.436492, 4.436492, 1.0]
-    """
-    r = np.asarray(rr, dtype=float) / true
-    r = np.where(r < 1.0, 1.0 / r, r)
-    return r + np.sqrt(r * (r - 1.0))
-
-
-def _evalue_ci(rr: float, low: float, high: float, true: float) -> float:
-    """E-value of the interval: from the limit nearer ``true``, 1 if the interval reaches it.
-
-    A missing (NaN) limit on the side of ``true`` gives NaN.
-    """
-    if rr == true:
-        return 1.0
-    limit = low if rr > true else high
-    if math.isnan(limit):
-        return math.nan
-    if (rr > true and limit <= true) or (rr < true and limit >= true):
-        return 1.0
-    return float(_evalue_rr(np.array([limit]), true)[0])
 
 
 # ---------------------------------------------------------------------- validation
@@ -308,17 +256,17 @@ def evalue(
             raise DataValidationError(
                 f"{verb_name()}(): se must be >= 0; got {se!r}. Pass the standard error of d."
             )
-        rr_low, rr_high = np.exp(0.91 * est + np.array([-1.78, 1.78]) * se_)
+        rr_low, rr_high = smd_rr_interval(est, se_)
     elif se is not None:
         raise DataValidationError(
             f"{verb_name()}(): se is used only with measure='SMD'; got se={se!r} with "
             f"measure={measure_!r}. Pass conf_low and conf_high instead."
         )
-    rr, true_rr, *lims = _to_rr(np.array([est, true_, low, high]), measure_, rare_)
+    rr, true_rr, *lims = to_rr(np.array([est, true_, low, high]), measure_, rare_)
     if measure_ != "SMD":
         rr_low, rr_high = lims
-    e_point = float(_evalue_rr(np.array([rr]), true_rr)[0])
-    e_ci = _evalue_ci(float(rr), float(rr_low), float(rr_high), float(true_rr))
+    e_point = float(evalue_rr(np.array([rr]), true_rr)[0])
+    e_ci = evalue_ci(float(rr), float(rr_low), float(rr_high), float(true_rr))
     notes = () if true_ == null else (
         f"non-null E-value: confounding needed to move the estimate to {true_:g}",)
     return EValue(

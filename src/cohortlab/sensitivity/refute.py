@@ -21,13 +21,13 @@ from typing import Any, Literal, TypeAlias, get_args
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from scipy import stats
 
 from .._typing import RandomState
 from .._validation import check_columns, check_estimator, check_int, check_option, verb, verb_name
 from ..exceptions import CohortError, DataValidationError
 from ..inference.bootstrap import _seed_sequence, seed_batches
 from ..results.estimate import Estimate, EstimateTable
+from ._refute import dowhy_p_value, subset_rows
 
 __all__ = ["refute"]
 
@@ -37,37 +37,6 @@ ALL_TESTS: tuple[str, ...] = get_args(RefuteTest)
 #: What each test's simulated estimates should look like if the estimate is sound.
 EXPECTED = {"placebo_exposure": "null", "random_common_cause": "unchanged",
             "data_subset": "unchanged"}
-
-
-# ---------------------------------------------------------------------- array functions
-def _dowhy_p_value(value: float, sims: np.ndarray, test: str) -> float:
-    """DoWhy's ``test_significance`` of ``value`` against the simulated estimates.
-
-    ``"bootstrap"``: two-sided percentile p-value ``2 min(q, 1 - q)`` with
-    ``q = mean(sims > value) + 0.5 mean(sims == value)``. ``"normal"``: one tail,
-    ``Phi(-|z|)`` with ``z = (value - mean) / sd`` (population SD, ``ddof=0``), as DoWhy.
-
-    Examples
-    --------
-    >>> sims = np.array([-1.0, 0.0, 1.0, 2.0])
-    >>> _dowhy_p_value(0.0, sims, "bootstrap")
-    0.75
-    >>> round(_dowhy_p_value(0.5, sims, "normal"), 6)
-    0.5
-    """
-    if test == "bootstrap":
-        q = float(np.mean(sims > value) + 0.5 * np.mean(sims == value))
-        return 2 * min(q, 1 - q)
-    sd = float(np.std(sims))
-    if sd == 0:
-        return 0.5 if value == float(np.mean(sims)) else 0.0
-    z = (value - float(np.mean(sims))) / sd
-    return float(stats.norm.cdf(-abs(z)))
-
-
-def _subset_rows(rng: np.random.Generator, n: int, fraction: float) -> np.ndarray:
-    k = max(1, int(round(fraction * n)))
-    return np.sort(rng.choice(n, size=k, replace=False))
 
 
 # ---------------------------------------------------------------------- one replicate
@@ -83,7 +52,7 @@ def _altered(test: str, data: pd.DataFrame, exposure: str, rng: np.random.Genera
         new = f"{cov} + {random_col}" if isinstance(cov, str) else [*cov, random_col]
         return (data.assign(**{random_col: rng.standard_normal(len(data))}),
                 {**kwargs, "covariates": new})
-    return data.iloc[_subset_rows(rng, len(data), fraction)], kwargs
+    return data.iloc[subset_rows(rng, len(data), fraction)], kwargs
 
 
 def _run_batch(estimator: Callable[..., Any], data: pd.DataFrame, exposure: str, test: str,
@@ -296,7 +265,7 @@ def _summarise(test: str, original: Estimate, point: float, sims: np.ndarray,
     kind = significance_test
     if kind == "auto":
         kind = "bootstrap" if valid.size >= 100 else "normal"
-    p = _dowhy_p_value(tested, valid, kind)
+    p = dowhy_p_value(tested, valid, kind)
     alpha = 1 - conf_level
     lo, hi = np.quantile(valid, [alpha / 2, 1 - alpha / 2])
     mean = float(valid.mean())

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .._typing import PAdjust
 from .._validation import (
@@ -23,6 +22,7 @@ from .._validation import (
 )
 from ..exceptions import CohortError, DataValidationError
 from ..inference.multiplicity import adjust_pvalues
+from ..inference.wald import inverse_variance_q
 from ..results._format import (
     fmt_int,
     fmt_num,
@@ -48,24 +48,6 @@ OVERALL = "overall"
 _COVARIATE_KWARGS = ("covariates", "outcome_covariates", "censoring_covariates")
 #: Extra columns of :meth:`SubgroupResult.to_frame`, after the tidy schema.
 SUBGROUP_COLUMNS = ("subgroup", "level", "n_1", "n_0", "n_events_1", "n_events_0", "note")
-
-
-# ---------------------------------------------------------------------- numbers (arrays only)
-def _heterogeneity(b: np.ndarray, se: np.ndarray) -> tuple[float, int, float]:
-    """Wald chi-square of equal effects across independent estimates (Cochran's Q).
-
-    ``sum_g (b_g - b_pooled)**2 / se_g**2`` with the inverse-variance pooled ``b_pooled``, on
-    ``len(b) - 1`` degrees of freedom. NaN (df 0) with fewer than two estimates.
-    """
-    ok = np.isfinite(b) & np.isfinite(se) & (se > 0)
-    b, se = b[ok], se[ok]
-    if b.size < 2:
-        return math.nan, 0, math.nan
-    w = 1.0 / se**2
-    pooled = float(np.dot(w, b) / w.sum())
-    stat = float(np.dot(w, (b - pooled) ** 2))
-    df = int(b.size - 1)
-    return stat, df, float(stats.chi2.sf(stat, df))
 
 
 # ---------------------------------------------------------------------- result
@@ -337,7 +319,7 @@ def subgroups(
         rows += level_rows
         b = np.array([_model_scale(r) for r in level_rows])
         se = np.array([r.std_error for r in level_rows])
-        stat, df, p = _heterogeneity(b, se)
+        stat, df, p = inverse_variance_q(b, se**2)[2:]
         n_ok = int(np.isfinite(b).sum())
         if n_ok < len(level_rows):
             notes.append(f"{var}: interaction test over {n_ok} of {len(level_rows)} levels "

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._glm import fit_logistic
+from ._weights import quantile_bounds
 
-__all__ = ["CloneData", "clone_rows", "fit_risks", "time_terms", "weight_models"]
+__all__ = ["CCWFit", "CloneData", "clone_rows", "fit_risks", "fit_sample", "histories",
+           "time_terms", "weight_models"]
 
 _BIG = np.iinfo(np.int64).max // 4
 
@@ -175,3 +177,56 @@ def fit_risks(fu: np.ndarray, arm: np.ndarray, y: np.ndarray, w: np.ndarray, kin
         R[a] = 1.0 - np.cumprod(1.0 - haz)
         coefs.append(fit.coef)
     return R, coefs
+
+
+@dataclass(frozen=True, eq=False)
+class CCWFit:
+    """Every model of clone-censor-weight on one (re)sample of persons.
+
+    ``R[arm, fu]`` the risks, ``coef`` the outcome models' coefficients (arm 0 then arm 1,
+    ``n_terms`` each), ``probs`` the treatment-decision models (:func:`weight_models`),
+    ``use`` the clone rows in the outcome model (not lost, outcome observed) and ``w`` their
+    weights after truncation at ``bounds`` (``None``: not truncated), of which ``n_trunc``
+    changed; ``counts`` the flow of persons and rows.
+    """
+
+    R: np.ndarray
+    coef: np.ndarray
+    n_terms: int
+    probs: dict[str, np.ndarray]
+    y: np.ndarray  # outcome of the clone rows
+    use: np.ndarray
+    w: np.ndarray
+    bounds: tuple[float, float] | None
+    n_trunc: int
+    counts: dict[str, int]
+
+
+def fit_sample(person: np.ndarray, a: np.ndarray, y: np.ndarray, Z: np.ndarray,
+               lost: np.ndarray, *, grace: int, sustained: bool, kind: str, n_fu: int,
+               truncate: float | None, cov_names: list[str]) -> CCWFit:
+    """Weight models, clones, truncation and the outcome model on one (re)sample."""
+    h = histories(person, a)
+    probs = weight_models(h, a, Z, sustained, cov_names)
+    cl = clone_rows(h, a, grace, sustained, probs)
+    y, lost = y[cl.row], lost[cl.row]
+    use = ~lost & ~np.isnan(y)
+    w = cl.weight[use]
+    bounds = None
+    n_trunc = 0
+    if truncate is not None and w.size:
+        lo, hi, n_trunc = quantile_bounds(w, float(truncate))
+        w = np.clip(w, lo, hi)
+        bounds = (lo, hi)
+    R, coefs = fit_risks(cl.fu[use], cl.arm[use], y[use], w, kind, n_fu)
+    arm_u = cl.arm[use]
+    counts = {"persons": int(person.max()) + 1 if person.size else 0,
+              "person_periods": int(person.size),
+              "clone_rows": int(cl.row.size + sum(cl.counts.values())), **cl.counts,
+              "lost": int(lost.sum()),
+              "missing_outcome": int((~lost & np.isnan(y)).sum()),
+              "outcome_rows": int(use.sum()),
+              "events_arm0": int(y[use][arm_u == 0].sum()),
+              "events_arm1": int(y[use][arm_u == 1].sum())}
+    return CCWFit(R=R, coef=np.concatenate(coefs), n_terms=coefs[0].size, probs=probs, y=y,
+                  use=use, w=w, bounds=bounds, n_trunc=n_trunc, counts=counts)

@@ -14,8 +14,9 @@ from .._validation import check_conf_level, verb, verb_name
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap, bootstrap_interval
 from ..results import Curve, Estimate, EstimateTable, ModelResult
-from ._ccw import clone_rows, fit_risks, histories, weight_models
+from ._ccw import CCWFit, fit_sample, histories
 from ._input import check_horizons
+from ._weights import weight_stats
 from .result import TrialsResult
 
 __all__ = ["clone_censor_weight"]
@@ -185,8 +186,8 @@ def _run_ccw(
         sub = {k: v[idx] for k, v in arrays.items()}
         new = np.r_[True, (np.diff(person[idx]) != 0) | (np.diff(idx) <= 0)]
         sub["person"] = np.cumsum(new) - 1
-        f = _fit(sub, opts)
-        return np.concatenate([f["R"].ravel(), f["coef"]])
+        f = _fit_sample(sub, opts)
+        return np.concatenate([f.R.ravel(), f.coef])
 
     boot = bootstrap(stat, person.size, n_boot=n_boot, random_state=random_state,
                      n_jobs=n_jobs, cluster=person)
@@ -234,54 +235,34 @@ def _check_inputs(data: Any, id: str, period: str, treatment: str, outcome: str,
 
 
 def _fit(arr: dict[str, np.ndarray], opts: dict[str, Any]) -> dict[str, Any]:
-    """Weight models, clones, truncation and the outcome model on one (re)sample."""
-    h = histories(arr["person"], arr["a"])
-    probs = weight_models(h, arr["a"], arr["Z"], opts["sustained"], opts["covs"])
-    cl = clone_rows(h, arr["a"], opts["grace"], opts["sustained"], probs)
-    y, lost = arr["y"][cl.row], arr["lost"][cl.row]
-    use = ~lost & ~np.isnan(y)
-    w = cl.weight[use]
+    """:func:`fit_sample` on the data, with its notes, term names and tables."""
+    f = _fit_sample(arr, opts)
     notes = []
-    n_trunc = 0
-    if opts["truncate"] is not None and w.size:
+    if f.bounds is not None:
         q = float(opts["truncate"])
-        lo, hi = np.quantile(w, [1.0 - q, q])
-        n_trunc = int(((w < lo) | (w > hi)).sum())
-        w = np.clip(w, lo, hi)
+        lo, hi = f.bounds
         notes.append(f"weights truncated at the {1 - q:g} and {q:g} quantiles ({lo:.4g}, "
-                     f"{hi:.4g}): {n_trunc:,} of {w.size:,} outcome-model rows changed")
-    R, coefs = fit_risks(cl.fu[use], cl.arm[use], y[use], w, opts["kind"], opts["n_fu"])
-    k = coefs[0].size
+                     f"{hi:.4g}): {f.n_trunc:,} of {f.w.size:,} outcome-model rows changed")
     tn = ["Intercept", *{"linear": ["followup"], "quadratic": ["followup", "followup^2"],
                          "cubic": ["followup", "followup^2", "followup^3"]}.get(
-        opts["kind"], [f"followup={j}" for j in range(1, k)])]
-    arm_u = cl.arm[use]
-    counts = {"persons": int(arr["person"].max()) + 1 if arr["person"].size else 0,
-              "person_periods": int(arr["person"].size),
-              "clone_rows": int(cl.row.size + sum(cl.counts.values())), **cl.counts,
-              "lost": int(lost.sum()),
-              "missing_outcome": int((~lost & np.isnan(y)).sum()),
-              "outcome_rows": int(use.sum()),
-              "events_arm0": int(y[use][arm_u == 0].sum()),
-              "events_arm1": int(y[use][arm_u == 1].sum())}
+        opts["kind"], [f"followup={j}" for j in range(1, f.n_terms)])]
     den_names = ["Intercept", "followup", *opts["covs"]]
     switch = pd.DataFrame({
         f"{key.split('_')[1]} {'numerator' if key.endswith('num') else 'denominator'}":
             pd.Series(v, index=den_names[: v.size])
-        for key, v in probs.items() if key.startswith("coef_")}).reindex(den_names)
-    return {"R": R, "coef": np.concatenate(coefs), "names": tuple(
-        f"arm {a}: {t}" for a in (0, 1) for t in tn), "notes": notes, "counts": counts,
-            "n_rows": int(use.sum()), "n_events": int(y[use].sum()),
-            "wdiag": _weight_table(w, n_trunc), "switch": switch}
+        for key, v in f.probs.items() if key.startswith("coef_")}).reindex(den_names)
+    stats = weight_stats(f.w, f.n_trunc)
+    return {"R": f.R, "coef": f.coef, "names": tuple(
+        f"arm {a}: {t}" for a in (0, 1) for t in tn), "notes": notes, "counts": f.counts,
+            "n_rows": int(f.use.sum()), "n_events": int(f.y[f.use].sum()),
+            "wdiag": pd.DataFrame({"statistic": list(stats), "value": list(stats.values())}),
+            "switch": switch}
 
 
-
-def _weight_table(w: np.ndarray, n_trunc: int) -> pd.DataFrame:
-    q = np.quantile(w, [0.01, 0.5, 0.99])
-    stats = {"n": w.size, "mean": w.mean(), "sd": w.std(ddof=1) if w.size > 1 else 0.0,
-             "min": w.min(), "p01": q[0], "median": q[1], "p99": q[2], "max": w.max(),
-             "ess": w.sum() ** 2 / (w * w).sum(), "n_truncated": n_trunc}
-    return pd.DataFrame({"statistic": list(stats), "value": [float(v) for v in stats.values()]})
+def _fit_sample(arr: dict[str, np.ndarray], opts: dict[str, Any]) -> CCWFit:
+    return fit_sample(arr["person"], arr["a"], arr["y"], arr["Z"], arr["lost"],
+                      grace=opts["grace"], sustained=opts["sustained"], kind=opts["kind"],
+                      n_fu=opts["n_fu"], truncate=opts["truncate"], cov_names=opts["covs"])
 
 
 def _flow(c: dict[str, int]) -> pd.DataFrame:

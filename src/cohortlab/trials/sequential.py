@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 from collections.abc import Sequence
@@ -15,7 +14,6 @@ import pandas as pd
 from .._typing import EffectMeasure
 from .._validation import check_conf_level, check_option, verb, verb_name
 from ..exceptions import DataValidationError
-from ..inference.bootstrap import bootstrap
 from ..results import Curve, Estimate, EstimateTable, ModelResult
 from ._chunked import map_chunks
 from ._dask import bootstrap_backend, check_client, dask_source, is_dask_frame
@@ -25,19 +23,12 @@ from ._input import (
     check_horizons,
     frame_source,
     parquet_source,
-    resample,
     to_arrays,
 )
-from ._model import (
-    Spec,
-    entries,
-    fit_competing,
-    fit_outcome,
-    fit_switch,
-    flow_counts,
-    outcome_names,
-)
+from ._model import PPSource, Spec, entries, outcome_names
+from ._sequential import bootstrap_replicates, fit_all
 from ._standardise import standardised_risks
+from ._weights import weight_stats
 from .result import TrialsResult
 
 __all__ = ["sequential_trials"]
@@ -367,10 +358,10 @@ def _run_sequential(
     if variance == "bootstrap" and pp_all is not None:
         on_dask = engine == "dask"
         func = verb_name()
-        reps = _bootstrap(pp_all, spec, truncate, hz, n_fu, chunk_persons, n_boot,
-                          random_state, -1 if on_dask else n_jobs,
-                          (lambda stat: bootstrap_backend(func, scatter=[stat])) if on_dask
-                          else None)
+        reps = bootstrap_replicates(pp_all, spec, truncate, hz, n_fu, chunk_persons, n_boot,
+                                    random_state, -1 if on_dask else n_jobs,
+                                    (lambda stat: bootstrap_backend(func, scatter=[stat]))
+                                    if on_dask else None)
         notes.append(f"bootstrap: {n_boot} person-level replicates (same persons across "
                      "trials), weight and outcome models refitted in each"
                      + ("; replicates run on the Dask cluster (joblib's Dask backend)"
@@ -413,25 +404,24 @@ def _spec(followup: str, trial: str, interaction: str, per_protocol: bool, cols:
 
 
 
-def _fit_all(spec: Spec, source, truncate: float | None, notes: list[str]):
-    """Weight models, truncation, flow and the outcome model."""
-    wts = fit_switch(spec, source) if spec.weighted else None
-    fc = flow_counts(spec, source, wts)
+def _fit_all(spec: Spec, source: PPSource, truncate: float | None,
+             notes: list[str]) -> tuple[Any, Any, pd.DataFrame, pd.DataFrame | None, Spec,
+                                        Any]:
+    """:func:`fit_all`, with its notes (appended to ``notes``), flow and weight tables."""
+    f = fit_all(spec, source, truncate)
+    spec = f.spec
     wdiag = None
     if spec.censor_weights:
         notes.append("loss to follow-up: stabilised inverse probability of remaining "
                      "uncensored weights from pooled logistic models, by arm")
-    if spec.weighted:
-        w = fc["weights"]
-        n_trunc = 0
-        if truncate is not None and w.size:
-            lo, hi = np.quantile(w, [1.0 - truncate, truncate])
-            n_trunc = int(((w < lo) | (w > hi)).sum())
-            spec = replace(spec, truncate=(float(lo), float(hi)))
+    if f.weights is not None:
+        if spec.truncate is not None and truncate is not None:
+            lo, hi = spec.truncate
             notes.append(f"weights truncated at the {1 - truncate:g} and "
-                         f"{truncate:g} quantiles ({lo:.4g}, {hi:.4g}): {n_trunc:,} of "
-                         f"{w.size:,} outcome-model rows changed")
-        wdiag = _weight_table(w, n_trunc)
+                         f"{truncate:g} quantiles ({lo:.4g}, {hi:.4g}): {f.n_trunc:,} of "
+                         f"{f.weights.size:,} outcome-model rows changed")
+        stats = weight_stats(f.weights, f.n_trunc)
+        wdiag = pd.DataFrame({"statistic": list(stats), "value": list(stats.values())})
     if spec.weighted and not spec.varying_names:
         notes.append("no switch_covariates: the numerator and denominator weight models "
                      "coincide, so every weight is 1 (models not fitted)")
@@ -439,11 +429,8 @@ def _fit_all(spec: Spec, source, truncate: float | None, notes: list[str]):
         notes.append("per-protocol: follow-up artificially censored at the first period whose "
                      "treatment differs from the arm (that row dropped); stabilised weights "
                      "from pooled logistic models of staying on the arm, by arm")
-    fit = fit_outcome(spec, source, wts)
-    n_comp = fc["counts"]["competing_arm0"] + fc["counts"]["competing_arm1"]
-    cfit = fit_competing(spec, source, wts) if spec.competing and n_comp else None
-    flow = _flow_table(fc["counts"], spec.per_protocol, spec.competing)
-    if spec.competing and not n_comp:
+    flow = _flow_table(f.counts, spec.per_protocol, spec.competing)
+    if spec.competing and not f.n_competing:
         notes.append("competing event: none in the rows at risk, so its hazard is 0 and no "
                      "model is fitted (risks as without competing=)")
     elif spec.competing:
@@ -455,7 +442,7 @@ def _fit_all(spec: Spec, source, truncate: float | None, notes: list[str]):
                  + (" and the competing-event model (influence values added)"
                     if spec.competing else "")
                  + ("; weight models treated as known" if spec.weighted else ""))
-    return fit, wts, flow, wdiag, spec, cfit
+    return f.fit, f.wts, flow, wdiag, spec, f.cfit
 
 
 def _switch_table(wts, spec: Spec) -> pd.DataFrame | None:
@@ -484,17 +471,6 @@ def _names_of(n: int, kind: str, base: str) -> list[str]:
         kind, [f"ns({base})[{j + 1}]" for j in range(n)])
 
 
-def _weight_table(w: np.ndarray, n_trunc: int) -> pd.DataFrame:
-    if w.size == 0:
-        return pd.DataFrame({"statistic": ["n"], "value": [0.0]})
-    q = np.quantile(w, [0.01, 0.5, 0.99])
-    ess = float(w.sum() ** 2 / (w * w).sum())
-    stats = {"n": w.size, "mean": w.mean(), "sd": w.std(ddof=1) if w.size > 1 else 0.0,
-             "min": w.min(), "p01": q[0], "median": q[1], "p99": q[2], "max": w.max(),
-             "ess": ess, "n_truncated": n_trunc}
-    return pd.DataFrame({"statistic": list(stats), "value": [float(v) for v in stats.values()]})
-
-
 def _flow_table(c: dict, per_protocol: bool, competing: bool = False) -> pd.DataFrame:
     rows = [("persons", c["persons"]), ("person-periods", c["person_periods"]),
             ("eligible person-periods (trials)", c["eligible_periods"]),
@@ -515,32 +491,6 @@ def _flow_table(c: dict, per_protocol: bool, competing: bool = False) -> pd.Data
                  ("competing events (arm 0)", c["competing_arm0"]),
                  ("competing events (arm 1)", c["competing_arm1"])]
     return pd.DataFrame(rows, columns=["step", "n"])
-
-
-def _bootstrap(pp_all, spec: Spec, truncate: float | None, hz: list[int], n_fu: int,
-               chunk_persons: int, n_boot: int, random_state, n_jobs: int,
-               backend=None) -> np.ndarray:
-    """Replicates of ``[R1(h), R0(h), RD(h), log RR(h)]`` per horizon (persons resampled).
-
-    ``backend(stat)``, if given, is the joblib context the replicates run in (the Dask
-    engine's, which sends ``stat`` and the data it holds to the workers once).
-    """
-    base_spec = replace(spec, truncate=None)
-    time_rows = spec.cells().reshape(2, n_fu, -1)
-
-    def stat(idx: np.ndarray) -> np.ndarray:
-        src = frame_source(resample(pp_all, idx), chunk_persons)
-        fit, _, _, _, sp, cfit = _fit_all(base_spec, src, truncate, [])
-        E, _, persons = entries(sp, src)
-        R, _ = standardised_risks(fit.coef, outcome_names(sp)[1], time_rows, E, persons,
-                                  None, None, None if cfit is None else cfit.coef)
-        return np.concatenate([[R[1, h], R[0, h], R[1, h] - R[0, h],
-                                math.log(R[1, h] / R[0, h])] for h in hz])
-
-    with backend(stat) if backend is not None else contextlib.nullcontext():
-        res = bootstrap(stat, pp_all.n_rows, n_boot=n_boot, random_state=random_state,
-                        n_jobs=n_jobs, cluster=pp_all.person)
-    return res.replicates
 
 
 def _effects(R: np.ndarray, IF: np.ndarray | None, reps: np.ndarray | None, hz: list[int],
