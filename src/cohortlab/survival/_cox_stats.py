@@ -14,8 +14,8 @@ from . import _cox
 from ._counts import risk_counts
 from ._cox import CoxData, CoxFit
 
-__all__ = ["CONCORDANCE_MAX_N", "concordance_of", "fit_stats", "wald_statistic", "zph_chisq",
-           "zph_times"]
+__all__ = ["CONCORDANCE_MAX_N", "concordance_of", "fit_stats", "row_weights", "wald_statistic",
+           "zph_chisq", "zph_times"]
 
 #: Harrell's C is O(n log^2 n) but with a large constant; above this size it is computed only
 #: on request (CoxResult.concordance()) and the result says so in its notes.
@@ -72,6 +72,14 @@ def concordance_of(cd: CoxData, beta: np.ndarray, w: np.ndarray, t: np.ndarray,
     # a row-wise sum, not a BLAS product: equal rows get bitwise-equal predictors (tied pairs
     # stay tied whatever the BLAS kernel and the row's memory alignment)
     return concordance(t, d, (x * beta).sum(axis=1), w, strata, entry)
+
+
+def row_weights(cd: CoxData) -> np.ndarray:
+    """Each row's case weight in the original row order (from the strata's sorted copies)."""
+    w = np.empty(cd.n)
+    for s in cd.strata:  # strata, never rows
+        w[s.rows] = s.weight
+    return w
 
 
 def zph_times(cd: CoxData, time: np.ndarray, status: np.ndarray, entry: np.ndarray | None,

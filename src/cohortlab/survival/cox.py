@@ -29,7 +29,14 @@ from ..results.model import ModelResult
 from ..results.testresult import TestResult, TestTable
 from . import _cox
 from ._cox import CoxData, CoxFit
-from ._cox_stats import CONCORDANCE_MAX_N, concordance_of, fit_stats, zph_chisq, zph_times
+from ._cox_stats import (
+    CONCORDANCE_MAX_N,
+    concordance_of,
+    fit_stats,
+    row_weights,
+    zph_chisq,
+    zph_times,
+)
 from ._prepare import positive_weight_counts
 from ._psvar import CoxVariance, cluster_codes, ps_weights, resolve_variance, stacked_model_vcov
 
@@ -154,9 +161,7 @@ class CoxResult(ModelResult):
         within strata and carry the product of the case weights.
         """
         st = self._state()
-        w = np.empty(st.cd.n)
-        for s in st.cd.strata:
-            w[s.rows] = s.weight
+        w = row_weights(st.cd)
         return concordance_of(st.cd, st.fit.beta, w, st.time, st.status, st.design.X,
                               st.entry)
 
