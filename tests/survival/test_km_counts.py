@@ -134,7 +134,7 @@ def test_logrank_fast_path_equals_the_weighted_path_with_unit_weights() -> None:
 
 @pytest.mark.parametrize("n_groups", [1, 2, 3, 7, 8, 11])
 def test_logrank_sums_are_numpy_sums_bit_for_bit(n_groups: int) -> None:
-    from cohortlab.survival._km import _column_sums, _row_sums
+    from cohortlab.survival._logrank import _column_sums, _row_sums
 
     rng = np.random.default_rng(n_groups)
     for n in (0, 1, 777, 20_000):

@@ -28,8 +28,7 @@ from cohortlab.exceptions import DataValidationError
 from cohortlab.survival import _cox
 from cohortlab.survival._aalen_johansen import aalen_johansen
 from cohortlab.survival._counts import risk_counts
-from cohortlab.survival._km import product_limit
-from cohortlab.survival.competing_regression import _censoring_survival
+from cohortlab.survival._km import censoring_survival, product_limit
 
 RTOL = 1e-6
 
@@ -148,7 +147,7 @@ def test_fine_gray_stacked_sandwich_matches_finite_differences(censoring, estima
     efron = ties == "efron"
 
     def cdata(w):
-        g = _censoring_survival(t, codes, None)
+        g = censoring_survival(t, codes, None)
         return _cox.prepare(Z, t, (codes == 1).astype(float), w, extend=codes == 2,
                             censoring_survival=g)
 
@@ -169,7 +168,7 @@ def test_fine_gray_weighted_censoring_close_to_finite_differences():
 
     def cdata(w):
         return _cox.prepare(Z, t, (codes == 1).astype(float), w, extend=codes == 2,
-                            censoring_survival=_censoring_survival(t, codes, w))
+                            censoring_survival=censoring_survival(t, codes, w))
 
     want = _model_sandwich(stack, lambda w, b: _cox.evaluate(cdata(w), b, True).score,
                            lambda w, b: _cox.score_residuals(cdata(w), b, True), fit.params)

@@ -1,20 +1,54 @@
 """The array kernels of ``adjusted_survival(method="ipw")``, one arm at a time.
 
 One arm's weighted Kaplan-Meier (or Aalen-Johansen) curve and its infinitesimal-jackknife
-variance, read on a time grid.
+variance, read on a time grid (both arms: :func:`ipw_curves`); the pointwise intervals of
+the arms' curves (log-log, Wald, bootstrap percentile) for every method.
 
 Arrays in, arrays out; no validation (the verb has done it).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from ..inference.bootstrap import bootstrap_interval
 from ._aalen_johansen import aalen_johansen, ij_variance
 from ._counts import risk_counts
-from ._km import km_ij_variance, product_limit
+from ._km import _z, km_ij_variance, product_limit
 
-__all__ = ["arm_curve", "arm_variance", "read_on_grid", "log_log_ci"]
+__all__ = ["arm_contrast", "arm_curve", "arm_variance", "at_risk_on_grid", "event_grid",
+           "ipw_curves", "read_on_grid", "log_log_ci", "plain_ci", "bootstrap_ci"]
+
+
+def event_grid(t: np.ndarray, d: np.ndarray, max_grid: int) -> np.ndarray:
+    """The default evaluation grid: the event times and the end of follow-up.
+
+    Beyond ``max_grid`` distinct event times, ``max_grid`` quantiles of them.
+
+    Examples
+    --------
+    >>> event_grid(np.array([1.0, 2.0, 3.0, 4.0]), np.array([1, 0, 1, 0]), 500).tolist()
+    [1.0, 3.0, 4.0]
+    """
+    ev = np.unique(t[d > 0])
+    if ev.size > max_grid:
+        ev = np.unique(np.quantile(ev, np.linspace(0, 1, max_grid), method="lower"))
+    # the curves are flat after the last event: include the end of follow-up so that
+    # at()/contrast() reach it
+    return np.unique(np.append(ev, t.max()))
+
+
+def at_risk_on_grid(t: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Unweighted number at risk (time ``>= u``) of the rows ``t`` at each grid time ``u``.
+
+    Examples
+    --------
+    >>> at_risk_on_grid(np.array([1.0, 2.0, 2.0, 5.0]), np.array([0.5, 2.0, 3.0])).tolist()
+    [4, 3, 1]
+    """
+    return t.size - np.searchsorted(np.sort(t), grid, side="left")
 
 
 def arm_curve(t: np.ndarray, d: np.ndarray, w: np.ndarray, cause: int | None,
@@ -65,6 +99,18 @@ def arm_variance(t: np.ndarray, d: np.ndarray, w: np.ndarray, cause: int | None,
     return read_on_grid(rc.time, np.nan_to_num(se) ** 2, grid, 0.0)
 
 
+def ipw_curves(t: np.ndarray, d: np.ndarray, a: np.ndarray, w: np.ndarray, cause: int | None,
+               grid: np.ndarray, with_variance: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """The weighted curves of arms 1 and 0 on ``grid`` (rows), and their IJ variances."""
+    values = np.vstack([arm_curve(t[a == arm], d[a == arm], w[a == arm], cause, grid)
+                        for arm in (1, 0)])
+    if not with_variance:
+        return values, None
+    var = np.vstack([arm_variance(t[a == arm], d[a == arm], w[a == arm], cause, grid)
+                     for arm in (1, 0)])
+    return values, var
+
+
 def log_log_ci(values: np.ndarray, se: np.ndarray, conf_level: float, incidence: bool
                 ) -> tuple[np.ndarray, np.ndarray]:
     from ._km import km_conf_int
@@ -75,3 +121,38 @@ def log_log_ci(values: np.ndarray, se: np.ndarray, conf_level: float, incidence:
         lo_s, hi_s = km_conf_int(s, se[arm], "log-log", conf_level)
         lo[arm], hi[arm] = (1 - hi_s, 1 - lo_s) if incidence else (lo_s, hi_s)
     return lo, hi
+
+
+def plain_ci(values: np.ndarray, se: np.ndarray, conf_level: float
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Wald limits ``values -/+ z se`` of both arms (not clipped to [0, 1])."""
+    z = float(_z(conf_level))
+    return values - z * se, values + z * se
+
+
+def bootstrap_ci(values: np.ndarray, reps: np.ndarray, conf_level: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SE (replicates' SD) and percentile limits of both arms' curves from ``(B, 2, k)`` reps."""
+    se = reps.std(axis=0, ddof=1)
+    lo, hi = np.empty_like(values), np.empty_like(values)
+    for arm in (0, 1):
+        _, lo[arm], hi[arm] = bootstrap_interval(values[arm], reps[:, arm], conf_level)
+    return se, lo, hi
+
+
+def arm_contrast(v1: Any, v0: Any, var1: Any, var0: Any, cov10: float, measure: str
+                 ) -> tuple[float, float]:
+    """Arm 1 minus arm 0 (``"difference"``) or the log of arm 1 over arm 0, and its SE.
+
+    ``v1``, ``v0`` are the arms' values at one time, ``var1``, ``var0`` their variances and
+    ``cov10`` their covariance; the log ratio's SE by the delta method.
+
+    Examples
+    --------
+    >>> arm_contrast(0.5, 0.4, 0.01, 0.01, 0.0, "difference")
+    (0.09999999999999998, 0.1414213562373095)
+    """
+    if measure == "difference":
+        return float(v1 - v0), float(np.sqrt(var1 + var0 - 2 * cov10))
+    se_log = np.sqrt(var1 / v1 ** 2 + var0 / v0 ** 2 - 2 * cov10 / (v1 * v0))
+    return float(np.log(v1 / v0)), float(se_log)

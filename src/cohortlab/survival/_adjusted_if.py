@@ -33,12 +33,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._glm import GLMFit
+from ..causal._ipw import realized_weights
 from . import _cox
 from ._adjusted_arms import arm_variance, read_on_grid
 from ._counts import risk_counts
 from ._km import product_limit
 
-__all__ = ["IJMoments", "gformula_influence", "ipw_influence"]
+__all__ = ["IJMoments", "gformula_influence", "held_weight_derivative", "ipw_influence"]
 
 #: Subjects x grid times processed at once (bounds memory at ~16 MB a block).
 CHUNK_ELEMENTS = 2_000_000
@@ -303,6 +304,18 @@ def aj_weight_derivative(t: np.ndarray, d: np.ndarray, w: np.ndarray, cause: int
     return AJDerivative(t=t, d=d, cause=cause, time=rc.time,
                         s_grid=read_on_grid(rc.time, f, grid, 0.0), f=f, u=u, c=c_cum,
                         own_jump=s_prev * inv_y, k_left=k_left, at_grid=at_grid)
+
+
+def held_weight_derivative(e: np.ndarray, a: np.ndarray, estimand: str, weights: np.ndarray,
+                           kept: np.ndarray) -> np.ndarray:
+    """``dW/de`` of each row's weight, 0 where it was trimmed or truncated (held fixed).
+
+    ``e`` are the propensity scores, ``weights`` the weights used and ``kept`` the rows kept
+    by trimming; a weight that differs from ``W(e)`` was truncated.
+    """
+    w_raw, dw = realized_weights(np.clip(e, 1e-12, 1 - 1e-12), a, estimand)
+    kept = kept & np.isclose(weights, w_raw, rtol=1e-12, atol=0)
+    return np.where(kept, dw, 0.0)
 
 
 def ipw_influence(t: np.ndarray, d: np.ndarray, a: np.ndarray, s: np.ndarray,

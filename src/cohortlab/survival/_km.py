@@ -1,4 +1,4 @@
-"""Array kernels behind ``kaplan_meier``, ``logrank`` and ``rmst`` (numpy only, no pandas).
+"""Array kernels behind ``kaplan_meier`` and ``rmst`` (numpy only, no pandas).
 
 Every kernel works on the distinct-time grid of :func:`~cohortlab.survival._counts.risk_counts`
 and on per-subject positions in that grid (``np.searchsorted``): sort once, cumulative sums,
@@ -12,7 +12,7 @@ number of events ``d_j``; ``S`` is the product-limit estimate. A subject ``i`` w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -22,13 +22,13 @@ __all__ = [
     "product_limit",
     "greenwood_log_var",
     "km_ij_variance",
+    "greenwood_se",
+    "greenwood_curve",
     "km_conf_int",
     "rmst_from_curve",
     "rmst_greenwood_var",
     "rmst_ij_variance",
-    "LogrankParts",
-    "logrank_parts",
-    "logrank_chisq",
+    "censoring_survival",
 ]
 
 
@@ -79,6 +79,20 @@ def greenwood_log_var(n_risk: np.ndarray, n_event: np.ndarray) -> np.ndarray:
     a, _ = _jump_terms(n_risk, n_event)
     dead_end = (n_event > 0) & (n_risk > 0) & (n_risk - n_event <= 0)
     return np.where(np.cumsum(dead_end) > 0, np.inf, np.cumsum(a))
+
+
+def greenwood_se(surv: np.ndarray, n_risk: np.ndarray, n_event: np.ndarray) -> np.ndarray:
+    """Greenwood SE of ``S`` (``S sqrt(greenwood_log_var)``); NaN where the curve is 0 (as R).
+
+    Examples
+    --------
+    >>> y, d = np.array([4.0, 3.0]), np.array([1.0, 1.0])
+    >>> greenwood_se(product_limit(y, d), y, d).round(4).tolist()
+    [0.2165, 0.25]
+    """
+    with np.errstate(invalid="ignore"):
+        se = np.where(surv > 0, surv * np.sqrt(greenwood_log_var(n_risk, n_event)), np.nan)
+    return np.where(np.isfinite(se), se, np.nan)
 
 
 def _grid_positions(
@@ -240,6 +254,22 @@ def km_conf_int(
     return lo, hi
 
 
+def greenwood_curve(n_risk: np.ndarray, n_event: np.ndarray, conf_type: str, conf_level: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Unweighted Kaplan-Meier ``(S, se, lower, upper)`` with the Greenwood SE, from the counts.
+
+    Examples
+    --------
+    >>> s, se, lo, hi = greenwood_curve(np.array([4.0, 3.0]), np.array([1.0, 1.0]), "log", 0.95)
+    >>> s.tolist(), round(float(lo[1]), 4)
+    ([0.75, 0.5], 0.1877)
+    """
+    surv = product_limit(n_risk, n_event)
+    se = greenwood_se(surv, n_risk, n_event)
+    lo, hi = km_conf_int(surv, se, conf_type, conf_level)
+    return surv, se, lo, hi
+
+
 def rmst_from_curve(grid: np.ndarray, surv: np.ndarray, tau: float) -> tuple[float, np.ndarray]:
     """Area under the KM step function on ``[0, tau]``, and the area from each time to tau.
 
@@ -312,103 +342,33 @@ def rmst_ij_variance(
     return float(np.sum(weights * weights * c_i * c_i))
 
 
-# ---------------------------------------------------------------------- log-rank
-@dataclass(frozen=True)
-class LogrankParts:
-    """Observed and expected events per group (summed over strata) and the covariance.
+def censoring_survival(t: np.ndarray, codes: np.ndarray, w: np.ndarray | None = None
+                        ) -> Callable[[np.ndarray], np.ndarray]:
+    """``t -> G(t-)``: Kaplan-Meier of the censoring times, events before censorings at ties.
 
-    ``observed``/``expected`` are weighted (frequency-weight) sums; ``variance`` is the
-    ``G x G`` hypergeometric covariance of ``observed - expected``.
-    """
-
-    observed: np.ndarray
-    expected: np.ndarray
-    variance: np.ndarray
-
-
-def logrank_parts(
-    grid: np.ndarray,
-    n_risk: np.ndarray,
-    n_event: np.ndarray,
-) -> LogrankParts:
-    """Log-rank pieces in one stratum from per-group counts on a common time grid.
-
-    ``n_risk`` and ``n_event`` are ``(m, G)``: numbers at risk and events of each group at the
-    stratum's distinct times. With ``Y = sum_g Y_g`` and ``d = sum_g d_g``:
-    ``E_g = sum d Y_g / Y`` and ``V_gh = sum d (Y - d) / (Y - 1) (Y_g / Y)(1{g=h} - Y_h / Y)``
-    (R's ``survdiff``: the hypergeometric tie correction, no variance where ``Y <= 1``).
+    ``codes`` are the event codes (0 = censored, any other code an event); ``w`` optional case
+    weights. The Fine-Gray weight of a subject with a competing event at ``T`` is
+    ``G(t-) / G(T-)`` (:func:`~cohortlab.survival._cox_data.prepare`).
 
     Examples
     --------
-    >>> y = np.array([[2.0, 2.0], [1.0, 1.0]]); d = np.array([[1.0, 0.0], [0.0, 1.0]])
-    >>> p = logrank_parts(np.array([1.0, 2.0]), y, d)
-    >>> p.observed.tolist(), p.expected.tolist()
-    ([1.0, 1.0], [1.0, 1.0])
+    >>> g = censoring_survival(np.array([1.0, 2.0, 3.0, 4.0]), np.array([0, 1, 0, 2]))
+    >>> g(np.array([1.0, 2.0, 4.0])).tolist()
+    [1.0, 0.75, 0.375]
     """
-    tot_y = _row_sums(n_risk)
-    tot_d = _row_sums(n_event)
-    use = np.flatnonzero((tot_d > 0) & (tot_y > 0))
-    y, d, yg = tot_y[use], tot_d[use], n_risk[use]
-    share = yg / y[:, None]
-    expected = _column_sums(d[:, None] * share)
+    # one pass of counts (as risk_counts' for the censoring and the any-event indicators)
+    times, inv = np.unique(t, return_inverse=True)
+    m = times.size
+    ww = np.ones(t.size) if w is None else np.asarray(w, dtype=float)
+    cens = codes == 0
+    n_cens = np.bincount(inv[cens], weights=ww[cens], minlength=m)
+    n_events_any = np.bincount(inv[~cens], weights=ww[~cens], minlength=m)
+    at_risk = np.cumsum(np.bincount(inv, weights=ww, minlength=m)[::-1])[::-1] - n_events_any
     with np.errstate(divide="ignore", invalid="ignore"):
-        corr = np.where(y > 1, d * (y - d) / (y - 1), 0.0)
-    weighted = share * corr[:, None]
-    variance = np.diag(_column_sums(weighted)) - weighted.T @ share
-    return LogrankParts(observed=_column_sums(n_event), expected=expected, variance=variance)
+        hazard = np.where(at_risk > 0, n_cens / at_risk, 0.0)
+    g = np.cumprod(1 - hazard)
 
+    def g_minus(x: np.ndarray) -> np.ndarray:
+        return np.concatenate([[1.0], g])[np.searchsorted(times, x, side="left")]
 
-def _row_sums(a: np.ndarray) -> np.ndarray:
-    """``a.sum(axis=1)`` of an ``(m, G)`` array, bit for bit, a column at a time.
-
-    numpy adds a row of fewer than 8 numbers in order (its pairwise sum starts blocking at
-    8), as the loop over columns does; summing many short rows costs a call each (~14 ms for
-    a million rows of 2), the loop a few vector additions.
-    """
-    if not 0 < a.shape[1] < 8:
-        return a.sum(axis=1)
-    out = a[:, 0].copy()
-    for g in range(1, a.shape[1]):  # columns (groups), never rows
-        out += a[:, g]
-    return out
-
-
-def _column_sums(a: np.ndarray) -> np.ndarray:
-    """``a.sum(axis=0)`` of a C-ordered ``(m, G)`` array, bit for bit, a column at a time.
-
-    numpy adds the rows of a C-ordered array in order into one accumulator row; a
-    cumulative sum down each column adds in the same order (a plain ``sum`` of a column
-    would sum pairwise and round differently).
-    """
-    if a.shape[0] == 0 or a.shape[1] < 2 or not a.flags.c_contiguous:
-        return a.sum(axis=0)  # (a single column is contiguous: numpy sums it pairwise)
-    return np.array([np.cumsum(a[:, g])[-1] for g in range(a.shape[1])], dtype=a.dtype)
-
-
-def logrank_chisq(parts: LogrankParts) -> tuple[float, int, bool]:
-    """Chi-square ``(O - E)' V^- (O - E)`` and its degrees of freedom, as R's ``survdiff``.
-
-    Groups with no expected events are dropped, then the first remaining group (the
-    differences sum to 0); the reduced system is solved, or a pseudo-inverse is used when it
-    is singular (the flag says so). ``df`` is the number of groups with expected events - 1.
-
-    Examples
-    --------
-    >>> p = LogrankParts(np.array([3.0, 1.0]), np.array([2.0, 2.0]),
-    ...                  np.array([[1.0, -1.0], [-1.0, 1.0]]))
-    >>> logrank_chisq(p)
-    (1.0, 1, False)
-    """
-    keep = parts.expected > 0
-    df = int(keep.sum()) - 1
-    if df < 1:
-        return 0.0, max(df, 0), False
-    diff = (parts.observed - parts.expected)[keep][1:]
-    v = parts.variance[np.ix_(keep, keep)][1:, 1:]
-    try:
-        sol = np.linalg.solve(v, diff)
-        singular = False
-    except np.linalg.LinAlgError:
-        sol = np.linalg.pinv(v) @ diff
-        singular = True
-    return float(sol @ diff), df, singular
+    return g_minus

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["time_group_counts", "group_exit_times", "exit_counts"]
+from ._counts import RiskCounts
+
+__all__ = ["time_group_counts", "group_risk_counts", "group_exit_times", "exit_counts"]
 
 # a loop over groups with a mask each reads the rows G times: beyond this many groups the
 # rows are first put in group order by one radix pass
@@ -58,6 +60,26 @@ def time_group_counts(
         _, _, events[g], n_censor = exit_counts(ev_t, cen_t, grid)
         exits[g] = events[g] + n_censor
     return grid, exits, events
+
+
+def group_risk_counts(grid: np.ndarray, exits: np.ndarray, events: np.ndarray) -> RiskCounts:
+    """One group's :class:`~cohortlab.survival._counts.RiskCounts` at its own distinct times.
+
+    ``exits`` and ``events`` are the group's row of :func:`time_group_counts`; the number at
+    risk at a time is the group's rows less those out before it (integers: exact).
+
+    Examples
+    --------
+    >>> rc = group_risk_counts(np.array([1.0, 2.0, 3.0]), np.array([2, 0, 1]),
+    ...                        np.array([1, 0, 1]))
+    >>> rc.time.tolist(), rc.n_risk.tolist(), rc.n_censor.tolist()
+    ([1.0, 3.0], [3.0, 1.0], [1.0, 0.0])
+    """
+    own = np.flatnonzero(exits)  # the group's own distinct times
+    n_exit, n_event = exits[own], events[own]
+    y = (int(n_exit.sum()) - (np.cumsum(n_exit) - n_exit)).astype(float)
+    return RiskCounts(time=grid[own], n_risk=y, n_event=n_event.astype(float)[:, None],
+                      n_censor=(n_exit - n_event).astype(float), n_enter=np.zeros(y.size))
 
 
 def _packed_counts(

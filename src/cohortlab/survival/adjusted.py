@@ -27,13 +27,11 @@ from .._validation import (
     verb,
     verb_name,
 )
-from ..causal._ipw import realized_weights
 from ..causal._outcome import overlap_notes
 from ..causal._propensity import check_arms, fit_propensity
 from ..exceptions import DataValidationError, LowEffectiveSampleSizeWarning
-from ..inference.bootstrap import bootstrap, bootstrap_interval
+from ..inference.bootstrap import bootstrap
 from ..results.estimate import EstimateTable
-from . import _cox
 from ._adjusted_aipw import (
     AIPW_MIN_ESS,
     AIPW_MIN_ESS_FRACTION,
@@ -42,10 +40,17 @@ from ._adjusted_aipw import (
     mask_unestimable,
     warn_low_ess,
 )
-from ._adjusted_arms import arm_curve, arm_variance, log_log_ci, read_on_grid
-from ._adjusted_if import gformula_influence, ipw_influence
-from ._aipw import augmented_outcome, bound_curve, censoring_km
-from ._km import _z
+from ._adjusted_arms import (
+    at_risk_on_grid,
+    bootstrap_ci,
+    event_grid,
+    ipw_curves,
+    log_log_ci,
+    plain_ci,
+)
+from ._adjusted_cox import ArmArrays, Moments, aipw_curves, gformula_curves
+from ._adjusted_if import gformula_influence, held_weight_derivative, ipw_influence
+from ._aipw import bound_curve
 from .adjusted_curves import AdjustedCurves
 
 __all__ = ["adjusted_survival", "AdjustedCurves", "AIPW_MIN_ESS", "AIPW_MIN_ESS_FRACTION"]
@@ -53,8 +58,6 @@ __all__ = ["adjusted_survival", "AdjustedCurves", "AIPW_MIN_ESS", "AIPW_MIN_ESS_
 Method = Literal["ipw", "gformula", "aipw"]
 #: Largest number of distinct event times used as the evaluation grid by default.
 MAX_GRID = 500
-#: Subjects x times evaluated at once by the g-formula (bounds its memory at ~16 MB a block).
-CHUNK_ELEMENTS = 2_000_000
 _REFIT = {"ipw": "propensity", "gformula": "Cox",
           "aipw": "propensity, Cox outcome and Kaplan-Meier censoring"}
 
@@ -216,7 +219,8 @@ def adjusted_survival(
         var = moments.variance()
     elif method == "ipw":
         w, notes = _ipw_weights(spec)
-        values, var = _ipw_curves(spec, w, with_variance=vchoice == "robust")
+        values, var = ipw_curves(spec.t, spec.d, spec.a, w, cause, grid,
+                                 with_variance=vchoice == "robust")
     elif method == "aipw":
         values, moments, notes, low_ess = _aipw_curves(spec, vchoice == "influence_function")
         var = (np.vstack([np.diag(moments.cov(a_, a_)) for a_ in (0, 1)])
@@ -237,10 +241,7 @@ def adjusted_survival(
         boot = bootstrap(lambda idx: _replicate(spec, method, idx), len(frame), n_boot=n_boot,
                          random_state=rng, n_jobs=n_jobs)
         reps = boot.valid.reshape(-1, 2, grid.size)
-        se = reps.std(axis=0, ddof=1)
-        lo, hi = np.empty_like(values), np.empty_like(values)
-        for arm in (0, 1):
-            _, lo[arm], hi[arm] = bootstrap_interval(values[arm], reps[:, arm], conf_level)
+        se, lo, hi = bootstrap_ci(values, reps, conf_level)
         ci_method: CIMethod = "bootstrap_percentile"
     elif method == "ipw":
         assert var is not None
@@ -251,8 +252,7 @@ def adjusted_survival(
     else:
         assert var is not None
         se = np.sqrt(var)
-        z = float(_z(conf_level))
-        lo, hi = values - z * se, values + z * se
+        lo, hi = plain_ci(values, se, conf_level)
         ci_method = "influence_function"
     measure: EffectMeasure = "survival" if cause is None else "cumulative_incidence"
     notes += ("estimates weighted or standardised; n_risk is the unweighted number at risk "
@@ -298,6 +298,11 @@ class _Spec:
     truncate: Any
     weights_col: str | None = None
 
+    def arrays(self) -> ArmArrays:
+        """The arrays the kernels read (no copy)."""
+        return ArmArrays(t=self.t, d=self.d, a=self.a, s=self.s, X=self.X, cause=self.cause,
+                         grid=self.grid)
+
     def take(self, idx: np.ndarray) -> _Spec:
         from dataclasses import replace
 
@@ -311,12 +316,7 @@ def _grid(t: np.ndarray, d: np.ndarray, times: Sequence[float] | None) -> np.nda
         if g.size == 0 or g[0] < 0:
             raise DataValidationError(f"{verb_name()}(): times must be >= 0; got {list(times)}.")
         return g
-    ev = np.unique(t[d > 0])
-    if ev.size > MAX_GRID:
-        ev = np.unique(np.quantile(ev, np.linspace(0, 1, MAX_GRID), method="lower"))
-    # the curves are flat after the last event: include the end of follow-up so that
-    # at()/contrast() reach it
-    return np.unique(np.append(ev, t.max()))
+    return event_grid(t, d, MAX_GRID)
 
 
 def _resolve_variance(method: str, variance: str | None, cause: int | None
@@ -363,126 +363,17 @@ def _ipw_weights(sp: _Spec) -> tuple[np.ndarray, tuple[str, ...]]:
 def _ps_terms(sp: _Spec, ps: Any) -> tuple[np.ndarray, np.ndarray, Any, np.ndarray]:
     """``(dW/de, e, fit, X)``: dW/de is 0 where a weight was trimmed or truncated (held fixed)."""
     e = ps.scores.to_numpy()
-    w_raw, dw = realized_weights(np.clip(e, 1e-12, 1 - 1e-12), sp.a, sp.estimand)
-    kept = ps.kept.to_numpy() & np.isclose(ps.weights.to_numpy(), w_raw, rtol=1e-12, atol=0)
-    return np.where(kept, dw, 0.0), e, ps._fit, ps._design.X
-
-
-def _ipw_curves(sp: _Spec, w: np.ndarray, with_variance: bool
-                ) -> tuple[np.ndarray, np.ndarray | None]:
-    values = np.vstack([arm_curve(sp.t[sp.a == arm], sp.d[sp.a == arm], w[sp.a == arm],
-                                   sp.cause, sp.grid) for arm in (1, 0)])
-    if not with_variance:
-        return values, None
-    var = np.vstack([arm_variance(sp.t[sp.a == arm], sp.d[sp.a == arm], w[sp.a == arm],
-                                   sp.cause, sp.grid) for arm in (1, 0)])
-    return values, var
+    dw = held_weight_derivative(e, sp.a, sp.estimand, ps.weights.to_numpy(), ps.kept.to_numpy())
+    return dw, e, ps._fit, ps._design.X
 
 
 def _gformula_curves(sp: _Spec) -> np.ndarray:
     """Standardised Cox predictions under a = 1 and a = 0, averaged over the population."""
-    wpop = sp.s * _population(sp)
-    acc = np.zeros((2, sp.grid.size))
-    for rows, pred in _cox_predictions(sp, np.flatnonzero(wpop > 0)):
-        acc += np.einsum("aik,i->ak", pred, wpop[rows])
-    return acc / wpop.sum()
-
-
-def _cox_predictions(sp: _Spec, rows: np.ndarray, times: np.ndarray | None = None,
-                     with_survival: bool = False):  # noqa: ANN202 (a generator)
-    """Yield ``(chunk_rows, pred[, surv])``: each row's predicted curves under a = 1, 0.
-
-    ``pred[arm, i, k]`` is the survival (or incidence of ``cause``) at ``times[k]`` (default
-    the grid) under a = 1 (arm 0) and a = 0 (arm 1), from a Cox model of the outcome
-    (cause-specific Cox models with ``cause``) on exposure and covariates; with
-    ``with_survival`` also the all-cause survival ``surv`` at ``times``. Rows come in blocks
-    so memory stays bounded.
-    """
-    times = sp.grid if times is None else times
-    Z = np.column_stack([sp.a.astype(float), sp.X])
-    causes = [None] if sp.cause is None else sorted(int(c) for c in np.unique(sp.d) if c > 0)
-    fits = []
-    for k in causes:
-        dk = (sp.d > 0) if k is None else (sp.d == k)
-        cd = _cox.prepare(Z, sp.t, dk.astype(np.int64), sp.s)
-        fit = _cox.fit_cox(cd, efron=True)
-        st = cd.strata[0]
-        tt = _cox.time_terms(st, cd.x[st.sl], st.weight * np.exp(cd.x[st.sl] @ fit.beta), True)
-        fits.append((k, fit.beta, cd.center, st.event_times, tt.q01))
-    # survival needs the cumulative hazards only at `times`; an incidence integrates over
-    # every event time of any cause
-    union = (times if sp.cause is None
-             else np.unique(np.concatenate([f[3] for f in fits])))
-    pos = np.searchsorted(union, times, side="right") - 1
-    width = union.size * (2 if with_survival else 1)
-    n_chunks = max(1, int(np.ceil(2 * rows.size * width / CHUNK_ELEMENTS)))
-    for chunk in np.array_split(rows, n_chunks):
-        pred = np.empty((2, chunk.size, times.size))
-        surv = np.empty((2, chunk.size, times.size)) if with_survival else None
-        for row, arm in enumerate((1, 0)):
-            za = np.column_stack([np.full(chunk.size, float(arm)), sp.X[chunk]])
-            cum_all = np.zeros((chunk.size, union.size))
-            step_k = None
-            for k, beta, center, ev_t, dh in fits:
-                r = np.exp((za - center) @ beta)
-                if sp.cause is None:
-                    cum_h = read_on_grid(ev_t, np.cumsum(dh), union, 0.0)
-                    cum_all += r[:, None] * cum_h[None, :]
-                    continue
-                inc = np.zeros(union.size)
-                inc[np.searchsorted(union, ev_t)] = dh
-                h = r[:, None] * inc[None, :]
-                cum_all += np.cumsum(h, axis=1)
-                if k == sp.cause:
-                    step_k = h
-            if sp.cause is None:
-                pred[row] = np.exp(-cum_all)
-                if surv is not None:
-                    surv[row] = pred[row]
-                continue
-            s_all = np.exp(-cum_all)
-            s_prev = np.concatenate([np.ones((chunk.size, 1)), s_all[:, :-1]], axis=1)
-            curve = np.cumsum(s_prev * step_k, axis=1)
-            pred[row] = np.where(pos >= 0, curve[:, np.maximum(pos, 0)], 0.0)
-            if surv is not None:
-                surv[row] = np.where(pos >= 0, s_all[:, np.maximum(pos, 0)], 1.0)
-        yield (chunk, pred, surv) if with_survival else (chunk, pred)
-
-
-@dataclass(frozen=True)
-class _Moments:
-    """Sums that give the influence-function covariance of any linear contrast on the grid.
-
-    ``mean[arm]`` is the estimate; ``cross[(a, b)] = sum_i s_i^2 psi_a,i psi_b,i'`` (grid x
-    grid) and ``lin[arm] = sum_i s_i^2 psi_arm,i``; ``s2 = sum s_i^2``, ``total = sum s_i``.
-    """
-
-    mean: np.ndarray
-    cross: dict
-    lin: np.ndarray
-    s2: float
-    total: float
-    n: int
-
-    def cov(self, a: int, b: int) -> np.ndarray:
-        """Covariance matrix (grid x grid) of the estimates of arms ``a`` and ``b``."""
-        m_a, m_b = self.mean[a], self.mean[b]
-        c = (self.cross[(a, b)] - np.outer(m_a, self.lin[b]) - np.outer(self.lin[a], m_b)
-             + self.s2 * np.outer(m_a, m_b))
-        return c / self.total**2 * self.n / max(self.n - 1, 1)
-
-    def cov_diag(self, a: int, b: int) -> np.ndarray:
-        """Covariance of the arms' estimates at each grid time."""
-        return np.diag(self.cov(a, b))
-
-    def quad(self, vec: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """2 x 2 covariance of ``vec @ theta_a[cols]`` for the two arms."""
-        sub = np.ix_(cols, cols)
-        return np.array([[vec @ self.cov(a, b)[sub] @ vec for b in (0, 1)] for a in (0, 1)])
+    return gformula_curves(sp.arrays(), _population(sp))
 
 
 def _aipw_curves(sp: _Spec, with_moments: bool
-                 ) -> tuple[np.ndarray, _Moments | None, tuple, list[tuple[int, float, int]]]:
+                 ) -> tuple[np.ndarray, Moments | None, tuple, list[tuple[int, float, int]]]:
     """Augmented IPW with censoring augmentation (see ``_aipw`` and adjusted_survival).
 
     Also returns the arms whose effective sample size is too small for the curves
@@ -500,42 +391,7 @@ def _aipw_curves(sp: _Spec, with_moments: bool
         if not (low_ess and issubclass(c.category, LowEffectiveSampleSizeWarning)):
             warnings.warn_explicit(c.message, c.category, c.filename, c.lineno,
                                    source=c.source)
-    kms = [censoring_km(sp.t[sp.a == arm], sp.d[sp.a == arm], sp.s[sp.a == arm])
-           for arm in (1, 0)]
-    times = np.unique(np.concatenate([sp.grid, kms[0].jumps, kms[1].jumps]))
-    at_grid = np.searchsorted(times, sp.grid)
-    at_jumps = [np.searchsorted(times, km.jumps) for km in kms]
-    k = sp.grid.size
-    total = float(sp.s.sum())
-    acc = np.zeros((2, k))
-    cross = {(0, 0): np.zeros((k, k)), (1, 1): np.zeros((k, k)), (0, 1): np.zeros((k, k))}
-    lin = np.zeros((2, k))
-    rows = np.flatnonzero(sp.s > 0)
-    for chunk, pred, surv in _cox_predictions(sp, rows, times, with_survival=True):
-        psi = pred[:, :, at_grid].copy()              # m_a on the grid, for everyone
-        for row, arm in enumerate((1, 0)):
-            mine = sp.a[chunk] == arm
-            sub = chunk[mine]
-            m = psi[row][mine]
-            z = augmented_outcome(
-                sp.t[sub], sp.d[sub], sp.cause, sp.grid, kms[row], m,
-                surv[row][mine][:, at_jumps[row]],
-                None if sp.cause is None else pred[row][mine][:, at_jumps[row]])
-            wt = (w[sub] / sp.s[sub])[:, None]          # 1 / e_a for the arm's own rows
-            psi[row][mine] = m + wt * (z - m)
-        s = sp.s[chunk]
-        acc += np.einsum("aik,i->ak", psi, s)
-        if with_moments:
-            s2 = s**2
-            for a_, b_ in cross:
-                cross[(a_, b_)] += (psi[a_] * s2[:, None]).T @ psi[b_]
-            lin += np.einsum("aik,i->ak", psi, s2)
-    values = acc / total
-    moments = None
-    if with_moments:
-        cross[(1, 0)] = cross[(0, 1)].T
-        moments = _Moments(mean=values, cross=cross, lin=lin, s2=float((sp.s**2).sum()),
-                           total=total, n=int((sp.s > 0).sum()))
+    values, moments = aipw_curves(sp.arrays(), w, with_moments)
     return values, moments, notes + ("AIPW: Cox outcome model on exposure + covariates; "
                                      "censoring: Kaplan-Meier per arm, augmented (AIPCW)",
                                      ), low_ess
@@ -558,7 +414,8 @@ def _replicate(sp: _Spec, method: str, idx: np.ndarray) -> np.ndarray:
         warnings.simplefilter("ignore")
         if method == "ipw":
             w, _ = _ipw_weights(rep)
-            values, _ = _ipw_curves(rep, w, with_variance=False)
+            values, _ = ipw_curves(rep.t, rep.d, rep.a, w, rep.cause, rep.grid,
+                                   with_variance=False)
         elif method == "aipw":
             values, _, _, _ = _aipw_curves(rep, with_moments=False)
             increasing = rep.cause is not None
@@ -572,8 +429,7 @@ def _long_frame(sp: _Spec, values: np.ndarray, se: np.ndarray, lo: np.ndarray,
                 hi: np.ndarray, conf_level: float) -> pd.DataFrame:
     parts = []
     for row, arm in enumerate((1, 0)):
-        in_arm = sp.a == arm
-        n_risk = in_arm.sum() - np.searchsorted(np.sort(sp.t[in_arm]), sp.grid, side="left")
+        n_risk = at_risk_on_grid(sp.t[sp.a == arm], sp.grid)
         parts.append(pd.DataFrame({
             "time": sp.grid, "group": f"{sp.exposure}={arm}", "cause": sp.cause,
             "n_risk": n_risk, "n_event": np.nan, "n_censor": np.nan, "estimate": values[row],

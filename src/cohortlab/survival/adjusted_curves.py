@@ -19,6 +19,8 @@ from .._validation import (
 from ..exceptions import DataValidationError
 from ..results.curve import Curve
 from ..results.estimate import Estimate, EstimateTable
+from ._adjusted_arms import arm_contrast
+from ._rmst import grid_rmst, paired_rmst_contrasts, step_area
 
 __all__ = ["AdjustedCurves"]
 
@@ -98,17 +100,9 @@ class AdjustedCurves(Curve):
             cov10 = 0.0
             if self.moments is not None:  # the fitted models share subjects across arms
                 cov10 = float(self.moments.cov_diag(0, 1)[pos[k]])
-            ci = self.ci_method
-            if measure == "difference":
-                rows.append(Estimate.from_model_scale(
-                    term, float(v1[k] - v0[k]), float(np.sqrt(var1 + var0 - 2 * cov10)),
-                    ci_method=ci, **common))
-            else:
-                se_log = np.sqrt(var1 / v1[k] ** 2 + var0 / v0[k] ** 2
-                                 - 2 * cov10 / (v1[k] * v0[k]))
-                rows.append(Estimate.from_model_scale(
-                    term, float(np.log(v1[k] / v0[k])), float(se_log), ci_method=ci,
-                    **common))
+            point, se = arm_contrast(v1[k], v0[k], var1, var0, cov10, measure)
+            rows.append(Estimate.from_model_scale(term, point, se, ci_method=self.ci_method,
+                                                  **common))
         return EstimateTable(rows=tuple(rows), title=f"{self._title()} · contrasts",
                              dropped=self.dropped, notes=self.notes)
 
@@ -135,8 +129,8 @@ class AdjustedCurves(Curve):
         if not tau <= self.grid[-1] or tau <= 0:
             raise DataValidationError(
                 f"rmst(): tau = {tau:g} is outside the evaluation grid (0, {self.grid[-1]:g}].")
-        point = np.array([_area(self.grid, self.arm_values[a], tau) for a in (0, 1)])
-        reps = np.array([[_area(self.grid, r[a], tau) for a in (0, 1)]
+        point = np.array([step_area(self.grid, self.arm_values[a], tau) for a in (0, 1)])
+        reps = np.array([[step_area(self.grid, r[a], tau) for a in (0, 1)]
                          for r in self.replicates])
         names = [f"RMST {self.exposure_name}=1", f"RMST {self.exposure_name}=0",
                  f"RMST difference {self.exposure_name} 1 vs 0"]
@@ -158,45 +152,26 @@ class AdjustedCurves(Curve):
         if not tau > 0:
             raise DataValidationError(f"rmst(): tau must be > 0; got {tau:g}.")
         est, cov = self.moments.rmst_exact(tau)
-        (r1, r0), (v1, v0, c10) = est, (cov[0, 0], cov[1, 1], cov[0, 1])
         x = self.exposure_name
-        rows: list[tuple[str, float, float, EffectMeasure]] = [
-            (f"RMST {x}=1", r1, np.sqrt(v1), "rmst"),
-            (f"RMST {x}=0", r0, np.sqrt(v0), "rmst"),
-            (f"RMST difference {x} 1 vs 0", r1 - r0, np.sqrt(v1 + v0 - 2 * c10),
-             "rmst_difference"),
-            (f"RMST ratio {x} 1 vs 0", np.log(r1 / r0),
-             np.sqrt(v1 / r1**2 + v0 / r0**2 - 2 * c10 / (r1 * r0)), "rmst_ratio"),
-            (f"RMTL ratio {x} 1 vs 0", np.log((tau - r1) / (tau - r0)),
-             np.sqrt(v1 / (tau - r1) ** 2 + v0 / (tau - r0) ** 2
-                     - 2 * c10 / ((tau - r1) * (tau - r0))), "rmtl_ratio")]
+        names = [f"RMST {x}=1", f"RMST {x}=0", f"RMST difference {x} 1 vs 0",
+                 f"RMST ratio {x} 1 vs 0", f"RMTL ratio {x} 1 vs 0"]
+        measures: list[EffectMeasure] = ["rmst", "rmst", "rmst_difference", "rmst_ratio",
+                                         "rmtl_ratio"]
         out = tuple(Estimate.from_model_scale(
             nm, float(p), float(se), conf_level=self.conf_level, effect_measure=meas,
             method=self.method, ci_method=self.ci_method, estimand=self.estimand, n=self.n,
             n_events=self.n_events, labels={"tau": tau})
-            for nm, p, se, meas in rows)
+            for nm, (p, se), meas
+            in zip(names, paired_rmst_contrasts(est, cov, tau), measures, strict=True))
         return EstimateTable(rows=out, title=f"RMST to {tau:g}", notes=self.notes)
 
     def _rmst_from_moments(self, tau: float) -> EstimateTable:
         if not 0 < tau <= self.grid[-1]:
             raise DataValidationError(
                 f"rmst(): tau = {tau:g} is outside the evaluation grid (0, {self.grid[-1]:g}].")
-        # RMST = 1 * (t_1 - 0) + sum_k S(t_k) * (t_{k+1} - t_k) up to tau: linear in S
-        inside = self.grid < tau
-        knots = np.concatenate([self.grid[inside], [tau]])
-        a = np.zeros(self.grid.size)
-        a[inside] = np.diff(knots)
-        base = float(min(self.grid[0], tau))
-        # only grid times before tau enter (later ones may be NaN: not estimable)
-        a = a[inside]
-        vals = self.arm_values[:, inside]
-        est = [base + a @ vals[0], base + a @ vals[1]]
-        q = self.moments.quad(a, np.flatnonzero(inside))
-        var, cov10 = [q[0, 0], q[1, 1]], q[0, 1]
+        pts, ses = grid_rmst(self.grid, self.arm_values, tau, self.moments.quad)
         names = [f"RMST {self.exposure_name}=1", f"RMST {self.exposure_name}=0",
                  f"RMST difference {self.exposure_name} 1 vs 0"]
-        pts = [est[0], est[1], est[0] - est[1]]
-        ses = [np.sqrt(var[0]), np.sqrt(var[1]), np.sqrt(var[0] + var[1] - 2 * cov10)]
         rows = tuple(Estimate.from_model_scale(
             nm, float(p), float(se), conf_level=self.conf_level,
             effect_measure="rmst" if k < 2 else "rmst_difference", method=self.method,
@@ -213,10 +188,3 @@ class AdjustedCurves(Curve):
                 f"contrast(): times must lie in [{self.grid[0]:g}, {self.grid[-1]:g}], the "
                 f"evaluation grid; got {ts.tolist()}.")
         return pos
-
-
-def _area(grid: np.ndarray, values: np.ndarray, tau: float) -> float:
-    """Area under a step function starting at 1 at time 0, known on ``grid``, up to ``tau``."""
-    knots = np.concatenate([[0.0], grid[grid < tau], [tau]])
-    vals = np.concatenate([[1.0], values[grid < tau]])
-    return float(np.sum(np.diff(knots) * vals))

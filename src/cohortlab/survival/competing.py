@@ -14,22 +14,16 @@ from ..causal._propensity import PropensityScore
 from ..exceptions import DataValidationError
 from ..results.curve import Curve
 from ..results.testresult import TestResult, TestTable
-from ._aalen_johansen import (
-    aalen_johansen,
-    aalen_variance,
-    cif_conf_int,
-    gray_score,
-    ij_variance,
-)
+from ._aalen_johansen import gray_score
+from ._curves import cif_estimates
 from ._prepare import (
     GroupArrays,
-    count_pair,
     curve_columns,
     positive_weight_counts,
     prepare,
 )
 from ._psvar import CURVE_NOTE, PSNuisance, check_curve_variance, ps_weights
-from ._psvar_curves import aj_linear, groups_with_rows, ps_curve_variance
+from ._psvar_curves import groups_with_rows
 
 __all__ = ["cumulative_incidence", "gray_test"]
 
@@ -199,34 +193,10 @@ def _group_columns(
     g: GroupArrays, causes: list[int], variance: str, conf_type: str, conf_level: float,
     ps: tuple[PSNuisance, np.ndarray] | None = None,
 ) -> list[dict[str, np.ndarray]]:
-    """One group's curves, one dict of columns per cause.
-
-    The rows come sorted by time, so each row's exit index is a running count of distinct
-    times.
-    """
-    t, e, w, t0 = g.time, g.event, g.weights, g.entry
-    n_causes = max(int(e.max(initial=0)), max(causes))  # every code present gets a column
-    rc, plain = count_pair(t, e, w, t0, n_causes=n_causes)
-    aj = aalen_johansen(rc)
-    if variance == "aalen":
-        var = aalen_variance(aj)
-    else:
-        exit_idx = np.concatenate([[0], np.cumsum(t[1:] != t[:-1])])
-        entry_idx = None if t0 is None else np.searchsorted(rc.time, t0, side="right")
-        ww = np.ones(t.size) if w is None else w
-        var = ij_variance(aj, exit_idx, e, ww, entry_idx)
-        if ps is not None:  # the estimated propensity score (stacked M-estimation)
-            nuis, pos = ps
-            extra = ps_curve_variance(lambda f: aj_linear(aj, exit_idx, e, f, entry_idx),
-                                      nuis, pos, ww)
-            var = np.maximum(var + extra, 0.0)
-    out = []
-    for k in causes:
-        est, se = aj.cif[:, k - 1], np.sqrt(var[:, k - 1])
-        lo, hi = cif_conf_int(est, se, conf_type, conf_level)
-        out.append(curve_columns(rc, plain, g.level, k, (est, se, lo, hi), conf_level,
-                                 weighted=w is not None))
-    return out
+    """One group's curves, one dict of columns per cause."""
+    rc, plain, per_cause = cif_estimates(g, causes, variance, conf_type, conf_level, ps)
+    return [curve_columns(rc, plain, g.level, k, est, conf_level, weighted=g.weights is not None)
+            for k, est in zip(causes, per_cause, strict=True)]
 
 
 # ---------------------------------------------------------------------- gray_test

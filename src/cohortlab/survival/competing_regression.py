@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -24,6 +24,8 @@ from ..exceptions import DataValidationError
 from ..results.dropped import Dropped
 from ..results.model import ModelResult
 from . import _cox
+from ._cox_stats import wald_statistic
+from ._km import censoring_survival
 from ._prepare import check_cause_codes, positive_weight_counts
 from ._psvar import (
     CoxVariance,
@@ -140,7 +142,7 @@ def fine_gray(
     design = build_design(frame, covariates, func, drop_intercept=True)
     d = (codes == cause).astype(np.int64)
     compete = (codes > 0) & (codes != cause)
-    g_minus = _censoring_survival(t, codes, w if censoring == "weighted" else None)
+    g_minus = censoring_survival(t, codes, w if censoring == "weighted" else None)
     cd = _cox.prepare(design.X, t, d, w, extend=compete, censoring_survival=g_minus)
     efron = ties == "efron"
     fit = _cox.fit_cox(cd, efron, max_iter=max_iter)
@@ -157,7 +159,7 @@ def fine_gray(
         vcov, _ = _cox.robust_vcov(cd, fit.beta, fit.vcov, efron, cluster=cl_ids, weights=w)
     n_pos, n_events, zero = positive_weight_counts(w if weights else None, weights, d > 0)
     p = fit.beta.size
-    wald = float(fit.beta @ np.linalg.pinv(vcov) @ fit.beta)
+    wald = wald_statistic(fit.beta, vcov)
     fstats = {"loglik_null": fit.loglik_null, "loglik": fit.loglik,
               "wald_statistic": wald, "wald_df": float(p),
               "wald_p_value": float(stats.chi2.sf(wald, p)),
@@ -285,24 +287,3 @@ def _check_cause(codes: np.ndarray, cause: int, event: str, func: str) -> None:
         raise DataValidationError(
             f"{func}(): cause {cause!r} has no events in column {event!r}; the event codes "
             f"present are {present} (0 = censored). Pass one of them as cause.")
-
-
-def _censoring_survival(t: np.ndarray, codes: np.ndarray, w: np.ndarray | None = None
-                        ) -> Callable[[np.ndarray], np.ndarray]:
-    """``t -> G(t-)``: Kaplan-Meier of the censoring times, events before censorings at ties."""
-    # one pass of counts (as risk_counts' for the censoring and the any-event indicators)
-    times, inv = np.unique(t, return_inverse=True)
-    m = times.size
-    ww = np.ones(t.size) if w is None else np.asarray(w, dtype=float)
-    cens = codes == 0
-    n_cens = np.bincount(inv[cens], weights=ww[cens], minlength=m)
-    n_events_any = np.bincount(inv[~cens], weights=ww[~cens], minlength=m)
-    at_risk = np.cumsum(np.bincount(inv, weights=ww, minlength=m)[::-1])[::-1] - n_events_any
-    with np.errstate(divide="ignore", invalid="ignore"):
-        hazard = np.where(at_risk > 0, n_cens / at_risk, 0.0)
-    g = np.cumprod(1 - hazard)
-
-    def g_minus(x: np.ndarray) -> np.ndarray:
-        return np.concatenate([[1.0], g])[np.searchsorted(times, x, side="left")]
-
-    return g_minus

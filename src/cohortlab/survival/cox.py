@@ -29,6 +29,14 @@ from ..results.model import ModelResult
 from ..results.testresult import TestResult, TestTable
 from . import _cox
 from ._cox import CoxData, CoxFit
+from ._cox_stats import (
+    CONCORDANCE_MAX_N,
+    concordance_of,
+    fit_stats,
+    row_weights,
+    zph_chisq,
+    zph_times,
+)
 from ._prepare import positive_weight_counts
 from ._psvar import CoxVariance, cluster_codes, ps_weights, resolve_variance, stacked_model_vcov
 
@@ -76,17 +84,14 @@ class CoxResult(ModelResult):
         """
         check_option(transform, Transform, "transform", "check_proportional_hazards")
         st = self._state()
-        g = _zph_times(st, transform)
+        g = zph_times(st.cd, st.time, st.status, st.entry, transform)
         u, full = _cox.zph_test(st.cd, st.fit.beta, st.efron, g)
         p = len(self.terms)
         rows = []
         blocks = [(t, [i]) for i, t in enumerate(self.terms)] + [("GLOBAL", list(range(p)))]
         for term, idx in blocks:
-            cols = list(range(p)) + [p + i for i in idx]
-            sub = full[np.ix_(cols, cols)]
-            vinv = np.linalg.pinv(sub)
             k = len(idx)
-            stat = float(u[idx] @ vinv[p:, p:] @ u[idx])
+            stat = zph_chisq(u, full, idx)
             rows.append(TestResult(
                 term=term, statistic=stat, df=k, p_value=float(stats.chi2.sf(stat, k)),
                 method="cox_zph", n=self.n, n_events=self.n_events,
@@ -156,10 +161,9 @@ class CoxResult(ModelResult):
         within strata and carry the product of the case weights.
         """
         st = self._state()
-        w = np.empty(st.cd.n)
-        for s in st.cd.strata:
-            w[s.rows] = s.weight
-        return _concordance_of(st.cd, st.fit.beta, w, st.time, st.status, st.design, st.entry)
+        w = row_weights(st.cd)
+        return concordance_of(st.cd, st.fit.beta, w, st.time, st.status, st.design.X,
+                              st.entry)
 
     def _state(self) -> _CoxState:
         if self.state is None:
@@ -328,8 +332,7 @@ def cox(
     elif robust or cluster:
         vcov, _ = _cox.robust_vcov(cd, fit.beta, fit.vcov, efron, cluster=cl_ids, weights=w)
         ci_method = "wald_cluster" if cluster else "wald_sandwich"
-    fstats = _fit_stats(cd, fit, vcov, efron, variance != "model", cl_ids, w, t, d, design,
-                        s)
+    fstats = fit_stats(cd, fit, vcov, efron, variance != "model", cl_ids, w, t, d, design.X, s)
     state = _CoxState(cd=cd, fit=fit, efron=efron, design=design, strata_col=strata,
                       strata_levels=levels, time=t, status=d, entry=s)
     if "concordance" not in fstats:
@@ -354,69 +357,6 @@ def _monotone_notes(fit: CoxFit, names: Sequence[str], cols: Sequence[str]) -> t
            "(Firth) model.")
     warnings.warn(msg, MonotoneLikelihoodWarning, stacklevel=3)
     return (msg.split("(): ", 1)[1],)
-
-
-def _fit_stats(cd: CoxData, fit: CoxFit, vcov: np.ndarray, efron: bool, robust: bool,
-               cl_ids: np.ndarray | None, w: np.ndarray, t: np.ndarray, d: np.ndarray,
-               design: Design, entry: np.ndarray | None) -> dict[str, float]:
-    p = fit.beta.size
-    lr = 2 * (fit.loglik - fit.loglik_null)
-    wald = float(fit.beta @ np.linalg.pinv(vcov) @ fit.beta)
-    score = float(fit.score_null @ np.linalg.pinv(fit.info_null) @ fit.score_null)
-    out = {
-        "loglik_null": fit.loglik_null, "loglik": fit.loglik,
-        "lr_statistic": lr, "lr_df": float(p), "lr_p_value": float(stats.chi2.sf(lr, p)),
-        "wald_statistic": wald, "wald_p_value": float(stats.chi2.sf(wald, p)),
-        "score_statistic": score, "score_p_value": float(stats.chi2.sf(score, p)),
-    }
-    if robust:
-        _, dfb0 = _cox.robust_vcov(cd, np.zeros(p), np.eye(p), efron, cluster=cl_ids, weights=w)
-        rs = float(fit.score_null @ np.linalg.pinv(dfb0.T @ dfb0) @ fit.score_null)
-        out.update(robust_score_statistic=rs, robust_score_p_value=float(stats.chi2.sf(rs, p)))
-    if cd.n <= CONCORDANCE_MAX_N:
-        out["concordance"] = _concordance_of(cd, fit.beta, w, t, d, design, entry)
-    out["iterations"] = float(fit.iterations)
-    return out
-
-
-#: Harrell's C is O(n log^2 n) but with a large constant; above this size it is computed only
-#: on request (CoxResult.concordance()) and the result says so in its notes.
-CONCORDANCE_MAX_N = 200_000
-
-
-def _concordance_of(cd: CoxData, beta: np.ndarray, w: np.ndarray, t: np.ndarray,
-                    d: np.ndarray, design: Design, entry: np.ndarray | None = None) -> float:
-    from ._concordance import concordance
-
-    strata = np.empty(cd.n, dtype=np.int64)
-    for k, st in enumerate(cd.strata):
-        strata[st.rows] = k
-    # a row-wise sum, not a BLAS product: equal rows get bitwise-equal predictors (tied pairs
-    # stay tied whatever the BLAS kernel and the row's memory alignment)
-    return concordance(t, d, (design.X * beta).sum(axis=1), w, strata, entry)
-
-
-def _zph_times(st: _CoxState, transform: str) -> np.ndarray:
-    """``g(t)`` at each stratum's event times, concatenated in stratum order."""
-    times = np.concatenate([s.event_times for s in st.cd.strata])
-    if transform == "identity":
-        return times
-    if transform == "log":
-        return np.log(times)
-    if transform == "rank":
-        # R: rank(times) over every row's exit time (ties averaged), read at the event times
-        all_times = np.sort(st.time)
-        ranks = stats.rankdata(all_times)
-        uniq, inv = np.unique(all_times, return_inverse=True)
-        mean_rank = np.bincount(inv, weights=ranks) / np.bincount(inv)
-        return mean_rank[np.searchsorted(uniq, times)]
-    # "km": 1 - KM(t-) of the pooled, unstratified data
-    from ._counts import risk_counts
-
-    rc = risk_counts(st.time, st.status, entry=st.entry)
-    surv = np.cumprod(1 - rc.n_event[:, 0] / rc.n_risk)
-    left = np.concatenate([[1.0], surv])[np.searchsorted(rc.time, times, side="left")]
-    return 1 - left
 
 
 def _check_newdata(newdata: Any, func: str) -> None:

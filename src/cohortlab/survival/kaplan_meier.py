@@ -17,35 +17,22 @@ from ..exceptions import DataValidationError
 from ..results.curve import Curve
 from ..results.dropped import Dropped
 from ..results.testresult import TestResult
-from ._counts import RiskCounts, risk_counts
-from ._km import (
-    LogrankParts,
-    greenwood_log_var,
-    km_conf_int,
-    km_ij_variance,
-    logrank_chisq,
-    logrank_parts,
-    product_limit,
-)
-from ._km_counts import time_group_counts
+from ._curves import km_estimates
+from ._km import greenwood_curve
+from ._km_counts import group_risk_counts, time_group_counts
 from ._km_inputs import QuickInputs, quick_inputs
+from ._logrank import LogrankParts, logrank_chisq, logrank_strata
 from ._prepare import (
     GroupArrays,
     Prepared,
-    count_pair,
     curve_columns,
-    group_time_order,
     positive_weight_counts,
     prepare,
 )
 from ._psvar import CURVE_NOTE, PSNuisance, check_curve_variance, ps_weights
-from ._psvar_curves import groups_with_rows, km_linear, ps_curve_variance
+from ._psvar_curves import groups_with_rows
 
 __all__ = ["kaplan_meier", "logrank"]
-
-# rmst.py imports the shared preparation from here under these names
-_prepare, _group_time_order, _counts = prepare, group_time_order, count_pair
-
 
 # ---------------------------------------------------------------------- kaplan_meier
 @verb
@@ -185,13 +172,9 @@ def _greenwood_curves(data: pd.DataFrame, func: str, time: str, event: str, by: 
     grid, exits, events = time_group_counts(t, is_ev, codes, len(levels))
     cols = []
     for g, level in enumerate(levels):  # loop over groups, never over times
-        own = np.flatnonzero(exits[g])  # the group's own distinct times
-        n_exit, n_event = exits[g, own], events[g, own]
-        # at risk at a time: the group's rows less those out before it (integers: exact)
-        y = (int(n_exit.sum()) - (np.cumsum(n_exit) - n_exit)).astype(float)
-        rc = RiskCounts(time=grid[own], n_risk=y, n_event=n_event.astype(float)[:, None],
-                        n_censor=(n_exit - n_event).astype(float), n_enter=np.zeros(y.size))
-        cols.append(_greenwood_columns(rc, level, conf_type, conf_level))
+        rc = group_risk_counts(grid, exits[g], events[g])
+        est = greenwood_curve(rc.n_risk, rc.n_event[:, 0], conf_type, conf_level)
+        cols.append(curve_columns(rc, rc, level, None, est, conf_level, weighted=False))
     frame = pd.DataFrame({k: np.concatenate([c[k] for c in cols]) for k in cols[0]})
     return Curve(
         data=frame, measure="survival", method="kaplan_meier", conf_type=conf_type,
@@ -200,44 +183,12 @@ def _greenwood_curves(data: pd.DataFrame, func: str, time: str, event: str, by: 
     )
 
 
-def _greenwood_columns(rc: RiskCounts, level: object, conf_type: str,
-                       conf_level: float) -> dict[str, np.ndarray]:
-    """One group's unweighted curve columns (Greenwood SE) from its counts."""
-    y, d = rc.n_risk, rc.n_event[:, 0]
-    surv = product_limit(y, d)
-    se = _greenwood_se(surv, y, d)
-    lo, hi = km_conf_int(surv, se, conf_type, conf_level)
-    return curve_columns(rc, rc, level, None, (surv, se, lo, hi), conf_level, weighted=False)
-
-
-def _greenwood_se(surv: np.ndarray, y: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Greenwood SE of ``S``; NaN where the curve is 0 (as R)."""
-    with np.errstate(invalid="ignore"):
-        se = np.where(surv > 0, surv * np.sqrt(greenwood_log_var(y, d)), np.nan)
-    return np.where(np.isfinite(se), se, np.nan)
-
-
 def _curve_frame(g: GroupArrays, variance: str, conf_type: str, conf_level: float,
                  ps: tuple[PSNuisance, np.ndarray] | None = None) -> pd.DataFrame:
     """One group's curve in long format (``ps``: the stacked-variance nuisance, rows)."""
-    t, e, w, t0 = g.time, g.event, g.weights, g.entry
-    rc, plain = count_pair(t, e, w, t0)
-    y, d = rc.n_risk, rc.n_event[:, 0]
-    surv = product_limit(y, d)
-    if variance == "greenwood":
-        se = _greenwood_se(surv, y, d)
-    else:
-        ww = np.ones(t.size) if w is None else w
-        var = km_ij_variance(rc.time, y, d, surv, t, e, ww, t0)
-        if ps is not None:
-            nuis, pos = ps
-            extra = ps_curve_variance(
-                lambda f: km_linear(rc.time, y, d, surv, t, e, t0, f), nuis, pos, ww)
-            var = np.maximum(var + extra, 0.0)
-        se = np.sqrt(var)
-    lo, hi = km_conf_int(surv, se, conf_type, conf_level)
-    return pd.DataFrame(curve_columns(rc, plain, g.level, None, (surv, se, lo, hi), conf_level,
-                                      weighted=w is not None))
+    rc, plain, est = km_estimates(g, variance, conf_type, conf_level, ps)
+    return pd.DataFrame(curve_columns(rc, plain, g.level, None, est, conf_level,
+                                      weighted=g.weights is not None))
 
 
 def _km_notes(p: Prepared, variance: str) -> tuple[str, ...]:
@@ -322,9 +273,9 @@ def logrank(
     if strata_codes is None:
         strata_codes = np.zeros(len(p.frame), dtype=np.intp)
     n_groups = len(p.levels)
-    plain = _logrank_strata(p.time, p.event, p.codes, strata_codes if p.strata else None,
+    plain = logrank_strata(p.time, p.event, p.codes, strata_codes if p.strata else None,
                             None, n_groups)
-    test = plain if p.weights is None else _logrank_strata(
+    test = plain if p.weights is None else logrank_strata(
         p.time, p.event, p.codes, strata_codes, p.weights, n_groups)
     chisq, df, singular = logrank_chisq(test)
     notes = _logrank_notes(p.strata, strata_codes, p.weights, singular)
@@ -338,7 +289,7 @@ def _logrank_quick(q: QuickInputs, codes: np.ndarray, by: str, event: str,
     """Unweighted, unstratified log-rank of clean inputs (``quick_inputs``: no ``prepare``)."""
     n_groups, n_events = len(q.levels), int(np.count_nonzero(q.event))
     _no_events(n_events, q.time.size, event, func)
-    test = _logrank_strata(q.time, q.event, codes, None, None, n_groups)
+    test = logrank_strata(q.time, q.event, codes, None, None, n_groups)
     chisq, df, singular = logrank_chisq(test)
     table = _logrank_table(q.levels, np.bincount(codes, minlength=n_groups), None, codes,
                            test, test)
@@ -363,62 +314,6 @@ def _logrank_result(by: str, chisq: float, df: int, n: int, n_events: int, dropp
         method="logrank", n=n, n_events=n_events, dropped=dropped, notes=notes,
         diagnostics=table,
     )
-
-
-def _logrank_strata(
-    t: np.ndarray,
-    e: np.ndarray,
-    codes: np.ndarray,
-    strata_codes: np.ndarray | None,
-    w: np.ndarray | None,
-    n_groups: int,
-) -> LogrankParts:
-    """Observed, expected and covariance summed over strata (``w`` None: unweighted)."""
-    obs, exp_, var = np.zeros(n_groups), np.zeros(n_groups), np.zeros((n_groups, n_groups))
-    levels = [None] if strata_codes is None else np.unique(strata_codes)
-    for s in levels:  # loop over strata and groups, never over times
-        if s is None:
-            ts, es, gs, ws = t, e, codes, w
-        else:
-            in_s = strata_codes == s
-            ts, es, gs = t[in_s], e[in_s], codes[in_s]
-            ws = None if w is None else w[in_s]
-        part = (_plain_parts(ts, es, gs, n_groups) if ws is None
-                else _weighted_parts(ts, es, gs, ws, n_groups))
-        obs += part.observed
-        exp_ += part.expected
-        var += part.variance
-    return LogrankParts(observed=obs, expected=exp_, variance=var)
-
-
-def _plain_parts(t: np.ndarray, e: np.ndarray, codes: np.ndarray,
-                 n_groups: int) -> LogrankParts:
-    """One stratum, unweighted: counts of exits and events per distinct time and group.
-
-    One :func:`~cohortlab.survival._km_counts.time_group_counts`; the numbers at risk are
-    reverse cumulative sums of the exits.
-    """
-    grid, exits, events = time_group_counts(t, e, codes, n_groups)
-    y = np.cumsum(exits[:, ::-1], axis=1)[:, ::-1]
-    # (m, G) in C order, as logrank_parts sums along its rows (same rounding as before)
-    return logrank_parts(grid, np.ascontiguousarray(y.T, dtype=float),
-                         np.ascontiguousarray(events.T, dtype=float))
-
-
-def _weighted_parts(t: np.ndarray, e: np.ndarray, codes: np.ndarray, w: np.ndarray,
-                    n_groups: int) -> LogrankParts:
-    """One stratum with case weights: weighted risk counts per group on the stratum's grid."""
-    grid = np.unique(t)
-    y = np.zeros((grid.size, n_groups))
-    d = np.zeros((grid.size, n_groups))
-    for g in np.unique(codes):  # groups, never times
-        rows = codes == g
-        rc = risk_counts(t[rows], e[rows], w[rows], n_causes=1)
-        # at risk at u: the group's count at its first own time >= u (0 after its last)
-        pos = np.searchsorted(rc.time, grid, side="left")
-        y[:, g] = np.concatenate([rc.n_risk, [0.0]])[pos]
-        d[np.searchsorted(grid, rc.time), g] = rc.n_event[:, 0]
-    return logrank_parts(grid, y, d)
 
 
 def _logrank_table(levels: list[Any], n: np.ndarray, weights: np.ndarray | None,

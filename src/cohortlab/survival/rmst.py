@@ -14,8 +14,8 @@ from .._typing import CIMethod, Missing
 from .._validation import verb, verb_name
 from ..exceptions import DataValidationError
 from ..results.estimate import Estimate, EstimateTable
-from ._km import product_limit, rmst_from_curve, rmst_greenwood_var, rmst_ij_variance
-from .kaplan_meier import _counts, _group_time_order, _prepare
+from ._prepare import group_time_order, prepare
+from ._rmst import group_rmst, rmst_contrasts
 
 __all__ = ["rmst"]
 
@@ -94,18 +94,18 @@ def rmst(
     [['RMST arm=0', 3.75], ['RMST arm=1', 5.0], ['RMST difference arm=1 vs 0', 1.25]]
     """
     tau = _check_tau(tau)
-    p = _prepare(data, verb_name(), time=time, event=event, by=by, weights=weights, entry=None,
-                 missing=missing)
+    p = prepare(data, verb_name(), time=time, event=event, by=by, weights=weights, entry=None,
+                missing=missing)
     ref = _reference(reference, p.levels, by)
     ci_method: CIMethod = "greenwood" if p.weights is None else "infinitesimal_jackknife"
     _check_follow_up(p.time, p.codes, p.levels, tau, by)
     per_group: dict[Any, tuple[float, float, int, int]] = {}
     rows = []
-    for level, sel in zip(p.levels, _group_time_order(p.codes, p.time, len(p.levels)),
+    for level, sel in zip(p.levels, group_time_order(p.codes, p.time, len(p.levels)),
                           strict=True):
         t, e = p.time[sel], p.event[sel]
         w = p.weights[sel] if p.weights is not None else None
-        area, var = _group_rmst(t, e, w, tau)
+        area, var = group_rmst(t, e, w, tau)
         n_g, ev_g = int(sel.size), int((e > 0).sum())
         per_group[level] = (area, var, n_g, ev_g)
         term = "RMST" if by is None else f"RMST {by}={level}"
@@ -176,17 +176,6 @@ def _check_follow_up(time: np.ndarray, codes: np.ndarray, levels: list[Any], tau
     )
 
 
-def _group_rmst(
-    t: np.ndarray, e: np.ndarray, w: np.ndarray | None, tau: float
-) -> tuple[float, float]:
-    rc, _ = _counts(t, e, w, None)
-    y, d = rc.n_risk, rc.n_event[:, 0]
-    area, tail = rmst_from_curve(rc.time, product_limit(y, d), tau)
-    if w is None:
-        return area, rmst_greenwood_var(rc.time, y, d, tail, tau)
-    return area, rmst_ij_variance(rc.time, y, d, tail, tau, t, e, w)
-
-
 def _contrasts(
     one: tuple[float, float, int, int],
     ref: tuple[float, float, int, int],
@@ -204,16 +193,14 @@ def _contrasts(
                   n_events=e1 + e0, dropped=dropped,
                   labels={"group": level, "reference": ref_level, "tau": tau})
     vs = f"{by}={level} vs {ref_level}"
-    out = [Estimate.from_model_scale(f"RMST difference {vs}", r1 - r0, math.sqrt(v1 + v0),
+    diff, ratio, rmtl = rmst_contrasts((r1, v1), (r0, v0), tau)
+    out = [Estimate.from_model_scale(f"RMST difference {vs}", *diff,
                                      effect_measure="rmst_difference", **common)]
-    out.append(Estimate.from_model_scale(
-        f"RMST ratio {vs}", math.log(r1 / r0), math.sqrt(v1 / r1**2 + v0 / r0**2),
-        effect_measure="rmst_ratio", **common))
-    lost1, lost0 = tau - r1, tau - r0
-    if lost1 > 0 and lost0 > 0:
-        out.append(Estimate.from_model_scale(
-            f"RMTL ratio {vs}", math.log(lost1 / lost0),
-            math.sqrt(v1 / lost1**2 + v0 / lost0**2), effect_measure="rmtl_ratio", **common))
+    out.append(Estimate.from_model_scale(f"RMST ratio {vs}", *ratio, effect_measure="rmst_ratio",
+                                         **common))
+    if rmtl is not None:
+        out.append(Estimate.from_model_scale(f"RMTL ratio {vs}", *rmtl,
+                                             effect_measure="rmtl_ratio", **common))
     else:
         notes.append(f"RMTL ratio {vs} not estimable: no time lost before tau in a group")
         out.append(Estimate(term=f"RMTL ratio {vs}", estimate=math.nan,
