@@ -224,3 +224,25 @@ def test_every_render_hook_is_registered():
                 used.add(node.args[0].value)
     assert used >= {"to_docx", "to_excel", "curve_plot", "forest_plot", "evalue", "smd_plot"}
     assert used <= set(_HOOKS), f"hooks used but never registered: {sorted(used - set(_HOOKS))}"
+
+
+def _package(mod: str) -> str:
+    """The top-level package of a cohortlab module ("" for a top-level module)."""
+    parts = mod.split(".")
+    return parts[1] if len(parts) > 2 or MODULES[mod].name == "__init__.py" else ""
+
+
+def test_no_private_names_across_packages():
+    """No module takes an underscore name from another package's module (issue 13).
+
+    Shared kernels are named without an underscore inside their private module (for example
+    ``causal/_propensity.py``'s ``fit_ps``, ``inference/bootstrap.py``'s ``seed_sequence``).
+    """
+    bad = []
+    for mod, path in MODULES.items():
+        for node in _import_nodes(_tree(path)):
+            for target, name in _targets(mod, node):
+                if (name is not None and name.startswith("_") and not name.startswith("__")
+                        and _package(target) and _package(target) != _package(mod)):
+                    bad.append(f"{mod}: {name} from {target}")
+    assert not bad, "private names imported from another package:\n" + "\n".join(bad)

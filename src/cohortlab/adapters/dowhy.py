@@ -16,7 +16,7 @@ from .._design import covariate_columns
 from .._typing import Missing, RandomState
 from .._validation import apply_missing, check_binary, check_columns, check_frame, check_option
 from ..exceptions import DataValidationError
-from ..inference.bootstrap import _seed_sequence
+from ..inference.bootstrap import seed_sequence
 from ..results.estimate import Estimate, EstimateTable
 from ..sensitivity.refute import ALL_TESTS, EXPECTED, RefuteTest
 from ._optional import import_optional
@@ -183,7 +183,7 @@ def refute_with_dowhy(
     est = model.estimate_effect(estimand, method_name=method, target_units="ate",
                                 method_params=method_params or {})
     original = float(est.value)
-    seeds = _seed_sequence(random_state, func).spawn(len(ALL_TESTS))
+    seeds = seed_sequence(random_state, func).spawn(len(ALL_TESTS))
     rows = []
     for test in tests:
         seed = int(seeds[ALL_TESTS.index(test)].generate_state(1)[0])

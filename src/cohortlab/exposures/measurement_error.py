@@ -37,7 +37,7 @@ from .._validation import (
     verb_name,
 )
 from ..exceptions import CohortWarning, DataValidationError
-from ..inference.bootstrap import _seed_sequence, seed_batches
+from ..inference.bootstrap import seed_batches, seed_sequence
 from ..results.model import ModelResult
 from ._imputation import (
     WeightRefit,
@@ -297,7 +297,7 @@ def correct_exposure(
     validated, truth = _check_validation(frame, validation, flag, labels)
     X, names = _imputation_design(frame, exposure, flag, spec, flag_interactions)
     coef, vcov = _fit_imputation(X[validated], truth[validated], names)
-    seeds = _seed_sequence(random_state, verb_name()).spawn(int(n_imputations) + 1)
+    seeds = seed_sequence(random_state, verb_name()).spawn(int(n_imputations) + 1)
     seed_estimator, naive_kw = naive_kwargs(params, kwargs, seeds[-1])
     naive_frame = frame if refit is None else _refit_weights(frame, exposure, refit,
                                                             kwargs.get("reference"))

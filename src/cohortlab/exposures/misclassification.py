@@ -39,7 +39,7 @@ from .._validation import (
     verb_name,
 )
 from ..exceptions import CohortError, DataValidationError
-from ..inference.bootstrap import _seed_sequence, seed_batches
+from ..inference.bootstrap import seed_batches, seed_sequence
 from ..results.estimate import Estimate
 from ._misclassification import (
     cell_prevalence,
@@ -294,7 +294,7 @@ def bias_analysis(
     frame, dropped = apply_missing(data, used, missing)
     flag = check_binary(frame, exposure, "exposure", reference=kwargs.get("reference"))
     labels = flag_labels(frame, exposure, kwargs.get("reference"))
-    seeds = _seed_sequence(random_state, verb_name()).spawn(int(n_sims) + 1)
+    seeds = seed_sequence(random_state, verb_name()).spawn(int(n_sims) + 1)
     seed_estimator, naive_kw = naive_kwargs(params, kwargs, seeds[-1])
     naive = estimator(frame, exposure=exposure, **naive_kw)
     cell, cell_level, n_cells, rates = _cells(frame, error, strata_cols)

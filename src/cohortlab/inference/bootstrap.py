@@ -82,7 +82,7 @@ class BootstrapResult:
         return self.replicates[np.isfinite(self.replicates).all(axis=1)]
 
 
-def _seed_sequence(random_state: RandomState, func: str) -> np.random.SeedSequence:
+def seed_sequence(random_state: RandomState, func: str) -> np.random.SeedSequence:
     if isinstance(random_state, np.random.Generator):
         return np.random.SeedSequence(int(random_state.integers(0, 2**63 - 1)))
     check_random_state(random_state, func)  # validates the int / None
@@ -266,7 +266,7 @@ def bootstrap(
         clusters = _cluster_index(check_cluster(cluster, n, func))
         if clusters[2].size < 2:
             raise CohortError(f"{func}(): cluster has a single cluster; need at least 2.")
-    seeds = _seed_sequence(random_state, func).spawn(n_boot)
+    seeds = seed_sequence(random_state, func).spawn(n_boot)
     start = time.perf_counter()
     k = np.atleast_1d(np.asarray(statistic(np.arange(n)), dtype=float)).shape[0]
     serial_s = (time.perf_counter() - start) * n_boot

@@ -19,7 +19,7 @@ from joblib import Parallel, delayed
 from .._typing import RandomState
 from .._validation import check_columns, check_int, suggest, verb, verb_name
 from ..exceptions import DataValidationError
-from ..inference.bootstrap import _seed_sequence, seed_batches
+from ..inference.bootstrap import seed_batches, seed_sequence
 from ._mice import VarSpec, run_batch
 from .imputed import ImputedData
 
@@ -385,7 +385,7 @@ def impute(
         final_preds[t] = tuple(variables[j].name for j in preds)
         target_idx.append(idx)
     targets_run = [i for i in target_idx if variables[i].mis.size > 0]
-    seeds = _seed_sequence(random_state, verb_name()).spawn(m)
+    seeds = seed_sequence(random_state, verb_name()).spawn(m)
     if targets_run:
         batches = seed_batches(seeds, n_jobs)
         out = Parallel(n_jobs=n_jobs)(

@@ -25,7 +25,7 @@ from joblib import Parallel, delayed
 from .._typing import RandomState
 from .._validation import check_columns, check_estimator, check_int, check_option, verb, verb_name
 from ..exceptions import CohortError, DataValidationError
-from ..inference.bootstrap import _seed_sequence, seed_batches
+from ..inference.bootstrap import seed_batches, seed_sequence
 from ..results.estimate import Estimate, EstimateTable
 from ._refute import dowhy_p_value, subset_rows
 
@@ -232,7 +232,7 @@ def refute(
     original = _as_estimate(estimator(data, exposure=exposure, **estimator_kwargs))
     ratio = original.is_ratio
     point = _model_scale(original.estimate, ratio)
-    children = _seed_sequence(random_state, verb_name()).spawn(len(ALL_TESTS))
+    children = seed_sequence(random_state, verb_name()).spawn(len(ALL_TESTS))
     random_col = _random_column(data)
     rows = []
     for test in tests:
