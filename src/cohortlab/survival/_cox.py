@@ -37,12 +37,6 @@ __all__ = ["CoxData", "Stratum", "TimeTerms", "fit_cox", "CoxFit", "evaluate", "
            "sort_order"]
 
 
-def _risk_sums(st: Stratum, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sums of ``v`` (rows x k) over the risk set, and over the deaths, at each event time."""
-    out, deaths = _risk_sums_t(st, _rows_last(v))
-    return out.T, deaths.T
-
-
 def _risk_sums_t(st: Stratum, vt: np.ndarray, ext_v: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Sums of ``vt`` (k x rows) over the risk set, and over the deaths: (k x event times).
@@ -71,11 +65,6 @@ def _risk_sums_t(st: Stratum, vt: np.ndarray, ext_v: np.ndarray | None = None
         pre = np.concatenate([np.zeros((k, 1)), np.cumsum(ve, axis=1)], axis=1)
         out = out + st.ext.g * pre[:, st.ext.pos]
     return out, deaths
-
-
-def _block_sums(v: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """``v[pos[j]:pos[j+1]].sum(0)`` (the last block to the end) for non-decreasing ``pos``."""
-    return _block_sums_t(_rows_last(v), pos).T
 
 
 def _block_sums_t(vt: np.ndarray, pos: np.ndarray) -> np.ndarray:
