@@ -7,7 +7,7 @@ designs ``X1``, ``X0`` are the same design (same spline knots, category levels) 
 :meth:`Design.matrix` on copies of the frame with the exposure set to 1 and to 0, or, when
 the formula does not use the exposure (it is then a column of its own), that column set to
 1 and 0 (:class:`._crossfit.OutcomeDesign`). With both default models and ``cross_fit``,
-``aipw`` fits them in :func:`._crossfit.crossfit_glms`.
+``aipw`` and ``tmle`` fit them in :func:`._crossfit.crossfit_glms`.
 
 The exposure enters the outcome model as a main effect unless the formula already has the
 exposure as a term of its own (``qsmk``, ``C(qsmk)``, or ``qsmk * x``, which expands to one);
