@@ -219,6 +219,35 @@ def _calibrated_bounds(y: np.ndarray, s: np.ndarray, p: np.ndarray, sd_model: st
     return np.where(ok, 0.5 * (lo + hi), np.nan)
 
 
+def _loo_coverage(y: np.ndarray, s: np.ndarray, x: np.ndarray, fold: np.ndarray, n_folds: int,
+                  z: np.ndarray, sd_model: str, has_positive: bool
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Leave-one-group-out coverage of calibrated and uncalibrated intervals (rows x levels).
+
+    Each ``fold`` value is left out in turn: the error model (the null alone when no positive
+    control is left to fit it) is refitted on the others, and the left-out controls'
+    calibrated intervals at the normal quantiles ``z`` are checked against their true log
+    effects ``x``. The uncalibrated intervals are ``y -+ z s``.
+    """
+    full = _fit_error_model(y, s, x, sd_model)[0] if has_positive and (x != 0).any() else None
+    cover_cal = np.zeros((y.size, z.size), dtype=bool)
+    for k in range(n_folds):  # loop over cross-validation folds (controls), not data rows
+        out = fold == k
+        train = ~out
+        if not has_positive or not (x[train] != 0).any():
+            mu, sigma, _ = _fit_null(y[train & (x == 0)], s[train & (x == 0)])
+            par, model = np.array([mu, 1.0, sigma, 0.0]), "linear"
+        else:
+            par, _, _ = _fit_error_model(y[train], s[train], x[train], sd_model, start=full)
+            model = sd_model
+        for j, zj in enumerate(z):
+            lo = _calibrated_bounds(y[out], s[out], par, model, zj)
+            hi = _calibrated_bounds(y[out], s[out], par, model, -zj)
+            cover_cal[out, j] = (lo <= x[out]) & (x[out] <= hi)
+    cover_unc = np.abs(y[:, None] - x[:, None]) <= z[None, :] * s[:, None]
+    return cover_cal, cover_unc
+
+
 def _injection_probability(risk: np.ndarray, effect: float) -> tuple[np.ndarray, int]:
     """Per non-case probability of an injected outcome: ``(effect - 1) r / (1 - r)``.
 

@@ -47,6 +47,7 @@ from ._calibration import (
     _err_sd,
     _fit_error_model,
     _fit_null,
+    _loo_coverage,
     _null_mean_se,
     _sd_profile_ci,
 )
@@ -496,23 +497,8 @@ def calibration_coverage(
     g = allc[groups].to_numpy() if groups else np.arange(len(allc))
     keys, inv = np.unique(g, return_inverse=True)
     z = stats.norm.ppf(0.5 + levels / 2)
-    full = (_fit_error_model(y, s, x, sd_model)[0]
-            if positive is not None and (x != 0).any() else None)
-    cover_cal = np.zeros((len(allc), levels.size), dtype=bool)
-    for k in range(keys.size):  # loop over cross-validation folds (controls), not data rows
-        out = inv == k
-        train = ~out
-        if positive is None or not (x[train] != 0).any():
-            mu, sigma, _ = _fit_null(y[train & (x == 0)], s[train & (x == 0)])
-            par, model = np.array([mu, 1.0, sigma, 0.0]), "linear"
-        else:
-            par, _, _ = _fit_error_model(y[train], s[train], x[train], sd_model, start=full)
-            model = sd_model
-        for j, zj in enumerate(z):
-            lo = _calibrated_bounds(y[out], s[out], par, model, zj)
-            hi = _calibrated_bounds(y[out], s[out], par, model, -zj)
-            cover_cal[out, j] = (lo <= x[out]) & (x[out] <= hi)
-    cover_unc = np.abs(y[:, None] - x[:, None]) <= z[None, :] * s[:, None]
+    cover_cal, cover_unc = _loo_coverage(y, s, x, inv, keys.size, z, sd_model,
+                                         positive is not None)
     recs = []
     for xv in np.unique(x):
         m = x == xv
@@ -521,5 +507,6 @@ def calibration_coverage(
                          "n": int(m.sum()),
                          "coverage_uncalibrated": float(cover_unc[m, j].mean()),
                          "coverage_calibrated": float(cover_cal[m, j].mean())})
+    fitted = positive is not None and bool((x != 0).any())  # else the null model alone
     return CalibrationCoverage(coverage=pd.DataFrame(recs),
-                               sd_model=sd_model if full is not None else "null")
+                               sd_model=sd_model if fitted else "null")
