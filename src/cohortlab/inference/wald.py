@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-__all__ = ["WaldResult", "z_critical", "wald", "transformed_interval", "inverse_variance_q"]
+__all__ = ["WaldResult", "z_critical", "wald", "transformed_interval", "inverse_variance_q",
+           "delta_contrast"]
 
 
 class WaldResult(NamedTuple):
@@ -134,3 +135,24 @@ def inverse_variance_q(est: np.ndarray, var: np.ndarray) -> tuple[float, float, 
     q = float(np.dot(w, (est - pooled) ** 2))
     df = int(est.size - 1)
     return pooled, float(1.0 / w.sum()), q, df, float(stats.chi2.sf(q, df))
+
+
+def delta_contrast(v1: Any, v0: Any, var1: Any, var0: Any, cov10: Any = 0.0,
+                   measure: str = "difference") -> tuple[float, float]:
+    """``v1 - v0`` (``"difference"``) or ``log(v1 / v0)`` (``"ratio"``), and its SE.
+
+    ``var1``, ``var0`` are the two estimates' variances and ``cov10`` their covariance (0 for
+    independent groups); the log ratio's SE by the delta method,
+    ``sqrt(var1 / v1^2 + var0 / v0^2 - 2 cov10 / (v1 v0))``.
+
+    Examples
+    --------
+    >>> delta_contrast(0.5, 0.4, 0.01, 0.01, 0.0, "difference")
+    (0.09999999999999998, 0.1414213562373095)
+    >>> [round(x, 4) for x in delta_contrast(3.0, 2.0, 0.25, 0.25, 0.0, "ratio")]
+    [0.4055, 0.3005]
+    """
+    if measure == "difference":
+        return float(v1 - v0), float(np.sqrt(var1 + var0 - 2 * cov10))
+    se_log = np.sqrt(var1 / v1 ** 2 + var0 / v0 ** 2 - 2 * cov10 / (v1 * v0))
+    return float(np.log(v1 / v0)), float(se_log)

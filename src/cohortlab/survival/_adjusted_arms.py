@@ -9,16 +9,15 @@ Arrays in, arrays out; no validation (the verb has done it).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ..inference.bootstrap import bootstrap_interval
+from ..inference.wald import z_critical
 from ._aalen_johansen import aalen_johansen, ij_variance
 from ._counts import risk_counts
-from ._km import _z, km_ij_variance, product_limit
+from ._km import km_ij_variance, product_limit
 
-__all__ = ["arm_contrast", "arm_curve", "arm_variance", "at_risk_on_grid", "event_grid",
+__all__ = ["arm_curve", "arm_variance", "at_risk_on_grid", "event_grid",
            "ipw_curves", "read_on_grid", "log_log_ci", "plain_ci", "bootstrap_ci"]
 
 
@@ -126,7 +125,7 @@ def log_log_ci(values: np.ndarray, se: np.ndarray, conf_level: float, incidence:
 def plain_ci(values: np.ndarray, se: np.ndarray, conf_level: float
              ) -> tuple[np.ndarray, np.ndarray]:
     """Wald limits ``values -/+ z se`` of both arms (not clipped to [0, 1])."""
-    z = float(_z(conf_level))
+    z = z_critical(conf_level)
     return values - z * se, values + z * se
 
 
@@ -138,21 +137,3 @@ def bootstrap_ci(values: np.ndarray, reps: np.ndarray, conf_level: float
     for arm in (0, 1):
         _, lo[arm], hi[arm] = bootstrap_interval(values[arm], reps[:, arm], conf_level)
     return se, lo, hi
-
-
-def arm_contrast(v1: Any, v0: Any, var1: Any, var0: Any, cov10: float, measure: str
-                 ) -> tuple[float, float]:
-    """Arm 1 minus arm 0 (``"difference"``) or the log of arm 1 over arm 0, and its SE.
-
-    ``v1``, ``v0`` are the arms' values at one time, ``var1``, ``var0`` their variances and
-    ``cov10`` their covariance; the log ratio's SE by the delta method.
-
-    Examples
-    --------
-    >>> arm_contrast(0.5, 0.4, 0.01, 0.01, 0.0, "difference")
-    (0.09999999999999998, 0.1414213562373095)
-    """
-    if measure == "difference":
-        return float(v1 - v0), float(np.sqrt(var1 + var0 - 2 * cov10))
-    se_log = np.sqrt(var1 / v1 ** 2 + var0 / v0 ** 2 - 2 * cov10 / (v1 * v0))
-    return float(np.log(v1 / v0)), float(se_log)

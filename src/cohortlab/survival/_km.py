@@ -13,10 +13,10 @@ number of events ``d_j``; ``S`` is the product-limit estimate. A subject ``i`` w
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 
 import numpy as np
-from scipy import stats
+
+from ..inference.wald import z_critical
 
 __all__ = [
     "product_limit",
@@ -30,11 +30,6 @@ __all__ = [
     "rmst_ij_variance",
     "censoring_survival",
 ]
-
-
-@lru_cache(maxsize=16)
-def _z(conf_level: float) -> float:
-    return float(stats.norm.ppf(0.5 + conf_level / 2.0))
 
 
 def _jump_terms(n_risk: np.ndarray, n_event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -224,7 +219,7 @@ def km_conf_int(
     >>> round(float(lo[0]), 4), round(float(hi[0]), 4)
     (0.3379, 0.74)
     """
-    z = _z(conf_level)
+    z = z_critical(conf_level)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if log_se:
             se_log, se = se, surv * se

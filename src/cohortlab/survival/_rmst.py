@@ -7,12 +7,12 @@ of ``adjusted_survival``'s two arms with their contrasts (the arms' covariance i
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from ..inference.wald import delta_contrast
 from ._counts import risk_counts
 from ._km import product_limit, rmst_from_curve, rmst_greenwood_var, rmst_ij_variance
 
@@ -52,12 +52,12 @@ def rmst_contrasts(one: tuple[float, float], ref: tuple[float, float], tau: floa
     (1.0, 0.7071067811865476)
     """
     (r1, v1), (r0, v0) = one, ref
-    diff = (r1 - r0, math.sqrt(v1 + v0))
-    ratio = (math.log(r1 / r0), math.sqrt(v1 / r1**2 + v0 / r0**2))
+    diff = delta_contrast(r1, r0, v1, v0, 0.0, "difference")
+    ratio = delta_contrast(r1, r0, v1, v0, 0.0, "ratio")
     lost1, lost0 = tau - r1, tau - r0
     if not (lost1 > 0 and lost0 > 0):
         return diff, ratio, None
-    return diff, ratio, (math.log(lost1 / lost0), math.sqrt(v1 / lost1**2 + v0 / lost0**2))
+    return diff, ratio, delta_contrast(lost1, lost0, v1, v0, 0.0, "ratio")
 
 
 def step_area(grid: np.ndarray, values: np.ndarray, tau: float) -> float:
@@ -90,11 +90,9 @@ def paired_rmst_contrasts(est: np.ndarray, cov: np.ndarray, tau: float
     return [
         (r1, np.sqrt(v1)),
         (r0, np.sqrt(v0)),
-        (r1 - r0, np.sqrt(v1 + v0 - 2 * c10)),
-        (np.log(r1 / r0), np.sqrt(v1 / r1**2 + v0 / r0**2 - 2 * c10 / (r1 * r0))),
-        (np.log((tau - r1) / (tau - r0)),
-         np.sqrt(v1 / (tau - r1) ** 2 + v0 / (tau - r0) ** 2
-                 - 2 * c10 / ((tau - r1) * (tau - r0)))),
+        delta_contrast(r1, r0, v1, v0, c10, "difference"),
+        delta_contrast(r1, r0, v1, v0, c10, "ratio"),
+        delta_contrast(tau - r1, tau - r0, v1, v0, c10, "ratio"),
     ]
 
 

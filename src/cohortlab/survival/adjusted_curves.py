@@ -17,9 +17,9 @@ from .._validation import (
     check_option,
 )
 from ..exceptions import DataValidationError
+from ..inference.wald import delta_contrast
 from ..results.curve import Curve
 from ..results.estimate import Estimate, EstimateTable
-from ._adjusted_arms import arm_contrast
 from ._rmst import grid_rmst, paired_rmst_contrasts, step_area
 
 __all__ = ["AdjustedCurves"]
@@ -100,7 +100,7 @@ class AdjustedCurves(Curve):
             cov10 = 0.0
             if self.moments is not None:  # the fitted models share subjects across arms
                 cov10 = float(self.moments.cov_diag(0, 1)[pos[k]])
-            point, se = arm_contrast(v1[k], v0[k], var1, var0, cov10, measure)
+            point, se = delta_contrast(v1[k], v0[k], var1, var0, cov10, measure)
             rows.append(Estimate.from_model_scale(term, point, se, ci_method=self.ci_method,
                                                   **common))
         return EstimateTable(rows=tuple(rows), title=f"{self._title()} · contrasts",
