@@ -136,7 +136,7 @@ def test_grace_zero_within_three_bootstrap_se_at_large_n():
 
 def test_truncation_is_recorded_and_effects_have_bootstrap_intervals():
     df = _sim(2_000, 5, seed=6)
-    res = cl.clone_censor_weight(df, **COLS, covariates=["L", "V"], grace=1, truncate=0.99,
+    res = cl.clone_censor_weight(df, **COLS, covariates=["L", "V"], grace=1, truncate=(0.01, 0.99),
                                  horizons=[2, 4], n_boot=20, random_state=2)
     assert any("truncated at the 0.01 and 0.99 quantiles" in n for n in res.notes)
     w = res.weights.set_index("statistic")["value"]
@@ -165,7 +165,7 @@ def test_loss_to_follow_up_rows_are_counted():
     ({"grace": 4}, "grace=4 is not below the longest follow-up"),
     ({"grace": -1}, "grace must be an int >= 0"),
     ({"covariates": "L"}, "covariates is a list of columns"),
-    ({"truncate": 0.3}, r"truncate must be in \(0.5, 1\)"),
+    ({"truncate": 0.3}, r"truncate must be a \(low, high\) pair of quantiles"),
     ({"n_boot": 1}, "n_boot must be an int >= 2"),
 ])
 def test_bad_input_raises(kwargs, match):

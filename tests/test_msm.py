@@ -66,12 +66,12 @@ def test_no_small_sample_factor_matches_vcovcl_noadj_and_geepack(data, expected)
 
 
 def test_truncated_weights_msm_matches_r(data, expected):
-    res = msm(data, **COMMON, msm_terms="A + period + V", truncate=(1, 99), variance="robust")
+    res = msm(data, **COMMON, msm_terms="A + period + V", truncate=(0.01, 0.99), variance="robust")
     np.testing.assert_allclose(res.model.params, expected["msm_truncated"]["coef"],
                                rtol=RTOL_COEF)
     np.testing.assert_allclose(res.model.std_errors, expected["msm_truncated"]["se_vcovCL_HC0"],
                                rtol=RTOL_SE)
-    assert any("truncated at percentiles 1 and 99" in n for n in res.notes)
+    assert any("truncated at the 0.01 and 0.99 quantiles" in n for n in res.notes)
 
 
 def test_weighted_cox_msm_matches_coxph(data, expected):
@@ -181,8 +181,14 @@ def test_errors_raised_in_private_helpers_name_the_verb_called(data):
         msm(data, **COMMON, weights=np.ones(3), variance="robust")  # _supplied_weights
     with pytest.raises(CohortError, match=r"^msm\(\): horizons must be periods"):
         msm(data, **COMMON, horizons=[12], variance="robust")  # _horizons
-    with pytest.raises(CohortError, match=r"^msm\(\): truncate must be two percentiles"):
-        msm(data, **COMMON, truncate=(99, 1), variance="robust")  # weights._check_truncate
+    with pytest.raises(CohortError, match=r"^msm\(\): truncate quantiles must satisfy"):
+        msm(data, **COMMON, truncate=(0.99, 0.01), variance="robust")
+    # percentiles (the convention before truncate had one vocabulary) are refused, not read
+    # as the 0.01st and 0.99th quantiles
+    with pytest.raises(CohortError, match=r"^msm\(\): truncate takes quantiles in \[0, 1\], "
+                                          r"not percentiles; got \(1, 99\)\. Write "
+                                          r"truncate=\(0\.01, 0\.99\)"):
+        msm(data, **COMMON, truncate=(1, 99), variance="robust")
     # msm's _horizons run by strategy_curves names strategy_curves
     with pytest.raises(CohortError, match=r"^strategy_curves\(\): horizons must be periods"):
         cl.strategy_curves(data, id="id", period="period", treatment="A", outcome="Y",

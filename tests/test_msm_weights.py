@@ -79,7 +79,7 @@ def test_diagnostics_match_r(weights, expected):
 
 def test_truncation_matches_r_and_is_recorded(data, expected, r_weights):
     w = tv_weights(data, id="id", period="period", treatment="A", covariates=["L", "V"],
-                   numerator=["V"], censor="C", truncate=(1, 99))
+                   numerator=["V"], censor="C", truncate=(0.01, 0.99))
     np.testing.assert_allclose(w.weights, r_weights["sw_trunc"], rtol=RTOL)
     note = next(n for n in w.notes if "truncated" in n)
     assert f"{expected['truncation']['n_changed']:,} of" in note

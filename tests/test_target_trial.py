@@ -78,7 +78,7 @@ def test_shape_problems_at_construction():
     assert "contrast: clone-censor-weight estimates the per-protocol effect" in text
     assert "variance: clone-censor-weight intervals come from the person-level bootstrap" \
         in text
-    assert "truncate: must be in (0.5, 1)" in text
+    assert "truncate: must be a (low, high) pair of quantiles; got 0.3" in text
     assert "horizons: [5] beyond the follow-up of 3 periods" in text
     with pytest.raises(TargetTrialError, match="grace: a grace period"):
         cl.TargetTrial(treatment="A", outcome="Y", grace=2)
@@ -101,7 +101,7 @@ def test_eligibility_is_never_evaluated_as_python(long, tmp_path):
 def test_emulate_equals_sequential_trials(long):
     spec = cl.TargetTrial(treatment="A", outcome="Y", censor="C", covariates=("L", "V"),
                           switch_covariates=("L",), eligibility=(("low L", "L < 2"),),
-                          contrast="per_protocol", truncate=0.99, followup=4,
+                          contrast="per_protocol", truncate=(0.01, 0.99), followup=4,
                           horizons=(1, 3))
     res = cl.emulate_target_trial(spec, long)
     before = long.groupby("id")["A"].cumsum() - long["A"]
@@ -109,7 +109,7 @@ def test_emulate_equals_sequential_trials(long):
     ref = cl.sequential_trials(long.assign(E=elig), id="id", period="period", treatment="A",
                                outcome="Y", eligible="E", covariates=["L", "V"], censor="C",
                                estimand="per_protocol", switch_covariates=["L"],
-                               truncate=0.99, horizons=[1, 3])
+                               truncate=(0.01, 0.99), horizons=[1, 3])
     a, b = res.effects.to_frame(), ref.effects.to_frame()
     assert a["term"].tolist() == b["term"].tolist()
     for col in ("estimate", "std_error", "conf_low", "conf_high"):

@@ -327,7 +327,7 @@ def test_per_protocol_coverage_monte_carlo() -> None:
 def test_spline_terms_and_weight_truncation_are_recorded() -> None:
     df = _toy(n=120, seed=9)
     res = _fit_toy(df, estimand="per_protocol", switch_covariates=["z"],
-                   followup_terms="spline", trial_terms="linear", truncate=0.95)
+                   followup_terms="spline", trial_terms="linear", truncate=(0.05, 0.95))
     assert any(t.startswith("ns(followup)") for t in res.model.terms)
     w = res.weights.set_index("statistic")["value"]
     assert w["n_truncated"] > 0

@@ -23,7 +23,7 @@ dd = pytest.importorskip("dask.dataframe")
 KW = dict(id="id", period="period", treatment="A", outcome="Y", eligible="E",
           covariates=["L", "V"], censor="C", trial_terms="linear")
 PP = dict(estimand="per_protocol", switch_covariates=["L"], censor_weights=True,
-          truncate=0.99)
+          truncate=(0.01, 0.99))
 
 
 @pytest.fixture(scope="module")

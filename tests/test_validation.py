@@ -466,3 +466,50 @@ def test_verb_checks_data_and_conf_level():
     with pytest.raises(DataValidationError, match=r"^_framed\(\): conf_level must be a float "
                                                   r"in \(0, 1\); got 95\. Did you mean 0\.95"):
         _framed(ok, conf_level=95)
+
+
+# ---------------------------------------------------------------------- one truncate vocabulary
+def _truncate_calls():
+    import cohortlab as cl
+
+    point = cl.simulate_cohort(300, random_state=1)
+    long = cl.simulate_longitudinal(200, 3, seed=1, n_truth=1_000)
+    lp = dict(id="id", period="period", treatment="A")
+    return {
+        "propensity_score": lambda t: cl.propensity_score(
+            point, exposure="treated", covariates=["age"], truncate=t),
+        "ipw": lambda t: cl.ipw(point, exposure="treated", outcome="sbp_12m",
+                                covariates=["age"], truncate=t),
+        "tv_weights": lambda t: cl.tv_weights(long, **lp, covariates="L + V", truncate=t),
+        "msm": lambda t: cl.msm(long, **lp, outcome="Y", covariates="L + V", truncate=t),
+        "strategy_curves": lambda t: cl.strategy_curves(long, **lp, outcome="Y",
+                                                        covariates="L + V", truncate=t),
+        "sequential_trials": lambda t: cl.sequential_trials(
+            long.assign(E=1), **lp, outcome="Y", eligible="E", covariates=["L"], truncate=t),
+        "clone_censor_weight": lambda t: cl.clone_censor_weight(
+            long, **lp, outcome="Y", covariates=["L"], truncate=t),
+    }
+
+
+TRUNCATE_VERBS = ["propensity_score", "ipw", "tv_weights", "msm", "strategy_curves",
+                  "sequential_trials", "clone_censor_weight"]
+
+
+@pytest.fixture(scope="module")
+def truncate_calls():
+    calls = _truncate_calls()
+    assert list(calls) == TRUNCATE_VERBS
+    return calls
+
+
+@pytest.mark.parametrize("verb", TRUNCATE_VERBS)
+@pytest.mark.parametrize("value, match", [
+    ((1, 99), r"truncate takes quantiles in \[0, 1\], not percentiles; got \(1, 99\)\. "
+              r"Write truncate=\(0\.01, 0\.99\)"),
+    (0.99, r"truncate must be a \(low, high\) pair of quantiles; got 0\.99"),
+    ((0.99, 0.01), r"truncate quantiles must satisfy 0 <= low < high <= 1"),
+])
+def test_every_weighting_verb_reads_truncate_as_quantiles(truncate_calls, verb, value, match):
+    """One vocabulary: (low, high) quantiles in [0, 1]; percentiles or one number are refused."""
+    with pytest.raises(DataValidationError, match=rf"^{verb}\(\): {match}"):
+        truncate_calls[verb](value)

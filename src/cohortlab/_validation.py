@@ -32,6 +32,7 @@ __all__ = [
     "check_columns",
     "check_option",
     "check_conf_level",
+    "check_truncate",
     "check_int",
     "check_estimator",
     "check_random_state",
@@ -276,6 +277,47 @@ def check_conf_level(conf_level: Any, func: str | None = None) -> float:
             f"{func}(): conf_level must be a float in (0, 1); got {conf_level!r}.{hint}"
         )
     return float(conf_level)
+
+
+def check_truncate(truncate: Any, func: str | None = None) -> tuple[float, float] | None:
+    """``truncate`` as ``(low, high)`` quantiles of the weights, ``0 <= low < high <= 1``.
+
+    The one vocabulary of every weighting verb (``propensity_score``, ``ipw``,
+    ``dose_response``, ``tv_weights``, ``msm``, ``strategy_curves``, ``sequential_trials``,
+    ``clone_censor_weight``). None: no truncation. A pair that reads as percentiles (high
+    above 1) is refused with the quantiles to write, never taken as tiny quantiles.
+
+    Examples
+    --------
+    >>> check_truncate([0.01, 0.99], "msm")
+    (0.01, 0.99)
+    >>> check_truncate((1, 99), "msm")
+    Traceback (most recent call last):
+    ...
+    cohortlab.exceptions.DataValidationError: msm(): truncate takes quantiles in [0, 1], \
+not percentiles; got (1, 99). Write truncate=(0.01, 0.99).
+    """
+    if truncate is None:
+        return None
+    func = verb_name(func)
+    hint = "Pass a (low, high) pair of quantiles of the weights, e.g. truncate=(0.01, 0.99)."
+    try:
+        if isinstance(truncate, str | bytes):
+            raise TypeError
+        lo, hi = (float(x) for x in truncate)
+    except (TypeError, ValueError):
+        raise DataValidationError(
+            f"{func}(): truncate must be a (low, high) pair of quantiles; got {truncate!r}. "
+            f"{hint}") from None
+    if 0 <= lo < hi and 1 < hi <= 100:
+        raise DataValidationError(
+            f"{func}(): truncate takes quantiles in [0, 1], not percentiles; got {truncate!r}. "
+            f"Write truncate=({lo / 100:g}, {hi / 100:g}).")
+    if not 0 <= lo < hi <= 1:
+        raise DataValidationError(
+            f"{func}(): truncate quantiles must satisfy 0 <= low < high <= 1; got "
+            f"{truncate!r}. {hint}")
+    return lo, hi
 
 
 def check_int(value: Any, name: str, low: int = 1, func: str | None = None, *,

@@ -139,7 +139,7 @@ def test_small_protocol_parses():
     ({"longitudinal__analyses__0__options": {"covariates": "L + __import__('os')"}},
      "longitudinal.analyses[0].options.covariates"),
     ({"longitudinal__analyses__0__options": {"truncate": [1]}},
-     "longitudinal.analyses[0].options.truncate: must be [low, high] percentiles"),
+     "longitudinal.analyses[0].options.truncate: must be [low, high] quantiles"),
     ({"longitudinal__analyses__0__strategies": {"always": {"type": "static", "value": 1}}},
      "longitudinal.analyses[0].strategies: is only used with method = 'gformula_tv'"),
     ({"longitudinal__analyses__0__horizons": [-1]},

@@ -27,6 +27,7 @@ from .._glm import GLMFit, fit_logistic
 from .._typing import RandomState, SMDDenominator
 from .._validation import (
     check_random_state,
+    check_truncate,
 )
 from ..exceptions import (
     DataValidationError,
@@ -401,14 +402,10 @@ def truncate_weights(w: np.ndarray, keep: np.ndarray, truncate: Any, func: str,
 
     ``freq`` gives each row's multiplicity (a bootstrap resample as frequency weights).
     """
-    if truncate is None:
+    pair = check_truncate(truncate, func)
+    if pair is None:
         return w, None
-    ql, qh = number_pair(truncate, "truncate", func,
-                         "a (low, high) pair of quantiles such as (0.01, 0.99)")
-    if not 0 <= ql < qh <= 1:
-        raise DataValidationError(
-            f"{func}(): truncate quantiles must satisfy 0 <= low < high <= 1; got {truncate!r}."
-        )
+    ql, qh = pair
     sample = w[keep] if freq is None else np.repeat(w[keep], freq[keep].astype(int))
     lo, hi = np.quantile(sample, [ql, qh])
     n_lo, n_hi = int(((w < lo) & keep).sum()), int(((w > hi) & keep).sum())

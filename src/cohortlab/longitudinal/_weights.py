@@ -259,16 +259,16 @@ def fit_weights(
 
 
 def truncate_weights(w: np.ndarray, used: np.ndarray,
-                     percentiles: tuple[float, float]) -> tuple[np.ndarray, float, float, int]:
-    """Clip the weights of ``used`` rows at their ``percentiles``; return the count clipped.
+                     quantiles: tuple[float, float]) -> tuple[np.ndarray, float, float, int]:
+    """Clip the weights of ``used`` rows at their ``quantiles``; return the count clipped.
 
     Examples
     --------
-    >>> w, lo, hi, k = truncate_weights(np.arange(1.0, 102.0), np.ones(101, bool), (1, 99))
+    >>> w, lo, hi, k = truncate_weights(np.arange(1.0, 102.0), np.ones(101, bool), (0.01, 0.99))
     >>> lo, hi, k
     (2.0, 100.0, 2)
     """
-    lo, hi = np.percentile(w[used], percentiles)
+    lo, hi = np.quantile(w[used], quantiles)
     out = np.where(used, np.clip(w, lo, hi), w)
     return out, float(lo), float(hi), int(((w < lo) | (w > hi))[used].sum())
 

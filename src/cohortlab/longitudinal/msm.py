@@ -11,7 +11,14 @@ import pandas as pd
 
 from .._design import Design, build_design, covariate_columns
 from .._typing import RandomState
-from .._validation import check_binary, check_conf_level, check_option, verb, verb_name
+from .._validation import (
+    check_binary,
+    check_conf_level,
+    check_option,
+    check_truncate,
+    verb,
+    verb_name,
+)
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results.model import ModelResult
@@ -271,6 +278,7 @@ def msm(
     >>> res.contrasts.to_frame()["term"].tolist()
     ['always', 'never', 'risk difference', 'risk ratio']
     """
+    truncate = check_truncate(truncate)
     check_option(model, OutcomeModel, "model")
     if cox_risks and (model != "cox" or variance != "bootstrap" or competing is not None):
         raise DataValidationError(

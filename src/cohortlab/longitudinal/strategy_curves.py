@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._typing import RandomState
-from .._validation import check_conf_level, check_int, verb, verb_name
+from .._validation import check_conf_level, check_int, check_truncate, verb, verb_name
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap
 from ..results.curve import Curve
@@ -138,7 +138,7 @@ def strategy_curves(
     specified treatment (and censoring) models.
 
     Variance: person-level bootstrap (``n_boot`` replicates): persons are resampled, the
-    weight models re-fitted (and truncated at the same percentiles) and both curves
+    weight models re-fitted (and truncated at the same quantiles) and both curves
     recomputed in each replicate; percentile intervals; seeded, the same for any
     ``n_jobs``. Replicates in which no resampled person follows a strategy up to some
     period are counted as failed (``n_failed``).
@@ -189,6 +189,7 @@ def strategy_curves(
     >>> sorted(set(res.risks.to_frame()["group"]))
     ['always', 'never']
     """
+    truncate = check_truncate(truncate)
     conf_level = check_conf_level(conf_level)
     check_int(n_boot, "n_boot", 2)
     extra = [outcome, *([competing] if competing else [])]

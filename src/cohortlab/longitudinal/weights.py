@@ -17,6 +17,7 @@ from .._validation import (
     check_frame,
     check_numeric,
     check_option,
+    check_truncate,
     verb,
     verb_name,
 )
@@ -236,10 +237,10 @@ def finish(prep: Prepared, wf: WeightFit,
     notes: list[str] = []
     w = wf.weights
     if truncate is not None:
-        lo_p, hi_p = _check_truncate(truncate)
-        w, lo, hi, k = truncate_weights(w, wf.used, (lo_p, hi_p))
-        notes.append(f"weights truncated at percentiles {lo_p:g} and {hi_p:g} ({lo:.4g}, "
-                     f"{hi:.4g}): {k:,} of {int(wf.used.sum()):,} person-periods changed")
+        w, lo, hi, k = truncate_weights(w, wf.used, truncate)
+        notes.append(f"weights truncated at the {truncate[0]:g} and {truncate[1]:g} quantiles "
+                     f"({lo:.4g}, {hi:.4g}): {k:,} of {int(wf.used.sum()):,} person-periods "
+                     "changed")
     if prep.treatment_rows == "untreated_before":
         notes.append("treatment models fitted on person-periods not treated before "
                       "(initiation); once treated, later periods get treatment factor 1")
@@ -262,17 +263,6 @@ def finish(prep: Prepared, wf: WeightFit,
         by_period=by_frame, models=models,
         formulas={k: v.formula for k, v in prep.designs.items()}, n=int(w.size),
         n_persons=prep.n_persons, treatment_rows=prep.treatment_rows, notes=tuple(notes))
-
-
-def _check_truncate(truncate: object) -> tuple[float, float]:
-    ok = (isinstance(truncate, tuple | list) and len(truncate) == 2
-          and all(isinstance(v, int | float) for v in truncate))
-    if ok:
-        lo, hi = float(truncate[0]), float(truncate[1])  # type: ignore[index]
-        if 0 <= lo < hi <= 100:
-            return lo, hi
-    raise DataValidationError(f"{verb_name()}(): truncate must be two percentiles (lo, hi) with "
-                              f"0 <= lo < hi <= 100, e.g. (1, 99); got {truncate!r}.")
 
 
 # ---------------------------------------------------------------------- the verb
@@ -343,9 +333,9 @@ def tv_weights(
         ignored) and its weight is 0; the censoring factor of period ``k`` is in the weight of
         period ``k``. ``"after_outcome"``: the censored row's outcome is observed; the factor
         of period ``k`` enters from period ``k + 1``.
-    truncate : tuple of float, optional
-        Percentiles ``(lo, hi)`` of the final weights (over the rows used) at which to clip,
-        e.g. ``(1, 99)``; recorded in the notes.
+    truncate : (float, float), optional
+        Quantiles ``(low, high)`` of the final weights (over the rows used) at which to clip,
+        e.g. ``(0.01, 0.99)`` (as in :func:`propensity_score`); recorded in the notes.
 
     Returns
     -------
@@ -367,6 +357,7 @@ def tv_weights(
     >>> list(w.models)
     ['treatment_denominator', 'treatment_numerator']
     """
+    truncate = check_truncate(truncate)
     prep = prepare(data, id=id, period=period, treatment=treatment, covariates=covariates,
                    numerator=numerator, period_terms=period_terms, censor=censor,
                    censor_covariates=censor_covariates, treatment_rows=treatment_rows,

@@ -20,6 +20,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .._validation import check_truncate
+from ..exceptions import DataValidationError
 from ._expr import check_formulas
 from ._fields import _get, _table, _table_array, _unique_names
 from ._paths import data_file
@@ -333,11 +335,17 @@ def _check_options(method: str, options: Mapping[str, Any], path: str,
             check_formulas(value, f"{path}.{key}")
     if method == "msm" and "truncate" in out:
         t = out["truncate"]
-        if not (isinstance(t, list) and len(t) == 2 and all(
-                isinstance(v, int | float) and not isinstance(v, bool) for v in t)):
-            raise ProtocolError(f"{path}.truncate", f"must be [low, high] percentiles; got "
-                                f"{t!r}.", "Write truncate = [1, 99].")
-        out["truncate"] = (float(t[0]), float(t[1]))
+        ok = isinstance(t, list) and len(t) == 2 and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in t)
+        try:
+            pair = check_truncate(t, "msm") if ok else None
+        except DataValidationError as exc:
+            raise ProtocolError(f"{path}.truncate", str(exc).removeprefix("msm(): "),
+                                "Write truncate = [0.01, 0.99].") from None
+        if pair is None:
+            raise ProtocolError(f"{path}.truncate", f"must be [low, high] quantiles; got "
+                                f"{t!r}.", "Write truncate = [0.01, 0.99].")
+        out["truncate"] = pair
     if method == "gformula_tv":
         out.update(_gformula_options(options, path, varying))
     return out

@@ -41,7 +41,7 @@ named after the protocol components of TARGET) and optionally ``[labels]`` and
 
     [target_trial.analysis]
     estimator = "sequential_trials"  # or "clone_censor_weight"
-    truncate = 0.99
+    truncate = [0.01, 0.99]
     variance = "robust"              # or "bootstrap"
     horizons = [5, 11]               # follow-up periods, 0 = the first
 
@@ -61,7 +61,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..exceptions import CohortError
+from .._validation import check_truncate
+from ..exceptions import CohortError, DataValidationError
 from ._fields import _data_source, read_toml
 from ._labels import ReportLabels, parse_labels
 from ._paths import data_file
@@ -198,7 +199,7 @@ def _spec(raw: Mapping[str, Any], labels: ReportLabels) -> Any:
         estimator=_choice(an.get("estimator", "sequential_trials"), f"{pa}.estimator",
                           ("sequential_trials", "clone_censor_weight")),
         censor_weights=_get(an, "censor_weights", pa, bool, False),
-        truncate=_get(an, "truncate", pa, (float, int)),
+        truncate=_truncate(an, pa),
         variance=_choice(an.get("variance", "robust"), f"{pa}.variance",
                          ("robust", "bootstrap")),
         n_boot=_get(an, "n_boot", pa, int, 200), horizons=tuple(horizons),
@@ -352,3 +353,12 @@ def run_target_trial_protocol(path: str | Path, out: str | Path, *, quiet: bool 
                     overwrite=overwrite, inputs=inputs, log=say)
     say(f"done: {out}")
     return Path(out)
+
+
+def _truncate(an: Mapping[str, Any], pa: str) -> tuple[float, float] | None:
+    """``[target_trial.analysis] truncate``: a [low, high] pair of quantiles, or None."""
+    try:
+        return check_truncate(an.get("truncate"), "TargetTrial")
+    except DataValidationError as exc:
+        raise ProtocolError(f"{pa}.truncate", str(exc).removeprefix("TargetTrial(): truncate "),
+                            "Write truncate = [0.01, 0.99].") from None

@@ -204,7 +204,7 @@ class CCWFit:
 
 def fit_sample(person: np.ndarray, a: np.ndarray, y: np.ndarray, Z: np.ndarray,
                lost: np.ndarray, *, grace: int, sustained: bool, kind: str, n_fu: int,
-               truncate: float | None, cov_names: list[str]) -> CCWFit:
+               truncate: tuple[float, float] | None, cov_names: list[str]) -> CCWFit:
     """Weight models, clones, truncation and the outcome model on one (re)sample."""
     h = histories(person, a)
     probs = weight_models(h, a, Z, sustained, cov_names)
@@ -215,7 +215,7 @@ def fit_sample(person: np.ndarray, a: np.ndarray, y: np.ndarray, Z: np.ndarray,
     bounds = None
     n_trunc = 0
     if truncate is not None and w.size:
-        lo, hi, n_trunc = quantile_bounds(w, float(truncate))
+        lo, hi, n_trunc = quantile_bounds(w, truncate)
         w = np.clip(w, lo, hi)
         bounds = (lo, hi)
     R, coefs = fit_risks(cl.fu[use], cl.arm[use], y[use], w, kind, n_fu)

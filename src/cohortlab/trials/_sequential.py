@@ -56,7 +56,8 @@ class SequentialFit:
     n_competing: int
 
 
-def fit_all(spec: Spec, source: PPSource, truncate: float | None) -> SequentialFit:
+def fit_all(spec: Spec, source: PPSource, truncate: tuple[float, float] | None
+            ) -> SequentialFit:
     """Weight models, truncation, flow counts and the outcome (and competing) models."""
     wts = fit_switch(spec, source) if spec.weighted else None
     fc = flow_counts(spec, source, wts)
@@ -74,7 +75,7 @@ def fit_all(spec: Spec, source: PPSource, truncate: float | None) -> SequentialF
                          cfit=cfit, n_trunc=n_trunc, n_competing=int(n_comp))
 
 
-def bootstrap_replicates(pp_all: PersonPeriod, spec: Spec, truncate: float | None,
+def bootstrap_replicates(pp_all: PersonPeriod, spec: Spec, truncate: tuple[float, float] | None,
                          hz: list[int], n_fu: int, chunk_persons: int, n_boot: int,
                          random_state: int | np.random.Generator | None, n_jobs: int,
                          backend: Callable[[Any], Any] | None = None) -> np.ndarray:

@@ -7,15 +7,15 @@ import numpy as np
 __all__ = ["quantile_bounds", "weight_stats"]
 
 
-def quantile_bounds(w: np.ndarray, q: float) -> tuple[float, float, int]:
-    """The ``1 - q`` and ``q`` quantiles of ``w`` and how many weights lie outside them.
+def quantile_bounds(w: np.ndarray, quantiles: tuple[float, float]) -> tuple[float, float, int]:
+    """The ``(low, high)`` quantiles of ``w`` and how many weights lie outside them.
 
     Examples
     --------
-    >>> quantile_bounds(np.arange(1.0, 12.0), 0.9)
+    >>> quantile_bounds(np.arange(1.0, 12.0), (0.1, 0.9))
     (2.0, 10.0, 2)
     """
-    lo, hi = np.quantile(w, [1.0 - q, q])
+    lo, hi = np.quantile(w, quantiles)
     return float(lo), float(hi), int(((w < lo) | (w > hi)).sum())
 
 

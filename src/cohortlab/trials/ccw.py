@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._typing import EffectMeasure
-from .._validation import check_conf_level, verb, verb_name
+from .._validation import check_conf_level, check_truncate, verb, verb_name
 from ..exceptions import DataValidationError
 from ..inference.bootstrap import bootstrap, bootstrap_interval
 from ..results import Curve, Estimate, EstimateTable, ModelResult
@@ -38,7 +38,7 @@ def clone_censor_weight(
     sustained: bool = True,
     followup_terms: FollowupTerms = "quadratic",
     horizons: Sequence[int] | int | None = None,
-    truncate: float | None = None,
+    truncate: tuple[float, float] | None = None,
     n_boot: int = 200,
     random_state: int | np.random.Generator | None = None,
     n_jobs: int = 1,
@@ -74,8 +74,8 @@ def clone_censor_weight(
     window except at its last period (``grace``), where a clone initiating then gets
     ``p_init_num / p_init_den`` (only the last grace period is informative), and
     ``(1 - p_stop_num) / (1 - p_stop_den)`` on treatment afterwards (``sustained``). The
-    stabilised weight is the cumulative product. ``truncate=q`` truncates the weights of
-    the outcome-model rows at their ``1 - q`` and ``q`` quantiles (recorded in the notes).
+    stabilised weight is the cumulative product. ``truncate=(low, high)`` truncates the
+    weights of the outcome-model rows at those quantiles (recorded in the notes).
 
     **Outcome model.** A weighted pooled logistic model of the outcome hazard by arm
     (``arm x followup_terms``); risks ``1 - prod(1 - hazard)``.
@@ -104,8 +104,9 @@ def clone_censor_weight(
         Follow-up terms of the outcome model (by arm); "saturated": one per period.
     horizons : int or sequence of int, optional
         Follow-up periods at which risks are contrasted (default: the last).
-    truncate : float, optional
-        Quantile in (0.5, 1) for weight truncation.
+    truncate : (float, float), optional
+        Quantiles ``(low, high)`` at which the weights are truncated, e.g. ``(0.01, 0.99)``
+        (as in :func:`propensity_score`).
     n_boot, random_state, n_jobs : int, int or Generator, int
         Bootstrap replicates (>= 2), seed and joblib jobs.
     conf_level : float
@@ -140,13 +141,15 @@ def _run_ccw(
     data: pd.DataFrame, *, id: str, period: str, treatment: str,  # noqa: A002
     outcome: str, covariates: Sequence[str], grace: int, censor: str | None,
     sustained: bool, followup_terms: FollowupTerms, horizons: Sequence[int] | int | None,
-    truncate: float | None, n_boot: int, random_state: int | np.random.Generator | None,
+    truncate: tuple[float, float] | None, n_boot: int,
+    random_state: int | np.random.Generator | None,
     n_jobs: int, conf_level: float,
 ) -> TrialsResult:
     """The body of :func:`clone_censor_weight` (also run by ``emulate_target_trial``)."""
     check_conf_level(conf_level)
+    truncate = check_truncate(truncate)
     covs = _check_inputs(data, id, period, treatment, outcome, covariates, grace, censor,
-                         truncate, n_boot)
+                         n_boot)
     df = data
     person = pd.factorize(df[id].to_numpy())[0].astype(np.int64)
     if np.any(np.diff(person) < 0) or np.any(
@@ -211,7 +214,7 @@ def _run_ccw(
 
 def _check_inputs(data: Any, id: str, period: str, treatment: str, outcome: str,  # noqa: A002
                   covariates: Sequence[str], grace: Any, censor: str | None,
-                  truncate: float | None, n_boot: Any) -> list[str]:
+                  n_boot: Any) -> list[str]:
     if not isinstance(data, pd.DataFrame):
         raise DataValidationError(f"{verb_name()}(): data must be a pandas DataFrame; got "
                                   f"{type(data).__name__}.")
@@ -226,9 +229,6 @@ def _check_inputs(data: Any, id: str, period: str, treatment: str, outcome: str,
                                   f"{list(data.columns)[:20]}.")
     if not (isinstance(grace, int | np.integer) and grace >= 0):
         raise DataValidationError(f"{verb_name()}(): grace must be an int >= 0; got {grace!r}.")
-    if truncate is not None and not (0.5 < float(truncate) < 1.0):
-        raise DataValidationError(f"{verb_name()}(): truncate must be in (0.5, 1); got "
-                                  f"{truncate!r}.")
     if not (isinstance(n_boot, int | np.integer) and n_boot >= 2):
         raise DataValidationError(f"{verb_name()}(): n_boot must be an int >= 2; got {n_boot!r}.")
     return covs
@@ -239,9 +239,9 @@ def _fit(arr: dict[str, np.ndarray], opts: dict[str, Any]) -> dict[str, Any]:
     f = _fit_sample(arr, opts)
     notes = []
     if f.bounds is not None:
-        q = float(opts["truncate"])
+        ql, qh = opts["truncate"]
         lo, hi = f.bounds
-        notes.append(f"weights truncated at the {1 - q:g} and {q:g} quantiles ({lo:.4g}, "
+        notes.append(f"weights truncated at the {ql:g} and {qh:g} quantiles ({lo:.4g}, "
                      f"{hi:.4g}): {f.n_trunc:,} of {f.w.size:,} outcome-model rows changed")
     tn = ["Intercept", *{"linear": ["followup"], "quadratic": ["followup", "followup^2"],
                          "cubic": ["followup", "followup^2", "followup^3"]}.get(

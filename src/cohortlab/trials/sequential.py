@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .._typing import EffectMeasure
-from .._validation import check_conf_level, check_option, verb, verb_name
+from .._validation import check_conf_level, check_option, check_truncate, verb, verb_name
 from ..exceptions import DataValidationError
 from ..results import Curve, Estimate, EstimateTable, ModelResult
 from ._chunked import map_chunks
@@ -70,7 +70,7 @@ def sequential_trials(
     trial_terms: TrialTerms = "quadratic",
     arm_by_followup: Interaction = "linear",
     horizons: Sequence[int] | int | None = None,
-    truncate: float | None = None,
+    truncate: tuple[float, float] | None = None,
     variance: TrialsVariance = "robust",
     n_boot: int = 200,
     random_state: int | np.random.Generator | None = None,
@@ -122,8 +122,8 @@ def sequential_trials(
     ``w_t = prod_{s<=t} P(A_s = a | arm, followup, trial, x_start) /
     P(A_s = a | arm, followup, trial, x_start, z_s)`` with ``z_s`` the current
     ``switch_covariates``; both pooled logistic models are fitted by arm on the expanded rows
-    up to and including the first deviation. ``truncate=q`` truncates at the ``1 - q`` and
-    ``q`` quantiles (recorded in the notes).
+    up to and including the first deviation. ``truncate=(low, high)`` truncates at those
+    quantiles (recorded in the notes).
 
     **Variance.** ``"sandwich"``: the person-clustered sandwich (CR0, as
     ``sandwich::vcovCL(type = "HC0", cadjust = FALSE)``) of the outcome model plus the
@@ -203,9 +203,9 @@ def sequential_trials(
     horizons : int or sequence of int, optional
         Follow-up periods (0 = the trial's first period) at which the risks are contrasted;
         default the longest follow-up of any trial (risks are never extrapolated beyond it).
-    truncate : float, optional
-        Quantile in (0.5, 1) at which the weights (per-protocol and/or censoring) are
-        truncated, both tails.
+    truncate : (float, float), optional
+        Quantiles ``(low, high)`` at which the weights (per-protocol and/or censoring) are
+        truncated, e.g. ``(0.01, 0.99)`` (as in :func:`propensity_score`).
     variance : {"robust", "bootstrap"}
         ``"robust"``: the person-clustered sandwich (CR0) of the outcome model plus the
         empirical term of the standardisation, the weight models treated as known;
@@ -269,7 +269,7 @@ def _run_sequential(
     censor: str | None, censor_weights: bool, estimand: Estimand,
     switch_covariates: Sequence[str], followup_terms: TimeTerms, trial_terms: TrialTerms,
     arm_by_followup: Interaction, horizons: Sequence[int] | int | None,
-    truncate: float | None, variance: TrialsVariance, n_boot: int,
+    truncate: tuple[float, float] | None, variance: TrialsVariance, n_boot: int,
     random_state: int | np.random.Generator | None, n_jobs: int, conf_level: float,
     chunk_persons: int, engine: Engine = "local", competing: str | None = None,
 ) -> TrialsResult:
@@ -284,9 +284,7 @@ def _run_sequential(
             f"{verb_name()}(): covariates and switch_covariates are lists of numeric columns; "
             f"got a string {covariates if isinstance(covariates, str) else switch_covariates!r}."
         )
-    if truncate is not None and not (0.5 < float(truncate) < 1.0):
-        raise DataValidationError(f"{verb_name()}(): truncate must be in (0.5, 1); got "
-                                  f"{truncate!r}.")
+    truncate = check_truncate(truncate)
     if not (isinstance(chunk_persons, int) and chunk_persons >= 1):
         raise DataValidationError(f"{verb_name()}(): chunk_persons must be an int >= 1.")
     per_protocol = estimand == "per_protocol"
@@ -404,7 +402,7 @@ def _spec(followup: str, trial: str, interaction: str, per_protocol: bool, cols:
 
 
 
-def _fit_all(spec: Spec, source: PPSource, truncate: float | None,
+def _fit_all(spec: Spec, source: PPSource, truncate: tuple[float, float] | None,
              notes: list[str]) -> tuple[Any, Any, pd.DataFrame, pd.DataFrame | None, Spec,
                                         Any]:
     """:func:`fit_all`, with its notes (appended to ``notes``), flow and weight tables."""
@@ -417,8 +415,8 @@ def _fit_all(spec: Spec, source: PPSource, truncate: float | None,
     if f.weights is not None:
         if spec.truncate is not None and truncate is not None:
             lo, hi = spec.truncate
-            notes.append(f"weights truncated at the {1 - truncate:g} and "
-                         f"{truncate:g} quantiles ({lo:.4g}, {hi:.4g}): {f.n_trunc:,} of "
+            notes.append(f"weights truncated at the {truncate[0]:g} and "
+                         f"{truncate[1]:g} quantiles ({lo:.4g}, {hi:.4g}): {f.n_trunc:,} of "
                          f"{f.weights.size:,} outcome-model rows changed")
         stats = weight_stats(f.weights, f.n_trunc)
         wdiag = pd.DataFrame({"statistic": list(stats), "value": list(stats.values())})

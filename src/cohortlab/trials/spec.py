@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .._validation import check_truncate
 from ..exceptions import DataValidationError
 
 __all__ = ["TargetTrial", "Strategy", "TargetTrialError", "TARGET_ITEMS"]
@@ -127,8 +128,8 @@ class TargetTrial:
     estimator : {"sequential_trials", "clone_censor_weight"}
     censor_weights : bool
         Inverse probability of censoring weights for loss to follow-up (sequential trials).
-    truncate : float, optional
-        Quantile in (0.5, 1) at which weights are truncated.
+    truncate : (float, float), optional
+        Quantiles ``(low, high)`` at which the weights are truncated, e.g. ``(0.01, 0.99)``.
     variance : {"robust", "bootstrap"}
         Clone-censor-weight needs ``"bootstrap"``.
     n_boot : int
@@ -172,7 +173,7 @@ class TargetTrial:
     contrast: Contrast = "itt"
     estimator: Estimator = "sequential_trials"
     censor_weights: bool = False
-    truncate: float | None = None
+    truncate: tuple[float, float] | None = None
     variance: PlanVariance = "robust"
     n_boot: int = 200
     horizons: tuple[int, ...] = ()
@@ -231,8 +232,10 @@ class TargetTrial:
                            "lost to follow-up leave the outcome model); remove it.")
         if self.censor_weights and self.censor is None:
             out.append("censor_weights: needs the loss-to-follow-up column; set censor.")
-        if self.truncate is not None and not (0.5 < float(self.truncate) < 1.0):
-            out.append(f"truncate: must be in (0.5, 1); got {self.truncate!r}.")
+        try:
+            check_truncate(self.truncate, "TargetTrial")
+        except DataValidationError as exc:
+            out.append(f"truncate: {str(exc).removeprefix('TargetTrial(): truncate ')}")
         if self.followup is not None and not (isinstance(self.followup, int)
                                               and self.followup >= 1):
             out.append(f"followup: must be a whole number of periods >= 1; got "
@@ -433,7 +436,7 @@ class TargetTrial:
                  "hazard by strategy"])
         if self.contrast == "per_protocol" or self.censor_weights:
             plan.append("stabilised inverse probability weights"
-                        + (f", truncated at the {1 - self.truncate:g}/{self.truncate:g} "
+                        + (f", truncated at the {self.truncate[0]:g}/{self.truncate[1]:g} "
                            "quantiles" if self.truncate else ""))
         plan.append("95% CIs" if self.conf_level == 0.95 else
                     f"{self.conf_level:.0%} CIs")
