@@ -1,6 +1,6 @@
 """Sequential trials at scale: cohortlab vs pySEQTarget and TrialEmulation (R), same data.
 
-Data: ``simulate_longitudinal(n, n_periods, seed=1, censoring=False, competing=False)``;
+Data: ``simulate_longitudinal(n, n_periods, random_state=1, censoring=False, competing=False)``;
 eligible = untreated in the previous period; covariates V (fixed) and L (time-varying,
 frozen at the trial start), per-protocol weights with the current L in the denominator.
 All tools fit the same pooled logistic model (``arm + followup + followup^2 + trial +
@@ -73,7 +73,7 @@ TE_NAMES = {"(Intercept)": "Intercept", "assigned_treatment": "arm", "followup_t
 def make_csv(n: int, n_periods: int, path: str) -> None:
     import cohortlab as cl
 
-    df = cl.simulate_longitudinal(n=n, n_periods=n_periods, seed=1, censoring=False,
+    df = cl.simulate_longitudinal(n=n, n_periods=n_periods, random_state=1, censoring=False,
                                   competing=False, n_truth=1_000)
     df.attrs = {}
     prev = df.groupby("id")["A"].shift(1, fill_value=0)

@@ -1,6 +1,6 @@
 """Sequential trials on Dask: the overhead of ``engine="dask"`` on one machine.
 
-Data as in bench_trials.py: ``simulate_longitudinal(n, n_periods, seed=1, censoring=False,
+Data as in bench_trials.py: ``simulate_longitudinal(n, n_periods, random_state=1, censoring=False,
 competing=False)``, eligible = untreated in the previous period, covariates V and L (frozen
 at the trial start), the pooled logistic model ``arm + followup + followup^2 + trial +
 trial^2 + V + L_start`` (no arm x follow-up interaction); ITT by default (``--estimands
@@ -50,7 +50,7 @@ ENGINES = ("local", "dask threads", "dask processes")
 def make_parquet(n: int, n_periods: int, path: str) -> None:
     import cohortlab as cl
 
-    df = cl.simulate_longitudinal(n=n, n_periods=n_periods, seed=1, censoring=False,
+    df = cl.simulate_longitudinal(n=n, n_periods=n_periods, random_state=1, censoring=False,
                                   competing=False, n_truth=1_000)
     df.attrs = {}
     prev = df.groupby("id")["A"].shift(1, fill_value=0)

@@ -52,7 +52,7 @@ def write_parquet(n: int, n_periods: int, chunk: int, folder: str) -> float:
         if os.path.exists(path):
             continue
         m = min(chunk, n - start)
-        df = cl.simulate_longitudinal(n=m, n_periods=n_periods, seed=1_000 + k,
+        df = cl.simulate_longitudinal(n=m, n_periods=n_periods, random_state=1_000 + k,
                                       censoring=False, competing=False, n_truth=1_000)
         df.attrs = {}
         prev = df.groupby("id")["A"].shift(1, fill_value=0)

@@ -36,6 +36,6 @@ def trials_cohort():
     first treated period."""
     import cohortlab as cl
 
-    d = cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000, competing=False)
+    d = cl.simulate_longitudinal(300, 4, random_state=1, n_truth=2_000, competing=False)
     before = d.groupby("id")["A"].cumsum() - d["A"]
     return d.assign(E=(before == 0).astype(int))

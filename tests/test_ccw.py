@@ -14,7 +14,7 @@ COLS = {"id": "id", "period": "period", "treatment": "A", "outcome": "Y"}
 
 
 def _sim(n: int, k: int, seed: int, confounding: float = 1.0) -> pd.DataFrame:
-    return cl.simulate_longitudinal(n, k, seed=seed, censoring=False, competing=False,
+    return cl.simulate_longitudinal(n, k, random_state=seed, censoring=False, competing=False,
                                     confounding=confounding, n_truth=200_000)
 
 
@@ -150,7 +150,7 @@ def test_truncation_is_recorded_and_effects_have_bootstrap_intervals():
 
 
 def test_loss_to_follow_up_rows_are_counted():
-    df = cl.simulate_longitudinal(500, 4, seed=1, n_truth=2_000)
+    df = cl.simulate_longitudinal(500, 4, random_state=1, n_truth=2_000)
     res = cl.clone_censor_weight(df, **COLS, covariates=["L", "V"], censor="C", grace=1,
                                  n_boot=2, random_state=1)
     flow = res.flow.set_index("step")["n"]

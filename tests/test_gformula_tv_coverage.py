@@ -38,7 +38,7 @@ def _truth(df, period: int) -> dict[str, float]:  # noqa: ANN001
 
 def test_reduced_point_estimates_and_interval() -> None:
     """One data set of 3,000 persons x 6 periods: risks near the truth, RD interval covers."""
-    df = cl.simulate_longitudinal(n=3000, n_periods=6, seed=3, n_truth=200_000)
+    df = cl.simulate_longitudinal(n=3000, n_periods=6, random_state=3, n_truth=200_000)
     truth = _truth(df, 5)
     res = _fit(df, n_boot=40, n_simul=10_000, random_state=4)
     r = res.risks.data
@@ -74,7 +74,7 @@ def test_coverage_of_risk_difference() -> None:
     covered, covered_normal, bias = [], [], []
     truth = None
     for r in range(reps):
-        df = cl.simulate_longitudinal(n=1000, n_periods=6, seed=10_000 + r, n_truth=200_000)
+        df = cl.simulate_longitudinal(n=1000, n_periods=6, random_state=10_000 + r, n_truth=200_000)
         if truth is None:
             t = _truth(df, 5)
             truth = t["always"] - t["never"]

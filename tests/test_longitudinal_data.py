@@ -138,7 +138,7 @@ def test_expand_intervals_needs_one_form():
 
 
 def test_validate_clean_simulated_data_passes():
-    df = cl.simulate_longitudinal(n=300, n_periods=5, seed=3, n_truth=2_000)
+    df = cl.simulate_longitudinal(n=300, n_periods=5, random_state=3, n_truth=2_000)
     out = cl.validate_person_period(df, id="id", period="period", treatment="A", outcome="Y",
                                     censor="C", competing="D")
     assert out is df
@@ -257,7 +257,7 @@ def test_features_errors():
 
 
 def test_features_match_pandas_groupby_on_simulated_data():
-    df = cl.simulate_longitudinal(n=500, n_periods=6, seed=4, n_truth=2_000)
+    df = cl.simulate_longitudinal(n=500, n_periods=6, random_state=4, n_truth=2_000)
     g = df.groupby("id")
     np.testing.assert_allclose(cl.lag(df, "L", id="id", period="period"), g["L"].shift())
     np.testing.assert_allclose(
@@ -295,7 +295,7 @@ def test_time_varying_exposure_rules_by_hand():
 
 
 def test_time_varying_exposure_on_simulated_score_tracks_l():
-    df = cl.simulate_longitudinal(n=2_000, n_periods=6, seed=8, n_truth=2_000)
+    df = cl.simulate_longitudinal(n=2_000, n_periods=6, random_state=8, n_truth=2_000)
     flag = cl.time_varying_exposure(df, "score", id="id", period="period", threshold=0.5)
     # score = expit(2 (L - 0.5) + N(0, 1)): the flag agrees with L > 0.5 in most periods
     agree = (flag.values == (df["L"] > 0.5)).mean()
@@ -343,7 +343,7 @@ def test_by_period_table_by_hand_and_rendering():
 
 
 def test_by_period_table_matches_groupby_on_simulated_data():
-    df = cl.simulate_longitudinal(n=1_000, n_periods=5, seed=9, n_truth=2_000)
+    df = cl.simulate_longitudinal(n=1_000, n_periods=5, random_state=9, n_truth=2_000)
     t = cl.by_period_table(df, id="id", period="period", treatment="A", outcome="Y",
                            censor="C", competing="D", covariates=["L", "V"]).to_frame()
     g = df.groupby("period")
@@ -389,7 +389,7 @@ def test_validate_baseline_constant_within_id():
 
 
 def test_person_period_round_trips_a_pivoted_simulated_cohort():
-    df = cl.simulate_longitudinal(n=400, n_periods=6, seed=12, n_truth=2_000)
+    df = cl.simulate_longitudinal(n=400, n_periods=6, random_state=12, n_truth=2_000)
     wide = df.pivot(index="id", columns="period", values=["L", "A"])
     wide.columns = [f"{v}_{p}" for v, p in wide.columns]
     wide = wide.reset_index()
@@ -405,7 +405,7 @@ def test_person_period_round_trips_a_pivoted_simulated_cohort():
 
 
 def test_expand_intervals_round_trips_treatment_episodes_and_visits():
-    df = cl.simulate_longitudinal(n=400, n_periods=6, seed=13, n_truth=2_000)
+    df = cl.simulate_longitudinal(n=400, n_periods=6, random_state=13, n_truth=2_000)
     y = df["Y"].fillna(0).astype(int)
     # treatment episodes: runs of equal A within a person, as (start, stop] records
     new_run = (df["A"] != df.groupby("id")["A"].shift()) | (df["period"] == 0)

@@ -226,7 +226,7 @@ def _coverage_simulate_longitudinal(n_rep: int, n: int, seed: int) -> tuple[floa
 
     hits, err = 0, []
     for r in range(n_rep):
-        d = cl.simulate_longitudinal(n=n, n_periods=6, seed=seed + r)
+        d = cl.simulate_longitudinal(n=n, n_periods=6, random_state=seed + r)
         truth = d.attrs["truth"]
         last = truth[truth["period"] == 5].set_index("strategy")["risk"]
         true_rd = last["always"] - last["never"]
@@ -318,7 +318,7 @@ def test_simulate_longitudinal_truth_large_sample():
     """simulate_longitudinal (censoring + competing event): RD at the last period within 3 SE."""
     import cohortlab as cl
 
-    df = cl.simulate_longitudinal(n=8000, n_periods=8, seed=21, n_truth=100_000)
+    df = cl.simulate_longitudinal(n=8000, n_periods=8, random_state=21, n_truth=100_000)
     truth = df.attrs["truth"]
     last = truth[truth["period"] == 7].set_index("strategy")["risk"]
     true_rd = last["always"] - last["never"]

@@ -132,33 +132,33 @@ RESULT_VERBS: dict[str, Callable[[pd.DataFrame], Any]] = {
     "refute": lambda d: cl.refute(cl.crude_effect, d, exposure="treated", outcome="sbp_12m",
                                   tests="placebo_exposure", n_sims=5, random_state=1),
     "tv_weights": lambda d: cl.tv_weights(
-        cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000), id="id", period="period",
+        cl.simulate_longitudinal(300, 4, random_state=1, n_truth=2_000), id="id", period="period",
         treatment="A", covariates="L + V", censor="C"),
     "msm": lambda d: cl.msm(
-        cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000), id="id", period="period",
+        cl.simulate_longitudinal(300, 4, random_state=1, n_truth=2_000), id="id", period="period",
         treatment="A", outcome="Y", covariates="L + V", baseline="V", censor="C",
         competing="D", variance="robust"),
     "msm[cox]": lambda d: cl.msm(
-        cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000), id="id", period="period",
+        cl.simulate_longitudinal(300, 4, random_state=1, n_truth=2_000), id="id", period="period",
         treatment="A", outcome="Y", covariates="L + V", baseline="V", censor="C",
         competing="D", model="cox"),
     "msm[cox_risks]": lambda d: cl.msm(
-        cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000, competing=False), id="id", period="period",
+        cl.simulate_longitudinal(300, 4, random_state=1, n_truth=2_000, competing=False), id="id", period="period",
         treatment="A", outcome="Y", covariates="L + V", baseline="V", censor="C",
         model="cox", cox_risks=True, n_boot=5, random_state=1),
     "strategy_curves": lambda d: cl.strategy_curves(
-        cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000), id="id", period="period",
+        cl.simulate_longitudinal(300, 4, random_state=1, n_truth=2_000), id="id", period="period",
         treatment="A", outcome="Y", covariates="L + V", censor="C", competing="D", n_boot=5,
         random_state=1),
     "strategy_curves[risks]": lambda d: cl.strategy_curves(
-        cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000), id="id", period="period",
+        cl.simulate_longitudinal(300, 4, random_state=1, n_truth=2_000), id="id", period="period",
         treatment="A", outcome="Y", covariates="L + V", censor="C", competing="D", n_boot=5,
         random_state=1).risks,
     "corrected_prevalence": lambda d: cl.corrected_prevalence(
-        cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000), id="id", period="period",
+        cl.simulate_longitudinal(300, 4, random_state=1, n_truth=2_000), id="id", period="period",
         flag="A", sensitivity=0.9, specificity=[0.95, 0.95, 0.9, 0.9]),
     "gformula_tv": lambda d: cl.gformula_tv(
-        cl.simulate_longitudinal(300, 4, seed=2, n_truth=2_000, competing=False), id="id",
+        cl.simulate_longitudinal(300, 4, random_state=2, n_truth=2_000, competing=False), id="id",
         period="period", treatment="A", outcome="Y", censor="C", covariates={"L": "normal"},
         baseline=["V"], n_boot=5, random_state=1),
     "sequential_trials": lambda d: cl.sequential_trials(
@@ -167,11 +167,11 @@ RESULT_VERBS: dict[str, Callable[[pd.DataFrame], Any]] = {
     "emulate_target_trial": lambda d: cl.emulate_target_trial(cl.TargetTrial(
         treatment="A", outcome="Y", censor="C", covariates=("L", "V")), trials_cohort()),
     "clone_censor_weight": lambda d: cl.clone_censor_weight(
-        cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000), id="id", period="period",
+        cl.simulate_longitudinal(300, 4, random_state=1, n_truth=2_000), id="id", period="period",
         treatment="A", outcome="Y", covariates=["L", "V"], censor="C", grace=1, n_boot=5,
         random_state=1).effects,
     "clone_censor_weight[curves]": lambda d: cl.clone_censor_weight(
-        cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000), id="id", period="period",
+        cl.simulate_longitudinal(300, 4, random_state=1, n_truth=2_000), id="id", period="period",
         treatment="A", outcome="Y", covariates=["L", "V"], grace=1, n_boot=5,
         random_state=1).curves,
     "empirical_null": lambda d: cl.empirical_null(NEG, **CTRL),

@@ -22,7 +22,7 @@ K = 8
 
 @pytest.fixture(scope="module")
 def small() -> pd.DataFrame:
-    return cl.simulate_longitudinal(n=2_000, n_periods=K, seed=11, n_truth=50_000)
+    return cl.simulate_longitudinal(n=2_000, n_periods=K, random_state=11, n_truth=50_000)
 
 
 def test_long_format_contract(small):
@@ -60,9 +60,9 @@ def test_row_convention(small):
 
 
 def test_same_seed_same_frame_and_truth_independent_of_seed():
-    a = cl.simulate_longitudinal(n=300, n_periods=4, seed=5, n_truth=5_000)
-    b = cl.simulate_longitudinal(n=300, n_periods=4, seed=5, n_truth=5_000)
-    c = cl.simulate_longitudinal(n=200, n_periods=4, seed=6, n_truth=5_000)
+    a = cl.simulate_longitudinal(n=300, n_periods=4, random_state=5, n_truth=5_000)
+    b = cl.simulate_longitudinal(n=300, n_periods=4, random_state=5, n_truth=5_000)
+    c = cl.simulate_longitudinal(n=200, n_periods=4, random_state=6, n_truth=5_000)
     pd.testing.assert_frame_equal(a, b)
     assert not a.equals(c.iloc[: len(a)])
     pd.testing.assert_frame_equal(a.attrs["truth"], c.attrs["truth"])
@@ -83,7 +83,7 @@ def test_truth_frame(small):
 
 
 def test_no_feedback_and_no_effect_gives_equal_risks():
-    df = cl.simulate_longitudinal(n=10, n_periods=5, seed=1, effect_direct=0.0,
+    df = cl.simulate_longitudinal(n=10, n_periods=5, random_state=1, effect_direct=0.0,
                                   effect_on_l=0.0, n_truth=20_000)
     t = df.attrs["truth"].pivot(index="period", columns="strategy", values="risk")
     # common random numbers: identical counterfactual draws when A has no effect at all
@@ -91,14 +91,14 @@ def test_no_feedback_and_no_effect_gives_equal_risks():
 
 
 def test_switches_off_censoring_and_competing():
-    df = cl.simulate_longitudinal(n=500, n_periods=5, seed=2, censoring=False,
+    df = cl.simulate_longitudinal(n=500, n_periods=5, random_state=2, censoring=False,
                                   competing=False, n_truth=5_000)
     assert (df["C"] == 0).all() and (df["D"] == 0).all()
     assert df["Y"].notna().all()
 
 
 @pytest.mark.parametrize(("kw", "word"), [
-    ({"n": 0}, "n must be"), ({"n_periods": 1.5}, "n_periods"), ({"seed": -1}, "random_state"),
+    ({"n": 0}, "n must be"), ({"n_periods": 1.5}, "n_periods"), ({"random_state": -1}, "random_state"),
     ({"effect_direct": float("nan")}, "effect_direct"), ({"censoring": 1}, "censoring"),
     ({"n_truth": 10}, "n_truth"),
 ])
@@ -193,7 +193,7 @@ def _params(k: int) -> _dgp_long._LongParams:
 def test_truth_recovered_by_ipw_with_true_weights():
     """The attached truth equals what an unbiased estimator finds in the observed data."""
     k = 6
-    df = cl.simulate_longitudinal(n=40_000, n_periods=k, seed=3, n_truth=200_000)
+    df = cl.simulate_longitudinal(n=40_000, n_periods=k, random_state=3, n_truth=200_000)
     truth = df.attrs["truth"].pivot(index="period", columns="strategy", values="risk")
     p = _params(k)
     r1, r0 = _ipw_risk(df, p, 1), _ipw_risk(df, p, 0)
@@ -209,7 +209,7 @@ def _bias_study(n_rep: int, n: int, k: int) -> dict[str, np.ndarray]:
     out: dict[str, list[float]] = {"baseline": [], "time_varying": [], "ipw": []}
     p = _params(k)
     for rep in range(n_rep):
-        df = cl.simulate_longitudinal(n=n, n_periods=k, seed=100 + rep, n_truth=200_000)
+        df = cl.simulate_longitudinal(n=n, n_periods=k, random_state=100 + rep, n_truth=200_000)
         out["baseline"].append(_naive_rd(df, k, time_varying=False))
         out["time_varying"].append(_naive_rd(df, k, time_varying=True))
         out["ipw"].append(_ipw_risk(df, p, 1)[-1] - _ipw_risk(df, p, 0)[-1])
@@ -217,7 +217,7 @@ def _bias_study(n_rep: int, n: int, k: int) -> dict[str, np.ndarray]:
 
 
 def _truth_rd(k: int) -> float:
-    t = cl.simulate_longitudinal(n=10, n_periods=k, seed=0, n_truth=200_000).attrs["truth"]
+    t = cl.simulate_longitudinal(n=10, n_periods=k, random_state=0, n_truth=200_000).attrs["truth"]
     last = t[t["period"] == k - 1].set_index("strategy")["risk"]
     return float(last["always"] - last["never"])
 

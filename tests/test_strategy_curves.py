@@ -109,7 +109,7 @@ def test_adherence_is_artificial_censoring_at_first_deviation():
 
 
 def test_no_one_following_a_strategy_is_an_error():
-    d = cl.simulate_longitudinal(400, 3, seed=1, n_truth=2_000)
+    d = cl.simulate_longitudinal(400, 3, random_state=1, n_truth=2_000)
     # everyone treated in periods 0 and 1 is lost to follow-up in period 1
     both = (d.groupby("id")["A"].cumsum() == 2) & (d["period"] == 1)
     d.loc[both, ["C", "D", "Y"]] = [1, np.nan, np.nan]
@@ -123,7 +123,7 @@ def test_risks_near_the_truth_of_simulate_longitudinal():
     """One data set, n = 10,000 x 6 periods. Over 30 data sets of n = 20,000 the SDs at period 5
     were 0.007 (always) and 0.012 (never), the mean biases -0.0006 (MC SE 0.0013) and -0.0030
     (0.0022); the tolerance is 4 SDs scaled to n = 10,000."""
-    df = cl.simulate_longitudinal(n=10_000, n_periods=6, seed=11, n_truth=200_000)
+    df = cl.simulate_longitudinal(n=10_000, n_periods=6, random_state=11, n_truth=200_000)
     truth = df.attrs["truth"]
     t = truth[truth["period"] == 5].set_index("strategy")["risk"]
     res = cl.strategy_curves(df, **KW, competing="D", n_boot=2, random_state=1)
@@ -137,7 +137,7 @@ def test_unbiased_over_replicates():
     """30 data sets (n = 20,000, 6 periods): the mean risks within 3 MC SEs of the truth."""
     est = []
     for seed in range(30):
-        df = cl.simulate_longitudinal(n=20_000, n_periods=6, seed=seed + 100, n_truth=200_000)
+        df = cl.simulate_longitudinal(n=20_000, n_periods=6, random_state=seed + 100, n_truth=200_000)
         res = cl.strategy_curves(df, **KW, competing="D", n_boot=2, random_state=1)
         e = res.contrasts.to_frame().set_index("term")["estimate"]
         est.append([e["always"], e["never"]])
@@ -151,7 +151,7 @@ def test_unbiased_over_replicates():
 def _coverage(n_reps: int, n: int, n_boot: int) -> np.ndarray:
     hits = []
     for r in range(n_reps):
-        df = cl.simulate_longitudinal(n=n, n_periods=6, seed=1000 + r, n_truth=200_000)
+        df = cl.simulate_longitudinal(n=n, n_periods=6, random_state=1000 + r, n_truth=200_000)
         t = df.attrs["truth"]
         t = t[t["period"] == 5].set_index("strategy")["risk"]
         res = cl.strategy_curves(df, **KW, competing="D", n_boot=n_boot, random_state=r)

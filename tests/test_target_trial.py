@@ -18,7 +18,7 @@ from cohortlab.trials.spec import TargetTrialError
 
 @pytest.fixture(scope="module")
 def long() -> pd.DataFrame:
-    d = cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000, competing=False)
+    d = cl.simulate_longitudinal(300, 4, random_state=1, n_truth=2_000, competing=False)
     d.attrs = {}
     return d
 
@@ -122,7 +122,7 @@ def test_emulate_equals_sequential_trials(long):
 
 def test_emulate_passes_the_competing_event_through():
     """Sequential trials: the competing event gets its own hazard model (total effect)."""
-    d = cl.simulate_longitudinal(300, 4, seed=3, n_truth=2_000)
+    d = cl.simulate_longitudinal(300, 4, random_state=3, n_truth=2_000)
     spec = cl.TargetTrial(treatment="A", outcome="Y", censor="C", competing="D",
                           covariates=("L", "V"))
     res = cl.emulate_target_trial(spec, d)
@@ -137,10 +137,10 @@ def test_emulate_passes_the_competing_event_through():
 
 
 def test_emulate_clone_censor_weight_equals_the_verb():
-    d = cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000)
+    d = cl.simulate_longitudinal(300, 4, random_state=1, n_truth=2_000)
     spec = cl.TargetTrial(treatment="A", outcome="Y", censor="C", covariates=("L", "V"),
                           estimator="clone_censor_weight", contrast="per_protocol",
-                          variance="bootstrap", grace=1, n_boot=20, seed=1)
+                          variance="bootstrap", grace=1, n_boot=20, random_state=1)
     res = cl.emulate_target_trial(spec, d)
     ref = cl.clone_censor_weight(d, id="id", period="period", treatment="A", outcome="Y",
                                  covariates=["L", "V"], censor="C", grace=1, n_boot=20,
@@ -154,11 +154,11 @@ def test_emulate_clone_censor_weight_equals_the_verb():
 
 
 def test_emulate_clone_censor_weight_treats_the_competing_event_as_censoring():
-    d = cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000)
+    d = cl.simulate_longitudinal(300, 4, random_state=1, n_truth=2_000)
     spec = cl.TargetTrial(treatment="A", outcome="Y", censor="C", competing="D",
                           covariates=("L", "V"), estimator="clone_censor_weight",
                           contrast="per_protocol", variance="bootstrap", grace=1, n_boot=5,
-                          seed=1)
+                          random_state=1)
     res = cl.emulate_target_trial(spec, d)
     assert any(n.startswith("competing event (D)") and "treated as censoring" in n
                for n in res.notes)
@@ -272,7 +272,7 @@ def test_symlink_out_of_the_study_folder_is_refused(tmp_path):
 
     outside = tmp_path / "outside"
     outside.mkdir()
-    d = cl.simulate_longitudinal(50, 3, seed=1, n_truth=1_000)
+    d = cl.simulate_longitudinal(50, 3, random_state=1, n_truth=1_000)
     d.to_csv(outside / "pp.csv", index=False)
     study = tmp_path / "study"
     study.mkdir()

@@ -222,7 +222,7 @@ def test_per_protocol_recovers_always_vs_never_and_naive_is_biased() -> None:
     event). Adherence depends on the time-varying confounder L: weights with L in the
     denominator recover the truth, the unweighted (naive) per-protocol analysis does not.
     """
-    df = _first_trial(cl.simulate_longitudinal(n=8000, n_periods=6, seed=11, censoring=False,
+    df = _first_trial(cl.simulate_longitudinal(n=8000, n_periods=6, random_state=11, censoring=False,
                                                competing=False, n_truth=50_000))
     truth = df.attrs["truth"]
     t5 = truth[truth["period"] == 5].set_index("strategy")["risk"]
@@ -243,7 +243,7 @@ def _itt_truth(n_periods: int) -> tuple[float, float]:
     """ITT truth by simulation: with confounding=0, A_0 depends on V only, so the risk under
     "initiate at period 0" is sum_v P(V=v) P(Y by the end | A_0 = a, V = v), estimated
     nonparametrically on a large simulated cohort (no censoring, no competing event)."""
-    big = cl.simulate_longitudinal(n=200_000, n_periods=n_periods, seed=99, confounding=0.0,
+    big = cl.simulate_longitudinal(n=200_000, n_periods=n_periods, random_state=99, confounding=0.0,
                                    censoring=False, competing=False, n_truth=2_000)
     per = big.groupby("id").agg(a0=("A", "first"), v=("V", "first"), y=("Y", "max"))
     pv = per["v"].value_counts(normalize=True)
@@ -253,7 +253,7 @@ def _itt_truth(n_periods: int) -> tuple[float, float]:
 
 def test_itt_covers_the_simulated_truth() -> None:
     r1, r0 = _itt_truth(5)
-    df = _first_trial(cl.simulate_longitudinal(n=6000, n_periods=5, seed=5, confounding=0.0,
+    df = _first_trial(cl.simulate_longitudinal(n=6000, n_periods=5, random_state=5, confounding=0.0,
                                                censoring=False, competing=False,
                                                n_truth=2_000))
     res = cl.sequential_trials(df, id="id", period="period", treatment="A", outcome="Y",
@@ -293,7 +293,7 @@ def _coverage(reps: int, n: int) -> tuple[int, int, float]:
     truth (always vs never) over ``reps`` simulated cohorts, and the mean naive bias."""
     covered, naive_bias = 0, 0.0
     for seed in range(reps):
-        df = _first_trial(cl.simulate_longitudinal(n=n, n_periods=5, seed=1000 + seed,
+        df = _first_trial(cl.simulate_longitudinal(n=n, n_periods=5, random_state=1000 + seed,
                                                    censoring=False, competing=False,
                                                    n_truth=50_000))
         truth = df.attrs["truth"]
@@ -351,7 +351,7 @@ def test_standardisation_blocks_do_not_change_the_numbers(monkeypatch: pytest.Mo
 def test_censoring_weights_correct_informative_loss_to_follow_up() -> None:
     """Loss to follow-up depends on L (simulate_longitudinal): censoring weights move both
     arms' risks towards the truth (censoring abolished) and the RD interval covers it."""
-    df = _first_trial(cl.simulate_longitudinal(n=20_000, n_periods=6, seed=3, censoring=True,
+    df = _first_trial(cl.simulate_longitudinal(n=20_000, n_periods=6, random_state=3, censoring=True,
                                                competing=False, n_truth=50_000))
     truth = df.attrs["truth"]
     t5 = truth[truth["period"] == 5].set_index("strategy")["risk"]

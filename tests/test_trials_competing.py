@@ -30,7 +30,7 @@ def _first_trial(df: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def cohort() -> pd.DataFrame:
-    return _first_trial(cl.simulate_longitudinal(n=5000, n_periods=5, seed=21, censoring=False,
+    return _first_trial(cl.simulate_longitudinal(n=5000, n_periods=5, random_state=21, censoring=False,
                                                  competing=True, n_truth=50_000))
 
 
@@ -47,7 +47,7 @@ def _numbers(r) -> np.ndarray:
 
 @pytest.mark.parametrize("extra", [{}, {"estimand": "itt", "switch_covariates": []}])
 def test_no_competing_events_gives_the_numbers_without_it(extra) -> None:
-    df = _first_trial(cl.simulate_longitudinal(n=600, n_periods=4, seed=3, censoring=True,
+    df = _first_trial(cl.simulate_longitudinal(n=600, n_periods=4, random_state=3, censoring=True,
                                                competing=False, n_truth=2_000))
     df["D0"] = 0
     kw = {**KW, **extra, "censor": "C"}
@@ -129,7 +129,7 @@ def test_influence_gradients_match_finite_differences() -> None:
 
 
 def test_bootstrap_refits_both_models() -> None:
-    df = _first_trial(cl.simulate_longitudinal(n=800, n_periods=4, seed=9, censoring=False,
+    df = _first_trial(cl.simulate_longitudinal(n=800, n_periods=4, random_state=9, censoring=False,
                                                competing=True, n_truth=2_000))
     kw = {**KW, "competing": "D"}
     sw = cl.sequential_trials(df, **kw)
@@ -142,7 +142,7 @@ def test_bootstrap_refits_both_models() -> None:
 
 def test_dask_engine_gives_the_local_numbers() -> None:
     pytest.importorskip("dask")
-    df = _first_trial(cl.simulate_longitudinal(n=600, n_periods=4, seed=5, censoring=True,
+    df = _first_trial(cl.simulate_longitudinal(n=600, n_periods=4, random_state=5, censoring=True,
                                                competing=True, n_truth=2_000))
     kw = {**KW, "competing": "D", "censor": "C", "chunk_persons": 200}
     local = cl.sequential_trials(df, **kw)
@@ -153,7 +153,7 @@ def test_dask_engine_gives_the_local_numbers() -> None:
 
 
 def _small() -> pd.DataFrame:
-    return _first_trial(cl.simulate_longitudinal(n=300, n_periods=4, seed=1, censoring=False,
+    return _first_trial(cl.simulate_longitudinal(n=300, n_periods=4, random_state=1, censoring=False,
                                                  competing=True, n_truth=2_000))
 
 
@@ -198,7 +198,7 @@ def _coverage(reps: int, n: int) -> tuple[int, int]:
     simulated cohorts."""
     covered = 0
     for seed in range(reps):
-        df = _first_trial(cl.simulate_longitudinal(n=n, n_periods=5, seed=500 + seed,
+        df = _first_trial(cl.simulate_longitudinal(n=n, n_periods=5, random_state=500 + seed,
                                                    censoring=False, competing=True,
                                                    n_truth=50_000))
         truth = df.attrs["truth"]

@@ -69,7 +69,7 @@ def _study(reps: int, n: int, censoring: bool = False,
     else:
         main, other = {}, dict(covariates=[])
     for r in range(reps):
-        df = _first_trial(cl.simulate_longitudinal(n=n, n_periods=K, seed=seed0 + r,
+        df = _first_trial(cl.simulate_longitudinal(n=n, n_periods=K, random_state=seed0 + r,
                                                    censoring=censoring, competing=False,
                                                    n_truth=1_000))
         e = cl.sequential_trials(df, **{**kw, **main}).effects[TERM]
@@ -121,7 +121,7 @@ def test_itt_truth_matches_ipw_with_the_true_propensity() -> None:
     own treatment probability is unbiased for the ITT risks (the truth's definition is not
     used): the difference must agree within Monte Carlo error."""
     n = 200_000
-    df = cl.simulate_longitudinal(n=n, n_periods=K, seed=2026, censoring=False,
+    df = cl.simulate_longitudinal(n=n, n_periods=K, random_state=2026, censoring=False,
                                   competing=False, n_truth=1_000)
     first = df[df["period"] == 0]
     ps = expit(-2.0 + 0.8 * first["L"].to_numpy() + 0.3 * first["V"].to_numpy())

@@ -18,7 +18,7 @@ SP_BY_PERIOD = [0.97, 0.95, 0.93, 0.91, 0.90, 0.90]
 def flagged() -> pd.DataFrame:
     """The true treatment A, and a flag with Se 0.80 and a specificity falling by period,
     errors drawn independently in every person-period (non-differential)."""
-    df = cl.simulate_longitudinal(n=20_000, n_periods=6, seed=3, n_truth=2_000)
+    df = cl.simulate_longitudinal(n=20_000, n_periods=6, random_state=3, n_truth=2_000)
     rng = np.random.default_rng(9)
     sp = np.asarray(SP_BY_PERIOD)[df["period"].to_numpy()]
     u = rng.uniform(size=len(df))
@@ -48,7 +48,7 @@ def test_corrected_prevalence_recovers_the_true_per_period_prevalence(flagged):
 
 
 def test_hand_computation_and_time_varying_exposure_input():
-    df = cl.simulate_longitudinal(n=500, n_periods=3, seed=2, n_truth=2_000)
+    df = cl.simulate_longitudinal(n=500, n_periods=3, random_state=2, n_truth=2_000)
     tv = cl.time_varying_exposure(df, "score", id="id", period="period", threshold=0.5)
     res = cl.corrected_prevalence(df, id="id", period="period", flag=tv, sensitivity=0.9,
                                   specificity=[0.8, 0.85, 0.9])

@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 
 @pytest.fixture(scope="module")
 def weights() -> cl.TimeVaryingWeights:
-    df = cl.simulate_longitudinal(n=600, n_periods=5, seed=3, n_truth=2_000)
+    df = cl.simulate_longitudinal(n=600, n_periods=5, random_state=3, n_truth=2_000)
     return cl.tv_weights(df, id="id", period="period", treatment="A", covariates="L + V",
                          numerator="V", censor="C")
 

@@ -473,7 +473,7 @@ def _truncate_calls():
     import cohortlab as cl
 
     point = cl.simulate_cohort(300, random_state=1)
-    long = cl.simulate_longitudinal(200, 3, seed=1, n_truth=1_000)
+    long = cl.simulate_longitudinal(200, 3, random_state=1, n_truth=1_000)
     lp = dict(id="id", period="period", treatment="A")
     return {
         "propensity_score": lambda t: cl.propensity_score(

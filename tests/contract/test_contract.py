@@ -34,7 +34,7 @@ from cohortlab.results import (
 
 
 def _long() -> pd.DataFrame:
-    return cl.simulate_longitudinal(300, 4, seed=1, n_truth=2_000)
+    return cl.simulate_longitudinal(300, 4, random_state=1, n_truth=2_000)
 
 
 @dataclass(frozen=True)
@@ -232,7 +232,7 @@ VERBS = [
     Verb("simulate_cohort", lambda d, **k: cl.simulate_cohort(
         300, random_state=k.get("random_state", 1)), used=None, random=True),
     Verb("simulate_longitudinal", lambda d, **k: cl.simulate_longitudinal(
-        100, 4, seed=k.get("random_state", 1), n_truth=2_000), used=None, random=True),
+        100, 4, random_state=k.get("random_state", 1), n_truth=2_000), used=None, random=True),
     # person-period verbs run on a simulated long cohort (the point-exposure one has no periods)
     Verb("tv_weights", lambda d, **k: cl.tv_weights(
         _long(), id="id", period="period", treatment="A", covariates="L + V", censor="C"),
@@ -251,7 +251,7 @@ VERBS = [
         conf_level=k.get("conf_level", 0.95)), used=None, has_ci=True),
     # long-format data of its own (the cohort is one row per person); missing values raise
     Verb("gformula_tv", lambda d, **k: cl.gformula_tv(
-        cl.simulate_longitudinal(500, 4, seed=2, n_truth=2_000, competing=False), id="id",
+        cl.simulate_longitudinal(500, 4, random_state=2, n_truth=2_000, competing=False), id="id",
         period="period", treatment="A", outcome="Y", censor="C", covariates={"L": "normal"},
         baseline=["V"], n_boot=20, **k), used=None, has_ci=True, random=True),
     Verb("sequential_trials", lambda d, **k: cl.sequential_trials(

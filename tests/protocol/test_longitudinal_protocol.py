@@ -220,7 +220,7 @@ def _file_protocol(text: str = SMALL, data_table: str = 'path = "visits.csv"') -
 
 @pytest.fixture(scope="module")
 def visits() -> pd.DataFrame:
-    d = cl.simulate_longitudinal(300, 6, seed=4)
+    d = cl.simulate_longitudinal(300, 6, random_state=4)
     d.attrs = {}
     return d
 
@@ -412,7 +412,7 @@ def test_run_numbers(small_run):
     gc = _table(small_run, "gf__contrasts")
     assert set(gc["time"]) == {5.0}
     # the same protocol and data give the same numbers as the verb called directly
-    d = cl.simulate_longitudinal(400, 6, seed=3)
+    d = cl.simulate_longitudinal(400, 6, random_state=3)
     direct = cl.msm(d, id="id", period="period", treatment="A", outcome="Y", censor="C",
                     competing="D", covariates=["L", "V"], baseline=["V"],
                     msm_terms="A + cum_A + period + V", variance="robust", horizons=[2, 5])

@@ -40,7 +40,7 @@ def simulate_longitudinal(
     n: int = 10_000,
     n_periods: int = 12,
     *,
-    seed: int | np.random.Generator | None = None,
+    random_state: int | np.random.Generator | None = None,
     effect_direct: float = -0.5,
     effect_on_l: float = -0.6,
     confounding: float = 1.0,
@@ -81,7 +81,7 @@ def simulate_longitudinal(
         Number of persons.
     n_periods : int, default 12
         Number of periods of follow-up (administrative end after the last one).
-    seed : int, numpy.random.Generator or None, default None
+    random_state : int, numpy.random.Generator or None, default None
         Seed or Generator of the data draw; the global numpy RNG is never used. The truth
         does not depend on it.
     effect_direct : float, default -0.5
@@ -127,7 +127,7 @@ def simulate_longitudinal(
         period and ``treated_share`` the share treated among them. It is computed on
         ``n_truth`` counterfactual persons drawn with a fixed seed, with the same random
         numbers for each strategy, and is cached per parameter set: it is the same for every
-        ``n`` and ``seed``. ``df.attrs["truth_params"]`` is a dict with every argument, the
+        ``n`` and ``random_state``. ``df.attrs["truth_params"]`` is a dict with every argument, the
         coefficients of each equation, the truth seed and the row convention.
 
         Many pandas operations drop ``attrs``: keep ``truth = df.attrs["truth"]`` first.
@@ -140,7 +140,7 @@ def simulate_longitudinal(
     Examples
     --------
     >>> import cohortlab as cl
-    >>> df = cl.simulate_longitudinal(n=500, n_periods=6, seed=1, n_truth=20_000)
+    >>> df = cl.simulate_longitudinal(n=500, n_periods=6, random_state=1, n_truth=20_000)
     >>> list(df.columns)
     ['id', 'period', 'L', 'A', 'Y', 'C', 'D', 'V', 'score']
     >>> int(df.groupby("id").size().max())
@@ -163,13 +163,14 @@ def simulate_longitudinal(
         censoring=_check_bool(censoring, "censoring"),
         competing=_check_bool(competing, "competing"),
     )
-    rng = check_random_state(seed)
+    rng = check_random_state(random_state)
     df = long_frame(simulate_arrays(rng, n, p), n_periods)
     df.attrs["truth"] = population_truth(p, n_truth)
     df.attrs["truth_params"] = {
         "n": n,
         "n_periods": n_periods,
-        "seed": seed if not isinstance(seed, np.random.Generator) else "numpy.random.Generator",
+        "random_state": (random_state if not isinstance(random_state, np.random.Generator)
+                         else "numpy.random.Generator"),
         "effect_direct": p.effect_direct,
         "effect_on_l": p.effect_on_l,
         "confounding": p.confounding,

@@ -159,7 +159,7 @@ def corrected_prevalence(
     Examples
     --------
     >>> import cohortlab as cl
-    >>> df = cl.simulate_longitudinal(n=2_000, n_periods=4, seed=1, n_truth=2_000)
+    >>> df = cl.simulate_longitudinal(n=2_000, n_periods=4, random_state=1, n_truth=2_000)
     >>> flag = cl.time_varying_exposure(df, "score", id="id", period="period", threshold=0.5)
     >>> res = cl.corrected_prevalence(df, id="id", period="period", flag=flag,
     ...                               sensitivity=0.9, specificity=0.8)

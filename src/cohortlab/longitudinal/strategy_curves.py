@@ -180,7 +180,7 @@ def strategy_curves(
     Examples
     --------
     >>> import cohortlab as cl
-    >>> df = cl.simulate_longitudinal(n=1_000, n_periods=4, seed=1, n_truth=2_000)
+    >>> df = cl.simulate_longitudinal(n=1_000, n_periods=4, random_state=1, n_truth=2_000)
     >>> res = cl.strategy_curves(df, id="id", period="period", treatment="A", outcome="Y",
     ...                          covariates="L + V", censor="C", competing="D", n_boot=20,
     ...                          random_state=1)

@@ -68,7 +68,7 @@ def _load(protocol: Protocol) -> tuple[pd.DataFrame, dict[str, str], pd.DataFram
         from ..datasets import simulate_longitudinal
 
         seed = d.random_state if d.random_state is not None else protocol.study.seed
-        frame = simulate_longitudinal(d.n, d.n_periods, seed=seed)
+        frame = simulate_longitudinal(d.n, d.n_periods, random_state=seed)
         truth = frame.attrs.get("truth")
         frame.attrs = {}
         return frame, {}, truth

@@ -204,7 +204,7 @@ def _spec(raw: Mapping[str, Any], labels: ReportLabels) -> Any:
                          ("robust", "bootstrap")),
         n_boot=_get(an, "n_boot", pa, int, 200), horizons=tuple(horizons),
         conf_level=float(_get(an, "conf_level", pa, (float, int), 0.95)),
-        seed=_seed(raw))
+        random_state=_seed(raw))
     named = [kw[k] for k in ("id", "period", "treatment", "outcome", "censor", "competing")]
     named += [*kw["covariates"], *kw["switch_covariates"]]
     kw["labels"] = {str(col): labels.labels.variable(col) for col in named
@@ -283,7 +283,7 @@ def load_trial_data(p: TargetTrialProtocol) -> tuple[pd.DataFrame, dict[str, str
         from ..datasets import simulate_longitudinal
 
         seed = p.data.random_state if p.data.random_state is not None else p.study.seed
-        frame = simulate_longitudinal(p.data.n or 2_000, p.n_periods, seed=seed,
+        frame = simulate_longitudinal(p.data.n or 2_000, p.n_periods, random_state=seed,
                                       n_truth=20_000)
         frame.attrs = {}
         return frame, {}

@@ -122,7 +122,7 @@ def clone_censor_weight(
     Examples
     --------
     >>> import cohortlab as cl
-    >>> df = cl.simulate_longitudinal(n=400, n_periods=4, seed=2, censoring=False,
+    >>> df = cl.simulate_longitudinal(n=400, n_periods=4, random_state=2, censoring=False,
     ...                               competing=False, n_truth=2_000)
     >>> res = cl.clone_censor_weight(df, id="id", period="period", treatment="A",
     ...                              outcome="Y", covariates=["L", "V"], grace=1,

@@ -45,7 +45,7 @@ def emulate_target_trial(spec: TargetTrial, data: pd.DataFrame, *, n_jobs: int =
     it; recorded in the notes).
 
     **Variance.** The person-clustered sandwich (``variance="robust"``, sequential trials)
-    or the person-level bootstrap (``variance="bootstrap"``, seeded by ``spec.seed``).
+    or the person-level bootstrap (``variance="bootstrap"``, seeded by ``spec.random_state``).
 
     Parameters
     ----------
@@ -70,7 +70,7 @@ def emulate_target_trial(spec: TargetTrial, data: pd.DataFrame, *, n_jobs: int =
     Examples
     --------
     >>> import cohortlab as cl
-    >>> df = cl.simulate_longitudinal(n=400, n_periods=4, seed=2, n_truth=2_000)
+    >>> df = cl.simulate_longitudinal(n=400, n_periods=4, random_state=2, n_truth=2_000)
     >>> spec = cl.TargetTrial(treatment="A", outcome="Y", censor="C", competing="D",
     ...                       covariates=("L", "V"), followup=4)
     >>> res = cl.emulate_target_trial(spec, df)
@@ -105,7 +105,7 @@ def emulate_target_trial(spec: TargetTrial, data: pd.DataFrame, *, n_jobs: int =
             switch_covariates=spec.switch_covariates, followup_terms="quadratic",
             trial_terms="quadratic", arm_by_followup="linear", horizons=horizons,
             truncate=spec.truncate, variance=spec.variance, n_boot=spec.n_boot,
-            random_state=spec.seed, n_jobs=n_jobs, conf_level=spec.conf_level,
+            random_state=spec.random_state, n_jobs=n_jobs, conf_level=spec.conf_level,
             chunk_persons=20_000, competing=spec.competing)
         return replace(res, spec=spec, notes=(*notes, *res.notes))
     first = ~frame[spec.id].duplicated().to_numpy()
@@ -127,7 +127,7 @@ def emulate_target_trial(spec: TargetTrial, data: pd.DataFrame, *, n_jobs: int =
                    outcome=spec.outcome, covariates=spec.covariates, grace=spec.grace,
                    censor=spec.censor, sustained=True, followup_terms="quadratic",
                    horizons=horizons, truncate=spec.truncate, n_boot=spec.n_boot,
-                   random_state=spec.seed, n_jobs=n_jobs, conf_level=spec.conf_level)
+                   random_state=spec.random_state, n_jobs=n_jobs, conf_level=spec.conf_level)
     flow = pd.concat([pd.DataFrame({"step": ["persons in the data",
                                              "excluded: not eligible at the first period"],
                                     "n": [int(first.sum()), n_out]}), res.flow],

@@ -231,7 +231,7 @@ def sequential_trials(
     Examples
     --------
     >>> import cohortlab as cl
-    >>> df = cl.simulate_longitudinal(n=400, n_periods=4, seed=2, censoring=False,
+    >>> df = cl.simulate_longitudinal(n=400, n_periods=4, random_state=2, censoring=False,
     ...                               competing=False, n_truth=2_000)
     >>> df["elig"] = (df.groupby("id")["A"].cumsum() - df["A"] == 0).astype(int)
     >>> res = cl.sequential_trials(df, id="id", period="period", treatment="A", outcome="Y",
@@ -243,7 +243,7 @@ def sequential_trials(
 
     With a competing event (``D``, drawn before ``Y`` in a period):
 
-    >>> dc = cl.simulate_longitudinal(n=400, n_periods=4, seed=2, censoring=False,
+    >>> dc = cl.simulate_longitudinal(n=400, n_periods=4, random_state=2, censoring=False,
     ...                               n_truth=2_000)
     >>> dc["elig"] = (dc.groupby("id")["A"].cumsum() - dc["A"] == 0).astype(int)
     >>> rc = cl.sequential_trials(dc, id="id", period="period", treatment="A", outcome="Y",

@@ -135,7 +135,7 @@ class TargetTrial:
     n_boot : int
     horizons : sequence of int
         Follow-up periods (0 = the first) at which risks are contrasted (default: the last).
-    seed : int, optional
+    random_state : int, optional
         Seed of the bootstrap.
     conf_level : float
 
@@ -146,7 +146,7 @@ class TargetTrial:
     ...                       eligibility=(("low confounder", "L < 3"),), followup=4)
     >>> spec.table()["TARGET item"].tolist()[:3]
     ['Eligibility criteria', 'Treatment strategies', 'Assignment procedures']
-    >>> df = cl.simulate_longitudinal(n=200, n_periods=4, seed=1, n_truth=2_000)
+    >>> df = cl.simulate_longitudinal(n=200, n_periods=4, random_state=1, n_truth=2_000)
     >>> spec.validate(df) is spec
     True
     """
@@ -177,7 +177,7 @@ class TargetTrial:
     variance: PlanVariance = "robust"
     n_boot: int = 200
     horizons: tuple[int, ...] = ()
-    seed: int | None = None
+    random_state: int | None = None
     conf_level: float = 0.95
     labels: dict[str, str] = field(default_factory=dict, compare=False)
 

@@ -24,7 +24,7 @@ print(df.shape)
 sys.path.insert(0, str(here.parents[2] / "src"))
 from cohortlab import simulate_longitudinal  # noqa: E402
 
-dc = simulate_longitudinal(n=600, n_periods=6, seed=2026, n_truth=1_000)
+dc = simulate_longitudinal(n=600, n_periods=6, random_state=2026, n_truth=1_000)
 dc = dc[["id", "period", "V", "L", "A", "C", "D", "Y"]].copy()
 dc["cum_A"] = dc.groupby("id")["A"].cumsum()
 dc.to_csv(here / "data_competing.csv", index=False, float_format="%.17g", na_rep="NA")
